@@ -1,0 +1,129 @@
+package crawl
+
+import (
+	"net/url"
+	"time"
+)
+
+// Request is one HTTP (or WebSocket) request of a crawl, as a spider yields it.
+// Field names follow Scrapy / scrapy_cffi (DESIGN.md §3). Zero values mean
+// "use the setting": Timeout 0 is DOWNLOAD_TIMEOUT, MaxRetryTimes nil is
+// RETRY_TIMES, and so on.
+type Request struct {
+	URL     string  `json:"url"`
+	Method  string  `json:"method,omitempty"` // "" means GET
+	Headers Headers `json:"headers,omitempty"`
+	Body    []byte  `json:"body,omitempty"`
+	// Cookies are sent with this request in addition to the session's jar.
+	Cookies []Cookie `json:"cookies,omitempty"`
+
+	// Meta is Scrapy's request.meta. Values set by JavaScript may be opaque
+	// (a ResultHolder); Go code reads only well-known keys (dont_redirect,
+	// dont_retry, handle_httpstatus_list, handle_httpstatus_all,
+	// dont_obey_robotstxt, download_timeout, ...).
+	Meta map[string]any `json:"meta,omitempty"`
+	// CbKwargs are passed to the callback as its second argument.
+	CbKwargs map[string]any `json:"cb_kwargs,omitempty"`
+
+	Priority   int    `json:"priority,omitempty"`
+	DontFilter bool   `json:"dont_filter,omitempty"`
+	Callback   string `json:"callback,omitempty"` // exported function name; "" = spec default
+	Errback    string `json:"errback,omitempty"`
+	SessionID  string `json:"session_id,omitempty"`
+	DescText   string `json:"desc_text,omitempty"`
+
+	// Proxy is one proxy URL (http, https, socks5) for this request; "" uses
+	// the session's or the PROXIES setting.
+	Proxy          string        `json:"proxy,omitempty"`
+	Timeout        time.Duration `json:"timeout,omitempty"`
+	MaxRetryTimes  *int          `json:"max_retry_times,omitempty"`
+	RetryDelay     time.Duration `json:"retry_delay,omitempty"`
+	AllowRedirects *bool         `json:"allow_redirects,omitempty"`
+	MaxRedirects   int           `json:"max_redirects,omitempty"`
+	Verify         *bool         `json:"verify,omitempty"`
+	Impersonate    string        `json:"impersonate,omitempty"`
+	HTTPVersion    string        `json:"http_version,omitempty"` // "", "1.1" or "2"
+
+	// WebSocket is set for a WebSocketRequest.
+	WebSocket *WebSocketSpec `json:"websocket,omitempty"`
+
+	// Engine-owned state below; spiders read it, the engine writes it.
+
+	Depth         int      `json:"depth,omitempty"`
+	RetryTimes    int      `json:"retry_times,omitempty"`
+	RedirectTimes int      `json:"redirect_times,omitempty"`
+	RedirectURLs  []string `json:"redirect_urls,omitempty"`
+	// Start marks a start request (not subject to the offsite filter).
+	Start bool `json:"start,omitempty"`
+
+	// Local is opaque per-process state that never leaves the process (a JS
+	// callback closure, a handle for an inline download). A scheduler that
+	// serializes requests must refuse, or keep local, requests that carry it.
+	Local any `json:"-"`
+	// Lease is set by a scheduler backend that leases requests (Redis) and
+	// handed back to its Ack.
+	Lease any `json:"-"`
+}
+
+// Cookie is a name/value pair sent with a request.
+type Cookie struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Domain string `json:"domain,omitempty"`
+	Path   string `json:"path,omitempty"`
+}
+
+// WebSocketSpec carries the WebSocket-only fields of a WebSocketRequest.
+type WebSocketSpec struct {
+	ID           string        `json:"websocket_id,omitempty"`
+	Send         []WSMessage   `json:"send_message,omitempty"`
+	PingData     []byte        `json:"ping_data,omitempty"`
+	PingInterval time.Duration `json:"ping_interval,omitempty"`
+}
+
+// WSMessage is one WebSocket message; Binary selects the frame type.
+type WSMessage struct {
+	Data   []byte `json:"data"`
+	Binary bool   `json:"binary,omitempty"`
+}
+
+// GetMethod returns the method, defaulting to GET.
+func (r *Request) GetMethod() string {
+	if r.Method == "" {
+		return "GET"
+	}
+	return r.Method
+}
+
+// ParsedURL parses URL.
+func (r *Request) ParsedURL() (*url.URL, error) { return url.Parse(r.URL) }
+
+// Copy returns a shallow copy with its own header, cookie and map containers,
+// so a middleware can change the copy without touching the original.
+func (r *Request) Copy() *Request {
+	c := *r
+	c.Headers = r.Headers.Clone()
+	c.Cookies = append([]Cookie(nil), r.Cookies...)
+	c.RedirectURLs = append([]string(nil), r.RedirectURLs...)
+	if r.Meta != nil {
+		c.Meta = make(map[string]any, len(r.Meta))
+		for k, v := range r.Meta {
+			c.Meta[k] = v
+		}
+	}
+	return &c
+}
+
+// MetaBool reads a boolean meta key (false when absent or not a bool).
+func (r *Request) MetaBool(key string) bool {
+	b, _ := r.Meta[key].(bool)
+	return b
+}
+
+// SetMeta sets a meta key, allocating the map.
+func (r *Request) SetMeta(key string, v any) {
+	if r.Meta == nil {
+		r.Meta = map[string]any{}
+	}
+	r.Meta[key] = v
+}
