@@ -55,6 +55,12 @@ type Request struct {
 	RedirectURLs  []string `json:"redirect_urls,omitempty"`
 	// Start marks a start request (not subject to the offsite filter).
 	Start bool `json:"start,omitempty"`
+	// Parent is the URL of the response whose callback emitted this request
+	// ("" for start requests and requests made outside a callback). The
+	// downloader refuses a file:// request unless it is a start request or
+	// its parent is itself a file:// page, so a page fetched over the
+	// network can never make the crawler read local files.
+	Parent string `json:"parent,omitempty"`
 
 	// Local is opaque per-process state that never leaves the process (a JS
 	// callback closure, a handle for an inline download). A scheduler that

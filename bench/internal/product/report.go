@@ -1,0 +1,24 @@
+package product
+
+import (
+	"encoding/json"
+	"io"
+	"runtime"
+	"time"
+)
+
+// Report is what each benchmark crawler prints on stdout when done.
+type Report struct {
+	Pages   int64   `json:"pages"`
+	Items   int64   `json:"items"`
+	Seconds float64 `json:"seconds"`
+	Mallocs uint64  `json:"mallocs"`
+	Reason  string  `json:"reason,omitempty"`
+}
+
+// Print writes r with the process's malloc count.
+func Print(w io.Writer, pages, items int64, start time.Time, reason string) error {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return json.NewEncoder(w).Encode(Report{Pages: pages, Items: items, Seconds: time.Since(start).Seconds(), Mallocs: ms.Mallocs, Reason: reason})
+}

@@ -1,0 +1,357 @@
+package spiderrun
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/dop251/goja/parser"
+	"golang.org/x/net/idna"
+
+	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/runtime/extract"
+)
+
+// CheckOptions tune Check.
+type CheckOptions struct {
+	// SkipScript skips compiling the script, and with it every check that
+	// needs the script's exports (unknown callbacks, missing parse).
+	SkipScript bool
+	// Program is the already compiled script; nil means Check compiles it.
+	Program *compile.Program
+}
+
+// CompileScript compiles the spec's script (file or inline) through the same
+// esbuild path `run` uses; relative imports resolve from the spec's
+// directory for inline scripts.
+func CompileScript(spec *dsl.Spec) (*compile.Program, error) {
+	src := compile.Source{Filename: spec.Script.Filename, Path: spec.Script.Path}
+	if spec.Script.Path == "" {
+		src.Code = spec.Script.Inline
+		src.Line, src.Col = spec.Script.Line, spec.Script.Col
+		src.ResolveDir = spec.Dir
+	}
+	return compile.Compile(src)
+}
+
+// Check runs the checks of a loaded spec beyond its structure (which Load
+// has checked): it compiles the script and reports syntax errors at the
+// user's file:line:col, checks that every function the spec names is
+// exported, compiles every regex, XPath and CSS selector with the engines
+// the crawl uses (runtime/extract), checks start and sitemap URLs and
+// domain names, and syntax-checks js_path files. Every error is a
+// *dsl.Error; the result is sorted by position and empty when the spec is
+// valid.
+func Check(spec *dsl.Spec, opts CheckOptions) []error {
+	c := &checker{spec: spec}
+	c.urls("start_urls", spec.StartURLs)
+	c.urls("sitemap_urls", spec.SitemapURLs)
+	c.domains("allowed_domains", spec.AllowedDomains)
+	for i, r := range spec.Rules {
+		p := fmt.Sprintf("rules[%d].link_extractor", i)
+		le := r.LinkExtractor
+		c.regexes(p+".allow", le.Allow)
+		c.regexes(p+".deny", le.Deny)
+		c.regexes(p+".restrict_text", le.RestrictText)
+		c.domains(p+".allow_domains", le.AllowDomains)
+		c.domains(p+".deny_domains", le.DenyDomains)
+		for j, x := range le.RestrictXPaths {
+			if err := extract.CompileXPath(x); err != nil {
+				c.add(listPath(p+".restrict_xpaths", j, len(le.RestrictXPaths)), "invalid XPath %q: %s", x, cause(err))
+			}
+		}
+		for j, q := range le.RestrictCSS {
+			if err := extract.CompileCSS(q); err != nil {
+				c.add(listPath(p+".restrict_css", j, len(le.RestrictCSS)), "invalid CSS selector %q: %s", q, cause(err))
+			}
+		}
+	}
+	for i, r := range spec.SitemapRules {
+		if _, err := extract.CompileRegex(r.Regex); err != nil {
+			c.add(fmt.Sprintf("sitemap_rules[%d].regex", i), "invalid regex %q: %s", r.Regex, cause(err))
+		}
+	}
+	c.regexes("sitemap_follow", spec.SitemapFollow)
+	c.proxies()
+	c.execJS()
+	if !opts.SkipScript {
+		prog := opts.Program
+		if prog == nil {
+			var err error
+			prog, err = CompileScript(spec)
+			if err != nil {
+				c.compileError(err)
+			}
+		}
+		if prog != nil {
+			c.exports(prog)
+		}
+	}
+	sort.SliceStable(c.errs, func(i, j int) bool {
+		a, b := c.errs[i], c.errs[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	out := make([]error, len(c.errs))
+	for i, e := range c.errs {
+		out[i] = e
+	}
+	return out
+}
+
+type checker struct {
+	spec *dsl.Spec
+	errs []*dsl.Error
+}
+
+// add records a problem at the position of path in the spec (or of the
+// closest enclosing key the spec wrote).
+func (c *checker) add(path, format string, args ...any) {
+	p := c.pos(path)
+	c.errs = append(c.errs, &dsl.Error{File: c.spec.File, Line: p.Line, Col: p.Col, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) pos(path string) dsl.Position {
+	for p := path; p != ""; {
+		if pos := c.spec.Pos(p); pos.Line > 0 {
+			return pos
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return dsl.Position{}
+}
+
+// listPath names element j of a list; a list written as a single string has
+// no element positions, and pos() falls back to the key.
+func listPath(path string, j, _ int) string { return fmt.Sprintf("%s[%d]", path, j) }
+
+// cause drops the wrapping that repeats the pattern ("regex \"(\": ...").
+func cause(err error) string {
+	if u := errors.Unwrap(err); u != nil {
+		return u.Error()
+	}
+	return err.Error()
+}
+
+func (c *checker) regexes(path string, pats []string) {
+	for j, p := range pats {
+		if _, err := extract.CompileRegex(p); err != nil {
+			c.add(listPath(path, j, len(pats)), "invalid regex %q: %s", p, cause(err))
+		}
+	}
+}
+
+func (c *checker) urls(path string, urls []string) {
+	for j, raw := range urls {
+		lp := listPath(path, j, len(urls))
+		u, err := url.Parse(strings.TrimSpace(raw))
+		switch {
+		case err != nil:
+			c.add(lp, "invalid URL %q: %s", raw, cause(err))
+		case u.Scheme == "":
+			hint := "start with http://, https:// or file://"
+			if host, _, _ := strings.Cut(strings.TrimPrefix(raw, "//"), "/"); strings.Contains(host, ".") {
+				hint = "write https://" + strings.TrimPrefix(raw, "//")
+			}
+			c.add(lp, "%q is not an absolute URL (%s)", raw, hint)
+		case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file":
+			c.add(lp, "unsupported URL scheme %q in %q (use http, https or file)", u.Scheme, raw)
+		case u.Scheme != "file" && u.Hostname() == "":
+			c.add(lp, "URL %q has no host", raw)
+		}
+	}
+}
+
+var hostLabel = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
+
+// domains checks that entries are host names as Scrapy's offsite filter
+// expects: no scheme, path or port (Scrapy warns and ignores those).
+func (c *checker) domains(path string, hosts []string) {
+	for j, h := range hosts {
+		lp := listPath(path, j, len(hosts))
+		switch {
+		case strings.Contains(h, "://"):
+			u, _ := url.Parse(h)
+			hint := ""
+			if u != nil && u.Hostname() != "" {
+				hint = fmt.Sprintf(" (write %q)", u.Hostname())
+			}
+			c.add(lp, "%q is a URL, not a host name%s", h, hint)
+			continue
+		case strings.ContainsAny(h, "/?#"):
+			c.add(lp, "%q is not a host name (no paths)", h)
+			continue
+		}
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			c.add(lp, "%q has a port; write the host name %q", h, host)
+			continue
+		}
+		if net.ParseIP(strings.Trim(h, "[]")) != nil {
+			continue
+		}
+		ascii, err := idna.Lookup.ToASCII(strings.TrimSuffix(strings.ToLower(h), "."))
+		if err == nil && ascii == "" {
+			err = errors.New("empty")
+		}
+		if err == nil {
+			for _, l := range strings.Split(ascii, ".") {
+				if !hostLabel.MatchString(l) {
+					err = fmt.Errorf("label %q", l)
+					break
+				}
+			}
+		}
+		if err != nil {
+			c.add(lp, "%q is not a valid host name", h)
+		}
+	}
+}
+
+func (c *checker) proxies() {
+	const path = "settings.PROXIES"
+	for j, p := range c.spec.Settings.Strings("PROXIES") {
+		u, err := url.Parse(p)
+		if err != nil || u.Host == "" {
+			c.add(path, "invalid proxy URL %q (write scheme://host:port)", redact(p))
+			continue
+		}
+		switch u.Scheme {
+		case "http", "https", "socks5", "socks5h":
+		default:
+			c.add(fmt.Sprintf("%s[%d]", path, j), "unsupported proxy scheme %q (use http, https, socks5 or socks5h)", u.Scheme)
+		}
+	}
+}
+
+// redact hides credentials of a proxy URL in messages.
+func redact(p string) string {
+	if u, err := url.Parse(p); err == nil && u.User != nil {
+		u.User = url.User("xxx")
+		return u.String()
+	}
+	if i := strings.LastIndex(p, "@"); i >= 0 {
+		return "xxx" + p[i:]
+	}
+	return p
+}
+
+// execJS syntax-checks the use_execjs context files with goja's parser,
+// the engine that runs them.
+func (c *checker) execJS() {
+	for _, abs := range c.spec.JSPath {
+		// Name the file as the user would: relative to the spec's directory
+		// as given on the command line.
+		f := abs
+		if rel, err := filepath.Rel(c.spec.Dir, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			f = filepath.Join(filepath.Dir(c.spec.File), rel)
+		}
+		src, err := os.ReadFile(abs)
+		if err != nil {
+			c.add("js_path", "js_path file %s: %s", f, cause(err))
+			continue
+		}
+		if _, err := parser.ParseFile(nil, f, string(src), 0); err != nil {
+			var list parser.ErrorList
+			if errors.As(err, &list) && len(list) > 0 {
+				e := list[0]
+				c.errs = append(c.errs, &dsl.Error{File: f, Line: e.Position.Line, Col: e.Position.Column, Msg: lowerFirst(e.Message)})
+				continue
+			}
+			c.errs = append(c.errs, &dsl.Error{File: f, Msg: lowerFirst(err.Error())})
+		}
+	}
+}
+
+func (c *checker) compileError(err error) {
+	var ce *compile.Error
+	if !errors.As(err, &ce) {
+		c.add("script", "%s", err)
+		return
+	}
+	for _, e := range append([]*compile.Error{ce}, ce.More...) {
+		file := e.File
+		if file == "" {
+			file = c.spec.File
+		}
+		c.errs = append(c.errs, &dsl.Error{File: file, Line: e.Line, Col: e.Col, Msg: lowerFirst(e.Message)})
+	}
+}
+
+// lowerFirst makes esbuild's and goja's capitalised messages follow our
+// style ("Expected" → "expected") without touching acronyms ("JSON").
+func lowerFirst(s string) string {
+	r := []rune(s)
+	if len(r) > 1 && unicode.IsUpper(r[0]) && unicode.IsLower(r[1]) {
+		r[0] = unicode.ToLower(r[0])
+	}
+	return string(r)
+}
+
+// refKind names what a reference is, for messages: callback, errback,
+// pipeline, process_request, hook ...
+func refKind(path string) string {
+	switch {
+	case strings.HasPrefix(path, "pipelines"):
+		return "pipeline"
+	case strings.HasPrefix(path, "hooks"):
+		return "hook"
+	}
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		path = path[i+1:]
+	}
+	return path
+}
+
+func (c *checker) exports(p *compile.Program) {
+	if p.CommonJS || p.Exports == nil {
+		// A CommonJS script's exports are only known once it runs; the run
+		// reports missing functions when it starts.
+		return
+	}
+	exported := p.Exports
+	list := strings.Join(exported, ", ")
+	if list == "" {
+		list = "nothing"
+	}
+	for _, r := range c.spec.FunctionRefs() {
+		if slices.Contains(exported, r.Name) {
+			continue
+		}
+		e := &dsl.Error{File: c.spec.File, Line: r.Pos.Line, Col: r.Pos.Col, Path: r.Path}
+		if r.Implicit {
+			if len(c.spec.SitemapURLs) > 0 {
+				continue
+			}
+			e.Msg = fmt.Sprintf("start_urls are parsed by parse, but the script does not export parse (exported: %s); export it or set callback:", list)
+			e.Path = "start_urls"
+		} else {
+			e.Msg = fmt.Sprintf("unknown %s %q (exported: %s)", refKind(r.Path), r.Name, list)
+		}
+		c.errs = append(c.errs, e)
+	}
+	if len(c.spec.RedisKeys) > 0 && c.spec.Callback == "" && !slices.Contains(exported, "parse") && !slices.Contains(exported, "make_request_from_data") {
+		c.add("redis_key", "tasks from redis_key are parsed by parse, but the script exports neither parse nor make_request_from_data (exported: %s)", list)
+	}
+	if len(c.spec.StartURLs) == 0 && len(c.spec.SitemapURLs) == 0 && len(c.spec.RedisKeys) == 0 && !slices.Contains(exported, "start") {
+		c.errs = append(c.errs, &dsl.Error{File: c.spec.File, Line: 1, Col: 1,
+			Msg: "nothing to crawl: set start_urls, sitemap_urls or redis_key, or export a start() function"})
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
+)
+
+func init() { register(newFingerprintCmd) }
+
+func newFingerprintCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "fingerprint",
+		Short: "Inspect and capture browser TLS/HTTP2 fingerprints",
+	}
+	cmd.AddCommand(newFingerprintCaptureCmd())
+	return cmd
+}
+
+func newFingerprintCaptureCmd() *cobra.Command {
+	var (
+		port    int
+		host    string
+		out     string
+		name    string
+		merge   bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "capture",
+		Short: "Serve TLS on loopback and write an impersonation profile from what a browser sends",
+		Long: `capture serves HTTPS (HTTP/2 and HTTP/1.1) on a loopback port with a
+self-signed certificate and prints a URL. Open it in the browser to copy
+(accept the certificate warning, or start the browser with
+--ignore-certificate-errors). The first page request is turned into a
+profile: the ClientHello, the HTTP/2 SETTINGS, WINDOW_UPDATE and priorities,
+and the header set and order. Use the profile with IMPERSONATE: FILE.
+
+Run it once with the browser on HTTP/2, then, to record the HTTP/1.1 header
+order too, again with --merge while the browser has HTTP/2 disabled
+(Chromium: --disable-http2).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var prof impersonate.Profile
+			if merge {
+				if out == "" {
+					return usageErr(errors.New("--merge needs --out FILE"))
+				}
+				if b, err := os.ReadFile(out); err == nil {
+					p, err := impersonate.ParseProfile(out, b)
+					if err != nil {
+						return usageErr(err)
+					}
+					prof = *p
+				}
+			}
+			srv, err := fingerprint.Start(fingerprint.Config{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+			if err != nil {
+				return failErr(err)
+			}
+			defer srv.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "open %s in the browser to capture (waiting up to %s)\n", srv.URL(host, "/"), timeout)
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			var c fingerprint.Capture
+			for {
+				c, err = srv.Next(ctx)
+				if err != nil {
+					return failErr(fmt.Errorf("no browser request within %s: %w", timeout, err))
+				}
+				// Browsers fetch /favicon.ico too; only the navigation
+				// carries the full header set.
+				if !strings.HasPrefix(c.Path, "/favicon") {
+					break
+				}
+			}
+			notes, err := impersonate.UpdateFromCapture(&prof, name, toCaptured(c))
+			if err != nil {
+				return failErr(err)
+			}
+			data, err := prof.Marshal()
+			if err != nil {
+				return failErr(err)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "captured HTTP/%s from %s\n", c.HTTPVersion, c.Headers.Get("user-agent"))
+			fmt.Fprintf(w, "ja4:    %s\nja3n:   %s\n", c.JA4, c.JA3NHash)
+			if c.Akamai != "" {
+				fmt.Fprintf(w, "akamai: %s\n", c.Akamai)
+			}
+			fmt.Fprintf(w, "headers: %s\n", strings.Join(c.HeaderNames(), ", "))
+			for _, n := range notes {
+				fmt.Fprintln(w, "note:", n)
+			}
+			if out == "" || out == "-" {
+				_, err = w.Write(data)
+				return err
+			}
+			if err := os.WriteFile(out, data, 0o644); err != nil {
+				return failErr(fmt.Errorf("write profile: %w", err))
+			}
+			fmt.Fprintf(w, "profile %s written to %s\n", prof.Name, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&port, "port", 8443, "loopback port to listen on (0 = any free port)")
+	f.StringVar(&host, "host", "localhost", "host name to print in the URL (a name, so the browser sends SNI)")
+	f.StringVarP(&out, "out", "o", "", "profile file to write (default: print it)")
+	f.StringVar(&name, "name", "", "profile name (default: browser_version from the User-Agent)")
+	f.BoolVar(&merge, "merge", false, "update --out in place with what this capture adds (HTTP/1.1 headers, say)")
+	f.DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the browser")
+	return cmd
+}
+
+func toCaptured(c fingerprint.Capture) impersonate.Captured {
+	out := impersonate.Captured{HTTPVersion: c.HTTPVersion, Headers: c.Headers}
+	if c.TLS != nil {
+		out.ClientHello = c.TLS.Raw
+	}
+	if h := c.H2; h != nil {
+		parts := strings.SplitN(c.Akamai, "|", 2)
+		out.Settings = parts[0]
+		out.WindowUpdate = h.WindowUpdate
+		for _, p := range h.Priorities {
+			ex := 0
+			if p.Exclusive {
+				ex = 1
+			}
+			out.PriorityFrames = append(out.PriorityFrames, fmt.Sprintf("%d:%d:%d:%d", p.StreamID, ex, p.DependsOn, p.Weight))
+		}
+		if hp := h.HeadersPriority; hp != nil {
+			out.HeadersPriority = &impersonate.HeadersPriority{Exclusive: hp.Exclusive, DependsOn: hp.DependsOn, Weight: hp.Weight}
+		}
+		out.PseudoOrder = h.PseudoOrder
+	}
+	return out
+}

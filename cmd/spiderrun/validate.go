@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spiderrun/spiderrun"
+	"github.com/spiderrun/spiderrun/dsl"
+)
+
+func init() { register(newValidateCmd) }
+
+func newValidateCmd() *cobra.Command {
+	var skipScript bool
+	cmd := &cobra.Command{
+		Use:   "validate SPEC...",
+		Short: "Check specs: structure, settings, script, callbacks, regexes, selectors",
+		Long: `Validate loads each spec strictly (unknown keys, wrong types and bad
+settings are errors), compiles its script as run would, checks that every
+function the spec names is exported, and compiles every regex, XPath and CSS
+selector. Valid specs print "ok: SPEC (name)"; problems print as
+file:line:col: path: message on stderr and the exit code is 2.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			failed := 0
+			for _, path := range args {
+				if !validateOne(cmd.OutOrStdout(), cmd.ErrOrStderr(), path, skipScript) {
+					failed++
+				}
+			}
+			if failed > 0 {
+				if len(args) > 1 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d specs are invalid\n", failed, len(args))
+				}
+				return &exitError{code: exitUsage}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&skipScript, "skip-script", false, "do not compile the script (and skip the checks of exported functions)")
+	return cmd
+}
+
+// validateOne prints the verdict for one spec and reports whether it is valid.
+func validateOne(stdout, stderr io.Writer, path string, skipScript bool) bool {
+	spec, err := dsl.Load(path)
+	if err != nil {
+		var list dsl.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				fmt.Fprintln(stderr, e)
+			}
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return false
+	}
+	errs := spiderrun.Check(spec, spiderrun.CheckOptions{SkipScript: skipScript})
+	for _, e := range errs {
+		fmt.Fprintln(stderr, e)
+	}
+	if len(errs) > 0 {
+		return false
+	}
+	fmt.Fprintf(stdout, "ok: %s (%s)\n", path, spec.Name)
+	return true
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidateOK(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "validate", "../../testdata/specs/valid/basic/spider.yaml", "../../dsl/testdata/valid/minimal.spec.yaml")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	want := "ok: ../../testdata/specs/valid/basic/spider.yaml (basic)\nok: ../../dsl/testdata/valid/minimal.spec.yaml (minimal)\n"
+	if stdout != want || stderr != "" {
+		t.Fatalf("stdout %q stderr %q, want %q", stdout, stderr, want)
+	}
+}
+
+// TestValidateInvalid runs validate on every invalid fixture — loader
+// errors (dsl/testdata/invalid) and check errors (testdata/specs/invalid) —
+// and expects exit 2 with exactly the golden error text on stderr.
+func TestValidateInvalid(t *testing.T) {
+	type tc struct{ spec, golden string }
+	var cases []tc
+	loaderCases, _ := filepath.Glob("../../dsl/testdata/invalid/*.yaml")
+	for _, f := range loaderCases {
+		cases = append(cases, tc{f, strings.TrimSuffix(f, ".yaml") + ".golden"})
+	}
+	checkCases, _ := filepath.Glob("../../testdata/specs/invalid/*/spider.yaml")
+	for _, f := range checkCases {
+		cases = append(cases, tc{f, filepath.Join(filepath.Dir(f), "want.golden")})
+	}
+	if len(cases) < 20 {
+		t.Fatalf("only %d invalid fixtures found", len(cases))
+	}
+	for _, c := range cases {
+		t.Run(c.spec, func(t *testing.T) {
+			want, err := os.ReadFile(c.golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Goldens name files relative to their package; here they are
+			// reached from cmd/spiderrun.
+			prefix := "../../"
+			if strings.HasPrefix(c.spec, "../../dsl/") {
+				prefix = "../../dsl/"
+			}
+			var wantText strings.Builder
+			for _, line := range strings.SplitAfter(string(want), "\n") {
+				if line != "" {
+					wantText.WriteString(prefix + line)
+				}
+			}
+			code, stdout, stderr := runCLI(t, "validate", c.spec)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			got := stderr
+			if strings.HasSuffix(c.spec, "too_large.yaml") {
+				return
+			}
+			if got != wantText.String() {
+				t.Errorf("stderr:\n%s\nwant:\n%s", got, wantText.String())
+			}
+			if strings.Contains(got, "goroutine ") || strings.Contains(got, "panic") {
+				t.Errorf("stack trace reached the user:\n%s", got)
+			}
+		})
+	}
+}
+
+func TestValidateMixedExitCode(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "validate", "../../testdata/specs/valid/basic/spider.yaml", "../../dsl/testdata/invalid/empty.yaml")
+	if code != exitUsage {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(stdout, "ok: ../../testdata/specs/valid/basic/spider.yaml (basic)") {
+		t.Errorf("stdout = %q", stdout)
+	}
+	if !strings.Contains(stderr, "empty.yaml: empty spec") || !strings.Contains(stderr, "1 of 2 specs are invalid") {
+		t.Errorf("stderr = %q", stderr)
+	}
+}
+
+func TestValidateNeedsArgs(t *testing.T) {
+	if code, _, _ := runCLI(t, "validate"); code != exitUsage {
+		t.Fatalf("exit %d, want 2", code)
+	}
+}

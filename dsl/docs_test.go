@@ -1,0 +1,128 @@
+package dsl
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+const settingsDoc = "../specs/settings.md"
+
+// settingsMarkdown renders specs/settings.md from the settings table.
+func settingsMarkdown() string {
+	var b strings.Builder
+	b.WriteString(`# Settings
+
+<!-- Generated from dsl/settings_table.go by ` + "`go test ./dsl -run TestSettingsDoc -update`" + `. Do not edit. -->
+
+Settings use Scrapy's names. Precedence: the defaults below < the spec's
+` + "`settings:`" + ` < ` + "`-s KEY=VALUE`" + ` on the command line. Unknown names are errors
+(with a "did you mean" hint), and values are checked for type and range.
+
+Value types:
+
+| type | in spider.yaml | with -s |
+| --- | --- | --- |
+| integer | ` + "`16`" + ` (a quoted "16" is an error) | ` + "`16`" + ` |
+| number | ` + "`0.5`" + ` | ` + "`0.5`" + ` |
+| boolean | ` + "`true`" + ` / ` + "`false`" + ` (YAML 1.1's yes/no/on/off are errors) | ` + "`true` `false` `1` `0`" + ` |
+| duration | seconds ` + "`0.5`" + `, ` + "`2`" + `, or ` + "`\"500ms\"`" + `, ` + "`2s`" + `, ` + "`1m30s`" + ` | same |
+| size | bytes ` + "`1048576`" + ` or ` + "`32MiB`" + `, ` + "`1.5GB`" + ` (KB/MB/GB are 1000-based, KiB/MiB/GiB and K/M/G 1024-based) | same |
+| string | any scalar, taken as written | the text |
+| enum | one of the listed values (case-sensitive) | same |
+| list of strings | ` + "`[a, b]`" + ` or a single ` + "`a`" + ` | ` + "`a,b`" + ` or ` + "`[\"a\",\"b\"]`" + ` |
+| list of integers | ` + "`[500, 503]`" + ` or a single ` + "`500`" + ` | ` + "`500,503`" + ` or ` + "`[500,503]`" + ` |
+| mapping | a YAML mapping (order kept) | a JSON object |
+
+`)
+	b.WriteString("| setting | type | default | description |\n| --- | --- | --- | --- |\n")
+	for _, d := range Table() {
+		typ := d.Kind.String()
+		switch {
+		case d.Kind == KindEnum:
+			typ = "enum: " + strings.Join(d.Enum, ", ")
+		case d.Min != nil:
+			typ += fmt.Sprintf(" ≥ %v", *d.Min)
+		}
+		doc := d.Doc
+		if len(d.Aliases) > 0 {
+			doc += " Alias: " + strings.Join(d.Aliases, ", ") + "."
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", d.Name, typ, strings.ReplaceAll(FormatDefault(d), "|", `\|`), strings.ReplaceAll(doc, "|", `\|`))
+	}
+	return b.String()
+}
+
+func TestSettingsDoc(t *testing.T) {
+	got := settingsMarkdown()
+	if *update {
+		if err := os.WriteFile(settingsDoc, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(settingsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != got {
+		t.Fatalf("%s is stale: run go test ./dsl -run TestSettingsDoc -update", settingsDoc)
+	}
+}
+
+const (
+	specDoc    = "../specs/spec.md"
+	beginKeys  = "<!-- BEGIN GENERATED KEYS -->\n"
+	endKeys    = "<!-- END GENERATED KEYS -->\n"
+	keysHeader = "<!-- Generated from the doc comments in dsl/spec.go by `go test ./dsl -run TestSpecDoc -update`. -->\n\n"
+)
+
+// keysMarkdown renders the key reference of specs/spec.md from the doc
+// comments of the Spec structs.
+func keysMarkdown() string {
+	var b strings.Builder
+	b.WriteString(keysHeader)
+	b.WriteString("| key | type | meaning | example |\n| --- | --- | --- | --- |\n")
+	for _, k := range Keys() {
+		req := ""
+		if k.Required {
+			req = " **(required)**"
+		}
+		ex := ""
+		if k.Example != "" {
+			ex = "`" + strings.ReplaceAll(k.Example, "|", `\|`) + "`"
+		}
+		fmt.Fprintf(&b, "| `%s`%s | %s | %s | %s |\n", k.Path, req, k.Type, strings.ReplaceAll(k.Doc, "|", `\|`), ex)
+	}
+	return b.String()
+}
+
+// TestSpecDoc keeps the generated key table of specs/spec.md current; the
+// prose around it is hand-written.
+func TestSpecDoc(t *testing.T) {
+	doc, err := os.ReadFile(specDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	i, j := strings.Index(s, beginKeys), strings.Index(s, endKeys)
+	if i < 0 || j < i {
+		t.Fatalf("%s lacks the %q / %q markers", specDoc, beginKeys, endKeys)
+	}
+	updated := s[:i+len(beginKeys)] + keysMarkdown() + s[j:]
+	if *update {
+		if err := os.WriteFile(specDoc, []byte(updated), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if updated != s {
+		t.Fatalf("%s key table is stale: run go test ./dsl -run TestSpecDoc -update", specDoc)
+	}
+	for _, k := range Keys() {
+		if k.Doc == "" {
+			t.Errorf("key %s has no doc comment in dsl/spec.go", k.Path)
+		}
+	}
+}

@@ -1,0 +1,424 @@
+package dsl
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxSpecSize is the largest spec file accepted. Specs are small; the limit
+// is checked before parsing so a huge or endless file costs nothing.
+const MaxSpecSize = 1 << 20
+
+// ScriptExtensions are the suffixes that make `script:` a file path.
+var ScriptExtensions = []string{".js", ".mjs", ".cjs", ".ts"}
+
+// Load reads and parses the spec at path. The error, when not nil, is an
+// ErrorList with every problem found, sorted by position.
+func Load(path string) (*Spec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, ErrorList{{File: path, Msg: fileErrMsg(err)}}
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, ErrorList{{File: path, Msg: "is a directory, not a spec file"}}
+	}
+	// Read one byte past the limit to tell "exactly at the limit" from "over".
+	data, err := io.ReadAll(io.LimitReader(f, MaxSpecSize+1))
+	if err != nil {
+		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("read: %v", err)}}
+	}
+	return Parse(path, data)
+}
+
+func fileErrMsg(err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "no such file"
+	case errors.Is(err, os.ErrPermission):
+		return "permission denied"
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError converts a yaml.v3 parse error ("yaml: line 3: ...") into an
+// Error at that line (yaml.v3 reports no column).
+func yamlError(file string, err error) *Error {
+	msg := err.Error()
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// Parse parses spec source. filename is used in messages and to resolve
+// relative paths (script, js_path); it need not exist when the script is
+// inline.
+func Parse(filename string, data []byte) (spec *Spec, err error) {
+	fail := func(line, col int, msg string) (*Spec, error) {
+		return nil, ErrorList{{File: filename, Line: line, Col: col, Msg: msg}}
+	}
+	// The YAML library is not ours; whatever it does on hostile input must
+	// not crash the CLI with a stack trace.
+	defer func() {
+		if r := recover(); r != nil {
+			spec, err = fail(0, 0, fmt.Sprintf("internal error while parsing: %v", r))
+		}
+	}()
+	if len(data) > MaxSpecSize {
+		return fail(0, 0, fmt.Sprintf("spec too large (more than %d bytes; a spec is configuration, put data in files it references)", MaxSpecSize))
+	}
+	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+		return fail(0, 0, "binary file: a spec must be UTF-8 YAML text")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fail(0, 0, "empty spec: expected a mapping with at least name and script")
+		}
+		return nil, ErrorList{yamlError(filename, err)}
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		return fail(next.Line, next.Column, "more than one YAML document (---): put each spider in its own file")
+	case !errors.Is(err, io.EOF):
+		return nil, ErrorList{yamlError(filename, err)}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if isNull(root) && root.Kind == yaml.ScalarNode {
+		return fail(0, 0, "empty spec: expected a mapping with at least name and script")
+	}
+
+	dir := "."
+	if filename != "" {
+		dir = filepath.Dir(filename)
+	}
+	absDir, aerr := filepath.Abs(dir)
+	if aerr != nil {
+		absDir = dir
+	}
+	// Measure alias expansion before anything walks the tree (yaml.v3 guards
+	// it only when decoding into Go values).
+	ex := &expansion{memo: map[*yaml.Node]int{}, active: map[*yaml.Node]bool{}, limit: aliasBudget(countNodes(root, 0))}
+	ex.size(root)
+	if ex.cycleAt != nil {
+		return fail(ex.cycleAt.Line, ex.cycleAt.Column, "alias *"+ex.cycleAt.Value+" refers to a node that contains it (a cycle)")
+	}
+	if ex.over {
+		return fail(0, 0, "document contains excessive aliasing (anchors would expand to more than "+strconv.Itoa(ex.limit)+" nodes)")
+	}
+	d := newDecoder(filename, absDir, data, root)
+	s := &Spec{File: filename, Dir: absDir}
+	if r := d.resolve(root); r != nil && r.Kind != yaml.MappingNode {
+		return fail(r.Line, r.Column, fmt.Sprintf("a spec must be a mapping of keys (name, script, ...), got %s", kindName(r)))
+	}
+	d.decode(root, "", reflect.ValueOf(s).Elem())
+	if d.over {
+		return fail(0, 0, "document contains excessive aliasing (anchors expand to too many nodes)")
+	}
+	if s.Settings == nil {
+		s.Settings = DefaultSettings()
+	}
+	d.finish(s, root)
+	s.pos = d.pos
+	if len(d.errs) > 0 {
+		return nil, d.sorted()
+	}
+	return s, nil
+}
+
+// finish checks what the decoder cannot check field by field: required
+// keys, enums and patterns, file references, hook names, sitemap rules.
+func (d *decoder) finish(s *Spec, root *yaml.Node) {
+	rootPos := Position{root.Line, root.Column}
+	d.checkTags(reflect.ValueOf(s).Elem(), "", rootPos)
+	if len(s.RedisKeys) > 0 {
+		s.RedisKey = s.RedisKeys[0]
+	}
+	for i, k := range s.RedisKeys {
+		if strings.TrimSpace(k) == "" {
+			d.errAt(d.pos[indexPath("redis_key", i)], indexPath("redis_key", i), "redis key must not be empty")
+		}
+	}
+	s.JSPath = d.resolveJSPath(s.JSPath)
+	for _, sig := range sortedKeys(s.Hooks) {
+		p := joinPath("hooks", sig)
+		if !contains(Signals, sig) {
+			pos := d.pos[p]
+			d.errAt(pos, p, fmt.Sprintf("unknown signal %q%s", sig, didYouMean(sig, Signals)))
+		}
+	}
+	for i, m := range s.DownloaderMiddlewares {
+		if m == (DownloaderMW{}) {
+			p := indexPath("downloader_middlewares", i)
+			d.errAt(d.pos[p], p, "a downloader middleware needs at least one of process_request, process_response, process_exception")
+		}
+	}
+	for i, m := range s.SpiderMiddlewares {
+		if m == (SpiderMW{}) {
+			p := indexPath("spider_middlewares", i)
+			d.errAt(d.pos[p], p, "a spider middleware needs at least one of process_spider_input, process_spider_output, process_spider_exception, process_start")
+		}
+	}
+	for i, f := range s.Feeds {
+		p := joinPath("feeds", f.URI)
+		if f.Indent != nil && *f.Indent < 0 {
+			d.errAt(d.pos[p+".indent"], p+".indent", "must not be negative")
+		}
+		if f.Format == "" && feedFormatFromURI(f.URI) == "" {
+			d.errAt(d.pos[p], p, "cannot tell the format from the file name; set format (jsonlines, json, csv, xml)")
+		}
+		if f.Format == "" {
+			s.Feeds[i].Format = feedFormatFromURI(f.URI)
+		}
+	}
+}
+
+func feedFormatFromURI(uri string) string {
+	switch strings.ToLower(filepath.Ext(uri)) {
+	case ".jsonl", ".jsonlines":
+		return "jsonlines"
+	case ".json":
+		return "json"
+	case ".csv":
+		return "csv"
+	case ".xml":
+		return "xml"
+	}
+	return ""
+}
+
+// checkTags enforces the required/enum/pattern struct tags (the same tags
+// the JSON Schema is generated from).
+func (d *decoder) checkTags(v reflect.Value, path string, at Position) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fp := joinPath(path, name)
+		fv := v.Field(i)
+		if f.Tag.Get("required") == "true" && fv.IsZero() {
+			d.errAt(at, path, fmt.Sprintf("missing required key %q", name))
+			continue
+		}
+		if fv.Kind() == reflect.String && fv.String() != "" {
+			if enum := f.Tag.Get("enum"); enum != "" {
+				vals := strings.Split(enum, ",")
+				if !contains(vals, fv.String()) {
+					d.errAt(d.pos[fp], fp, fmt.Sprintf("must be one of %s, got %q%s", strings.Join(vals, ", "), fv.String(), didYouMean(fv.String(), vals)))
+				}
+			}
+			if pat := f.Tag.Get("pattern"); pat != "" && !regexp.MustCompile(pat).MatchString(fv.String()) {
+				d.errAt(d.pos[fp], fp, fmt.Sprintf("%q must match %s", fv.String(), pat))
+			}
+		}
+		switch {
+		case fv.Kind() == reflect.Struct && f.Type != reflect.TypeOf(ScriptRef{}):
+			d.checkTags(fv, fp, d.pos[fp])
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(Feeds{}):
+			for j := 0; j < fv.Len(); j++ {
+				ep := indexPath(fp, j)
+				d.checkTags(fv.Index(j), ep, d.pos[ep])
+			}
+		}
+	}
+}
+
+// decodeNode reads `script:`: a path when it is one line ending in a script
+// suffix, inline source otherwise.
+func (r *ScriptRef) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if isNull(n) {
+		return // reported as a missing required key
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "expected a script path or inline source, got %s", kindName(n))
+		return
+	}
+	v := n.Value
+	if strings.TrimSpace(v) == "" {
+		d.errorf(n, path, "script is empty")
+		return
+	}
+	if isScriptPath(v) {
+		p := v
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(d.dir, p)
+		}
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+			d.errorf(n, path, "script file %q: %s", v, fileErrMsg(err))
+		case st.IsDir():
+			d.errorf(n, path, "script %q is a directory, not a file", v)
+		}
+		r.Path = p
+		r.Filename = filepath.Join(filepath.Dir(d.file), v)
+		if filepath.IsAbs(v) {
+			r.Filename = v
+		}
+		return
+	}
+	r.Inline = v
+	r.Filename = d.file
+	r.Line, r.Col = inlineStart(d.src, n)
+}
+
+func isScriptPath(v string) bool {
+	if strings.ContainsAny(v, "\n\r") {
+		return false
+	}
+	v = strings.TrimSpace(v)
+	for _, ext := range ScriptExtensions {
+		if strings.HasSuffix(strings.ToLower(v), ext) && !strings.ContainsAny(v, "(){};=") {
+			return true
+		}
+	}
+	return false
+}
+
+// inlineStart finds where the text of scalar n begins in src: for block
+// scalars (| and >) the first content line after the indicator, for quoted
+// scalars one column after the quote.
+func inlineStart(src []byte, n *yaml.Node) (int, int) {
+	switch n.Style {
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		// The text starts on the line after the indicator even when that
+		// line is blank (leading blank lines are part of the text); the
+		// indentation is that of the first non-blank line.
+		lines := bytes.Split(src, []byte("\n"))
+		for l := n.Line; l < len(lines); l++ { // lines[n.Line] is the line after the indicator
+			t := bytes.TrimRight(lines[l], "\r")
+			if len(bytes.TrimSpace(t)) == 0 {
+				continue
+			}
+			return n.Line + 1, len(t) - len(bytes.TrimLeft(t, " ")) + 1
+		}
+		return n.Line + 1, 1
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		return n.Line, n.Column + 1
+	}
+	return n.Line, n.Column
+}
+
+// resolveJSPath expands js_path entries to absolute .js files.
+func (d *decoder) resolveJSPath(entries []string) []string {
+	var out []string
+	for i, e := range entries {
+		p := indexPath("js_path", i)
+		at := d.pos[p]
+		if at == (Position{}) {
+			at = d.pos["js_path"]
+		}
+		abs := e
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(d.dir, e)
+		}
+		st, err := os.Stat(abs)
+		if err != nil {
+			d.errAt(at, p, fmt.Sprintf("js_path %q: %s", e, fileErrMsg(err)))
+			continue
+		}
+		if !st.IsDir() {
+			out = append(out, abs)
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(abs, "*.js"))
+		sort.Strings(matches)
+		if len(matches) == 0 {
+			d.errAt(at, p, fmt.Sprintf("js_path %q: directory holds no .js files", e))
+		}
+		out = append(out, matches...)
+	}
+	return out
+}
+
+// decodeNode reads one sitemap rule: {regex: R, callback: F} or [R, F].
+func (r *SitemapRule) decodeNode(d *decoder, n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		if len(n.Content) != 2 {
+			d.errorf(n, path, "a sitemap rule is [regex, callback], got a list of %d", len(n.Content))
+			return
+		}
+		d.decode(n.Content[0], path+".regex", reflect.ValueOf(&r.Regex).Elem())
+		d.decode(n.Content[1], path+".callback", reflect.ValueOf(&r.Callback).Elem())
+	case yaml.MappingNode:
+		d.decodeStruct(n, path, reflect.ValueOf(r).Elem())
+	default:
+		d.errorf(n, path, "a sitemap rule is {regex: R, callback: F} or [R, F], got %s", kindName(n))
+		return
+	}
+	if r.Regex == "" {
+		d.errorf(n, path+".regex", "missing regex")
+	}
+	if r.Callback == "" {
+		d.errorf(n, path+".callback", "missing callback")
+	}
+}
+
+// decodeNode reads `feeds:`, keeping the order of the URIs.
+func (fs *Feeds) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "expected a mapping of output URI to options, got %s", kindName(n))
+		return
+	}
+	for _, p := range d.pairs(n, path) {
+		if d.over {
+			return
+		}
+		fp := joinPath(path, p.key)
+		f := Feed{URI: p.key}
+		d.decode(p.val, fp, reflect.ValueOf(&f.FeedOptions).Elem())
+		d.pos[fp] = Position{p.kn.Line, p.kn.Column}
+		d.checkTags(reflect.ValueOf(&f.FeedOptions).Elem(), fp, d.pos[fp])
+		*fs = append(*fs, f)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

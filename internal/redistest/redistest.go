@@ -1,0 +1,226 @@
+// Package redistest starts a real redis-server for tests: on a free loopback
+// port, with its own temporary directory, append-only persistence with
+// fsync on every write (so a kill -9 and restart of the server loses
+// nothing), and stops it when the test ends. There is no in-process fake:
+// the point of the Redis tests is the real server's semantics.
+package redistest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is one running redis-server.
+type Server struct {
+	// Addr is host:port of the server (127.0.0.1 and a free port).
+	Addr string
+	// Dir is the server's working directory (AOF files live here).
+	Dir string
+
+	t     testing.TB
+	extra []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan struct{} // closed when the running process has been reaped
+}
+
+// Options tunes the server.
+type Options struct {
+	// Args are extra redis-server arguments, e.g. "--maxmemory-policy",
+	// "allkeys-lru".
+	Args []string
+}
+
+// Start starts a redis-server and registers its stop with t.Cleanup. When the
+// binary is missing the test fails with a message saying how to install it
+// (.ci/run installs it; the rules forbid skipping).
+func Start(t testing.TB, opts ...Options) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not found in PATH (install it: apt-get install -y redis-server): %v", err)
+	}
+	s := &Server{Dir: t.TempDir(), t: t}
+	for _, o := range opts {
+		s.extra = append(s.extra, o.Args...)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("redistest: free port: %v", err)
+	}
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the redis:// URL of the server, database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) start() error {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	args := []string{
+		"--port", port,
+		"--bind", "127.0.0.1",
+		"--dir", s.Dir,
+		"--save", "",
+		"--appendonly", "yes",
+		"--appendfsync", "always",
+		"--daemonize", "no",
+		"--protected-mode", "yes",
+		"--logfile", "",
+	}
+	args = append(args, s.extra...)
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("redis-server", args...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.Dir = s.Dir
+	// Own process group: a test killed by a signal does not take the server
+	// down with it mid-write, and Stop kills exactly this process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.log, s.done = cmd, logf, done
+	s.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			s.mu.Lock()
+			s.cmd = nil
+			logf.Close()
+			s.log = nil
+			s.mu.Unlock()
+			return fmt.Errorf("redis-server exited at start (%v): %s", waitErr, s.tail())
+		default:
+		}
+		if pingOK(s.Addr) {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Kill()
+	return fmt.Errorf("redis-server did not answer PING within 10s: %s", s.tail())
+}
+
+func (s *Server) tail() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// pingOK sends an inline PING and waits for +PONG; the helper does not
+// depend on the client library under test.
+func pingOK(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "+PONG")
+}
+
+// Do sends one command (inline protocol, arguments without spaces) and
+// returns the raw first reply line. It is for test set-up (CONFIG SET,
+// DEBUG SLEEP) without a client library.
+func (s *Server) Do(args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if strings.HasPrefix(line, "-") {
+		return "", errors.New(line[1:])
+	}
+	return line, nil
+}
+
+// Kill stops the server with SIGKILL (a crash: no shutdown save). The data
+// directory stays, so Restart brings back everything the AOF holds.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+	}
+	if s.log != nil {
+		s.log.Close()
+		s.log = nil
+	}
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and directory.
+func (s *Server) Restart() {
+	s.t.Helper()
+	var err error
+	for i := 0; i < 50; i++ { // the port can take a moment to be free again
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("redistest: restart: %v", err)
+}
+
+// Stop kills the server (idempotent).
+func (s *Server) Stop() { s.Kill() }

@@ -1,0 +1,345 @@
+package jsbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/middleware"
+	"github.com/spiderrun/spiderrun/runtime/pipeline"
+)
+
+// callJS runs the exported function fn once with args (built on the loop)
+// plus spider appended, awaits a returned promise, and converts the
+// outcome on the loop with conv.
+func (s *Spider) callJS(ctx context.Context, where, fn, url string, args func() []goja.Value, conv func(exc, val goja.Value) invResult) invResult {
+	f, ok := s.exportFns[fn]
+	if !ok {
+		return invResult{err: fmt.Errorf("%s: %q is not an exported function (exported: %s)", where, fn, strings.Join(s.exportList(), ", "))}
+	}
+	inv := s.newInvocation(where, fn, url, nil)
+	inv.onDone = conv
+	s.start(inv, func() {
+		argv := append(args(), s.spiderObj)
+		sink := s.vm.NewDynamicObject(&sinkObject{inv: inv, s: s})
+		if _, err := s.in.call(goja.Undefined(), f, s.spiderObj, s.vm.NewArray(toAny(argv)...), sink); err != nil {
+			inv.finish(s.goError(err, where, url))
+		}
+	})
+	return s.wait(ctx, inv)
+}
+
+func (s *Spider) isDropItem(v goja.Value) bool {
+	o, ok := v.(*goja.Object)
+	return ok && instanceOf(s.vm, o, s.in.dropItem)
+}
+
+func (s *Spider) isIgnoreRequest(v goja.Value) bool {
+	o, ok := v.(*goja.Object)
+	return ok && instanceOf(s.vm, o, s.in.ignoreRequest)
+}
+
+// ---- item pipelines ------------------------------------------------------------
+
+// jsPipeline is a JS process_item(item, spider) as a pipeline.Pipeline.
+type jsPipeline struct {
+	s  *Spider
+	fn string
+}
+
+// Pipeline returns the exported function fn as an item pipeline: it gets a
+// copy of the item as a plain object and returns the item (possibly changed)
+// or a promise of it; null/undefined or throwing DropItem drops the item.
+func (s *Spider) Pipeline(fn string) (pipeline.Pipeline, error) {
+	if !s.HasExport(fn) {
+		return nil, fmt.Errorf("pipelines: %q is not an exported function (exported: %s)", fn, strings.Join(s.exportList(), ", "))
+	}
+	return &jsPipeline{s: s, fn: fn}, nil
+}
+
+// ProcessItem implements pipeline.Pipeline.
+func (p *jsPipeline) ProcessItem(ctx context.Context, it *crawl.Item) (*crawl.Item, error) {
+	s := p.s
+	where := "pipeline " + p.fn
+	res := s.callJS(ctx, where, p.fn, "", func() []goja.Value {
+		return []goja.Value{s.importer().value(it)}
+	}, func(exc, val goja.Value) invResult {
+		if exc != nil {
+			if s.isDropItem(exc) {
+				msg := exc.ToObject(s.vm).Get("message")
+				reason := "dropped by " + p.fn
+				if present(msg) && msg.String() != "" {
+					reason = msg.String()
+				}
+				return invResult{err: &pipeline.DropError{Reason: reason}}
+			}
+			return invResult{err: s.jsError(exc, where, "")}
+		}
+		if !present(val) {
+			return invResult{err: &pipeline.DropError{Reason: p.fn + " returned " + typeName(val)}}
+		}
+		out, err := s.exporter().item(val)
+		if err != nil {
+			return invResult{err: &Error{Where: where, Type: "ItemError", Message: err.Error(), Err: err}}
+		}
+		return invResult{val: out}
+	})
+	if res.err != nil {
+		return nil, res.err
+	}
+	return res.val.(*crawl.Item), nil
+}
+
+// ---- downloader middlewares ------------------------------------------------------
+
+// DownloaderMiddleware is a JS downloader middleware; a method whose
+// function name is empty passes everything through unchanged.
+type DownloaderMiddleware struct {
+	s                                                  *Spider
+	processRequest, processResponse, processException string
+}
+
+var (
+	_ middleware.RequestProcessor   = (*DownloaderMiddleware)(nil)
+	_ middleware.ResponseProcessor  = (*DownloaderMiddleware)(nil)
+	_ middleware.ExceptionProcessor = (*DownloaderMiddleware)(nil)
+)
+
+// DownloaderMiddleware builds a downloader middleware from exported
+// functions (any may be ""): process_request(request, spider) may change the
+// request in place and return nothing, or return a Request (scheduled
+// instead) or a Response (the download is skipped); process_response(
+// request, response, spider) returns a Response or a Request;
+// process_exception(request, failure, spider) returns nothing (the error
+// goes on), a Request or a Response. Each may be async. Throwing
+// IgnoreRequest drops the request.
+func (s *Spider) DownloaderMiddleware(processRequest, processResponse, processException string) (*DownloaderMiddleware, error) {
+	for _, fn := range []string{processRequest, processResponse, processException} {
+		if fn != "" && !s.HasExport(fn) {
+			return nil, fmt.Errorf("downloader_middlewares: %q is not an exported function (exported: %s)", fn, strings.Join(s.exportList(), ", "))
+		}
+	}
+	return &DownloaderMiddleware{s: s, processRequest: processRequest, processResponse: processResponse, processException: processException}, nil
+}
+
+// result converts a middleware's return value.
+func (m *DownloaderMiddleware) result(where string, req *crawl.Request, orig *crawl.Response, exc, val goja.Value) invResult {
+	s := m.s
+	if exc != nil {
+		if s.isIgnoreRequest(exc) {
+			je := s.jsError(exc, where, req.URL)
+			return invResult{err: crawl.NewFailure(crawl.IgnoreRequest, req, je)}
+		}
+		return invResult{err: s.jsError(exc, where, req.URL)}
+	}
+	if !present(val) {
+		return invResult{val: middleware.Result{}}
+	}
+	if j, ok := s.responseOf(val); ok {
+		if j.r == orig {
+			return invResult{val: middleware.Result{}}
+		}
+		if j.r.Request == nil {
+			j.r.Request = req
+		}
+		return invResult{val: middleware.Result{Response: j.r}}
+	}
+	if o, ok := val.(*goja.Object); ok && s.isRequest(o) {
+		r, err := s.requestFromObject(o)
+		if err != nil {
+			return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: err.Error(), Err: err}}
+		}
+		return invResult{val: middleware.Result{Request: r}}
+	}
+	return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: fmt.Sprintf("%s returned a %s; want nothing, a Request or a Response", where, typeName(val))}}
+}
+
+// ProcessRequest implements middleware.RequestProcessor.
+func (m *DownloaderMiddleware) ProcessRequest(ctx context.Context, req *crawl.Request) (middleware.Result, error) {
+	if m.processRequest == "" {
+		return middleware.Result{}, nil
+	}
+	s := m.s
+	where := "process_request " + m.processRequest
+	var reqObj *goja.Object
+	res := s.callJS(ctx, where, m.processRequest, req.URL, func() []goja.Value {
+		reqObj = s.requestObject(req)
+		return []goja.Value{reqObj}
+	}, func(exc, val goja.Value) invResult {
+		r := m.result(where, req, nil, exc, val)
+		if r.err == nil {
+			// Scrapy middlewares change the request in place and return
+			// nothing: carry those changes back.
+			if err := s.updateRequest(req, reqObj); err != nil {
+				return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: err.Error(), Err: err}}
+			}
+		}
+		return r
+	})
+	if res.err != nil {
+		return middleware.Result{}, res.err
+	}
+	return res.val.(middleware.Result), nil
+}
+
+// updateRequest copies a Request object's state back into req, keeping the
+// engine-owned fields. Loop only.
+func (s *Spider) updateRequest(req *crawl.Request, o *goja.Object) error {
+	r, err := s.requestFromObject(o)
+	if err != nil {
+		return err
+	}
+	saved := *req
+	*req = *r
+	copyEngineState(req, &saved)
+	if req.Local == nil {
+		req.Local = saved.Local
+	}
+	return nil
+}
+
+// ProcessResponse implements middleware.ResponseProcessor.
+func (m *DownloaderMiddleware) ProcessResponse(ctx context.Context, req *crawl.Request, resp *crawl.Response) (middleware.Result, error) {
+	if m.processResponse == "" {
+		return middleware.Result{}, nil
+	}
+	s := m.s
+	where := "process_response " + m.processResponse
+	res := s.callJS(ctx, where, m.processResponse, req.URL, func() []goja.Value {
+		if resp.Request == nil {
+			resp.Request = req
+		}
+		return []goja.Value{s.requestObject(req), s.newResponse(resp)}
+	}, func(exc, val goja.Value) invResult {
+		return m.result(where, req, resp, exc, val)
+	})
+	if res.err != nil {
+		return middleware.Result{}, res.err
+	}
+	return res.val.(middleware.Result), nil
+}
+
+// ProcessException implements middleware.ExceptionProcessor.
+func (m *DownloaderMiddleware) ProcessException(ctx context.Context, req *crawl.Request, err error) (middleware.Result, error) {
+	if m.processException == "" {
+		return middleware.Result{}, nil
+	}
+	s := m.s
+	where := "process_exception " + m.processException
+	var f *crawl.Failure
+	if !errors.As(err, &f) {
+		f = crawl.NewFailure(crawl.UnknownError, req, err)
+	}
+	res := s.callJS(ctx, where, m.processException, req.URL, func() []goja.Value {
+		return []goja.Value{s.requestObject(req), s.failureObject(f)}
+	}, func(exc, val goja.Value) invResult {
+		return m.result(where, req, nil, exc, val)
+	})
+	if res.err != nil {
+		return middleware.Result{}, res.err
+	}
+	return res.val.(middleware.Result), nil
+}
+
+// ---- signal hooks ------------------------------------------------------------------
+
+// HookFunc calls a JS signal handler with Go arguments; it returns when the
+// handler (and a returned promise) settles.
+type HookFunc func(ctx context.Context, args ...any) error
+
+// Hook returns the exported function fn as a handler of signal. Arguments
+// cross as JS values (*crawl.Item → object, *crawl.Request → Request,
+// *crawl.Response → Response, error → Error, strings and numbers as is),
+// followed by spider — e.g. item_scraped(item, response, spider),
+// spider_closed(spider, reason) gets (reason, spider). A returned promise is
+// awaited. spider_opened, spider_idle and spider_closed given in
+// Options.Hooks already run from Open, Idle and Close.
+func (s *Spider) Hook(signal, fn string) (HookFunc, error) {
+	if !s.HasExport(fn) {
+		return nil, fmt.Errorf("hooks.%s: %q is not an exported function (exported: %s)", signal, fn, strings.Join(s.exportList(), ", "))
+	}
+	return func(ctx context.Context, args ...any) error {
+		_, err := s.callHook(ctx, signal, fn, args, nil)
+		return err
+	}, nil
+}
+
+func (s *Spider) callHook(ctx context.Context, signal, fn string, args []any, _ any) (any, error) {
+	where := "hook " + signal
+	res := s.callJS(ctx, where, fn, "", func() []goja.Value {
+		out := make([]goja.Value, 0, len(args))
+		for _, a := range args {
+			out = append(out, s.hookArg(a))
+		}
+		return out
+	}, func(exc, val goja.Value) invResult {
+		if exc != nil {
+			if s.isCloseSpider(exc) {
+				s.closeFromJS(exc)
+				return invResult{}
+			}
+			return invResult{err: s.jsError(exc, where, "")}
+		}
+		return invResult{}
+	})
+	return res.val, res.err
+}
+
+func (s *Spider) hookArg(a any) goja.Value {
+	switch t := a.(type) {
+	case *crawl.Request:
+		return s.requestObject(t)
+	case *crawl.Response:
+		return s.newResponse(t)
+	case *crawl.Failure:
+		return s.failureObject(t)
+	case error:
+		return s.vm.NewGoError(t)
+	}
+	return s.importer().value(a)
+}
+
+// ---- Redis spiders ---------------------------------------------------------------
+
+// MakeRequestsFromData runs the exported make_request_from_data(data) for a
+// Redis entry (a string, or a Uint8Array when not UTF-8). It may return a
+// Request, an array of them, a generator or a promise. ok is false when the
+// script does not export it (the caller applies its default).
+func (s *Spider) MakeRequestsFromData(ctx context.Context, data []byte) (reqs []*crawl.Request, ok bool, err error) {
+	const fn = "make_request_from_data"
+	if !s.HasExport(fn) {
+		return nil, false, nil
+	}
+	out := &collectOutput{}
+	inv := s.newInvocation("make_request_from_data", fn, "", out)
+	s.start(inv, func() {
+		var arg goja.Value
+		if utf8.Valid(data) {
+			arg = s.vm.ToValue(string(data))
+		} else {
+			arg = s.uint8Array(append([]byte(nil), data...))
+		}
+		s.runDriven(inv, s.exportFns[fn], []goja.Value{arg}, nil)
+	})
+	res := s.wait(ctx, inv)
+	if res.err == nil && len(out.errs) > 0 {
+		res.err = out.errs[0]
+	}
+	return out.reqs, true, res.err
+}
+
+// collectOutput gathers a driven function's output (loop only).
+type collectOutput struct {
+	reqs  []*crawl.Request
+	items []*crawl.Item
+	errs  []error
+}
+
+func (c *collectOutput) Request(r *crawl.Request) { c.reqs = append(c.reqs, r) }
+func (c *collectOutput) Item(it *crawl.Item)      { c.items = append(c.items, it) }
+func (c *collectOutput) Error(err error)          { c.errs = append(c.errs, err) }

@@ -1,0 +1,3 @@
+import { sign } from "./does-not-exist.js";
+import fs from "fs";
+export function parse() { return sign(fs); }

@@ -1,0 +1,4 @@
+exports.parse = function (response) {
+  return { url: response.url };
+};
+module.exports.other = () => 2;

@@ -1,0 +1,3 @@
+export function clean(s) {
+  return s.trim();
+}

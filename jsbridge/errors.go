@@ -1,0 +1,212 @@
+package jsbridge
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/dop251/goja"
+)
+
+// Error is a JavaScript error raised by a callback, errback, pipeline,
+// middleware or hook: thrown, yielded, or a limit (JS_TIMEOUT,
+// JS_MEMORY_LIMIT). Its position is the user's original file:line:col
+// (through the source map; inline scripts name the YAML file).
+type Error struct {
+	// Where names what ran: `callback parse`, `errback errRet`,
+	// `pipeline clean`, `hook spider_opened`, `start`.
+	Where string
+	// URL is the page the callback ran for, when there is one.
+	URL string
+	// Type is the JS error name (TypeError, RangeError, DropItem, ...), or
+	// JS_TIMEOUT / JS_MEMORY_LIMIT for limits.
+	Type string
+	// Message is the error message.
+	Message string
+	// Pos is file:line:col of the innermost frame in the user's code; ""
+	// when unknown.
+	Pos string
+	// Stack is the JS stack, one "at fn (file:line:col)" per line, helper
+	// frames removed.
+	Stack string
+	// Err is the Go cause when the error came from Go (a limit, a value
+	// conversion error), else nil.
+	Err error
+}
+
+// Error formats as "file:line:col: Type: message (callback parse on URL)"
+// followed by the JS stack on the next lines.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Pos != "" {
+		b.WriteString(e.Pos)
+		b.WriteString(": ")
+	}
+	if e.Type != "" {
+		b.WriteString(e.Type)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Message)
+	if e.Where != "" || e.URL != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Where)
+		if e.URL != "" {
+			if e.Where != "" {
+				b.WriteString(" on ")
+			}
+			b.WriteString(e.URL)
+		}
+		b.WriteString(")")
+	}
+	if e.Stack != "" {
+		b.WriteString("\n")
+		b.WriteString(e.Stack)
+	}
+	return b.String()
+}
+
+// Unwrap returns the Go cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorType is the name stats use: spider_exceptions/<ErrorType>.
+func (e *Error) ErrorType() string { return e.Type }
+
+// Limit errors (match with errors.Is).
+var (
+	ErrTimeout     = errors.New("JS_TIMEOUT exceeded")
+	ErrMemoryLimit = errors.New("JS_MEMORY_LIMIT exceeded")
+	// ErrAbandoned: the runtime did not stop after an interrupt and was
+	// abandoned; the spider cannot run JavaScript any more.
+	ErrAbandoned = errors.New("javascript runtime abandoned")
+)
+
+// helperFile is the goja name of the bundle; frames still named by it are
+// in esbuild's helpers (no source mapping) and are dropped from stacks.
+const helperFile = "spiderrun-bundle.js"
+
+// preludeFile is the goja name of the prelude.
+const preludeFile = "spiderrun-prelude.js"
+
+// stackLine matches goja's "at fn (file:line:col(pc))" frames.
+var stackLine = regexp.MustCompile(`^\s*at (?:(.*?) \()?(.*?):(\d+):(\d+)(?:\(\d+\))?\)?$`)
+
+// cleanStack rewrites a goja stack: drops helper, prelude and native frames
+// and goja's "(pc)" suffixes. It returns the cleaned stack and the first
+// user frame's file:line:col.
+func cleanStack(stack string) (string, string) {
+	var out []string
+	first := ""
+	for _, line := range strings.Split(stack, "\n") {
+		m := stackLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		fn, file := m[1], m[2]
+		if file == helperFile || file == preludeFile || file == "native" || strings.HasPrefix(file, "<") {
+			continue
+		}
+		pos := file + ":" + m[3] + ":" + m[4]
+		if first == "" {
+			first = pos
+		}
+		if fn == "" {
+			fn = "<anonymous>"
+		}
+		out = append(out, "\tat "+fn+" ("+pos+")")
+	}
+	return strings.Join(out, "\n"), first
+}
+
+// framesStack builds a stack from goja frames (for non-Error throws and
+// interrupts).
+func framesStack(frames []goja.StackFrame) (string, string) {
+	var b strings.Builder
+	for _, f := range frames {
+		p := f.Position()
+		if p.Filename == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "at %s (%s:%d:%d)\n", f.FuncName(), p.Filename, p.Line, p.Column)
+	}
+	return cleanStack(b.String())
+}
+
+// jsError converts a thrown or yielded JS value to *Error. Call on the
+// loop only.
+func (s *Spider) jsError(v goja.Value, where, url string) *Error {
+	e := &Error{Where: where, URL: url}
+	if o, ok := v.(*goja.Object); ok {
+		name := o.Get("name")
+		msg := o.Get("message")
+		if present(name) {
+			e.Type = name.String()
+		}
+		if present(msg) {
+			e.Message = msg.String()
+		} else {
+			e.Message = v.String()
+		}
+		if st := o.Get("stack"); present(st) {
+			e.Stack, e.Pos = cleanStack(st.String())
+		}
+		if e.Type == "" {
+			e.Type = "Error"
+		}
+		return e
+	}
+	e.Type = "Error"
+	if v == nil {
+		e.Message = "undefined"
+	} else {
+		e.Message = v.String()
+	}
+	return e
+}
+
+// goError converts an error returned by goja (a *goja.Exception, an
+// interrupt, a stack overflow) to *Error. Call on the loop only.
+func (s *Spider) goError(err error, where, url string) *Error {
+	var intr *goja.InterruptedError
+	if errors.As(err, &intr) {
+		e := &Error{Where: where, URL: url}
+		e.Stack, e.Pos = framesStack(intr.Stack())
+		switch lim := intr.Value().(type) {
+		case *limitError:
+			at := ""
+			if e.Pos != "" {
+				at = " at " + e.Pos
+			}
+			if lim.kind == "memory" {
+				e.Type, e.Err = "JS_MEMORY_LIMIT", ErrMemoryLimit
+				e.Message = fmt.Sprintf("%s exceeded JS_MEMORY_LIMIT %s%s", where, lim.limit, at)
+			} else {
+				e.Type, e.Err = "JS_TIMEOUT", ErrTimeout
+				e.Message = fmt.Sprintf("%s exceeded JS_TIMEOUT %s%s — infinite loop?", where, lim.limit, at)
+			}
+		default:
+			e.Type = "Interrupted"
+			e.Message = fmt.Sprint(intr.Value())
+		}
+		return e
+	}
+	var so *goja.StackOverflowError
+	if errors.As(err, &so) {
+		e := &Error{Where: where, URL: url, Type: "RangeError", Message: "maximum call stack size exceeded", Err: err}
+		e.Stack, e.Pos = framesStack(so.Stack())
+		return e
+	}
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		e := s.jsError(ex.Value(), where, url)
+		if e.Stack == "" {
+			e.Stack, e.Pos = framesStack(ex.Stack())
+		}
+		return e
+	}
+	var je *Error
+	if errors.As(err, &je) {
+		return je
+	}
+	return &Error{Where: where, URL: url, Type: "Error", Message: err.Error(), Err: err}
+}

@@ -1,0 +1,289 @@
+package execjs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// jsContext is one file's isolated runtime. mu serializes every use of vm:
+// goja runtimes are not goroutine-safe.
+type jsContext struct {
+	owner *Contexts
+	key   string
+	path  string // as given (for messages)
+	dir   string // importScripts and require resolve relative to it
+	name  string // script name in positions: the file's base name
+	prog  *goja.Program
+
+	mu     sync.Mutex
+	st     *vmState // nil after a fault: reloaded on next use
+	closed bool
+}
+
+// vmState is everything tied to one goja runtime. After a timeout or a
+// memory-limit interrupt the whole state is dropped and the file is loaded
+// again: a half-run script can leave globals inconsistent, and a runtime
+// stuck in a built-in that ignores Interrupt must never be reused.
+type vmState struct {
+	vm     *goja.Runtime
+	timers *timerQueue
+	lookup map[string]*goja.Program // lexical top-level names (let/const/class)
+}
+
+func newContext(owner *Contexts, key, path string) (*jsContext, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Key: key, Op: "load", Message: err.Error(), Err: err}
+	}
+	ctx := &jsContext{owner: owner, key: key, path: path, dir: dirOf(path), name: baseName(path)}
+	prog, err := compileScript(ctx.name, src)
+	if err != nil {
+		return nil, ctx.wrapJSError("load", err)
+	}
+	ctx.prog = prog
+	ctx.mu.Lock()
+	defer ctx.mu.Unlock()
+	if err := ctx.ensureLoaded(); err != nil {
+		return nil, err
+	}
+	return ctx, nil
+}
+
+// ensureLoaded builds the runtime and runs the file if needed; mu is held.
+func (ctx *jsContext) ensureLoaded() error {
+	if ctx.closed {
+		return &Error{Key: ctx.key, Op: "load", Err: ErrClosed}
+	}
+	if ctx.st != nil {
+		return nil
+	}
+	st, err := ctx.newState()
+	if err != nil {
+		return &Error{Key: ctx.key, Op: "load", Message: err.Error(), Err: err}
+	}
+	_, err = ctx.run(st, "load", func() (goja.Value, error) {
+		if _, err := st.vm.RunProgram(ctx.prog); err != nil {
+			return nil, err
+		}
+		return goja.Undefined(), nil
+	})
+	if err != nil {
+		return err
+	}
+	ctx.st = st
+	return nil
+}
+
+func (ctx *jsContext) call(fn string, args []any) (any, error) {
+	op := fmt.Sprintf("call %q", fn)
+	ctx.mu.Lock()
+	defer ctx.mu.Unlock()
+	if err := ctx.ensureLoaded(); err != nil {
+		return nil, err
+	}
+	st := ctx.st
+	return ctx.run(st, op, func() (goja.Value, error) {
+		callee, this, err := ctx.resolve(st, fn)
+		if err != nil {
+			return nil, err
+		}
+		jargs := make([]goja.Value, len(args))
+		for i, a := range args {
+			v, err := toJS(st.vm, a, fmt.Sprintf("args[%d]", i), 0)
+			if err != nil {
+				return nil, err
+			}
+			jargs[i] = v
+		}
+		return callee(this, jargs...)
+	})
+}
+
+func (ctx *jsContext) eval(src string) (any, error) {
+	ctx.mu.Lock()
+	defer ctx.mu.Unlock()
+	if err := ctx.ensureLoaded(); err != nil {
+		return nil, err
+	}
+	prog, err := compileScript("<eval>", []byte(src))
+	if err != nil {
+		return nil, ctx.wrapJSError("eval", err)
+	}
+	st := ctx.st
+	return ctx.run(st, "eval", func() (goja.Value, error) {
+		return st.vm.RunProgram(prog)
+	})
+}
+
+func (ctx *jsContext) close() {
+	ctx.mu.Lock()
+	defer ctx.mu.Unlock()
+	ctx.closed = true
+	ctx.st = nil
+}
+
+var dottedName = regexp.MustCompile(`^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$`)
+
+// resolve finds fn: a global function, a top-level let/const/class binding
+// (not on the global object, so looked up by evaluating the name), or a
+// dotted path whose last object becomes `this`.
+func (ctx *jsContext) resolve(st *vmState, fn string) (goja.Callable, goja.Value, error) {
+	if !dottedName.MatchString(fn) {
+		return nil, nil, fmt.Errorf("%w: %q is not a function name or dotted path", ErrNotFunction, fn)
+	}
+	parts := strings.Split(fn, ".")
+	head := parts[0]
+	v := st.vm.GlobalObject().Get(head)
+	if v == nil {
+		prog, ok := st.lookup[head]
+		if !ok {
+			var err error
+			prog, err = goja.Compile("<lookup>", "typeof "+head+" === 'undefined' ? undefined : "+head, false)
+			if err != nil {
+				return nil, nil, err
+			}
+			st.lookup[head] = prog
+		}
+		var err error
+		if v, err = st.vm.RunProgram(prog); err != nil {
+			return nil, nil, err
+		}
+	}
+	this := goja.Undefined()
+	for i := 1; i < len(parts); i++ {
+		if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+			break
+		}
+		this = v
+		v = v.ToObject(st.vm).Get(parts[i])
+	}
+	if v == nil || goja.IsUndefined(v) {
+		return nil, nil, fmt.Errorf("%w: %s is not defined in %s", ErrNotFunction, fn, ctx.name)
+	}
+	f, ok := goja.AssertFunction(v)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s is a %s in %s", ErrNotFunction, fn, jsTypeOf(v), ctx.name)
+	}
+	return f, this, nil
+}
+
+func jsTypeOf(v goja.Value) string {
+	if goja.IsNull(v) {
+		return "null"
+	}
+	if o, ok := v.(*goja.Object); ok {
+		return strings.ToLower(o.ClassName())
+	}
+	switch v.Export().(type) {
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case int64, float64:
+		return "number"
+	}
+	return v.ExportType().String()
+}
+
+// run executes body on a fresh goroutine under the watchdog, then drives
+// timers and promises and copies the result out. mu is held by the caller.
+//
+// The goroutine is what lets us give up on a runtime stuck in a built-in
+// that ignores Interrupt ('x'.repeat(2**30), catastrophic regexps,
+// RELIABILITY.md M5/M6/M8): after the timeout plus a grace period the call
+// returns ErrTimeout, the runtime is abandoned to finish on its own, and
+// the next call loads the file into a new one.
+func (ctx *jsContext) run(st *vmState, op string, body func() (goja.Value, error)) (any, error) {
+	type outcome struct {
+		v   any
+		err error
+	}
+	done := make(chan outcome, 1)
+	wd := startWatchdog(st.vm, ctx.owner.opts)
+	go func() {
+		v, err := ctx.runBody(st, body)
+		wd.stop()
+		st.vm.ClearInterrupt()
+		done <- outcome{v, err}
+	}()
+	var out outcome
+	if hard := wd.hardDeadline(); hard > 0 {
+		t := time.NewTimer(hard)
+		select {
+		case out = <-done:
+			t.Stop()
+		case <-t.C:
+			ctx.st = nil
+			return nil, &Error{Key: ctx.key, Op: op, Err: ErrTimeout,
+				Message: fmt.Sprintf("timed out after %s (JS_TIMEOUT) inside a built-in that ignores interrupts; the context is abandoned and reloaded on next use", ctx.owner.opts.timeout())}
+		}
+	} else {
+		out = <-done
+	}
+	if out.err != nil {
+		var e *Error
+		if !errors.As(out.err, &e) {
+			e = ctx.wrapJSError(op, out.err)
+		}
+		if errors.Is(e, ErrTimeout) || errors.Is(e, ErrMemoryLimit) {
+			ctx.st = nil
+		}
+		return nil, e
+	}
+	return out.v, nil
+}
+
+// runBody runs on the call goroutine: the JS body, then due timers, then
+// settles a returned promise, then copies the result.
+func (ctx *jsContext) runBody(st *vmState, body func() (goja.Value, error)) (any, error) {
+	v, err := body()
+	if err != nil {
+		return nil, err
+	}
+	if err := st.timers.runDue(st.vm); err != nil {
+		return nil, err
+	}
+	if p, ok := v.Export().(*goja.Promise); ok {
+		for p.State() == goja.PromiseStatePending {
+			fired, err := st.timers.runNext(st.vm)
+			if err != nil {
+				return nil, err
+			}
+			if !fired {
+				return nil, fmt.Errorf("%w: the call returned a promise that no job or timer settles", ErrPromisePending)
+			}
+		}
+		if p.State() == goja.PromiseStateRejected {
+			return nil, rejection(st.vm, p.Result())
+		}
+		v = p.Result()
+	}
+	return fromJS(st.vm, v, "result")
+}
+
+// rejection turns a rejected promise's reason into an error keeping its stack.
+func rejection(vm *goja.Runtime, reason goja.Value) error {
+	msg := "uncaught (in promise) "
+	if reason == nil {
+		return errors.New(msg + "undefined")
+	}
+	if obj, ok := reason.(*goja.Object); ok && obj.ClassName() == "Error" {
+		pos, stack := "", ""
+		if s := obj.Get("stack"); s != nil && !goja.IsUndefined(s) {
+			pos, stack = stackFromString(s.String())
+		}
+		return &rejectedError{msg: "uncaught (in promise) " + reason.String(), pos: pos, stack: stack}
+	}
+	return errors.New(msg + reason.String())
+}
+
+type rejectedError struct{ msg, pos, stack string }
+
+func (e *rejectedError) Error() string { return e.msg }

@@ -1,0 +1,230 @@
+package execjs
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/dop251/goja"
+)
+
+// Error is every error of this package. Its text is
+//
+//	execjs sign: call "get_sign": sign.js:12:9: TypeError: Cannot read property 'x' of undefined
+//		at get_sign (sign.js:12:9(14))
+//
+// i.e. the context, the operation, the JS position (file:line:col, file
+// named relative to the context file) and message, then the JS stack.
+type Error struct {
+	Key     string // context key
+	Op      string // `load`, `call "fn"`, `eval`, `lookup`
+	Pos     string // file:line:col of the innermost JS frame; may be empty
+	Message string // the JS error's toString(), or a description
+	Stack   string // JS stack, one "\tat ..." line per frame; may be empty
+	Err     error  // cause: a sentinel (ErrTimeout...), a *CopyError, or nil
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("execjs ")
+	b.WriteString(e.Key)
+	b.WriteString(": ")
+	b.WriteString(e.Op)
+	b.WriteString(": ")
+	if e.Pos != "" {
+		b.WriteString(e.Pos)
+		b.WriteString(": ")
+	}
+	switch {
+	case e.Message != "":
+		b.WriteString(e.Message)
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	}
+	if e.Stack != "" {
+		b.WriteString("\n")
+		b.WriteString(strings.TrimRight(e.Stack, "\n"))
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// CopyError reports a value that cannot cross between runtimes.
+type CopyError struct {
+	Path   string // e.g. "result.a[2]" or "args[0].key"
+	Reason string // e.g. "cyclic reference", "function is not copyable"
+}
+
+func (e *CopyError) Error() string { return e.Path + ": " + e.Reason }
+
+// stackPos finds "file:line:col" in a goja stack line such as
+// "at f (sign.js:3:9(12))" or "at sign.js:3:9(12)".
+var stackPos = regexp.MustCompile(`([^\s()]+:\d+:\d+)\(\d+\)`)
+
+// wrapJSError turns what goja returned into an *Error.
+func (ctx *jsContext) wrapJSError(op string, err error) *Error {
+	e := &Error{Key: ctx.key, Op: op}
+	var interrupted *goja.InterruptedError
+	var exc *goja.Exception
+	var syntax *goja.CompilerSyntaxError
+	var parse *syntaxError
+	var overflow *goja.StackOverflowError
+	switch {
+	case errors.As(err, &parse):
+		e.Pos, e.Message = parse.pos, "SyntaxError: "+parse.msg
+	case errors.As(err, &overflow):
+		e.Message = fmt.Sprintf("RangeError: Maximum call stack size exceeded (%d frames)", maxCallStack)
+		e.Pos, e.Stack = frames(overflow.Stack())
+	case errors.As(err, &interrupted):
+		cause, _ := interrupted.Value().(error)
+		if cause == nil {
+			cause = fmt.Errorf("%v", interrupted.Value())
+		}
+		e.Err = cause
+		e.Message = cause.Error()
+		if cause == ErrTimeout {
+			e.Message = fmt.Sprintf("timed out after %s (JS_TIMEOUT)", ctx.owner.opts.timeout())
+		}
+		if cause == ErrMemoryLimit {
+			e.Message = fmt.Sprintf("exceeded memory limit of %d MiB (JS_MEMORY_LIMIT)", ctx.owner.opts.MemoryLimit>>20)
+		}
+		e.Pos, e.Stack = frames(interrupted.Stack())
+	case errors.As(err, &exc):
+		e.Message = exceptionMessage(exc)
+		e.Pos, e.Stack = frames(exc.Stack())
+		if e.Pos == "" {
+			// Errors rethrown from a promise lose goja's frames; the Error
+			// object's own stack property still has them.
+			if obj, ok := exc.Value().(*goja.Object); ok {
+				if s := obj.Get("stack"); s != nil && !goja.IsUndefined(s) {
+					e.Pos, e.Stack = stackFromString(s.String())
+				}
+			}
+		}
+		e.Err = errors.Unwrap(exc)
+	case errors.As(err, &syntax):
+		e.Message = "SyntaxError: " + syntax.Message
+		if syntax.File != nil {
+			p := syntax.File.Position(syntax.Offset)
+			e.Pos = fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
+		}
+	default:
+		var rej *rejectedError
+		if errors.As(err, &rej) {
+			e.Message, e.Pos, e.Stack = rej.msg, rej.pos, rej.stack
+			return e
+		}
+		var ce *CopyError
+		if errors.As(err, &ce) {
+			e.Err = ce
+		}
+		e.Message = err.Error()
+		if e.Err == nil {
+			e.Err = err
+		}
+	}
+	return e
+}
+
+// exceptionMessage renders a thrown value: Error objects by toString()
+// ("TypeError: x"), other values as JS would print them.
+func exceptionMessage(exc *goja.Exception) string {
+	v := exc.Value()
+	if v == nil {
+		return "exception"
+	}
+	if obj, ok := v.(*goja.Object); ok && obj.ClassName() == "Error" {
+		return v.String()
+	}
+	return "uncaught " + v.String()
+}
+
+// maxStackLines bounds the stack text; deep stacks are mostly repetition.
+const maxStackLines = 30
+
+// frames returns the innermost JS (non-native) position and the stack
+// text, with runs of identical frames (recursion) folded into one line.
+func frames(st []goja.StackFrame) (pos, stack string) {
+	var b strings.Builder
+	prev, repeat, lines := "", 0, 0
+	flush := func() {
+		if repeat > 0 {
+			fmt.Fprintf(&b, "\t... repeated %d more times\n", repeat)
+			lines++
+		}
+		repeat = 0
+	}
+	for i := range st {
+		f := &st[i]
+		if pos == "" && f.SrcName() != "<native>" {
+			p := f.Position()
+			pos = fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
+		}
+		var fb strings.Builder
+		writeFrame(&fb, f)
+		line := fb.String()
+		if line == prev {
+			repeat++
+			continue
+		}
+		flush()
+		if lines >= maxStackLines {
+			fmt.Fprintf(&b, "\t... %d more frames\n", len(st)-i)
+			break
+		}
+		b.WriteString("\tat " + line + "\n")
+		prev = line
+		lines++
+	}
+	flush()
+	return pos, b.String()
+}
+
+func writeFrame(b *strings.Builder, f *goja.StackFrame) {
+	if f.SrcName() == "<native>" {
+		b.WriteString(nativeName(f.FuncName()) + " (native)")
+		return
+	}
+	p := f.Position()
+	loc := fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
+	if n := f.FuncName(); n != "<anonymous>" && n != "" {
+		b.WriteString(n + " (" + loc + ")")
+		return
+	}
+	b.WriteString(loc)
+}
+
+var goClosure = regexp.MustCompile(`(\.func\d+)+$`)
+
+// nativeName shortens the Go symbol goja uses as a native function's name
+// ("github.com/.../execjs.(*jsContext).importScripts.func4") to the part a
+// script author recognizes ("importScripts").
+func nativeName(n string) string {
+	if !strings.ContainsAny(n, "/(") {
+		return n
+	}
+	n = goClosure.ReplaceAllString(n, "")
+	if i := strings.LastIndexByte(n, '.'); i >= 0 {
+		n = n[i+1:]
+	}
+	return n
+}
+
+// stackFromString parses an Error.stack property ("Error: x\n\tat f (a.js:1:2(3))").
+func stackFromString(s string) (pos, stack string) {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "at ") {
+			continue
+		}
+		if m := stackPos.FindStringSubmatch(line); m != nil && pos == "" {
+			pos = m[1]
+		}
+		b.WriteString("\t" + stackPos.ReplaceAllString(line, "$1") + "\n")
+	}
+	return pos, b.String()
+}

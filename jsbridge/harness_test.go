@@ -1,0 +1,238 @@
+package jsbridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got with testdata/golden/name, rewriting it under -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\n got:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// logBuffer is a concurrency-safe log sink.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// newSpider compiles testdata/<file> and loads it.
+func newSpider(t testing.TB, file string, mutate func(*Options)) (*Spider, *logBuffer) {
+	t.Helper()
+	path := filepath.Join("testdata", file)
+	p, err := compile.Compile(compile.Source{Filename: path, Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	opts := Options{Program: p, Name: "test", Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s, logs
+}
+
+// recorder is an engine.Output that keeps everything, in order.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+	reqs   []*crawl.Request
+	items  []*crawl.Item
+	errs   []error
+}
+
+func (r *recorder) Request(q *crawl.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reqs = append(r.reqs, q)
+	r.events = append(r.events, "R "+q.GetMethod()+" "+q.URL)
+}
+
+func (r *recorder) Item(it *crawl.Item) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items = append(r.items, it)
+	b, err := json.Marshal(it)
+	if err != nil {
+		b = []byte(err.Error())
+	}
+	r.events = append(r.events, "I "+string(b))
+}
+
+func (r *recorder) Error(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, err)
+	r.events = append(r.events, "E "+firstLine(err.Error()))
+}
+
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.events, "\n")
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// htmlResponse builds a response for callback as if url had been fetched.
+func htmlResponse(url, callback, body string) *crawl.Response {
+	return &crawl.Response{
+		URL: url, Status: 200, Protocol: "HTTP/1.1",
+		Headers: crawl.Headers{{Name: "Content-Type", Value: "text/html; charset=utf-8"}},
+		Body:    []byte(body),
+		Request: &crawl.Request{URL: url, Callback: callback},
+	}
+}
+
+// call runs one callback and returns what it emitted and its error.
+func call(t testing.TB, s *Spider, callback string) (*recorder, error) {
+	t.Helper()
+	rec := &recorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := s.Callback(ctx, htmlResponse("http://example.test/page", callback, "<html><title>T</title></html>"), rec)
+	return rec, err
+}
+
+// httpFetcher is the test engine's downloader: a plain net/http GET/POST.
+func httpFetcher(client *http.Client) engine.Fetcher {
+	return engine.FetcherFunc(func(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
+		var body io.Reader
+		if r.Body != nil {
+			body = bytes.NewReader(r.Body)
+		}
+		hr, err := http.NewRequestWithContext(ctx, r.GetMethod(), r.URL, body)
+		if err != nil {
+			return nil, nil, crawl.NewFailure(crawl.UnknownError, r, err)
+		}
+		for _, h := range r.Headers {
+			hr.Header.Add(h.Name, h.Value)
+		}
+		resp, err := client.Do(hr)
+		if err != nil {
+			return nil, nil, crawl.NewFailure(crawl.ConnectionError, r, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, nil, crawl.NewFailure(crawl.ConnectionError, r, err)
+		}
+		out := &crawl.Response{URL: r.URL, Status: resp.StatusCode, Headers: crawl.FromHTTP(resp.Header), Body: b, Request: r, Protocol: resp.Proto}
+		if resp.StatusCode >= 400 {
+			f := crawl.NewFailure(crawl.HttpError, r, fmt.Errorf("ignoring non-200 response (%d)", resp.StatusCode))
+			f.Response = out
+			return nil, nil, f
+		}
+		return out, nil, nil
+	})
+}
+
+// itemSink collects items at the end of the engine's pipelines.
+type itemSink struct {
+	mu    sync.Mutex
+	items []*crawl.Item
+}
+
+func (f *itemSink) Export(it *crawl.Item) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.items = append(f.items, it)
+	return nil
+}
+func (f *itemSink) Flush() error { return nil }
+func (f *itemSink) Close() error { return nil }
+
+func (f *itemSink) jsonLines() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, it := range f.items {
+		b, _ := json.Marshal(it)
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// runEngine runs a real crawl with the spider.
+func runEngine(t testing.TB, s *Spider, mutate func(*engine.Options)) (engine.Result, *itemSink) {
+	t.Helper()
+	sink := &itemSink{}
+	opts := engine.Options{
+		Spider:       s,
+		Fetcher:      httpFetcher(http.DefaultClient),
+		Feeds:        []engine.Exporter{sink},
+		PollInterval: 20 * time.Millisecond,
+		IdleInterval: 50 * time.Millisecond,
+		Logger:       s.log,
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	eng, err := engine.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := eng.Run(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("engine run: %v", err)
+	}
+	return res, sink
+}

@@ -1,0 +1,394 @@
+// The spiderrun prelude: runs once per runtime, before the user's script,
+// with `__native` (Go functions) in scope. It defines the JS-side classes and
+// the output driver, guards the built-ins that ignore vm.Interrupt, and
+// returns the internals Go keeps. Everything here is closed over: after it
+// returns, user code reaches none of it except through the globals it set.
+(function (__native) {
+  "use strict";
+  const G = globalThis;
+  // goja has no Symbol.asyncIterator; esbuild's helpers fall back to
+  // Symbol.for("Symbol.asyncIterator"), so define it as exactly that before
+  // the intrinsics are frozen.
+  if (!Symbol.asyncIterator) {
+    Object.defineProperty(Symbol, "asyncIterator", { value: Symbol.for("Symbol.asyncIterator") });
+  }
+  const then = Promise.prototype.then;
+  const isArray = Array.isArray;
+  const asyncIter = Symbol.asyncIterator;
+  const syncIter = Symbol.iterator;
+  const defineProperty = Object.defineProperty;
+  const getProto = Object.getPrototypeOf;
+
+  // ---- exceptions (Scrapy names) ----------------------------------------
+  function errorClass(name, defaultMessage) {
+    const C = class extends Error {
+      constructor(message) {
+        super(message === undefined ? defaultMessage : String(message));
+        defineProperty(this, "name", { value: name, writable: true, configurable: true });
+      }
+    };
+    defineProperty(C, "name", { value: name });
+    return C;
+  }
+  const DropItem = errorClass("DropItem", "item dropped");
+  const CloseSpider = class extends Error {
+    constructor(reason) {
+      super(reason === undefined ? "cancelled" : String(reason));
+      defineProperty(this, "name", { value: "CloseSpider", writable: true, configurable: true });
+      this.reason = reason === undefined ? "cancelled" : String(reason);
+    }
+  };
+  defineProperty(CloseSpider, "name", { value: "CloseSpider" });
+  const IgnoreRequest = errorClass("IgnoreRequest", "request ignored");
+  const DontCloseSpider = errorClass("DontCloseSpider", "do not close the spider");
+
+  // ---- ResultHolder --------------------------------------------------------
+  // set_result may come before or after get_result; every get_result gets
+  // the same promise. Waiting get_result calls are reported when the crawl
+  // stalls (Go records their call sites).
+  class ResultHolder {
+    constructor() {
+      let resolve;
+      const p = new Promise((r) => { resolve = r; });
+      defineProperty(this, "__p", { value: p });
+      defineProperty(this, "__resolve", { value: resolve });
+      defineProperty(this, "__state", { value: { set: false, wait: 0 } });
+    }
+    set_result(v) {
+      const st = this.__state;
+      if (st.set) return;
+      st.set = true;
+      if (st.wait) __native.holderSet(this);
+      this.__resolve(v);
+    }
+    get_result() {
+      const st = this.__state;
+      if (!st.set && st.wait === 0) {
+        st.wait = 1;
+        __native.holderWait(this);
+      }
+      return this.__p;
+    }
+    get done() { return this.__state.set; }
+  }
+
+  // ---- the output driver ---------------------------------------------------
+  // drive walks a callback's return value and sends each request, item or
+  // error to sink as soon as it is produced. It returns undefined when it
+  // finished synchronously and a promise otherwise, so plain returns and
+  // sync generators cost no promise turn.
+  function isThenable(v) {
+    return v instanceof Promise || (v !== null && typeof v.then === "function" && !(v instanceof Request));
+  }
+  function drive(v, sink) {
+    if (v === undefined || v === null) return undefined;
+    const t = typeof v;
+    if (t !== "object" && t !== "function") {
+      sink.bad(v);
+      return undefined;
+    }
+    if (v instanceof Request) { sink.request(v); return undefined; }
+    if (isThenable(v)) {
+      return then.call(Promise.resolve(v), (x) => drive(x, sink));
+    }
+    if (v instanceof Error) { sink.error(v); return undefined; }
+    if (isArray(v)) return driveIter(v[syncIter](), sink);
+    if (typeof v[asyncIter] === "function") return driveAsync(v[asyncIter](), sink);
+    if (typeof v.next === "function" && typeof v[syncIter] === "function") return driveIter(v, sink);
+    if (v instanceof Map || t === "function") { sink.item(v); return undefined; }
+    if (typeof v[syncIter] === "function" && getProto(v) !== Object.prototype) return driveIter(v[syncIter](), sink);
+    sink.item(v);
+    return undefined;
+  }
+  function driveIter(it, sink) {
+    for (;;) {
+      const r = it.next();
+      if (r.done) return undefined;
+      const p = drive(r.value, sink);
+      if (p !== undefined) return then.call(p, () => driveIter(it, sink));
+    }
+  }
+  function driveAsync(it, sink) {
+    return then.call(it.next(), (r) => {
+      if (r.done) return undefined;
+      const p = drive(r.value, sink);
+      if (p === undefined) return driveAsync(it, sink);
+      return then.call(p, () => driveAsync(it, sink));
+    });
+  }
+  // run calls fn and drives its result; sink.done(error) is called exactly
+  // once at the end.
+  function run(fn, self, args, sink) {
+    let p;
+    try {
+      p = drive(fn.apply(self, args), sink);
+    } catch (e) {
+      sink.done(e);
+      return;
+    }
+    if (p === undefined) sink.done(undefined);
+    else then.call(p, () => sink.done(undefined), (e) => sink.done(e === undefined ? null : e));
+  }
+  // call calls fn and settles with its (awaited) value — no driving: used by
+  // pipelines, middlewares and hooks that return one value.
+  function call(fn, self, args, sink) {
+    let v;
+    try {
+      v = fn.apply(self, args);
+    } catch (e) {
+      sink.done(e, undefined);
+      return;
+    }
+    if (v !== null && (typeof v === "object" || typeof v === "function") && isThenable(v)) {
+      then.call(Promise.resolve(v), (x) => sink.done(undefined, x), (e) => sink.done(e === undefined ? null : e, undefined));
+    } else {
+      sink.done(undefined, v);
+    }
+  }
+
+  // ---- start requests --------------------------------------------------------
+  // pullStart returns a function that resolves the next start value (or
+  // `done`) — one value per call, so a start generator of millions of
+  // requests is consumed lazily under the engine's backpressure.
+  function flattenAsync(v) {
+    // Turn any output shape into an async iterator of leaf values.
+    const out = [];
+    let waiting = null;
+    let finished = false;
+    let failure;
+    const wake = () => { if (waiting) { const w = waiting; waiting = null; w(); } };
+    const sink = {
+      request(r) { out.push(r); wake(); },
+      item(i) { out.push(i); wake(); },
+      error(e) { out.push(e); wake(); },
+      bad(b) { out.push(b); wake(); },
+      done(e) { finished = true; failure = e; wake(); },
+    };
+    let started = false;
+    const it = {
+      next() {
+        if (!started) { started = true; run(() => v, undefined, [], sink); }
+        if (out.length) return Promise.resolve({ value: out.shift(), done: false });
+        if (finished) {
+          if (failure !== undefined) { const f = failure; failure = undefined; return Promise.reject(f); }
+          return Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve) => { waiting = resolve; }).then(() => it.next());
+      },
+      return() { finished = true; out.length = 0; return Promise.resolve({ value: undefined, done: true }); },
+    };
+    it[asyncIter] = () => it;
+    return it;
+  }
+  // lazyStart wraps a start() result: unlike flattenAsync it never runs ahead
+  // of the consumer, because it pulls the underlying iterator one step per
+  // next() call.
+  function lazyStart(v) {
+    let inner = null; // current async iterator of nested values
+    const stack = [];
+    function open(x) {
+      if (x !== null && typeof x === "object" && !(x instanceof Request) && !(x instanceof Error)) {
+        if (typeof x[asyncIter] === "function") return x[asyncIter]();
+        if (isArray(x) || (typeof x.next === "function" && typeof x[syncIter] === "function")) {
+          const s = isArray(x) ? x[syncIter]() : x;
+          return { next: () => Promise.resolve(s.next()), return: () => Promise.resolve(s.return ? s.return() : { done: true }) };
+        }
+      }
+      return null;
+    }
+    let root = open(v);
+    let pendingScalar = root ? undefined : v;
+    let scalarDone = root !== null;
+    const it = {
+      next() {
+        if (!scalarDone) {
+          scalarDone = true;
+          return Promise.resolve(pendingScalar).then((x) => {
+            const o = open(x);
+            if (o) { root = o; return it.next(); }
+            if (x === undefined || x === null) return { value: undefined, done: true };
+            return { value: x, done: false };
+          });
+        }
+        const cur = stack.length ? stack[stack.length - 1] : root;
+        if (!cur) return Promise.resolve({ value: undefined, done: true });
+        return cur.next().then((r) => {
+          if (r.done) {
+            if (stack.length) { stack.pop(); return it.next(); }
+            root = null;
+            return { value: undefined, done: true };
+          }
+          return Promise.resolve(r.value).then((x) => {
+            const o = open(x);
+            if (o) { stack.push(o); return it.next(); }
+            if (x === undefined || x === null) return it.next();
+            return { value: x, done: false };
+          });
+        });
+      },
+      return() {
+        for (const s of stack) if (s.return) s.return();
+        if (root && root.return) root.return();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+    it[asyncIter] = () => it;
+    return it;
+  }
+  function startURLs(urls, make) {
+    let i = 0;
+    const it = {
+      next() {
+        if (i >= urls.length) return Promise.resolve({ value: undefined, done: true });
+        return Promise.resolve({ value: make(urls[i++]), done: false });
+      },
+      return() { i = urls.length; return Promise.resolve({ value: undefined, done: true }); },
+    };
+    it[asyncIter] = () => it;
+    return it;
+  }
+
+  // ---- spider middlewares ----------------------------------------------------
+  // isAsyncGenFn recognizes async generator functions after esbuild lowered
+  // them (they become plain functions returning __asyncGenerator(...)).
+  const fnToString = Function.prototype.toString;
+  function isAsyncGenFn(f) {
+    if (f.constructor && f.constructor.name === "AsyncGeneratorFunction") return true;
+    const src = fnToString.call(f);
+    return src.indexOf("__asyncGenerator(") >= 0;
+  }
+  async function collect(v) {
+    const out = [];
+    const it = flattenAsync(v);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return out;
+      out.push(r.value);
+    }
+  }
+  // wrapOutput passes a callback's result through process_spider_output
+  // middlewares (last in the list first, as Scrapy calls them from the spider
+  // outward). An async generator middleware streams; any other function gets
+  // the output collected into an array first, as in Scrapy.
+  function wrapOutput(result, mws, response, spider) {
+    let cur = result;
+    for (let i = mws.length - 1; i >= 0; i--) {
+      const mw = mws[i];
+      if (isAsyncGenFn(mw)) {
+        cur = mw.call(spider, response, flattenAsync(cur), spider);
+      } else {
+        const prev = cur;
+        cur = collect(prev).then((arr) => mw.call(spider, response, arr, spider));
+      }
+    }
+    return cur;
+  }
+  function wrapStart(start, mws, spider) {
+    let cur = start;
+    for (let i = mws.length - 1; i >= 0; i--) {
+      cur = mws[i].call(spider, cur, spider);
+    }
+    return cur;
+  }
+
+  // ---- guards on built-ins that ignore vm.Interrupt --------------------------
+  // RELIABILITY.md M5/M8: 'x'.repeat(2**30) and JSON.stringify of a deep
+  // array run for seconds inside one built-in call. Refuse the amplifying
+  // cases up front; everything else keeps native speed.
+  const MAX_STRING = __native.maxString;
+  const MAX_DEPTH = __native.maxDepth;
+  function tooLong(n) {
+    throw new RangeError("string length limit " + (MAX_STRING / 1048576) + " MiB exceeded (" + Math.round(n / 1048576) + " MiB requested)");
+  }
+  const SP = String.prototype;
+  const repeat = SP.repeat, padStart = SP.padStart, padEnd = SP.padEnd;
+  const ownDefine = (o, name, fn) => defineProperty(o, name, { value: fn, writable: true, configurable: true, enumerable: false });
+  ownDefine(SP, "repeat", function repeat_(count) {
+    const n = String(this).length * Math.max(0, Math.floor(Number(count)) || 0);
+    if (n > MAX_STRING) tooLong(n);
+    return repeat.call(this, count);
+  });
+  ownDefine(SP, "padStart", function padStart_(len, fill) {
+    if (Number(len) > MAX_STRING) tooLong(Number(len));
+    return padStart.call(this, len, fill);
+  });
+  ownDefine(SP, "padEnd", function padEnd_(len, fill) {
+    if (Number(len) > MAX_STRING) tooLong(Number(len));
+    return padEnd.call(this, len, fill);
+  });
+  const join = Array.prototype.join;
+  ownDefine(Array.prototype, "join", function join_(sep) {
+    const s = sep === undefined ? 1 : String(sep).length;
+    const n = (Number(this.length) - 1) * s;
+    if (n > MAX_STRING) tooLong(n);
+    return join.call(this, sep);
+  });
+  const stringify = JSON.stringify;
+  function checkDepth(v) {
+    // Iterative walk: the guard itself must not recurse.
+    if (v === null || typeof v !== "object") return;
+    const stack = [v, 1];
+    let visited = 0;
+    while (stack.length) {
+      const d = stack.pop();
+      const o = stack.pop();
+      if (d > MAX_DEPTH) throw new RangeError("JSON.stringify: nesting deeper than " + MAX_DEPTH);
+      if (++visited > 5000000) return; // large but flat: let stringify bound itself
+      if (isArray(o)) {
+        for (let i = 0; i < o.length; i++) {
+          const c = o[i];
+          if (c !== null && typeof c === "object") stack.push(c, d + 1);
+        }
+      } else {
+        for (const k in o) {
+          const c = o[k];
+          if (c !== null && typeof c === "object") stack.push(c, d + 1);
+        }
+      }
+    }
+  }
+  ownDefine(JSON, "stringify", function stringify_(v, replacer, space) {
+    checkDepth(v);
+    return stringify.call(JSON, v, replacer, space);
+  });
+  // A regexp2 match that hits its timeout returns "no match" silently
+  // (RELIABILITY.md M7); turn it into an error.
+  const RP = RegExp.prototype;
+  const exec = RP.exec, test = RP.test;
+  const now = __native.now;
+  const REGEX_TIMEOUT = __native.regexTimeoutMs;
+  function timedOut(re) {
+    throw new Error("regex match timed out after " + REGEX_TIMEOUT + "ms: " + String(re) + " (catastrophic backtracking?)");
+  }
+  ownDefine(RP, "exec", function exec_(s) {
+    const t0 = now();
+    const r = exec.call(this, s);
+    if (r === null && now() - t0 >= REGEX_TIMEOUT) timedOut(this);
+    return r;
+  });
+  ownDefine(RP, "test", function test_(s) {
+    const t0 = now();
+    const r = test.call(this, s);
+    if (!r && now() - t0 >= REGEX_TIMEOUT) timedOut(this);
+    return r;
+  });
+
+  // ---- classes from Go -----------------------------------------------------
+  const Request = __native.Request;
+  G.Request = Request;
+  G.HttpRequest = Request;
+  G.FormRequest = __native.FormRequest;
+  G.WebSocketRequest = __native.WebSocketRequest;
+  G.WebSocketMsg = __native.WebSocketMsg;
+  G.ResultHolder = ResultHolder;
+  G.DropItem = DropItem;
+  G.CloseSpider = CloseSpider;
+  G.IgnoreRequest = IgnoreRequest;
+  G.DontCloseSpider = DontCloseSpider;
+
+  return {
+    run, call, drive, wrapOutput, wrapStart, lazyStart, startURLs, flattenAsync,
+    ResultHolder, DropItem, CloseSpider, IgnoreRequest, DontCloseSpider,
+    isThenable,
+  };
+})

@@ -1,0 +1,817 @@
+package jsbridge
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dlclark/regexp2/v2"
+	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+// Defaults of the limits (RELIABILITY.md §3.7).
+const (
+	DefaultJSTimeout     = 30 * time.Second
+	DefaultJSMemoryLimit = 512 << 20
+	DefaultMaxCallStack  = 10000
+	// MaxStringBytes bounds the amplifying built-ins (repeat, padStart,
+	// padEnd, join): 16 MiB.
+	MaxStringBytes = 16 << 20
+	// MaxStringifyDepth bounds JSON.stringify nesting.
+	MaxStringifyDepth = 1000
+	// RegexTimeout is the regexp2 match timeout of every JS regex; a
+	// timed-out match throws instead of silently not matching.
+	RegexTimeout = time.Second
+)
+
+func init() {
+	// goja copies the default into each regex at compile time; set it
+	// before any runtime exists (a global of regexp2/v2, which only goja
+	// uses in this module).
+	regexp2.DefaultMatchTimeout = RegexTimeout
+}
+
+//go:embed prelude.js
+var preludeSrc string
+
+var preludeProgram = goja.MustCompile(preludeFile, preludeSrc, true)
+
+// Options configure a JavaScript spider. Only Program is required.
+type Options struct {
+	// Program is the compiled script (compile.Compile).
+	Program *compile.Program
+	// Name is the spider's name.
+	Name string
+	// StartURLs are requested when the script exports no start().
+	StartURLs []string
+	// AllowedDomains, RobotScheme, SessionID and SpecDir are shown to the
+	// script as spider.allowed_domains, .robot_scheme, .session_id and
+	// .spec_dir (= .run_py_dir). SessionID is also the session_id of the
+	// start_urls requests.
+	AllowedDomains []string
+	RobotScheme    string
+	SessionID      string
+	SpecDir        string
+	// DefaultCallback is the callback of requests that name none
+	// (default "parse").
+	DefaultCallback string
+	// DefaultErrback is the errback of requests that name none; "" means
+	// errRet when the script exports it.
+	DefaultErrback string
+	// Settings are shown read-only as spider.settings.
+	Settings map[string]any
+	// Args are the -a K=V arguments (spider.args).
+	Args map[string]string
+	// TaskData is passed to start(task_data) (from --task-data).
+	TaskData any
+	// Logger receives console.* and spider.log.* output; nil discards.
+	Logger *slog.Logger
+	// JSTimeout bounds each turn of JavaScript (0 = DefaultJSTimeout,
+	// negative = off).
+	JSTimeout time.Duration
+	// JSMemoryLimit bounds heap growth during one turn (0 =
+	// DefaultJSMemoryLimit, negative = off).
+	JSMemoryLimit int64
+	// MaxCallStack bounds recursion (0 = DefaultMaxCallStack).
+	MaxCallStack int
+	// Hooks map signal names to exported functions. spider_opened,
+	// spider_idle and spider_closed run from Open, Idle and Close; others are
+	// reached through Spider.Hook.
+	Hooks map[string]string
+	// SpiderMiddlewares wrap every callback's output and the start requests
+	// (spec spider_middlewares, in list order from the engine to the spider).
+	SpiderMiddlewares []SpiderMiddleware
+	// ExecJS provides spider.use_execjs and spider.ctx_dict (js_path
+	// contexts); nil means none.
+	ExecJS ExecJS
+	// abandonGrace overrides how long an interrupted turn may take to stop
+	// before the runtime is abandoned (tests).
+	abandonGrace time.Duration
+	// Sessions is the extension point of spider.hooks.session (the sessions
+	// feature plugs in here); nil makes register_sessions throw.
+	Sessions SessionHooks
+}
+
+// SpiderMiddleware names the exported functions of one spider middleware.
+type SpiderMiddleware struct {
+	ProcessSpiderOutput string
+	ProcessStart        string
+}
+
+// ExecJS is what spider.use_execjs needs from jsbridge/execjs.Contexts.
+type ExecJS interface {
+	Keys() []string
+	Call(key, fn string, args []any) (any, error)
+	Eval(key, src string) (any, error)
+}
+
+// SessionHooks is the extension point of spider.hooks.session: the
+// sessions feature implements it (register a group of cookie sessions and
+// return the session_id requests use).
+type SessionHooks interface {
+	RegisterSessions(sessions map[string]map[string]string) (sessionID string, err error)
+}
+
+// Spider is a JavaScript spider: one goja runtime and its event loop. It
+// implements engine.Spider, engine.Opener, engine.Closer,
+// engine.IdleHandler and engine.StallReporter. Its methods are safe for
+// concurrent use; Callback and Errback may block for as long as the
+// callback awaits, so the engine runs them concurrently.
+type Spider struct {
+	opts Options
+	log  *slog.Logger
+	vm   *goja.Runtime
+	loop *loop
+	prog *compile.Program
+
+	// Loop-only state below.
+	in          internals
+	exportsObj  *goja.Object
+	exportFns   map[string]goja.Value
+	exportNames map[*goja.Object]string
+	spiderObj   *goja.Object
+	protos      protos
+	sinkFns     map[string]goja.Value
+	outputMWs   goja.Value // array of process_spider_output functions
+	startMWs    goja.Value // array of process_start functions
+	timers      map[int64]*jsTimer
+	timerSeq    int64
+	stringify   goja.Callable
+
+	// Shared state below.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	crawl    atomic.Pointer[engine.Crawl]
+	stats    stats.Collector
+	mu       sync.Mutex
+	active   map[*invocation]struct{}
+	waiting  map[*goja.Object]string // ResultHolder → get_result call site (loop writes under mu)
+	funcPos  map[string]string
+	closed   atomic.Bool
+	invSeq   atomic.Uint64
+	fatalErr atomic.Pointer[error]
+	cur      *invocation // loop-only: the invocation whose JS is running
+}
+
+// internals are the prelude's functions Go calls.
+type internals struct {
+	run, call, wrapStart, lazyStart, startURLs goja.Callable
+	resultHolder, dropItem, closeSpider       *goja.Object
+	ignoreRequest, dontCloseSpider            *goja.Object
+}
+
+// New loads the program into a fresh runtime: installs the globals, runs
+// the prelude, freezes the built-in prototypes and evaluates the script's
+// top level (bounded by JSTimeout). The loop starts; call Close to stop it.
+func New(opts Options) (*Spider, error) {
+	if opts.Program == nil {
+		return nil, errors.New("jsbridge: Options.Program is nil")
+	}
+	if opts.DefaultCallback == "" {
+		opts.DefaultCallback = "parse"
+	}
+	if opts.JSTimeout == 0 {
+		opts.JSTimeout = DefaultJSTimeout
+	}
+	if opts.JSMemoryLimit == 0 {
+		opts.JSMemoryLimit = DefaultJSMemoryLimit
+	}
+	if opts.MaxCallStack == 0 {
+		opts.MaxCallStack = DefaultMaxCallStack
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	vm := goja.New()
+	vm.SetMaxCallStackSize(opts.MaxCallStack)
+	s := &Spider{
+		opts:        opts,
+		log:         log.With("spider", opts.Name),
+		vm:          vm,
+		prog:        opts.Program,
+		exportFns:   map[string]goja.Value{},
+		exportNames: map[*goja.Object]string{},
+		timers:      map[int64]*jsTimer{},
+		active:      map[*invocation]struct{}{},
+		waiting:     map[*goja.Object]string{},
+		stats:       stats.NewMemory(),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	timeout := max(opts.JSTimeout, 0)
+	memLimit := max(opts.JSMemoryLimit, 0)
+	s.loop = newLoop(vm, timeout, memLimit)
+	s.loop.onAbandon = s.abandon
+	if opts.abandonGrace > 0 {
+		s.loop.grace = opts.abandonGrace
+	}
+	vm.SetAsyncContextTracker(tracker{s})
+
+	if err := s.install(); err != nil {
+		return nil, err
+	}
+	if err := s.evaluate(); err != nil {
+		return nil, err
+	}
+	s.findPositions()
+	go s.loop.run()
+	if timeout > 0 || memLimit > 0 {
+		go s.loop.watchdog(50 * time.Millisecond)
+	}
+	return s, nil
+}
+
+// evaluate runs the user's script top level under a timer.
+func (s *Spider) evaluate() error {
+	prog, err := goja.Compile(helperFile, s.prog.Code, false)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.prog.Filename, err)
+	}
+	var timer *time.Timer
+	if s.opts.JSTimeout > 0 {
+		lim := &limitError{kind: "timeout", limit: s.opts.JSTimeout.String()}
+		timer = time.AfterFunc(s.opts.JSTimeout, func() { s.vm.Interrupt(lim) })
+	}
+	_, err = s.vm.RunProgram(prog)
+	if timer != nil {
+		timer.Stop()
+	}
+	if err != nil {
+		return s.goError(err, "script top level", "")
+	}
+	ev := s.vm.Get(compile.ExportsVar)
+	obj, ok := ev.(*goja.Object)
+	if !ok {
+		return fmt.Errorf("%s: the script produced no exports", s.prog.Filename)
+	}
+	s.exportsObj = obj
+	for _, k := range obj.Keys() {
+		v := obj.Get(k)
+		if fo, ok := v.(*goja.Object); ok {
+			if _, ok := goja.AssertFunction(fo); ok {
+				s.exportFns[k] = v
+				s.exportNames[fo] = k
+			}
+		}
+	}
+	// CommonJS: module.exports = function(){} makes the function itself the
+	// module; expose it as "default".
+	if _, ok := goja.AssertFunction(obj); ok {
+		s.exportFns["default"] = obj
+		s.exportNames[obj] = "default"
+	}
+	mws := func(pick func(SpiderMiddleware) string, what string) (goja.Value, error) {
+		var fns []any
+		for i, m := range s.opts.SpiderMiddlewares {
+			name := pick(m)
+			if name == "" {
+				continue
+			}
+			fn, ok := s.exportFns[name]
+			if !ok {
+				return nil, fmt.Errorf("spider_middlewares[%d].%s: %q is not an exported function (exported: %s)", i, what, name, strings.Join(s.exportList(), ", "))
+			}
+			fns = append(fns, fn)
+		}
+		return s.vm.NewArray(fns...), nil
+	}
+	if s.outputMWs, err = mws(func(m SpiderMiddleware) string { return m.ProcessSpiderOutput }, "process_spider_output"); err != nil {
+		return err
+	}
+	if s.startMWs, err = mws(func(m SpiderMiddleware) string { return m.ProcessStart }, "process_start"); err != nil {
+		return err
+	}
+	for sig, fn := range s.opts.Hooks {
+		if _, ok := s.exportFns[fn]; !ok {
+			return fmt.Errorf("hooks.%s: %q is not an exported function (exported: %s)", sig, fn, strings.Join(s.exportList(), ", "))
+		}
+	}
+	return nil
+}
+
+// Exports lists the script's exported functions, sorted.
+func (s *Spider) Exports() []string { return s.exportList() }
+
+func (s *Spider) exportList() []string {
+	out := make([]string, 0, len(s.exportFns))
+	for k := range s.exportFns {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// HasExport reports whether the script exports a function called name.
+func (s *Spider) HasExport(name string) bool {
+	_, ok := s.exportFns[name]
+	return ok
+}
+
+// Name is the spider's name.
+func (s *Spider) Name() string { return s.opts.Name }
+
+// Stats returns the collector JS stats go to: the crawl's once Open ran,
+// before that a private one.
+func (s *Spider) Stats() stats.Collector {
+	if c := s.crawl.Load(); c != nil {
+		if st := c.Stats(); st != nil {
+			return st
+		}
+	}
+	return s.stats
+}
+
+// abandon is called by the watchdog when the runtime did not stop.
+func (s *Spider) abandon(err error) {
+	e := fmt.Errorf("%w: %v", ErrAbandoned, err)
+	s.fatalErr.Store(&e)
+	s.log.Error("javascript runtime abandoned", "err", err)
+	s.failAll(e)
+	if c := s.crawl.Load(); c != nil {
+		c.Close("js_runtime_abandoned")
+	}
+}
+
+func (s *Spider) failAll(err error) {
+	s.mu.Lock()
+	invs := make([]*invocation, 0, len(s.active))
+	for inv := range s.active {
+		invs = append(invs, inv)
+	}
+	s.mu.Unlock()
+	for _, inv := range invs {
+		inv.finish(err)
+	}
+}
+
+func (s *Spider) loopErr() error {
+	if e := s.fatalErr.Load(); e != nil {
+		return *e
+	}
+	return s.loop.err()
+}
+
+// ---- invocations -------------------------------------------------------------
+
+// invocation is one run of a JS function the engine waits for: a callback,
+// an errback, a pipeline, a middleware method or a hook.
+type invocation struct {
+	s      *Spider
+	where  string // "callback parse"
+	fn     string
+	url    string
+	out    engine.Output
+	result chan invResult
+	once   sync.Once
+	// onDone converts the JS outcome on the loop (value-returning calls).
+	onDone func(exc, val goja.Value) invResult
+	ended  atomic.Bool
+}
+
+type invResult struct {
+	err error
+	val any
+}
+
+func (s *Spider) newInvocation(where, fn, url string, out engine.Output) *invocation {
+	inv := &invocation{s: s, where: where, fn: fn, url: url, out: out, result: make(chan invResult, 1)}
+	s.mu.Lock()
+	s.active[inv] = struct{}{}
+	s.mu.Unlock()
+	return inv
+}
+
+// finish completes the invocation once (from the loop or on abandonment).
+func (inv *invocation) finish(err error) { inv.finishWith(invResult{err: err}) }
+
+func (inv *invocation) finishWith(r invResult) {
+	inv.once.Do(func() {
+		inv.ended.Store(true)
+		inv.s.mu.Lock()
+		delete(inv.s.active, inv)
+		inv.s.mu.Unlock()
+		inv.result <- r
+	})
+}
+
+// wait blocks until the invocation ends, the context ends or the runtime
+// dies.
+func (s *Spider) wait(ctx context.Context, inv *invocation) invResult {
+	select {
+	case r := <-inv.result:
+		return r
+	case <-ctx.Done():
+		inv.finish(ctx.Err())
+		return invResult{err: ctx.Err()}
+	case <-s.loop.dead:
+		// The loop may have finished the invocation just before dying.
+		select {
+		case r := <-inv.result:
+			return r
+		default:
+		}
+		err := s.loopErr()
+		inv.finish(err)
+		return invResult{err: err}
+	}
+}
+
+// start posts job for inv, failing it when the loop is gone.
+func (s *Spider) start(inv *invocation, job func()) {
+	if !s.loop.post(func() {
+		s.cur = inv
+		job()
+		s.cur = nil
+	}) {
+		inv.finish(s.loopErr())
+	}
+}
+
+// tracker follows which invocation the running JS belongs to across
+// promise jobs (goja's AsyncContextTracker), so an interrupt in a
+// continuation is charged to the right callback.
+type tracker struct{ s *Spider }
+
+func (t tracker) Grab() any     { return t.s.cur }
+func (t tracker) Resumed(v any) { t.s.cur, _ = v.(*invocation) }
+func (t tracker) Exited()       { t.s.cur = nil }
+
+// enter runs Go-initiated JS (a timer, a download result) on the loop as
+// part of inv (may be nil). An error that escapes (an interrupt, a throw
+// from a timer callback) fails the invocation that was running, or is
+// logged when none was.
+func (s *Spider) enter(inv *invocation, what string, f func() error) {
+	s.cur = inv
+	err := f()
+	cur := s.cur
+	s.cur = nil
+	if err == nil {
+		return
+	}
+	if cur != nil {
+		cur.finish(s.goError(err, cur.where, cur.url))
+		return
+	}
+	e := s.goError(err, what, "")
+	s.Stats().Inc("spider_exceptions/"+e.Type, 1)
+	s.log.Error("javascript error", "err", e.Error())
+}
+
+// ---- engine.Spider -----------------------------------------------------------
+
+// Callback runs the callback named by resp.Request.Callback (or the default)
+// with (response, cb_kwargs) and this === spider, streaming its output into
+// out. It returns when the output is exhausted.
+func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+	req := resp.Request
+	if req == nil {
+		req = &crawl.Request{URL: resp.URL}
+	}
+	name := req.Callback
+	local, _ := req.Local.(*jsLocal)
+	if local != nil && (local.rt != s.vm || local.callback == nil) {
+		local = nil
+	}
+	if name == "" && local == nil {
+		name = s.opts.DefaultCallback
+	}
+	label := name
+	if local != nil && name == "" {
+		label = "<closure>"
+	}
+	inv := s.newInvocation("callback "+label, label, resp.URL, out)
+	s.start(inv, func() {
+		var fn goja.Value
+		if local != nil {
+			fn = local.callback
+		} else if f, ok := s.exportFns[name]; ok {
+			fn = f
+		} else {
+			inv.finish(&Error{Where: inv.where, URL: resp.URL, Type: "Error", Message: fmt.Sprintf("callback %q is not an exported function (exported: %s)", name, strings.Join(s.exportList(), ", "))})
+			return
+		}
+		r := s.newResponse(resp)
+		kw := s.kwargsObject(req)
+		s.runDriven(inv, fn, []goja.Value{r, kw}, s.outputMWs)
+	})
+	return s.wait(ctx, inv).err
+}
+
+// runDriven calls fn and drives its output into inv.out.
+func (s *Spider) runDriven(inv *invocation, fn goja.Value, args []goja.Value, mws goja.Value) {
+	sink := s.vm.NewDynamicObject(&sinkObject{inv: inv, s: s})
+	argArr := s.vm.NewArray(toAny(args)...)
+	if mws == nil {
+		mws = goja.Undefined()
+	}
+	_, err := s.in.run(goja.Undefined(), fn, s.spiderObj, argArr, sink, mws)
+	if err != nil {
+		inv.finish(s.goError(err, inv.where, inv.url))
+	}
+}
+
+func toAny(vs []goja.Value) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+// Errback runs the request's errback, or the default one, for f.
+func (s *Spider) Errback(ctx context.Context, f *crawl.Failure, out engine.Output) (bool, error) {
+	req := f.Request
+	if req == nil {
+		req = &crawl.Request{}
+	}
+	name := req.Errback
+	local, _ := req.Local.(*jsLocal)
+	if local != nil && (local.rt != s.vm || local.errback == nil) {
+		local = nil
+	}
+	if name == "" && local == nil {
+		name = s.opts.DefaultErrback
+		if name == "" && s.HasExport("errRet") {
+			name = "errRet"
+		}
+	}
+	if name == "" && local == nil {
+		return false, nil
+	}
+	if local == nil && !s.HasExport(name) {
+		return false, fmt.Errorf("errback %q is not an exported function (exported: %s)", name, strings.Join(s.exportList(), ", "))
+	}
+	label := name
+	if local != nil && name == "" {
+		label = "<closure>"
+	}
+	inv := s.newInvocation("errback "+label, label, req.URL, out)
+	s.start(inv, func() {
+		fn := s.exportFns[name]
+		if local != nil {
+			fn = local.errback
+		}
+		s.runDriven(inv, fn, []goja.Value{s.failureObject(f)}, nil)
+	})
+	return true, s.wait(ctx, inv).err
+}
+
+// ---- sink --------------------------------------------------------------------
+
+// sinkObject receives a driven callback's output (prelude's drive).
+type sinkObject struct {
+	s   *Spider
+	inv *invocation
+}
+
+func (o *sinkObject) Get(key string) goja.Value { return o.s.sinkFns[key] }
+func (o *sinkObject) Set(string, goja.Value) bool { return false }
+func (o *sinkObject) Has(key string) bool {
+	_, ok := o.s.sinkFns[key]
+	return ok
+}
+func (o *sinkObject) Delete(string) bool { return false }
+func (o *sinkObject) Keys() []string     { return nil }
+
+func (s *Spider) makeSinkFns() {
+	sinkOf := func(call goja.FunctionCall) *invocation {
+		if o, ok := call.This.(*goja.Object); ok {
+			if so, ok := o.Export().(*sinkObject); ok {
+				return so.inv
+			}
+		}
+		panic(s.vm.NewTypeError("invalid sink"))
+	}
+	s.sinkFns = map[string]goja.Value{
+		"request": s.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			inv := sinkOf(call)
+			if inv.ended.Load() {
+				return goja.Undefined()
+			}
+			r, err := s.requestFromObject(call.Argument(0))
+			if err != nil {
+				panic(s.vm.NewTypeError(err.Error()))
+			}
+			if inv.out != nil {
+				inv.out.Request(r)
+			}
+			return goja.Undefined()
+		}),
+		"item": s.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			inv := sinkOf(call)
+			if inv.ended.Load() {
+				return goja.Undefined()
+			}
+			it, err := s.exporter().item(call.Argument(0))
+			if err != nil {
+				s.emitError(inv, &Error{Where: inv.where, URL: inv.url, Type: "ItemError", Message: err.Error(), Err: err, Pos: s.posOr(s.callerPos(), inv.fn)})
+				return goja.Undefined()
+			}
+			if inv.out != nil {
+				inv.out.Item(it)
+			}
+			return goja.Undefined()
+		}),
+		"error": s.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			inv := sinkOf(call)
+			if inv.ended.Load() {
+				return goja.Undefined()
+			}
+			v := call.Argument(0)
+			if s.isCloseSpider(v) {
+				s.closeFromJS(v)
+				return goja.Undefined()
+			}
+			s.emitError(inv, s.jsError(v, inv.where, inv.url))
+			return goja.Undefined()
+		}),
+		"bad": s.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			inv := sinkOf(call)
+			if inv.ended.Load() {
+				return goja.Undefined()
+			}
+			v := call.Argument(0)
+			s.emitError(inv, &Error{Where: inv.where, URL: inv.url, Type: "TypeError", Pos: s.posOr(s.callerPos(), inv.fn),
+				Message: fmt.Sprintf("%s yielded a %s (%s); want a Request, an item object, or an iterable of them", inv.where, typeName(v), truncate(v.String(), 40))})
+			return goja.Undefined()
+		}),
+		"done": s.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			inv := sinkOf(call)
+			exc := call.Argument(0)
+			if inv.onDone != nil {
+				var e goja.Value
+				if len(call.Arguments) > 0 && !goja.IsUndefined(exc) {
+					e = exc
+				}
+				inv.finishWith(inv.onDone(e, call.Argument(1)))
+				return goja.Undefined()
+			}
+			if len(call.Arguments) == 0 || goja.IsUndefined(exc) {
+				inv.finish(nil)
+				return goja.Undefined()
+			}
+			if s.isCloseSpider(exc) {
+				s.closeFromJS(exc)
+				inv.finish(nil)
+				return goja.Undefined()
+			}
+			inv.finish(s.jsError(exc, inv.where, inv.url))
+			return goja.Undefined()
+		}),
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// emitError sends a non-fatal callback error (yielded Error, bad item) to
+// the output and counts it.
+// The engine counts what reaches Output.Error (spider_exceptions/*), so
+// only errors with no output are counted here.
+func (s *Spider) emitError(inv *invocation, e *Error) {
+	if inv.out != nil {
+		inv.out.Error(e)
+		return
+	}
+	s.Stats().Inc("spider_exceptions/"+e.Type, 1)
+	s.log.Error("javascript error", "err", e.Error())
+}
+
+// posOr returns pos, or the position of function fn when pos is unknown
+// (the output of a finished function is driven after it returned).
+func (s *Spider) posOr(pos, fn string) string {
+	if pos != "" {
+		return pos
+	}
+	return s.funcPosition(fn)
+}
+
+// callerPos is the innermost user position of the current JS stack.
+func (s *Spider) callerPos() string {
+	_, pos := framesStack(s.vm.CaptureCallStack(20, nil))
+	return pos
+}
+
+func (s *Spider) isCloseSpider(v goja.Value) bool {
+	o, ok := v.(*goja.Object)
+	return ok && s.in.closeSpider != nil && o.Prototype() != nil && instanceOf(s.vm, o, s.in.closeSpider)
+}
+
+func instanceOf(vm *goja.Runtime, o, class *goja.Object) bool {
+	proto, ok := class.Get("prototype").(*goja.Object)
+	if !ok {
+		return false
+	}
+	for p := o.Prototype(); p != nil; p = p.Prototype() {
+		if p == proto {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Spider) closeFromJS(v goja.Value) {
+	reason := "cancelled"
+	if o, ok := v.(*goja.Object); ok {
+		if r := o.Get("reason"); present(r) {
+			reason = r.String()
+		}
+	}
+	s.log.Info("CloseSpider raised", "reason", reason)
+	if c := s.crawl.Load(); c != nil {
+		c.Close(reason)
+	}
+}
+
+// ---- stall detection ---------------------------------------------------------
+
+// Stalled implements engine.StallReporter: when the loop can make no
+// progress (nothing queued, no timer, no pending download, nothing
+// running) but invocations are still waiting on promises, it names each of
+// them with the callback's source position and the ResultHolders they wait
+// on.
+func (s *Spider) Stalled() []string {
+	if !s.loop.quiescent() {
+		return nil
+	}
+	s.mu.Lock()
+	var out []string
+	for inv := range s.active {
+		msg := inv.where
+		if pos := s.funcPosition(inv.fn); pos != "" {
+			msg += " (" + pos + ")"
+		}
+		if inv.url != "" {
+			msg += " for " + inv.url
+		}
+		msg += " is waiting on a promise that nothing can resolve"
+		out = append(out, msg)
+	}
+	var holders []string
+	for _, site := range s.waiting {
+		holders = append(holders, site)
+	}
+	s.mu.Unlock()
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Strings(out)
+	sort.Strings(holders)
+	holders = slices.Compact(holders)
+	for _, h := range holders {
+		out = append(out, "ResultHolder.get_result() never resolved, awaited at "+h)
+	}
+	// Re-check: a job may have been posted while we looked.
+	if !s.loop.quiescent() {
+		return nil
+	}
+	return out
+}
+
+var funcDecl = regexp.MustCompile(`(?m)^\s*(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(`)
+
+// funcPosition finds where an exported function is declared in the user's
+// source (through the source map); "" when unknown.
+func (s *Spider) funcPosition(name string) string {
+	return s.funcPos[name]
+}
+
+// findPositions fills funcPos once, in New.
+func (s *Spider) findPositions() {
+	pos := map[string]string{}
+	code := s.prog.Code
+	lines := strings.Split(code, "\n")
+	for i, line := range lines {
+		m := funcDecl.FindStringSubmatchIndex(line)
+		if m == nil {
+			continue
+		}
+		name := line[m[2]:m[3]]
+		if _, seen := pos[name]; seen {
+			continue
+		}
+		if file, l, c, ok := s.prog.Original(i+1, m[2]+1); ok {
+			pos[name] = fmt.Sprintf("%s:%d:%d", file, l, c)
+		}
+	}
+	s.funcPos = pos
+}

@@ -1,0 +1,35 @@
+// Every output shape a callback may return (DESIGN.md §1).
+const req = (n) => new Request({ url: "http://example.test/" + n });
+
+export function none() {}
+export function nul() { return null; }
+export function one_request() { return req(1); }
+export function one_item() { return { b: 2, a: 1, nested: { z: [1, "x", null, true] } }; }
+export function map_item() { return new Map([["k2", 2], ["k1", 1]]); }
+class Quote {
+  constructor() { this.text = "t"; this.author = "a"; }
+  get upper() { return "T"; }
+}
+export function class_item() { return new Quote(); }
+export function error_value() { return [{ n: 1 }, new TypeError("bad page"), { n: 2 }]; }
+export function array() { return [req(1), { n: 1 }, req(2)]; }
+export function* generator() { yield req(1); yield { n: 1 }; yield [req(2), { n: 2 }]; }
+export function promise() { return Promise.resolve([req(1), { n: 1 }]); }
+export async function async_fn() { await null; return { n: 1 }; }
+export async function* async_gen() {
+  yield req(1);
+  await new Promise((r) => setTimeout(r, 5));
+  yield [{ n: 1 }, req(2)];
+  yield (async function* () { yield { n: 2 }; })();
+  yield Promise.resolve({ n: 3 });
+}
+export function iterator() {
+  let i = 0;
+  return { [Symbol.iterator]() { return this; }, next() { return i < 2 ? { value: { i: i++ }, done: false } : { done: true }; } };
+}
+export function set_of_requests() { return new Set([req(1), req(2)]); }
+export function* throws_midway() { yield { n: 1 }; yield req(1); throw new RangeError("boom"); }
+export async function* async_throws_midway() { yield { n: 1 }; await null; null.x; }
+export function bad_string() { return ["just a string", { n: 1 }]; }
+export function this_is_spider() { return { same: this === spider, name: this.name }; }
+export function kwargs(response, cb_kwargs) { return { kw: cb_kwargs }; }

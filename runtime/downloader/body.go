@@ -1,0 +1,223 @@
+package downloader
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"compress/zlib"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// maxEncodingLayers bounds stacked Content-Encodings (gzip, gzip, ...).
+const maxEncodingLayers = 4
+
+// readChunk is how much is read per step; the limits are checked between
+// steps, so a bomb is stopped within one chunk of the limit.
+const readChunk = 32 << 10
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// contentEncodings lists the encodings in the order they were applied,
+// across repeated headers, without identity.
+func contentEncodings(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Content-Encoding") {
+		for _, e := range strings.Split(v, ",") {
+			e = strings.ToLower(strings.TrimSpace(e))
+			if e != "" && e != "identity" {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+func knownEncoding(e string) bool {
+	switch e {
+	case "gzip", "x-gzip", "deflate", "br", "zstd":
+		return true
+	}
+	return false
+}
+
+// decoder wraps r with the decoder for enc. zlib-wrapped and raw deflate
+// are both accepted for "deflate", as browsers do.
+func decoder(enc string, r io.Reader, maxWindow int64) (io.Reader, func(), error) {
+	switch enc {
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("content-encoding gzip: %w", err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case "deflate":
+		br := bufio.NewReader(r)
+		hdr, _ := br.Peek(2)
+		if len(hdr) == 2 && hdr[0]&0x0f == 8 && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 {
+			zr, err := zlib.NewReader(br)
+			if err != nil {
+				return nil, nil, fmt.Errorf("content-encoding deflate: %w", err)
+			}
+			return zr, func() { zr.Close() }, nil
+		}
+		fr := flate.NewReader(br)
+		return fr, func() { fr.Close() }, nil
+	case "br":
+		return brotli.NewReader(r), func() {}, nil
+	case "zstd":
+		zr, err := zstd.NewReader(r,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(uint64(max(maxWindow, 8<<20))),
+			zstd.WithDecoderMaxMemory(uint64(max(maxWindow, 8<<20))))
+		if err != nil {
+			return nil, nil, fmt.Errorf("content-encoding zstd: %w", err)
+		}
+		return zr, zr.Close, nil
+	}
+	return nil, nil, fmt.Errorf("unsupported content-encoding %q", enc)
+}
+
+// decodeError is a body that does not decode under its declared encoding.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// readBody reads and decodes hr.Body within the limits. It returns the
+// body, flags, whether it was decoded, and how many bytes had been
+// received (wire bytes) when it failed.
+func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.Response, lim limits) (body []byte, flags []string, decoded bool, received int64, err error) {
+	// Closing the body unblocks a read stuck on a silent peer when the
+	// deadline passes, whatever the transport.
+	stop := context.AfterFunc(ctx, func() { hr.Body.Close() })
+	defer stop()
+	defer hr.Body.Close()
+
+	declared := hr.ContentLength
+	if lim.max > 0 && declared > lim.max && !lim.truncate {
+		return nil, nil, false, 0, &MaxSizeError{Limit: lim.max, Declared: declared}
+	}
+	warned := false
+	if lim.warn > 0 && declared > lim.warn {
+		warned = true
+		d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", redactedURL(req), "size", declared, "warnsize", lim.warn)
+	}
+	encs := contentEncodings(hr.Header)
+	if len(encs) > maxEncodingLayers {
+		return nil, nil, false, 0, &decodeError{fmt.Errorf("%d content-encoding layers (max %d)", len(encs), maxEncodingLayers)}
+	}
+	for _, e := range encs {
+		if !knownEncoding(e) {
+			// Leave what we cannot decode as it is, header included (Scrapy
+			// does the same).
+			encs = nil
+			break
+		}
+	}
+	wire := &countReader{r: hr.Body}
+	var r io.Reader = wire
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	for i := len(encs) - 1; i >= 0; i-- {
+		dr, closeFn, err := decoder(encs[i], r, lim.max)
+		if err != nil {
+			if ctx.Err() != nil || !isFormatError(err) {
+				return nil, nil, false, wire.n, err
+			}
+			return nil, nil, false, wire.n, &decodeError{err}
+		}
+		closers = append(closers, closeFn)
+		r = dr
+	}
+	decoded = len(encs) > 0
+	var buf bytes.Buffer
+	if !decoded && declared > 0 && (lim.max <= 0 || declared <= lim.max) {
+		buf.Grow(int(declared))
+	}
+	chunk := make([]byte, readChunk)
+	for {
+		n, rerr := r.Read(chunk)
+		if n > 0 {
+			if lim.max > 0 && int64(buf.Len()+n) > lim.max {
+				if lim.truncate {
+					buf.Write(chunk[:lim.max-int64(buf.Len())])
+					flags = append(flags, "truncated")
+					return buf.Bytes(), flags, decoded, wire.n, nil
+				}
+				me := &MaxSizeError{Limit: lim.max, Read: int64(buf.Len() + n)}
+				if decoded {
+					me.Compressed = wire.n
+				}
+				return nil, nil, decoded, wire.n, me
+			}
+			buf.Write(chunk[:n])
+			if lim.warn > 0 && !warned && int64(buf.Len()) > lim.warn {
+				warned = true
+				d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", redactedURL(req), "size_so_far", buf.Len(), "warnsize", lim.warn)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return nil, nil, decoded, wire.n, context.Cause(ctx)
+			}
+			if errors.Is(rerr, io.ErrUnexpectedEOF) || errors.Is(rerr, gzip.ErrChecksum) || errors.Is(rerr, zlib.ErrChecksum) {
+				dl := &DataLossError{Got: wire.n, Want: declared, Err: rerr}
+				if declared <= 0 || wire.n >= declared {
+					dl.Got, dl.Want = int64(buf.Len()), 0
+				}
+				if lim.failOnDataLoss {
+					return nil, nil, decoded, wire.n, dl
+				}
+				flags = append(flags, "dataloss")
+				break
+			}
+			if decoded && isFormatError(rerr) {
+				return nil, nil, decoded, wire.n, &decodeError{fmt.Errorf("content-encoding %s: %w", strings.Join(encs, ", "), rerr)}
+			}
+			return nil, nil, decoded, wire.n, rerr
+		}
+	}
+	return buf.Bytes(), flags, decoded, wire.n, nil
+}
+
+// isFormatError tells a corrupt encoded stream from a network error.
+func isFormatError(err error) bool {
+	var ce flate.CorruptInputError
+	if errors.As(err, &ce) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, zlib.ErrHeader) || errors.Is(err, zlib.ErrDictionary) {
+		return true
+	}
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "content-encoding") || strings.Contains(s, "brotli") || strings.Contains(s, "zstd") || strings.Contains(s, "invalid") || strings.Contains(s, "magic")
+}
+

@@ -1,0 +1,423 @@
+package downloader
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// Options configures a Downloader. Start from DefaultOptions(), which holds
+// the defaults of specs/downloader.md; New fills zero numeric fields from it
+// but leaves booleans as given.
+type Options struct {
+	// Transport is the default transport (Outgoing.Impersonate == "").
+	// nil builds an HTTPTransport from HTTP.
+	Transport Transport
+	// HTTP configures the default transport when Transport is nil.
+	HTTP HTTPOptions
+	// Transports selects the transport for a non-empty Impersonate profile
+	// name; TransportFor is asked for a profile missing from the map (the
+	// impersonation package plugs in here). A profile neither knows fails
+	// the request.
+	Transports   map[string]Transport
+	TransportFor func(profile string) (Transport, error)
+	// Impersonate is the default profile (IMPERSONATE); a request's own
+	// Impersonate wins.
+	Impersonate string
+
+	// ConcurrentPerDomain bounds downloads per slot
+	// (CONCURRENT_REQUESTS_PER_DOMAIN, 8).
+	ConcurrentPerDomain int
+	// Delay is the pause between two downloads of a slot (DOWNLOAD_DELAY).
+	Delay time.Duration
+	// RandomizeDelay multiplies each delay by 0.5–1.5
+	// (RANDOMIZE_DOWNLOAD_DELAY).
+	RandomizeDelay bool
+	AutoThrottle   AutoThrottle
+
+	// Timeout bounds a whole download, headers and body (DOWNLOAD_TIMEOUT).
+	Timeout time.Duration
+	// MaxSize and WarnSize apply to the decoded body
+	// (DOWNLOAD_MAXSIZE, DOWNLOAD_WARNSIZE; 0 = no limit / no warning).
+	MaxSize  int64
+	WarnSize int64
+	// FailOnDataLoss fails truncated bodies (DOWNLOAD_FAIL_ON_DATALOSS);
+	// when false they are returned flagged "dataloss".
+	FailOnDataLoss bool
+	// Verify is TLS_VERIFY; a request's Verify wins.
+	Verify bool
+	// Proxies are used in turn for requests without their own proxy
+	// (PROXIES). http, https, socks5 and socks5h URLs, with credentials.
+	Proxies []string
+
+	// Gate is consulted per download for shared politeness (nil = none).
+	Gate   SlotGate
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() Options {
+	return Options{
+		ConcurrentPerDomain: 8,
+		RandomizeDelay:      true,
+		AutoThrottle: AutoThrottle{
+			StartDelay:        5 * time.Second,
+			MaxDelay:          60 * time.Second,
+			TargetConcurrency: 1,
+			MaxRetryAfter:     60 * time.Second,
+		},
+		Timeout:        30 * time.Second,
+		MaxSize:        32 << 20,
+		WarnSize:       8 << 20,
+		FailOnDataLoss: true,
+		Verify:         true,
+	}
+}
+
+// Downloader downloads one request at a time per call, enforcing per-slot
+// concurrency and delays, the download deadline and the body limits. It is
+// the innermost handler of the middleware chain and safe for concurrent
+// use.
+type Downloader struct {
+	opts    Options
+	proxies []*url.URL
+	next    atomic.Uint64
+	log     *slog.Logger
+
+	slotsMu   sync.Mutex
+	slots     map[string]*slot
+	slotCalls int
+
+	active atomic.Int64
+}
+
+// New builds a Downloader.
+func New(opts Options) (*Downloader, error) {
+	def := DefaultOptions()
+	if opts.ConcurrentPerDomain <= 0 {
+		opts.ConcurrentPerDomain = def.ConcurrentPerDomain
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = def.Timeout
+	}
+	at := &opts.AutoThrottle
+	if at.StartDelay <= 0 {
+		at.StartDelay = def.AutoThrottle.StartDelay
+	}
+	if at.MaxDelay <= 0 {
+		at.MaxDelay = def.AutoThrottle.MaxDelay
+	}
+	if at.TargetConcurrency <= 0 {
+		at.TargetConcurrency = def.AutoThrottle.TargetConcurrency
+	}
+	if at.MaxRetryAfter <= 0 {
+		at.MaxRetryAfter = def.AutoThrottle.MaxRetryAfter
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Transport == nil {
+		if opts.HTTP.Logger == nil {
+			opts.HTTP.Logger = opts.Logger
+		}
+		opts.Transport = NewHTTPTransport(opts.HTTP)
+	}
+	d := &Downloader{opts: opts, log: opts.Logger, slots: map[string]*slot{}}
+	for _, p := range opts.Proxies {
+		u, err := parseProxy(p)
+		if err != nil {
+			return nil, err
+		}
+		d.proxies = append(d.proxies, u)
+	}
+	return d, nil
+}
+
+func parseProxy(p string) (*url.URL, error) {
+	u, err := url.Parse(p)
+	if err != nil {
+		return nil, fmt.Errorf("proxy %s: invalid URL", RedactURLString(p))
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return nil, fmt.Errorf("proxy %s: unsupported scheme %q (want http, https, socks5 or socks5h)", RedactURL(u), u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("proxy %s: missing host", RedactURL(u))
+	}
+	return u, nil
+}
+
+// Transport returns the default transport (to close idle connections or
+// read guard counters).
+func (d *Downloader) Transport() Transport { return d.opts.Transport }
+
+// Active is the number of downloads holding a slot right now.
+func (d *Downloader) Active() int64 { return d.active.Load() }
+
+// Meta keys the downloader reads (Scrapy's names where Scrapy has them).
+const (
+	MetaDownloadSlot    = "download_slot"
+	MetaDownloadTimeout = "download_timeout" // seconds (number) or a Go duration string
+	MetaMaxSize         = "download_maxsize"
+	MetaWarnSize        = "download_warnsize"
+	MetaFailOnDataLoss  = "download_fail_on_dataloss"
+	MetaProxy           = "proxy"
+	// MetaNotBefore (unix milliseconds) delays the download until then,
+	// without holding a slot: the retry middleware's backoff.
+	MetaNotBefore = "download_not_before"
+	// MetaTruncate keeps the first MaxSize bytes instead of failing (the
+	// robots.txt fetch reads at most 500 KiB this way).
+	MetaTruncate = "download_truncate"
+)
+
+// Download fetches req: waits for its slot, sends it through the selected
+// transport, reads and decodes the body within the limits. Errors are
+// *crawl.Failure.
+func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.Response, error) {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: fmt.Sprintf("invalid URL: %v", err), Request: req, Err: err}
+	}
+	switch u.Scheme {
+	case "http", "https":
+	case "file":
+		return d.downloadFile(req, u)
+	default:
+		return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: fmt.Sprintf("unsupported URL scheme %q", u.Scheme), Request: req}
+	}
+	if at, ok := metaInt(req.Meta[MetaNotBefore]); ok {
+		if err := sleepCtx(ctx, time.Until(time.UnixMilli(at))); err != nil {
+			return nil, classify(ctx, req, err, 0, "waiting for retry backoff", -1)
+		}
+	}
+	s := d.getSlot(SlotKey(req))
+	release, err := d.acquire(ctx, s)
+	if err != nil {
+		return nil, classify(ctx, req, err, 0, "waiting for a download slot", -1)
+	}
+	d.active.Add(1)
+	defer func() {
+		d.active.Add(-1)
+		release()
+	}()
+	resp, err := d.fetch(ctx, req, u)
+	if err != nil {
+		return nil, err
+	}
+	d.throttle(s, resp)
+	return resp, nil
+}
+
+func (d *Downloader) outgoing(req *crawl.Request, u *url.URL) (*Outgoing, error) {
+	out := &Outgoing{
+		Method:      req.GetMethod(),
+		URL:         u,
+		Headers:     req.Headers.Clone(),
+		Body:        req.Body,
+		Impersonate: req.Impersonate,
+		HTTPVersion: req.HTTPVersion,
+		Verify:      d.opts.Verify,
+		PoolKey:     req.SessionID,
+		Timeout:     d.opts.Timeout,
+		Request:     req,
+	}
+	if out.Impersonate == "" {
+		out.Impersonate = d.opts.Impersonate
+	}
+	if req.Verify != nil {
+		out.Verify = *req.Verify
+	}
+	if pk, ok := req.Meta["pool_key"].(string); ok {
+		out.PoolKey = pk
+	}
+	switch {
+	case req.Timeout > 0:
+		out.Timeout = req.Timeout
+	default:
+		if t, ok := metaDuration(req.Meta[MetaDownloadTimeout]); ok && t > 0 {
+			out.Timeout = t
+		}
+	}
+	proxy := req.Proxy
+	if p, ok := req.Meta[MetaProxy].(string); ok && proxy == "" {
+		proxy = p
+	}
+	switch {
+	case proxy != "":
+		p, err := parseProxy(proxy)
+		if err != nil {
+			return nil, err
+		}
+		out.Proxy = p
+	case len(d.proxies) > 0:
+		out.Proxy = d.proxies[(d.next.Add(1)-1)%uint64(len(d.proxies))]
+	}
+	// The downloader decodes what it advertises; a profile's own
+	// Accept-Encoding (same value for browsers) is left alone.
+	out.Headers.SetDefault("Accept-Encoding", "gzip, deflate, br, zstd")
+	return out, nil
+}
+
+func (d *Downloader) transportFor(profile string) (Transport, error) {
+	if profile == "" {
+		return d.opts.Transport, nil
+	}
+	if t, ok := d.opts.Transports[profile]; ok {
+		return t, nil
+	}
+	if d.opts.TransportFor != nil {
+		return d.opts.TransportFor(profile)
+	}
+	return nil, fmt.Errorf("impersonate %q: no impersonating transport configured", profile)
+}
+
+// phaseState records what a download is doing, for timeout messages.
+type phaseState struct {
+	mu sync.Mutex
+	s  string
+}
+
+type phaseKey struct{}
+
+func setPhase(ctx context.Context, s string) {
+	if p, ok := ctx.Value(phaseKey{}).(*phaseState); ok {
+		p.mu.Lock()
+		p.s = s
+		p.mu.Unlock()
+	}
+}
+
+func (p *phaseState) get() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.s
+}
+
+func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL) (*crawl.Response, error) {
+	out, err := d.outgoing(req, u)
+	if err != nil {
+		return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: err.Error(), Request: req, Err: err}
+	}
+	tr, err := d.transportFor(out.Impersonate)
+	if err != nil {
+		return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: err.Error(), Request: req, Err: err}
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, out.Timeout, errDownloadTimeout)
+	defer cancel()
+	phase := &phaseState{s: "waiting for response headers"}
+	ctx = context.WithValue(ctx, phaseKey{}, phase)
+	hostPort := u.Host
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		TLSHandshakeStart: func() { setPhase(ctx, "in TLS handshake with "+hostPort) },
+		GotConn:           func(httptrace.GotConnInfo) { setPhase(ctx, "waiting for response headers") },
+	})
+	timings := crawl.Timings{Start: time.Now()}
+	hr, err := tr.RoundTrip(ctx, out)
+	if err != nil {
+		return nil, classify(ctx, req, err, out.Timeout, phase.get(), -1)
+	}
+	timings.Headers = time.Now()
+	lim := d.limits(req)
+	body, flags, decoded, received, err := d.readBody(ctx, req, hr, lim)
+	if err != nil {
+		return nil, classify(ctx, req, err, out.Timeout, "reading the body", received)
+	}
+	timings.Done = time.Now()
+	headers := crawl.FromHTTP(hr.Header)
+	if decoded {
+		headers.Del("Content-Encoding")
+	}
+	return &crawl.Response{
+		URL:      req.URL,
+		Status:   hr.StatusCode,
+		Headers:  headers,
+		Body:     body,
+		Protocol: hr.Proto,
+		Request:  req,
+		Flags:    flags,
+		Timings:  timings,
+	}, nil
+}
+
+type limits struct {
+	max, warn      int64
+	failOnDataLoss bool
+	truncate       bool
+}
+
+func (d *Downloader) limits(req *crawl.Request) limits {
+	l := limits{max: d.opts.MaxSize, warn: d.opts.WarnSize, failOnDataLoss: d.opts.FailOnDataLoss}
+	if n, ok := metaInt(req.Meta[MetaMaxSize]); ok {
+		l.max = n
+	}
+	if n, ok := metaInt(req.Meta[MetaWarnSize]); ok {
+		l.warn = n
+	}
+	if b, ok := req.Meta[MetaFailOnDataLoss].(bool); ok {
+		l.failOnDataLoss = b
+	}
+	l.truncate = req.MetaBool(MetaTruncate)
+	return l
+}
+
+// metaInt reads an integer meta value as Go, JSON (float64) or a Redis
+// round-trip (json.Number / string) may have left it.
+func metaInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case float64:
+		return int64(n), true
+	case interface{ Int64() (int64, error) }:
+		i, err := n.Int64()
+		return i, err == nil
+	case string:
+		i, err := strconv.ParseInt(n, 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// metaDuration reads seconds (Scrapy's float) or a Go duration string.
+func metaDuration(v any) (time.Duration, bool) {
+	switch n := v.(type) {
+	case time.Duration:
+		return n, true
+	case int:
+		return time.Duration(n) * time.Second, true
+	case int64:
+		return time.Duration(n) * time.Second, true
+	case float64:
+		return time.Duration(n * float64(time.Second)), true
+	case string:
+		if dd, err := time.ParseDuration(n); err == nil {
+			return dd, true
+		}
+		if f, err := strconv.ParseFloat(n, 64); err == nil {
+			return time.Duration(f * float64(time.Second)), true
+		}
+	}
+	return 0, false
+}
+
+// redactedURL is the request URL safe for logs.
+func redactedURL(req *crawl.Request) string {
+	if !strings.Contains(req.URL, "@") {
+		return req.URL
+	}
+	return RedactURLString(req.URL)
+}
+

@@ -1,0 +1,308 @@
+package downloader
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// maxHeaderBytes caps a response header block (Go's default is 10 MiB).
+const maxHeaderBytes = 1 << 20
+
+// HTTPOptions configures the default transport.
+type HTTPOptions struct {
+	// Resolver resolves host names (default net.DefaultResolver). The
+	// transport always resolves itself and dials addresses, so the guard
+	// sees every address it connects to.
+	Resolver Resolver
+	// DNSTimeout bounds one lookup (default 5s).
+	DNSTimeout time.Duration
+	// TLSHandshakeTimeout bounds a TLS handshake (default 10s).
+	TLSHandshakeTimeout time.Duration
+	// DenyPrivate turns the SSRF guard on (DENY_PRIVATE_NETWORKS).
+	DenyPrivate bool
+	// Guard holds the allow list used when DenyPrivate is on.
+	Guard Guard
+	// RootCAs replaces the system roots (tests trust their httptest CA).
+	RootCAs *x509.CertPool
+	// MaxIdleConnsPerHost for connection reuse (default 16).
+	MaxIdleConnsPerHost int
+	// Logger receives one warning per host when TLS verification is off.
+	Logger *slog.Logger
+}
+
+// HTTPTransport is the default Transport: net/http with HTTP/1.1 and
+// HTTP/2 (ALPN), http/https/socks5 proxies with credentials, TLS
+// verification unless Outgoing.Verify is false, a 1 MiB response header
+// cap, no transparent decompression (the downloader decodes and enforces
+// limits), and the DENY_PRIVATE_NETWORKS guard at connect time.
+type HTTPTransport struct {
+	opts    HTTPOptions
+	mu      sync.Mutex
+	pool    map[transportKey]*http.Transport
+	warned  sync.Map // host -> struct{}: insecure TLS warnings given
+	blocked atomic.Int64
+	dials   atomic.Int64
+}
+
+type transportKey struct {
+	verify  bool
+	version string
+	poolKey string
+}
+
+// NewHTTPTransport builds the default transport.
+func NewHTTPTransport(opts HTTPOptions) *HTTPTransport {
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	if opts.DNSTimeout <= 0 {
+		opts.DNSTimeout = 5 * time.Second
+	}
+	if opts.TLSHandshakeTimeout <= 0 {
+		opts.TLSHandshakeTimeout = 10 * time.Second
+	}
+	if opts.MaxIdleConnsPerHost <= 0 {
+		opts.MaxIdleConnsPerHost = 16
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &HTTPTransport{opts: opts, pool: map[transportKey]*http.Transport{}}
+}
+
+// Blocked is the number of connection attempts the guard refused.
+func (t *HTTPTransport) Blocked() int64 { return t.blocked.Load() }
+
+// Dials is the number of connect attempts that reached the socket layer's
+// Control hook (allowed or not).
+func (t *HTTPTransport) Dials() int64 { return t.dials.Load() }
+
+// CloseIdleConnections closes idle connections of every pooled transport.
+func (t *HTTPTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, tr := range t.pool {
+		tr.CloseIdleConnections()
+	}
+}
+
+type proxyKey struct{}
+
+func (t *HTTPTransport) transport(k transportKey) *http.Transport {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tr, ok := t.pool[k]; ok {
+		return tr
+	}
+	tr := &http.Transport{
+		Proxy: func(r *http.Request) (*url.URL, error) {
+			p, _ := r.Context().Value(proxyKey{}).(*url.URL)
+			return p, nil
+		},
+		DialContext: t.dial,
+		TLSClientConfig: &tls.Config{
+			RootCAs: t.opts.RootCAs,
+			// Verification is on unless the request or TLS_VERIFY turns
+			// it off; ServerName stays the URL host (net/http sets it).
+			InsecureSkipVerify: !k.verify,
+		},
+		TLSHandshakeTimeout:    t.opts.TLSHandshakeTimeout,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    t.opts.MaxIdleConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		ForceAttemptHTTP2:      true,
+	}
+	var p http.Protocols
+	switch k.version {
+	case "1.1":
+		p.SetHTTP1(true)
+	case "2":
+		p.SetHTTP2(true)
+	default:
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+	}
+	tr.Protocols = &p
+	t.pool[k] = tr
+	return tr
+}
+
+// RoundTrip implements Transport.
+func (t *HTTPTransport) RoundTrip(ctx context.Context, out *Outgoing) (*http.Response, error) {
+	if !out.Verify && out.URL.Scheme == "https" {
+		if _, loaded := t.warned.LoadOrStore(out.URL.Host, struct{}{}); !loaded {
+			t.opts.Logger.Warn("TLS certificate verification is off", "host", out.URL.Host)
+		}
+	}
+	if out.Proxy != nil {
+		ctx = context.WithValue(ctx, proxyKey{}, out.Proxy)
+		if t.opts.DenyPrivate {
+			// Behind a proxy the proxy resolves the name, so the guard
+			// checks the target by resolving it here first (hostname-level
+			// guard; a rebinding DNS can still answer the proxy
+			// differently — documented in specs/downloader.md).
+			if err := t.checkHost(ctx, out.URL.Hostname()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, out.Method, out.URL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if b := out.Body; len(b) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.ContentLength = int64(len(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	for _, h := range out.Headers {
+		switch {
+		case equalFold(h.Name, "Host"):
+			req.Host = h.Value
+		case equalFold(h.Name, "Content-Length"), equalFold(h.Name, "Proxy-Authorization"):
+			// Content-Length comes from the body; Proxy-Authorization is
+			// built from the proxy URL and only ever sent to the proxy.
+		default:
+			req.Header.Add(h.Name, h.Value)
+		}
+	}
+	if !out.Headers.Has("User-Agent") {
+		// Suppress Go's own "Go-http-client" default.
+		req.Header["User-Agent"] = []string{""}
+	}
+	tr := t.transport(transportKey{verify: out.Verify, version: out.HTTPVersion, poolKey: out.PoolKey})
+	return tr.RoundTrip(req)
+}
+
+func equalFold(a, b string) bool { return len(a) == len(b) && http.CanonicalHeaderKey(a) == http.CanonicalHeaderKey(b) }
+
+// dial resolves addr with the configured resolver and connects to each
+// address in turn; the guard runs in Dialer.Control, after resolution and
+// just before connect(2), on the very address being dialled.
+func (t *HTTPTransport) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("bad port in %q", addr)
+	}
+	setPhase(ctx, "resolving "+host)
+	ips, err := t.resolve(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	proxy, _ := ctx.Value(proxyKey{}).(*url.URL)
+	guard := t.opts.DenyPrivate && !(proxy != nil && sameHostPort(proxy, host, portStr))
+	d := net.Dialer{Control: func(network, address string, _ syscall.RawConn) error {
+		t.dials.Add(1)
+		if !guard {
+			return nil
+		}
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("guard: cannot parse %q: %w", address, err)
+		}
+		if err := t.opts.Guard.Check(ap.Addr()); err != nil {
+			t.blocked.Add(1)
+			return err
+		}
+		return nil
+	}}
+	var firstErr error
+	for _, ip := range ips {
+		target := netip.AddrPortFrom(ip, uint16(port)).String()
+		setPhase(ctx, "connecting to "+target)
+		c, err := d.DialContext(ctx, network, target)
+		if err == nil {
+			setPhase(ctx, "waiting for response headers")
+			return c, nil
+		}
+		if firstErr == nil || isBlocked(firstErr) && !isBlocked(err) {
+			firstErr = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, firstErr
+}
+
+func isBlocked(err error) bool {
+	var b *BlockedError
+	return errors.As(err, &b)
+}
+
+func sameHostPort(u *url.URL, host, port string) bool {
+	p := u.Port()
+	if p == "" {
+		switch u.Scheme {
+		case "http":
+			p = "80"
+		case "https":
+			p = "443"
+		case "socks5", "socks5h":
+			p = "1080"
+		}
+	}
+	return u.Hostname() == host && p == port
+}
+
+func (t *HTTPTransport) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{ip}, nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, t.opts.DNSTimeout)
+	defer cancel()
+	ips, err := t.opts.Resolver.LookupNetIP(dctx, "ip", host)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if !errors.As(err, &dnsErr) {
+			dnsErr = &net.DNSError{Err: err.Error(), Name: host}
+		}
+		if dctx.Err() != nil && ctx.Err() == nil {
+			dnsErr = &net.DNSError{Err: "timeout", Name: host, IsTimeout: true}
+		}
+		if dnsErr.Name == "" {
+			dnsErr.Name = host
+		}
+		return nil, dnsErr
+	}
+	if len(ips) == 0 {
+		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	}
+	return ips, nil
+}
+
+// checkHost resolves host and refuses it when any address is blocked.
+func (t *HTTPTransport) checkHost(ctx context.Context, host string) error {
+	ips, err := t.resolve(ctx, host)
+	if err != nil {
+		return err
+	}
+	for _, ip := range ips {
+		if err := t.opts.Guard.Check(ip); err != nil {
+			t.blocked.Add(1)
+			return err
+		}
+	}
+	return nil
+}

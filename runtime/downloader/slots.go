@@ -1,0 +1,243 @@
+package downloader
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// SlotGate is consulted once per download, after the slot's own
+// concurrency limit and delay, with the slot's current delay. A shared
+// implementation (Redis) makes politeness hold across processes: it blocks
+// until this process may start a download on slot.
+type SlotGate interface {
+	Acquire(ctx context.Context, slot string, delay time.Duration) error
+}
+
+// AutoThrottle configures Scrapy's latency-based delay adjustment
+// (AUTOTHROTTLE_*), extended to slow down on 429/503 and to honour
+// Retry-After.
+type AutoThrottle struct {
+	Enabled bool
+	// StartDelay is the initial delay of a slot (AUTOTHROTTLE_START_DELAY, 5s).
+	StartDelay time.Duration
+	// MaxDelay caps the delay (AUTOTHROTTLE_MAX_DELAY, 60s).
+	MaxDelay time.Duration
+	// TargetConcurrency is the average number of requests in flight to
+	// one server (AUTOTHROTTLE_TARGET_CONCURRENCY, 1.0).
+	TargetConcurrency float64
+	// MaxRetryAfter caps how long a Retry-After header may pause a slot
+	// (60s).
+	MaxRetryAfter time.Duration
+}
+
+type slot struct {
+	key string
+	sem chan struct{}
+
+	mu          sync.Mutex
+	delay       time.Duration // current delay (AutoThrottle moves it)
+	minDelay    time.Duration // floor: DOWNLOAD_DELAY or a robots.txt Crawl-delay
+	next        time.Time     // earliest start of the next download
+	pausedUntil time.Time     // Retry-After
+	refs        int           // downloads waiting on or holding the slot
+	lastUsed    time.Time
+}
+
+// slotIdle is how long an unused slot is kept (Scrapy: 60s).
+const slotIdle = 60 * time.Second
+
+// SlotKey returns the slot a request belongs to: meta download_slot, or
+// the URL's host name (without port).
+func SlotKey(req *crawl.Request) string {
+	if s, ok := req.Meta["download_slot"].(string); ok && s != "" {
+		return s
+	}
+	u, err := req.ParsedURL()
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+func (d *Downloader) getSlot(key string) *slot {
+	d.slotsMu.Lock()
+	defer d.slotsMu.Unlock()
+	d.slotCalls++
+	if d.slotCalls%256 == 0 {
+		cut := time.Now().Add(-slotIdle)
+		for k, s := range d.slots {
+			s.mu.Lock()
+			idle := s.refs == 0 && s.lastUsed.Before(cut) && s.next.Before(cut) && s.minDelay == 0
+			s.mu.Unlock()
+			if idle {
+				delete(d.slots, k)
+			}
+		}
+	}
+	s, ok := d.slots[key]
+	if !ok {
+		s = &slot{key: key, sem: make(chan struct{}, d.opts.ConcurrentPerDomain), delay: d.opts.Delay, minDelay: d.opts.Delay}
+		if d.opts.AutoThrottle.Enabled {
+			s.delay = max(d.opts.AutoThrottle.StartDelay, d.opts.Delay)
+		}
+		d.slots[key] = s
+	}
+	s.mu.Lock()
+	s.refs++
+	s.mu.Unlock()
+	return s
+}
+
+// acquire blocks until the slot has a free concurrency place and its delay
+// has passed, then consults the gate. The returned func releases the slot.
+func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), error) {
+	unref := func() {
+		s.mu.Lock()
+		s.refs--
+		s.lastUsed = time.Now()
+		s.mu.Unlock()
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		unref()
+		return nil, context.Cause(ctx)
+	}
+	release := func() {
+		<-s.sem
+		unref()
+	}
+	s.mu.Lock()
+	delay := s.delay
+	if d.opts.RandomizeDelay && delay > 0 {
+		// Scrapy's RANDOMIZE_DOWNLOAD_DELAY: 0.5x to 1.5x.
+		delay = time.Duration(float64(delay) * (0.5 + rand.Float64()))
+	}
+	now := time.Now()
+	start := now
+	if s.next.After(start) {
+		start = s.next
+	}
+	if s.pausedUntil.After(start) {
+		start = s.pausedUntil
+	}
+	s.next = start.Add(delay)
+	s.mu.Unlock()
+	if err := sleepCtx(ctx, start.Sub(now)); err != nil {
+		release()
+		return nil, err
+	}
+	if d.opts.Gate != nil {
+		if err := d.opts.Gate.Acquire(ctx, s.key, delay); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// SetSlotMinDelay raises a slot's delay floor (robots.txt Crawl-delay). A
+// smaller value than DOWNLOAD_DELAY has no effect.
+func (d *Downloader) SetSlotMinDelay(key string, delay time.Duration) {
+	s := d.getSlot(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	if delay > s.minDelay {
+		s.minDelay = delay
+		s.delay = max(s.delay, delay)
+	}
+}
+
+// SlotDelay returns a slot's current delay (for tests and the progress
+// line).
+func (d *Downloader) SlotDelay(key string) time.Duration {
+	d.slotsMu.Lock()
+	s, ok := d.slots[key]
+	d.slotsMu.Unlock()
+	if !ok {
+		return d.opts.Delay
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delay
+}
+
+// throttle applies AutoThrottle after a response: Scrapy's algorithm
+// (aim at latency/target concurrency, move halfway there, never below the
+// floor, never lowered by a non-200 response), plus a doubling on 429 and
+// 503 and a pause until Retry-After.
+func (d *Downloader) throttle(s *slot, resp *crawl.Response) {
+	at := d.opts.AutoThrottle
+	if !at.Enabled {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if resp.Status == http.StatusTooManyRequests || resp.Status == http.StatusServiceUnavailable {
+		nd := max(s.delay*2, s.minDelay, 100*time.Millisecond)
+		s.delay = min(nd, max(at.MaxDelay, s.minDelay))
+		if ra, ok := ParseRetryAfter(resp.Headers.Get("Retry-After"), time.Now()); ok {
+			ra = min(ra, at.MaxRetryAfter)
+			if until := time.Now().Add(ra); until.After(s.pausedUntil) {
+				s.pausedUntil = until
+			}
+		}
+		return
+	}
+	latency := resp.Timings.Latency()
+	if latency <= 0 {
+		return
+	}
+	target := time.Duration(float64(latency) / at.TargetConcurrency)
+	nd := (s.delay + target) / 2
+	nd = max(target, nd)
+	nd = min(max(s.minDelay, nd), max(at.MaxDelay, s.minDelay))
+	if resp.Status != http.StatusOK && nd <= s.delay {
+		return
+	}
+	s.delay = nd
+}
+
+// ParseRetryAfter reads a Retry-After value: delay-seconds or an
+// HTTP-date. Negative or unparsable values report false.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		if n > 1<<31 {
+			n = 1 << 31
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}

@@ -1,0 +1,912 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+// Close reasons (stats finish_reason, Result.Reason).
+const (
+	ReasonFinished   = "finished"
+	ReasonItemCount  = "closespider_itemcount"
+	ReasonPageCount  = "closespider_pagecount"
+	ReasonTimeout    = "closespider_timeout"
+	ReasonErrorCount = "closespider_errorcount"
+	ReasonShutdown   = "shutdown"
+	ReasonCancelled  = "cancelled"
+	ReasonStalled    = "stalled"
+)
+
+// Result is how a crawl ended.
+type Result struct {
+	// Reason is the close reason (finished, closespider_*, shutdown,
+	// cancelled, stalled, or one given to Crawl.Close).
+	Reason string
+	// Errors counts callback, errback, pipeline and hook errors that no
+	// errback handled: the crawl went on, but the run failed (exit code 1).
+	Errors int64
+	// Stalled names each callback still waiting when the crawl stalled.
+	Stalled []string
+	// Stats is the final stats snapshot.
+	Stats map[string]any
+}
+
+// Engine runs one crawl (Scrapy's ExecutionEngine): it pulls requests from
+// the scheduler while fewer than ConcurrentRequests are being fetched and
+// the callbacks and pipelines keep up, runs each response's callback as soon
+// as it arrives, schedules each request a callback emits at once, and sends
+// items through the pipelines to the feeds. A crawl closes when it is idle
+// (nothing pending, in flight, running or left in the start requests, and
+// the spider_idle hook added nothing), on a closespider limit, on Stop,
+// Abort, Crawl.Close, or when the Run context ends.
+type Engine struct {
+	opts   Options
+	spider Spider
+	log    *slog.Logger
+	stats  stats.Collector
+	sig    *Signals
+	runner *pipeline.Runner
+	handle *Crawl
+
+	mu          sync.Mutex
+	fetching    int   // requests inside Fetch
+	processing  int   // responses/failures in callbacks or errbacks
+	activeBytes int64 // bytes of responses held by processing
+	items       int   // items queued or in the pipelines
+	startDone   bool
+	startBusy   bool // the start iterator's Next is running
+	reason      string
+	closeCh     chan struct{} // closed when a close reason is set
+	abortCh     chan struct{} // closed by Abort
+	aborted     bool
+	errCount    atomic.Int64
+	pages       atomic.Int64
+	scraped     atomic.Int64
+	// scheduledCount counts enqueued requests, so the idle hook can tell
+	// whether it added any.
+	scheduledCount atomic.Int64
+
+	wake      chan struct{}
+	needStart chan struct{}
+
+	itemMu     sync.Mutex
+	itemCond   *sync.Cond
+	itemQ      []queuedItem
+	itemsClose bool
+
+	runCtx     context.Context // lives until Run returns
+	workCtx    context.Context // cancelled on abort or when the grace ends
+	workCancel context.CancelFunc
+	started    atomic.Bool
+	wg         sync.WaitGroup // request goroutines
+}
+
+type queuedItem struct {
+	it   *crawl.Item
+	task *task
+	resp *crawl.Response
+}
+
+// New validates opts and returns an engine ready to Run.
+func New(opts Options) (*Engine, error) {
+	if opts.Spider == nil {
+		return nil, errors.New("engine: Options.Spider is required")
+	}
+	if opts.Fetcher == nil {
+		return nil, errors.New("engine: Options.Fetcher is required")
+	}
+	opts.setDefaults()
+	e := &Engine{
+		opts:      opts,
+		spider:    opts.Spider,
+		log:       opts.Logger.With("spider", opts.Spider.Name()),
+		stats:     opts.Stats,
+		sig:       opts.Signals,
+		closeCh:   make(chan struct{}),
+		abortCh:   make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		needStart: make(chan struct{}, 1),
+	}
+	e.runner = pipeline.NewRunner(opts.Pipelines, opts.Stats, e.log)
+	e.itemCond = sync.NewCond(&e.itemMu)
+	e.handle = &Crawl{eng: e}
+	return e, nil
+}
+
+// Crawl returns the handle given to the spider's Open (spider.download,
+// spider.crawl, spider.close, spider.stats).
+func (e *Engine) Crawl() *Crawl { return e.handle }
+
+// Stats returns the crawl's stats collector.
+func (e *Engine) Stats() stats.Collector { return e.stats }
+
+// Signals returns the crawl's signal bus.
+func (e *Engine) Signals() *Signals { return e.sig }
+
+// Stop closes the crawl gracefully with reason "shutdown" (first Ctrl-C):
+// no new request is pulled, in-flight requests and running callbacks get up
+// to ShutdownGrace to finish, every emitted item is written, feeds are
+// closed.
+func (e *Engine) Stop() { e.requestClose(ReasonShutdown) }
+
+// Abort closes the crawl at once (second Ctrl-C): in-flight requests and
+// callbacks are cancelled; items already emitted still go to the feeds,
+// which are closed valid. The reason stays "shutdown" (or the reason
+// already set).
+func (e *Engine) Abort() {
+	e.requestClose(ReasonShutdown)
+	e.mu.Lock()
+	if !e.aborted {
+		e.aborted = true
+		close(e.abortCh)
+	}
+	e.mu.Unlock()
+}
+
+// requestClose sets the close reason; the first reason wins.
+func (e *Engine) requestClose(reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.reason != "" {
+		return
+	}
+	e.reason = reason
+	close(e.closeCh)
+}
+
+func (e *Engine) closing() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reason
+}
+
+func (e *Engine) wakeUp() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the crawl to its end. The error is for a crawl that could not
+// start (scheduler or spider open failed); everything after that is in
+// Result.
+func (e *Engine) Run(ctx context.Context) (Result, error) {
+	if !e.started.CompareAndSwap(false, true) {
+		return Result{}, errors.New("engine: Run called twice")
+	}
+	runCtx, runCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer runCancel()
+	e.runCtx = runCtx
+	e.workCtx, e.workCancel = context.WithCancel(runCtx)
+	defer e.workCancel()
+	start := time.Now()
+	e.stats.Set(stats.StartTime, start.UTC())
+	if e.opts.MemUsageInterval > 0 {
+		memCtx, memStop := context.WithCancel(runCtx)
+		memDone := make(chan struct{})
+		go func() { stats.SampleMemory(memCtx, e.stats, e.opts.MemUsageInterval); close(memDone) }()
+		defer func() { memStop(); <-memDone }()
+	}
+
+	if err := e.opts.Scheduler.Open(runCtx); err != nil {
+		e.closeFeeds()
+		return Result{}, fmt.Errorf("engine: open scheduler: %w", err)
+	}
+	e.sig.emit(Event{Signal: EngineStarted})
+	if o, ok := e.spider.(Opener); ok {
+		if err := o.Open(e.workCtx, e.handle); err != nil {
+			_ = e.opts.Scheduler.Close(runCtx, ReasonCancelled)
+			e.closeFeeds()
+			e.sig.wait()
+			return Result{}, fmt.Errorf("engine: open spider %s: %w", e.spider.Name(), err)
+		}
+	}
+	e.sig.emit(Event{Signal: SpiderOpened})
+	e.log.Info("spider opened")
+
+	startCtx, startCancel := context.WithCancel(e.workCtx)
+	defer startCancel()
+	it := e.spider.Start(startCtx)
+	for i := len(e.opts.SpiderMiddlewares) - 1; i >= 0; i-- {
+		if w, ok := e.opts.SpiderMiddlewares[i].(StartWrapper); ok && it != nil {
+			it = w.WrapStart(it)
+		}
+	}
+	feederDone := make(chan struct{})
+	go e.feedStart(startCtx, it, feederDone)
+
+	var workers sync.WaitGroup
+	for range e.opts.ConcurrentItems {
+		workers.Add(1)
+		go func() { defer workers.Done(); e.itemWorker() }()
+	}
+	if d := e.opts.CloseSpiderTimeout; d > 0 {
+		t := time.AfterFunc(d, func() { e.requestClose(ReasonTimeout) })
+		defer t.Stop()
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			e.requestClose(ReasonCancelled)
+			e.Abort()
+		case <-runCtx.Done():
+		}
+	}()
+
+	stalled := e.loop()
+
+	reason := e.closing()
+	e.log.Info("closing spider", "reason", reason)
+	startCancel()
+	e.drain(reason == ReasonStalled)
+	<-feederDoneOrTimeout(feederDone, e.opts.AbortWait)
+
+	// Items emitted before this point are processed even on abort: a
+	// callback's emitted item is never lost.
+	e.itemMu.Lock()
+	e.itemsClose = true
+	e.itemCond.Broadcast()
+	e.itemMu.Unlock()
+	if !waitTimeout(&workers, e.opts.AbortWait+e.opts.ShutdownGrace) {
+		e.log.Error("item pipelines did not finish; some items were not written")
+	}
+
+	closeCtx, closeCancel := context.WithTimeout(runCtx, e.opts.AbortWait+e.opts.ShutdownGrace)
+	defer closeCancel()
+	if c, ok := e.spider.(Closer); ok {
+		if err := callErr(func() error { return c.Close(closeCtx, reason) }); err != nil {
+			e.spiderError(fmt.Errorf("spider close: %w", err), nil)
+		}
+	}
+	if err := e.opts.Scheduler.Close(closeCtx, reason); err != nil {
+		e.log.Error("closing the scheduler", "error", err)
+	}
+	e.closeFeeds()
+
+	end := time.Now()
+	e.stats.Set(stats.FinishReason, reason)
+	e.stats.Set(stats.FinishTime, end.UTC())
+	e.stats.Set(stats.ElapsedTimeSeconds, end.Sub(start).Seconds())
+	e.sig.emit(Event{Signal: SpiderClosed, Reason: reason})
+	e.sig.wait()
+	e.log.Info("spider closed", "reason", reason)
+	return Result{Reason: reason, Errors: e.errCount.Load(), Stalled: stalled, Stats: e.stats.Snapshot()}, nil
+}
+
+func feederDoneOrTimeout(done chan struct{}, d time.Duration) <-chan struct{} {
+	out := make(chan struct{})
+	go func() {
+		defer close(out)
+		select {
+		case <-done:
+		case <-time.After(d):
+		}
+	}()
+	return out
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func (e *Engine) closeFeeds() {
+	for _, f := range e.opts.Feeds {
+		if err := f.Close(); err != nil {
+			e.log.Error("closing feed", "error", err)
+		}
+	}
+}
+
+// loop is the scheduling loop. It returns when a close reason is set, with
+// the stalled callbacks when the reason is "stalled".
+func (e *Engine) loop() []string {
+	tick := time.NewTicker(e.opts.PollInterval)
+	defer tick.Stop()
+	lastFlush := time.Now()
+	var idleSince, lastIdleFire time.Time
+	keptOpen := false
+	stallPolls := 0
+	for {
+		if e.closing() != "" {
+			return nil
+		}
+		e.pull()
+		st := e.state()
+		switch {
+		case st.idle:
+			stallPolls = 0
+			if lastIdleFire.IsZero() || time.Since(lastIdleFire) >= e.opts.IdleInterval {
+				lastIdleFire = time.Now()
+				if keptOpen = e.fireIdle(); keptOpen {
+					idleSince = time.Time{}
+					break
+				}
+			} else if keptOpen {
+				break // DontCloseSpider: wait for the next spider_idle
+			}
+			if idleSince.IsZero() {
+				idleSince = time.Now()
+			}
+			if time.Since(idleSince) >= e.opts.MaxIdle {
+				e.requestClose(ReasonFinished)
+				return nil
+			}
+		case st.onlyCallbacks:
+			idleSince, lastIdleFire, keptOpen = time.Time{}, time.Time{}, false
+			if r, ok := e.spider.(StallReporter); ok {
+				if waiting := callStalled(r); len(waiting) > 0 {
+					stallPolls++
+					// Two polls a tick apart: a result being posted between
+					// the states we read must not count as a stall.
+					if stallPolls >= 2 {
+						for _, w := range waiting {
+							e.log.Error("callback stalled: nothing can resume it", "callback", w)
+						}
+						e.requestClose(ReasonStalled)
+						return waiting
+					}
+				} else {
+					stallPolls = 0
+				}
+			}
+		default:
+			stallPolls = 0
+			idleSince, lastIdleFire, keptOpen = time.Time{}, time.Time{}, false
+		}
+		if time.Since(lastFlush) >= e.opts.FlushInterval {
+			lastFlush = time.Now()
+			for _, f := range e.opts.Feeds {
+				if err := f.Flush(); err != nil {
+					e.log.Error("flushing feed", "error", err)
+				}
+			}
+		}
+		select {
+		case <-e.wake:
+		case <-tick.C:
+		case <-e.closeCh:
+		}
+	}
+}
+
+func callStalled(r StallReporter) (out []string) {
+	defer func() {
+		if v := recover(); v != nil {
+			out = nil
+		}
+	}()
+	return r.Stalled()
+}
+
+type engineState struct {
+	idle          bool // nothing pending, in flight, running, or left to start
+	onlyCallbacks bool // idle except for callbacks (or the start iterator) still running
+}
+
+func (e *Engine) state() engineState {
+	e.mu.Lock()
+	busy := e.fetching > 0 || e.items > 0
+	running := e.processing > 0 || e.startBusy
+	startDone := e.startDone
+	e.mu.Unlock()
+	if busy || (!startDone && !running) {
+		return engineState{}
+	}
+	if e.pending() > 0 {
+		return engineState{}
+	}
+	if running {
+		return engineState{onlyCallbacks: true}
+	}
+	return engineState{idle: true}
+}
+
+func (e *Engine) pending() int {
+	n, err := e.opts.Scheduler.Len(e.runCtx)
+	if err != nil {
+		e.log.Error("scheduler length", "error", err)
+		return 1 // unknown: not idle
+	}
+	return n
+}
+
+// fireIdle emits spider_idle and runs the spider's IdleHandler, if any. It
+// reports whether the crawl must stay open: the hook scheduled requests or
+// asked to (DontCloseSpider).
+func (e *Engine) fireIdle() bool {
+	e.sig.emit(Event{Signal: SpiderIdle})
+	h, ok := e.spider.(IdleHandler)
+	if !ok {
+		return false
+	}
+	before := e.scheduledCount.Load()
+	var keep bool
+	err := callErr(func() error {
+		var err error
+		keep, err = h.Idle(e.workCtx, &idleOutput{e: e})
+		return err
+	})
+	if err != nil {
+		e.spiderError(fmt.Errorf("spider_idle: %w", err), nil)
+	}
+	return keep || e.scheduledCount.Load() != before
+}
+
+// pull hands requests from the scheduler to fetch goroutines while there is
+// room (Scrapy's needs_backout).
+func (e *Engine) pull() {
+	for {
+		e.mu.Lock()
+		if e.reason != "" || e.fetching >= e.opts.ConcurrentRequests ||
+			e.items >= e.opts.MaxPendingItems || e.activeBytes > e.opts.MaxActiveSize {
+			e.mu.Unlock()
+			return
+		}
+		e.fetching++
+		e.mu.Unlock()
+		req, err := e.opts.Scheduler.Next(e.runCtx)
+		if err != nil || req == nil {
+			e.mu.Lock()
+			e.fetching--
+			startDone := e.startDone
+			e.mu.Unlock()
+			if err != nil {
+				e.log.Error("scheduler next", "error", err)
+			} else if !startDone {
+				select {
+				case e.needStart <- struct{}{}:
+				default:
+				}
+			}
+			return
+		}
+		e.wg.Add(1)
+		go e.process(req)
+	}
+}
+
+// feedStart pulls start requests lazily: a batch of up to
+// ConcurrentRequests each time the scheduler runs dry, so a start generator
+// of millions of requests is never materialised.
+func (e *Engine) feedStart(ctx context.Context, it StartIterator, done chan struct{}) {
+	defer close(done)
+	defer func() {
+		e.mu.Lock()
+		e.startDone, e.startBusy = true, false
+		e.mu.Unlock()
+		e.wakeUp()
+	}()
+	if it == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.needStart:
+		}
+		for n := 0; n < e.opts.ConcurrentRequests; {
+			e.mu.Lock()
+			e.startBusy = true
+			e.mu.Unlock()
+			req, err := nextStart(ctx, it)
+			e.mu.Lock()
+			e.startBusy = false
+			e.mu.Unlock()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					e.spiderError(fmt.Errorf("start requests: %w", err), nil)
+				}
+				return
+			}
+			if req == nil {
+				continue
+			}
+			req.Start = true
+			if e.schedule(req) {
+				n++
+			}
+		}
+	}
+}
+
+func nextStart(ctx context.Context, it StartIterator) (req *crawl.Request, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			req, err = nil, fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return it.Next(ctx)
+}
+
+// schedule enqueues r and emits request_scheduled or request_dropped. It
+// reports whether r was enqueued.
+func (e *Engine) schedule(r *crawl.Request) bool {
+	ok, err := e.opts.Scheduler.Enqueue(e.runCtx, r)
+	if err != nil {
+		e.log.Error("scheduling request", "url", r.URL, "error", err)
+		return false
+	}
+	if ok {
+		e.scheduledCount.Add(1)
+		e.sig.emit(Event{Signal: RequestScheduled, Request: r})
+		e.wakeUp()
+	} else {
+		e.sig.emit(Event{Signal: RequestDropped, Request: r})
+	}
+	return ok
+}
+
+// task tracks one request until its callback output is committed: the
+// callback returned and each item it emitted went through the pipelines.
+// Then the scheduler's Ack runs (a leasing backend deletes the lease).
+type task struct {
+	e       *Engine
+	req     *crawl.Request
+	pending atomic.Int32
+}
+
+func (t *task) done() {
+	if t.pending.Add(-1) == 0 {
+		if err := t.e.opts.Scheduler.Ack(t.e.runCtx, t.req); err != nil {
+			t.e.log.Error("scheduler ack", "url", t.req.URL, "error", err)
+		}
+	}
+}
+
+// process downloads one request and runs its callback or errback.
+func (e *Engine) process(req *crawl.Request) {
+	defer e.wg.Done()
+	t := &task{e: e, req: req}
+	t.pending.Store(1)
+	defer t.done()
+	resp, next, err := e.fetch(req)
+	var size int64
+	if resp != nil {
+		size = max(int64(len(resp.Body)), 1024)
+	}
+	e.mu.Lock()
+	e.fetching--
+	e.processing++
+	e.activeBytes += size
+	e.mu.Unlock()
+	e.wakeUp()
+	defer func() {
+		e.mu.Lock()
+		e.processing--
+		e.activeBytes -= size
+		e.mu.Unlock()
+		e.wakeUp()
+	}()
+	switch {
+	case err != nil:
+		e.errback(t, asFailure(err, req))
+	case next != nil:
+		e.schedule(next)
+	case resp != nil:
+		if resp.Request == nil {
+			resp.Request = req
+		}
+		e.stats.Inc(stats.ResponseReceivedCount, 1)
+		e.sig.emit(Event{Signal: ResponseReceived, Response: resp, Request: resp.Request})
+		if n := e.pages.Add(1); e.opts.CloseSpiderPageCount > 0 && n >= e.opts.CloseSpiderPageCount {
+			e.requestClose(ReasonPageCount)
+		}
+		out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
+		if err := callErr(func() error { return e.spider.Callback(e.workCtx, resp, out) }); err != nil {
+			e.spiderError(err, resp)
+		}
+	default:
+		e.errback(t, crawl.NewFailure(crawl.UnknownError, req, errors.New("fetcher returned neither a response nor a request")))
+	}
+}
+
+func (e *Engine) fetch(req *crawl.Request) (resp *crawl.Response, next *crawl.Request, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			resp, next, err = nil, nil, crawl.NewFailure(crawl.UnknownError, req, fmt.Errorf("panic in downloader: %v", v))
+		}
+	}()
+	return e.opts.Fetcher.Fetch(e.workCtx, req)
+}
+
+func asFailure(err error, req *crawl.Request) *crawl.Failure {
+	var f *crawl.Failure
+	if errors.As(err, &f) {
+		if f.Request == nil {
+			f.Request = req
+		}
+		return f
+	}
+	t := crawl.UnknownError
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		t = crawl.IgnoreRequest
+	}
+	return crawl.NewFailure(t, req, err)
+}
+
+func (e *Engine) wrapOutput(resp *crawl.Response, out Output) Output {
+	for _, m := range e.opts.SpiderMiddlewares {
+		out = m.WrapOutput(resp, out)
+	}
+	return out
+}
+
+// errback runs the spider's errback for f; an unhandled failure is logged
+// and counted like Scrapy (HttpError at INFO with httperror/* stats).
+func (e *Engine) errback(t *task, f *crawl.Failure) {
+	resp := f.Response
+	if resp == nil {
+		resp = &crawl.Response{URL: f.Request.URL, Request: f.Request}
+	}
+	out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
+	var handled bool
+	err := callErr(func() error {
+		var err error
+		handled, err = e.spider.Errback(e.workCtx, f, out)
+		return err
+	})
+	if err != nil {
+		e.spiderError(fmt.Errorf("errback: %w", err), f.Response)
+	}
+	if handled {
+		return
+	}
+	switch f.Type {
+	case crawl.HttpError:
+		status := 0
+		if f.Response != nil {
+			status = f.Response.Status
+		}
+		e.stats.Inc("httperror/response_ignored_count", 1)
+		e.stats.Inc("httperror/response_ignored_status_count/"+strconv.Itoa(status), 1)
+		e.log.Info("ignoring response: HTTP status code is not handled or not allowed", "status", status, "url", f.Request.URL)
+	case crawl.IgnoreRequest:
+		e.log.Debug("request ignored", "url", f.Request.URL, "reason", f.Message)
+	default:
+		e.stats.Inc("spider_failures/unhandled_count", 1)
+		e.log.Error("error downloading", "request", f.Request.GetMethod()+" "+f.Request.URL, "type", string(f.Type), "error", f.Message)
+	}
+}
+
+// spiderError records an error of spider code (spider_error): logged,
+// counted in spider_exceptions/*, and makes the run fail (exit code 1).
+func (e *Engine) spiderError(err error, resp *crawl.Response) {
+	kind := "Error"
+	var f *crawl.Failure
+	if errors.As(err, &f) {
+		kind = string(f.Type)
+	}
+	e.stats.Inc(stats.SpiderExceptionsCount, 1)
+	e.stats.Inc(stats.SpiderExceptions+kind, 1)
+	attrs := []any{"error", err}
+	if resp != nil {
+		attrs = append(attrs, "url", resp.URL)
+	}
+	e.log.Error("spider error", attrs...)
+	var req *crawl.Request
+	if resp != nil {
+		req = resp.Request
+	}
+	e.sig.emit(Event{Signal: SpiderError, Err: err, Response: resp, Request: req})
+	if n := e.errCount.Add(1); e.opts.CloseSpiderErrorCount > 0 && n >= e.opts.CloseSpiderErrorCount {
+		e.requestClose(ReasonErrorCount)
+	}
+}
+
+// callErr runs fn, turning a panic into an error: a bug in a Go spider
+// must cost one page, not the crawl.
+func callErr(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return fn()
+}
+
+// enqueueItem queues it for the pipelines without blocking.
+func (e *Engine) enqueueItem(it *crawl.Item, t *task, resp *crawl.Response) {
+	if it == nil {
+		return
+	}
+	// Count the item before queueing it, so the idle check never sees it
+	// neither queued nor counted.
+	e.mu.Lock()
+	e.items++
+	e.mu.Unlock()
+	e.itemMu.Lock()
+	if e.itemsClose {
+		e.itemMu.Unlock()
+		e.mu.Lock()
+		e.items--
+		e.mu.Unlock()
+		e.log.Warn("item emitted after the crawl closed was not written", "url", urlOf(resp))
+		return
+	}
+	if t != nil {
+		t.pending.Add(1)
+	}
+	e.itemQ = append(e.itemQ, queuedItem{it: it, task: t, resp: resp})
+	e.itemCond.Signal()
+	e.itemMu.Unlock()
+}
+
+func urlOf(resp *crawl.Response) string {
+	if resp == nil {
+		return ""
+	}
+	return resp.URL
+}
+
+// itemWorker runs queued items through the pipelines and into the feeds
+// until the queue is closed and empty.
+func (e *Engine) itemWorker() {
+	for {
+		e.itemMu.Lock()
+		for len(e.itemQ) == 0 && !e.itemsClose {
+			e.itemCond.Wait()
+		}
+		if len(e.itemQ) == 0 {
+			e.itemMu.Unlock()
+			return
+		}
+		q := e.itemQ[0]
+		e.itemQ[0] = queuedItem{}
+		e.itemQ = e.itemQ[1:]
+		e.itemMu.Unlock()
+
+		e.processItem(q)
+		if q.task != nil {
+			q.task.done()
+		}
+		e.mu.Lock()
+		e.items--
+		e.mu.Unlock()
+		e.wakeUp()
+	}
+}
+
+func (e *Engine) processItem(q queuedItem) {
+	it, outcome, err := e.runner.Process(e.workCtx, q.it)
+	var req *crawl.Request
+	if q.resp != nil {
+		req = q.resp.Request
+	}
+	switch outcome {
+	case pipeline.Dropped:
+		e.sig.emit(Event{Signal: ItemDropped, Item: it, Response: q.resp, Request: req, Err: err})
+		return
+	case pipeline.Failed:
+		e.errCount.Add(1)
+		e.sig.emit(Event{Signal: ItemError, Item: it, Response: q.resp, Request: req, Err: err})
+		return
+	}
+	for _, f := range e.opts.Feeds {
+		if err := f.Export(it); err != nil {
+			e.log.Error("writing item to feed", "error", err)
+		}
+	}
+	e.sig.emit(Event{Signal: ItemScraped, Item: it, Response: q.resp, Request: req})
+	if n := e.scraped.Add(1); e.opts.CloseSpiderItemCount > 0 && n >= e.opts.CloseSpiderItemCount {
+		e.requestClose(ReasonItemCount)
+	}
+}
+
+// drain waits for in-flight work after a close reason was set: up to
+// ShutdownGrace for a graceful close, not at all after Abort (or a stall,
+// whose callbacks can never finish); then cancels what is left and waits up
+// to AbortWait for it to return.
+func (e *Engine) drain(stalled bool) {
+	busy := func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.fetching > 0 || e.processing > 0 || e.items > 0
+	}
+	grace := time.NewTimer(e.opts.ShutdownGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(e.opts.PollInterval)
+	defer tick.Stop()
+	if !stalled {
+		e.mu.Lock()
+		n := e.fetching + e.processing
+		e.mu.Unlock()
+		if n > 0 {
+			e.log.Info("waiting for in-flight requests", "in_flight", n, "grace", e.opts.ShutdownGrace)
+		}
+	wait:
+		for busy() {
+			select {
+			case <-e.wake:
+			case <-tick.C:
+			case <-grace.C:
+				e.log.Warn("shutdown grace period over; cancelling in-flight requests")
+				break wait
+			case <-e.abortCh:
+				break wait
+			}
+		}
+	}
+	e.workCancel()
+	if !waitTimeout(&e.wg, e.opts.AbortWait) {
+		e.log.Error("some callbacks did not return after cancellation; closing anyway")
+	}
+}
+
+// output is the Output of one callback or errback.
+type output struct {
+	e    *Engine
+	task *task
+	resp *crawl.Response
+}
+
+func (o *output) Request(r *crawl.Request) {
+	if r != nil {
+		o.e.schedule(r)
+	}
+}
+
+func (o *output) Item(it *crawl.Item) { o.e.enqueueItem(it, o.task, o.resp) }
+
+func (o *output) Error(err error) {
+	if err != nil {
+		o.e.spiderError(err, o.resp)
+	}
+}
+
+// idleOutput receives what the spider_idle hook emits: requests go straight
+// to the scheduler (Scrapy's engine.crawl), without spider middlewares.
+type idleOutput struct{ e *Engine }
+
+func (o *idleOutput) Request(r *crawl.Request) {
+	if r != nil {
+		o.e.schedule(r)
+	}
+}
+
+func (o *idleOutput) Item(it *crawl.Item) { o.e.enqueueItem(it, nil, nil) }
+
+func (o *idleOutput) Error(err error) {
+	if err != nil {
+		o.e.spiderError(err, nil)
+	}
+}
+
+// fetchCtx is fetch for inline downloads, with the caller's context bounded
+// by the crawl's.
+func (e *Engine) fetchCtx(ctx context.Context, req *crawl.Request) (resp *crawl.Response, next *crawl.Request, err error) {
+	if e.workCtx != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(e.workCtx, cancel)
+		defer stop()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			resp, next, err = nil, nil, crawl.NewFailure(crawl.UnknownError, req, fmt.Errorf("panic in downloader: %v", v))
+		}
+	}()
+	return e.opts.Fetcher.Fetch(ctx, req)
+}

@@ -1,0 +1,151 @@
+package engine_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/feed"
+	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+// TestCrawlGeneratedSite crawls a 5 000-page site: every page is fetched
+// exactly once (server-side count), every item is written, and the server
+// never sees more than CONCURRENT_REQUESTS at once.
+func TestCrawlGeneratedSite(t *testing.T) {
+	const pages, conc = 5000, 16
+	srv := fixture.New(t, fixture.Options{Pages: pages, Links: 10})
+	out := filepath.Join(t.TempDir(), "items.jsonl")
+	f, err := feed.Open(feed.Config{URI: out, Format: feed.JSONLines, Overwrite: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := stats.NewMemory()
+	res := mustRun(t, engine.Options{
+		Spider:             siteSpider(srv.URL + "/site/0"),
+		Fetcher:            newFetcher(t),
+		Feeds:              []engine.Exporter{f},
+		Stats:              st,
+		ConcurrentRequests: conc,
+	})
+	if res.Reason != engine.ReasonFinished {
+		t.Fatalf("reason = %q", res.Reason)
+	}
+	counts := srv.CountByPath("/site/")
+	if len(counts) != pages {
+		t.Fatalf("%d distinct pages fetched, want %d", len(counts), pages)
+	}
+	for p, n := range counts {
+		if n != 1 {
+			t.Fatalf("%s fetched %d times", p, n)
+		}
+	}
+	if m := srv.MaxInFlight(); m > conc {
+		t.Fatalf("server saw %d requests in flight, limit %d", m, conc)
+	}
+	seen := map[string]bool{}
+	file, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	for sc.Scan() {
+		var it struct{ URL, Name, Price, Sku, Description string }
+		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
+			t.Fatalf("bad line %q: %v", sc.Text(), err)
+		}
+		if it.Name == "" || it.Sku == "" || it.Price == "" || it.Description == "" {
+			t.Fatalf("incomplete item %+v", it)
+		}
+		seen[it.URL] = true
+	}
+	if len(seen) != pages {
+		t.Fatalf("%d distinct items written, want %d", len(seen), pages)
+	}
+	want := map[string]int64{
+		stats.ItemScrapedCount: pages, stats.ResponseReceivedCount: pages,
+		stats.SchedulerEnqueued: pages, stats.SchedulerDequeued: pages,
+		stats.DupefilterFiltered: pages*10 - (pages - 1),
+	}
+	for k, v := range want {
+		if g := stats.Int(st, k); g != v {
+			t.Errorf("%s = %d, want %d", k, g, v)
+		}
+	}
+}
+
+// TestBackpressure checks the global limit from the server side with slow
+// pages, so that requests pile up if the engine does not hold them back.
+func TestBackpressure(t *testing.T) {
+	for _, conc := range []int{1, 4} {
+		t.Run(fmt.Sprint(conc), func(t *testing.T) {
+			srv := fixture.New(t, fixture.Options{Pages: 60, Links: 5, Latency: 20_000_000})
+			res := mustRun(t, engine.Options{
+				Spider: siteSpider(srv.URL + "/site/0"), Fetcher: newFetcher(t), ConcurrentRequests: conc,
+			})
+			if res.Reason != engine.ReasonFinished {
+				t.Fatalf("reason = %q", res.Reason)
+			}
+			if n := len(srv.CountByPath("/site/")); n != 60 {
+				t.Fatalf("fetched %d pages", n)
+			}
+			if m := srv.MaxInFlight(); m > conc {
+				t.Fatalf("server saw %d in flight, limit %d", m, conc)
+			}
+			if conc > 1 && srv.MaxInFlight() < 2 {
+				t.Fatalf("server never saw concurrent requests (max %d)", srv.MaxInFlight())
+			}
+		})
+	}
+}
+
+// TestItemBackpressure: while the pipelines are slow, the engine stops
+// pulling requests once MaxPendingItems items wait.
+func TestItemBackpressure(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{Pages: 40, Links: 3})
+	release := make(chan struct{})
+	st := stats.NewMemory()
+	block := pipeline.Func(func(ctx context.Context, it *crawl.Item) (*crawl.Item, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return it, nil
+	})
+	done := make(chan engine.Result)
+	e, err := engine.New(engine.Options{
+		Spider: siteSpider(srv.URL + "/site/0"), Fetcher: newFetcher(t), Stats: st,
+		Pipelines: []pipeline.Pipeline{block}, MaxPendingItems: 2, ConcurrentRequests: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		res, _ := e.Run(t.Context())
+		done <- res
+	}()
+	// The first item blocks the pipeline; at most MaxPendingItems items can
+	// be pending, so at most that many responses (plus one in flight when
+	// the limit was reached) are fetched.
+	waitFor(t, func() bool { return stats.Int(st, stats.ResponseReceivedCount) >= 2 })
+	settle()
+	fetchedWhileBlocked := len(srv.CountByPath("/site/"))
+	const maxPending = 2
+	close(release)
+	res := <-done
+	if fetchedWhileBlocked > maxPending+1 {
+		t.Fatalf("%d pages fetched while the pipeline was blocked, want <= %d", fetchedWhileBlocked, maxPending+1)
+	}
+	if res.Reason != engine.ReasonFinished || stats.Int(st, stats.ItemScrapedCount) != 40 {
+		t.Fatalf("reason %q, %d items", res.Reason, stats.Int(st, stats.ItemScrapedCount))
+	}
+}

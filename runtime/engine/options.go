@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/scheduler"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+// Fetcher downloads requests for the engine. The downloader middleware chain
+// (runtime/middleware) implements it; per-domain concurrency and delays are
+// enforced inside Fetch, which blocks while it waits for a slot.
+type Fetcher interface {
+	// Fetch downloads r through the downloader middlewares. It returns a
+	// response, or a request to schedule instead (retry, redirect), or an
+	// error (*crawl.Failure).
+	Fetch(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error)
+}
+
+// FetcherFunc adapts a function to Fetcher.
+type FetcherFunc func(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error)
+
+// Fetch implements Fetcher.
+func (f FetcherFunc) Fetch(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
+	return f(ctx, r)
+}
+
+// SpiderMiddleware wraps the output of a callback (Scrapy's
+// process_spider_output as an output filter). WrapOutput is called once per
+// response (or per failed request for errback output, with a response of
+// Status 0 whose Request is the failed request) and returns the Output the
+// callback writes to; it forwards what it keeps to next. Middlewares are
+// listed engine-first: callback output passes through them in reverse list
+// order, like Scrapy's SPIDER_MIDDLEWARES with the first one closest to the
+// engine.
+type SpiderMiddleware interface {
+	WrapOutput(resp *crawl.Response, next Output) Output
+}
+
+// StartWrapper is implemented by spider middlewares that also filter the
+// start requests (Scrapy's process_start).
+type StartWrapper interface {
+	WrapStart(start StartIterator) StartIterator
+}
+
+// Exporter receives every scraped item (a feed). *feed.Feed and *feed.Set
+// implement it. The engine flushes exporters periodically and closes them
+// when the crawl ends, whatever the close reason.
+type Exporter interface {
+	Export(it *crawl.Item) error
+	Flush() error
+	Close() error
+}
+
+// Options configures an Engine. Spider and Fetcher are required; zero
+// values elsewhere take the defaults in brackets (Scrapy's defaults where
+// Scrapy has the setting).
+type Options struct {
+	Spider  Spider
+	Fetcher Fetcher
+	// Scheduler [an in-memory scheduler.Memory].
+	Scheduler         scheduler.Scheduler
+	Pipelines         []pipeline.Pipeline
+	SpiderMiddlewares []SpiderMiddleware
+	// Feeds receive scraped items after the pipelines; the engine closes them.
+	Feeds []Exporter
+	// Stats [a new stats.Memory].
+	Stats stats.Collector
+	// Logger [discard]. Wrap its handler with stats.NewCountingHandler to
+	// get log_count/<LEVEL>.
+	Logger *slog.Logger
+	// Signals [a new bus]; Connect subscribers before Run.
+	Signals *Signals
+
+	// ConcurrentRequests bounds the requests handed to Fetch at once
+	// (CONCURRENT_REQUESTS) [16].
+	ConcurrentRequests int
+	// ConcurrentItems is the number of items processed by the pipelines in
+	// parallel [1: items reach the feeds in the order they were emitted].
+	ConcurrentItems int
+	// MaxPendingItems makes the engine stop pulling requests while this many
+	// items wait for or are in the pipelines [1000].
+	MaxPendingItems int
+	// MaxActiveSize makes the engine stop pulling requests while the
+	// responses held by running callbacks total more than this many bytes
+	// (SCRAPER_SLOT_MAX_ACTIVE_SIZE) [5 000 000].
+	MaxActiveSize int64
+
+	// CloseSpider* close the crawl after that many items, pages, spider
+	// errors or that much time (CLOSESPIDER_ITEMCOUNT, _PAGECOUNT,
+	// _ERRORCOUNT, _TIMEOUT) [0: off].
+	CloseSpiderItemCount  int64
+	CloseSpiderPageCount  int64
+	CloseSpiderErrorCount int64
+	CloseSpiderTimeout    time.Duration
+
+	// MaxIdle keeps an idle crawl open this long before closing it
+	// "finished", polling the scheduler meanwhile
+	// (MAX_IDLE_TIME_BEFORE_CLOSE, for schedulers fed from outside) [0].
+	MaxIdle time.Duration
+	// ShutdownGrace bounds how long a graceful close waits for in-flight
+	// requests and running callbacks before cancelling them [10s].
+	ShutdownGrace time.Duration
+	// AbortWait bounds how long the engine waits for cancelled work to
+	// return before closing anyway [2s].
+	AbortWait time.Duration
+	// PollInterval is how often the engine re-checks idleness, stalls and
+	// an externally fed scheduler [100ms].
+	PollInterval time.Duration
+	// IdleInterval is how often spider_idle fires again while the idle hook
+	// keeps the crawl open (DontCloseSpider) [1s].
+	IdleInterval time.Duration
+	// FlushInterval is how often feeds are flushed [1s].
+	FlushInterval time.Duration
+	// MemUsageInterval is how often memusage/max is sampled [1s; <0 off].
+	MemUsageInterval time.Duration
+}
+
+func (o *Options) setDefaults() {
+	def := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	if o.ConcurrentRequests <= 0 {
+		o.ConcurrentRequests = 16
+	}
+	if o.ConcurrentItems <= 0 {
+		o.ConcurrentItems = 1
+	}
+	if o.MaxPendingItems <= 0 {
+		o.MaxPendingItems = 1000
+	}
+	if o.MaxActiveSize <= 0 {
+		o.MaxActiveSize = 5_000_000
+	}
+	def(&o.ShutdownGrace, 10*time.Second)
+	def(&o.AbortWait, 2*time.Second)
+	def(&o.PollInterval, 100*time.Millisecond)
+	def(&o.IdleInterval, time.Second)
+	def(&o.FlushInterval, time.Second)
+	def(&o.MemUsageInterval, time.Second)
+	if o.Stats == nil {
+		o.Stats = stats.NewMemory()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Signals == nil {
+		o.Signals = NewSignals()
+	}
+	if o.Scheduler == nil {
+		o.Scheduler = scheduler.NewMemory(scheduler.MemoryOptions{Stats: o.Stats, Logger: o.Logger})
+	}
+}

@@ -1,0 +1,297 @@
+// Package extract holds the data-extraction side of spiderrun: parsel-style
+// selectors (CSS with ::text and ::attr(), XPath 1.0), response decoding,
+// Scrapy's link extractor, FormRequest.from_response, embedded JSON and
+// sitemaps. It is plain Go over golang.org/x/net/html, antchfx/xpath and
+// cascadia; jsbridge wraps it one to one for JavaScript.
+package extract
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/html"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// Document types accepted by NewSelector.
+const (
+	TypeHTML = "html"
+	TypeXML  = "xml"
+)
+
+var xmlDeclStart = regexp.MustCompile(`^\s*<\?xml[\s?]`)
+
+// ErrTooDeep reports an HTML document nested deeper than the HTML parser
+// accepts (x/net/html refuses more than 512 open elements). The page cannot
+// be parsed; the caller reports it and the crawl goes on.
+var ErrTooDeep = errors.New("html nesting deeper than 512 elements")
+
+// document is one parsed page shared by every selector taken from it.
+type document struct {
+	root *html.Node
+	typ  string
+	nsState
+
+	// cascadia lower-cases type and attribute names in selectors, so XML
+	// elements and attributes are stored lower-case and their real names
+	// kept here (only for names that have upper-case letters). XPath and
+	// serialization use the real names; CSS on XML is thus
+	// case-insensitive where parsel is case-sensitive.
+	elemNames map[*html.Node]string
+	attrNames map[*html.Node][]string
+
+	orderOnce sync.Once
+	order     map[*html.Node]int
+}
+
+// position returns n's index in document order, for sorting node sets that
+// were collected element by element (CSS pseudo-elements, selector groups).
+func (d *document) position(n *html.Node) int {
+	d.orderOnce.Do(func() {
+		d.order = map[*html.Node]int{}
+		i := 0
+		var walk func(*html.Node)
+		walk = func(n *html.Node) {
+			d.order[n] = i
+			i++
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(d.root)
+	})
+	return d.order[n]
+}
+
+type textKey struct{}
+type rootKey struct{}
+
+type rootResult struct {
+	sel *Selector
+	err error
+}
+
+type decoded struct{ text, enc string }
+
+func decodedBody(resp *crawl.Response) decoded {
+	return resp.Memo(textKey{}, func() any {
+		s, enc := DecodeBody(resp.Body, resp.Headers.Get("Content-Type"))
+		return decoded{s, enc}
+	}).(decoded)
+}
+
+// Text returns the response body decoded to a string (see DecodeBody);
+// memoized on the response.
+func Text(resp *crawl.Response) string { return decodedBody(resp).text }
+
+// Encoding returns the name of the encoding Text decoded the body with
+// (WHATWG names: "utf-8", "windows-1252", "gbk", "shift_jis", ...).
+func Encoding(resp *crawl.Response) string { return decodedBody(resp).enc }
+
+// ResponseType returns TypeXML for XML content types (text/xml,
+// application/xml, anything+xml except XHTML) and TypeHTML otherwise, the
+// split Scrapy makes between XmlResponse and HtmlResponse.
+func ResponseType(resp *crawl.Response) string {
+	ct := strings.ToLower(resp.Headers.Get("Content-Type"))
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	switch {
+	case ct == "application/xhtml+xml":
+		return TypeHTML
+	case ct == "text/xml", ct == "application/xml", strings.HasSuffix(ct, "+xml"):
+		return TypeXML
+	}
+	return TypeHTML
+}
+
+// Root returns the selector of the whole response document, parsed once and
+// memoized on the response. It fails only when the page cannot be parsed at
+// all (ErrTooDeep); the error names the URL.
+func Root(resp *crawl.Response) (*Selector, error) {
+	r := resp.Memo(rootKey{}, func() any {
+		s, err := NewSelector(Text(resp), ResponseType(resp))
+		if err != nil {
+			err = fmt.Errorf("%s: %w", resp.URL, err)
+		}
+		return rootResult{s, err}
+	}).(rootResult)
+	return r.sel, r.err
+}
+
+// NewSelector parses text as typ ("html", the default when empty, or "xml").
+func NewSelector(text string, typ string) (*Selector, error) {
+	var (
+		root *html.Node
+		err  error
+	)
+	if typ == "" {
+		// parsel: only an XML declaration is a strong enough hint.
+		typ = TypeHTML
+		if xmlDeclStart.MatchString(text) {
+			typ = TypeXML
+		}
+	}
+	switch typ {
+	case TypeHTML:
+		root, err = parseHTML(text)
+	case TypeXML:
+		var d *document
+		d, err = parseXML(text)
+		if err == nil {
+			return newRootSelector(d), nil
+		}
+	default:
+		return nil, fmt.Errorf("selector type %q: want %q or %q", typ, TypeHTML, TypeXML)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newRootSelector(&document{root: root, typ: typ}), nil
+}
+
+func newRootSelector(d *document) *Selector {
+	root := d.root
+	// Like lxml's, the root selector is the document element: "./body"
+	// works from an HTML root and get() serializes <html>...</html>.
+	node := root
+	for c := root.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode {
+			node = c
+			break
+		}
+	}
+	return &Selector{doc: d, node: node, kind: kindNode}
+}
+
+// elemName is the element's real name.
+func (d *document) elemName(n *html.Node) string {
+	if d.elemNames != nil {
+		if v, ok := d.elemNames[n]; ok {
+			return v
+		}
+	}
+	return n.Data
+}
+
+// attrKey is the real (local) name of n's i-th attribute.
+func (d *document) attrKey(n *html.Node, i int) string {
+	if d.attrNames != nil {
+		if v, ok := d.attrNames[n]; ok && v[i] != "" {
+			return v[i]
+		}
+	}
+	return n.Attr[i].Key
+}
+
+func parseHTML(text string) (*html.Node, error) {
+	root, err := html.Parse(strings.NewReader(text))
+	if err != nil || root == nil {
+		if err != nil && strings.Contains(err.Error(), "512") {
+			return nil, ErrTooDeep
+		}
+		return nil, fmt.Errorf("parse html: %w", err)
+	}
+	// lxml exposes no doctype node; dropping it keeps /node() and
+	// position() answers the same.
+	for c := root.FirstChild; c != nil; {
+		next := c.NextSibling
+		if c.Type == html.DoctypeNode {
+			root.RemoveChild(c)
+		}
+		c = next
+	}
+	return root, nil
+}
+
+// xmlnsSpace marks a namespace declaration kept on an element for
+// serialization; the XPath navigator hides it from the attribute axis.
+const xmlnsSpace = "\x00xmlns"
+
+// parseXML builds an html.Node tree from XML, with Data the local name and
+// Namespace the namespace URI. Like parsel (lxml with recover=True) it keeps
+// what it could read when the document is broken, failing only when nothing
+// was read. Entities other than the XML ones are not resolved (no XXE).
+func parseXML(text string) (*document, error) {
+	d := &document{typ: TypeXML}
+	dec := xml.NewDecoder(strings.NewReader(text))
+	dec.Strict = false
+	dec.Entity = xml.HTMLEntity
+	// The text is already decoded; the declared encoding is only a label.
+	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	root := &html.Node{Type: html.DocumentNode}
+	cur := root
+	sawElement := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !sawElement {
+				return nil, fmt.Errorf("parse xml: %w", err)
+			}
+			break
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			sawElement = true
+			n := &html.Node{Type: html.ElementNode, Data: t.Name.Local, Namespace: t.Name.Space}
+			if low := strings.ToLower(n.Data); low != n.Data {
+				if d.elemNames == nil {
+					d.elemNames = map[*html.Node]string{}
+				}
+				d.elemNames[n], n.Data = n.Data, low
+			}
+			for i, a := range t.Attr {
+				if low := strings.ToLower(a.Name.Local); low != a.Name.Local && a.Name.Space != "xmlns" {
+					if d.attrNames == nil {
+						d.attrNames = map[*html.Node][]string{}
+					}
+					if d.attrNames[n] == nil {
+						d.attrNames[n] = make([]string, len(t.Attr))
+					}
+					d.attrNames[n][i] = a.Name.Local
+					a.Name.Local = low
+				}
+				switch {
+				case a.Name.Space == "xmlns":
+					n.Attr = append(n.Attr, html.Attribute{Namespace: xmlnsSpace, Key: a.Name.Local, Val: a.Value})
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+					n.Attr = append(n.Attr, html.Attribute{Namespace: xmlnsSpace, Key: "", Val: a.Value})
+				default:
+					n.Attr = append(n.Attr, html.Attribute{Namespace: a.Name.Space, Key: a.Name.Local, Val: a.Value})
+				}
+			}
+			cur.AppendChild(n)
+			cur = n
+		case xml.EndElement:
+			if cur.Parent != nil {
+				cur = cur.Parent
+			}
+		case xml.CharData:
+			if cur == root {
+				continue // whitespace around the root element is not a node
+			}
+			if last := cur.LastChild; last != nil && last.Type == html.TextNode {
+				last.Data += string(t)
+			} else {
+				cur.AppendChild(&html.Node{Type: html.TextNode, Data: string(t)})
+			}
+		case xml.Comment:
+			cur.AppendChild(&html.Node{Type: html.CommentNode, Data: string(t)})
+		}
+	}
+	if !sawElement {
+		return nil, errors.New("parse xml: no root element")
+	}
+	d.root = root
+	return d, nil
+}

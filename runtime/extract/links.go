@@ -1,0 +1,436 @@
+package extract
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/dlclark/regexp2"
+	"golang.org/x/net/html"
+	"golang.org/x/text/encoding"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// Link is one extracted link, as Scrapy's scrapy.link.Link. URL is absolute
+// and keeps its fragment; Fragment stays "" because Scrapy's LinkExtractor
+// never sets it (the field exists for links built by hand).
+type Link struct {
+	URL      string `json:"url"`
+	Text     string `json:"text"`
+	Fragment string `json:"fragment"`
+	NoFollow bool   `json:"nofollow"`
+}
+
+// IgnoredExtensions is Scrapy's IGNORED_EXTENSIONS (scrapy.linkextractors),
+// the default of LinkExtractorOptions.DenyExtensions.
+var IgnoredExtensions = []string{
+	// archives
+	"7z", "7zip", "bz2", "rar", "tar", "tar.gz", "xz", "zip",
+	// images
+	"mng", "pct", "bmp", "gif", "jpg", "jpeg", "png", "pst", "psp", "tif", "tiff", "ai", "drw",
+	"dxf", "eps", "ps", "svg", "cdr", "ico", "webp",
+	// audio
+	"mp3", "wma", "ogg", "wav", "ra", "aac", "mid", "au", "aiff",
+	// video
+	"3gp", "asf", "asx", "avi", "mov", "mp4", "mpg", "qt", "rm", "swf", "wmv", "m4a", "m4v", "flv",
+	"webm",
+	// office suites
+	"xls", "xlsm", "xlsx", "xltm", "xltx", "potm", "potx", "ppt", "pptm", "pptx", "pps", "doc",
+	"docb", "docm", "docx", "dotm", "dotx", "odt", "ods", "odg", "odp",
+	// other
+	"css", "pdf", "exe", "bin", "rss", "dmg", "iso", "apk",
+}
+
+// LinkExtractorOptions are the arguments of Scrapy's LinkExtractor. A nil
+// slice means "Scrapy's default"; an empty non-nil slice means "none" (so
+// Tags: []string{} extracts nothing, as tags=None does in Scrapy, and
+// DenyExtensions: []string{} denies no extension).
+type LinkExtractorOptions struct {
+	Allow          []string `json:"allow,omitempty"` // regexes; a link must match one
+	Deny           []string `json:"deny,omitempty"`  // regexes; a link matching one is dropped
+	AllowDomains   []string `json:"allow_domains,omitempty"`
+	DenyDomains    []string `json:"deny_domains,omitempty"`
+	RestrictXPaths []string `json:"restrict_xpaths,omitempty"`
+	RestrictCSS    []string `json:"restrict_css,omitempty"`
+	RestrictText   []string `json:"restrict_text,omitempty"` // regexes on the link text
+	Tags           []string `json:"tags,omitempty"`          // default a, area
+	Attrs          []string `json:"attrs,omitempty"`         // default href
+	Canonicalize   bool     `json:"canonicalize,omitempty"`
+	Unique         *bool    `json:"unique,omitempty"` // default true
+	Strip          *bool    `json:"strip,omitempty"`  // default true
+	DenyExtensions []string `json:"deny_extensions,omitempty"`
+	// ProcessValue rewrites each attribute value (already joined with the
+	// base URL); ok=false drops it. ProcessValueErr is the same for callers
+	// that can fail (a JS function); an error aborts the extraction.
+	ProcessValue    func(string) (string, bool)                 `json:"-"`
+	ProcessValueErr func(string) (v string, ok bool, err error) `json:"-"`
+}
+
+// LinkExtractor is Scrapy's LxmlLinkExtractor. It is immutable and safe for
+// concurrent use.
+type LinkExtractor struct {
+	allow, deny, restrictText []*regexp2.Regexp
+	allowDomains, denyDomains []string
+	restrictXPaths            []string
+	restrictCSS               []string
+	tags, attrs               map[string]bool
+	canonicalize, unique      bool
+	strip                     bool
+	denyExt                   []string
+	process                   func(string) (string, bool, error)
+}
+
+// NewLinkExtractor validates opts (regexes, XPath, CSS) and builds an
+// extractor.
+func NewLinkExtractor(opts LinkExtractorOptions) (*LinkExtractor, error) {
+	le := &LinkExtractor{
+		canonicalize: opts.Canonicalize,
+		unique:       opts.Unique == nil || *opts.Unique,
+		strip:        opts.Strip == nil || *opts.Strip,
+	}
+	var err error
+	if le.allow, err = compileAll("allow", opts.Allow); err != nil {
+		return nil, err
+	}
+	if le.deny, err = compileAll("deny", opts.Deny); err != nil {
+		return nil, err
+	}
+	if le.restrictText, err = compileAll("restrict_text", opts.RestrictText); err != nil {
+		return nil, err
+	}
+	for _, d := range opts.AllowDomains {
+		le.allowDomains = append(le.allowDomains, strings.ToLower(d))
+	}
+	for _, d := range opts.DenyDomains {
+		le.denyDomains = append(le.denyDomains, strings.ToLower(d))
+	}
+	for i, x := range opts.RestrictXPaths {
+		if err := CompileXPath(x); err != nil {
+			return nil, fmt.Errorf("restrict_xpaths[%d]: %w", i, err)
+		}
+	}
+	for i, c := range opts.RestrictCSS {
+		if err := CompileCSS(c); err != nil {
+			return nil, fmt.Errorf("restrict_css[%d]: %w", i, err)
+		}
+	}
+	le.restrictXPaths, le.restrictCSS = opts.RestrictXPaths, opts.RestrictCSS
+	le.tags = toSet(opts.Tags, []string{"a", "area"})
+	le.attrs = toSet(opts.Attrs, []string{"href"})
+	ext := opts.DenyExtensions
+	if ext == nil {
+		ext = IgnoredExtensions
+	}
+	for _, e := range ext {
+		le.denyExt = append(le.denyExt, "."+strings.ToLower(e))
+	}
+	switch {
+	case opts.ProcessValueErr != nil:
+		le.process = opts.ProcessValueErr
+	case opts.ProcessValue != nil:
+		pv := opts.ProcessValue
+		le.process = func(s string) (string, bool, error) { v, ok := pv(s); return v, ok, nil }
+	}
+	return le, nil
+}
+
+func compileAll(field string, pats []string) ([]*regexp2.Regexp, error) {
+	var out []*regexp2.Regexp
+	for i, p := range pats {
+		re, err := CompileRegex(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func toSet(v, def []string) map[string]bool {
+	if v == nil {
+		v = def
+	}
+	m := make(map[string]bool, len(v))
+	for _, s := range v {
+		m[s] = true
+	}
+	return m
+}
+
+func anyMatch(res []*regexp2.Regexp, s string) (bool, error) {
+	for _, re := range res {
+		ok, err := re.MatchString(s)
+		if err != nil {
+			return false, regexErr(re.String(), err)
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// urlIsFromAnyDomain is Scrapy's url_is_from_any_domain; like Scrapy it
+// compares the whole netloc, so a host with a port must be listed with it.
+func urlIsFromAnyDomain(u *url.URL, domains []string) bool {
+	host := strings.ToLower(u.Host)
+	if host == "" {
+		return false
+	}
+	for _, d := range domains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+func isValidLinkScheme(u string) bool {
+	scheme, _, ok := strings.Cut(u, "://")
+	if !ok {
+		return false
+	}
+	switch scheme {
+	case "http", "https", "file", "ftp":
+		return true
+	}
+	return false
+}
+
+// Matches is LinkExtractor.matches(url): the domain and allow/deny tests
+// alone.
+func (le *LinkExtractor) Matches(rawURL string) (bool, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false, nil
+	}
+	if len(le.allowDomains) > 0 && !urlIsFromAnyDomain(u, le.allowDomains) {
+		return false, nil
+	}
+	if len(le.denyDomains) > 0 && urlIsFromAnyDomain(u, le.denyDomains) {
+		return false, nil
+	}
+	if len(le.allow) > 0 {
+		ok, err := anyMatch(le.allow, rawURL)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	denied, err := anyMatch(le.deny, rawURL)
+	return !denied, err
+}
+
+func (le *LinkExtractor) allowed(l Link) (bool, error) {
+	if !isValidLinkScheme(l.URL) {
+		return false, nil
+	}
+	if len(le.allow) > 0 {
+		ok, err := anyMatch(le.allow, l.URL)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if len(le.deny) > 0 {
+		bad, err := anyMatch(le.deny, l.URL)
+		if err != nil || bad {
+			return false, err
+		}
+	}
+	u, err := url.Parse(l.URL)
+	if err != nil {
+		return false, nil
+	}
+	if len(le.allowDomains) > 0 && !urlIsFromAnyDomain(u, le.allowDomains) {
+		return false, nil
+	}
+	if len(le.denyDomains) > 0 && urlIsFromAnyDomain(u, le.denyDomains) {
+		return false, nil
+	}
+	if len(le.denyExt) > 0 {
+		p := strings.ToLower(u.Path)
+		for _, e := range le.denyExt {
+			if strings.HasSuffix(p, e) {
+				return false, nil
+			}
+		}
+	}
+	if len(le.restrictText) > 0 {
+		return anyMatch(le.restrictText, l.Text)
+	}
+	return true, nil
+}
+
+// ExtractLinks returns the page's links in document order, filtered and
+// deduplicated as Scrapy's LxmlLinkExtractor.extract_links does. Only HTML
+// and XML responses have links; a page that cannot be parsed is an error.
+func (le *LinkExtractor) ExtractLinks(resp *crawl.Response) ([]Link, error) {
+	root, err := Root(resp)
+	if err != nil {
+		return nil, err
+	}
+	base, err := BaseURL(resp)
+	if err != nil {
+		return nil, err
+	}
+	respURL, err := url.Parse(SafeURLString(resp.URL, nil))
+	if err != nil {
+		return nil, fmt.Errorf("response url %q: %w", resp.URL, err)
+	}
+	docs := SelectorList{root}
+	if len(le.restrictXPaths) > 0 || len(le.restrictCSS) > 0 {
+		docs = SelectorList{}
+		for _, x := range le.restrictXPaths {
+			r, err := root.XPath(x)
+			if err != nil {
+				return nil, fmt.Errorf("restrict_xpaths: %w", err)
+			}
+			docs = append(docs, r...)
+		}
+		for _, c := range le.restrictCSS {
+			r, err := root.CSS(c)
+			if err != nil {
+				return nil, fmt.Errorf("restrict_css: %w", err)
+			}
+			docs = append(docs, r...)
+		}
+	}
+	enc := queryEncoding(Encoding(resp))
+	var all []Link
+	for _, d := range docs {
+		if d.kind != kindNode {
+			continue
+		}
+		links, err := le.extractFrom(d, base, respURL, enc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", resp.URL, err)
+		}
+		all = append(all, links...)
+	}
+	if le.unique {
+		all = le.dedupe(all)
+	}
+	if all == nil {
+		all = []Link{}
+	}
+	return all, nil
+}
+
+func (le *LinkExtractor) dedupe(links []Link) []Link {
+	seen := make(map[string]bool, len(links))
+	out := links[:0]
+	for _, l := range links {
+		// Scrapy's key is the URL itself when canonicalize=True (it already
+		// is canonical) and canonicalize_url(keep_fragments=True) otherwise.
+		key := l.URL
+		if !le.canonicalize {
+			key = CanonicalizeURL(l.URL, true)
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, l)
+	}
+	return out
+}
+
+const xhtmlNS = "http://www.w3.org/1999/xhtml"
+
+func (le *LinkExtractor) tagName(d *document, n *html.Node) string {
+	if d.typ == TypeXML && n.Namespace != "" && n.Namespace != xhtmlNS {
+		return "{" + n.Namespace + "}" + n.Data
+	}
+	return n.Data
+}
+
+func (le *LinkExtractor) extractFrom(sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
+	var links []Link
+	var visitErr error
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if visitErr != nil {
+			return
+		}
+		if n.Type == html.ElementNode && le.tags[le.tagName(sel.doc, n)] {
+			for _, a := range n.Attr {
+				if a.Namespace == xmlnsSpace || !le.attrs[attrName(sel.doc, a)] {
+					continue
+				}
+				l, ok, err := le.makeLink(n, a.Val, base, respURL, enc)
+				if err != nil {
+					visitErr = err
+					return
+				}
+				if ok {
+					links = append(links, l)
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(sel.node)
+	if visitErr != nil {
+		return nil, visitErr
+	}
+	// _process_links: filter, canonicalize, then dedupe per region.
+	out := links[:0]
+	for _, l := range links {
+		ok, err := le.allowed(l)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if le.canonicalize {
+			l.URL = CanonicalizeURL(l.URL, false)
+		}
+		out = append(out, l)
+	}
+	if le.unique {
+		out = le.dedupe(out)
+	}
+	return out, nil
+}
+
+func (le *LinkExtractor) makeLink(n *html.Node, val string, base, respURL *url.URL, enc encoding.Encoding) (Link, bool, error) {
+	if le.strip {
+		val = stripHTML5Whitespace(val)
+	}
+	abs, err := joinURL(base, val, enc)
+	if err != nil {
+		return Link{}, false, nil // Scrapy skips bogus links
+	}
+	if le.process != nil {
+		v, ok, err := le.process(abs)
+		if err != nil {
+			return Link{}, false, fmt.Errorf("process_value(%q): %w", abs, err)
+		}
+		if !ok {
+			return Link{}, false, nil
+		}
+		abs = v
+	}
+	// safe_url_string, then join again to fix relative process_value output
+	final, err := joinURL(respURL, abs, enc)
+	if err != nil {
+		return Link{}, false, nil
+	}
+	return Link{URL: final, Text: stringValue(n), NoFollow: relHasNoFollow(n)}, true, nil
+}
+
+func relHasNoFollow(n *html.Node) bool {
+	for _, a := range n.Attr {
+		if a.Key == "rel" && a.Namespace == "" {
+			for _, f := range strings.Fields(strings.ReplaceAll(a.Val, ",", " ")) {
+				if f == "nofollow" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,507 @@
+package feed
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// exporter serializes items of one format to a writer.
+type exporter interface {
+	export(it *crawl.Item) error
+	finish() error
+}
+
+// finalizer is an exporter that may rewrite the finished file (CSV whose
+// header grew).
+type finalizer interface {
+	finalize(f *os.File) error
+}
+
+// resumeState describes an existing feed being appended to.
+type resumeState struct {
+	existing  bool     // a document is already there (JSON array, XML, CSV)
+	hasItems  bool     // it already holds at least one item
+	csvHeader []string // the existing CSV header
+}
+
+func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding) exporter {
+	switch cfg.Format {
+	case JSON:
+		return &jsonExporter{w: w, fields: cfg.Fields, started: rs.existing, n: boolInt(rs.hasItems)}
+	case CSV:
+		e := &csvExporter{w: csv.NewWriter(w), fields: cfg.Fields}
+		if len(cfg.Fields) > 0 {
+			e.columns = slices.Clone(cfg.Fields)
+		} else if rs.csvHeader != nil {
+			e.columns = slices.Clone(rs.csvHeader)
+		}
+		if rs.csvHeader != nil {
+			e.headerLen = len(rs.csvHeader)
+			e.headerDone = true
+		}
+		return e
+	case XML:
+		name := "utf-8"
+		if enc != nil {
+			if n, err := htmlindex.Name(enc); err == nil {
+				name = n
+			}
+		}
+		return &xmlExporter{w: w, fields: cfg.Fields, started: rs.existing, encName: name}
+	default:
+		return &jsonlExporter{w: w, fields: cfg.Fields}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// selectFields applies FEED_EXPORT_FIELDS: the listed fields in that order,
+// missing ones skipped.
+func selectFields(it *crawl.Item, fields []string) *crawl.Item {
+	if len(fields) == 0 {
+		return it
+	}
+	out := &crawl.Item{}
+	for _, k := range fields {
+		if v, ok := it.Get(k); ok {
+			out.Fields = append(out.Fields, crawl.Field{Key: k, Value: v})
+		}
+	}
+	return out
+}
+
+func write(w io.Writer, b []byte) error {
+	if _, err := w.Write(b); err != nil {
+		return writeErr{err}
+	}
+	return nil
+}
+
+// jsonlExporter writes one JSON object per line.
+type jsonlExporter struct {
+	w      io.Writer
+	fields []string
+}
+
+func (e *jsonlExporter) export(it *crawl.Item) error {
+	b, err := selectFields(it, e.fields).MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("serialize item: %w", err)
+	}
+	return write(e.w, append(b, '\n'))
+}
+
+func (e *jsonlExporter) finish() error { return nil }
+
+// jsonExporter writes a JSON array: "[" before the first item, ",\n"
+// between items, "\n]" on finish (or "[]" for no items), so the file is a
+// valid array whenever finish ran.
+type jsonExporter struct {
+	w       io.Writer
+	fields  []string
+	started bool // "[" written (or present in the appended file)
+	n       int  // items in the array
+}
+
+func (e *jsonExporter) export(it *crawl.Item) error {
+	b, err := selectFields(it, e.fields).MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("serialize item: %w", err)
+	}
+	var pre []byte
+	switch {
+	case !e.started:
+		pre = []byte("[\n")
+	case e.n > 0:
+		pre = []byte(",\n")
+	default:
+		pre = []byte("\n")
+	}
+	if err := write(e.w, append(pre, b...)); err != nil {
+		return err
+	}
+	e.started = true
+	e.n++
+	return nil
+}
+
+func (e *jsonExporter) finish() error {
+	switch {
+	case !e.started:
+		return write(e.w, []byte("[]\n"))
+	case e.n == 0:
+		return write(e.w, []byte("]\n"))
+	default:
+		return write(e.w, []byte("\n]\n"))
+	}
+}
+
+// csvExporter writes a header row and one row per item. Columns come from
+// FEED_EXPORT_FIELDS, or else from the first item; a field first seen in a
+// later item is appended as a new column at the end (rows written before
+// it have no value there). When the output is a file, Close rewrites the
+// header to list every column and pads the earlier rows, so the result is a
+// rectangular table; on stdout the header cannot be rewritten and later
+// rows are simply longer.
+type csvExporter struct {
+	w          *csv.Writer
+	fields     []string // fixed selection: new fields are ignored
+	columns    []string
+	headerLen  int
+	headerDone bool
+}
+
+func (e *csvExporter) export(it *crawl.Item) error {
+	if len(e.fields) == 0 {
+		for _, f := range it.Fields {
+			if !slices.Contains(e.columns, f.Key) {
+				e.columns = append(e.columns, f.Key)
+			}
+		}
+	}
+	if !e.headerDone {
+		if err := e.w.Write(e.columns); err != nil {
+			return writeErr{err}
+		}
+		e.headerDone = true
+		e.headerLen = len(e.columns)
+	}
+	row := make([]string, len(e.columns))
+	for i, c := range e.columns {
+		if v, ok := it.Get(c); ok {
+			s, err := csvValue(v)
+			if err != nil {
+				return fmt.Errorf("serialize item.%s: %w", c, err)
+			}
+			row[i] = s
+		}
+	}
+	if err := e.w.Write(row); err != nil {
+		return writeErr{err}
+	}
+	e.w.Flush()
+	if err := e.w.Error(); err != nil {
+		return writeErr{err}
+	}
+	return nil
+}
+
+func (e *csvExporter) finish() error {
+	if !e.headerDone && len(e.columns) > 0 {
+		if err := e.w.Write(e.columns); err != nil {
+			return writeErr{err}
+		}
+		e.headerDone = true
+		e.headerLen = len(e.columns)
+	}
+	e.w.Flush()
+	return e.w.Error()
+}
+
+// finalize rewrites the file when columns were added after the header was
+// written: a temporary file with the full header and padded rows replaces
+// the feed atomically.
+func (e *csvExporter) finalize(f *os.File) error {
+	if len(e.columns) <= e.headerLen {
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("rewrite csv header: %w", err)
+	}
+	r := csv.NewReader(bufio.NewReader(f))
+	r.FieldsPerRecord = -1
+	tmp, err := os.CreateTemp(filepath.Dir(f.Name()), ".feed-*.csv")
+	if err != nil {
+		return fmt.Errorf("rewrite csv header: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriter(tmp)
+	w := csv.NewWriter(bw)
+	first := true
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			tmp.Close()
+			return fmt.Errorf("rewrite csv header: %w", err)
+		}
+		if first {
+			rec = e.columns
+			first = false
+		}
+		for len(rec) < len(e.columns) {
+			rec = append(rec, "")
+		}
+		if err := w.Write(rec); err != nil {
+			tmp.Close()
+			return fmt.Errorf("rewrite csv header: %w", err)
+		}
+	}
+	w.Flush()
+	if err := errors.Join(w.Error(), bw.Flush(), tmp.Close()); err != nil {
+		return fmt.Errorf("rewrite csv header: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), f.Name()); err != nil {
+		return fmt.Errorf("rewrite csv header: %w", err)
+	}
+	return nil
+}
+
+// csvValue renders a field: strings as they are, null as empty, a list of
+// strings joined with "," (Scrapy's join_multivalued), anything else as
+// JSON.
+func csvValue(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case []any:
+		ss := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return jsonText(v)
+			}
+			ss = append(ss, s)
+		}
+		return strings.Join(ss, ","), nil
+	case []string:
+		return strings.Join(x, ","), nil
+	}
+	return jsonText(v)
+}
+
+func jsonText(v any) (string, error) {
+	if it, ok := v.(*crawl.Item); ok {
+		b, err := it.MarshalJSON()
+		return string(b), err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// xmlExporter writes Scrapy's XmlItemExporter layout:
+//
+//	<?xml version="1.0" encoding="utf-8"?>
+//	<items>
+//	<item><name>Color TV</name><price>1200</price></item>
+//	</items>
+//
+// Lists become repeated <value> elements, nested objects nested elements.
+// Field names that are not valid XML names have the offending characters
+// replaced by "_".
+type xmlExporter struct {
+	w       io.Writer
+	fields  []string
+	started bool
+	encName string
+	buf     bytes.Buffer
+}
+
+func (e *xmlExporter) header() []byte {
+	return []byte(`<?xml version="1.0" encoding="` + e.encName + `"?>` + "\n<items>")
+}
+
+func (e *xmlExporter) export(it *crawl.Item) error {
+	e.buf.Reset()
+	if !e.started {
+		e.buf.Write(e.header())
+	}
+	e.buf.WriteString("\n<item>")
+	for _, f := range selectFields(it, e.fields).Fields {
+		if err := xmlField(&e.buf, f.Key, f.Value); err != nil {
+			return fmt.Errorf("serialize item.%s: %w", f.Key, err)
+		}
+	}
+	e.buf.WriteString("</item>")
+	if err := write(e.w, e.buf.Bytes()); err != nil {
+		return err
+	}
+	e.started = true
+	return nil
+}
+
+func (e *xmlExporter) finish() error {
+	var b []byte
+	if !e.started {
+		b = e.header()
+	}
+	return write(e.w, append(b, "\n</items>\n"...))
+}
+
+func xmlField(b *bytes.Buffer, name string, v any) error {
+	name = xmlName(name)
+	b.WriteString("<" + name + ">")
+	switch x := v.(type) {
+	case nil:
+	case string:
+		if err := xml.EscapeText(b, []byte(x)); err != nil {
+			return err
+		}
+	case *crawl.Item:
+		for _, f := range x.Fields {
+			if err := xmlField(b, f.Key, f.Value); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if err := xmlField(b, k, x[k]); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := xmlField(b, "value", e); err != nil {
+				return err
+			}
+		}
+	case []string:
+		for _, e := range x {
+			if err := xmlField(b, "value", e); err != nil {
+				return err
+			}
+		}
+	default:
+		s, err := jsonText(v)
+		if err != nil {
+			return err
+		}
+		if err := xml.EscapeText(b, []byte(s)); err != nil {
+			return err
+		}
+	}
+	b.WriteString("</" + name + ">")
+	return nil
+}
+
+func xmlName(s string) string {
+	if s == "" {
+		return "_"
+	}
+	var b strings.Builder
+	for i, r := range s {
+		ok := r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 0x7f && r != utf8.RuneError
+		if i > 0 {
+			ok = ok || r == '-' || r == '.' || r >= '0' && r <= '9'
+		}
+		if !ok {
+			if i == 0 && (r == '-' || r == '.' || r >= '0' && r <= '9') {
+				b.WriteByte('_')
+				b.WriteRune(r)
+				continue
+			}
+			r = '_'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// prepareAppend positions an existing file for appending and reports what
+// is there. A JSON array or XML document is reopened: the file is cut just
+// after its last item and the closing "]" or "</items>" is written again on
+// Close, so appending keeps one valid document (Scrapy would write a second
+// array after the first).
+func prepareAppend(f *os.File, format Format) (resumeState, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return resumeState{}, err
+	}
+	size := st.Size()
+	if size == 0 || !st.Mode().IsRegular() {
+		_, err := f.Seek(0, io.SeekEnd)
+		return resumeState{}, err
+	}
+	tailLen := min(size, 64<<10)
+	tail := make([]byte, tailLen)
+	if _, err := f.ReadAt(tail, size-tailLen); err != nil {
+		return resumeState{}, err
+	}
+	base := size - tailLen
+	trimmed := bytes.TrimRight(tail, " \t\r\n")
+	switch format {
+	case JSON, XML:
+		closer := []byte("]")
+		opener := byte('[')
+		what := "a JSON array"
+		if format == XML {
+			closer, opener, what = []byte("</items>"), '>', "an <items> document"
+		}
+		if !bytes.HasSuffix(trimmed, closer) {
+			return resumeState{}, fmt.Errorf("cannot append: the file is not %s (use -O to overwrite)", what)
+		}
+		body := bytes.TrimRight(trimmed[:len(trimmed)-len(closer)], " \t\r\n")
+		cut := base + int64(len(body))
+		hasItems := len(body) > 0 && body[len(body)-1] != opener
+		if format == XML {
+			hasItems = bytes.HasSuffix(body, []byte("</item>"))
+		}
+		if err := f.Truncate(cut); err != nil {
+			return resumeState{}, err
+		}
+		if _, err := f.Seek(cut, io.SeekStart); err != nil {
+			return resumeState{}, err
+		}
+		return resumeState{existing: true, hasItems: hasItems}, nil
+	case CSV:
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return resumeState{}, err
+		}
+		r := csv.NewReader(bufio.NewReader(f))
+		r.FieldsPerRecord = -1
+		header, err := r.Read()
+		if err != nil {
+			return resumeState{}, fmt.Errorf("cannot append: reading the csv header: %w", err)
+		}
+		if err := endWithNewline(f, tail); err != nil {
+			return resumeState{}, err
+		}
+		return resumeState{existing: true, hasItems: true, csvHeader: header}, nil
+	default:
+		return resumeState{}, endWithNewline(f, tail)
+	}
+}
+
+// endWithNewline seeks to the end and terminates a torn last line, so the
+// first appended record starts on a line of its own.
+func endWithNewline(f *os.File, tail []byte) error {
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		return err
+	}
+	if len(tail) > 0 && tail[len(tail)-1] != '\n' {
+		_, err := f.Write([]byte("\n"))
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package feed_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/feed"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// sampleItems exercises field order, unicode, escaping, nesting, lists,
+// nulls, numbers and a field that first appears in a later item.
+func sampleItems() []*crawl.Item {
+	nested := crawl.NewItem("city", "Zürich", "zip", int64(8001))
+	return []*crawl.Item{
+		crawl.NewItem("name", "Color TV", "price", int64(1200), "tags", []any{"tv", "color"}),
+		crawl.NewItem("name", `DVD "player" <b>&`, "price", 99.5, "tags", []any{}, "stock", true),
+		crawl.NewItem("name", "Naïve café, 东京", "price", nil, "address", nested, "tags", []any{int64(1), "x"}),
+	}
+}
+
+func TestGolden(t *testing.T) {
+	cases := []struct {
+		name   string
+		format feed.Format
+		fields []string
+		items  []*crawl.Item
+	}{
+		{"items.jsonl", feed.JSONLines, nil, sampleItems()},
+		{"items.json", feed.JSON, nil, sampleItems()},
+		{"items.csv", feed.CSV, nil, sampleItems()},
+		{"items.xml", feed.XML, nil, sampleItems()},
+		{"fields.csv", feed.CSV, []string{"price", "name", "missing"}, sampleItems()},
+		{"fields.json", feed.JSON, []string{"price", "name"}, sampleItems()},
+		{"empty.json", feed.JSON, nil, nil},
+		{"empty.xml", feed.XML, nil, nil},
+		{"empty.csv", feed.CSV, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), c.name)
+			f, err := feed.Open(feed.Config{URI: path, Format: c.format, Fields: c.fields, Overwrite: true}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range c.items {
+				if err := f.Export(it); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkValid(t, c.format, got, len(c.items))
+			golden := filepath.Join("testdata", c.name)
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s differs from golden:\n--- got\n%s\n--- want\n%s", c.name, got, want)
+			}
+		})
+	}
+}
+
+// checkValid parses the output with a real parser of the format and counts
+// the items.
+func checkValid(t *testing.T, format feed.Format, data []byte, want int) {
+	t.Helper()
+	n := 0
+	switch format {
+	case feed.JSON:
+		var arr []json.RawMessage
+		if err := json.Unmarshal(data, &arr); err != nil {
+			t.Fatalf("not a JSON array: %v\n%s", err, data)
+		}
+		n = len(arr)
+	case feed.JSONLines:
+		for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			if line == "" {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("bad JSON line %q: %v", line, err)
+			}
+			n++
+		}
+	case feed.CSV:
+		recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		if err != nil {
+			t.Fatalf("bad CSV: %v\n%s", err, data)
+		}
+		if len(recs) > 0 {
+			n = len(recs) - 1
+		}
+	case feed.XML:
+		var doc struct {
+			Items []struct{} `xml:"item"`
+		}
+		if err := xml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("bad XML: %v\n%s", err, data)
+		}
+		n = len(doc.Items)
+	}
+	if n != want {
+		t.Fatalf("%d items in output, want %d:\n%s", n, want, data)
+	}
+}
+
+// TestAppend opens the same file three times with -o (append): every format
+// stays one valid document holding every item.
+func TestAppend(t *testing.T) {
+	for _, format := range feed.Formats {
+		t.Run(string(format), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out."+string(format))
+			total := 0
+			for round, n := range []int{2, 0, 3} {
+				f, err := feed.Open(feed.Config{URI: path, Format: format}, nil)
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				for i := range n {
+					if err := f.Export(crawl.NewItem("round", int64(round), "i", int64(i))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+				total += n
+				data, _ := os.ReadFile(path)
+				checkValid(t, format, data, total)
+			}
+		})
+	}
+}
+
+func TestAppendRefusesForeignDocument(t *testing.T) {
+	for _, c := range []struct {
+		format  feed.Format
+		content string
+	}{{feed.JSON, `{"not": "an array"}`}, {feed.XML, "<html></html>"}} {
+		path := filepath.Join(t.TempDir(), "out")
+		if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := feed.Open(feed.Config{URI: path, Format: c.format}, nil)
+		if err == nil || !strings.Contains(err.Error(), "use -O") {
+			t.Fatalf("%s: err = %v, want a hint to use -O", c.format, err)
+		}
+		if got, _ := os.ReadFile(path); string(got) != c.content {
+			t.Fatalf("%s: file was changed to %q", c.format, got)
+		}
+	}
+}
+
+func TestOverwrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	if err := os.WriteFile(path, []byte("{\"old\":1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := feed.Open(feed.Config{URI: path, Format: feed.JSONLines, Overwrite: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Export(crawl.NewItem("new", int64(1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "{\"new\":1}\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestAppendTornJSONLines(t *testing.T) {
+	// A killed run can leave a half-written last line; the next run starts
+	// on a new line so its own lines stay parseable.
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	if err := os.WriteFile(path, []byte("{\"a\":1}\n{\"a\":"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := feed.Open(feed.Config{URI: path, Format: feed.JSONLines}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Export(crawl.NewItem("a", int64(2))); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if want := "{\"a\":1}\n{\"a\":\n{\"a\":2}\n"; string(got) != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestStdoutAndEncoding(t *testing.T) {
+	var out bytes.Buffer
+	f, err := feed.Open(feed.Config{URI: "-", Format: feed.CSV, Encoding: "latin1"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Export(crawl.NewItem("name", "café")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "name\ncaf\xe9\n"; out.String() != want {
+		t.Fatalf("got %q, want %q", out.String(), want)
+	}
+}
+
+func TestExportAfterClose(t *testing.T) {
+	var out bytes.Buffer
+	f, err := feed.Open(feed.Config{URI: "-", Format: feed.JSON}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := f.Export(crawl.NewItem("a", "b")); err == nil {
+		t.Fatal("Export after Close succeeded")
+	}
+	if out.String() != "[]\n" {
+		t.Fatalf("got %q", out.String())
+	}
+}
+
+func TestParseOutput(t *testing.T) {
+	cases := []struct {
+		arg     string
+		uri     string
+		format  feed.Format
+		wantErr string
+	}{
+		{"items.jsonl", "items.jsonl", feed.JSONLines, ""},
+		{"items.jl", "items.jl", feed.JSONLines, ""},
+		{"items.json", "items.json", feed.JSON, ""},
+		{"out/items.CSV", "out/items.CSV", feed.CSV, ""},
+		{"items.xml", "items.xml", feed.XML, ""},
+		{"items.txt:json", "items.txt", feed.JSON, ""},
+		{"C:items.json", "C:items.json", feed.JSON, ""},
+		{"-", "-", feed.JSONLines, ""},
+		{"-:csv", "-", feed.CSV, ""},
+		{"items", "", "", "cannot infer the format"},
+		{"items.txt", "", "", "cannot infer the format from .txt"},
+		{"", "", "", "empty feed output"},
+	}
+	for _, c := range cases {
+		t.Run(c.arg, func(t *testing.T) {
+			cfg, err := feed.ParseOutput(c.arg, false)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.URI != c.uri || cfg.Format != c.format {
+				t.Fatalf("got %q %q, want %q %q", cfg.URI, cfg.Format, c.uri, c.format)
+			}
+		})
+	}
+}

@@ -1,0 +1,57 @@
+package impersonate
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// TestFidelityTable records, for every shipped profile, what a
+// fingerprinting server computes from its first connection: JA4, JA3N
+// (hash), Akamai HTTP/2 fingerprint, and the negotiated protocol. JA4 and
+// JA3N ignore GREASE and extension order, so they are stable per profile;
+// the golden file (testdata/fidelity.md, copied into
+// specs/impersonation.md) catches any unintended change of a profile.
+func TestFidelityTable(t *testing.T) {
+	srv, tr := fpServer(t, fingerprint.Config{})
+	var b strings.Builder
+	b.WriteString("| profile | http | JA4 | JA3N (md5) | Akamai HTTP/2 |\n|---|---|---|---|---|\n")
+	for _, name := range append(browserProfiles(), PlainGo) {
+		for _, v := range []string{"", "1.1"} {
+			if v == "1.1" && !strings.HasPrefix(name, "chrome_156") && name != "firefox_120" {
+				continue
+			}
+			c := fetchCapture(t, tr, &downloader.Outgoing{
+				Method: "GET", URL: mustURL(t, srv.URL("localhost", "/")), Impersonate: name,
+				HTTPVersion: v, Verify: true, PoolKey: "golden-" + name + v,
+			})
+			ak := c.Akamai
+			if ak == "" {
+				ak = "(HTTP/1.1: " + fmt.Sprint(len(c.Headers)) + " headers)"
+			}
+			// Escape the pipes of the Akamai string: the table is Markdown.
+			fmt.Fprintf(&b, "| %s | %s | `%s` | `%s` | `%s` |\n", name, c.HTTPVersion, c.JA4, c.JA3NHash, strings.ReplaceAll(ak, "|", `\|`))
+		}
+	}
+	golden := filepath.Join("testdata", "fidelity.md")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestFidelityTable -update)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("fidelity table changed (go test -run TestFidelityTable -update to accept):\n got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -1,0 +1,197 @@
+package impersonate
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	utls "github.com/refraction-networking/utls"
+)
+
+// utlsIDs are the utls built-in parrots a profile may name.
+var utlsIDs = map[string]utls.ClientHelloID{
+	"HelloGolang":             utls.HelloGolang,
+	"HelloChrome_58":          utls.HelloChrome_58,
+	"HelloChrome_62":          utls.HelloChrome_62,
+	"HelloChrome_70":          utls.HelloChrome_70,
+	"HelloChrome_72":          utls.HelloChrome_72,
+	"HelloChrome_83":          utls.HelloChrome_83,
+	"HelloChrome_87":          utls.HelloChrome_87,
+	"HelloChrome_96":          utls.HelloChrome_96,
+	"HelloChrome_100":         utls.HelloChrome_100,
+	"HelloChrome_102":         utls.HelloChrome_102,
+	"HelloChrome_106_Shuffle": utls.HelloChrome_106_Shuffle,
+	"HelloChrome_120":         utls.HelloChrome_120,
+	"HelloChrome_131":         utls.HelloChrome_131,
+	"HelloChrome_133":         utls.HelloChrome_133,
+	"HelloFirefox_55":         utls.HelloFirefox_55,
+	"HelloFirefox_56":         utls.HelloFirefox_56,
+	"HelloFirefox_63":         utls.HelloFirefox_63,
+	"HelloFirefox_65":         utls.HelloFirefox_65,
+	"HelloFirefox_99":         utls.HelloFirefox_99,
+	"HelloFirefox_102":        utls.HelloFirefox_102,
+	"HelloFirefox_105":        utls.HelloFirefox_105,
+	"HelloFirefox_120":        utls.HelloFirefox_120,
+	"HelloEdge_85":            utls.HelloEdge_85,
+	"HelloEdge_106":           utls.HelloEdge_106,
+	"HelloSafari_16_0":        utls.HelloSafari_16_0,
+	"HelloIOS_12_1":           utls.HelloIOS_12_1,
+	"HelloIOS_13":             utls.HelloIOS_13,
+	"HelloIOS_14":             utls.HelloIOS_14,
+}
+
+// helloSpec builds a fresh ClientHelloSpec: utls extensions carry
+// per-connection state, so a spec is never shared between connections.
+// forceH1 offers only http/1.1 in ALPN and drops ALPS, as Chromium does
+// with --disable-http2. A nil spec means "Go's own ClientHello".
+func (p *Profile) helloSpec(forceH1 bool) (*utls.ClientHelloSpec, error) {
+	var spec utls.ClientHelloSpec
+	switch {
+	case p.raw != nil:
+		// Blunt mimicry keeps extensions utls has no type for (Chromium's
+		// trust_anchors 0xca34) as opaque bytes, exactly as captured.
+		f := utls.Fingerprinter{AllowBluntMimicry: true}
+		s, err := f.FingerprintClientHello(p.raw)
+		if err != nil {
+			return nil, fmt.Errorf("utls fingerprinter: %w", err)
+		}
+		spec = *s
+		if p.TLS.ShuffleExtensions {
+			spec.Extensions = utls.ShuffleChromeTLSExtensions(spec.Extensions)
+		}
+	case p.TLS.UTLS == "HelloGolang":
+		return nil, nil
+	default:
+		id, ok := utlsIDs[p.TLS.UTLS]
+		if !ok {
+			return nil, fmt.Errorf("unknown utls ClientHelloID %q", p.TLS.UTLS)
+		}
+		s, err := utls.UTLSIdToSpec(id)
+		if err != nil {
+			return nil, fmt.Errorf("utls %s: %w", p.TLS.UTLS, err)
+		}
+		spec = s
+	}
+	if forceH1 {
+		exts := spec.Extensions[:0:0]
+		for _, e := range spec.Extensions {
+			switch e := e.(type) {
+			case *utls.ApplicationSettingsExtension, *utls.ApplicationSettingsExtensionNew:
+				continue
+			case *utls.ALPNExtension:
+				e.AlpnProtocols = []string{"http/1.1"}
+			}
+			exts = append(exts, e)
+		}
+		spec.Extensions = exts
+	}
+	return &spec, nil
+}
+
+// alpn reports the protocols the profile's hello offers.
+func (p *Profile) alpn(forceH1 bool) []string {
+	if forceH1 {
+		return []string{"http/1.1"}
+	}
+	spec, err := p.helloSpec(false)
+	if err != nil || spec == nil {
+		return []string{"h2", "http/1.1"}
+	}
+	for _, e := range spec.Extensions {
+		if a, ok := e.(*utls.ALPNExtension); ok {
+			return a.AlpnProtocols
+		}
+	}
+	return nil
+}
+
+// tlsParams are the per-connection TLS choices.
+type tlsParams struct {
+	serverName string
+	verify     bool
+	roots      *x509.CertPool
+	forceH1    bool
+	// alpn, when set, replaces the profile's ALPN list (WebSocket dials
+	// ask for http/1.1 only).
+	alpn    []string
+	timeout time.Duration
+	// sessions, when set, enables TLS session resumption: tickets are kept
+	// per identity and offered in a pre_shared_key extension, which is
+	// left out while there is no ticket (a browser's first visit).
+	sessions utls.ClientSessionCache
+}
+
+// ErrHandshakeTimeout is wrapped by handshake errors caused by the deadline.
+var ErrHandshakeTimeout = errors.New("tls handshake timeout")
+
+// handshake runs the impersonated TLS handshake on conn. uTLS ignores
+// http.Transport's TLSHandshakeTimeout, so the deadline is ours: both the
+// context and a conn deadline bound it.
+func handshake(ctx context.Context, conn net.Conn, p *Profile, tp tlsParams) (*utls.UConn, error) {
+	cfg := &utls.Config{
+		ServerName:         tp.serverName,
+		RootCAs:            tp.roots,
+		InsecureSkipVerify: !tp.verify,
+		ClientSessionCache: tp.sessions,
+		OmitEmptyPsk:       true,
+	}
+	spec, err := p.helloSpec(tp.forceH1)
+	if err != nil {
+		return nil, err
+	}
+	var uc *utls.UConn
+	if spec == nil {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+		if tp.forceH1 {
+			cfg.NextProtos = []string{"http/1.1"}
+		}
+		if tp.alpn != nil {
+			cfg.NextProtos = tp.alpn
+		}
+		uc = utls.UClient(conn, cfg, utls.HelloGolang)
+	} else {
+		if tp.alpn != nil {
+			for _, e := range spec.Extensions {
+				if a, ok := e.(*utls.ALPNExtension); ok {
+					a.AlpnProtocols = tp.alpn
+				}
+			}
+		}
+		if tp.sessions != nil {
+			withPSK(spec)
+		}
+		uc = utls.UClient(conn, cfg, utls.HelloCustom)
+		if err := uc.ApplyPreset(spec); err != nil {
+			return nil, fmt.Errorf("apply profile %s: %w", p.Name, err)
+		}
+	}
+	timeout := tp.timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := uc.HandshakeContext(hctx); err != nil {
+		if hctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w after %s: %w", ErrHandshakeTimeout, timeout, err)
+		}
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	return uc, nil
+}
+
+// withPSK appends a pre_shared_key extension when the spec has none. RFC
+// 8446 puts it last; browsers send it only when resuming, and utls omits
+// it (OmitEmptyPsk) when no ticket is cached, so a first connection's
+// ClientHello stays exactly the captured one.
+func withPSK(spec *utls.ClientHelloSpec) {
+	for _, e := range spec.Extensions {
+		if _, ok := e.(utls.PreSharedKeyExtension); ok {
+			return
+		}
+	}
+	spec.Extensions = append(spec.Extensions, &utls.UtlsPreSharedKeyExtension{})
+}

@@ -1,0 +1,186 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// CookieJars holds one cookie jar per session key. Jars follow RFC 6265
+// with the public suffix list, so evil.co.uk cannot set a cookie for
+// co.uk. The sessions feature plugs identity-specific jars in with
+// SetJar, or replaces New.
+type CookieJars struct {
+	// New makes a jar for a key seen for the first time (default: a
+	// net/http/cookiejar with publicsuffix.List).
+	New func(key string) http.CookieJar
+
+	mu   sync.Mutex
+	jars map[string]http.CookieJar
+}
+
+// NewCookieJars returns an empty set of jars.
+func NewCookieJars() *CookieJars { return &CookieJars{jars: map[string]http.CookieJar{}} }
+
+// Jar returns the jar of sessionKey, creating it on first use.
+func (j *CookieJars) Jar(sessionKey string) http.CookieJar {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.jars == nil {
+		j.jars = map[string]http.CookieJar{}
+	}
+	if jar, ok := j.jars[sessionKey]; ok {
+		return jar
+	}
+	var jar http.CookieJar
+	if j.New != nil {
+		jar = j.New(sessionKey)
+	} else {
+		// cookiejar.New only fails on a nil-free Options with a bad list;
+		// publicsuffix.List is always valid.
+		jar, _ = cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
+	}
+	j.jars[sessionKey] = jar
+	return jar
+}
+
+// SetJar installs jar for sessionKey.
+func (j *CookieJars) SetJar(sessionKey string, jar http.CookieJar) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.jars == nil {
+		j.jars = map[string]http.CookieJar{}
+	}
+	j.jars[sessionKey] = jar
+}
+
+// metaCookiesAdded remembers which part of the Cookie header came from the
+// jar, so a later pass (redirect, retry) rebuilds it instead of
+// duplicating it, and a manually set Cookie header keeps its own rules.
+const metaCookiesAdded = "_cookies_from_jar"
+
+// Cookies keeps cookies per session (Scrapy's CookiesMiddleware): the jar
+// is chosen by meta cookiejar, else Request.SessionID. Request.Cookies
+// and DEFAULT_COOKIES go into the jar for the request's URL (host-only,
+// path "/", unless they name a domain or path) and the jar's cookies for
+// the URL are sent; Set-Cookie updates the jar. meta dont_merge_cookies
+// skips both directions. ws:// and wss:// use the http:// and https://
+// cookies.
+type Cookies struct {
+	Enabled  bool
+	Jars     *CookieJars
+	Defaults []crawl.Cookie
+}
+
+// NewCookies returns an enabled middleware with fresh jars.
+func NewCookies() *Cookies { return &Cookies{Enabled: true, Jars: NewCookieJars()} }
+
+func jarKey(r *crawl.Request) string {
+	if v, ok := r.Meta["cookiejar"]; ok && v != nil {
+		return fmt.Sprint(v)
+	}
+	return r.SessionID
+}
+
+// cookieURL maps ws/wss to http/https for jar lookups.
+func cookieURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Scheme {
+	case "ws":
+		c := *u
+		c.Scheme = "http"
+		return &c, nil
+	case "wss":
+		c := *u
+		c.Scheme = "https"
+		return &c, nil
+	}
+	return u, nil
+}
+
+// ProcessRequest implements RequestProcessor.
+func (m *Cookies) ProcessRequest(_ context.Context, r *crawl.Request) (Result, error) {
+	if !m.Enabled || r.MetaBool("dont_merge_cookies") {
+		return Result{}, nil
+	}
+	u, err := cookieURL(r.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return Result{}, nil
+	}
+	jar := m.Jars.Jar(jarKey(r))
+	var add []*http.Cookie
+	for _, c := range append(append([]crawl.Cookie(nil), m.Defaults...), r.Cookies...) {
+		hc := &http.Cookie{Name: c.Name, Value: c.Value, Domain: c.Domain, Path: c.Path}
+		if hc.Path == "" {
+			hc.Path = "/"
+		}
+		add = append(add, hc)
+	}
+	if len(add) > 0 {
+		jar.SetCookies(u, add)
+	}
+	manual := r.Headers.Get("Cookie")
+	if prev, ok := r.Meta[metaCookiesAdded].(string); ok && prev != "" {
+		switch {
+		case manual == prev:
+			manual = ""
+		case strings.HasSuffix(manual, "; "+prev):
+			manual = strings.TrimSuffix(manual, "; "+prev)
+		}
+	}
+	var parts []string
+	for _, c := range jar.Cookies(u) {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	fromJar := strings.Join(parts, "; ")
+	r.Headers.Del("Cookie")
+	switch {
+	case manual != "" && fromJar != "":
+		r.Headers.Add("Cookie", manual+"; "+fromJar)
+	case manual != "":
+		r.Headers.Add("Cookie", manual)
+	case fromJar != "":
+		r.Headers.Add("Cookie", fromJar)
+	}
+	if fromJar != "" {
+		r.SetMeta(metaCookiesAdded, fromJar)
+	} else if r.Meta != nil {
+		delete(r.Meta, metaCookiesAdded)
+	}
+	return Result{}, nil
+}
+
+// ProcessResponse implements ResponseProcessor.
+func (m *Cookies) ProcessResponse(_ context.Context, r *crawl.Request, resp *crawl.Response) (Result, error) {
+	if !m.Enabled || r.MetaBool("dont_merge_cookies") {
+		return Result{}, nil
+	}
+	lines := resp.Headers.Values("Set-Cookie")
+	if len(lines) == 0 {
+		return Result{}, nil
+	}
+	raw := resp.URL
+	if raw == "" {
+		raw = r.URL
+	}
+	u, err := cookieURL(raw)
+	if err != nil {
+		return Result{}, nil
+	}
+	cookies := (&http.Response{Header: http.Header{"Set-Cookie": lines}}).Cookies()
+	if len(cookies) > 0 {
+		m.Jars.Jar(jarKey(r)).SetCookies(u, cookies)
+	}
+	return Result{}, nil
+}

@@ -1,0 +1,234 @@
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+// DupeFilter remembers request fingerprints. It is a plug-in point (exact
+// set, Bloom filter, Redis set); the in-memory exact set is MemoryDupeFilter.
+type DupeFilter interface {
+	// Seen records fp and reports whether it had been recorded before. It is
+	// atomic: of many concurrent calls with one fp, exactly one returns false.
+	Seen(fp [16]byte) bool
+}
+
+// MemoryDupeFilter is an exact in-memory set of 16-byte fingerprints (about
+// 36 B per request, RELIABILITY.md M16). The zero value is not usable; call
+// NewMemoryDupeFilter.
+type MemoryDupeFilter struct {
+	mu   sync.Mutex
+	seen map[[16]byte]struct{}
+}
+
+// NewMemoryDupeFilter returns an empty exact dupefilter.
+func NewMemoryDupeFilter() *MemoryDupeFilter {
+	return &MemoryDupeFilter{seen: map[[16]byte]struct{}{}}
+}
+
+// Seen implements DupeFilter.
+func (d *MemoryDupeFilter) Seen(fp [16]byte) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.seen[fp]; ok {
+		return true
+	}
+	d.seen[fp] = struct{}{}
+	return false
+}
+
+// Len is the number of fingerprints stored.
+func (d *MemoryDupeFilter) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.seen)
+}
+
+// MemoryOptions configures NewMemory. Every field is optional.
+type MemoryOptions struct {
+	// DupeFilter defaults to a new MemoryDupeFilter.
+	DupeFilter DupeFilter
+	// Stats receives scheduler/enqueued, scheduler/dequeued (and their
+	// /memory variants) and dupefilter/filtered.
+	Stats stats.Collector
+	// Logger receives the "filtered duplicate request" debug lines.
+	Logger *slog.Logger
+	// Debug logs every filtered duplicate (DUPEFILTER_DEBUG); otherwise only
+	// the first one is logged.
+	Debug bool
+}
+
+// ErrClosed is returned by a scheduler used after Close.
+var ErrClosed = errors.New("scheduler: closed")
+
+// Memory is the in-memory default Scheduler: one FIFO queue per priority
+// (Scrapy's ScrapyPriorityQueue over memory queues) and an exact
+// fingerprint dupefilter. It is safe for concurrent use.
+type Memory struct {
+	opts MemoryOptions
+
+	mu     sync.Mutex
+	queues map[int]*fifo
+	prios  prioHeap // priorities that have a non-empty queue
+	n      int
+	closed bool
+	logged bool // first duplicate logged (without Debug)
+}
+
+// NewMemory returns an empty in-memory scheduler.
+func NewMemory(opts MemoryOptions) *Memory {
+	if opts.DupeFilter == nil {
+		opts.DupeFilter = NewMemoryDupeFilter()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Memory{opts: opts, queues: map[int]*fifo{}}
+}
+
+// Open implements Scheduler.
+func (m *Memory) Open(ctx context.Context) error { return nil }
+
+// Enqueue implements Scheduler.
+func (m *Memory) Enqueue(ctx context.Context, r *crawl.Request) (bool, error) {
+	if r == nil {
+		return false, errors.New("scheduler: enqueue nil request")
+	}
+	if !r.DontFilter && m.opts.DupeFilter.Seen(Fingerprint(r)) {
+		m.logDuplicate(r)
+		return false, nil
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return false, fmt.Errorf("enqueue %s: %w", r.URL, ErrClosed)
+	}
+	q := m.queues[r.Priority]
+	if q == nil {
+		q = &fifo{}
+		m.queues[r.Priority] = q
+	}
+	if q.len() == 0 {
+		heap.Push(&m.prios, r.Priority)
+	}
+	q.push(r)
+	m.n++
+	m.mu.Unlock()
+	if s := m.opts.Stats; s != nil {
+		s.Inc(stats.SchedulerEnqueued, 1)
+		s.Inc(stats.SchedulerEnqueuedMemory, 1)
+	}
+	return true, nil
+}
+
+func (m *Memory) logDuplicate(r *crawl.Request) {
+	if s := m.opts.Stats; s != nil {
+		s.Inc(stats.DupefilterFiltered, 1)
+	}
+	if m.opts.Debug {
+		m.opts.Logger.Debug("filtered duplicate request", "request", r.GetMethod()+" "+r.URL)
+		return
+	}
+	m.mu.Lock()
+	first := !m.logged
+	m.logged = true
+	m.mu.Unlock()
+	if first {
+		m.opts.Logger.Debug("filtered duplicate request - no more duplicates will be shown (see DUPEFILTER_DEBUG to show all duplicates)",
+			"request", r.GetMethod()+" "+r.URL)
+	}
+}
+
+// Next implements Scheduler.
+func (m *Memory) Next(ctx context.Context) (*crawl.Request, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if m.n == 0 {
+		m.mu.Unlock()
+		return nil, nil
+	}
+	p := m.prios[0]
+	q := m.queues[p]
+	r := q.pop()
+	if q.len() == 0 {
+		heap.Pop(&m.prios)
+		delete(m.queues, p) // priorities are often per depth: do not keep empty queues
+	}
+	m.n--
+	m.mu.Unlock()
+	if s := m.opts.Stats; s != nil {
+		s.Inc(stats.SchedulerDequeued, 1)
+		s.Inc(stats.SchedulerDequeuedMemory, 1)
+	}
+	return r, nil
+}
+
+// Ack implements Scheduler; the memory queue has nothing to release.
+func (m *Memory) Ack(ctx context.Context, r *crawl.Request) error { return nil }
+
+// Len implements Scheduler.
+func (m *Memory) Len(ctx context.Context) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n, nil
+}
+
+// Close implements Scheduler. The queue is dropped: memory does not persist.
+func (m *Memory) Close(ctx context.Context, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.queues = nil
+	m.prios = nil
+	m.n = 0
+	return nil
+}
+
+// prioHeap is a max-heap of priorities (higher priority first).
+type prioHeap []int
+
+func (h prioHeap) Len() int           { return len(h) }
+func (h prioHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h prioHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *prioHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *prioHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// fifo is a slice-backed queue that reuses its storage: popped slots are
+// cleared so requests can be collected, and the slice is compacted when
+// more than half of it is dead.
+type fifo struct {
+	items []*crawl.Request
+	head  int
+}
+
+func (q *fifo) len() int { return len(q.items) - q.head }
+
+func (q *fifo) push(r *crawl.Request) { q.items = append(q.items, r) }
+
+func (q *fifo) pop() *crawl.Request {
+	r := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head > 64 && q.head*2 >= len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+		q.head = 0
+	}
+	return r
+}

@@ -1,0 +1,85 @@
+package redisq
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/internal/redistest"
+)
+
+// Shared politeness: 3 workers (each its own connection) with a delay of
+// 0.2 s on one host: the server sees its requests at least 0.2 s apart,
+// give or take the few milliseconds between the grant and the request
+// reaching the server.
+func TestGateSharedDelay(t *testing.T) {
+	srv := redistest.Start(t)
+	var mu sync.Mutex
+	var hits []time.Time
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits = append(hits, time.Now())
+		mu.Unlock()
+	}))
+	defer site.Close()
+	const workers, each, delay = 3, 5, 200 * time.Millisecond
+	var wg sync.WaitGroup
+	for range workers {
+		s, _ := openSched(t, srv, Options{Name: "polite"})
+		g := s.Gate()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if err := g.Acquire(context.Background(), "127.0.0.1", delay); err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := http.Get(site.URL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.SortFunc(hits, func(a, b time.Time) int { return a.Compare(b) })
+	if len(hits) != workers*each {
+		t.Fatalf("server saw %d requests, want %d", len(hits), workers*each)
+	}
+	const jitter = 30 * time.Millisecond
+	for i := 1; i < len(hits); i++ {
+		if gap := hits[i].Sub(hits[i-1]); gap < delay-jitter {
+			t.Fatalf("requests %d and %d arrived %v apart, want at least %v - %v", i-1, i, gap, delay, jitter)
+		}
+	}
+}
+
+func TestGateSlotsAreIndependent(t *testing.T) {
+	srv := redistest.Start(t)
+	s, _ := openSched(t, srv, Options{Name: "slots"})
+	g := s.Gate()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// A long delay on one slot must not hold back another slot.
+	if err := g.Acquire(ctx, "a.test", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Acquire(ctx, "b.test", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	if err := g.Acquire(short, "a.test", time.Hour); err == nil {
+		t.Fatal("second acquire of a.test within the delay succeeded")
+	}
+	if err := g.Acquire(ctx, "c.test", 0); err != nil {
+		t.Fatalf("zero delay: %v", err)
+	}
+}

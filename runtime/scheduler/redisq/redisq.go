@@ -1,0 +1,640 @@
+// Package redisq is the Redis backend of the crawl frontier: a shared
+// priority queue, dupefilter, request leases, item writer, politeness gate
+// and RedisSpider task source, so that many spiderrun workers on many
+// machines crawl as one.
+//
+// Unlike scrapy-redis, a request taken by a worker is leased, not popped: it
+// stays in Redis (hash <name>:leases) until the worker acknowledges it after
+// the request's output is committed. A lease whose worker stops renewing it
+// (crash, kill -9, network partition, SIGSTOP) goes back to the queue after
+// the visibility timeout; a stalled worker that comes back finds its lease
+// gone and its late acknowledgement and items are rejected (fencing). Items
+// are pushed in the same atomic step as the acknowledgement, so a request
+// that is delivered twice still adds its items to Redis once.
+//
+// Key layout (N = spider name; the first five are scrapy-redis's names, the
+// content is JSON, never pickle):
+//
+//	N:requests          zset   pending requests; score -priority, member = 16 hex digits of sequence + request JSON (FIFO within a priority)
+//	N:dupefilter        set    16-byte binary request fingerprints (DUPEFILTER exact)
+//	N:dupefilter:bloom  string Bloom filter bitmap (DUPEFILTER bloom)
+//	N:items             list   one JSON object per item (REDIS_ITEMS_KEY)
+//	N:start_urls        list   RedisSpider tasks (redis_key; set or zset with REDIS_START_URLS_AS_SET/_AS_ZSET)
+//	N:stats             hash   shared counters
+//	N:leases            hash   lease id -> worker, origin key and the exact entry taken
+//	N:leases:deadlines  zset   lease id -> expiry (ms, Redis clock)
+//	N:leases:seq        string lease id counter (fencing token)
+//	N:requests:seq      string enqueue sequence (FIFO tie-break)
+//	N:workers           hash   worker id -> last heartbeat (ms)
+//	N:activity          string time of the last queue/lease change (idle close)
+//	N:rejected          list   task entries that could not be used, with the reason
+//	N:acked:<id>        string short-lived marker: the ack of lease <id> was committed
+//	N:slot:<slot>       string politeness gate: earliest time of the next request to a slot
+package redisq
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/scheduler"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+// ErrLocalRequest is returned by Enqueue for a request that carries
+// process-local state (crawl.Request.Local: a JS closure callback, a
+// ResultHolder in meta) and so cannot be shared through Redis.
+var ErrLocalRequest = errors.New("request carries process-local state and cannot be queued in redis")
+
+// ErrLeaseLost is returned by Ack when the worker no longer held the lease:
+// it expired (the worker stalled longer than the lease timeout) and the
+// request went back to the queue. The request's items were not written; the
+// worker that processes the redelivery writes them.
+var ErrLeaseLost = errors.New("lease lost")
+
+// ErrEvictionPolicy is returned by Open when Redis may evict keys.
+var ErrEvictionPolicy = errors.New("unsafe redis maxmemory-policy")
+
+// Dupefilter kinds (the DUPEFILTER setting).
+const (
+	DupefilterExact = "exact"
+	DupefilterBloom = "bloom"
+)
+
+// Options configures the backend. Zero values take the documented default.
+type Options struct {
+	// Client is the connection (see Dial). Required.
+	Client *redis.Client
+	// Name is the spider name: the prefix of every key. Required.
+	Name string
+	// WorkerID names this worker in leases and status output; default
+	// host-pid-random.
+	WorkerID string
+	// LeaseTimeout is REDIS_LEASE_TIMEOUT: how long a lease survives without
+	// a heartbeat before its request returns to the queue. Default 60s; the
+	// heartbeat renews leases every LeaseTimeout/3.
+	LeaseTimeout time.Duration
+	// Persist is SCHEDULER_PERSIST: keep the queue and dupefilter when the
+	// crawl closes. When false, the last worker to close a finished crawl
+	// (queue empty, no lease held) deletes them.
+	Persist bool
+	// FlushOnStart is SCHEDULER_FLUSH_ON_START: delete the queue, dupefilter,
+	// leases and stats on Open (items and start keys are kept).
+	FlushOnStart bool
+	// Dupefilter is DUPEFILTER: "exact" (default) or "bloom".
+	Dupefilter string
+	// BloomCapacity and BloomErrorRate size the Bloom filter (defaults 100
+	// million and 0.001). The bitmap is a single Redis string, so it is
+	// capped at 2^32 bits (512 MiB).
+	BloomCapacity  int64
+	BloomErrorRate float64
+	// ItemsKey is REDIS_ITEMS_KEY with "{name}" expanded by New; "" = items
+	// are not written to Redis.
+	ItemsKey string
+	// Fingerprint computes request fingerprints; every worker of a crawl must
+	// use the same function. Default: scheduler.Fingerprint (Scrapy's).
+	Fingerprint func(*crawl.Request) [16]byte
+	// Logger receives outage and lease messages; default slog.Default().
+	Logger *slog.Logger
+	// Stats, when set, mirrors the backend's counters locally.
+	Stats stats.Collector
+	// MaxBackoff caps the retry backoff during an outage; default 5s.
+	MaxBackoff time.Duration
+}
+
+// Scheduler is the Redis-backed scheduler.Scheduler. It is safe for
+// concurrent use.
+type Scheduler struct {
+	opts  Options
+	rdb   *redis.Client
+	log   *slog.Logger
+	retry *retryer
+	keys  keys
+	bloom bloomParams
+
+	mu     sync.Mutex
+	held   map[string]*Lease // leases this worker holds, by id
+	open   bool
+	closed bool
+	stopHB context.CancelFunc
+	hbDone chan struct{}
+}
+
+type keys struct {
+	requests, seq, dupefilter, items, stats, leases, deadlines, leaseSeq, workers, activity, rejected string
+	prefix                                                                                            string
+}
+
+func newKeys(name string) keys {
+	return keys{
+		prefix:     name,
+		requests:   name + ":requests",
+		seq:        name + ":requests:seq",
+		dupefilter: name + ":dupefilter",
+		stats:      name + ":stats",
+		leases:     name + ":leases",
+		deadlines:  name + ":leases:deadlines",
+		leaseSeq:   name + ":leases:seq",
+		workers:    name + ":workers",
+		activity:   name + ":activity",
+		rejected:   name + ":rejected",
+	}
+}
+
+// ExpandKey replaces "{name}" in a key setting (REDIS_ITEMS_KEY, redis_key).
+func ExpandKey(pattern, name string) string { return strings.ReplaceAll(pattern, "{name}", name) }
+
+// New builds the backend without touching Redis; Open connects and checks.
+func New(opts Options) (*Scheduler, error) {
+	if opts.Client == nil {
+		return nil, errors.New("redisq: options.Client is required")
+	}
+	if opts.Name == "" || strings.ContainsAny(opts.Name, " \n\r\t") {
+		return nil, fmt.Errorf("redisq: invalid spider name %q", opts.Name)
+	}
+	if opts.LeaseTimeout <= 0 {
+		opts.LeaseTimeout = 60 * time.Second
+	}
+	if opts.LeaseTimeout < 300*time.Millisecond {
+		return nil, fmt.Errorf("redisq: lease timeout %v is too short (minimum 300ms)", opts.LeaseTimeout)
+	}
+	if opts.WorkerID == "" {
+		opts.WorkerID = defaultWorkerID()
+	}
+	// The worker id is a field of the newline-separated lease record.
+	opts.WorkerID = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return '_'
+		}
+		return r
+	}, opts.WorkerID)
+	if opts.Fingerprint == nil {
+		opts.Fingerprint = scheduler.Fingerprint
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 5 * time.Second
+	}
+	opts.ItemsKey = ExpandKey(opts.ItemsKey, opts.Name)
+	s := &Scheduler{
+		opts: opts,
+		rdb:  opts.Client,
+		log:  opts.Logger.With("component", "redisq", "spider", opts.Name, "worker", opts.WorkerID),
+		keys: newKeys(opts.Name),
+		held: map[string]*Lease{},
+	}
+	s.keys.items = opts.ItemsKey
+	s.retry = &retryer{log: s.log, maxBackoff: opts.MaxBackoff}
+	switch opts.Dupefilter {
+	case "", DupefilterExact:
+		s.opts.Dupefilter = DupefilterExact
+	case DupefilterBloom:
+		bp, err := newBloomParams(opts.BloomCapacity, opts.BloomErrorRate)
+		if err != nil {
+			return nil, err
+		}
+		s.bloom = bp
+		s.keys.dupefilter = opts.Name + ":dupefilter:bloom"
+	default:
+		return nil, fmt.Errorf("redisq: unknown dupefilter %q (want exact or bloom)", opts.Dupefilter)
+	}
+	return s, nil
+}
+
+func defaultWorkerID() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "worker"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// WorkerID is this worker's id in leases and status.
+func (s *Scheduler) WorkerID() string { return s.opts.WorkerID }
+
+// Client is the Redis connection.
+func (s *Scheduler) Client() *redis.Client { return s.rdb }
+
+// Open checks the server (eviction policy), flushes when FlushOnStart, records
+// the worker and starts the lease heartbeat. It waits through an outage.
+func (s *Scheduler) Open(ctx context.Context) error {
+	s.mu.Lock()
+	if s.open {
+		s.mu.Unlock()
+		return errors.New("redisq: scheduler already open")
+	}
+	s.mu.Unlock()
+	if err := s.checkEviction(ctx); err != nil {
+		return err
+	}
+	if s.opts.FlushOnStart {
+		err := s.retry.do(ctx, "flush on start", func(ctx context.Context) error {
+			return s.rdb.Del(ctx, s.keys.requests, s.keys.seq, s.keys.dupefilter, s.keys.leases,
+				s.keys.deadlines, s.keys.stats, s.keys.activity).Err()
+		})
+		if err != nil {
+			return err
+		}
+		s.log.Info("flushed queue, dupefilter, leases and stats (SCHEDULER_FLUSH_ON_START)")
+	}
+	if s.opts.Dupefilter == DupefilterBloom {
+		err := s.retry.do(ctx, "record bloom parameters", func(ctx context.Context) error {
+			return s.rdb.HSet(ctx, s.keys.stats,
+				"dupefilter/bloom_capacity", s.bloom.capacity,
+				"dupefilter/bloom_error_rate", strconv.FormatFloat(s.bloom.rate, 'g', -1, 64),
+				"dupefilter/bloom_bits", s.bloom.m,
+				"dupefilter/bloom_hashes", s.bloom.k).Err()
+		})
+		if err != nil {
+			return err
+		}
+		if st := s.opts.Stats; st != nil {
+			st.Set("dupefilter/bloom_capacity", s.bloom.capacity)
+			st.Set("dupefilter/bloom_error_rate", s.bloom.rate)
+			st.Set("dupefilter/bloom_bits", int64(s.bloom.m))
+			st.Set("dupefilter/bloom_hashes", int64(s.bloom.k))
+		}
+	}
+	if _, err := s.heartbeat(ctx); err != nil {
+		return err
+	}
+	hbctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.mu.Lock()
+	s.open = true
+	s.stopHB = cancel
+	s.hbDone = make(chan struct{})
+	s.mu.Unlock()
+	go s.heartbeatLoop(hbctx)
+	return nil
+}
+
+// checkEviction refuses a server that may evict keys: an evicted queue or
+// dupefilter loses work silently. volatile-* policies only evict keys with a
+// TTL, and the backend's durable keys have none.
+func (s *Scheduler) checkEviction(ctx context.Context) error {
+	var info string
+	err := s.retry.do(ctx, "check maxmemory-policy", func(ctx context.Context) error {
+		var err error
+		info, err = s.rdb.Info(ctx, "memory").Result()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "maxmemory_policy:"); ok {
+			if strings.HasPrefix(v, "allkeys-") {
+				return fmt.Errorf("%w: redis maxmemory-policy %s may evict queue/dupefilter keys; set noeviction", ErrEvictionPolicy, v)
+			}
+		}
+	}
+	return nil
+}
+
+// Enqueue adds r to the shared queue unless the shared dupefilter has seen
+// it. The dupefilter test-and-set and the queue write are one atomic step,
+// so when several workers discover the same URL exactly one enqueues it.
+func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error) {
+	if r.Local != nil {
+		return false, fmt.Errorf("redisq: enqueue %s: %w (a callback must be an exported function named by string and meta must hold JSON values, not a ResultHolder)", r.URL, ErrLocalRequest)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return false, fmt.Errorf("redisq: enqueue %s: request is not serializable to JSON: %w", r.URL, err)
+	}
+	var leaseID, release string
+	l, _ := r.Lease.(*Lease)
+	if l != nil && l.s == s && l.start {
+		leaseID = l.id
+		if l.releaseOne() {
+			release = "1"
+		}
+	}
+	args := []any{boolArg(r.DontFilter), strconv.Itoa(-r.Priority), body, leaseID, s.opts.WorkerID, release}
+	script := scriptEnqueueExact
+	if !r.DontFilter {
+		fp := s.opts.Fingerprint(r)
+		if s.opts.Dupefilter == DupefilterBloom {
+			script = scriptEnqueueBloom
+			for _, off := range s.bloom.offsets(fp) {
+				args = append(args, off)
+			}
+		} else {
+			args = append(args, fp[:])
+		}
+	}
+	var added int64
+	err = s.retry.do(ctx, "enqueue", func(ctx context.Context) error {
+		var err error
+		added, err = script.Run(ctx, s.rdb, []string{s.keys.requests, s.keys.seq, s.keys.stats, s.keys.activity,
+			s.keys.dupefilter, s.keys.leases, s.keys.deadlines}, args...).Int64()
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if release == "1" {
+		s.forget(l)
+	}
+	if st := s.opts.Stats; st != nil {
+		if added == 1 {
+			st.Inc("scheduler/enqueued/redis", 1)
+		} else {
+			st.Inc("dupefilter/filtered", 1)
+		}
+	}
+	return added == 1, nil
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Next leases the highest-priority request (FIFO within a priority) to this
+// worker, or returns nil, nil when the queue is empty. The returned request
+// carries its lease in Request.Lease; pass it back to Ack.
+func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
+	for {
+		var res []any
+		err := s.retry.do(ctx, "lease next request", func(ctx context.Context) error {
+			v, err := scriptNext.Run(ctx, s.rdb, []string{s.keys.requests, s.keys.leases, s.keys.deadlines,
+				s.keys.leaseSeq, s.keys.stats, s.keys.activity}, s.opts.WorkerID, s.opts.LeaseTimeout.Milliseconds()).Slice()
+			res = v
+			return err
+		})
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(res) != 2 {
+			return nil, fmt.Errorf("redisq: next: unexpected script reply %v", res)
+		}
+		id, _ := res[0].(string)
+		member, _ := res[1].(string)
+		l := s.hold(id, false, 1)
+		r, err := decodeMember(member)
+		if err != nil {
+			// Someone wrote garbage into the queue: keep it for inspection in
+			// the rejected list and go on with the next request.
+			s.log.Error("dropping malformed queue entry", "error", err)
+			s.reject(ctx, l, s.keys.requests, member, err.Error())
+			continue
+		}
+		r.Lease = l
+		if st := s.opts.Stats; st != nil {
+			st.Inc("scheduler/dequeued/redis", 1)
+		}
+		return r, nil
+	}
+}
+
+func decodeMember(member string) (*crawl.Request, error) {
+	if len(member) < 16 {
+		return nil, fmt.Errorf("queue member of %d bytes is too short", len(member))
+	}
+	var r crawl.Request
+	if err := json.Unmarshal([]byte(member[16:]), &r); err != nil {
+		return nil, fmt.Errorf("queue member is not a request: %w", err)
+	}
+	if r.URL == "" {
+		return nil, errors.New("queue member has no url")
+	}
+	return &r, nil
+}
+
+// Ack commits a request returned by Next (or a start request from the task
+// source): it writes the items buffered for it (see Items) and releases the
+// lease, atomically, provided this worker still holds the lease. When the
+// lease was lost (the worker stalled past the lease timeout) it returns an
+// error wrapping ErrLeaseLost and nothing is written: the redelivered copy's
+// worker writes the items. A request without a Redis lease is a no-op.
+func (s *Scheduler) Ack(ctx context.Context, r *crawl.Request) error {
+	l, _ := r.Lease.(*Lease)
+	if l == nil || l.s != s {
+		return nil
+	}
+	release := l.releaseOne()
+	items := l.takeItems()
+	if !release && len(items) == 0 {
+		return nil
+	}
+	err := s.commit(ctx, l, release, items)
+	if release {
+		s.forget(l)
+	}
+	if err != nil {
+		return fmt.Errorf("redisq: ack %s: %w", r.URL, err)
+	}
+	return nil
+}
+
+func (s *Scheduler) commit(ctx context.Context, l *Lease, release bool, items [][]byte) error {
+	if l.isLost() {
+		return fmt.Errorf("%w: lease %s expired before the ack (the request was redelivered; %d items not written)", ErrLeaseLost, l.id, len(items))
+	}
+	itemsKey := s.keys.items
+	if itemsKey == "" {
+		itemsKey, items = s.keys.prefix+":items", nil
+	}
+	args := make([]any, 0, 3+len(items))
+	args = append(args, l.id, s.opts.WorkerID, boolArg(release))
+	for _, it := range items {
+		args = append(args, it)
+	}
+	var res int64
+	err := s.retry.do(ctx, "ack", func(ctx context.Context) error {
+		var err error
+		res, err = scriptAck.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, itemsKey, s.keys.stats,
+			s.keys.activity, s.keys.prefix + ":acked:" + l.id}, args...).Int64()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if res == 0 {
+		s.log.Warn("late ack rejected: the lease expired and the request was redelivered", "lease", l.id, "items_discarded", len(items))
+		if st := s.opts.Stats; st != nil {
+			st.Inc("redis/leases_fenced", 1)
+		}
+		return fmt.Errorf("%w: lease %s was reclaimed (%d items not written)", ErrLeaseLost, l.id, len(items))
+	}
+	if st := s.opts.Stats; st != nil && len(items) > 0 {
+		st.Inc("redis/items_pushed", int64(len(items)))
+	}
+	return nil
+}
+
+// Len is the number of pending requests in the shared queue (leased ones
+// not counted).
+func (s *Scheduler) Len(ctx context.Context) (int, error) {
+	var n int64
+	err := s.retry.do(ctx, "queue length", func(ctx context.Context) error {
+		var err error
+		n, err = s.rdb.ZCard(ctx, s.keys.requests).Result()
+		return err
+	})
+	return int(n), err
+}
+
+// Close stops the heartbeat and returns every lease this worker still holds
+// to its queue at once (a request that was not acknowledged was not
+// processed; other workers need not wait for the lease timeout). Without
+// Persist, the last worker of a finished crawl deletes the queue and
+// dupefilter.
+func (s *Scheduler) Close(ctx context.Context, reason string) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	stop, done := s.stopHB, s.hbDone
+	ids := make([]any, 0, len(s.held))
+	for id := range s.held {
+		ids = append(ids, id)
+	}
+	s.held = map[string]*Lease{}
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	var errs []error
+	if len(ids) > 0 {
+		var n int64
+		err := s.retry.do(ctx, "return leases", func(ctx context.Context) error {
+			var err error
+			n, err = scriptRelease.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, s.keys.stats, s.keys.activity},
+				append([]any{s.opts.WorkerID}, ids...)...).Int64()
+			return err
+		})
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			s.log.Info("returned leases to the queue", "count", n, "reason", reason)
+		}
+	}
+	if err := s.retry.do(ctx, "unregister worker", func(ctx context.Context) error {
+		return s.rdb.HDel(ctx, s.keys.workers, s.opts.WorkerID).Err()
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	if !s.opts.Persist && (reason == "finished" || reason == "idle") {
+		if err := s.flushIfDone(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flushIfDone deletes the queue and dupefilter when nothing is pending or
+// leased anywhere; with work left another worker is still crawling.
+func (s *Scheduler) flushIfDone(ctx context.Context) error {
+	return s.retry.do(ctx, "flush on close", func(ctx context.Context) error {
+		return s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			q, err := tx.ZCard(ctx, s.keys.requests).Result()
+			if err != nil {
+				return err
+			}
+			l, err := tx.HLen(ctx, s.keys.leases).Result()
+			if err != nil {
+				return err
+			}
+			if q > 0 || l > 0 {
+				s.log.Info("not flushing: other workers still have work", "queue", q, "leases", l)
+				return nil
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Del(ctx, s.keys.requests, s.keys.seq, s.keys.dupefilter, s.keys.leases, s.keys.deadlines)
+				return nil
+			})
+			return err
+		}, s.keys.requests, s.keys.leases)
+	})
+}
+
+// reject moves an unusable entry to the rejected list and ends its lease.
+func (s *Scheduler) reject(ctx context.Context, l *Lease, key, entry, reason string) {
+	if len(entry) > 1024 {
+		entry = entry[:1024]
+	}
+	rec, _ := json.Marshal(map[string]any{"key": key, "reason": reason, "entry": entry, "time": time.Now().UnixMilli(), "worker": s.opts.WorkerID})
+	err := s.retry.do(ctx, "reject entry", func(ctx context.Context) error {
+		return scriptReject.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, s.keys.rejected, s.keys.stats},
+			l.id, s.opts.WorkerID, rec).Err()
+	})
+	if err != nil {
+		s.log.Error("could not record rejected entry", "error", err)
+	}
+	s.forget(l)
+	if st := s.opts.Stats; st != nil {
+		st.Inc("redis_tasks/rejected", 1)
+	}
+}
+
+// bloomParams sizes a Bloom filter: m bits and k hash functions for n
+// elements at false-positive rate p (m = -n ln p / ln²2, k = m/n ln 2).
+type bloomParams struct {
+	capacity int64
+	rate     float64
+	m        uint64
+	k        int
+}
+
+func newBloomParams(n int64, p float64) (bloomParams, error) {
+	if n <= 0 {
+		n = 100_000_000
+	}
+	if p <= 0 {
+		p = 0.001
+	}
+	if p >= 1 {
+		return bloomParams{}, fmt.Errorf("redisq: bloom error rate %v must be below 1", p)
+	}
+	m := math.Ceil(-float64(n) * math.Log(p) / (math.Ln2 * math.Ln2))
+	if m > 1<<32 {
+		return bloomParams{}, fmt.Errorf("redisq: a bloom filter for %d entries at error rate %v needs %.0f bits; one redis string holds at most 2^32 bits", n, p, m)
+	}
+	k := int(math.Round(m / float64(n) * math.Ln2))
+	k = max(k, 1)
+	return bloomParams{capacity: n, rate: p, m: uint64(m), k: k}, nil
+}
+
+// offsets derives k bit positions from the 16-byte fingerprint by double
+// hashing (Kirsch-Mitzenmacher): the fingerprint is already a uniform hash,
+// so its two halves are two independent hashes.
+func (b bloomParams) offsets(fp [16]byte) []any {
+	var h1, h2 uint64
+	for i := 0; i < 8; i++ {
+		h1 = h1<<8 | uint64(fp[i])
+		h2 = h2<<8 | uint64(fp[8+i])
+	}
+	h2 |= 1 // odd, so the k positions differ
+	out := make([]any, b.k)
+	for i := range out {
+		out[i] = strconv.FormatUint((h1+uint64(i)*h2)%b.m, 10)
+	}
+	return out
+}

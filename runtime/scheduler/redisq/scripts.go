@@ -1,0 +1,338 @@
+package redisq
+
+import (
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Every state change that must be atomic across workers is one Lua script:
+// Redis runs a script without interleaving other commands, so "pop and
+// lease", "dupefilter check and enqueue" and "check lease, push items and
+// release" cannot be split by a crash or a concurrent worker. Scripts read
+// the clock with TIME (one clock for all workers: no skew between machines);
+// Redis 7 replicates script effects, so TIME before writes is allowed.
+//
+// A lease record (hash <name>:leases, field = lease id) is
+//
+//	worker \n kind \n key \n score \n payload
+//
+// where kind is "q" (a request from <name>:requests) or the type of a start
+// key ("list", "set", "zset") and payload is the exact member or entry, so an
+// expired or returned lease puts back precisely what was taken.
+const prelude = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function parse_lease(rec)
+  local f, p = {}, 1
+  for i = 1, 4 do
+    local j = string.find(rec, '\n', p, true)
+    if not j then return nil end
+    f[i] = string.sub(rec, p, j - 1)
+    p = j + 1
+  end
+  f[5] = string.sub(rec, p)
+  return f
+end
+local function return_entry(f)
+  local kind, key, score, payload = f[2], f[3], f[4], f[5]
+  if kind == 'q' or kind == 'zset' then
+    redis.call('ZADD', key, score, payload)
+  elseif kind == 'list' then
+    redis.call('LPUSH', key, payload)
+  elseif kind == 'set' then
+    redis.call('SADD', key, payload)
+  end
+end
+-- reclaim returns expired leases (their worker died or stalled) to where
+-- they came from. Bounded per call so one script never runs long.
+local function reclaim(leases, deadlines, stats, now)
+  local ids = redis.call('ZRANGEBYSCORE', deadlines, '-inf', now, 'LIMIT', 0, 256)
+  for _, id in ipairs(ids) do
+    local rec = redis.call('HGET', leases, id)
+    if rec then
+      local f = parse_lease(rec)
+      if f then return_entry(f) end
+      redis.call('HDEL', leases, id)
+      redis.call('HINCRBY', stats, 'leases/expired', 1)
+    end
+    redis.call('ZREM', deadlines, id)
+  end
+  return #ids
+end
+`
+
+func newScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
+
+// enqueueBody is shared by the exact and the Bloom dupefilter; SEEN is
+// replaced by the filter's test-and-set.
+//
+// KEYS: requests, seq, stats, activity, dupefilter, leases, deadlines
+// ARGV: dont_filter, score, json, lease_id ("" = none), worker, release, bloom offsets...
+const enqueueBody = `
+local requests, seqkey, stats, activity, df, leases, deadlines = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local now = now_ms()
+-- a start entry's lease ends when its request is durably queued
+if ARGV[4] ~= '' and ARGV[6] == '1' then
+  local rec = redis.call('HGET', leases, ARGV[4])
+  if rec then
+    local f = parse_lease(rec)
+    if f and f[1] == ARGV[5] then
+      redis.call('HDEL', leases, ARGV[4])
+      redis.call('ZREM', deadlines, ARGV[4])
+    end
+  end
+end
+if ARGV[1] ~= '1' then
+  local fresh = SEEN
+  if not fresh then
+    redis.call('HINCRBY', stats, 'dupefilter/filtered', 1)
+    return 0
+  end
+end
+local seq = redis.call('INCR', seqkey)
+redis.call('ZADD', requests, ARGV[2], string.format('%016x', seq) .. ARGV[3])
+redis.call('HINCRBY', stats, 'scheduler/enqueued/redis', 1)
+redis.call('SET', activity, now)
+return 1
+`
+
+const seenExact = `(redis.call('SADD', df, ARGV[7]) == 1)`
+
+const seenBloomFn = `
+local function bloom_seen(df)
+  local all = true
+  for i = 7, #ARGV do
+    if redis.call('GETBIT', df, ARGV[i]) == 0 then all = false break end
+  end
+  if all then return false end
+  for i = 7, #ARGV do redis.call('SETBIT', df, ARGV[i], 1) end
+  return true
+end
+`
+
+var (
+	scriptEnqueueExact = newScript(strings.Replace(enqueueBody, "SEEN", seenExact, 1))
+	scriptEnqueueBloom = newScript(seenBloomFn + strings.Replace(enqueueBody, "SEEN", "bloom_seen(df)", 1))
+)
+
+// scriptNext reclaims expired leases, then pops the best request and leases
+// it to the worker.
+//
+// KEYS: requests, leases, deadlines, leaseseq, stats, activity
+// ARGV: worker, ttl_ms
+var scriptNext = newScript(`
+local requests, leases, deadlines, leaseseq, stats, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local now = now_ms()
+reclaim(leases, deadlines, stats, now)
+local r = redis.call('ZPOPMIN', requests)
+if #r == 0 then return false end
+local id = tostring(redis.call('INCR', leaseseq))
+redis.call('HSET', leases, id, ARGV[1] .. '\nq\n' .. requests .. '\n' .. r[2] .. '\n' .. r[1])
+redis.call('ZADD', deadlines, now + tonumber(ARGV[2]), id)
+redis.call('HINCRBY', stats, 'scheduler/dequeued/redis', 1)
+redis.call('SET', activity, now)
+return {id, r[1]}
+`)
+
+// scriptAck commits a lease: it checks that the worker still holds it
+// (fencing: a lease that expired and was handed to another worker is gone,
+// so a stalled worker's late ack changes nothing), pushes the items the
+// request produced, and releases the lease, all at once. An ack whose reply
+// was lost and is retried finds the short-lived ack marker instead.
+//
+// KEYS: leases, deadlines, items, stats, activity, ackmark
+// ARGV: id, worker, release, items...
+// Returns 1 committed, 2 already committed, 0 fenced (lease lost).
+var scriptAck = newScript(`
+local leases, deadlines, items, stats, activity, mark = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local rec = redis.call('HGET', leases, ARGV[1])
+if not rec then
+  if redis.call('EXISTS', mark) == 1 then return 2 end
+  redis.call('HINCRBY', stats, 'leases/fenced', 1)
+  return 0
+end
+local f = parse_lease(rec)
+if not f or f[1] ~= ARGV[2] then
+  redis.call('HINCRBY', stats, 'leases/fenced', 1)
+  return 0
+end
+if #ARGV > 3 then
+  for i = 4, #ARGV do redis.call('RPUSH', items, ARGV[i]) end
+  redis.call('HINCRBY', stats, 'item_scraped_count/redis', #ARGV - 3)
+end
+if ARGV[3] == '1' then
+  redis.call('HDEL', leases, ARGV[1])
+  redis.call('ZREM', deadlines, ARGV[1])
+  redis.call('SET', mark, '1', 'PX', 600000)
+end
+redis.call('SET', activity, now_ms())
+return 1
+`)
+
+// scriptHeartbeat records the worker as alive, reclaims expired leases of
+// any worker, and extends the worker's own leases. It returns the ids the
+// worker no longer holds (they expired while it was stalled).
+//
+// KEYS: leases, deadlines, workers, stats
+// ARGV: worker, ttl_ms, ids...
+var scriptHeartbeat = newScript(`
+local leases, deadlines, workers, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = now_ms()
+redis.call('HSET', workers, ARGV[1], now)
+reclaim(leases, deadlines, stats, now)
+local lost = {}
+for i = 3, #ARGV do
+  local rec = redis.call('HGET', leases, ARGV[i])
+  local f = rec and parse_lease(rec)
+  if f and f[1] == ARGV[1] then
+    redis.call('ZADD', deadlines, now + tonumber(ARGV[2]), ARGV[i])
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
+`)
+
+// scriptRelease returns the worker's leases to their queues at once (a
+// graceful shutdown must not make others wait for the visibility timeout).
+//
+// KEYS: leases, deadlines, stats, activity
+// ARGV: worker, ids...
+var scriptRelease = newScript(`
+local leases, deadlines, stats, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local n = 0
+for i = 2, #ARGV do
+  local rec = redis.call('HGET', leases, ARGV[i])
+  local f = rec and parse_lease(rec)
+  if f and f[1] == ARGV[1] then
+    return_entry(f)
+    redis.call('HDEL', leases, ARGV[i])
+    n = n + 1
+  end
+  redis.call('ZREM', deadlines, ARGV[i])
+end
+if n > 0 then
+  redis.call('HINCRBY', stats, 'leases/returned', n)
+  redis.call('SET', activity, now_ms())
+end
+return n
+`)
+
+// scriptPopStart pops up to n entries from the start keys, in key order,
+// leasing each one. Entries over the size limit never leave Redis whole: a
+// truncated copy goes to the rejected list with the reason.
+//
+// KEYS: leases, deadlines, leaseseq, activity, rejected, stats
+// ARGV: worker, ttl_ms, kind, max_bytes, n, start keys...
+// Returns a flat list: id, entry, key for each leased entry ("" id for a
+// rejected one, whose entry field is the reason).
+var scriptPopStart = newScript(`
+local leases, deadlines, leaseseq, activity, rejected, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local worker, ttl, kind, maxb, n = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = now_ms()
+reclaim(leases, deadlines, stats, now)
+local out, got = {}, 0
+for k = 6, #ARGV do
+  local key = ARGV[k]
+  while got < n do
+    local e, score = nil, '0'
+    if kind == 'list' then
+      e = redis.call('LPOP', key)
+    elseif kind == 'set' then
+      e = redis.call('SPOP', key)
+    else
+      local z = redis.call('ZPOPMAX', key)
+      if #z > 0 then e, score = z[1], z[2] end
+    end
+    if not e then break end
+    got = got + 1
+    if #e > maxb then
+      local reason = 'entry of ' .. #e .. ' bytes exceeds the limit of ' .. maxb .. ' bytes'
+      redis.call('RPUSH', rejected, cjson.encode({key = key, reason = reason, entry = string.sub(e, 1, 1024), time = now}))
+      redis.call('HINCRBY', stats, 'redis_tasks/rejected', 1)
+      out[#out + 1] = ''
+      out[#out + 1] = reason
+      out[#out + 1] = key
+    else
+      local id = tostring(redis.call('INCR', leaseseq))
+      redis.call('HSET', leases, id, worker .. '\n' .. kind .. '\n' .. key .. '\n' .. score .. '\n' .. e)
+      redis.call('ZADD', deadlines, now + ttl, id)
+      out[#out + 1] = id
+      out[#out + 1] = e
+      out[#out + 1] = key
+    end
+  end
+end
+if got > 0 then
+  redis.call('SET', activity, now)
+  redis.call('HINCRBY', stats, 'redis_tasks/popped', got)
+end
+return out
+`)
+
+// scriptReject records a task entry that could not be turned into requests
+// and ends its lease (retrying a malformed entry would fail forever).
+//
+// KEYS: leases, deadlines, rejected, stats
+// ARGV: id, worker, record
+var scriptReject = newScript(`
+local leases, deadlines, rejected, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local rec = redis.call('HGET', leases, ARGV[1])
+local f = rec and parse_lease(rec)
+if f and f[1] == ARGV[2] then
+  redis.call('HDEL', leases, ARGV[1])
+  redis.call('ZREM', deadlines, ARGV[1])
+end
+redis.call('RPUSH', rejected, ARGV[3])
+redis.call('HINCRBY', stats, 'redis_tasks/rejected', 1)
+return 1
+`)
+
+// scriptIdle reports whether there is work anywhere: pending requests,
+// leases held by any worker, start entries; and how long ago the last work
+// happened (server clock). Expired leases are reclaimed first so a dead
+// worker's lease does not keep the crawl open forever.
+//
+// KEYS: requests, leases, deadlines, activity, stats
+// ARGV: kind, start keys...
+var scriptIdle = newScript(`
+local requests, leases, deadlines, activity, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now = now_ms()
+reclaim(leases, deadlines, stats, now)
+local starts = 0
+for k = 2, #ARGV do
+  if ARGV[1] == 'list' then
+    starts = starts + redis.call('LLEN', ARGV[k])
+  elseif ARGV[1] == 'set' then
+    starts = starts + redis.call('SCARD', ARGV[k])
+  else
+    starts = starts + redis.call('ZCARD', ARGV[k])
+  end
+end
+local last = tonumber(redis.call('GET', activity) or '0')
+if last == 0 then
+  redis.call('SET', activity, now)
+  last = now
+end
+return {redis.call('ZCARD', requests), redis.call('HLEN', leases), starts, now - last}
+`)
+
+// scriptGate is the shared politeness gate: one "next allowed" time per
+// slot. It grants the slot when the time has come (and moves it delay
+// ahead), or returns how many milliseconds to wait.
+//
+// KEYS: slot key
+// ARGV: delay_ms
+var scriptGate = newScript(`
+local now = now_ms()
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now >= nxt then
+  local d = tonumber(ARGV[1])
+  redis.call('SET', KEYS[1], now + d, 'PX', d + 60000)
+  return 0
+end
+return nxt - now
+`)

@@ -1,0 +1,3 @@
+function sign(s) {
+  return s +;
+}

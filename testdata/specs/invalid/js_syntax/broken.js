@@ -1,0 +1,4 @@
+export function parse(response) {
+  const x = ;
+  return x;
+}

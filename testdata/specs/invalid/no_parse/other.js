@@ -1,0 +1,2 @@
+export function parse_page(response) {}
+export function helper() {}

@@ -1,0 +1,3 @@
+export function parse(response) {}
+export function parse_detail(response) {}
+export function clean(item) { return item; }

@@ -1,0 +1,1 @@
+function sign(s) { return s + "!"; }

@@ -1,0 +1,5 @@
+module.exports = {
+  parse(response) {
+    return { url: response.url };
+  },
+};
