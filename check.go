@@ -66,12 +66,12 @@ func Check(spec *dsl.Spec, opts CheckOptions) []error {
 		c.domains(p+".deny_domains", le.DenyDomains)
 		for j, x := range le.RestrictXPaths {
 			if err := extract.CompileXPath(x); err != nil {
-				c.add(listPath(p+".restrict_xpaths", j, len(le.RestrictXPaths)), "invalid XPath %q: %s", x, cause(err))
+				c.add(listPath(p+".restrict_xpaths", j), "invalid XPath %q: %s", x, cause(err))
 			}
 		}
 		for j, q := range le.RestrictCSS {
 			if err := extract.CompileCSS(q); err != nil {
-				c.add(listPath(p+".restrict_css", j, len(le.RestrictCSS)), "invalid CSS selector %q: %s", q, cause(err))
+				c.add(listPath(p+".restrict_css", j), "invalid CSS selector %q: %s", q, cause(err))
 			}
 		}
 	}
@@ -141,7 +141,7 @@ func (c *checker) pos(path string) dsl.Position {
 
 // listPath names element j of a list; a list written as a single string has
 // no element positions, and pos() falls back to the key.
-func listPath(path string, j, _ int) string { return fmt.Sprintf("%s[%d]", path, j) }
+func listPath(path string, j int) string { return fmt.Sprintf("%s[%d]", path, j) }
 
 // cause drops the wrapping that repeats the pattern ("regex \"(\": ...").
 func cause(err error) string {
@@ -154,14 +154,14 @@ func cause(err error) string {
 func (c *checker) regexes(path string, pats []string) {
 	for j, p := range pats {
 		if _, err := extract.CompileRegex(p); err != nil {
-			c.add(listPath(path, j, len(pats)), "invalid regex %q: %s", p, cause(err))
+			c.add(listPath(path, j), "invalid regex %q: %s", p, cause(err))
 		}
 	}
 }
 
 func (c *checker) urls(path string, urls []string) {
 	for j, raw := range urls {
-		lp := listPath(path, j, len(urls))
+		lp := listPath(path, j)
 		u, err := url.Parse(strings.TrimSpace(raw))
 		switch {
 		case err != nil:
@@ -186,7 +186,7 @@ var hostLabel = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
 // expects: no scheme, path or port (Scrapy warns and ignores those).
 func (c *checker) domains(path string, hosts []string) {
 	for j, h := range hosts {
-		lp := listPath(path, j, len(hosts))
+		lp := listPath(path, j)
 		switch {
 		case strings.Contains(h, "://"):
 			u, _ := url.Parse(h)
@@ -346,6 +346,9 @@ func (c *checker) exports(p *compile.Program) {
 			e.Msg = fmt.Sprintf("unknown %s %q (exported: %s)", refKind(r.Path), r.Name, list)
 		}
 		c.errs = append(c.errs, e)
+	}
+	if len(c.spec.SitemapURLs) > 0 && len(c.spec.SitemapRules) == 0 && !slices.Contains(exported, "parse") {
+		c.add("sitemap_urls", "sitemap entries go to parse when there are no sitemap_rules, but the script does not export parse (exported: %s)", list)
 	}
 	if len(c.spec.RedisKeys) > 0 && c.spec.Callback == "" && !slices.Contains(exported, "parse") && !slices.Contains(exported, "make_request_from_data") {
 		c.add("redis_key", "tasks from redis_key are parsed by parse, but the script exports neither parse nor make_request_from_data (exported: %s)", list)

@@ -16,8 +16,8 @@ func TestDependencyDirection(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	rules := []struct {
-		pkgPrefix string
-		forbidden []string
+		pkgPrefix  string
+		forbidden  []string
 		ownAllowed bool // may import other packages of ours
 	}{
 		{mod + "/runtime/", []string{mod + "/jsbridge", mod + "/dsl", "github.com/dop251/goja", mod + "/cmd"}, true},

@@ -250,9 +250,34 @@ func (s *Settings) Set(name string, v any, source string) error {
 	if err := d.validate(v); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	s.ensure()
 	s.values[d.Name] = v
 	s.source[d.Name] = source
 	return nil
+}
+
+// ensure makes the zero Settings usable.
+func (s *Settings) ensure() {
+	if s.values == nil {
+		s.values = map[string]any{}
+		s.source = map[string]string{}
+	}
+}
+
+// Clone returns an independent copy (for example one per spider when
+// several run in one process).
+func (s *Settings) Clone() *Settings {
+	c := DefaultSettings()
+	if s == nil {
+		return c
+	}
+	for k, v := range s.values {
+		c.values[k] = v
+	}
+	for k, v := range s.source {
+		c.source[k] = v
+	}
+	return c
 }
 
 // SetFromCLI applies one `-s KEY=VALUE`, parsing VALUE by the setting's kind:
@@ -276,6 +301,7 @@ func (s *Settings) SetFromCLI(kv string) error {
 	if err != nil {
 		return fmt.Errorf("-s %s: %w", name, err)
 	}
+	s.ensure()
 	s.values[d.Name] = v
 	s.source[d.Name] = "cli"
 	return nil
@@ -508,9 +534,7 @@ func normalizeJSON(v any) any {
 
 // decodeNode reads the spec's `settings:` mapping.
 func (s *Settings) decodeNode(d *decoder, n *yaml.Node, path string) {
-	if s.values == nil {
-		*s = *DefaultSettings()
-	}
+	s.ensure()
 	if isNull(n) {
 		return
 	}

@@ -185,3 +185,23 @@ func TestDurationForms(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroSettingsUsable(t *testing.T) {
+	var s Settings
+	if s.Int("CONCURRENT_REQUESTS") != 16 {
+		t.Fatal("zero Settings must read defaults")
+	}
+	if err := s.SetFromCLI("CONCURRENT_REQUESTS=2"); err != nil {
+		t.Fatal(err)
+	}
+	c := s.Clone()
+	if err := c.Set("CONCURRENT_REQUESTS", 3, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Int("CONCURRENT_REQUESTS") != 2 || c.Int("CONCURRENT_REQUESTS") != 3 || c.Source("CONCURRENT_REQUESTS") != "test" {
+		t.Fatalf("Clone is not independent: %d %d", s.Int("CONCURRENT_REQUESTS"), c.Int("CONCURRENT_REQUESTS"))
+	}
+	if err := c.Set("CONCURRENT_REQUESTS", "4", "test"); err == nil {
+		t.Fatal("Set accepted a string for an integer setting")
+	}
+}

@@ -18,6 +18,12 @@ import (
 // plus spider appended, awaits a returned promise, and converts the
 // outcome on the loop with conv.
 func (s *Spider) callJS(ctx context.Context, where, fn, url string, args func() []goja.Value, conv func(exc, val goja.Value) invResult) invResult {
+	return s.callJSWith(ctx, where, fn, url, false, args, conv)
+}
+
+// callJSWith is callJS; spiderFirst passes spider first instead of last
+// (Scrapy's spider_closed(spider, reason)).
+func (s *Spider) callJSWith(ctx context.Context, where, fn, url string, spiderFirst bool, args func() []goja.Value, conv func(exc, val goja.Value) invResult) invResult {
 	f, ok := s.exportFns[fn]
 	if !ok {
 		return invResult{err: fmt.Errorf("%s: %q is not an exported function (exported: %s)", where, fn, strings.Join(s.exportList(), ", "))}
@@ -25,7 +31,12 @@ func (s *Spider) callJS(ctx context.Context, where, fn, url string, args func() 
 	inv := s.newInvocation(where, fn, url, nil)
 	inv.onDone = conv
 	s.start(inv, func() {
-		argv := append(args(), s.spiderObj)
+		var argv []goja.Value
+		if spiderFirst {
+			argv = append([]goja.Value{s.spiderObj}, args()...)
+		} else {
+			argv = append(args(), s.spiderObj)
+		}
 		sink := s.vm.NewDynamicObject(&sinkObject{inv: inv, s: s})
 		if _, err := s.in.call(goja.Undefined(), f, s.spiderObj, s.vm.NewArray(toAny(argv)...), sink); err != nil {
 			inv.finish(s.goError(err, where, url))
@@ -264,14 +275,22 @@ func (s *Spider) Hook(signal, fn string) (HookFunc, error) {
 		return nil, fmt.Errorf("hooks.%s: %q is not an exported function (exported: %s)", signal, fn, strings.Join(s.exportList(), ", "))
 	}
 	return func(ctx context.Context, args ...any) error {
-		_, err := s.callHook(ctx, signal, fn, args, nil)
+		_, err := s.callHook(ctx, signal, fn, args, spiderLast)
 		return err
 	}, nil
 }
 
-func (s *Spider) callHook(ctx context.Context, signal, fn string, args []any, _ any) (any, error) {
+// hookOrder says where the spider goes in a hook's arguments.
+type hookOrder bool
+
+const (
+	spiderLast  hookOrder = false
+	spiderFirst hookOrder = true
+)
+
+func (s *Spider) callHook(ctx context.Context, signal, fn string, args []any, order hookOrder) (any, error) {
 	where := "hook " + signal
-	res := s.callJS(ctx, where, fn, "", func() []goja.Value {
+	res := s.callJSWith(ctx, where, fn, "", bool(order), func() []goja.Value {
 		out := make([]goja.Value, 0, len(args))
 		for _, a := range args {
 			out = append(out, s.hookArg(a))

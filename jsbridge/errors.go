@@ -91,18 +91,35 @@ const preludeFile = "spiderrun-prelude.js"
 // stackLine matches goja's "at fn (file:line:col(pc))" frames.
 var stackLine = regexp.MustCompile(`^\s*at (?:(.*?) \()?(.*?):(\d+):(\d+)(?:\(\d+\))?\)?$`)
 
+// maxStackFrames bounds the frames kept in an error: a stack overflow has
+// thousands, and mapping each through the source map costs time.
+const maxStackFrames = 20
+
 // cleanStack rewrites a goja stack: drops helper, prelude and native frames
-// and goja's "(pc)" suffixes. It returns the cleaned stack and the first
-// user frame's file:line:col.
-func cleanStack(stack string) (string, string) {
+// and goja's "(pc)" suffixes, and keeps at most maxStackFrames. It returns
+// the cleaned stack and the first user frame's file:line:col.
+func (s *Spider) cleanStack(stack string) (string, string) {
 	var out []string
 	first := ""
-	for _, line := range strings.Split(stack, "\n") {
+	more := 0
+	for len(stack) > 0 {
+		line := stack
+		if i := strings.IndexByte(stack, '\n'); i >= 0 {
+			line, stack = stack[:i], stack[i+1:]
+		} else {
+			stack = ""
+		}
+		if len(out) >= maxStackFrames {
+			if strings.Contains(line, " at ") || strings.HasPrefix(strings.TrimSpace(line), "at ") {
+				more++
+			}
+			continue
+		}
 		m := stackLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		fn, file := m[1], m[2]
+		fn, file := m[1], s.displayFile(m[2])
 		if file == helperFile || file == preludeFile || file == "native" || strings.HasPrefix(file, "<") {
 			continue
 		}
@@ -115,21 +132,43 @@ func cleanStack(stack string) (string, string) {
 		}
 		out = append(out, "\tat "+fn+" ("+pos+")")
 	}
+	if more > 0 {
+		out = append(out, fmt.Sprintf("\t... %d more frames", more))
+	}
 	return strings.Join(out, "\n"), first
+}
+
+// displayFile undoes goja's source-map URL resolution, which drops the
+// leading "/" of absolute file names.
+func (s *Spider) displayFile(f string) string {
+	if s == nil || s.prog == nil || strings.HasPrefix(f, "/") {
+		return f
+	}
+	for _, name := range s.prog.Files {
+		if strings.HasPrefix(name, "/") && name[1:] == f {
+			return name
+		}
+	}
+	return f
 }
 
 // framesStack builds a stack from goja frames (for non-Error throws and
 // interrupts).
-func framesStack(frames []goja.StackFrame) (string, string) {
+func (s *Spider) framesStack(frames []goja.StackFrame) (string, string) {
 	var b strings.Builder
+	n := 0
 	for _, f := range frames {
+		if n >= 3*maxStackFrames {
+			break
+		}
 		p := f.Position()
 		if p.Filename == "" {
 			continue
 		}
+		n++
 		fmt.Fprintf(&b, "at %s (%s:%d:%d)\n", f.FuncName(), p.Filename, p.Line, p.Column)
 	}
-	return cleanStack(b.String())
+	return s.cleanStack(b.String())
 }
 
 // jsError converts a thrown or yielded JS value to *Error. Call on the
@@ -148,7 +187,7 @@ func (s *Spider) jsError(v goja.Value, where, url string) *Error {
 			e.Message = v.String()
 		}
 		if st := o.Get("stack"); present(st) {
-			e.Stack, e.Pos = cleanStack(st.String())
+			e.Stack, e.Pos = s.cleanStack(st.String())
 		}
 		if e.Type == "" {
 			e.Type = "Error"
@@ -170,7 +209,7 @@ func (s *Spider) goError(err error, where, url string) *Error {
 	var intr *goja.InterruptedError
 	if errors.As(err, &intr) {
 		e := &Error{Where: where, URL: url}
-		e.Stack, e.Pos = framesStack(intr.Stack())
+		e.Stack, e.Pos = s.framesStack(intr.Stack())
 		switch lim := intr.Value().(type) {
 		case *limitError:
 			at := ""
@@ -193,14 +232,14 @@ func (s *Spider) goError(err error, where, url string) *Error {
 	var so *goja.StackOverflowError
 	if errors.As(err, &so) {
 		e := &Error{Where: where, URL: url, Type: "RangeError", Message: "maximum call stack size exceeded", Err: err}
-		e.Stack, e.Pos = framesStack(so.Stack())
+		e.Stack, e.Pos = s.framesStack(so.Stack())
 		return e
 	}
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
 		e := s.jsError(ex.Value(), where, url)
 		if e.Stack == "" {
-			e.Stack, e.Pos = framesStack(ex.Stack())
+			e.Stack, e.Pos = s.framesStack(ex.Stack())
 		}
 		return e
 	}

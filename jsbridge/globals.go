@@ -36,6 +36,9 @@ func (s *Spider) install() error {
 	require.NewRegistry().Enable(vm)
 	nodeurl.Enable(vm)
 	_ = vm.GlobalObject().Delete("require")
+	if present(vm.Get("require")) {
+		_ = vm.Set("require", goja.Undefined())
+	}
 	s.protos.uint8Array = vm.Get("Uint8Array")
 	s.protos.mapProto = vm.Get("Map").ToObject(vm).Get("prototype").(*goja.Object)
 	s.protos.setProto = vm.Get("Set").ToObject(vm).Get("prototype").(*goja.Object)
@@ -169,7 +172,7 @@ func (s *Spider) formatArgs(args []goja.Value) string {
 			}
 			if o.ClassName() == "Error" {
 				if st := o.Get("stack"); present(st) {
-					stack, _ := cleanStack(st.String())
+					stack, _ := s.cleanStack(st.String())
 					parts[i] = o.String() + "\n" + stack
 					continue
 				}
@@ -566,6 +569,12 @@ func (s *Spider) hasProto(o, proto *goja.Object) bool {
 // arguments). The Go request rides along, hidden, so its engine-owned state
 // survives a round trip through JS.
 func (s *Spider) requestObject(r *crawl.Request) *goja.Object {
+	return s.requestObjectWith(r, nil)
+}
+
+// requestObjectWith is requestObject with a given cb_kwargs object (the one
+// the callback received), so response.request.cb_kwargs is that object.
+func (s *Spider) requestObjectWith(r *crawl.Request, cbKwargs goja.Value) *goja.Object {
 	proto := s.protos.request
 	if r.WebSocket != nil {
 		proto = s.protos.wsRequest
@@ -576,7 +585,7 @@ func (s *Spider) requestObject(r *crawl.Request) *goja.Object {
 	if local != nil && local.rt != s.vm {
 		local = nil
 	}
-	s.setRequestProps(o, r, local, s.metaObject(r), nil)
+	s.setRequestProps(o, r, local, s.metaObject(r), cbKwargs)
 	_ = o.DefineDataProperty("__engine", s.vm.ToValue(engineRef{r}), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
 	return o
 }

@@ -11,15 +11,15 @@ import (
 // clear error, and the next callback of the same runtime still works.
 func TestLimits(t *testing.T) {
 	t.Parallel()
-	s, _ := newSpider(t, "limits.js", func(o *Options) { o.JSTimeout = 300 * time.Millisecond })
+	s, _ := newSpider(t, "limits.js", func(o *Options) { o.JSTimeout = time.Second })
 	tests := []struct {
 		callback string
 		wantErr  string // substring of the first line
 		is       error
 	}{
 		{"spin", "testdata/limits.js:4:", ErrTimeout},
-		{"spin", "JS_TIMEOUT: callback spin exceeded JS_TIMEOUT 300ms at testdata/limits.js:4:", ErrTimeout},
-		{"spin_later", "callback spin_later exceeded JS_TIMEOUT 300ms at testdata/limits.js:10:", ErrTimeout},
+		{"spin", "JS_TIMEOUT: callback spin exceeded JS_TIMEOUT 1s at testdata/limits.js:4:", ErrTimeout},
+		{"spin_later", "callback spin_later exceeded JS_TIMEOUT 1s at testdata/limits.js:", ErrTimeout},
 		{"recurse", "RangeError: maximum call stack size exceeded", nil},
 		{"repeat", "RangeError: string length limit 16 MiB exceeded (1024 MiB requested)", nil},
 		{"pad", "RangeError: string length limit 16 MiB exceeded", nil},

@@ -118,10 +118,12 @@
   }
   // run calls fn and drives its result; sink.done(error) is called exactly
   // once at the end.
-  function run(fn, self, args, sink) {
+  function run(fn, self, args, sink, mws, response) {
     let p;
     try {
-      p = drive(fn.apply(self, args), sink);
+      let v = fn.apply(self, args);
+      if (mws && mws.length) v = wrapOutput(v, mws, response === undefined ? args[0] : response, self);
+      p = drive(v, sink);
     } catch (e) {
       sink.done(e);
       return;
@@ -379,7 +381,6 @@
   G.HttpRequest = Request;
   G.FormRequest = __native.FormRequest;
   G.WebSocketRequest = __native.WebSocketRequest;
-  G.WebSocketMsg = __native.WebSocketMsg;
   G.ResultHolder = ResultHolder;
   G.DropItem = DropItem;
   G.CloseSpider = CloseSpider;

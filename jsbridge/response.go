@@ -52,7 +52,7 @@ func (j *jsResponse) Get(key string) goja.Value {
 		}
 	case "request":
 		if j.r.Request != nil {
-			v = j.s.requestObject(j.r.Request)
+			v = j.s.requestObjectWith(j.r.Request, j.cache["cb_kwargs"])
 		} else {
 			v = goja.Null()
 		}

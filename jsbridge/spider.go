@@ -238,7 +238,9 @@ func New(opts Options) (*Spider, error) {
 
 // evaluate runs the user's script top level under a timer.
 func (s *Spider) evaluate() error {
-	prog, err := goja.Compile(helperFile, s.prog.Code, false)
+	// ES modules are strict code; esbuild's IIFE output does not say so,
+	// so compile them strict (a CommonJS entry keeps sloppy mode).
+	prog, err := goja.Compile(helperFile, s.prog.Code, !s.prog.CommonJS)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.prog.Filename, err)
 	}
@@ -507,6 +509,9 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 		}
 		r := s.newResponse(resp)
 		kw := s.kwargsObject(req)
+		if j, ok := s.responseOf(r); ok {
+			j.Set("cb_kwargs", kw)
+		}
 		s.runDriven(inv, fn, []goja.Value{r, kw}, s.outputMWs)
 	})
 	return s.wait(ctx, inv).err
@@ -514,12 +519,18 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 
 // runDriven calls fn and drives its output into inv.out.
 func (s *Spider) runDriven(inv *invocation, fn goja.Value, args []goja.Value, mws goja.Value) {
+	s.runDrivenFor(inv, fn, args, mws, goja.Undefined())
+}
+
+// runDrivenFor is runDriven with the response process_spider_output sees
+// (an errback's failure.response; undefined means args[0]).
+func (s *Spider) runDrivenFor(inv *invocation, fn goja.Value, args []goja.Value, mws, response goja.Value) {
 	sink := s.vm.NewDynamicObject(&sinkObject{inv: inv, s: s})
 	argArr := s.vm.NewArray(toAny(args)...)
 	if mws == nil {
 		mws = goja.Undefined()
 	}
-	_, err := s.in.run(goja.Undefined(), fn, s.spiderObj, argArr, sink, mws)
+	_, err := s.in.run(goja.Undefined(), fn, s.spiderObj, argArr, sink, mws, response)
 	if err != nil {
 		inv.finish(s.goError(err, inv.where, inv.url))
 	}
@@ -566,7 +577,8 @@ func (s *Spider) Errback(ctx context.Context, f *crawl.Failure, out engine.Outpu
 		if local != nil {
 			fn = local.errback
 		}
-		s.runDriven(inv, fn, []goja.Value{s.failureObject(f)}, nil)
+		fo := s.failureObject(f)
+		s.runDrivenFor(inv, fn, []goja.Value{fo}, s.outputMWs, fo.Get("response"))
 	})
 	return true, s.wait(ctx, inv).err
 }
@@ -707,7 +719,7 @@ func (s *Spider) posOr(pos, fn string) string {
 
 // callerPos is the innermost user position of the current JS stack.
 func (s *Spider) callerPos() string {
-	_, pos := framesStack(s.vm.CaptureCallStack(20, nil))
+	_, pos := s.framesStack(s.vm.CaptureCallStack(20, nil))
 	return pos
 }
 

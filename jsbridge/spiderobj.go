@@ -423,7 +423,7 @@ func (it *startIter) open() error {
 func (s *Spider) Open(ctx context.Context, c *engine.Crawl) error {
 	s.crawl.Store(c)
 	if fn := s.opts.Hooks["spider_opened"]; fn != "" {
-		_, err := s.callHook(ctx, "spider_opened", fn, nil, nil)
+		_, err := s.callHook(ctx, "spider_opened", fn, nil, spiderLast)
 		return err
 	}
 	return nil
@@ -437,7 +437,7 @@ func (s *Spider) Close(ctx context.Context, reason string) error {
 	}
 	var err error
 	if fn := s.opts.Hooks["spider_closed"]; fn != "" {
-		_, err = s.callHook(ctx, "spider_closed", fn, []any{reason}, nil)
+		_, err = s.callHook(ctx, "spider_closed", fn, []any{reason}, spiderFirst)
 	}
 	s.Shutdown()
 	return err

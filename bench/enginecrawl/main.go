@@ -55,7 +55,6 @@ func run(startURL string, conc int, out string) error {
 		Stats:              st,
 		ConcurrentRequests: conc,
 		MemUsageInterval:   -1,
-		MaxActiveSize:      envInt("ACTIVE", 0),
 	})
 	if err != nil {
 		return err
@@ -134,12 +133,4 @@ func (f *plainFetcher) Fetch(ctx context.Context, r *crawl.Request) (*crawl.Resp
 		return nil, nil, &crawl.Failure{Type: crawl.HttpError, Message: resp.Status, Request: r, Response: out, Err: errors.New(resp.Status)}
 	}
 	return out, nil, nil
-}
-
-func envInt(k string, d int64) int64 {
-	var n int64
-	if _, err := fmt.Sscan(os.Getenv(k), &n); err == nil {
-		return n
-	}
-	return d
 }

@@ -92,3 +92,17 @@ func TestValidateNeedsArgs(t *testing.T) {
 		t.Fatalf("exit %d, want 2", code)
 	}
 }
+
+// TestValidateHugeSpec: a 10 MB spec fails clearly (exit 2, one line).
+func TestValidateHugeSpec(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spider.yaml")
+	big := "name: big\nscript: 'export function parse(){}'\nstart_urls:\n" + strings.Repeat("  - https://example.com/some/long/path/for/a/big/file\n", 10<<20/52)
+	if err := os.WriteFile(path, []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "validate", path)
+	want := path + ": spec too large (more than 1048576 bytes; a spec is configuration, put data in files it references)\n"
+	if code != exitUsage || stderr != want {
+		t.Fatalf("exit %d stderr %q, want 2 and %q", code, stderr, want)
+	}
+}

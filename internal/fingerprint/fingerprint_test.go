@@ -7,14 +7,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/http2"
 )
 
 // The example from the FoxIO JA4 README (Chrome, 15 ciphers, 16 extensions).
@@ -163,6 +164,47 @@ func TestServerSeesGoClients(t *testing.T) {
 	}
 	if n := len(srv.Captures()); n != 2 {
 		t.Errorf("captures = %d, want 2", n)
+	}
+}
+
+// TestServerSurvivesGarbage: plain HTTP, a huge declared hello and a
+// truncated record on the TLS port close the connection without a capture,
+// and the server keeps serving.
+func TestServerSurvivesGarbage(t *testing.T) {
+	srv, err := Start(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, junk := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"\x16\x03\x01\x00\x04\x01\xff\xff\xff",
+		"\x16\x03\x01\x40\x00\x01",
+	} {
+		c, err := net.Dial("tcp", srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, junk)
+		if cw, ok := c.(*net.TCPConn); ok {
+			cw.CloseWrite()
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if len(b) > 0 && b[0] != 0x15 { // a TLS alert is fine, a page is not
+			t.Errorf("%q answered with %q", junk, b)
+		}
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool()}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL("localhost", "/still-up"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if caps := srv.Captures(); len(caps) != 1 || caps[0].Path != "/still-up" {
+		t.Errorf("captures = %+v", caps)
 	}
 }
 

@@ -309,6 +309,10 @@ func (s *Server) serve(id int, raw net.Conn) {
 	s.serveH1(conn, base)
 }
 
+// maxHello bounds the ClientHello the server buffers (real ones are under
+// 2 KiB even with post-quantum key shares).
+const maxHello = 64 << 10
+
 // readHelloRecord reads the first handshake message, joining records when a
 // large ClientHello (post-quantum key shares) spans several, and returns it
 // as one record.
@@ -330,6 +334,9 @@ func readHelloRecord(r io.Reader) ([]byte, error) {
 		msg = append(msg, buf...)
 		if len(msg) >= 4 {
 			want := int(msg[1])<<16 | int(msg[2])<<8 | int(msg[3])
+			if want > maxHello {
+				return nil, fmt.Errorf("client hello of %d bytes exceeds %d", want, maxHello)
+			}
 			if len(msg) >= want+4 {
 				break
 			}

@@ -208,10 +208,19 @@ func (ctx *jsContext) run(st *vmState, op string, body func() (goja.Value, error
 	done := make(chan outcome, 1)
 	wd := startWatchdog(st.vm, ctx.owner.opts)
 	go func() {
-		v, err := ctx.runBody(st, body)
-		wd.stop()
-		st.vm.ClearInterrupt()
-		done <- outcome{v, err}
+		var v any
+		var err error
+		defer func() {
+			// A Go panic below JS (a bug of ours, not the script's) must
+			// reach the caller as an error, never crash the crawl.
+			if r := recover(); r != nil {
+				err = fmt.Errorf("internal error: %v", r)
+			}
+			wd.stop()
+			st.vm.ClearInterrupt()
+			done <- outcome{v, err}
+		}()
+		v, err = ctx.runBody(st, body)
 	}()
 	var out outcome
 	if hard := wd.hardDeadline(); hard > 0 {
@@ -243,6 +252,7 @@ func (ctx *jsContext) run(st *vmState, op string, body func() (goja.Value, error
 // runBody runs on the call goroutine: the JS body, then due timers, then
 // settles a returned promise, then copies the result.
 func (ctx *jsContext) runBody(st *vmState, body func() (goja.Value, error)) (any, error) {
+	st.timers.fires = 0
 	v, err := body()
 	if err != nil {
 		return nil, err
@@ -250,7 +260,10 @@ func (ctx *jsContext) runBody(st *vmState, body func() (goja.Value, error)) (any
 	if err := st.timers.runDue(st.vm); err != nil {
 		return nil, err
 	}
-	if p, ok := v.Export().(*goja.Promise); ok {
+	// Check the class first: Export() of an ordinary object would build a
+	// throwaway map of the whole value.
+	if o, ok := v.(*goja.Object); ok && o.ClassName() == "Promise" {
+		p := o.Export().(*goja.Promise)
 		for p.State() == goja.PromiseStatePending {
 			fired, err := st.timers.runNext(st.vm)
 			if err != nil {

@@ -1,6 +1,10 @@
 package crawl
 
-import "fmt"
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
 
 // FailureType names the kind of a failed request, as errbacks see it in
 // failure.type. The names follow Twisted/Scrapy where Scrapy users know them.
@@ -39,7 +43,7 @@ type Failure struct {
 func (f *Failure) Error() string {
 	url := ""
 	if f.Request != nil {
-		url = f.Request.GetMethod() + " " + f.Request.URL + ": "
+		url = f.Request.GetMethod() + " " + redactUserinfo(f.Request.URL) + ": "
 	}
 	return fmt.Sprintf("%s%s: %s", url, f.Type, f.Message)
 }
@@ -54,4 +58,19 @@ func NewFailure(t FailureType, req *Request, err error) *Failure {
 		msg = err.Error()
 	}
 	return &Failure{Type: t, Message: msg, Request: req, Err: err}
+}
+
+// redactUserinfo hides credentials in a URL (http://user:***@host/): error
+// messages end up in logs, stats dumps and errbacks.
+func redactUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxx")
+		return strings.Replace(u.String(), ":xxx@", ":***@", 1)
+	}
+	u.User = url.User("xxx")
+	return strings.Replace(u.String(), "//xxx@", "//***@", 1)
 }

@@ -65,6 +65,12 @@ type Options struct {
 	// (and any response of a request without a callback); "" means none,
 	// as Scrapy's default parse_start_url returns nothing.
 	ParseStartURL string
+	// DefaultCallback is the spider's default callback name (the spec's
+	// callback:, "parse"). In a CrawlSpider, parse is the rule machinery
+	// itself, so a request naming it is treated like one naming no callback:
+	// parse_start_url, then the rules. "" means only requests without a
+	// callback are.
+	DefaultCallback string
 	// ProcessResults names a hook for process_results ("" means none).
 	ProcessResults string
 	// FollowLinks is CRAWLSPIDER_FOLLOW_LINKS [true].
@@ -178,7 +184,7 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 		rule := s.rules[idx]
 		return s.parseResponse(ctx, resp, out, rule.Callback, rule.CbKwargs, rule.follow)
 	}
-	if req != nil && req.Callback != "" {
+	if req != nil && req.Callback != "" && req.Callback != s.opts.DefaultCallback {
 		// A callback set by the spider itself (response.follow(url, {callback})).
 		return s.inner.Callback(ctx, resp, out)
 	}

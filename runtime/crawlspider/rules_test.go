@@ -168,6 +168,17 @@ func TestRuleResponsesCallbackFollowAndKwargs(t *testing.T) {
 		t.Errorf("explicit: items %d requests %v", len(rec.items), rec.urls())
 	}
 
+	// the default callback's name means the CrawlSpider's own parse
+	withDefault, _ := New(itemSpider(), Options{Rules: rules, ParseStartURL: "start", DefaultCallback: "parse"})
+	req = &crawl.Request{URL: "http://t.test/", Callback: "parse"}
+	rec = &recorder{}
+	if err := withDefault.Callback(ctx, page(req.URL, rulesPage, req), rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.items) != 1 || len(rec.requests) != 4 {
+		t.Errorf("default callback: items %d requests %v", len(rec.items), rec.urls())
+	}
+
 	// non-HTML responses are not followed
 	js := page("http://t.test/data.json", `{"a": "<a href='/item/5'>x</a>"}`, nil)
 	js.Headers = crawl.Headers{{Name: "Content-Type", Value: "application/json"}}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
@@ -154,11 +155,32 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 		r = dr
 	}
 	decoded = len(encs) > 0
-	var buf bytes.Buffer
-	if !decoded && declared > 0 && (lim.max <= 0 || declared <= lim.max) {
-		buf.Grow(int(declared))
+	if !decoded && declared >= 0 && (lim.max <= 0 || declared <= lim.max) {
+		// The common case: a plain body of known size, read straight into
+		// a slice of that size (no chunk buffer, no regrowth).
+		b, err := readKnown(r, declared)
+		if err == nil {
+			if lim.warn > 0 && !warned && int64(len(b)) > lim.warn {
+				d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", redactedURL(req), "size", len(b), "warnsize", lim.warn)
+			}
+			return b, nil, false, wire.n, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil, false, wire.n, context.Cause(ctx)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			dl := &DataLossError{Got: wire.n, Want: declared, Err: err}
+			if lim.failOnDataLoss {
+				return nil, nil, false, wire.n, dl
+			}
+			return b, []string{"dataloss"}, false, wire.n, nil
+		}
+		return nil, nil, false, wire.n, err
 	}
-	chunk := make([]byte, readChunk)
+	var buf bytes.Buffer
+	chunkp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(chunkp)
+	chunk := *chunkp
 	for {
 		n, rerr := r.Read(chunk)
 		if n > 0 {
@@ -207,6 +229,25 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 	return buf.Bytes(), flags, decoded, wire.n, nil
 }
 
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
+// readKnown reads exactly n bytes and checks that the body ends there; on
+// a short body it returns what arrived with io.ErrUnexpectedEOF.
+func readKnown(r io.Reader, n int64) ([]byte, error) {
+	b := make([]byte, n)
+	got, err := io.ReadFull(r, b)
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if n == 0 {
+			err = nil
+		}
+		return b[:got], err
+	}
+	return b, nil
+}
+
 // isFormatError tells a corrupt encoded stream from a network error.
 func isFormatError(err error) bool {
 	var ce flate.CorruptInputError
@@ -220,4 +261,3 @@ func isFormatError(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "content-encoding") || strings.Contains(s, "brotli") || strings.Contains(s, "zstd") || strings.Contains(s, "invalid") || strings.Contains(s, "magic")
 }
-

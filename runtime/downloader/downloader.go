@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptrace"
 	"net/url"
 	"strconv"
@@ -202,7 +203,7 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 		}
 	}
 	s := d.getSlot(SlotKey(req))
-	release, err := d.acquire(ctx, s)
+	release, delay, err := d.acquire(ctx, s)
 	if err != nil {
 		return nil, classify(ctx, req, err, 0, "waiting for a download slot", -1)
 	}
@@ -211,7 +212,7 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 		d.active.Add(-1)
 		release()
 	}()
-	resp, err := d.fetch(ctx, req, u)
+	resp, err := d.fetch(ctx, req, u, func() { d.markSent(s, delay) })
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +305,9 @@ func (p *phaseState) get() string {
 	return p.s
 }
 
-func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL) (*crawl.Response, error) {
+// fetch sends req and reads the response; sent is called once the request
+// has been written (when the transport reports it through httptrace).
+func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL, sent func()) (*crawl.Response, error) {
 	out, err := d.outgoing(req, u)
 	if err != nil {
 		return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: err.Error(), Request: req, Err: err}
@@ -318,9 +321,16 @@ func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL) 
 	phase := &phaseState{s: "waiting for response headers"}
 	ctx = context.WithValue(ctx, phaseKey{}, phase)
 	hostPort := u.Host
+	var remote atomic.Value // string: the peer's address, for Response.IP
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		TLSHandshakeStart: func() { setPhase(ctx, "in TLS handshake with "+hostPort) },
-		GotConn:           func(httptrace.GotConnInfo) { setPhase(ctx, "waiting for response headers") },
+		GotConn: func(info httptrace.GotConnInfo) {
+			setPhase(ctx, "waiting for response headers")
+			if info.Conn != nil {
+				remote.Store(info.Conn.RemoteAddr().String())
+			}
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) { sent() },
 	})
 	timings := crawl.Timings{Start: time.Now()}
 	hr, err := tr.RoundTrip(ctx, out)
@@ -334,6 +344,10 @@ func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL) 
 		return nil, classify(ctx, req, err, out.Timeout, "reading the body", received)
 	}
 	timings.Done = time.Now()
+	ip, _ := remote.Load().(string)
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
 	headers := crawl.FromHTTP(hr.Header)
 	if decoded {
 		headers.Del("Content-Encoding")
@@ -345,6 +359,7 @@ func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL) 
 		Body:     body,
 		Protocol: hr.Proto,
 		Request:  req,
+		IP:       ip,
 		Flags:    flags,
 		Timings:  timings,
 	}, nil
@@ -421,3 +436,16 @@ func redactedURL(req *crawl.Request) string {
 	return RedactURLString(req.URL)
 }
 
+// Close closes idle connections of the transports that can (call it when
+// the crawl ends so no connection goroutines outlive it).
+func (d *Downloader) Close() {
+	closeIdle := func(t Transport) {
+		if c, ok := t.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+	closeIdle(d.opts.Transport)
+	for _, t := range d.opts.Transports {
+		closeIdle(t)
+	}
+}

@@ -29,6 +29,7 @@ func TestDownloadProtocols(t *testing.T) {
 		{"tls-h2-alpn", fixture.Options{HTTP2: true}, "", "HTTP/2.0"},
 		{"tls-h2-forced-1.1", fixture.Options{HTTP2: true}, "1.1", "HTTP/1.1"},
 		{"tls-h2-forced-2", fixture.Options{HTTP2: true}, "2", "HTTP/2.0"},
+		{"h2c-prior-knowledge", fixture.Options{H2C: true}, "2", "HTTP/2.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := fixture.New(t, tc.opts)
@@ -116,7 +117,11 @@ func TestFaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			d := newDownloader(t, srv, nil)
+			d := newDownloader(t, srv, func(o *Options) {
+				if tc.typ == crawl.TimeoutError {
+					o.Timeout = 500 * time.Millisecond
+				}
+			})
 			resp, err := d.Download(context.Background(), get(tc.url))
 			mustFail(t, resp, err, tc.typ, tc.contains...)
 		})
@@ -492,4 +497,69 @@ type transportFunc func(ctx context.Context, out *Outgoing) (*http.Response, err
 
 func (f transportFunc) RoundTrip(ctx context.Context, out *Outgoing) (*http.Response, error) {
 	return f(ctx, out)
+}
+
+func TestPerRequestTimeoutAndIP(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	d := newDownloader(t, srv, func(o *Options) { o.Timeout = 10 * time.Second })
+	for _, tc := range []struct {
+		name string
+		mod  func(*crawl.Request)
+		want string
+	}{
+		{"meta seconds", func(r *crawl.Request) { r.SetMeta(MetaDownloadTimeout, 0.2) }, "timeout after 200ms"},
+		{"meta duration string", func(r *crawl.Request) { r.SetMeta(MetaDownloadTimeout, "150ms") }, "timeout after 150ms"},
+		{"Request.Timeout wins", func(r *crawl.Request) { r.Timeout = 100 * time.Millisecond; r.SetMeta(MetaDownloadTimeout, 5.0) }, "timeout after 100ms"},
+	} {
+		req := get(srv.URL + "/hang")
+		tc.mod(req)
+		resp, err := d.Download(context.Background(), req)
+		mustFail(t, resp, err, crawl.TimeoutError, tc.want)
+	}
+	resp, err := d.Download(context.Background(), get(srv.URL+"/ok"))
+	if err != nil || resp.IP != "127.0.0.1" {
+		t.Fatalf("IP %q err %v", resp.IP, err)
+	}
+}
+
+// B03's mechanism: meta download_truncate keeps the first MaxSize bytes.
+func TestTruncateMeta(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{Pages: 2, PageSize: 600 << 10})
+	d := newDownloader(t, srv, nil)
+	defer d.Close()
+	for _, path := range []string{"/site/1", "/bomb?enc=gzip&size=10GiB"} {
+		req := get(srv.URL + path)
+		req.SetMeta(MetaMaxSize, int64(100<<10))
+		req.SetMeta(MetaTruncate, true)
+		resp, err := d.Download(context.Background(), req)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(resp.Body) != 100<<10 || len(resp.Flags) != 1 || resp.Flags[0] != "truncated" {
+			t.Fatalf("%s: %d B, flags %v", path, len(resp.Body), resp.Flags)
+		}
+	}
+}
+
+// AutoThrottle against a server: a 429 with Retry-After pauses the whole
+// slot, so the next request to the host waits (server timestamps).
+func TestAutoThrottleHonoursRetryAfter(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	d := newDownloader(t, srv, func(o *Options) {
+		o.AutoThrottle = AutoThrottle{Enabled: true, StartDelay: 10 * time.Millisecond, MaxDelay: time.Second, TargetConcurrency: 1, MaxRetryAfter: 5 * time.Second}
+	})
+	resp, err := d.Download(context.Background(), get(srv.URL+"/status?code=429&retry_after=1"))
+	if err != nil || resp.Status != 429 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if got := d.SlotDelay("127.0.0.1"); got < 100*time.Millisecond {
+		t.Fatalf("delay after 429 = %v, want raised to ≥ 100ms", got)
+	}
+	if _, err := d.Download(context.Background(), get(srv.URL+"/ok")); err != nil {
+		t.Fatal(err)
+	}
+	first, second := srv.Hits("/status")[0].Time, srv.Hits("/ok")[0].Time
+	if gap := second.Sub(first); gap < 990*time.Millisecond {
+		t.Fatalf("next request after %v, want ≥ 1s (Retry-After)", gap)
+	}
 }

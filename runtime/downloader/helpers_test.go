@@ -73,12 +73,13 @@ func testLogger() (*slog.Logger, *syncBuffer) {
 }
 
 // newDownloader builds a downloader that trusts srv's certificate (when
-// TLS) and uses small test budgets.
+// TLS) and uses small test budgets. The timeout is generous (the machine
+// is shared and -race is slow); tests about timeouts set their own.
 func newDownloader(t *testing.T, srv *fixture.Server, mod func(*Options)) *Downloader {
 	t.Helper()
 	o := DefaultOptions()
 	o.RandomizeDelay = false
-	o.Timeout = 500 * time.Millisecond
+	o.Timeout = 5 * time.Second
 	o.MaxSize = 1 << 20
 	o.WarnSize = 512 << 10
 	if srv != nil && srv.TLS != nil {

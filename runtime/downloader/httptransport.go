@@ -134,7 +134,10 @@ func (t *HTTPTransport) transport(k transportKey) *http.Transport {
 	case "1.1":
 		p.SetHTTP1(true)
 	case "2":
+		// HTTP/2 only: over TLS by ALPN, and on http:// URLs with prior
+		// knowledge (h2c).
 		p.SetHTTP2(true)
+		p.SetUnencryptedHTTP2(true)
 	default:
 		p.SetHTTP1(true)
 		p.SetHTTP2(true)
@@ -191,7 +194,9 @@ func (t *HTTPTransport) RoundTrip(ctx context.Context, out *Outgoing) (*http.Res
 	return tr.RoundTrip(req)
 }
 
-func equalFold(a, b string) bool { return len(a) == len(b) && http.CanonicalHeaderKey(a) == http.CanonicalHeaderKey(b) }
+func equalFold(a, b string) bool {
+	return len(a) == len(b) && http.CanonicalHeaderKey(a) == http.CanonicalHeaderKey(b)
+}
 
 // dial resolves addr with the configured resolver and connects to each
 // address in turn; the guard runs in Dialer.Control, after resolution and

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -214,4 +215,33 @@ func TestProxyRotation(t *testing.T) {
 	if len(p1.Headers()) != 2 || len(p2.Headers()) != 2 {
 		t.Fatalf("rotation uneven: %d / %d", len(p1.Headers()), len(p2.Headers()))
 	}
+}
+
+func TestSOCKS5Proxy(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{TLS: true})
+	socks := fixture.NewSOCKS5(t, "user", canary)
+	d := newDownloader(t, srv, nil)
+	req := get(srv.URL + "/ok")
+	req.Proxy = "socks5://user:" + canary + "@" + socks.Addr
+	resp, err := d.Download(context.Background(), req)
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("through socks5: %v", err)
+	}
+	if got := socks.Targets(); len(got) != 1 || got[0] != srv.Addr() {
+		t.Fatalf("socks5 targets %v, want [%s]", got, srv.Addr())
+	}
+	bad := get(srv.URL + "/ok")
+	bad.Proxy = "socks5://user:wrong" + canary + "@" + socks.Addr
+	_, err = d.Download(context.Background(), bad)
+	if err == nil || strings.Contains(err.Error(), canary) {
+		t.Fatalf("wrong socks5 password: %v", err)
+	}
+}
+
+// K08: a TLS peer that never answers is bounded by the download deadline.
+func TestSilentTLSPeer(t *testing.T) {
+	addr := fixture.Silent(t)
+	d := newDownloader(t, nil, func(o *Options) { o.Timeout = 500 * time.Millisecond })
+	resp, err := d.Download(context.Background(), get("https://"+addr+"/"))
+	mustFail(t, resp, err, crawl.TimeoutError, "timeout after 500ms in TLS handshake with "+addr)
 }

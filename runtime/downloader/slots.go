@@ -96,8 +96,9 @@ func (d *Downloader) getSlot(key string) *slot {
 }
 
 // acquire blocks until the slot has a free concurrency place and its delay
-// has passed, then consults the gate. The returned func releases the slot.
-func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), error) {
+// has passed, then consults the gate. It returns the release func and the
+// delay applied, which markSent uses once the request is on the wire.
+func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), time.Duration, error) {
 	unref := func() {
 		s.mu.Lock()
 		s.refs--
@@ -108,39 +109,63 @@ func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), error) {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
 		unref()
-		return nil, context.Cause(ctx)
+		return nil, 0, context.Cause(ctx)
 	}
 	release := func() {
 		<-s.sem
 		unref()
 	}
-	s.mu.Lock()
-	delay := s.delay
-	if d.opts.RandomizeDelay && delay > 0 {
-		// Scrapy's RANDOMIZE_DOWNLOAD_DELAY: 0.5x to 1.5x.
-		delay = time.Duration(float64(delay) * (0.5 + rand.Float64()))
-	}
-	now := time.Now()
-	start := now
-	if s.next.After(start) {
-		start = s.next
-	}
-	if s.pausedUntil.After(start) {
-		start = s.pausedUntil
-	}
-	s.next = start.Add(delay)
-	s.mu.Unlock()
-	if err := sleepCtx(ctx, start.Sub(now)); err != nil {
-		release()
-		return nil, err
+	var delay time.Duration
+	for {
+		s.mu.Lock()
+		now := time.Now()
+		start := now
+		if s.next.After(start) {
+			start = s.next
+		}
+		if s.pausedUntil.After(start) {
+			start = s.pausedUntil
+		}
+		if !start.After(now) {
+			delay = s.delay
+			if d.opts.RandomizeDelay && delay > 0 {
+				// Scrapy's RANDOMIZE_DOWNLOAD_DELAY: 0.5x to 1.5x.
+				delay = time.Duration(float64(delay) * (0.5 + rand.Float64()))
+			}
+			s.next = now.Add(delay)
+			s.mu.Unlock()
+			break
+		}
+		s.mu.Unlock()
+		// Whoever wakes first takes the turn; the others see the moved
+		// s.next and wait again. markSent may also move it later.
+		if err := sleepCtx(ctx, start.Sub(now)); err != nil {
+			release()
+			return nil, 0, err
+		}
 	}
 	if d.opts.Gate != nil {
 		if err := d.opts.Gate.Acquire(ctx, s.key, delay); err != nil {
 			release()
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return release, nil
+	return release, delay, nil
+}
+
+// markSent restarts the slot's delay from the moment the request was
+// written: a download that spent time connecting must not let the next
+// one reach the server sooner than the delay after it (server-side gaps
+// are what politeness is judged by).
+func (d *Downloader) markSent(s *slot, delay time.Duration) {
+	if delay <= 0 {
+		return
+	}
+	s.mu.Lock()
+	if n := time.Now().Add(delay); n.After(s.next) {
+		s.next = n
+	}
+	s.mu.Unlock()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

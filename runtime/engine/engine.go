@@ -22,6 +22,7 @@ const (
 	ReasonItemCount  = "closespider_itemcount"
 	ReasonPageCount  = "closespider_pagecount"
 	ReasonTimeout    = "closespider_timeout"
+	ReasonNoItem     = "closespider_timeout_no_item"
 	ReasonErrorCount = "closespider_errorcount"
 	ReasonShutdown   = "shutdown"
 	ReasonCancelled  = "cancelled"
@@ -76,6 +77,9 @@ type Engine struct {
 	// scheduledCount counts enqueued requests, so the idle hook can tell
 	// whether it added any.
 	scheduledCount atomic.Int64
+	// lastItem is when the last item was scraped (or the crawl started), in
+	// Unix nanoseconds, for CloseSpiderTimeoutNoItem.
+	lastItem atomic.Int64
 
 	wake      chan struct{}
 	needStart chan struct{}
@@ -191,6 +195,7 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	e.workCtx, e.workCancel = context.WithCancel(runCtx)
 	defer e.workCancel()
 	start := time.Now()
+	e.lastItem.Store(start.UnixNano())
 	e.stats.Set(stats.StartTime, start.UTC())
 	if e.opts.MemUsageInterval > 0 {
 		memCtx, memStop := context.WithCancel(runCtx)
@@ -346,7 +351,7 @@ func (e *Engine) loop() []string {
 				idleSince = time.Now()
 			}
 			if time.Since(idleSince) >= e.opts.MaxIdle {
-				e.requestClose(ReasonFinished)
+				e.requestClose(e.opts.IdleReason)
 				return nil
 			}
 		case st.onlyCallbacks:
@@ -370,6 +375,10 @@ func (e *Engine) loop() []string {
 		default:
 			stallPolls = 0
 			idleSince, lastIdleFire, keptOpen = time.Time{}, time.Time{}, false
+		}
+		if d := e.opts.CloseSpiderTimeoutNoItem; d > 0 && time.Since(time.Unix(0, e.lastItem.Load())) >= d {
+			e.requestClose(ReasonNoItem)
+			return nil
 		}
 		if time.Since(lastFlush) >= e.opts.FlushInterval {
 			lastFlush = time.Now()
@@ -591,6 +600,11 @@ func (e *Engine) process(req *crawl.Request) {
 	e.processing++
 	e.activeBytes += size
 	e.mu.Unlock()
+	// Refill the freed fetch slot from this goroutine rather than waiting
+	// for the scheduling loop to be scheduled: on a busy machine that hop
+	// costs throughput. (Never from a callback's Output: a JS callback
+	// must not wait on the scheduler backend.)
+	e.pull()
 	e.wakeUp()
 	defer func() {
 		e.mu.Lock()
@@ -808,6 +822,7 @@ func (e *Engine) processItem(q queuedItem) {
 			e.log.Error("writing item to feed", "error", err)
 		}
 	}
+	e.lastItem.Store(time.Now().UnixNano())
 	e.sig.emit(Event{Signal: ItemScraped, Item: it, Response: q.resp, Request: req})
 	if n := e.scraped.Add(1); e.opts.CloseSpiderItemCount > 0 && n >= e.opts.CloseSpiderItemCount {
 		e.requestClose(ReasonItemCount)

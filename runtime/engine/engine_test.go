@@ -17,11 +17,13 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
-// TestCrawlGeneratedSite crawls a 5 000-page site: every page is fetched
-// exactly once (server-side count), every item is written, and the server
-// never sees more than CONCURRENT_REQUESTS at once.
+// TestCrawlGeneratedSite crawls a 5 000-page site through the real
+// downloader middleware chain: every page is fetched exactly once
+// (server-side count), every item is written, and the server never sees
+// more than CONCURRENT_REQUESTS at once, nor more than
+// CONCURRENT_REQUESTS_PER_DOMAIN for the host.
 func TestCrawlGeneratedSite(t *testing.T) {
-	const pages, conc = 5000, 16
+	const pages, conc, perDomain = 5000, 16, 8
 	srv := fixture.New(t, fixture.Options{Pages: pages, Links: 10})
 	out := filepath.Join(t.TempDir(), "items.jsonl")
 	f, err := feed.Open(feed.Config{URI: out, Format: feed.JSONLines, Overwrite: true}, nil)
@@ -31,7 +33,7 @@ func TestCrawlGeneratedSite(t *testing.T) {
 	st := stats.NewMemory()
 	res := mustRun(t, engine.Options{
 		Spider:             siteSpider(srv.URL + "/site/0"),
-		Fetcher:            newFetcher(t),
+		Fetcher:            newChain(t, st, perDomain),
 		Feeds:              []engine.Exporter{f},
 		Stats:              st,
 		ConcurrentRequests: conc,
@@ -50,6 +52,9 @@ func TestCrawlGeneratedSite(t *testing.T) {
 	}
 	if m := srv.MaxInFlight(); m > conc {
 		t.Fatalf("server saw %d requests in flight, limit %d", m, conc)
+	}
+	if m := srv.MaxInFlightHost(hostOf(t, srv.URL)); m > perDomain || m < 2 {
+		t.Fatalf("server saw %d requests in flight for the host, limit %d", m, perDomain)
 	}
 	seen := map[string]bool{}
 	file, err := os.Open(out)
@@ -75,6 +80,7 @@ func TestCrawlGeneratedSite(t *testing.T) {
 		stats.ItemScrapedCount: pages, stats.ResponseReceivedCount: pages,
 		stats.SchedulerEnqueued: pages, stats.SchedulerDequeued: pages,
 		stats.DupefilterFiltered: pages*10 - (pages - 1),
+		"downloader/response_status_count/200": pages,
 	}
 	for k, v := range want {
 		if g := stats.Int(st, k); g != v {

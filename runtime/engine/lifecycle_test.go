@@ -172,6 +172,17 @@ func TestCloseReasons(t *testing.T) {
 			}},
 		{name: "timeout", want: engine.ReasonTimeout, latency: 50 * time.Millisecond,
 			opts: func(o *engine.Options) { o.CloseSpiderTimeout = 100 * time.Millisecond; o.ConcurrentRequests = 1 }},
+		{name: "timeout_no_item", want: engine.ReasonNoItem, latency: 20 * time.Millisecond,
+			opts: func(o *engine.Options) { o.CloseSpiderTimeoutNoItem = 100 * time.Millisecond; o.ConcurrentRequests = 1 },
+			spider: func(srv *fixture.Server) engine.Spider {
+				sp := siteSpider(srv.URL + "/site/0")
+				sp.callback = func(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+					return parseSite(ctx, resp, &noItems{out})
+				}
+				return sp
+			}},
+		{name: "idle reason", want: "idle",
+			opts: func(o *engine.Options) { o.IdleReason = "idle" }},
 		{name: "errorcount", want: engine.ReasonErrorCount,
 			opts: func(o *engine.Options) { o.CloseSpiderErrorCount = 3; o.ConcurrentRequests = 1 },
 			spider: func(srv *fixture.Server) engine.Spider {
@@ -572,3 +583,8 @@ func TestInlineDownload(t *testing.T) {
 		t.Fatalf("callback called %d times; closed %q", called.Load(), sp.closed)
 	}
 }
+
+// noItems drops items, for a spider that scrapes nothing.
+type noItems struct{ engine.Output }
+
+func (noItems) Item(*crawl.Item) {}

@@ -97,11 +97,18 @@ type Options struct {
 	CloseSpiderPageCount  int64
 	CloseSpiderErrorCount int64
 	CloseSpiderTimeout    time.Duration
+	// CloseSpiderTimeoutNoItem closes the crawl (closespider_timeout_no_item)
+	// when no item was scraped for this long (CLOSESPIDER_TIMEOUT_NO_ITEM)
+	// [0: off].
+	CloseSpiderTimeoutNoItem time.Duration
 
 	// MaxIdle keeps an idle crawl open this long before closing it
 	// "finished", polling the scheduler meanwhile
 	// (MAX_IDLE_TIME_BEFORE_CLOSE, for schedulers fed from outside) [0].
 	MaxIdle time.Duration
+	// IdleReason is the close reason when the crawl closes for being idle
+	// ["finished"; a RedisSpider uses "idle"].
+	IdleReason string
 	// ShutdownGrace bounds how long a graceful close waits for in-flight
 	// requests and running callbacks before cancelling them [10s].
 	ShutdownGrace time.Duration
@@ -128,6 +135,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ConcurrentRequests <= 0 {
 		o.ConcurrentRequests = 16
+	}
+	if o.IdleReason == "" {
+		o.IdleReason = "finished"
 	}
 	if o.ConcurrentItems <= 0 {
 		o.ConcurrentItems = 1

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/net/html"
+
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -49,6 +51,8 @@ var benchRules = []LinkExtractorOptions{
 func BenchmarkParse(b *testing.B) {
 	body := benchPage()
 	b.SetBytes(int64(len(body)))
+	cpu := processCPU()
+	defer reportCPU(b, cpu)
 	for b.Loop() {
 		if _, err := Root(benchResponse(body)); err != nil {
 			b.Fatal(err)
@@ -64,6 +68,8 @@ func BenchmarkCSSGet10(b *testing.B) {
 	}
 	queries := []string{"h1.title::text", "title::text", "li.product a::attr(href)", "p.price::text", "div.rating::attr(title)",
 		"a.next::attr(href)", "meta[name=description]::attr(content)", "footer p::text", "h2.name a::text", "nav a::attr(href)"}
+	cpu := processCPU()
+	defer reportCPU(b, cpu)
 	for b.Loop() {
 		for _, q := range queries {
 			l, err := root.CSS(q)
@@ -90,6 +96,8 @@ func BenchmarkLinkExtraction2Rules(b *testing.B) {
 	if _, err := Root(resp); err != nil {
 		b.Fatal(err)
 	}
+	cpu := processCPU()
+	defer reportCPU(b, cpu)
 	for b.Loop() {
 		for _, le := range les {
 			if _, err := le.ExtractLinks(resp); err != nil {
@@ -108,6 +116,8 @@ func BenchmarkParseAndLinks2Rules(b *testing.B) {
 	}
 	body := benchPage()
 	b.SetBytes(int64(len(body)))
+	cpu := processCPU()
+	defer reportCPU(b, cpu)
 	for b.Loop() {
 		resp := benchResponse(body)
 		n := 0
@@ -127,5 +137,19 @@ func BenchmarkParseAndLinks2Rules(b *testing.B) {
 func TestBenchPageShape(t *testing.T) {
 	if n := len(benchPage()); n < 18000 || n > 24000 {
 		t.Fatalf("bench page is %d bytes, want about 20 KB", n)
+	}
+}
+
+// BenchmarkXNetHTMLParseBaseline is golang.org/x/net/html.Parse alone on
+// the same page: the floor under BenchmarkParse.
+func BenchmarkXNetHTMLParseBaseline(b *testing.B) {
+	body := benchPage()
+	b.SetBytes(int64(len(body)))
+	cpu := processCPU()
+	defer reportCPU(b, cpu)
+	for b.Loop() {
+		if _, err := html.Parse(strings.NewReader(body)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -41,6 +42,16 @@ type cssPart struct {
 	// bare is a pseudo-element with no element part ("::text"): it
 	// applies to the context node itself.
 	bare bool
+	// steps is the selector split at its combinators, for contexts below
+	// the document element (see scopedMatch).
+	steps []step
+}
+
+// step is one compound selector and the combinator before it (0 for the
+// first).
+type step struct {
+	comb byte
+	sel  cascadia.Sel
 }
 
 type compiledCSS []cssPart
@@ -122,7 +133,7 @@ func splitGroups(q string) ([]string, error) {
 func compilePart(g string) (cssPart, error) {
 	var p cssPart
 	g = strings.TrimSpace(g)
-	if i := strings.LastIndex(g, "::"); i >= 0 {
+	if i := pseudoElementStart(g); i >= 0 {
 		pe := strings.TrimSpace(g[i+2:])
 		switch {
 		case pe == "text":
@@ -158,7 +169,182 @@ func compilePart(g string) (cssPart, error) {
 		return p, err
 	}
 	p.sel = sel
+	if p.steps, err = splitSteps(g); err != nil {
+		return p, err
+	}
 	return p, nil
+}
+
+// pseudoElementStart finds a top-level "::" (outside strings, brackets
+// and parentheses), or -1.
+func pseudoElementStart(g string) int {
+	depth := 0
+	for i := 0; i < len(g); i++ {
+		switch c := g[i]; c {
+		case '\\':
+			i++
+		case '"', '\'':
+			if j := strings.IndexByte(g[i+1:], c); j >= 0 {
+				i += j + 1
+			}
+		case '(', '[':
+			depth++
+		case ')', ']':
+			depth--
+		case ':':
+			if depth == 0 && i+1 < len(g) && g[i+1] == ':' {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// splitSteps splits a selector at its top-level combinators.
+func splitSteps(g string) ([]step, error) {
+	var (
+		steps   []step
+		cur     strings.Builder
+		pending byte
+		depth   int
+	)
+	flush := func() error {
+		if cur.Len() == 0 {
+			return nil
+		}
+		sel, err := cascadia.Parse(cur.String())
+		if err != nil {
+			return err
+		}
+		comb := pending
+		if len(steps) == 0 {
+			comb = 0
+		}
+		steps = append(steps, step{comb, sel})
+		cur.Reset()
+		pending = 0
+		return nil
+	}
+	for i := 0; i < len(g); i++ {
+		c := g[i]
+		if depth == 0 {
+			switch c {
+			case ' ', '\t', '\n', '\r', '\f':
+				if err := flush(); err != nil {
+					return nil, err
+				}
+				if pending == 0 && len(steps) > 0 {
+					pending = ' '
+				}
+				continue
+			case '>', '+', '~':
+				if err := flush(); err != nil {
+					return nil, err
+				}
+				pending = c
+				continue
+			}
+		}
+		switch c {
+		case '\\':
+			cur.WriteByte(c)
+			if i+1 < len(g) {
+				i++
+				c = g[i]
+			}
+		case '"', '\'':
+			if j := strings.IndexByte(g[i+1:], c); j >= 0 {
+				cur.WriteString(g[i : i+j+1])
+				i += j + 1
+				c = g[i]
+			}
+		case '(', '[':
+			depth++
+		case ')', ']':
+			depth--
+		}
+		cur.WriteByte(c)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return steps, nil
+}
+
+// scopedMatch evaluates the steps as cssselect's XPath does: the first
+// compound must match the context or one of its descendants, and each
+// combinator walks from there (a "+" or "~" step may leave the subtree, an
+// ancestor never counts). cascadia alone would let "div span" match a span
+// whose div is an ancestor of the context.
+func scopedMatch(d *document, ctx *html.Node, steps []step) []*html.Node {
+	var cur []*html.Node
+	if ctx.Type == html.ElementNode && steps[0].sel.Match(ctx) {
+		cur = append(cur, ctx)
+	}
+	cur = append(cur, cascadia.QueryAll(ctx, steps[0].sel)...)
+	for _, st := range steps[1:] {
+		var next []*html.Node
+		seen := map[*html.Node]bool{}
+		add := func(n *html.Node) {
+			if !seen[n] && st.sel.Match(n) {
+				seen[n] = true
+				next = append(next, n)
+			}
+		}
+		switch st.comb {
+		case ' ':
+			covered := map[*html.Node]bool{}
+			var walk func(*html.Node)
+			walk = func(n *html.Node) {
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					if c.Type == html.ElementNode {
+						covered[c] = true
+						add(c)
+						walk(c)
+					}
+				}
+			}
+			for _, n := range cur {
+				if !covered[n] {
+					walk(n)
+				}
+			}
+		case '>':
+			for _, n := range cur {
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					if c.Type == html.ElementNode {
+						add(c)
+					}
+				}
+			}
+		case '+':
+			for _, n := range cur {
+				for c := n.NextSibling; c != nil; c = c.NextSibling {
+					if c.Type == html.ElementNode {
+						add(c)
+						break
+					}
+				}
+			}
+		case '~':
+			for _, n := range cur {
+				for c := n.NextSibling; c != nil; c = c.NextSibling {
+					if c.Type == html.ElementNode {
+						add(c)
+					}
+				}
+			}
+		}
+		if st.comb != ' ' && len(next) > 1 {
+			sortNodes(d, next)
+		}
+		cur = next
+	}
+	return cur
+}
+
+func sortNodes(d *document, ns []*html.Node) {
+	sort.SliceStable(ns, func(i, j int) bool { return d.position(ns[i]) < d.position(ns[j]) })
 }
 
 // CSS evaluates a CSS selector (with parsel's ::text and ::attr(name)) with
@@ -186,6 +372,8 @@ func (s *Selector) cssPart(p cssPart) SelectorList {
 	switch {
 	case p.bare:
 		els = []*html.Node{s.node}
+	case len(p.steps) > 1 && s.node.Parent != nil && s.node.Parent.Type != html.DocumentNode:
+		els = scopedMatch(s.doc, s.node, p.steps)
 	default:
 		if s.node.Type == html.ElementNode && p.sel.Match(s.node) {
 			els = append(els, s.node)

@@ -3,6 +3,7 @@ package extract
 import (
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/dlclark/regexp2"
@@ -70,11 +71,13 @@ type LinkExtractorOptions struct {
 // LinkExtractor is Scrapy's LxmlLinkExtractor. It is immutable and safe for
 // concurrent use.
 type LinkExtractor struct {
-	allow, deny, restrictText []*regexp2.Regexp
+	allow, deny               []*urlPattern
+	restrictText              []*regexp2.Regexp
 	allowDomains, denyDomains []string
 	restrictXPaths            []string
 	restrictCSS               []string
 	tags, attrs               map[string]bool
+	tagsKey, attrsKey         string
 	canonicalize, unique      bool
 	strip                     bool
 	denyExt                   []string
@@ -90,10 +93,10 @@ func NewLinkExtractor(opts LinkExtractorOptions) (*LinkExtractor, error) {
 		strip:        opts.Strip == nil || *opts.Strip,
 	}
 	var err error
-	if le.allow, err = compileAll("allow", opts.Allow); err != nil {
+	if le.allow, err = compileURLPatterns("allow", opts.Allow); err != nil {
 		return nil, err
 	}
-	if le.deny, err = compileAll("deny", opts.Deny); err != nil {
+	if le.deny, err = compileURLPatterns("deny", opts.Deny); err != nil {
 		return nil, err
 	}
 	if le.restrictText, err = compileAll("restrict_text", opts.RestrictText); err != nil {
@@ -118,6 +121,7 @@ func NewLinkExtractor(opts LinkExtractorOptions) (*LinkExtractor, error) {
 	le.restrictXPaths, le.restrictCSS = opts.RestrictXPaths, opts.RestrictCSS
 	le.tags = toSet(opts.Tags, []string{"a", "area"})
 	le.attrs = toSet(opts.Attrs, []string{"href"})
+	le.tagsKey, le.attrsKey = setKey(le.tags), setKey(le.attrs)
 	ext := opts.DenyExtensions
 	if ext == nil {
 		ext = IgnoredExtensions
@@ -145,6 +149,28 @@ func compileAll(field string, pats []string) ([]*regexp2.Regexp, error) {
 		out = append(out, re)
 	}
 	return out, nil
+}
+
+func compileURLPatterns(field string, pats []string) ([]*urlPattern, error) {
+	var out []*urlPattern
+	for i, p := range pats {
+		re, err := CompileURLPattern(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func anyURLMatch(res []*urlPattern, s string) (bool, error) {
+	for _, re := range res {
+		ok, err := re.MatchString(s)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
 }
 
 func toSet(v, def []string) map[string]bool {
@@ -212,12 +238,12 @@ func (le *LinkExtractor) Matches(rawURL string) (bool, error) {
 		return false, nil
 	}
 	if len(le.allow) > 0 {
-		ok, err := anyMatch(le.allow, rawURL)
+		ok, err := anyURLMatch(le.allow, rawURL)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
-	denied, err := anyMatch(le.deny, rawURL)
+	denied, err := anyURLMatch(le.deny, rawURL)
 	return !denied, err
 }
 
@@ -226,29 +252,31 @@ func (le *LinkExtractor) allowed(l Link) (bool, error) {
 		return false, nil
 	}
 	if len(le.allow) > 0 {
-		ok, err := anyMatch(le.allow, l.URL)
+		ok, err := anyURLMatch(le.allow, l.URL)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
 	if len(le.deny) > 0 {
-		bad, err := anyMatch(le.deny, l.URL)
+		bad, err := anyURLMatch(le.deny, l.URL)
 		if err != nil || bad {
 			return false, err
 		}
 	}
-	u, err := url.Parse(l.URL)
-	if err != nil {
-		return false, nil
-	}
-	if len(le.allowDomains) > 0 && !urlIsFromAnyDomain(u, le.allowDomains) {
-		return false, nil
-	}
-	if len(le.denyDomains) > 0 && urlIsFromAnyDomain(u, le.denyDomains) {
-		return false, nil
+	if len(le.allowDomains) > 0 || len(le.denyDomains) > 0 {
+		u, err := url.Parse(l.URL)
+		if err != nil {
+			return false, nil
+		}
+		if len(le.allowDomains) > 0 && !urlIsFromAnyDomain(u, le.allowDomains) {
+			return false, nil
+		}
+		if len(le.denyDomains) > 0 && urlIsFromAnyDomain(u, le.denyDomains) {
+			return false, nil
+		}
 	}
 	if len(le.denyExt) > 0 {
-		p := strings.ToLower(u.Path)
+		p := strings.ToLower(urlPath(l.URL))
 		for _, e := range le.denyExt {
 			if strings.HasSuffix(p, e) {
 				return false, nil
@@ -301,7 +329,7 @@ func (le *LinkExtractor) ExtractLinks(resp *crawl.Response) ([]Link, error) {
 		if d.kind != kindNode {
 			continue
 		}
-		links, err := le.extractFrom(d, base, respURL, enc)
+		links, err := le.extractFrom(resp, d, base, respURL, enc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", resp.URL, err)
 		}
@@ -320,16 +348,13 @@ func (le *LinkExtractor) dedupe(links []Link) []Link {
 	seen := make(map[string]bool, len(links))
 	out := links[:0]
 	for _, l := range links {
-		// Scrapy's key is the URL itself when canonicalize=True (it already
-		// is canonical) and canonicalize_url(keep_fragments=True) otherwise.
-		key := l.URL
-		if !le.canonicalize {
-			key = CanonicalizeURL(l.URL, true)
-		}
-		if seen[key] {
+		// Scrapy passes canonicalized=not canonicalize, so the key is the
+		// URL itself by default, and canonicalize_url(keep_fragments=True)
+		// of an already canonical URL (the same string) otherwise.
+		if seen[l.URL] {
 			continue
 		}
-		seen[key] = true
+		seen[l.URL] = true
 		out = append(out, l)
 	}
 	return out
@@ -344,7 +369,39 @@ func (le *LinkExtractor) tagName(d *document, n *html.Node) string {
 	return n.Data
 }
 
-func (le *LinkExtractor) extractFrom(sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
+// candidateKey identifies a candidate-link list that several extractors
+// (a CrawlSpider's rules) can share on one response: same region, tags,
+// attributes and strip, and no process_value.
+type candidateKey struct {
+	node        *html.Node
+	tags, attrs string
+	strip       bool
+}
+
+func setKey(m map[string]bool) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, "\x00")
+}
+
+// candidates lists the links of a region before filtering, in document
+// order (Scrapy's _extract_links).
+func (le *LinkExtractor) candidates(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
+	if le.process == nil {
+		key := candidateKey{sel.node, le.tagsKey, le.attrsKey, le.strip}
+		links := resp.Memo(key, func() any {
+			l, _ := le.walkLinks(sel, base, respURL, enc)
+			return l
+		}).([]Link)
+		return links, nil
+	}
+	return le.walkLinks(sel, base, respURL, enc)
+}
+
+func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
 	var links []Link
 	var visitErr error
 	var walk func(n *html.Node)
@@ -372,11 +429,17 @@ func (le *LinkExtractor) extractFrom(sel *Selector, base, respURL *url.URL, enc 
 		}
 	}
 	walk(sel.node)
-	if visitErr != nil {
-		return nil, visitErr
+	return links, visitErr
+}
+
+func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
+	links, err := le.candidates(resp, sel, base, respURL, enc)
+	if err != nil {
+		return nil, err
 	}
-	// _process_links: filter, canonicalize, then dedupe per region.
-	out := links[:0]
+	// _process_links: filter, canonicalize, then dedupe per region. The
+	// candidates may be shared, so the result is a new slice.
+	out := make([]Link, 0, len(links))
 	for _, l := range links {
 		ok, err := le.allowed(l)
 		if err != nil {
@@ -405,21 +468,25 @@ func (le *LinkExtractor) makeLink(n *html.Node, val string, base, respURL *url.U
 		return Link{}, false, nil // Scrapy skips bogus links
 	}
 	if le.process != nil {
-		v, ok, err := le.process(abs)
+		in := abs
+		if hasScheme(val) {
+			// Python's urljoin returns an absolute reference untouched, so
+			// process_value sees "javascript:go('a b')" as written.
+			in = val
+		}
+		v, ok, err := le.process(in)
 		if err != nil {
-			return Link{}, false, fmt.Errorf("process_value(%q): %w", abs, err)
+			return Link{}, false, fmt.Errorf("process_value(%q): %w", in, err)
 		}
 		if !ok {
 			return Link{}, false, nil
 		}
-		abs = v
+		// safe_url_string, then join again to fix relative output
+		if abs, err = joinURL(respURL, v, enc); err != nil {
+			return Link{}, false, nil
+		}
 	}
-	// safe_url_string, then join again to fix relative process_value output
-	final, err := joinURL(respURL, abs, enc)
-	if err != nil {
-		return Link{}, false, nil
-	}
-	return Link{URL: final, Text: stringValue(n), NoFollow: relHasNoFollow(n)}, true, nil
+	return Link{URL: abs, Text: stringValue(n), NoFollow: relHasNoFollow(n)}, true, nil
 }
 
 func relHasNoFollow(n *html.Node) bool {
@@ -433,4 +500,27 @@ func relHasNoFollow(n *html.Node) bool {
 		}
 	}
 	return false
+}
+
+func hasScheme(s string) bool {
+	i := strings.IndexByte(s, ':')
+	return i > 0 && isScheme(s[:i])
+}
+
+// urlPath returns the (still escaped) path of an absolute URL without
+// parsing it: what follows the authority, up to '?' or '#'. The extension
+// test only needs its tail, and escapes never hide a '.'.
+func urlPath(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+		if j := strings.IndexByte(u, '/'); j >= 0 {
+			u = u[j:]
+		} else {
+			return ""
+		}
+	}
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	return u
 }

@@ -102,6 +102,7 @@ func ReExtract(pattern, text string) ([]string, error) {
 		}
 		return out, nil
 	}
+	order := pythonGroupOrder(pattern)
 	m, err := re.FindStringMatch(text)
 	for ; m != nil && err == nil; m, err = re.FindNextMatch(m) {
 		groups := m.Groups()
@@ -109,8 +110,26 @@ func ReExtract(pattern, text string) ([]string, error) {
 			out = append(out, replaceEntities(m.String()))
 			continue
 		}
-		for _, g := range groups[1:] {
-			out = append(out, replaceEntities(g.String()))
+		if len(order) != len(groups)-1 {
+			// The pattern scan disagrees with the engine (an exotic
+			// construct): fall back to the engine's numbering.
+			for _, g := range groups[1:] {
+				out = append(out, replaceEntities(g.String()))
+			}
+			continue
+		}
+		for _, ref := range order {
+			var g *regexp2.Group
+			if ref.name != "" {
+				g = m.GroupByName(ref.name)
+			} else {
+				g = m.GroupByNumber(ref.num)
+			}
+			v := ""
+			if g != nil {
+				v = g.String()
+			}
+			out = append(out, replaceEntities(v))
 		}
 	}
 	if err != nil {
@@ -160,4 +179,55 @@ func replaceEntities(s string) string {
 		}
 		return m
 	})
+}
+
+type groupRef struct {
+	num  int
+	name string
+}
+
+// pythonGroupOrder lists the capturing groups of pattern in the order of
+// their opening parentheses, which is Python's numbering. .NET (regexp2)
+// numbers named groups after all unnamed ones, so findall would otherwise
+// list "(\d)(?P<n>x)(\d)" as 1, 3, 2.
+func pythonGroupOrder(pattern string) []groupRef {
+	var out []groupRef
+	unnamed := 0
+	inClass := false
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		switch {
+		case c == '\\':
+			i++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+			if i+1 < len(pattern) && pattern[i+1] == ']' {
+				i++
+			} else if i+2 < len(pattern) && pattern[i+1] == '^' && pattern[i+2] == ']' {
+				i += 2
+			}
+		case c == '(':
+			rest := pattern[i+1:]
+			switch {
+			case strings.HasPrefix(rest, "?P<"), strings.HasPrefix(rest, "?<") && !strings.HasPrefix(rest, "?<=") && !strings.HasPrefix(rest, "?<!"),
+				strings.HasPrefix(rest, "?'"):
+				start := strings.IndexAny(rest, "<'") + 1
+				end := strings.IndexAny(rest[start:], ">'")
+				if end < 0 {
+					return nil
+				}
+				out = append(out, groupRef{name: rest[start : start+end]})
+			case strings.HasPrefix(rest, "?"):
+				// non-capturing, lookaround, flags, comments, backrefs
+			default:
+				unnamed++
+				out = append(out, groupRef{num: unnamed})
+			}
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -317,6 +318,10 @@ func TestSelectorRe(t *testing.T) {
 		{mustSelector(t, "<p>a1b2</p>", "html"), `([a-z])(\d)`, []string{"a", "1", "b", "2"}},
 		{mustSelector(t, "<p>a1b2</p>", "html"), `[a-z](?=\d)`, []string{"a", "b"}},
 		{mustSelector(t, "<p>abab</p>", "html"), `(?P<x>ab)(?P=x)`, []string{"ab"}},
+		// Python numbers groups by their opening parenthesis
+		{mustSelector(t, "<p>1x2 3x4</p>", "html"), `(\d)(?P<n>x)(\d)`, []string{"1", "x", "2", "3", "x", "4"}},
+		{mustSelector(t, "<p>a-b</p>", "html"), `(a)(?:-)([c-z])?(b)?`, []string{"a", "", "b"}},
+		{mustSelector(t, "<p>[x](y)</p>", "html"), `[(\[](\w)[)\]]`, []string{"x", "y"}},
 	}
 	for _, tc := range cases {
 		got, err := tc.on.Re(tc.pattern)
@@ -448,5 +453,80 @@ func TestEmptyAndCommentOnlyDocuments(t *testing.T) {
 	}
 	if _, err := NewSelector("", "xml"); err == nil {
 		t.Error("empty xml should be an error")
+	}
+}
+
+// cssselect anchors a selector's first compound at the context (descendant-
+// or-self::), so an ancestor of the context never satisfies a combinator,
+// while a sibling step may leave the subtree.
+func TestCSSScopedToContext(t *testing.T) {
+	t.Parallel()
+	doc := mustSelector(t, `<div><section id="s"><span>in</span><p><span>deep</span></p></section><b>out</b></div><h2 id="t">T</h2><p>after</p><p>later</p>`, "html")
+	sec, _ := doc.CSS("#s")
+	h2, _ := doc.CSS("#t")
+	cases := []struct {
+		on   *Selector
+		q    string
+		want []string
+	}{
+		{sec[0], "div span::text", []string{}},
+		{sec[0], "section span::text", []string{"in", "deep"}},
+		{sec[0], "p span::text", []string{"deep"}},
+		{sec[0], "section > span::text", []string{"in"}},
+		{sec[0], "section ~ b::text", []string{"out"}},
+		{sec[0], "span, p span::text", []string{"<span>in</span>", "<span>deep</span>", "deep"}},
+		{h2[0], "h2 + p::text", []string{"after"}},
+		{h2[0], "h2 ~ p::text", []string{"after", "later"}},
+		{h2[0], "body h2", []string{}},
+		{doc, "div span::text", []string{"in", "deep"}},
+		{doc, `[id="s"] > :not(p)::text`, []string{"in"}},
+	}
+	for _, tc := range cases {
+		l, err := tc.on.CSS(tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.q, err)
+		}
+		if got := l.GetAll(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %q want %q", tc.q, got, tc.want)
+		}
+	}
+}
+
+func TestConcurrentQueriesOnOneDocument(t *testing.T) {
+	t.Parallel()
+	resp := htmlResponse("http://c.test/", benchPage())
+	le, _ := NewLinkExtractor(LinkExtractorOptions{Allow: []string{`/product/`}})
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 20; i++ {
+				root, err := Root(resp)
+				if err != nil {
+					done <- err
+					return
+				}
+				a, err := root.XPath("count(//li)")
+				if err != nil || a.Get() != "50.0" {
+					done <- fmt.Errorf("count: %q %v", a.GetAll(), err)
+					return
+				}
+				b, err := root.CSS("ul.products li a::attr(href)")
+				if err != nil || len(b) != 150 {
+					done <- fmt.Errorf("css: %d %v", len(b), err)
+					return
+				}
+				links, err := le.ExtractLinks(resp)
+				if err != nil || len(links) != 50 {
+					done <- fmt.Errorf("links: %d %v", len(links), err)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

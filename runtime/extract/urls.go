@@ -103,6 +103,71 @@ func SafeURLString(raw string, enc encoding.Encoding) string {
 	return b.String()
 }
 
+// fastJoin resolves the two most common link shapes without parsing:
+// an absolute http(s) URL and an absolute path, when they hold no dot
+// segment, IPv6 host or userinfo that resolution or the parser would treat
+// specially. Everything else goes through net/url.
+func fastJoin(base *url.URL, ref string) (string, bool) {
+	if strings.Contains(ref, "/.") || strings.Contains(ref, "\\") {
+		return "", false
+	}
+	switch {
+	case strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://"):
+		rest := ref[strings.Index(ref, "//")+2:]
+		host := rest
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			host = rest[:i]
+		}
+		if host == "" || strings.ContainsAny(host, "[]@%") {
+			return "", false
+		}
+		if strings.HasSuffix(ref, "?") || strings.HasSuffix(ref, "#") {
+			return "", false // net/url drops an empty query or fragment
+		}
+		if i := strings.IndexByte(host, ':'); i >= 0 && !allDigits(host[i+1:]) {
+			return "", false
+		}
+		return ref, true
+	case len(ref) > 1 && ref[0] == '/' && ref[1] != '/':
+		if base == nil || base.User != nil || base.Opaque != "" || base.Host == "" || base.Scheme == "" ||
+			strings.HasSuffix(ref, "?") || strings.HasSuffix(ref, "#") {
+			return "", false
+		}
+		return base.Scheme + "://" + base.Host + ref, true
+	}
+	return "", false
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// alreadySafe reports whether SafeURLString would return s unchanged (the
+// common case for links), saving its allocation.
+func alreadySafe(s string) bool {
+	if s == "" || s[0] <= ' ' || s[len(s)-1] <= ' ' {
+		return s == ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			if !(i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2])) {
+				return false
+			}
+			continue
+		}
+		if !isSafeURLByte(c, false) {
+			return false
+		}
+	}
+	return true
+}
+
 func isScheme(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -150,7 +215,12 @@ func safeNetloc(netloc string) string {
 // is made safe first (so Go's parser accepts what browsers accept), then
 // resolved per RFC 3986.
 func joinURL(base *url.URL, ref string, enc encoding.Encoding) (string, error) {
-	u, err := url.Parse(SafeURLString(ref, enc))
+	if !alreadySafe(ref) {
+		ref = SafeURLString(ref, enc)
+	} else if s, ok := fastJoin(base, ref); ok {
+		return s, nil
+	}
+	u, err := url.Parse(ref)
 	if err != nil {
 		return "", err
 	}

@@ -496,8 +496,12 @@ func (cc *h2Conn) encodeHeaders(req *wireRequest) []byte {
 		}
 		cc.henc.WriteField(hpack.HeaderField{Name: ph, Value: v})
 	}
+	hasLen := false
 	for _, h := range req.headers {
 		name := strings.ToLower(h.Name)
+		if name == "content-length" {
+			hasLen = true
+		}
 		switch name {
 		case "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te":
 			if name != "te" || h.Value != "trailers" {
@@ -505,6 +509,10 @@ func (cc *h2Conn) encodeHeaders(req *wireRequest) []byte {
 			}
 		}
 		cc.henc.WriteField(hpack.HeaderField{Name: name, Value: h.Value})
+	}
+	if len(req.body) > 0 && !hasLen {
+		// Browsers announce the length of a request body.
+		cc.henc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(req.body))})
 	}
 	return append([]byte(nil), cc.hbuf.Bytes()...)
 }

@@ -218,6 +218,9 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 		path = "/" + strings.TrimPrefix(path, "/")
 	}
 	authority := u.Host
+	if h := out.Headers.Get("host"); h != "" {
+		authority = h // an explicit Host header names the virtual host
+	}
 	wr := &wireRequest{method: method(out), scheme: u.Scheme, authority: authority, path: path, body: out.Body}
 
 	// Reuse first: an HTTP/2 connection with room, or an idle HTTP/1.1 one.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,6 +60,12 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 		}
 		io.WriteString(w, "ok")
 		return
+	case "/abort":
+		panic(http.ErrAbortHandler)
+	case "/abort-body":
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
 	case "/slow-body":
 		w.WriteHeader(200)
 		w.(http.Flusher).Flush()
@@ -69,7 +76,7 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
-	fmt.Fprintf(w, "%s %s %s body=%d ua=%s x=%s", r.Proto, r.Method, r.URL.RequestURI(), len(body), r.Header.Get("User-Agent"), r.Header.Get("X-Test"))
+	fmt.Fprintf(w, "%s %s %s body=%d len=%d host=%s ua=%s x=%s", r.Proto, r.Method, r.URL.RequestURI(), len(body), r.ContentLength, r.Host, r.Header.Get("User-Agent"), r.Header.Get("X-Test"))
 }
 
 type countingServer struct {
@@ -81,6 +88,9 @@ func startServer(t *testing.T, kind string) *countingServer {
 	t.Helper()
 	s := &countingServer{}
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))
+	// Handshake failures are what some tests provoke; keep them out of
+	// the test log.
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
 	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.conns.Add(1)
@@ -149,7 +159,7 @@ func TestFetchAgainstHTTPTestServers(t *testing.T) {
 			if resp.StatusCode != 200 || resp.Proto != tc.wantProto {
 				t.Fatalf("status %d proto %s, want 200 %s", resp.StatusCode, resp.Proto, tc.wantProto)
 			}
-			if !strings.HasPrefix(body, tc.wantProto+" GET /echo?q=1 body=0") || !strings.HasSuffix(body, " x=yes") {
+			if !strings.HasPrefix(body, tc.wantProto+" GET /echo?q=1 body=0 len=0 host="+u.Host+" ") || !strings.HasSuffix(body, " x=yes") {
 				t.Errorf("body = %q", body)
 			}
 			if tc.profile != "" {
@@ -182,7 +192,7 @@ func TestBodiesAndFlowControl(t *testing.T) {
 			// sender must wait for WINDOW_UPDATEs.
 			up := bytes.Repeat([]byte("u"), 3<<20)
 			resp, body := get(t, tr, &downloader.Outgoing{Method: "POST", URL: mustURL(t, s.URL+"/post"), Body: up, Impersonate: "chrome", HTTPVersion: version, Verify: true})
-			if !strings.Contains(body, fmt.Sprintf("POST /post body=%d", len(up))) {
+			if !strings.Contains(body, fmt.Sprintf("POST /post body=%d len=%d", len(up), len(up))) {
 				t.Errorf("upload: %d %q", resp.StatusCode, body)
 			}
 			// 20 MiB down: more than chrome's 15 MiB connection window.
@@ -354,6 +364,20 @@ func TestTLSVerificationAndTimeouts(t *testing.T) {
 	})
 }
 
+// TestHostHeaderNamesTheVirtualHost: an explicit Host header becomes
+// :authority (HTTP/2) or the Host line (HTTP/1.1).
+func TestHostHeaderNamesTheVirtualHost(t *testing.T) {
+	s := startServer(t, "h2")
+	tr := newTestTransport(t, x509PoolOf(t, s.Server), "")
+	for _, v := range []string{"2", "1.1"} {
+		_, body := get(t, tr, &downloader.Outgoing{URL: mustURL(t, s.URL+"/vh"), Impersonate: "chrome", HTTPVersion: v, Verify: true,
+			Headers: crawl.Headers{{Name: "Host", Value: "vhost.test"}}})
+		if !strings.Contains(body, " host=vhost.test ") {
+			t.Errorf("http %s: %q", v, body)
+		}
+	}
+}
+
 // TestResponseHeaderLimit: a 200 KB header block against a 64 KiB limit
 // fails cleanly on both protocols (RELIABILITY D10), and the connection
 // pool stays usable.
@@ -368,6 +392,38 @@ func TestResponseHeaderLimit(t *testing.T) {
 		_, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{Method: "GET", URL: mustURL(t, s.URL+"/big-headers"), Impersonate: "chrome", HTTPVersion: v, Verify: true})
 		if err == nil || !errors.Is(err, ErrHeadersTooLarge) {
 			t.Errorf("http %s: err = %v, want ErrHeadersTooLarge", v, err)
+		}
+		_, body := get(t, tr, &downloader.Outgoing{URL: mustURL(t, s.URL+"/after"), Impersonate: "chrome", HTTPVersion: v, Verify: true})
+		if !strings.Contains(body, "GET /after") {
+			t.Errorf("http %s: next request: %q", v, body)
+		}
+	}
+}
+
+// TestServerResets: an aborted handler resets the HTTP/2 stream (before or
+// after the headers) or cuts the HTTP/1.1 connection; the caller gets an
+// error, never a silently short body, and the next request works.
+func TestServerResets(t *testing.T) {
+	s := startServer(t, "h2")
+	tr := newTestTransport(t, x509PoolOf(t, s.Server), "")
+	for _, v := range []string{"2", "1.1"} {
+		_, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{Method: "GET", URL: mustURL(t, s.URL+"/abort"), Impersonate: "chrome", HTTPVersion: v, Verify: true})
+		if err == nil {
+			t.Errorf("http %s: aborted response without error", v)
+		}
+		resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{Method: "GET", URL: mustURL(t, s.URL+"/abort-body"), Impersonate: "chrome", HTTPVersion: v, Verify: true})
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil {
+			t.Errorf("http %s: body cut by the server read without error", v)
+		}
+		if v == "2" {
+			var se *StreamError
+			if !errors.As(err, &se) {
+				t.Errorf("http 2: err = %v, want a StreamError", err)
+			}
 		}
 		_, body := get(t, tr, &downloader.Outgoing{URL: mustURL(t, s.URL+"/after"), Impersonate: "chrome", HTTPVersion: v, Verify: true})
 		if !strings.Contains(body, "GET /after") {

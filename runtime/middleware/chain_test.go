@@ -96,12 +96,14 @@ func TestChainOrder(t *testing.T) {
 		{
 			name: "process_request returns a request: scheduled, nothing else runs",
 			setup: func(a, b, c *tracer) {
-				a.onReq = func(*crawl.Request) (Result, error) { return Result{Request: &crawl.Request{URL: "http://x/other"}}, nil }
+				a.onReq = func(*crawl.Request) (Result, error) {
+					return Result{Request: &crawl.Request{URL: "http://x/other"}}, nil
+				}
 			},
 			want: "a.req", wantReq: "http://x/other",
 		},
 		{
-			name: "download error walks process_exception in reverse",
+			name:  "download error walks process_exception in reverse",
 			dlErr: failure,
 			want:  "a.req b.req c.req download c.exc b.exc a.exc", wantErr: crawl.TimeoutError,
 		},
@@ -109,7 +111,9 @@ func TestChainOrder(t *testing.T) {
 			name:  "process_exception recovers with a response that then goes through process_response",
 			dlErr: failure,
 			setup: func(a, b, c *tracer) {
-				b.onExc = func(*crawl.Request, error) (Result, error) { return Result{Response: &crawl.Response{Status: 299}}, nil }
+				b.onExc = func(*crawl.Request, error) (Result, error) {
+					return Result{Response: &crawl.Response{Status: 299}}, nil
+				}
 			},
 			want: "a.req b.req c.req download c.exc b.exc c.resp b.resp a.resp", wantResp: 299,
 		},
@@ -140,7 +144,9 @@ func TestChainOrder(t *testing.T) {
 			name:   "process_response replaces the response, then a request stops the walk",
 			dlResp: &crawl.Response{Status: 302},
 			setup: func(a, b, c *tracer) {
-				c.onRes = func(*crawl.Request, *crawl.Response) (Result, error) { return Result{Response: &crawl.Response{Status: 301}}, nil }
+				c.onRes = func(*crawl.Request, *crawl.Response) (Result, error) {
+					return Result{Response: &crawl.Response{Status: 301}}, nil
+				}
 				b.onRes = func(r *crawl.Request, resp *crawl.Response) (Result, error) {
 					if resp.Status != 301 {
 						t.Errorf("b saw %d, want the replaced 301", resp.Status)

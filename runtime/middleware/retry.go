@@ -177,4 +177,3 @@ func metaNumber(v any) (int, bool) {
 	}
 	return 0, false
 }
-

@@ -101,6 +101,11 @@ type Options struct {
 	// capped at 2^32 bits (512 MiB).
 	BloomCapacity  int64
 	BloomErrorRate float64
+	// QueueKey and DupefilterKey are SCHEDULER_QUEUE_KEY and
+	// SCHEDULER_DUPEFILTER_KEY ("{name}" expanded); defaults
+	// <name>:requests and <name>:dupefilter (<name>:dupefilter:bloom for the
+	// Bloom filter, so switching DUPEFILTER never reads the other's key).
+	QueueKey, DupefilterKey string
 	// ItemsKey is REDIS_ITEMS_KEY with "{name}" expanded by New; "" = items
 	// are not written to Redis.
 	ItemsKey string
@@ -199,6 +204,12 @@ func New(opts Options) (*Scheduler, error) {
 		held: map[string]*Lease{},
 	}
 	s.keys.items = opts.ItemsKey
+	if opts.QueueKey != "" {
+		s.keys.requests = ExpandKey(opts.QueueKey, opts.Name)
+	}
+	if opts.DupefilterKey != "" {
+		s.keys.dupefilter = ExpandKey(opts.DupefilterKey, opts.Name)
+	}
 	s.retry = &retryer{log: s.log, maxBackoff: opts.MaxBackoff}
 	switch opts.Dupefilter {
 	case "", DupefilterExact:
@@ -209,7 +220,9 @@ func New(opts Options) (*Scheduler, error) {
 			return nil, err
 		}
 		s.bloom = bp
-		s.keys.dupefilter = opts.Name + ":dupefilter:bloom"
+		if s.keys.dupefilter == opts.Name+":dupefilter" {
+			s.keys.dupefilter += ":bloom"
+		}
 	default:
 		return nil, fmt.Errorf("redisq: unknown dupefilter %q (want exact or bloom)", opts.Dupefilter)
 	}

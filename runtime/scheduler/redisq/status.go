@@ -43,11 +43,22 @@ type StatusOptions struct {
 	StartKeys []string
 	Kind      string // of the start keys; default list
 	ItemsKey  string // "{name}" expanded; "" = skip
+	// QueueKey and DupefilterKey override the default key names, as in
+	// Options.
+	QueueKey, DupefilterKey string
 }
 
 // ReadStatus reads a crawl's state without changing it.
 func ReadStatus(ctx context.Context, rdb *redis.Client, o StatusOptions) (*Status, error) {
 	k := newKeys(o.Name)
+	if o.QueueKey != "" {
+		k.requests = ExpandKey(o.QueueKey, o.Name)
+	}
+	bloomKey := k.prefix + ":dupefilter:bloom"
+	if o.DupefilterKey != "" && ExpandKey(o.DupefilterKey, o.Name) != k.dupefilter {
+		k.dupefilter = ExpandKey(o.DupefilterKey, o.Name)
+		bloomKey = k.dupefilter
+	}
 	st := &Status{Name: o.Name, StartKeys: map[string]int64{}, Leases: map[string]int64{}, Workers: map[string]time.Duration{}}
 	var err error
 	wrap := func(what string, e error) error { return fmt.Errorf("redis status %s: %w", what, e) }
@@ -95,9 +106,16 @@ func ReadStatus(ctx context.Context, rdb *redis.Client, o StatusOptions) (*Statu
 	if st.Stats, err = rdb.HGetAll(ctx, k.stats).Result(); err != nil {
 		return nil, wrap("stats", err)
 	}
-	if n, err := rdb.SCard(ctx, k.dupefilter).Result(); err == nil && n > 0 {
-		st.DupefilterKind, st.Dupefilter = DupefilterExact, n
-	} else if bits, err := rdb.BitCount(ctx, k.prefix+":dupefilter:bloom", nil).Result(); err == nil && bits > 0 {
+	typ, err := rdb.Type(ctx, k.dupefilter).Result()
+	if err != nil {
+		return nil, wrap("dupefilter", err)
+	}
+	if typ == "set" {
+		if st.Dupefilter, err = rdb.SCard(ctx, k.dupefilter).Result(); err != nil {
+			return nil, wrap("dupefilter", err)
+		}
+		st.DupefilterKind = DupefilterExact
+	} else if bits, err := rdb.BitCount(ctx, bloomKey, nil).Result(); err == nil && bits > 0 {
 		st.DupefilterKind = DupefilterBloom
 		m, _ := strconv.ParseFloat(st.Stats["dupefilter/bloom_bits"], 64)
 		kk, _ := strconv.ParseFloat(st.Stats["dupefilter/bloom_hashes"], 64)

@@ -73,9 +73,14 @@ type TaskSource struct {
 	s    *Scheduler
 	opts TaskOptions
 
-	innerDone bool
-	buf       []*crawl.Request
+	innerDone  bool
+	buf        []*crawl.Request
+	idleClosed bool
 }
+
+// IdleClosed reports whether Next ended because the crawl was idle for
+// MaxIdle (the close reason is then "idle").
+func (t *TaskSource) IdleClosed() bool { return t.idleClosed }
 
 // Tasks returns a task source that leases through s.
 func (s *Scheduler) Tasks(opts TaskOptions) *TaskSource {
@@ -133,6 +138,8 @@ func (t *TaskSource) Next(ctx context.Context) (*crawl.Request, error) {
 			return nil, err
 		}
 		if idle {
+			t.idleClosed = true
+			t.s.log.Info("no work anywhere for MAX_IDLE_TIME_BEFORE_CLOSE; closing", "max_idle", t.opts.MaxIdle)
 			return nil, io.EOF
 		}
 		select {

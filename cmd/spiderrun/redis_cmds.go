@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+)
+
+// redisTarget is what push and status need from a spec: the Redis server,
+// the spider's keys and the task keys' type.
+type redisTarget struct {
+	spec     *dsl.Spec
+	set      *dsl.Settings
+	url      string
+	keys     []string // task keys, highest priority first
+	kind     string
+	itemsKey string
+}
+
+// loadRedisTarget loads SPEC, applies -s overrides and resolves the keys.
+// Spec errors print as file:line:col: message and make a usage error.
+func loadRedisTarget(stderr io.Writer, path string, overrides []string) (*redisTarget, error) {
+	spec, err := dsl.Load(path)
+	if err != nil {
+		var list dsl.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				fmt.Fprintln(stderr, e)
+			}
+			return nil, &exitError{code: exitUsage}
+		}
+		return nil, usageErr(err)
+	}
+	set := spec.Settings
+	if set == nil {
+		set = dsl.DefaultSettings()
+	}
+	for _, kv := range overrides {
+		if err := set.SetFromCLI(kv); err != nil {
+			return nil, usageErr(fmt.Errorf("-s %s: %w", kv, err))
+		}
+	}
+	t := &redisTarget{spec: spec, set: set, url: set.String("REDIS_URL"), kind: redisq.KindList,
+		itemsKey: set.String("REDIS_ITEMS_KEY")}
+	switch {
+	case set.Bool("REDIS_START_URLS_AS_ZSET"):
+		t.kind = redisq.KindZSet
+	case set.Bool("REDIS_START_URLS_AS_SET"):
+		t.kind = redisq.KindSet
+	}
+	for _, k := range spec.RedisKeys {
+		t.keys = append(t.keys, redisq.ExpandKey(k, spec.Name))
+	}
+	if len(t.keys) == 0 {
+		t.keys = []string{redisq.ExpandKey(set.String("REDIS_START_URLS_KEY"), spec.Name)}
+	}
+	return t, nil
+}
+
+// dial connects and checks the server answers, so a wrong REDIS_URL is one
+// clear error rather than a hang. The URL is shown without its password.
+func (t *redisTarget) dial(ctx context.Context) (*redis.Client, error) {
+	rdb, err := redisq.Dial(t.url)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("settings.REDIS_URL: %w", err))
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, failErr(fmt.Errorf("redis %s: %w", redisq.RedactURL(t.url), err))
+	}
+	return rdb, nil
+}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spiderrun/spiderrun"
+	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/feed"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+func init() { register(newRunCmd) }
+
+// runFlags are the flags shared by run and parse.
+type runFlags struct {
+	settings []string
+	args     []string
+	logLevel string
+}
+
+func (f *runFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&f.settings, "set", "s", nil, "override a setting: `KEY=VALUE` (repeatable)")
+	cmd.Flags().StringArrayVarP(&f.args, "arg", "a", nil, "spider argument `NAME=VALUE`, available as spider.args (repeatable)")
+	cmd.Flags().StringVarP(&f.logLevel, "loglevel", "L", "", "log level: DEBUG, INFO, WARNING or ERROR (= -s LOG_LEVEL=...)")
+}
+
+// loaded is a spec ready to run: settings applied, script compiled, checked.
+type loaded struct {
+	spec *dsl.Spec
+	prog *compile.Program
+	args map[string]string
+}
+
+// load reads the spec, applies -s and -L, compiles the script and runs the
+// semantic checks; problems are usage errors.
+func (f *runFlags) load(path string) (*loaded, error) {
+	spec, err := dsl.Load(path)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	for _, kv := range f.settings {
+		if err := spec.Settings.SetFromCLI(kv); err != nil {
+			return nil, usageErr(fmt.Errorf("-s %s: %w", kv, err))
+		}
+	}
+	if f.logLevel != "" {
+		if err := spec.Settings.SetFromCLI("LOG_LEVEL=" + strings.ToUpper(f.logLevel)); err != nil {
+			return nil, usageErr(fmt.Errorf("-L: %w", err))
+		}
+	}
+	prog, err := spiderrun.CompileScript(spec)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	if errs := spiderrun.Check(spec, spiderrun.CheckOptions{Program: prog}); len(errs) > 0 {
+		return nil, usageErr(errors.Join(errs...))
+	}
+	args := map[string]string{}
+	for _, kv := range f.args {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErr(fmt.Errorf("-a %s: want NAME=VALUE", kv))
+		}
+		args[k] = v
+	}
+	return &loaded{spec: spec, prog: prog, args: args}, nil
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		f         runFlags
+		appendOut []string
+		overOut   []string
+		taskData  string
+		statsJSON string
+		jobdir    string
+	)
+	cmd := &cobra.Command{
+		Use:   "run SPEC",
+		Short: "Run a spider",
+		Long: `Run the spider described by SPEC (a spider.yaml) until it finishes.
+
+Items go to -o FILE (append) or -O FILE (overwrite); the format comes from the
+extension (.jsonl .json .csv .xml) or a :FORMAT suffix; "-" is standard output.
+Logs and the final stats go to standard error. Ctrl-C once stops gracefully
+(in-flight requests finish, feeds are flushed); twice aborts at once.
+
+Exit status: 0 finished normally; 1 the run failed (an unhandled callback,
+pipeline or hook error, a stall, or another close reason); 2 usage or invalid spec.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if jobdir != "" {
+				return usageErr(errors.New("--jobdir: the disk (JOBDIR) scheduler is not available in this build; use SCHEDULER=redis to persist a crawl"))
+			}
+			l, err := f.load(a[0])
+			if err != nil {
+				return err
+			}
+			var outs []feed.Config
+			for _, o := range appendOut {
+				cfg, err := feed.ParseOutput(o, false)
+				if err != nil {
+					return usageErr(fmt.Errorf("-o %s: %w", o, err))
+				}
+				outs = append(outs, cfg)
+			}
+			for _, o := range overOut {
+				cfg, err := feed.ParseOutput(o, true)
+				if err != nil {
+					return usageErr(fmt.Errorf("-O %s: %w", o, err))
+				}
+				outs = append(outs, cfg)
+			}
+			var td any
+			if taskData != "" {
+				data, err := os.ReadFile(taskData)
+				if err != nil {
+					return usageErr(fmt.Errorf("--task-data: %w", err))
+				}
+				if err := json.Unmarshal(data, &td); err != nil {
+					return usageErr(fmt.Errorf("--task-data %s: invalid JSON: %w", taskData, err))
+				}
+			}
+			c, err := spiderrun.New(spiderrun.Options{
+				Spec: l.spec, Program: l.prog, Outputs: outs, Args: l.args, TaskData: td,
+				Log: cmd.ErrOrStderr(), Stdout: cmd.OutOrStdout(),
+			})
+			if err != nil {
+				return usageErr(err)
+			}
+			res, err := runWithSignals(cmd.Context(), c, cmd.ErrOrStderr())
+			if err != nil {
+				return failErr(err)
+			}
+			fmt.Fprint(cmd.ErrOrStderr(), stats.Format(res.Stats))
+			if statsJSON != "" {
+				if err := stats.WriteJSONFile(statsJSON, res.Stats); err != nil {
+					return failErr(fmt.Errorf("--stats-json: %w", err))
+				}
+			}
+			return exitForResult(res)
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().StringArrayVarP(&appendOut, "output", "o", nil, "append items to `FILE[:FORMAT]` (- for stdout; repeatable)")
+	cmd.Flags().StringArrayVarP(&overOut, "overwrite-output", "O", nil, "write items to `FILE[:FORMAT]`, replacing it (repeatable)")
+	cmd.Flags().StringVar(&taskData, "task-data", "", "JSON `FILE` passed to the script's start(task_data)")
+	cmd.Flags().StringVar(&statsJSON, "stats-json", "", "write the final stats as JSON to `FILE`")
+	cmd.Flags().StringVar(&jobdir, "jobdir", "", "persist the crawl state in `DIR` (not available in this build)")
+	_ = cmd.Flags().MarkHidden("jobdir")
+	return cmd
+}
+
+// runWithSignals runs the crawl; the first SIGINT/SIGTERM stops it
+// gracefully, the second aborts it.
+func runWithSignals(ctx context.Context, c *spiderrun.Crawler, stderr io.Writer) (engine.Result, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	eng := c.Engine()
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-sigs:
+				n++
+				if n == 1 {
+					fmt.Fprintf(stderr, "spiderrun: received %s, stopping gracefully (again to abort)\n", s)
+					eng.Stop()
+				} else {
+					fmt.Fprintf(stderr, "spiderrun: received %s again, aborting\n", s)
+					eng.Abort()
+				}
+			}
+		}
+	}()
+	if isTerminal(stderr) {
+		go progress(done, c.Stats, stderr)
+	}
+	return c.Run(ctx)
+}
+
+// exitForResult maps a close reason to the exit status of DESIGN.md §5.
+func exitForResult(res engine.Result) error {
+	switch {
+	case res.Reason == engine.ReasonStalled:
+		return &exitError{code: exitFailed, err: fmt.Errorf("spider stalled: %s", strings.Join(res.Stalled, "; "))}
+	case res.Reason != "finished" && res.Reason != "idle" && !strings.HasPrefix(res.Reason, "closespider_"):
+		return &exitError{code: exitFailed, err: fmt.Errorf("spider closed: %s", res.Reason)}
+	case res.Errors > 0:
+		return &exitError{code: exitFailed, err: fmt.Errorf("%d unhandled error(s) in callbacks, pipelines or hooks (see the log)", res.Errors)}
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress prints a live status line once a second on a terminal.
+func progress(done <-chan struct{}, st stats.Collector, w io.Writer) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-done:
+			fmt.Fprint(w, "\r\033[K")
+			return
+		case <-t.C:
+			pages := stats.Int(st, "response_received_count")
+			fmt.Fprintf(w, "\r\033[K%d pages (%d/s), %d items, %d queued, %d errors",
+				pages, pages-last, stats.Int(st, "item_scraped_count"),
+				stats.Int(st, "scheduler/enqueued")-stats.Int(st, "scheduler/dequeued"),
+				stats.Int(st, "log_count/ERROR"))
+			last = pages
+		}
+	}
+}

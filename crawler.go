@@ -1,0 +1,494 @@
+package spiderrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/jsbridge"
+	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/jsbridge/execjs"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/crawlspider"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/feed"
+	"github.com/spiderrun/spiderrun/runtime/middleware"
+	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/spidermw"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+// Options configure a Crawler built from a loaded spec.
+type Options struct {
+	// Spec is the loaded spec; its Settings already carry -s overrides.
+	Spec *dsl.Spec
+	// Outputs are the -o/-O feeds, in addition to the spec's feeds.
+	Outputs []feed.Config
+	// Args are the -a K=V spider arguments (spider.args).
+	Args map[string]string
+	// TaskData is passed to the script's start(task_data).
+	TaskData any
+	// Log receives the crawl's log lines (stderr in the CLI); nil discards.
+	Log io.Writer
+	// Stdout receives "-" feeds.
+	Stdout io.Writer
+	// Transport replaces the default HTTP transport (tests).
+	Transport downloader.Transport
+	// HTTP configures the default transport (tests set RootCAs).
+	HTTP downloader.HTTPOptions
+	// NoFeeds skips every feed (the parse command prints output itself).
+	NoFeeds bool
+	// Program is the compiled script when the caller already compiled it
+	// (for Check); nil compiles it.
+	Program *compile.Program
+}
+
+// Crawler is a spec wired to its JavaScript and to the engine, ready to
+// run once.
+type Crawler struct {
+	Spec   *dsl.Spec
+	Stats  stats.Collector
+	Logger *slog.Logger
+	// JS is the JavaScript spider; Spider is what the engine drives (JS
+	// wrapped as a CrawlSpider or SitemapSpider when the spec says so).
+	JS     *jsbridge.Spider
+	Spider engine.Spider
+	// Fetcher is the downloader middleware chain.
+	Fetcher *middleware.Chain
+
+	engine  *engine.Engine
+	feeds   *feed.Set
+	closers []func()
+}
+
+// New builds a Crawler: it compiles the script, loads the use_execjs
+// contexts, and connects the downloader, middlewares, pipelines, spider
+// middlewares, hooks and feeds the spec names.
+func New(opts Options) (c *Crawler, err error) {
+	spec := opts.Spec
+	if spec == nil {
+		return nil, errors.New("no spec")
+	}
+	set := spec.Settings
+	if set == nil {
+		set = dsl.DefaultSettings()
+		spec.Settings = set
+	}
+	st := stats.NewMemory()
+	logger := newLogger(opts.Log, set.String("LOG_LEVEL"), st)
+	c = &Crawler{Spec: spec, Stats: st, Logger: logger}
+	defer func() {
+		if err != nil {
+			c.release()
+		}
+	}()
+
+	prog := opts.Program
+	if prog == nil {
+		if prog, err = CompileScript(spec); err != nil {
+			return nil, err
+		}
+	}
+
+	var ejs jsbridge.ExecJS
+	if len(spec.JSPath) > 0 {
+		ctxs, err := execjs.Load(spec.JSPath, execjs.Options{
+			Timeout:     set.Duration("JS_TIMEOUT"),
+			UserAgent:   set.String("USER_AGENT"),
+			Logger:      logger,
+			MemoryLimit: set.Bytes("JS_MEMORY_LIMIT"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("js_path: %w", err)
+		}
+		c.closers = append(c.closers, ctxs.Close)
+		ejs = ctxs
+	}
+
+	var smws []jsbridge.SpiderMiddleware
+	for _, m := range spec.SpiderMiddlewares {
+		smws = append(smws, jsbridge.SpiderMiddleware{ProcessSpiderOutput: m.ProcessSpiderOutput, ProcessStart: m.ProcessStart})
+	}
+	js, err := jsbridge.New(jsbridge.Options{
+		Program:           prog,
+		Name:              spec.Name,
+		StartURLs:         spec.StartURLs,
+		AllowedDomains:    spec.AllowedDomains,
+		RobotScheme:       spec.RobotScheme,
+		SessionID:         spec.SessionID,
+		SpecDir:           spec.Dir,
+		DefaultCallback:   spec.Callback,
+		DefaultErrback:    spec.Errback,
+		Settings:          set.All(),
+		Args:              opts.Args,
+		TaskData:          opts.TaskData,
+		Logger:            logger,
+		JSTimeout:         set.Duration("JS_TIMEOUT"),
+		JSMemoryLimit:     set.Bytes("JS_MEMORY_LIMIT"),
+		Hooks:             spec.Hooks,
+		SpiderMiddlewares: smws,
+		ExecJS:            ejs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.JS = js
+	c.closers = append(c.closers, js.Shutdown)
+
+	c.Spider, err = wrapSpider(spec, js, logger)
+	if err != nil {
+		return nil, err
+	}
+
+	dl, err := newDownloader(set, opts, logger, st)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := newChain(spec, set, js, dl, logger, st)
+	if err != nil {
+		return nil, err
+	}
+	c.Fetcher = chain
+
+	var pipes []pipeline.Pipeline
+	for _, name := range spec.Pipelines {
+		p, err := js.Pipeline(name)
+		if err != nil {
+			return nil, fmt.Errorf("pipelines: %w", err)
+		}
+		pipes = append(pipes, p)
+	}
+
+	var exporters []engine.Exporter
+	if !opts.NoFeeds {
+		cfgs, err := feedConfigs(spec, opts.Outputs)
+		if err != nil {
+			return nil, err
+		}
+		if len(cfgs) > 0 {
+			stdout := opts.Stdout
+			if stdout == nil {
+				stdout = os.Stdout
+			}
+			c.feeds, err = feed.OpenAll(cfgs, stdout)
+			if err != nil {
+				return nil, err
+			}
+			exporters = append(exporters, c.feeds)
+		}
+	}
+
+	sched, closeSched, err := newScheduler(spec, set, logger, st)
+	if err != nil {
+		return nil, err
+	}
+	if closeSched != nil {
+		c.closers = append(c.closers, closeSched)
+	}
+
+	sigs := engine.NewSignals()
+	if err := connectHooks(spec, js, sigs, logger); err != nil {
+		return nil, err
+	}
+
+	c.engine, err = engine.New(engine.Options{
+		Spider:    c.Spider,
+		Fetcher:   chain,
+		Scheduler: sched,
+		Pipelines: pipes,
+		SpiderMiddlewares: []engine.SpiderMiddleware{
+			spidermw.NewOffsite(spec.AllowedDomains, st, logger),
+			spidermw.NewDepth(set.Int("DEPTH_LIMIT"), set.Int("DEPTH_PRIORITY"), set.Bool("DEPTH_STATS_VERBOSE"), st, logger),
+		},
+		Feeds:                 exporters,
+		Stats:                 st,
+		Logger:                logger,
+		Signals:               sigs,
+		ConcurrentRequests:    set.Int("CONCURRENT_REQUESTS"),
+		ConcurrentItems:       set.Int("CONCURRENT_ITEMS"),
+		CloseSpiderItemCount:  int64(set.Int("CLOSESPIDER_ITEMCOUNT")),
+		CloseSpiderPageCount:  int64(set.Int("CLOSESPIDER_PAGECOUNT")),
+		CloseSpiderErrorCount: int64(set.Int("CLOSESPIDER_ERRORCOUNT")),
+		CloseSpiderTimeout:    set.Duration("CLOSESPIDER_TIMEOUT"),
+		MaxIdle:               set.Duration("MAX_IDLE_TIME_BEFORE_CLOSE"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Engine returns the engine (for Stop and Abort from signal handlers).
+func (c *Crawler) Engine() *engine.Engine { return c.engine }
+
+// Run runs the crawl to its end and releases everything the crawler holds.
+func (c *Crawler) Run(ctx context.Context) (engine.Result, error) {
+	defer c.release()
+	return c.engine.Run(ctx)
+}
+
+func (c *Crawler) release() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
+	c.closers = nil
+}
+
+// wrapSpider makes the JS spider a CrawlSpider (rules) or SitemapSpider
+// (sitemap_urls) when the spec asks for it.
+func wrapSpider(spec *dsl.Spec, js *jsbridge.Spider, logger *slog.Logger) (engine.Spider, error) {
+	var sp engine.Spider = js
+	if len(spec.Rules) > 0 {
+		rules := make([]crawlspider.Rule, len(spec.Rules))
+		for i, r := range spec.Rules {
+			le := r.LinkExtractor
+			rules[i] = crawlspider.Rule{
+				LinkExtractor: extract.LinkExtractorOptions{
+					Allow: le.Allow, Deny: le.Deny, AllowDomains: le.AllowDomains, DenyDomains: le.DenyDomains,
+					RestrictXPaths: le.RestrictXPaths, RestrictCSS: le.RestrictCSS, RestrictText: le.RestrictText,
+					Tags: le.Tags, Attrs: le.Attrs, Canonicalize: derefBool(le.Canonicalize, false),
+					Unique: le.Unique, Strip: le.Strip,
+					DenyExtensions: le.DenyExtensions,
+				},
+				ProcessValue:   le.ProcessValue,
+				Callback:       r.Callback,
+				Errback:        r.Errback,
+				CbKwargs:       r.CbKwargs,
+				Follow:         r.Follow,
+				ProcessLinks:   r.ProcessLinks,
+				ProcessRequest: r.ProcessRequest,
+			}
+		}
+		follow := spec.Settings.Bool("CRAWLSPIDER_FOLLOW_LINKS")
+		copts := crawlspider.Options{
+			Rules:         rules,
+			ParseStartURL: spec.ParseStartURL,
+			FollowLinks:   &follow,
+			Logger:        logger,
+		}
+		if h, ok := any(js).(crawlspider.Hooks); ok {
+			copts.Hooks = h
+		}
+		cs, err := crawlspider.New(sp, copts)
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		sp = cs
+	}
+	if len(spec.SitemapURLs) > 0 {
+		var rules []crawlspider.SitemapRule
+		for _, r := range spec.SitemapRules {
+			rules = append(rules, crawlspider.SitemapRule{Pattern: r.Regex, Callback: r.Callback})
+		}
+		ss, err := crawlspider.NewSitemap(sp, crawlspider.SitemapOptions{
+			URLs:           spec.SitemapURLs,
+			Rules:          rules,
+			Follow:         spec.SitemapFollow,
+			AlternateLinks: derefBool(spec.SitemapAlternateLinks, false),
+			MaxSize:        spec.Settings.Bytes("DOWNLOAD_MAXSIZE"),
+			Logger:         logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sitemap: %w", err)
+		}
+		sp = ss
+	}
+	return sp, nil
+}
+
+func derefBool(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// newDownloader maps the download settings onto the downloader.
+func newDownloader(set *dsl.Settings, opts Options, logger *slog.Logger, st stats.Collector) (*downloader.Downloader, error) {
+	d := downloader.DefaultOptions()
+	d.Transport = opts.Transport
+	d.HTTP = opts.HTTP
+	d.HTTP.DenyPrivate = set.Bool("DENY_PRIVATE_NETWORKS")
+	if t := set.Duration("DNS_TIMEOUT"); t > 0 {
+		d.HTTP.DNSTimeout = t
+	}
+	d.Impersonate = set.String("IMPERSONATE")
+	d.TransportFor = impersonateTransport(d.HTTP, logger)
+	d.ConcurrentPerDomain = set.Int("CONCURRENT_REQUESTS_PER_DOMAIN")
+	d.Delay = set.Duration("DOWNLOAD_DELAY")
+	d.RandomizeDelay = set.Bool("RANDOMIZE_DOWNLOAD_DELAY")
+	d.AutoThrottle.Enabled = set.Bool("AUTOTHROTTLE_ENABLED")
+	d.AutoThrottle.StartDelay = set.Duration("AUTOTHROTTLE_START_DELAY")
+	d.AutoThrottle.MaxDelay = set.Duration("AUTOTHROTTLE_MAX_DELAY")
+	d.AutoThrottle.TargetConcurrency = set.Float("AUTOTHROTTLE_TARGET_CONCURRENCY")
+	d.Timeout = set.Duration("DOWNLOAD_TIMEOUT")
+	d.MaxSize = set.Bytes("DOWNLOAD_MAXSIZE")
+	d.WarnSize = set.Bytes("DOWNLOAD_WARNSIZE")
+	d.FailOnDataLoss = set.Bool("DOWNLOAD_FAIL_ON_DATALOSS")
+	d.Verify = set.Bool("TLS_VERIFY")
+	d.Proxies = set.Strings("PROXIES")
+	d.Logger = logger
+	return downloader.New(d)
+}
+
+// newChain builds the downloader middleware chain: the built-ins
+// configured from the settings, with the spec's JS middlewares where
+// Scrapy puts user middlewares.
+func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, dl *downloader.Downloader, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
+	b := middleware.DefaultBuiltins(st, logger)
+	b.HTTPError.AllowedCodes = set.Ints("HTTPERROR_ALLOWED_CODES")
+	b.HTTPError.AllowAll = set.Bool("HTTPERROR_ALLOW_ALL")
+	b.DefaultHeaders.UserAgent = set.String("USER_AGENT")
+	b.DefaultHeaders.Headers = nil
+	for _, kv := range set.StringPairs("DEFAULT_REQUEST_HEADERS") {
+		b.DefaultHeaders.Headers = append(b.DefaultHeaders.Headers, crawl.Header{Name: kv[0], Value: kv[1]})
+	}
+	b.DefaultHeaders.Impersonate = set.String("IMPERSONATE")
+	b.Retry.Enabled = set.Bool("RETRY_ENABLED")
+	b.Retry.Times = set.Int("RETRY_TIMES")
+	b.Retry.HTTPCodes = set.Ints("RETRY_HTTP_CODES")
+	b.Retry.PriorityAdjust = set.Int("RETRY_PRIORITY_ADJUST")
+	b.Redirect.Enabled = set.Bool("REDIRECT_ENABLED")
+	b.Redirect.MaxTimes = set.Int("REDIRECT_MAX_TIMES")
+	b.Redirect.PriorityAdjust = set.Int("REDIRECT_PRIORITY_ADJUST")
+	b.Redirect.MetaRefresh = set.Bool("METAREFRESH_ENABLED")
+	b.Redirect.MetaRefreshMaxDelay = set.Duration("METAREFRESH_MAXDELAY")
+	b.Cookies.Enabled = set.Bool("COOKIES_ENABLED")
+	for _, kv := range set.StringPairs("DEFAULT_COOKIES") {
+		b.Cookies.Defaults = append(b.Cookies.Defaults, crawl.Cookie{Name: kv[0], Value: kv[1]})
+	}
+	if set.Bool("ROBOTSTXT_OBEY") {
+		ua := set.String("ROBOTSTXT_USER_AGENT")
+		if ua == "" {
+			ua = set.String("USER_AGENT")
+		}
+		b.Robots = &middleware.RobotsTxt{
+			Enabled:   true,
+			Fetch:     dl.Download,
+			UserAgent: ua,
+			Scheme:    spec.RobotScheme,
+			Delays:    dl,
+			Stats:     st,
+			Logger:    logger,
+		}
+	}
+	var user []middleware.Downloader
+	for i, m := range spec.DownloaderMiddlewares {
+		mw, err := js.DownloaderMiddleware(m.ProcessRequest, m.ProcessResponse, m.ProcessException)
+		if err != nil {
+			return nil, fmt.Errorf("downloader_middlewares[%d]: %w", i, err)
+		}
+		user = append(user, mw)
+	}
+	return middleware.NewChain(dl, b.Stack(user...)...)
+}
+
+// feedConfigs merges the spec's feeds with the -o/-O outputs.
+func feedConfigs(spec *dsl.Spec, outputs []feed.Config) ([]feed.Config, error) {
+	var cfgs []feed.Config
+	for _, f := range spec.Feeds {
+		uri := f.URI
+		if uri != "-" && !filepath.IsAbs(uri) && !strings.Contains(uri, "://") {
+			uri = filepath.Join(spec.Dir, uri)
+		}
+		cfg := feed.Config{URI: uri, Overwrite: derefBool(f.Overwrite, false), Fields: f.Fields, Encoding: f.Encoding}
+		if f.Format != "" {
+			ff, err := feed.ParseFormat(f.Format)
+			if err != nil {
+				return nil, fmt.Errorf("feeds.%s: %w", f.URI, err)
+			}
+			cfg.Format = ff
+		} else {
+			ff, err := feed.FormatFromPath(uri)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Format = ff
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	return append(cfgs, outputs...), nil
+}
+
+// connectHooks subscribes the spec's signal hooks other than the three
+// the JS spider runs itself (spider_opened, spider_idle, spider_closed).
+func connectHooks(spec *dsl.Spec, js *jsbridge.Spider, sigs *engine.Signals, logger *slog.Logger) error {
+	handlers := map[engine.Signal]jsbridge.HookFunc{}
+	for name, fn := range spec.Hooks {
+		switch name {
+		case "spider_opened", "spider_idle", "spider_closed":
+			continue
+		}
+		h, err := js.Hook(name, fn)
+		if err != nil {
+			return err
+		}
+		handlers[engine.Signal(name)] = h
+	}
+	if len(handlers) == 0 {
+		return nil
+	}
+	sigs.Connect(func(ev engine.Event) {
+		h, ok := handlers[ev.Signal]
+		if !ok {
+			return
+		}
+		var args []any
+		switch ev.Signal {
+		case engine.ItemScraped:
+			args = []any{ev.Item, ev.Response}
+		case engine.ItemDropped, engine.ItemError:
+			args = []any{ev.Item, ev.Response, ev.Err}
+		case engine.SpiderError:
+			args = []any{ev.Err, ev.Response}
+		case engine.ResponseReceived:
+			args = []any{ev.Response, ev.Request}
+		case engine.RequestScheduled, engine.RequestDropped:
+			args = []any{ev.Request}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := h(ctx, args...); err != nil {
+			logger.Error("hook failed", "signal", string(ev.Signal), "error", err)
+		}
+	})
+	return nil
+}
+
+// ParseOne downloads req through the middleware chain (following retries
+// and redirects inline) and runs its callback once, streaming the output to
+// out; nothing is scheduled. It is the parse command.
+func (c *Crawler) ParseOne(ctx context.Context, req *crawl.Request, out engine.Output) error {
+	defer c.release()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if op, ok := c.Spider.(engine.Opener); ok {
+		if err := op.Open(ctx, c.engine.Crawl()); err != nil {
+			return err
+		}
+	}
+	if cl, ok := c.Spider.(engine.Closer); ok {
+		defer cl.Close(ctx, "finished")
+	}
+	resp, err := c.engine.Crawl().Download(ctx, req)
+	if err != nil {
+		var f *crawl.Failure
+		if errors.As(err, &f) {
+			if handled, eerr := c.Spider.Errback(ctx, f, out); handled {
+				return eerr
+			}
+		}
+		return err
+	}
+	return c.Spider.Callback(ctx, resp, out)
+}

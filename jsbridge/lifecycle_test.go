@@ -1,0 +1,72 @@
+package jsbridge
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+func TestCrawlLifecycle(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	for _, p := range []string{"p1", "p2", "p3", "detail"} {
+		title := strings.ToUpper(p)
+		mux.HandleFunc("/"+p, func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "<html><title>%s</title></html>", title)
+		})
+	}
+	mux.HandleFunc("/inline", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "inline body") })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	s, logs := newSpider(t, "lifecycle.js", func(o *Options) {
+		o.TaskData = map[string]any{"pages": []any{"/p1", "/p2"}}
+		o.Args = map[string]string{"base": srv.URL}
+		o.Settings = map[string]any{"CONCURRENT_REQUESTS": int64(4)}
+		o.Hooks = map[string]string{"spider_opened": "opened", "spider_idle": "idle", "spider_closed": "closed"}
+		o.SpiderMiddlewares = []SpiderMiddleware{{ProcessSpiderOutput: "add_source", ProcessStart: "tag_start"}}
+	})
+	var pipes []pipeline.Pipeline
+	for _, fn := range []string{"drop_flagged", "mark"} {
+		p, err := s.Pipeline(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipes = append(pipes, p)
+	}
+	st := stats.NewMemory()
+	res, sink := runEngine(t, s, func(o *engine.Options) {
+		o.Pipelines = pipes
+		o.Stats = st
+	})
+	if res.Reason != engine.ReasonFinished || res.Errors != 0 {
+		t.Fatalf("reason %q errors %d\nlogs:\n%s", res.Reason, res.Errors, logs)
+	}
+	got := sink.jsonLines()
+	slices.Sort(got)
+	want := []string{
+		`{"detail":"DETAIL","inline":"inline body","failure":"HttpError 404","source":"mw","piped":true}`,
+		`{"failed":"HttpError","status":404,"url":"missing","tagged":true,"source":"mw","piped":true}`,
+		`{"page":"P1","tagged":true,"from":"start","source":"mw","piped":true}`,
+		`{"page":"P3","tagged":null,"from":"idle","source":"mw","piped":true}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("items:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	checks := map[string]any{"js/pages": int64(3), "js/opened": true, "js/closed": "finished"}
+	for k, v := range checks {
+		if g, _ := st.Get(k); g != v {
+			t.Errorf("stat %s = %v, want %v", k, g, v)
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, `msg="parsed {\"url\":\"`+srv.URL+`/p1\"}"`) || !strings.Contains(l, "js=testdata/lifecycle.js:28:") {
+		t.Errorf("console.log not routed to the logger with its position:\n%s", l)
+	}
+}

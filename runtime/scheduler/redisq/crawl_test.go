@@ -1,0 +1,330 @@
+package redisq
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/internal/redistest"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/engine"
+)
+
+// The multi-worker tests run real worker processes: this test binary
+// re-executed with REDISQ_TEST_WORKER set runs one worker (the real engine,
+// this backend, an HTTP fetcher and a Go spider) instead of the tests, so a
+// worker can be killed with SIGKILL for real.
+func TestMain(m *testing.M) {
+	if os.Getenv("REDISQ_TEST_WORKER") != "" {
+		os.Exit(workerMain())
+	}
+	os.Exit(m.Run())
+}
+
+func workerMain() int {
+	env := func(k string) string { return os.Getenv("REDISQ_" + k) }
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rdb, err := Dial(env("URL"))
+	if err != nil {
+		log.Error("dial", "error", err)
+		return 3
+	}
+	leaseMS, _ := strconv.Atoi(env("LEASE_MS"))
+	s, err := New(Options{Client: rdb, Name: env("NAME"), WorkerID: env("ID"), LeaseTimeout: time.Duration(leaseMS) * time.Millisecond,
+		Persist: true, ItemsKey: "{name}:items", Logger: log, MaxBackoff: 500 * time.Millisecond})
+	if err != nil {
+		log.Error("new", "error", err)
+		return 3
+	}
+	site := env("SITE")
+	sp := &siteSpider{site: site, items: s.Items(), tasks: func(inner StartIterator) StartIterator {
+		return s.Tasks(TaskOptions{Inner: inner, MaxIdle: time.Second, PollInterval: 100 * time.Millisecond})
+	}}
+	client := &http.Client{Timeout: 10 * time.Second}
+	fetch := engine.FetcherFunc(func(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, r.GetMethod(), r.URL, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, nil, &crawl.Failure{Request: r, Type: "ConnectionError", Err: err}
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, nil, &crawl.Failure{Request: r, Type: "ConnectionError", Err: err}
+		}
+		return &crawl.Response{URL: r.URL, Status: resp.StatusCode, Body: body, Request: r}, nil, nil
+	})
+	eng, err := engine.New(engine.Options{Spider: sp, Fetcher: fetch, Scheduler: s, ConcurrentRequests: 8, Logger: log})
+	if err != nil {
+		log.Error("engine", "error", err)
+		return 3
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() { <-sigs; eng.Stop() }()
+	res, err := eng.Run(context.Background())
+	if err != nil {
+		log.Error("run", "error", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "worker %s closed: %s\n", env("ID"), res.Reason)
+	if res.Reason != "finished" || res.Errors > 0 {
+		return 1
+	}
+	return 0
+}
+
+// siteSpider crawls the test site: every page lists links; each page is one
+// item. Items go to the Redis writer with their request, which is what the
+// engine's pipelines do once they carry the request in the context.
+type siteSpider struct {
+	site  string
+	items *ItemWriter
+	tasks func(StartIterator) StartIterator
+}
+
+func (s *siteSpider) Name() string { return "site" }
+
+func (s *siteSpider) Start(ctx context.Context) engine.StartIterator {
+	return s.tasks(&sliceIter{reqs: []*crawl.Request{{URL: s.site + "/page/0"}}})
+}
+
+func (s *siteSpider) Callback(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+	sc := bufio.NewScanner(strings.NewReader(string(resp.Body)))
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "link "); ok {
+			out.Request(&crawl.Request{URL: s.site + p})
+		}
+	}
+	_, err := s.items.ProcessItem(crawl.WithRequest(ctx, resp.Request), crawl.NewItem("url", resp.URL))
+	return err
+}
+
+func (s *siteSpider) Errback(ctx context.Context, f *crawl.Failure, out engine.Output) (bool, error) {
+	return false, nil
+}
+
+// testSite serves /page/0 .. /page/N-1 as a tree with fan-out 5, plus links
+// back to the root and across the tree (the dupefilter's work), and counts
+// the hits of every page.
+type testSite struct {
+	*httptest.Server
+	hits []atomic.Int32
+}
+
+func newTestSite(t *testing.T, n int) *testSite {
+	s := &testSite{hits: make([]atomic.Int32, n)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/page/"))
+		if err != nil || i < 0 || i >= n {
+			http.NotFound(w, r)
+			return
+		}
+		s.hits[i].Add(1)
+		time.Sleep(2 * time.Millisecond) // keep requests in flight
+		for c := 5*i + 1; c <= 5*i+5 && c < n; c++ {
+			fmt.Fprintf(w, "link /page/%d\n", c)
+		}
+		fmt.Fprintf(w, "link /page/0\nlink /page/%d\n", (i*7919)%n)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+type workerProc struct {
+	cmd  *exec.Cmd
+	done chan error
+	log  *logBuf
+}
+
+func startWorker(t *testing.T, srv *redistest.Server, site, name, id string, lease time.Duration) *workerProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "REDISQ_TEST_WORKER=1", "REDISQ_URL="+srv.URL(), "REDISQ_SITE="+site,
+		"REDISQ_NAME="+name, "REDISQ_ID="+id, "REDISQ_LEASE_MS="+strconv.Itoa(int(lease.Milliseconds())))
+	w := &workerProc{cmd: cmd, done: make(chan error, 1), log: &logBuf{}}
+	cmd.Stderr = w.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-w.done })
+	return w
+}
+
+func (w *workerProc) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-w.done:
+		w.done <- err // keep it for the cleanup
+		return err
+	case <-time.After(d):
+		t.Fatalf("worker did not finish within %v; its log:\n%s", d, w.log)
+		return nil
+	}
+}
+
+func sitePages(t *testing.T) int {
+	if v := os.Getenv("REDISQ_TEST_PAGES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return 2000
+}
+
+// checkItems asserts every page has exactly one item in Redis.
+func checkItems(t *testing.T, srv *redistest.Server, name, site string, n int) {
+	t.Helper()
+	items := newClient(t, srv).LRange(context.Background(), name+":items", 0, -1).Val()
+	seen := map[string]int{}
+	for _, raw := range items {
+		var it struct{ URL string }
+		if err := json.Unmarshal([]byte(raw), &it); err != nil {
+			t.Fatalf("item %q: %v", raw, err)
+		}
+		seen[it.URL]++
+	}
+	missing, dups := 0, 0
+	for i := range n {
+		switch c := seen[fmt.Sprintf("%s/page/%d", site, i)]; {
+		case c == 0:
+			missing++
+		case c > 1:
+			dups++
+		}
+	}
+	if missing > 0 || dups > 0 || len(items) != n {
+		t.Fatalf("items in redis: %d for %d pages; %d pages missing, %d duplicated", len(items), n, missing, dups)
+	}
+}
+
+// 3 worker processes crawl one site through Redis: every page is fetched
+// exactly once overall (server-side count) and has exactly one item.
+func TestDistributedCrawlExactlyOnce(t *testing.T) {
+	n := sitePages(t)
+	// fsync once a second: this test kills no server, and the fsync of every
+	// write would make it slow; the restart test below uses always.
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
+	site := newTestSite(t, n)
+	var ws []*workerProc
+	for i := range 3 {
+		ws = append(ws, startWorker(t, srv, site.URL, "dist", fmt.Sprintf("w%d", i), 5*time.Second))
+	}
+	for i, w := range ws {
+		if err := w.wait(t, 5*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.log)
+		}
+	}
+	for i := range n {
+		if h := site.hits[i].Load(); h != 1 {
+			t.Fatalf("page %d fetched %d times, want exactly 1", i, h)
+		}
+	}
+	checkItems(t, srv, "dist", site.URL, n)
+}
+
+// A worker is killed with SIGKILL mid-crawl and a new one starts: every page
+// is still scraped, the items in Redis are exactly one per page, and the
+// refetches are bounded by what the dead worker had in flight.
+func TestDistributedCrawlSurvivesKill9(t *testing.T) {
+	n := sitePages(t)
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
+	site := newTestSite(t, n)
+	const lease = 2 * time.Second
+	var ws []*workerProc
+	for i := range 3 {
+		ws = append(ws, startWorker(t, srv, site.URL, "kill", fmt.Sprintf("w%d", i), lease))
+	}
+	c := newClient(t, srv)
+	waitFor(t, "a third of the items", 3*time.Minute, func() bool { return c.LLen(context.Background(), "kill:items").Val() >= int64(n/3) })
+	victim := ws[0]
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-victim.done
+	victim.done <- nil
+	// What the dead worker held stays leased in Redis until the lease
+	// timeout: count it now, it bounds the refetches.
+	held := 0
+	for _, rec := range c.HVals(context.Background(), "kill:leases").Val() {
+		if strings.HasPrefix(rec, "w0\n") {
+			held++
+		}
+	}
+	ws = append(ws[1:], startWorker(t, srv, site.URL, "kill", "w3", lease))
+	for i, w := range ws {
+		if err := w.wait(t, 5*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.log)
+		}
+	}
+	refetched := 0
+	for i := range n {
+		h := site.hits[i].Load()
+		if h == 0 {
+			t.Fatalf("page %d never fetched", i)
+		}
+		refetched += int(h) - 1
+	}
+	t.Logf("%d pages, the killed worker held %d leases, %d pages refetched", n, held, refetched)
+	// Only the dead worker's unacknowledged requests are fetched again.
+	if refetched > held {
+		t.Fatalf("%d pages refetched, want at most the %d the killed worker held", refetched, held)
+	}
+	checkItems(t, srv, "kill", site.URL, n)
+}
+
+// redis-server is killed (SIGKILL) mid-crawl and restarted from its
+// append-only file (appendfsync always): the workers pause, reconnect and
+// finish with nothing missing and no duplicate item.
+func TestDistributedCrawlSurvivesRedisRestart(t *testing.T) {
+	n := 500
+	srv := redistest.Start(t)
+	site := newTestSite(t, n)
+	var ws []*workerProc
+	for i := range 3 {
+		ws = append(ws, startWorker(t, srv, site.URL, "rr", fmt.Sprintf("w%d", i), 10*time.Second))
+	}
+	c := newClient(t, srv)
+	waitFor(t, "a fifth of the items", 3*time.Minute, func() bool { return c.LLen(context.Background(), "rr:items").Val() >= int64(n/5) })
+	srv.Kill()
+	time.Sleep(time.Second)
+	srv.Restart()
+	for i, w := range ws {
+		if err := w.wait(t, 5*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.log)
+		}
+	}
+	for i := range n {
+		if site.hits[i].Load() == 0 {
+			t.Fatalf("page %d never fetched", i)
+		}
+	}
+	checkItems(t, srv, "rr", site.URL, n)
+	reconnected := false
+	for _, w := range ws {
+		reconnected = reconnected || strings.Contains(w.log.String(), "redis unavailable; pausing and retrying with backoff")
+	}
+	if !reconnected {
+		t.Fatalf("no worker logged the outage")
+	}
+}

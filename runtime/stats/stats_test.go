@@ -1,0 +1,130 @@
+package stats_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func sample() *stats.Memory {
+	s := stats.NewMemory()
+	s.Set(stats.StartTime, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s.Set(stats.FinishReason, "finished")
+	s.Set(stats.ElapsedTimeSeconds, 1.5)
+	s.Inc("downloader/response_status_count/200", 3)
+	s.Inc(stats.ItemScrapedCount, 2)
+	s.Max(stats.MemUsageMax, 10)
+	s.Max(stats.MemUsageMax, 7)
+	return s
+}
+
+func TestFormatAndJSONGolden(t *testing.T) {
+	snap := sample().Snapshot()
+	var js bytes.Buffer
+	if err := stats.WriteJSON(&js, snap); err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]byte{"block.txt": []byte(stats.Format(snap)), "stats.json": js.Bytes()} {
+		golden := filepath.Join("testdata", name)
+		if *update {
+			if err := os.MkdirAll("testdata", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s:\n%s\nwant:\n%s", name, got, want)
+		}
+	}
+}
+
+func TestWriteJSONFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stats.json")
+	if err := stats.WriteJSONFile(path, sample().Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m[stats.ItemScrapedCount] != float64(2) || m[stats.StartTime] != "2026-01-02T03:04:05Z" || m[stats.MemUsageMax] != float64(10) {
+		t.Fatalf("got %v", m)
+	}
+	if err := stats.WriteJSONFile(filepath.Join(t.TempDir(), "missing", "x.json"), nil); err == nil {
+		t.Fatal("writing into a missing directory succeeded")
+	}
+}
+
+func TestCountingHandler(t *testing.T) {
+	st := stats.NewMemory()
+	var buf bytes.Buffer
+	h := stats.NewCountingHandler(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}), st)
+	log := slog.New(h).With("spider", "x").WithGroup("g")
+	log.Debug("not enabled")
+	log.Info("a")
+	log.Warn("b")
+	log.Error("c")
+	log.Error("d")
+	want := map[string]int64{"log_count/DEBUG": 0, "log_count/INFO": 1, "log_count/WARNING": 1, "log_count/ERROR": 2}
+	for k, v := range want {
+		if g := stats.Int(st, k); g != v {
+			t.Errorf("%s = %d, want %d", k, g, v)
+		}
+	}
+	if !bytes.Contains(buf.Bytes(), []byte("spider=x")) {
+		t.Fatalf("attrs lost: %s", buf.String())
+	}
+}
+
+func TestSampleMemory(t *testing.T) {
+	st := stats.NewMemory()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); stats.SampleMemory(ctx, st, time.Millisecond) }()
+	cancel()
+	wg.Wait()
+	if stats.Int(st, stats.MemUsageMax) <= 0 || stats.Int(st, stats.MemUsageStartup) <= 0 {
+		t.Fatalf("memusage not recorded: %v", st.Snapshot())
+	}
+}
+
+func TestConcurrentInc(t *testing.T) {
+	st := stats.NewMemory()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				st.Inc("n", 1)
+				st.Max("m", 5)
+			}
+		}()
+	}
+	wg.Wait()
+	if stats.Int(st, "n") != 8000 || stats.Int(st, "m") != 5 {
+		t.Fatalf("n=%d m=%d", stats.Int(st, "n"), stats.Int(st, "m"))
+	}
+}

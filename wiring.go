@@ -1,0 +1,93 @@
+package spiderrun
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/scheduler"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+)
+
+// newLogger returns the crawl's logger: text lines on w at LOG_LEVEL,
+// counted in stats as log_count/<LEVEL>.
+func newLogger(w io.Writer, level string, st stats.Collector) *slog.Logger {
+	if w == nil {
+		w = io.Discard
+	}
+	var lvl slog.Level
+	switch strings.ToUpper(level) {
+	case "DEBUG":
+		lvl = slog.LevelDebug
+	case "WARNING", "WARN":
+		lvl = slog.LevelWarn
+	case "ERROR", "CRITICAL":
+		lvl = slog.LevelError
+	default:
+		lvl = slog.LevelInfo
+	}
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})
+	return slog.New(stats.NewCountingHandler(h, st))
+}
+
+// newScheduler builds the SCHEDULER backend. The returned func releases
+// what the backend holds (a Redis connection).
+func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st stats.Collector) (scheduler.Scheduler, func(), error) {
+	switch kind := set.String("SCHEDULER"); kind {
+	case "", "memory":
+		if set.String("DUPEFILTER") == "bloom" {
+			return nil, nil, fmt.Errorf("settings.DUPEFILTER: bloom needs SCHEDULER: redis (the in-memory dupefilter stores 16-byte fingerprints)")
+		}
+		return scheduler.NewMemory(scheduler.MemoryOptions{Stats: st, Logger: logger, Debug: set.Bool("DUPEFILTER_DEBUG")}), nil, nil
+	case "redis":
+		rdb, err := redisq.Dial(set.String("REDIS_URL"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("settings.REDIS_URL: %w", err)
+		}
+		s, err := redisq.New(redisq.Options{
+			Client:         rdb,
+			Name:           spec.Name,
+			LeaseTimeout:   set.Duration("REDIS_LEASE_TIMEOUT"),
+			Persist:        set.Bool("SCHEDULER_PERSIST"),
+			FlushOnStart:   set.Bool("SCHEDULER_FLUSH_ON_START"),
+			Dupefilter:     set.String("DUPEFILTER"),
+			BloomCapacity:  int64(set.Int("DUPEFILTER_BLOOM_CAPACITY")),
+			BloomErrorRate: set.Float("DUPEFILTER_BLOOM_ERROR_RATE"),
+			ItemsKey:       set.String("REDIS_ITEMS_KEY"),
+			Logger:         logger,
+			Stats:          st,
+		})
+		if err != nil {
+			rdb.Close()
+			return nil, nil, err
+		}
+		return s, func() { rdb.Close() }, nil
+	default:
+		return nil, nil, fmt.Errorf("settings.SCHEDULER: %q is not available in this build (memory or redis)", kind)
+	}
+}
+
+// impersonateTransport returns the downloader's TransportFor: one shared
+// impersonating transport, built on first use, for every profile.
+func impersonateTransport(h downloader.HTTPOptions, logger *slog.Logger) func(string) (downloader.Transport, error) {
+	var (
+		once sync.Once
+		t    *impersonate.Transport
+		err  error
+	)
+	return func(profile string) (downloader.Transport, error) {
+		if _, perr := impersonate.LoadProfile(profile); perr != nil {
+			return nil, perr
+		}
+		once.Do(func() {
+			t, err = impersonate.NewTransport(impersonate.Options{RootCAs: h.RootCAs, Logger: logger})
+		})
+		return t, err
+	}
+}
