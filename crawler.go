@@ -23,6 +23,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/feed"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/session"
 	"github.com/spiderrun/spiderrun/runtime/spidermw"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
@@ -114,6 +115,9 @@ func New(opts Options) (c *Crawler, err error) {
 		ejs = ctxs
 	}
 
+	jars := middleware.NewCookieJars()
+	sessions := session.NewRegistry(jars)
+
 	var smws []jsbridge.SpiderMiddleware
 	for _, m := range spec.SpiderMiddlewares {
 		smws = append(smws, jsbridge.SpiderMiddleware{ProcessSpiderOutput: m.ProcessSpiderOutput, ProcessStart: m.ProcessStart})
@@ -137,6 +141,7 @@ func New(opts Options) (c *Crawler, err error) {
 		Hooks:             spec.Hooks,
 		SpiderMiddlewares: smws,
 		ExecJS:            ejs,
+		Sessions:          sessionHooks{sessions},
 	})
 	if err != nil {
 		return nil, err
@@ -153,7 +158,7 @@ func New(opts Options) (c *Crawler, err error) {
 	if err != nil {
 		return nil, err
 	}
-	chain, err := newChain(spec, set, js, dl, logger, st)
+	chain, err := newChain(spec, set, js, dl, jars, sessions, logger, st)
 	if err != nil {
 		return nil, err
 	}
@@ -343,8 +348,9 @@ func newDownloader(set *dsl.Settings, opts Options, logger *slog.Logger, st stat
 // newChain builds the downloader middleware chain: the built-ins
 // configured from the settings, with the spec's JS middlewares where
 // Scrapy puts user middlewares.
-func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, dl *downloader.Downloader, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
+func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, dl *downloader.Downloader, jars *middleware.CookieJars, sessions *session.Registry, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
 	b := middleware.DefaultBuiltins(st, logger)
+	b.Cookies.Jars = jars
 	b.HTTPError.AllowedCodes = set.Ints("HTTPERROR_ALLOWED_CODES")
 	b.HTTPError.AllowAll = set.Bool("HTTPERROR_ALLOW_ALL")
 	b.DefaultHeaders.UserAgent = set.String("USER_AGENT")
@@ -381,7 +387,9 @@ func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, dl *downlo
 			Logger:    logger,
 		}
 	}
-	var user []middleware.Downloader
+	// The session registry runs before the user's middlewares so they see
+	// the member a request was assigned (meta session_member).
+	user := []middleware.Downloader{sessions}
 	for i, m := range spec.DownloaderMiddlewares {
 		mw, err := js.DownloaderMiddleware(m.ProcessRequest, m.ProcessResponse, m.ProcessException)
 		if err != nil {
@@ -491,4 +499,23 @@ func (c *Crawler) ParseOne(ctx context.Context, req *crawl.Request, out engine.O
 		return err
 	}
 	return c.Spider.Callback(ctx, resp, out)
+}
+
+// sessionHooks binds spider.hooks.session to the session registry.
+type sessionHooks struct{ reg *session.Registry }
+
+func (h sessionHooks) RegisterSessions(members map[string]map[string]string) (string, error) {
+	specs := make(map[string]session.Spec, len(members))
+	for name, cookies := range members {
+		m := make(map[string]any, len(cookies))
+		for k, v := range cookies {
+			m[k] = v
+		}
+		spec, err := session.ParseSpec(m)
+		if err != nil {
+			return "", fmt.Errorf("register_sessions: %s: %w", name, err)
+		}
+		specs[name] = spec
+	}
+	return h.reg.Register(specs)
 }

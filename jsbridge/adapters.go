@@ -39,7 +39,7 @@ func (s *Spider) callJSWith(ctx context.Context, where, fn, url string, spiderFi
 		}
 		sink := s.vm.NewDynamicObject(&sinkObject{inv: inv, s: s})
 		if _, err := s.in.call(goja.Undefined(), f, s.spiderObj, s.vm.NewArray(toAny(argv)...), sink); err != nil {
-			inv.finish(s.goError(err, where, url))
+			s.fail(inv, err)
 		}
 	})
 	return s.wait(ctx, inv)

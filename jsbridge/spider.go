@@ -444,6 +444,23 @@ func (s *Spider) start(inv *invocation, job func()) {
 	}
 }
 
+// fail charges an error that escaped a Go→JS call to the invocation whose
+// JS was running (an interrupt may land in another callback's promise
+// continuation drained during this call), or to inv.
+func (s *Spider) fail(inv *invocation, err error) {
+	culprit := inv
+	if s.cur != nil {
+		culprit = s.cur
+	}
+	culprit.finish(s.goError(err, culprit.where, culprit.url))
+	if culprit != inv && !inv.ended.Load() {
+		// goja drops the promise jobs queued behind an interrupted one; inv
+		// may have lost its continuation, so it is not left waiting forever.
+		inv.finish(&Error{Where: inv.where, URL: inv.url, Type: "Interrupted", Err: err,
+			Message: "stopped: its pending promise jobs were dropped when " + culprit.where + " was interrupted"})
+	}
+}
+
 // tracker follows which invocation the running JS belongs to across
 // promise jobs (goja's AsyncContextTracker), so an interrupt in a
 // continuation is charged to the right callback.
@@ -532,7 +549,7 @@ func (s *Spider) runDrivenFor(inv *invocation, fn goja.Value, args []goja.Value,
 	}
 	_, err := s.in.run(goja.Undefined(), fn, s.spiderObj, argArr, sink, mws, response)
 	if err != nil {
-		inv.finish(s.goError(err, inv.where, inv.url))
+		s.fail(inv, err)
 	}
 }
 

@@ -336,17 +336,10 @@ func (it *startIter) Next(ctx context.Context) (*crawl.Request, error) {
 					return
 				}
 			}
-			next := mustCallable(it.it.ToObject(s.vm).Get("next"))
+			next := it.it.ToObject(s.vm).Get("next")
 			sink := s.vm.NewDynamicObject(&sinkObject{inv: inv, s: s})
-			_, err := s.in.call(goja.Undefined(), s.vm.ToValue(func(goja.FunctionCall) goja.Value {
-				v, err := next(it.it)
-				if err != nil {
-					panic(err)
-				}
-				return v
-			}), goja.Undefined(), s.vm.NewArray(), sink)
-			if err != nil {
-				inv.finish(s.goError(err, "start", ""))
+			if _, err := s.in.call(goja.Undefined(), next, it.it, s.vm.NewArray(), sink); err != nil {
+				s.fail(inv, err)
 			}
 		})
 		res := s.wait(ctx, inv)

@@ -15,6 +15,7 @@ func init() { register(newValidateCmd) }
 
 func newValidateCmd() *cobra.Command {
 	var skipScript bool
+	var sets []string
 	cmd := &cobra.Command{
 		Use:   "validate SPEC...",
 		Short: "Check specs: structure, settings, script, callbacks, regexes, selectors",
@@ -27,7 +28,7 @@ file:line:col: path: message on stderr and the exit code is 2.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
 			for _, path := range args {
-				if !validateOne(cmd.OutOrStdout(), cmd.ErrOrStderr(), path, skipScript) {
+				if !validateOne(cmd.OutOrStdout(), cmd.ErrOrStderr(), path, sets, skipScript) {
 					failed++
 				}
 			}
@@ -40,12 +41,13 @@ file:line:col: path: message on stderr and the exit code is 2.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVarP(&sets, "set", "s", nil, "check a setting override KEY=VALUE as run would apply it (repeatable)")
 	cmd.Flags().BoolVar(&skipScript, "skip-script", false, "do not compile the script (and skip the checks of exported functions)")
 	return cmd
 }
 
 // validateOne prints the verdict for one spec and reports whether it is valid.
-func validateOne(stdout, stderr io.Writer, path string, skipScript bool) bool {
+func validateOne(stdout, stderr io.Writer, path string, sets []string, skipScript bool) bool {
 	spec, err := dsl.Load(path)
 	if err != nil {
 		var list dsl.ErrorList
@@ -56,6 +58,16 @@ func validateOne(stdout, stderr io.Writer, path string, skipScript bool) bool {
 		} else {
 			fmt.Fprintln(stderr, err)
 		}
+		return false
+	}
+	bad := false
+	for _, kv := range sets {
+		if err := spec.Settings.SetFromCLI(kv); err != nil {
+			fmt.Fprintln(stderr, err)
+			bad = true
+		}
+	}
+	if bad {
 		return false
 	}
 	errs := spiderrun.Check(spec, spiderrun.CheckOptions{SkipScript: skipScript})

@@ -106,3 +106,15 @@ func TestValidateHugeSpec(t *testing.T) {
 		t.Fatalf("exit %d stderr %q, want 2 and %q", code, stderr, want)
 	}
 }
+
+func TestValidateSettingOverrides(t *testing.T) {
+	spec := "../../testdata/specs/valid/basic/spider.yaml"
+	if code, stdout, stderr := runCLI(t, "validate", "-s", "CONCURRENT_REQUESTS=4", "-s", "DOWNLOAD_DELAY=250ms", spec); code != exitOK {
+		t.Fatalf("exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	code, _, stderr := runCLI(t, "validate", "-s", "CONCURENT_REQUESTS=4", spec)
+	want := "-s CONCURENT_REQUESTS: unknown setting \"CONCURENT_REQUESTS\" (did you mean \"CONCURRENT_REQUESTS\"?)\n"
+	if code != exitUsage || stderr != want {
+		t.Fatalf("exit %d stderr %q, want 2 and %q", code, stderr, want)
+	}
+}

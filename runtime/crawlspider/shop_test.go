@@ -13,6 +13,8 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/spidermw"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 // The fixture shop: a home page, 5 categories of 4 pages each (pagination
@@ -140,8 +142,12 @@ func TestCrawlSpiderShopEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &itemSink{}
+	st := stats.NewMemory()
 	eng, err := engine.New(engine.Options{Spider: cs, Fetcher: newFetcher(t), Feeds: []engine.Exporter{sink},
-		ConcurrentRequests: 8, MemUsageInterval: -1, PollInterval: 10 * time.Millisecond})
+		// allowed_domains: the partner link on the home page matches the
+		// category rule and must be dropped by the offsite filter.
+		SpiderMiddlewares: []engine.SpiderMiddleware{spidermw.NewOffsite([]string{"127.0.0.1"}, st, nil)},
+		Stats:             st, ConcurrentRequests: 8, MemUsageInterval: -1, PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +160,9 @@ func TestCrawlSpiderShopEndToEnd(t *testing.T) {
 	if res.Reason != engine.ReasonFinished || res.Errors != 0 {
 		t.Fatalf("run: %+v", res)
 	}
+	if v, _ := st.Get(stats.OffsiteFiltered); v != int64(1) {
+		t.Errorf("offsite/filtered = %v (%T), want 1 (the partner category link)", v, v)
+	}
 	got := sink.jsonl(t, srv.URL)
 	if n := strings.Count(got, "\n"); n != 200 {
 		t.Errorf("%d items, want 200", n)
@@ -164,6 +173,42 @@ func TestCrawlSpiderShopEndToEnd(t *testing.T) {
 		t.Errorf("%d pages fetched, want 226 (home, 25 category pages, 200 products)", len(followed))
 	}
 	golden(t, "shop_followed.txt", strings.Join(followed, "\n")+"\n")
+}
+
+// DEPTH_LIMIT applies to links followed by rules: with a limit of 2 the
+// crawl gets the home page (0), the 5 categories (1), and from them their
+// page 2 and the 50 products of their page 1 (2); nothing deeper.
+func TestCrawlSpiderDepthLimit(t *testing.T) {
+	hits := &hitLog{}
+	srv := newShop(t, hits)
+	cs, err := New(shopSpider(srv.URL+"/"), Options{Rules: shopRules()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &itemSink{}
+	eng, err := engine.New(engine.Options{Spider: cs, Fetcher: newFetcher(t), Feeds: []engine.Exporter{sink},
+		SpiderMiddlewares: []engine.SpiderMiddleware{spidermw.NewOffsite([]string{"127.0.0.1"}, nil, nil), spidermw.NewDepth(2, 0, false, nil, nil)},
+		MemUsageInterval:  -1, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var cats, pages, products int
+	for _, h := range hits.sorted() {
+		switch {
+		case strings.Contains(h, "/page/"):
+			pages++
+		case strings.HasPrefix(h, "/cat/"):
+			cats++
+		case strings.HasPrefix(h, "/product/"):
+			products++
+		}
+	}
+	if cats != 5 || pages != 5 || products != 50 || len(sink.items) != 50 {
+		t.Errorf("categories %d (want 5), pages %d (want 5), products %d (want 50), items %d", cats, pages, products, len(sink.items))
+	}
 }
 
 // With CRAWLSPIDER_FOLLOW_LINKS off, only the start page is fetched.

@@ -90,6 +90,7 @@ func DefaultOptions() Options {
 // use.
 type Downloader struct {
 	opts    Options
+	dialer  *Dialer
 	proxies []*url.URL
 	next    atomic.Uint64
 	log     *slog.Logger
@@ -126,13 +127,16 @@ func New(opts Options) (*Downloader, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.HTTP.Dialer == nil {
+		opts.HTTP.Dialer = NewDialer(opts.HTTP)
+	}
 	if opts.Transport == nil {
 		if opts.HTTP.Logger == nil {
 			opts.HTTP.Logger = opts.Logger
 		}
 		opts.Transport = NewHTTPTransport(opts.HTTP)
 	}
-	d := &Downloader{opts: opts, log: opts.Logger, slots: map[string]*slot{}}
+	d := &Downloader{opts: opts, log: opts.Logger, slots: map[string]*slot{}, dialer: opts.HTTP.Dialer}
 	for _, p := range opts.Proxies {
 		u, err := parseProxy(p)
 		if err != nil {
@@ -158,6 +162,10 @@ func parseProxy(p string) (*url.URL, error) {
 	}
 	return u, nil
 }
+
+// Dialer returns the guarded dialer (Options.HTTP.Dialer or the one built
+// from Options.HTTP).
+func (d *Downloader) Dialer() *Dialer { return d.dialer }
 
 // Transport returns the default transport (to close idle connections or
 // read guard counters).
@@ -318,6 +326,18 @@ func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL, 
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, out.Timeout, errDownloadTimeout)
 	defer cancel()
+	if out.Proxy != nil {
+		ctx = WithProxy(ctx, out.Proxy)
+		if d.dialer.DenyPrivate() {
+			// Behind a proxy the proxy resolves the name, so the guard can
+			// only check the target by resolving it here first: a
+			// host-name-level check (a rebinding DNS may answer the proxy
+			// differently; see specs/downloader.md).
+			if err := d.dialer.CheckHost(ctx, u.Hostname()); err != nil {
+				return nil, classify(ctx, req, err, out.Timeout, "resolving "+u.Hostname(), -1)
+			}
+		}
+	}
 	phase := &phaseState{s: "waiting for response headers"}
 	ctx = context.WithValue(ctx, phaseKey{}, phase)
 	hostPort := u.Host

@@ -5,18 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"strconv"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -43,6 +37,10 @@ type HTTPOptions struct {
 	MaxIdleConnsPerHost int
 	// Logger receives one warning per host when TLS verification is off.
 	Logger *slog.Logger
+	// Dialer is the guarded dialer to use; nil builds one from the fields
+	// above. Share one Dialer between this transport and an impersonating
+	// one so the SSRF guard covers both.
+	Dialer *Dialer
 }
 
 // HTTPTransport is the default Transport: net/http with HTTP/1.1 and
@@ -51,12 +49,11 @@ type HTTPOptions struct {
 // cap, no transparent decompression (the downloader decodes and enforces
 // limits), and the DENY_PRIVATE_NETWORKS guard at connect time.
 type HTTPTransport struct {
-	opts    HTTPOptions
-	mu      sync.Mutex
-	pool    map[transportKey]*http.Transport
-	warned  sync.Map // host -> struct{}: insecure TLS warnings given
-	blocked atomic.Int64
-	dials   atomic.Int64
+	opts   HTTPOptions
+	dialer *Dialer
+	mu     sync.Mutex
+	pool   map[transportKey]*http.Transport
+	warned sync.Map // host -> struct{}: insecure TLS warnings given
 }
 
 type transportKey struct {
@@ -82,15 +79,18 @@ func NewHTTPTransport(opts HTTPOptions) *HTTPTransport {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &HTTPTransport{opts: opts, pool: map[transportKey]*http.Transport{}}
+	if opts.Dialer == nil {
+		opts.Dialer = NewDialer(opts)
+	}
+	return &HTTPTransport{opts: opts, dialer: opts.Dialer, pool: map[transportKey]*http.Transport{}}
 }
 
 // Blocked is the number of connection attempts the guard refused.
-func (t *HTTPTransport) Blocked() int64 { return t.blocked.Load() }
+func (t *HTTPTransport) Blocked() int64 { return t.dialer.Blocked() }
 
 // Dials is the number of connect attempts that reached the socket layer's
 // Control hook (allowed or not).
-func (t *HTTPTransport) Dials() int64 { return t.dials.Load() }
+func (t *HTTPTransport) Dials() int64 { return t.dialer.Dials() }
 
 // CloseIdleConnections closes idle connections of every pooled transport.
 func (t *HTTPTransport) CloseIdleConnections() {
@@ -101,8 +101,6 @@ func (t *HTTPTransport) CloseIdleConnections() {
 	}
 }
 
-type proxyKey struct{}
-
 func (t *HTTPTransport) transport(k transportKey) *http.Transport {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -111,10 +109,9 @@ func (t *HTTPTransport) transport(k transportKey) *http.Transport {
 	}
 	tr := &http.Transport{
 		Proxy: func(r *http.Request) (*url.URL, error) {
-			p, _ := r.Context().Value(proxyKey{}).(*url.URL)
-			return p, nil
+			return proxyFrom(r.Context()), nil
 		},
-		DialContext: t.dial,
+		DialContext: t.dialer.DialContext,
 		TLSClientConfig: &tls.Config{
 			RootCAs: t.opts.RootCAs,
 			// Verification is on unless the request or TLS_VERIFY turns
@@ -155,16 +152,9 @@ func (t *HTTPTransport) RoundTrip(ctx context.Context, out *Outgoing) (*http.Res
 		}
 	}
 	if out.Proxy != nil {
-		ctx = context.WithValue(ctx, proxyKey{}, out.Proxy)
-		if t.opts.DenyPrivate {
-			// Behind a proxy the proxy resolves the name, so the guard
-			// checks the target by resolving it here first (hostname-level
-			// guard; a rebinding DNS can still answer the proxy
-			// differently — documented in specs/downloader.md).
-			if err := t.checkHost(ctx, out.URL.Hostname()); err != nil {
-				return nil, err
-			}
-		}
+		// The downloader normally did this already; a direct caller of
+		// RoundTrip gets the same proxy routing and guard exemption.
+		ctx = WithProxy(ctx, out.Proxy)
 	}
 	req, err := http.NewRequestWithContext(ctx, out.Method, out.URL.String(), nil)
 	if err != nil {
@@ -198,116 +188,3 @@ func equalFold(a, b string) bool {
 	return len(a) == len(b) && http.CanonicalHeaderKey(a) == http.CanonicalHeaderKey(b)
 }
 
-// dial resolves addr with the configured resolver and connects to each
-// address in turn; the guard runs in Dialer.Control, after resolution and
-// just before connect(2), on the very address being dialled.
-func (t *HTTPTransport) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("bad port in %q", addr)
-	}
-	setPhase(ctx, "resolving "+host)
-	ips, err := t.resolve(ctx, host)
-	if err != nil {
-		return nil, err
-	}
-	proxy, _ := ctx.Value(proxyKey{}).(*url.URL)
-	guard := t.opts.DenyPrivate && !(proxy != nil && sameHostPort(proxy, host, portStr))
-	d := net.Dialer{Control: func(network, address string, _ syscall.RawConn) error {
-		t.dials.Add(1)
-		if !guard {
-			return nil
-		}
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil {
-			return fmt.Errorf("guard: cannot parse %q: %w", address, err)
-		}
-		if err := t.opts.Guard.Check(ap.Addr()); err != nil {
-			t.blocked.Add(1)
-			return err
-		}
-		return nil
-	}}
-	var firstErr error
-	for _, ip := range ips {
-		target := netip.AddrPortFrom(ip, uint16(port)).String()
-		setPhase(ctx, "connecting to "+target)
-		c, err := d.DialContext(ctx, network, target)
-		if err == nil {
-			setPhase(ctx, "waiting for response headers")
-			return c, nil
-		}
-		if firstErr == nil || isBlocked(firstErr) && !isBlocked(err) {
-			firstErr = err
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, firstErr
-}
-
-func isBlocked(err error) bool {
-	var b *BlockedError
-	return errors.As(err, &b)
-}
-
-func sameHostPort(u *url.URL, host, port string) bool {
-	p := u.Port()
-	if p == "" {
-		switch u.Scheme {
-		case "http":
-			p = "80"
-		case "https":
-			p = "443"
-		case "socks5", "socks5h":
-			p = "1080"
-		}
-	}
-	return u.Hostname() == host && p == port
-}
-
-func (t *HTTPTransport) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{ip}, nil
-	}
-	dctx, cancel := context.WithTimeout(ctx, t.opts.DNSTimeout)
-	defer cancel()
-	ips, err := t.opts.Resolver.LookupNetIP(dctx, "ip", host)
-	if err != nil {
-		var dnsErr *net.DNSError
-		if !errors.As(err, &dnsErr) {
-			dnsErr = &net.DNSError{Err: err.Error(), Name: host}
-		}
-		if dctx.Err() != nil && ctx.Err() == nil {
-			dnsErr = &net.DNSError{Err: "timeout", Name: host, IsTimeout: true}
-		}
-		if dnsErr.Name == "" {
-			dnsErr.Name = host
-		}
-		return nil, dnsErr
-	}
-	if len(ips) == 0 {
-		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
-	}
-	return ips, nil
-}
-
-// checkHost resolves host and refuses it when any address is blocked.
-func (t *HTTPTransport) checkHost(ctx context.Context, host string) error {
-	ips, err := t.resolve(ctx, host)
-	if err != nil {
-		return err
-	}
-	for _, ip := range ips {
-		if err := t.opts.Guard.Check(ip); err != nil {
-			t.blocked.Add(1)
-			return err
-		}
-	}
-	return nil
-}

@@ -245,3 +245,53 @@ func TestSilentTLSPeer(t *testing.T) {
 	resp, err := d.Download(context.Background(), get("https://"+addr+"/"))
 	mustFail(t, resp, err, crawl.TimeoutError, "timeout after 500ms in TLS handshake with "+addr)
 }
+
+// K03: behind a proxy the guard checks the target by name before anything
+// is sent; the proxy's own (loopback) address is not blocked.
+func TestDenyPrivateBehindProxy(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	proxy := fixture.NewProxy(t, "", "")
+	res := libcResolver()
+	res.names["public.test"] = []netip.Addr{netip.MustParseAddr("93.184.215.14")}
+	d := newDownloader(t, srv, func(o *Options) {
+		o.HTTP.Resolver = res
+		o.HTTP.DenyPrivate = true
+		o.Proxies = []string{proxy.URL}
+	})
+	resp, err := d.Download(context.Background(), get("http://meta.test/latest/meta-data/"))
+	mustFail(t, resp, err, crawl.BlockedAddress, "169.254.169.254")
+	if len(proxy.Headers()) != 0 {
+		t.Fatalf("the proxy was asked for a blocked target")
+	}
+	// An allowed target goes through the loopback proxy (which then fails
+	// to reach the made-up public address: any non-guard outcome is fine).
+	resp, err = d.Download(context.Background(), get("http://public.test/"))
+	if err != nil && strings.Contains(err.Error(), "BlockedAddress") {
+		t.Fatalf("proxy address itself was blocked: %v", err)
+	}
+	if len(proxy.Headers()) != 1 {
+		t.Fatalf("proxy saw %d requests, want 1", len(proxy.Headers()))
+	}
+	_ = resp
+}
+
+// One Dialer shared with another transport (the impersonating one takes
+// DialContext) applies the same guard.
+func TestSharedDialerGuardsOtherTransports(t *testing.T) {
+	dialer := NewDialer(HTTPOptions{Resolver: libcResolver(), DenyPrivate: true})
+	other := &http.Transport{DialContext: dialer.DialContext}
+	defer other.CloseIdleConnections()
+	_, err := other.RoundTrip(mustReq(t, "http://ten.test/"))
+	if err == nil || !strings.Contains(err.Error(), "blocked address 10.1.2.3 (private)") || dialer.Blocked() != 1 {
+		t.Fatalf("err %v blocked %d", err, dialer.Blocked())
+	}
+}
+
+func mustReq(t *testing.T, url string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -35,6 +35,8 @@ type AutoThrottle struct {
 	// MaxRetryAfter caps how long a Retry-After header may pause a slot
 	// (60s).
 	MaxRetryAfter time.Duration
+	// Debug logs every adjustment (AUTOTHROTTLE_DEBUG).
+	Debug bool
 }
 
 type slot struct {
@@ -220,6 +222,13 @@ func (d *Downloader) throttle(s *slot, resp *crawl.Response) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if at.Debug {
+		old := s.delay
+		defer func() {
+			d.log.Info("autothrottle", "slot", s.key, "status", resp.Status, "latency", resp.Timings.Latency(),
+				"delay", s.delay, "change", s.delay-old, "size", len(resp.Body))
+		}()
+	}
 	if resp.Status == http.StatusTooManyRequests || resp.Status == http.StatusServiceUnavailable {
 		nd := max(s.delay*2, s.minDelay, 100*time.Millisecond)
 		s.delay = min(nd, max(at.MaxDelay, s.minDelay))

@@ -592,8 +592,18 @@ func (e *Engine) process(req *crawl.Request) {
 	defer t.done()
 	resp, next, err := e.fetch(req)
 	var size int64
-	if resp != nil {
+	if err == nil && next == nil && resp != nil {
 		size = max(int64(len(resp.Body)), 1024)
+		if resp.Request == nil {
+			resp.Request = req
+		}
+		// Count the page before the slot is refilled, so that
+		// CLOSESPIDER_PAGECOUNT stops the pulling in time.
+		e.stats.Inc(stats.ResponseReceivedCount, 1)
+		e.sig.emit(Event{Signal: ResponseReceived, Response: resp, Request: resp.Request})
+		if n := e.pages.Add(1); e.opts.CloseSpiderPageCount > 0 && n >= e.opts.CloseSpiderPageCount {
+			e.requestClose(ReasonPageCount)
+		}
 	}
 	e.mu.Lock()
 	e.fetching--
@@ -619,14 +629,6 @@ func (e *Engine) process(req *crawl.Request) {
 	case next != nil:
 		e.schedule(next)
 	case resp != nil:
-		if resp.Request == nil {
-			resp.Request = req
-		}
-		e.stats.Inc(stats.ResponseReceivedCount, 1)
-		e.sig.emit(Event{Signal: ResponseReceived, Response: resp, Request: resp.Request})
-		if n := e.pages.Add(1); e.opts.CloseSpiderPageCount > 0 && n >= e.opts.CloseSpiderPageCount {
-			e.requestClose(ReasonPageCount)
-		}
 		out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
 		if err := callErr(func() error { return e.spider.Callback(e.workCtx, resp, out) }); err != nil {
 			e.spiderError(err, resp)
@@ -803,7 +805,10 @@ func (e *Engine) itemWorker() {
 }
 
 func (e *Engine) processItem(q queuedItem) {
-	it, outcome, err := e.runner.Process(e.workCtx, q.it)
+	// runCtx, not workCtx: after an abort the items already emitted must
+	// still go through the pipelines rather than fail on a cancelled
+	// context. The wait for the item workers is bounded instead.
+	it, outcome, err := e.runner.Process(e.runCtx, q.it)
 	var req *crawl.Request
 	if q.resp != nil {
 		req = q.resp.Request

@@ -165,7 +165,8 @@ func TestCloseReasons(t *testing.T) {
 		{name: "pagecount", want: engine.ReasonPageCount,
 			opts: func(o *engine.Options) { o.CloseSpiderPageCount = 5; o.ConcurrentRequests = 1 },
 			check: func(t *testing.T, res engine.Result, srv *fixture.Server) {
-				// Requests already in flight when the limit hit still finish.
+				// The request already in flight when the limit hit still
+				// finishes (ConcurrentRequests 1), nothing more is pulled.
 				if n := len(srv.CountByPath("/site/")); n < 5 || n > 6 {
 					t.Fatalf("%d pages fetched", n)
 				}

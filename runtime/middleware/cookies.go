@@ -16,7 +16,9 @@ import (
 
 // CookieJars holds one cookie jar per session key. Jars follow RFC 6265
 // with the public suffix list, so evil.co.uk cannot set a cookie for
-// co.uk. The sessions feature plugs identity-specific jars in with
+// co.uk, and are capped like a browser's: 180 cookies per domain, 3,000 in
+// all (new cookies past a cap are refused), and a Cookie header of at most
+// 8 KiB. The sessions feature plugs identity-specific jars in with
 // SetJar, or replaces New.
 type CookieJars struct {
 	// New makes a jar for a key seen for the first time (default: a
@@ -44,9 +46,10 @@ func (j *CookieJars) Jar(sessionKey string) http.CookieJar {
 	if j.New != nil {
 		jar = j.New(sessionKey)
 	} else {
-		// cookiejar.New only fails on a nil-free Options with a bad list;
-		// publicsuffix.List is always valid.
-		jar, _ = cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
+		// cookiejar.New never fails with publicsuffix.List. The caps keep a
+		// cookie-spamming site from growing the jar without bound.
+		j0, _ := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
+		jar = newCappedJar(j0)
 	}
 	j.jars[sessionKey] = jar
 	return jar
@@ -140,7 +143,13 @@ func (m *Cookies) ProcessRequest(_ context.Context, r *crawl.Request) (Result, e
 		}
 	}
 	var parts []string
+	size := len(manual)
 	for _, c := range jar.Cookies(u) {
+		// Keep the Cookie header under 8 KiB (servers answer 431 above
+		// their limit); the jar lists longer paths and older cookies first.
+		if size += len(c.Name) + len(c.Value) + 3; size > maxCookieHeader {
+			break
+		}
 		parts = append(parts, c.Name+"="+c.Value)
 	}
 	fromJar := strings.Join(parts, "; ")

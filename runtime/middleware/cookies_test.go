@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -126,5 +128,40 @@ func TestCookiesDisabledAndDontMerge(t *testing.T) {
 	m.Enabled = false
 	if got := cookieHeader(t, m, &crawl.Request{URL: "http://a.example/"}); got != "" {
 		t.Fatalf("COOKIES_ENABLED false: %q", got)
+	}
+}
+
+// C04: 50 new cookies per response over 100 pages: the jar stops at the
+// per-domain cap and the Cookie header stays under 8 KiB.
+func TestCookieSpamIsCapped(t *testing.T) {
+	m := NewCookies()
+	for page := range 100 {
+		var lines []string
+		for k := range 50 {
+			lines = append(lines, fmt.Sprintf("c%d_%d=%s; Path=/", page, k, strings.Repeat("v", 40)))
+		}
+		setCookie(t, m, &crawl.Request{URL: "http://spam.example/"}, "http://spam.example/", lines...)
+	}
+	header := cookieHeader(t, m, &crawl.Request{URL: "http://spam.example/"})
+	if n := strings.Count(header, "="); n == 0 || len(header) > 8<<10 {
+		t.Fatalf("Cookie header %d B with %d cookies", len(header), n)
+	}
+	jar := m.Jars.Jar("").(*cappedJar)
+	if jar.n != maxCookiesPerDomain || jar.Dropped() != 5000-maxCookiesPerDomain {
+		t.Fatalf("jar holds %d, dropped %d", jar.n, jar.Dropped())
+	}
+	// An existing cookie is still updated, and deleting frees a place.
+	setCookie(t, m, &crawl.Request{URL: "http://spam.example/"}, "http://spam.example/", "c0_0=new; Path=/", "c0_1=; Path=/; Max-Age=-1")
+	if jar.n != maxCookiesPerDomain-1 {
+		t.Fatalf("after a deletion the jar holds %d", jar.n)
+	}
+	if got := cookieHeader(t, m, &crawl.Request{URL: "http://spam.example/"}); !strings.Contains(got, "c0_0=new") {
+		t.Fatalf("update lost: %.200s", got)
+	}
+	// Cookies for a public suffix do not count against anything.
+	before := jar.Dropped()
+	setCookie(t, m, &crawl.Request{URL: "http://evil.co.uk/"}, "http://evil.co.uk/", "x=1; Domain=co.uk")
+	if jar.Dropped() != before+1 || len(jar.keys["co.uk"]) != 0 {
+		t.Fatalf("public-suffix cookie was counted: %v", jar.keys["co.uk"])
 	}
 }

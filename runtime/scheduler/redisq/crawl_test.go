@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
@@ -32,7 +34,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("REDISQ_TEST_WORKER") != "" {
 		os.Exit(workerMain())
 	}
-	os.Exit(m.Run())
+	// No goroutine may outlive the tests: heartbeats, retry loops and
+	// clients all stop with Close.
+	goleak.VerifyTestMain(m)
 }
 
 func workerMain() int {

@@ -97,3 +97,63 @@ func TestWrongTypeIsNotRetried(t *testing.T) {
 		t.Fatalf("Enqueue = %v", err)
 	}
 }
+
+// X06: a full Redis (maxmemory with noeviction) refuses writes; the worker
+// pauses with an error-level log instead of dropping anything, and goes on
+// when memory is available again.
+func TestRedisFullPausesWrites(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory-policy", "noeviction"}})
+	ctx := context.Background()
+	s, lb := openSched(t, srv, Options{Name: "full", Persist: true, MaxBackoff: 100 * time.Millisecond})
+	// Fill the server, then cap it below what it holds.
+	c := s.Client()
+	pad := strings.Repeat("x", 1<<20)
+	for i := range 8 {
+		c.Set(ctx, "pad:"+string(rune('a'+i)), pad, 0)
+	}
+	if _, err := srv.Do("CONFIG", "SET", "maxmemory", "1mb"); err != nil {
+		t.Fatal(err)
+	}
+	freed := make(chan struct{})
+	go func() {
+		defer close(freed)
+		waitFor(t, "the pause to be logged", 10*time.Second, func() bool { return strings.Contains(lb.String(), "OOM") })
+		if _, err := srv.Do("CONFIG", "SET", "maxmemory", "0"); err != nil {
+			t.Error(err)
+		}
+	}()
+	ok, err := s.Enqueue(ctx, &crawl.Request{URL: "http://a.test/after-oom"})
+	<-freed
+	if err != nil || !ok {
+		t.Fatalf("Enqueue = %v, %v; want it to wait for memory and succeed", ok, err)
+	}
+	if n, _ := s.Len(ctx); n != 1 {
+		t.Fatalf("Len = %d, want 1", n)
+	}
+	if !strings.Contains(lb.String(), "level=ERROR msg=\"redis unavailable; pausing and retrying with backoff\"") {
+		t.Fatalf("the pause was not logged at error level:\n%s", lb)
+	}
+}
+
+// Garbage written into the queue by something else is moved aside; the
+// worker serves the next request.
+func TestMalformedQueueEntryIsRejected(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s, lb := openSched(t, srv, Options{Name: "garbage", Persist: true})
+	s.Client().ZAdd(ctx, "garbage:requests", rz(-10, "not a request at all"))
+	mustEnq(t, s, &crawl.Request{URL: "http://a.test/real"})
+	r, err := s.Next(ctx)
+	if err != nil || r == nil || r.URL != "http://a.test/real" {
+		t.Fatalf("Next = %v, %v", r, err)
+	}
+	if n := s.Client().LLen(ctx, "garbage:rejected").Val(); n != 1 {
+		t.Fatalf("rejected = %d, want 1", n)
+	}
+	if n := s.Client().HLen(ctx, "garbage:leases").Val(); n != 1 {
+		t.Fatalf("leases = %d, want 1 (only the real request)", n)
+	}
+	if !strings.Contains(lb.String(), "dropping malformed queue entry") {
+		t.Fatalf("log:\n%s", lb)
+	}
+}

@@ -64,7 +64,10 @@ local function reclaim(leases, deadlines, stats, now)
 end
 `
 
-func newScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
+// The "#!lua" shebang makes Redis 7 check for OOM before a script runs
+// instead of at its first write, so a full server never leaves a script
+// half-applied.
+func newScript(body string) *redis.Script { return redis.NewScript("#!lua\n" + prelude + body) }
 
 // enqueueBody is shared by the exact and the Bloom dupefilter; SEEN is
 // replaced by the filter's test-and-set.
@@ -74,7 +77,18 @@ func newScript(body string) *redis.Script { return redis.NewScript(prelude + bod
 const enqueueBody = `
 local requests, seqkey, stats, activity, df, leases, deadlines = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local now = now_ms()
--- a start entry's lease ends when its request is durably queued
+local added = 0
+if ARGV[1] == '1' or SEEN then
+  local seq = redis.call('INCR', seqkey)
+  redis.call('ZADD', requests, ARGV[2], string.format('%016x', seq) .. ARGV[3])
+  redis.call('HINCRBY', stats, 'scheduler/enqueued/redis', 1)
+  redis.call('SET', activity, now)
+  added = 1
+else
+  redis.call('HINCRBY', stats, 'dupefilter/filtered', 1)
+end
+-- A start entry's lease ends when its request is durably queued (or found
+-- to be a duplicate): last, so a failed write above leaves the lease held.
 if ARGV[4] ~= '' and ARGV[6] == '1' then
   local rec = redis.call('HGET', leases, ARGV[4])
   if rec then
@@ -85,18 +99,7 @@ if ARGV[4] ~= '' and ARGV[6] == '1' then
     end
   end
 end
-if ARGV[1] ~= '1' then
-  local fresh = SEEN
-  if not fresh then
-    redis.call('HINCRBY', stats, 'dupefilter/filtered', 1)
-    return 0
-  end
-end
-local seq = redis.call('INCR', seqkey)
-redis.call('ZADD', requests, ARGV[2], string.format('%016x', seq) .. ARGV[3])
-redis.call('HINCRBY', stats, 'scheduler/enqueued/redis', 1)
-redis.call('SET', activity, now)
-return 1
+return added
 `
 
 const seenExact = `(redis.call('SADD', df, ARGV[7]) == 1)`

@@ -1,0 +1,385 @@
+// Package session rotates identities: groups of logged-in sessions
+// registered by a spider (scrapy_cffi's register_sessions), each member with
+// its own cookie jar and optionally its own headers, proxy and browser
+// profile, so that an identity stays consistent on the wire. A request whose
+// session_id names a group is sent as one member of the group, picked at
+// random (uniformly) among the members still active.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/middleware"
+)
+
+// Meta keys the middleware sets on a request it assigned to a member.
+const (
+	// MetaMember holds the member's name ("user1").
+	MetaMember = "session_member"
+	// metaJar is the cookies middleware's jar selector.
+	metaJar = "cookiejar"
+)
+
+// ErrNoMembers is the cause of a request whose group has no active member
+// left.
+var ErrNoMembers = errors.New("every session of the group has been ended")
+
+// Jars gives the cookie jar of a key; *middleware.CookieJars implements it.
+type Jars interface {
+	Jar(key string) http.CookieJar
+}
+
+// Spec describes one member as the spider registers it.
+type Spec struct {
+	// Cookies are the member's initial cookies, set in its jar for every
+	// host it visits (host-only cookies) before its first request there;
+	// Set-Cookie responses update the jar afterwards.
+	Cookies []crawl.Cookie
+	// Headers are sent with every request of the member unless the request
+	// sets them itself.
+	Headers crawl.Headers
+	// Proxy is the member's proxy URL ("" = the usual proxy rules).
+	Proxy string
+	// Impersonate is the member's browser profile ("" = the usual rules).
+	Impersonate string
+}
+
+// Member is one registered session.
+type Member struct {
+	Group string
+	Name  string
+	Spec  Spec
+
+	mu     sync.Mutex
+	seeded map[string]bool // hosts whose jar got the initial cookies
+	ended  bool
+}
+
+// jarKey is the member's cookie jar key: never equal to a plain
+// session_id, so a group member never shares a jar with anything else.
+func (m *Member) jarKey() string { return "\x00session:" + m.Group + "/" + m.Name }
+
+type group struct {
+	id      string
+	members []*Member // in registration order (names sorted)
+}
+
+// Registry holds the registered groups. It is safe for concurrent use and
+// is a downloader middleware (ProcessRequest) that assigns members.
+type Registry struct {
+	jars Jars
+
+	mu     sync.Mutex
+	groups map[string]*group
+	seq    int
+	rnd    func(n int) int
+}
+
+// NewRegistry returns an empty registry whose members' cookies live in
+// jars.
+func NewRegistry(jars Jars) *Registry {
+	return &Registry{jars: jars, groups: map[string]*group{}, rnd: rand.IntN}
+}
+
+// Register adds a group of members and returns its session_id ("session1",
+// "session2", ...). Members are ordered by name.
+func (r *Registry) Register(members map[string]Spec) (string, error) {
+	if len(members) == 0 {
+		return "", errors.New("register_sessions: no sessions given")
+	}
+	names := make([]string, 0, len(members))
+	for n := range members {
+		if n == "" {
+			return "", errors.New("register_sessions: a session has an empty name")
+		}
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seq++
+	id := fmt.Sprintf("session%d", r.seq)
+	g := &group{id: id}
+	for _, n := range names {
+		g.members = append(g.members, &Member{Group: id, Name: n, Spec: members[n], seeded: map[string]bool{}})
+	}
+	r.groups[id] = g
+	return id, nil
+}
+
+// End retires member of group sessionID: later requests rotate among the
+// remaining members. Ending an unknown member is an error; ending one twice
+// is not.
+func (r *Registry) End(sessionID, member string) error {
+	r.mu.Lock()
+	g, ok := r.groups[sessionID]
+	r.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("end_session: no session group %q", sessionID)
+	}
+	for _, m := range g.members {
+		if m.Name == member {
+			m.mu.Lock()
+			m.ended = true
+			m.mu.Unlock()
+			return nil
+		}
+	}
+	return fmt.Errorf("end_session: group %s has no session %q (sessions: %s)", sessionID, member, strings.Join(g.names(), ", "))
+}
+
+func (g *group) names() []string {
+	out := make([]string, len(g.members))
+	for i, m := range g.members {
+		out[i] = m.Name
+	}
+	return out
+}
+
+// Active returns the names of the group's members that are not ended.
+func (r *Registry) Active(sessionID string) []string {
+	r.mu.Lock()
+	g := r.groups[sessionID]
+	r.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range g.members {
+		if !m.isEnded() {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}
+
+func (m *Member) isEnded() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ended
+}
+
+// pick returns the member a request of group g uses: the one it already
+// had (a retry or redirect keeps its identity) while active, else a random
+// active one.
+func (r *Registry) pick(g *group, prev string) (*Member, error) {
+	var active []*Member
+	for _, m := range g.members {
+		if m.isEnded() {
+			continue
+		}
+		if m.Name == prev {
+			return m, nil
+		}
+		active = append(active, m)
+	}
+	if len(active) == 0 {
+		return nil, ErrNoMembers
+	}
+	r.mu.Lock()
+	i := r.rnd(len(active))
+	r.mu.Unlock()
+	return active[i], nil
+}
+
+// ProcessRequest assigns a member to a request whose session_id names a
+// registered group: the member's jar (through the cookies middleware's
+// cookiejar meta key), headers the request does not set, proxy and
+// profile. Requests with another session_id are left alone (their
+// session_id is a plain cookie jar key).
+func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middleware.Result, error) {
+	if req.SessionID == "" {
+		return middleware.Result{}, nil
+	}
+	r.mu.Lock()
+	g := r.groups[req.SessionID]
+	r.mu.Unlock()
+	if g == nil {
+		return middleware.Result{}, nil
+	}
+	prev, _ := req.Meta[MetaMember].(string)
+	m, err := r.pick(g, prev)
+	if err != nil {
+		return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: err,
+			Message: fmt.Sprintf("session group %s: %v (sessions: %s)", g.id, err, strings.Join(g.names(), ", "))}
+	}
+	req.SetMeta(MetaMember, m.Name)
+	req.SetMeta(metaJar, m.jarKey())
+	for _, h := range m.Spec.Headers {
+		req.Headers.SetDefault(h.Name, h.Value)
+	}
+	if req.Proxy == "" {
+		req.Proxy = m.Spec.Proxy
+	}
+	if req.Impersonate == "" {
+		req.Impersonate = m.Spec.Impersonate
+	}
+	r.seed(m, req.URL)
+	return middleware.Result{}, nil
+}
+
+// seed puts the member's initial cookies into its jar for the request's
+// host, once per host, so later Set-Cookie updates are not overwritten.
+func (r *Registry) seed(m *Member, rawURL string) {
+	if len(m.Spec.Cookies) == 0 || r.jars == nil {
+		return
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return
+	}
+	switch u.Scheme {
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seeded[u.Host] {
+		return
+	}
+	m.seeded[u.Host] = true
+	cookies := make([]*http.Cookie, 0, len(m.Spec.Cookies))
+	for _, c := range m.Spec.Cookies {
+		hc := &http.Cookie{Name: c.Name, Value: c.Value, Domain: c.Domain, Path: c.Path}
+		if hc.Path == "" {
+			hc.Path = "/"
+		}
+		cookies = append(cookies, hc)
+	}
+	r.jars.Jar(m.jarKey()).SetCookies(&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/"}, cookies)
+}
+
+// ParseSpec turns a member as JavaScript gives it into a Spec. Accepted
+// shapes: a Cookie header string ("a=1; b=2"); an object of cookies
+// ({a: "1", b: "2"}); or an object with any of the keys cookies (string or
+// object), headers (object), proxy (string), impersonate (string).
+func ParseSpec(v any) (Spec, error) {
+	switch t := v.(type) {
+	case string:
+		return Spec{Cookies: ParseCookieHeader(t)}, nil
+	case map[string]any:
+		if isIdentity(t) {
+			return parseIdentity(t)
+		}
+		c, err := cookieMap(t, "")
+		return Spec{Cookies: c}, err
+	case *crawl.Item:
+		m := map[string]any{}
+		for _, f := range t.Fields {
+			m[f.Key] = f.Value
+		}
+		return ParseSpec(m)
+	default:
+		return Spec{}, fmt.Errorf("a session must be a cookie string, an object of cookies, or {cookies, headers, proxy, impersonate}, not %T", v)
+	}
+}
+
+var identityKeys = []string{"cookies", "headers", "proxy", "impersonate"}
+
+// isIdentity tells an identity object from an object of cookies: any key
+// among cookies, headers, proxy, impersonate makes it an identity (a cookie
+// literally named "proxy" goes under cookies:).
+func isIdentity(m map[string]any) bool {
+	for _, k := range identityKeys {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func parseIdentity(m map[string]any) (Spec, error) {
+	var s Spec
+	for k, v := range m {
+		switch k {
+		case "cookies":
+			switch c := v.(type) {
+			case string:
+				s.Cookies = ParseCookieHeader(c)
+			case map[string]any:
+				cs, err := cookieMap(c, "cookies.")
+				if err != nil {
+					return s, err
+				}
+				s.Cookies = cs
+			case nil:
+			default:
+				return s, fmt.Errorf("cookies: want a string or an object, not %T", v)
+			}
+		case "headers":
+			hm, ok := v.(map[string]any)
+			if !ok && v != nil {
+				return s, fmt.Errorf("headers: want an object, not %T", v)
+			}
+			keys := make([]string, 0, len(hm))
+			for hk := range hm {
+				keys = append(keys, hk)
+			}
+			slices.Sort(keys)
+			for _, hk := range keys {
+				hv, ok := hm[hk].(string)
+				if !ok {
+					return s, fmt.Errorf("headers.%s: want a string, not %T", hk, hm[hk])
+				}
+				s.Headers = append(s.Headers, crawl.Header{Name: hk, Value: hv})
+			}
+		case "proxy", "impersonate":
+			str, ok := v.(string)
+			if !ok && v != nil {
+				return s, fmt.Errorf("%s: want a string, not %T", k, v)
+			}
+			if k == "proxy" {
+				s.Proxy = str
+			} else {
+				s.Impersonate = str
+			}
+		default:
+			return s, fmt.Errorf("unknown key %q (want cookies, headers, proxy, impersonate)", k)
+		}
+	}
+	return s, nil
+}
+
+func cookieMap(m map[string]any, path string) ([]crawl.Cookie, error) {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	out := make([]crawl.Cookie, 0, len(names))
+	for _, n := range names {
+		switch v := m[n].(type) {
+		case string:
+			out = append(out, crawl.Cookie{Name: n, Value: v})
+		case int64, float64, bool:
+			out = append(out, crawl.Cookie{Name: n, Value: fmt.Sprint(v)})
+		default:
+			return nil, fmt.Errorf("%s%s: a cookie value must be a string, not %T", path, n, v)
+		}
+	}
+	return out, nil
+}
+
+// ParseCookieHeader splits a Cookie header ("a=1; b=2") into cookies.
+func ParseCookieHeader(h string) []crawl.Cookie {
+	var out []crawl.Cookie
+	for _, part := range strings.Split(h, ";") {
+		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			continue
+		}
+		out = append(out, crawl.Cookie{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+	}
+	return out
+}
