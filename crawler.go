@@ -21,11 +21,13 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
 	"github.com/spiderrun/spiderrun/runtime/feed"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
 	"github.com/spiderrun/spiderrun/runtime/session"
 	"github.com/spiderrun/spiderrun/runtime/spidermw"
 	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/websocket"
 )
 
 // Options configure a Crawler built from a loaded spec.
@@ -154,11 +156,25 @@ func New(opts Options) (c *Crawler, err error) {
 		return nil, err
 	}
 
-	dl, err := newDownloader(set, opts, logger, st)
+	imp, releaseImp := sharedImpersonation(opts.HTTP, logger)
+	c.closers = append(c.closers, releaseImp)
+	dl, err := newDownloader(set, opts, imp, logger)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := newChain(spec, set, js, dl, jars, sessions, logger, st)
+	wsm := websocket.NewManager(websocket.Options{
+		DialTLS:     tlsDialer(imp),
+		RootCAs:     opts.HTTP.RootCAs,
+		Impersonate: set.String("IMPERSONATE"),
+		Verify:      set.Bool("TLS_VERIFY"),
+		EndTag:      set.String("WS_END_TAG"),
+		IdleTimeout: set.Duration("WS_IDLE_TIMEOUT"),
+		Compression: true,
+		Stats:       st,
+		Logger:      logger,
+	})
+	c.closers = append(c.closers, wsm.Close)
+	chain, err := newChain(spec, set, js, router{http: dl, ws: wsm}, jars, sessions, logger, st)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +334,7 @@ func derefBool(p *bool, def bool) bool {
 }
 
 // newDownloader maps the download settings onto the downloader.
-func newDownloader(set *dsl.Settings, opts Options, logger *slog.Logger, st stats.Collector) (*downloader.Downloader, error) {
+func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Transport, error), logger *slog.Logger) (*downloader.Downloader, error) {
 	d := downloader.DefaultOptions()
 	d.Transport = opts.Transport
 	d.HTTP = opts.HTTP
@@ -327,7 +343,7 @@ func newDownloader(set *dsl.Settings, opts Options, logger *slog.Logger, st stat
 		d.HTTP.DNSTimeout = t
 	}
 	d.Impersonate = set.String("IMPERSONATE")
-	d.TransportFor = impersonateTransport(d.HTTP, logger)
+	d.TransportFor = transportFor(imp)
 	d.ConcurrentPerDomain = set.Int("CONCURRENT_REQUESTS_PER_DOMAIN")
 	d.Delay = set.Duration("DOWNLOAD_DELAY")
 	d.RandomizeDelay = set.Bool("RANDOMIZE_DOWNLOAD_DELAY")
@@ -348,7 +364,7 @@ func newDownloader(set *dsl.Settings, opts Options, logger *slog.Logger, st stat
 // newChain builds the downloader middleware chain: the built-ins
 // configured from the settings, with the spec's JS middlewares where
 // Scrapy puts user middlewares.
-func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, dl *downloader.Downloader, jars *middleware.CookieJars, sessions *session.Registry, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
+func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
 	b := middleware.DefaultBuiltins(st, logger)
 	b.Cookies.Jars = jars
 	b.HTTPError.AllowedCodes = set.Ints("HTTPERROR_ALLOWED_CODES")
@@ -379,10 +395,10 @@ func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, dl *downlo
 		}
 		b.Robots = &middleware.RobotsTxt{
 			Enabled:   true,
-			Fetch:     dl.Download,
+			Fetch:     h.http.Download,
 			UserAgent: ua,
 			Scheme:    spec.RobotScheme,
-			Delays:    dl,
+			Delays:    h.http,
 			Stats:     st,
 			Logger:    logger,
 		}
@@ -397,7 +413,7 @@ func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, dl *downlo
 		}
 		user = append(user, mw)
 	}
-	return middleware.NewChain(dl, b.Stack(user...)...)
+	return middleware.NewChain(h, b.Stack(user...)...)
 }
 
 // feedConfigs merges the spec's feeds with the -o/-O outputs.
@@ -518,4 +534,18 @@ func (h sessionHooks) RegisterSessions(members map[string]map[string]string) (st
 		specs[name] = spec
 	}
 	return h.reg.Register(specs)
+}
+
+// router is the innermost handler of the chain: WebSocket requests go to
+// the connection manager, the rest to the HTTP downloader.
+type router struct {
+	http *downloader.Downloader
+	ws   *websocket.Manager
+}
+
+func (r router) Download(ctx context.Context, req *crawl.Request) (*crawl.Response, error) {
+	if websocket.IsWebSocket(req) {
+		return r.ws.Download(ctx, req)
+	}
+	return r.http.Download(ctx, req)
 }

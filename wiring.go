@@ -1,9 +1,12 @@
 package spiderrun
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/websocket"
 )
 
 // newLogger returns the crawl's logger: text lines on w at LOG_LEVEL,
@@ -73,21 +77,52 @@ func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st sta
 	}
 }
 
-// impersonateTransport returns the downloader's TransportFor: one shared
-// impersonating transport, built on first use, for every profile.
-func impersonateTransport(h downloader.HTTPOptions, logger *slog.Logger) func(string) (downloader.Transport, error) {
+// sharedImpersonation builds the impersonating transport once per crawl;
+// HTTP requests and WebSocket handshakes share it (and its TLS sessions).
+// The second func closes it when it was built.
+func sharedImpersonation(h downloader.HTTPOptions, logger *slog.Logger) (get func() (*impersonate.Transport, error), release func()) {
 	var (
-		once sync.Once
-		t    *impersonate.Transport
-		err  error
+		mu  sync.Mutex
+		t   *impersonate.Transport
+		err error
 	)
-	return func(profile string) (downloader.Transport, error) {
-		if _, perr := impersonate.LoadProfile(profile); perr != nil {
-			return nil, perr
-		}
-		once.Do(func() {
+	get = func() (*impersonate.Transport, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if t == nil && err == nil {
 			t, err = impersonate.NewTransport(impersonate.Options{RootCAs: h.RootCAs, Logger: logger})
-		})
+		}
 		return t, err
+	}
+	release = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if t != nil {
+			t.Close()
+		}
+	}
+	return get, release
+}
+
+// transportFor adapts the shared impersonating transport to the
+// downloader's TransportFor: an unknown profile fails the request.
+func transportFor(imp func() (*impersonate.Transport, error)) func(string) (downloader.Transport, error) {
+	return func(profile string) (downloader.Transport, error) {
+		if _, err := impersonate.LoadProfile(profile); err != nil {
+			return nil, err
+		}
+		return imp()
+	}
+}
+
+// tlsDialer adapts the shared impersonating transport to the WebSocket
+// manager's dialer.
+func tlsDialer(imp func() (*impersonate.Transport, error)) websocket.DialTLSFunc {
+	return func(ctx context.Context, network, addr, profile string, proxy *url.URL, alpn []string) (net.Conn, error) {
+		t, err := imp()
+		if err != nil {
+			return nil, err
+		}
+		return t.DialTLS(ctx, network, addr, profile, proxy, alpn)
 	}
 }

@@ -73,7 +73,7 @@ func newSpider(t testing.TB, file string, mutate func(*Options)) (*Spider, *logB
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	opts := Options{Program: p, Name: "test", Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	opts := Options{Program: p, Name: "test", Logger: newTestLogger(logs)}
 	if mutate != nil {
 		mutate(&opts)
 	}
@@ -83,6 +83,10 @@ func newSpider(t testing.TB, file string, mutate func(*Options)) (*Spider, *logB
 	}
 	t.Cleanup(s.Shutdown)
 	return s, logs
+}
+
+func newTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // recorder is an engine.Output that keeps everything, in order.
@@ -203,8 +207,11 @@ func (f *itemSink) jsonLines() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, it := range f.items {
-		b, _ := json.Marshal(it)
-		out = append(out, string(b))
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(it)
+		out = append(out, strings.TrimSuffix(b.String(), "\n"))
 	}
 	return out
 }

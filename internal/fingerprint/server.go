@@ -394,8 +394,10 @@ func (s *Server) serveH2(conn net.Conn, base Capture) {
 	reply := func(id uint32, p *pending) error {
 		c := p.cap
 		c.BodyLen = p.body
-		s.record(c)
 		body := s.respondBody(c)
+		// Recorded only once the answer is out: a capture that ends the
+		// server (spiderrun fingerprint capture) must not cut it off.
+		defer s.record(c)
 		enc.Reset()
 		henc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
 		henc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/json"})
@@ -554,10 +556,11 @@ func (s *Server) serveH1(conn net.Conn, base Capture) {
 				return
 			}
 		}
-		s.record(c)
 		body := s.respondBody(c)
 		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
-		if _, err := conn.Write(body); err != nil || closeAfter {
+		_, err = conn.Write(body)
+		s.record(c)
+		if err != nil || closeAfter {
 			return
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -160,9 +161,10 @@ func pingOK(addr string) bool {
 	return err == nil && strings.HasPrefix(line, "+PONG")
 }
 
-// Do sends one command (inline protocol, arguments without spaces) and
-// returns the raw first reply line. It is for test set-up (CONFIG SET,
-// DEBUG SLEEP) without a client library.
+// Do sends one command and returns its reply as text: a status or integer
+// as is ("+OK", ":1"), a bulk string as its value, an array's elements
+// joined by newlines; an error reply is an error. It is for test set-up and
+// checks (CONFIG SET, GET) without the client library under test.
 func (s *Server) Do(args ...string) (string, error) {
 	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
 	if err != nil {
@@ -178,13 +180,45 @@ func (s *Server) Do(args ...string) (string, error) {
 	if _, err := c.Write([]byte(b.String())); err != nil {
 		return "", err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	return readReply(bufio.NewReader(c))
+}
+
+func readReply(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
 	line = strings.TrimRight(line, "\r\n")
-	if strings.HasPrefix(line, "-") {
+	if line == "" {
+		return "", errors.New("empty reply")
+	}
+	switch line[0] {
+	case '-':
 		return "", errors.New(line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err // nil bulk: "", nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", err
+		}
+		parts := make([]string, 0, max(n, 0))
+		for range n {
+			p, err := readReply(r)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, "\n"), nil
 	}
 	return line, nil
 }

@@ -44,7 +44,7 @@ const ModuleName = "spiderrun"
 var Globals = []string{
 	"Request", "HttpRequest", "FormRequest", "WebSocketRequest", "WebSocketMsg",
 	"ResultHolder", "DropItem", "CloseSpider", "IgnoreRequest", "DontCloseSpider",
-	"LinkExtractor", "Selector", "spider",
+	"LinkExtractor", "spider",
 }
 
 // Extensions are the script file types Compile accepts.

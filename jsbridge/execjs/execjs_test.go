@@ -336,6 +336,9 @@ function recurse() { return recurse() + 1; }`})
 	if got := mustCall(t, c, "loop", "bump"); got != int64(1) {
 		t.Errorf("bump after timeout = %v, want 1 (a reloaded context)", got)
 	}
+	// Recursion gets its own, generous budget: reaching 10,000 frames takes
+	// longer than 200ms under -race on a busy machine.
+	c = mustLoad(t, []string{dir}, execjs.Options{Timeout: time.Minute})
 	_, err = c.Call("loop", "recurse", nil)
 	if err == nil || !strings.HasPrefix(err.Error(), `execjs loop: call "recurse": loop.js:7:`) ||
 		!strings.Contains(err.Error(), "RangeError: Maximum call stack size exceeded (10000 frames)\n\tat recurse (loop.js:7:") {

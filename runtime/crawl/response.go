@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -19,6 +20,13 @@ type Response struct {
 	IP      string   `json:"ip,omitempty"`
 	Flags   []string `json:"flags,omitempty"` // e.g. "cached", "partial"
 	Timings Timings  `json:"-"`
+
+	// Stream, when set, yields further responses of the same request (the
+	// next WebSocket messages); it returns io.EOF when there are no more.
+	// Whoever runs the callback runs it once per streamed response.
+	Stream func(ctx context.Context) (*Response, error) `json:"-"`
+	// WebSocket is the open connection a WebSocket message came from.
+	WebSocket WebSocketConn `json:"-"`
 
 	mu    sync.Mutex
 	cache map[any]any
@@ -61,4 +69,15 @@ func (r *Response) Memo(key any, fn func() any) any {
 	}
 	r.cache[key] = v
 	return v
+}
+
+// WebSocketConn is the connection behind a WebSocket response, as callbacks
+// use it (response.send, response.close).
+type WebSocketConn interface {
+	// ID is the websocket_id requests use to reach this connection.
+	ID() string
+	// Send sends one message.
+	Send(ctx context.Context, msg WSMessage) error
+	// Close sends a close frame and ends the connection.
+	Close(code int, reason string) error
 }

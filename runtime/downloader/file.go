@@ -63,6 +63,10 @@ func (d *Downloader) downloadFile(req *crawl.Request, u *url.URL) (*crawl.Respon
 	if err != nil {
 		return fail(err)
 	}
+	var flags []string
+	if lim.max > 0 && st.Size() > lim.max {
+		flags = []string{"truncated"}
+	}
 	ctype := mime.TypeByExtension(filepath.Ext(path))
 	if ctype == "" {
 		ctype = "application/octet-stream"
@@ -78,6 +82,7 @@ func (d *Downloader) downloadFile(req *crawl.Request, u *url.URL) (*crawl.Respon
 		Body:     body,
 		Protocol: "file",
 		Request:  req,
+		Flags:    flags,
 		Timings:  crawl.Timings{Start: start, Headers: now, Done: now},
 	}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -185,6 +186,5 @@ func (t *HTTPTransport) RoundTrip(ctx context.Context, out *Outgoing) (*http.Res
 }
 
 func equalFold(a, b string) bool {
-	return len(a) == len(b) && http.CanonicalHeaderKey(a) == http.CanonicalHeaderKey(b)
+	return strings.EqualFold(a, b)
 }
-

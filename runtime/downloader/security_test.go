@@ -2,6 +2,7 @@ package downloader
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"

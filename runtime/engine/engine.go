@@ -69,6 +69,7 @@ type Engine struct {
 	startBusy   bool // the start iterator's Next is running
 	reason      string
 	closeCh     chan struct{} // closed when a close reason is set
+	done        chan struct{} // closed when Run returns
 	abortCh     chan struct{} // closed by Abort
 	aborted     bool
 	errCount    atomic.Int64
@@ -90,6 +91,7 @@ type Engine struct {
 	itemsClose bool
 
 	runCtx     context.Context // lives until Run returns
+	runCancel  context.CancelFunc
 	workCtx    context.Context // cancelled on abort or when the grace ends
 	workCancel context.CancelFunc
 	started    atomic.Bool
@@ -118,11 +120,17 @@ func New(opts Options) (*Engine, error) {
 		stats:     opts.Stats,
 		sig:       opts.Signals,
 		closeCh:   make(chan struct{}),
+		done:      make(chan struct{}),
 		abortCh:   make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		needStart: make(chan struct{}, 1),
 	}
 	e.runner = pipeline.NewRunner(opts.Pipelines, opts.Stats, e.log)
+	// The contexts exist from New so that Progress and Crawl can be used
+	// from other goroutines at any time; Run's own context only triggers a
+	// cancellation (reason "cancelled").
+	e.runCtx, e.runCancel = context.WithCancel(context.Background())
+	e.workCtx, e.workCancel = context.WithCancel(e.runCtx)
 	e.itemCond = sync.NewCond(&e.itemMu)
 	e.handle = &Crawl{eng: e}
 	return e, nil
@@ -189,10 +197,9 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	if !e.started.CompareAndSwap(false, true) {
 		return Result{}, errors.New("engine: Run called twice")
 	}
-	runCtx, runCancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer runCancel()
-	e.runCtx = runCtx
-	e.workCtx, e.workCancel = context.WithCancel(runCtx)
+	defer close(e.done)
+	runCtx := e.runCtx
+	defer e.runCancel()
 	defer e.workCancel()
 	start := time.Now()
 	e.lastItem.Store(start.UnixNano())
@@ -916,13 +923,10 @@ func (o *idleOutput) Error(err error) {
 // fetchCtx is fetch for inline downloads, with the caller's context bounded
 // by the crawl's.
 func (e *Engine) fetchCtx(ctx context.Context, req *crawl.Request) (resp *crawl.Response, next *crawl.Request, err error) {
-	if e.workCtx != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		stop := context.AfterFunc(e.workCtx, cancel)
-		defer stop()
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(e.workCtx, cancel)
+	defer stop()
 	defer func() {
 		if v := recover(); v != nil {
 			resp, next, err = nil, nil, crawl.NewFailure(crawl.UnknownError, req, fmt.Errorf("panic in downloader: %v", v))

@@ -33,7 +33,7 @@ func TestCrawlGeneratedSite(t *testing.T) {
 	st := stats.NewMemory()
 	res := mustRun(t, engine.Options{
 		Spider:             siteSpider(srv.URL + "/site/0"),
-		Fetcher:            newChain(t, st, perDomain),
+		Fetcher:            newChain(t, st, perDomain, nil),
 		Feeds:              []engine.Exporter{f},
 		Stats:              st,
 		ConcurrentRequests: conc,
@@ -79,7 +79,7 @@ func TestCrawlGeneratedSite(t *testing.T) {
 	want := map[string]int64{
 		stats.ItemScrapedCount: pages, stats.ResponseReceivedCount: pages,
 		stats.SchedulerEnqueued: pages, stats.SchedulerDequeued: pages,
-		stats.DupefilterFiltered: pages*10 - (pages - 1),
+		stats.DupefilterFiltered:               pages*10 - (pages - 1),
 		"downloader/response_status_count/200": pages,
 	}
 	for k, v := range want {

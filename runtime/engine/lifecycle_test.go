@@ -589,3 +589,40 @@ func TestInlineDownload(t *testing.T) {
 type noItems struct{ engine.Output }
 
 func (noItems) Item(*crawl.Item) {}
+
+// TestStopOnSignals: one signal stops gracefully (every fetched page's
+// callback runs), two abort; Progress reports a running crawl.
+func TestStopOnSignals(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			srv := fixture.New(t, fixture.Options{Pages: 300, Links: 5, Latency: 10 * time.Millisecond})
+			st := stats.NewMemory()
+			e, err := engine.New(engine.Options{Spider: siteSpider(srv.URL + "/site/0"), Fetcher: newFetcher(t), Stats: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := make(chan os.Signal, 2)
+			go e.StopOnSignals(ch)
+			var progress engine.Progress
+			go func() {
+				for stats.Int(st, stats.ItemScrapedCount) < 10 {
+					time.Sleep(time.Millisecond)
+				}
+				progress = e.Progress()
+				for range n {
+					ch <- os.Interrupt
+				}
+			}()
+			res, err := e.Run(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Reason != engine.ReasonShutdown {
+				t.Fatalf("reason = %q", res.Reason)
+			}
+			if progress.Items < 10 || progress.Pages < 10 || progress.Queued < 0 {
+				t.Fatalf("progress = %+v", progress)
+			}
+		})
+	}
+}

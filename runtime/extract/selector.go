@@ -424,10 +424,10 @@ func (d *document) namespaces() map[string]string {
 	if len(d.ns) == 0 {
 		return nil
 	}
-	return maps(d.ns)
+	return copyMap(d.ns)
 }
 
-func maps(m map[string]string) map[string]string {
+func copyMap(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
 	for k, v := range m {
 		out[k] = v

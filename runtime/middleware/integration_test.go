@@ -296,3 +296,5 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func newBenchStats() *stats.Memory { return stats.NewMemory() }

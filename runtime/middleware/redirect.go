@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -45,12 +46,16 @@ type Redirect struct {
 	// SensitiveHeaders are extra credential headers (X-Api-Key, ...)
 	// dropped on any origin change.
 	SensitiveHeaders []string
+	// MaxURLLength refuses redirect targets longer than this
+	// (URLLENGTH_LIMIT, 2083; 0 = no limit), which also bounds endless
+	// unique-redirect traps.
+	MaxURLLength int
 	Logger           *slog.Logger
 }
 
 // NewRedirect returns a Redirect with Scrapy's defaults.
 func NewRedirect(log *slog.Logger) *Redirect {
-	return &Redirect{Enabled: true, MaxTimes: 20, PriorityAdjust: 2, MetaRefresh: true, MetaRefreshMaxDelay: 100 * time.Second, Logger: log}
+	return &Redirect{Enabled: true, MaxTimes: 20, PriorityAdjust: 2, MetaRefresh: true, MetaRefreshMaxDelay: 100 * time.Second, MaxURLLength: 2083, Logger: log}
 }
 
 // ProcessResponse implements ResponseProcessor.
@@ -110,6 +115,9 @@ func (m *Redirect) build(r *crawl.Request, resp *crawl.Response, loc string, toG
 		return nil, Ignore(r, "redirect to disallowed scheme %s: %s", target.Scheme, downloader.RedactURL(target))
 	}
 	newURL := target.String()
+	if m.MaxURLLength > 0 && len(newURL) > m.MaxURLLength {
+		return nil, Ignore(r, "redirect URL of %d characters exceeds URLLENGTH_LIMIT %d", len(newURL), m.MaxURLLength)
+	}
 	chain := append(append([]string(nil), r.RedirectURLs...), r.URL)
 	limit := m.MaxTimes
 	if r.MaxRedirects > 0 {
@@ -203,6 +211,11 @@ func metaRefresh(body []byte) (time.Duration, string, bool) {
 	if len(body) > metaRefreshScan {
 		body = body[:metaRefreshScan]
 	}
+	// Nearly every page has no refresh: a plain scan keeps the regexps
+	// (and the string copy they need) off the common path.
+	if !hasHTTPEquiv(body) {
+		return 0, "", false
+	}
 	text := reNoscripts.ReplaceAllString(reComments.ReplaceAllString(string(body), ""), "")
 	tag := reMetaTag.FindString(text)
 	if tag == "" {
@@ -229,4 +242,22 @@ func (m *Redirect) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return m.Logger
+}
+
+// hasHTTPEquiv reports whether body contains "http-equiv" in any letter
+// case. It jumps from '-' to '-' with bytes.IndexByte, which is much faster
+// than a byte-by-byte case-folding scan on pages without one.
+func hasHTTPEquiv(body []byte) bool {
+	const word = "http-equiv"
+	for pos := 0; ; {
+		i := bytes.IndexByte(body[pos:], '-')
+		if i < 0 {
+			return false
+		}
+		i += pos
+		if i >= 4 && i+6 <= len(body) && bytes.EqualFold(body[i-4:i+6], []byte(word)) {
+			return true
+		}
+		pos = i + 1
+	}
 }

@@ -194,6 +194,9 @@ func TestRedirectLatin1AndRelative(t *testing.T) {
 	}
 	_, err := m.ProcessResponse(context.Background(), &crawl.Request{URL: "http://a.example/"}, redirectResp(302, "http://a.example/", "http://[::1"))
 	mustFailure(t, err, crawl.IgnoreRequest, "invalid Location")
+	// R03: a redirect trap that grows the URL stops at URLLENGTH_LIMIT.
+	_, err = m.ProcessResponse(context.Background(), &crawl.Request{URL: "http://a.example/"}, redirectResp(302, "http://a.example/", "/r?n="+strings.Repeat("1", 2100)))
+	mustFailure(t, err, crawl.IgnoreRequest, "exceeds URLLENGTH_LIMIT 2083")
 }
 
 func TestMetaRefresh(t *testing.T) {

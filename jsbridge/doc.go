@@ -1,0 +1,69 @@
+// Package jsbridge runs a spider's JavaScript callbacks in an embedded goja
+// runtime and implements engine.Spider for them.
+//
+// # Execution model
+//
+// One goja runtime and one event loop per spider (see loop.go): a single
+// goroutine touches JavaScript values; every other goroutine posts jobs.
+// Async Go work (spider.download, timers) reserves a slot on the loop
+// before it starts and posts its completion exactly once — so a loop with
+// nothing queued, nothing reserved and nothing running cannot make progress,
+// which is how stalls are detected. The engine calls Callback, Errback,
+// pipelines and middlewares from its own goroutines; each call posts a job
+// and waits. Callbacks may wait a long time (a generator awaiting
+// ResultHolders), so the engine must run them concurrently.
+//
+// A callback's return value is driven until exhausted and streamed: each
+// yielded Request reaches Output.Request as soon as it is yielded. Shapes:
+// undefined/null, a Request, an item (plain object, Map, class instance),
+// an Error (reported, earlier output kept), an array, a sync iterator or
+// generator, a Promise, an async iterator (`async function*`, lowered by
+// esbuild), nested mixes.
+//
+// # Wiring (for the root package)
+//
+//	prog, err := compile.Compile(compile.Source{Filename: "quotes.js", Path: "spiders/quotes.js"})
+//	sp, err := jsbridge.New(jsbridge.Options{
+//		Program: prog, Name: spec.Name, StartURLs: spec.StartURLs,
+//		AllowedDomains: spec.AllowedDomains, SessionID: spec.SessionID,
+//		SpecDir: dir, DefaultCallback: spec.Callback, DefaultErrback: spec.Errback,
+//		Settings: settings, Args: args, TaskData: taskData, Logger: log,
+//		JSTimeout: jsTimeout, JSMemoryLimit: jsMem,
+//		Hooks: spec.Hooks,                          // spider_opened / spider_idle / spider_closed run from Open / Idle / Close
+//		SpiderMiddlewares: mws,                     // []jsbridge.SpiderMiddleware{{ProcessSpiderOutput, ProcessStart}}
+//		ExecJS: ctxs,                               // *execjs.Contexts from execjs.Load(spec.JSPath, ...)
+//	})
+//	pipe, err := sp.Pipeline("clean")           // pipeline.Pipeline
+//	dm, err := sp.DownloaderMiddleware("sign", "check_ban", "on_exc") // Request/Response/ExceptionProcessor
+//	h, err := sp.Hook("item_scraped", "on_item")  // HookFunc(ctx, item, response) for other signals
+//	reqs, ok, err := sp.MakeRequestsFromData(ctx, data) // RedisSpider entries
+//	engine.New(engine.Options{Spider: sp, Pipelines: []pipeline.Pipeline{pipe}, ...})
+//
+// *Spider implements engine.Spider, engine.Opener, engine.Closer,
+// engine.IdleHandler and engine.StallReporter. Close (or Shutdown when the
+// engine never ran) stops the loop.
+//
+// # Limits
+//
+// Each turn of JavaScript is bounded by JSTimeout (vm.Interrupt, with the
+// callback and file:line in the message) and by JSMemoryLimit (heap growth,
+// polled from runtime/metrics every 50ms). Built-ins that ignore the
+// interrupt are guarded (String.prototype.repeat/padStart/padEnd,
+// Array.prototype.join: 16 MiB results; JSON.stringify: depth 1000; every
+// regex: 1s match timeout that throws instead of silently not matching).
+// Recursion is bounded by MaxCallStack (a RangeError). Built-in prototypes
+// are frozen after the prelude, so one page's data cannot pollute the next.
+// A turn that does not stop within a grace period after its interrupt is
+// stuck in a built-in: the runtime is abandoned (ErrAbandoned) and the
+// crawl is closed with reason js_runtime_abandoned.
+//
+// # Errors
+//
+// JavaScript errors are *Error: Pos is the user's original file:line:col
+// (through the source map of jsbridge/compile; inline scripts name the YAML
+// file), Stack the JS stack without helper frames, Type the JS error name
+// (ErrorType() for stats).
+//
+// The JavaScript API is documented in specs/js-api.md and typed in
+// jsbridge/spiderrun.d.ts.
+package jsbridge

@@ -1,0 +1,304 @@
+// Type declarations for spiderrun spider scripts (specs/js-api.md).
+// Use them for editor completion: add `/// <reference path="spiderrun.d.ts" />`
+// to a script, or list the file in tsconfig.json "files". The globals are
+// also importable: `import { Request, ResultHolder } from "spiderrun"`.
+
+type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
+type Item = { [key: string]: unknown } | Map<string, unknown>;
+type Callback = ((response: Response, cb_kwargs: Record<string, unknown>) => CallbackOutput) | string;
+type Errback = ((failure: Failure) => CallbackOutput) | string;
+type Output = Request | Item | Error | null | undefined;
+/** Anything a callback may return or yield, freely nested. */
+type CallbackOutput =
+  | Output
+  | Output[]
+  | Iterable<Output | Output[]>
+  | AsyncIterable<Output | Output[]>
+  | Promise<Output | Output[] | Iterable<Output> | void>
+  | void;
+
+interface RequestOptions {
+  url?: string;
+  method?: string;
+  /** Appended to the URL's query, in key order. */
+  params?: Record<string, string | number | (string | number)[]>;
+  headers?: Record<string, string | string[]> | [string, string][];
+  /** An object is form-encoded (method defaults to POST). */
+  data?: Record<string, string | string[]> | string;
+  /** Sent as JSON with Content-Type: application/json (method defaults to POST). */
+  json?: JSONValue;
+  body?: string | Uint8Array | ArrayBuffer;
+  cookies?: Record<string, string> | string | { name: string; value: string; domain?: string; path?: string }[];
+  proxies?: { http?: string; https?: string } | string;
+  proxy?: string;
+  /** Seconds. */
+  timeout?: number;
+  max_retry_times?: number;
+  /** Seconds. */
+  retry_delay?: number;
+  allow_redirects?: boolean;
+  max_redirects?: number;
+  verify?: boolean;
+  impersonate?: string;
+  http_version?: "1.1" | "2";
+  /** JSON data crosses as data; other values (ResultHolder, functions) come back as the same object. */
+  meta?: Record<string, unknown>;
+  cb_kwargs?: Record<string, unknown>;
+  dont_filter?: boolean;
+  priority?: number;
+  callback?: Callback;
+  errback?: Errback;
+  session_id?: string;
+  desc_text?: string;
+}
+
+declare class Request {
+  constructor(options: RequestOptions & { url: string });
+  constructor(url: string, options?: RequestOptions);
+  readonly url: string;
+  readonly method: string;
+  headers: Record<string, string | string[]>;
+  body: string | Uint8Array | null;
+  cookies: Record<string, string> | null;
+  meta: Record<string, any>;
+  cb_kwargs: Record<string, any>;
+  priority: number;
+  dont_filter: boolean;
+  callback: Function | null;
+  errback: Function | null;
+  session_id: string;
+  desc_text: string;
+  proxy: string | null;
+  timeout: number | null;
+  max_retry_times: number | null;
+  retry_delay: number | null;
+  allow_redirects: boolean | null;
+  max_redirects: number;
+  verify: boolean | null;
+  impersonate: string | null;
+  http_version: string | null;
+  /** A copy with some options changed (Scrapy's Request.replace). */
+  replace(options?: RequestOptions): this;
+  copy(): this;
+}
+declare const HttpRequest: typeof Request;
+
+interface FormOptions extends RequestOptions {
+  formdata?: Record<string, string | string[] | null>;
+  formname?: string;
+  formid?: string;
+  formnumber?: number;
+  formxpath?: string;
+  formcss?: string;
+  clickdata?: Record<string, string | number>;
+  dont_click?: boolean;
+}
+
+declare class FormRequest extends Request {
+  constructor(options: FormOptions & { url: string });
+  constructor(url: string, options?: FormOptions);
+  /** Scrapy's FormRequest.from_response: fills and submits a form of the page. */
+  static from_response(response: Response, options?: FormOptions): FormRequest;
+}
+
+declare class WebSocketMsg {
+  constructor(data: string | Uint8Array, options?: { binary?: boolean } | boolean);
+  readonly data: string | Uint8Array;
+  readonly binary: boolean;
+}
+
+declare class WebSocketRequest extends Request {
+  constructor(options: RequestOptions & {
+    url: string;
+    websocket_id?: string;
+    send_message?: string | Uint8Array | WebSocketMsg | (string | Uint8Array | WebSocketMsg)[];
+    ping_data?: string | Uint8Array;
+    /** Seconds. */
+    ping_interval?: number;
+  });
+}
+
+interface Headers {
+  get(name: string, defaultValue?: string): string | null;
+  getlist(name: string): string[];
+  has(name: string): boolean;
+  items(): [string, string][];
+  readonly [name: string]: any;
+}
+
+interface Selector {
+  css(query: string): SelectorList;
+  xpath(query: string, vars?: Record<string, string | number | boolean>): SelectorList;
+  get(): string;
+  getall(): string[];
+  re(regex: string): string[];
+  re_first(regex: string, defaultValue?: string): string | null;
+  readonly attrib: Record<string, string>;
+}
+
+interface SelectorList extends Array<Selector> {
+  get(defaultValue?: string): string | null;
+  getall(): string[];
+  re(regex: string): string[];
+  re_first(regex: string, defaultValue?: string): string | null;
+  css(query: string): SelectorList;
+  xpath(query: string, vars?: Record<string, string | number | boolean>): SelectorList;
+  /** Attributes of the first element. */
+  readonly attrib: Record<string, string>;
+}
+
+interface Link {
+  url: string;
+  text: string;
+  fragment: string;
+  nofollow: boolean;
+}
+
+interface Response {
+  readonly url: string;
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+  readonly text: string;
+  readonly encoding: string;
+  readonly protocol: string;
+  readonly ip: string;
+  readonly flags: string[];
+  readonly meta: Record<string, any>;
+  readonly request: Request | null;
+  readonly cb_kwargs: Record<string, any>;
+  readonly session_id: string;
+  json(): any;
+  css(query: string): SelectorList;
+  xpath(query: string, vars?: Record<string, string | number | boolean>): SelectorList;
+  re(regex: string): string[];
+  re_first(regex: string, defaultValue?: string): string | null;
+  jmespath(expression: string): any;
+  extract_json(query: string, defaultValue?: any): any;
+  urljoin(url: string): string;
+  follow(target: string | Selector | Link, options?: RequestOptions): Request;
+  follow_all(targets: (string | Selector | Link)[] | SelectorList | { css: string } | { xpath: string }, options?: RequestOptions): Request[];
+}
+
+interface Failure {
+  readonly request: Request | null;
+  readonly message: string;
+  /** TimeoutError, HttpError, DNSLookupError, ConnectionRefusedError, ... */
+  readonly type: string;
+  /** Set for HttpError. */
+  readonly response: Response | null;
+  readonly value: { response: Response | null; message: string };
+  check(...types: (string | Function)[]): string | null;
+  getErrorMessage(): string;
+}
+
+declare class ResultHolder {
+  constructor();
+  set_result(value: unknown): void;
+  get_result(): Promise<any>;
+  readonly done: boolean;
+}
+
+declare class DropItem extends Error {
+  constructor(reason?: string);
+}
+declare class CloseSpider extends Error {
+  constructor(reason?: string);
+  readonly reason: string;
+}
+declare class IgnoreRequest extends Error {
+  constructor(reason?: string);
+}
+declare class DontCloseSpider extends Error {
+  constructor(reason?: string);
+}
+
+interface LinkExtractorOptions {
+  allow?: string | string[];
+  deny?: string | string[];
+  allow_domains?: string | string[];
+  deny_domains?: string | string[];
+  restrict_xpaths?: string | string[];
+  restrict_css?: string | string[];
+  restrict_text?: string | string[];
+  tags?: string[] | null;
+  attrs?: string[];
+  canonicalize?: boolean;
+  unique?: boolean;
+  strip?: boolean;
+  deny_extensions?: string[];
+  process_value?: (value: string) => string | null | undefined;
+}
+
+declare class LinkExtractor {
+  constructor(options?: LinkExtractorOptions);
+  extract_links(response: Response): Link[];
+  matches(url: string): boolean;
+}
+
+interface ExecJSContext {
+  call(funcname: string, ...args: JSONValue[]): any;
+  eval(source: string): any;
+}
+
+interface Spider {
+  readonly name: string;
+  readonly start_urls: readonly string[];
+  readonly allowed_domains: readonly string[];
+  readonly robot_scheme: string;
+  readonly session_id: string;
+  readonly spec_dir: string;
+  readonly run_py_dir: string;
+  readonly settings: Readonly<Record<string, any>>;
+  readonly args: Readonly<Record<string, string>>;
+  readonly ctx_dict: Readonly<Record<string, ExecJSContext>>;
+  readonly log: {
+    debug(...args: unknown[]): void;
+    info(...args: unknown[]): void;
+    warn(...args: unknown[]): void;
+    warning(...args: unknown[]): void;
+    error(...args: unknown[]): void;
+  };
+  readonly stats: {
+    get(key: string, defaultValue?: unknown): any;
+    set(key: string, value: JSONValue): void;
+    inc(key: string, n?: number): void;
+    max(key: string, value: number): void;
+  };
+  readonly hooks: {
+    session: { register_sessions(sessions: Record<string, Record<string, string> | string>): string };
+  };
+  /** An inline request through the downloader middlewares; no callback runs. */
+  download(request: Request): Promise<Response>;
+  /** Schedules a request from anywhere. */
+  crawl(request: Request): void;
+  close(reason?: string): void;
+  /** Calls a js_path context synchronously. */
+  use_execjs(ctx_key: string, funcname: string, params?: JSONValue[]): any;
+  [key: string]: any;
+}
+
+declare const spider: Spider;
+
+declare module "spiderrun" {
+  export const Request: typeof globalThis.Request;
+  export const HttpRequest: typeof globalThis.Request;
+  export const FormRequest: typeof globalThis.FormRequest;
+  export const WebSocketRequest: typeof globalThis.WebSocketRequest;
+  export const WebSocketMsg: typeof globalThis.WebSocketMsg;
+  export const ResultHolder: typeof globalThis.ResultHolder;
+  export const DropItem: typeof globalThis.DropItem;
+  export const CloseSpider: typeof globalThis.CloseSpider;
+  export const IgnoreRequest: typeof globalThis.IgnoreRequest;
+  export const DontCloseSpider: typeof globalThis.DontCloseSpider;
+  export const LinkExtractor: typeof globalThis.LinkExtractor;
+  export const spider: Spider;
+  const all: {
+    Request: typeof globalThis.Request;
+    FormRequest: typeof globalThis.FormRequest;
+    ResultHolder: typeof globalThis.ResultHolder;
+    spider: Spider;
+    [name: string]: unknown;
+  };
+  export default all;
+}

@@ -1,0 +1,196 @@
+package websocket_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/websocket"
+)
+
+func text(s string) crawl.WSMessage { return crawl.WSMessage{Data: []byte(s)} }
+
+// drain reads a response and everything its stream yields.
+func drain(t *testing.T, first *crawl.Response) []string {
+	t.Helper()
+	out := []string{string(first.Body)}
+	for resp := first; ; {
+		next, err := resp.Stream(context.Background())
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		out = append(out, string(next.Body))
+		resp = next
+	}
+}
+
+func newManager(t *testing.T, st stats.Collector) *websocket.Manager {
+	t.Helper()
+	m := websocket.NewManager(websocket.Options{Stats: st, IdleTimeout: 5 * time.Second, Verify: true, Compression: true})
+	t.Cleanup(m.Close)
+	return m
+}
+
+func TestMultiMessageExchangeAndStats(t *testing.T) {
+	srv := fixture.NewWS(t, false)
+	st := stats.NewMemory()
+	m := newManager(t, st)
+	req := &crawl.Request{URL: srv.WSURL("/stream?n=3"), WebSocket: &crawl.WebSocketSpec{ID: "s"}}
+	resp, err := m.Download(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.WebSocket == nil || resp.WebSocket.ID() != "s" || !slices.Contains(resp.Flags, "text") || resp.Request != req {
+		t.Fatalf("response = %+v", resp)
+	}
+	if got := drain(t, resp); !slices.Equal(got, []string{"msg 1", "msg 2", "msg 3"}) {
+		t.Fatalf("messages = %q", got)
+	}
+	if stats.Int(st, "websocket/connections") != 1 || stats.Int(st, "websocket/messages_received") != 3 {
+		t.Errorf("stats = %v", st.Snapshot())
+	}
+}
+
+func TestReuseByWebSocketIDUsesOneConnection(t *testing.T) {
+	srv := fixture.NewWS(t, false)
+	st := stats.NewMemory()
+	m := newManager(t, st)
+	var got []string
+	for i, msg := range []string{"one", "two", "three"} {
+		req := &crawl.Request{URL: srv.WSURL("/echo"), WebSocket: &crawl.WebSocketSpec{ID: "conv", Send: []crawl.WSMessage{text(msg)}}}
+		resp, err := m.Download(context.Background(), req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		got = append(got, string(resp.Body))
+	}
+	if !slices.Equal(got, []string{"one", "two", "three"}) {
+		t.Fatalf("replies = %q", got)
+	}
+	if n := srv.Conns(); n != 1 {
+		t.Fatalf("server saw %d connections, want 1", n)
+	}
+	if stats.Int(st, "websocket/messages_sent") != 3 {
+		t.Errorf("messages_sent = %d", stats.Int(st, "websocket/messages_sent"))
+	}
+}
+
+func TestLaterRequestTakesOverTheStream(t *testing.T) {
+	srv := fixture.NewWS(t, false)
+	m := newManager(t, nil)
+	first, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/echo"),
+		WebSocket: &crawl.WebSocketSpec{ID: "x", Send: []crawl.WSMessage{text("a")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/echo"),
+		WebSocket: &crawl.WebSocketSpec{ID: "x", Send: []crawl.WSMessage{text("b")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(second.Body) != "b" {
+		t.Fatalf("second got %q", second.Body)
+	}
+	if _, err := first.Stream(context.Background()); !errors.Is(err, io.EOF) {
+		t.Fatalf("first stream after takeover: %v, want EOF", err)
+	}
+}
+
+func TestEndTagServerCloseAndBinary(t *testing.T) {
+	srv := fixture.NewWS(t, false)
+	m := newManager(t, nil)
+	resp, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/end?n=2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, resp); !slices.Equal(got, []string{"part 1", "part 2"}) {
+		t.Fatalf("end tag: messages = %q (the tag itself is not delivered)", got)
+	}
+	resp, err = m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/close?code=4001&reason=bye")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, resp); !slices.Equal(got, []string{"bye soon"}) {
+		t.Fatalf("close: messages = %q", got)
+	}
+	resp, err = m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/binary?n=2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(resp.Flags, "binary") || resp.Body[0] != 0 || resp.Body[2] != 255 {
+		t.Fatalf("binary frame: flags %v body %v", resp.Flags, resp.Body)
+	}
+	if m.Open() != 0 {
+		// the binary stream is still being drained; it ends at the close
+		drain(t, resp)
+	}
+}
+
+func TestRefusedHandshakeIsATypedFailure(t *testing.T) {
+	srv := fixture.NewWS(t, false)
+	m := newManager(t, nil)
+	_, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/refuse")})
+	var f *crawl.Failure
+	if !errors.As(err, &f) || f.Type != crawl.WebSocketError || !strings.Contains(f.Message, "HTTP 403") {
+		t.Fatalf("err = %v, want a WebSocketError naming HTTP 403", err)
+	}
+	_, err = m.Download(context.Background(), &crawl.Request{URL: "http://127.0.0.1/not-ws"})
+	if !errors.As(err, &f) || !strings.Contains(f.Message, "not a ws://") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestTLSVerificationAndHandshakeHeaderOrder(t *testing.T) {
+	tlsSrv := fixture.NewWS(t, true)
+	m := newManager(t, nil)
+	_, err := m.Download(context.Background(), &crawl.Request{URL: tlsSrv.WSURL("/stream?n=1")})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("self-signed wss:// must fail verification, got %v", err)
+	}
+	off := false
+	resp, err := m.Download(context.Background(), &crawl.Request{URL: tlsSrv.WSURL("/stream?n=1"), Verify: &off})
+	if err != nil || string(resp.Body) != "msg 1" {
+		t.Fatalf("verify:false: %v", err)
+	}
+
+	srv := fixture.NewWS(t, false)
+	req := &crawl.Request{URL: srv.WSURL("/cookies"), Headers: crawl.Headers{
+		{Name: "User-Agent", Value: "test-browser"}, {Name: "Cookie", Value: "sid=1"}, {Name: "Accept-Language", Value: "en"}}}
+	resp, err = m.Download(context.Background(), req)
+	if err != nil || string(resp.Body) != "sid=1" {
+		t.Fatalf("cookie handshake: %v %q", err, resp.Body)
+	}
+	orders := srv.HeaderOrders()
+	want := []string{"Host", "Connection", "Pragma", "Cache-Control", "User-Agent", "Upgrade", "Origin",
+		"Sec-WebSocket-Version", "Accept-Language", "Cookie", "Sec-WebSocket-Key", "Sec-WebSocket-Extensions"}
+	if len(orders) != 1 || !slices.Equal(orders[0], want) {
+		t.Fatalf("handshake header order = %v\nwant %v", orders, want)
+	}
+}
+
+func TestIdleTimeoutEndsTheConnection(t *testing.T) {
+	srv := fixture.NewWS(t, false)
+	m := websocket.NewManager(websocket.Options{IdleTimeout: 300 * time.Millisecond})
+	defer m.Close()
+	resp, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/echo"),
+		WebSocket: &crawl.WebSocketSpec{ID: "idle", Send: []crawl.WSMessage{text("hi")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resp.Stream(context.Background()); !errors.Is(err, io.EOF) {
+		t.Fatalf("after idle: %v, want EOF", err)
+	}
+	if m.Open() != 0 {
+		t.Fatalf("%d connections still open", m.Open())
+	}
+}
