@@ -24,6 +24,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/session"
 	"github.com/spiderrun/spiderrun/runtime/spidermw"
 	"github.com/spiderrun/spiderrun/runtime/stats"
@@ -156,9 +157,17 @@ func New(opts Options) (c *Crawler, err error) {
 		return nil, err
 	}
 
+	sched, rsched, closeSched, err := newScheduler(spec, set, logger, st)
+	if err != nil {
+		return nil, err
+	}
+	if closeSched != nil {
+		c.closers = append(c.closers, closeSched)
+	}
+
 	imp, releaseImp := sharedImpersonation(opts.HTTP, logger)
 	c.closers = append(c.closers, releaseImp)
-	dl, err := newDownloader(set, opts, imp, logger)
+	dl, err := newDownloader(set, opts, imp, rsched, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +198,32 @@ func New(opts Options) (c *Crawler, err error) {
 		pipes = append(pipes, p)
 	}
 
+	engineMWs := []engine.SpiderMiddleware{
+		spidermw.NewOffsite(spec.AllowedDomains, st, logger),
+		spidermw.NewDepth(set.Int("DEPTH_LIMIT"), set.Int("DEPTH_PRIORITY"), set.Bool("DEPTH_STATS_VERBOSE"), st, logger),
+	}
+	if rsched != nil {
+		if w := rsched.Items(); w != nil {
+			pipes = append(pipes, w)
+		}
+		if len(spec.RedisKeys) > 0 {
+			tasks := &redisTasks{sched: rsched, close: func(reason string) { c.engine.Crawl().Close(reason) }, opts: redisq.TaskOptions{
+				Keys:          spec.RedisKeys,
+				Kind:          redisStartKind(set),
+				BatchSize:     set.Int("CONCURRENT_REQUESTS"),
+				MaxIdle:       set.Duration("MAX_IDLE_TIME_BEFORE_CLOSE"),
+				KnownCallback: js.HasExport,
+			}}
+			if js.HasExport("make_request_from_data") {
+				tasks.opts.MakeRequests = func(ctx context.Context, data []byte) ([]*crawl.Request, error) {
+					reqs, _, err := js.MakeRequestsFromData(ctx, data)
+					return reqs, err
+				}
+			}
+			engineMWs = append(engineMWs, tasks)
+		}
+	}
+
 	var exporters []engine.Exporter
 	if !opts.NoFeeds {
 		cfgs, err := feedConfigs(spec, opts.Outputs)
@@ -208,28 +243,17 @@ func New(opts Options) (c *Crawler, err error) {
 		}
 	}
 
-	sched, closeSched, err := newScheduler(spec, set, logger, st)
-	if err != nil {
-		return nil, err
-	}
-	if closeSched != nil {
-		c.closers = append(c.closers, closeSched)
-	}
-
 	sigs := engine.NewSignals()
 	if err := connectHooks(spec, js, sigs, logger); err != nil {
 		return nil, err
 	}
 
 	c.engine, err = engine.New(engine.Options{
-		Spider:    c.Spider,
-		Fetcher:   chain,
-		Scheduler: sched,
-		Pipelines: pipes,
-		SpiderMiddlewares: []engine.SpiderMiddleware{
-			spidermw.NewOffsite(spec.AllowedDomains, st, logger),
-			spidermw.NewDepth(set.Int("DEPTH_LIMIT"), set.Int("DEPTH_PRIORITY"), set.Bool("DEPTH_STATS_VERBOSE"), st, logger),
-		},
+		Spider:                c.Spider,
+		Fetcher:               chain,
+		Scheduler:             sched,
+		Pipelines:             pipes,
+		SpiderMiddlewares:     engineMWs,
 		Feeds:                 exporters,
 		Stats:                 st,
 		Logger:                logger,
@@ -334,7 +358,7 @@ func derefBool(p *bool, def bool) bool {
 }
 
 // newDownloader maps the download settings onto the downloader.
-func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Transport, error), logger *slog.Logger) (*downloader.Downloader, error) {
+func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Transport, error), rsched *redisq.Scheduler, logger *slog.Logger) (*downloader.Downloader, error) {
 	d := downloader.DefaultOptions()
 	d.Transport = opts.Transport
 	d.HTTP = opts.HTTP
@@ -358,6 +382,10 @@ func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Tra
 	d.Verify = set.Bool("TLS_VERIFY")
 	d.Proxies = set.Strings("PROXIES")
 	d.Logger = logger
+	if rsched != nil {
+		// Per-domain delays hold across every worker of a shared crawl.
+		d.Gate = rsched.Gate()
+	}
 	return downloader.New(d)
 }
 
@@ -416,10 +444,27 @@ func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, h router, 
 	return middleware.NewChain(h, b.Stack(user...)...)
 }
 
-// feedConfigs merges the spec's feeds with the -o/-O outputs.
+// feedConfigs merges the spec's feeds:, the FEEDS setting (e.g. from -s)
+// and the -o/-O outputs.
 func feedConfigs(spec *dsl.Spec, outputs []feed.Config) ([]feed.Config, error) {
 	var cfgs []feed.Config
-	for _, f := range spec.Feeds {
+	feeds := append(dsl.Feeds(nil), spec.Feeds...)
+	for _, kv := range spec.Settings.Pairs("FEEDS") {
+		f := dsl.Feed{URI: kv.Key}
+		m, _ := kv.Value.(map[string]any)
+		f.Format, _ = m["format"].(string)
+		f.Encoding, _ = m["encoding"].(string)
+		if b, ok := m["overwrite"].(bool); ok {
+			f.Overwrite = &b
+		}
+		if fields, ok := m["fields"].([]any); ok {
+			for _, x := range fields {
+				f.Fields = append(f.Fields, fmt.Sprint(x))
+			}
+		}
+		feeds = append(feeds, f)
+	}
+	for _, f := range feeds {
 		uri := f.URI
 		if uri != "-" && !filepath.IsAbs(uri) && !strings.Contains(uri, "://") {
 			uri = filepath.Join(spec.Dir, uri)

@@ -2,6 +2,7 @@ package spiderrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +12,9 @@ import (
 	"sync"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
@@ -40,19 +43,26 @@ func newLogger(w io.Writer, level string, st stats.Collector) *slog.Logger {
 	return slog.New(stats.NewCountingHandler(h, st))
 }
 
-// newScheduler builds the SCHEDULER backend. The returned func releases
-// what the backend holds (a Redis connection).
-func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st stats.Collector) (scheduler.Scheduler, func(), error) {
-	switch kind := set.String("SCHEDULER"); kind {
+// newScheduler builds the SCHEDULER backend; a spec with redis_key (a
+// RedisSpider) always uses Redis, whose leases its tasks need. The *redisq
+// result is nil for the memory backend. The returned func releases what the
+// backend holds (a Redis connection).
+func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st stats.Collector) (scheduler.Scheduler, *redisq.Scheduler, func(), error) {
+	kind := set.String("SCHEDULER")
+	if len(spec.RedisKeys) > 0 && kind != "redis" {
+		logger.Info("redis_key makes this a RedisSpider: using SCHEDULER redis", "redis_url", redisq.RedactURL(set.String("REDIS_URL")))
+		kind = "redis"
+	}
+	switch kind {
 	case "", "memory":
 		if set.String("DUPEFILTER") == "bloom" {
-			return nil, nil, fmt.Errorf("settings.DUPEFILTER: bloom needs SCHEDULER: redis (the in-memory dupefilter stores 16-byte fingerprints)")
+			return nil, nil, nil, fmt.Errorf("settings.DUPEFILTER: bloom needs SCHEDULER: redis (the in-memory dupefilter stores 16-byte fingerprints)")
 		}
-		return scheduler.NewMemory(scheduler.MemoryOptions{Stats: st, Logger: logger, Debug: set.Bool("DUPEFILTER_DEBUG")}), nil, nil
+		return scheduler.NewMemory(scheduler.MemoryOptions{Stats: st, Logger: logger, Debug: set.Bool("DUPEFILTER_DEBUG")}), nil, nil, nil
 	case "redis":
 		rdb, err := redisq.Dial(set.String("REDIS_URL"))
 		if err != nil {
-			return nil, nil, fmt.Errorf("settings.REDIS_URL: %w", err)
+			return nil, nil, nil, fmt.Errorf("settings.REDIS_URL: %w", err)
 		}
 		s, err := redisq.New(redisq.Options{
 			Client:         rdb,
@@ -63,17 +73,17 @@ func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st sta
 			Dupefilter:     set.String("DUPEFILTER"),
 			BloomCapacity:  int64(set.Int("DUPEFILTER_BLOOM_CAPACITY")),
 			BloomErrorRate: set.Float("DUPEFILTER_BLOOM_ERROR_RATE"),
-			ItemsKey:       set.String("REDIS_ITEMS_KEY"),
+			ItemsKey:       redisq.ExpandKey(set.String("REDIS_ITEMS_KEY"), spec.Name),
 			Logger:         logger,
 			Stats:          st,
 		})
 		if err != nil {
 			rdb.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return s, func() { rdb.Close() }, nil
+		return s, s, func() { rdb.Close() }, nil
 	default:
-		return nil, nil, fmt.Errorf("settings.SCHEDULER: %q is not available in this build (memory or redis)", kind)
+		return nil, nil, nil, fmt.Errorf("settings.SCHEDULER: %q is not available in this build (memory or redis)", kind)
 	}
 }
 
@@ -125,4 +135,46 @@ func tlsDialer(imp func() (*impersonate.Transport, error)) websocket.DialTLSFunc
 		}
 		return t.DialTLS(ctx, network, addr, profile, proxy, alpn)
 	}
+}
+
+// redisTasks is the RedisSpider's start wrapper (a spider middleware): the
+// spider's own start requests first, then tasks pulled from redis_key under
+// backpressure until the shared crawl has been idle for
+// MAX_IDLE_TIME_BEFORE_CLOSE; then the crawl closes with reason "idle".
+type redisTasks struct {
+	sched *redisq.Scheduler
+	opts  redisq.TaskOptions
+	close func(reason string)
+}
+
+func (r *redisTasks) WrapOutput(_ *crawl.Response, next engine.Output) engine.Output { return next }
+
+func (r *redisTasks) WrapStart(start engine.StartIterator) engine.StartIterator {
+	o := r.opts
+	o.Inner = start
+	return &idleCloser{ts: r.sched.Tasks(o), close: r.close}
+}
+
+type idleCloser struct {
+	ts    *redisq.TaskSource
+	close func(reason string)
+}
+
+func (c *idleCloser) Next(ctx context.Context) (*crawl.Request, error) {
+	r, err := c.ts.Next(ctx)
+	if errors.Is(err, io.EOF) && c.ts.IdleClosed() {
+		c.close("idle")
+	}
+	return r, err
+}
+
+// redisStartKind maps REDIS_START_URLS_AS_SET / _AS_ZSET to the key type.
+func redisStartKind(set *dsl.Settings) string {
+	switch {
+	case set.Bool("REDIS_START_URLS_AS_ZSET"):
+		return redisq.KindZSet
+	case set.Bool("REDIS_START_URLS_AS_SET"):
+		return redisq.KindSet
+	}
+	return redisq.KindList
 }

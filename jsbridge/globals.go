@@ -60,6 +60,7 @@ func (s *Spider) install() error {
 	_ = s.protos.wsRequest.SetPrototype(s.protos.request)
 	_ = formCtor.SetPrototype(reqCtor)
 	_ = wsCtor.SetPrototype(reqCtor)
+	s.installRequestDefaults(s.protos.request)
 	s.installRequestMethods(reqCtor, formCtor)
 	set(natives, "Request", reqCtor)
 	set(natives, "FormRequest", formCtor)
@@ -528,7 +529,7 @@ func (s *Spider) requestFromObject(v goja.Value) (*crawl.Request, error) {
 	if s.hasProto(o, s.protos.wsRequest) {
 		kind = kindWS
 	}
-	r, _, err := s.buildRequest(func(k string) goja.Value { return o.Get(k) }, kind, false)
+	r, _, err := s.buildRequest(ownGetter(o), kind, false)
 	if err != nil {
 		return nil, err
 	}

@@ -561,21 +561,27 @@ func wsMessages(vm *goja.Runtime, v goja.Value) ([]crawl.WSMessage, error) {
 	return []crawl.WSMessage{m}, nil
 }
 
-// setRequestProps writes the normalized request onto a Request object. meta
-// and cb_kwargs keep the script's own objects when given (so the very same
-// objects come back), else fresh ones built from Go data.
+// setRequestProps writes the normalized request onto a Request object.
+// Only values that differ from the defaults become own properties; the
+// defaults live as accessors on Request.prototype (see requestDefaults), so
+// building the many requests of response.follow stays cheap. meta and
+// cb_kwargs keep the script's own objects when given (so the very same
+// objects come back), else fresh ones built from Go data (lazily, on first
+// access, when empty).
 func (s *Spider) setRequestProps(o *goja.Object, r *crawl.Request, local *jsLocal, meta, cbKwargs goja.Value) {
 	set := func(k string, v any) { _ = o.Set(k, v) }
 	imp := s.importer()
 	set("url", r.URL)
 	set("method", r.GetMethod())
-	set("headers", s.headersObject(r.Headers))
-	if r.Body == nil {
-		set("body", goja.Null())
-	} else if utf8.Valid(r.Body) {
-		set("body", string(r.Body))
-	} else {
-		set("body", s.uint8Array(r.Body))
+	if len(r.Headers) > 0 {
+		set("headers", s.headersObject(r.Headers))
+	}
+	if r.Body != nil {
+		if utf8.Valid(r.Body) {
+			set("body", string(r.Body))
+		} else {
+			set("body", s.uint8Array(r.Body))
+		}
 	}
 	if len(r.Cookies) > 0 {
 		c := s.vm.NewObject()
@@ -583,12 +589,10 @@ func (s *Spider) setRequestProps(o *goja.Object, r *crawl.Request, local *jsLoca
 			_ = c.Set(ck.Name, ck.Value)
 		}
 		set("cookies", c)
-	} else {
-		set("cookies", goja.Null())
 	}
 	if mo, ok := meta.(*goja.Object); ok {
 		set("meta", mo)
-	} else {
+	} else if len(r.Meta) > 0 {
 		m := s.vm.NewObject()
 		for k, v := range r.Meta {
 			_ = m.Set(k, imp.value(v))
@@ -597,59 +601,62 @@ func (s *Spider) setRequestProps(o *goja.Object, r *crawl.Request, local *jsLoca
 	}
 	if co, ok := cbKwargs.(*goja.Object); ok {
 		set("cb_kwargs", co)
-	} else {
+	} else if len(r.CbKwargs) > 0 {
 		m := s.vm.NewObject()
 		for k, v := range r.CbKwargs {
 			_ = m.Set(k, imp.value(v))
 		}
 		set("cb_kwargs", m)
 	}
-	set("priority", r.Priority)
-	set("dont_filter", r.DontFilter)
+	if r.Priority != 0 {
+		set("priority", r.Priority)
+	}
+	if r.DontFilter {
+		set("dont_filter", true)
+	}
 	if local != nil && local.callback != nil {
 		set("callback", local.callback)
 	} else if r.Callback != "" {
 		set("callback", s.exportFns[r.Callback])
-	} else {
-		set("callback", goja.Null())
 	}
 	if local != nil && local.errback != nil {
 		set("errback", local.errback)
 	} else if r.Errback != "" {
 		set("errback", s.exportFns[r.Errback])
-	} else {
-		set("errback", goja.Null())
 	}
-	set("session_id", r.SessionID)
-	set("desc_text", r.DescText)
-	set("proxy", nullIfEmpty(r.Proxy))
+	if r.SessionID != "" {
+		set("session_id", r.SessionID)
+	}
+	if r.DescText != "" {
+		set("desc_text", r.DescText)
+	}
+	if r.Proxy != "" {
+		set("proxy", r.Proxy)
+	}
 	if r.Timeout > 0 {
 		set("timeout", r.Timeout.Seconds())
-	} else {
-		set("timeout", goja.Null())
 	}
 	if r.MaxRetryTimes != nil {
 		set("max_retry_times", *r.MaxRetryTimes)
-	} else {
-		set("max_retry_times", goja.Null())
 	}
 	if r.RetryDelay > 0 {
 		set("retry_delay", r.RetryDelay.Seconds())
-	} else {
-		set("retry_delay", goja.Null())
 	}
-	setBool := func(k string, b *bool) {
-		if b == nil {
-			set(k, goja.Null())
-		} else {
-			set(k, *b)
-		}
+	if r.AllowRedirects != nil {
+		set("allow_redirects", *r.AllowRedirects)
 	}
-	setBool("allow_redirects", r.AllowRedirects)
-	set("max_redirects", r.MaxRedirects)
-	setBool("verify", r.Verify)
-	set("impersonate", nullIfEmpty(r.Impersonate))
-	set("http_version", nullIfEmpty(r.HTTPVersion))
+	if r.MaxRedirects != 0 {
+		set("max_redirects", r.MaxRedirects)
+	}
+	if r.Verify != nil {
+		set("verify", *r.Verify)
+	}
+	if r.Impersonate != "" {
+		set("impersonate", r.Impersonate)
+	}
+	if r.HTTPVersion != "" {
+		set("http_version", r.HTTPVersion)
+	}
 	if r.WebSocket != nil {
 		set("websocket_id", r.WebSocket.ID)
 		msgs := make([]any, len(r.WebSocket.Send))
@@ -667,6 +674,65 @@ func (s *Spider) setRequestProps(o *goja.Object, r *crawl.Request, local *jsLoca
 		if r.WebSocket.PingInterval > 0 {
 			set("ping_interval", r.WebSocket.PingInterval.Seconds())
 		}
+	}
+}
+
+// requestDefaults are the values of Request properties that are not own
+// properties of the object. Objects (headers, meta, cb_kwargs) are created
+// on first access and stay as own properties.
+var requestDefaults = map[string]any{
+	"body": nil, "cookies": nil, "priority": 0, "dont_filter": false,
+	"callback": nil, "errback": nil, "session_id": "", "desc_text": "",
+	"proxy": nil, "timeout": nil, "max_retry_times": nil, "retry_delay": nil,
+	"allow_redirects": nil, "max_redirects": 0, "verify": nil,
+	"impersonate": nil, "http_version": nil,
+	"headers": "{}", "meta": "{}", "cb_kwargs": "{}",
+}
+
+// installRequestDefaults defines requestDefaults as accessors on proto: the
+// getter returns the default (creating an own object for headers, meta and
+// cb_kwargs); the setter defines an own property. Accessors keep working
+// once the prototype is frozen, where an inherited data property would
+// make assignments fail.
+func (s *Spider) installRequestDefaults(proto *goja.Object) {
+	vm := s.vm
+	for k, d := range requestDefaults {
+		k, d := k, d
+		own := func(this goja.Value, v goja.Value) {
+			if o, ok := this.(*goja.Object); ok {
+				_ = o.DefineDataProperty(k, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+			}
+		}
+		getter := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			if d == "{}" {
+				obj := vm.NewObject()
+				own(call.This, obj)
+				return obj
+			}
+			if d == nil {
+				return goja.Null()
+			}
+			return vm.ToValue(d)
+		})
+		setter := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			own(call.This, call.Argument(0))
+			return goja.Undefined()
+		})
+		_ = proto.DefineAccessorProperty(k, getter, setter, goja.FLAG_FALSE, goja.FLAG_FALSE)
+	}
+}
+
+// ownGetter reads only own properties of o (absent ones are defaults), so
+// reading a request never materializes its lazy objects.
+func ownGetter(o *goja.Object) optionGetter {
+	keys := o.Keys()
+	return func(k string) goja.Value {
+		for _, have := range keys {
+			if have == k {
+				return o.Get(k)
+			}
+		}
+		return nil
 	}
 }
 

@@ -634,21 +634,36 @@ func isObject(v goja.Value) bool {
 	return ok
 }
 
-// newRequestFrom builds `new Request({...opts, url})`.
+// newRequestFrom builds `new Request({...opts, url})` without the
+// intermediate options object (response.follow runs once per link).
 func (s *Spider) newRequestFrom(u string, opts goja.Value) goja.Value {
-	o := s.vm.NewObject()
-	if src, ok := opts.(*goja.Object); ok {
-		for _, k := range src.Keys() {
-			_ = o.Set(k, src.Get(k))
+	src, _ := opts.(*goja.Object)
+	if src != nil {
+		if err := checkOptions(src, kindHTTP); err != nil {
+			panic(s.vm.NewTypeError(err.Error()))
 		}
 	}
-	_ = o.Set("url", u)
-	ctor := s.vm.Get("Request")
-	r, err := s.vm.New(ctor, o)
-	if err != nil {
-		panic(err)
+	get := func(k string) goja.Value {
+		if k == "url" {
+			return s.vm.ToValue(u)
+		}
+		if src == nil {
+			return nil
+		}
+		return src.Get(k)
 	}
-	return r
+	r, local, err := s.buildRequest(get, kindHTTP, true)
+	if err != nil {
+		panic(s.vm.NewTypeError(err.Error()))
+	}
+	o := s.vm.NewObject()
+	_ = o.SetPrototype(s.protos.request)
+	var meta, kw goja.Value
+	if src != nil {
+		meta, kw = src.Get("meta"), src.Get("cb_kwargs")
+	}
+	s.setRequestProps(o, r, local, meta, kw)
+	return o
 }
 
 // formFromResponse implements FormRequest.from_response(response, opts).

@@ -182,20 +182,20 @@ func (x *exporter) object(o *goja.Object, path string, depth int) (any, error) {
 		}
 	case "Error":
 		return nil, &ValueError{path, "an Error is not data"}
+	case "Uint8Array", "ArrayBuffer":
+		// Export only here: for plain objects it would build a Go map.
+		switch e := o.Export().(type) {
+		case []byte:
+			return string(e), nil
+		case goja.ArrayBuffer:
+			return string(e.Bytes()), nil
+		}
 	}
 	if protoIs(o, x.mapProto) {
 		return x.mapValue(o, path, depth)
 	}
 	if protoIs(o, x.setProto) {
 		return x.setValue(o, path, depth)
-	}
-	switch e := o.Export().(type) {
-	case []byte:
-		return string(e), nil
-	case goja.ArrayBuffer:
-		return string(e.Bytes()), nil
-	case *Opaque:
-		return nil, &ValueError{path, "not data"}
 	}
 	if o.ClassName() == "Object" && o.Get("toJSON") != nil {
 		if f, ok := goja.AssertFunction(o.Get("toJSON")); ok {

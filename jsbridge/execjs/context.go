@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -260,9 +261,9 @@ func (ctx *jsContext) runBody(st *vmState, body func() (goja.Value, error)) (any
 	if err := st.timers.runDue(st.vm); err != nil {
 		return nil, err
 	}
-	// Check the class first: Export() of an ordinary object would build a
+	// Check the type first: Export() of an ordinary object would build a
 	// throwaway map of the whole value.
-	if o, ok := v.(*goja.Object); ok && o.ClassName() == "Promise" {
+	if o, ok := v.(*goja.Object); ok && o.ExportType() == promiseType {
 		p := o.Export().(*goja.Promise)
 		for p.State() == goja.PromiseStatePending {
 			fired, err := st.timers.runNext(st.vm)
@@ -280,6 +281,8 @@ func (ctx *jsContext) runBody(st *vmState, body func() (goja.Value, error)) (any
 	}
 	return fromJS(st.vm, v, "result")
 }
+
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
 
 // rejection turns a rejected promise's reason into an error keeping its stack.
 func rejection(vm *goja.Runtime, reason goja.Value) error {

@@ -240,7 +240,10 @@ func (ctx *jsContext) importScripts(vm *goja.Runtime) func(goja.FunctionCall) go
 
 // script returns the compiled program for an imported file, cached.
 func (c *Contexts) script(abs, name string) (*goja.Program, error) {
-	if p, ok := c.scripts.Load(abs); ok {
+	// The name is part of the key: positions must read the way this
+	// context referred to the file.
+	key := abs + "\x00" + name
+	if p, ok := c.scripts.Load(key); ok {
 		return p.(*goja.Program), nil
 	}
 	src, err := os.ReadFile(abs)
@@ -251,7 +254,7 @@ func (c *Contexts) script(abs, name string) (*goja.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.scripts.Store(abs, prog)
+	c.scripts.Store(key, prog)
 	return prog, nil
 }
 

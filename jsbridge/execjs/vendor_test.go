@@ -1,13 +1,16 @@
 package execjs_test
 
 import (
+	"crypto/md5"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -150,5 +153,26 @@ func TestJSEncryptCiphertextDecryptsInGo(t *testing.T) {
 		if string(pt) != msg {
 			t.Errorf("decrypted %q, want %q", pt, msg)
 		}
+	}
+}
+
+// TestPastedBundleInOneFile is the PyExecJS layout: the library pasted at
+// the top of the signing file, the site's function below it. js-md5 then
+// publishes md5 on window, which is the global object, so the bare name
+// resolves too.
+func TestPastedBundleInOneFile(t *testing.T) {
+	t.Parallel()
+	lib, err := os.ReadFile("testdata/vendor/js-md5/md5.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(lib) + "\nfunction get_sign(path, ts) {\n  return md5(path + '&ts=' + ts) + ':' + (window.md5 === md5);\n}\n"
+	dir := writeFiles(t, map[string]string{"sign.js": src})
+	c := mustLoad(t, []string{filepath.Join(dir, "sign.js")}, execjs.Options{})
+	got := mustCall(t, c, "sign", "get_sign", "/api/list?page=2", int64(1700000000))
+	// md5("/api/list?page=2&ts=1700000000") computed with Go's crypto/md5.
+	sum := md5.Sum([]byte("/api/list?page=2&ts=1700000000"))
+	if want := hex.EncodeToString(sum[:]) + ":true"; got != want {
+		t.Errorf("get_sign = %v, want %v", got, want)
 	}
 }

@@ -313,19 +313,15 @@ func (s *Spider) requestsToFollow(ctx context.Context, resp *crawl.Response, out
 }
 
 func buildRequest(i int, rule *compiledRule, l extract.Link) *crawl.Request {
-	r := &crawl.Request{
+	// Like Scrapy, the rule's cb_kwargs are not copied here but merged
+	// under the request's own when its response arrives (parseResponse),
+	// so process_request sees only what it set itself.
+	return &crawl.Request{
 		URL:      l.URL,
 		Callback: rule.Callback,
 		Errback:  rule.Errback,
 		Meta:     map[string]any{MetaRule: i, MetaLinkText: l.Text},
 	}
-	if len(rule.CbKwargs) > 0 {
-		r.CbKwargs = make(map[string]any, len(rule.CbKwargs))
-		for k, v := range rule.CbKwargs {
-			r.CbKwargs[k] = v
-		}
-	}
-	return r
 }
 
 // Errback runs the rule's errback for requests built from links (the

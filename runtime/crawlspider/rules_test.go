@@ -84,9 +84,9 @@ func TestRulesFirstMatchWinsAndLinksAreNotReoffered(t *testing.T) {
 		g = append(g, got{r.URL, r.Callback, r.Errback, r.Meta[MetaRule], r.Meta[MetaLinkText], r.CbKwargs["k"]})
 	}
 	want := []got{
-		{"http://t.test/item/1", "parse_item", "on_err", 0, "one", "v"},
-		{"http://t.test/item/2", "parse_item", "on_err", 0, "two", "v"},
-		{"http://t.test/item/3", "parse_item", "on_err", 0, "three", "v"},
+		{"http://t.test/item/1", "parse_item", "on_err", 0, "one", nil},
+		{"http://t.test/item/2", "parse_item", "on_err", 0, "two", nil},
+		{"http://t.test/item/3", "parse_item", "on_err", 0, "three", nil},
 		{"http://t.test/list/2", "", "", 1, "next", nil},
 	}
 	if !reflect.DeepEqual(g, want) {

@@ -114,6 +114,11 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 	defer stop()
 	defer hr.Body.Close()
 
+	if bodyless(req, hr.StatusCode) {
+		// HEAD, 1xx, 204 and 304 carry no body whatever Content-Length
+		// says (it describes the entity, not this message).
+		return []byte{}, nil, false, 0, nil
+	}
 	declared := hr.ContentLength
 	if lim.max > 0 && declared > lim.max && !lim.truncate {
 		return nil, nil, false, 0, &MaxSizeError{Limit: lim.max, Declared: declared}
@@ -227,6 +232,10 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 		}
 	}
 	return buf.Bytes(), flags, decoded, wire.n, nil
+}
+
+func bodyless(req *crawl.Request, status int) bool {
+	return req.GetMethod() == "HEAD" || status == 204 || status == 304 || (status >= 100 && status < 200)
 }
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}

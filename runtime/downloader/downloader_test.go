@@ -578,3 +578,23 @@ func TestAutoThrottleHonoursRetryAfter(t *testing.T) {
 		t.Fatalf("next request after %v, want ≥ 1s (Retry-After)", gap)
 	}
 }
+
+func TestBodylessResponses(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	srv.Handle("/not-modified", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5000")
+		w.WriteHeader(http.StatusNotModified)
+	})
+	d := newDownloader(t, srv, nil)
+	head := get(srv.URL + "/site/1")
+	head.Method = "HEAD"
+	for _, req := range []*crawl.Request{head, get(srv.URL + "/not-modified")} {
+		resp, err := d.Download(context.Background(), req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", req.GetMethod(), req.URL, err)
+		}
+		if len(resp.Body) != 0 || len(resp.Flags) != 0 {
+			t.Fatalf("%s: body %d B flags %v", req.URL, len(resp.Body), resp.Flags)
+		}
+	}
+}

@@ -567,7 +567,15 @@ func (e *Engine) schedule(r *crawl.Request) bool {
 	if ok {
 		e.scheduledCount.Add(1)
 		e.sig.emit(Event{Signal: RequestScheduled, Request: r})
-		e.wakeUp()
+		// Wake the loop only when it could pull now: with every fetch slot
+		// taken, the next finished download refills its slot itself, and
+		// ten wake-ups per page cost measurable CPU.
+		e.mu.Lock()
+		room := e.fetching < e.opts.ConcurrentRequests
+		e.mu.Unlock()
+		if room {
+			e.wakeUp()
+		}
 	} else {
 		e.sig.emit(Event{Signal: RequestDropped, Request: r})
 	}
@@ -622,7 +630,6 @@ func (e *Engine) process(req *crawl.Request) {
 	// costs throughput. (Never from a callback's Output: a JS callback
 	// must not wait on the scheduler backend.)
 	e.pull()
-	e.wakeUp()
 	defer func() {
 		e.mu.Lock()
 		e.processing--
@@ -806,8 +813,13 @@ func (e *Engine) itemWorker() {
 		}
 		e.mu.Lock()
 		e.items--
+		// Wake the loop when this may matter: the crawl may be idle now,
+		// or pulling was held back by the item limit.
+		wake := e.items == 0 || e.items == e.opts.MaxPendingItems-1
 		e.mu.Unlock()
-		e.wakeUp()
+		if wake {
+			e.wakeUp()
+		}
 	}
 }
 

@@ -161,6 +161,10 @@ func compilePart(g string) (cssPart, error) {
 			rest = trimmed + " *"
 		case trimmed != rest:
 			rest, p.deep = trimmed, true
+		case isDescendantStar(trimmed):
+			// parsel rewrites ".../descendant-or-self::*/*/text()" to
+			// ".../descendant-or-self::text()": "p *::text" is "p ::text".
+			rest, p.deep = strings.TrimRight(trimmed[:len(trimmed)-1], " \t\n\r\f"), true
 		}
 		g = rest
 	}
@@ -381,10 +385,10 @@ func (s *Selector) cssPart(p cssPart) SelectorList {
 		els = append(els, cascadia.QueryAll(s.node, p.sel)...)
 	}
 	out := make(SelectorList, 0, len(els))
+	// Not lower-cased: cssselect passes ::attr()'s argument through, and
+	// lxml has lower-cased HTML attribute names, so ::attr(HREF) finds
+	// nothing in parsel either.
 	attr := p.attr
-	if s.doc.typ == TypeHTML {
-		attr = strings.ToLower(attr)
-	}
 	if p.deep && p.pseudo != pseudoNone {
 		var all []*html.Node
 		for _, n := range els {
@@ -440,4 +444,15 @@ func appendSubtree(out []*html.Node, n *html.Node, text bool) []*html.Node {
 		out = appendSubtree(out, c, text)
 	}
 	return out
+}
+
+// isDescendantStar reports whether g ends with a descendant combinator and
+// a bare "*" ("p *", not "p > *" or "*").
+func isDescendantStar(g string) bool {
+	if len(g) < 3 || g[len(g)-1] != '*' {
+		return false
+	}
+	head := g[:len(g)-1]
+	trimmed := strings.TrimRight(head, " \t\n\r\f")
+	return trimmed != head && trimmed != "" && !strings.ContainsAny(trimmed[len(trimmed)-1:], ">+~")
 }

@@ -25,6 +25,70 @@ const (
 	TypeXML  = "xml"
 )
 
+var (
+	entityDeclRe = regexp.MustCompile(`<!ENTITY\s+([A-Za-z_][\w.-]*)\s`)
+	entityRefRe  = regexp.MustCompile(`&([A-Za-z_][\w.-]*);`)
+)
+
+// xmlEntities maps the named entity references of an XML text as lxml
+// (recover=True, resolve_entities=False) treats them. Entities a DTD
+// declares are never expanded (no XXE, no billion laughs): they stay
+// references, absent from text values and written back as "&name;" — a
+// private-use marker carries them through encoding/xml. Undeclared ones
+// (HTML's &nbsp; included: XML does not know it) are dropped, as libxml2's
+// recovery drops them. The five XML entities are the decoder's own.
+func xmlEntities(text string) map[string]string {
+	if !strings.Contains(text, "&") {
+		return nil
+	}
+	ents := map[string]string{}
+	for _, e := range entityDeclRe.FindAllStringSubmatch(text, 256) {
+		ents[e[1]] = entityMark + e[1] + entityMark
+	}
+	for _, e := range entityRefRe.FindAllStringSubmatch(text, -1) {
+		switch e[1] {
+		case "amp", "lt", "gt", "quot", "apos":
+			continue
+		}
+		if _, ok := ents[e[1]]; !ok {
+			ents[e[1]] = ""
+		}
+	}
+	return ents
+}
+
+// entityMark brackets an unexpanded entity name in decoded text.
+const entityMark = "\U000F0000"
+
+// appendXMLText adds text to n, coalescing with a previous text node and
+// turning marked entity references into raw nodes.
+func appendXMLText(n *html.Node, s string) {
+	for s != "" {
+		i := strings.Index(s, entityMark)
+		text := s
+		if i >= 0 {
+			text = s[:i]
+		}
+		if text != "" {
+			if last := n.LastChild; last != nil && last.Type == html.TextNode {
+				last.Data += text
+			} else {
+				n.AppendChild(&html.Node{Type: html.TextNode, Data: text})
+			}
+		}
+		if i < 0 {
+			return
+		}
+		rest := s[i+len(entityMark):]
+		j := strings.Index(rest, entityMark)
+		if j < 0 {
+			return
+		}
+		n.AppendChild(&html.Node{Type: html.RawNode, Data: "&" + rest[:j] + ";"})
+		s = rest[j+len(entityMark):]
+	}
+}
+
 var xmlDeclStart = regexp.MustCompile(`^\s*<\?xml[\s?]`)
 
 // ErrTooDeep reports an HTML document nested deeper than the HTML parser
@@ -208,7 +272,26 @@ func parseHTML(text string) (*html.Node, error) {
 		}
 		c = next
 	}
+	lowerForeign(root)
 	return root, nil
+}
+
+// lowerForeign lower-cases the names inside <svg> and <math>: the HTML5
+// parser restores SVG's camel case (viewBox, linearGradient), lxml's HTML
+// parser does not, and ported XPath/CSS is written against lxml.
+func lowerForeign(n *html.Node) {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.ElementNode {
+			continue
+		}
+		if c.Namespace != "" {
+			c.Data = strings.ToLower(c.Data)
+			for i := range c.Attr {
+				c.Attr[i].Key = strings.ToLower(c.Attr[i].Key)
+			}
+		}
+		lowerForeign(c)
+	}
 }
 
 // xmlnsSpace marks a namespace declaration kept on an element for
@@ -223,7 +306,7 @@ func parseXML(text string) (*document, error) {
 	d := &document{typ: TypeXML}
 	dec := xml.NewDecoder(strings.NewReader(text))
 	dec.Strict = false
-	dec.Entity = xml.HTMLEntity
+	dec.Entity = xmlEntities(text)
 	// The text is already decoded; the declared encoding is only a label.
 	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	root := &html.Node{Type: html.DocumentNode}
@@ -280,11 +363,7 @@ func parseXML(text string) (*document, error) {
 			if cur == root {
 				continue // whitespace around the root element is not a node
 			}
-			if last := cur.LastChild; last != nil && last.Type == html.TextNode {
-				last.Data += string(t)
-			} else {
-				cur.AppendChild(&html.Node{Type: html.TextNode, Data: string(t)})
-			}
+			appendXMLText(cur, string(t))
 		case xml.Comment:
 			cur.AppendChild(&html.Node{Type: html.CommentNode, Data: string(t)})
 		}

@@ -30,15 +30,14 @@ var IgnoredExtensions = []string{
 	"7z", "7zip", "bz2", "rar", "tar", "tar.gz", "xz", "zip",
 	// images
 	"mng", "pct", "bmp", "gif", "jpg", "jpeg", "png", "pst", "psp", "tif", "tiff", "ai", "drw",
-	"dxf", "eps", "ps", "svg", "cdr", "ico", "webp",
+	"dxf", "eps", "ps", "svg", "cdr", "ico",
 	// audio
 	"mp3", "wma", "ogg", "wav", "ra", "aac", "mid", "au", "aiff",
 	// video
 	"3gp", "asf", "asx", "avi", "mov", "mp4", "mpg", "qt", "rm", "swf", "wmv", "m4a", "m4v", "flv",
 	"webm",
 	// office suites
-	"xls", "xlsm", "xlsx", "xltm", "xltx", "potm", "potx", "ppt", "pptm", "pptx", "pps", "doc",
-	"docb", "docm", "docx", "dotm", "dotx", "odt", "ods", "odg", "odp",
+	"xls", "xlsx", "ppt", "pptx", "pps", "doc", "docx", "odt", "ods", "odg", "odp",
 	// other
 	"css", "pdf", "exe", "bin", "rss", "dmg", "iso", "apk",
 }
@@ -437,8 +436,13 @@ func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, 
 	if err != nil {
 		return nil, err
 	}
-	// _process_links: filter, canonicalize, then dedupe per region. The
-	// candidates may be shared, so the result is a new slice.
+	// Scrapy deduplicates the raw links first (the first occurrence of a
+	// URL wins even if a filter then drops it), then _process_links
+	// filters, canonicalizes and deduplicates again. The candidates may be
+	// shared, so the result is a new slice.
+	if le.unique {
+		links = le.dedupe(append([]Link(nil), links...))
+	}
 	out := make([]Link, 0, len(links))
 	for _, l := range links {
 		ok, err := le.allowed(l)

@@ -51,7 +51,10 @@ func TestLinkExtractorFixture(t *testing.T) {
 		{"restrict_css", LinkExtractorOptions{RestrictCSS: []string{"#menu a"}}, []Link{cat2}},
 		{"restrict_xpaths and restrict_css together", LinkExtractorOptions{
 			RestrictXPaths: []string{`//div[@id="menu"]`}, RestrictCSS: []string{"#menu + a"}}, []Link{cat1, cat2, cat3}},
-		{"restrict_text filters before dedupe", LinkExtractorOptions{RestrictText: []string{`categ.*again`}}, []Link{cat3a}},
+		// Scrapy deduplicates before filtering: cat3.html is first seen
+		// as "category 3 text", which restrict_text then drops.
+		{"restrict_text filters after dedupe", LinkExtractorOptions{RestrictText: []string{`categ.*again`}}, []Link{}},
+		{"restrict_text without unique", LinkExtractorOptions{RestrictText: []string{`categ.*again`}, Unique: bp(false)}, []Link{cat3a, cat3a}},
 		{"restrict_text several", LinkExtractorOptions{RestrictText: []string{`^nested`, `^promo$`}}, []Link{nested, promo}},
 		{"tags a only, no extension filter", LinkExtractorOptions{Tags: []string{"a"}, DenyExtensions: []string{}},
 			[]Link{cat2, cat3, cat3f, partner, nested, item4, pdf, query, promo, partner2}},

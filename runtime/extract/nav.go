@@ -40,8 +40,9 @@ func (h *navigator) NodeType() xpath.NodeType {
 		}
 		return xpath.ElementNode
 	}
-	// Doctype nodes are removed at parse time and raw nodes never occur; an
-	// unknown node is treated as a comment so no query can panic on it.
+	// Doctype nodes are removed at parse time; raw nodes (unexpanded XML
+	// entity references) and anything unknown look like comments, so
+	// text() and string values skip them as lxml skips entity references.
 	return xpath.CommentNode
 }
 
@@ -90,6 +91,8 @@ func (h *navigator) Value() string {
 	switch h.curr.Type {
 	case html.CommentNode, html.TextNode:
 		return h.curr.Data
+	case html.RawNode:
+		return ""
 	case html.ElementNode:
 		if h.attr != -1 {
 			return h.curr.Attr[h.attr].Val

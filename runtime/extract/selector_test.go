@@ -1,8 +1,11 @@
 package extract
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -81,7 +84,9 @@ var selectorCases = []selCase{
 	{name: "descendant text includes own", doc: cssBody, css: "#paragraph ::text", strip: true, want: []string{"lorem ipsum text", "hi", "there", "guy"}},
 	{name: "p::text", doc: cssBody, css: "p::text", strip: true, want: []string{"lorem ipsum text"}},
 	{name: "p ::text", doc: cssBody, css: "p ::text", strip: true, want: []string{"lorem ipsum text", "hi", "there", "guy"}},
-	{name: "*::text under p", doc: `<p>a<b>b</b>c<i>d</i></p>`, css: "p *::text", want: []string{"b", "d"}},
+	{name: "p *::text is p ::text", doc: `<p>a<b>b</b>c<i>d</i></p>`, css: "p *::text", want: []string{"a", "b", "c", "d"}},
+	{name: "child star ::text", doc: `<p>a<b>b</b>c<i>d</i></p>`, css: "p > *::text", want: []string{"b", "d"}},
+	{name: "star ::attr deep", doc: `<div id="1"><p id="2"><b id="3"></b></p></div>`, css: "div *::attr(id)", want: []string{"1", "2", "3"}},
 	{name: "::attr(id)", doc: cssBody, css: "#p-b2::attr(id)", want: []string{"p-b2"}},
 	{name: "class ::attr(class)", doc: cssBody, css: ".cool-footer::attr(class)", want: []string{"cool-footer"}},
 	{name: "descendant ::attr includes own", doc: cssBody, css: ".cool-footer ::attr(id)", want: []string{"foobar-div", "foobar-span"}},
@@ -92,7 +97,8 @@ var selectorCases = []selCase{
 	{name: "group in document order", doc: `<p>1</p><b>2</b><p>3</p>`, css: "b::text, p::text", want: []string{"1", "2", "3"}},
 	{name: "group mixes nodes and text", doc: `<i>x</i><b>y</b>`, css: "b, i::text", want: []string{"x", "<b>y</b>"}},
 	{name: "bare ::text", doc: `<div>a<span>b</span></div>`, css: "div::text, span::text", want: []string{"a", "b"}},
-	{name: "attr name is case-insensitive in html", doc: `<a HREF="/x">x</a>`, css: "a::attr(HREF)", want: []string{"/x"}},
+	{name: "attr names are lower-case in html", doc: `<a HREF="/x">x</a>`, css: "a::attr(href)", want: []string{"/x"}},
+	{name: "::attr argument is not lower-cased", doc: `<a HREF="/x">x</a>`, css: "a::attr(HREF)", want: []string{}},
 	{name: "has", doc: cssBody, css: "p:has(b)::text", strip: true, want: []string{"lorem ipsum text"}},
 	{name: "nth-child", doc: `<ul><li>1</li><li>2</li><li>3</li></ul>`, css: "li:nth-child(2n+1)::text", want: []string{"1", "3"}},
 	{name: "last-child", doc: cssBody, css: "area:last-child", want: []string{`<area shape="default" id="area-nohref">`}},
@@ -160,17 +166,50 @@ var selectorCases = []selCase{
 	{name: "several namespaces", doc: nsXML, typ: "xml", xpath: "string(//b:Operation/following-sibling::x:TestTag/following-sibling::*//p:name)",
 		ns: map[string]string{"b": "http://somens.com", "p": "http://www.scrapy.org/product", "x": "http://webservices.amazon.com/AWSECommerceService/2005-10-05"}, want: []string{"Dried Rose"}},
 	{name: "xml get copies namespace declarations", doc: `<r xmlns="urn:a" xmlns:q="urn:q"><q:e>t</q:e></r>`, typ: "xml", xpath: "//q:e", ns: map[string]string{"q": "urn:q"},
-		want: []string{`<q:e xmlns="urn:a" xmlns:q="urn:q">t</q:e>`}},
+		want: []string{`<q:e xmlns:q="urn:q" xmlns="urn:a">t</q:e>`}},
 	{name: "xml css", doc: `<?xml version="1.0"?><Doc><Title>Hi</Title></Doc>`, typ: "", css: "Title", want: []string{"<Title>Hi</Title>"}},
 	{name: "xml declaration detected", doc: `<?xml version="1.0"?><Doc><Title>Hi</Title></Doc>`, typ: "", xpath: "//Title/text()", want: []string{"Hi"}},
+	{name: "xml undeclared entity dropped", doc: `<foo>a&custom;b&nbsp;c</foo>`, typ: "xml", xpath: "//foo", want: []string{"<foo>abc</foo>"}},
+	{name: "svg names lower-cased as lxml", doc: `<svg viewBox="0 0 1 1"><linearGradient id="g"/></svg>`, xpath: "//svg", want: []string{`<svg viewbox="0 0 1 1"><lineargradient id="g"></lineargradient></svg>`}},
 	{name: "xml cdata", doc: `<r><![CDATA[a < b]]></r>`, typ: "xml", xpath: "//r/text()", want: []string{"a < b"}},
-	{name: "xml external entity not resolved", doc: `<?xml version="1.0"?><!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd" >]><foo>&xxe;</foo>`, typ: "xml", xpath: "string(//foo)", want: []string{"&xxe;"}},
+	{name: "xml external entity not resolved", doc: `<?xml version="1.0"?><!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd" >]><foo>a&xxe;b</foo>`, typ: "xml", xpath: "string(//foo)", want: []string{"ab"}},
+	{name: "xml entity reference written back", doc: `<?xml version="1.0"?><!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd" >]><foo>a&xxe;b</foo>`, typ: "xml", xpath: "//foo", want: []string{"<foo>a&xxe;b</foo>"}},
+	{name: "xml escapes", doc: `<r><e b="2" a="x&quot;y&#10;z">t &gt; u &amp;x;</e></r>`, typ: "xml", xpath: "//e", want: []string{`<e b="2" a="x&quot;y&#10;z">t &gt; u &amp;x;</e>`}},
+	{name: "xml own namespace first", doc: `<r xmlns:z="urn:z" xmlns:q="urn:q" xmlns="urn:a"><e>t</e></r>`, typ: "xml", xpath: "//a:e", ns: map[string]string{"a": "urn:a"}, want: []string{`<e xmlns="urn:a" xmlns:z="urn:z" xmlns:q="urn:q">t</e>`}},
+	{name: "xml nearest ancestor first", doc: `<r xmlns:z="urn:z"><m xmlns:y="urn:y"><y:e z:a="1">t<z:f/></y:e></m></r>`, typ: "xml", xpath: "//y:e", ns: map[string]string{"y": "urn:y"}, want: []string{`<y:e xmlns:y="urn:y" xmlns:z="urn:z" z:a="1">t<z:f/></y:e>`}},
+	{name: "xml declarations on the element come first", doc: `<r xmlns:q="urn:q"><q:e xmlns:w="urn:w">t</q:e></r>`, typ: "xml", xpath: "//q:e", ns: map[string]string{"q": "urn:q"}, want: []string{`<q:e xmlns:w="urn:w" xmlns:q="urn:q">t</q:e>`}},
 }
 
+// dumpCases writes the cases and our results as JSON for
+// testdata/parsel_oracle.py, which replays them through real parsel:
+//
+//	go test ./runtime/extract -run ParselEquivalence -dump-cases /tmp/cases.json
+//	python3 runtime/extract/testdata/parsel_oracle.py /tmp/cases.json
+var dumpCases = flag.String("dump-cases", "", "write the selector cases and results to this JSON file")
+
 func TestSelectorParselEquivalence(t *testing.T) {
-	t.Parallel()
 	if len(selectorCases) < 60 {
 		t.Fatalf("only %d cases", len(selectorCases))
+	}
+	type dumped struct {
+		Name, Doc, Typ, CSS, XPath string
+		Vars                       map[string]any
+		NS                         map[string]string
+		Strip                      bool
+		Want                       []string
+	}
+	if *dumpCases != "" {
+		var rows []dumped
+		for _, tc := range selectorCases {
+			rows = append(rows, dumped{tc.name, tc.doc, tc.typ, tc.css, tc.xpath, tc.vars, tc.ns, tc.strip, tc.want})
+		}
+		b, err := json.MarshalIndent(rows, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(*dumpCases, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tc := range selectorCases {
 		t.Run(tc.name, func(t *testing.T) {

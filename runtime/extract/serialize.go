@@ -115,10 +115,12 @@ var xmlTextEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
 // nsDecl is one in-scope namespace declaration.
 type nsDecl struct{ prefix, uri string }
 
-// inheritedNS lists the declarations of n's ancestors, nearest first, that
-// lxml copies onto a serialized subtree so it stands alone.
+// inheritedNS lists the declarations of n's ancestors that lxml copies
+// onto a serialized subtree so it stands alone, in lxml's order: the one the
+// element's own name uses first, then the others nearest ancestor first, in
+// declaration order.
 func inheritedNS(n *html.Node) []nsDecl {
-	var out []nsDecl
+	var all []nsDecl
 	seen := map[string]bool{}
 	for _, a := range n.Attr {
 		if a.Namespace == xmlnsSpace {
@@ -129,11 +131,20 @@ func inheritedNS(n *html.Node) []nsDecl {
 		for _, a := range p.Attr {
 			if a.Namespace == xmlnsSpace && !seen[a.Key] {
 				seen[a.Key] = true
-				out = append(out, nsDecl{a.Key, a.Val})
+				all = append(all, nsDecl{a.Key, a.Val})
 			}
 		}
 	}
-	return out
+	if n.Namespace == "" {
+		return all
+	}
+	for i, d := range all {
+		if d.uri == n.Namespace {
+			out := append([]nsDecl{d}, all[:i]...)
+			return append(out, all[i+1:]...)
+		}
+	}
+	return all
 }
 
 // prefixFor finds the prefix bound to uri at n ("" for the default).
@@ -177,6 +188,9 @@ func writeXML(d *document, b *strings.Builder, n *html.Node, extra []nsDecl) {
 		b.WriteString("<!--")
 		b.WriteString(n.Data)
 		b.WriteString("-->")
+	case html.RawNode:
+		// an entity reference kept unresolved (see parseXML)
+		b.WriteString(n.Data)
 	case html.ElementNode:
 		name := xmlName(n, n.Namespace, d.elemName(n), false)
 		b.WriteByte('<')

@@ -103,14 +103,16 @@ func write(w io.Writer, b []byte) error {
 type jsonlExporter struct {
 	w      io.Writer
 	fields []string
+	buf    []byte // reused between items
 }
 
 func (e *jsonlExporter) export(it *crawl.Item) error {
-	b, err := selectFields(it, e.fields).MarshalJSON()
+	b, err := appendItemJSON(e.buf[:0], selectFields(it, e.fields))
 	if err != nil {
 		return fmt.Errorf("serialize item: %w", err)
 	}
-	return write(e.w, append(b, '\n'))
+	e.buf = append(b, '\n')
+	return write(e.w, e.buf)
 }
 
 func (e *jsonlExporter) finish() error { return nil }
@@ -126,7 +128,7 @@ type jsonExporter struct {
 }
 
 func (e *jsonExporter) export(it *crawl.Item) error {
-	b, err := selectFields(it, e.fields).MarshalJSON()
+	b, err := appendItemJSON(nil, selectFields(it, e.fields))
 	if err != nil {
 		return fmt.Errorf("serialize item: %w", err)
 	}

@@ -292,3 +292,31 @@ func TestParseOutput(t *testing.T) {
 		})
 	}
 }
+
+// TestFastJSONMatchesItemMarshal: the feed's own JSON writer is byte for
+// byte crawl.Item.MarshalJSON.
+func TestFastJSONMatchesItemMarshal(t *testing.T) {
+	items := append(sampleItems(),
+		crawl.NewItem("ctl", "a\tb\nc\x01", "html", "<a href=\"x\">&</a>", "u2028", "x\u2028y", "bad", "\xff",
+			"map", map[string]any{"b": 1, "a": []any{nil, false}}, "f", 1e21, "neg", int64(-5), "int", 7))
+	for i, it := range items {
+		want, err := it.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		f, err := feed.Open(feed.Config{URI: "-", Format: feed.JSONLines}, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Export(it); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSuffix(out.String(), "\n"); got != string(want) {
+			t.Errorf("item %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}

@@ -71,10 +71,12 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *wireRequest, target string)
 		stop()
 		return nil, nil, ctxErr(ctx, fmt.Errorf("write request: %w", err))
 	}
+	var bodyErr error
 	if len(req.body) > 0 {
+		// A server may answer (413) and close before reading the whole
+		// body; its answer is still read below, as net/http does.
 		if _, err := c.nc.Write(req.body); err != nil {
-			stop()
-			return nil, nil, ctxErr(ctx, fmt.Errorf("write request body: %w", err))
+			bodyErr = fmt.Errorf("write request body: %w", err)
 		}
 	}
 	hreq := &http.Request{Method: req.method}
@@ -85,6 +87,9 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *wireRequest, target string)
 		r, err := http.ReadResponse(c.br, hreq)
 		if err != nil {
 			stop()
+			if bodyErr != nil {
+				return nil, nil, ctxErr(ctx, bodyErr)
+			}
 			return nil, nil, ctxErr(ctx, fmt.Errorf("read response: %w", err))
 		}
 		if r.StatusCode >= 100 && r.StatusCode < 200 && r.StatusCode != http.StatusSwitchingProtocols {
@@ -93,7 +98,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *wireRequest, target string)
 		resp = r
 		break
 	}
-	keep := !resp.Close && !strings.EqualFold(req.headers.Get("connection"), "close")
+	keep := bodyErr == nil && !resp.Close && !strings.EqualFold(req.headers.Get("connection"), "close")
 	release := func(reusable bool) bool {
 		fired := !stop()
 		if fired {

@@ -294,7 +294,10 @@ func (cc *h2Conn) handle(f http2.Frame) error {
 	case *http2.RSTStreamFrame:
 		cc.mu.Lock()
 		if s := cc.streams[f.StreamID]; s != nil {
-			s.err = &StreamError{StreamID: f.StreamID, Code: f.ErrCode}
+			// NO_ERROR after a complete response only stops our upload.
+			if !(f.ErrCode == http2.ErrCodeNo && s.eof) {
+				s.err = &StreamError{StreamID: f.StreamID, Code: f.ErrCode}
+			}
 			s.signalResp()
 			delete(cc.streams, f.StreamID)
 			cc.markIdle()
@@ -457,11 +460,11 @@ func (cc *h2Conn) roundTrip(ctx context.Context, req *wireRequest) (*http.Respon
 		cc.cond.Broadcast()
 		cc.mu.Unlock()
 	})
+	var bodyErr error
 	if hasBody {
-		if err := cc.writeBody(s, req.body); err != nil {
-			s.abort()
-			return nil, err
-		}
+		// A failed upload may still have a response (the server answered
+		// early and reset the rest): wait for it before giving up.
+		bodyErr = cc.writeBody(s, req.body)
 	}
 	<-s.gotResp
 	cc.mu.Lock()
@@ -470,7 +473,7 @@ func (cc *h2Conn) roundTrip(ctx context.Context, req *wireRequest) (*http.Respon
 	if resp == nil {
 		s.abort()
 		if serr == nil {
-			serr = errors.New("http2: stream ended without a response")
+			serr = cmp(bodyErr, errors.New("http2: stream ended without a response"))
 		}
 		return nil, serr
 	}
@@ -545,12 +548,18 @@ func (cc *h2Conn) writeHeaders(id uint32, block []byte, endStream bool, maxFrame
 func (cc *h2Conn) writeBody(s *h2Stream, body []byte) error {
 	for len(body) > 0 {
 		cc.mu.Lock()
-		for (cc.sendWin <= 0 || s.sendWin <= 0) && cc.err == nil && s.err == nil {
+		for (cc.sendWin <= 0 || s.sendWin <= 0) && cc.err == nil && s.err == nil && !s.eof {
 			cc.cond.Wait()
 		}
 		if err := cmp(cc.err, s.err); err != nil {
 			cc.mu.Unlock()
 			return fmt.Errorf("http2: send body: %w", err)
+		}
+		if s.eof {
+			// The server answered in full before reading the whole body
+			// (a 413, say): the rest is not wanted.
+			cc.mu.Unlock()
+			return nil
 		}
 		n := min(int32(len(body)), cc.sendWin, s.sendWin, int32(cc.peerMaxFrame))
 		cc.sendWin -= n

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -157,8 +158,8 @@ func (p *Profile) Marshal() ([]byte, error) {
 var ErrUnknownProfile = errors.New("unknown impersonation profile")
 
 // aliases maps the short names to the newest shipped profile of each
-// browser; they are data too (profiles/aliases.yaml).
-func aliases() map[string]string {
+// browser; they are data too (profiles/aliases.yaml), read once.
+var aliases = sync.OnceValue(func() map[string]string {
 	out := map[string]string{}
 	b, err := profileFS.ReadFile("profiles/aliases.yaml")
 	if err != nil {
@@ -166,7 +167,7 @@ func aliases() map[string]string {
 	}
 	_ = yaml.Unmarshal(b, &out)
 	return out
-}
+})
 
 // Profiles lists every name LoadProfile accepts without a path, sorted:
 // shipped profiles, their aliases and "random".

@@ -60,6 +60,11 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 		}
 		io.WriteString(w, "ok")
 		return
+	case "/early":
+		// Answer without reading the upload.
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, "too large")
+		return
 	case "/abort":
 		panic(http.ErrAbortHandler)
 	case "/abort-body":
@@ -194,6 +199,11 @@ func TestBodiesAndFlowControl(t *testing.T) {
 			resp, body := get(t, tr, &downloader.Outgoing{Method: "POST", URL: mustURL(t, s.URL+"/post"), Body: up, Impersonate: "chrome", HTTPVersion: version, Verify: true})
 			if !strings.Contains(body, fmt.Sprintf("POST /post body=%d len=%d", len(up), len(up))) {
 				t.Errorf("upload: %d %q", resp.StatusCode, body)
+			}
+			// An answer before the upload is read is still the answer.
+			resp, early := get(t, tr, &downloader.Outgoing{Method: "POST", URL: mustURL(t, s.URL+"/early"), Body: up, Impersonate: "chrome", HTTPVersion: version, Verify: true})
+			if resp.StatusCode != 413 || early != "too large" {
+				t.Errorf("early answer: %d %q", resp.StatusCode, early)
 			}
 			// 20 MiB down: more than chrome's 15 MiB connection window.
 			_, big := get(t, tr, &downloader.Outgoing{URL: mustURL(t, s.URL+"/big?n=20971520"), Impersonate: "chrome", HTTPVersion: version, Verify: true})

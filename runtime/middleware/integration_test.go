@@ -298,3 +298,22 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func newBenchStats() *stats.Memory { return stats.NewMemory() }
+
+// C04 against the server: 50 new cookies per page over 100 pages; the
+// Cookie header the server receives never passes 8 KiB.
+func TestCookieSpamFromServer(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	s := newStack(t, nil)
+	for range 100 {
+		if _, err := s.chain.Download(context.Background(), &crawl.Request{URL: srv.URL + "/setcookie-spam?k=50"}, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	largest := 0
+	for _, h := range srv.Hits("/setcookie-spam") {
+		largest = max(largest, len(h.Header.Get("Cookie")))
+	}
+	if largest == 0 || largest > 8<<10 {
+		t.Fatalf("largest Cookie header %d B", largest)
+	}
+}

@@ -50,7 +50,7 @@ type Redirect struct {
 	// (URLLENGTH_LIMIT, 2083; 0 = no limit), which also bounds endless
 	// unique-redirect traps.
 	MaxURLLength int
-	Logger           *slog.Logger
+	Logger       *slog.Logger
 }
 
 // NewRedirect returns a Redirect with Scrapy's defaults.

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"crypto/sha1"
-	"encoding/hex"
 	"net/url"
 	"sort"
 	"strings"
@@ -19,25 +18,49 @@ import (
 // 16 bytes, so fingerprints are a prefix of Scrapy's and need 16 bytes of
 // memory per request instead of a URL (RELIABILITY.md M16, M17).
 func Fingerprint(r *crawl.Request) [16]byte {
+	// Written piecewise into one stack buffer: the dupefilter runs for every
+	// link a callback emits, so this is on the hot path.
+	var buf [512]byte
+	b := buf[:0]
+	b = append(b, `{"body": "`...)
 	h := sha1.New()
-	// json.dumps({"body":..,"headers":{},"method":..,"url":..}, sort_keys=True)
-	h.Write([]byte(`{"body": "`))
-	var buf [128]byte
-	body := r.Body
-	for len(body) > 0 {
-		n := min(len(body), len(buf)/2)
-		hex.Encode(buf[:], body[:n])
-		h.Write(buf[:2*n])
-		body = body[n:]
+	for _, c := range r.Body {
+		if len(b) > len(buf)-2 {
+			h.Write(b)
+			b = buf[:0]
+		}
+		b = append(b, hexDigits[c>>4], hexDigits[c&15])
 	}
-	h.Write([]byte(`", "headers": {}, "method": `))
-	h.Write([]byte(pyJSONString(r.GetMethod())))
-	h.Write([]byte(`, "url": `))
-	h.Write([]byte(pyJSONString(CanonicalizeURL(r.URL))))
-	h.Write([]byte(`}`))
+	b = append(b, `", "headers": {}, "method": `...)
+	b = appendPyJSON(b, r.GetMethod())
+	b = append(b, `, "url": `...)
+	b = appendPyJSON(b, CanonicalizeURL(r.URL))
+	b = append(b, '}')
+	h.Write(b)
+	var sum [sha1.Size]byte
 	var fp [16]byte
-	copy(fp[:], h.Sum(nil))
+	copy(fp[:], h.Sum(sum[:0]))
 	return fp
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendPyJSON appends s encoded as Python's json.dumps does with
+// ensure_ascii (a canonical URL is ASCII, so the fast path is a copy).
+func appendPyJSON(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return append(b, pyJSONString(s)...)
 }
 
 // pyJSONString encodes s as Python's json.dumps does with ensure_ascii.
@@ -100,6 +123,7 @@ func CanonicalizeURL(raw string) string {
 	}
 	query := canonicalQuery(u.RawQuery)
 	var b strings.Builder
+	b.Grow(len(raw) + 8)
 	if scheme != "" {
 		b.WriteString(scheme)
 		b.WriteByte(':')
@@ -128,6 +152,16 @@ func CanonicalizeURL(raw string) string {
 // (which change the path's meaning) and re-encodes what must be encoded, so
 // %7E, ~ and %7e compare equal and escapes come out upper-case.
 func canonicalPath(p string) string {
+	clean := true
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' || !pathSafe(p[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return p
+	}
 	var raw []byte
 	for i := 0; i < len(p); i++ {
 		c := p[i]

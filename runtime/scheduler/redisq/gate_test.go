@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,5 +82,78 @@ func TestGateSlotsAreIndependent(t *testing.T) {
 	}
 	if err := g.Acquire(ctx, "c.test", 0); err != nil {
 		t.Fatalf("zero delay: %v", err)
+	}
+}
+
+// CONCURRENT_REQUESTS_PER_DOMAIN across workers: 3 workers with 4
+// goroutines each share 2 places on a slot; the server never sees more than
+// 2 requests at once.
+func TestGateSharedConcurrency(t *testing.T) {
+	srv := redistest.Start(t)
+	var inFlight, peak atomic.Int32
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		inFlight.Add(-1)
+	}))
+	defer site.Close()
+	const limit = 2
+	var wg sync.WaitGroup
+	for range 3 {
+		s, _ := openSched(t, srv, Options{Name: "conc"})
+		g := s.Gate()
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 5 {
+					release, err := g.Hold(context.Background(), "127.0.0.1", limit, 10*time.Second)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp, err := http.Get(site.URL)
+					if err == nil {
+						resp.Body.Close()
+					}
+					release()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if p := peak.Load(); p > limit || p < 1 {
+		t.Fatalf("server saw %d concurrent requests, want at most %d", p, limit)
+	}
+}
+
+// A place held by a worker that died frees itself after the ttl.
+func TestGateHeldPlaceExpires(t *testing.T) {
+	srv := redistest.Start(t)
+	s, _ := openSched(t, srv, Options{Name: "expire"})
+	g := s.Gate()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := g.Hold(ctx, "a.test", 1, time.Second); err != nil { // never released
+		t.Fatal(err)
+	}
+	short, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel2()
+	if _, err := g.Hold(short, "a.test", 1, time.Second); err == nil {
+		t.Fatal("a second place was granted with limit 1")
+	}
+	release, err := g.Hold(ctx, "a.test", 1, time.Second)
+	if err != nil {
+		t.Fatalf("the dead holder's place did not expire: %v", err)
+	}
+	release()
+	if n := s.Client().ZCard(ctx, "expire:conn:a.test").Val(); n != 0 {
+		t.Fatalf("holders after release = %d", n)
 	}
 }

@@ -30,6 +30,10 @@
 //	N:rejected          list   task entries that could not be used, with the reason
 //	N:acked:<id>        string short-lived marker: the ack of lease <id> was committed
 //	N:slot:<slot>       string politeness gate: earliest time of the next request to a slot
+//	N:conn:<slot>       zset   shared concurrency places of a slot (holder -> expiry)
+//	N:config            hash   shared settings the scripts read (max_deliveries)
+//	N:redeliveries      hash   sha1 of an entry -> times its lease expired
+//	N:dead              list   entries whose lease expired MaxDeliveries times (poison pills)
 package redisq
 
 import (
@@ -112,6 +116,11 @@ type Options struct {
 	// Fingerprint computes request fingerprints; every worker of a crawl must
 	// use the same function. Default: scheduler.Fingerprint (Scrapy's).
 	Fingerprint func(*crawl.Request) [16]byte
+	// MaxDeliveries moves a request (or task entry) whose lease expired this
+	// many times to N:dead instead of redelivering it again: a page that
+	// crashes or hangs every worker must not cycle forever. Default 5; a
+	// negative value disables it.
+	MaxDeliveries int
 	// Logger receives outage and lease messages; default slog.Default().
 	Logger *slog.Logger
 	// Stats, when set, mirrors the backend's counters locally.
@@ -192,6 +201,9 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxDeliveries == 0 {
+		opts.MaxDeliveries = 5
+	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Second
 	}
@@ -260,12 +272,17 @@ func (s *Scheduler) Open(ctx context.Context) error {
 	if s.opts.FlushOnStart {
 		err := s.retry.do(ctx, "flush on start", func(ctx context.Context) error {
 			return s.rdb.Del(ctx, s.keys.requests, s.keys.seq, s.keys.dupefilter, s.keys.leases,
-				s.keys.deadlines, s.keys.stats, s.keys.activity).Err()
+				s.keys.deadlines, s.keys.stats, s.keys.activity, s.keys.prefix+":redeliveries").Err()
 		})
 		if err != nil {
 			return err
 		}
 		s.log.Info("flushed queue, dupefilter, leases and stats (SCHEDULER_FLUSH_ON_START)")
+	}
+	if err := s.retry.do(ctx, "record config", func(ctx context.Context) error {
+		return s.rdb.HSet(ctx, s.keys.prefix+":config", "max_deliveries", max(s.opts.MaxDeliveries, 0)).Err()
+	}); err != nil {
+		return err
 	}
 	if s.opts.Dupefilter == DupefilterBloom {
 		err := s.retry.do(ctx, "record bloom parameters", func(ctx context.Context) error {
@@ -580,7 +597,7 @@ func (s *Scheduler) flushIfDone(ctx context.Context) error {
 				return nil
 			}
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Del(ctx, s.keys.requests, s.keys.seq, s.keys.dupefilter, s.keys.leases, s.keys.deadlines)
+				p.Del(ctx, s.keys.requests, s.keys.seq, s.keys.dupefilter, s.keys.leases, s.keys.deadlines, s.keys.prefix+":redeliveries")
 				return nil
 			})
 			return err

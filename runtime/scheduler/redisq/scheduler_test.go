@@ -431,3 +431,67 @@ func mustEnq(t testing.TB, s *Scheduler, r *crawl.Request) {
 		t.Fatalf("Enqueue(%s) = %v, %v", r.URL, ok, err)
 	}
 }
+
+// X09 (crash loop): a request that kills every worker taking it is not
+// redelivered forever: after MaxDeliveries expired leases it moves to
+// N:dead, and the rest of the queue goes on.
+func TestPoisonRequestGoesToDeadLetter(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	o := Options{Name: "poison", LeaseTimeout: 300 * time.Millisecond, MaxDeliveries: 3, Persist: true}
+	seed, _ := openSched(t, srv, o)
+	mustEnq(t, seed, &crawl.Request{URL: "http://a.test/poison"})
+	for i := range 3 {
+		w, _ := openSched(t, srv, o)
+		var r *crawl.Request
+		waitFor(t, fmt.Sprintf("delivery %d", i+1), 10*time.Second, func() bool { r, _ = w.Next(ctx); return r != nil })
+		if r.URL != "http://a.test/poison" {
+			t.Fatalf("got %s", r.URL)
+		}
+		w.crash() // the page kills the worker
+	}
+	mustEnq(t, seed, &crawl.Request{URL: "http://a.test/healthy"})
+	last, _ := openSched(t, srv, o)
+	var got []string
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		r, err := last.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r != nil {
+			got = append(got, r.URL)
+			_ = last.Ack(ctx, r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if fmt.Sprint(got) != "[http://a.test/healthy]" {
+		t.Fatalf("after 3 deaths got %v, want only the healthy request", got)
+	}
+	dead := last.Client().LRange(ctx, "poison:dead", 0, -1).Val()
+	if len(dead) != 1 || !strings.Contains(dead[0], "poison") || !strings.Contains(dead[0], "lease expired 3 times") {
+		t.Fatalf("dead letters = %v", dead)
+	}
+}
+
+// An entry that expired once but was then processed starts from zero again.
+func TestRedeliveryCountClearedOnAck(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	o := Options{Name: "recover", LeaseTimeout: 300 * time.Millisecond, MaxDeliveries: 2, Persist: true}
+	a, _ := openSched(t, srv, o)
+	mustEnq(t, a, &crawl.Request{URL: "http://a.test/flaky", DontFilter: true})
+	if r, _ := a.Next(ctx); r == nil {
+		t.Fatal("no request")
+	}
+	a.crash()
+	b, _ := openSched(t, srv, o)
+	var r *crawl.Request
+	waitFor(t, "redelivery", 10*time.Second, func() bool { r, _ = b.Next(ctx); return r != nil })
+	if err := b.Ack(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Client().HLen(ctx, "recover:redeliveries").Val(); n != 0 {
+		t.Fatalf("redelivery counts left after the ack: %d", n)
+	}
+}

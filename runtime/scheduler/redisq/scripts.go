@@ -47,20 +47,47 @@ local function return_entry(f)
   end
 end
 -- reclaim returns expired leases (their worker died or stalled) to where
--- they came from. Bounded per call so one script never runs long.
+-- they came from. Bounded per call so one script never runs long. An entry
+-- whose lease expired max_deliveries times (N:config) is a poison pill that
+-- kills or hangs every worker taking it: it goes to N:dead instead of
+-- cycling forever.
 local function reclaim(leases, deadlines, stats, now)
   local ids = redis.call('ZRANGEBYSCORE', deadlines, '-inf', now, 'LIMIT', 0, 256)
+  if #ids == 0 then return 0 end
+  local prefix = string.sub(leases, 1, #leases - 7)
+  local maxd = tonumber(redis.call('HGET', prefix .. ':config', 'max_deliveries') or '0')
   for _, id in ipairs(ids) do
     local rec = redis.call('HGET', leases, id)
     if rec then
       local f = parse_lease(rec)
-      if f then return_entry(f) end
+      if f then
+        local dead = false
+        if maxd > 0 then
+          local h = redis.sha1hex(f[2] .. f[3] .. f[5])
+          local n = redis.call('HINCRBY', prefix .. ':redeliveries', h, 1)
+          if n >= maxd then
+            redis.call('HDEL', prefix .. ':redeliveries', h)
+            redis.call('RPUSH', prefix .. ':dead', cjson.encode({key = f[3], entry = f[5], time = now,
+              reason = 'lease expired ' .. n .. ' times: every worker that took it died or stalled'}))
+            redis.call('HINCRBY', stats, 'leases/dead', 1)
+            dead = true
+          end
+        end
+        if not dead then return_entry(f) end
+      end
       redis.call('HDEL', leases, id)
       redis.call('HINCRBY', stats, 'leases/expired', 1)
     end
     redis.call('ZREM', deadlines, id)
   end
   return #ids
+end
+-- forget_redeliveries drops the expiry count of an entry that was processed.
+local function forget_redeliveries(leases, f)
+  local key = string.sub(leases, 1, #leases - 7) .. ':redeliveries'
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HDEL', key, redis.sha1hex(f[2] .. f[3] .. f[5]))
+  end
 end
 `
 
@@ -167,6 +194,7 @@ if #ARGV > 3 then
   redis.call('HINCRBY', stats, 'item_scraped_count/redis', #ARGV - 3)
 end
 if ARGV[3] == '1' then
+  forget_redeliveries(leases, f)
   redis.call('HDEL', leases, ARGV[1])
   redis.call('ZREM', deadlines, ARGV[1])
   redis.call('SET', mark, '1', 'PX', 600000)
@@ -338,4 +366,24 @@ if now >= nxt then
   return 0
 end
 return nxt - now
+`)
+
+// scriptHold takes one of limit concurrent places on a slot, shared by all
+// workers. Holders are members of a zset scored by their expiry, so a place
+// held by a dead worker frees itself.
+//
+// KEYS: holders zset
+// ARGV: token, limit, ttl_ms
+// Returns 0 when taken, else the ms until the earliest holder expires
+// (capped by the caller: a release usually comes sooner).
+var scriptHold = newScript(`
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
+  return 0
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(first[2]) - now)
 `)

@@ -43,7 +43,9 @@ type TaskOptions struct {
 	BatchSize int
 	// MaxIdle is MAX_IDLE_TIME_BEFORE_CLOSE: Next returns io.EOF once there
 	// has been no work anywhere (no task, no queued request, no lease held by
-	// any worker) for this long. 0 waits forever.
+	// any worker) for this long. 0 waits forever for tasks when Keys is set;
+	// without Keys (a shared crawl of start_urls) 0 ends as soon as no work
+	// is left anywhere.
 	MaxIdle time.Duration
 	// MaxEntryBytes rejects larger entries (default 1 MiB).
 	MaxEntryBytes int
@@ -184,8 +186,8 @@ func (t *TaskSource) IdleState(ctx context.Context) (IdleState, error) {
 }
 
 func (t *TaskSource) idle(ctx context.Context) (bool, error) {
-	if t.opts.MaxIdle <= 0 {
-		return false, nil
+	if t.opts.MaxIdle <= 0 && len(t.opts.Keys) > 0 {
+		return false, nil // a RedisSpider with MaxIdle 0 waits for tasks forever
 	}
 	st, err := t.IdleState(ctx)
 	if err != nil {

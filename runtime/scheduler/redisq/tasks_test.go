@@ -422,7 +422,7 @@ func TestTaskInnerStartsThenSharedIdle(t *testing.T) {
 	srv := redistest.Start(t)
 	s, _ := openSched(t, srv, Options{Name: "inner"})
 	inner := &sliceIter{reqs: []*crawl.Request{{URL: "http://a.test/a"}, {URL: "http://a.test/b"}}}
-	ts := s.Tasks(TaskOptions{Inner: inner, MaxIdle: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+	ts := s.Tasks(TaskOptions{Inner: inner, PollInterval: 50 * time.Millisecond}) // MaxIdle 0: close when nothing is left
 	var got []string
 	for {
 		r, err := nextWithin(t, ts, 10*time.Second)
