@@ -199,6 +199,7 @@ func New(opts Options) (c *Crawler, err error) {
 	}
 
 	engineMWs := []engine.SpiderMiddleware{
+		&spidermw.Referer{SetHeader: set.Bool("REFERER_ENABLED")},
 		spidermw.NewOffsite(spec.AllowedDomains, st, logger),
 		spidermw.NewDepth(set.Int("DEPTH_LIMIT"), set.Int("DEPTH_PRIORITY"), set.Bool("DEPTH_STATS_VERBOSE"), st, logger),
 	}

@@ -21,6 +21,7 @@ type protos struct {
 	selectorList, headers           *goja.Object
 	uint8Array                      goja.Value
 	mapProto, setProto              *goja.Object
+	bytesProto, bufferProto         *goja.Object
 	responseMethods                 map[string]goja.Value
 	selectorMethods                 map[string]goja.Value
 	headersMethods                  map[string]goja.Value
@@ -42,6 +43,8 @@ func (s *Spider) install() error {
 	s.protos.uint8Array = vm.Get("Uint8Array")
 	s.protos.mapProto = vm.Get("Map").ToObject(vm).Get("prototype").(*goja.Object)
 	s.protos.setProto = vm.Get("Set").ToObject(vm).Get("prototype").(*goja.Object)
+	s.protos.bytesProto = vm.Get("Uint8Array").ToObject(vm).Get("prototype").(*goja.Object).Prototype()
+	s.protos.bufferProto = vm.Get("ArrayBuffer").ToObject(vm).Get("prototype").(*goja.Object)
 	s.stringify = mustCallable(vm.Get("JSON").ToObject(vm).Get("stringify"))
 
 	s.installConsole()
@@ -386,7 +389,8 @@ func (s *Spider) uint8Array(b []byte) goja.Value {
 }
 
 func (s *Spider) exporter() *exporter {
-	return &exporter{vm: s.vm, mapProto: s.protos.mapProto, setProto: s.protos.setProto}
+	return &exporter{vm: s.vm, mapProto: s.protos.mapProto, setProto: s.protos.setProto,
+		bytesProto: s.protos.bytesProto, bufferProto: s.protos.bufferProto}
 }
 func (s *Spider) importer() importer  { return importer{vm: s.vm} }
 

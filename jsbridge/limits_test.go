@@ -20,7 +20,6 @@ func TestLimits(t *testing.T) {
 		{"spin", "testdata/limits.js:4:", ErrTimeout},
 		{"spin", "JS_TIMEOUT: callback spin exceeded JS_TIMEOUT 1s at testdata/limits.js:4:", ErrTimeout},
 		{"spin_later", "callback spin_later exceeded JS_TIMEOUT 1s at testdata/limits.js:", ErrTimeout},
-		{"recurse", "RangeError: maximum call stack size exceeded", nil},
 		{"repeat", "RangeError: string length limit 16 MiB exceeded (1024 MiB requested)", nil},
 		{"pad", "RangeError: string length limit 16 MiB exceeded", nil},
 		{"join", "RangeError: string length limit 16 MiB exceeded", nil},
@@ -58,6 +57,23 @@ func TestLimits(t *testing.T) {
 	want := `I {"require":"undefined","process":"undefined","fetch":"undefined","Deno":"undefined","setTimeout":"function","native":"undefined","go":0}`
 	if err != nil || rec.String() != want {
 		t.Errorf("capabilities: %v\n%s\nwant\n%s", err, rec, want)
+	}
+}
+
+// TestRecursion: deep recursion is a RangeError, not a crash or a heap
+// that grows until the process dies (RELIABILITY.md M2/M3, J02). The first
+// overflow grows goja's stack (slow under -race), hence its own timeout.
+func TestRecursion(t *testing.T) {
+	t.Parallel()
+	s, _ := newSpider(t, "limits.js", func(o *Options) { o.JSTimeout = 20 * time.Second })
+	for i := 0; i < 2; i++ {
+		_, err := call(t, s, "recurse")
+		if err == nil || !strings.HasPrefix(err.Error(), "testdata/limits.js:13:") || !strings.Contains(firstLine(err.Error()), "RangeError: maximum call stack size exceeded") {
+			t.Fatalf("got %v", err)
+		}
+		if n := strings.Count(err.Error(), "\n\tat "); n > maxStackFrames {
+			t.Errorf("stack has %d frames, want at most %d", n, maxStackFrames)
+		}
 	}
 }
 

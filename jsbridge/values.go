@@ -49,8 +49,10 @@ func (e *ValueError) Error() string { return e.Path + ": " + e.Reason }
 // exporter converts JS values to Go data on the loop.
 type exporter struct {
 	vm       *goja.Runtime
-	mapProto *goja.Object
-	setProto *goja.Object
+	mapProto    *goja.Object
+	setProto    *goja.Object
+	bytesProto  *goja.Object // %TypedArray%.prototype
+	bufferProto *goja.Object // ArrayBuffer.prototype
 	seen     []*goja.Object // current path, for cycle detection
 }
 
@@ -182,7 +184,8 @@ func (x *exporter) object(o *goja.Object, path string, depth int) (any, error) {
 		}
 	case "Error":
 		return nil, &ValueError{path, "an Error is not data"}
-	case "Uint8Array", "ArrayBuffer":
+	}
+	if protoIs(o, x.bytesProto) || protoIs(o, x.bufferProto) {
 		// Export only here: for plain objects it would build a Go map.
 		switch e := o.Export().(type) {
 		case []byte:
@@ -190,6 +193,7 @@ func (x *exporter) object(o *goja.Object, path string, depth int) (any, error) {
 		case goja.ArrayBuffer:
 			return string(e.Bytes()), nil
 		}
+		return nil, &ValueError{path, "typed arrays other than Uint8Array are not data"}
 	}
 	if protoIs(o, x.mapProto) {
 		return x.mapValue(o, path, depth)

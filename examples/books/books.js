@@ -21,7 +21,7 @@ export function parse_book(response) {
   for (const row of response.css("table.table-striped tr")) {
     info[row.css("th::text").get("").trim()] = row.css("td::text").get("").trim();
   }
-  const rating = main.css("p.star-rating").attrib["class"].split(/\s+/).find((c) => c in RATINGS);
+  const rating = (main.css("p.star-rating").attrib["class"] ?? "").split(/\s+/).find((c) => c in RATINGS);
   return {
     title: main.css("h1::text").get(),
     // Prices are "£51.77"; a number is easier to sort and sum.

@@ -10,7 +10,7 @@ import (
 // BenchmarkCallJSMD5 is the figure the issue asks for: one use_execjs call
 // of js-md5 on 100 bytes (PyExecJS with Node: ~0.5 s per call).
 //
-//	go test -run '^$' -bench CallJSMD5 -benchtime 2000x ./jsbridge/execjs/
+//	go test -run '^$' -bench Call -benchtime 3000x ./jsbridge/execjs/
 func BenchmarkCallJSMD5(b *testing.B) {
 	c := mustLoad(b, []string{"testdata/contexts/jsmd5.js"}, execjs.Options{})
 	s := strings.Repeat("a1b2c3d4e5", 10)
@@ -54,7 +54,8 @@ func BenchmarkCallOverhead(b *testing.B) {
 }
 
 // BenchmarkLoadVendorContexts is the start-up cost: four contexts with
-// crypto-js, jsencrypt, sm-crypto and js-md5 (about 450 KB of JS).
+// crypto-js, jsencrypt, sm-crypto and js-md5 (about 450 KB of JS). About a
+// second per op: run it with -benchtime 5x.
 func BenchmarkLoadVendorContexts(b *testing.B) {
 	for b.Loop() {
 		c, err := execjs.Load([]string{"testdata/contexts"}, execjs.Options{})

@@ -502,6 +502,7 @@ function probe() {
     searchParams: new URLSearchParams('a=1&b=2').get('b'),
     canvas: canvas.tagName + ':' + canvas.getContext('2d'),
     storage: localStorage.getItem('k'),
+    tags: [window, navigator, document, location, localStorage, document.createElement('div')].map(function (o) { return Object.prototype.toString.call(o); }),
     types: [typeof process, typeof module, typeof exports, typeof define, typeof setTimeout, typeof performance.now]
   };
 }
@@ -536,6 +537,7 @@ function badBtoa() { return btoa('✓'); }
 		"searchParams", "2",
 		"canvas", "CANVAS:null",
 		"storage", "1",
+		"tags", []any{"[object Window]", "[object Navigator]", "[object HTMLDocument]", "[object Location]", "[object Storage]", "[object HTMLElement]"},
 		"types", []any{"undefined", "undefined", "undefined", "undefined", "function", "function"},
 	)
 	if !reflect.DeepEqual(got, want) {

@@ -296,6 +296,17 @@
   });
   def(g, 'document', document);
 
+  // Object.prototype.toString.call(navigator) === '[object Navigator]' is a
+  // common environment check.
+  [[g, 'Window'], [navigator, 'Navigator'], [document, 'HTMLDocument'], [location, 'Location'],
+    [g.screen, 'Screen'], [g.history, 'History']].forEach(function (p) {
+    Object.defineProperty(p[0], Symbol.toStringTag, { value: p[1], configurable: true });
+  });
+  [[Storage.prototype, 'Storage'], [Element.prototype, 'HTMLElement'], [TextEncoder.prototype, 'TextEncoder'],
+    [TextDecoder.prototype, 'TextDecoder'], [crypto, 'Crypto']].forEach(function (p) {
+    Object.defineProperty(p[0], Symbol.toStringTag, { value: p[1], configurable: true });
+  });
+
   def(g, 'queueMicrotask', function (fn) { Promise.resolve().then(fn); });
   if (typeof g.performance === 'undefined') {
     var t0 = Date.now();

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,7 +100,27 @@ type Downloader struct {
 	slots     map[string]*slot
 	slotCalls int
 
-	active atomic.Int64
+	active   atomic.Int64
+	inflight sync.Map // *InFlight -> struct{}
+}
+
+// InFlight describes one download holding a slot.
+type InFlight struct {
+	URL   string // credentials redacted
+	Slot  string
+	Since time.Time
+}
+
+// InFlight lists the downloads holding a slot, oldest first: what a
+// watchdog line prints when a crawl seems stuck.
+func (d *Downloader) InFlight() []InFlight {
+	var out []InFlight
+	d.inflight.Range(func(k, _ any) bool {
+		out = append(out, *k.(*InFlight))
+		return true
+	})
+	slices.SortFunc(out, func(a, b InFlight) int { return a.Since.Compare(b.Since) })
+	return out
 }
 
 // New builds a Downloader.
@@ -216,7 +237,10 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 		return nil, classify(ctx, req, err, 0, "waiting for a download slot", -1)
 	}
 	d.active.Add(1)
+	entry := &InFlight{URL: redactedURL(req), Slot: s.key, Since: time.Now()}
+	d.inflight.Store(entry, struct{}{})
 	defer func() {
+		d.inflight.Delete(entry)
 		d.active.Add(-1)
 		release()
 	}()
@@ -328,14 +352,16 @@ func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL, 
 	defer cancel()
 	if out.Proxy != nil {
 		ctx = WithProxy(ctx, out.Proxy)
-		if d.dialer.DenyPrivate() {
-			// Behind a proxy the proxy resolves the name, so the guard can
-			// only check the target by resolving it here first: a
-			// host-name-level check (a rebinding DNS may answer the proxy
-			// differently; see specs/downloader.md).
-			if err := d.dialer.CheckHost(ctx, u.Hostname()); err != nil {
-				return nil, classify(ctx, req, err, out.Timeout, "resolving "+u.Hostname(), -1)
-			}
+	}
+	if d.dialer.DenyPrivate() && (out.Proxy != nil || tr != d.opts.Transport) {
+		// Behind a proxy the proxy resolves the name, and another
+		// transport may dial without our Dialer: in both cases the guard
+		// also checks the target by resolving it here first. This is a
+		// host-name-level check (a rebinding DNS may answer differently
+		// later); the connect-time check needs the transport to dial
+		// through Dialer.DialContext. See specs/downloader.md.
+		if err := d.dialer.CheckHost(ctx, u.Hostname()); err != nil {
+			return nil, classify(ctx, req, err, out.Timeout, "resolving "+u.Hostname(), -1)
 		}
 	}
 	phase := &phaseState{s: "waiting for response headers"}

@@ -598,3 +598,27 @@ func TestBodylessResponses(t *testing.T) {
 		}
 	}
 }
+
+func TestInFlightListing(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	d := newDownloader(t, srv, func(o *Options) { o.Timeout = 300 * time.Millisecond })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Download(context.Background(), get(srv.URL+"/hang"))
+	}()
+	var got []InFlight
+	for range 200 {
+		if got = d.InFlight(); len(got) == 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(got) != 1 || got[0].URL != srv.URL+"/hang" || got[0].Slot != "127.0.0.1" || d.Active() != 1 {
+		t.Fatalf("in flight %v active %d", got, d.Active())
+	}
+	<-done
+	if n := len(d.InFlight()); n != 0 || d.Active() != 0 {
+		t.Fatalf("after the timeout: %d in flight, active %d", n, d.Active())
+	}
+}

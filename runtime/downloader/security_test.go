@@ -296,3 +296,25 @@ func mustReq(t *testing.T, url string) *http.Request {
 	}
 	return r
 }
+
+// A transport that does not dial through our Dialer (an impersonating one
+// wired without it) still cannot reach a blocked target: the downloader
+// checks the host before handing the request over.
+func TestGuardCoversOtherTransports(t *testing.T) {
+	called := 0
+	d := newDownloader(t, nil, func(o *Options) {
+		o.HTTP.Resolver = libcResolver()
+		o.HTTP.DenyPrivate = true
+		o.Transports = map[string]Transport{"chrome": transportFunc(func(ctx context.Context, out *Outgoing) (*http.Response, error) {
+			called++
+			return nil, context.Canceled
+		})}
+	})
+	req := get("http://meta.test/latest/")
+	req.Impersonate = "chrome"
+	resp, err := d.Download(context.Background(), req)
+	mustFail(t, resp, err, crawl.BlockedAddress, "cloud metadata")
+	if called != 0 {
+		t.Fatal("the transport was called for a blocked target")
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
@@ -17,6 +18,10 @@ type Progress struct {
 	Items        int64 // items scraped
 	Errors       int64 // spider errors so far
 	Reason       string
+	// OldestInFlight is how long the oldest request inside Fetch has been
+	// there, and OldestURL its URL: what a stuck crawl is waiting for.
+	OldestInFlight time.Duration
+	OldestURL      string
 }
 
 // Progress returns the current state of the crawl. It is safe to call from
@@ -24,6 +29,12 @@ type Progress struct {
 func (e *Engine) Progress() Progress {
 	e.mu.Lock()
 	p := Progress{Fetching: e.fetching, Processing: e.processing, PendingItems: e.items, Reason: e.reason}
+	now := time.Now()
+	for t, at := range e.inFetch {
+		if age := now.Sub(at); age > p.OldestInFlight {
+			p.OldestInFlight, p.OldestURL = age, t.req.URL
+		}
+	}
 	e.mu.Unlock()
 	p.Queued = -1
 	if n, err := e.opts.Scheduler.Len(e.runCtx); err == nil {

@@ -61,10 +61,11 @@ type Engine struct {
 	handle *Crawl
 
 	mu          sync.Mutex
-	fetching    int   // requests inside Fetch
-	processing  int   // responses/failures in callbacks or errbacks
-	activeBytes int64 // bytes of responses held by processing
-	items       int   // items queued or in the pipelines
+	fetching    int                 // requests inside Fetch
+	inFetch     map[*task]time.Time // when each request entered Fetch (watchdog)
+	processing  int                 // responses/failures in callbacks or errbacks
+	activeBytes int64               // bytes of responses held by processing
+	items       int                 // items queued or in the pipelines
 	startDone   bool
 	startBusy   bool // the start iterator's Next is running
 	reason      string
@@ -121,6 +122,7 @@ func New(opts Options) (*Engine, error) {
 		sig:       opts.Signals,
 		closeCh:   make(chan struct{}),
 		done:      make(chan struct{}),
+		inFetch:   map[*task]time.Time{},
 		abortCh:   make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		needStart: make(chan struct{}, 1),
@@ -332,7 +334,7 @@ func (e *Engine) closeFeeds() {
 func (e *Engine) loop() []string {
 	tick := time.NewTicker(e.opts.PollInterval)
 	defer tick.Stop()
-	lastFlush := time.Now()
+	lastFlush, lastWatch := time.Now(), time.Now()
 	var idleSince, lastIdleFire time.Time
 	keptOpen := false
 	stallPolls := 0
@@ -386,6 +388,13 @@ func (e *Engine) loop() []string {
 		if d := e.opts.CloseSpiderTimeoutNoItem; d > 0 && time.Since(time.Unix(0, e.lastItem.Load())) >= d {
 			e.requestClose(ReasonNoItem)
 			return nil
+		}
+		if w := e.opts.WatchdogInterval; w > 0 && time.Since(lastWatch) >= w {
+			lastWatch = time.Now()
+			if p := e.Progress(); p.Fetching > 0 {
+				e.log.Info("crawl in progress", "in_flight", p.Fetching, "oldest_age", p.OldestInFlight.Round(time.Millisecond),
+					"oldest_url", p.OldestURL, "queued", p.Queued, "pages", p.Pages, "items", p.Items)
+			}
 		}
 		if time.Since(lastFlush) >= e.opts.FlushInterval {
 			lastFlush = time.Now()
@@ -605,6 +614,9 @@ func (e *Engine) process(req *crawl.Request) {
 	t := &task{e: e, req: req}
 	t.pending.Store(1)
 	defer t.done()
+	e.mu.Lock()
+	e.inFetch[t] = time.Now()
+	e.mu.Unlock()
 	resp, next, err := e.fetch(req)
 	var size int64
 	if err == nil && next == nil && resp != nil {
@@ -622,6 +634,7 @@ func (e *Engine) process(req *crawl.Request) {
 	}
 	e.mu.Lock()
 	e.fetching--
+	delete(e.inFetch, t)
 	e.processing++
 	e.activeBytes += size
 	e.mu.Unlock()

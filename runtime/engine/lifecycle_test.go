@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -624,5 +626,65 @@ func TestStopOnSignals(t *testing.T) {
 				t.Fatalf("progress = %+v", progress)
 			}
 		})
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
+}
+
+// TestStuckCrawlWatchdog: requests to a server that never answers. The
+// watchdog names the oldest in-flight request, and a Stop ends the crawl
+// after the grace period by cancelling the hung downloads (D13).
+func TestStuckCrawlWatchdog(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	sp := &goSpider{start: func(context.Context) engine.StartIterator {
+		return startURLs(srv.URL+"/hang?a", srv.URL+"/hang?b", srv.URL+"/hang?c")
+	}}
+	e, err := engine.New(engine.Options{Spider: sp, Fetcher: newFetcher(t), Logger: logger, ConcurrentRequests: 2,
+		WatchdogInterval: 10 * time.Millisecond, PollInterval: 5 * time.Millisecond, ShutdownGrace: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress engine.Progress
+	go func() {
+		for !strings.Contains(logs.String(), "crawl in progress") {
+			time.Sleep(time.Millisecond)
+		}
+		progress = e.Progress()
+		e.Stop()
+	}()
+	res, err := e.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != engine.ReasonShutdown {
+		t.Fatalf("reason = %q", res.Reason)
+	}
+	if progress.Fetching != 2 || !strings.Contains(progress.OldestURL, "/hang?") || progress.OldestInFlight <= 0 {
+		t.Fatalf("progress = %+v", progress)
+	}
+	if !strings.Contains(logs.String(), "oldest_url="+srv.URL+"/hang?") {
+		t.Fatalf("watchdog line does not name the request:\n%s", logs.String())
+	}
+	if hitCount(srv, "/hang?c") != 0 {
+		t.Fatal("a third request was sent beyond CONCURRENT_REQUESTS 2")
 	}
 }

@@ -123,6 +123,11 @@ type Options struct {
 	IdleInterval time.Duration
 	// FlushInterval is how often feeds are flushed [1s].
 	FlushInterval time.Duration
+	// WatchdogInterval is how often a "crawl in progress" line with the
+	// in-flight count and the oldest in-flight request is logged while
+	// requests are in flight, so a stuck crawl says what it waits for
+	// [60s; <0 off].
+	WatchdogInterval time.Duration
 	// MemUsageInterval is how often memusage/max is sampled [1s; <0 off].
 	MemUsageInterval time.Duration
 }
@@ -154,6 +159,7 @@ func (o *Options) setDefaults() {
 	def(&o.IdleInterval, time.Second)
 	def(&o.FlushInterval, time.Second)
 	def(&o.MemUsageInterval, time.Second)
+	def(&o.WatchdogInterval, time.Minute)
 	if o.Stats == nil {
 		o.Stats = stats.NewMemory()
 	}

@@ -256,7 +256,9 @@ func (d *document) attrKey(n *html.Node, i int) string {
 }
 
 func parseHTML(text string) (*html.Node, error) {
-	root, err := html.Parse(strings.NewReader(text))
+	// Scripting off: <noscript> content is parsed as markup (lxml does the
+	// same, and lazy-loading pages keep their real <img> there).
+	root, err := html.ParseWithOptions(strings.NewReader(text), html.ParseOptionEnableScripting(false))
 	if err != nil || root == nil {
 		if err != nil && strings.Contains(err.Error(), "512") {
 			return nil, ErrTooDeep
@@ -273,7 +275,63 @@ func parseHTML(text string) (*html.Node, error) {
 		c = next
 	}
 	lowerForeign(root)
+	undoImplied(root, text)
 	return root, nil
+}
+
+// undoImplied gives value-less boolean attributes their libxml2 value and
+// removes the elements the HTML5 parser adds that libxml2 does not, when the
+// page did not write them: <tbody> around table rows (so the
+// very common //table/tr of Scrapy spiders keeps working) and an empty
+// <head>. A page that writes some <tbody> keeps them all, since the parsed
+// tree cannot tell which ones were implied.
+func undoImplied(root *html.Node, text string) {
+	lower := ""
+	has := func(tag string) bool {
+		if lower == "" {
+			lower = strings.ToLower(text)
+		}
+		return strings.Contains(lower, tag)
+	}
+	var tbodies []*html.Node
+	var head *html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type != html.ElementNode {
+				continue
+			}
+			for i, a := range c.Attr {
+				// libxml2 gives a value-less boolean attribute its own name
+				// as value (<input checked> has checked="checked").
+				if a.Val == "" && a.Namespace == "" && booleanAttrs[a.Key] {
+					c.Attr[i].Val = a.Key
+				}
+			}
+			switch {
+			case c.Data == "tbody" && c.Namespace == "":
+				tbodies = append(tbodies, c)
+			case c.Data == "head" && c.Namespace == "" && head == nil:
+				head = c
+			}
+			walk(c)
+		}
+	}
+	walk(root)
+	if len(tbodies) > 0 && !has("<tbody") {
+		for _, tb := range tbodies {
+			for c := tb.FirstChild; c != nil; {
+				next := c.NextSibling
+				tb.RemoveChild(c)
+				tb.Parent.InsertBefore(c, tb)
+				c = next
+			}
+			tb.Parent.RemoveChild(tb)
+		}
+	}
+	if head != nil && head.FirstChild == nil && len(head.Attr) == 0 && !has("<head") {
+		head.Parent.RemoveChild(head)
+	}
 }
 
 // lowerForeign lower-cases the names inside <svg> and <math>: the HTML5
@@ -366,6 +424,15 @@ func parseXML(text string) (*document, error) {
 			appendXMLText(cur, string(t))
 		case xml.Comment:
 			cur.AppendChild(&html.Node{Type: html.CommentNode, Data: string(t)})
+		case xml.ProcInst:
+			if t.Target == "xml" || cur == root {
+				continue // the declaration, and PIs outside the root element
+			}
+			pi := "<?" + t.Target
+			if len(t.Inst) > 0 {
+				pi += " " + string(t.Inst)
+			}
+			cur.AppendChild(&html.Node{Type: html.RawNode, Data: pi + "?>"})
 		}
 	}
 	if !sawElement {

@@ -129,6 +129,14 @@ var selectorCases = []selCase{
 	{name: "null byte", doc: "<html>\x00<body><p>Grainy</p></body></html>", xpath: ".", want: []string{"<html><body><p>Grainy</p></body></html>"}},
 	{name: "replacement char kept", doc: "<p>an Jos\ufffd de</p>", xpath: "//text()", want: []string{"an Jos\ufffd de"}},
 
+	{name: "boolean attribute value is its name", doc: `<input type=checkbox checked><option selected value=1>`, xpath: "//@checked|//@selected", want: []string{"checked", "selected"}},
+	{name: "no implied tbody", doc: `<table><tr><td>1</td></tr></table>`, xpath: "//table/tr/td/text()", want: []string{"1"}},
+	{name: "no implied tbody in css", doc: `<table id="t"><tr><td>1</td><td>2</td></tr></table>`, css: "#t > tr > td:nth-child(2)::text", want: []string{"2"}},
+	{name: "explicit tbody kept", doc: `<table><tbody><tr><td>1</td></tr></tbody></table>`, xpath: "//table/tbody/tr/td/text()", want: []string{"1"}},
+	{name: "no implied head", doc: `<p>a</p>`, css: "*", want: []string{"<html><body><p>a</p></body></html>", "<body><p>a</p></body>", "<p>a</p>"}},
+	{name: "noscript content is markup", doc: `<body><noscript><img src="real.jpg"></noscript></body>`, xpath: "//noscript/img/@src", want: []string{"real.jpg"}},
+	{name: "xml processing instruction", doc: `<root><?pi data?><a/></root>`, typ: "xml", xpath: "/root/node()", want: []string{"<?pi data?>", "<a/>"}},
+
 	// XPath
 	{name: "attribute by predicate", doc: inputsBody, xpath: "//input[@name='a']/@name", want: []string{"a"}},
 	{name: "number() is a float", doc: inputsBody, xpath: "number(concat(//input[@name='a']/@value, //input[@name='b']/@value))", want: []string{"12.0"}},

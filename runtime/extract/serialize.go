@@ -56,11 +56,6 @@ func writeHTML(b *strings.Builder, n *html.Node) {
 		b.WriteString(n.Data)
 		b.WriteString("-->")
 	case html.ElementNode:
-		if n.Data == "head" && n.FirstChild == nil && len(n.Attr) == 0 {
-			// The HTML5 parser always adds <head>; lxml adds none when the
-			// page has none. An empty one is almost always implied.
-			return
-		}
 		b.WriteByte('<')
 		b.WriteString(n.Data)
 		for _, a := range n.Attr {

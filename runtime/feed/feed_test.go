@@ -320,3 +320,42 @@ func TestFastJSONMatchesItemMarshal(t *testing.T) {
 		}
 	}
 }
+
+func TestSet(t *testing.T) {
+	dir := t.TempDir()
+	cfgs := []feed.Config{
+		{URI: filepath.Join(dir, "a.json"), Format: feed.JSON},
+		{URI: filepath.Join(dir, "b.csv"), Format: feed.CSV},
+	}
+	s, err := feed.OpenAll(cfgs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range sampleItems() {
+		if err := s.Export(it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfgs {
+		data, err := os.ReadFile(c.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkValid(t, c.Format, data, 3)
+	}
+	// A bad entry fails OpenAll and leaves no feed open (the first file is
+	// closed, so it is a complete empty document).
+	bad := []feed.Config{{URI: filepath.Join(dir, "c.json"), Format: feed.JSON}, {URI: filepath.Join(dir, "d"), Format: "yaml"}}
+	if _, err := feed.OpenAll(bad, nil); err == nil || !strings.Contains(err.Error(), "unknown feed format") {
+		t.Fatalf("err = %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "c.json")); string(data) != "[]\n" {
+		t.Fatalf("c.json = %q", data)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"slices"
@@ -214,10 +215,15 @@ func randomProfiles() []string {
 	return slices.Compact(out)
 }
 
+// shipped caches parsed shipped profiles: the embedded data never changes,
+// and callers (validation per request) may ask often.
+var shipped sync.Map // name -> *Profile
+
 // LoadProfile returns a shipped profile by name or alias, or reads a
 // profile file when nameOrPath looks like a path (contains a slash or ends
-// in .yaml/.yml/.json). "" is the plain Go client. "random" cannot be
-// loaded directly: the Transport resolves it per session.
+// in .yaml/.yml/.json). "" is the plain Go client. "random" returns one of
+// the newest browser profiles chosen now; a Transport instead keeps one
+// choice per session. Each call returns a copy the caller may change.
 func LoadProfile(nameOrPath string) (*Profile, error) {
 	name := strings.TrimSpace(nameOrPath)
 	if name == "" {
@@ -231,14 +237,28 @@ func LoadProfile(nameOrPath string) (*Profile, error) {
 		return ParseProfile(name, b)
 	}
 	lname := strings.ToLower(name)
+	if lname == Random {
+		all := randomProfiles()
+		lname = all[rand.IntN(len(all))]
+	}
 	if a, ok := aliases()[lname]; ok {
 		lname = a
+	}
+	if v, ok := shipped.Load(lname); ok {
+		cp := *v.(*Profile)
+		return &cp, nil
 	}
 	b, err := profileFS.ReadFile(path.Join("profiles", lname+".yaml"))
 	if err != nil {
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownProfile, name, strings.Join(Profiles(), ", "))
 	}
-	return ParseProfile(lname+".yaml", b)
+	p, err := ParseProfile(lname+".yaml", b)
+	if err != nil {
+		return nil, err
+	}
+	shipped.Store(lname, p)
+	cp := *p
+	return &cp, nil
 }
 
 // ParseProfile decodes and validates a profile; file names the source in

@@ -100,9 +100,6 @@ func TestProfilesListAndLoad(t *testing.T) {
 		}
 	}
 	for _, n := range names {
-		if n == Random {
-			continue
-		}
 		p, err := LoadProfile(n)
 		if err != nil {
 			t.Errorf("LoadProfile(%s): %v", n, err)
@@ -111,6 +108,15 @@ func TestProfilesListAndLoad(t *testing.T) {
 		if n != PlainGo && p.UserAgent() == "" {
 			t.Errorf("%s: no user-agent", n)
 		}
+	}
+	// A loaded profile is the caller's copy.
+	a, _ := LoadProfile("chrome")
+	a.Name = "changed"
+	if b, _ := LoadProfile("chrome"); b.Name != "chrome_156" {
+		t.Errorf("LoadProfile shares state: %s", b.Name)
+	}
+	if r, err := LoadProfile("random"); err != nil || !slices.Contains(randomProfiles(), r.Name) {
+		t.Errorf("LoadProfile(random) = %v, %v", r, err)
 	}
 	if _, err := LoadProfile("netscape_4"); err == nil || !strings.Contains(err.Error(), "unknown impersonation profile") {
 		t.Errorf("unknown profile error = %v", err)

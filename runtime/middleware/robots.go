@@ -44,10 +44,10 @@ type RobotsTxt struct {
 	UserAgent string
 	// Scheme is the spider's robot_scheme ("" = the request's scheme).
 	Scheme string
-	// TTL is how long a successful answer is kept (24h); RetryTTL how
-	// long a 5xx/unreachable "disallow all" is kept (10m).
+	// TTL is how long a successful answer is kept (0 = 24h); RetryTTL how
+	// long a 5xx/unreachable "disallow all" is kept (0 = 10m).
 	TTL, RetryTTL time.Duration
-	// MaxCrawlDelay caps Crawl-delay (30s).
+	// MaxCrawlDelay caps Crawl-delay (0 = 30s).
 	MaxCrawlDelay time.Duration
 	Delays        CrawlDelaySetter
 	Stats         stats.Collector
@@ -163,8 +163,8 @@ func (m *RobotsTxt) load(e *robotsEntry, robotsURL *url.URL, host string) {
 				typ = string(f.Type)
 			}
 			m.inc("robotstxt/exception_count/" + typ)
-			m.log().Warn("robots.txt unreachable: disallowing the host until retried", "url", target, "error", err.Error(), "retry_in", m.RetryTTL)
-			e.allowAll, e.expires = false, time.Now().Add(m.RetryTTL)
+			m.log().Warn("robots.txt unreachable: disallowing the host until retried", "url", target, "error", err.Error(), "retry_in", m.retryTTL())
+			e.allowAll, e.expires = false, time.Now().Add(m.retryTTL())
 			return
 		}
 		m.inc("robotstxt/response_count")
@@ -173,17 +173,17 @@ func (m *RobotsTxt) load(e *robotsEntry, robotsURL *url.URL, host string) {
 		case resp.Status >= 300 && resp.Status < 400 && resp.Headers.Get("Location") != "":
 			if hop >= 5 {
 				// RFC 9309 §2.3.1.2: more than five redirects → unavailable.
-				e.allowAll, e.expires = true, time.Now().Add(m.TTL)
+				e.allowAll, e.expires = true, time.Now().Add(m.ttl())
 				return
 			}
 			ref, err := url.Parse(resp.Headers.Get("Location"))
 			if err != nil {
-				e.allowAll, e.expires = true, time.Now().Add(m.TTL)
+				e.allowAll, e.expires = true, time.Now().Add(m.ttl())
 				return
 			}
 			next := robotsURL.ResolveReference(ref)
 			if next.Scheme != "http" && next.Scheme != "https" {
-				e.allowAll, e.expires = true, time.Now().Add(m.TTL)
+				e.allowAll, e.expires = true, time.Now().Add(m.ttl())
 				return
 			}
 			target = next.String()
@@ -196,15 +196,31 @@ func (m *RobotsTxt) load(e *robotsEntry, robotsURL *url.URL, host string) {
 				e.data = data
 				m.crawlDelay(data, host)
 			}
-			e.expires = time.Now().Add(m.TTL)
+			e.expires = time.Now().Add(m.ttl())
 		case resp.Status == 429 || resp.Status >= 500:
-			m.log().Warn("robots.txt server error: disallowing the host until retried", "url", target, "status", resp.Status, "retry_in", m.RetryTTL)
-			e.allowAll, e.expires = false, time.Now().Add(m.RetryTTL)
+			m.log().Warn("robots.txt server error: disallowing the host until retried", "url", target, "status", resp.Status, "retry_in", m.retryTTL())
+			e.allowAll, e.expires = false, time.Now().Add(m.retryTTL())
 		default:
-			e.allowAll, e.expires = true, time.Now().Add(m.TTL)
+			e.allowAll, e.expires = true, time.Now().Add(m.ttl())
 		}
 		return
 	}
+}
+
+// ttl, retryTTL and maxCrawlDelay give the zero fields their defaults, so
+// a RobotsTxt built as a struct literal does not re-fetch robots.txt on
+// every request or honour an unbounded Crawl-delay.
+func (m *RobotsTxt) ttl() time.Duration { return orDefault(m.TTL, 24*time.Hour) }
+
+func (m *RobotsTxt) retryTTL() time.Duration { return orDefault(m.RetryTTL, 10*time.Minute) }
+
+func (m *RobotsTxt) maxCrawlDelay() time.Duration { return orDefault(m.MaxCrawlDelay, 30*time.Second) }
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 func (m *RobotsTxt) fetchAgent() string {
@@ -220,9 +236,9 @@ func (m *RobotsTxt) crawlDelay(data *robotstxt.RobotsData, host string) {
 		return
 	}
 	d := g.CrawlDelay
-	if m.MaxCrawlDelay > 0 && d > m.MaxCrawlDelay {
-		m.log().Warn("robots.txt Crawl-delay capped", "host", host, "crawl_delay", d, "cap", m.MaxCrawlDelay)
-		d = m.MaxCrawlDelay
+	if limit := m.maxCrawlDelay(); d > limit {
+		m.log().Warn("robots.txt Crawl-delay capped", "host", host, "crawl_delay", d, "cap", limit)
+		d = limit
 	}
 	m.Delays.SetSlotMinDelay(host, d)
 }

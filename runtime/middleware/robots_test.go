@@ -228,3 +228,21 @@ func TestRobotsSingleFetchWhileOthersWait(t *testing.T) {
 	}
 	close(site2.gate)
 }
+
+// A RobotsTxt built as a struct literal (zero TTLs) still caches its
+// answer and caps Crawl-delay.
+func TestRobotsZeroValueDefaults(t *testing.T) {
+	site := &robotsSite{answers: map[string]func(*crawl.Request) (*crawl.Response, error){
+		"http://lit.test/robots.txt": body(200, "User-agent: *\nDisallow: /x\nCrawl-delay: 86400\n"),
+	}}
+	dl := &delays{}
+	m := &RobotsTxt{Enabled: true, Fetch: site.fetch, Delays: dl}
+	for range 3 {
+		if allowed(t, m, "http://lit.test/x") {
+			t.Fatal("disallowed path allowed")
+		}
+	}
+	if site.count("http://lit.test/robots.txt") != 1 || dl.m["lit.test"] != 30*time.Second {
+		t.Fatalf("fetches %d, crawl delay %v", site.count("http://lit.test/robots.txt"), dl.m["lit.test"])
+	}
+}

@@ -230,8 +230,13 @@ func TestDistributedCrawlExactlyOnce(t *testing.T) {
 	// write would make it slow; the restart test below uses always.
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
 	site := newTestSite(t, n)
+	workers := 3
+	if v := os.Getenv("REDISQ_TEST_WORKERS"); v != "" {
+		workers, _ = strconv.Atoi(v)
+	}
+	began := time.Now()
 	var ws []*workerProc
-	for i := range 3 {
+	for i := range workers {
 		ws = append(ws, startWorker(t, srv, site.URL, "dist", fmt.Sprintf("w%d", i), 5*time.Second))
 	}
 	for i, w := range ws {
@@ -239,6 +244,9 @@ func TestDistributedCrawlExactlyOnce(t *testing.T) {
 			t.Fatalf("worker %d: %v\n%s", i, err, w.log)
 		}
 	}
+	// Includes process start and the 1 s idle wait at the end.
+	took := time.Since(began)
+	t.Logf("%d workers crawled %d pages in %v (%.0f pages/s)", workers, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	for i := range n {
 		if h := site.hits[i].Load(); h != 1 {
 			t.Fatalf("page %d fetched %d times, want exactly 1", i, h)
