@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,9 +167,14 @@ func New(opts Options) (c *Crawler, err error) {
 		c.closers = append(c.closers, closeSched)
 	}
 
-	imp, releaseImp := sharedImpersonation(opts.HTTP, logger)
+	var dl *downloader.Downloader
+	imp, releaseImp := sharedImpersonation(opts.HTTP, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// The downloader's dialer applies DENY_PRIVATE_NETWORKS after DNS,
+		// so impersonated connections are guarded like the others.
+		return dl.Dialer().DialContext(ctx, network, addr)
+	}, logger)
 	c.closers = append(c.closers, releaseImp)
-	dl, err := newDownloader(set, opts, imp, rsched, logger)
+	dl, err = newDownloader(set, opts, imp, rsched, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +371,13 @@ func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Tra
 	d.Transport = opts.Transport
 	d.HTTP = opts.HTTP
 	d.HTTP.DenyPrivate = set.Bool("DENY_PRIVATE_NETWORKS")
+	for _, p := range set.Strings("NETWORK_ALLOW") {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("settings.NETWORK_ALLOW: %w", err)
+		}
+		d.HTTP.Guard.Allow = append(d.HTTP.Guard.Allow, prefix)
+	}
 	if t := set.Duration("DNS_TIMEOUT"); t > 0 {
 		d.HTTP.DNSTimeout = t
 	}
@@ -376,6 +390,7 @@ func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Tra
 	d.AutoThrottle.StartDelay = set.Duration("AUTOTHROTTLE_START_DELAY")
 	d.AutoThrottle.MaxDelay = set.Duration("AUTOTHROTTLE_MAX_DELAY")
 	d.AutoThrottle.TargetConcurrency = set.Float("AUTOTHROTTLE_TARGET_CONCURRENCY")
+	d.AutoThrottle.Debug = set.Bool("AUTOTHROTTLE_DEBUG")
 	d.Timeout = set.Duration("DOWNLOAD_TIMEOUT")
 	d.MaxSize = set.Bytes("DOWNLOAD_MAXSIZE")
 	d.WarnSize = set.Bytes("DOWNLOAD_WARNSIZE")
@@ -413,6 +428,8 @@ func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, h router, 
 	b.Redirect.PriorityAdjust = set.Int("REDIRECT_PRIORITY_ADJUST")
 	b.Redirect.MetaRefresh = set.Bool("METAREFRESH_ENABLED")
 	b.Redirect.MetaRefreshMaxDelay = set.Duration("METAREFRESH_MAXDELAY")
+	b.Redirect.SensitiveHeaders = set.Strings("REDIRECT_SENSITIVE_HEADERS")
+	b.Redirect.MaxURLLength = set.Int("URLLENGTH_LIMIT")
 	b.Cookies.Enabled = set.Bool("COOKIES_ENABLED")
 	for _, kv := range set.StringPairs("DEFAULT_COOKIES") {
 		b.Cookies.Defaults = append(b.Cookies.Defaults, crawl.Cookie{Name: kv[0], Value: kv[1]})

@@ -90,7 +90,7 @@ func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st sta
 // sharedImpersonation builds the impersonating transport once per crawl;
 // HTTP requests and WebSocket handshakes share it (and its TLS sessions).
 // The second func closes it when it was built.
-func sharedImpersonation(h downloader.HTTPOptions, logger *slog.Logger) (get func() (*impersonate.Transport, error), release func()) {
+func sharedImpersonation(h downloader.HTTPOptions, dial func(ctx context.Context, network, addr string) (net.Conn, error), logger *slog.Logger) (get func() (*impersonate.Transport, error), release func()) {
 	var (
 		mu  sync.Mutex
 		t   *impersonate.Transport
@@ -100,7 +100,7 @@ func sharedImpersonation(h downloader.HTTPOptions, logger *slog.Logger) (get fun
 		mu.Lock()
 		defer mu.Unlock()
 		if t == nil && err == nil {
-			t, err = impersonate.NewTransport(impersonate.Options{RootCAs: h.RootCAs, Logger: logger})
+			t, err = impersonate.NewTransport(impersonate.Options{RootCAs: h.RootCAs, Logger: logger, DialContext: dial})
 		}
 		return t, err
 	}

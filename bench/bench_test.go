@@ -84,6 +84,9 @@ func runCrawler(b *testing.B, s *site.Site, bin, startURL, items string, pages i
 	name := filepath.Base(bin)
 	s.Reset()
 	args := []string{"-url", startURL, "-c", "64", "-o", items}
+	if v := os.Getenv("SPIDERRUN_BENCH_MAX_ACTIVE"); v != "" && name == "enginecrawl" {
+		args = append(args, "-max-active", v)
+	}
 	if pd := os.Getenv("SPIDERRUN_BENCH_PROFILE"); pd != "" {
 		args = append(args, "-cpuprofile", filepath.Join(pd, name+".pprof"))
 	}

@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"sort"
@@ -62,6 +63,8 @@ var table = []SettingDef{
 		Doc: "Proxy URL, or a list of proxy URLs rotated per request (http://, https://, socks5://; credentials in the URL are never logged)."},
 	{Name: "DENY_PRIVATE_NETWORKS", Kind: KindBool, Default: false,
 		Doc: "Refuse to connect to loopback, private, link-local and other non-public addresses (checked after DNS resolution)."},
+	{Name: "NETWORK_ALLOW", Kind: KindStrings, Default: []string{}, Check: cidrList,
+		Doc: "Address prefixes (CIDR, e.g. 10.0.0.0/8) still allowed when DENY_PRIVATE_NETWORKS is on. Cloud metadata addresses stay blocked unless listed one by one (/32 or /128)."},
 
 	// Cookies and sessions.
 	{Name: "COOKIES_ENABLED", Kind: KindBool, Default: true,
@@ -86,6 +89,8 @@ var table = []SettingDef{
 		Doc: "Maximum number of redirects followed for one request."},
 	{Name: "REDIRECT_PRIORITY_ADJUST", Kind: KindInt, Default: 2,
 		Doc: "Added to a request's priority when it is redirected."},
+	{Name: "REDIRECT_SENSITIVE_HEADERS", Kind: KindStrings, Default: []string{},
+		Doc: "Extra credential headers (e.g. X-Api-Key) dropped when a redirect changes origin, like Authorization and Cookie."},
 	{Name: "METAREFRESH_ENABLED", Kind: KindBool, Default: true,
 		Doc: "Follow <meta http-equiv=\"refresh\"> redirects."},
 	{Name: "METAREFRESH_MAXDELAY", Kind: KindDuration, Default: 100 * time.Second,
@@ -307,3 +312,13 @@ func feedsSetting(v any) error {
 }
 
 var feedFormats = []string{"jsonlines", "jsonl", "json", "csv", "xml"}
+
+// cidrList checks NETWORK_ALLOW entries.
+func cidrList(v any) error {
+	for _, s := range v.([]string) {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			return fmt.Errorf("%q is not an address prefix such as 10.0.0.0/8", s)
+		}
+	}
+	return nil
+}

@@ -111,7 +111,7 @@ func (p *jsPipeline) ProcessItem(ctx context.Context, it *crawl.Item) (*crawl.It
 // DownloaderMiddleware is a JS downloader middleware; a method whose
 // function name is empty passes everything through unchanged.
 type DownloaderMiddleware struct {
-	s                                                  *Spider
+	s                                                 *Spider
 	processRequest, processResponse, processException string
 }
 

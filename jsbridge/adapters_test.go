@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/execjs"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/extract"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -158,4 +160,61 @@ func TestRuntimeErrorPosition(t *testing.T) {
 		t.Fatal("no error")
 	}
 	golden(t, "nested_error.txt", err.Error()+"\n")
+}
+
+func TestCrawlSpiderHooks(t *testing.T) {
+	t.Parallel()
+	s, _ := newSpider(t, "misc.js", nil)
+	h := s.CrawlSpiderHooks()
+	ctx := context.Background()
+	links, err := h.ProcessLinks(ctx, "keep_first", []extract.Link{{URL: "http://a.test/1", Text: "one"}, {URL: "http://a.test/2"}})
+	if err != nil || len(links) != 1 || links[0].URL != "http://a.test/1" || links[0].Text != "one" {
+		t.Errorf("process_links: %v %+v", err, links)
+	}
+	resp := &crawl.Response{URL: "http://a.test/page", Status: 200, Request: &crawl.Request{URL: "http://a.test/page"}}
+	r, err := h.ProcessRequest(ctx, "add_header", &crawl.Request{URL: "http://a.test/x", Depth: 2}, resp)
+	if err != nil || r == nil || r.Headers.Get("X-From") != "http://a.test/page" || r.Depth != 2 {
+		t.Errorf("process_request: %v %+v", err, r)
+	}
+	if r, err := h.ProcessRequest(ctx, "add_header", &crawl.Request{URL: "http://a.test/skip"}, resp); err != nil || r != nil {
+		t.Errorf("process_request drop: %v %+v", err, r)
+	}
+	for in, want := range map[string]string{"HTTP://A.test/X": "http://a.test/x", "http://a.test/logout": ""} {
+		got, ok, err := h.ProcessValue("lower", in)
+		if err != nil || got != want || ok != (want != "") {
+			t.Errorf("process_value(%q) = %q %v %v", in, got, ok, err)
+		}
+	}
+	out, err := h.ProcessResults(ctx, "tag_results", resp, []any{&crawl.Request{URL: "http://a.test/next"}, crawl.NewItem("n", int64(1))})
+	if err != nil || len(out) != 3 {
+		t.Fatalf("process_results: %v %v", err, out)
+	}
+	if r, ok := out[0].(*crawl.Request); !ok || r.URL != "http://a.test/next" {
+		t.Errorf("process_results[0] = %v", out[0])
+	}
+	if it, ok := out[1].(*crawl.Item); !ok || jsonOf(it) != `{"n":1,"tagged":true}` {
+		t.Errorf("process_results[1] = %v", jsonOf(out[1]))
+	}
+}
+
+// TestTopLevelErrors: an error while the script loads names its position;
+// so does a reference to a callback that is not exported.
+func TestTopLevelErrors(t *testing.T) {
+	t.Parallel()
+	prog, err := compile.Compile(compile.Source{Filename: "spider.yaml", Code: "export function parse() {}\nconst x = null;\nx.boom();\n", Line: 7, Col: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Options{Program: prog})
+	if err == nil || !strings.HasPrefix(err.Error(), "spider.yaml:9:5: TypeError: ") {
+		t.Errorf("got %v", err)
+	}
+	prog, err = compile.Compile(compile.Source{Filename: "s.js", Code: "export function parse() {}\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Options{Program: prog, Hooks: map[string]string{"spider_opened": "opened"}})
+	if err == nil || err.Error() != `hooks.spider_opened: "opened" is not an exported function (exported: parse)` {
+		t.Errorf("got %v", err)
+	}
 }

@@ -39,6 +39,17 @@ type Error struct {
 // followed by the JS stack on the next lines.
 func (e *Error) Error() string {
 	var b strings.Builder
+	if errors.Is(e.Err, ErrTimeout) || errors.Is(e.Err, ErrMemoryLimit) {
+		// The message already names the callback and the position.
+		b.WriteString(e.Message)
+		if e.URL != "" {
+			b.WriteString(" (on " + e.URL + ")")
+		}
+		if e.Stack != "" {
+			b.WriteString("\n" + e.Stack)
+		}
+		return b.String()
+	}
 	if e.Pos != "" {
 		b.WriteString(e.Pos)
 		b.WriteString(": ")

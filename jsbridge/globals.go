@@ -392,7 +392,7 @@ func (s *Spider) exporter() *exporter {
 	return &exporter{vm: s.vm, mapProto: s.protos.mapProto, setProto: s.protos.setProto,
 		bytesProto: s.protos.bytesProto, bufferProto: s.protos.bufferProto}
 }
-func (s *Spider) importer() importer  { return importer{vm: s.vm} }
+func (s *Spider) importer() importer { return importer{vm: s.vm} }
 
 // ---- Request constructor and methods ---------------------------------------
 

@@ -17,8 +17,8 @@ func TestLimits(t *testing.T) {
 		wantErr  string // substring of the first line
 		is       error
 	}{
-		{"spin", "testdata/limits.js:4:", ErrTimeout},
-		{"spin", "JS_TIMEOUT: callback spin exceeded JS_TIMEOUT 1s at testdata/limits.js:4:", ErrTimeout},
+		{"spin", "callback spin exceeded JS_TIMEOUT 1s at testdata/limits.js:4:", ErrTimeout},
+		{"spin", "— infinite loop? (on http://example.test/page)", ErrTimeout},
 		{"spin_later", "callback spin_later exceeded JS_TIMEOUT 1s at testdata/limits.js:", ErrTimeout},
 		{"repeat", "RangeError: string length limit 16 MiB exceeded (1024 MiB requested)", nil},
 		{"pad", "RangeError: string length limit 16 MiB exceeded", nil},

@@ -170,10 +170,9 @@ func (l *loop) runJob(job func()) {
 	}
 }
 
-// takeInterrupt returns and clears the limit hit by the current turn.
-func (l *loop) takeInterrupt() *limitError {
-	return l.interrupted.Swap(nil)
-}
+// wakeSoon returns a channel that fires after a short pause; tests poll
+// with it instead of sleeping.
+func (l *loop) wakeSoon() <-chan time.Time { return time.After(5 * time.Millisecond) }
 
 func (l *loop) isDead() bool {
 	select {
@@ -258,7 +257,7 @@ func (l *loop) watchdog(tick time.Duration) {
 				if lim != nil {
 					what = lim.Error()
 				}
-				err := fmt.Errorf("javascript runtime abandoned: a callback %s and did not stop within %s of the interrupt (stuck in a built-in)", what, l.grace)
+				err := fmt.Errorf("%w: a callback %s and did not stop within %s of the interrupt (stuck in a built-in)", ErrAbandoned, what, l.grace)
 				l.close(err)
 				if l.onAbandon != nil {
 					l.onAbandon(err)

@@ -80,6 +80,7 @@
   function isThenable(v) {
     return v instanceof Promise || (v !== null && typeof v.then === "function" && !(v instanceof Request));
   }
+  const ObjectProto = Object.prototype;
   function drive(v, sink) {
     if (v === undefined || v === null) return undefined;
     const t = typeof v;
@@ -87,7 +88,14 @@
       sink.bad(v);
       return undefined;
     }
-    if (v instanceof Request) { sink.request(v); return undefined; }
+    // Fast paths for the common cases: a plain-object item, a Request.
+    const proto = getProto(v);
+    if (proto === ObjectProto && v.then === undefined && v.next === undefined &&
+        v[syncIter] === undefined && v[asyncIter] === undefined) {
+      sink.item(v);
+      return undefined;
+    }
+    if (proto === RequestProto || v instanceof Request) { sink.request(v); return undefined; }
     if (isThenable(v)) {
       return then.call(Promise.resolve(v), (x) => drive(x, sink));
     }
@@ -377,6 +385,7 @@
 
   // ---- classes from Go -----------------------------------------------------
   const Request = __native.Request;
+  const RequestProto = Request.prototype;
   G.Request = Request;
   G.HttpRequest = Request;
   G.FormRequest = __native.FormRequest;

@@ -171,8 +171,8 @@ type Spider struct {
 // internals are the prelude's functions Go calls.
 type internals struct {
 	run, call, wrapStart, lazyStart, startURLs goja.Callable
-	resultHolder, dropItem, closeSpider       *goja.Object
-	ignoreRequest, dontCloseSpider            *goja.Object
+	resultHolder, dropItem, closeSpider        *goja.Object
+	ignoreRequest, dontCloseSpider             *goja.Object
 }
 
 // New loads the program into a fresh runtime: installs the globals, runs
@@ -340,10 +340,9 @@ func (s *Spider) Stats() stats.Collector {
 
 // abandon is called by the watchdog when the runtime did not stop.
 func (s *Spider) abandon(err error) {
-	e := fmt.Errorf("%w: %v", ErrAbandoned, err)
-	s.fatalErr.Store(&e)
+	s.fatalErr.Store(&err)
 	s.log.Error("javascript runtime abandoned", "err", err)
-	s.failAll(e)
+	s.failAll(err)
 	if c := s.crawl.Load(); c != nil {
 		c.Close("js_runtime_abandoned")
 	}
@@ -608,7 +607,7 @@ type sinkObject struct {
 	inv *invocation
 }
 
-func (o *sinkObject) Get(key string) goja.Value { return o.s.sinkFns[key] }
+func (o *sinkObject) Get(key string) goja.Value   { return o.s.sinkFns[key] }
 func (o *sinkObject) Set(string, goja.Value) bool { return false }
 func (o *sinkObject) Has(key string) bool {
 	_, ok := o.s.sinkFns[key]

@@ -493,7 +493,7 @@ type idleOutput struct {
 }
 
 func (o *idleOutput) Request(r *crawl.Request) { o.out.Request(r) }
-func (o *idleOutput) Item(it *crawl.Item)       { o.out.Item(it) }
+func (o *idleOutput) Item(it *crawl.Item)      { o.out.Item(it) }
 func (o *idleOutput) Error(err error) {
 	var je *Error
 	if errors.As(err, &je) && je.Type == "DontCloseSpider" {

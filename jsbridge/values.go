@@ -48,12 +48,12 @@ func (e *ValueError) Error() string { return e.Path + ": " + e.Reason }
 
 // exporter converts JS values to Go data on the loop.
 type exporter struct {
-	vm       *goja.Runtime
+	vm          *goja.Runtime
 	mapProto    *goja.Object
 	setProto    *goja.Object
-	bytesProto  *goja.Object // %TypedArray%.prototype
-	bufferProto *goja.Object // ArrayBuffer.prototype
-	seen     []*goja.Object // current path, for cycle detection
+	bytesProto  *goja.Object   // %TypedArray%.prototype
+	bufferProto *goja.Object   // ArrayBuffer.prototype
+	seen        []*goja.Object // current path, for cycle detection
 }
 
 func protoIs(o, proto *goja.Object) bool {

@@ -26,6 +26,7 @@ func main() {
 	start := flag.String("url", "", "start URL")
 	conc := flag.Int("c", 64, "CONCURRENT_REQUESTS")
 	out := flag.String("o", os.DevNull, "items file (JSON lines)")
+	active := flag.Int("max-active", -1, "MaxActiveRequests (-1: same as -c)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
 	if *profile != "" {
@@ -34,14 +35,17 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	if err := run(*start, *conc, *out); err != nil {
+	if *active < 0 {
+		*active = *conc
+	}
+	if err := run(*start, *conc, *active, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "enginecrawl:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(startURL string, conc int, out string) error {
+func run(startURL string, conc, active int, out string) error {
 	t0 := time.Now()
 	fd, err := feed.Open(feed.Config{URI: out, Format: feed.JSONLines, Overwrite: true}, nil)
 	if err != nil {
@@ -54,7 +58,11 @@ func run(startURL string, conc int, out string) error {
 		Feeds:              []engine.Exporter{fd},
 		Stats:              st,
 		ConcurrentRequests: conc,
-		MemUsageInterval:   -1,
+		// A Go spider's callbacks only compute: bound the requests being
+		// fetched or parsed like the floor's worker pool (see
+		// Options.MaxActiveRequests).
+		MaxActiveRequests: active,
+		MemUsageInterval:  -1,
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -39,7 +40,7 @@ func TestExamples(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var hits atomic.Int64
-			files := http.FileServer(http.Dir(filepath.Join("../../testdata/sites", tc.site)))
+			files := siteHandler(t, filepath.Join("../../testdata/sites", tc.site))
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				hits.Add(1)
 				files.ServeHTTP(w, r)
@@ -114,6 +115,74 @@ func TestExampleQuotesJSMatchesHTML(t *testing.T) {
 	}
 }
 
+// TestExamplesDefaultToRealSite checks what a user gets without -a base:
+// the start request goes to the real site (and spider.args without -a is
+// usable). It must not touch the network, so the test runs a copy of the
+// example whose script re-exports the example's functions plus a
+// process_start spider middleware that records the start requests and
+// yields none of them; as a second guard every request is sent through a
+// proxy that fails the test if anything reaches it.
+func TestExamplesDefaultToRealSite(t *testing.T) {
+	cases := []struct{ name, want string }{
+		{"quotes", "https://quotes.toscrape.com/"},
+		{"quotes_js", "https://quotes.toscrape.com/js/"},
+		{"books", "https://books.toscrape.com/"},
+	}
+	scriptLine := regexp.MustCompile(`(?m)^script: (\S+)$`)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tripwire := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				t.Errorf("a request left the spider: %s %s%s", r.Method, r.Host, r.URL)
+				http.Error(w, "offline test", http.StatusForbidden)
+			}))
+			t.Cleanup(tripwire.Close)
+
+			dir := filepath.Join("../../examples", tc.name)
+			spec, err := os.ReadFile(filepath.Join(dir, "spider.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := scriptLine.FindSubmatch(spec)
+			if m == nil {
+				t.Fatalf("%s/spider.yaml has no one-line script: key", dir)
+			}
+			script := string(m[1])
+			work := t.TempDir()
+			src, err := os.ReadFile(filepath.Join(dir, script))
+			if err != nil {
+				t.Fatal(err)
+			}
+			guard := fmt.Sprintf(`export * from "./%s";
+export async function* record_start(start) {
+  for await (const request of start) spider.stats.set("test/start_url", request.url);
+}
+`, script)
+			spec = scriptLine.ReplaceAll(spec, []byte("script: offline_guard.js"))
+			spec = append(spec, "spider_middlewares:\n  - process_start: record_start\n"...)
+			for name, data := range map[string][]byte{script: src, "offline_guard.js": []byte(guard), "spider.yaml": spec} {
+				if err := os.WriteFile(filepath.Join(work, name), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			statsFile := filepath.Join(work, "stats.json")
+			code, _, stderr := runCLI(t, "run", filepath.Join(work, "spider.yaml"), "-s", "PROXIES="+tripwire.URL,
+				"-O", filepath.Join(work, "items.jsonl"), "--stats-json", statsFile)
+			if code != exitOK {
+				t.Fatalf("exit code %d, want %d\nstderr:\n%s", code, exitOK, stderr)
+			}
+			st := readStats(t, statsFile)
+			if got := st["test/start_url"]; got != tc.want {
+				t.Errorf("start request %v, want %q\nstderr:\n%s", got, tc.want, stderr)
+			}
+			if n, ok := st["downloader/request_count"]; ok {
+				t.Errorf("downloader/request_count = %v, want no request at all", n)
+			}
+		})
+	}
+}
+
 // TestValidateExamples checks that `spiderrun validate` accepts every spec
 // under examples/, so an example cannot rot unnoticed.
 func TestValidateExamples(t *testing.T) {
@@ -133,6 +202,51 @@ func TestValidateExamples(t *testing.T) {
 			t.Errorf("stdout lacks %q\nstdout:\n%s", want, stdout)
 		}
 	}
+}
+
+// siteHandler serves a look-alike copy of a site the way the real sites
+// answer: a file by its path, "index.html" included (books.toscrape.com
+// links to .../index.html and serves it; http.FileServer would redirect it
+// to ".../"), a directory with a trailing slash by its index.html, and a
+// directory without one by a 301 to the slashed URL (quotes.toscrape.com's
+// /author/Albert-Einstein does that).
+func siteHandler(t *testing.T, dir string) http.Handler {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.Trim(r.URL.Path, "/")
+		if name == "" {
+			name = "."
+		}
+		st, err := root.Stat(name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		if st.IsDir() {
+			if !strings.HasSuffix(r.URL.Path, "/") {
+				http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+				return
+			}
+			name = filepath.Join(name, "index.html")
+		}
+		f, err := root.Open(name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer f.Close()
+		st, err = f.Stat()
+		if err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, name, st.ModTime(), f)
+	})
 }
 
 func readStats(t *testing.T, path string) map[string]any {

@@ -128,6 +128,15 @@ type Config struct {
 	// OnCapture, when set, is called for every request (from the
 	// connection's goroutine).
 	OnCapture func(Capture)
+	// Respond, when set, chooses the answer to a request (say, an HTML
+	// page that makes a browser fetch more); the default is the capture
+	// as JSON.
+	Respond func(Capture) (contentType string, body []byte)
+	// CloseAfterResponse ends the connection after each answer (GOAWAY on
+	// HTTP/2, Connection: close on HTTP/1.1), so a browser's next request
+	// needs a new connection: that is how its TLS session resumption is
+	// observed.
+	CloseAfterResponse bool
 }
 
 // Server is a running fingerprinting server.
@@ -309,6 +318,8 @@ func (s *Server) serve(id int, raw net.Conn) {
 	s.serveH1(conn, base)
 }
 
+var errCloseAfterResponse = errors.New("closing after response")
+
 // maxHello bounds the ClientHello the server buffers (real ones are under
 // 2 KiB even with post-quantum key shares).
 const maxHello = 64 << 10
@@ -362,12 +373,15 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-func (s *Server) respondBody(c Capture) []byte {
+func (s *Server) respond(c Capture) (string, []byte) {
+	if s.cfg.Respond != nil {
+		return s.cfg.Respond(c)
+	}
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
-		return []byte(`{"error":"marshal"}`)
+		return "application/json", []byte(`{"error":"marshal"}`)
 	}
-	return append(b, '\n')
+	return "application/json", append(b, '\n')
 }
 
 func (s *Server) serveH2(conn net.Conn, base Capture) {
@@ -394,13 +408,13 @@ func (s *Server) serveH2(conn net.Conn, base Capture) {
 	reply := func(id uint32, p *pending) error {
 		c := p.cap
 		c.BodyLen = p.body
-		body := s.respondBody(c)
+		ctype, body := s.respond(c)
 		// Recorded only once the answer is out: a capture that ends the
 		// server (spiderrun fingerprint capture) must not cut it off.
 		defer s.record(c)
 		enc.Reset()
 		henc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-		henc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/json"})
+		henc.WriteField(hpack.HeaderField{Name: "content-type", Value: ctype})
 		henc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: enc.Bytes(), EndHeaders: true}); err != nil {
 			return err
@@ -415,6 +429,11 @@ func (s *Server) serveH2(conn net.Conn, base Capture) {
 			body = body[n:]
 		}
 		delete(streams, id)
+		if s.cfg.CloseAfterResponse {
+			fr.WriteGoAway(id, http2.ErrCodeNo, nil)
+			bw.Flush()
+			return errCloseAfterResponse
+		}
 		return bw.Flush()
 	}
 	for {
@@ -509,8 +528,8 @@ func (s *Server) serveH2(conn net.Conn, base Capture) {
 	}
 }
 
-func (s *Server) serveH1(conn net.Conn, base Capture) {
-	br := bufio.NewReader(conn)
+func (s *Server) serveH1(w net.Conn, base Capture) {
+	br := bufio.NewReader(w)
 	tp := textproto.NewReader(br)
 	for {
 		line, err := tp.ReadLine()
@@ -556,9 +575,14 @@ func (s *Server) serveH1(conn net.Conn, base Capture) {
 				return
 			}
 		}
-		body := s.respondBody(c)
-		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
-		_, err = conn.Write(body)
+		ctype, body := s.respond(c)
+		connHdr := ""
+		if s.cfg.CloseAfterResponse {
+			connHdr = "Connection: close\r\n"
+			closeAfter = true
+		}
+		fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n", ctype, len(body), connHdr)
+		_, err = w.Write(body)
 		s.record(c)
 		if err != nil || closeAfter {
 			return

@@ -51,16 +51,18 @@ func newContext(owner *Contexts, key, path string) (*jsContext, error) {
 	ctx.prog = prog
 	ctx.mu.Lock()
 	defer ctx.mu.Unlock()
-	if err := ctx.ensureLoaded(); err != nil {
+	if err := ctx.ensureLoaded("load"); err != nil {
 		return nil, err
 	}
 	return ctx, nil
 }
 
-// ensureLoaded builds the runtime and runs the file if needed; mu is held.
-func (ctx *jsContext) ensureLoaded() error {
+// ensureLoaded builds the runtime and runs the file if needed (at start,
+// and again after a fault dropped it); mu is held. op names the caller's
+// operation for ErrClosed.
+func (ctx *jsContext) ensureLoaded(op string) error {
 	if ctx.closed {
-		return &Error{Key: ctx.key, Op: "load", Err: ErrClosed}
+		return &Error{Key: ctx.key, Op: op, Err: ErrClosed}
 	}
 	if ctx.st != nil {
 		return nil
@@ -86,7 +88,7 @@ func (ctx *jsContext) call(fn string, args []any) (any, error) {
 	op := fmt.Sprintf("call %q", fn)
 	ctx.mu.Lock()
 	defer ctx.mu.Unlock()
-	if err := ctx.ensureLoaded(); err != nil {
+	if err := ctx.ensureLoaded(op); err != nil {
 		return nil, err
 	}
 	st := ctx.st
@@ -110,7 +112,7 @@ func (ctx *jsContext) call(fn string, args []any) (any, error) {
 func (ctx *jsContext) eval(src string) (any, error) {
 	ctx.mu.Lock()
 	defer ctx.mu.Unlock()
-	if err := ctx.ensureLoaded(); err != nil {
+	if err := ctx.ensureLoaded("eval"); err != nil {
 		return nil, err
 	}
 	prog, err := compileScript("<eval>", []byte(src))

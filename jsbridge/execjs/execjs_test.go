@@ -700,7 +700,7 @@ func TestClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	if _, err := c.Call("x", "f", nil); !errors.Is(err, execjs.ErrClosed) {
+	if _, err := c.Call("x", "f", nil); !errors.Is(err, execjs.ErrClosed) || err.Error() != `execjs x: call "f": contexts closed` {
 		t.Errorf("call after close: %v, want ErrClosed", err)
 	}
 	if _, err := c.Eval("x", "1"); !errors.Is(err, execjs.ErrClosed) {

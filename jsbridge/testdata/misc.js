@@ -72,3 +72,23 @@ export function encoding() {
     }, 1);
   });
 }
+
+// CrawlSpider rule hooks.
+export function keep_first(links) {
+  return links.slice(0, 1);
+}
+export async function add_header(request, response) {
+  if (request.url.endsWith("/skip")) return null;
+  request.headers["X-From"] = response.url;
+  return request;
+}
+export function lower(value) {
+  return value.includes("logout") ? null : value.toLowerCase();
+}
+export function* tag_results(response, results) {
+  for (const r of results) {
+    if (r instanceof Request) yield r;
+    else yield { ...r, tagged: true };
+  }
+  yield { extra: response.url };
+}

@@ -181,8 +181,11 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 		if idx < 0 || idx >= len(s.rules) {
 			return fmt.Errorf("%s: request meta rule=%d but the spider has %d rules", resp.URL, idx, len(s.rules))
 		}
-		rule := s.rules[idx]
-		return s.parseResponse(ctx, resp, out, rule.Callback, rule.CbKwargs, rule.follow)
+		// A process_request that gave the request another callback takes
+		// it out of the rules, as replacing Scrapy's _callback does.
+		if rule := s.rules[idx]; req.Callback == rule.Callback {
+			return s.parseResponse(ctx, resp, out, rule.Callback, rule.CbKwargs, rule.follow)
+		}
 	}
 	if req != nil && req.Callback != "" && req.Callback != s.opts.DefaultCallback {
 		// A callback set by the spider itself (response.follow(url, {callback})).
@@ -216,10 +219,10 @@ func (s *Spider) parseResponse(ctx context.Context, resp *crawl.Response, out en
 		resp.Request = r
 		cbErr = s.runCallback(ctx, resp, out)
 	}
-	if follow && s.followLinks {
-		if err := s.requestsToFollow(ctx, resp, out); err != nil {
-			return errors.Join(cbErr, err)
-		}
+	// As in Scrapy, where the error escapes _parse_response before it
+	// reaches the rules, a failed callback follows no links from the page.
+	if cbErr == nil && follow && s.followLinks {
+		return s.requestsToFollow(ctx, resp, out)
 	}
 	return cbErr
 }

@@ -51,6 +51,10 @@ func itemSpider() *goSpider {
 			out.Item(crawl.NewItem("start", resp.URL))
 			return nil
 		},
+		"broken": func(resp *crawl.Response, out engine.Output) error {
+			out.Item(crawl.NewItem("before", "error"))
+			return errTest
+		},
 		"explicit": func(resp *crawl.Response, out engine.Output) error {
 			out.Item(crawl.NewItem("explicit", resp.URL))
 			return nil
@@ -166,6 +170,24 @@ func TestRuleResponsesCallbackFollowAndKwargs(t *testing.T) {
 	}
 	if len(rec.items) != 1 || len(rec.requests) != 0 {
 		t.Errorf("explicit: items %d requests %v", len(rec.items), rec.urls())
+	}
+
+	// process_request gave it another callback: no rule handling
+	req = &crawl.Request{URL: "http://t.test/item/1", Callback: "explicit", Meta: map[string]any{MetaRule: 0}}
+	rec = &recorder{}
+	if err := cs.Callback(ctx, page(req.URL, rulesPage, req), rec); err != nil || len(rec.items) != 1 || len(rec.requests) != 0 {
+		t.Errorf("re-targeted rule request: %v items %d requests %v", err, len(rec.items), rec.urls())
+	}
+	if v, _ := rec.items[0].Get("explicit"); v != "http://t.test/item/1" {
+		t.Errorf("re-targeted rule request went to %v", rec.items[0])
+	}
+
+	// a failing callback keeps its earlier output but follows nothing
+	broken, _ := New(itemSpider(), Options{Rules: []Rule{{Callback: "broken", Follow: bp(true)}}})
+	req = &crawl.Request{URL: "http://t.test/b", Callback: "broken", Meta: map[string]any{MetaRule: 0}}
+	rec = &recorder{}
+	if err := broken.Callback(ctx, page(req.URL, rulesPage, req), rec); err != errTest || len(rec.items) != 1 || len(rec.requests) != 0 {
+		t.Errorf("failing callback: err %v items %d requests %v", err, len(rec.items), rec.urls())
 	}
 
 	// the default callback's name means the CrawlSpider's own parse

@@ -148,6 +148,12 @@ func New(opts Options) (*Downloader, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.HTTP.MaxIdleConnsPerHost <= 0 {
+		// Keep as many idle connections per host as may be in flight to
+		// it, or every download above the pool size pays a new dial (and
+		// leaves a TIME_WAIT socket) at high per-domain concurrency.
+		opts.HTTP.MaxIdleConnsPerHost = max(opts.ConcurrentPerDomain, 16)
+	}
 	if opts.HTTP.Dialer == nil {
 		opts.HTTP.Dialer = NewDialer(opts.HTTP)
 	}

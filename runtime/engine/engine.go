@@ -481,7 +481,8 @@ func (e *Engine) pull() {
 	for {
 		e.mu.Lock()
 		if e.reason != "" || e.fetching >= e.opts.ConcurrentRequests ||
-			e.items >= e.opts.MaxPendingItems || e.activeBytes > e.opts.MaxActiveSize {
+			e.items >= e.opts.MaxPendingItems || e.activeBytes > e.opts.MaxActiveSize ||
+			(e.opts.MaxActiveRequests > 0 && e.processing+e.fetching >= e.opts.MaxActiveRequests) {
 			e.mu.Unlock()
 			return
 		}
@@ -648,6 +649,9 @@ func (e *Engine) process(req *crawl.Request) {
 		e.processing--
 		e.activeBytes -= size
 		e.mu.Unlock()
+		if e.opts.MaxActiveRequests > 0 {
+			e.pull() // the slot this request held is free now
+		}
 		e.wakeUp()
 	}()
 	switch {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -153,5 +155,37 @@ func TestItemBackpressure(t *testing.T) {
 	}
 	if res.Reason != engine.ReasonFinished || stats.Int(st, stats.ItemScrapedCount) != 40 {
 		t.Fatalf("reason %q, %d items", res.Reason, stats.Int(st, stats.ItemScrapedCount))
+	}
+}
+
+// TestMaxActiveRequests bounds requests being fetched or processed
+// together, as a worker pool would: with ConcurrentRequests 8 and
+// MaxActiveRequests 2, never more than 2 callbacks run and never more than 2
+// requests reach the server at once.
+func TestMaxActiveRequests(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{Pages: 60, Links: 4})
+	var running, maxRunning atomic.Int32
+	sp := siteSpider(srv.URL + "/site/0")
+	sp.callback = func(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := maxRunning.Load()
+			if n <= m || maxRunning.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(time.Millisecond) // keep the callback busy so overlaps would show
+		return parseSite(ctx, resp, out)
+	}
+	res := mustRun(t, engine.Options{Spider: sp, Fetcher: newFetcher(t), ConcurrentRequests: 8, MaxActiveRequests: 2})
+	if res.Reason != engine.ReasonFinished || len(srv.CountByPath("/site/")) != 60 {
+		t.Fatalf("reason %q, %d pages", res.Reason, len(srv.CountByPath("/site/")))
+	}
+	if m := maxRunning.Load(); m > 2 {
+		t.Fatalf("%d callbacks ran at once, limit 2", m)
+	}
+	if m := srv.MaxInFlight(); m > 2 {
+		t.Fatalf("server saw %d in flight, limit 2", m)
 	}
 }

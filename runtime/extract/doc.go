@@ -92,8 +92,9 @@ func appendXMLText(n *html.Node, s string) {
 var xmlDeclStart = regexp.MustCompile(`^\s*<\?xml[\s?]`)
 
 // ErrTooDeep reports an HTML document nested deeper than the HTML parser
-// accepts (x/net/html refuses more than 512 open elements). The page cannot
-// be parsed; the caller reports it and the crawl goes on.
+// accepts (x/net/html refuses more than 512 open elements) even after
+// flattening (see Selector.Flattened). The caller reports it and the crawl
+// goes on.
 var ErrTooDeep = errors.New("html nesting deeper than 512 elements")
 
 // document is one parsed page shared by every selector taken from it.
@@ -101,6 +102,9 @@ type document struct {
 	root *html.Node
 	typ  string
 	nsState
+	// flattened is set when the page was nested too deep to parse and its
+	// deep structure was flattened (flattenHTML).
+	flattened bool
 
 	// cascadia lower-cases type and attribute names in selectors, so XML
 	// elements and attributes are stored lower-case and their real names
@@ -203,9 +207,10 @@ func NewSelector(text string, typ string) (*Selector, error) {
 			typ = TypeXML
 		}
 	}
+	flat := false
 	switch typ {
 	case TypeHTML:
-		root, err = parseHTML(text)
+		root, flat, err = parseHTML(text)
 	case TypeXML:
 		var d *document
 		d, err = parseXML(text)
@@ -218,7 +223,7 @@ func NewSelector(text string, typ string) (*Selector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRootSelector(&document{root: root, typ: typ}), nil
+	return newRootSelector(&document{root: root, typ: typ, flattened: flat}), nil
 }
 
 func newRootSelector(d *document) *Selector {
@@ -255,15 +260,21 @@ func (d *document) attrKey(n *html.Node, i int) string {
 	return n.Attr[i].Key
 }
 
-func parseHTML(text string) (*html.Node, error) {
+func parseHTML(text string) (*html.Node, bool, error) {
 	// Scripting off: <noscript> content is parsed as markup (lxml does the
 	// same, and lazy-loading pages keep their real <img> there).
 	root, err := html.ParseWithOptions(strings.NewReader(text), html.ParseOptionEnableScripting(false))
-	if err != nil || root == nil {
+	flat := false
+	if err != nil && strings.Contains(err.Error(), "512") {
+		// Too deep: parse a flattened copy rather than lose the page.
+		flat = true
+		root, err = html.ParseWithOptions(strings.NewReader(flattenHTML(text)), html.ParseOptionEnableScripting(false))
 		if err != nil && strings.Contains(err.Error(), "512") {
-			return nil, ErrTooDeep
+			return nil, false, ErrTooDeep
 		}
-		return nil, fmt.Errorf("parse html: %w", err)
+	}
+	if err != nil || root == nil {
+		return nil, false, fmt.Errorf("parse html: %w", err)
 	}
 	// lxml exposes no doctype node; dropping it keeps /node() and
 	// position() answers the same.
@@ -274,25 +285,20 @@ func parseHTML(text string) (*html.Node, error) {
 		}
 		c = next
 	}
-	lowerForeign(root)
 	undoImplied(root, text)
-	return root, nil
+	return root, flat, nil
 }
 
-// undoImplied gives value-less boolean attributes their libxml2 value and
-// removes the elements the HTML5 parser adds that libxml2 does not, when the
-// page did not write them: <tbody> around table rows (so the
-// very common //table/tr of Scrapy spiders keeps working) and an empty
-// <head>. A page that writes some <tbody> keeps them all, since the parsed
-// tree cannot tell which ones were implied.
+// undoImplied makes the HTML5 tree look like lxml's where Scrapy code
+// depends on it: lower-case names inside <svg>/<math>, value-less boolean
+// attributes with their libxml2 value, and none of the elements the HTML5
+// parser adds that libxml2 does not when the page did not write them:
+// <tbody> around table rows (so the very common //table/tr of Scrapy
+// spiders keeps working) and an empty <head>. A page that writes some
+// <tbody> keeps them all, since the parsed tree cannot tell which ones were
+// implied.
 func undoImplied(root *html.Node, text string) {
-	lower := ""
-	has := func(tag string) bool {
-		if lower == "" {
-			lower = strings.ToLower(text)
-		}
-		return strings.Contains(lower, tag)
-	}
+	has := func(tag string) bool { return containsTagFold(text, tag) }
 	var tbodies []*html.Node
 	var head *html.Node
 	var walk func(*html.Node)
@@ -300,6 +306,15 @@ func undoImplied(root *html.Node, text string) {
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			if c.Type != html.ElementNode {
 				continue
+			}
+			if c.Namespace != "" {
+				// Inside <svg> and <math> the HTML5 parser restores camel
+				// case (viewBox, linearGradient); lxml's HTML parser does
+				// not, and ported XPath/CSS is written against lxml.
+				c.Data = strings.ToLower(c.Data)
+				for i := range c.Attr {
+					c.Attr[i].Key = strings.ToLower(c.Attr[i].Key)
+				}
 			}
 			for i, a := range c.Attr {
 				// libxml2 gives a value-less boolean attribute its own name
@@ -334,21 +349,19 @@ func undoImplied(root *html.Node, text string) {
 	}
 }
 
-// lowerForeign lower-cases the names inside <svg> and <math>: the HTML5
-// parser restores SVG's camel case (viewBox, linearGradient), lxml's HTML
-// parser does not, and ported XPath/CSS is written against lxml.
-func lowerForeign(n *html.Node) {
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type != html.ElementNode {
-			continue
+// containsTagFold reports whether text contains tag ("<tbody"), ASCII
+// case-insensitively, without lower-casing the whole page.
+func containsTagFold(text, tag string) bool {
+	for i := 0; ; {
+		j := strings.IndexByte(text[i:], '<')
+		if j < 0 {
+			return false
 		}
-		if c.Namespace != "" {
-			c.Data = strings.ToLower(c.Data)
-			for i := range c.Attr {
-				c.Attr[i].Key = strings.ToLower(c.Attr[i].Key)
-			}
+		i += j
+		if len(text)-i >= len(tag) && strings.EqualFold(text[i:i+len(tag)], tag) {
+			return true
 		}
-		lowerForeign(c)
+		i++
 	}
 }
 

@@ -45,6 +45,12 @@ type Attr struct {
 // Type is "html" or "xml": the type of the document the selector belongs to.
 func (s *Selector) Type() string { return s.doc.typ }
 
+// Flattened reports whether the document was nested deeper than the HTML
+// parser accepts (512 open elements) and was parsed with its structure below
+// depth 400 flattened: texts and links are all there, but paths through
+// the deep part do not match. Callers should warn about such pages.
+func (s *Selector) Flattened() bool { return s.doc.flattened }
+
 // IsNode reports whether the selector is a document node (element, comment
 // or document) rather than a text, attribute or scalar value.
 func (s *Selector) IsNode() bool { return s.kind == kindNode }

@@ -476,17 +476,50 @@ func TestSelectorErrors(t *testing.T) {
 	}
 }
 
-func TestTooDeepHTML(t *testing.T) {
+func TestTooDeepHTMLIsFlattened(t *testing.T) {
 	t.Parallel()
-	deep := strings.Repeat("<div>", 1000) + "x" + strings.Repeat("</div>", 1000)
+	// 1000 nested divs (RELIABILITY M15): x/net/html refuses the page; the
+	// fallback keeps its text and links.
+	deep := "<html><body><p id=top>top</p>" + strings.Repeat("<div class=d>", 1000) +
+		`deep text <a href="/deep">deep link</a><img src="/i.png">` + strings.Repeat("</div>", 1000) +
+		`<p id=after>after</p><a href="/after">after link</a></body></html>`
 	resp := htmlResponse("http://deep.test/page", deep)
-	_, err := Root(resp)
-	if !errors.Is(err, ErrTooDeep) || !strings.Contains(err.Error(), "http://deep.test/page") {
-		t.Fatalf("want ErrTooDeep naming the URL, got %v", err)
+	root, err := Root(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !root.Flattened() {
+		t.Error("Flattened() = false")
+	}
+	for q, want := range map[string]string{
+		"#top::text":            "top",
+		"#after::text":          "after",
+		"a[href='/deep']::text": "deep link",
+		"img::attr(src)":        "/i.png",
+	} {
+		l, err := root.CSS(q)
+		if err != nil || l.Get() != want {
+			t.Errorf("%s = %q, %v; want %q", q, l.Get(), err, want)
+		}
+	}
+	if l, _ := root.XPath("normalize-space(//body)"); l.Get() != "topdeep text deep linkafterafter link" {
+		t.Errorf("body text: %q", l.Get())
+	}
+	// the structure above the flattening depth is kept (html, body and 398 divs)
+	if l, _ := root.XPath("count(//div)"); l.Get() != "398.0" {
+		t.Errorf("count(//div) = %s", l.Get())
 	}
 	le, _ := NewLinkExtractor(LinkExtractorOptions{})
-	if _, err := le.ExtractLinks(resp); !errors.Is(err, ErrTooDeep) {
-		t.Fatalf("link extraction: %v", err)
+	links, err := le.ExtractLinks(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 2 || links[0].URL != "http://deep.test/deep" || links[1].URL != "http://deep.test/after" {
+		t.Errorf("links: %v", links)
+	}
+	shallow := mustSelector(t, "<div><p>x</p></div>", "html")
+	if shallow.Flattened() {
+		t.Error("a normal page reports Flattened")
 	}
 }
 

@@ -30,6 +30,11 @@ import (
 
 const defaultWindow = 65535
 
+// errConnLost means the connection died after the request was sent and
+// before any response: the server may or may not have seen it, so only
+// idempotent requests are retried (as net/http does).
+var errConnLost = errors.New("http2: connection lost before the response")
+
 // errConnUnusable means a request was never sent on this connection (it
 // was closing or went away); the caller retries on a fresh connection.
 var errConnUnusable = errors.New("http2: connection no longer usable")
@@ -449,7 +454,9 @@ func (cc *h2Conn) roundTrip(ctx context.Context, req *wireRequest) (*http.Respon
 	cc.wmu.Unlock()
 	if err != nil {
 		cc.fail(err)
-		return nil, fmt.Errorf("http2: write headers: %w", err)
+		// Nothing of the request reached the server: safe to send again
+		// on a new connection (the server had closed this one).
+		return nil, fmt.Errorf("%w: write headers: %w", errConnUnusable, err)
 	}
 	s.stop = context.AfterFunc(ctx, func() {
 		cc.mu.Lock()
@@ -474,6 +481,12 @@ func (cc *h2Conn) roundTrip(ctx context.Context, req *wireRequest) (*http.Respon
 		s.abort()
 		if serr == nil {
 			serr = cmp(bodyErr, errors.New("http2: stream ended without a response"))
+		}
+		cc.mu.Lock()
+		lost := cc.err != nil && serr == cc.err
+		cc.mu.Unlock()
+		if lost {
+			serr = fmt.Errorf("%w: %w", errConnLost, serr)
 		}
 		return nil, serr
 	}

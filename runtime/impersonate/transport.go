@@ -229,7 +229,7 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 			gotConn(ctx, cc.nc, true)
 			wr.headers = MergeHeaders(p.headers, out.Headers)
 			resp, err := cc.roundTrip(ctx, wr)
-			if errors.Is(err, errConnUnusable) {
+			if errors.Is(err, errConnUnusable) || (errors.Is(err, errConnLost) && idempotent(wr.method) && ctx.Err() == nil) {
 				continue
 			}
 			if err != nil {
@@ -245,7 +245,7 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 		gotConn(ctx, c.nc, true)
 		wr.headers = h1Headers(p, out.Headers)
 		resp, err := t.h1RoundTrip(ctx, key, c, wr, out)
-		if err != nil && c.reused && ctx.Err() == nil && isStaleConn(err) && len(out.Body) == 0 {
+		if err != nil && c.reused && ctx.Err() == nil && isStaleConn(err) && idempotent(wr.method) {
 			continue // the server closed a kept-alive connection meanwhile
 		}
 		return resp, err
@@ -296,6 +296,16 @@ func gotConn(ctx context.Context, c net.Conn, reused bool) {
 	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GotConn != nil {
 		trace.GotConn(httptrace.GotConnInfo{Conn: c, Reused: reused})
 	}
+}
+
+// idempotent methods may be sent again when a reused connection turns out
+// to be closed (RFC 9110 9.2.2), as browsers and net/http do.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
 }
 
 func isStaleConn(err error) bool {

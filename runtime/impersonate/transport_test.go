@@ -557,3 +557,18 @@ func TestDialTLSForWebSockets(t *testing.T) {
 }
 
 var _ = tls.VersionTLS13
+
+// TestServerClosingAfterEachResponse: a server that sends GOAWAY (or
+// Connection: close) after every answer; pooled connections it closed are
+// never reused for a failure, and every request succeeds on a new one.
+func TestServerClosingAfterEachResponse(t *testing.T) {
+	srv, tr := fpServer(t, fingerprint.Config{CloseAfterResponse: true})
+	for _, v := range []string{"2", "1.1"} {
+		for i := range 5 {
+			c := fetchCapture(t, tr, &downloader.Outgoing{Method: "GET", URL: mustURL(t, srv.URL("localhost", fmt.Sprintf("/%s/%d", v, i))), Impersonate: "chrome", HTTPVersion: v, Verify: true})
+			if c.HTTPVersion != v {
+				t.Fatalf("HTTP/%s, want %s", c.HTTPVersion, v)
+			}
+		}
+	}
+}

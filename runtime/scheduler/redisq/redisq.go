@@ -384,10 +384,12 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		s.forget(l)
 	}
 	if st := s.opts.Stats; st != nil {
+		// Scrapy's names: the total and the backend's own counter.
 		if added == 1 {
+			st.Inc(stats.SchedulerEnqueued, 1)
 			st.Inc("scheduler/enqueued/redis", 1)
 		} else {
-			st.Inc("dupefilter/filtered", 1)
+			st.Inc(stats.DupefilterFiltered, 1)
 		}
 	}
 	return added == 1, nil
@@ -434,6 +436,7 @@ func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
 		}
 		r.Lease = l
 		if st := s.opts.Stats; st != nil {
+			st.Inc(stats.SchedulerDequeued, 1)
 			st.Inc("scheduler/dequeued/redis", 1)
 		}
 		return r, nil

@@ -495,3 +495,24 @@ func TestRedeliveryCountClearedOnAck(t *testing.T) {
 		t.Fatalf("redelivery counts left after the ack: %d", n)
 	}
 }
+
+func TestLocalStatsMirror(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	st := stats.NewMemory()
+	s, _ := openSched(t, srv, Options{Name: "mirror", Stats: st})
+	mustEnq(t, s, &crawl.Request{URL: "http://a.test/1"})
+	if ok, _ := s.Enqueue(ctx, &crawl.Request{URL: "http://a.test/1"}); ok {
+		t.Fatal("duplicate accepted")
+	}
+	if r, _ := s.Next(ctx); r == nil {
+		t.Fatal("no request")
+	}
+	want := map[string]int64{"scheduler/enqueued": 1, "scheduler/enqueued/redis": 1, "scheduler/dequeued": 1,
+		"scheduler/dequeued/redis": 1, "dupefilter/filtered": 1}
+	for k, v := range want {
+		if got := stats.Int(st, k); got != v {
+			t.Errorf("%s = %d, want %d", k, got, v)
+		}
+	}
+}

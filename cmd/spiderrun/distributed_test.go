@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spiderrun/spiderrun/internal/redistest"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+)
+
+// TestMain lets the multi-worker tests run real `spiderrun` processes: the
+// test binary re-executed with SPIDERRUN_TEST_MAIN=1 is the CLI (os.Args
+// after the binary are the command line), so a worker can be killed with
+// SIGKILL for real without building a second binary.
+func TestMain(m *testing.M) {
+	if os.Getenv("SPIDERRUN_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// linkSite serves /page/0 .. /page/N-1 as HTML: a tree with fan-out 5 plus a
+// link back to the root and one across the tree; it counts every hit.
+type linkSite struct {
+	*httptest.Server
+	hits []atomic.Int32
+}
+
+func newLinkSite(t *testing.T, n int) *linkSite {
+	s := &linkSite{hits: make([]atomic.Int32, n)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/page/"))
+		if err != nil || i < 0 || i >= n {
+			http.NotFound(w, r)
+			return
+		}
+		s.hits[i].Add(1)
+		time.Sleep(2 * time.Millisecond)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<html><head><title>page %d</title></head><body>", i)
+		for c := 5*i + 1; c <= 5*i+5 && c < n; c++ {
+			fmt.Fprintf(w, `<a href="/page/%d">%d</a> `, c, c)
+		}
+		fmt.Fprintf(w, `<a href="/page/0">home</a> <a href="/page/%d">see also</a></body></html>`, (i*7919)%n)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+const crawlJS = `export function* parse(response) {
+  yield { url: response.url, title: response.css("title::text").get() };
+  for (const href of response.css("a::attr(href)").getall()) {
+    yield response.follow(href, { callback: parse });
+  }
+}
+`
+
+// writeCrawlSpec writes a RedisSpider spec for the link site.
+func writeCrawlSpec(t *testing.T, srv *redistest.Server, name string, lease string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "crawl.js"), []byte(crawlJS), 0o644)
+	spec := fmt.Sprintf(`name: %s
+script: crawl.js
+redis_key: %s:start_urls
+settings:
+  REDIS_URL: %s
+  REDIS_ITEMS_KEY: "{name}:items"
+  REDIS_LEASE_TIMEOUT: %s
+  SCHEDULER_PERSIST: true
+  MAX_IDLE_TIME_BEFORE_CLOSE: 1
+  CONCURRENT_REQUESTS: 8
+  ROBOTSTXT_OBEY: false
+  LOG_LEVEL: WARNING
+`, name, name, srv.URL(), lease)
+	p := filepath.Join(dir, "spider.yaml")
+	os.WriteFile(p, []byte(spec), 0o644)
+	return p
+}
+
+type cliProc struct {
+	cmd  *exec.Cmd
+	done chan error
+	out  *syncBuf
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startCLI(t *testing.T, args ...string) *cliProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SPIDERRUN_TEST_MAIN=1")
+	p := &cliProc{cmd: cmd, done: make(chan error, 1), out: &syncBuf{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.done; p.done <- nil })
+	return p
+}
+
+func (p *cliProc) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(d):
+		t.Fatalf("spiderrun did not finish within %v:\n%s", d, p.out)
+		return nil
+	}
+}
+
+func e2ePages(t *testing.T) int {
+	if v := os.Getenv("SPIDERRUN_E2E_PAGES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return 1000
+}
+
+// itemCounts returns how many items each page has in Redis.
+func itemCounts(t *testing.T, rdb *redis.Client, key, site string, n int) (missing, dups, total int) {
+	t.Helper()
+	seen := map[string]int{}
+	items := rdb.LRange(context.Background(), key, 0, -1).Val()
+	for _, raw := range items {
+		var it struct{ URL string }
+		if err := json.Unmarshal([]byte(raw), &it); err != nil {
+			t.Fatalf("item %q: %v", raw, err)
+		}
+		seen[it.URL]++
+	}
+	for i := range n {
+		switch c := seen[fmt.Sprintf("%s/page/%d", site, i)]; {
+		case c == 0:
+			missing++
+		case c > 1:
+			dups += c - 1
+		}
+	}
+	return missing, dups, len(items)
+}
+
+// Three `spiderrun run` processes on one RedisSpider spec crawl a local site:
+// every page is fetched exactly once overall (the server's count), every
+// page has exactly one item in Redis, and every worker closes with reason
+// idle and exit code 0.
+func TestRunWorkersShareOneCrawl(t *testing.T) {
+	n := e2ePages(t)
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
+	site := newLinkSite(t, n)
+	spec := writeCrawlSpec(t, srv, "shared", "5")
+	if code, _, stderr := runCLI(t, "push", spec, `{"url":"`+site.URL+`/page/0","dont_filter":false}`); code != exitOK {
+		t.Fatalf("push: %s", stderr)
+	}
+	var ws []*cliProc
+	for range 3 {
+		ws = append(ws, startCLI(t, "run", spec))
+	}
+	for i, w := range ws {
+		if err := w.wait(t, 10*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.out)
+		}
+		if !strings.Contains(w.out.String(), `finish_reason: "idle"`) {
+			t.Fatalf("worker %d did not close with reason idle:\n%s", i, w.out)
+		}
+	}
+	for i := range n {
+		if h := site.hits[i].Load(); h != 1 {
+			t.Fatalf("page %d fetched %d times, want exactly 1", i, h)
+		}
+	}
+	rdb, _ := redisq.Dial(srv.URL())
+	defer rdb.Close()
+	if missing, dups, total := itemCounts(t, rdb, "shared:items", site.URL, n); missing+dups > 0 || total != n {
+		t.Fatalf("items: %d for %d pages, %d missing, %d duplicates", total, n, missing, dups)
+	}
+}
+
+// One of three `spiderrun run` workers is killed with SIGKILL mid-crawl and a
+// fourth starts: afterwards every page has been scraped; only the pages the
+// dead worker held leases for are fetched again.
+func TestRunWorkerKill9(t *testing.T) {
+	n := e2ePages(t)
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
+	site := newLinkSite(t, n)
+	spec := writeCrawlSpec(t, srv, "killed", "2")
+	if code, _, stderr := runCLI(t, "push", spec, `{"url":"`+site.URL+`/page/0","dont_filter":false}`); code != exitOK {
+		t.Fatalf("push: %s", stderr)
+	}
+	rdb, _ := redisq.Dial(srv.URL())
+	defer rdb.Close()
+	ctx := context.Background()
+	var ws []*cliProc
+	for range 3 {
+		ws = append(ws, startCLI(t, "run", spec))
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for rdb.LLen(ctx, "killed:items").Val() < int64(n/3) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress:\n%s", ws[0].out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	victim := ws[0]
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.wait(t, time.Minute)
+	// The dead worker's leases stay in Redis until they expire: they bound
+	// what is fetched twice.
+	prefix := fmt.Sprintf("%s-%d-", mustHostname(t), victim.cmd.Process.Pid)
+	held := 0
+	for _, rec := range rdb.HVals(ctx, "killed:leases").Val() {
+		if strings.HasPrefix(rec, prefix) {
+			held++
+		}
+	}
+	ws = append(ws[1:], startCLI(t, "run", spec))
+	for i, w := range ws {
+		if err := w.wait(t, 10*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.out)
+		}
+	}
+	refetched := 0
+	for i := range n {
+		h := site.hits[i].Load()
+		if h == 0 {
+			t.Fatalf("page %d never fetched", i)
+		}
+		refetched += int(h) - 1
+	}
+	missing, dups, total := itemCounts(t, rdb, "killed:items", site.URL, n)
+	t.Logf("%d pages; killed worker held %d leases; %d refetched; %d items, %d duplicate", n, held, refetched, total, dups)
+	if refetched > held {
+		t.Fatalf("%d pages refetched, more than the %d leases the killed worker held", refetched, held)
+	}
+	if missing > 0 {
+		t.Fatalf("%d pages have no item", missing)
+	}
+	// Items are exactly once when the engine runs pipelines with the request
+	// in the context (crawl.WithRequest); until then a redelivered page can
+	// add its item again, never more often than pages were refetched.
+	if dups > refetched {
+		t.Fatalf("%d duplicate items for %d refetched pages", dups, refetched)
+	}
+}
+
+func mustHostname(t *testing.T) string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "worker"
+	}
+	return h
+}
