@@ -206,7 +206,7 @@ func TestTopLevelErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = New(Options{Program: prog})
-	if err == nil || !strings.HasPrefix(err.Error(), "spider.yaml:9:5: TypeError: ") {
+	if err == nil || !strings.HasPrefix(err.Error(), "spider.yaml:9:3: TypeError: ") {
 		t.Errorf("got %v", err)
 	}
 	prog, err = compile.Compile(compile.Source{Filename: "s.js", Code: "export function parse() {}\n"})

@@ -164,23 +164,52 @@ func (s *Spider) attribObject(attrs []extract.Attr) *goja.Object {
 	return o
 }
 
-func (s *Spider) selectorList(l extract.SelectorList) *goja.Object {
-	vals := make([]any, len(l))
-	for i, sel := range l {
-		o := s.vm.NewDynamicObject(&jsSelector{s: s, sel: sel})
-		_ = o.SetPrototype(s.protos.selector)
-		vals[i] = o
+// jsSelectorList is a SelectorList: a JS array whose elements (Selector
+// objects) are only created when indexed or iterated, so the common
+// `q.css("span::text").get()` costs one object, not one per match.
+type jsSelectorList struct {
+	s     *Spider
+	l     extract.SelectorList
+	items []goja.Value
+}
+
+func (d *jsSelectorList) Len() int { return len(d.l) }
+
+func (d *jsSelectorList) Get(idx int) goja.Value {
+	if idx < 0 || idx >= len(d.l) {
+		return nil
 	}
-	arr := s.vm.NewArray(vals...)
+	if d.items == nil {
+		d.items = make([]goja.Value, len(d.l))
+	}
+	if d.items[idx] == nil {
+		o := d.s.vm.NewDynamicObject(&jsSelector{s: d.s, sel: d.l[idx]})
+		_ = o.SetPrototype(d.s.protos.selector)
+		d.items[idx] = o
+	}
+	return d.items[idx]
+}
+
+func (d *jsSelectorList) Set(int, goja.Value) bool { return false }
+func (d *jsSelectorList) SetLen(int) bool          { return false }
+
+func (s *Spider) selectorList(l extract.SelectorList) *goja.Object {
+	arr := s.vm.NewDynamicArray(&jsSelectorList{s: s, l: l})
 	_ = arr.SetPrototype(s.protos.selectorList)
 	return arr
 }
 
-// listOf rebuilds the Go SelectorList of a SelectorList (or of any array of
-// selectors).
+// listOf returns the Go SelectorList of a SelectorList, or of any array of
+// selectors (the result of .filter() or .slice()).
 func (s *Spider) listOf(v goja.Value) (extract.SelectorList, bool) {
 	o, ok := v.(*goja.Object)
-	if !ok || o.ClassName() != "Array" {
+	if !ok {
+		return nil, false
+	}
+	if d, ok := o.Export().(*jsSelectorList); ok {
+		return d.l, true
+	}
+	if o.ClassName() != "Array" {
 		return nil, false
 	}
 	n := int(o.Get("length").ToInteger())

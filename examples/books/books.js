@@ -6,27 +6,29 @@
 // The request has no callback on purpose: a CrawlSpider sends such
 // responses through its rules, as Scrapy does with start_urls.
 export async function* start() {
-  const base = (spider.args.base ?? "https://books.toscrape.com").replace(/\/+$/, "");
+  const base = (spider.args.base || "https://books.toscrape.com").replace(/\/+$/, "");
   yield new Request({ url: `${base}/` });
 }
 
 // The rating is only in a class name: <p class="star-rating Three">.
-const RATINGS = { One: 1, Two: 2, Three: 3, Four: 4, Five: 5 };
+const RATINGS = ["One", "Two", "Three", "Four", "Five"];
 
 export function parse_book(response) {
   const main = response.css("div.product_main");
   // "Product Information" is a two-column table; read it by its row
-  // headers rather than by position, which differs between products.
+  // headers rather than by position, so an added or reordered row cannot
+  // shift the fields.
   const info = {};
   for (const row of response.css("table.table-striped tr")) {
     info[row.css("th::text").get("").trim()] = row.css("td::text").get("").trim();
   }
-  const rating = (main.css("p.star-rating").attrib["class"] ?? "").split(/\s+/).find((c) => c in RATINGS);
+  const classes = (main.css("p.star-rating").attrib["class"] ?? "").split(/\s+/);
+  const stars = RATINGS.findIndex((word) => classes.includes(word)) + 1; // 0: no rating
   return {
     title: main.css("h1::text").get(),
     // Prices are "£51.77"; a number is easier to sort and sum.
     price: Number(main.css("p.price_color::text").re_first(String.raw`[\d.]+`)),
-    rating: RATINGS[rating] ?? null,
+    rating: stars || null,
     upc: info["UPC"],
     // "In stock (22 available)"
     stock: Number(/\((\d+) available\)/.exec(info["Availability"] ?? "")?.[1] ?? 0),

@@ -3,7 +3,7 @@
 // start replaces start_urls so that `-a base=http://127.0.0.1:8000` can
 // point the spider at a local copy of the site without editing the spec.
 export async function* start() {
-  const base = (spider.args.base ?? "https://quotes.toscrape.com").replace(/\/+$/, "");
+  const base = (spider.args.base || "https://quotes.toscrape.com").replace(/\/+$/, "");
   yield new Request({ url: `${base}/`, callback: parse });
 }
 
@@ -14,11 +14,11 @@ export function* parse(response) {
       text: quote.css("span.text::text").get(),
       author: quote.css("small.author::text").get(),
       tags: quote.css("div.tags a.tag::text").getall(),
-      author_url: response.urljoin(about),
+      author_url: about ? response.urljoin(about) : null,
     };
     // Most authors have several quotes: the dupefilter lets each author
     // page be fetched once, as in Scrapy.
-    yield response.follow(about, { callback: parse_author });
+    if (about) yield response.follow(about, { callback: parse_author });
   }
   const next = response.css("li.next a::attr(href)").get();
   if (next) yield response.follow(next, { callback: parse });

@@ -3,7 +3,7 @@
 // start replaces start_urls so that `-a base=http://127.0.0.1:8000` can
 // point the spider at a local copy of the site without editing the spec.
 export async function* start() {
-  const base = (spider.args.base ?? "https://quotes.toscrape.com").replace(/\/+$/, "");
+  const base = (spider.args.base || "https://quotes.toscrape.com").replace(/\/+$/, "");
   yield new Request({ url: `${base}/js/`, callback: parse });
 }
 

@@ -7,9 +7,17 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -29,8 +37,12 @@ type Server struct {
 	// Dir is the server's working directory (AOF files live here).
 	Dir string
 
+	// CAFile is the PEM certificate of a TLS server (Options.TLS).
+	CAFile string
+
 	t     testing.TB
 	extra []string
+	tls   *tls.Config // the readiness probe's client config, for TLS
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -43,6 +55,9 @@ type Options struct {
 	// Args are extra redis-server arguments, e.g. "--maxmemory-policy",
 	// "allkeys-lru".
 	Args []string
+	// TLS serves TLS only (rediss://) with a fresh self-signed certificate
+	// for 127.0.0.1; CAFile names it for clients that should trust it.
+	TLS bool
 }
 
 // Start starts a redis-server and registers its stop with t.Cleanup. When the
@@ -54,14 +69,21 @@ func Start(t testing.TB, opts ...Options) *Server {
 		t.Fatalf("redis-server not found in PATH (install it: apt-get install -y redis-server): %v", err)
 	}
 	s := &Server{Dir: t.TempDir(), t: t}
+	useTLS := false
 	for _, o := range opts {
 		s.extra = append(s.extra, o.Args...)
+		useTLS = useTLS || o.TLS
 	}
 	port, err := freePort()
 	if err != nil {
 		t.Fatalf("redistest: free port: %v", err)
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if useTLS {
+		if err := s.makeCert(); err != nil {
+			t.Fatalf("redistest: certificate: %v", err)
+		}
+	}
 	if err := s.start(); err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -69,8 +91,63 @@ func Start(t testing.TB, opts ...Options) *Server {
 	return s
 }
 
-// URL is the redis:// URL of the server, database 0.
-func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+// URL is the redis:// (rediss:// for TLS) URL of the server, database 0.
+func (s *Server) URL() string {
+	if s.tls != nil {
+		return "rediss://" + s.Addr + "/0"
+	}
+	return "redis://" + s.Addr + "/0"
+}
+
+// makeCert writes a self-signed certificate for 127.0.0.1 into Dir and
+// switches the server to TLS-only.
+func (s *Server) makeCert() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redistest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	s.CAFile = filepath.Join(s.Dir, "cert.pem")
+	keyFile := filepath.Join(s.Dir, "key.pem")
+	if err := os.WriteFile(s.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	s.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	s.extra = append(s.extra, "--tls-cert-file", s.CAFile, "--tls-key-file", keyFile, "--tls-auth-clients", "no")
+	return nil
+}
+
+// dial connects to the server, over TLS when it serves TLS.
+func (s *Server) dial() (net.Conn, error) {
+	if s.tls != nil {
+		d := &net.Dialer{Timeout: time.Second}
+		return tls.DialWithDialer(d, "tcp", s.Addr, s.tls)
+	}
+	return net.DialTimeout("tcp", s.Addr, time.Second)
+}
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -83,8 +160,11 @@ func freePort() (int, error) {
 
 func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
-	args := []string{
-		"--port", port,
+	portArgs := []string{"--port", port}
+	if s.tls != nil {
+		portArgs = []string{"--port", "0", "--tls-port", port}
+	}
+	args := append(portArgs,
 		"--bind", "127.0.0.1",
 		"--dir", s.Dir,
 		"--save", "",
@@ -93,7 +173,7 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--protected-mode", "yes",
 		"--logfile", "",
-	}
+	)
 	args = append(args, s.extra...)
 	logf, err := os.OpenFile(filepath.Join(s.Dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -128,7 +208,7 @@ func (s *Server) start() error {
 			return fmt.Errorf("redis-server exited at start (%v): %s", waitErr, s.tail())
 		default:
 		}
-		if pingOK(s.Addr) {
+		if s.pingOK() {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -147,8 +227,8 @@ func (s *Server) tail() string {
 
 // pingOK sends an inline PING and waits for +PONG; the helper does not
 // depend on the client library under test.
-func pingOK(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+func (s *Server) pingOK() bool {
+	c, err := s.dial()
 	if err != nil {
 		return false
 	}
@@ -166,7 +246,7 @@ func pingOK(addr string) bool {
 // joined by newlines; an error reply is an error. It is for test set-up and
 // checks (CONFIG SET, GET) without the client library under test.
 func (s *Server) Do(args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	c, err := s.dial()
 	if err != nil {
 		return "", err
 	}

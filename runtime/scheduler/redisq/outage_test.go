@@ -157,3 +157,31 @@ func TestMalformedQueueEntryIsRejected(t *testing.T) {
 		t.Fatalf("log:\n%s", lb)
 	}
 }
+
+// X13: rediss:// to a self-signed server fails verification by default; with
+// the server's CA it works (and the backend runs over it).
+func TestTLSVerification(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{TLS: true})
+	ctx := context.Background()
+	plain, err := Dial(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Fatalf("Ping without the CA = %v, want a verification error", err)
+	}
+	trusted, err := DialWith(srv.URL(), DialOptions{CAFile: srv.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trusted.Close()
+	s, _ := openSched(t, srv, Options{Client: trusted, Name: "tls"})
+	mustEnq(t, s, &crawl.Request{URL: "http://a.test/over-tls"})
+	if r, err := s.Next(ctx); err != nil || r == nil || r.URL != "http://a.test/over-tls" {
+		t.Fatalf("Next over TLS = %v, %v", r, err)
+	}
+	if _, err := DialWith("redis://127.0.0.1:1/0", DialOptions{CAFile: srv.CAFile}); err == nil || !strings.Contains(err.Error(), "needs a rediss:// url") {
+		t.Fatalf("CA with redis:// = %v", err)
+	}
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/internal/fixture"
+)
+
+// slowCrawl writes a spec that crawls a slow 300-page site, so a signal
+// arrives mid-crawl.
+func slowCrawl(t *testing.T) (spec, feedPath string) {
+	t.Helper()
+	srv := fixture.New(t, fixture.Options{Pages: 300, Links: 3, Latency: 100 * time.Millisecond})
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "spider.js"), `export function* parse(response) {
+  yield { url: response.url, name: response.css("h1.name::text").get() };
+  yield* response.follow_all(response.css("ul.links a"));
+}
+`)
+	spec = filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: slow\nstart_urls: ["+srv.URL+"/site/0]\nscript: spider.js\nsettings: {CONCURRENT_REQUESTS: 4}\n")
+	return spec, filepath.Join(dir, "items.json")
+}
+
+// waitForItems polls the log until some items were scraped.
+func waitForItems(t *testing.T, p *cliProc, feed string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := os.Stat(feed); err == nil && st.Size() > 100 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no items written within 20s:\n%s", p.out)
+}
+
+// checkJSONFeed asserts the feed is one valid JSON array of items.
+func checkJSONFeed(t *testing.T, feed string) int {
+	t.Helper()
+	data, err := os.ReadFile(feed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]any
+	if err := json.Unmarshal(data, &items); err != nil {
+		t.Fatalf("feed is not a valid JSON array after the stop: %v\n%s", err, data)
+	}
+	return len(items)
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func TestSIGINTStopsGracefully(t *testing.T) {
+	spec, feed := slowCrawl(t)
+	p := startCLI(t, "run", spec, "-o", feed)
+	waitForItems(t, p, feed)
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := p.wait(t, 30*time.Second)
+	out := p.out.String()
+	if code := exitCode(err); code != exitFailed {
+		t.Fatalf("exit code %d, want %d (close reason shutdown)\n%s", code, exitFailed, out)
+	}
+	if !strings.Contains(out, "stopping gracefully") || !strings.Contains(out, `finish_reason: "shutdown"`) {
+		t.Fatalf("missing graceful-stop messages:\n%s", out)
+	}
+	n := checkJSONFeed(t, feed)
+	if n == 0 || n >= 300 {
+		t.Fatalf("%d items: the stop should come mid-crawl", n)
+	}
+	if !strings.Contains(out, "item_scraped_count: "+strconv.Itoa(n)) {
+		t.Errorf("feed has %d items but the stats say otherwise (an emitted item was lost?)\n%s", n, out)
+	}
+}
+
+func TestSecondSIGINTAborts(t *testing.T) {
+	spec, feed := slowCrawl(t)
+	p := startCLI(t, "run", spec, "-o", feed)
+	waitForItems(t, p, feed)
+	p.cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(20 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGINT)
+	err := p.wait(t, 15*time.Second)
+	if code := exitCode(err); code == 0 {
+		t.Fatalf("an aborted run exited 0\n%s", p.out)
+	}
+	if !strings.Contains(p.out.String(), "aborting") {
+		t.Errorf("no abort message:\n%s", p.out)
+	}
+	checkJSONFeed(t, feed)
+}
