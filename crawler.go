@@ -322,16 +322,14 @@ func wrapSpider(spec *dsl.Spec, js *jsbridge.Spider, logger *slog.Logger) (engin
 			}
 		}
 		follow := spec.Settings.Bool("CRAWLSPIDER_FOLLOW_LINKS")
-		copts := crawlspider.Options{
-			Rules:         rules,
-			ParseStartURL: spec.ParseStartURL,
-			FollowLinks:   &follow,
-			Logger:        logger,
-		}
-		if h, ok := any(js).(crawlspider.Hooks); ok {
-			copts.Hooks = h
-		}
-		cs, err := crawlspider.New(sp, copts)
+		cs, err := crawlspider.New(sp, crawlspider.Options{
+			Rules:           rules,
+			ParseStartURL:   spec.ParseStartURL,
+			DefaultCallback: spec.DefaultCallback(),
+			FollowLinks:     &follow,
+			Hooks:           js.CrawlSpiderHooks(),
+			Logger:          logger,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("rules: %w", err)
 		}

@@ -661,7 +661,7 @@ func (e *Engine) process(req *crawl.Request) {
 		e.schedule(next)
 	case resp != nil:
 		out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
-		if err := callErr(func() error { return e.spider.Callback(e.workCtx, resp, out) }); err != nil {
+		if err := callErr(func() error { return e.spider.Callback(e.workCtx, resp, out) }); err != nil && !e.cancelled(err) {
 			e.spiderError(err, resp)
 		}
 	default:
@@ -714,7 +714,7 @@ func (e *Engine) errback(t *task, f *crawl.Failure) {
 		handled, err = e.spider.Errback(e.workCtx, f, out)
 		return err
 	})
-	if err != nil {
+	if err != nil && !e.cancelled(err) {
 		e.spiderError(fmt.Errorf("errback: %w", err), f.Response)
 	}
 	if handled {
@@ -760,6 +760,20 @@ func (e *Engine) spiderError(err error, resp *crawl.Response) {
 	if n := e.errCount.Add(1); e.opts.CloseSpiderErrorCount > 0 && n >= e.opts.CloseSpiderErrorCount {
 		e.requestClose(ReasonErrorCount)
 	}
+}
+
+// cancelled reports whether err only says that the engine cancelled the
+// work (abort, grace period over, stall): not a spider error, and no reason
+// for a failed run.
+func (e *Engine) cancelled(err error) bool {
+	if e.workCtx.Err() == nil {
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		e.log.Debug("callback cancelled at close", "error", err)
+		return true
+	}
+	return false
 }
 
 // callErr runs fn, turning a panic into an error: a bug in a Go spider

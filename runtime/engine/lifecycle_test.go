@@ -688,3 +688,56 @@ func TestStuckCrawlWatchdog(t *testing.T) {
 		t.Fatal("a third request was sent beyond CONCURRENT_REQUESTS 2")
 	}
 }
+
+// TestAbortKeepsEmittedItems: a callback emits 50 items, then hangs; the
+// pipeline is slow, so most items are still queued when the crawl is
+// aborted. Every emitted item still reaches the feed, which is a valid
+// JSON array.
+func TestAbortKeepsEmittedItems(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	emitted := make(chan struct{})
+	sp := &goSpider{
+		start: func(context.Context) engine.StartIterator { return startURLs(srv.URL + "/ok") },
+		callback: func(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+			for i := range 50 {
+				out.Item(crawl.NewItem("i", int64(i)))
+			}
+			close(emitted)
+			<-ctx.Done() // hangs until the abort cancels it
+			return ctx.Err()
+		},
+	}
+	path := filepath.Join(t.TempDir(), "items.json")
+	fd, err := feed.Open(feed.Config{URI: path, Format: feed.JSON, Overwrite: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Options{Spider: sp, Fetcher: newFetcher(t), Feeds: []engine.Exporter{fd},
+		Pipelines: pipelineSlow()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		<-emitted
+		e.Stop()
+		e.Abort()
+	}()
+	res, err := e.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arr []map[string]any
+	if err := json.Unmarshal(raw, &arr); err != nil {
+		t.Fatalf("invalid JSON after abort: %v", err)
+	}
+	if res.Errors != 0 {
+		t.Fatalf("the cancelled callback counted as %d errors", res.Errors)
+	}
+	if len(arr) != 50 || res.Stats[stats.ItemScrapedCount] != int64(50) {
+		t.Fatalf("%d items written (item_scraped_count %v), want 50", len(arr), res.Stats[stats.ItemScrapedCount])
+	}
+}

@@ -260,7 +260,9 @@ func (s *Selector) RegisterNamespace(prefix, uri string) {
 
 // RemoveNamespaces strips namespaces from every element and attribute of the
 // document, so unprefixed queries match (parsel's remove_namespaces, which
-// also changes the whole document, not just this selector).
+// also changes the whole document, not just this selector). It writes to the
+// shared tree: do not run it while other goroutines query the same
+// document (a JS spider's callbacks all run on one loop, so they cannot).
 func (s *Selector) RemoveNamespaces() {
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {

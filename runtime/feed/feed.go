@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -158,6 +159,11 @@ func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 			if resume, err = prepareAppend(file, cfg.Format); err != nil {
 				file.Close()
 				return nil, fmt.Errorf("feed %s: %w", path, err)
+			}
+			if resume.csvHeader != nil && len(cfg.Fields) > 0 && !slices.Equal(resume.csvHeader, cfg.Fields) {
+				file.Close()
+				return nil, fmt.Errorf("feed %s: cannot append: its header %q differs from the feed's fields %q (use -O to overwrite)",
+					path, resume.csvHeader, cfg.Fields)
 			}
 		}
 		f.file = file

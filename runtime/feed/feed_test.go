@@ -359,3 +359,27 @@ func TestSet(t *testing.T) {
 		t.Fatalf("c.json = %q", data)
 	}
 }
+
+func TestAppendCSVFieldsMismatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.csv")
+	if err := os.WriteFile(path, []byte("a,b\n1,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := feed.Open(feed.Config{URI: path, Format: feed.CSV, Fields: []string{"b", "a"}}, nil); err == nil ||
+		!strings.Contains(err.Error(), "differs from the feed's fields") {
+		t.Fatalf("err = %v", err)
+	}
+	f, err := feed.Open(feed.Config{URI: path, Format: feed.CSV, Fields: []string{"a", "b"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Export(crawl.NewItem("b", "4", "a", "3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "a,b\n1,2\n3,4\n" {
+		t.Fatalf("got %q", got)
+	}
+}

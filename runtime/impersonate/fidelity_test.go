@@ -24,7 +24,7 @@ const (
 	// A resumed connection (pre_shared_key added), measured by making
 	// Chromium open a second connection to the same server.
 	chromium156JA4Resumed = "t13d1518h2_8daaf6152771_e2d80978ab2e"
-	chromeAkamai     = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
+	chromeAkamai          = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
 )
 
 var chromeHeaderOrder = []string{
