@@ -21,6 +21,6 @@ export async function tag(item) {
   return item;
 }
 
-export function closed(reason) {
+export function closed(spider, reason) {
   spider.log.info(`closed hook ran: ${reason}`);
 }
