@@ -56,6 +56,8 @@ type Options struct {
 	// Program is the compiled script when the caller already compiled it
 	// (for Check); nil compiles it.
 	Program *compile.Program
+
+	profile string // IMPERSONATE, a relative profile file resolved against the spec
 }
 
 // Crawler is a spec wired to its JavaScript and to the engine, ready to
@@ -89,6 +91,7 @@ func New(opts Options) (c *Crawler, err error) {
 		set = dsl.DefaultSettings()
 		spec.Settings = set
 	}
+	opts.profile = profileSetting(spec)
 	st := stats.NewMemory()
 	logger := newLogger(opts.Log, set.String("LOG_LEVEL"), st)
 	c = &Crawler{Spec: spec, Stats: st, Logger: logger}
@@ -154,10 +157,11 @@ func New(opts Options) (c *Crawler, err error) {
 	c.JS = js
 	c.closers = append(c.closers, js.Shutdown)
 
-	c.Spider, err = wrapSpider(spec, js, logger)
+	sp, err := wrapSpider(spec, js, logger)
 	if err != nil {
 		return nil, err
 	}
+	c.Spider = streamSpider{sp}
 
 	sched, rsched, closeSched, err := newScheduler(spec, set, logger, st)
 	if err != nil {
@@ -181,7 +185,7 @@ func New(opts Options) (c *Crawler, err error) {
 	wsm := websocket.NewManager(websocket.Options{
 		DialTLS:     tlsDialer(imp),
 		RootCAs:     opts.HTTP.RootCAs,
-		Impersonate: set.String("IMPERSONATE"),
+		Impersonate: opts.profile,
 		Verify:      set.Bool("TLS_VERIFY"),
 		EndTag:      set.String("WS_END_TAG"),
 		IdleTimeout: set.Duration("WS_IDLE_TIMEOUT"),
@@ -379,7 +383,7 @@ func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Tra
 	if t := set.Duration("DNS_TIMEOUT"); t > 0 {
 		d.HTTP.DNSTimeout = t
 	}
-	d.Impersonate = set.String("IMPERSONATE")
+	d.Impersonate = opts.profile
 	d.TransportFor = transportFor(imp)
 	d.ConcurrentPerDomain = set.Int("CONCURRENT_REQUESTS_PER_DOMAIN")
 	d.Delay = set.Duration("DOWNLOAD_DELAY")
@@ -416,7 +420,7 @@ func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, h router, 
 	for _, kv := range set.StringPairs("DEFAULT_REQUEST_HEADERS") {
 		b.DefaultHeaders.Headers = append(b.DefaultHeaders.Headers, crawl.Header{Name: kv[0], Value: kv[1]})
 	}
-	b.DefaultHeaders.Impersonate = set.String("IMPERSONATE")
+	b.DefaultHeaders.Impersonate = profileSetting(spec)
 	b.Retry.Enabled = set.Bool("RETRY_ENABLED")
 	b.Retry.Times = set.Int("RETRY_TIMES")
 	b.Retry.HTTPCodes = set.Ints("RETRY_HTTP_CODES")
@@ -609,4 +613,18 @@ func (r router) Download(ctx context.Context, req *crawl.Request) (*crawl.Respon
 		return r.ws.Download(ctx, req)
 	}
 	return r.http.Download(ctx, req)
+}
+
+// profileSetting is IMPERSONATE, with a relative profile file (.yaml,
+// .yml, .json) resolved against the spec's directory like every other path
+// in a spec.
+func profileSetting(spec *dsl.Spec) string {
+	p := spec.Settings.String("IMPERSONATE")
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+		if !filepath.IsAbs(p) {
+			return filepath.Join(spec.Dir, p)
+		}
+	}
+	return p
 }

@@ -52,6 +52,7 @@ func TestCrawlLifecycle(t *testing.T) {
 	got := sink.jsonLines()
 	slices.Sort(got)
 	want := []string{
+		`{"crawled":"DETAIL","source":"mw","piped":true}`,
 		`{"detail":"DETAIL","inline":"inline body","failure":"HttpError 404","source":"mw","piped":true}`,
 		`{"failed":"HttpError","status":404,"url":"missing","tagged":true,"source":"mw","piped":true}`,
 		`{"page":"P1","tagged":true,"from":"start","source":"mw","piped":true}`,
@@ -68,5 +69,49 @@ func TestCrawlLifecycle(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, `msg="parsed {\"url\":\"`+srv.URL+`/p1\"}"`) || !strings.Contains(l, "js=testdata/lifecycle.js:28:") {
 		t.Errorf("console.log not routed to the logger with its position:\n%s", l)
+	}
+}
+
+// TestCloseSpider: CloseSpider thrown by a callback closes the crawl with
+// its reason; spider.close does the same from anywhere.
+func TestCloseSpider(t *testing.T) {
+	t.Parallel()
+	srv := fixtureSite(t, 0, "")
+	for _, tc := range []struct{ callback, reason string }{{"throw_close", "enough"}, {"call_close", "done by hand"}} {
+		s, _ := newSpider(t, "close.js", func(o *Options) {
+			o.StartURLs = []string{srv.URL + "/list"}
+			o.DefaultCallback = tc.callback
+		})
+		res, _ := runEngine(t, s, nil)
+		if res.Reason != tc.reason {
+			t.Errorf("%s: reason %q, want %q", tc.callback, res.Reason, tc.reason)
+		}
+	}
+}
+
+type fakeSessions struct{ got map[string]map[string]string }
+
+func (f *fakeSessions) RegisterSessions(s map[string]map[string]string) (string, error) {
+	f.got = s
+	return "group-1", nil
+}
+
+// TestSessionHook: spider.hooks.session.register_sessions reaches the
+// Options.Sessions extension point, and says so clearly when it is absent.
+func TestSessionHook(t *testing.T) {
+	t.Parallel()
+	fs := &fakeSessions{}
+	s, _ := newSpider(t, "misc.js", func(o *Options) { o.Sessions = fs })
+	rec, err := call(t, s, "sessions")
+	if err != nil || rec.String() != `I {"id":"group-1"}` {
+		t.Fatalf("%v %s", err, rec)
+	}
+	if fs.got["u1"]["sid"] != "1" || fs.got["u2"]["sid"] != "2" {
+		t.Errorf("sessions %v", fs.got)
+	}
+	s2, _ := newSpider(t, "misc.js", nil)
+	_, err = call(t, s2, "sessions")
+	if err == nil || !strings.Contains(err.Error(), "sessions are not available in this build") {
+		t.Errorf("without Sessions: %v", err)
 	}
 }

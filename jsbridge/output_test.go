@@ -1,8 +1,11 @@
 package jsbridge
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
 // TestOutputShapes drives every return shape of DESIGN.md §1 and checks
@@ -78,5 +81,20 @@ func TestItemValues(t *testing.T) {
 				t.Errorf("output:\n%s\nwant it to contain %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestManyYields: a long async generator streams with constant driver
+// state (no promise chain growing with the number of values).
+func TestManyYields(t *testing.T) {
+	t.Parallel()
+	s, _ := newSpider(t, "shapes.js", nil)
+	out := &countOutput{}
+	req := &crawl.Request{URL: "http://example.test/", Callback: "many", CbKwargs: map[string]any{"n": int64(20000)}}
+	if err := s.Callback(context.Background(), &crawl.Response{URL: req.URL, Status: 200, Request: req}, out); err != nil {
+		t.Fatal(err)
+	}
+	if out.items != 20000 || out.errs != 0 {
+		t.Errorf("items %d errors %d", out.items, out.errs)
 	}
 }

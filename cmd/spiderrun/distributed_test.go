@@ -219,7 +219,7 @@ func TestRunWorkerKill9(t *testing.T) {
 	n := e2ePages(t)
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
 	site := newLinkSite(t, n)
-	spec := writeCrawlSpec(t, srv, "killed", "2")
+	spec := writeCrawlSpec(t, srv, "killed", "4")
 	if code, _, stderr := runCLI(t, "push", spec, `{"url":"`+site.URL+`/page/0","dont_filter":false}`); code != exitOK {
 		t.Fatalf("push: %s", stderr)
 	}

@@ -19,11 +19,14 @@ func TestStuckBuiltinIsAbandoned(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "slow.js"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load([]string{dir}, Options{Timeout: 50 * time.Millisecond})
+	// Load with a generous budget (a busy -race run is slow), then
+	// shorten it for the calls.
+	c, err := Load([]string{dir}, Options{Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	c.opts.Timeout = 50 * time.Millisecond
 	release := make(chan struct{})
 	defer close(release)
 	ctx := c.byKey["slow"]
@@ -40,6 +43,7 @@ func TestStuckBuiltinIsAbandoned(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "abandoned and reloaded") {
 		t.Fatalf("stuck: %v, want ErrTimeout with abandonment", err)
 	}
+	c.opts.Timeout = time.Minute // the reload below must not race the clock
 	got, err := c.Call("slow", "bump", nil)
 	if err != nil || got != int64(1) {
 		t.Fatalf("bump after abandonment = %v, %v; want 1 from a fresh runtime", got, err)

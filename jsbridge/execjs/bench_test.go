@@ -65,3 +65,16 @@ func BenchmarkLoadVendorContexts(b *testing.B) {
 		c.Close()
 	}
 }
+
+// BenchmarkLoadEmptyContext is the cost of a fresh runtime with the
+// browser globals: paid once per file at start and again after a fault.
+func BenchmarkLoadEmptyContext(b *testing.B) {
+	dir := writeFiles(b, map[string]string{"empty.js": "var x = 1;"})
+	for b.Loop() {
+		c, err := execjs.Load([]string{dir}, execjs.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}

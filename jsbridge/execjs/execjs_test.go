@@ -319,7 +319,9 @@ function spin() {
   while (true) {}
 }
 function recurse() { return recurse() + 1; }`})
-	c := mustLoad(t, []string{dir}, execjs.Options{Timeout: 200 * time.Millisecond})
+	// 1s rather than less: loading a context also runs under the timeout,
+	// and a busy machine under -race needs a few hundred ms for it.
+	c := mustLoad(t, []string{dir}, execjs.Options{Timeout: time.Second})
 	if got := mustCall(t, c, "loop", "bump"); got != int64(1) {
 		t.Fatalf("bump = %v", got)
 	}
@@ -328,7 +330,7 @@ function recurse() { return recurse() + 1; }`})
 		t.Fatalf("spin: %v, want ErrTimeout", err)
 	}
 	if want := `execjs loop: call "spin": loop.js:`; !strings.HasPrefix(err.Error(), want) ||
-		!strings.Contains(err.Error(), "timed out after 200ms (JS_TIMEOUT)\n\tat spin (loop.js:") {
+		!strings.Contains(err.Error(), "timed out after 1s (JS_TIMEOUT)\n\tat spin (loop.js:") {
 		t.Errorf("error %q: want prefix %q, the timeout and the stack", err, want)
 	}
 	// The interrupted runtime is dropped: the file is loaded afresh, so

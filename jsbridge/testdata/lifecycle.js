@@ -72,6 +72,11 @@ export function opened(spider_) {
   eq(spider_.settings.CONCURRENT_REQUESTS, 4);
   throws(() => { spider_.settings.CONCURRENT_REQUESTS = 1; }, /read.only|not writable|Cannot assign/i);
   spider.stats.set("js/opened", true);
+  spider.crawl(new Request({ url: spider.args.base + "/detail", callback: parse_crawled, dont_filter: true }));
+}
+
+export function parse_crawled(response) {
+  return { crawled: response.css("title::text").get() };
 }
 
 export function idle(spider_) {

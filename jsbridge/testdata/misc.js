@@ -92,3 +92,6 @@ export function* tag_results(response, results) {
   }
   yield { extra: response.url };
 }
+export function sessions() {
+  return { id: spider.hooks.session.register_sessions({ u1: { sid: "1" }, u2: "sid=2" }) };
+}

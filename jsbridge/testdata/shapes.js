@@ -33,3 +33,9 @@ export async function* async_throws_midway() { yield { n: 1 }; await null; null.
 export function bad_string() { return ["just a string", { n: 1 }]; }
 export function this_is_spider() { return { same: this === spider, name: this.name }; }
 export function kwargs(response, cb_kwargs) { return { kw: cb_kwargs }; }
+export async function* many(response, cb_kwargs) {
+  for (let i = 0; i < cb_kwargs.n; i++) {
+    if (i % 1000 === 0) await null;
+    yield { i };
+  }
+}

@@ -302,9 +302,12 @@ func (d *Downloader) outgoing(req *crawl.Request, u *url.URL) (*Outgoing, error)
 	case len(d.proxies) > 0:
 		out.Proxy = d.proxies[(d.next.Add(1)-1)%uint64(len(d.proxies))]
 	}
-	// The downloader decodes what it advertises; a profile's own
-	// Accept-Encoding (same value for browsers) is left alone.
-	out.Headers.SetDefault("Accept-Encoding", "gzip, deflate, br, zstd")
+	// The downloader decodes every encoding it advertises. With a browser
+	// profile the profile's own Accept-Encoding is used (Firefox 120 and
+	// Safari do not send zstd; claiming it would give the client away).
+	if out.Impersonate == "" {
+		out.Headers.SetDefault("Accept-Encoding", "gzip, deflate, br, zstd")
+	}
 	return out, nil
 }
 

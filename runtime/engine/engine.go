@@ -86,9 +86,14 @@ type Engine struct {
 	wake      chan struct{}
 	needStart chan struct{}
 
-	itemMu     sync.Mutex
-	itemCond   *sync.Cond
-	itemQ      []queuedItem
+	itemMu   sync.Mutex
+	itemCond *sync.Cond
+	itemQ    []queuedItem
+	itemSeq  uint64 // next emission sequence number (under itemMu)
+
+	commitMu   sync.Mutex
+	ready      map[uint64]queuedItem // processed, waiting for earlier items
+	nextCommit uint64
 	itemsClose bool
 
 	runCtx     context.Context // lives until Run returns
@@ -100,9 +105,15 @@ type Engine struct {
 }
 
 type queuedItem struct {
+	seq  uint64 // emission order
 	it   *crawl.Item
 	task *task
 	resp *crawl.Response
+
+	// Set by the pipelines.
+	out     *crawl.Item
+	outcome pipeline.Outcome
+	err     error
 }
 
 // New validates opts and returns an engine ready to Run.
@@ -123,6 +134,7 @@ func New(opts Options) (*Engine, error) {
 		closeCh:   make(chan struct{}),
 		done:      make(chan struct{}),
 		inFetch:   map[*task]time.Time{},
+		ready:     map[uint64]queuedItem{},
 		abortCh:   make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		needStart: make(chan struct{}, 1),
@@ -809,7 +821,8 @@ func (e *Engine) enqueueItem(it *crawl.Item, t *task, resp *crawl.Response) {
 	if t != nil {
 		t.pending.Add(1)
 	}
-	e.itemQ = append(e.itemQ, queuedItem{it: it, task: t, resp: resp})
+	e.itemQ = append(e.itemQ, queuedItem{seq: e.itemSeq, it: it, task: t, resp: resp})
+	e.itemSeq++
 	e.itemCond.Signal()
 	e.itemMu.Unlock()
 }
@@ -838,9 +851,33 @@ func (e *Engine) itemWorker() {
 		e.itemQ = e.itemQ[1:]
 		e.itemMu.Unlock()
 
-		e.processItem(q)
-		if q.task != nil {
-			q.task.done()
+		// runCtx, not workCtx: after an abort the items already emitted
+		// must still go through the pipelines rather than fail on a
+		// cancelled context. The wait for the item workers is bounded
+		// instead.
+		q.out, q.outcome, q.err = e.runner.Process(e.runCtx, q.it)
+		e.commit(q)
+	}
+}
+
+// commit finishes items in the order they were emitted, whatever order
+// parallel workers (ConcurrentItems > 1, e.g. async JS pipelines) finish
+// them in: feeds, signals and Acks see emission order, so output is
+// deterministic.
+func (e *Engine) commit(q queuedItem) {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	e.ready[q.seq] = q
+	for {
+		next, ok := e.ready[e.nextCommit]
+		if !ok {
+			return
+		}
+		delete(e.ready, e.nextCommit)
+		e.nextCommit++
+		e.finishItem(next)
+		if next.task != nil {
+			next.task.done()
 		}
 		e.mu.Lock()
 		e.items--
@@ -854,16 +891,13 @@ func (e *Engine) itemWorker() {
 	}
 }
 
-func (e *Engine) processItem(q queuedItem) {
-	// runCtx, not workCtx: after an abort the items already emitted must
-	// still go through the pipelines rather than fail on a cancelled
-	// context. The wait for the item workers is bounded instead.
-	it, outcome, err := e.runner.Process(e.runCtx, q.it)
+func (e *Engine) finishItem(q queuedItem) {
+	it, err := q.out, q.err
 	var req *crawl.Request
 	if q.resp != nil {
 		req = q.resp.Request
 	}
-	switch outcome {
+	switch q.outcome {
 	case pipeline.Dropped:
 		e.sig.emit(Event{Signal: ItemDropped, Item: it, Response: q.resp, Request: req, Err: err})
 		return

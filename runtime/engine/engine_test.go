@@ -2,11 +2,13 @@ package engine_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,5 +189,48 @@ func TestMaxActiveRequests(t *testing.T) {
 	}
 	if m := srv.MaxInFlight(); m > 2 {
 		t.Fatalf("server saw %d in flight, limit 2", m)
+	}
+}
+
+// TestConcurrentItemsKeepOrder: with 8 pipeline workers and pipelines that
+// take longer for earlier items, items still reach the feed in emission
+// order.
+func TestConcurrentItemsKeepOrder(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	sp := &goSpider{
+		start: func(context.Context) engine.StartIterator { return startURLs(srv.URL + "/ok") },
+		callback: func(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+			for i := range 40 {
+				out.Item(crawl.NewItem("i", int64(i)))
+			}
+			return nil
+		},
+	}
+	var inPipeline, maxInPipeline atomic.Int32
+	slowFirst := pipeline.Func(func(ctx context.Context, it *crawl.Item) (*crawl.Item, error) {
+		n := inPipeline.Add(1)
+		defer inPipeline.Add(-1)
+		for m := maxInPipeline.Load(); n > m && !maxInPipeline.CompareAndSwap(m, n); m = maxInPipeline.Load() {
+		}
+		v, _ := it.Get("i")
+		time.Sleep(time.Duration(40-v.(int64)) * 100 * time.Microsecond)
+		return it, nil
+	})
+	var out bytes.Buffer
+	fd, err := feed.Open(feed.Config{URI: "-", Format: feed.JSONLines}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, engine.Options{Spider: sp, Fetcher: newFetcher(t), Pipelines: []pipeline.Pipeline{slowFirst},
+		ConcurrentItems: 8, Feeds: []engine.Exporter{fd}})
+	var want strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&want, "{\"i\":%d}\n", i)
+	}
+	if out.String() != want.String() {
+		t.Fatalf("feed order:\n%s", out.String())
+	}
+	if maxInPipeline.Load() < 2 {
+		t.Fatalf("pipelines never ran in parallel (max %d)", maxInPipeline.Load())
 	}
 }

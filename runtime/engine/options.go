@@ -79,8 +79,10 @@ type Options struct {
 	// ConcurrentRequests bounds the requests handed to Fetch at once
 	// (CONCURRENT_REQUESTS) [16].
 	ConcurrentRequests int
-	// ConcurrentItems is the number of items processed by the pipelines in
-	// parallel [1: items reach the feeds in the order they were emitted].
+	// ConcurrentItems is the number of items the pipelines process in
+	// parallel (CONCURRENT_ITEMS; it helps pipelines that wait on I/O) [1].
+	// Whatever the value, items reach the feeds, signals and Acks in the
+	// order they were emitted.
 	ConcurrentItems int
 	// MaxPendingItems makes the engine stop pulling requests while this many
 	// items wait for or are in the pipelines [1000].

@@ -46,7 +46,7 @@ func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding)
 	case JSON:
 		return &jsonExporter{w: w, fields: cfg.Fields, started: rs.existing, n: boolInt(rs.hasItems)}
 	case CSV:
-		e := &csvExporter{w: csv.NewWriter(w), fields: cfg.Fields}
+		e := &csvExporter{w: csv.NewWriter(w), fields: cfg.Fields, enc: enc}
 		if len(cfg.Fields) > 0 {
 			e.columns = slices.Clone(cfg.Fields)
 		} else if rs.csvHeader != nil {
@@ -173,6 +173,7 @@ type csvExporter struct {
 	columns    []string
 	headerLen  int
 	headerDone bool
+	enc        encoding.Encoding // the file's encoding, for the rewritten header
 }
 
 func (e *csvExporter) export(it *crawl.Item) error {
@@ -252,7 +253,15 @@ func (e *csvExporter) finalize(f *os.File) error {
 			return fmt.Errorf("rewrite csv header: %w", err)
 		}
 		if first {
-			rec = e.columns
+			rec = slices.Clone(e.columns)
+			if e.enc != nil {
+				// The file holds encoded bytes; so must the new header.
+				for i, c := range rec {
+					if s, err := encoding.ReplaceUnsupported(e.enc.NewEncoder()).String(c); err == nil {
+						rec[i] = s
+					}
+				}
+			}
 			first = false
 		}
 		for len(rec) < len(e.columns) {

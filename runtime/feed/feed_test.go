@@ -383,3 +383,24 @@ func TestAppendCSVFieldsMismatch(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestCSVNewColumnWithEncoding(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.csv")
+	f, err := feed.Open(feed.Config{URI: path, Format: feed.CSV, Encoding: "latin1", Overwrite: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range []*crawl.Item{crawl.NewItem("nom", "café"), crawl.NewItem("nom", "thé", "prix€", "3")} {
+		if err := f.Export(it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	// WHATWG maps the label latin1 to windows-1252, where "€" is 0x80.
+	if want := "nom,prix\x80\ncaf\xe9,\nth\xe9,3\n"; string(got) != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

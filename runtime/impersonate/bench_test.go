@@ -3,7 +3,6 @@ package impersonate
 import (
 	"context"
 	"io"
-	"net/http"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/runtime/downloader"
@@ -13,14 +12,13 @@ import (
 // loopback httptest server: this client over HTTP/2 and HTTP/1.1, and Go's
 // net/http (x/net/http2) for comparison. Run with -benchtime=2000x.
 func BenchmarkRoundTrip(b *testing.B) {
-	s := startServer(&testing.T{}, "h2")
-	defer s.Close()
-	pool := s.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	s := startServer(b, "h2")
+	pool := x509PoolOf(b, s.Server)
 	for _, v := range []string{"2", "1.1"} {
 		b.Run("impersonate-chrome-http"+v, func(b *testing.B) {
 			tr, _ := NewTransport(Options{RootCAs: pool})
 			defer tr.Close()
-			u := mustURL(&testing.T{}, s.URL+"/b")
+			u := mustURL(b, s.URL+"/b")
 			b.ReportAllocs()
 			for b.Loop() {
 				resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{Method: "GET", URL: u, Impersonate: "chrome", HTTPVersion: v, Verify: true})
@@ -48,7 +46,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("impersonate-chrome-new-connection", func(b *testing.B) {
 		tr, _ := NewTransport(Options{RootCAs: pool, DisableResumption: true})
 		defer tr.Close()
-		u := mustURL(&testing.T{}, s.URL+"/b")
+		u := mustURL(b, s.URL+"/b")
 		for b.Loop() {
 			resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{Method: "GET", URL: u, Impersonate: "chrome", Verify: true})
 			if err != nil {

@@ -92,7 +92,7 @@ func fetchCapture(t *testing.T, tr *Transport, out *downloader.Outgoing) fingerp
 	return c
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func mustURL(t testing.TB, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
 	if err != nil {

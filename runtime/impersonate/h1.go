@@ -166,8 +166,10 @@ func newH1Conn(nc net.Conn, forward bool, maxHeader int64) *h1Conn {
 }
 
 // ErrHeadersTooLarge is returned for a response whose header block exceeds
-// Options.MaxResponseHeaderBytes.
-var ErrHeadersTooLarge = errors.New("response headers too large")
+// Options.MaxResponseHeaderBytes. Its text follows net/http's ("server
+// response headers exceeded ...") so callers that cannot import this
+// package classify both the same way.
+var ErrHeadersTooLarge = errors.New("server response headers exceeded the limit")
 
 // headerLimit counts bytes read from the connection while a response head
 // is parsed (http.ReadResponse itself has no limit) and fails past max.

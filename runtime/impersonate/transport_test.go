@@ -89,7 +89,7 @@ type countingServer struct {
 	conns atomic.Int32
 }
 
-func startServer(t *testing.T, kind string) *countingServer {
+func startServer(t testing.TB, kind string) *countingServer {
 	t.Helper()
 	s := &countingServer{}
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))
@@ -180,7 +180,7 @@ func TestFetchAgainstHTTPTestServers(t *testing.T) {
 	}
 }
 
-func x509PoolOf(t *testing.T, s *httptest.Server) *x509.CertPool {
+func x509PoolOf(t testing.TB, s *httptest.Server) *x509.CertPool {
 	t.Helper()
 	if s.TLS == nil {
 		return nil

@@ -262,7 +262,7 @@ func TestDistributedCrawlSurvivesKill9(t *testing.T) {
 	n := sitePages(t)
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
 	site := newTestSite(t, n)
-	const lease = 2 * time.Second
+	const lease = 4 * time.Second
 	var ws []*workerProc
 	for i := range 3 {
 		ws = append(ws, startWorker(t, srv, site.URL, "kill", fmt.Sprintf("w%d", i), lease))

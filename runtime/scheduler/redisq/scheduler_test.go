@@ -85,8 +85,8 @@ func TestLeaseLifecycle(t *testing.T) {
 func TestCrashedWorkerLeasesAreRedelivered(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	a, _ := openSched(t, srv, Options{Name: "crash", LeaseTimeout: 600 * time.Millisecond, Persist: true})
-	b, _ := openSched(t, srv, Options{Name: "crash", LeaseTimeout: 600 * time.Millisecond, Persist: true})
+	a, _ := openSched(t, srv, Options{Name: "crash", LeaseTimeout: 1500 * time.Millisecond, Persist: true})
+	b, _ := openSched(t, srv, Options{Name: "crash", LeaseTimeout: 1500 * time.Millisecond, Persist: true})
 	for i := range 3 {
 		mustEnq(t, a, &crawl.Request{URL: fmt.Sprintf("http://a.test/%d", i)})
 	}
@@ -136,8 +136,8 @@ func TestCrashedWorkerLeasesAreRedelivered(t *testing.T) {
 func TestHeartbeatRenewsLeases(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	a, _ := openSched(t, srv, Options{Name: "renew", LeaseTimeout: 400 * time.Millisecond, Persist: true})
-	b, _ := openSched(t, srv, Options{Name: "renew", LeaseTimeout: 400 * time.Millisecond, Persist: true})
+	a, _ := openSched(t, srv, Options{Name: "renew", LeaseTimeout: time.Second, Persist: true})
+	b, _ := openSched(t, srv, Options{Name: "renew", LeaseTimeout: time.Second, Persist: true})
 	mustEnq(t, a, &crawl.Request{URL: "http://a.test/slow"})
 	r, _ := a.Next(ctx)
 	if r == nil {
@@ -145,7 +145,7 @@ func TestHeartbeatRenewsLeases(t *testing.T) {
 	}
 	// Poll from another worker for three lease timeouts: it must never see
 	// the request while A holds it.
-	for end := time.Now().Add(1200 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		if got, err := b.Next(ctx); err != nil || got != nil {
 			t.Fatalf("B got %v, %v while A's lease is renewed", got, err)
 		}
@@ -478,7 +478,7 @@ func TestPoisonRequestGoesToDeadLetter(t *testing.T) {
 func TestRedeliveryCountClearedOnAck(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	o := Options{Name: "recover", LeaseTimeout: 300 * time.Millisecond, MaxDeliveries: 2, Persist: true}
+	o := Options{Name: "recover", LeaseTimeout: time.Second, MaxDeliveries: 2, Persist: true}
 	a, _ := openSched(t, srv, o)
 	mustEnq(t, a, &crawl.Request{URL: "http://a.test/flaky", DontFilter: true})
 	if r, _ := a.Next(ctx); r == nil {
