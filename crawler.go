@@ -218,12 +218,15 @@ func New(opts Options) (c *Crawler, err error) {
 		if w := rsched.Items(); w != nil {
 			pipes = append(pipes, w)
 		}
-		if len(spec.RedisKeys) > 0 {
+		// Every worker of a shared crawl goes through the task source: with
+		// redis_key it pulls tasks, and in all cases it closes only when the
+		// whole crawl is idle (no queue, no lease held by any worker).
+		{
 			tasks := &redisTasks{sched: rsched, close: func(reason string) { c.engine.Crawl().Close(reason) }, opts: redisq.TaskOptions{
 				Keys:          spec.RedisKeys,
 				Kind:          redisStartKind(set),
 				BatchSize:     set.Int("CONCURRENT_REQUESTS"),
-				MaxIdle:       set.Duration("MAX_IDLE_TIME_BEFORE_CLOSE"),
+				MaxIdle:       sharedMaxIdle(spec),
 				KnownCallback: js.HasExport,
 			}}
 			if js.HasExport("make_request_from_data") {
@@ -627,4 +630,17 @@ func profileSetting(spec *dsl.Spec) string {
 		}
 	}
 	return p
+}
+
+// sharedMaxIdle is how long a worker of a Redis crawl waits with no work
+// anywhere before closing. A RedisSpider waits MAX_IDLE_TIME_BEFORE_CLOSE
+// (0 = forever, waiting for pushed tasks, as in scrapy-redis); a crawl
+// without redis_key has nothing to wait for once the shared crawl is idle,
+// so it closes after at least a second of shared idleness.
+func sharedMaxIdle(spec *dsl.Spec) time.Duration {
+	d := spec.Settings.Duration("MAX_IDLE_TIME_BEFORE_CLOSE")
+	if len(spec.RedisKeys) == 0 && d < time.Second {
+		return time.Second
+	}
+	return d
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,17 +46,26 @@ func BenchmarkCrawl(b *testing.B) {
 		}
 	}
 	type acc struct{ secs, cpu, rss, mallocs, pages float64 }
-	res := map[string]*acc{"floor": {}, "enginecrawl": {}}
+	crawlers := []string{"floor", "enginecrawl"}
+	if os.Getenv("SPIDERRUN_BENCH_CHAIN") != "" {
+		// The engine again, downloading through the full middleware chain.
+		crawlers = append(crawlers, "enginechain")
+	}
+	res := map[string]*acc{}
+	for _, c := range crawlers {
+		res[c] = &acc{}
+	}
 	for i := 0; i < b.N; i++ {
-		// Alternate the order so that load from other processes on the
-		// machine hits both crawlers alike.
-		order := []string{"floor", "enginecrawl"}
-		if i%2 == 1 {
-			order[0], order[1] = order[1], order[0]
-		}
+		// Rotate the order so that load from other processes on the
+		// machine hits every crawler alike.
+		order := append(slices.Clone(crawlers[i%len(crawlers):]), crawlers[:i%len(crawlers)]...)
 		for _, name := range order {
 			a := res[name]
-			rep, ru := runCrawler(b, s, filepath.Join(dir, name), srv.URL+"/p/0", filepath.Join(dir, name+".jsonl"), pages)
+			bin, args := filepath.Join(dir, name), []string(nil)
+			if name == "enginechain" {
+				bin, args = filepath.Join(dir, "enginecrawl"), []string{"-fetcher", "chain"}
+			}
+			rep, ru := runCrawler(b, s, bin, name, args, srv.URL+"/p/0", filepath.Join(dir, name+".jsonl"), pages)
 			a.secs += rep.Seconds
 			a.cpu += float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 			a.rss = max(a.rss, float64(rep.PeakRSS)/(1<<20))
@@ -63,7 +73,7 @@ func BenchmarkCrawl(b *testing.B) {
 			a.pages += float64(pages)
 		}
 	}
-	for _, name := range []string{"floor", "enginecrawl"} {
+	for _, name := range crawlers {
 		a := res[name]
 		short := strings.TrimSuffix(name, "crawl")
 		b.ReportMetric(a.pages/a.secs, short+"-pages/s")
@@ -73,18 +83,20 @@ func BenchmarkCrawl(b *testing.B) {
 	}
 	f, e := res["floor"], res["enginecrawl"]
 	b.ReportMetric(100*(e.pages/e.secs)/(f.pages/f.secs), "engine/floor-%")
+	if c, ok := res["enginechain"]; ok {
+		b.ReportMetric(100*(c.pages/c.secs)/(f.pages/f.secs), "enginechain/floor-%")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
 // runCrawler runs one crawler process and checks, from the server's
 // counters and the items file, that every page was fetched exactly once
 // and every item written.
-func runCrawler(b *testing.B, s *site.Site, bin, startURL, items string, pages int) (product.Report, *syscall.Rusage) {
+func runCrawler(b *testing.B, s *site.Site, bin, name string, extra []string, startURL, items string, pages int) (product.Report, *syscall.Rusage) {
 	b.Helper()
-	name := filepath.Base(bin)
 	s.Reset()
-	args := []string{"-url", startURL, "-c", "64", "-o", items}
-	if v := os.Getenv("SPIDERRUN_BENCH_MAX_ACTIVE"); v != "" && name == "enginecrawl" {
+	args := append([]string{"-url", startURL, "-c", "64", "-o", items}, extra...)
+	if v := os.Getenv("SPIDERRUN_BENCH_MAX_ACTIVE"); v != "" && name != "floor" {
 		args = append(args, "-max-active", v)
 	}
 	if pd := os.Getenv("SPIDERRUN_BENCH_PROFILE"); pd != "" {

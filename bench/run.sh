@@ -7,6 +7,8 @@
 #   bench/run.sh            # 20 000 pages, 3 rounds of both crawlers
 #   PAGES=5000 ROUNDS=1 bench/run.sh
 #   PROFILE=/tmp/prof bench/run.sh   # also write CPU profiles
+#   CHAIN=1 bench/run.sh    # also the engine over the full downloader
+#                           # middleware chain ("enginechain")
 #
 # It prints pages/s, CPU-ms per page, peak RSS (VmHWM) and allocations per
 # page for each crawler, and the engine's pages/s as a percentage of the
@@ -17,6 +19,9 @@ cd "$(dirname "$0")"
 PAGES=${PAGES:-20000}
 ROUNDS=${ROUNDS:-3}
 export PAGES
+if [ -n "${CHAIN:-}" ]; then
+	export SPIDERRUN_BENCH_CHAIN=1
+fi
 if [ -n "${PROFILE:-}" ]; then
 	mkdir -p "$PROFILE"
 	export SPIDERRUN_BENCH_PROFILE="$PROFILE"

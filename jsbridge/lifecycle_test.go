@@ -1,6 +1,8 @@
 package jsbridge
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
 	"github.com/spiderrun/spiderrun/runtime/stats"
@@ -78,7 +81,7 @@ func TestCloseSpider(t *testing.T) {
 	t.Parallel()
 	srv := fixtureSite(t, 0, "")
 	for _, tc := range []struct{ callback, reason string }{{"throw_close", "enough"}, {"call_close", "done by hand"}} {
-		s, _ := newSpider(t, "close.js", func(o *Options) {
+		s, _ := newSpider(t, "shapes.js", func(o *Options) {
 			o.StartURLs = []string{srv.URL + "/list"}
 			o.DefaultCallback = tc.callback
 		})
@@ -114,4 +117,28 @@ func TestSessionHook(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "sessions are not available in this build") {
 		t.Errorf("without Sessions: %v", err)
 	}
+}
+
+// TestNoFalseStall: while the engine pulls start requests whose downloads
+// all fail at once, Stalled must never report the start iterator between
+// two pulls (a posted-but-not-running job once looked like a stall).
+func TestNoFalseStall(t *testing.T) {
+	t.Parallel()
+	s, _ := newSpider(t, "close.js", nil)
+	res, _ := runEngine(t, s, func(o *engine.Options) {
+		o.Fetcher = engine.FetcherFunc(func(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
+			return nil, nil, crawl.NewFailure(crawl.DNSLookupError, r, errors.New("no such host"))
+		})
+	})
+	if res.Reason != engine.ReasonFinished {
+		t.Fatalf("reason %q, stalled %q", res.Reason, res.Stalled)
+	}
+	// Deterministically: an invocation created but not yet running is not
+	// a stalled one.
+	s2, _ := newSpider(t, "close.js", nil)
+	inv := s2.newInvocation("start", "start", "", nil)
+	if got := s2.Stalled(); got != nil {
+		t.Errorf("Stalled() = %q for an invocation whose job has not run", got)
+	}
+	inv.finish(nil)
 }

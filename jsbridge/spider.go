@@ -389,12 +389,24 @@ type invResult struct {
 	val any
 }
 
+// newInvocation creates an invocation; it becomes active (visible to
+// Stalled) only when its first job runs on the loop: a posted but not yet
+// running job keeps the loop from looking quiescent by itself, and
+// registering earlier would let Stalled see an active invocation next to an
+// empty queue.
 func (s *Spider) newInvocation(where, fn, url string, out engine.Output) *invocation {
-	inv := &invocation{s: s, where: where, fn: fn, url: url, out: out, result: make(chan invResult, 1)}
-	s.mu.Lock()
-	s.active[inv] = struct{}{}
-	s.mu.Unlock()
-	return inv
+	return &invocation{s: s, where: where, fn: fn, url: url, out: out, result: make(chan invResult, 1)}
+}
+
+// activate registers inv as running; false when it already ended.
+func (inv *invocation) activate() bool {
+	inv.s.mu.Lock()
+	defer inv.s.mu.Unlock()
+	if inv.ended.Load() {
+		return false
+	}
+	inv.s.active[inv] = struct{}{}
+	return true
 }
 
 // finish completes the invocation once (from the loop or on abandonment).
@@ -402,8 +414,8 @@ func (inv *invocation) finish(err error) { inv.finishWith(invResult{err: err}) }
 
 func (inv *invocation) finishWith(r invResult) {
 	inv.once.Do(func() {
-		inv.ended.Store(true)
 		inv.s.mu.Lock()
+		inv.ended.Store(true)
 		delete(inv.s.active, inv)
 		inv.s.mu.Unlock()
 		inv.result <- r
@@ -435,6 +447,9 @@ func (s *Spider) wait(ctx context.Context, inv *invocation) invResult {
 // start posts job for inv, failing it when the loop is gone.
 func (s *Spider) start(inv *invocation, job func()) {
 	if !s.loop.post(func() {
+		if !inv.activate() {
+			return // cancelled before it ran
+		}
 		s.cur = inv
 		job()
 		s.cur = nil

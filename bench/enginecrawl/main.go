@@ -17,8 +17,10 @@ import (
 
 	"github.com/spiderrun/spiderrun/bench/internal/product"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/feed"
+	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -27,6 +29,7 @@ func main() {
 	conc := flag.Int("c", 64, "CONCURRENT_REQUESTS")
 	out := flag.String("o", os.DevNull, "items file (JSON lines)")
 	active := flag.Int("max-active", -1, "MaxActiveRequests (-1: same as -c)")
+	fetcher := flag.String("fetcher", "plain", "plain (net/http) or chain (the downloader middleware chain with the built-ins)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
 	if *profile != "" {
@@ -38,23 +41,34 @@ func main() {
 	if *active < 0 {
 		*active = *conc
 	}
-	if err := run(*start, *conc, *active, *out); err != nil {
+	if err := run(*start, *conc, *active, *out, *fetcher); err != nil {
 		fmt.Fprintln(os.Stderr, "enginecrawl:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(startURL string, conc, active int, out string) error {
+func run(startURL string, conc, active int, out, fetcher string) error {
 	t0 := time.Now()
 	fd, err := feed.Open(feed.Config{URI: out, Format: feed.JSONLines, Overwrite: true}, nil)
 	if err != nil {
 		return err
 	}
 	st := stats.NewMemory()
+	var f engine.Fetcher
+	switch fetcher {
+	case "plain":
+		f = newFetcher(conc)
+	case "chain":
+		if f, err = newChain(conc, st); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown -fetcher %q", fetcher)
+	}
 	e, err := engine.New(engine.Options{
 		Spider:             &spider{start: startURL},
-		Fetcher:            newFetcher(conc),
+		Fetcher:            f,
 		Feeds:              []engine.Exporter{fd},
 		Stats:              st,
 		ConcurrentRequests: conc,
@@ -141,4 +155,19 @@ func (f *plainFetcher) Fetch(ctx context.Context, r *crawl.Request) (*crawl.Resp
 		return nil, nil, &crawl.Failure{Type: crawl.HttpError, Message: resp.Status, Request: r, Response: out, Err: errors.New(resp.Status)}
 	}
 	return out, nil, nil
+}
+
+// newChain is the full downloading stack of `spiderrun run`: the built-in
+// downloader middlewares (default headers, retry, redirect, cookies,
+// HTTP errors, stats) over the default downloader, with the per-domain
+// limit raised to conc (every page is on one host).
+func newChain(conc int, st stats.Collector) (engine.Fetcher, error) {
+	opts := downloader.DefaultOptions()
+	opts.ConcurrentPerDomain = conc
+	opts.HTTP.MaxIdleConnsPerHost = conc
+	dl, err := downloader.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return middleware.NewChain(dl, middleware.DefaultBuiltins(st, nil).Stack()...)
 }

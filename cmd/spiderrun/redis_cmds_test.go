@@ -129,6 +129,8 @@ func TestStatusCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	rdb.RPush(ctx, "tasks:rejected", `{"reason":"x"}`)
+	rdb.RPush(ctx, "tasks:dead", `{"reason":"y"}`)
 	code, stdout, stderr := runCLI(t, "status", spec)
 	if code != exitOK {
 		t.Fatalf("status: code %d: %s", code, stderr)
@@ -136,6 +138,7 @@ func TestStatusCommand(t *testing.T) {
 	for _, want := range []string{
 		"spider:      tasks", "queue:       1 pending requests", "tasks:       3 in tasks:start_urls",
 		"in flight:   1 leases", "  w1: 1", "workers:     1 alive", "dupefilter:  2 fingerprints", "items:       1 in tasks:items",
+		"rejected:    1 task entries in tasks:rejected", "dead:        1 entries whose worker died every time, in tasks:dead",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status output lacks %q:\n%s", want, stdout)

@@ -78,3 +78,38 @@ func write(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSharedCrawlWithoutRedisKey: a start_urls spider on the Redis
+// scheduler crawls everything and closes once the shared crawl is idle,
+// exit 0, without waiting for pushed tasks.
+func TestSharedCrawlWithoutRedisKey(t *testing.T) {
+	rs := redistest.Start(t)
+	srv := fixture.New(t, fixture.Options{Pages: 20, Links: 3})
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, `name: shared
+start_urls:
+  - `+srv.URL+`/site/0
+script: spider.js
+settings:
+  SCHEDULER: redis
+  REDIS_URL: `+rs.URL()+`
+`)
+	write(t, filepath.Join(dir, "spider.js"), `export function* parse(response) {
+  yield { id: response.css("div.product::attr(data-id)").get() };
+  yield* response.follow_all(response.css("ul.links a"));
+}
+`)
+	code, _, stderr := runCLI(t, "run", spec, "-O", filepath.Join(dir, "items.jsonl"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	// 21: the start request is dont_filter (as in Scrapy), so page 0 is
+	// fetched again when a link leads back to it.
+	if got := len(readLines(t, filepath.Join(dir, "items.jsonl"), "")); got != 21 {
+		t.Fatalf("%d items, want 21\n%s", got, stderr)
+	}
+	if !strings.Contains(stderr, `finish_reason: "idle"`) {
+		t.Errorf("finish reason:\n%s", stderr)
+	}
+}

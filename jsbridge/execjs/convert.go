@@ -80,7 +80,7 @@ func toJS(rt *goja.Runtime, v any, path string, depth int) (goja.Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := obj.Set(k, jv); err != nil {
+			if err := setOwn(obj, k, jv); err != nil {
 				return nil, &CopyError{Path: path + "." + k, Reason: err.Error()}
 			}
 		}
@@ -95,13 +95,20 @@ func toJS(rt *goja.Runtime, v any, path string, depth int) (goja.Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := obj.Set(f.Key, jv); err != nil {
+			if err := setOwn(obj, f.Key, jv); err != nil {
 				return nil, &CopyError{Path: path + "." + f.Key, Reason: err.Error()}
 			}
 		}
 		return obj, nil
 	}
 	return reflectToJS(rt, v, path, depth)
+}
+
+// setOwn creates an own data property. obj.Set would run setters on the
+// prototype chain: a key "__proto__" from a decoded JSON document would
+// replace the object's prototype instead of becoming a field.
+func setOwn(obj *goja.Object, k string, v goja.Value) error {
+	return obj.DefineDataProperty(k, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
 }
 
 // reflectToJS handles the remaining numeric kinds, typed slices and

@@ -54,10 +54,11 @@ type Options struct {
 	// Logger receives console.log/info/debug (Info), console.warn (Warn) and
 	// console.error (Error) output, with the context key; nil discards it.
 	Logger *slog.Logger
-	// MemoryLimit (JS_MEMORY_LIMIT, bytes) interrupts a call when the Go heap
-	// grew by more than this much while it ran. goja has no per-runtime
-	// accounting, so this is a process-wide approximation checked every
-	// 50ms; zero disables it.
+	// MemoryLimit (JS_MEMORY_LIMIT, bytes) interrupts a call when the live
+	// Go heap grew by more than this much while it ran. goja has no
+	// per-runtime accounting, so this is a process-wide approximation
+	// sampled every 50ms (what the last GC found live, so other goroutines'
+	// garbage does not count); zero disables it.
 	MemoryLimit int64
 	// Location is the page URL seen as location.href and document.URL;
 	// empty means "about:blank".

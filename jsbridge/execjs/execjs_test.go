@@ -366,8 +366,18 @@ func TestMemoryLimit(t *testing.T) {
   var keep = [];
   for (;;) keep.push(new Array(4096).fill(keep.length));
 }
-function ok() { return 'alive'; }`})
+function ok() { return 'alive'; }
+function churn() {
+  var sum = 0;
+  for (var i = 0; i < 100; i++) { var s = 'x'.repeat(1 << 20) + i; sum += s.length; }
+  return sum;
+}`})
 	c := mustLoad(t, []string{dir}, execjs.Options{Timeout: 60 * time.Second, MemoryLimit: 64 << 20})
+	// About 200 MiB of short-lived strings over several watchdog ticks:
+	// garbage must not count.
+	if got := mustCall(t, c, "bomb", "churn"); got != int64(100*(1<<20)+10+2*90) {
+		t.Errorf("churn = %v", got)
+	}
 	_, err := c.Call("bomb", "bomb", nil)
 	if !errors.Is(err, execjs.ErrMemoryLimit) {
 		t.Fatalf("bomb: %v, want ErrMemoryLimit", err)
@@ -572,6 +582,16 @@ async function sleepy(ms) {
   await new Promise(function (r) { setTimeout(r, ms); });
   return 'woke after ' + ms;
 }
+function odd() {
+  log = [];
+  setTimeout(function () { log.push('nan'); }, NaN);
+  setTimeout(function () { log.push('no-delay'); });
+  setTimeout(function () { log.push('negative'); }, -5);
+  setTimeout(function () { log.push('infinity'); }, Infinity);
+  setTimeout("log.push('string-code')", 0);
+  var id = setTimeout(function () { log.push('cleared'); }, 0);
+  clearTimeout(id);
+}
 function never() { return new Promise(function () {}); }
 function poll() {
   return new Promise(function () { setInterval(function () {}, 10); });
@@ -592,6 +612,10 @@ function poll() {
 	}
 	if got := mustCall(t, c, "tm", "sleepy", 5000); got != "woke after 5000" {
 		t.Errorf("sleepy = %v (a promise awaiting a timer is settled by fast-forwarding)", got)
+	}
+	mustCall(t, c, "tm", "odd")
+	if got, want := mustCall(t, c, "tm", "events"), []any{"nan", "no-delay", "negative", "string-code"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("odd delays: %v, want %v", got, want)
 	}
 	if _, err := c.Call("tm", "never", nil); !errors.Is(err, execjs.ErrPromisePending) {
 		t.Errorf("never: %v, want ErrPromisePending", err)

@@ -13,6 +13,10 @@ import (
 // until the timeout).
 const maxTimerFires = 10000
 
+// maxDelayMillis is the largest delay browsers honour (2^31-1 ms); it also
+// keeps the conversion to time.Duration from overflowing.
+const maxDelayMillis = 1<<31 - 1
+
 // timerQueue implements setTimeout/setInterval for a synchronous context.
 // Nothing ever waits for a timer: after the file loads and after every
 // call, timers whose delay has elapsed run in due order (microtasks run
@@ -47,10 +51,12 @@ func (q *timerQueue) install(vm *goja.Runtime) error {
 			} else {
 				t.src = cb.String()
 			}
-			delay := time.Duration(call.Argument(1).ToFloat() * float64(time.Millisecond))
-			if delay < 0 || delay != delay {
-				delay = 0
+			ms := call.Argument(1).ToFloat()
+			if !(ms > 0) { // undefined, NaN and negative mean 0, as in browsers
+				ms = 0
 			}
+			ms = min(ms, maxDelayMillis)
+			delay := time.Duration(ms * float64(time.Millisecond))
 			if len(call.Arguments) > 2 {
 				t.args = append([]goja.Value(nil), call.Arguments[2:]...)
 			}

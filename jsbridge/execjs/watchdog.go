@@ -17,7 +17,11 @@ const memTick = 50 * time.Millisecond
 // that ignores Interrupt) before its runtime is abandoned.
 const graceAfterTimeout = time.Second
 
-const heapMetric = "/memory/classes/heap/objects:bytes"
+// heapMetric is the heap marked live by the last GC. Unlike the total heap
+// it ignores garbage, so a crawl allocating and dropping response bodies
+// in other goroutines does not look like the script's growth; a script
+// that retains memory raises it at every GC cycle.
+const heapMetric = "/gc/heap/live:bytes"
 
 // watchdog interrupts one call at its deadline or when the heap grows past
 // the limit. mu orders stop() against the interrupting callback so that no

@@ -39,3 +39,11 @@ export async function* many(response, cb_kwargs) {
     yield { i };
   }
 }
+
+export function throw_close() {
+  throw new CloseSpider("enough");
+}
+export function call_close() {
+  spider.close("done by hand");
+  return { closing: true };
+}

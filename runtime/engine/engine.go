@@ -578,30 +578,33 @@ func nextStart(ctx context.Context, it StartIterator) (req *crawl.Request, err e
 	return it.Next(ctx)
 }
 
-// schedule enqueues r and emits request_scheduled or request_dropped. It
-// reports whether r was enqueued.
+// schedule enqueues r. Like Scrapy, it emits request_scheduled before the
+// scheduler sees r (so that no response_received of r can come first) and
+// request_dropped after, when the dupefilter rejected it. It reports
+// whether r was enqueued.
 func (e *Engine) schedule(r *crawl.Request) bool {
+	e.sig.emit(Event{Signal: RequestScheduled, Request: r})
 	ok, err := e.opts.Scheduler.Enqueue(e.runCtx, r)
 	if err != nil {
 		e.log.Error("scheduling request", "url", r.URL, "error", err)
+		e.sig.emit(Event{Signal: RequestDropped, Request: r, Err: err})
 		return false
 	}
-	if ok {
-		e.scheduledCount.Add(1)
-		e.sig.emit(Event{Signal: RequestScheduled, Request: r})
-		// Wake the loop only when it could pull now: with every fetch slot
-		// taken, the next finished download refills its slot itself, and
-		// ten wake-ups per page cost measurable CPU.
-		e.mu.Lock()
-		room := e.fetching < e.opts.ConcurrentRequests
-		e.mu.Unlock()
-		if room {
-			e.wakeUp()
-		}
-	} else {
+	if !ok {
 		e.sig.emit(Event{Signal: RequestDropped, Request: r})
+		return false
 	}
-	return ok
+	e.scheduledCount.Add(1)
+	// Wake the loop only when it could pull now: with every fetch slot
+	// taken, the next finished download refills its slot itself, and ten
+	// wake-ups per page cost measurable CPU.
+	e.mu.Lock()
+	room := e.fetching < e.opts.ConcurrentRequests
+	e.mu.Unlock()
+	if room {
+		e.wakeUp()
+	}
+	return true
 }
 
 // task tracks one request until its callback output is committed: the

@@ -128,3 +128,33 @@ func TestConcurrentInc(t *testing.T) {
 		t.Fatalf("n=%d m=%d", stats.Int(st, "n"), stats.Int(st, "m"))
 	}
 }
+
+func TestMemorySemantics(t *testing.T) {
+	s := stats.NewMemory()
+	s.Max("neg", -5)
+	s.Max("neg", -7)
+	s.Set("n", int64(10))
+	s.Inc("n", 2)
+	s.Inc("c", 3)
+	s.Set("c", int64(1))
+	s.Inc("c", 1)
+	s.Set("str", "x")
+	s.Set("f", 1.5)
+	s.Max("f", 3)
+	want := map[string]any{"neg": int64(-5), "n": int64(12), "c": int64(2), "str": "x", "f": int64(3)}
+	got := s.Snapshot()
+	if len(got) != len(want) {
+		t.Fatalf("snapshot %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v (%T), want %v", k, got[k], got[k], v)
+		}
+		if g, ok := s.Get(k); !ok || g != v {
+			t.Errorf("Get(%s) = %v, %v", k, g, ok)
+		}
+	}
+	if _, ok := s.Get("missing"); ok {
+		t.Error("Get(missing) found a value")
+	}
+}

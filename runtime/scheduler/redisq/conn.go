@@ -33,8 +33,18 @@ type DialOptions struct {
 	CAFile string
 }
 
+// quietClientLog silences go-redis's own logger, which prints connection
+// errors straight to stderr: a library must not print, and the retry loop
+// below already reports outages through the crawl's logger.
+var quietClientLog sync.Once
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
+
 // DialWith is Dial with options.
 func DialWith(rawURL string, do DialOptions) (*redis.Client, error) {
+	quietClientLog.Do(func() { redis.SetLogger(discardLogger{}) })
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis url %s: %w", RedactURL(rawURL), err)
@@ -54,6 +64,7 @@ func DialWith(rawURL string, do DialOptions) (*redis.Client, error) {
 		o.TLSConfig.RootCAs = pool
 	}
 	o.MaxRetries = -1
+	o.DialerRetries = 1 // one dial per attempt: retry() backs off and logs
 	o.DialTimeout = 2 * time.Second
 	o.ReadTimeout = 10 * time.Second
 	o.WriteTimeout = 10 * time.Second

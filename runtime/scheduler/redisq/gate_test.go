@@ -56,14 +56,20 @@ func TestGateSharedDelay(t *testing.T) {
 	}
 	// The gate grants one request per delay on the Redis clock; what the
 	// server sees adds each request's trip from the grant to the server,
-	// which a loaded machine can stretch. So: no two arrivals closer than
-	// half the delay, and on average one per delay (without the shared
-	// gate, 3 workers would arrive 3 times as often).
+	// which a loaded machine can stretch (one late request arrives close to
+	// the next). So: never three arrivals within one delay, and on average
+	// one per delay (without the shared gate, 3 workers arrive 3 times as
+	// often and both checks fail).
+	minGap := time.Hour
 	for i := 1; i < len(hits); i++ {
-		if gap := hits[i].Sub(hits[i-1]); gap < delay/2 {
-			t.Fatalf("requests %d and %d arrived %v apart, want about %v", i-1, i, gap, delay)
+		minGap = min(minGap, hits[i].Sub(hits[i-1]))
+		if i >= 2 {
+			if span := hits[i].Sub(hits[i-2]); span < delay {
+				t.Fatalf("requests %d..%d arrived within %v, want at most 2 per %v", i-2, i, span, delay)
+			}
 		}
 	}
+	t.Logf("smallest gap between two arrivals: %v", minGap)
 	if mean := hits[len(hits)-1].Sub(hits[0]) / time.Duration(len(hits)-1); mean < delay-10*time.Millisecond {
 		t.Fatalf("mean gap %v, want at least %v", mean, delay)
 	}

@@ -9,8 +9,9 @@
 // (crash, kill -9, network partition, SIGSTOP) goes back to the queue after
 // the visibility timeout; a stalled worker that comes back finds its lease
 // gone and its late acknowledgement and items are rejected (fencing). Items
-// are pushed in the same atomic step as the acknowledgement, so a request
-// that is delivered twice still adds its items to Redis once.
+// tied to their request (crawl.WithRequest in the pipeline context) are
+// pushed in the same atomic step as the acknowledgement, so a request that is
+// delivered twice still adds its items to Redis once.
 //
 // Key layout (N = spider name; the first five are scrapy-redis's names, the
 // content is JSON, never pickle):

@@ -33,6 +33,9 @@ type Status struct {
 	Items    int64  `json:"items"`
 	// Rejected is the number of rejected task entries.
 	Rejected int64 `json:"rejected"`
+	// Dead is the number of entries given up after MaxDeliveries expired
+	// leases (N:dead).
+	Dead int64 `json:"dead"`
 	// Stats is the shared stats hash.
 	Stats map[string]string `json:"stats"`
 }
@@ -133,6 +136,9 @@ func ReadStatus(ctx context.Context, rdb *redis.Client, o StatusOptions) (*Statu
 	if st.Rejected, err = rdb.LLen(ctx, k.rejected).Result(); err != nil {
 		return nil, wrap("rejected", err)
 	}
+	if st.Dead, err = rdb.LLen(ctx, k.prefix+":dead").Result(); err != nil {
+		return nil, wrap("dead letters", err)
+	}
 	return st, nil
 }
 
@@ -168,6 +174,9 @@ func (st *Status) Text() string {
 	}
 	if st.Rejected > 0 {
 		fmt.Fprintf(&b, "rejected:    %d task entries in %s:rejected\n", st.Rejected, st.Name)
+	}
+	if st.Dead > 0 {
+		fmt.Fprintf(&b, "dead:        %d entries whose worker died every time, in %s:dead\n", st.Dead, st.Name)
 	}
 	return b.String()
 }
