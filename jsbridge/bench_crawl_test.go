@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -91,45 +92,74 @@ func (s *sliceStart) Next(context.Context) (*crawl.Request, error) {
 	return r, nil
 }
 
+// BenchmarkCrawl20k crawls 20 000 pages once and reports the process's
+// peak RSS (VmHWM; run one sub-benchmark per process:
+// -bench 'Crawl20k/js' -benchtime 1x).
+func BenchmarkCrawl20k(b *testing.B) {
+	for _, kind := range []string{"go", "js"} {
+		b.Run(kind, func(b *testing.B) { crawlOnce(b, kind, 20000) })
+	}
+}
+
+func crawlOnce(b *testing.B, kind string, pages int) {
+	srv := benchSite(b, pages)
+	var total int64
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		var sp engine.Spider
+		if kind == "go" {
+			sp = &goQuotes{start: srv.URL + "/p/0"}
+		} else {
+			s, _ := newSpider(b, "bench.js", func(o *Options) {
+				o.StartURLs = []string{srv.URL + "/p/0"}
+				o.DefaultCallback = "quotes"
+			})
+			sp = s
+		}
+		eng, err := engine.New(engine.Options{Spider: sp, Fetcher: httpFetcher(http.DefaultClient), Feeds: []engine.Exporter{&countFeed{}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := eng.Run(context.Background())
+		if err != nil || res.Reason != engine.ReasonFinished {
+			b.Fatalf("%v %s", err, res.Reason)
+		}
+		n, _ := res.Stats["response_received_count"].(int64)
+		if n == 0 {
+			n = int64(pages)
+		}
+		total += n
+	}
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(total), "cpu-ms/page")
+	b.ReportMetric(float64(total)/cpu.Seconds(), "pages/cpu-s")
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "pages/s")
+	if hwm := peakRSS(); hwm > 0 {
+		b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MB")
+	}
+}
+
+// peakRSS reads VmHWM from /proc/self/status (0 when unavailable).
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // BenchmarkCrawl crawls a 500-page local site with the engine and reports
 // pages per CPU-second for the JS spider (testdata/bench.js quotes) and the
 // same spider in Go. CPU time, not wall time, because the machine is shared.
 func BenchmarkCrawl(b *testing.B) {
-	const pages = 500
 	for _, kind := range []string{"go", "js"} {
-		b.Run(kind, func(b *testing.B) {
-			srv := benchSite(b, pages)
-			var total int64
-			cpu0 := cpuTime()
-			for i := 0; i < b.N; i++ {
-				var sp engine.Spider
-				if kind == "go" {
-					sp = &goQuotes{start: srv.URL + "/p/0"}
-				} else {
-					s, _ := newSpider(b, "bench.js", func(o *Options) {
-						o.StartURLs = []string{srv.URL + "/p/0"}
-						o.DefaultCallback = "quotes"
-					})
-					sp = s
-				}
-				eng, err := engine.New(engine.Options{Spider: sp, Fetcher: httpFetcher(http.DefaultClient), Feeds: []engine.Exporter{&countFeed{}}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				res, err := eng.Run(context.Background())
-				if err != nil || res.Reason != engine.ReasonFinished {
-					b.Fatalf("%v %s", err, res.Reason)
-				}
-				n, _ := res.Stats["response_received_count"].(int64)
-				if n == 0 {
-					n = pages
-				}
-				total += n
-			}
-			cpu := cpuTime() - cpu0
-			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(total), "cpu-ms/page")
-			b.ReportMetric(float64(total)/cpu.Seconds(), "pages/cpu-s")
-		})
+		b.Run(kind, func(b *testing.B) { crawlOnce(b, kind, 500) })
 	}
 }
 
