@@ -222,7 +222,7 @@ func New(opts Options) (c *Crawler, err error) {
 		// redis_key it pulls tasks, and in all cases it closes only when the
 		// whole crawl is idle (no queue, no lease held by any worker).
 		{
-			tasks := &redisTasks{sched: rsched, close: func(reason string) { c.engine.Crawl().Close(reason) }, opts: redisq.TaskOptions{
+			tasks := &redisTasks{sched: rsched, opts: redisq.TaskOptions{
 				Keys:          spec.RedisKeys,
 				Kind:          redisStartKind(set),
 				BatchSize:     set.Int("CONCURRENT_REQUESTS"),
@@ -279,7 +279,7 @@ func New(opts Options) (c *Crawler, err error) {
 		CloseSpiderPageCount:  int64(set.Int("CLOSESPIDER_PAGECOUNT")),
 		CloseSpiderErrorCount: int64(set.Int("CLOSESPIDER_ERRORCOUNT")),
 		CloseSpiderTimeout:    set.Duration("CLOSESPIDER_TIMEOUT"),
-		MaxIdle:               set.Duration("MAX_IDLE_TIME_BEFORE_CLOSE"),
+		IdleReason:            idleReason(rsched),
 	})
 	if err != nil {
 		return nil, err
@@ -643,4 +643,14 @@ func sharedMaxIdle(spec *dsl.Spec) time.Duration {
 		return time.Second
 	}
 	return d
+}
+
+// idleReason is the close reason of an idle crawl: "idle" for a worker of
+// a Redis crawl (its task source ended because the shared crawl was idle),
+// "finished" otherwise.
+func idleReason(rsched *redisq.Scheduler) string {
+	if rsched != nil {
+		return "idle"
+	}
+	return engine.ReasonFinished
 }

@@ -2,7 +2,6 @@ package spiderrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -137,14 +136,14 @@ func tlsDialer(imp func() (*impersonate.Transport, error)) websocket.DialTLSFunc
 	}
 }
 
-// redisTasks is the RedisSpider's start wrapper (a spider middleware): the
-// spider's own start requests first, then tasks pulled from redis_key under
-// backpressure until the shared crawl has been idle for
-// MAX_IDLE_TIME_BEFORE_CLOSE; then the crawl closes with reason "idle".
+// redisTasks is the start wrapper (a spider middleware) of every worker of
+// a Redis crawl: the spider's own start requests first, then tasks pulled
+// from redis_key (when set) under backpressure, until the shared crawl has
+// been idle for the task source's MaxIdle; the engine then closes with
+// reason "idle".
 type redisTasks struct {
 	sched *redisq.Scheduler
 	opts  redisq.TaskOptions
-	close func(reason string)
 }
 
 func (r *redisTasks) WrapOutput(_ *crawl.Response, next engine.Output) engine.Output { return next }
@@ -152,20 +151,7 @@ func (r *redisTasks) WrapOutput(_ *crawl.Response, next engine.Output) engine.Ou
 func (r *redisTasks) WrapStart(start engine.StartIterator) engine.StartIterator {
 	o := r.opts
 	o.Inner = start
-	return &idleCloser{ts: r.sched.Tasks(o), close: r.close}
-}
-
-type idleCloser struct {
-	ts    *redisq.TaskSource
-	close func(reason string)
-}
-
-func (c *idleCloser) Next(ctx context.Context) (*crawl.Request, error) {
-	r, err := c.ts.Next(ctx)
-	if errors.Is(err, io.EOF) && c.ts.IdleClosed() {
-		c.close("idle")
-	}
-	return r, err
+	return r.sched.Tasks(o)
 }
 
 // redisStartKind maps REDIS_START_URLS_AS_SET / _AS_ZSET to the key type.

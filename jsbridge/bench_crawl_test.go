@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"net/http/httptest"
+	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
@@ -104,6 +107,25 @@ func BenchmarkCrawl20k(b *testing.B) {
 func crawlOnce(b *testing.B, kind string, pages int) {
 	srv := benchSite(b, pages)
 	var total int64
+	var maxLive atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			if v := int64(sample[0].Value.Uint64()); v > maxLive.Load() {
+				maxLive.Store(v)
+			}
+		}
+	}()
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		var sp engine.Spider
@@ -116,7 +138,7 @@ func crawlOnce(b *testing.B, kind string, pages int) {
 			})
 			sp = s
 		}
-		eng, err := engine.New(engine.Options{Spider: sp, Fetcher: httpFetcher(http.DefaultClient), Feeds: []engine.Exporter{&countFeed{}}})
+		eng, err := engine.New(engine.Options{Spider: sp, Fetcher: httpFetcher(http.DefaultClient), Feeds: []engine.Exporter{&countFeed{}}, MaxActiveSize: 100000, MaxPendingItems: 100})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -134,6 +156,7 @@ func crawlOnce(b *testing.B, kind string, pages int) {
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(total), "cpu-ms/page")
 	b.ReportMetric(float64(total)/cpu.Seconds(), "pages/cpu-s")
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "pages/s")
+	b.ReportMetric(float64(maxLive.Load())/(1<<20), "max-live-heap-MB")
 	if hwm := peakRSS(); hwm > 0 {
 		b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MB")
 	}

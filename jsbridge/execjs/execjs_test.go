@@ -733,3 +733,35 @@ func TestClose(t *testing.T) {
 		t.Errorf("eval after close: %v, want ErrClosed", err)
 	}
 }
+
+func TestNodeCryptoErrors(t *testing.T) {
+	t.Parallel()
+	dir := writeFiles(t, map[string]string{"nc.js": `var crypto = require('node:crypto');
+function badHash() { return crypto.createHash('whirlpool'); }
+function badKey() { return crypto.createCipheriv('aes-128-cbc', 'short', '0123456789abcdef'); }
+function badIV() { return crypto.createCipheriv('aes-128-cbc', '0123456789abcdef', 'x'); }
+function badMode() { return crypto.createCipheriv('aes-128-gcm', '0123456789abcdef', '0123456789abcdef'); }
+function badDecrypt() {
+  var d = crypto.createDecipheriv('aes-128-cbc', '0123456789abcdef', 'fedcba9876543210');
+  return d.update('00112233445566778899aabbccddeeff', 'hex', 'utf8') + d.final('utf8');
+}
+function twice() { var h = crypto.createHash('md5'); h.digest('hex'); return h.digest('hex'); }
+function random() { var b = crypto.randomBytes(16); return [b.length, typeof crypto.randomUUID()]; }`})
+	c := mustLoad(t, []string{dir}, execjs.Options{})
+	for fn, want := range map[string]string{
+		"badHash":    "digest method not supported: whirlpool",
+		"badKey":     "invalid key length 5 for aes-128-cbc (want 16)",
+		"badIV":      "invalid IV length 1 (want 16)",
+		"badMode":    `unsupported cipher "aes-128-gcm"`,
+		"badDecrypt": "bad decrypt",
+		"twice":      "digest already called",
+	} {
+		_, err := c.Call("nc", fn, nil)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nc.js:") {
+			t.Errorf("%s: %v, want %q with a position in nc.js", fn, err, want)
+		}
+	}
+	if got, want := mustCall(t, c, "nc", "random"), []any{int64(16), "string"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("random = %v, want %v", got, want)
+	}
+}

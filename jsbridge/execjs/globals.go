@@ -58,7 +58,8 @@ func (ctx *jsContext) newState() (*vmState, error) {
 	st := &vmState{vm: vm, timers: newTimerQueue(), lookup: map[string]*goja.Program{}}
 
 	// require(): goja_nodejs core modules (buffer, url, util, console,
-	// process) plus CommonJS files relative to the context file. Paths
+	// process), our crypto subset, and CommonJS files relative to the
+	// context file. Paths
 	// are resolved against "." (the script name has no directory) and then
 	// anchored at the context's directory here.
 	reg := require.NewRegistry(require.WithLoader(func(p string) ([]byte, error) {
@@ -77,6 +78,8 @@ func (ctx *jsContext) newState() (*vmState, error) {
 		}
 		return b, nil
 	}))
+	reg.RegisterNativeModule("crypto", nodeCryptoModule)
+	reg.RegisterNativeModule("node:crypto", nodeCryptoModule)
 	reg.Enable(vm)
 	buffer.Enable(vm)
 	gourl.Enable(vm)

@@ -858,7 +858,14 @@ func (e *Engine) itemWorker() {
 		// must still go through the pipelines rather than fail on a
 		// cancelled context. The wait for the item workers is bounded
 		// instead.
-		q.out, q.outcome, q.err = e.runner.Process(e.runCtx, q.it)
+		// The context carries the request the item came from: a backend
+		// that leases requests (Redis) writes the item with the request's
+		// ack, so a redelivered request does not duplicate it.
+		ctx := e.runCtx
+		if q.task != nil {
+			ctx = crawl.WithRequest(ctx, q.task.req)
+		}
+		q.out, q.outcome, q.err = e.runner.Process(ctx, q.it)
 		e.commit(q)
 	}
 }

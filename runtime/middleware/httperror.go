@@ -24,7 +24,8 @@ type HTTPError struct {
 
 // ProcessResponse implements ResponseProcessor.
 func (m *HTTPError) ProcessResponse(_ context.Context, r *crawl.Request, resp *crawl.Response) (Result, error) {
-	if resp.Status >= 200 && resp.Status < 300 {
+	// 2xx, and WebSocket messages (their status is the handshake's 101).
+	if resp.Status >= 200 && resp.Status < 300 || resp.Protocol == "websocket" {
 		return Result{}, nil
 	}
 	if r.MetaBool("handle_httpstatus_all") || m.AllowAll {

@@ -22,7 +22,9 @@ function browserContext(file) {
   const g = {
     navigator: { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36', appName: 'Netscape' },
     crypto: nodeCrypto.webcrypto,
-    atob, btoa, TextEncoder, TextDecoder, console,
+    atob, btoa, TextEncoder, TextDecoder, console, Buffer,
+    // Only nodecrypto.js uses require: Node's own modules are the reference.
+    require: (m) => require(m),
     addEventListener() {}, removeEventListener() {},
   };
   const ctx = vm.createContext(g);
@@ -114,6 +116,31 @@ const rsa = nodeCrypto.generateKeyPairSync('rsa', {
   const bytes = Array.from({ length: 100 }, (_, i) => (i * 37) & 0xff);
   add('jsmd5', c, 'md5Bytes', [{ $bytes: bytes }], nodeCrypto.createHash('md5').update(Buffer.from(bytes)).digest('hex'));
   add('jsmd5', c, 'md5Base64', ['hello spiderrun'], nodeCrypto.createHash('md5').update('hello spiderrun').digest('base64'));
+}
+
+// Node's crypto module, through the subset execjs implements.
+{
+  const c = browserContext(path.join(here, 'contexts/nodecrypto.js'));
+  for (const alg of ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']) {
+    add('nodecrypto', c, 'hash', [alg, 'hello 世界']);
+  }
+  add('nodecrypto', c, 'hash', ['md5', 'abc', 'base64']);
+  add('nodecrypto', c, 'hashHexInput', ['sha256', '00ff10ab']);
+  add('nodecrypto', c, 'hmac', ['sha256', 'k3y', 'a=1&b=2']);
+  add('nodecrypto', c, 'hmac', ['md5', 'k3y', '']);
+  add('nodecrypto', c, 'hashBuffer', ['bytes']);
+  const key16 = '000102030405060708090a0b0c0d0e0f';
+  const key32 = key16 + key16;
+  const iv = '0f0e0d0c0b0a09080706050403020100';
+  const plain = '{"user":"alice","签名":true}';
+  for (const [alg, key, ivHex] of [['aes-128-cbc', key16, iv], ['aes-256-cbc', key32, iv], ['aes-128-ecb', key16, ''],
+    ['des-ede3-cbc', key16 + key16.slice(0, 16), iv.slice(0, 16)]]) {
+    for (const enc of ['base64', 'hex']) {
+      const ct = add('nodecrypto', c, 'encrypt', [alg, key, ivHex, plain, enc]);
+      add('nodecrypto', c, 'decrypt', [alg, key, ivHex, ct, enc], plain);
+    }
+  }
+  add('nodecrypto', c, 'encryptNoPadding', [key16, iv, '00112233445566778899aabbccddeeff']);
 }
 
 const out = {
