@@ -20,6 +20,14 @@ type SlotGate interface {
 	Acquire(ctx context.Context, slot string, delay time.Duration) error
 }
 
+// SlotHolder is implemented by gates that also share per-domain
+// concurrency (CONCURRENT_REQUESTS_PER_DOMAIN across every worker of a
+// crawl): Hold takes one of limit places on slot until release is called;
+// a place never given back (the worker died) frees itself after ttl.
+type SlotHolder interface {
+	Hold(ctx context.Context, slot string, limit int, ttl time.Duration) (release func(), err error)
+}
+
 // AutoThrottle configures Scrapy's latency-based delay adjustment
 // (AUTOTHROTTLE_*), extended to slow down on 429/503 and to honour
 // Retry-After.
@@ -147,6 +155,17 @@ func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), time.Duratio
 		}
 	}
 	if d.opts.Gate != nil {
+		if h, ok := d.opts.Gate.(SlotHolder); ok {
+			// The shared place is held for the whole download; its ttl
+			// outlives the longest one so only a dead worker's place expires.
+			free, err := h.Hold(ctx, s.key, d.opts.ConcurrentPerDomain, d.opts.Timeout+time.Minute)
+			if err != nil {
+				release()
+				return nil, 0, err
+			}
+			local := release
+			release = func() { free(); local() }
+		}
 		if err := d.opts.Gate.Acquire(ctx, s.key, delay); err != nil {
 			release()
 			return nil, 0, err

@@ -5,12 +5,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/internal/redistest"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
 )
 
 // Shared politeness: 3 workers (each its own connection) with a delay of
@@ -168,5 +172,41 @@ func TestGateHeldPlaceExpires(t *testing.T) {
 	release()
 	if n := s.Client().ZCard(ctx, "expire:conn:a.test").Val(); n != 0 {
 		t.Fatalf("holders after release = %d", n)
+	}
+}
+
+// Two downloaders (two workers) sharing the Redis gate: the server never
+// sees more than CONCURRENT_REQUESTS_PER_DOMAIN requests in flight on the
+// host, although each downloader alone would allow that many.
+func TestDownloadersShareDomainConcurrency(t *testing.T) {
+	srv := redistest.Start(t)
+	site := fixture.New(t, fixture.Options{Pages: 40, Latency: 30 * time.Millisecond})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		s, _ := openSched(t, srv, Options{Name: "dlconc"})
+		opts := downloader.DefaultOptions()
+		opts.ConcurrentPerDomain = 2
+		opts.Gate = s.Gate()
+		dl, err := downloader.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				url := site.URL + "/site/" + strconv.Itoa(w*20+i)
+				if _, err := dl.Download(context.Background(), &crawl.Request{URL: url}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if got := site.MaxInFlight(); got > 2 {
+		t.Fatalf("server saw %d requests in flight, want at most 2 across both workers", got)
+	}
+	if got := len(site.CountByPath("/site/")); got != 40 {
+		t.Fatalf("%d pages fetched, want 40", got)
 	}
 }
