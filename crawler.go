@@ -280,6 +280,7 @@ func New(opts Options) (c *Crawler, err error) {
 		CloseSpiderErrorCount: int64(set.Int("CLOSESPIDER_ERRORCOUNT")),
 		CloseSpiderTimeout:    set.Duration("CLOSESPIDER_TIMEOUT"),
 		IdleReason:            idleReason(rsched),
+		MaxActiveRequests:     maxActive(rsched, set),
 	})
 	if err != nil {
 		return nil, err
@@ -653,4 +654,17 @@ func idleReason(rsched *redisq.Scheduler) string {
 		return "idle"
 	}
 	return engine.ReasonFinished
+}
+
+// maxActive bounds the requests a worker of a Redis crawl holds at once
+// (fetching, or waiting for or in their callback): each is a lease, and a
+// worker that dies hands all of its leases back to be fetched again. The
+// engine raises the bound while callbacks wait on results of pending
+// requests, so ResultHolder spiders cannot deadlock. Local crawls are
+// bounded by the response bytes held (MaxActiveSize) only.
+func maxActive(rsched *redisq.Scheduler, set *dsl.Settings) int {
+	if rsched == nil {
+		return 0
+	}
+	return 4 * max(set.Int("CONCURRENT_REQUESTS"), 1)
 }

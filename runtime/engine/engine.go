@@ -66,16 +66,19 @@ type Engine struct {
 	processing  int                 // responses/failures in callbacks or errbacks
 	activeBytes int64               // bytes of responses held by processing
 	items       int                 // items queued or in the pipelines
-	startDone   bool
-	startBusy   bool // the start iterator's Next is running
-	reason      string
-	closeCh     chan struct{} // closed when a close reason is set
-	done        chan struct{} // closed when Run returns
-	abortCh     chan struct{} // closed by Abort
-	aborted     bool
-	errCount    atomic.Int64
-	pages       atomic.Int64
-	scraped     atomic.Int64
+	// boost raises MaxActiveRequests while every active callback waits on
+	// results of requests still in the scheduler (see unblockWaiters).
+	boost     int
+	startDone bool
+	startBusy bool // the start iterator's Next is running
+	reason    string
+	closeCh   chan struct{} // closed when a close reason is set
+	done      chan struct{} // closed when Run returns
+	abortCh   chan struct{} // closed by Abort
+	aborted   bool
+	errCount  atomic.Int64
+	pages     atomic.Int64
+	scraped   atomic.Int64
 	// scheduledCount counts enqueued requests, so the idle hook can tell
 	// whether it added any.
 	scheduledCount atomic.Int64
@@ -394,8 +397,10 @@ func (e *Engine) loop() []string {
 				}
 			}
 		default:
-			stallPolls = 0
 			idleSince, lastIdleFire, keptOpen = time.Time{}, time.Time{}, false
+			if e.unblockWaiters(&stallPolls) {
+				continue
+			}
 		}
 		if d := e.opts.CloseSpiderTimeoutNoItem; d > 0 && time.Since(time.Unix(0, e.lastItem.Load())) >= d {
 			e.requestClose(ReasonNoItem)
@@ -456,6 +461,38 @@ func (e *Engine) state() engineState {
 	return engineState{idle: true}
 }
 
+// unblockWaiters keeps MaxActiveRequests from deadlocking callbacks that
+// wait on the results of other requests (JS ResultHolders): when pulling is
+// blocked only by that bound, nothing is being fetched, requests are
+// pending, and the spider reports every active callback as waiting (two
+// polls in a row), the bound is raised by ConcurrentRequests so the
+// requests they wait for can run. The raise ends once the active count
+// falls back under the bound. It reports whether it raised the bound.
+func (e *Engine) unblockWaiters(polls *int) bool {
+	e.mu.Lock()
+	limit := e.opts.MaxActiveRequests
+	blocked := limit > 0 && e.fetching == 0 && e.items == 0 && e.processing >= limit+e.boost
+	if limit > 0 && e.processing < limit {
+		e.boost = 0
+	}
+	e.mu.Unlock()
+	r, ok := e.spider.(StallReporter)
+	if !blocked || !ok || e.pending() == 0 || len(callStalled(r)) == 0 {
+		*polls = 0
+		return false
+	}
+	if *polls++; *polls < 2 {
+		return false
+	}
+	*polls = 0
+	e.mu.Lock()
+	e.boost += e.opts.ConcurrentRequests
+	boost := e.boost
+	e.mu.Unlock()
+	e.log.Debug("callbacks wait on results of pending requests: pulling beyond MaxActiveRequests", "extra", boost)
+	return true
+}
+
 func (e *Engine) pending() int {
 	n, err := e.opts.Scheduler.Len(e.runCtx)
 	if err != nil {
@@ -494,7 +531,7 @@ func (e *Engine) pull() {
 		e.mu.Lock()
 		if e.reason != "" || e.fetching >= e.opts.ConcurrentRequests ||
 			e.items >= e.opts.MaxPendingItems || e.activeBytes > e.opts.MaxActiveSize ||
-			(e.opts.MaxActiveRequests > 0 && e.processing+e.fetching >= e.opts.MaxActiveRequests) {
+			(e.opts.MaxActiveRequests > 0 && e.processing+e.fetching >= e.opts.MaxActiveRequests+e.boost) {
 			e.mu.Unlock()
 			return
 		}

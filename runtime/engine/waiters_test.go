@@ -1,0 +1,107 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/engine"
+)
+
+// waitingSpider's parent callbacks emit child requests and then wait for
+// the children's results, like a JS generator awaiting ResultHolders.
+// Stalled reports a waiting parent while no child callback runs (the view a
+// JS event loop has when it is idle).
+type waitingSpider struct {
+	goSpider
+	mu       sync.Mutex
+	waiting  int
+	children int
+	results  map[string]chan string
+}
+
+func (s *waitingSpider) Stalled() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.waiting > 0 && s.children == 0 {
+		return []string{fmt.Sprintf("%d parent callbacks waiting on child results", s.waiting)}
+	}
+	return nil
+}
+
+// TestMaxActiveRequestsDoesNotDeadlockWaiters: with MaxActiveRequests 2,
+// two parents each waiting on 4 children fill every active place; the
+// engine must raise the bound for the children instead of hanging (or
+// closing as stalled, since the children can still run).
+func TestMaxActiveRequestsDoesNotDeadlockWaiters(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{Pages: 20})
+	sp := &waitingSpider{results: map[string]chan string{}}
+	sp.start = func(ctx context.Context) engine.StartIterator {
+		return startURLs(srv.URL+"/site/0", srv.URL+"/site/1")
+	}
+	sp.callback = func(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+		if parent, ok := resp.Request.Meta["parent"].(string); ok {
+			sp.mu.Lock()
+			sp.children++
+			ch := sp.results[parent]
+			sp.mu.Unlock()
+			ch <- resp.URL
+			sp.mu.Lock()
+			sp.children--
+			sp.mu.Unlock()
+			return nil
+		}
+		ch := make(chan string, 4)
+		sp.mu.Lock()
+		sp.results[resp.URL] = ch
+		sp.mu.Unlock()
+		for i := 0; i < 4; i++ {
+			child := &crawl.Request{URL: fmt.Sprintf("%s/site/%d?from=%s", srv.URL, 2+i, resp.URL[len(resp.URL)-1:])}
+			child.SetMeta("parent", resp.URL)
+			out.Request(child)
+		}
+		sp.mu.Lock()
+		sp.waiting++
+		sp.mu.Unlock()
+		got := 0
+		for got < 4 {
+			select {
+			case <-ch:
+				got++
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		sp.mu.Lock()
+		sp.waiting--
+		sp.mu.Unlock()
+		out.Item(crawl.NewItem("parent", resp.URL, "children", int64(got)))
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	e, err := engine.New(engine.Options{
+		Spider: sp, Fetcher: newFetcher(t),
+		ConcurrentRequests: 2, MaxActiveRequests: 2, PollInterval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != engine.ReasonFinished {
+		t.Fatalf("close reason %q, want finished (the bound must not deadlock waiting callbacks)", res.Reason)
+	}
+	if n := res.Stats["item_scraped_count"]; n != int64(2) {
+		t.Fatalf("items = %v, want 2", n)
+	}
+	if n := srv.Count("/site/2"); n != 2 {
+		t.Errorf("/site/2 fetched %d times, want once per parent", n)
+	}
+}
