@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -59,9 +62,9 @@ func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st sta
 		}
 		return scheduler.NewMemory(scheduler.MemoryOptions{Stats: st, Logger: logger, Debug: set.Bool("DUPEFILTER_DEBUG")}), nil, nil, nil
 	case "redis":
-		rdb, err := redisq.Dial(set.String("REDIS_URL"))
+		rdb, err := DialRedis(spec)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("settings.REDIS_URL: %w", err)
+			return nil, nil, nil, err
 		}
 		s, err := redisq.New(redisq.Options{
 			Client:         rdb,
@@ -163,4 +166,19 @@ func redisStartKind(set *dsl.Settings) string {
 		return redisq.KindSet
 	}
 	return redisq.KindList
+}
+
+// DialRedis returns a client for the spec's REDIS_URL, trusting
+// REDIS_TLS_CA_FILE (relative to the spec) for rediss://. It does not
+// connect yet.
+func DialRedis(spec *dsl.Spec) (*redis.Client, error) {
+	ca := spec.Settings.String("REDIS_TLS_CA_FILE")
+	if ca != "" && !filepath.IsAbs(ca) {
+		ca = filepath.Join(spec.Dir, ca)
+	}
+	rdb, err := redisq.DialWith(spec.Settings.String("REDIS_URL"), redisq.DialOptions{CAFile: ca})
+	if err != nil {
+		return nil, fmt.Errorf("settings.REDIS_URL: %w", err)
+	}
+	return rdb, nil
 }

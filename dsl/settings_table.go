@@ -187,6 +187,8 @@ var table = []SettingDef{
 		Doc: "Redis key of the duplicate filter; {name} is the spider's name."},
 	{Name: "REDIS_URL", Kind: KindString, Default: "redis://127.0.0.1:6379/0", Check: redisURL,
 		Doc: "Redis server used by SCHEDULER: redis and by RedisSpiders (redis://, rediss:// or unix://)."},
+	{Name: "REDIS_TLS_CA_FILE", Kind: KindString, Default: "",
+		Doc: "PEM file of the certificate authorities trusted for a rediss:// server (a private CA), relative to the spec; empty = the system's. Verification is never turned off."},
 	{Name: "REDIS_ITEMS_KEY", Kind: KindString, Default: "",
 		Doc: "Redis list that receives every item as JSON, e.g. {name}:items. Empty = off."},
 	{Name: "REDIS_START_URLS_KEY", Kind: KindString, Default: "{name}:start_urls",

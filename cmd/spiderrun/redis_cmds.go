@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/spiderrun/spiderrun"
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 )
@@ -37,10 +38,10 @@ func loadRedisTarget(stderr io.Writer, path string, overrides []string) (*redisT
 		}
 		return nil, usageErr(err)
 	}
-	set := spec.Settings
-	if set == nil {
-		set = dsl.DefaultSettings()
+	if spec.Settings == nil {
+		spec.Settings = dsl.DefaultSettings()
 	}
+	set := spec.Settings
 	for _, kv := range overrides {
 		if err := set.SetFromCLI(kv); err != nil {
 			return nil, usageErr(fmt.Errorf("-s %s: %w", kv, err))
@@ -66,9 +67,9 @@ func loadRedisTarget(stderr io.Writer, path string, overrides []string) (*redisT
 // dial connects and checks the server answers, so a wrong REDIS_URL is one
 // clear error rather than a hang. The URL is shown without its password.
 func (t *redisTarget) dial(ctx context.Context) (*redis.Client, error) {
-	rdb, err := redisq.Dial(t.url)
+	rdb, err := spiderrun.DialRedis(t.spec)
 	if err != nil {
-		return nil, usageErr(fmt.Errorf("settings.REDIS_URL: %w", err))
+		return nil, usageErr(err)
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()

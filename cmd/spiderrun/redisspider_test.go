@@ -113,3 +113,29 @@ settings:
 		t.Errorf("finish reason:\n%s", stderr)
 	}
 }
+
+// TestRedisTLSCAFile: a rediss:// server with a private certificate is
+// refused by default and trusted through REDIS_TLS_CA_FILE, resolved
+// relative to the spec.
+func TestRedisTLSCAFile(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{TLS: true})
+	ca, err := os.ReadFile(rs.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "ca.pem"), string(ca))
+	write(t, filepath.Join(dir, "spider.js"), "export function parse() {}\n")
+	url := "rediss://" + rs.Addr + "/0"
+	base := "name: tlsq\nredis_key: tlsq:start_urls\nscript: spider.js\nsettings:\n  REDIS_URL: " + url + "\n"
+	untrusted := filepath.Join(dir, "untrusted.yaml")
+	write(t, untrusted, base)
+	if code, _, stderr := runCLI(t, "status", untrusted); code == 0 || !strings.Contains(stderr, "certificate") {
+		t.Fatalf("untrusted CA: exit %d, stderr %q; want a certificate error", code, stderr)
+	}
+	trusted := filepath.Join(dir, "trusted.yaml")
+	write(t, trusted, base+"  REDIS_TLS_CA_FILE: ca.pem\n")
+	if code, out, stderr := runCLI(t, "status", trusted); code != 0 {
+		t.Fatalf("trusted CA: exit %d\n%s%s", code, out, stderr)
+	}
+}
