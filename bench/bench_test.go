@@ -30,61 +30,93 @@ func benchPages() int {
 // subprocess, against the same in-process site (pages of ~20 KB, 10 links,
 // 4 product fields, concurrency 64, no delay). It reports pages/s, CPU
 // milliseconds per page (getrusage of the crawler process), its peak RSS
-// (VmHWM, reported by the crawler itself) and allocations per page; it fails if any page was not
-// fetched exactly once or an item is missing.
+// (VmHWM, reported by the crawler itself or read from /proc while it runs)
+// and allocations per page, as medians over the rounds (b.N); it fails if
+// any page was not fetched exactly once or an item is missing. The
+// crawlers are the floor (bench/floor), the engine with a Go spider
+// (bench/enginecrawl) and the JS spider through `spiderrun run`
+// (bench/jsspider).
 func BenchmarkCrawl(b *testing.B) {
 	pages := benchPages()
 	s := site.New(pages, 10, 20<<10)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	dir := b.TempDir()
-	for _, name := range []string{"floor", "enginecrawl"} {
+	// The JS spider runs through the real CLI binary; with profiling on,
+	// through its twin bench/jscrawl (same code path, plus -cpuprofile).
+	for name, pkg := range map[string]string{"floor": "./floor", "enginecrawl": "./enginecrawl", "spiderrun": "../cmd/spiderrun", "jscrawl": "./jscrawl"} {
 		bin := filepath.Join(dir, name)
-		out, err := exec.Command("go", "build", "-o", bin, "./"+name).CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 		if err != nil {
 			b.Fatalf("build %s: %v\n%s", name, err, out)
 		}
 	}
-	type acc struct{ secs, cpu, rss, mallocs, pages float64 }
-	crawlers := []string{"floor", "enginecrawl"}
+	// One figure per round and crawler; the medians are reported, because
+	// the machine is shared and a single round can be hit by other load.
+	type round struct{ pps, cpuMs, rssMB, allocs float64 }
+	crawlers := []string{"floor", "enginecrawl", "js"}
 	if os.Getenv("SPIDERRUN_BENCH_CHAIN") != "" {
 		// The engine again, downloading through the full middleware chain.
 		crawlers = append(crawlers, "enginechain")
 	}
-	res := map[string]*acc{}
-	for _, c := range crawlers {
-		res[c] = &acc{}
-	}
+	res := map[string][]round{}
 	for i := 0; i < b.N; i++ {
 		// Rotate the order so that load from other processes on the
 		// machine hits every crawler alike.
 		order := append(slices.Clone(crawlers[i%len(crawlers):]), crawlers[:i%len(crawlers)]...)
 		for _, name := range order {
-			a := res[name]
-			bin, args := filepath.Join(dir, name), []string(nil)
-			if name == "enginechain" {
-				bin, args = filepath.Join(dir, "enginecrawl"), []string{"-fetcher", "chain"}
+			var (
+				rep product.Report
+				ru  *syscall.Rusage
+			)
+			load := loadAvg()
+			switch name {
+			case "js":
+				rep, ru = runJS(b, s, dir, srv.URL, pages)
+			case "enginechain":
+				rep, ru = runCrawler(b, s, filepath.Join(dir, "enginecrawl"), name, []string{"-fetcher", "chain"}, srv.URL+"/p/0", filepath.Join(dir, name+".jsonl"), pages)
+			default:
+				rep, ru = runCrawler(b, s, filepath.Join(dir, name), name, nil, srv.URL+"/p/0", filepath.Join(dir, name+".jsonl"), pages)
 			}
-			rep, ru := runCrawler(b, s, bin, name, args, srv.URL+"/p/0", filepath.Join(dir, name+".jsonl"), pages)
-			a.secs += rep.Seconds
-			a.cpu += float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
-			a.rss = max(a.rss, float64(rep.PeakRSS)/(1<<20))
-			a.mallocs += float64(rep.Mallocs)
-			a.pages += float64(pages)
+			r := round{
+				pps:    float64(pages) / rep.Seconds,
+				cpuMs:  float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6 / float64(pages),
+				rssMB:  float64(rep.PeakRSS) / (1 << 20),
+				allocs: float64(rep.Mallocs) / float64(pages),
+			}
+			res[name] = append(res[name], r)
+			b.Logf("round %d %-12s %6.0f pages/s %.3f cpu-ms/page %6.1f MB peak RSS (load average %s)", i+1, name, r.pps, r.cpuMs, r.rssMB, load)
 		}
 	}
-	for _, name := range crawlers {
-		a := res[name]
-		short := strings.TrimSuffix(name, "crawl")
-		b.ReportMetric(a.pages/a.secs, short+"-pages/s")
-		b.ReportMetric(a.cpu/a.pages, short+"-cpu-ms/page")
-		b.ReportMetric(a.rss, short+"-peak-rss-MB")
-		b.ReportMetric(a.mallocs/a.pages, short+"-allocs/page")
+	med := func(name string, f func(round) float64) float64 {
+		var v []float64
+		for _, r := range res[name] {
+			v = append(v, f(r))
+		}
+		return median(v)
 	}
-	f, e := res["floor"], res["enginecrawl"]
-	b.ReportMetric(100*(e.pages/e.secs)/(f.pages/f.secs), "engine/floor-%")
-	if c, ok := res["enginechain"]; ok {
-		b.ReportMetric(100*(c.pages/c.secs)/(f.pages/f.secs), "enginechain/floor-%")
+	for _, name := range crawlers {
+		short := strings.TrimSuffix(name, "crawl")
+		b.ReportMetric(med(name, func(r round) float64 { return r.pps }), short+"-pages/s")
+		b.ReportMetric(med(name, func(r round) float64 { return r.cpuMs }), short+"-cpu-ms/page")
+		b.ReportMetric(med(name, func(r round) float64 { return r.rssMB }), short+"-peak-rss-MB")
+		if a := med(name, func(r round) float64 { return r.allocs }); a > 0 { // the CLI cannot count its allocations
+			b.ReportMetric(a, short+"-allocs/page")
+		}
+	}
+	// Ratios are taken within each round (the crawlers ran back to back
+	// under about the same load), then the median over rounds.
+	ratio := func(name string) float64 {
+		var v []float64
+		for i, r := range res[name] {
+			v = append(v, 100*r.pps/res["floor"][i].pps)
+		}
+		return median(v)
+	}
+	b.ReportMetric(ratio("enginecrawl"), "engine/floor-%")
+	b.ReportMetric(ratio("js"), "js/floor-%")
+	if _, ok := res["enginechain"]; ok {
+		b.ReportMetric(ratio("enginechain"), "enginechain/floor-%")
 	}
 	b.ReportMetric(0, "ns/op")
 }
@@ -92,11 +124,11 @@ func BenchmarkCrawl(b *testing.B) {
 // runCrawler runs one crawler process and checks, from the server's
 // counters and the items file, that every page was fetched exactly once
 // and every item written.
-func runCrawler(b *testing.B, s *site.Site, bin, name string, extra []string, startURL, items string, pages int) (product.Report, *syscall.Rusage) {
+func runCrawler(b testing.TB, s *site.Site, bin, name string, extra []string, startURL, items string, pages int) (product.Report, *syscall.Rusage) {
 	b.Helper()
 	s.Reset()
 	args := append([]string{"-url", startURL, "-c", "64", "-o", items}, extra...)
-	if v := os.Getenv("SPIDERRUN_BENCH_MAX_ACTIVE"); v != "" && name != "floor" {
+	if v := os.Getenv("SPIDERRUN_BENCH_MAX_ACTIVE"); v != "" && strings.HasPrefix(name, "engine") {
 		args = append(args, "-max-active", v)
 	}
 	if pd := os.Getenv("SPIDERRUN_BENCH_PROFILE"); pd != "" {
@@ -112,6 +144,14 @@ func runCrawler(b *testing.B, s *site.Site, bin, name string, extra []string, st
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		b.Fatalf("%s report %q: %v", name, stdout.String(), err)
 	}
+	checkRun(b, s, name, rep, items, pages)
+	return rep, cmd.ProcessState.SysUsage().(*syscall.Rusage)
+}
+
+// checkRun fails the benchmark unless the site saw every page exactly
+// once and the crawler reported, and wrote, one item per page.
+func checkRun(b testing.TB, s *site.Site, name string, rep product.Report, items string, pages int) {
+	b.Helper()
 	if hits, err := s.Check(); err != nil {
 		b.Fatalf("%s: %v (%d hits for %d pages)", name, err, hits, pages)
 	}
@@ -121,13 +161,38 @@ func runCrawler(b *testing.B, s *site.Site, bin, name string, extra []string, st
 	if n := countLines(b, items); n != pages {
 		b.Fatalf("%s: %d lines in the items file, want %d", name, n, pages)
 	}
-	return rep, cmd.ProcessState.SysUsage().(*syscall.Rusage)
 }
 
-func countLines(b *testing.B, path string) int {
+func countLines(b testing.TB, path string) int {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return bytes.Count(data, []byte("\n"))
+}
+
+// median of v (v is sorted in place; 0 when empty).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
+// loadAvg is the 1-, 5- and 15-minute load average, for the log: figures
+// from a loaded machine are read with it.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -1,19 +1,26 @@
 #!/bin/sh
-# Reproduce the crawl benchmark of issue 3: the spiderrun engine with a Go
-# spider against the hand-written Go floor crawler, both run as subprocesses
-# against the same generated local site (20 000 pages of ~20 KB, 10 links
-# each, 4 product fields, concurrency 64, no delay), alternating runs.
+# Reproduce the crawl benchmark of issues 3 and 4: the spiderrun engine with
+# a Go spider, the JS spider (bench/jsspider, run through the real
+# `spiderrun run` CLI) and the hand-written Go floor crawler, each run as a
+# subprocess against the same generated local site (20 000 pages of ~20 KB,
+# 10 links each, 4 product fields, concurrency 64, no delay), alternating
+# runs.
 #
-#   bench/run.sh            # 20 000 pages, 3 rounds of both crawlers
+#   bench/run.sh            # 20 000 pages, 3 rounds of every crawler
 #   PAGES=5000 ROUNDS=1 bench/run.sh
-#   PROFILE=/tmp/prof bench/run.sh   # also write CPU profiles
+#   PROFILE=/tmp/prof bench/run.sh   # also write CPU profiles (the JS
+#                           # spider then runs through bench/jscrawl, the
+#                           # CLI's code path with -cpuprofile):
+#                           # go tool pprof -top $PROFILE/js.pprof
 #   CHAIN=1 bench/run.sh    # also the engine over the full downloader
 #                           # middleware chain ("enginechain")
 #
 # It prints pages/s, CPU-ms per page, peak RSS (VmHWM) and allocations per
-# page for each crawler, and the engine's pages/s as a percentage of the
-# floor's. Every run fails if a page is fetched other than exactly once or
-# an item is missing.
+# page for each crawler (not for the CLI, which cannot count them), and the
+# engine's and the JS spider's pages/s as a percentage of the floor's:
+# medians over the rounds, each round's figures and the load average are
+# logged too. Every run fails if a page is fetched other than exactly once
+# or an item is missing.
 set -eu
 cd "$(dirname "$0")"
 PAGES=${PAGES:-20000}
@@ -31,4 +38,5 @@ SPIDERRUN_BENCH_PAGES=$PAGES go test -run '^$' -bench BenchmarkCrawl -benchtime 
 		printf "pages=%s rounds=%s\n", ENVIRON["PAGES"], $2
 		for (i = 3; i < NF; i += 2) if ($(i+1) != "ns/op") printf "  %-22s %s\n", $(i+1), $i
 		next
+	} /bench_test.go:[0-9]+: round/ { sub(/^ +[a-z_]+\.go:[0-9]+: /, ""); print "  " $0; next
 	} /^(ok|FAIL|---)/ { print }'

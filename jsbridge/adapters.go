@@ -10,6 +10,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
 )
@@ -310,14 +311,31 @@ func (s *Spider) callHook(ctx context.Context, signal, fn string, args []any, or
 }
 
 func (s *Spider) hookArg(a any) goja.Value {
+	// Typed nil pointers (an event without a response) become null.
 	switch t := a.(type) {
 	case *crawl.Request:
+		if t == nil {
+			return goja.Null()
+		}
 		return s.requestObject(t)
 	case *crawl.Response:
+		if t == nil {
+			return goja.Null()
+		}
 		return s.newResponse(t)
+	case *crawl.Item:
+		if t == nil {
+			return goja.Null()
+		}
 	case *crawl.Failure:
+		if t == nil {
+			return goja.Null()
+		}
 		return s.failureObject(t)
 	case error:
+		if t == nil {
+			return goja.Null()
+		}
 		return s.vm.NewGoError(t)
 	}
 	return s.importer().value(a)
@@ -362,3 +380,75 @@ type collectOutput struct {
 func (c *collectOutput) Request(r *crawl.Request) { c.reqs = append(c.reqs, r) }
 func (c *collectOutput) Item(it *crawl.Item)      { c.items = append(c.items, it) }
 func (c *collectOutput) Error(err error)          { c.errs = append(c.errs, err) }
+
+// SignalHandler returns a subscriber for engine.Signals.Connect that runs
+// the Options.Hooks of the engine's signals with Scrapy's arguments, then
+// spider: item_scraped(item, response), item_dropped(item, response,
+// error), item_error(item, response, error), request_scheduled(request),
+// request_dropped(request), response_received(response, request),
+// spider_error(error, response), engine_started(). spider_opened,
+// spider_idle and spider_closed are not handled here: Open, Idle and Close
+// run them (they need a result). Hook errors are logged and counted. When a
+// SignalHandler is connected, Close leaves the loop running until the
+// spider_closed event arrives, so hooks of earlier events still run.
+func (s *Spider) SignalHandler() func(engine.Event) {
+	s.signals.Store(true)
+	return func(ev engine.Event) {
+		if ev.Signal == engine.SpiderClosed {
+			// The last event of a crawl: Close left the loop running for the
+			// events before it.
+			if s.closed.Load() {
+				s.Shutdown()
+			}
+			return
+		}
+		fn := s.opts.Hooks[string(ev.Signal)]
+		if fn == "" || s.loop.isDead() {
+			return
+		}
+		var args []any
+		switch ev.Signal {
+		case engine.SpiderOpened, engine.SpiderIdle, engine.SpiderClosed:
+			return
+		case engine.ItemScraped:
+			args = []any{ev.Item, ev.Response}
+		case engine.ItemDropped, engine.ItemError:
+			args = []any{ev.Item, ev.Response, ev.Err}
+		case engine.RequestScheduled, engine.RequestDropped:
+			args = []any{ev.Request}
+		case engine.ResponseReceived:
+			args = []any{ev.Response, ev.Request}
+		case engine.SpiderError:
+			args = []any{ev.Err, ev.Response}
+		}
+		for i, a := range args {
+			// A nil pointer in an interface is not nil; JS gets null.
+			switch t := a.(type) {
+			case *crawl.Item:
+				if t == nil {
+					args[i] = nil
+				}
+			case *crawl.Response:
+				if t == nil {
+					args[i] = nil
+				}
+			case *crawl.Request:
+				if t == nil {
+					args[i] = nil
+				}
+			}
+		}
+		if _, err := s.callHook(s.ctx, string(ev.Signal), fn, args, spiderLast); err != nil && !s.loop.isDead() {
+			s.Stats().Inc("spider_exceptions/"+errorType(err), 1)
+			s.log.Error("signal hook failed", "signal", ev.Signal, "err", err.Error())
+		}
+	}
+}
+
+func errorType(err error) string {
+	var je *Error
+	if errors.As(err, &je) && je.Type != "" {
+		return je.Type
+	}
+	return "Error"
+}

@@ -218,3 +218,33 @@ func TestTopLevelErrors(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestHookNilArguments: a signal without a response passes null, not a
+// broken object.
+func TestHookNilArguments(t *testing.T) {
+	t.Parallel()
+	s, _ := newSpider(t, "misc.js", nil)
+	h, err := s.Hook("item_scraped", "scraped_nil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h(context.Background(), crawl.NewItem("n", int64(1)), (*crawl.Response)(nil)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGoPanicIsContained: a Go panic inside a loop job (a bridge bug)
+// abandons the runtime with a clear error instead of crashing the process.
+func TestGoPanicIsContained(t *testing.T) {
+	t.Parallel()
+	s, _ := newSpider(t, "misc.js", nil)
+	inv := s.newInvocation("callback x", "x", "", nil)
+	s.start(inv, func() { panic("boom") })
+	res := s.wait(context.Background(), inv)
+	if !errors.Is(res.err, ErrAbandoned) || !strings.Contains(res.err.Error(), "internal error in the javascript bridge: boom") {
+		t.Fatalf("got %v", res.err)
+	}
+	if _, err := call(t, s, "count"); !errors.Is(err, ErrAbandoned) {
+		t.Errorf("after the panic: %v", err)
+	}
+}

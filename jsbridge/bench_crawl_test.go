@@ -138,7 +138,7 @@ func crawlOnce(b *testing.B, kind string, pages int) {
 			})
 			sp = s
 		}
-		eng, err := engine.New(engine.Options{Spider: sp, Fetcher: httpFetcher(http.DefaultClient), Feeds: []engine.Exporter{&countFeed{}}, MaxActiveSize: 100000, MaxPendingItems: 100})
+		eng, err := engine.New(engine.Options{Spider: sp, Fetcher: httpFetcher(http.DefaultClient), Feeds: []engine.Exporter{&countFeed{}}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -33,15 +33,22 @@
 //		SpiderMiddlewares: mws,                     // []jsbridge.SpiderMiddleware{{ProcessSpiderOutput, ProcessStart}}
 //		ExecJS: ctxs,                               // *execjs.Contexts from execjs.Load(spec.JSPath, ...)
 //	})
+//	defer sp.Shutdown()                          // idempotent; after Run returns
 //	pipe, err := sp.Pipeline("clean")           // pipeline.Pipeline
 //	dm, err := sp.DownloaderMiddleware("sign", "check_ban", "on_exc") // Request/Response/ExceptionProcessor
-//	h, err := sp.Hook("item_scraped", "on_item")  // HookFunc(ctx, item, response) for other signals
+//	sig := engine.NewSignals()
+//	sig.Connect(sp.SignalHandler())             // item_scraped, response_received, ... hooks
+//	hooks := sp.CrawlSpiderHooks()              // crawlspider.Options.Hooks (process_links, ...)
 //	reqs, ok, err := sp.MakeRequestsFromData(ctx, data) // RedisSpider entries
-//	engine.New(engine.Options{Spider: sp, Pipelines: []pipeline.Pipeline{pipe}, ...})
+//	engine.New(engine.Options{Spider: sp, Pipelines: []pipeline.Pipeline{pipe}, Signals: sig, ...})
 //
 // *Spider implements engine.Spider, engine.Opener, engine.Closer,
-// engine.IdleHandler and engine.StallReporter. Close (or Shutdown when the
-// engine never ran) stops the loop.
+// engine.IdleHandler and engine.StallReporter. Close stops the loop (or,
+// with a SignalHandler connected, the spider_closed event does); Shutdown
+// stops it without hooks and is safe to call again. Callbacks of a JS spider
+// run one at a time on its loop: bound the responses waiting for it (the
+// engine's MaxActiveSize / MaxPendingItems; see specs/js-api.md) or memory
+// grows with the backlog.
 //
 // # Limits
 //

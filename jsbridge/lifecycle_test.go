@@ -33,7 +33,7 @@ func TestCrawlLifecycle(t *testing.T) {
 		o.TaskData = map[string]any{"pages": []any{"/p1", "/p2"}}
 		o.Args = map[string]string{"base": srv.URL}
 		o.Settings = map[string]any{"CONCURRENT_REQUESTS": int64(4)}
-		o.Hooks = map[string]string{"spider_opened": "opened", "spider_idle": "idle", "spider_closed": "closed"}
+		o.Hooks = map[string]string{"spider_opened": "opened", "spider_idle": "idle", "spider_closed": "closed", "item_scraped": "on_item"}
 		o.SpiderMiddlewares = []SpiderMiddleware{{ProcessSpiderOutput: "add_source", ProcessStart: "tag_start"}}
 	})
 	var pipes []pipeline.Pipeline
@@ -45,9 +45,12 @@ func TestCrawlLifecycle(t *testing.T) {
 		pipes = append(pipes, p)
 	}
 	st := stats.NewMemory()
+	sig := engine.NewSignals()
+	sig.Connect(s.SignalHandler())
 	res, sink := runEngine(t, s, func(o *engine.Options) {
 		o.Pipelines = pipes
 		o.Stats = st
+		o.Signals = sig
 	})
 	if res.Reason != engine.ReasonFinished || res.Errors != 0 {
 		t.Fatalf("reason %q errors %d\nlogs:\n%s", res.Reason, res.Errors, logs)
@@ -64,7 +67,7 @@ func TestCrawlLifecycle(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("items:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	checks := map[string]any{"js/pages": int64(3), "js/opened": true, "js/closed": "finished"}
+	checks := map[string]any{"js/pages": int64(3), "js/opened": true, "js/closed": "finished", "js/scraped": int64(5)}
 	for k, v := range checks {
 		if g, _ := st.Get(k); g != v {
 			t.Errorf("stat %s = %v, want %v", k, g, v)

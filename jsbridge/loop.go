@@ -3,6 +3,7 @@ package jsbridge
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
@@ -160,6 +161,19 @@ func (l *loop) run() {
 func (l *loop) runJob(job func()) {
 	l.turnSeq.Add(1)
 	l.turnStart.Store(time.Now().UnixNano())
+	defer func() {
+		// A Go panic inside a job (a bug in a native function) must not
+		// take the process down: the runtime's state is unknown afterwards,
+		// so it is abandoned like a runtime that would not stop.
+		if r := recover(); r != nil {
+			l.turnStart.Store(0)
+			err := fmt.Errorf("%w: internal error in the javascript bridge: %v\n%s", ErrAbandoned, r, debug.Stack())
+			l.close(err)
+			if l.onAbandon != nil {
+				l.onAbandon(err)
+			}
+		}
+	}()
 	job()
 	l.turnStart.Store(0)
 	if l.interrupted.Load() != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -70,15 +71,22 @@ type optionGetter func(key string) goja.Value
 
 func present(v goja.Value) bool { return v != nil && !goja.IsUndefined(v) && !goja.IsNull(v) }
 
-// checkOptions rejects unknown keys with a suggestion.
+// formOnly and wsOnly are options only FormRequest / WebSocketRequest take.
+var (
+	formOnly = []string{"formdata", "formname", "formid", "formnumber", "formxpath", "formcss", "clickdata", "dont_click"}
+	wsOnly   = []string{"websocket_id", "send_message", "ping_data", "ping_interval"}
+)
+
+// checkOptions rejects unknown keys with a suggestion, and the options of
+// another request class.
 func checkOptions(o *goja.Object, kind requestKind) error {
 	for _, k := range o.Keys() {
-		found := false
-		for _, a := range requestOptions {
-			if a == k {
-				found = true
-				break
-			}
+		found := slices.Contains(requestOptions, k)
+		if found && kind != kindForm && slices.Contains(formOnly, k) {
+			return fmt.Errorf("%s: option %q is for FormRequest", kind, k)
+		}
+		if found && kind != kindWS && slices.Contains(wsOnly, k) {
+			return fmt.Errorf("%s: option %q is for WebSocketRequest", kind, k)
 		}
 		if !found {
 			msg := fmt.Sprintf("%s: unknown option %q", kind, k)

@@ -163,6 +163,7 @@ type Spider struct {
 	waiting  map[*goja.Object]string // ResultHolder → get_result call site (loop writes under mu)
 	funcPos  map[string]string
 	closed   atomic.Bool
+	signals  atomic.Bool // a SignalHandler was created
 	invSeq   atomic.Uint64
 	fatalErr atomic.Pointer[error]
 	cur      *invocation // loop-only: the invocation whose JS is running

@@ -432,12 +432,19 @@ func (s *Spider) Close(ctx context.Context, reason string) error {
 	if fn := s.opts.Hooks["spider_closed"]; fn != "" {
 		_, err = s.callHook(ctx, "spider_closed", fn, []any{reason}, spiderFirst)
 	}
-	s.Shutdown()
+	// With a SignalHandler connected, signals emitted before the close
+	// (the last item_scraped) may still be on their way: the handler shuts
+	// the loop down when the spider_closed event, the last one, arrives.
+	if !s.signals.Load() {
+		s.Shutdown()
+	}
 	return err
 }
 
 // Shutdown stops the loop and cancels inline downloads without running
-// hooks (tests, `spiderrun parse`). Waiting invocations fail.
+// hooks (tests, `spiderrun parse`, an engine that failed to open). Waiting
+// invocations fail. It is idempotent; call it once the engine's Run
+// returned.
 func (s *Spider) Shutdown() {
 	s.cancel()
 	s.loop.close(errLoopClosed)

@@ -9,7 +9,7 @@
 // browser globals that signing scripts probe at load time (window, self,
 // navigator, document, location, atob/btoa, TextEncoder/TextDecoder,
 // crypto.getRandomValues, timers, localStorage) plus Buffer, URL and require
-// for goja_nodejs core modules.
+// for goja_nodejs core modules and a subset of Node's crypto module.
 //
 //	ctxs, err := execjs.Load([]string{"js/"}, execjs.Options{Timeout: 5 * time.Second})
 //	if err != nil { ... }
@@ -228,7 +228,8 @@ func compileScript(name string, src []byte) (*goja.Program, error) {
 	if err != nil {
 		var list parser.ErrorList
 		if errors.As(err, &list) && len(list) > 0 {
-			return nil, &syntaxError{pos: list[0].Position.String(), msg: list[0].Message, more: len(list) - 1}
+			// Only the first error: the rest usually cascade from it.
+			return nil, &syntaxError{pos: list[0].Position.String(), msg: list[0].Message}
 		}
 		return nil, err
 	}
@@ -238,7 +239,6 @@ func compileScript(name string, src []byte) (*goja.Program, error) {
 // syntaxError is a parse error with the position of its first problem.
 type syntaxError struct {
 	pos, msg string
-	more     int // further errors the parser reported, usually cascades
 }
 
 func (e *syntaxError) Error() string { return e.pos + ": SyntaxError: " + e.msg }

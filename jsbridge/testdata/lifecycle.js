@@ -90,3 +90,8 @@ export async function closed(spider_, reason) {
   await new Promise((r) => setTimeout(r, 1));
   spider.stats.set("js/closed", reason);
 }
+
+export function on_item(item, response, spider_) {
+  ok(spider_ === spider && typeof response.url === "string", "item_scraped(item, response, spider)");
+  spider.stats.inc("js/scraped");
+}

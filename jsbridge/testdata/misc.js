@@ -95,3 +95,7 @@ export function* tag_results(response, results) {
 export function sessions() {
   return { id: spider.hooks.session.register_sessions({ u1: { sid: "1" }, u2: "sid=2" }) };
 }
+export function scraped_nil(item, response, spider_) {
+  eq(response, null, "a missing response is null");
+  eq(item.n, 1);
+}

@@ -1,0 +1,189 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/bench/internal/product"
+	"github.com/spiderrun/spiderrun/bench/internal/site"
+)
+
+// jsSpec is the JS spider of the benchmark (spec + script).
+const jsSpec = "jsspider/spider.yaml"
+
+// jsSettings give the JS spider the other crawlers' concurrency (64), all
+// of it to the one host of the site, and keep its log quiet.
+var jsSettings = []string{"CONCURRENT_REQUESTS=64", "CONCURRENT_REQUESTS_PER_DOMAIN=64", "LOG_LEVEL=WARNING"}
+
+// runJS crawls the site with the JS spider through the real CLI binary
+// (`spiderrun run`), or through its profiling twin bench/jscrawl when
+// SPIDERRUN_BENCH_PROFILE is set, and checks the run like the others.
+func runJS(b testing.TB, s *site.Site, dir, base string, pages int) (product.Report, *syscall.Rusage) {
+	b.Helper()
+	items := filepath.Join(dir, "js.jsonl")
+	if os.Getenv("SPIDERRUN_BENCH_PROFILE") != "" {
+		return runCrawler(b, s, filepath.Join(dir, "jscrawl"), "js", []string{"-spec", jsSpec}, base, items, pages)
+	}
+	s.Reset()
+	statsFile := filepath.Join(dir, "js-stats.json")
+	args := []string{"run", jsSpec, "-O", items + ":jsonlines", "--stats-json", statsFile, "-a", "base=" + base}
+	for _, kv := range jsSettings {
+		args = append(args, "-s", kv)
+	}
+	cmd := exec.Command(filepath.Join(dir, "spiderrun"), args...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("js: %v", err)
+	}
+	// The CLI does not report its own high-water mark, so read the child's
+	// VmHWM while it runs. Start returns after the exec, so these are the
+	// CLI's pages, not the test binary's (which getrusage's ru_maxrss of a
+	// child would include).
+	done := make(chan struct{})
+	hwm := make(chan int64, 1)
+	go func() { hwm <- pollHWM(cmd.Process.Pid, done) }()
+	err := cmd.Wait()
+	secs := time.Since(t0).Seconds()
+	close(done)
+	peak := <-hwm
+	if err != nil {
+		b.Fatalf("js: spiderrun run: %v\n%s", err, stderr.String())
+	}
+	st := readStats(b, statsFile)
+	if r, _ := st["finish_reason"].(string); r != "finished" {
+		b.Fatalf("js: finish_reason %q\n%s", r, stderr.String())
+	}
+	// memusage/max is the engine's own RSS sample (every second): it
+	// covers the last moments after the final poll.
+	rep := product.Report{
+		Pages:   statInt(st, "response_received_count"),
+		Items:   statInt(st, "item_scraped_count"),
+		Seconds: secs,
+		PeakRSS: max(peak, statInt(st, "memusage/max")),
+		Reason:  "finished",
+	}
+	checkRun(b, s, "js", rep, items, pages)
+	return rep, cmd.ProcessState.SysUsage().(*syscall.Rusage)
+}
+
+// pollHWM returns the highest VmHWM of process pid read every 5 ms until
+// done is closed (VmHWM only grows, so the last read is the peak up to
+// then).
+func pollHWM(pid int, done <-chan struct{}) int64 {
+	path := "/proc/" + strconv.Itoa(pid) + "/status"
+	var peak int64
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if v := vmHWM(path); v > peak {
+			peak = v
+		}
+		select {
+		case <-done:
+			return peak
+		case <-t.C:
+		}
+	}
+}
+
+// vmHWM reads VmHWM in bytes from a /proc/PID/status file (0 if the
+// process is gone or has no memory map any more).
+func vmHWM(path string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func readStats(b testing.TB, path string) map[string]any {
+	b.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatalf("js stats: %v", err)
+	}
+	st := map[string]any{}
+	if err := json.Unmarshal(data, &st); err != nil {
+		b.Fatalf("js stats %s: %v", path, err)
+	}
+	return st
+}
+
+func statInt(st map[string]any, key string) int64 {
+	f, _ := st[key].(float64)
+	return int64(f)
+}
+
+// TestJSSpider runs the benchmark's JS spider through the CLI on a small
+// site: every page fetched exactly once, and every item equal to what the
+// floor's Go extraction (bench/internal/product) gets from the same page,
+// so the JS spider does the same work as the crawlers it is compared with.
+func TestJSSpider(t *testing.T) {
+	const pages = 300
+	s := site.New(pages, 10, 4<<10)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	dir := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "spiderrun"), "../cmd/spiderrun").CombinedOutput(); err != nil {
+		t.Fatalf("build spiderrun: %v\n%s", err, out)
+	}
+	rep, _ := runJS(t, s, dir, srv.URL, pages)
+	if rep.PeakRSS <= 0 {
+		t.Errorf("peak RSS %d, want the CLI's VmHWM", rep.PeakRSS)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "js.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var got product.Product
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("item %s: %v", line, err)
+		}
+		u, err := url.Parse(got.URL)
+		if err != nil {
+			t.Fatalf("item URL %q: %v", got.URL, err)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, u.Path, nil))
+		want, _, err := product.Extract(rec.Body.Bytes(), got.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("item\n got %+v\nwant %+v", got, want)
+		}
+		if want.Name == "" || want.SKU == "" {
+			t.Errorf("%s: empty product fields %+v", got.URL, want)
+		}
+		if seen[got.URL] {
+			t.Errorf("%s: two items", got.URL)
+		}
+		seen[got.URL] = true
+	}
+	if len(seen) != pages {
+		t.Errorf("%d distinct items, want %d", len(seen), pages)
+	}
+}
