@@ -26,18 +26,6 @@ var requestOptions = []string{
 	"websocket_id", "send_message", "ping_data", "ping_interval",
 }
 
-// requestProps are the own properties of a Request object; emission reads
-// them back, so a script may change request.meta or request.headers after
-// construction (a downloader middleware usually does).
-var requestProps = []string{
-	"url", "method", "headers", "body", "cookies", "meta", "cb_kwargs",
-	"priority", "dont_filter", "callback", "errback", "session_id", "desc_text",
-	"proxy", "timeout", "max_retry_times", "retry_delay", "allow_redirects",
-	"max_redirects", "verify", "impersonate", "http_version",
-}
-
-var wsProps = []string{"websocket_id", "send_message", "ping_data", "ping_interval"}
-
 // jsLocal keeps callbacks that are not exported functions (closures) with
 // the request, in Request.Local: they cannot leave the process.
 type jsLocal struct {
@@ -742,11 +730,4 @@ func ownGetter(o *goja.Object) optionGetter {
 		}
 		return nil
 	}
-}
-
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return goja.Null()
-	}
-	return s
 }

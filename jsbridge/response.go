@@ -1,16 +1,22 @@
 package jsbridge
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dop251/goja"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/extract"
 )
+
+// wsOpTimeout bounds response.send and response.close on the loop.
+const wsOpTimeout = 5 * time.Second
 
 // jsResponse is the Go side of a JS Response object. Properties are built
 // lazily and cached, so response.meta === response.meta and the body is
@@ -77,6 +83,25 @@ func (j *jsResponse) Get(key string) goja.Value {
 		if j.r.Flags == nil {
 			v = vm.NewArray()
 		}
+	case "websocket_id":
+		switch {
+		case j.r.WebSocket != nil:
+			v = vm.ToValue(j.r.WebSocket.ID())
+		case j.r.Request != nil && j.r.Request.WebSocket != nil:
+			v = vm.ToValue(j.r.Request.WebSocket.ID)
+		default:
+			return nil
+		}
+	case "message":
+		// One WebSocket message: text as a string, binary as bytes.
+		if j.r.WebSocket == nil && j.r.Protocol != "websocket" {
+			return nil
+		}
+		if slices.Contains(j.r.Flags, "binary") {
+			v = j.s.uint8Array(j.r.Body)
+		} else {
+			v = vm.ToValue(string(j.r.Body))
+		}
 	default:
 		if m, ok := j.s.protos.responseMethods[key]; ok {
 			return m
@@ -102,7 +127,7 @@ func (j *jsResponse) Set(key string, v goja.Value) bool {
 	return false
 }
 
-var responseProps = []string{"url", "status", "headers", "body", "text", "encoding", "meta", "request", "cb_kwargs", "session_id", "protocol", "ip", "flags"}
+var responseProps = []string{"url", "status", "headers", "body", "text", "encoding", "meta", "request", "cb_kwargs", "session_id", "protocol", "ip", "flags", "websocket_id", "message"}
 
 func (j *jsResponse) Has(key string) bool {
 	for _, k := range responseProps {
@@ -445,6 +470,59 @@ func (s *Spider) installResponse() {
 		"toString": fn(func(call goja.FunctionCall) goja.Value {
 			j := this(call)
 			return vm.ToValue(fmt.Sprintf("<%d %s>", j.r.Status, j.r.URL))
+		}),
+		// send(data, {binary}) and close(code, reason) act on the open
+		// WebSocket connection a message came from. They run on the loop,
+		// bounded by wsOpTimeout: messages are small and keep their order.
+		"send": fn(func(call goja.FunctionCall) goja.Value {
+			j := this(call)
+			if j.r.WebSocket == nil {
+				panic(vm.NewTypeError("response.send: not a WebSocket response"))
+			}
+			data, err := bytesOf(call.Argument(0))
+			if err != nil {
+				panic(vm.NewTypeError("response.send: %v", err))
+			}
+			binary := false
+			if o, ok := call.Argument(0).(*goja.Object); ok {
+				if m := o.Get("data"); present(m) && o.Get("binary") != nil {
+					// A WebSocketMsg.
+					if data, err = bytesOf(m); err != nil {
+						panic(vm.NewTypeError("response.send: %v", err))
+					}
+					binary = o.Get("binary").ToBoolean()
+				} else {
+					binary = true
+				}
+			}
+			if o, ok := call.Argument(1).(*goja.Object); ok {
+				if b := o.Get("binary"); present(b) {
+					binary = b.ToBoolean()
+				}
+			}
+			ctx, cancel := context.WithTimeout(s.ctx, wsOpTimeout)
+			defer cancel()
+			if err := j.r.WebSocket.Send(ctx, crawl.WSMessage{Data: data, Binary: binary}); err != nil {
+				s.throw(fmt.Errorf("response.send: %w", err))
+			}
+			return goja.Undefined()
+		}),
+		"close": fn(func(call goja.FunctionCall) goja.Value {
+			j := this(call)
+			if j.r.WebSocket == nil {
+				panic(vm.NewTypeError("response.close: not a WebSocket response"))
+			}
+			code, reason := 1000, ""
+			if present(call.Argument(0)) {
+				code = int(call.Argument(0).ToInteger())
+			}
+			if present(call.Argument(1)) {
+				reason = call.Argument(1).String()
+			}
+			if err := j.r.WebSocket.Close(code, reason); err != nil {
+				s.throw(fmt.Errorf("response.close: %w", err))
+			}
+			return goja.Undefined()
 		}),
 	}
 	s.protos.response = vm.NewObject()

@@ -168,6 +168,14 @@ interface Response {
   readonly request: Request | null;
   readonly cb_kwargs: Record<string, any>;
   readonly session_id: string;
+  /** WebSocket responses: the connection's id. */
+  readonly websocket_id?: string;
+  /** WebSocket responses: the message (string, or bytes when binary). */
+  readonly message?: string | Uint8Array;
+  /** WebSocket responses: send on the open connection. */
+  send(data: string | Uint8Array | WebSocketMsg, options?: { binary?: boolean }): void;
+  /** WebSocket responses: close the connection. */
+  close(code?: number, reason?: string): void;
   json(): any;
   css(query: string): SelectorList;
   xpath(query: string, vars?: Record<string, string | number | boolean>): SelectorList;
