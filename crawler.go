@@ -275,6 +275,8 @@ func New(opts Options) (c *Crawler, err error) {
 		Signals:               sigs,
 		ConcurrentRequests:    set.Int("CONCURRENT_REQUESTS"),
 		ConcurrentItems:       set.Int("CONCURRENT_ITEMS"),
+		MaxActiveSize:         set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),
+		MaxPendingItems:       100,
 		CloseSpiderItemCount:  int64(set.Int("CLOSESPIDER_ITEMCOUNT")),
 		CloseSpiderPageCount:  int64(set.Int("CLOSESPIDER_PAGECOUNT")),
 		CloseSpiderErrorCount: int64(set.Int("CLOSESPIDER_ERRORCOUNT")),

@@ -66,19 +66,21 @@ type Engine struct {
 	processing  int                 // responses/failures in callbacks or errbacks
 	activeBytes int64               // bytes of responses held by processing
 	items       int                 // items queued or in the pipelines
-	// boost raises MaxActiveRequests while every active callback waits on
-	// results of requests still in the scheduler (see unblockWaiters).
-	boost     int
-	startDone bool
-	startBusy bool // the start iterator's Next is running
-	reason    string
-	closeCh   chan struct{} // closed when a close reason is set
-	done      chan struct{} // closed when Run returns
-	abortCh   chan struct{} // closed by Abort
-	aborted   bool
-	errCount  atomic.Int64
-	pages     atomic.Int64
-	scraped   atomic.Int64
+	// boost and boostBytes raise MaxActiveRequests and MaxActiveSize while
+	// every active callback waits on results of requests still in the
+	// scheduler (see unblockWaiters).
+	boost      int
+	boostBytes int64
+	startDone  bool
+	startBusy  bool // the start iterator's Next is running
+	reason     string
+	closeCh    chan struct{} // closed when a close reason is set
+	done       chan struct{} // closed when Run returns
+	abortCh    chan struct{} // closed by Abort
+	aborted    bool
+	errCount   atomic.Int64
+	pages      atomic.Int64
+	scraped    atomic.Int64
 	// scheduledCount counts enqueued requests, so the idle hook can tell
 	// whether it added any.
 	scheduledCount atomic.Int64
@@ -461,19 +463,23 @@ func (e *Engine) state() engineState {
 	return engineState{idle: true}
 }
 
-// unblockWaiters keeps MaxActiveRequests from deadlocking callbacks that
-// wait on the results of other requests (JS ResultHolders): when pulling is
-// blocked only by that bound, nothing is being fetched, requests are
-// pending, and the spider reports every active callback as waiting (two
-// polls in a row), the bound is raised by ConcurrentRequests so the
-// requests they wait for can run. The raise ends once the active count
-// falls back under the bound. It reports whether it raised the bound.
+// unblockWaiters keeps the active bounds (MaxActiveRequests,
+// MaxActiveSize) from deadlocking callbacks that wait on the results of
+// other requests (JS ResultHolders): when pulling is blocked only by those
+// bounds, nothing is being fetched, requests are pending, and the spider
+// reports every active callback as waiting (two polls in a row), the bounds
+// are raised — by ConcurrentRequests requests and MaxActiveSize bytes — so
+// the requests they wait for can run. The raise ends once the active
+// callbacks are back under the original bounds. It reports whether it
+// raised them.
 func (e *Engine) unblockWaiters(polls *int) bool {
 	e.mu.Lock()
-	limit := e.opts.MaxActiveRequests
-	blocked := limit > 0 && e.fetching == 0 && e.items == 0 && e.processing >= limit+e.boost
-	if limit > 0 && e.processing < limit {
-		e.boost = 0
+	reqLimit, byteLimit := e.opts.MaxActiveRequests, e.opts.MaxActiveSize
+	overReqs := reqLimit > 0 && e.processing >= reqLimit+e.boost
+	overBytes := e.activeBytes > byteLimit+e.boostBytes
+	blocked := e.fetching == 0 && e.items < e.opts.MaxPendingItems && e.processing > 0 && (overReqs || overBytes)
+	if (reqLimit <= 0 || e.processing < reqLimit) && e.activeBytes <= byteLimit {
+		e.boost, e.boostBytes = 0, 0
 	}
 	e.mu.Unlock()
 	r, ok := e.spider.(StallReporter)
@@ -487,9 +493,11 @@ func (e *Engine) unblockWaiters(polls *int) bool {
 	*polls = 0
 	e.mu.Lock()
 	e.boost += e.opts.ConcurrentRequests
-	boost := e.boost
+	e.boostBytes += byteLimit
+	boost, boostBytes := e.boost, e.boostBytes
 	e.mu.Unlock()
-	e.log.Debug("callbacks wait on results of pending requests: pulling beyond MaxActiveRequests", "extra", boost)
+	e.log.Debug("callbacks wait on results of pending requests: pulling beyond the active bounds",
+		"extra_requests", boost, "extra_bytes", boostBytes)
 	return true
 }
 
@@ -530,7 +538,7 @@ func (e *Engine) pull() {
 	for {
 		e.mu.Lock()
 		if e.reason != "" || e.fetching >= e.opts.ConcurrentRequests ||
-			e.items >= e.opts.MaxPendingItems || e.activeBytes > e.opts.MaxActiveSize ||
+			e.items >= e.opts.MaxPendingItems || e.activeBytes > e.opts.MaxActiveSize+e.boostBytes ||
 			(e.opts.MaxActiveRequests > 0 && e.processing+e.fetching >= e.opts.MaxActiveRequests+e.boost) {
 			e.mu.Unlock()
 			return

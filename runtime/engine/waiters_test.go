@@ -43,45 +43,7 @@ func TestMaxActiveRequestsDoesNotDeadlockWaiters(t *testing.T) {
 	sp.start = func(ctx context.Context) engine.StartIterator {
 		return startURLs(srv.URL+"/site/0", srv.URL+"/site/1")
 	}
-	sp.callback = func(ctx context.Context, resp *crawl.Response, out engine.Output) error {
-		if parent, ok := resp.Request.Meta["parent"].(string); ok {
-			sp.mu.Lock()
-			sp.children++
-			ch := sp.results[parent]
-			sp.mu.Unlock()
-			ch <- resp.URL
-			sp.mu.Lock()
-			sp.children--
-			sp.mu.Unlock()
-			return nil
-		}
-		ch := make(chan string, 4)
-		sp.mu.Lock()
-		sp.results[resp.URL] = ch
-		sp.mu.Unlock()
-		for i := 0; i < 4; i++ {
-			child := &crawl.Request{URL: fmt.Sprintf("%s/site/%d?from=%s", srv.URL, 2+i, resp.URL[len(resp.URL)-1:])}
-			child.SetMeta("parent", resp.URL)
-			out.Request(child)
-		}
-		sp.mu.Lock()
-		sp.waiting++
-		sp.mu.Unlock()
-		got := 0
-		for got < 4 {
-			select {
-			case <-ch:
-				got++
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		sp.mu.Lock()
-		sp.waiting--
-		sp.mu.Unlock()
-		out.Item(crawl.NewItem("parent", resp.URL, "children", int64(got)))
-		return nil
-	}
+	sp.callback = waitingCallback(sp, srv.URL)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	e, err := engine.New(engine.Options{
@@ -103,5 +65,76 @@ func TestMaxActiveRequestsDoesNotDeadlockWaiters(t *testing.T) {
 	}
 	if n := srv.Count("/site/2"); n != 2 {
 		t.Errorf("/site/2 fetched %d times, want once per parent", n)
+	}
+}
+
+// TestMaxActiveSizeDoesNotDeadlockWaiters: the same waiting parents with a
+// byte bound smaller than one page instead of a request bound.
+func TestMaxActiveSizeDoesNotDeadlockWaiters(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{Pages: 20})
+	sp := &waitingSpider{results: map[string]chan string{}}
+	sp.start = func(ctx context.Context) engine.StartIterator {
+		return startURLs(srv.URL+"/site/0", srv.URL+"/site/1")
+	}
+	sp.callback = waitingCallback(sp, srv.URL)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	e, err := engine.New(engine.Options{
+		Spider: sp, Fetcher: newFetcher(t),
+		ConcurrentRequests: 2, MaxActiveSize: 100, PollInterval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != engine.ReasonFinished || res.Stats["item_scraped_count"] != int64(2) {
+		t.Fatalf("reason %q, items %v; want finished with 2 items", res.Reason, res.Stats["item_scraped_count"])
+	}
+}
+
+// waitingCallback: a parent page emits 4 child requests and waits for their
+// callbacks to report; a child reports to its parent.
+func waitingCallback(sp *waitingSpider, base string) func(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+	return func(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+		if parent, ok := resp.Request.Meta["parent"].(string); ok {
+			sp.mu.Lock()
+			sp.children++
+			ch := sp.results[parent]
+			sp.mu.Unlock()
+			ch <- resp.URL
+			sp.mu.Lock()
+			sp.children--
+			sp.mu.Unlock()
+			return nil
+		}
+		ch := make(chan string, 4)
+		sp.mu.Lock()
+		sp.results[resp.URL] = ch
+		sp.mu.Unlock()
+		for i := 0; i < 4; i++ {
+			child := &crawl.Request{URL: fmt.Sprintf("%s/site/%d?from=%s", base, 2+i, resp.URL[len(resp.URL)-1:])}
+			child.SetMeta("parent", resp.URL)
+			out.Request(child)
+		}
+		sp.mu.Lock()
+		sp.waiting++
+		sp.mu.Unlock()
+		got := 0
+		for got < 4 {
+			select {
+			case <-ch:
+				got++
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		sp.mu.Lock()
+		sp.waiting--
+		sp.mu.Unlock()
+		out.Item(crawl.NewItem("parent", resp.URL, "children", int64(got)))
+		return nil
 	}
 }
