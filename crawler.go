@@ -149,7 +149,7 @@ func New(opts Options) (c *Crawler, err error) {
 		Hooks:             spec.Hooks,
 		SpiderMiddlewares: smws,
 		ExecJS:            ejs,
-		Sessions:          sessionHooks{sessions},
+		Sessions:          sessions,
 	})
 	if err != nil {
 		return nil, err
@@ -586,25 +586,6 @@ func (c *Crawler) ParseOne(ctx context.Context, req *crawl.Request, out engine.O
 		return err
 	}
 	return c.Spider.Callback(ctx, resp, out)
-}
-
-// sessionHooks binds spider.hooks.session to the session registry.
-type sessionHooks struct{ reg *session.Registry }
-
-func (h sessionHooks) RegisterSessions(members map[string]map[string]string) (string, error) {
-	specs := make(map[string]session.Spec, len(members))
-	for name, cookies := range members {
-		m := make(map[string]any, len(cookies))
-		for k, v := range cookies {
-			m[k] = v
-		}
-		spec, err := session.ParseSpec(m)
-		if err != nil {
-			return "", fmt.Errorf("register_sessions: %s: %w", name, err)
-		}
-		specs[name] = spec
-	}
-	return h.reg.Register(specs)
 }
 
 // router is the innermost handler of the chain: WebSocket requests go to

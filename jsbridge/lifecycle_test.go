@@ -12,7 +12,9 @@ import (
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/session"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -95,25 +97,19 @@ func TestCloseSpider(t *testing.T) {
 	}
 }
 
-type fakeSessions struct{ got map[string]map[string]string }
-
-func (f *fakeSessions) RegisterSessions(s map[string]map[string]string) (string, error) {
-	f.got = s
-	return "group-1", nil
-}
-
-// TestSessionHook: spider.hooks.session.register_sessions reaches the
-// Options.Sessions extension point, and says so clearly when it is absent.
+// TestSessionHook: spider.hooks.session reaches the session registry
+// (register_sessions with every member shape, end_session by name and by
+// request), and says so clearly when sessions are absent.
 func TestSessionHook(t *testing.T) {
 	t.Parallel()
-	fs := &fakeSessions{}
-	s, _ := newSpider(t, "misc.js", func(o *Options) { o.Sessions = fs })
+	reg := session.NewRegistry(middleware.NewCookieJars())
+	s, _ := newSpider(t, "misc.js", func(o *Options) { o.Sessions = reg })
 	rec, err := call(t, s, "sessions")
-	if err != nil || rec.String() != `I {"id":"group-1"}` {
+	if err != nil || rec.String() != `I {"id":"session1","err":"end_session: no session named \"nobody\""}` {
 		t.Fatalf("%v %s", err, rec)
 	}
-	if fs.got["u1"]["sid"] != "1" || fs.got["u2"]["sid"] != "2" {
-		t.Errorf("sessions %v", fs.got)
+	if got := reg.Active("session1"); !slices.Equal(got, []string{"u3"}) {
+		t.Errorf("active members %v, want [u3] (u1 ended by name, u2 by request)", got)
 	}
 	s2, _ := newSpider(t, "misc.js", nil)
 	_, err = call(t, s2, "sessions")

@@ -121,10 +121,17 @@ type ExecJS interface {
 }
 
 // SessionHooks is the extension point of spider.hooks.session: the
-// sessions feature implements it (register a group of cookie sessions and
-// return the session_id requests use).
+// sessions feature (runtime/session through the root package) implements
+// it.
 type SessionHooks interface {
-	RegisterSessions(sessions map[string]map[string]string) (sessionID string, err error)
+	// RegisterSessions registers a group of members and returns the
+	// session_id requests use. Each member is the JS value exported to Go:
+	// a Cookie header string, or an object (*crawl.Item) of cookies or of
+	// {cookies, headers, proxy, impersonate}.
+	RegisterSessions(members map[string]any) (sessionID string, err error)
+	// EndSession retires a member; sessionID "" means the one group that
+	// has a member of that name.
+	EndSession(sessionID, member string) error
 }
 
 // Spider is a JavaScript spider: one goja runtime and its event loop. It

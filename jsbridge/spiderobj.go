@@ -157,29 +157,56 @@ func (s *Spider) makeSpiderObject() *goja.Object {
 
 	hooks := vm.NewObject()
 	sess := vm.NewObject()
-	_ = sess.Set("register_sessions", func(call goja.FunctionCall) goja.Value {
+	noSessions := func(name string) {
 		if s.opts.Sessions == nil {
-			panic(vm.NewTypeError("spider.hooks.session.register_sessions: sessions are not available in this build (extension point jsbridge.Options.Sessions)"))
+			panic(vm.NewTypeError("spider.hooks.session." + name + ": sessions are not available in this build (extension point jsbridge.Options.Sessions)"))
 		}
-		groups := map[string]map[string]string{}
-		if g, ok := call.Argument(0).(*goja.Object); ok {
-			for _, user := range g.Keys() {
-				cookies, err := cookiesFrom(vm, g.Get(user))
-				if err != nil {
-					panic(vm.NewTypeError("register_sessions: " + user + ": " + err.Error()))
-				}
-				m := map[string]string{}
-				for _, c := range cookies {
-					m[c.Name] = c.Value
-				}
-				groups[user] = m
+	}
+	_ = sess.Set("register_sessions", func(call goja.FunctionCall) goja.Value {
+		noSessions("register_sessions")
+		g, ok := call.Argument(0).(*goja.Object)
+		if !ok {
+			panic(vm.NewTypeError("register_sessions: want an object {name: cookies or identity, ...}"))
+		}
+		members := map[string]any{}
+		for _, user := range g.Keys() {
+			v, err := s.exporter().value(g.Get(user), user, 0)
+			if err != nil {
+				panic(vm.NewTypeError("register_sessions: " + err.Error()))
 			}
+			members[user] = v
 		}
-		id, err := s.opts.Sessions.RegisterSessions(groups)
+		id, err := s.opts.Sessions.RegisterSessions(members)
 		if err != nil {
 			s.throw(err)
 		}
 		return vm.ToValue(id)
+	})
+	// end_session(request) retires the member a request was sent as;
+	// end_session(session_id, name) and end_session(name) name it.
+	_ = sess.Set("end_session", func(call goja.FunctionCall) goja.Value {
+		noSessions("end_session")
+		var group, member string
+		a0 := call.Argument(0)
+		if o, ok := a0.(*goja.Object); ok && s.isRequest(o) {
+			r, err := s.requestFromObject(o)
+			if err != nil {
+				s.throw(err)
+			}
+			group, _ = r.Meta["session_member"].(string)
+			group, member = r.SessionID, group
+			if member == "" {
+				panic(vm.NewTypeError("end_session: this request was not sent as a session member (no meta.session_member)"))
+			}
+		} else if len(call.Arguments) >= 2 {
+			group, member = a0.String(), call.Argument(1).String()
+		} else {
+			member = a0.String()
+		}
+		if err := s.opts.Sessions.EndSession(group, member); err != nil {
+			s.throw(err)
+		}
+		return goja.Undefined()
 	})
 	_ = hooks.Set("session", sess)
 	ro("hooks", hooks)

@@ -93,7 +93,21 @@ export function* tag_results(response, results) {
   yield { extra: response.url };
 }
 export function sessions() {
-  return { id: spider.hooks.session.register_sessions({ u1: { sid: "1" }, u2: "sid=2" }) };
+  const id = spider.hooks.session.register_sessions({
+    u1: { sid: "1" },
+    u2: "sid=2",
+    u3: { cookies: { sid: "3" }, headers: { "X-Account": "u3" }, proxy: "http://127.0.0.1:9" },
+  });
+  spider.hooks.session.end_session(id, "u1");
+  const r = new Request({ url: "http://example.test/", session_id: id, meta: { session_member: "u2" } });
+  spider.hooks.session.end_session(r);
+  let err = null;
+  try {
+    spider.hooks.session.end_session("nobody");
+  } catch (e) {
+    err = e.message;
+  }
+  return { id, err };
 }
 export function scraped_nil(item, response, spider_) {
   eq(response, null, "a missing response is null");

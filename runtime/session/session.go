@@ -137,6 +137,54 @@ func (r *Registry) End(sessionID, member string) error {
 	return fmt.Errorf("end_session: group %s has no session %q (sessions: %s)", sessionID, member, strings.Join(g.names(), ", "))
 }
 
+// RegisterSessions registers a group from the values a spider gives
+// (spider.hooks.session.register_sessions; each value as ParseSpec
+// accepts) and returns its session_id.
+func (r *Registry) RegisterSessions(members map[string]any) (string, error) {
+	specs := make(map[string]Spec, len(members))
+	for name, v := range members {
+		spec, err := ParseSpec(v)
+		if err != nil {
+			return "", fmt.Errorf("register_sessions: %s: %w", name, err)
+		}
+		specs[name] = spec
+	}
+	return r.Register(specs)
+}
+
+// EndSession retires a member (spider.hooks.session.end_session);
+// sessionID "" looks the name up in every group.
+func (r *Registry) EndSession(sessionID, member string) error {
+	if sessionID == "" {
+		return r.EndAnywhere(member)
+	}
+	return r.End(sessionID, member)
+}
+
+// EndAnywhere retires the member named member of the one group that has
+// such a member; a name found in several groups is an error asking for the
+// session_id.
+func (r *Registry) EndAnywhere(member string) error {
+	r.mu.Lock()
+	var found []string
+	for id, g := range r.groups {
+		for _, m := range g.members {
+			if m.Name == member {
+				found = append(found, id)
+			}
+		}
+	}
+	r.mu.Unlock()
+	switch len(found) {
+	case 0:
+		return fmt.Errorf("end_session: no session named %q", member)
+	case 1:
+		return r.End(found[0], member)
+	}
+	slices.Sort(found)
+	return fmt.Errorf("end_session: %q is a member of %s; pass end_session(session_id, name)", member, strings.Join(found, ", "))
+}
+
 func (g *group) names() []string {
 	out := make([]string, len(g.members))
 	for i, m := range g.members {
@@ -275,11 +323,7 @@ func ParseSpec(v any) (Spec, error) {
 		c, err := cookieMap(t, "")
 		return Spec{Cookies: c}, err
 	case *crawl.Item:
-		m := map[string]any{}
-		for _, f := range t.Fields {
-			m[f.Key] = f.Value
-		}
-		return ParseSpec(m)
+		return ParseSpec(plain(t))
 	default:
 		return Spec{}, fmt.Errorf("a session must be a cookie string, an object of cookies, or {cookies, headers, proxy, impersonate}, not %T", v)
 	}
@@ -382,4 +426,24 @@ func ParseCookieHeader(h string) []crawl.Cookie {
 		out = append(out, crawl.Cookie{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
 	}
 	return out
+}
+
+// plain turns an ordered item (how JavaScript objects arrive) and the
+// items nested in it into maps.
+func plain(v any) any {
+	switch t := v.(type) {
+	case *crawl.Item:
+		m := make(map[string]any, len(t.Fields))
+		for _, f := range t.Fields {
+			m[f.Key] = plain(f.Value)
+		}
+		return m
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[k] = plain(x)
+		}
+		return m
+	}
+	return v
 }
