@@ -802,8 +802,12 @@ func (e *Engine) errback(t *task, f *crawl.Failure) {
 func (e *Engine) spiderError(err error, resp *crawl.Response) {
 	kind := "Error"
 	var f *crawl.Failure
-	if errors.As(err, &f) {
+	var typed interface{ ErrorType() string } // a JS error: TypeError, JS_TIMEOUT, ...
+	switch {
+	case errors.As(err, &f):
 		kind = string(f.Type)
+	case errors.As(err, &typed) && typed.ErrorType() != "":
+		kind = typed.ErrorType()
 	}
 	e.stats.Inc(stats.SpiderExceptionsCount, 1)
 	e.stats.Inc(stats.SpiderExceptions+kind, 1)
