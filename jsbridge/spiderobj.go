@@ -237,14 +237,13 @@ func (s *Spider) execjsCall(key, fn string, params goja.Value) goja.Value {
 		if err != nil {
 			panic(vm.NewTypeError("spider.use_execjs: " + err.Error()))
 		}
+		// Objects cross as *crawl.Item: execjs keeps their key order
+		// (signing code often serializes its argument).
 		switch t := v.(type) {
 		case []any:
 			args = t
 		default:
 			args = []any{t}
-		}
-		for i := range args {
-			args[i] = plainGo(args[i])
 		}
 	}
 	out, err := s.opts.ExecJS.Call(key, fn, args)

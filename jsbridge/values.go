@@ -411,7 +411,14 @@ func (m importer) value(v any) goja.Value {
 		}
 		return m.vm.NewArray(vals...)
 	case []byte:
-		return m.vm.ToValue(m.vm.NewArrayBuffer(append([]byte(nil), t...)))
+		// Bytes are a Uint8Array, as in response.body and the spec.
+		buf := m.vm.ToValue(m.vm.NewArrayBuffer(append([]byte(nil), t...)))
+		if ctor, ok := goja.AssertConstructor(m.vm.Get("Uint8Array")); ok {
+			if v, err := ctor(nil, buf); err == nil {
+				return v
+			}
+		}
+		return buf
 	case json.Number:
 		if i, err := t.Int64(); err == nil {
 			return m.vm.ToValue(i)

@@ -14,6 +14,12 @@ export function count() { return { produced }; }
 export function sign(request, spider_) {
   request.headers["X-Sign"] = spider.use_execjs("sign", "get_sign", [request.url, 7]);
   eq(spider.ctx_dict.sign.call("echo", { a: [1, "b"] }), { a: [1, "b"] });
+  // Objects keep their key order across contexts; bytes come back as a
+  // Uint8Array.
+  eq(spider.use_execjs("sign", "keys", [{ z: 1, a: 2, m: 3 }]), "z,a,m");
+  const b = spider.use_execjs("sign", "bytes", [4]);
+  eq(b instanceof Uint8Array, true, "bytes are a Uint8Array");
+  eq(Array.from(b), [0, 3, 6, 9]);
   throws(() => spider.use_execjs("nope", "x", []), /no context "nope"/);
 }
 export async function replace_request(request) {
