@@ -259,9 +259,10 @@ func New(opts Options) (c *Crawler, err error) {
 	}
 
 	sigs := engine.NewSignals()
-	if err := connectHooks(spec, js, sigs, logger); err != nil {
+	if err := checkHooks(spec, js); err != nil {
 		return nil, err
 	}
+	sigs.Connect(js.SignalHandler())
 
 	c.engine, err = engine.New(engine.Options{
 		Spider:                c.Spider,
@@ -514,78 +515,15 @@ func feedConfigs(spec *dsl.Spec, outputs []feed.Config) ([]feed.Config, error) {
 	return append(cfgs, outputs...), nil
 }
 
-// connectHooks subscribes the spec's signal hooks other than the three
-// the JS spider runs itself (spider_opened, spider_idle, spider_closed).
-func connectHooks(spec *dsl.Spec, js *jsbridge.Spider, sigs *engine.Signals, logger *slog.Logger) error {
-	handlers := map[engine.Signal]jsbridge.HookFunc{}
+// checkHooks makes sure every hook names an exported function before the
+// crawl starts (the JS spider runs them from the signal bus).
+func checkHooks(spec *dsl.Spec, js *jsbridge.Spider) error {
 	for name, fn := range spec.Hooks {
-		switch name {
-		case "spider_opened", "spider_idle", "spider_closed":
-			continue
-		}
-		h, err := js.Hook(name, fn)
-		if err != nil {
+		if _, err := js.Hook(name, fn); err != nil {
 			return err
 		}
-		handlers[engine.Signal(name)] = h
 	}
-	if len(handlers) == 0 {
-		return nil
-	}
-	sigs.Connect(func(ev engine.Event) {
-		h, ok := handlers[ev.Signal]
-		if !ok {
-			return
-		}
-		var args []any
-		switch ev.Signal {
-		case engine.ItemScraped:
-			args = []any{ev.Item, ev.Response}
-		case engine.ItemDropped, engine.ItemError:
-			args = []any{ev.Item, ev.Response, ev.Err}
-		case engine.SpiderError:
-			args = []any{ev.Err, ev.Response}
-		case engine.ResponseReceived:
-			args = []any{ev.Response, ev.Request}
-		case engine.RequestScheduled, engine.RequestDropped:
-			args = []any{ev.Request}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := h(ctx, args...); err != nil {
-			logger.Error("hook failed", "signal", string(ev.Signal), "error", err)
-		}
-	})
 	return nil
-}
-
-// ParseOne downloads req through the middleware chain (following retries
-// and redirects inline) and runs its callback once, streaming the output to
-// out; nothing is scheduled. It is the parse command.
-func (c *Crawler) ParseOne(ctx context.Context, req *crawl.Request, out engine.Output) error {
-	defer c.release()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if op, ok := c.Spider.(engine.Opener); ok {
-		if err := op.Open(ctx, c.engine.Crawl()); err != nil {
-			return err
-		}
-	}
-	if cl, ok := c.Spider.(engine.Closer); ok {
-		defer cl.Close(ctx, "finished")
-	}
-	resp, err := c.engine.Crawl().Download(ctx, req)
-	if err != nil {
-		var f *crawl.Failure
-		if errors.As(err, &f) {
-			if handled, eerr := c.Spider.Errback(ctx, f, out); handled {
-				return eerr
-			}
-		}
-		return err
-	}
-	return c.Spider.Callback(ctx, resp, out)
 }
 
 // router is the innermost handler of the chain: WebSocket requests go to
