@@ -589,3 +589,32 @@ func maxActive(rsched *redisq.Scheduler, set *dsl.Settings) int {
 	}
 	return 4 * max(set.Int("CONCURRENT_REQUESTS"), 1)
 }
+
+// ParseOne downloads req through the middleware chain (following retries
+// and redirects inline) and runs its callback once, streaming the output to
+// out; nothing is scheduled. It is the parse command.
+func (c *Crawler) ParseOne(ctx context.Context, req *crawl.Request, out engine.Output) error {
+	defer c.release()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if op, ok := c.Spider.(engine.Opener); ok {
+		if err := op.Open(ctx, c.engine.Crawl()); err != nil {
+			return err
+		}
+	}
+	if cl, ok := c.Spider.(engine.Closer); ok {
+		defer cl.Close(ctx, "finished")
+	}
+	resp, err := c.engine.Crawl().Download(ctx, req)
+	if err != nil {
+		var f *crawl.Failure
+		if errors.As(err, &f) {
+			if handled, eerr := c.Spider.Errback(ctx, f, out); handled {
+				return eerr
+			}
+		}
+		return err
+	}
+	return c.Spider.Callback(ctx, resp, out)
+}

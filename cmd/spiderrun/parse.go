@@ -52,7 +52,9 @@ Exit status 1 when the download or the callback failed.`,
 			}
 			var out collected
 			if err := c.ParseOne(cmd.Context(), req, &out); err != nil {
-				return failErr(err)
+				// Print what the callback yielded before failing, then the
+				// error with the others.
+				out.Error(err)
 			}
 			if err := out.print(cmd.OutOrStdout()); err != nil {
 				return err
