@@ -62,3 +62,32 @@ export function* on_message(response) {
 		}
 	}
 }
+
+// TestWebSocketErrback: a refused handshake reaches the request's errback
+// as a typed Failure, and the crawl finishes normally.
+func TestWebSocketErrback(t *testing.T) {
+	ws := fixture.NewWS(t, false)
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: wsfail\nscript: spider.js\n")
+	write(t, filepath.Join(dir, "spider.js"), `
+export function* start() {
+  yield new WebSocketRequest({ url: "`+ws.WSURL("/refuse")+`", callback: on_message, errback: on_error });
+}
+export function on_message(response) {
+  return { unexpected: response.message };
+}
+export function on_error(failure) {
+  return { type: failure.type, refused: failure.message.includes("HTTP 403"), url: failure.request.url.startsWith("ws://") };
+}
+`)
+	out := filepath.Join(dir, "items.jsonl")
+	code, _, stderr := runCLI(t, "run", spec, "-O", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	got := readLines(t, out, "")
+	if want := `{"type":"WebSocketError","refused":true,"url":true}`; len(got) != 1 || got[0] != want {
+		t.Fatalf("items %v, want [%s]\n%s", got, want, stderr)
+	}
+}

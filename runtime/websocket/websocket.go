@@ -197,7 +197,11 @@ func (m *Manager) open(ctx context.Context, id string, r *crawl.Request) (*conn,
 			return nil, nil, fail(r, errors.New("invalid proxy URL"))
 		}
 	}
-	hctx, cancel := context.WithTimeout(ctx, m.opts.HandshakeTimeout)
+	timeout := m.opts.HandshakeTimeout
+	if r.Timeout > 0 {
+		timeout = r.Timeout // the request's timeout bounds its handshake
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hs := &handshaker{m: m, req: r, profile: profile, proxy: proxy, verify: verify}
 	opts := &websocket.DialOptions{

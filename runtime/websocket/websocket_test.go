@@ -194,3 +194,48 @@ func TestIdleTimeoutEndsTheConnection(t *testing.T) {
 		t.Fatalf("%d connections still open", m.Open())
 	}
 }
+
+// ping_data is sent as a message every ping_interval while the connection
+// is open: the echo server sends each one back.
+func TestPingData(t *testing.T) {
+	srv := fixture.NewWS(t, false)
+	st := stats.NewMemory()
+	m := newManager(t, st)
+	resp, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/echo"), WebSocket: &crawl.WebSocketSpec{
+		ID: "p", Send: []crawl.WSMessage{text("hello")}, PingData: []byte("ping"), PingInterval: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.Body) != "hello" {
+		t.Fatalf("first message %q", resp.Body)
+	}
+	for i := 0; i < 3; i++ {
+		next, err := resp.Stream(context.Background())
+		if err != nil {
+			t.Fatalf("ping echo %d: %v", i, err)
+		}
+		if string(next.Body) != "ping" {
+			t.Fatalf("message %q, want the echoed ping", next.Body)
+		}
+		resp = next
+	}
+	if stats.Int(st, "websocket/messages_sent") < 4 {
+		t.Errorf("messages_sent = %d", stats.Int(st, "websocket/messages_sent"))
+	}
+}
+
+// A request's timeout bounds its handshake: a server that accepts the TCP
+// connection and never answers fails the request in time.
+func TestHandshakeTimeout(t *testing.T) {
+	addr := fixture.Silent(t)
+	m := newManager(t, nil)
+	start := time.Now()
+	_, err := m.Download(context.Background(), &crawl.Request{URL: "ws://" + addr + "/", Timeout: 200 * time.Millisecond})
+	var f *crawl.Failure
+	if !errors.As(err, &f) || f.Type != crawl.WebSocketError {
+		t.Fatalf("err = %v, want a WebSocketError", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("the handshake was not bounded by the request's timeout")
+	}
+}
