@@ -190,8 +190,11 @@ func New(opts Options) (c *Crawler, err error) {
 		EndTag:      set.String("WS_END_TAG"),
 		IdleTimeout: set.Duration("WS_IDLE_TIMEOUT"),
 		Compression: true,
-		Stats:       st,
-		Logger:      logger,
+		// Open connections count toward the concurrency limits.
+		MaxConns:        set.Int("CONCURRENT_REQUESTS"),
+		MaxConnsPerHost: set.Int("CONCURRENT_REQUESTS_PER_DOMAIN"),
+		Stats:           st,
+		Logger:          logger,
 	})
 	c.closers = append(c.closers, wsm.Close)
 	chain, err := newChain(spec, set, js, router{http: dl, ws: wsm}, jars, sessions, logger, st)

@@ -61,6 +61,10 @@ type Options struct {
 	// Compression offers permessage-deflate (browsers do) [true via
 	// NewManager's caller; zero value false].
 	Compression bool
+	// MaxConns and MaxConnsPerHost cap the open connections
+	// (CONCURRENT_REQUESTS, CONCURRENT_REQUESTS_PER_DOMAIN); a request that
+	// needs a new connection waits for a place [0: no cap].
+	MaxConns, MaxConnsPerHost int
 	Stats       stats.Collector
 	Logger      *slog.Logger
 }
@@ -76,6 +80,9 @@ type Manager struct {
 	conns  map[string]*conn
 	closed bool
 	seq    atomic.Int64
+
+	all     chan struct{}            // MaxConns places
+	perHost map[string]chan struct{} // MaxConnsPerHost places, by host
 }
 
 // NewManager returns a Manager.
@@ -95,7 +102,45 @@ func NewManager(opts Options) *Manager {
 	if opts.Stats == nil {
 		opts.Stats = stats.NewMemory()
 	}
-	return &Manager{opts: opts, log: opts.Logger, st: opts.Stats, conns: map[string]*conn{}}
+	m := &Manager{opts: opts, log: opts.Logger, st: opts.Stats, conns: map[string]*conn{}, perHost: map[string]chan struct{}{}}
+	if opts.MaxConns > 0 {
+		m.all = make(chan struct{}, opts.MaxConns)
+	}
+	return m
+}
+
+// place waits for a free connection place for host and returns the func
+// that gives it back.
+func (m *Manager) place(ctx context.Context, host string) (func(), error) {
+	var chans []chan struct{}
+	if m.all != nil {
+		chans = append(chans, m.all)
+	}
+	if n := m.opts.MaxConnsPerHost; n > 0 {
+		m.mu.Lock()
+		ch := m.perHost[host]
+		if ch == nil {
+			ch = make(chan struct{}, n)
+			m.perHost[host] = ch
+		}
+		m.mu.Unlock()
+		chans = append(chans, ch)
+	}
+	release := func(n int) {
+		for _, ch := range chans[:n] {
+			<-ch
+		}
+	}
+	for i, ch := range chans {
+		select {
+		case ch <- struct{}{}:
+		case <-ctx.Done():
+			release(i)
+			return nil, fmt.Errorf("waiting for a connection place (CONCURRENT_REQUESTS / _PER_DOMAIN): %w", ctx.Err())
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { release(len(chans)) }) }, nil
 }
 
 // IsWebSocket reports whether r is a WebSocket request.
@@ -201,6 +246,16 @@ func (m *Manager) open(ctx context.Context, id string, r *crawl.Request) (*conn,
 	if r.Timeout > 0 {
 		timeout = r.Timeout // the request's timeout bounds its handshake
 	}
+	free, err := m.place(ctx, u.Host)
+	if err != nil {
+		return nil, nil, fail(r, err)
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			free()
+		}
+	}()
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hs := &handshaker{m: m, req: r, profile: profile, proxy: proxy, verify: verify}
@@ -227,7 +282,8 @@ func (m *Manager) open(ctx context.Context, id string, r *crawl.Request) (*conn,
 	}
 	ws.SetReadLimit(32 << 20)
 	cctx, ccancel := context.WithCancel(context.Background())
-	c := &conn{m: m, id: id, ws: ws, ctx: cctx, cancel: ccancel, done: make(chan struct{})}
+	c := &conn{m: m, id: id, ws: ws, ctx: cctx, cancel: ccancel, done: make(chan struct{}), free: free}
+	opened = true
 	if resp != nil {
 		c.headers = crawl.FromHTTP(resp.Header)
 	}
@@ -249,6 +305,7 @@ type conn struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
+	free    func() // gives the connection's place back
 
 	mu      sync.Mutex
 	owner   *owner
@@ -336,6 +393,7 @@ func (c *conn) finish(reason string) {
 	}
 	c.m.mu.Unlock()
 	c.cancel()
+	c.free()
 }
 
 // read delivers messages to the current owner until the connection ends:
