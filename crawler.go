@@ -409,6 +409,7 @@ func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Tra
 	d.FailOnDataLoss = set.Bool("DOWNLOAD_FAIL_ON_DATALOSS")
 	d.Verify = set.Bool("TLS_VERIFY")
 	d.Proxies = set.Strings("PROXIES")
+	d.NoProxy = set.Strings("NO_PROXY")
 	d.Logger = logger
 	if rsched != nil {
 		// Per-domain delays hold across every worker of a shared crawl.

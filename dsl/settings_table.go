@@ -63,6 +63,8 @@ var table = []SettingDef{
 		Doc: "Verify server certificates. Turn off only for test servers."},
 	{Name: "PROXIES", Kind: KindStrings, Default: []string{},
 		Doc: "Proxy URL, or a list of proxy URLs rotated per request (http://, https://, socks5://; credentials in the URL are never logged)."},
+	{Name: "NO_PROXY", Kind: KindStrings, Default: []string{},
+		Doc: "Hosts reached directly in spite of PROXIES: example.com (and its subdomains), .example.com (subdomains only), an IP or CIDR prefix, or *. A request's own proxy wins."},
 	{Name: "DENY_PRIVATE_NETWORKS", Kind: KindBool, Default: false,
 		Doc: "Refuse to connect to loopback, private, link-local and other non-public addresses (checked after DNS resolution)."},
 	{Name: "NETWORK_ALLOW", Kind: KindStrings, Default: []string{}, Check: cidrList,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -60,6 +61,10 @@ type Options struct {
 	// Proxies are used in turn for requests without their own proxy
 	// (PROXIES). http, https, socks5 and socks5h URLs, with credentials.
 	Proxies []string
+	// NoProxy lists hosts reached directly in spite of Proxies (NO_PROXY):
+	// "example.com" (and its subdomains), ".example.com" (subdomains
+	// only), an IP or CIDR prefix, or "*". A request's own proxy wins.
+	NoProxy []string
 
 	// Gate is consulted per download for shared politeness (nil = none).
 	Gate   SlotGate
@@ -299,7 +304,7 @@ func (d *Downloader) outgoing(req *crawl.Request, u *url.URL) (*Outgoing, error)
 			return nil, err
 		}
 		out.Proxy = p
-	case len(d.proxies) > 0:
+	case len(d.proxies) > 0 && !noProxy(d.opts.NoProxy, u.Hostname()):
 		out.Proxy = d.proxies[(d.next.Add(1)-1)%uint64(len(d.proxies))]
 	}
 	// The downloader decodes every encoding it advertises. With a browser
@@ -503,4 +508,29 @@ func (d *Downloader) Close() {
 	for _, t := range d.opts.Transports {
 		closeIdle(t)
 	}
+}
+
+// noProxy reports whether host matches a NO_PROXY entry.
+func noProxy(entries []string, host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	addr, addrErr := netip.ParseAddr(host)
+	for _, e := range entries {
+		e = strings.ToLower(strings.TrimSpace(e))
+		switch {
+		case e == "":
+		case e == "*":
+			return true
+		case strings.Contains(e, "/"):
+			if p, err := netip.ParsePrefix(e); err == nil && addrErr == nil && p.Contains(addr) {
+				return true
+			}
+		case strings.HasPrefix(e, "."):
+			if strings.HasSuffix(host, e) {
+				return true
+			}
+		case host == e || strings.HasSuffix(host, "."+e):
+			return true
+		}
+	}
+	return false
 }

@@ -318,3 +318,41 @@ func TestGuardCoversOtherTransports(t *testing.T) {
 		t.Fatal("the transport was called for a blocked target")
 	}
 }
+
+// NO_PROXY: matching hosts go direct, others through the rotation; a
+// request's own proxy wins over NO_PROXY.
+func TestNoProxy(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	p := fixture.NewProxy(t, "", "")
+	cases := []struct {
+		noProxy  []string
+		ownProxy bool
+		viaProxy bool
+	}{
+		{nil, false, true},
+		{[]string{"127.0.0.1"}, false, false},
+		{[]string{"127.0.0.0/8"}, false, false},
+		{[]string{"*"}, false, false},
+		{[]string{"other.test", ".example.com"}, false, true},
+		{[]string{"127.0.0.1"}, true, true},
+	}
+	for _, c := range cases {
+		before := len(p.Headers())
+		d := newDownloader(t, srv, func(o *Options) { o.Proxies = []string{p.URL}; o.NoProxy = c.noProxy })
+		req := get(srv.URL + "/ok")
+		if c.ownProxy {
+			req.Proxy = p.URL
+		}
+		if _, err := d.Download(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(p.Headers()) > before; got != c.viaProxy {
+			t.Errorf("NO_PROXY %v (own proxy %v): via proxy = %v, want %v", c.noProxy, c.ownProxy, got, c.viaProxy)
+		}
+	}
+	for host, want := range map[string]bool{"a.example.com": true, "example.com": false, "sub.other.test": true, "other.test": true, "xother.test": false} {
+		if got := noProxy([]string{".example.com", "other.test"}, host); got != want {
+			t.Errorf("noProxy(%s) = %v, want %v", host, got, want)
+		}
+	}
+}
