@@ -182,6 +182,8 @@ func New(opts Options) (c *Crawler, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Idle keep-alive connections (and proxy tunnels) end with the crawl.
+	c.closers = append(c.closers, func() { dl.Close() })
 	wsm := websocket.NewManager(websocket.Options{
 		DialTLS:     tlsDialer(imp),
 		RootCAs:     opts.HTTP.RootCAs,
