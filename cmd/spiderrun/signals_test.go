@@ -17,9 +17,9 @@ import (
 
 // slowCrawl writes a spec that crawls a slow 300-page site, so a signal
 // arrives mid-crawl.
-func slowCrawl(t *testing.T) (spec, feedPath string) {
+func slowCrawl(t *testing.T, latency time.Duration) (spec, feedPath string) {
 	t.Helper()
-	srv := fixture.New(t, fixture.Options{Pages: 300, Links: 3, Latency: 100 * time.Millisecond})
+	srv := fixture.New(t, fixture.Options{Pages: 300, Links: 3, Latency: latency})
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "spider.js"), `export function* parse(response) {
   yield { url: response.url, name: response.css("h1.name::text").get() };
@@ -70,7 +70,7 @@ func exitCode(err error) int {
 }
 
 func TestSIGINTStopsGracefully(t *testing.T) {
-	spec, feed := slowCrawl(t)
+	spec, feed := slowCrawl(t, 100*time.Millisecond)
 	p := startCLI(t, "run", spec, "-o", feed)
 	waitForItems(t, p, feed)
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
@@ -94,11 +94,16 @@ func TestSIGINTStopsGracefully(t *testing.T) {
 }
 
 func TestSecondSIGINTAborts(t *testing.T) {
-	spec, feed := slowCrawl(t)
+	// Pages take 1s, so the graceful stop (waiting for in-flight pages)
+	// is still under way when the second signal comes.
+	spec, feed := slowCrawl(t, time.Second)
 	p := startCLI(t, "run", spec, "-o", feed)
 	waitForItems(t, p, feed)
 	p.cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(20 * time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.out.String(), "stopping gracefully") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	p.cmd.Process.Signal(syscall.SIGINT)
 	err := p.wait(t, 15*time.Second)
 	if code := exitCode(err); code == 0 {

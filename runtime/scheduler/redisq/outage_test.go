@@ -74,10 +74,14 @@ func TestOpenWaitsForRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Kill()
 	s, _ := newSched(t, srv, Options{Name: "late", MaxBackoff: 100 * time.Millisecond})
+	restarted := make(chan struct{})
 	go func() {
+		defer close(restarted)
 		time.Sleep(500 * time.Millisecond)
 		srv.Restart()
 	}()
+	// The restart must finish while the test is alive, whatever Open did.
+	defer func() { <-restarted }()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := s.Open(ctx); err != nil {
