@@ -305,6 +305,11 @@ func (c *Crawler) Run(ctx context.Context) (engine.Result, error) {
 	return c.engine.Run(ctx)
 }
 
+// Close releases everything the crawler holds (connections, JavaScript
+// runtimes, the scheduler's backend) without running a crawl; Run and
+// ParseOne release by themselves. It is safe to call more than once.
+func (c *Crawler) Close() { c.release() }
+
 func (c *Crawler) release() {
 	for i := len(c.closers) - 1; i >= 0; i-- {
 		c.closers[i]()

@@ -198,6 +198,11 @@ func Compile(src Source) (*Program, error) {
 		return nil, &Error{File: src.Filename, Message: fmt.Sprintf("source map: %v", err)}
 	}
 	p.Files = files
+	if !hasMappings(fixed) {
+		// A script without code (only comments) has nothing to map.
+		p.Code = string(code)
+		return p, nil
+	}
 	p.sm, err = sourcemap.Parse("", fixed)
 	if err != nil {
 		return nil, &Error{File: src.Filename, Message: fmt.Sprintf("source map: %v", err)}
@@ -499,4 +504,12 @@ func (c *compilation) rewriteMap(data []byte) ([]byte, []string, error) {
 	m.Mappings = encodeMappings(segs)
 	out, err := json.Marshal(m)
 	return out, files, err
+}
+
+// hasMappings reports whether a source map maps anything.
+func hasMappings(mapJSON []byte) bool {
+	var m struct {
+		Mappings string `json:"mappings"`
+	}
+	return json.Unmarshal(mapJSON, &m) == nil && m.Mappings != ""
 }

@@ -128,6 +128,9 @@ func TestCompileExports(t *testing.T) {
 			nil, true, []string{"testdata/ok/common.cjs"}},
 		{"inline", Source{Filename: "spec.yaml", Code: "export function parse() {}\nexport async function* start() {}\n", Line: 5, Col: 3},
 			[]string{"parse", "start"}, false, []string{"spec.yaml"}},
+		// Nothing to map: compiles, with no exports (validate then says
+		// which function is missing).
+		{"only a comment", Source{Filename: "spec.yaml", Code: "// nothing yet\n"}, nil, false, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
