@@ -65,8 +65,8 @@ type Options struct {
 	// (CONCURRENT_REQUESTS, CONCURRENT_REQUESTS_PER_DOMAIN); a request that
 	// needs a new connection waits for a place [0: no cap].
 	MaxConns, MaxConnsPerHost int
-	Stats       stats.Collector
-	Logger      *slog.Logger
+	Stats                     stats.Collector
+	Logger                    *slog.Logger
 }
 
 // Manager holds the open connections of a crawl. It is safe for concurrent
