@@ -95,9 +95,11 @@ func New(opts Options) (c *Crawler, err error) {
 	st := stats.NewMemory()
 	logger := newLogger(opts.Log, set.String("LOG_LEVEL"), st)
 	c = &Crawler{Spec: spec, Stats: st, Logger: logger}
+	// Error returns set c to nil: release what was built through a copy.
+	built := c
 	defer func() {
 		if err != nil {
-			c.release()
+			built.release()
 		}
 	}()
 

@@ -19,6 +19,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/diskq"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 	"github.com/spiderrun/spiderrun/runtime/websocket"
@@ -51,6 +52,18 @@ func newLogger(w io.Writer, level string, st stats.Collector) *slog.Logger {
 // backend holds (a Redis connection).
 func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st stats.Collector) (scheduler.Scheduler, *redisq.Scheduler, func(), error) {
 	kind := set.String("SCHEDULER")
+	jobdir := set.String("JOBDIR")
+	if jobdir != "" && set.Source("JOBDIR") == "spec" && !filepath.IsAbs(jobdir) {
+		jobdir = filepath.Join(spec.Dir, jobdir)
+	}
+	switch {
+	case jobdir != "" && (kind == "redis" || len(spec.RedisKeys) > 0):
+		return nil, nil, nil, fmt.Errorf("settings.JOBDIR: a Redis crawl keeps its state in Redis; JOBDIR is for crawls on one machine")
+	case jobdir != "":
+		kind = "disk"
+	case kind == "disk":
+		return nil, nil, nil, fmt.Errorf("settings.SCHEDULER: disk needs a directory: set JOBDIR or pass --jobdir DIR")
+	}
 	if len(spec.RedisKeys) > 0 && kind != "redis" {
 		logger.Info("redis_key makes this a RedisSpider: using SCHEDULER redis", "redis_url", redisq.RedactURL(set.String("REDIS_URL")))
 		kind = "redis"
@@ -61,6 +74,18 @@ func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st sta
 			return nil, nil, nil, fmt.Errorf("settings.DUPEFILTER: bloom needs SCHEDULER: redis (the in-memory dupefilter stores 16-byte fingerprints)")
 		}
 		return scheduler.NewMemory(scheduler.MemoryOptions{Stats: st, Logger: logger, Debug: set.Bool("DUPEFILTER_DEBUG")}), nil, nil, nil
+	case "disk":
+		if set.String("DUPEFILTER") == "bloom" {
+			return nil, nil, nil, fmt.Errorf("settings.DUPEFILTER: bloom needs SCHEDULER: redis")
+		}
+		// The spider's name is checked, not its spec's content: fixing a
+		// callback and resuming is what a paused crawl is for.
+		d, err := diskq.Open(jobdir, diskq.Options{Spider: spec.Name, Fsync: set.Bool("JOBDIR_FSYNC"),
+			Stats: st, Logger: logger, Debug: set.Bool("DUPEFILTER_DEBUG")})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("jobdir: %w", err)
+		}
+		return d, nil, nil, nil
 	case "redis":
 		rdb, err := DialRedis(spec)
 		if err != nil {
@@ -85,7 +110,7 @@ func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st sta
 		}
 		return s, s, func() { rdb.Close() }, nil
 	default:
-		return nil, nil, nil, fmt.Errorf("settings.SCHEDULER: %q is not available in this build (memory or redis)", kind)
+		return nil, nil, nil, fmt.Errorf("settings.SCHEDULER: %q is not a scheduler (memory, disk or redis)", kind)
 	}
 }
 

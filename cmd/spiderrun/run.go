@@ -103,7 +103,7 @@ pipeline or hook error, a stall, or another close reason); 2 usage or invalid sp
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if jobdir != "" {
-				return usageErr(errors.New("--jobdir: the disk (JOBDIR) scheduler is not available in this build; use SCHEDULER=redis to persist a crawl"))
+				f.settings = append(f.settings, "JOBDIR="+jobdir)
 			}
 			l, err := f.load(a[0])
 			if err != nil {
@@ -159,8 +159,7 @@ pipeline or hook error, a stall, or another close reason); 2 usage or invalid sp
 	cmd.Flags().StringArrayVarP(&overOut, "overwrite-output", "O", nil, "write items to `FILE[:FORMAT]`, replacing it (repeatable)")
 	cmd.Flags().StringVar(&taskData, "task-data", "", "JSON `FILE` passed to the script's start(task_data)")
 	cmd.Flags().StringVar(&statsJSON, "stats-json", "", "write the final stats as JSON to `FILE`")
-	cmd.Flags().StringVar(&jobdir, "jobdir", "", "persist the crawl state in `DIR` (not available in this build)")
-	_ = cmd.Flags().MarkHidden("jobdir")
+	cmd.Flags().StringVar(&jobdir, "jobdir", "", "keep the crawl's state in `DIR` so a stopped crawl resumes where it stopped (= -s JOBDIR=DIR)")
 	return cmd
 }
 
