@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -64,8 +65,19 @@ Redis-backed distributed crawling, from one static binary.`,
 	return root
 }
 
-// run executes the CLI and returns the process exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+// run executes the CLI and returns the process exit code. A panic that
+// escapes a command is a bug; the user gets one line naming it, not a Go
+// stack trace (SPIDERRUN_TRACEBACK=1 shows the stack for a bug report).
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			fmt.Fprintf(stderr, "spiderrun: internal error: %v (please report it; SPIDERRUN_TRACEBACK=1 shows where)\n", v)
+			if os.Getenv("SPIDERRUN_TRACEBACK") == "1" {
+				fmt.Fprintf(stderr, "%s", debug.Stack())
+			}
+			code = exitFailed
+		}
+	}()
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
