@@ -267,3 +267,25 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatalf("after the first closed: %v", err)
 	}
 }
+
+// Spider close ends every open connection: streams end, nothing stays open,
+// and a new request is refused.
+func TestCloseEndsConnections(t *testing.T) {
+	srv := fixture.NewWS(t, false)
+	m := websocket.NewManager(websocket.Options{IdleTimeout: 10 * time.Second})
+	resp, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/echo"),
+		WebSocket: &crawl.WebSocketSpec{ID: "c", Send: []crawl.WSMessage{text("x")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if _, err := resp.Stream(context.Background()); !errors.Is(err, io.EOF) {
+		t.Fatalf("stream after Close: %v, want EOF", err)
+	}
+	if m.Open() != 0 {
+		t.Fatalf("%d connections open after Close", m.Open())
+	}
+	if _, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/echo")}); err == nil || !strings.Contains(err.Error(), "closing") {
+		t.Fatalf("request after Close: %v", err)
+	}
+}
