@@ -189,28 +189,33 @@ func (s *Spider) formatArgs(args []goja.Value) string {
 
 func (s *Spider) installConsole() {
 	c := s.vm.NewObject()
-	logf := func(level string) func(goja.FunctionCall) goja.Value {
-		return func(call goja.FunctionCall) goja.Value {
-			msg := s.formatArgs(call.Arguments)
-			pos := s.callerPos()
-			switch level {
-			case "debug":
-				s.log.Debug(msg, "js", pos)
-			case "warn":
-				s.log.Warn(msg, "js", pos)
-			case "error":
-				s.log.Error(msg, "js", pos)
-			default:
-				s.log.Info(msg, "js", pos)
-			}
-			return goja.Undefined()
-		}
-	}
+	logf := s.jsLog
 	for _, k := range []string{"log", "info", "debug", "warn", "error"} {
 		_ = c.Set(k, logf(k))
 	}
 	_ = c.Set("trace", logf("debug"))
 	_ = s.vm.Set("console", c)
+}
+
+// jsLog returns the JS function that logs its arguments at level
+// ("debug", "warn", "error"; anything else is info) with the caller's
+// source position: console.* and spider.log.* share it.
+func (s *Spider) jsLog(level string) func(goja.FunctionCall) goja.Value {
+	return func(call goja.FunctionCall) goja.Value {
+		msg := s.formatArgs(call.Arguments)
+		pos := s.callerPos()
+		switch level {
+		case "debug":
+			s.log.Debug(msg, "js", pos)
+		case "warn":
+			s.log.Warn(msg, "js", pos)
+		case "error":
+			s.log.Error(msg, "js", pos)
+		default:
+			s.log.Info(msg, "js", pos)
+		}
+		return goja.Undefined()
+	}
 }
 
 // ---- timers ------------------------------------------------------------------

@@ -53,22 +53,7 @@ func (s *Spider) makeSpiderObject() *goja.Object {
 
 	log := vm.NewObject()
 	for _, lvl := range []string{"debug", "info", "warn", "error"} {
-		lvl := lvl
-		_ = log.Set(lvl, func(call goja.FunctionCall) goja.Value {
-			msg := s.formatArgs(call.Arguments)
-			pos := s.callerPos()
-			switch lvl {
-			case "debug":
-				s.log.Debug(msg, "js", pos)
-			case "warn":
-				s.log.Warn(msg, "js", pos)
-			case "error":
-				s.log.Error(msg, "js", pos)
-			default:
-				s.log.Info(msg, "js", pos)
-			}
-			return goja.Undefined()
-		})
+		_ = log.Set(lvl, s.jsLog(lvl))
 	}
 	_ = log.Set("warning", log.Get("warn"))
 	ro("log", frozen(log))

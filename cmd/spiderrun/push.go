@@ -45,7 +45,7 @@ set scores each JSON task by its "priority").`,
 			if (len(urls) == 0) == (data == "") {
 				return usageErr(errors.New("push: give task URLs or --data FILE (not both)"))
 			}
-			t, err := loadRedisTarget(cmd.ErrOrStderr(), args[0], overrides)
+			t, err := loadRedisTarget(args[0], overrides)
 			if err != nil {
 				return err
 			}

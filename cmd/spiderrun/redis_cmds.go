@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,27 +23,15 @@ type redisTarget struct {
 }
 
 // loadRedisTarget loads SPEC, applies -s overrides and resolves the keys.
-// Spec errors print as file:line:col: message and make a usage error.
-func loadRedisTarget(stderr io.Writer, path string, overrides []string) (*redisTarget, error) {
+// Spec errors (file:line:col: message) are a usage error.
+func loadRedisTarget(path string, overrides []string) (*redisTarget, error) {
 	spec, err := dsl.Load(path)
 	if err != nil {
-		var list dsl.ErrorList
-		if errors.As(err, &list) {
-			for _, e := range list {
-				fmt.Fprintln(stderr, e)
-			}
-			return nil, &exitError{code: exitUsage}
-		}
 		return nil, usageErr(err)
 	}
-	if spec.Settings == nil {
-		spec.Settings = dsl.DefaultSettings()
-	}
 	set := spec.Settings
-	for _, kv := range overrides {
-		if err := set.SetFromCLI(kv); err != nil {
-			return nil, usageErr(fmt.Errorf("-s %s: %w", kv, err))
-		}
+	if err := applySettings(set, overrides); err != nil {
+		return nil, err
 	}
 	t := &redisTarget{spec: spec, set: set, url: set.String("REDIS_URL"), kind: redisq.KindList,
 		itemsKey: set.String("REDIS_ITEMS_KEY")}

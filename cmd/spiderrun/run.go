@@ -51,22 +51,27 @@ func (f *runFlags) load(path string) (*loaded, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	for _, kv := range f.settings {
-		if err := spec.Settings.SetFromCLI(kv); err != nil {
-			return nil, usageErr(fmt.Errorf("-s %s: %w", kv, err))
-		}
-	}
+	return f.prepare(spec, true)
+}
+
+// prepare applies -s and -L to a loaded spec, compiles its script, runs the
+// semantic checks (when check is set) and reads -a.
+func (f *runFlags) prepare(spec *dsl.Spec, check bool) (*loaded, error) {
+	sets := f.settings
 	if f.logLevel != "" {
-		if err := spec.Settings.SetFromCLI("LOG_LEVEL=" + strings.ToUpper(f.logLevel)); err != nil {
-			return nil, usageErr(fmt.Errorf("-L: %w", err))
-		}
+		sets = append(append([]string(nil), sets...), "LOG_LEVEL="+strings.ToUpper(f.logLevel))
+	}
+	if err := applySettings(spec.Settings, sets); err != nil {
+		return nil, err
 	}
 	prog, err := spiderrun.CompileScript(spec)
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	if errs := spiderrun.Check(spec, spiderrun.CheckOptions{Program: prog}); len(errs) > 0 {
-		return nil, usageErr(errors.Join(errs...))
+	if check {
+		if errs := spiderrun.Check(spec, spiderrun.CheckOptions{Program: prog}); len(errs) > 0 {
+			return nil, usageErr(errors.Join(errs...))
+		}
 	}
 	args := map[string]string{}
 	for _, kv := range f.args {
@@ -77,6 +82,17 @@ func (f *runFlags) load(path string) (*loaded, error) {
 		args[k] = v
 	}
 	return &loaded{spec: spec, prog: prog, args: args}, nil
+}
+
+// applySettings applies -s KEY=VALUE overrides, each parsed by its
+// setting's type; the first bad one is a usage error naming it.
+func applySettings(set *dsl.Settings, kvs []string) error {
+	for _, kv := range kvs {
+		if err := set.SetFromCLI(kv); err != nil {
+			return usageErr(fmt.Errorf("-s %s: %w", kv, err))
+		}
+	}
+	return nil
 }
 
 func newRunCmd() *cobra.Command {

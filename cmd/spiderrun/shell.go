@@ -136,29 +136,8 @@ func (f *runFlags) loadShell(specPath, imp string) (*loaded, error) {
 	if err != nil {
 		return nil, failErr(fmt.Errorf("bare spider: %w", err))
 	}
-	for _, kv := range g.settings {
-		if err := spec.Settings.SetFromCLI(kv); err != nil {
-			return nil, usageErr(fmt.Errorf("-s %s: %w", kv, err))
-		}
-	}
-	if g.logLevel != "" {
-		if err := spec.Settings.SetFromCLI("LOG_LEVEL=" + strings.ToUpper(g.logLevel)); err != nil {
-			return nil, usageErr(fmt.Errorf("-L: %w", err))
-		}
-	}
-	prog, err := spiderrun.CompileScript(spec)
-	if err != nil {
-		return nil, failErr(fmt.Errorf("bare spider: %w", err))
-	}
-	args := map[string]string{}
-	for _, kv := range g.args {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usageErr(fmt.Errorf("-a %s: want NAME=VALUE", kv))
-		}
-		args[k] = v
-	}
-	return &loaded{spec: spec, prog: prog, args: args}, nil
+	// The bare spider has nothing to crawl: skip the spec checks.
+	return g.prepare(spec, false)
 }
 
 // shellLoop reads inputs until end of input or .exit. Values and errors

@@ -27,7 +27,7 @@ estimate for DUPEFILTER: bloom), the items in REDIS_ITEMS_KEY and the number
 of rejected task entries.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := loadRedisTarget(cmd.ErrOrStderr(), args[0], overrides)
+			t, err := loadRedisTarget(args[0], overrides)
 			if err != nil {
 				return err
 			}
