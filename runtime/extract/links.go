@@ -226,44 +226,20 @@ func isValidLinkScheme(u string) bool {
 // Matches is LinkExtractor.matches(url): the domain and allow/deny tests
 // alone.
 func (le *LinkExtractor) Matches(rawURL string) (bool, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return false, nil
-	}
-	if len(le.allowDomains) > 0 && !urlIsFromAnyDomain(u, le.allowDomains) {
-		return false, nil
-	}
-	if len(le.denyDomains) > 0 && urlIsFromAnyDomain(u, le.denyDomains) {
-		return false, nil
-	}
 	if len(le.allow) > 0 {
 		ok, err := anyURLMatch(le.allow, rawURL)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
-	denied, err := anyURLMatch(le.deny, rawURL)
-	return !denied, err
-}
-
-func (le *LinkExtractor) allowed(l Link) (bool, error) {
-	if !isValidLinkScheme(l.URL) {
-		return false, nil
-	}
-	if len(le.allow) > 0 {
-		ok, err := anyURLMatch(le.allow, l.URL)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
 	if len(le.deny) > 0 {
-		bad, err := anyURLMatch(le.deny, l.URL)
+		bad, err := anyURLMatch(le.deny, rawURL)
 		if err != nil || bad {
 			return false, err
 		}
 	}
 	if len(le.allowDomains) > 0 || len(le.denyDomains) > 0 {
-		u, err := url.Parse(l.URL)
+		u, err := url.Parse(rawURL)
 		if err != nil {
 			return false, nil
 		}
@@ -273,6 +249,16 @@ func (le *LinkExtractor) allowed(l Link) (bool, error) {
 		if len(le.denyDomains) > 0 && urlIsFromAnyDomain(u, le.denyDomains) {
 			return false, nil
 		}
+	}
+	return true, nil
+}
+
+func (le *LinkExtractor) allowed(l Link) (bool, error) {
+	if !isValidLinkScheme(l.URL) {
+		return false, nil
+	}
+	if ok, err := le.Matches(l.URL); err != nil || !ok {
+		return false, err
 	}
 	if len(le.denyExt) > 0 {
 		p := strings.ToLower(urlPath(l.URL))
