@@ -1,6 +1,7 @@
 package jsbridge
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/extract"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -535,6 +537,7 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 	if local != nil && name == "" {
 		label = "<closure>"
 	}
+	parseAhead(resp)
 	inv := s.newInvocation("callback "+label, label, resp.URL, out)
 	s.start(inv, func() {
 		var fn goja.Value
@@ -865,4 +868,22 @@ func (s *Spider) findPositions() {
 		}
 	}
 	s.funcPos = pos
+}
+
+// parseAhead parses an HTML or XML response in the calling (engine)
+// goroutine before its callback is queued on the event loop: the parse is
+// memoized on the response, so the callback's selectors find it ready and
+// the single loop goroutine spends its time on JavaScript only, while pages
+// are parsed in parallel. Other responses (JSON, text) are left alone. A
+// parse error is kept in the memo and reported when a selector is used.
+func parseAhead(resp *crawl.Response) {
+	ct := strings.ToLower(resp.Headers.Get("Content-Type"))
+	markup := strings.Contains(ct, "html") || strings.Contains(ct, "xml")
+	if ct == "" {
+		b := bytes.TrimLeft(resp.Body[:min(len(resp.Body), 512)], " \t\r\n\ufeff")
+		markup = len(b) > 0 && b[0] == '<'
+	}
+	if markup && resp.Protocol != "websocket" {
+		_, _ = extract.Root(resp)
+	}
 }
