@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -24,6 +25,16 @@ func benchPages() int {
 		return n
 	}
 	return 2000
+}
+
+// benchRounds is how many rounds of every crawler one benchmark iteration
+// runs (SPIDERRUN_BENCH_ROUNDS; run.sh sets it with -benchtime 1x, because
+// -benchtime Nx first runs a discarded probe iteration of b.N = 1).
+func benchRounds() int {
+	if n, err := strconv.Atoi(os.Getenv("SPIDERRUN_BENCH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }
 
 // BenchmarkCrawl runs the floor crawler and the engine crawler, each as a
@@ -60,7 +71,7 @@ func BenchmarkCrawl(b *testing.B) {
 		crawlers = append(crawlers, "enginechain")
 	}
 	res := map[string][]round{}
-	for i := 0; i < b.N; i++ {
+	for i := 0; i < b.N*benchRounds(); i++ {
 		// Rotate the order so that load from other processes on the
 		// machine hits every crawler alike.
 		order := append(slices.Clone(crawlers[i%len(crawlers):]), crawlers[:i%len(crawlers)]...)
@@ -85,7 +96,9 @@ func BenchmarkCrawl(b *testing.B) {
 				allocs: float64(rep.Mallocs) / float64(pages),
 			}
 			res[name] = append(res[name], r)
-			b.Logf("round %d %-12s %6.0f pages/s %.3f cpu-ms/page %6.1f MB peak RSS (load average %s)", i+1, name, r.pps, r.cpuMs, r.rssMB, load)
+			// Stderr, not b.Logf: the testing package cuts a benchmark's
+			// log to 10 lines.
+			fmt.Fprintf(os.Stderr, "round %d %-12s %6.0f pages/s %.3f cpu-ms/page %6.1f MB peak RSS (load average %s)\n", i+1, name, r.pps, r.cpuMs, r.rssMB, load)
 		}
 	}
 	med := func(name string, f func(round) float64) float64 {

@@ -25,7 +25,7 @@ set -eu
 cd "$(dirname "$0")"
 PAGES=${PAGES:-20000}
 ROUNDS=${ROUNDS:-3}
-export PAGES
+export PAGES ROUNDS
 if [ -n "${CHAIN:-}" ]; then
 	export SPIDERRUN_BENCH_CHAIN=1
 fi
@@ -33,10 +33,10 @@ if [ -n "${PROFILE:-}" ]; then
 	mkdir -p "$PROFILE"
 	export SPIDERRUN_BENCH_PROFILE="$PROFILE"
 fi
-SPIDERRUN_BENCH_PAGES=$PAGES go test -run '^$' -bench BenchmarkCrawl -benchtime "${ROUNDS}x" -timeout 30m . |
+SPIDERRUN_BENCH_PAGES=$PAGES SPIDERRUN_BENCH_ROUNDS=$ROUNDS go test -run '^$' -bench BenchmarkCrawl -benchtime 1x -timeout 30m . 2>&1 |
 	awk '/^BenchmarkCrawl/ {
-		printf "pages=%s rounds=%s\n", ENVIRON["PAGES"], $2
+		printf "pages=%s rounds=%s (medians)\n", ENVIRON["PAGES"], ENVIRON["ROUNDS"]
 		for (i = 3; i < NF; i += 2) if ($(i+1) != "ns/op") printf "  %-22s %s\n", $(i+1), $i
 		next
-	} /bench_test.go:[0-9]+: round/ { sub(/^ +[a-z_]+\.go:[0-9]+: /, ""); print "  " $0; next
-	} /^(ok|FAIL|---)/ { print }'
+	} /^round / { print "  " $0; next
+	} /^(ok|FAIL|---|    )/ { print }'

@@ -33,6 +33,8 @@ func main() {
 	conc := flag.Int("c", 64, "CONCURRENT_REQUESTS and CONCURRENT_REQUESTS_PER_DOMAIN")
 	out := flag.String("o", os.DevNull, "items file (JSON lines)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	heap := flag.String("heapprofile", "", "write a heap profile to this file, -heapafter into the run")
+	heapAfter := flag.Duration("heapafter", 3*time.Second, "when to write -heapprofile (mid-crawl, where memory peaks)")
 	var sets settingsFlag
 	flag.Var(&sets, "s", "setting KEY=VALUE (repeatable)")
 	flag.Parse()
@@ -44,6 +46,16 @@ func main() {
 		if err == nil && pprof.StartCPUProfile(pf) == nil {
 			defer pprof.StopCPUProfile()
 		}
+	}
+	if *heap != "" {
+		// The peak is mid-crawl (responses and requests queued), not at the
+		// end, so the profile is taken on a timer.
+		time.AfterFunc(*heapAfter, func() {
+			if f, err := os.Create(*heap); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		})
 	}
 	if err := run(*spec, *base, *out, sets); err != nil {
 		fmt.Fprintln(os.Stderr, "jscrawl:", err)
