@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -142,6 +143,11 @@ type SessionHooks interface {
 // concurrent use; Callback and Errback may block for as long as the
 // callback awaits, so the engine runs them concurrently.
 type Spider struct {
+	// ahead counts callbacks waiting for or running on the loop; only the
+	// first maxParsedAhead of them get their page parsed ahead, so parsed
+	// documents cannot pile up while the loop is slow.
+	ahead atomic.Int64
+
 	opts Options
 	log  *slog.Logger
 	vm   *goja.Runtime
@@ -537,7 +543,10 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 	if local != nil && name == "" {
 		label = "<closure>"
 	}
-	parseAhead(resp)
+	if s.ahead.Add(1) <= maxParsedAhead() {
+		parseAhead(resp)
+	}
+	defer s.ahead.Add(-1)
 	inv := s.newInvocation("callback "+label, label, resp.URL, out)
 	s.start(inv, func() {
 		var fn goja.Value
@@ -869,6 +878,12 @@ func (s *Spider) findPositions() {
 	}
 	s.funcPos = pos
 }
+
+// maxParsedAhead bounds the pages parsed ahead of the loop: enough to keep
+// the other cores parsing while the loop runs JavaScript, few enough that
+// parsed documents do not pile up (20 000-page benchmark: unbounded 86–106 MB
+// peak RSS, 4 × GOMAXPROCS 72–76 MB at about the same pages/s).
+func maxParsedAhead() int64 { return int64(4 * goruntime.GOMAXPROCS(0)) }
 
 // parseAhead parses an HTML or XML response in the calling (engine)
 // goroutine before its callback is queued on the event loop: the parse is
