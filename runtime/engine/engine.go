@@ -71,16 +71,20 @@ type Engine struct {
 	// scheduler (see unblockWaiters).
 	boost      int
 	boostBytes int64
-	startDone  bool
-	startBusy  bool // the start iterator's Next is running
-	reason     string
-	closeCh    chan struct{} // closed when a close reason is set
-	done       chan struct{} // closed when Run returns
-	abortCh    chan struct{} // closed by Abort
-	aborted    bool
-	errCount   atomic.Int64
-	pages      atomic.Int64
-	scraped    atomic.Int64
+	// inSpider counts responses and failures handed to the spider's
+	// Callback or Errback (processing also counts those on their way): a
+	// stall can only be declared when nothing is on its way.
+	inSpider  int
+	startDone bool
+	startBusy bool // the start iterator's Next is running
+	reason    string
+	closeCh   chan struct{} // closed when a close reason is set
+	done      chan struct{} // closed when Run returns
+	abortCh   chan struct{} // closed by Abort
+	aborted   bool
+	errCount  atomic.Int64
+	pages     atomic.Int64
+	scraped   atomic.Int64
 	// scheduledCount counts enqueued requests, so the idle hook can tell
 	// whether it added any.
 	scheduledCount atomic.Int64
@@ -354,7 +358,8 @@ func (e *Engine) loop() []string {
 	lastFlush, lastWatch := time.Now(), time.Now()
 	var idleSince, lastIdleFire time.Time
 	keptOpen := false
-	stallPolls := 0
+	stallPolls := 0 // unblockWaiters' consecutive observations
+	var stallSince time.Time
 	for {
 		if e.closing() != "" {
 			return nil
@@ -363,7 +368,7 @@ func (e *Engine) loop() []string {
 		st := e.state()
 		switch {
 		case st.idle:
-			stallPolls = 0
+			stallPolls, stallSince = 0, time.Time{}
 			if lastIdleFire.IsZero() || time.Since(lastIdleFire) >= e.opts.IdleInterval {
 				lastIdleFire = time.Now()
 				if keptOpen = e.fireIdle(); keptOpen {
@@ -384,10 +389,14 @@ func (e *Engine) loop() []string {
 			idleSince, lastIdleFire, keptOpen = time.Time{}, time.Time{}, false
 			if r, ok := e.spider.(StallReporter); ok {
 				if waiting := callStalled(r); len(waiting) > 0 {
-					stallPolls++
-					// Two polls a tick apart: a result being posted between
-					// the states we read must not count as a stall.
-					if stallPolls >= 2 {
+					// The stall must last a whole poll interval: wake-ups
+					// can make two polls microseconds apart, and a result
+					// being posted between the states we read is not a
+					// stall.
+					if stallSince.IsZero() {
+						stallSince = time.Now()
+					}
+					if time.Since(stallSince) >= e.opts.PollInterval {
 						for _, w := range waiting {
 							e.log.Error("callback stalled: nothing can resume it", "callback", w)
 						}
@@ -395,10 +404,11 @@ func (e *Engine) loop() []string {
 						return waiting
 					}
 				} else {
-					stallPolls = 0
+					stallSince = time.Time{}
 				}
 			}
 		default:
+			stallSince = time.Time{}
 			idleSince, lastIdleFire, keptOpen = time.Time{}, time.Time{}, false
 			if e.unblockWaiters(&stallPolls) {
 				continue
@@ -447,7 +457,9 @@ type engineState struct {
 
 func (e *Engine) state() engineState {
 	e.mu.Lock()
-	busy := e.fetching > 0 || e.items > 0
+	// A response not yet handed to the spider is progress the spider cannot
+	// see yet: not idle, and no stall.
+	busy := e.fetching > 0 || e.items > 0 || e.inSpider < e.processing
 	running := e.processing > 0 || e.startBusy
 	startDone := e.startDone
 	e.mu.Unlock()
@@ -500,6 +512,9 @@ func (e *Engine) unblockWaiters(polls *int) bool {
 		"extra_requests", boost, "extra_bytes", boostBytes)
 	return true
 }
+
+func (e *Engine) enterSpider() { e.mu.Lock(); e.inSpider++; e.mu.Unlock() }
+func (e *Engine) leaveSpider() { e.mu.Lock(); e.inSpider--; e.mu.Unlock() }
 
 func (e *Engine) pending() int {
 	n, err := e.opts.Scheduler.Len(e.runCtx)
@@ -721,6 +736,8 @@ func (e *Engine) process(req *crawl.Request) {
 		e.schedule(next)
 	case resp != nil:
 		out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
+		e.enterSpider()
+		defer e.leaveSpider()
 		if err := callErr(func() error { return e.spider.Callback(e.workCtx, resp, out) }); err != nil && !e.cancelled(err) {
 			e.spiderError(err, resp)
 		}
@@ -771,6 +788,8 @@ func (e *Engine) errback(t *task, f *crawl.Failure) {
 	var handled bool
 	err := callErr(func() error {
 		var err error
+		e.enterSpider()
+		defer e.leaveSpider()
 		handled, err = e.spider.Errback(e.workCtx, f, out)
 		return err
 	})
