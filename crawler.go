@@ -388,22 +388,40 @@ func derefBool(p *bool, def bool) bool {
 
 // newDownloader maps the download settings onto the downloader.
 func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Transport, error), rsched *redisq.Scheduler, logger *slog.Logger) (*downloader.Downloader, error) {
-	d := downloader.DefaultOptions()
+	d, err := DownloaderOptions(set, opts.HTTP)
+	if err != nil {
+		return nil, err
+	}
 	d.Transport = opts.Transport
-	d.HTTP = opts.HTTP
+	d.Impersonate = opts.profile
+	d.TransportFor = transportFor(imp)
+	d.Logger = logger
+	if rsched != nil {
+		// Per-domain delays hold across every worker of a shared crawl.
+		d.Gate = rsched.Gate()
+	}
+	return downloader.New(d)
+}
+
+// DownloaderOptions maps the download settings (timeouts, limits, delays,
+// AutoThrottle, TLS verification, proxies, the private-network guard) onto
+// downloader options starting from base HTTP options; run and fetch both use
+// it, so a page is fetched exactly as a spider would fetch it. Transports,
+// the profile and the logger are the caller's.
+func DownloaderOptions(set *dsl.Settings, base downloader.HTTPOptions) (downloader.Options, error) {
+	d := downloader.DefaultOptions()
+	d.HTTP = base
 	d.HTTP.DenyPrivate = set.Bool("DENY_PRIVATE_NETWORKS")
 	for _, p := range set.Strings("NETWORK_ALLOW") {
 		prefix, err := netip.ParsePrefix(p)
 		if err != nil {
-			return nil, fmt.Errorf("settings.NETWORK_ALLOW: %w", err)
+			return d, fmt.Errorf("settings.NETWORK_ALLOW: %w", err)
 		}
 		d.HTTP.Guard.Allow = append(d.HTTP.Guard.Allow, prefix)
 	}
 	if t := set.Duration("DNS_TIMEOUT"); t > 0 {
 		d.HTTP.DNSTimeout = t
 	}
-	d.Impersonate = opts.profile
-	d.TransportFor = transportFor(imp)
 	d.ConcurrentPerDomain = set.Int("CONCURRENT_REQUESTS_PER_DOMAIN")
 	d.Delay = set.Duration("DOWNLOAD_DELAY")
 	d.RandomizeDelay = set.Bool("RANDOMIZE_DOWNLOAD_DELAY")
@@ -419,12 +437,7 @@ func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Tra
 	d.Verify = set.Bool("TLS_VERIFY")
 	d.Proxies = set.Strings("PROXIES")
 	d.NoProxy = set.Strings("NO_PROXY")
-	d.Logger = logger
-	if rsched != nil {
-		// Per-domain delays hold across every worker of a shared crawl.
-		d.Gate = rsched.Gate()
-	}
-	return downloader.New(d)
+	return d, nil
 }
 
 // newChain builds the downloader middleware chain: the built-ins

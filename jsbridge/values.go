@@ -298,7 +298,7 @@ func (x *exporter) metaValue(v goja.Value) any {
 	if err != nil {
 		return &Opaque{v: v, rt: x.vm}
 	}
-	return plainGo(out)
+	return crawl.Plain(out)
 }
 
 // plainData reports whether o is made only of plain objects, arrays and
@@ -348,25 +348,6 @@ func plainData(o *goja.Object, depth int, seen []*goja.Object) bool {
 		}
 	}
 	return true
-}
-
-// plainGo turns nested *crawl.Item into map[string]any, the shape Go code
-// expects in Meta and CbKwargs (order does not matter there).
-func plainGo(v any) any {
-	switch t := v.(type) {
-	case *crawl.Item:
-		m := make(map[string]any, len(t.Fields))
-		for _, f := range t.Fields {
-			m[f.Key] = plainGo(f.Value)
-		}
-		return m
-	case []any:
-		for i := range t {
-			t[i] = plainGo(t[i])
-		}
-		return t
-	}
-	return v
 }
 
 // importer converts Go data to JS values on the loop.

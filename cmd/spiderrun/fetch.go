@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spiderrun/spiderrun"
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
@@ -84,20 +85,20 @@ Examples:
 				}
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			tr, err := impersonate.NewTransport(impersonate.Options{Logger: log})
+			// The same settings mapping as run (proxies, NO_PROXY, limits,
+			// the private-network guard, ...).
+			opts, err := spiderrun.DownloaderOptions(settings, downloader.HTTPOptions{})
+			if err != nil {
+				return usageErr(err)
+			}
+			opts.Logger = log
+			opts.Impersonate = imp
+			// Impersonated connections dial through the guarded dialer too.
+			tr, err := impersonate.NewTransport(impersonate.Options{Logger: log, DialContext: downloader.NewDialer(opts.HTTP).DialContext})
 			if err != nil {
 				return failErr(err)
 			}
 			defer tr.Close()
-			opts := downloader.DefaultOptions()
-			opts.Logger = log
-			opts.Timeout = settings.Duration("DOWNLOAD_TIMEOUT")
-			opts.MaxSize = settings.Bytes("DOWNLOAD_MAXSIZE")
-			opts.WarnSize = settings.Bytes("DOWNLOAD_WARNSIZE")
-			opts.FailOnDataLoss = settings.Bool("DOWNLOAD_FAIL_ON_DATALOSS")
-			opts.Verify = settings.Bool("TLS_VERIFY")
-			opts.Proxies = settings.Strings("PROXIES")
-			opts.Impersonate = imp
 			opts.TransportFor = func(string) (downloader.Transport, error) { return tr, nil }
 			opts.RandomizeDelay = false
 			d, err := downloader.New(opts)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/internal/fixture"
 )
 
 // The JA4 values Chromium 156 sends on this machine (see
@@ -110,5 +111,26 @@ func TestFetchCommandErrors(t *testing.T) {
 				t.Errorf("exit %d stderr %q; want %d and %q", code, stderr, tc.wantCode, tc.wantErr)
 			}
 		})
+	}
+}
+
+// fetch maps settings exactly as run does: DENY_PRIVATE_NETWORKS refuses
+// the loopback server, with and without a browser profile, and
+// NETWORK_ALLOW opens it again.
+func TestFetchUsesTheSpidersSettings(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	for _, imp := range []string{"", "chrome"} {
+		args := []string{"fetch", srv.URL + "/ok", "-s", "DENY_PRIVATE_NETWORKS=true", "-s", "RETRY_ENABLED=false"}
+		if imp != "" {
+			args = append(args, "--impersonate", imp)
+		}
+		code, _, stderr := runCLI(t, args...)
+		if code != exitFailed || !strings.Contains(stderr, "BlockedAddress") {
+			t.Errorf("impersonate %q: exit %d, stderr %q; want the address blocked", imp, code, stderr)
+		}
+		code, stdout, stderr := runCLI(t, append(args, "-s", "NETWORK_ALLOW=127.0.0.1/32")...)
+		if code != 0 || !strings.Contains(stdout, " 200 ") {
+			t.Errorf("impersonate %q with NETWORK_ALLOW: exit %d\n%s%s", imp, code, stdout, stderr)
+		}
 	}
 }

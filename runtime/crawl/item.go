@@ -165,3 +165,30 @@ func decodeOrdered(dec *json.Decoder) (any, error) {
 	}
 	return tok, nil
 }
+
+// Plain returns v with every *Item nested in it (in items, maps and
+// slices) turned into a map[string]any, for Go code that reads values by
+// key, such as meta, cb_kwargs or a session's identity; field order is
+// lost. Slices are converted in place.
+func Plain(v any) any {
+	switch t := v.(type) {
+	case *Item:
+		m := make(map[string]any, len(t.Fields))
+		for _, f := range t.Fields {
+			m[f.Key] = Plain(f.Value)
+		}
+		return m
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[k] = Plain(x)
+		}
+		return m
+	case []any:
+		for i := range t {
+			t[i] = Plain(t[i])
+		}
+		return t
+	}
+	return v
+}

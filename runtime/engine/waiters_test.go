@@ -46,39 +46,16 @@ func (s *waitingSpider) Stalled() []string {
 // engine must raise the bound for the children instead of hanging (or
 // closing as stalled, since the children can still run).
 func TestMaxActiveRequestsDoesNotDeadlockWaiters(t *testing.T) {
-	srv := fixture.New(t, fixture.Options{Pages: 20})
-	sp := &waitingSpider{results: map[string]chan string{}}
-	sp.start = func(ctx context.Context) engine.StartIterator {
-		return startURLs(srv.URL+"/site/0", srv.URL+"/site/1")
-	}
-	sp.callback = waitingCallback(sp, srv.URL)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	e, err := engine.New(engine.Options{
-		Spider: sp, Fetcher: newFetcher(t),
-		ConcurrentRequests: 2, MaxActiveRequests: 2, PollInterval: 20 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := e.Run(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Reason != engine.ReasonFinished {
-		t.Fatalf("close reason %q, want finished (the bound must not deadlock waiting callbacks): %v", res.Reason, res.Stalled)
-	}
-	if n := res.Stats["item_scraped_count"]; n != int64(2) {
-		t.Fatalf("items = %v, want 2", n)
-	}
+	srv := runWaiters(t, engine.Options{ConcurrentRequests: 2, MaxActiveRequests: 2})
 	if n := srv.Count("/site/2"); n != 2 {
 		t.Errorf("/site/2 fetched %d times, want once per parent", n)
 	}
 }
 
-// TestMaxActiveSizeDoesNotDeadlockWaiters: the same waiting parents with a
-// byte bound smaller than one page instead of a request bound.
-func TestMaxActiveSizeDoesNotDeadlockWaiters(t *testing.T) {
+// runWaiters crawls two waiting parents with the given bounds and fails
+// unless the crawl finishes with both parents' items.
+func runWaiters(t *testing.T, opts engine.Options) *fixture.Server {
+	t.Helper()
 	srv := fixture.New(t, fixture.Options{Pages: 20})
 	sp := &waitingSpider{results: map[string]chan string{}}
 	sp.start = func(ctx context.Context) engine.StartIterator {
@@ -87,10 +64,8 @@ func TestMaxActiveSizeDoesNotDeadlockWaiters(t *testing.T) {
 	sp.callback = waitingCallback(sp, srv.URL)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	e, err := engine.New(engine.Options{
-		Spider: sp, Fetcher: newFetcher(t),
-		ConcurrentRequests: 2, MaxActiveSize: 100, PollInterval: 20 * time.Millisecond,
-	})
+	opts.Spider, opts.Fetcher, opts.PollInterval = sp, newFetcher(t), 20*time.Millisecond
+	e, err := engine.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +74,16 @@ func TestMaxActiveSizeDoesNotDeadlockWaiters(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Reason != engine.ReasonFinished || res.Stats["item_scraped_count"] != int64(2) {
-		t.Fatalf("reason %q, items %v; want finished with 2 items", res.Reason, res.Stats["item_scraped_count"])
+		t.Fatalf("reason %q (waiting: %v), items %v; want finished with 2 items (the bounds must not deadlock waiting callbacks)",
+			res.Reason, res.Stalled, res.Stats["item_scraped_count"])
 	}
+	return srv
+}
+
+// TestMaxActiveSizeDoesNotDeadlockWaiters: the same waiting parents with a
+// byte bound smaller than one page instead of a request bound.
+func TestMaxActiveSizeDoesNotDeadlockWaiters(t *testing.T) {
+	runWaiters(t, engine.Options{ConcurrentRequests: 2, MaxActiveSize: 100})
 }
 
 // waitingCallback: a parent page emits 4 child requests and waits for their

@@ -323,7 +323,7 @@ func ParseSpec(v any) (Spec, error) {
 		c, err := cookieMap(t, "")
 		return Spec{Cookies: c}, err
 	case *crawl.Item:
-		return ParseSpec(plain(t))
+		return ParseSpec(crawl.Plain(t))
 	default:
 		return Spec{}, fmt.Errorf("a session must be a cookie string, an object of cookies, or {cookies, headers, proxy, impersonate}, not %T", v)
 	}
@@ -426,24 +426,4 @@ func ParseCookieHeader(h string) []crawl.Cookie {
 		out = append(out, crawl.Cookie{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
 	}
 	return out
-}
-
-// plain turns an ordered item (how JavaScript objects arrive) and the
-// items nested in it into maps.
-func plain(v any) any {
-	switch t := v.(type) {
-	case *crawl.Item:
-		m := make(map[string]any, len(t.Fields))
-		for _, f := range t.Fields {
-			m[f.Key] = plain(f.Value)
-		}
-		return m
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, x := range t {
-			m[k] = plain(x)
-		}
-		return m
-	}
-	return v
 }
