@@ -405,10 +405,11 @@ func (s *Spider) importer() importer { return importer{vm: s.vm} }
 func (s *Spider) requestCtor(kind requestKind) func(goja.ConstructorCall) *goja.Object {
 	return func(call goja.ConstructorCall) *goja.Object {
 		opts := s.requestOptionsArg(call.Arguments, kind)
-		if err := checkOptions(opts, kind); err != nil {
+		keys, err := checkOptions(opts, kind)
+		if err != nil {
 			panic(s.vm.NewTypeError(err.Error()))
 		}
-		get := func(k string) goja.Value { return opts.Get(k) }
+		get := keyedGetter(opts, keys)
 		r, local, err := s.buildRequest(get, kind, true)
 		if err != nil {
 			panic(s.vm.NewTypeError(err.Error()))
@@ -418,7 +419,7 @@ func (s *Spider) requestCtor(kind requestKind) func(goja.ConstructorCall) *goja.
 				panic(s.vm.NewTypeError(err.Error()))
 			}
 		}
-		s.setRequestProps(call.This, r, local, opts.Get("meta"), opts.Get("cb_kwargs"))
+		s.setRequestProps(call.This, r, local, get("meta"), get("cb_kwargs"))
 		return nil
 	}
 }
@@ -496,7 +497,7 @@ func (s *Spider) installRequestMethods(reqCtor, formCtor *goja.Object) {
 			kind = kindWS
 		}
 		if over != nil {
-			if err := checkOptions(over, kind); err != nil {
+			if _, err := checkOptions(over, kind); err != nil {
 				panic(s.vm.NewTypeError(err.Error()))
 			}
 		}

@@ -745,19 +745,22 @@ func isObject(v goja.Value) bool {
 // intermediate options object (response.follow runs once per link).
 func (s *Spider) newRequestFrom(u string, opts goja.Value) goja.Value {
 	src, _ := opts.(*goja.Object)
+	var srcGet optionGetter
 	if src != nil {
-		if err := checkOptions(src, kindHTTP); err != nil {
+		keys, err := checkOptions(src, kindHTTP)
+		if err != nil {
 			panic(s.vm.NewTypeError(err.Error()))
 		}
+		srcGet = keyedGetter(src, keys)
 	}
 	get := func(k string) goja.Value {
 		if k == "url" {
 			return s.vm.ToValue(u)
 		}
-		if src == nil {
+		if srcGet == nil {
 			return nil
 		}
-		return src.Get(k)
+		return srcGet(k)
 	}
 	r, local, err := s.buildRequest(get, kindHTTP, true)
 	if err != nil {
@@ -765,11 +768,7 @@ func (s *Spider) newRequestFrom(u string, opts goja.Value) goja.Value {
 	}
 	o := s.vm.NewObject()
 	_ = o.SetPrototype(s.protos.request)
-	var meta, kw goja.Value
-	if src != nil {
-		meta, kw = src.Get("meta"), src.Get("cb_kwargs")
-	}
-	s.setRequestProps(o, r, local, meta, kw)
+	s.setRequestProps(o, r, local, get("meta"), get("cb_kwargs"))
 	return o
 }
 
@@ -784,7 +783,7 @@ func (s *Spider) formFromResponse(call goja.FunctionCall) goja.Value {
 	fo := extract.FormOptions{}
 	rest := vm.NewObject()
 	if opts != nil {
-		if err := checkOptions(opts, kindForm); err != nil {
+		if _, err := checkOptions(opts, kindForm); err != nil {
 			panic(vm.NewTypeError(err.Error()))
 		}
 		for _, k := range opts.Keys() {

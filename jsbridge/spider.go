@@ -143,10 +143,9 @@ type SessionHooks interface {
 // concurrent use; Callback and Errback may block for as long as the
 // callback awaits, so the engine runs them concurrently.
 type Spider struct {
-	// ahead counts callbacks waiting for or running on the loop; only the
-	// first maxParsedAhead of them get their page parsed ahead, so parsed
-	// documents cannot pile up while the loop is slow.
-	ahead atomic.Int64
+	// parseSlots holds one token per page parsed ahead whose callback has
+	// not started yet (parseAhead).
+	parseSlots chan struct{}
 
 	opts Options
 	log  *slog.Logger
@@ -227,6 +226,7 @@ func New(opts Options) (*Spider, error) {
 		active:      map[*invocation]struct{}{},
 		waiting:     map[*goja.Object]string{},
 		stats:       stats.NewMemory(),
+		parseSlots:  make(chan struct{}, maxParsedAhead()),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	timeout := max(opts.JSTimeout, 0)
@@ -543,12 +543,11 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 	if local != nil && name == "" {
 		label = "<closure>"
 	}
-	if s.ahead.Add(1) <= maxParsedAhead() {
-		parseAhead(resp)
-	}
-	defer s.ahead.Add(-1)
+	release := s.parseAhead(ctx, resp)
+	defer release()
 	inv := s.newInvocation("callback "+label, label, resp.URL, out)
 	s.start(inv, func() {
+		release()
 		var fn goja.Value
 		if local != nil {
 			fn = local.callback
@@ -879,11 +878,10 @@ func (s *Spider) findPositions() {
 	s.funcPos = pos
 }
 
-// maxParsedAhead bounds the pages parsed ahead of the loop: enough to keep
-// the other cores parsing while the loop runs JavaScript, few enough that
-// parsed documents do not pile up (20 000-page benchmark: unbounded 86–106 MB
-// peak RSS, 4 × GOMAXPROCS 72–76 MB at about the same pages/s).
-func maxParsedAhead() int64 { return int64(4 * goruntime.GOMAXPROCS(0)) }
+// maxParsedAhead bounds the pages parsed ahead and waiting for the loop:
+// enough to keep the loop fed while other cores parse, few enough that
+// parsed documents do not pile up when the loop is the bottleneck.
+func maxParsedAhead() int { return 4 * goruntime.GOMAXPROCS(0) }
 
 // parseAhead parses an HTML or XML response in the calling (engine)
 // goroutine before its callback is queued on the event loop: the parse is
@@ -891,14 +889,38 @@ func maxParsedAhead() int64 { return int64(4 * goruntime.GOMAXPROCS(0)) }
 // the single loop goroutine spends its time on JavaScript only, while pages
 // are parsed in parallel. Other responses (JSON, text) are left alone. A
 // parse error is kept in the memo and reported when a selector is used.
-func parseAhead(resp *crawl.Response) {
+//
+// A page holds one of maxParsedAhead slots from its parse until its
+// callback starts on the loop (release, safe to call more than once). When
+// the slots are full the caller waits: it has nothing else to do until the
+// loop runs its callback anyway, and waiting keeps every parse off the loop
+// without letting parsed documents queue up. The slot is given back when
+// the callback starts, not when it ends, so callbacks that await other
+// requests never hold slots the responses they wait for would need.
+func (s *Spider) parseAhead(ctx context.Context, resp *crawl.Response) (release func()) {
+	if !isMarkup(resp) {
+		return func() {}
+	}
+	select {
+	case s.parseSlots <- struct{}{}:
+	case <-ctx.Done():
+		return func() {}
+	}
+	_, _ = extract.Root(resp)
+	var once sync.Once
+	return func() { once.Do(func() { <-s.parseSlots }) }
+}
+
+// isMarkup tells whether the response is HTML or XML (by Content-Type, or
+// by its first byte when there is none).
+func isMarkup(resp *crawl.Response) bool {
+	if resp.Protocol == "websocket" {
+		return false
+	}
 	ct := strings.ToLower(resp.Headers.Get("Content-Type"))
-	markup := strings.Contains(ct, "html") || strings.Contains(ct, "xml")
-	if ct == "" {
-		b := bytes.TrimLeft(resp.Body[:min(len(resp.Body), 512)], " \t\r\n\ufeff")
-		markup = len(b) > 0 && b[0] == '<'
+	if ct != "" {
+		return strings.Contains(ct, "html") || strings.Contains(ct, "xml")
 	}
-	if markup && resp.Protocol != "websocket" {
-		_, _ = extract.Root(resp)
-	}
+	b := bytes.TrimLeft(resp.Body[:min(len(resp.Body), 512)], " \t\r\n\ufeff")
+	return len(b) > 0 && b[0] == '<'
 }

@@ -71,6 +71,14 @@ func (r *Response) Memo(key any, fn func() any) any {
 	return v
 }
 
+// Cached returns the value memoized under key, without computing it.
+func (r *Response) Cached(key any) (any, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.cache[key]
+	return v, ok
+}
+
 // WebSocketConn is the connection behind a WebSocket response, as callbacks
 // use it (response.send, response.close).
 type WebSocketConn interface {

@@ -1,0 +1,102 @@
+package jsbridge
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/extract"
+)
+
+// blockLoop parks the event loop until the returned function is called.
+func blockLoop(t *testing.T, s *Spider) (unblock func()) {
+	t.Helper()
+	parked, release := make(chan struct{}), make(chan struct{})
+	if !s.loop.post(func() { close(parked); <-release }) {
+		t.Fatal("loop not running")
+	}
+	<-parked
+	var once sync.Once
+	unblock = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	return unblock
+}
+
+// gateResponses builds n HTML responses for testdata/parseahead.js's gate.
+func gateResponses(n int) []*crawl.Response {
+	out := make([]*crawl.Response, n)
+	for i := range out {
+		out[i] = htmlResponse(fmt.Sprintf("http://example.test/%d", i), "gate", fmt.Sprintf("<title>page %d</title>", i))
+		out[i].Request.CbKwargs = map[string]any{"total": n}
+	}
+	return out
+}
+
+// Pages are parsed in the engine's goroutines before their callbacks are
+// queued, at most maxParsedAhead of them while the loop is busy; the rest
+// wait for a slot and are parsed as soon as callbacks start.
+func TestParseAheadIsBoundedAndOffLoop(t *testing.T) {
+	s, _ := newSpider(t, "parseahead.js", nil)
+	unblock := blockLoop(t, s)
+	n := 3 * maxParsedAhead()
+	resps := gateResponses(n)
+	recs := make([]*recorder, n)
+	errs := make(chan error, n)
+	for i, r := range resps {
+		recs[i] = &recorder{}
+		go func() { errs <- s.Callback(t.Context(), r, recs[i]) }()
+	}
+	parsed := func() int {
+		k := 0
+		for _, r := range resps {
+			if extract.Parsed(r) {
+				k++
+			}
+		}
+		return k
+	}
+	// The loop is parked, so any parse seen here ran off the loop.
+	for parsed() < maxParsedAhead() {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // room for a wrong extra parse to show
+	if k := parsed(); k != maxParsedAhead() {
+		t.Fatalf("%d pages parsed while the loop was busy, want the bound %d", k, maxParsedAhead())
+	}
+	unblock()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range recs {
+		if len(r.items) != 1 {
+			t.Fatalf("callback %d emitted %s", i, r)
+		}
+		if v, _ := r.items[0].Get("title"); v != fmt.Sprintf("page %d", i) {
+			t.Errorf("callback %d: title %v", i, v)
+		}
+	}
+}
+
+// A callback gives its slot back when it starts, not when it ends: here
+// every callback waits until all of them have started, which could never
+// happen if the first maxParsedAhead kept their slots while waiting.
+func TestParseAheadSlotsFreedWhileCallbacksWait(t *testing.T) {
+	s, _ := newSpider(t, "parseahead.js", nil)
+	n := 4 * maxParsedAhead()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	errs := make(chan error, n)
+	for _, r := range gateResponses(n) {
+		go func() { errs <- s.Callback(ctx, r, &recorder{}) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("callback: %v (deadlocked on parse slots?)", err)
+		}
+	}
+}
