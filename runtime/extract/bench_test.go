@@ -8,6 +8,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/extract/internal/html5"
 )
 
 // benchPage builds a ~20 KB product listing: head with meta and scripts, a
@@ -149,6 +150,20 @@ func BenchmarkXNetHTMLParseBaseline(b *testing.B) {
 	defer reportCPU(b, cpu)
 	for b.Loop() {
 		if _, err := html.Parse(strings.NewReader(body)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHTML5Parse is the forked parser alone (internal/html5) on the
+// same page: what parseHTML spends before its lxml fix-ups.
+func BenchmarkHTML5Parse(b *testing.B) {
+	body := benchPage()
+	b.SetBytes(int64(len(body)))
+	cpu := processCPU()
+	defer reportCPU(b, cpu)
+	for b.Loop() {
+		if _, err := html5.Parse(body, html5.ParseOptionEnableScripting(false)); err != nil {
 			b.Fatal(err)
 		}
 	}

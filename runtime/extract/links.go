@@ -76,11 +76,18 @@ type LinkExtractor struct {
 	restrictXPaths            []string
 	restrictCSS               []string
 	tags, attrs               map[string]bool
-	tagsKey, attrsKey         string
-	canonicalize, unique      bool
-	strip                     bool
-	denyExt                   []string
-	process                   func(string) (string, bool, error)
+	// tagList and attrList hold small tags/attrs sets (the usual a, area
+	// and href): comparing a few strings beats hashing each name.
+	tagList, attrList    []string
+	tagsKey, attrsKey    string
+	canonicalize, unique bool
+	strip                bool
+	denyExt              []string
+	// denyExtByTail indexes denyExt by the part from its last '.': a path
+	// ending with e ends with e's tail, and that tail is what follows the
+	// path's own last '.', so one map look-up finds the few e to test.
+	denyExtByTail map[string][]string
+	process       func(string) (string, bool, error)
 }
 
 // NewLinkExtractor validates opts (regexes, XPath, CSS) and builds an
@@ -121,12 +128,18 @@ func NewLinkExtractor(opts LinkExtractorOptions) (*LinkExtractor, error) {
 	le.tags = toSet(opts.Tags, []string{"a", "area"})
 	le.attrs = toSet(opts.Attrs, []string{"href"})
 	le.tagsKey, le.attrsKey = setKey(le.tags), setKey(le.attrs)
+	le.tagList, le.attrList = smallSet(le.tags), smallSet(le.attrs)
 	ext := opts.DenyExtensions
 	if ext == nil {
 		ext = IgnoredExtensions
 	}
 	for _, e := range ext {
 		le.denyExt = append(le.denyExt, "."+strings.ToLower(e))
+	}
+	le.denyExtByTail = map[string][]string{}
+	for _, e := range le.denyExt {
+		tail := e[strings.LastIndexByte(e, '.'):]
+		le.denyExtByTail[tail] = append(le.denyExtByTail[tail], e)
 	}
 	switch {
 	case opts.ProcessValueErr != nil:
@@ -260,18 +273,34 @@ func (le *LinkExtractor) allowed(l Link) (bool, error) {
 	if ok, err := le.Matches(l.URL); err != nil || !ok {
 		return false, err
 	}
-	if len(le.denyExt) > 0 {
-		p := strings.ToLower(urlPath(l.URL))
-		for _, e := range le.denyExt {
-			if strings.HasSuffix(p, e) {
-				return false, nil
-			}
-		}
+	if len(le.denyExt) > 0 && le.deniedExtension(urlPath(l.URL)) {
+		return false, nil
 	}
 	if len(le.restrictText) > 0 {
 		return anyMatch(le.restrictText, l.Text)
 	}
 	return true, nil
+}
+
+// deniedExtension reports whether the lower-cased path p ends with one of
+// denyExt. Only the part from p's last '.' is lower-cased (lower-casing
+// maps rune by rune and '.' is always a rune of its own).
+func (le *LinkExtractor) deniedExtension(p string) bool {
+	i := strings.LastIndexByte(p, '.')
+	if i < 0 {
+		return false
+	}
+	es := le.denyExtByTail[strings.ToLower(p[i:])]
+	if len(es) == 0 {
+		return false
+	}
+	p = strings.ToLower(p)
+	for _, e := range es {
+		if strings.HasSuffix(p, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // ExtractLinks returns the page's links in document order, filtered and
@@ -320,7 +349,9 @@ func (le *LinkExtractor) ExtractLinks(resp *crawl.Response) ([]Link, error) {
 		}
 		all = append(all, links...)
 	}
-	if le.unique {
+	// One region's links are unique already (extractFrom), unless
+	// canonicalization made two equal.
+	if le.unique && (len(docs) > 1 || le.canonicalize) {
 		all = le.dedupe(all)
 	}
 	if all == nil {
@@ -363,6 +394,32 @@ type candidateKey struct {
 	strip       bool
 }
 
+// smallSet lists m's members when there are at most four, else nil.
+func smallSet(m map[string]bool) []string {
+	if len(m) > 4 {
+		return nil
+	}
+	l := make([]string, 0, len(m))
+	for k := range m {
+		l = append(l, k)
+	}
+	return l
+}
+
+// inSet reports whether s is in m, whose members list is small when not
+// nil.
+func inSet(small []string, m map[string]bool, s string) bool {
+	if small == nil {
+		return m[s]
+	}
+	for _, x := range small {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
 func setKey(m map[string]bool) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -372,18 +429,31 @@ func setKey(m map[string]bool) string {
 	return strings.Join(keys, "\x00")
 }
 
+// candidateLinks is a region's candidate links, all of them and with
+// repeated URLs dropped (first occurrence kept), shared by the extractors
+// of one response.
+type candidateLinks struct{ all, unique []Link }
+
 // candidates lists the links of a region before filtering, in document
-// order (Scrapy's _extract_links).
+// order (Scrapy's _extract_links), deduplicated when le.unique. The result
+// may be shared: callers must not modify it.
 func (le *LinkExtractor) candidates(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
 	if le.process == nil {
 		key := candidateKey{sel.node, le.tagsKey, le.attrsKey, le.strip}
-		links := resp.Memo(key, func() any {
+		c := resp.Memo(key, func() any {
 			l, _ := le.walkLinks(sel, base, respURL, enc)
-			return l
-		}).([]Link)
-		return links, nil
+			return candidateLinks{all: l, unique: le.dedupe(append([]Link(nil), l...))}
+		}).(candidateLinks)
+		if le.unique {
+			return c.unique, nil
+		}
+		return c.all, nil
 	}
-	return le.walkLinks(sel, base, respURL, enc)
+	links, err := le.walkLinks(sel, base, respURL, enc)
+	if err == nil && le.unique {
+		links = le.dedupe(links)
+	}
+	return links, err
 }
 
 func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
@@ -394,9 +464,9 @@ func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc en
 		if visitErr != nil {
 			return
 		}
-		if n.Type == html.ElementNode && le.tags[le.tagName(sel.doc, n)] {
+		if n.Type == html.ElementNode && inSet(le.tagList, le.tags, le.tagName(sel.doc, n)) {
 			for _, a := range n.Attr {
-				if a.Namespace == xmlnsSpace || !le.attrs[attrName(sel.doc, a)] {
+				if a.Namespace == xmlnsSpace || !inSet(le.attrList, le.attrs, attrName(sel.doc, a)) {
 					continue
 				}
 				l, ok, err := le.makeLink(n, a.Val, base, respURL, enc)
@@ -423,12 +493,9 @@ func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, 
 		return nil, err
 	}
 	// Scrapy deduplicates the raw links first (the first occurrence of a
-	// URL wins even if a filter then drops it), then _process_links
-	// filters, canonicalizes and deduplicates again. The candidates may be
-	// shared, so the result is a new slice.
-	if le.unique {
-		links = le.dedupe(append([]Link(nil), links...))
-	}
+	// URL wins even if a filter then drops it: candidates did that), then
+	// _process_links filters, canonicalizes and deduplicates again. The
+	// candidates may be shared, so the result is a new slice.
 	out := make([]Link, 0, len(links))
 	for _, l := range links {
 		ok, err := le.allowed(l)
@@ -443,7 +510,9 @@ func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, 
 		}
 		out = append(out, l)
 	}
-	if le.unique {
+	// Filtering keeps URLs unique; only canonicalization can make two
+	// equal.
+	if le.unique && le.canonicalize {
 		out = le.dedupe(out)
 	}
 	return out, nil
@@ -451,7 +520,7 @@ func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, 
 
 func (le *LinkExtractor) makeLink(n *html.Node, val string, base, respURL *url.URL, enc encoding.Encoding) (Link, bool, error) {
 	if le.strip {
-		val = stripHTML5Whitespace(val)
+		val = trimHTML5Space(val)
 	}
 	abs, err := joinURL(base, val, enc)
 	if err != nil {
@@ -476,7 +545,29 @@ func (le *LinkExtractor) makeLink(n *html.Node, val string, base, respURL *url.U
 			return Link{}, false, nil
 		}
 	}
+	// An absolute href may come back from joinURL as the attribute value
+	// itself (or part of it), a substring of the page (internal/html5): a
+	// copy keeps queued requests from pinning the pages they were found
+	// on. A longer result was built by the join and is new already (unless
+	// process_value handed back some other page string).
+	if len(abs) <= len(val) || le.process != nil {
+		abs = strings.Clone(abs)
+	}
 	return Link{URL: abs, Text: stringValue(n), NoFollow: relHasNoFollow(n)}, true, nil
+}
+
+// trimHTML5Space is stripHTML5Whitespace (strings.Trim of " \t\n\r\f")
+// without building a byte set per call.
+func trimHTML5Space(s string) string {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+	i, j := 0, len(s)
+	for i < j && isSpace(s[i]) {
+		i++
+	}
+	for j > i && isSpace(s[j-1]) {
+		j--
+	}
+	return s[i:j]
 }
 
 func relHasNoFollow(n *html.Node) bool {

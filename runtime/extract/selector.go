@@ -62,7 +62,10 @@ func (s *Selector) Get() string {
 	if s.kind == kindNode {
 		return serialize(s.doc, s.node)
 	}
-	return s.value
+	// The HTML parser's texts and attribute values are substrings of the
+	// page (internal/html5); a copy keeps a value the spider stores from
+	// pinning the whole page in memory.
+	return strings.Clone(s.value)
 }
 
 // Attrib returns the element's attributes in order (empty for non-elements).
@@ -76,7 +79,8 @@ func (s *Selector) Attrib() []Attr {
 			continue
 		}
 		a.Key = s.doc.attrKey(s.node, i)
-		out = append(out, Attr{attrName(s.doc, a), a.Val})
+		// Copies: see Get.
+		out = append(out, Attr{strings.Clone(attrName(s.doc, a)), strings.Clone(a.Val)})
 	}
 	return out
 }
