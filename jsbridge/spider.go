@@ -906,7 +906,9 @@ func (s *Spider) parseAhead(ctx context.Context, resp *crawl.Response) (release 
 	case <-ctx.Done():
 		return func() {}
 	}
-	_, _ = extract.Root(resp)
+	if root, err := extract.Root(resp); err == nil {
+		root.Prepare()
+	}
 	var once sync.Once
 	return func() { once.Do(func() { <-s.parseSlots }) }
 }

@@ -45,6 +45,11 @@ type cssPart struct {
 	// steps is the selector split at its combinators, for contexts below
 	// the document element (see scopedMatch).
 	steps []step
+	// tag is the type selector of the rightmost compound ("a" in
+	// "ul.links a"), lower-cased as cascadia stores it, or "" when there
+	// is none: every match is then an element of that name, so a query
+	// from the document root only tries those (document.elementsByTag).
+	tag string
 }
 
 // step is one compound selector and the combinator before it (0 for the
@@ -176,7 +181,50 @@ func compilePart(g string) (cssPart, error) {
 	if p.steps, err = splitSteps(g); err != nil {
 		return p, err
 	}
+	p.tag = rightmostTag(g)
 	return p, nil
+}
+
+// rightmostTag returns the type selector of g's last compound selector,
+// lower-cased, or "" when it has none or when it is not a plain name (a
+// namespace prefix, an escape): then the query walks the whole tree.
+func rightmostTag(g string) string {
+	start, depth := 0, 0
+	var quote byte
+	for i := 0; i < len(g); i++ {
+		c := g[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '\\':
+			i++
+		case c == '(' || c == '[':
+			depth++
+		case c == ')' || c == ']':
+			depth--
+		case depth == 0 && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '>' || c == '+' || c == '~'):
+			start = i + 1
+		}
+	}
+	last := g[start:]
+	n := 0
+	for n < len(last) && (isNameByte(last[n]) || n > 0 && last[n] >= '0' && last[n] <= '9') {
+		n++
+	}
+	if n == 0 || last[0] == '-' || n < len(last) && (last[n] == '|' || last[n] == '\\' || last[n] >= 0x80) {
+		return ""
+	}
+	return strings.ToLower(last[:n])
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-'
 }
 
 // pseudoElementStart finds a top-level "::" (outside strings, brackets
@@ -442,6 +490,15 @@ func (s *Selector) cssPart(p cssPart) SelectorList {
 		els = []*html.Node{s.node}
 	case len(p.steps) > 1 && s.node.Parent != nil && s.node.Parent.Type != html.DocumentNode:
 		els = scopedMatch(s.doc, s.node, p.steps)
+	case p.tag != "" && s.node.Parent == s.doc.root:
+		// From the document element (the root selector) every element is
+		// a candidate, itself included: only those named p.tag can match,
+		// already listed in document order.
+		for _, n := range s.doc.elementsByTag(p.tag) {
+			if p.sel.Match(n) {
+				els = append(els, n)
+			}
+		}
 	default:
 		if s.node.Type == html.ElementNode && p.sel.Match(s.node) {
 			els = append(els, s.node)

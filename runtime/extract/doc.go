@@ -119,6 +119,33 @@ type document struct {
 
 	orderOnce sync.Once
 	order     map[*html.Node]int
+
+	tagsOnce sync.Once
+	tags     map[string][]*html.Node
+}
+
+// elementsByTag returns the elements named tag (as stored: lower-case),
+// in document order. The index is built by one walk on first use (or by
+// Selector.Prepare), instead of one walk of the whole page per CSS query.
+func (d *document) elementsByTag(tag string) []*html.Node {
+	d.tagsOnce.Do(func() {
+		d.tags = map[string][]*html.Node{}
+		for n := range d.root.Descendants() {
+			if n.Type == html.ElementNode {
+				d.tags[n.Data] = append(d.tags[n.Data], n)
+			}
+		}
+	})
+	return d.tags[tag]
+}
+
+// Prepare builds what later CSS queries from this document's root use,
+// so that the work happens here (the JS bridge calls it while parsing
+// pages ahead of the event loop) rather than in the first query.
+func (s *Selector) Prepare() {
+	if s.doc != nil && s.node.Parent == s.doc.root {
+		s.doc.elementsByTag("")
+	}
 }
 
 // position returns n's index in document order, for sorting node sets that
