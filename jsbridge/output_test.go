@@ -37,6 +37,10 @@ func TestOutputShapes(t *testing.T) {
 		{"bad_string", "E testdata/shapes.js:33:17: TypeError: callback bad_string yielded a string (just a string); want a Request, an item object, or an iterable of them (callback bad_string on http://example.test/page)\nI {\"n\":1}", ""},
 		{"this_is_spider", `I {"same":true,"name":"test"}`, ""},
 		{"kwargs", `I {"kw":{}}`, ""},
+		{"async_paths", "I {\"caught\":\"caught\"}\nI {\"caught2\":\"yield-rejected\"}\nI {\"star\":1}\nI {\"star\":2}\nI {\"star\":3}\nI {\"awaited\":4}", ""},
+		{"partly_consumed", "I {\"n\":2}\nI {\"n\":3}", ""},
+		{"rejected_return", `I {"n":1}`, "testdata/shapes.js:64:82: RangeError: late (callback rejected_return on http://example.test/page)"},
+		{"lowered_tag", `I {"tagged":true,"after_next":false}`, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.callback, func(t *testing.T) {

@@ -101,7 +101,11 @@
     }
     if (v instanceof Error) { sink.error(v); return undefined; }
     if (isArray(v)) return driveIter(v[syncIter](), sink);
-    if (typeof v[asyncIter] === "function") return driveAsync(v[asyncIter](), sink);
+    if (typeof v[asyncIter] === "function") {
+      const lowered = typeof v[loweredAsyncGen] === "function" && v[loweredAsyncGen]();
+      if (lowered) return driveLowered(lowered[0], lowered[1], sink);
+      return driveAsync(v[asyncIter](), sink);
+    }
     if (typeof v.next === "function" && typeof v[syncIter] === "function") return driveIter(v, sink);
     if (v instanceof Map || t === "function") { sink.item(v); return undefined; }
     if (typeof v[syncIter] === "function" && getProto(v) !== Object.prototype) return driveIter(v[syncIter](), sink);
@@ -151,6 +155,60 @@
       const step = () => {
         try {
           then.call(it.next(), onNext, reject);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      step();
+    });
+  }
+  // driveLowered drives an `async function*` as esbuild lowered it (see
+  // asyncGenReturn in jsbridge/compile): gen is the sync generator, whose
+  // `await x` steps yield `new Await(x)`. It does what esbuild's
+  // __asyncGenerator helper and driveAsync do together — await what the
+  // generator awaits, await a yielded promise, throw rejections back into
+  // the generator — but hands every other yielded value to the sink
+  // synchronously, without a promise per yield.
+  const loweredAsyncGen = Symbol.for("spiderrun.asyncgen");
+  function driveLowered(gen, Await, sink) {
+    return new Promise((resolve, reject) => {
+      let k = "next", arg;
+      const resumeWith = (y) => { k = "next"; arg = y; step(); };
+      const throwIn = (e) => { k = "throw"; arg = e; step(); };
+      const step = () => {
+        try {
+          for (;;) {
+            const x = gen[k](arg);
+            const v = x.value;
+            k = "next";
+            arg = undefined;
+            if (v instanceof Await) {
+              // await (v[1]: a yield* step, which resumes with {done, value})
+              then.call(Promise.resolve(v[0]), v[1] ? (y) => resumeWith({ done: y.done, value: y.value }) : resumeWith, throwIn);
+              return;
+            }
+            if (x.done) {
+              // An async generator's return value is awaited, then dropped.
+              if (v !== null && (typeof v === "object" || typeof v === "function") && isThenable(v)) then.call(Promise.resolve(v), () => resolve(), reject);
+              else resolve();
+              return;
+            }
+            if (v !== null && (typeof v === "object" || typeof v === "function") && isThenable(v)) {
+              // `yield promise` yields what it settles to.
+              then.call(Promise.resolve(v), (y) => {
+                try {
+                  const p = drive(y, sink);
+                  if (p === undefined) step();
+                  else then.call(p, step, reject);
+                } catch (e) {
+                  reject(e);
+                }
+              }, throwIn);
+              return;
+            }
+            const p = drive(v, sink);
+            if (p !== undefined) { then.call(p, step, reject); return; }
+          }
         } catch (e) {
           reject(e);
         }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -190,6 +191,7 @@ func Compile(src Source) (*Program, error) {
 			code = f.Contents
 		}
 	}
+	code = tagAsyncGenerators(code)
 	if code == nil || mapJSON == nil {
 		return nil, &Error{File: src.Filename, Message: "esbuild produced no output"}
 	}
@@ -216,6 +218,48 @@ func Compile(src Source) (*Program, error) {
 	p.Code = b.String()
 	return p, nil
 }
+
+// tagAsyncGenerators patches esbuild's __asyncGenerator helper (the
+// lowering of `async function*`) so that its iterators also have a
+// Symbol.for("spiderrun.asyncgen") method returning the underlying sync
+// generator and esbuild's __await class, as long as nothing has called
+// next() yet (the helper's queue variable is still undefined). The
+// prelude's output driver then steps the generator itself and hands each
+// yielded value to the sink at once, instead of the five promises and a
+// dozen closures per yield of the helper (measured: 30 µs per yield,
+// against 6 µs for a sync generator).
+//
+// esbuild renames the helper's locals when the script uses the same names,
+// so they are read from the helper itself. Only the helper's last line
+// changes, keeping every line's mappings. If an esbuild update changed the
+// helper, nothing is patched and async generators run through the helper
+// as before (TestAsyncGeneratorsTagged notices).
+func tagAsyncGenerators(code []byte) []byte {
+	m := asyncGenReturn.FindSubmatchIndex(code)
+	if m == nil {
+		return code
+	}
+	gen, it := code[m[2]:m[3]], code[m[4]:m[5]]
+	head := code[max(0, m[0]-2000):m[0]]
+	q := regexp.MustCompile(`, ([\w$]+), ` + regexp.QuoteMeta(string(it)) + ` = \{\};\s*$`).FindSubmatch(head)
+	await := asyncGenAwait.FindAllSubmatch(head, -1)
+	if q == nil || len(await) == 0 {
+		return code
+	}
+	tag := fmt.Sprintf(`%s[Symbol.for("spiderrun.asyncgen")] = () => %s === void 0 && [%s, %s], %s;`,
+		it, q[1], gen, await[len(await)-1][1], it)
+	out := make([]byte, 0, len(code)+len(tag))
+	out = append(out, code[:m[6]]...)
+	out = append(out, tag...)
+	return append(out, code[m[1]:]...)
+}
+
+var (
+	// The helper's last statement; groups: the generator, the iterator
+	// object, and the span of its final ", it;" operand.
+	asyncGenReturn = regexp.MustCompile(`return ([\w$]+) = [\w$]+\.apply\([\w$]+, [\w$]+\), ([\w$]+)\[__knownSymbol\("asyncIterator"\)\] = \(\) => [\w$]+, [\w$]+\("next"\), [\w$]+\("throw"\), [\w$]+\("return"\), ([\w$]+;)`)
+	asyncGenAwait  = regexp.MustCompile(`\([\w$]+ = [\w$]+\.value\) instanceof ([\w$]+)`)
+)
 
 // compilation holds what one Compile call derived from its Source.
 type compilation struct {

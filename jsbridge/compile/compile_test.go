@@ -3,6 +3,7 @@ package compile
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -283,5 +284,43 @@ func TestMappingsRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeMappings("AA!A"); err == nil {
 		t.Error("invalid character accepted")
+	}
+}
+
+// Every async generator's iterator gets the spiderrun.asyncgen method
+// (tagAsyncGenerators), also when the script's own names make esbuild
+// rename the helper's locals, and the tag lists the running generator and
+// esbuild's __await class while next() was never called.
+func TestAsyncGeneratorsTagged(t *testing.T) {
+	t.Parallel()
+	for name, prefix := range map[string]string{
+		"plain":           "",
+		"colliding names": "export const generator = 1, q = 2, it = 3, v = 4, x = 5, method = 6, __await = 7;\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := prefix + `async function* g() { await null; yield 1; }
+export function probe() {
+  const it = g(), f = it[Symbol.for("spiderrun.asyncgen")];
+  if (typeof f !== "function") return "untagged";
+  const [gen, Await] = f();
+  const first = gen.next();
+  it.next();
+  return [typeof gen.next, first.value instanceof Await, f() === false].join(",");
+}
+`
+			p, err := Compile(Source{Filename: "tag.js", Code: src})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := run(t, p, "probe", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Once the helper's own next() ran, the tag declines.
+			if want := "function,true,true"; fmt.Sprint(got) != want {
+				t.Fatalf("probe = %v, want %s", got, want)
+			}
+		})
 	}
 }

@@ -47,3 +47,24 @@ export function call_close() {
   spider.close("done by hand");
   return { closing: true };
 }
+
+// Async generators are driven without the promises of esbuild's helper
+// (compile.tagAsyncGenerators): every await, yield* and rejection path.
+export async function* async_paths() {
+  try { await Promise.reject(new Error("caught")); } catch (e) { yield { caught: e.message }; }
+  try { yield Promise.reject(new Error("yield-rejected")); } catch (e) { yield { caught2: e.message }; }
+  yield* (async function* () { yield { star: 1 }; await null; yield { star: 2 }; })();
+  yield* [{ star: 3 }];
+  const r = await (async () => 4)();
+  yield { awaited: r };
+  return Promise.resolve({ ignored: true });
+}
+async function* three() { yield { n: 1 }; yield { n: 2 }; yield { n: 3 }; }
+export async function partly_consumed() { const g = three(); await g.next(); return g; }
+export async function* rejected_return() { yield { n: 1 }; return Promise.reject(new RangeError("late")); }
+export function lowered_tag() {
+  const g = three(), f = g[Symbol.for("spiderrun.asyncgen")];
+  const fresh = typeof f === "function" && f();
+  g.next();
+  return { tagged: Array.isArray(fresh) && typeof fresh[0].next === "function", after_next: f() };
+}
