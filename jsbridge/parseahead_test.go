@@ -100,3 +100,50 @@ func TestParseAheadSlotsFreedWhileCallbacksWait(t *testing.T) {
 		}
 	}
 }
+
+// Pages are parsed ahead only for callbacks that used the document the
+// last time they ran; the others parse lazily if they ever ask.
+func TestParseAheadOnlyWhereTheDOMIsUsed(t *testing.T) {
+	s, _ := newSpider(t, "parseahead.js", nil)
+	run := func(callback string, dom bool) (*crawl.Response, *recorder) {
+		t.Helper()
+		r := htmlResponse("http://example.test/p", callback, "<title>T</title>")
+		r.Request.CbKwargs = map[string]any{"dom": dom}
+		rec := &recorder{}
+		if err := s.Callback(t.Context(), r, rec); err != nil {
+			t.Fatal(err)
+		}
+		return r, rec
+	}
+	steps := []struct {
+		callback   string
+		dom        bool
+		wantParsed bool
+	}{
+		{"text_only", false, true},  // first run: assumed to use it, parsed ahead
+		{"text_only", false, false}, // learned: not parsed at all
+		{"text_only", false, false},
+		{"sometimes", true, true},  // first run, and used
+		{"sometimes", false, true}, // parsed ahead, not used
+		{"sometimes", true, true},  // not parsed ahead, parsed lazily when asked
+		{"sometimes", true, true},  // learned again
+	}
+	for i, st := range steps {
+		r, rec := run(st.callback, st.dom)
+		if got := extract.Parsed(r); got != st.wantParsed {
+			t.Fatalf("step %d (%s dom=%v): parsed = %v, want %v", i, st.callback, st.dom, got, st.wantParsed)
+		}
+		if len(rec.items) != 1 {
+			t.Fatalf("step %d: output %s", i, rec)
+		}
+		if st.dom {
+			if v, _ := rec.items[0].Get("title"); v != "T" {
+				t.Fatalf("step %d: title %v", i, v)
+			}
+		}
+	}
+	// Which of those were parsed ahead, off the loop, is what usesDOM says.
+	if s.usesDOM("text_only") || !s.usesDOM("sometimes") || !s.usesDOM("never_seen") {
+		t.Fatalf("usesDOM: text_only %v, sometimes %v, never_seen %v", s.usesDOM("text_only"), s.usesDOM("sometimes"), s.usesDOM("never_seen"))
+	}
+}

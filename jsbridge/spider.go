@@ -146,6 +146,10 @@ type Spider struct {
 	// parseSlots holds one token per page parsed ahead whose callback has
 	// not started yet (parseAhead).
 	parseSlots chan struct{}
+	// noDOM[callback] is true when the callback's last run on an HTML or
+	// XML page did not use the page's document (usesDOM).
+	domMu sync.Mutex
+	noDOM map[string]bool
 
 	opts Options
 	log  *slog.Logger
@@ -543,8 +547,12 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 	if local != nil && name == "" {
 		label = "<closure>"
 	}
-	release := s.parseAhead(ctx, resp)
+	release := func() {}
+	if s.usesDOM(label) {
+		release = s.parseAhead(ctx, resp)
+	}
 	defer release()
+	defer s.learnDOM(label, resp)
 	inv := s.newInvocation("callback "+label, label, resp.URL, out)
 	s.start(inv, func() {
 		release()
@@ -906,11 +914,36 @@ func (s *Spider) parseAhead(ctx context.Context, resp *crawl.Response) (release 
 	case <-ctx.Done():
 		return func() {}
 	}
-	if root, err := extract.Root(resp); err == nil {
-		root.Prepare()
-	}
+	extract.Preparse(resp)
 	var once sync.Once
 	return func() { once.Do(func() { <-s.parseSlots }) }
+}
+
+// usesDOM tells whether the callback named label asked for its page's
+// document (selectors, link extraction, forms) the last time it ran on an
+// HTML or XML page; unknown callbacks are assumed to. Pages are parsed
+// ahead only for those: a callback that reads response.text with regular
+// expressions, or only follows URLs, never pays for a parse it does not
+// use (it still gets one, lazily, the first time it asks).
+func (s *Spider) usesDOM(label string) bool {
+	s.domMu.Lock()
+	defer s.domMu.Unlock()
+	no, known := s.noDOM[label]
+	return !known || !no
+}
+
+// learnDOM records whether the callback's run on resp used its document.
+func (s *Spider) learnDOM(label string, resp *crawl.Response) {
+	if !isMarkup(resp) {
+		return
+	}
+	used := extract.Used(resp)
+	s.domMu.Lock()
+	if s.noDOM == nil {
+		s.noDOM = map[string]bool{}
+	}
+	s.noDOM[label] = !used
+	s.domMu.Unlock()
 }
 
 // isMarkup tells whether the response is HTML or XML (by Content-Type, or

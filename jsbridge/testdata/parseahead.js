@@ -10,3 +10,9 @@ export async function* gate(response, { total }) {
   await all;
   yield { url: response.url, title: response.css("title::text").get() };
 }
+
+// Used by TestParseAheadOnlyWhereTheDOMIsUsed.
+export function text_only(response) { return { len: response.text.length }; }
+export function sometimes(response, { dom }) {
+  return dom ? { title: response.css("title::text").get() } : { len: response.text.length };
+}

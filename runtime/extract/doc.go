@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
@@ -177,8 +178,9 @@ type textKey struct{}
 type rootKey struct{}
 
 type rootResult struct {
-	sel *Selector
-	err error
+	sel  *Selector
+	err  error
+	used atomic.Bool // Root was called, not only Preparse
 }
 
 type decoded struct{ text, enc string }
@@ -250,14 +252,37 @@ func ResponseType(resp *crawl.Response) string {
 // memoized on the response. It fails only when the page cannot be parsed at
 // all (ErrTooDeep); the error names the URL.
 func Root(resp *crawl.Response) (*Selector, error) {
-	r := resp.Memo(rootKey{}, func() any {
+	r := root(resp)
+	r.used.Store(true)
+	return r.sel, r.err
+}
+
+func root(resp *crawl.Response) *rootResult {
+	return resp.Memo(rootKey{}, func() any {
 		s, err := NewSelector(Text(resp), ResponseType(resp))
 		if err != nil {
 			err = fmt.Errorf("%s: %w", resp.URL, err)
 		}
-		return rootResult{s, err}
-	}).(rootResult)
-	return r.sel, r.err
+		return &rootResult{sel: s, err: err}
+	}).(*rootResult)
+}
+
+// Preparse parses resp and builds what CSS queries from its root use
+// (Selector.Prepare), without counting as a use (see Used): the JS bridge
+// calls it on the engine's goroutines so that the callback finds the page
+// ready.
+func Preparse(resp *crawl.Response) {
+	if r := root(resp); r.err == nil {
+		r.sel.Prepare()
+	}
+}
+
+// Used tells whether anything asked for resp's document through Root
+// (selectors, link extraction, forms, <base href>), as opposed to only
+// Preparse.
+func Used(resp *crawl.Response) bool {
+	v, ok := resp.Cached(rootKey{})
+	return ok && v.(*rootResult).used.Load()
 }
 
 // NewSelector parses text as typ ("html", the default when empty, or "xml").
