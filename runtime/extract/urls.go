@@ -283,6 +283,14 @@ func URLJoin(resp *crawl.Response, ref string) (string, error) {
 // LinkExtractor(canonicalize=True) use it. A URL that does not parse is
 // returned as it is.
 func CanonicalizeURL(raw string, keepFragments bool) string {
+	if c, ok := plainCanonical(raw); ok {
+		return c
+	}
+	return canonicalizeFull(raw, keepFragments)
+}
+
+// canonicalizeFull is CanonicalizeURL without the plainCanonical shortcut.
+func canonicalizeFull(raw string, keepFragments bool) string {
 	u, err := url.Parse(SafeURLString(raw, nil))
 	if err != nil {
 		return raw
@@ -370,4 +378,55 @@ func quotePlus(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// plainCanonical is CanonicalizeURL for the URLs most links are: http(s),
+// a lower-case host (optionally with a port), a path of unreserved
+// characters and slashes, no query, no fragment, no escapes. Such a URL is
+// already canonical (an empty path becomes "/"), and the dupefilter
+// canonicalizes every link a spider emits, so these skip the parse.
+// TestPlainCanonicalSameAsFull checks it against the full path.
+func plainCanonical(raw string) (string, bool) {
+	rest, ok := strings.CutPrefix(raw, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(raw, "https://"); !ok {
+			return "", false
+		}
+	}
+	slash := strings.IndexByte(rest, '/')
+	host, path := rest, ""
+	if slash >= 0 {
+		host, path = rest[:slash], rest[slash:]
+	}
+	if host == "" || host[0] == '.' || host[0] == '-' {
+		return "", false
+	}
+	port := false
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		switch {
+		case c >= '0' && c <= '9':
+		case port:
+			return "", false
+		case c >= 'a' && c <= 'z', c == '-', c == '.' && host[i-1] != '.':
+		case c == ':' && i+1 < len(host):
+			port = true
+		default:
+			return "", false
+		}
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+			return "", false
+		}
+		// Dot segments are resolved by the full path.
+		if c == '.' && (i == 0 || path[i-1] == '/') {
+			return "", false
+		}
+	}
+	if path == "" {
+		return raw + "/", true
+	}
+	return raw, true
 }
