@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 )
@@ -93,86 +92,20 @@ settings:
 	return p
 }
 
-type cliProc struct {
-	cmd  *exec.Cmd
-	done chan error
-	out  *syncBuf
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startCLI(t *testing.T, args ...string) *cliProc {
+// startCLI runs the test binary as the spiderrun CLI (TestMain) with args.
+func startCLI(t *testing.T, args ...string) *proctest.Proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SPIDERRUN_TEST_MAIN=1")
-	p := &cliProc{cmd: cmd, done: make(chan error, 1), out: &syncBuf{}}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.done; p.done <- nil })
-	return p
+	return proctest.Start(t, cmd)
 }
 
-func (p *cliProc) wait(t *testing.T, d time.Duration) error {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
-	case <-time.After(d):
-		t.Fatalf("spiderrun did not finish within %v:\n%s", d, p.out)
-		return nil
-	}
-}
-
-func e2ePages(t *testing.T) int {
-	if v := os.Getenv("SPIDERRUN_E2E_PAGES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	return 1000
-}
-
-// itemCounts returns how many items each page has in Redis.
+// itemCounts returns how many pages have no item in Redis, how many items
+// are extra copies, and how many items there are.
 func itemCounts(t *testing.T, rdb *redis.Client, key, site string, n int) (missing, dups, total int) {
 	t.Helper()
-	seen := map[string]int{}
 	items := rdb.LRange(context.Background(), key, 0, -1).Val()
-	for _, raw := range items {
-		var it struct{ URL string }
-		if err := json.Unmarshal([]byte(raw), &it); err != nil {
-			t.Fatalf("item %q: %v", raw, err)
-		}
-		seen[it.URL]++
-	}
-	for i := range n {
-		switch c := seen[fmt.Sprintf("%s/page/%d", site, i)]; {
-		case c == 0:
-			missing++
-		case c > 1:
-			dups += c - 1
-		}
-	}
+	missing, dups = proctest.PageItems(t, items, site, n)
 	return missing, dups, len(items)
 }
 
@@ -181,23 +114,23 @@ func itemCounts(t *testing.T, rdb *redis.Client, key, site string, n int) (missi
 // page has exactly one item in Redis, and every worker closes with reason
 // idle and exit code 0.
 func TestRunWorkersShareOneCrawl(t *testing.T) {
-	n := e2ePages(t)
+	n := proctest.EnvInt(t, "SPIDERRUN_E2E_PAGES", 1000)
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
 	site := newLinkSite(t, n)
 	spec := writeCrawlSpec(t, srv, "shared", "5")
 	if code, _, stderr := runCLI(t, "push", spec, `{"url":"`+site.URL+`/page/0","dont_filter":false}`); code != exitOK {
 		t.Fatalf("push: %s", stderr)
 	}
-	var ws []*cliProc
+	var ws []*proctest.Proc
 	for range 3 {
 		ws = append(ws, startCLI(t, "run", spec))
 	}
 	for i, w := range ws {
-		if err := w.wait(t, 10*time.Minute); err != nil {
-			t.Fatalf("worker %d: %v\n%s", i, err, w.out)
+		if err := w.Wait(t, 10*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.Out)
 		}
-		if !strings.Contains(w.out.String(), `finish_reason: "idle"`) {
-			t.Fatalf("worker %d did not close with reason idle:\n%s", i, w.out)
+		if !strings.Contains(w.Out.String(), `finish_reason: "idle"`) {
+			t.Fatalf("worker %d did not close with reason idle:\n%s", i, w.Out)
 		}
 	}
 	for i := range n {
@@ -216,7 +149,7 @@ func TestRunWorkersShareOneCrawl(t *testing.T) {
 // fourth starts: afterwards every page has been scraped; only the pages the
 // dead worker held leases for are fetched again.
 func TestRunWorkerKill9(t *testing.T) {
-	n := e2ePages(t)
+	n := proctest.EnvInt(t, "SPIDERRUN_E2E_PAGES", 1000)
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
 	site := newLinkSite(t, n)
 	spec := writeCrawlSpec(t, srv, "killed", "4")
@@ -226,25 +159,25 @@ func TestRunWorkerKill9(t *testing.T) {
 	rdb, _ := redisq.Dial(srv.URL())
 	defer rdb.Close()
 	ctx := context.Background()
-	var ws []*cliProc
+	var ws []*proctest.Proc
 	for range 3 {
 		ws = append(ws, startCLI(t, "run", spec))
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for rdb.LLen(ctx, "killed:items").Val() < int64(n/3) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no progress:\n%s", ws[0].out)
+			t.Fatalf("no progress:\n%s", ws[0].Out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	victim := ws[0]
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := victim.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	victim.wait(t, time.Minute)
+	victim.Wait(t, time.Minute)
 	// The dead worker's leases stay in Redis until they expire: they bound
 	// what is fetched twice.
-	prefix := fmt.Sprintf("%s-%d-", mustHostname(t), victim.cmd.Process.Pid)
+	prefix := fmt.Sprintf("%s-%d-", mustHostname(t), victim.Cmd.Process.Pid)
 	held := 0
 	for _, rec := range rdb.HVals(ctx, "killed:leases").Val() {
 		if strings.HasPrefix(rec, prefix) {
@@ -253,8 +186,8 @@ func TestRunWorkerKill9(t *testing.T) {
 	}
 	ws = append(ws[1:], startCLI(t, "run", spec))
 	for i, w := range ws {
-		if err := w.wait(t, 10*time.Minute); err != nil {
-			t.Fatalf("worker %d: %v\n%s", i, err, w.out)
+		if err := w.Wait(t, 10*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.Out)
 		}
 	}
 	refetched := 0

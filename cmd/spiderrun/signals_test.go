@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/internal/proctest"
 )
 
 // slowCrawl writes a spec that crawls a slow 300-page site, so a signal
@@ -32,7 +33,7 @@ func slowCrawl(t *testing.T, latency time.Duration) (spec, feedPath string) {
 }
 
 // waitForItems polls the log until some items were scraped.
-func waitForItems(t *testing.T, p *cliProc, feed string) {
+func waitForItems(t *testing.T, p *proctest.Proc, feed string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -41,7 +42,7 @@ func waitForItems(t *testing.T, p *cliProc, feed string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no items written within 20s:\n%s", p.out)
+	t.Fatalf("no items written within 20s:\n%s", p.Out)
 }
 
 // checkJSONFeed asserts the feed is one valid JSON array of items.
@@ -73,11 +74,11 @@ func TestSIGINTStopsGracefully(t *testing.T) {
 	spec, feed := slowCrawl(t, 100*time.Millisecond)
 	p := startCLI(t, "run", spec, "-o", feed)
 	waitForItems(t, p, feed)
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err := p.wait(t, 30*time.Second)
-	out := p.out.String()
+	err := p.Wait(t, 30*time.Second)
+	out := p.Out.String()
 	if code := exitCode(err); code != exitFailed {
 		t.Fatalf("exit code %d, want %d (close reason shutdown)\n%s", code, exitFailed, out)
 	}
@@ -99,18 +100,18 @@ func TestSecondSIGINTAborts(t *testing.T) {
 	spec, feed := slowCrawl(t, time.Second)
 	p := startCLI(t, "run", spec, "-o", feed)
 	waitForItems(t, p, feed)
-	p.cmd.Process.Signal(syscall.SIGINT)
+	p.Cmd.Process.Signal(syscall.SIGINT)
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.out.String(), "stopping gracefully") && time.Now().Before(deadline) {
+	for !strings.Contains(p.Out.String(), "stopping gracefully") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	p.cmd.Process.Signal(syscall.SIGINT)
-	err := p.wait(t, 15*time.Second)
+	p.Cmd.Process.Signal(syscall.SIGINT)
+	err := p.Wait(t, 15*time.Second)
 	if code := exitCode(err); code == 0 {
-		t.Fatalf("an aborted run exited 0\n%s", p.out)
+		t.Fatalf("an aborted run exited 0\n%s", p.Out)
 	}
-	if !strings.Contains(p.out.String(), "aborting") {
-		t.Errorf("no abort message:\n%s", p.out)
+	if !strings.Contains(p.Out.String(), "aborting") {
+		t.Errorf("no abort message:\n%s", p.Out)
 	}
 	checkJSONFeed(t, feed)
 }
@@ -126,9 +127,9 @@ func TestJobdirPauseResume(t *testing.T) {
 	first, second := filepath.Join(dir, "first.jsonl"), filepath.Join(dir, "second.jsonl")
 	p := startCLI(t, "run", spec, "-o", first, "--jobdir", jobdir)
 	waitForItems(t, p, first)
-	p.cmd.Process.Signal(syscall.SIGINT)
-	if code := exitCode(p.wait(t, 30*time.Second)); code != exitFailed {
-		t.Fatalf("first run: exit %d, want %d (shutdown)\n%s", code, exitFailed, p.out)
+	p.Cmd.Process.Signal(syscall.SIGINT)
+	if code := exitCode(p.Wait(t, 30*time.Second)); code != exitFailed {
+		t.Fatalf("first run: exit %d, want %d (shutdown)\n%s", code, exitFailed, p.Out)
 	}
 	n1 := len(readLines(t, first, ""))
 	code, _, stderr := runCLI(t, "run", spec, "-o", second, "--jobdir", jobdir)
@@ -187,7 +188,7 @@ func TestJobdirErrors(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	code, _, stderr := runCLI(t, "run", spec, "--jobdir", jobdir)
-	if code != exitUsage || !strings.Contains(stderr, "is in use by pid "+strconv.Itoa(p.cmd.Process.Pid)) {
+	if code != exitUsage || !strings.Contains(stderr, "is in use by pid "+strconv.Itoa(p.Cmd.Process.Pid)) {
 		t.Errorf("second opener: exit %d, stderr %q", code, stderr)
 	}
 }

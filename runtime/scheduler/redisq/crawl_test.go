@@ -3,7 +3,6 @@ package redisq
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
@@ -154,80 +154,28 @@ func newTestSite(t *testing.T, n int) *testSite {
 	return s
 }
 
-type workerProc struct {
-	cmd  *exec.Cmd
-	done chan error
-	log  *logBuf
-}
-
-func startWorker(t *testing.T, srv *redistest.Server, site, name, id string, lease time.Duration) *workerProc {
+func startWorker(t *testing.T, srv *redistest.Server, site, name, id string, lease time.Duration) *proctest.Proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "REDISQ_TEST_WORKER=1", "REDISQ_URL="+srv.URL(), "REDISQ_SITE="+site,
 		"REDISQ_NAME="+name, "REDISQ_ID="+id, "REDISQ_LEASE_MS="+strconv.Itoa(int(lease.Milliseconds())))
-	w := &workerProc{cmd: cmd, done: make(chan error, 1), log: &logBuf{}}
-	cmd.Stderr = w.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { w.done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-w.done })
-	return w
-}
-
-func (w *workerProc) wait(t *testing.T, d time.Duration) error {
-	t.Helper()
-	select {
-	case err := <-w.done:
-		w.done <- err // keep it for the cleanup
-		return err
-	case <-time.After(d):
-		t.Fatalf("worker did not finish within %v; its log:\n%s", d, w.log)
-		return nil
-	}
-}
-
-func sitePages(t *testing.T) int {
-	if v := os.Getenv("REDISQ_TEST_PAGES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	return 2000
+	return proctest.Start(t, cmd)
 }
 
 // checkItems asserts every page has exactly one item in Redis.
 func checkItems(t *testing.T, srv *redistest.Server, name, site string, n int) {
 	t.Helper()
 	items := newClient(t, srv).LRange(context.Background(), name+":items", 0, -1).Val()
-	seen := map[string]int{}
-	for _, raw := range items {
-		var it struct{ URL string }
-		if err := json.Unmarshal([]byte(raw), &it); err != nil {
-			t.Fatalf("item %q: %v", raw, err)
-		}
-		seen[it.URL]++
-	}
-	missing, dups := 0, 0
-	for i := range n {
-		switch c := seen[fmt.Sprintf("%s/page/%d", site, i)]; {
-		case c == 0:
-			missing++
-		case c > 1:
-			dups++
-		}
-	}
+	missing, dups := proctest.PageItems(t, items, site, n)
 	if missing > 0 || dups > 0 || len(items) != n {
-		t.Fatalf("items in redis: %d for %d pages; %d pages missing, %d duplicated", len(items), n, missing, dups)
+		t.Fatalf("items in redis: %d for %d pages; %d pages missing, %d extra copies", len(items), n, missing, dups)
 	}
 }
 
 // 3 worker processes crawl one site through Redis: every page is fetched
 // exactly once overall (server-side count) and has exactly one item.
 func TestDistributedCrawlExactlyOnce(t *testing.T) {
-	n := sitePages(t)
+	n := proctest.EnvInt(t, "REDISQ_TEST_PAGES", 2000)
 	// fsync once a second: this test kills no server, and the fsync of every
 	// write would make it slow; the restart test below uses always.
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
@@ -237,13 +185,13 @@ func TestDistributedCrawlExactlyOnce(t *testing.T) {
 		workers, _ = strconv.Atoi(v)
 	}
 	began := time.Now()
-	var ws []*workerProc
+	var ws []*proctest.Proc
 	for i := range workers {
 		ws = append(ws, startWorker(t, srv, site.URL, "dist", fmt.Sprintf("w%d", i), 5*time.Second))
 	}
 	for i, w := range ws {
-		if err := w.wait(t, 5*time.Minute); err != nil {
-			t.Fatalf("worker %d: %v\n%s", i, err, w.log)
+		if err := w.Wait(t, 5*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.Out)
 		}
 	}
 	// Includes process start and the 1 s idle wait at the end.
@@ -261,22 +209,21 @@ func TestDistributedCrawlExactlyOnce(t *testing.T) {
 // is still scraped, the items in Redis are exactly one per page, and the
 // refetches are bounded by what the dead worker had in flight.
 func TestDistributedCrawlSurvivesKill9(t *testing.T) {
-	n := sitePages(t)
+	n := proctest.EnvInt(t, "REDISQ_TEST_PAGES", 2000)
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
 	site := newTestSite(t, n)
 	const lease = 4 * time.Second
-	var ws []*workerProc
+	var ws []*proctest.Proc
 	for i := range 3 {
 		ws = append(ws, startWorker(t, srv, site.URL, "kill", fmt.Sprintf("w%d", i), lease))
 	}
 	c := newClient(t, srv)
 	waitFor(t, "a third of the items", 3*time.Minute, func() bool { return c.LLen(context.Background(), "kill:items").Val() >= int64(n/3) })
 	victim := ws[0]
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := victim.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-victim.done
-	victim.done <- nil
+	_ = victim.Wait(t, time.Minute) // killed: its exit error is expected
 	// What the dead worker held stays leased in Redis until the lease
 	// timeout: count it now, it bounds the refetches.
 	held := 0
@@ -287,8 +234,8 @@ func TestDistributedCrawlSurvivesKill9(t *testing.T) {
 	}
 	ws = append(ws[1:], startWorker(t, srv, site.URL, "kill", "w3", lease))
 	for i, w := range ws {
-		if err := w.wait(t, 5*time.Minute); err != nil {
-			t.Fatalf("worker %d: %v\n%s", i, err, w.log)
+		if err := w.Wait(t, 5*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.Out)
 		}
 	}
 	refetched := 0
@@ -314,7 +261,7 @@ func TestDistributedCrawlSurvivesRedisRestart(t *testing.T) {
 	n := 500
 	srv := redistest.Start(t)
 	site := newTestSite(t, n)
-	var ws []*workerProc
+	var ws []*proctest.Proc
 	for i := range 3 {
 		ws = append(ws, startWorker(t, srv, site.URL, "rr", fmt.Sprintf("w%d", i), 10*time.Second))
 	}
@@ -324,8 +271,8 @@ func TestDistributedCrawlSurvivesRedisRestart(t *testing.T) {
 	time.Sleep(time.Second)
 	srv.Restart()
 	for i, w := range ws {
-		if err := w.wait(t, 5*time.Minute); err != nil {
-			t.Fatalf("worker %d: %v\n%s", i, err, w.log)
+		if err := w.Wait(t, 5*time.Minute); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i, err, w.Out)
 		}
 	}
 	for i := range n {
@@ -336,7 +283,7 @@ func TestDistributedCrawlSurvivesRedisRestart(t *testing.T) {
 	checkItems(t, srv, "rr", site.URL, n)
 	reconnected := false
 	for _, w := range ws {
-		reconnected = reconnected || strings.Contains(w.log.String(), "redis unavailable; pausing and retrying with backoff")
+		reconnected = reconnected || strings.Contains(w.Out.String(), "redis unavailable; pausing and retrying with backoff")
 	}
 	if !reconnected {
 		t.Fatalf("no worker logged the outage")
