@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // maxErrors bounds how many problems one spec reports: a hostile document
@@ -18,11 +18,12 @@ const maxErrors = 100
 
 // decoder turns a yaml.Node tree into Go values. It is the only code that
 // walks the tree, and every step of the walk spends from a node budget:
-// yaml.v3 guards alias expansion only when it decodes into Go values itself,
-// not when a program follows Node.Alias pointers (a 271-byte "billion laughs"
-// document made a naive walker visit 6 million nodes). The budget is a small
-// multiple of the number of nodes the parser actually produced, so ordinary
-// reuse of anchors works while exponential expansion fails fast.
+// the YAML library (yaml.v4, as v3 before it) guards alias expansion only
+// when it decodes into Go values itself, not when a program follows
+// Node.Alias pointers (a 271-byte "billion laughs" document made a naive
+// walker visit 6 million nodes). The budget is a small multiple of the
+// number of nodes the parser actually produced, so ordinary reuse of anchors
+// works while exponential expansion fails fast.
 type decoder struct {
 	file   string // as given by the caller, used in messages
 	dir    string // absolute directory of the spec, for relative paths
@@ -100,6 +101,35 @@ func countNodes(n *yaml.Node, depth int) int {
 		c += countNodes(ch, depth+1)
 	}
 	return c
+}
+
+// normalizeTags settles the two places where yaml.v4 tags a node in a way
+// the decoder does not expect:
+//
+//   - a plain "-0" is an integer, as it was with yaml.v3 (v4 resolves it to
+//     the float negative zero), so CONCURRENT_REQUESTS: -0 still gets the
+//     integer range message and cb_kwargs keep an integer 0;
+//   - the non-specific tag "!" (v4 leaves it on the node) becomes the tag it
+//     stands for in YAML 1.2, !!str, !!seq or !!map, so no field sees a bare
+//     "!" ("! 12" is the string "12"; specs/spec.md lists this change).
+//
+// It visits each parsed node once (aliases are not followed: their targets
+// are in the tree too).
+func normalizeTags(root *yaml.Node) {
+	stack := []*yaml.Node{root}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		switch {
+		case n.Kind == yaml.AliasNode:
+			continue
+		case n.Tag == "!":
+			n.Tag = n.ShortTag()
+		case n.Kind == yaml.ScalarNode && n.Tag == "!!float" && n.Style == 0 && n.Value == "-0":
+			n.Tag = "!!int"
+		}
+		stack = append(stack, n.Content...)
+	}
 }
 
 // errorf records a problem at n's position.

@@ -11,8 +11,9 @@
 //
 // Hostile input is bounded: specs over MaxSpecSize are refused before
 // parsing, alias expansion is measured before anything walks the tree
-// (yaml.v3 limits aliases only when it decodes into Go values itself), every
-// walk spends from a node budget, and at most 100 errors are reported.
+// (the YAML library limits aliases only when it decodes into Go values
+// itself), every walk spends from a node budget, and at most 100 errors are
+// reported.
 //
 //	spec, err := dsl.Load("spider.yaml")
 //	if err != nil {

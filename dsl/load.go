@@ -14,7 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // MaxSpecSize is the largest spec file accepted. Specs are small; the limit
@@ -57,17 +57,87 @@ func fileErrMsg(err error) string {
 	return err.Error()
 }
 
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError converts a yaml.v3 parse error ("yaml: line 3: ...") into an
-// Error at that line (yaml.v3 reports no column).
-func yamlError(file string, err error) *Error {
-	msg := err.Error()
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
+// yamlError converts a parse error from the YAML library into an Error at
+// the position the parser reports (1-based line and column, the column
+// counted in characters like every other position in a spec error). The
+// message is the parser's own, without the position, which the
+// file:line:col prefix already gives.
+func yamlError(file string, data []byte, err error) *Error {
+	var le *yaml.LoadError // a *yaml.LoadErrors yields its first entry
+	if !errors.As(err, &le) {
+		return &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	return &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	at, msg, ctx := le.Mark, le.Message, le.ContextMark
+	if at.Line == 0 && le.Stage == yaml.ReaderStage && at.Index <= len(data) {
+		// The reader (control characters) knows only the byte offset.
+		at.Line, at.Column = positionOf(data, at.Index)
+	}
+	if at.Line == 0 {
+		return &Error{File: file, Msg: "invalid YAML: " + msg}
+	}
+	endLine, endCol := endOf(data)
+	atEnd := at.Line > endLine || (at.Line == endLine && at.Column >= endCol)
+	switch {
+	case charAt(data, at.Line, at.Column) == '\t':
+		// The context ("while scanning a plain scalar") only confuses
+		// what is a plain layout mistake.
+		if strings.Contains(msg, "tab") {
+			msg += " (indent with spaces)"
+		} else {
+			msg += " (a tab: indent with spaces)"
+		}
+	case le.ContextMsg == "" || ctx.Line == 0 || (ctx.Line == at.Line && ctx.Column == at.Column):
+		// The context says nothing the position does not.
+		if atEnd {
+			msg += " at end of file"
+		}
+	case atEnd:
+		// The parser ran out of input inside a construct (a quote or a
+		// bracket never closed): the end of the file is not where the
+		// mistake is, the opening of the construct is.
+		at, msg = ctx, msg+" "+le.ContextMsg
+	default:
+		msg = fmt.Sprintf("%s (%s started at line %d, column %d)", msg, le.ContextMsg, ctx.Line, ctx.Column)
+	}
+	return &Error{File: file, Line: at.Line, Col: at.Column, Msg: "invalid YAML: " + msg}
+}
+
+// endOf is the position just past the last character of data, as the
+// parser counts it (line breaks are \n or \r\n).
+func endOf(data []byte) (line, col int) {
+	last := bytes.LastIndexByte(data, '\n')
+	return 1 + bytes.Count(data, []byte("\n")), 1 + utf8.RuneCount(data[last+1:])
+}
+
+// positionOf converts a byte offset into a 1-based line and column
+// (columns count characters).
+func positionOf(data []byte, off int) (line, col int) {
+	before := data[:off]
+	last := bytes.LastIndexByte(before, '\n')
+	return 1 + bytes.Count(before, []byte("\n")), 1 + utf8.RuneCount(before[last+1:])
+}
+
+// charAt returns the character at 1-based line and column (columns count
+// characters, as the parser does), or 0 when there is none.
+func charAt(data []byte, line, col int) rune {
+	for l := 1; l < line; l++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return 0
+		}
+		data = data[i+1:]
+	}
+	for c := 1; len(data) > 0; c++ {
+		r, size := utf8.DecodeRune(data)
+		if r == '\n' {
+			return 0
+		}
+		if c == col {
+			return r
+		}
+		data = data[size:]
+	}
+	return 0
 }
 
 // Parse parses spec source. filename is used in messages and to resolve
@@ -96,19 +166,20 @@ func Parse(filename string, data []byte) (spec *Spec, err error) {
 		if errors.Is(err, io.EOF) {
 			return fail(0, 0, "empty spec: expected a mapping with at least name and script")
 		}
-		return nil, ErrorList{yamlError(filename, err)}
+		return nil, ErrorList{yamlError(filename, data, err)}
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == nil:
 		return fail(next.Line, next.Column, "more than one YAML document (---): put each spider in its own file")
 	case !errors.Is(err, io.EOF):
-		return nil, ErrorList{yamlError(filename, err)}
+		return nil, ErrorList{yamlError(filename, data, err)}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
+	normalizeTags(root)
 	if isNull(root) && root.Kind == yaml.ScalarNode {
 		return fail(0, 0, "empty spec: expected a mapping with at least name and script")
 	}
@@ -121,8 +192,8 @@ func Parse(filename string, data []byte) (spec *Spec, err error) {
 	if aerr != nil {
 		absDir = dir
 	}
-	// Measure alias expansion before anything walks the tree (yaml.v3 guards
-	// it only when decoding into Go values).
+	// Measure alias expansion before anything walks the tree (the YAML
+	// library guards it only when decoding into Go values).
 	ex := &expansion{memo: map[*yaml.Node]int{}, active: map[*yaml.Node]bool{}, limit: aliasBudget(countNodes(root, 0))}
 	ex.size(root)
 	if ex.cycleAt != nil {

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // specSource is this package's spec.go: the doc comments of the spec's
@@ -195,7 +195,7 @@ func describe(s map[string]any, doc string) map[string]any {
 	return s
 }
 
-// jsonCompatible turns a yaml.v3-decoded value into one encoding/json
+// jsonCompatible turns a yaml-decoded value into one encoding/json
 // accepts (it already is: maps have string keys), via a round trip that
 // also normalizes numbers.
 func jsonCompatible(v any) (any, error) {

@@ -202,6 +202,16 @@ func FuzzLoadSpec(f *testing.F) {
 			if !errors.As(err, &list) || len(list) == 0 {
 				t.Fatalf("error is not a non-empty ErrorList: %v", err)
 			}
+			for _, e := range list {
+				// A panic recovered inside Parse is a bug even though the
+				// user sees an error, and every syntax error has a position.
+				if strings.HasPrefix(e.Msg, "internal error") {
+					t.Fatalf("recovered panic: %v", e)
+				}
+				if strings.HasPrefix(e.Msg, "invalid YAML") && (e.Line == 0 || e.Col == 0) {
+					t.Fatalf("syntax error without line:col: %v", e)
+				}
+			}
 		}
 	})
 }

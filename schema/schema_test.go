@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/spiderrun/spiderrun/dsl"
 )
@@ -59,8 +59,8 @@ func compile(t *testing.T) *jsonschema.Schema {
 	return s
 }
 
-// instance converts a YAML spec to a JSON instance (yaml.v3 resolves
-// anchors and merge keys, within its own alias limits).
+// instance converts a YAML spec to a JSON instance (the YAML library
+// resolves anchors and merge keys, within its own alias limits).
 func instance(t *testing.T, data []byte) any {
 	t.Helper()
 	var v any

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/dop251/goja"
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

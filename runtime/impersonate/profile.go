@@ -22,7 +22,7 @@ import (
 	"strings"
 	"sync"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
@@ -146,9 +146,14 @@ func (p *Profile) Akamai() string {
 // Marshal renders the profile as YAML in the documented format.
 func (p *Profile) Marshal() ([]byte, error) {
 	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(p); err != nil {
+	// yaml.v4's Encoder folds long strings at 80 columns; yaml.v3's did not,
+	// and one User-Agent per line is what users diff and grep, so the width
+	// is unlimited as before.
+	enc, err := yaml.NewDumper(&b, yaml.WithV3Defaults(), yaml.WithIndent(2), yaml.WithLineWidth(-1))
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", p.Name, err)
+	}
+	if err := enc.Dump(p); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", p.Name, err)
 	}
 	return b.Bytes(), enc.Close()
@@ -268,12 +273,56 @@ func ParseProfile(file string, data []byte) (*Profile, error) {
 	dec.KnownFields(true)
 	var p Profile
 	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, fmt.Errorf("%s: %w", file, legacyYAMLError(err))
 	}
 	if err := p.compile(); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &p, nil
+}
+
+// yamlErrors keeps the text yaml.v3 gave type errors ("yaml: unmarshal
+// errors:" then one "line N: ..." per indented line, v3's verbs), which
+// users and scripts already match on; yaml.v4's LoadErrors joins them on
+// one line under "construct errors". The original error stays reachable
+// for errors.As.
+type yamlErrors struct {
+	text string
+	err  error
+}
+
+func (e *yamlErrors) Error() string { return e.text }
+func (e *yamlErrors) Unwrap() error { return e.err }
+
+func legacyYAMLError(err error) error {
+	var le *yaml.LoadErrors
+	if !errors.As(err, &le) || len(le.Errors) == 0 {
+		var one *yaml.LoadError
+		if errors.As(err, &one) && v3Wording(one.Message) != one.Message {
+			return &yamlErrors{text: strings.Replace(err.Error(), one.Message, v3Wording(one.Message), 1), err: err}
+		}
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("yaml: unmarshal errors:")
+	for _, e := range le.Errors {
+		fmt.Fprintf(&b, "\n  line %d: %s", e.Mark.Line, v3Wording(e.Message))
+	}
+	return &yamlErrors{text: b.String(), err: err}
+}
+
+// v3Wording puts back the verbs yaml.v3 used: v4 says "cannot construct
+// !!str `abc` into uint32" where v3 said "cannot unmarshal", and "cannot
+// construct ... as a !!int" where v3 said "cannot decode".
+func v3Wording(msg string) string {
+	rest, ok := strings.CutPrefix(msg, "cannot construct ")
+	switch {
+	case !ok:
+		return msg
+	case strings.Contains(rest, " as a "):
+		return "cannot decode " + rest
+	}
+	return "cannot unmarshal " + rest
 }
 
 func (p *Profile) compile() error {
