@@ -273,7 +273,7 @@ func ParseProfile(file string, data []byte) (*Profile, error) {
 	dec.KnownFields(true)
 	var p Profile
 	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, legacyYAMLError(err))
+		return nil, profileYAMLError(file, err)
 	}
 	if err := p.compile(); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
@@ -281,49 +281,40 @@ func ParseProfile(file string, data []byte) (*Profile, error) {
 	return &p, nil
 }
 
-// yamlErrors keeps the text yaml.v3 gave type errors ("yaml: unmarshal
-// errors:" then one "line N: ..." per indented line, v3's verbs), which
-// users and scripts already match on; yaml.v4's LoadErrors joins them on
-// one line under "construct errors". The original error stays reachable
-// for errors.As.
-type yamlErrors struct {
+// profileYAMLError names file:line:col for each problem the YAML library
+// reports, one per line, like the errors of spider specs.
+func profileYAMLError(file string, err error) error {
+	var list *yaml.LoadErrors
+	if errors.As(err, &list) && len(list.Errors) > 0 {
+		lines := make([]string, len(list.Errors))
+		for i, e := range list.Errors {
+			lines[i] = positioned(file, e.Mark, e.Message)
+		}
+		return &yamlError{text: strings.Join(lines, "\n"), err: err}
+	}
+	var one *yaml.LoadError
+	if errors.As(err, &one) {
+		return &yamlError{text: positioned(file, one.Mark, "invalid YAML: "+one.Message), err: err}
+	}
+	return fmt.Errorf("%s: %w", file, err)
+}
+
+func positioned(file string, at yaml.Mark, msg string) string {
+	if at.Line == 0 {
+		return file + ": " + msg
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", file, at.Line, at.Column, msg)
+}
+
+// yamlError is a profile's YAML error as shown to the user; the library's
+// error stays reachable with errors.As.
+type yamlError struct {
 	text string
 	err  error
 }
 
-func (e *yamlErrors) Error() string { return e.text }
-func (e *yamlErrors) Unwrap() error { return e.err }
-
-func legacyYAMLError(err error) error {
-	var le *yaml.LoadErrors
-	if !errors.As(err, &le) || len(le.Errors) == 0 {
-		var one *yaml.LoadError
-		if errors.As(err, &one) && v3Wording(one.Message) != one.Message {
-			return &yamlErrors{text: strings.Replace(err.Error(), one.Message, v3Wording(one.Message), 1), err: err}
-		}
-		return err
-	}
-	var b strings.Builder
-	b.WriteString("yaml: unmarshal errors:")
-	for _, e := range le.Errors {
-		fmt.Fprintf(&b, "\n  line %d: %s", e.Mark.Line, v3Wording(e.Message))
-	}
-	return &yamlErrors{text: b.String(), err: err}
-}
-
-// v3Wording puts back the verbs yaml.v3 used: v4 says "cannot construct
-// !!str `abc` into uint32" where v3 said "cannot unmarshal", and "cannot
-// construct ... as a !!int" where v3 said "cannot decode".
-func v3Wording(msg string) string {
-	rest, ok := strings.CutPrefix(msg, "cannot construct ")
-	switch {
-	case !ok:
-		return msg
-	case strings.Contains(rest, " as a "):
-		return "cannot decode " + rest
-	}
-	return "cannot unmarshal " + rest
-}
+func (e *yamlError) Error() string { return e.text }
+func (e *yamlError) Unwrap() error { return e.err }
 
 func (p *Profile) compile() error {
 	p.raw, p.set, p.prio = nil, nil, nil

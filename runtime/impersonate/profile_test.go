@@ -150,7 +150,9 @@ func TestParseProfileErrors(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", base + "colour: red\n", "p.yaml: yaml: unmarshal errors:\n  line 7: field colour not found"},
+		{"unknown key", base + "colour: red\n", "p.yaml:7:1: field colour not found"},
+		{"wrong type", strings.Replace(base, "window_update: 1", "window_update: many", 1), "p.yaml:5:45: cannot construct !!str `many` into uint32"},
+		{"syntax", base + "headers: [\n", "p.yaml:8:1: invalid YAML: did not find expected node content"},
 		{"no tls", "name: x\nhttp2: {settings: \"1:1\"}\n", "tls: client_hello or utls required"},
 		{"both tls", strings.Replace(base, "{utls: HelloChrome_133}", "{utls: HelloChrome_133, client_hello: '16'}", 1), "set client_hello or utls, not both"},
 		{"bad utls", strings.Replace(base, "HelloChrome_133", "HelloNetscape_4", 1), `unknown utls ClientHelloID "HelloNetscape_4"`},
@@ -173,7 +175,7 @@ func TestParseProfileErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
-			if !strings.HasPrefix(err.Error(), "p.yaml: ") {
+			if !strings.HasPrefix(err.Error(), "p.yaml:") {
 				t.Errorf("error %q does not name the file", err)
 			}
 		})
