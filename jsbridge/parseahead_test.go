@@ -147,3 +147,37 @@ func TestParseAheadOnlyWhereTheDOMIsUsed(t *testing.T) {
 		t.Fatalf("usesDOM: text_only %v, sometimes %v, never_seen %v", s.usesDOM("text_only"), s.usesDOM("sometimes"), s.usesDOM("never_seen"))
 	}
 }
+
+// A callback waiting for a parse slot gives up when its context ends, and
+// takes no slot with it.
+func TestParseAheadWaitEndsWithContext(t *testing.T) {
+	s, _ := newSpider(t, "parseahead.js", nil)
+	unblock := blockLoop(t, s)
+	errs := make(chan error, maxParsedAhead())
+	for _, r := range gateResponses(maxParsedAhead()) {
+		go func() { errs <- s.Callback(t.Context(), r, &recorder{}) }()
+	}
+	for len(s.parseSlots) < maxParsedAhead() {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	lateResp := htmlResponse("http://example.test/late", "text_only", "<title>late</title>")
+	late := make(chan error, 1)
+	go func() { late <- s.Callback(ctx, lateResp, &recorder{}) }()
+	cancel()
+	if err := <-late; err == nil {
+		t.Fatal("a callback whose context ended while it waited for a parse slot returned no error")
+	}
+	if extract.Parsed(lateResp) {
+		t.Fatal("the cancelled callback's page was parsed")
+	}
+	unblock()
+	for range maxParsedAhead() {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(s.parseSlots); n != 0 {
+		t.Fatalf("%d parse slots still taken after every callback ended", n)
+	}
+}
