@@ -103,6 +103,7 @@ func newRunCmd() *cobra.Command {
 		taskData  string
 		statsJSON string
 		jobdir    string
+		prof      profileFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run SPEC",
@@ -150,14 +151,21 @@ pipeline or hook error, a stall, or another close reason); 2 usage or invalid sp
 					return usageErr(fmt.Errorf("--task-data %s: invalid JSON: %w", taskData, err))
 				}
 			}
+			if err := prof.start(l.prog); err != nil {
+				return err
+			}
 			c, err := spiderrun.New(spiderrun.Options{
 				Spec: l.spec, Program: l.prog, Outputs: outs, Args: l.args, TaskData: td,
 				Log: cmd.ErrOrStderr(), Stdout: cmd.OutOrStdout(),
 			})
 			if err != nil {
+				_ = prof.stop()
 				return usageErr(err)
 			}
 			res, err := runWithSignals(cmd.Context(), c, cmd.ErrOrStderr())
+			if perr := prof.stop(); perr != nil && err == nil {
+				err = perr
+			}
 			if err != nil {
 				return failErr(err)
 			}
@@ -175,6 +183,7 @@ pipeline or hook error, a stall, or another close reason); 2 usage or invalid sp
 	cmd.Flags().StringArrayVarP(&overOut, "overwrite-output", "O", nil, "write items to `FILE[:FORMAT]`, replacing it (repeatable)")
 	cmd.Flags().StringVar(&taskData, "task-data", "", "JSON `FILE` passed to the script's start(task_data)")
 	cmd.Flags().StringVar(&statsJSON, "stats-json", "", "write the final stats as JSON to `FILE`")
+	prof.bind(cmd)
 	cmd.Flags().StringVar(&jobdir, "jobdir", "", "keep the crawl's state in `DIR` so a stopped crawl resumes where it stopped (= -s JOBDIR=DIR)")
 	return cmd
 }
