@@ -232,7 +232,7 @@ func New(opts Options) (c *Crawler, err error) {
 			tasks := &redisTasks{sched: rsched, opts: redisq.TaskOptions{
 				Keys:          spec.RedisKeys,
 				Kind:          redisStartKind(set),
-				BatchSize:     set.Int("CONCURRENT_REQUESTS"),
+				BatchSize:     redisBatchSize(set),
 				MaxIdle:       sharedMaxIdle(spec),
 				KnownCallback: js.HasExport,
 			}}
@@ -272,26 +272,28 @@ func New(opts Options) (c *Crawler, err error) {
 	sigs.Connect(js.SignalHandler())
 
 	c.engine, err = engine.New(engine.Options{
-		Spider:                c.Spider,
-		Fetcher:               chain,
-		Scheduler:             sched,
-		Pipelines:             pipes,
-		SpiderMiddlewares:     engineMWs,
-		Feeds:                 exporters,
-		Stats:                 st,
-		Logger:                logger,
-		Signals:               sigs,
-		ConcurrentRequests:    set.Int("CONCURRENT_REQUESTS"),
-		ConcurrentItems:       set.Int("CONCURRENT_ITEMS"),
-		MaxActiveSize:         set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),
-		MaxPendingItems:       100,
-		CloseSpiderItemCount:  int64(set.Int("CLOSESPIDER_ITEMCOUNT")),
-		CloseSpiderPageCount:  int64(set.Int("CLOSESPIDER_PAGECOUNT")),
-		CloseSpiderErrorCount: int64(set.Int("CLOSESPIDER_ERRORCOUNT")),
-		CloseSpiderTimeout:    set.Duration("CLOSESPIDER_TIMEOUT"),
-		IdleReason:            idleReason(rsched),
-		MaxActiveRequests:     maxActive(rsched, set),
-	})
+		Spider:                   c.Spider,
+		Fetcher:                  chain,
+		Scheduler:                sched,
+		Pipelines:                pipes,
+		SpiderMiddlewares:        engineMWs,
+		Feeds:                    exporters,
+		Stats:                    st,
+		Logger:                   logger,
+		Signals:                  sigs,
+		ConcurrentRequests:       set.Int("CONCURRENT_REQUESTS"),
+		ConcurrentItems:          set.Int("CONCURRENT_ITEMS"),
+		MaxActiveSize:            set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),
+		MaxPendingItems:          100,
+		CloseSpiderItemCount:     int64(set.Int("CLOSESPIDER_ITEMCOUNT")),
+		CloseSpiderPageCount:     int64(set.Int("CLOSESPIDER_PAGECOUNT")),
+		CloseSpiderErrorCount:    int64(set.Int("CLOSESPIDER_ERRORCOUNT")),
+		CloseSpiderTimeout:       set.Duration("CLOSESPIDER_TIMEOUT"),
+		CloseSpiderTimeoutNoItem: set.Duration("CLOSESPIDER_TIMEOUT_NO_ITEM"),
+		DontFilter:               set.Bool("DONT_FILTER"),
+		IdleReason:               idleReason(rsched),
+		MaxActiveRequests:        maxActive(rsched, set),
+	}.WithMemUsage(memUsage(set)))
 	if err != nil {
 		return nil, err
 	}
@@ -643,4 +645,25 @@ func (c *Crawler) ParseOne(ctx context.Context, req *crawl.Request, out engine.O
 		return err
 	}
 	return c.Spider.Callback(ctx, resp, out)
+}
+
+// redisBatchSize is how many tasks a worker leases from the redis keys at
+// once: REDIS_START_URLS_BATCH_SIZE, or CONCURRENT_REQUESTS when it is 0.
+func redisBatchSize(set *dsl.Settings) int {
+	if n := set.Int("REDIS_START_URLS_BATCH_SIZE"); n > 0 {
+		return n
+	}
+	return set.Int("CONCURRENT_REQUESTS")
+}
+
+// memUsage maps the MEMUSAGE_* settings (Scrapy's MemoryUsage extension).
+func memUsage(set *dsl.Settings) engine.MemUsage {
+	if !set.Bool("MEMUSAGE_ENABLED") {
+		return engine.MemUsage{Off: true}
+	}
+	return engine.MemUsage{
+		Limit:         int64(set.Int("MEMUSAGE_LIMIT_MB")) << 20,
+		Warning:       int64(set.Int("MEMUSAGE_WARNING_MB")) << 20,
+		CheckInterval: set.Duration("MEMUSAGE_CHECK_INTERVAL_SECONDS"),
+	}
 }

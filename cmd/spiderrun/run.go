@@ -169,7 +169,9 @@ pipeline or hook error, a stall, or another close reason); 2 usage or invalid sp
 			if err != nil {
 				return failErr(err)
 			}
-			fmt.Fprint(cmd.ErrOrStderr(), stats.Format(res.Stats))
+			if l.spec.Settings.Bool("STATS_DUMP") {
+				fmt.Fprint(cmd.ErrOrStderr(), stats.Format(res.Stats))
+			}
 			if statsJSON != "" {
 				if err := stats.WriteJSONFile(statsJSON, res.Stats); err != nil {
 					return failErr(fmt.Errorf("--stats-json: %w", err))

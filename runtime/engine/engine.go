@@ -23,6 +23,7 @@ const (
 	ReasonPageCount  = "closespider_pagecount"
 	ReasonTimeout    = "closespider_timeout"
 	ReasonNoItem     = "closespider_timeout_no_item"
+	ReasonMemUsage   = "memusage_exceeded"
 	ReasonErrorCount = "closespider_errorcount"
 	ReasonShutdown   = "shutdown"
 	ReasonCancelled  = "cancelled"
@@ -356,6 +357,7 @@ func (e *Engine) loop() []string {
 	tick := time.NewTicker(e.opts.PollInterval)
 	defer tick.Stop()
 	lastFlush, lastWatch := time.Now(), time.Now()
+	mem := newMemWatch(e.opts.MemUsage)
 	var idleSince, lastIdleFire time.Time
 	keptOpen := false
 	stallPolls := 0 // unblockWaiters' consecutive observations
@@ -416,6 +418,9 @@ func (e *Engine) loop() []string {
 		}
 		if d := e.opts.CloseSpiderTimeoutNoItem; d > 0 && time.Since(time.Unix(0, e.lastItem.Load())) >= d {
 			e.requestClose(ReasonNoItem)
+			return nil
+		}
+		if mem.due() && mem.check(e) {
 			return nil
 		}
 		if w := e.opts.WatchdogInterval; w > 0 && time.Since(lastWatch) >= w {
@@ -643,6 +648,9 @@ func nextStart(ctx context.Context, it StartIterator) (req *crawl.Request, err e
 // request_dropped after, when the dupefilter rejected it. It reports
 // whether r was enqueued.
 func (e *Engine) schedule(r *crawl.Request) bool {
+	if e.opts.DontFilter {
+		r.DontFilter = true
+	}
 	e.sig.emit(Event{Signal: RequestScheduled, Request: r})
 	ok, err := e.opts.Scheduler.Enqueue(e.runCtx, r)
 	if err != nil {

@@ -184,6 +184,34 @@ func TestCloseReasons(t *testing.T) {
 				}
 				return sp
 			}},
+		{name: "memusage limit", want: engine.ReasonMemUsage, latency: 20 * time.Millisecond,
+			// Every process uses more than one byte: the first check closes.
+			opts: func(o *engine.Options) {
+				o.MemUsage = engine.MemUsage{Limit: 1, CheckInterval: 30 * time.Millisecond}
+				o.ConcurrentRequests = 1
+			},
+			check: func(t *testing.T, res engine.Result, srv *fixture.Server) {
+				if fmt.Sprint(res.Stats["memusage/limit_reached"]) != "1" {
+					t.Fatalf("memusage/limit_reached = %v", res.Stats["memusage/limit_reached"])
+				}
+			}},
+		{name: "memusage warning", want: engine.ReasonFinished, latency: 5 * time.Millisecond,
+			opts: func(o *engine.Options) {
+				o.MemUsage = engine.MemUsage{Warning: 1, CheckInterval: time.Millisecond}
+				o.ConcurrentRequests = 1
+			},
+			check: func(t *testing.T, res engine.Result, srv *fixture.Server) {
+				if fmt.Sprint(res.Stats["memusage/warning_reached"]) != "1" {
+					t.Fatalf("memusage/warning_reached = %v", res.Stats["memusage/warning_reached"])
+				}
+			}},
+		{name: "memusage off", want: engine.ReasonFinished,
+			opts: func(o *engine.Options) { *o = o.WithMemUsage(engine.MemUsage{Off: true, Limit: 1}) },
+			check: func(t *testing.T, res engine.Result, srv *fixture.Server) {
+				if _, ok := res.Stats["memusage/max"]; ok {
+					t.Fatalf("memusage/max sampled with MEMUSAGE_ENABLED off")
+				}
+			}},
 		{name: "idle reason", want: "idle",
 			opts: func(o *engine.Options) { o.IdleReason = "idle" }},
 		{name: "errorcount", want: engine.ReasonErrorCount,

@@ -142,6 +142,34 @@ type Options struct {
 	WatchdogInterval time.Duration
 	// MemUsageInterval is how often memusage/max is sampled [1s; <0 off].
 	MemUsageInterval time.Duration
+	// MemUsage closes the crawl when the process's memory passes a limit
+	// (MEMUSAGE_* settings) [off].
+	MemUsage MemUsage
+	// DontFilter schedules every request as if it had dont_filter set:
+	// no request is dropped as a duplicate (DONT_FILTER). Offsite and
+	// depth filtering, which run before scheduling, are not affected.
+	DontFilter bool
+}
+
+// MemUsage is Scrapy's MemoryUsage extension: the process's resident set
+// size is checked every CheckInterval; above Warning a warning is logged
+// once (stat memusage/warning_reached), above Limit the crawl closes with
+// reason memusage_exceeded (stat memusage/limit_reached). Zero limits are
+// off; Off also stops the memusage/* sampling.
+type MemUsage struct {
+	Off            bool
+	Limit, Warning int64 // bytes
+	CheckInterval  time.Duration
+}
+
+// WithMemUsage returns o with MemUsage set, and memusage/* sampling turned
+// off when m.Off.
+func (o Options) WithMemUsage(m MemUsage) Options {
+	o.MemUsage = m
+	if m.Off {
+		o.MemUsageInterval = -1
+	}
+	return o
 }
 
 func (o *Options) setDefaults() {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/internal/fixture"
+)
+
+// settingsSpider writes a spec over the fixture site whose parse callback
+// is body, and returns its path.
+func settingsSpider(t *testing.T, srv *fixture.Server, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "spider.js"), "export function* parse(response) {\n"+body+"\n}\n")
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: wiring\nstart_urls: ["+srv.URL+"/site/0]\nscript: spider.js\nsettings: {CONCURRENT_REQUESTS: 1}\n")
+	return spec
+}
+
+// The settings of the crawl that are only wiring (the engine implements
+// them, the CLI must pass them on), each checked end to end.
+func TestSettingsWiring(t *testing.T) {
+	t.Run("DONT_FILTER", func(t *testing.T) {
+		// A page that links to itself: fetched again and again with
+		// DONT_FILTER (until CLOSESPIDER_PAGECOUNT), twice without (the
+		// start request is dont_filter, its repeat is not).
+		for _, tc := range []struct {
+			dontFilter bool
+			wantHits   func(int) bool
+			wantReason string
+		}{
+			{true, func(n int) bool { return n >= 5 }, "closespider_pagecount"},
+			{false, func(n int) bool { return n == 2 }, "finished"},
+		} {
+			srv := fixture.New(t, fixture.Options{Pages: 3, Links: 1})
+			spec := settingsSpider(t, srv, "  yield response.follow(response.url);")
+			_, _, stderr := runCLI(t, "run", spec, "-s", fmt.Sprintf("DONT_FILTER=%v", tc.dontFilter), "-s", "CLOSESPIDER_PAGECOUNT=5")
+			if n := srv.Count("/site/0"); !tc.wantHits(n) || !strings.Contains(stderr, `finish_reason: "`+tc.wantReason+`"`) {
+				t.Fatalf("DONT_FILTER=%v: /site/0 fetched %d times\n%s", tc.dontFilter, n, stderr)
+			}
+		}
+	})
+	t.Run("CLOSESPIDER_TIMEOUT_NO_ITEM", func(t *testing.T) {
+		srv := fixture.New(t, fixture.Options{Pages: 300, Links: 3, Latency: 20 * time.Millisecond})
+		spec := settingsSpider(t, srv, "  yield* response.follow_all(response.css(\"ul.links a\"));")
+		// A closespider_* reason is a normal end (exit 0), as in Scrapy.
+		code, _, stderr := runCLI(t, "run", spec, "-s", "CLOSESPIDER_TIMEOUT_NO_ITEM=0.3")
+		if code != exitOK || !strings.Contains(stderr, `finish_reason: "closespider_timeout_no_item"`) || srv.Count("/site/299") > 0 {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+	})
+	t.Run("MEMUSAGE_LIMIT_MB", func(t *testing.T) {
+		srv := fixture.New(t, fixture.Options{Pages: 300, Links: 3, Latency: 20 * time.Millisecond})
+		spec := settingsSpider(t, srv, "  yield { url: response.url };\n  yield* response.follow_all(response.css(\"ul.links a\"));")
+		code, _, stderr := runCLI(t, "run", spec, "-s", "MEMUSAGE_LIMIT_MB=1", "-s", "MEMUSAGE_CHECK_INTERVAL_SECONDS=0.1")
+		if code != exitFailed || !strings.Contains(stderr, `finish_reason: "memusage_exceeded"`) ||
+			!strings.Contains(stderr, "memory usage exceeded MEMUSAGE_LIMIT_MB") || !strings.Contains(stderr, "memusage/limit_reached: 1") {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		// MEMUSAGE_ENABLED false turns the limit off.
+		srv = fixture.New(t, fixture.Options{Pages: 5, Links: 1})
+		spec = settingsSpider(t, srv, "  yield { url: response.url };\n  yield* response.follow_all(response.css(\"ul.links a\"));")
+		code, _, stderr = runCLI(t, "run", spec, "-s", "MEMUSAGE_ENABLED=false", "-s", "MEMUSAGE_LIMIT_MB=1", "-s", "MEMUSAGE_CHECK_INTERVAL_SECONDS=0.01")
+		if code != exitOK || strings.Contains(stderr, "memusage") {
+			t.Fatalf("MEMUSAGE_ENABLED=false: exit %d\n%s", code, stderr)
+		}
+	})
+	t.Run("STATS_DUMP", func(t *testing.T) {
+		srv := fixture.New(t, fixture.Options{Pages: 2, Links: 1})
+		spec := settingsSpider(t, srv, "  yield { url: response.url };")
+		for _, dump := range []bool{true, false} {
+			code, _, stderr := runCLI(t, "run", spec, "-s", fmt.Sprintf("STATS_DUMP=%v", dump))
+			if code != exitOK || strings.Contains(stderr, "finish_reason") != dump {
+				t.Fatalf("STATS_DUMP=%v: exit %d\n%s", dump, code, stderr)
+			}
+		}
+	})
+}
