@@ -95,9 +95,18 @@ func TestSIGINTStopsGracefully(t *testing.T) {
 }
 
 func TestSecondSIGINTAborts(t *testing.T) {
-	// Pages take 1s, so the graceful stop (waiting for in-flight pages)
-	// is still under way when the second signal comes.
-	spec, feed := slowCrawl(t, time.Second)
+	// Every page also asks for /hang, which never answers: the graceful
+	// stop (waiting for in-flight requests) is surely still under way when
+	// the second signal comes. (Slow pages alone were not enough: the stop
+	// could land between two waves of requests, with none in flight.)
+	spec, feed := slowCrawl(t, 100*time.Millisecond)
+	js := filepath.Join(filepath.Dir(spec), "spider.js")
+	src, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, js, strings.Replace(string(src), "export function* parse(response) {",
+		"export function* parse(response) {\n  yield response.follow(\"/hang\");", 1))
 	p := startCLI(t, "run", spec, "-o", feed)
 	waitForItems(t, p, feed)
 	p.Cmd.Process.Signal(syscall.SIGINT)
@@ -106,7 +115,7 @@ func TestSecondSIGINTAborts(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	p.Cmd.Process.Signal(syscall.SIGINT)
-	err := p.Wait(t, 15*time.Second)
+	err = p.Wait(t, 15*time.Second)
 	if code := exitCode(err); code == 0 {
 		t.Fatalf("an aborted run exited 0\n%s", p.Out)
 	}
