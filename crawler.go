@@ -468,6 +468,20 @@ func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, h router, 
 	b.Redirect.SensitiveHeaders = set.Strings("REDIRECT_SENSITIVE_HEADERS")
 	b.Redirect.MaxURLLength = set.Int("URLLENGTH_LIMIT")
 	b.Cookies.Enabled = set.Bool("COOKIES_ENABLED")
+	b.Cookies.Debug = set.Bool("COOKIES_DEBUG")
+	if set.Bool("HTTPCACHE_ENABLED") {
+		dir := set.String("HTTPCACHE_DIR")
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(spec.Dir, dir)
+		}
+		cache, err := middleware.NewHTTPCache(dir, spec.Name, st, logger)
+		if err != nil {
+			return nil, fmt.Errorf("settings.HTTPCACHE_DIR: %w", err)
+		}
+		cache.Expiration = set.Duration("HTTPCACHE_EXPIRATION_SECS")
+		cache.IgnoreHTTPCodes = set.Ints("HTTPCACHE_IGNORE_HTTP_CODES")
+		b.HTTPCache = cache
+	}
 	for _, kv := range set.StringPairs("DEFAULT_COOKIES") {
 		b.Cookies.Defaults = append(b.Cookies.Defaults, crawl.Cookie{Name: kv[0], Value: kv[1]})
 	}

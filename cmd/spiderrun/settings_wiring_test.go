@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +81,65 @@ func TestSettingsWiring(t *testing.T) {
 			}
 		}
 	})
+}
+
+// HTTPCACHE_*: a second run of the same crawl is served from the cache
+// (nothing reaches the server) and writes the same items.
+func TestHTTPCacheThroughCLI(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{Pages: 20, Links: 3})
+	spec := settingsSpider(t, srv, "  yield { url: response.url, name: response.css(\"h1.name::text\").get(), cached: response.flags.includes(\"cached\") };\n  yield* response.follow_all(response.css(\"ul.links a\"));")
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	var items [2]string
+	for i := range 2 {
+		out := filepath.Join(t.TempDir(), "items.jsonl")
+		code, _, stderr := runCLI(t, "run", spec, "-O", out, "-s", "HTTPCACHE_ENABLED=true", "-s", "HTTPCACHE_DIR="+cacheDir)
+		if code != exitOK {
+			t.Fatalf("run %d: exit %d\n%s", i+1, code, stderr)
+		}
+		if i == 0 {
+			if !strings.Contains(stderr, "httpcache/store: ") {
+				t.Fatalf("first run stored nothing:\n%s", stderr)
+			}
+			srv.Reset()
+		} else if n := len(srv.CountByPath("/site/")); n != 0 || !strings.Contains(stderr, "httpcache/hit: ") {
+			t.Fatalf("second run fetched %d pages from the server\n%s", n, stderr)
+		}
+		items[i] = sortedLines(t, out)
+	}
+	first := strings.ReplaceAll(items[0], `"cached":false`, `"cached":true`)
+	if first != items[1] || !strings.Contains(items[1], `"cached":true`) {
+		t.Fatalf("items differ between the downloaded and the cached run:\n%s\n---\n%s", items[0], items[1])
+	}
+}
+
+// COOKIES_DEBUG logs the cookies sent and received (at DEBUG).
+func TestCookiesDebugThroughCLI(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "spider.js"), `export function* parse(response) {
+  if (response.url.includes("setcookie")) yield response.follow("/cookies");
+}
+`)
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: cookies\nstart_urls: ["+srv.URL+"/setcookie?name=sid&value=42]\nscript: spider.js\n")
+	for _, debug := range []bool{true, false} {
+		code, _, stderr := runCLI(t, "run", spec, "-L", "DEBUG", "-s", fmt.Sprintf("COOKIES_DEBUG=%v", debug))
+		logged := strings.Contains(stderr, "Received cookies from: <200 "+srv.URL+"/setcookie") &&
+			strings.Contains(stderr, "Sending cookies to: <GET "+srv.URL+"/cookies>") && strings.Contains(stderr, "sid=42")
+		if code != exitOK || logged != debug {
+			t.Fatalf("COOKIES_DEBUG=%v: exit %d, cookies logged %v\n%s", debug, code, logged, stderr)
+		}
+	}
+}
+
+// sortedLines returns the file's lines, sorted (the crawl order varies).
+func sortedLines(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }

@@ -18,17 +18,22 @@ type Builtins struct {
 	Redirect       *Redirect
 	Cookies        *Cookies
 	Stats          *Stats
+	// HTTPCache is HTTPCACHE_ENABLED (nil = off); it goes last, closest to
+	// the downloader, as Scrapy's HttpCacheMiddleware (900).
+	HTTPCache *HTTPCache
 }
 
 // DefaultBuiltins returns the built-ins with their defaults; robots.txt is
 // off (ROBOTSTXT_OBEY false) until Robots is set.
 func DefaultBuiltins(st stats.Collector, log *slog.Logger) Builtins {
+	cookies := NewCookies()
+	cookies.Logger = log // used only when COOKIES_DEBUG turns Debug on
 	return Builtins{
 		HTTPError:      &HTTPError{Stats: st},
 		DefaultHeaders: &DefaultHeaders{Headers: DefaultRequestHeaders(), UserAgent: DefaultUserAgent},
 		Retry:          NewRetry(st, log),
 		Redirect:       NewRedirect(log),
-		Cookies:        NewCookies(),
+		Cookies:        cookies,
 		Stats:          &Stats{Stats: st},
 	}
 }
@@ -38,11 +43,14 @@ func DefaultBuiltins(st stats.Collector, log *slog.Logger) Builtins {
 // where Scrapy users put theirs (543: after the User-Agent, before
 // retry):
 //
-//	HTTPError, RobotsTxt, DefaultHeaders, user..., Retry, Redirect, Cookies, Stats
+//	HTTPError, RobotsTxt, DefaultHeaders, user..., Retry, Redirect, Cookies, Stats, HTTPCache
 //
 // process_request runs in that order; process_response and
 // process_exception in reverse, so user middlewares see the final
 // response after redirects and retries, and Stats sees every attempt.
+// A cache hit comes back from HTTPCache's process_request and, as in
+// Scrapy, still runs every process_response: Stats counts it, Cookies
+// takes its Set-Cookie, Redirect follows a cached redirect.
 // HTTPError comes first so it judges what retry and redirect passed on
 // (in Scrapy it is a spider middleware, which runs after all of these).
 func (b Builtins) Stack(user ...Downloader) []Downloader {
@@ -60,6 +68,7 @@ func (b Builtins) Stack(user ...Downloader) []Downloader {
 	add(b.Redirect != nil, b.Redirect)
 	add(b.Cookies != nil, b.Cookies)
 	add(b.Stats != nil, b.Stats)
+	add(b.HTTPCache != nil, b.HTTPCache)
 	return out
 }
 
