@@ -279,8 +279,14 @@ func (j *jsHeaders) Get(key string) goja.Value {
 	return nil
 }
 func (j *jsHeaders) Set(string, goja.Value) bool { return false }
-func (j *jsHeaders) Has(key string) bool         { return j.h.Has(key) }
-func (j *jsHeaders) Delete(string) bool          { return false }
+func (j *jsHeaders) Has(key string) bool {
+	// The methods Get serves, so that `"get" in response.headers` agrees.
+	if _, ok := j.s.protos.headersMethods[key]; ok {
+		return true
+	}
+	return j.h.Has(key)
+}
+func (j *jsHeaders) Delete(string) bool { return false }
 func (j *jsHeaders) Keys() []string {
 	var out []string
 	seen := map[string]bool{}
