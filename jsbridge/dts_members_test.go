@@ -1,12 +1,14 @@
 package jsbridge
 
 import (
+	"errors"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
 // dtsMembers returns the member names declared in the block of
@@ -55,13 +57,28 @@ func TestDeclaredMembersExist(t *testing.T) {
 	add("response.css('title')[0]", "interface Selector {", nil)
 	add("response.css('title')", "interface SelectorList extends Array<Selector> {", nil)
 	add("response.headers", "interface Headers {", nil)
+	add("new LinkExtractor().extract_links(response)[0]", "interface Link {", nil)
+	add("new LinkExtractor()", "declare class LinkExtractor {", map[string]bool{"constructor": true})
+	add("new ResultHolder()", "declare class ResultHolder {", map[string]bool{"constructor": true})
+	add("new CloseSpider('x')", "declare class CloseSpider extends Error {", map[string]bool{"constructor": true})
 	if len(checks) < 60 {
 		t.Fatalf("only %d members found in spiderrun.d.ts: the parser is broken", len(checks))
+	}
+	var failureMembers []string
+	for _, m := range dtsMembers(t, src, "interface Failure {") {
+		failureMembers = append(failureMembers, `"`+m+`"`)
 	}
 	script := `export function parse(response) {
   const missing = [];
   for (const [what, obj, name] of [` + strings.Join(checks, ",\n    ") + `]) {
     if (!(name in Object(obj))) missing.push(what);
+  }
+  return { missing };
+}
+export function errback(failure) {
+  const missing = [];
+  for (const name of [` + strings.Join(failureMembers, ", ") + `]) {
+    if (!(name in Object(failure))) missing.push("interface Failure { " + name);
   }
   return { missing };
 }
@@ -76,15 +93,22 @@ func TestDeclaredMembersExist(t *testing.T) {
 	}
 	t.Cleanup(s.Shutdown)
 	rec := &recorder{}
-	if err := s.Callback(t.Context(), htmlResponse("http://example.test/", "parse", "<title>T</title>"), rec); err != nil {
+	page := htmlResponse("http://example.test/", "parse", `<title>T</title><a href="/next">next</a>`)
+	if err := s.Callback(t.Context(), page, rec); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.items) != 1 {
-		t.Fatalf("output: %s", rec)
+	req := &crawl.Request{URL: "http://example.test/x", Errback: "errback"}
+	if _, err := s.Errback(t.Context(), crawl.NewFailure(crawl.TimeoutError, req, errors.New("timed out")), rec); err != nil {
+		t.Fatal(err)
 	}
-	missing, _ := rec.items[0].Get("missing")
-	if l, ok := missing.([]any); !ok || len(l) > 0 {
-		t.Fatalf("declared in spiderrun.d.ts but missing at runtime: %v", missing)
+	if len(rec.items) != 2 || len(failureMembers) < 6 {
+		t.Fatalf("output: %s (Failure members found: %d)", rec, len(failureMembers))
+	}
+	for _, it := range rec.items {
+		missing, _ := it.Get("missing")
+		if l, ok := missing.([]any); !ok || len(l) > 0 {
+			t.Fatalf("declared in spiderrun.d.ts but missing at runtime: %v", missing)
+		}
 	}
 	t.Logf("%d declared members checked", len(checks))
 }
