@@ -130,7 +130,8 @@ func New(opts Options) (c *Crawler, err error) {
 
 	var smws []jsbridge.SpiderMiddleware
 	for _, m := range spec.SpiderMiddlewares {
-		smws = append(smws, jsbridge.SpiderMiddleware{ProcessSpiderOutput: m.ProcessSpiderOutput, ProcessStart: m.ProcessStart})
+		smws = append(smws, jsbridge.SpiderMiddleware{ProcessSpiderInput: m.ProcessSpiderInput, ProcessSpiderOutput: m.ProcessSpiderOutput,
+			ProcessSpiderException: m.ProcessSpiderException, ProcessStart: m.ProcessStart})
 	}
 	js, err := jsbridge.New(jsbridge.Options{
 		Program:           prog,

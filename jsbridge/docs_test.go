@@ -138,9 +138,14 @@ func TestDocExamples(t *testing.T) {
 			for _, kv := range splitList(b.attrs["spider_middlewares"]) {
 				method, fn, _ := strings.Cut(kv, ":")
 				var m SpiderMiddleware
-				if method == "process_start" {
+				switch method {
+				case "process_start":
 					m.ProcessStart = fn
-				} else {
+				case "process_spider_input":
+					m.ProcessSpiderInput = fn
+				case "process_spider_exception":
+					m.ProcessSpiderException = fn
+				default:
 					m.ProcessSpiderOutput = fn
 				}
 				opts.SpiderMiddlewares = append(opts.SpiderMiddlewares, m)

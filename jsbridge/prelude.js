@@ -217,19 +217,87 @@
     });
   }
   // run calls fn and drives its result; sink.done(error) is called exactly
-  // once at the end.
-  function run(fn, self, args, sink, mws, response) {
-    let p;
-    try {
-      let v = fn.apply(self, args);
-      if (mws && mws.length) v = wrapOutput(v, mws, response === undefined ? args[0] : response, self);
-      p = drive(v, sink);
-    } catch (e) {
+  // once at the end. mws is the spider middleware chain, engine side first:
+  // [{input, output, exception}] with null for a hook a middleware lacks
+  // (or null: none). With input set (a callback on a response), every
+  // process_spider_input runs first, engine side first; an exception from
+  // one, from the callback or from its output goes through the
+  // process_spider_exception hooks, spider side first, until one returns an
+  // output, which then passes the process_spider_output hooks of the
+  // middlewares closer to the engine (Scrapy's order).
+  function run(fn, self, args, sink, mws, response, input) {
+    const resp = response === undefined ? args[0] : response;
+    const n = mws ? mws.length : 0;
+    const outputs = (k) => {
+      const out = [];
+      for (let i = 0; i < k; i++) if (mws[i].output) out.push(mws[i].output);
+      return out;
+    };
+    const settle = (p, onError) => {
+      if (p === undefined) sink.done(undefined);
+      else then.call(p, () => sink.done(undefined), (e) => onError(e === undefined ? null : e));
+    };
+    const fail = (e) => sink.done(e === undefined ? null : e);
+    const failed = (e) => {
+      if (e === undefined) e = null;
+      for (let i = n - 1; i >= 0; i--) {
+        const h = mws[i].exception;
+        if (!h) continue;
+        let r, p;
+        try {
+          r = h.call(self, resp, e, self);
+          if (r === undefined || r === null) continue;
+          const outs = outputs(i);
+          p = drive(outs.length ? wrapOutput(r, outs, resp, self) : r, sink);
+        } catch (e2) {
+          fail(e2);
+          return;
+        }
+        settle(p, fail);
+        return;
+      }
       sink.done(e);
+    };
+    const callback = () => {
+      let p;
+      try {
+        let v = fn.apply(self, args);
+        if (n) {
+          const outs = mws.__outputs || (mws.__outputs = outputs(n));
+          if (outs.length) v = wrapOutput(v, outs, resp, self);
+        }
+        p = drive(v, sink);
+      } catch (e) {
+        failed(e);
+        return;
+      }
+      settle(p, failed);
+    };
+    if (!input || n === 0) {
+      callback();
       return;
     }
-    if (p === undefined) sink.done(undefined);
-    else then.call(p, () => sink.done(undefined), (e) => sink.done(e === undefined ? null : e));
+    let i = 0;
+    const inputs = () => {
+      for (; i < n; i++) {
+        const h = mws[i].input;
+        if (!h) continue;
+        let r;
+        try {
+          r = h.call(self, resp, self);
+        } catch (e) {
+          failed(e);
+          return;
+        }
+        if (r !== null && (typeof r === "object" || typeof r === "function") && isThenable(r)) {
+          i++;
+          then.call(Promise.resolve(r), inputs, failed);
+          return;
+        }
+      }
+      callback();
+    };
+    inputs();
   }
   // call calls fn and settles with its (awaited) value — no driving: used by
   // pipelines, middlewares and hooks that return one value.

@@ -112,8 +112,10 @@ type Options struct {
 
 // SpiderMiddleware names the exported functions of one spider middleware.
 type SpiderMiddleware struct {
-	ProcessSpiderOutput string
-	ProcessStart        string
+	ProcessSpiderInput     string
+	ProcessSpiderOutput    string
+	ProcessSpiderException string
+	ProcessStart           string
 }
 
 // ExecJS is what spider.use_execjs needs from jsbridge/execjs.Contexts.
@@ -165,7 +167,7 @@ type Spider struct {
 	spiderObj   *goja.Object
 	protos      protos
 	sinkFns     map[string]goja.Value
-	outputMWs   goja.Value // array of process_spider_output functions
+	outputMWs   goja.Value // the spider middlewares: [{input, output, exception}] (null where absent), engine side first
 	startMWs    goja.Value // array of process_start functions
 	timers      map[int64]*jsTimer
 	timerSeq    int64
@@ -312,7 +314,7 @@ func (s *Spider) evaluate() error {
 		}
 		return s.vm.NewArray(fns...), nil
 	}
-	if s.outputMWs, err = mws(func(m SpiderMiddleware) string { return m.ProcessSpiderOutput }, "process_spider_output"); err != nil {
+	if s.outputMWs, err = s.spiderMWChain(); err != nil {
 		return err
 	}
 	if s.startMWs, err = mws(func(m SpiderMiddleware) string { return m.ProcessStart }, "process_start"); err != nil {
@@ -324,6 +326,33 @@ func (s *Spider) evaluate() error {
 		}
 	}
 	return nil
+}
+
+// spiderMWChain builds the JS view of the spider middlewares that the
+// prelude's run uses: one {input, output, exception} object per middleware
+// (null for a hook it does not have), in spec order, engine side first.
+func (s *Spider) spiderMWChain() (goja.Value, error) {
+	entries := make([]any, 0, len(s.opts.SpiderMiddlewares))
+	for i, m := range s.opts.SpiderMiddlewares {
+		o := s.vm.NewObject()
+		for _, h := range []struct{ key, what, name string }{
+			{"input", "process_spider_input", m.ProcessSpiderInput},
+			{"output", "process_spider_output", m.ProcessSpiderOutput},
+			{"exception", "process_spider_exception", m.ProcessSpiderException},
+		} {
+			v := goja.Null()
+			if h.name != "" {
+				fn, ok := s.exportFns[h.name]
+				if !ok {
+					return nil, fmt.Errorf("spider_middlewares[%d].%s: %q is not an exported function (exported: %s)", i, h.what, h.name, strings.Join(s.exportList(), ", "))
+				}
+				v = fn
+			}
+			_ = o.Set(h.key, v)
+		}
+		entries = append(entries, o)
+	}
+	return s.vm.NewArray(entries...), nil
 }
 
 // Exports lists the script's exported functions, sorted.
@@ -570,25 +599,25 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 		if j, ok := s.responseOf(r); ok {
 			j.Set("cb_kwargs", kw)
 		}
-		s.runDriven(inv, fn, []goja.Value{r, kw}, s.outputMWs)
+		s.runDrivenFor(inv, fn, []goja.Value{r, kw}, s.outputMWs, goja.Undefined(), true)
 	})
 	return s.wait(ctx, inv).err
 }
 
 // runDriven calls fn and drives its output into inv.out.
 func (s *Spider) runDriven(inv *invocation, fn goja.Value, args []goja.Value, mws goja.Value) {
-	s.runDrivenFor(inv, fn, args, mws, goja.Undefined())
+	s.runDrivenFor(inv, fn, args, mws, goja.Undefined(), false)
 }
 
 // runDrivenFor is runDriven with the response process_spider_output sees
 // (an errback's failure.response; undefined means args[0]).
-func (s *Spider) runDrivenFor(inv *invocation, fn goja.Value, args []goja.Value, mws, response goja.Value) {
+func (s *Spider) runDrivenFor(inv *invocation, fn goja.Value, args []goja.Value, mws, response goja.Value, input bool) {
 	sink := s.vm.NewDynamicObject(&sinkObject{inv: inv, s: s})
 	argArr := s.vm.NewArray(toAny(args)...)
 	if mws == nil {
 		mws = goja.Undefined()
 	}
-	_, err := s.in.run(goja.Undefined(), fn, s.spiderObj, argArr, sink, mws, response)
+	_, err := s.in.run(goja.Undefined(), fn, s.spiderObj, argArr, sink, mws, response, s.vm.ToValue(input))
 	if err != nil {
 		s.fail(inv, err)
 	}
@@ -636,7 +665,7 @@ func (s *Spider) Errback(ctx context.Context, f *crawl.Failure, out engine.Outpu
 			fn = local.errback
 		}
 		fo := s.failureObject(f)
-		s.runDrivenFor(inv, fn, []goja.Value{fo}, s.outputMWs, fo.Get("response"))
+		s.runDrivenFor(inv, fn, []goja.Value{fo}, s.outputMWs, fo.Get("response"), false)
 	})
 	return true, s.wait(ctx, inv).err
 }
