@@ -527,6 +527,19 @@ func feedConfigs(spec *dsl.Spec, outputs []feed.Config) ([]feed.Config, error) {
 		if b, ok := m["overwrite"].(bool); ok {
 			f.Overwrite = &b
 		}
+		switch n := m["indent"].(type) {
+		case int:
+			f.Indent = &n
+		case int64:
+			i := int(n)
+			f.Indent = &i
+		case float64:
+			i := int(n)
+			f.Indent = &i
+		}
+		if b, ok := m["store_empty"].(bool); ok {
+			f.StoreEmpty = &b
+		}
 		if fields, ok := m["fields"].([]any); ok {
 			for _, x := range fields {
 				f.Fields = append(f.Fields, fmt.Sprint(x))
@@ -539,7 +552,8 @@ func feedConfigs(spec *dsl.Spec, outputs []feed.Config) ([]feed.Config, error) {
 		if uri != "-" && !filepath.IsAbs(uri) && !strings.Contains(uri, "://") {
 			uri = filepath.Join(spec.Dir, uri)
 		}
-		cfg := feed.Config{URI: uri, Overwrite: derefBool(f.Overwrite, false), Fields: f.Fields, Encoding: f.Encoding}
+		cfg := feed.Config{URI: uri, Overwrite: derefBool(f.Overwrite, false), Fields: f.Fields, Encoding: f.Encoding,
+			Indent: derefInt(f.Indent), StoreEmpty: derefBool(f.StoreEmpty, true)}
 		if f.Format != "" {
 			ff, err := feed.ParseFormat(f.Format)
 			if err != nil {
@@ -555,7 +569,20 @@ func feedConfigs(spec *dsl.Spec, outputs []feed.Config) ([]feed.Config, error) {
 		}
 		cfgs = append(cfgs, cfg)
 	}
-	return append(cfgs, outputs...), nil
+	for _, o := range outputs {
+		// -o/-O write the empty document for an empty crawl, as Scrapy's
+		// do by default.
+		o.StoreEmpty = true
+		cfgs = append(cfgs, o)
+	}
+	return cfgs, nil
+}
+
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // checkHooks makes sure every hook names an exported function before the

@@ -336,8 +336,10 @@ type FeedOptions struct {
 	// Example: 2
 	Indent *int `yaml:"indent" json:"indent,omitempty" minimum:"0"`
 
-	// Create the feed even when no item was scraped. Default false.
-	// Example: true
+	// Write the feed even when no item was scraped (an empty document).
+	// Default true, as Scrapy's FEED_STORE_EMPTY since 2.9; false leaves no
+	// trace of an empty crawl (no new file, an existing one unchanged).
+	// Example: false
 	StoreEmpty *bool `yaml:"store_empty" json:"store_empty,omitempty"`
 }
 

@@ -143,3 +143,40 @@ func sortedLines(t *testing.T, path string) string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+// feeds.<uri>.indent and store_empty through a spec; -o keeps writing the
+// empty document of an empty crawl.
+func TestFeedOptionsThroughCLI(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{Pages: 2, Links: 1})
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "spider.js"), `export function* parse(response) {
+  if (spider.args.items === "yes") yield { url: response.url, tags: ["a", "b"] };
+}
+`)
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: feeds\nstart_urls: ["+srv.URL+"/site/0]\nscript: spider.js\nfeeds:\n"+
+		"  pretty.json: {indent: 2}\n  kept.json: {}\n  skipped.json: {store_empty: false}\n")
+	// With items: pretty.json is indented.
+	if code, _, stderr := runCLI(t, "run", spec, "-a", "items=yes"); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	pretty, err := os.ReadFile(filepath.Join(dir, "pretty.json"))
+	if err != nil || !strings.Contains(string(pretty), "\n  \"tags\": [\n    \"a\",\n    \"b\"\n  ]\n}") {
+		t.Fatalf("pretty.json (%v):\n%s", err, pretty)
+	}
+	// Without items: the default writes "[]", store_empty false writes
+	// nothing, and -o writes the empty document too.
+	for _, f := range []string{"pretty.json", "kept.json", "skipped.json"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	out := filepath.Join(dir, "cli.json")
+	if code, _, stderr := runCLI(t, "run", spec, "-o", out); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for f, want := range map[string]bool{"kept.json": true, "skipped.json": false, "cli.json": true} {
+		_, err := os.Stat(filepath.Join(dir, f))
+		if (err == nil) != want {
+			t.Errorf("%s exists = %v, want %v", f, err == nil, want)
+		}
+	}
+}

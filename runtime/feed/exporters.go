@@ -44,7 +44,7 @@ type resumeState struct {
 func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding) exporter {
 	switch cfg.Format {
 	case JSON:
-		return &jsonExporter{w: w, fields: cfg.Fields, started: rs.existing, n: boolInt(rs.hasItems)}
+		return &jsonExporter{w: w, fields: cfg.Fields, started: rs.existing, n: boolInt(rs.hasItems), indent: strings.Repeat(" ", cfg.Indent)}
 	case CSV:
 		e := &csvExporter{w: csv.NewWriter(w), fields: cfg.Fields, enc: enc}
 		if len(cfg.Fields) > 0 {
@@ -64,7 +64,7 @@ func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding)
 				name = n
 			}
 		}
-		return &xmlExporter{w: w, fields: cfg.Fields, started: rs.existing, encName: name}
+		return &xmlExporter{w: w, fields: cfg.Fields, started: rs.existing, encName: name, indent: cfg.Indent}
 	default:
 		return &jsonlExporter{w: w, fields: cfg.Fields}
 	}
@@ -119,18 +119,32 @@ func (e *jsonlExporter) finish() error { return nil }
 
 // jsonExporter writes a JSON array: "[" before the first item, ",\n"
 // between items, "\n]" on finish (or "[]" for no items), so the file is a
-// valid array whenever finish ran.
+// valid array whenever finish ran. With an indent each item is
+// pretty-printed as Python's json.dumps(indent=N) does, inside the same
+// framing (Scrapy's JsonItemExporter): the item's braces stay at column 0,
+// so appending to an indented array works the same way.
 type jsonExporter struct {
 	w       io.Writer
 	fields  []string
-	started bool // "[" written (or present in the appended file)
-	n       int  // items in the array
+	started bool   // "[" written (or present in the appended file)
+	n       int    // items in the array
+	indent  string // one level of indentation; "" for compact items
+	pretty  bytes.Buffer
 }
 
 func (e *jsonExporter) export(it *crawl.Item) error {
 	b, err := appendItemJSON(nil, selectFields(it, e.fields))
 	if err != nil {
 		return fmt.Errorf("serialize item: %w", err)
+	}
+	if e.indent != "" {
+		e.pretty.Reset()
+		// json.Indent keeps string escapes as they are and writes "key": value,
+		// one element a line and [] {} for empty containers, like Python.
+		if err := json.Indent(&e.pretty, b, "", e.indent); err != nil {
+			return fmt.Errorf("serialize item: %w", err)
+		}
+		b = e.pretty.Bytes()
 	}
 	var pre []byte
 	switch {
@@ -184,13 +198,6 @@ func (e *csvExporter) export(it *crawl.Item) error {
 			}
 		}
 	}
-	if !e.headerDone {
-		if err := e.w.Write(e.columns); err != nil {
-			return writeErr{err}
-		}
-		e.headerDone = true
-		e.headerLen = len(e.columns)
-	}
 	row := make([]string, len(e.columns))
 	for i, c := range e.columns {
 		if v, ok := it.Get(c); ok {
@@ -200,6 +207,15 @@ func (e *csvExporter) export(it *crawl.Item) error {
 			}
 			row[i] = s
 		}
+	}
+	// The header goes out only with a row that serialized: a feed whose
+	// items all failed has written nothing and can still be left out.
+	if !e.headerDone {
+		if err := e.w.Write(e.columns); err != nil {
+			return writeErr{err}
+		}
+		e.headerDone = true
+		e.headerLen = len(e.columns)
 	}
 	if err := e.w.Write(row); err != nil {
 		return writeErr{err}
@@ -330,12 +346,16 @@ func jsonText(v any) (string, error) {
 //
 // Lists become repeated <value> elements, nested objects nested elements.
 // Field names that are not valid XML names have the offending characters
-// replaced by "_".
+// replaced by "_". With an indent (Scrapy's XmlItemExporter indent) every
+// element starts on its own line, indented by that many spaces per level
+// below <items>; an element without children stays on one line
+// (<tags></tags>), where Scrapy would put a line break and spaces inside it.
 type xmlExporter struct {
 	w       io.Writer
 	fields  []string
 	started bool
 	encName string
+	indent  int
 	buf     bytes.Buffer
 }
 
@@ -348,12 +368,17 @@ func (e *xmlExporter) export(it *crawl.Item) error {
 	if !e.started {
 		e.buf.Write(e.header())
 	}
-	e.buf.WriteString("\n<item>")
-	for _, f := range selectFields(it, e.fields).Fields {
-		if err := xmlField(&e.buf, f.Key, f.Value); err != nil {
+	e.buf.WriteByte('\n')
+	x := xmlWriter{b: &e.buf, indent: e.indent}
+	x.pad(1)
+	e.buf.WriteString("<item>")
+	fields := selectFields(it, e.fields).Fields
+	for _, f := range fields {
+		if err := x.child(f.Key, f.Value, 2); err != nil {
 			return fmt.Errorf("serialize item.%s: %w", f.Key, err)
 		}
 	}
+	x.closeLine(1, len(fields))
 	e.buf.WriteString("</item>")
 	if err := write(e.w, e.buf.Bytes()); err != nil {
 		return err
@@ -370,39 +395,76 @@ func (e *xmlExporter) finish() error {
 	return write(e.w, append(b, "\n</items>\n"...))
 }
 
-func xmlField(b *bytes.Buffer, name string, v any) error {
+// xmlWriter writes item fields as elements, indented when indent > 0.
+type xmlWriter struct {
+	b      *bytes.Buffer
+	indent int
+}
+
+// pad indents a line for an element at depth (<items> is 0, <item> 1).
+func (x xmlWriter) pad(depth int) {
+	for range x.indent * depth {
+		x.b.WriteByte(' ')
+	}
+}
+
+// child writes an element at depth on a line of its own when indenting.
+func (x xmlWriter) child(name string, v any, depth int) error {
+	if x.indent > 0 {
+		x.b.WriteByte('\n')
+		x.pad(depth)
+	}
+	return x.field(name, v, depth)
+}
+
+// closeLine puts the closing tag of an element at depth that had n
+// children on a line of its own when indenting.
+func (x xmlWriter) closeLine(depth, n int) {
+	if x.indent > 0 && n > 0 {
+		x.b.WriteByte('\n')
+		x.pad(depth)
+	}
+}
+
+func (x xmlWriter) field(name string, v any, depth int) error {
 	name = xmlName(name)
+	b := x.b
 	b.WriteString("<" + name + ">")
-	switch x := v.(type) {
+	n := 0
+	switch v := v.(type) {
 	case nil:
 	case string:
-		if err := xml.EscapeText(b, []byte(x)); err != nil {
+		if err := xml.EscapeText(b, []byte(v)); err != nil {
 			return err
 		}
 	case *crawl.Item:
-		for _, f := range x.Fields {
-			if err := xmlField(b, f.Key, f.Value); err != nil {
+		for _, f := range v.Fields {
+			if err := x.child(f.Key, f.Value, depth+1); err != nil {
 				return err
 			}
 		}
+		n = len(v.Fields)
 	case map[string]any:
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			if err := xmlField(b, k, x[k]); err != nil {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			if err := x.child(k, v[k], depth+1); err != nil {
 				return err
 			}
 		}
+		n = len(v)
 	case []any:
-		for _, e := range x {
-			if err := xmlField(b, "value", e); err != nil {
+		for _, e := range v {
+			if err := x.child("value", e, depth+1); err != nil {
 				return err
 			}
 		}
+		n = len(v)
 	case []string:
-		for _, e := range x {
-			if err := xmlField(b, "value", e); err != nil {
+		for _, e := range v {
+			if err := x.child("value", e, depth+1); err != nil {
 				return err
 			}
 		}
+		n = len(v)
 	default:
 		s, err := jsonText(v)
 		if err != nil {
@@ -412,6 +474,7 @@ func xmlField(b *bytes.Buffer, name string, v any) error {
 			return err
 		}
 	}
+	x.closeLine(depth, n)
 	b.WriteString("</" + name + ">")
 	return nil
 }
@@ -439,25 +502,30 @@ func xmlName(s string) string {
 	return b.String()
 }
 
-// prepareAppend positions an existing file for appending and reports what
-// is there. A JSON array or XML document is reopened: the file is cut just
-// after its last item and the closing "]" or "</items>" is written again on
-// Close, so appending keeps one valid document (Scrapy would write a second
-// array after the first).
-func prepareAppend(f *os.File, format Format) (resumeState, error) {
+// prepareAppend reports what an existing file holds and returns the change
+// that positions it for appending, to run before the first write (so a feed
+// that exports nothing leaves the file as it was). A JSON array or XML
+// document is reopened: the file is cut just after its last item and the
+// closing "]" or "</items>" is written again on Close, so appending keeps
+// one valid document (Scrapy would write a second array after the first).
+func prepareAppend(f *os.File, format Format) (resumeState, func() error, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return resumeState{}, err
+		return resumeState{}, nil, err
 	}
 	size := st.Size()
 	if size == 0 || !st.Mode().IsRegular() {
-		_, err := f.Seek(0, io.SeekEnd)
-		return resumeState{}, err
+		// Seeking changes nothing in the file: do it now so an unseekable
+		// output fails at Open as before.
+		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+			return resumeState{}, nil, err
+		}
+		return resumeState{}, func() error { return nil }, nil
 	}
 	tailLen := min(size, 64<<10)
 	tail := make([]byte, tailLen)
 	if _, err := f.ReadAt(tail, size-tailLen); err != nil {
-		return resumeState{}, err
+		return resumeState{}, nil, err
 	}
 	base := size - tailLen
 	trimmed := bytes.TrimRight(tail, " \t\r\n")
@@ -470,7 +538,7 @@ func prepareAppend(f *os.File, format Format) (resumeState, error) {
 			closer, opener, what = []byte("</items>"), '>', "an <items> document"
 		}
 		if !bytes.HasSuffix(trimmed, closer) {
-			return resumeState{}, fmt.Errorf("cannot append: the file is not %s (use -O to overwrite)", what)
+			return resumeState{}, nil, fmt.Errorf("cannot append: the file is not %s (use -O to overwrite)", what)
 		}
 		body := bytes.TrimRight(trimmed[:len(trimmed)-len(closer)], " \t\r\n")
 		cut := base + int64(len(body))
@@ -478,29 +546,27 @@ func prepareAppend(f *os.File, format Format) (resumeState, error) {
 		if format == XML {
 			hasItems = bytes.HasSuffix(body, []byte("</item>"))
 		}
-		if err := f.Truncate(cut); err != nil {
-			return resumeState{}, err
+		cutTail := func() error {
+			if err := f.Truncate(cut); err != nil {
+				return err
+			}
+			_, err := f.Seek(cut, io.SeekStart)
+			return err
 		}
-		if _, err := f.Seek(cut, io.SeekStart); err != nil {
-			return resumeState{}, err
-		}
-		return resumeState{existing: true, hasItems: hasItems}, nil
+		return resumeState{existing: true, hasItems: hasItems}, cutTail, nil
 	case CSV:
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return resumeState{}, err
+			return resumeState{}, nil, err
 		}
 		r := csv.NewReader(bufio.NewReader(f))
 		r.FieldsPerRecord = -1
 		header, err := r.Read()
 		if err != nil {
-			return resumeState{}, fmt.Errorf("cannot append: reading the csv header: %w", err)
+			return resumeState{}, nil, fmt.Errorf("cannot append: reading the csv header: %w", err)
 		}
-		if err := endWithNewline(f, tail); err != nil {
-			return resumeState{}, err
-		}
-		return resumeState{existing: true, hasItems: true, csvHeader: header}, nil
+		return resumeState{existing: true, hasItems: true, csvHeader: header}, func() error { return endWithNewline(f, tail) }, nil
 	default:
-		return resumeState{}, endWithNewline(f, tail)
+		return resumeState{}, func() error { return endWithNewline(f, tail) }, nil
 	}
 }
 

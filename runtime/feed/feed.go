@@ -4,6 +4,13 @@
 // Ctrl-C): the JSON array's "]" and the XML's "</items>" are written on
 // Close, and appending (-o) to an existing JSON or XML feed continues the
 // array or document instead of producing two concatenated documents.
+//
+// A file feed that exports no item leaves no trace unless StoreEmpty is
+// set: every change to an existing file (truncating it for -O, cutting the
+// closing "]" or "</items>" for -o) is held back until the first item is
+// written, and a file Open had to create is removed on Close. The file is
+// still created at Open so that a path that cannot be written fails before
+// the crawl starts.
 package feed
 
 import (
@@ -11,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,6 +91,16 @@ type Config struct {
 	// Encoding is the output encoding (FEED_EXPORT_ENCODING), a WHATWG label
 	// such as "latin1"; empty means UTF-8.
 	Encoding string
+	// Indent pretty-prints json and xml with that many spaces per level
+	// (FEED_EXPORT_INDENT); 0 (or negative, as in Scrapy) writes one item
+	// per line. jsonlines and csv ignore it.
+	Indent int
+	// StoreEmpty writes the empty document ("[]", the bare <items>, the
+	// header) when no item was exported. When false, a file feed without
+	// items leaves no trace: a file it created is removed on Close and an
+	// existing file (-o or -O) is left byte for byte as it was. Standard
+	// output always gets the empty document.
+	StoreEmpty bool
 }
 
 // ParseOutput parses the argument of -o/-O: FILE or FILE:FORMAT, "-" or
@@ -115,13 +133,16 @@ type Feed struct {
 	cfg  Config
 	name string
 
-	mu     sync.Mutex
-	file   *os.File // nil for stdout
-	bw     *bufio.Writer
-	exp    exporter
-	count  int
-	closed bool
-	err    error // first write error; later writes are skipped
+	mu      sync.Mutex
+	file    *os.File     // nil for stdout
+	path    string       // the file's path
+	created bool         // Open created the file (it did not exist)
+	pending *pendingFile // the file, until the first write changes it; nil with StoreEmpty
+	bw      *bufio.Writer
+	exp     exporter
+	count   int
+	closed  bool
+	err     error // first write error; later writes are skipped
 }
 
 // Open opens the feed; stdout is used for URI "-".
@@ -129,6 +150,7 @@ func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 	if _, err := ParseFormat(string(cfg.Format)); err != nil {
 		return nil, fmt.Errorf("feed %s: %w", cfg.URI, err)
 	}
+	cfg.Indent = max(cfg.Indent, 0)
 	f := &Feed{cfg: cfg, name: cfg.URI}
 	var enc encoding.Encoding = unicode.UTF8
 	if cfg.Encoding != "" && !strings.EqualFold(cfg.Encoding, "utf-8") && !strings.EqualFold(cfg.Encoding, "utf8") {
@@ -147,27 +169,41 @@ func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 		w = stdout
 	} else {
 		path := strings.TrimPrefix(cfg.URI, "file://")
-		flags := os.O_RDWR | os.O_CREATE
-		if cfg.Overwrite {
-			flags |= os.O_TRUNC
-		}
-		file, err := os.OpenFile(path, flags, 0o644)
+		file, created, err := openFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("feed: %w", err)
 		}
-		if !cfg.Overwrite {
-			if resume, err = prepareAppend(file, cfg.Format); err != nil {
-				file.Close()
-				return nil, fmt.Errorf("feed %s: %w", path, err)
+		fail := func(err error) (*Feed, error) {
+			file.Close()
+			if created {
+				os.Remove(path)
+			}
+			return nil, fmt.Errorf("feed %s: %w", path, err)
+		}
+		// prepare makes the first change to the file; it runs now with
+		// StoreEmpty, else just before the first byte is written.
+		var prepare func() error
+		if cfg.Overwrite {
+			prepare = func() error { return truncate(file) }
+		} else {
+			if resume, prepare, err = prepareAppend(file, cfg.Format); err != nil {
+				return fail(err)
 			}
 			if resume.csvHeader != nil && len(cfg.Fields) > 0 && !slices.Equal(resume.csvHeader, cfg.Fields) {
-				file.Close()
-				return nil, fmt.Errorf("feed %s: cannot append: its header %q differs from the feed's fields %q (use -O to overwrite)",
-					path, resume.csvHeader, cfg.Fields)
+				return fail(fmt.Errorf("cannot append: its header %q differs from the feed's fields %q (use -O to overwrite)",
+					resume.csvHeader, cfg.Fields))
 			}
 		}
-		f.file = file
-		w = file
+		f.file, f.path, f.created = file, path, created
+		if cfg.StoreEmpty {
+			if err := prepare(); err != nil {
+				return fail(err)
+			}
+			w = file
+		} else {
+			f.pending = &pendingFile{f: file, prepare: prepare}
+			w = f.pending
+		}
 	}
 	if enc != unicode.UTF8 {
 		w = encoding.ReplaceUnsupported(enc.NewEncoder()).Writer(w)
@@ -231,6 +267,20 @@ func (f *Feed) Close() error {
 		return nil
 	}
 	f.closed = true
+	if f.untouched() {
+		// Nothing was exported and nothing reached the file: leave it as
+		// it was before Open, or remove it if Open created it.
+		err := f.file.Close()
+		if f.created {
+			if rerr := os.Remove(f.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("feed %s: %w", f.name, err)
+		}
+		return nil
+	}
 	var errs []error
 	if f.err == nil {
 		if err := f.exp.finish(); err != nil {
@@ -255,6 +305,75 @@ func (f *Feed) Close() error {
 	}
 	return f.err
 }
+
+// untouched reports a file feed without StoreEmpty that exported nothing
+// and has not changed its file yet. Exporters write only for an item that
+// serialized, so an empty buffer and an unprepared file mean no item; the
+// engine's periodic Flush of an empty buffer writes nothing.
+func (f *Feed) untouched() bool {
+	return f.pending != nil && !f.pending.started() && f.count == 0 && f.err == nil && f.bw.Buffered() == 0
+}
+
+// openFile opens path for reading and writing, creating it if needed, and
+// reports whether it created it (O_EXCL, so a file that appears meanwhile
+// is never taken for ours and removed).
+func openFile(path string) (*os.File, bool, error) {
+	for range 3 {
+		file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			return file, true, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, false, err
+		}
+		file, err = os.OpenFile(path, os.O_RDWR, 0o644)
+		if err == nil {
+			return file, false, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, false, err
+		}
+		// Removed between the two opens: try again.
+	}
+	return nil, false, fmt.Errorf("open %s: the file keeps appearing and disappearing", path)
+}
+
+// truncate empties a regular file for -O; devices and pipes (/dev/null, a
+// FIFO) cannot be truncated and are written as they are, as O_TRUNC did.
+func truncate(file *os.File) error {
+	st, err := file.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return nil
+	}
+	if err := file.Truncate(0); err != nil {
+		return err
+	}
+	_, err = file.Seek(0, io.SeekStart)
+	return err
+}
+
+// pendingFile runs prepare (truncation, cutting the closing bracket) just
+// before the first write, so a feed that never writes leaves its file
+// unchanged.
+type pendingFile struct {
+	f       *os.File
+	prepare func() error // nil once run
+}
+
+func (p *pendingFile) Write(b []byte) (int, error) {
+	if p.prepare != nil {
+		if err := p.prepare(); err != nil {
+			return 0, err
+		}
+		p.prepare = nil
+	}
+	return p.f.Write(b)
+}
+
+func (p *pendingFile) started() bool { return p.prepare == nil }
 
 // writeErr marks an error of the underlying writer (as opposed to an item
 // that cannot be serialized, which only loses that item).

@@ -5,7 +5,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"flag"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,22 +36,32 @@ func TestGolden(t *testing.T) {
 		name   string
 		format feed.Format
 		fields []string
+		indent int
 		items  []*crawl.Item
 	}{
-		{"items.jsonl", feed.JSONLines, nil, sampleItems()},
-		{"items.json", feed.JSON, nil, sampleItems()},
-		{"items.csv", feed.CSV, nil, sampleItems()},
-		{"items.xml", feed.XML, nil, sampleItems()},
-		{"fields.csv", feed.CSV, []string{"price", "name", "missing"}, sampleItems()},
-		{"fields.json", feed.JSON, []string{"price", "name"}, sampleItems()},
-		{"empty.json", feed.JSON, nil, nil},
-		{"empty.xml", feed.XML, nil, nil},
-		{"empty.csv", feed.CSV, nil, nil},
+		{"items.jsonl", feed.JSONLines, nil, 0, sampleItems()},
+		{"items.json", feed.JSON, nil, 0, sampleItems()},
+		{"items.csv", feed.CSV, nil, 0, sampleItems()},
+		{"items.xml", feed.XML, nil, 0, sampleItems()},
+		{"fields.csv", feed.CSV, []string{"price", "name", "missing"}, 0, sampleItems()},
+		{"fields.json", feed.JSON, []string{"price", "name"}, 0, sampleItems()},
+		{"empty.json", feed.JSON, nil, 0, nil},
+		{"empty.xml", feed.XML, nil, 0, nil},
+		{"empty.csv", feed.CSV, nil, 0, nil},
+		{"indent2.json", feed.JSON, nil, 2, indentItems()},
+		{"indent4.json", feed.JSON, nil, 4, indentItems()},
+		{"indent2.xml", feed.XML, nil, 2, indentItems()},
+		{"indent4.xml", feed.XML, nil, 4, indentItems()},
+		{"indent2-fields.json", feed.JSON, []string{"price", "name"}, 2, sampleItems()},
+		{"indent2-empty.json", feed.JSON, nil, 2, nil},
+		{"indent2-empty.xml", feed.XML, nil, 2, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), c.name)
-			f, err := feed.Open(feed.Config{URI: path, Format: c.format, Fields: c.fields, Overwrite: true}, nil)
+			// StoreEmpty so the empty cases write their empty document.
+			f, err := feed.Open(feed.Config{URI: path, Format: c.format, Fields: c.fields, Indent: c.indent,
+				Overwrite: true, StoreEmpty: true}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,14 +362,22 @@ func TestSet(t *testing.T) {
 		}
 		checkValid(t, c.Format, data, 3)
 	}
-	// A bad entry fails OpenAll and leaves no feed open (the first file is
-	// closed, so it is a complete empty document).
-	bad := []feed.Config{{URI: filepath.Join(dir, "c.json"), Format: feed.JSON}, {URI: filepath.Join(dir, "d"), Format: "yaml"}}
-	if _, err := feed.OpenAll(bad, nil); err == nil || !strings.Contains(err.Error(), "unknown feed format") {
-		t.Fatalf("err = %v", err)
-	}
-	if data, _ := os.ReadFile(filepath.Join(dir, "c.json")); string(data) != "[]\n" {
-		t.Fatalf("c.json = %q", data)
+	// A bad entry fails OpenAll and leaves no feed open: the first file is
+	// closed, so it is a complete empty document with StoreEmpty and gone
+	// without.
+	for _, storeEmpty := range []bool{false, true} {
+		c := filepath.Join(dir, fmt.Sprintf("c-%v.json", storeEmpty))
+		bad := []feed.Config{{URI: c, Format: feed.JSON, StoreEmpty: storeEmpty}, {URI: filepath.Join(dir, "d"), Format: "yaml"}}
+		if _, err := feed.OpenAll(bad, nil); err == nil || !strings.Contains(err.Error(), "unknown feed format") {
+			t.Fatalf("err = %v", err)
+		}
+		data, err := os.ReadFile(c)
+		if storeEmpty && string(data) != "[]\n" {
+			t.Fatalf("store_empty: %s = %q, %v", c, data, err)
+		}
+		if !storeEmpty && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("no store_empty: %s = %q, %v; want no file", c, data, err)
+		}
 	}
 }
 
