@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
@@ -47,22 +48,7 @@ func golden(t *testing.T, name, got string) {
 }
 
 // logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = proctest.Buffer
 
 // newSpider compiles testdata/<file> and loads it.
 func newSpider(t testing.TB, file string, mutate func(*Options)) (*Spider, *logBuffer) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 )
@@ -27,17 +28,8 @@ func gz(t *testing.T, s string) []byte {
 	return b.Bytes()
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+// logBuffer is a goroutine-safe log sink.
+type logBuffer = proctest.Buffer
 
 func TestSitemapSpiderEndToEnd(t *testing.T) {
 	hits := &hitLog{}
