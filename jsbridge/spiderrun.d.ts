@@ -134,6 +134,8 @@ interface Selector {
   re(regex: string): string[];
   re_first(regex: string, defaultValue?: string): string | null;
   readonly attrib: Record<string, string>;
+  /** parsel's older name of get(). */
+  extract(): string;
 }
 
 interface SelectorList extends Array<Selector> {
@@ -145,6 +147,10 @@ interface SelectorList extends Array<Selector> {
   xpath(query: string, vars?: Record<string, string | number | boolean>): SelectorList;
   /** Attributes of the first element. */
   readonly attrib: Record<string, string>;
+  /** parsel's older name of getall(). */
+  extract(): string[];
+  /** parsel's older name of get(). */
+  extract_first(defaultValue?: string): string | null;
 }
 
 interface Link {
@@ -274,7 +280,15 @@ interface Spider {
     max(key: string, value: number): void;
   };
   readonly hooks: {
-    session: { register_sessions(sessions: Record<string, Record<string, string> | string>): string };
+    session: {
+      /** Registers a group of identities; returns its session_id. */
+      register_sessions(sessions: Record<string, Record<string, string> | string>): string;
+      /**
+       * Retires a member: the one a request (or response.request) was sent as,
+       * or the member `name` of the group `session_id` (default: spider.session_id).
+       */
+      end_session(member: Request | string, name?: string): void;
+    };
   };
   /** An inline request through the downloader middlewares; no callback runs. */
   download(request: Request): Promise<Response>;
