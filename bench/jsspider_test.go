@@ -10,13 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/spiderrun/spiderrun/bench/internal/product"
 	"github.com/spiderrun/spiderrun/bench/internal/site"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 // jsSpec is the JS spider of the benchmark (spec + script).
@@ -88,7 +88,7 @@ func pollHWM(pid int, done <-chan struct{}) int64 {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if v := vmHWM(path); v > peak {
+		if v := stats.PeakRSS(path); v > peak {
 			peak = v
 		}
 		select {
@@ -97,22 +97,6 @@ func pollHWM(pid int, done <-chan struct{}) int64 {
 		case <-t.C:
 		}
 	}
-}
-
-// vmHWM reads VmHWM in bytes from a /proc/PID/status file (0 if the
-// process is gone or has no memory map any more).
-func vmHWM(path string) int64 {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 func readStats(b testing.TB, path string) map[string]any {

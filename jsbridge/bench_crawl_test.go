@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 // benchSite serves n pages; page i has 10 quotes and links to 20 pages.
@@ -157,24 +157,9 @@ func crawlOnce(b *testing.B, kind string, pages int) {
 	b.ReportMetric(float64(total)/cpu.Seconds(), "pages/cpu-s")
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "pages/s")
 	b.ReportMetric(float64(maxLive.Load())/(1<<20), "max-live-heap-MB")
-	if hwm := peakRSS(); hwm > 0 {
+	if hwm := stats.PeakRSS("/proc/self/status"); hwm > 0 {
 		b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MB")
 	}
-}
-
-// peakRSS reads VmHWM from /proc/self/status (0 when unavailable).
-func peakRSS() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // BenchmarkCrawl crawls a 500-page local site with the engine and reports

@@ -161,6 +161,24 @@ func LevelName(l slog.Level) string {
 	}
 }
 
+// PeakRSS returns the peak resident set size (VmHWM) in bytes of the
+// process whose /proc status file is statusPath ("/proc/self/status",
+// "/proc/PID/status"), or 0 when it cannot be read (not Linux, or the
+// process is gone).
+func PeakRSS(statusPath string) int64 {
+	data, err := os.ReadFile(statusPath)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // RSS returns the process's resident set size in bytes. On Linux it reads
 // /proc/self/statm (what Scrapy's MemoryUsage extension reports); elsewhere
 // it falls back to the memory the Go runtime obtained from the OS.

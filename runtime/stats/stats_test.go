@@ -158,3 +158,20 @@ func TestMemorySemantics(t *testing.T) {
 		t.Error("Get(missing) found a value")
 	}
 }
+
+func TestPeakRSS(t *testing.T) {
+	dir := t.TempDir()
+	status := filepath.Join(dir, "status")
+	if err := os.WriteFile(status, []byte("Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t  1234 kB\nVmRSS:\t  1000 kB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := stats.PeakRSS(status); got != 1234<<10 {
+		t.Fatalf("PeakRSS = %d, want %d", got, 1234<<10)
+	}
+	if got := stats.PeakRSS(filepath.Join(dir, "gone")); got != 0 {
+		t.Fatalf("missing file: %d", got)
+	}
+	if _, err := os.Stat("/proc/self/status"); err == nil && stats.PeakRSS("/proc/self/status") <= 0 {
+		t.Fatal("no VmHWM for this process")
+	}
+}

@@ -3,11 +3,10 @@ package product
 import (
 	"encoding/json"
 	"io"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 // Report is what each benchmark crawler prints on stdout when done.
@@ -24,23 +23,9 @@ type Report struct {
 	PeakRSS int64 `json:"peak_rss"`
 }
 
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
 // Print writes r with the process's malloc count.
 func Print(w io.Writer, pages, items int64, start time.Time, reason string) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return json.NewEncoder(w).Encode(Report{Pages: pages, Items: items, Seconds: time.Since(start).Seconds(), Mallocs: ms.Mallocs, Reason: reason, PeakRSS: peakRSS()})
+	return json.NewEncoder(w).Encode(Report{Pages: pages, Items: items, Seconds: time.Since(start).Seconds(), Mallocs: ms.Mallocs, Reason: reason, PeakRSS: stats.PeakRSS("/proc/self/status")})
 }
