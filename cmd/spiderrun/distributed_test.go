@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -33,32 +30,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// linkSite serves /page/0 .. /page/N-1 as HTML: a tree with fan-out 5 plus a
-// link back to the root and one across the tree; it counts every hit.
-type linkSite struct {
-	*httptest.Server
-	hits []atomic.Int32
-}
-
-func newLinkSite(t *testing.T, n int) *linkSite {
-	s := &linkSite{hits: make([]atomic.Int32, n)}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/page/"))
-		if err != nil || i < 0 || i >= n {
-			http.NotFound(w, r)
-			return
-		}
-		s.hits[i].Add(1)
-		time.Sleep(2 * time.Millisecond)
+// newLinkSite is the tree site of proctest with HTML pages.
+func newLinkSite(t *testing.T, n int) *proctest.TreeSite {
+	return proctest.NewTreeSite(t, n, func(w http.ResponseWriter, i int, links []string) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, "<html><head><title>page %d</title></head><body>", i)
-		for c := 5*i + 1; c <= 5*i+5 && c < n; c++ {
-			fmt.Fprintf(w, `<a href="/page/%d">%d</a> `, c, c)
+		for _, l := range links {
+			fmt.Fprintf(w, `<a href="%s">%s</a> `, l, l)
 		}
-		fmt.Fprintf(w, `<a href="/page/0">home</a> <a href="/page/%d">see also</a></body></html>`, (i*7919)%n)
-	}))
-	t.Cleanup(s.Close)
-	return s
+		fmt.Fprint(w, "</body></html>")
+	})
 }
 
 const crawlJS = `export function* parse(response) {
@@ -134,7 +115,7 @@ func TestRunWorkersShareOneCrawl(t *testing.T) {
 		}
 	}
 	for i := range n {
-		if h := site.hits[i].Load(); h != 1 {
+		if h := site.Hits(i); h != 1 {
 			t.Fatalf("page %d fetched %d times, want exactly 1", i, h)
 		}
 	}
@@ -192,7 +173,7 @@ func TestRunWorkerKill9(t *testing.T) {
 	}
 	refetched := 0
 	for i := range n {
-		h := site.hits[i].Load()
+		h := site.Hits(i)
 		if h == 0 {
 			t.Fatalf("page %d never fetched", i)
 		}

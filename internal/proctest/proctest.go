@@ -1,17 +1,20 @@
 // Package proctest holds what tests need to run crawlers as child
 // processes (the test binary re-executed as the CLI or as a worker): start
-// one and collect its output, wait for it with a deadline, and count the
-// items the crawlers wrote for each page of a test site.
+// one and collect its output, wait for it with a deadline, serve them a
+// site that counts fetches, and count the items they wrote for each page.
 package proctest
 
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -111,3 +114,39 @@ func PageItems(t testing.TB, items []string, site string, n int) (missing, dups 
 	}
 	return missing, dups
 }
+
+// TreeSite is the multi-process crawl tests' site: /page/0 .. /page/N-1,
+// page i linking to its five children 5i+1..5i+5, back to the root and
+// across the tree to page i*7919 mod N (work for the dupefilter). It counts
+// the fetches of every page and answers after 2 ms, so that requests stay
+// in flight.
+type TreeSite struct {
+	*httptest.Server
+	hits []atomic.Int32
+}
+
+// NewTreeSite starts a TreeSite of n pages; write renders page i with its
+// links (absolute paths) in the format the crawler under test reads.
+func NewTreeSite(t testing.TB, n int, write func(w http.ResponseWriter, i int, links []string)) *TreeSite {
+	s := &TreeSite{hits: make([]atomic.Int32, n)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/page/"))
+		if err != nil || i < 0 || i >= n {
+			http.NotFound(w, r)
+			return
+		}
+		s.hits[i].Add(1)
+		time.Sleep(2 * time.Millisecond)
+		var links []string
+		for c := 5*i + 1; c <= 5*i+5 && c < n; c++ {
+			links = append(links, fmt.Sprintf("/page/%d", c))
+		}
+		links = append(links, "/page/0", fmt.Sprintf("/page/%d", (i*7919)%n))
+		write(w, i, links)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Hits is how many times page i was fetched.
+func (s *TreeSite) Hits(i int) int { return int(s.hits[i].Load()) }

@@ -2,6 +2,9 @@ package proctest
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -42,5 +45,33 @@ func TestEnvInt(t *testing.T) {
 	t.Setenv("PROCTEST_N", "42")
 	if n := EnvInt(t, "PROCTEST_N", 7); n != 42 {
 		t.Fatalf("set: %d", n)
+	}
+}
+
+func TestTreeSite(t *testing.T) {
+	site := NewTreeSite(t, 20, func(w http.ResponseWriter, i int, links []string) {
+		fmt.Fprint(w, strings.Join(links, " "))
+	})
+	get := func(path string) (int, string) {
+		resp, err := http.Get(site.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/page/1"); code != 200 || body != "/page/6 /page/7 /page/8 /page/9 /page/10 /page/0 /page/19" {
+		t.Fatalf("page 1: %d %q", code, body)
+	}
+	if code, body := get("/page/3"); code != 200 || body != "/page/16 /page/17 /page/18 /page/19 /page/0 /page/17" {
+		t.Fatalf("page 3: %d %q", code, body)
+	}
+	get("/page/1")
+	if code, _ := get("/page/20"); code != 404 {
+		t.Fatalf("page 20: %d", code)
+	}
+	if site.Hits(1) != 2 || site.Hits(3) != 1 || site.Hits(0) != 0 {
+		t.Fatalf("hits: %d %d %d", site.Hits(1), site.Hits(3), site.Hits(0))
 	}
 }

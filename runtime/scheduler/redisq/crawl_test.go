@@ -7,13 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -127,31 +125,13 @@ func (s *siteSpider) Errback(ctx context.Context, f *crawl.Failure, out engine.O
 	return false, nil
 }
 
-// testSite serves /page/0 .. /page/N-1 as a tree with fan-out 5, plus links
-// back to the root and across the tree (the dupefilter's work), and counts
-// the hits of every page.
-type testSite struct {
-	*httptest.Server
-	hits []atomic.Int32
-}
-
-func newTestSite(t *testing.T, n int) *testSite {
-	s := &testSite{hits: make([]atomic.Int32, n)}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/page/"))
-		if err != nil || i < 0 || i >= n {
-			http.NotFound(w, r)
-			return
+// newTestSite is the tree site of proctest, one "link PATH" line per link.
+func newTestSite(t *testing.T, n int) *proctest.TreeSite {
+	return proctest.NewTreeSite(t, n, func(w http.ResponseWriter, i int, links []string) {
+		for _, l := range links {
+			fmt.Fprintf(w, "link %s\n", l)
 		}
-		s.hits[i].Add(1)
-		time.Sleep(2 * time.Millisecond) // keep requests in flight
-		for c := 5*i + 1; c <= 5*i+5 && c < n; c++ {
-			fmt.Fprintf(w, "link /page/%d\n", c)
-		}
-		fmt.Fprintf(w, "link /page/0\nlink /page/%d\n", (i*7919)%n)
-	}))
-	t.Cleanup(s.Close)
-	return s
+	})
 }
 
 func startWorker(t *testing.T, srv *redistest.Server, site, name, id string, lease time.Duration) *proctest.Proc {
@@ -198,7 +178,7 @@ func TestDistributedCrawlExactlyOnce(t *testing.T) {
 	took := time.Since(began)
 	t.Logf("%d workers crawled %d pages in %v (%.0f pages/s)", workers, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	for i := range n {
-		if h := site.hits[i].Load(); h != 1 {
+		if h := site.Hits(i); h != 1 {
 			t.Fatalf("page %d fetched %d times, want exactly 1", i, h)
 		}
 	}
@@ -240,7 +220,7 @@ func TestDistributedCrawlSurvivesKill9(t *testing.T) {
 	}
 	refetched := 0
 	for i := range n {
-		h := site.hits[i].Load()
+		h := site.Hits(i)
 		if h == 0 {
 			t.Fatalf("page %d never fetched", i)
 		}
@@ -276,7 +256,7 @@ func TestDistributedCrawlSurvivesRedisRestart(t *testing.T) {
 		}
 	}
 	for i := range n {
-		if site.hits[i].Load() == 0 {
+		if site.Hits(i) == 0 {
 			t.Fatalf("page %d never fetched", i)
 		}
 	}
