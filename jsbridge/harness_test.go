@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -140,38 +140,8 @@ func call(t testing.TB, s *Spider, callback string) (*recorder, error) {
 	return rec, err
 }
 
-// httpFetcher is the test engine's downloader: a plain net/http GET/POST.
-func httpFetcher(client *http.Client) engine.Fetcher {
-	return engine.FetcherFunc(func(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
-		var body io.Reader
-		if r.Body != nil {
-			body = bytes.NewReader(r.Body)
-		}
-		hr, err := http.NewRequestWithContext(ctx, r.GetMethod(), r.URL, body)
-		if err != nil {
-			return nil, nil, crawl.NewFailure(crawl.UnknownError, r, err)
-		}
-		for _, h := range r.Headers {
-			hr.Header.Add(h.Name, h.Value)
-		}
-		resp, err := client.Do(hr)
-		if err != nil {
-			return nil, nil, crawl.NewFailure(crawl.ConnectionError, r, err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, nil, crawl.NewFailure(crawl.ConnectionError, r, err)
-		}
-		out := &crawl.Response{URL: r.URL, Status: resp.StatusCode, Headers: crawl.FromHTTP(resp.Header), Body: b, Request: r, Protocol: resp.Proto}
-		if resp.StatusCode >= 400 {
-			f := crawl.NewFailure(crawl.HttpError, r, fmt.Errorf("ignoring non-200 response (%d)", resp.StatusCode))
-			f.Response = out
-			return nil, nil, f
-		}
-		return out, nil, nil
-	})
-}
+// httpFetcher is the test engine's downloader.
+func httpFetcher(client *http.Client) engine.Fetcher { return fixture.Fetcher(client) }
 
 // itemSink collects items at the end of the engine's pipelines.
 type itemSink struct {

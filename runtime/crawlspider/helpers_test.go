@@ -1,7 +1,6 @@
 package crawlspider
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
@@ -35,13 +35,13 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // httpFetcher is a real Fetcher over net/http (the full downloader chain is
 // another package's business; rules only need pages).
-type httpFetcher struct{ client *http.Client }
+type httpFetcher struct{ plain engine.Fetcher }
 
 func newFetcher(t *testing.T) *httpFetcher {
 	tr := &http.Transport{MaxIdleConnsPerHost: 32}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &httpFetcher{client: &http.Client{Transport: tr, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &httpFetcher{plain: fixture.Fetcher(&http.Client{Transport: tr, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})}
 }
 
 func (f *httpFetcher) Fetch(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
@@ -50,25 +50,7 @@ func (f *httpFetcher) Fetch(ctx context.Context, r *crawl.Request) (*crawl.Respo
 	if u, err := url.Parse(r.URL); err != nil || u.Hostname() != "127.0.0.1" {
 		return nil, nil, crawl.NewFailure(crawl.BlockedAddress, r, fmt.Errorf("test fetcher: %s is not loopback", r.URL))
 	}
-	req, err := http.NewRequestWithContext(ctx, r.GetMethod(), r.URL, bytes.NewReader(r.Body))
-	if err != nil {
-		return nil, nil, crawl.NewFailure(crawl.UnknownError, r, err)
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, nil, crawl.NewFailure(crawl.ConnectionError, r, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, crawl.NewFailure(crawl.ConnectionReset, r, err)
-	}
-	out := &crawl.Response{URL: r.URL, Status: resp.StatusCode, Headers: crawl.FromHTTP(resp.Header),
-		Body: body, Protocol: resp.Proto, Request: r}
-	if resp.StatusCode >= 400 {
-		return nil, nil, &crawl.Failure{Type: crawl.HttpError, Message: resp.Status, Request: r, Response: out}
-	}
-	return out, nil, nil
+	return f.plain.Fetch(ctx, r)
 }
 
 // hitLog records what the server was asked for, to assert from the server

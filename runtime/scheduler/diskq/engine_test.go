@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/stats"
@@ -121,23 +122,8 @@ func TestEnginePauseResume(t *testing.T) {
 	srv := httptest.NewServer(st)
 	defer srv.Close()
 	dir := t.TempDir()
-	client := srv.Client()
-	fetcher := engine.FetcherFunc(func(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, r.GetMethod(), r.URL, nil)
-		if err != nil {
-			return nil, nil, crawl.NewFailure(crawl.UnknownError, r, err)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, nil, crawl.NewFailure(crawl.ConnectionError, r, err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, nil, crawl.NewFailure(crawl.ConnectionReset, r, err)
-		}
-		return &crawl.Response{URL: r.URL, Status: resp.StatusCode, Body: body, Request: r}, nil, nil
-	})
+	fetcher := fixture.Fetcher(srv.Client())
+
 	items := map[string]int{}
 	run := func(stopAfter int) engine.Result {
 		t.Helper()

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -59,22 +59,8 @@ func workerMain() int {
 		return s.Tasks(TaskOptions{Inner: inner, MaxIdle: time.Second, PollInterval: 100 * time.Millisecond})
 	}}
 	client := &http.Client{Timeout: 10 * time.Second}
-	fetch := engine.FetcherFunc(func(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, r.GetMethod(), r.URL, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, nil, &crawl.Failure{Request: r, Type: "ConnectionError", Err: err}
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, nil, &crawl.Failure{Request: r, Type: "ConnectionError", Err: err}
-		}
-		return &crawl.Response{URL: r.URL, Status: resp.StatusCode, Body: body, Request: r}, nil, nil
-	})
+	fetch := fixture.Fetcher(client)
+
 	eng, err := engine.New(engine.Options{Spider: sp, Fetcher: fetch, Scheduler: s, ConcurrentRequests: 8, Logger: log})
 	if err != nil {
 		log.Error("engine", "error", err)
