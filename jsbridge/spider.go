@@ -577,11 +577,13 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 		label = "<closure>"
 	}
 	release := func() {}
-	if s.usesDOM(label) {
-		release = s.parseAhead(ctx, resp)
+	if isMarkup(resp) {
+		if s.usesDOM(label) {
+			release = s.parseAhead(ctx, resp)
+		}
+		defer s.learnDOM(label, resp)
 	}
 	defer release()
-	defer s.learnDOM(label, resp)
 	inv := s.newInvocation("callback "+label, label, resp.URL, out)
 	s.start(inv, func() {
 		release()
@@ -920,8 +922,9 @@ func (s *Spider) findPositions() {
 // parsed documents do not pile up when the loop is the bottleneck.
 func maxParsedAhead() int { return 4 * goruntime.GOMAXPROCS(0) }
 
-// parseAhead parses an HTML or XML response in the calling (engine)
-// goroutine before its callback is queued on the event loop: the parse is
+// parseAhead parses an HTML or XML response (the caller checked which) in
+// the calling (engine) goroutine before its callback is queued on the event
+// loop: the parse is
 // memoized on the response, so the callback's selectors find it ready and
 // the single loop goroutine spends its time on JavaScript only, while pages
 // are parsed in parallel. Other responses (JSON, text) are left alone. A
@@ -935,9 +938,6 @@ func maxParsedAhead() int { return 4 * goruntime.GOMAXPROCS(0) }
 // the callback starts, not when it ends, so callbacks that await other
 // requests never hold slots the responses they wait for would need.
 func (s *Spider) parseAhead(ctx context.Context, resp *crawl.Response) (release func()) {
-	if !isMarkup(resp) {
-		return func() {}
-	}
 	select {
 	case s.parseSlots <- struct{}{}:
 	case <-ctx.Done():
@@ -961,11 +961,9 @@ func (s *Spider) usesDOM(label string) bool {
 	return !known || !no
 }
 
-// learnDOM records whether the callback's run on resp used its document.
+// learnDOM records whether the callback's run on resp (HTML or XML) used
+// its document.
 func (s *Spider) learnDOM(label string, resp *crawl.Response) {
-	if !isMarkup(resp) {
-		return
-	}
 	used := extract.Used(resp)
 	s.domMu.Lock()
 	if s.noDOM == nil {

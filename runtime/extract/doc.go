@@ -126,9 +126,14 @@ type document struct {
 }
 
 // elementsByTag returns the elements named tag (as stored: lower-case),
-// in document order. The index is built by one walk on first use (or by
-// Selector.Prepare), instead of one walk of the whole page per CSS query.
+// in document order, from an index built by one walk on first use (or by
+// Selector.Prepare) instead of one walk of the whole page per CSS query.
 func (d *document) elementsByTag(tag string) []*html.Node {
+	d.indexTags()
+	return d.tags[tag]
+}
+
+func (d *document) indexTags() {
 	d.tagsOnce.Do(func() {
 		d.tags = map[string][]*html.Node{}
 		for n := range d.root.Descendants() {
@@ -137,7 +142,6 @@ func (d *document) elementsByTag(tag string) []*html.Node {
 			}
 		}
 	})
-	return d.tags[tag]
 }
 
 // Prepare builds what later CSS queries from this document's root use,
@@ -145,7 +149,7 @@ func (d *document) elementsByTag(tag string) []*html.Node {
 // pages ahead of the event loop) rather than in the first query.
 func (s *Selector) Prepare() {
 	if s.doc != nil && s.node.Parent == s.doc.root {
-		s.doc.elementsByTag("")
+		s.doc.indexTags()
 	}
 }
 
@@ -275,6 +279,13 @@ func Preparse(resp *crawl.Response) {
 	if r := root(resp); r.err == nil {
 		r.sel.Prepare()
 	}
+}
+
+// Parsed tells whether resp's document was parsed (by Root or Preparse,
+// successfully or not), without parsing it.
+func Parsed(resp *crawl.Response) bool {
+	_, ok := resp.Cached(rootKey{})
+	return ok
 }
 
 // Used tells whether anything asked for resp's document through Root
