@@ -225,14 +225,44 @@
   // process_spider_exception hooks, spider side first, until one returns an
   // output, which then passes the process_spider_output hooks of the
   // middlewares closer to the engine (Scrapy's order).
+  function outputHooks(mws, k) {
+    const out = [];
+    for (let i = 0; i < k; i++) if (mws[i].output) out.push(mws[i].output);
+    return out;
+  }
+  // chainInfo caches on the chain array its output hooks and whether any
+  // middleware has an input or exception hook.
+  function chainInfo(mws) {
+    if (mws.__info === undefined) {
+      let hooked = false;
+      for (const m of mws) hooked = hooked || !!m.input || !!m.exception;
+      mws.__info = { outputs: outputHooks(mws, mws.length), hooked };
+    }
+    return mws.__info;
+  }
   function run(fn, self, args, sink, mws, response, input) {
-    const resp = response === undefined ? args[0] : response;
     const n = mws ? mws.length : 0;
-    const outputs = (k) => {
-      const out = [];
-      for (let i = 0; i < k; i++) if (mws[i].output) out.push(mws[i].output);
-      return out;
-    };
+    const info = n ? chainInfo(mws) : null;
+    if (info === null || !info.hooked) {
+      // The common case: no input or exception hooks, no closures.
+      let p;
+      try {
+        let v = fn.apply(self, args);
+        if (info !== null && info.outputs.length) v = wrapOutput(v, info.outputs, response === undefined ? args[0] : response, self);
+        p = drive(v, sink);
+      } catch (e) {
+        sink.done(e === undefined ? null : e);
+        return;
+      }
+      if (p === undefined) sink.done(undefined);
+      else then.call(p, () => sink.done(undefined), (e) => sink.done(e === undefined ? null : e));
+      return;
+    }
+    runHooked(fn, self, args, sink, mws, response === undefined ? args[0] : response, input, info);
+  }
+  function runHooked(fn, self, args, sink, mws, resp, input, info) {
+    const n = mws.length;
+    const outputs = (k) => outputHooks(mws, k);
     const settle = (p, onError) => {
       if (p === undefined) sink.done(undefined);
       else then.call(p, () => sink.done(undefined), (e) => onError(e === undefined ? null : e));
@@ -262,10 +292,7 @@
       let p;
       try {
         let v = fn.apply(self, args);
-        if (n) {
-          const outs = mws.__outputs || (mws.__outputs = outputs(n));
-          if (outs.length) v = wrapOutput(v, outs, resp, self);
-        }
+        if (info.outputs.length) v = wrapOutput(v, info.outputs, resp, self);
         p = drive(v, sink);
       } catch (e) {
         failed(e);
@@ -273,7 +300,7 @@
       }
       settle(p, failed);
     };
-    if (!input || n === 0) {
+    if (!input) {
       callback();
       return;
     }
