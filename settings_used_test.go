@@ -20,21 +20,9 @@ import (
 // nothing (it has happened).
 func TestEverySettingIsRead(t *testing.T) {
 	literals := map[string]bool{}
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
-			filepath.ToSlash(path) == "dsl/settings_table.go" {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
+	for path, f := range sourceFiles(t) {
+		if path == "dsl/settings_table.go" {
+			continue
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
@@ -44,10 +32,6 @@ func TestEverySettingIsRead(t *testing.T) {
 			}
 			return true
 		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, def := range dsl.Table() {
 		if !literals[def.Name] {
@@ -61,30 +45,15 @@ func TestEverySettingIsRead(t *testing.T) {
 // dsl/ and schema/ must select it (x.Field).
 func TestEverySpecKeyIsRead(t *testing.T) {
 	selected := map[string]bool{}
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		slash := filepath.ToSlash(path)
-		if d.IsDir() && path != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || slash == "dsl" || slash == "schema") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
+	for path, f := range sourceFiles(t) {
 		// Only files that import dsl can read a spec's fields (other
 		// packages have fields of the same names).
 		importsDSL := false
 		for _, imp := range f.Imports {
 			importsDSL = importsDSL || imp.Path.Value == `"github.com/spiderrun/spiderrun/dsl"`
 		}
-		if !importsDSL {
-			return nil
+		if !importsDSL || strings.HasPrefix(path, "dsl/") || strings.HasPrefix(path, "schema/") {
+			continue
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			if sel, ok := n.(*ast.SelectorExpr); ok {
@@ -92,10 +61,6 @@ func TestEverySpecKeyIsRead(t *testing.T) {
 			}
 			return true
 		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	seen := map[reflect.Type]bool{}
 	var walk func(typ reflect.Type, path string)
@@ -127,4 +92,33 @@ func TestEverySpecKeyIsRead(t *testing.T) {
 	if len(seen) < 5 {
 		t.Fatalf("only %d spec structs walked", len(seen))
 	}
+}
+
+// sourceFiles parses the module's Go files, tests and testdata excluded,
+// keyed by slash path.
+func sourceFiles(t *testing.T) map[string]*ast.File {
+	t.Helper()
+	files := map[string]*ast.File{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(path)] = f
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
