@@ -79,7 +79,7 @@ type Memory struct {
 	prios  prioHeap // priorities that have a non-empty queue
 	n      int
 	closed bool
-	logged bool // first duplicate logged (without Debug)
+	dups   DuplicateLog
 }
 
 // NewMemory returns an empty in-memory scheduler.
@@ -90,7 +90,8 @@ func NewMemory(opts MemoryOptions) *Memory {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Memory{opts: opts, queues: map[int]*fifo{}}
+	return &Memory{opts: opts, queues: map[int]*fifo{},
+		dups: DuplicateLog{Stats: opts.Stats, Logger: opts.Logger, Debug: opts.Debug}}
 }
 
 // Open implements Scheduler.
@@ -102,7 +103,7 @@ func (m *Memory) Enqueue(ctx context.Context, r *crawl.Request) (bool, error) {
 		return false, errors.New("scheduler: enqueue nil request")
 	}
 	if !r.DontFilter && m.opts.DupeFilter.Seen(Fingerprint(r)) {
-		m.logDuplicate(r)
+		m.dups.Filtered(r)
 		return false, nil
 	}
 	m.mu.Lock()
@@ -126,24 +127,6 @@ func (m *Memory) Enqueue(ctx context.Context, r *crawl.Request) (bool, error) {
 		s.Inc(stats.SchedulerEnqueuedMemory, 1)
 	}
 	return true, nil
-}
-
-func (m *Memory) logDuplicate(r *crawl.Request) {
-	if s := m.opts.Stats; s != nil {
-		s.Inc(stats.DupefilterFiltered, 1)
-	}
-	if m.opts.Debug {
-		m.opts.Logger.Debug("filtered duplicate request", "request", r.GetMethod()+" "+r.URL)
-		return
-	}
-	m.mu.Lock()
-	first := !m.logged
-	m.logged = true
-	m.mu.Unlock()
-	if first {
-		m.opts.Logger.Debug("filtered duplicate request - no more duplicates will be shown (see DUPEFILTER_DEBUG to show all duplicates)",
-			"request", r.GetMethod()+" "+r.URL)
-	}
 }
 
 // Next implements Scheduler.

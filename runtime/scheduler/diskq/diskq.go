@@ -199,7 +199,7 @@ type Scheduler struct {
 	local     localHeap
 	localSeen map[[16]byte]struct{}
 	writes    int // successful commits, for dropMapped
-	loggedDup bool
+	dups      scheduler.DuplicateLog
 	loggedLoc bool
 	opened    bool
 	closed    bool
@@ -247,7 +247,8 @@ func Open(dir string, opts Options) (*Scheduler, error) {
 		lk.unlock()
 		return nil, fmt.Errorf("jobdir %s: open %s: %w (if the file is damaged, use a new --jobdir)", dir, DBFile, err)
 	}
-	s := &Scheduler{dir: dir, opts: opts, log: opts.Logger, lock: lk, db: db, localSeen: map[[16]byte]struct{}{}}
+	s := &Scheduler{dir: dir, opts: opts, log: opts.Logger, lock: lk, db: db, localSeen: map[[16]byte]struct{}{},
+		dups: scheduler.DuplicateLog{Stats: opts.Stats, Logger: opts.Logger, Debug: opts.Debug}}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		lk.unlock()
@@ -423,7 +424,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	if !r.DontFilter {
 		if _, ok := s.localSeen[fp]; ok {
 			s.mu.Unlock()
-			s.logDuplicate(r)
+			s.dups.Filtered(r)
 			return false, nil
 		}
 	}
@@ -478,7 +479,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	}
 	if dup {
 		s.mu.Unlock()
-		s.logDuplicate(r)
+		s.dups.Filtered(r)
 		return false, nil
 	}
 	firstLocal := false
@@ -516,24 +517,6 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		}
 	}
 	return true, nil
-}
-
-func (s *Scheduler) logDuplicate(r *crawl.Request) {
-	if st := s.opts.Stats; st != nil {
-		st.Inc(stats.DupefilterFiltered, 1)
-	}
-	if s.opts.Debug {
-		s.log.Debug("filtered duplicate request", "request", r.GetMethod()+" "+r.URL)
-		return
-	}
-	s.mu.Lock()
-	first := !s.loggedDup
-	s.loggedDup = true
-	s.mu.Unlock()
-	if first {
-		s.log.Debug("filtered duplicate request - no more duplicates will be shown (see DUPEFILTER_DEBUG to show all duplicates)",
-			"request", r.GetMethod()+" "+r.URL)
-	}
 }
 
 // Next implements scheduler.Scheduler. The request is moved to the in-flight
