@@ -19,6 +19,7 @@ import (
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // CheckOptions tune Check.
@@ -227,10 +228,10 @@ func (c *checker) domains(path string, hosts []string) {
 
 func (c *checker) proxies() {
 	const path = "settings.PROXIES"
-	for j, p := range c.spec.Settings.Strings("PROXIES") {
+	for j, p := range ResolveSettings(c.spec.Settings).Proxies {
 		u, err := url.Parse(p)
 		if err != nil || u.Host == "" {
-			c.add(path, "invalid proxy URL %q (write scheme://host:port)", redact(p))
+			c.add(path, "invalid proxy URL %q (write scheme://host:port)", weburl.Redact(p))
 			continue
 		}
 		switch u.Scheme {
@@ -239,18 +240,6 @@ func (c *checker) proxies() {
 			c.add(fmt.Sprintf("%s[%d]", path, j), "unsupported proxy scheme %q (use http, https, socks5 or socks5h)", u.Scheme)
 		}
 	}
-}
-
-// redact hides credentials of a proxy URL in messages.
-func redact(p string) string {
-	if u, err := url.Parse(p); err == nil && u.User != nil {
-		u.User = url.User("xxx")
-		return u.String()
-	}
-	if i := strings.LastIndex(p, "@"); i >= 0 {
-		return "xxx" + p[i:]
-	}
-	return p
 }
 
 // execJS syntax-checks the use_execjs context files with goja's parser,

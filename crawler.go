@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,8 +25,10 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/session"
+	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/spidermw"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 	"github.com/spiderrun/spiderrun/runtime/websocket"
@@ -91,9 +92,10 @@ func New(opts Options) (c *Crawler, err error) {
 		set = dsl.DefaultSettings()
 		spec.Settings = set
 	}
-	opts.profile = profileSetting(spec)
+	v := ResolveSettings(set)
+	opts.profile = profileSetting(spec.Dir, v.Impersonate)
 	st := stats.NewMemory()
-	logger := newLogger(opts.Log, set.String("LOG_LEVEL"), st)
+	logger := newLogger(opts.Log, v.LogLevel, st)
 	c = &Crawler{Spec: spec, Stats: st, Logger: logger}
 	// Error returns set c to nil: release what was built through a copy.
 	built := c
@@ -112,12 +114,9 @@ func New(opts Options) (c *Crawler, err error) {
 
 	var ejs jsbridge.ExecJS
 	if len(spec.JSPath) > 0 {
-		ctxs, err := execjs.Load(spec.JSPath, execjs.Options{
-			Timeout:     set.Duration("JS_TIMEOUT"),
-			UserAgent:   set.String("USER_AGENT"),
-			Logger:      logger,
-			MemoryLimit: set.Bytes("JS_MEMORY_LIMIT"),
-		})
+		xo := execjs.FromSettings(&v) // JS_TIMEOUT, JS_MEMORY_LIMIT, USER_AGENT
+		xo.Logger = logger
+		ctxs, err := execjs.Load(spec.JSPath, xo)
 		if err != nil {
 			return nil, fmt.Errorf("js_path: %w", err)
 		}
@@ -133,41 +132,43 @@ func New(opts Options) (c *Crawler, err error) {
 		smws = append(smws, jsbridge.SpiderMiddleware{ProcessSpiderInput: m.ProcessSpiderInput, ProcessSpiderOutput: m.ProcessSpiderOutput,
 			ProcessSpiderException: m.ProcessSpiderException, ProcessStart: m.ProcessStart})
 	}
-	js, err := jsbridge.New(jsbridge.Options{
-		Program:           prog,
-		Name:              spec.Name,
-		StartURLs:         spec.StartURLs,
-		AllowedDomains:    spec.AllowedDomains,
-		RobotScheme:       spec.RobotScheme,
-		SessionID:         spec.SessionID,
-		SpecDir:           spec.Dir,
-		DefaultCallback:   spec.Callback,
-		DefaultErrback:    spec.Errback,
-		Settings:          set.All(),
-		Args:              opts.Args,
-		TaskData:          opts.TaskData,
-		Logger:            logger,
-		JSTimeout:         set.Duration("JS_TIMEOUT"),
-		JSMemoryLimit:     set.Bytes("JS_MEMORY_LIMIT"),
-		Hooks:             spec.Hooks,
-		SpiderMiddlewares: smws,
-		ExecJS:            ejs,
-		Sessions:          sessions,
-	})
+	jo := jsbridge.FromSettings(&v) // JS_TIMEOUT, JS_MEMORY_LIMIT, CALLBACK_TIMEOUT
+	jo.Program = prog
+	jo.Name = spec.Name
+	jo.StartURLs = spec.StartURLs
+	jo.AllowedDomains = spec.AllowedDomains
+	jo.RobotScheme = spec.RobotScheme
+	jo.SessionID = spec.SessionID
+	jo.SpecDir = spec.Dir
+	jo.DefaultCallback = spec.Callback
+	jo.DefaultErrback = spec.Errback
+	jo.Settings = set.All() // spider.settings
+	jo.Args = opts.Args
+	jo.TaskData = opts.TaskData
+	jo.Logger = logger
+	jo.Hooks = spec.Hooks
+	jo.SpiderMiddlewares = smws
+	jo.ExecJS = ejs
+	jo.Sessions = sessions
+	js, err := jsbridge.New(jo)
 	if err != nil {
 		return nil, err
 	}
 	c.JS = js
 	c.closers = append(c.closers, js.Shutdown)
 
-	sp, err := wrapSpider(spec, js, logger)
+	sp, err := wrapSpider(spec, &v, js, logger, st)
 	if err != nil {
 		return nil, err
 	}
-	c.Spider = streamSpider{sp}
+	c.Spider = sp
 
-	sched, rsched, closeSched, err := newScheduler(spec, set, logger, st)
+	sched, rsched, closeSched, err := newScheduler(spec, &v, logger, st)
 	if err != nil {
+		return nil, err
+	}
+	// A JOBDIR also keeps the cookies and spider.state (jobstate.go).
+	if sched, err = withJobState(sched, jars, sessions, js, logger); err != nil {
 		return nil, err
 	}
 	if closeSched != nil {
@@ -181,28 +182,22 @@ func New(opts Options) (c *Crawler, err error) {
 		return dl.Dialer().DialContext(ctx, network, addr)
 	}, logger)
 	c.closers = append(c.closers, releaseImp)
-	dl, err = newDownloader(set, opts, imp, rsched, logger)
+	dl, err = newDownloader(&v, opts, imp, rsched, logger)
 	if err != nil {
 		return nil, err
 	}
 	// Idle keep-alive connections (and proxy tunnels) end with the crawl.
 	c.closers = append(c.closers, func() { dl.Close() })
-	wsm := websocket.NewManager(websocket.Options{
-		DialTLS:     tlsDialer(imp),
-		RootCAs:     opts.HTTP.RootCAs,
-		Impersonate: opts.profile,
-		Verify:      set.Bool("TLS_VERIFY"),
-		EndTag:      set.String("WS_END_TAG"),
-		IdleTimeout: set.Duration("WS_IDLE_TIMEOUT"),
-		Compression: true,
-		// Open connections count toward the concurrency limits.
-		MaxConns:        set.Int("CONCURRENT_REQUESTS"),
-		MaxConnsPerHost: set.Int("CONCURRENT_REQUESTS_PER_DOMAIN"),
-		Stats:           st,
-		Logger:          logger,
-	})
+	wo := websocket.FromSettings(&v) // open connections count toward the concurrency limits
+	wo.DialTLS = tlsDialer(imp)
+	wo.RootCAs = opts.HTTP.RootCAs
+	wo.Impersonate = opts.profile
+	wo.Compression = true
+	wo.Stats = st
+	wo.Logger = logger
+	wsm := websocket.NewManager(wo)
 	c.closers = append(c.closers, wsm.Close)
-	chain, err := newChain(spec, set, js, router{http: dl, ws: wsm}, jars, sessions, logger, st)
+	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm}, jars, sessions, logger, st)
 	if err != nil {
 		return nil, err
 	}
@@ -218,9 +213,9 @@ func New(opts Options) (c *Crawler, err error) {
 	}
 
 	engineMWs := []engine.SpiderMiddleware{
-		&spidermw.Referer{SetHeader: set.Bool("REFERER_ENABLED")},
+		spidermw.RefererFromSettings(&v),
 		spidermw.NewOffsite(spec.AllowedDomains, st, logger),
-		spidermw.NewDepth(set.Int("DEPTH_LIMIT"), set.Int("DEPTH_PRIORITY"), set.Bool("DEPTH_STATS_VERBOSE"), st, logger),
+		spidermw.DepthFromSettings(&v, st, logger),
 	}
 	if rsched != nil {
 		if w := rsched.Items(); w != nil {
@@ -230,13 +225,11 @@ func New(opts Options) (c *Crawler, err error) {
 		// redis_key it pulls tasks, and in all cases it closes only when the
 		// whole crawl is idle (no queue, no lease held by any worker).
 		{
-			tasks := &redisTasks{sched: rsched, opts: redisq.TaskOptions{
-				Keys:          spec.RedisKeys,
-				Kind:          redisStartKind(set),
-				BatchSize:     redisBatchSize(set),
-				MaxIdle:       sharedMaxIdle(spec),
-				KnownCallback: js.HasExport,
-			}}
+			to := redisq.TasksFromSettings(&v)
+			to.Keys = spec.RedisKeys
+			to.MaxIdle = sharedMaxIdle(spec.RedisKeys, to.MaxIdle)
+			to.KnownCallback = js.HasExport
+			tasks := &redisTasks{sched: rsched, opts: to}
 			if js.HasExport("make_request_from_data") {
 				tasks.opts.MakeRequests = func(ctx context.Context, data []byte) ([]*crawl.Request, error) {
 					reqs, _, err := js.MakeRequestsFromData(ctx, data)
@@ -249,10 +242,11 @@ func New(opts Options) (c *Crawler, err error) {
 
 	var exporters []engine.Exporter
 	if !opts.NoFeeds {
-		cfgs, err := feedConfigs(spec, opts.Outputs)
+		cfgs, err := feedConfigs(spec, v.Feeds, opts.Outputs)
 		if err != nil {
 			return nil, err
 		}
+		resumeFeeds(cfgs, sched, logger)
 		if len(cfgs) > 0 {
 			stdout := opts.Stdout
 			if stdout == nil {
@@ -272,29 +266,22 @@ func New(opts Options) (c *Crawler, err error) {
 	}
 	sigs.Connect(js.SignalHandler())
 
-	c.engine, err = engine.New(engine.Options{
-		Spider:                   c.Spider,
-		Fetcher:                  chain,
-		Scheduler:                sched,
-		Pipelines:                pipes,
-		SpiderMiddlewares:        engineMWs,
-		Feeds:                    exporters,
-		Stats:                    st,
-		Logger:                   logger,
-		Signals:                  sigs,
-		ConcurrentRequests:       set.Int("CONCURRENT_REQUESTS"),
-		ConcurrentItems:          set.Int("CONCURRENT_ITEMS"),
-		MaxActiveSize:            set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),
-		MaxPendingItems:          100,
-		CloseSpiderItemCount:     int64(set.Int("CLOSESPIDER_ITEMCOUNT")),
-		CloseSpiderPageCount:     int64(set.Int("CLOSESPIDER_PAGECOUNT")),
-		CloseSpiderErrorCount:    int64(set.Int("CLOSESPIDER_ERRORCOUNT")),
-		CloseSpiderTimeout:       set.Duration("CLOSESPIDER_TIMEOUT"),
-		CloseSpiderTimeoutNoItem: set.Duration("CLOSESPIDER_TIMEOUT_NO_ITEM"),
-		DontFilter:               set.Bool("DONT_FILTER"),
-		IdleReason:               idleReason(rsched),
-		MaxActiveRequests:        maxActive(rsched, set),
-	}.WithMemUsage(memUsage(set)))
+	eo := engine.FromSettings(&v) // concurrency, CLOSESPIDER_*, DONT_FILTER, MEMUSAGE_*
+	eo.Spider = c.Spider
+	eo.Fetcher = chain
+	eo.Scheduler = sched
+	eo.Pipelines = pipes
+	eo.SpiderMiddlewares = engineMWs
+	eo.Feeds = exporters
+	eo.Stats = st
+	eo.Logger = logger
+	eo.Signals = sigs
+	eo.MaxPendingItems = 100
+	eo.IdleReason = idleReason(rsched)
+	eo.MaxActiveRequests = maxActive(rsched, v.ConcurrentRequests)
+	eo.DurableAcks = persistent(sched)
+	eo.MaxLeased = leaseBound(sched, v.ConcurrentRequests)
+	c.engine, err = engine.New(eo)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +311,7 @@ func (c *Crawler) release() {
 
 // wrapSpider makes the JS spider a CrawlSpider (rules) or SitemapSpider
 // (sitemap_urls) when the spec asks for it.
-func wrapSpider(spec *dsl.Spec, js *jsbridge.Spider, logger *slog.Logger) (engine.Spider, error) {
+func wrapSpider(spec *dsl.Spec, v *settings.Values, js *jsbridge.Spider, logger *slog.Logger, st stats.Collector) (engine.Spider, error) {
 	var sp engine.Spider = js
 	if len(spec.Rules) > 0 {
 		rules := make([]crawlspider.Rule, len(spec.Rules))
@@ -347,15 +334,14 @@ func wrapSpider(spec *dsl.Spec, js *jsbridge.Spider, logger *slog.Logger) (engin
 				ProcessRequest: r.ProcessRequest,
 			}
 		}
-		follow := spec.Settings.Bool("CRAWLSPIDER_FOLLOW_LINKS")
-		cs, err := crawlspider.New(sp, crawlspider.Options{
-			Rules:           rules,
-			ParseStartURL:   spec.ParseStartURL,
-			DefaultCallback: spec.DefaultCallback(),
-			FollowLinks:     &follow,
-			Hooks:           js.CrawlSpiderHooks(),
-			Logger:          logger,
-		})
+		co := crawlspider.FromSettings(v) // CRAWLSPIDER_FOLLOW_LINKS, LINKEXTRACTOR_MAX_LINKS
+		co.Rules = rules
+		co.ParseStartURL = spec.ParseStartURL
+		co.DefaultCallback = spec.DefaultCallback()
+		co.Hooks = js.CrawlSpiderHooks()
+		co.Logger = logger
+		co.Stats = st
+		cs, err := crawlspider.New(sp, co)
 		if err != nil {
 			return nil, fmt.Errorf("rules: %w", err)
 		}
@@ -366,14 +352,13 @@ func wrapSpider(spec *dsl.Spec, js *jsbridge.Spider, logger *slog.Logger) (engin
 		for _, r := range spec.SitemapRules {
 			rules = append(rules, crawlspider.SitemapRule{Pattern: r.Regex, Callback: r.Callback})
 		}
-		ss, err := crawlspider.NewSitemap(sp, crawlspider.SitemapOptions{
-			URLs:           spec.SitemapURLs,
-			Rules:          rules,
-			Follow:         spec.SitemapFollow,
-			AlternateLinks: derefBool(spec.SitemapAlternateLinks, false),
-			MaxSize:        spec.Settings.Bytes("DOWNLOAD_MAXSIZE"),
-			Logger:         logger,
-		})
+		so := crawlspider.SitemapFromSettings(v) // DOWNLOAD_MAXSIZE
+		so.URLs = spec.SitemapURLs
+		so.Rules = rules
+		so.Follow = spec.SitemapFollow
+		so.AlternateLinks = derefBool(spec.SitemapAlternateLinks, false)
+		so.Logger = logger
+		ss, err := crawlspider.NewSitemap(sp, so)
 		if err != nil {
 			return nil, fmt.Errorf("sitemap: %w", err)
 		}
@@ -389,9 +374,11 @@ func derefBool(p *bool, def bool) bool {
 	return *p
 }
 
-// newDownloader maps the download settings onto the downloader.
-func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Transport, error), rsched *redisq.Scheduler, logger *slog.Logger) (*downloader.Downloader, error) {
-	d, err := DownloaderOptions(set, opts.HTTP)
+// newDownloader builds the downloader of the settings
+// (downloader.FromSettings: fetch builds its downloader the same way, so a
+// page is fetched exactly as a spider would fetch it).
+func newDownloader(v *settings.Values, opts Options, imp func() (*impersonate.Transport, error), rsched *redisq.Scheduler, logger *slog.Logger) (*downloader.Downloader, error) {
+	d, err := downloader.FromSettings(v, opts.HTTP)
 	if err != nil {
 		return nil, err
 	}
@@ -406,100 +393,24 @@ func newDownloader(set *dsl.Settings, opts Options, imp func() (*impersonate.Tra
 	return downloader.New(d)
 }
 
-// DownloaderOptions maps the download settings (timeouts, limits, delays,
-// AutoThrottle, TLS verification, proxies, the private-network guard) onto
-// downloader options starting from base HTTP options; run and fetch both use
-// it, so a page is fetched exactly as a spider would fetch it. Transports,
-// the profile and the logger are the caller's.
-func DownloaderOptions(set *dsl.Settings, base downloader.HTTPOptions) (downloader.Options, error) {
-	d := downloader.DefaultOptions()
-	d.HTTP = base
-	d.HTTP.DenyPrivate = set.Bool("DENY_PRIVATE_NETWORKS")
-	for _, p := range set.Strings("NETWORK_ALLOW") {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			return d, fmt.Errorf("settings.NETWORK_ALLOW: %w", err)
-		}
-		d.HTTP.Guard.Allow = append(d.HTTP.Guard.Allow, prefix)
-	}
-	if t := set.Duration("DNS_TIMEOUT"); t > 0 {
-		d.HTTP.DNSTimeout = t
-	}
-	d.ConcurrentPerDomain = set.Int("CONCURRENT_REQUESTS_PER_DOMAIN")
-	d.Delay = set.Duration("DOWNLOAD_DELAY")
-	d.RandomizeDelay = set.Bool("RANDOMIZE_DOWNLOAD_DELAY")
-	d.AutoThrottle.Enabled = set.Bool("AUTOTHROTTLE_ENABLED")
-	d.AutoThrottle.StartDelay = set.Duration("AUTOTHROTTLE_START_DELAY")
-	d.AutoThrottle.MaxDelay = set.Duration("AUTOTHROTTLE_MAX_DELAY")
-	d.AutoThrottle.TargetConcurrency = set.Float("AUTOTHROTTLE_TARGET_CONCURRENCY")
-	d.AutoThrottle.Debug = set.Bool("AUTOTHROTTLE_DEBUG")
-	d.Timeout = set.Duration("DOWNLOAD_TIMEOUT")
-	d.MaxSize = set.Bytes("DOWNLOAD_MAXSIZE")
-	d.WarnSize = set.Bytes("DOWNLOAD_WARNSIZE")
-	d.FailOnDataLoss = set.Bool("DOWNLOAD_FAIL_ON_DATALOSS")
-	d.Verify = set.Bool("TLS_VERIFY")
-	d.Proxies = set.Strings("PROXIES")
-	d.NoProxy = set.Strings("NO_PROXY")
-	return d, nil
-}
-
 // newChain builds the downloader middleware chain: the built-ins
 // configured from the settings, with the spec's JS middlewares where
-// Scrapy puts user middlewares.
-func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
-	b := middleware.DefaultBuiltins(st, logger)
+// Scrapy puts user middlewares. profile is IMPERSONATE, resolved.
+func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
+	b := middleware.BuiltinsFromSettings(v, st, logger)
 	b.Cookies.Jars = jars
-	b.HTTPError.AllowedCodes = set.Ints("HTTPERROR_ALLOWED_CODES")
-	b.HTTPError.AllowAll = set.Bool("HTTPERROR_ALLOW_ALL")
-	b.DefaultHeaders.UserAgent = set.String("USER_AGENT")
-	b.DefaultHeaders.Headers = nil
-	for _, kv := range set.StringPairs("DEFAULT_REQUEST_HEADERS") {
-		b.DefaultHeaders.Headers = append(b.DefaultHeaders.Headers, crawl.Header{Name: kv[0], Value: kv[1]})
+	b.DefaultHeaders.Impersonate = profile
+	cache, err := middleware.HTTPCacheFromSettings(v, spec.Dir, spec.Name, st, logger)
+	if err != nil {
+		return nil, err
 	}
-	b.DefaultHeaders.Impersonate = profileSetting(spec)
-	b.Retry.Enabled = set.Bool("RETRY_ENABLED")
-	b.Retry.Times = set.Int("RETRY_TIMES")
-	b.Retry.HTTPCodes = set.Ints("RETRY_HTTP_CODES")
-	b.Retry.PriorityAdjust = set.Int("RETRY_PRIORITY_ADJUST")
-	b.Redirect.Enabled = set.Bool("REDIRECT_ENABLED")
-	b.Redirect.MaxTimes = set.Int("REDIRECT_MAX_TIMES")
-	b.Redirect.PriorityAdjust = set.Int("REDIRECT_PRIORITY_ADJUST")
-	b.Redirect.MetaRefresh = set.Bool("METAREFRESH_ENABLED")
-	b.Redirect.MetaRefreshMaxDelay = set.Duration("METAREFRESH_MAXDELAY")
-	b.Redirect.SensitiveHeaders = set.Strings("REDIRECT_SENSITIVE_HEADERS")
-	b.Redirect.MaxURLLength = set.Int("URLLENGTH_LIMIT")
-	b.Cookies.Enabled = set.Bool("COOKIES_ENABLED")
-	b.Cookies.Debug = set.Bool("COOKIES_DEBUG")
-	if set.Bool("HTTPCACHE_ENABLED") {
-		dir := set.String("HTTPCACHE_DIR")
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(spec.Dir, dir)
-		}
-		cache, err := middleware.NewHTTPCache(dir, spec.Name, st, logger)
-		if err != nil {
-			return nil, fmt.Errorf("settings.HTTPCACHE_DIR: %w", err)
-		}
-		cache.Expiration = set.Duration("HTTPCACHE_EXPIRATION_SECS")
-		cache.IgnoreHTTPCodes = set.Ints("HTTPCACHE_IGNORE_HTTP_CODES")
-		b.HTTPCache = cache
-	}
-	for _, kv := range set.StringPairs("DEFAULT_COOKIES") {
-		b.Cookies.Defaults = append(b.Cookies.Defaults, crawl.Cookie{Name: kv[0], Value: kv[1]})
-	}
-	if set.Bool("ROBOTSTXT_OBEY") {
-		ua := set.String("ROBOTSTXT_USER_AGENT")
-		if ua == "" {
-			ua = set.String("USER_AGENT")
-		}
-		b.Robots = &middleware.RobotsTxt{
-			Enabled:   true,
-			Fetch:     h.http.Download,
-			UserAgent: ua,
-			Scheme:    spec.RobotScheme,
-			Delays:    h.http,
-			Stats:     st,
-			Logger:    logger,
-		}
+	b.HTTPCache = cache
+	if r := middleware.RobotsFromSettings(v, h.http.Download); r != nil {
+		r.Scheme = spec.RobotScheme
+		r.Delays = h.http
+		r.Stats = st
+		r.Logger = logger
+		b.Robots = r
 	}
 	// The session registry runs before the user's middlewares so they see
 	// the member a request was assigned (meta session_member).
@@ -514,58 +425,50 @@ func newChain(spec *dsl.Spec, set *dsl.Settings, js *jsbridge.Spider, h router, 
 	return middleware.NewChain(h, b.Stack(user...)...)
 }
 
-// feedConfigs merges the spec's feeds:, the FEEDS setting (e.g. from -s)
-// and the -o/-O outputs.
-func feedConfigs(spec *dsl.Spec, outputs []feed.Config) ([]feed.Config, error) {
-	var cfgs []feed.Config
-	feeds := append(dsl.Feeds(nil), spec.Feeds...)
-	for _, kv := range spec.Settings.Pairs("FEEDS") {
-		f := dsl.Feed{URI: kv.Key}
-		m, _ := kv.Value.(map[string]any)
-		f.Format, _ = m["format"].(string)
-		f.Encoding, _ = m["encoding"].(string)
-		if b, ok := m["overwrite"].(bool); ok {
-			f.Overwrite = &b
-		}
-		switch n := m["indent"].(type) {
-		case int:
-			f.Indent = &n
-		case int64:
-			i := int(n)
-			f.Indent = &i
-		case float64:
-			i := int(n)
-			f.Indent = &i
-		}
-		if b, ok := m["store_empty"].(bool); ok {
-			f.StoreEmpty = &b
-		}
-		if fields, ok := m["fields"].([]any); ok {
-			for _, x := range fields {
-				f.Fields = append(f.Fields, fmt.Sprint(x))
-			}
-		}
-		feeds = append(feeds, f)
+// persistent reports a scheduler that outlives the process (JOBDIR, Redis):
+// its acknowledgements must wait for the items to be on disk.
+func persistent(sched scheduler.Scheduler) bool {
+	_, mem := sched.(*scheduler.Memory)
+	return !mem
+}
+
+// leaseBound bounds the requests a persistent scheduler has handed out and
+// not seen acknowledged to CONCURRENT_REQUESTS: what a killed crawl fetches
+// again.
+func leaseBound(sched scheduler.Scheduler, concurrentRequests int) int {
+	if !persistent(sched) {
+		return 0
 	}
-	for _, f := range feeds {
-		uri := f.URI
-		if uri != "-" && !filepath.IsAbs(uri) && !strings.Contains(uri, "://") {
-			uri = filepath.Join(spec.Dir, uri)
+	return concurrentRequests
+}
+
+// resumeFeeds makes the feeds of a crawl resumed from a JOBDIR continue
+// their files: -O (overwrite) would throw away the items of the earlier
+// runs, whose requests the JOBDIR will not fetch again. A torn last record
+// left by a kill is cut (feed.Config.Logger says so).
+func resumeFeeds(cfgs []feed.Config, sched scheduler.Scheduler, logger *slog.Logger) {
+	d := diskScheduler(sched)
+	resumed := d != nil && d.Seen() > 0
+	for i := range cfgs {
+		cfgs[i].Logger = logger
+		if resumed && cfgs[i].Overwrite && cfgs[i].URI != "-" {
+			logger.Warn("resuming a crawl from the jobdir: the feed is continued, not overwritten (its earlier items belong to this crawl)", "feed", cfgs[i].URI)
+			cfgs[i].Overwrite = false
 		}
-		cfg := feed.Config{URI: uri, Overwrite: derefBool(f.Overwrite, false), Fields: f.Fields, Encoding: f.Encoding,
-			Indent: derefInt(f.Indent), StoreEmpty: derefBool(f.StoreEmpty, true)}
-		if f.Format != "" {
-			ff, err := feed.ParseFormat(f.Format)
-			if err != nil {
-				return nil, fmt.Errorf("feeds.%s: %w", f.URI, err)
-			}
-			cfg.Format = ff
-		} else {
-			ff, err := feed.FormatFromPath(uri)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Format = ff
+	}
+}
+
+// feedConfigs merges the spec's feeds:, the FEEDS setting (e.g. from -s;
+// decoded by dsl, like feeds:) and the -o/-O outputs.
+func feedConfigs(spec *dsl.Spec, feeds []settings.Feed, outputs []feed.Config) ([]feed.Config, error) {
+	var cfgs []feed.Config
+	for _, f := range append(feedValues(spec.Feeds), feeds...) {
+		if f.URI != "-" && !filepath.IsAbs(f.URI) && !strings.Contains(f.URI, "://") {
+			f.URI = filepath.Join(spec.Dir, f.URI)
+		}
+		cfg, err := feed.FromSettings(f)
+		if err != nil {
+			return nil, err
 		}
 		cfgs = append(cfgs, cfg)
 	}
@@ -576,13 +479,6 @@ func feedConfigs(spec *dsl.Spec, outputs []feed.Config) ([]feed.Config, error) {
 		cfgs = append(cfgs, o)
 	}
 	return cfgs, nil
-}
-
-func derefInt(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 // checkHooks makes sure every hook names an exported function before the
@@ -610,15 +506,14 @@ func (r router) Download(ctx context.Context, req *crawl.Request) (*crawl.Respon
 	return r.http.Download(ctx, req)
 }
 
-// profileSetting is IMPERSONATE, with a relative profile file (.yaml,
+// profileSetting is IMPERSONATE (p), with a relative profile file (.yaml,
 // .yml, .json) resolved against the spec's directory like every other path
 // in a spec.
-func profileSetting(spec *dsl.Spec) string {
-	p := spec.Settings.String("IMPERSONATE")
+func profileSetting(dir, p string) string {
 	switch strings.ToLower(filepath.Ext(p)) {
 	case ".yaml", ".yml", ".json":
 		if !filepath.IsAbs(p) {
-			return filepath.Join(spec.Dir, p)
+			return filepath.Join(dir, p)
 		}
 	}
 	return p
@@ -626,12 +521,11 @@ func profileSetting(spec *dsl.Spec) string {
 
 // sharedMaxIdle is how long a worker of a Redis crawl waits with no work
 // anywhere before closing. A RedisSpider waits MAX_IDLE_TIME_BEFORE_CLOSE
-// (0 = forever, waiting for pushed tasks, as in scrapy-redis); a crawl
+// (d; 0 = forever, waiting for pushed tasks, as in scrapy-redis); a crawl
 // without redis_key has nothing to wait for once the shared crawl is idle,
 // so it closes after at least a second of shared idleness.
-func sharedMaxIdle(spec *dsl.Spec) time.Duration {
-	d := spec.Settings.Duration("MAX_IDLE_TIME_BEFORE_CLOSE")
-	if len(spec.RedisKeys) == 0 && d < time.Second {
+func sharedMaxIdle(redisKeys []string, d time.Duration) time.Duration {
+	if len(redisKeys) == 0 && d < time.Second {
 		return time.Second
 	}
 	return d
@@ -653,11 +547,11 @@ func idleReason(rsched *redisq.Scheduler) string {
 // engine raises the bound while callbacks wait on results of pending
 // requests, so ResultHolder spiders cannot deadlock. Local crawls are
 // bounded by the response bytes held (MaxActiveSize) only.
-func maxActive(rsched *redisq.Scheduler, set *dsl.Settings) int {
+func maxActive(rsched *redisq.Scheduler, concurrentRequests int) int {
 	if rsched == nil {
 		return 0
 	}
-	return 4 * max(set.Int("CONCURRENT_REQUESTS"), 1)
+	return 4 * max(concurrentRequests, 1)
 }
 
 // ParseOne downloads req through the middleware chain (following retries
@@ -687,25 +581,4 @@ func (c *Crawler) ParseOne(ctx context.Context, req *crawl.Request, out engine.O
 		return err
 	}
 	return c.Spider.Callback(ctx, resp, out)
-}
-
-// redisBatchSize is how many tasks a worker leases from the redis keys at
-// once: REDIS_START_URLS_BATCH_SIZE, or CONCURRENT_REQUESTS when it is 0.
-func redisBatchSize(set *dsl.Settings) int {
-	if n := set.Int("REDIS_START_URLS_BATCH_SIZE"); n > 0 {
-		return n
-	}
-	return set.Int("CONCURRENT_REQUESTS")
-}
-
-// memUsage maps the MEMUSAGE_* settings (Scrapy's MemoryUsage extension).
-func memUsage(set *dsl.Settings) engine.MemUsage {
-	if !set.Bool("MEMUSAGE_ENABLED") {
-		return engine.MemUsage{Off: true}
-	}
-	return engine.MemUsage{
-		Limit:         int64(set.Int("MEMUSAGE_LIMIT_MB")) << 20,
-		Warning:       int64(set.Int("MEMUSAGE_WARNING_MB")) << 20,
-		CheckInterval: set.Duration("MEMUSAGE_CHECK_INTERVAL_SECONDS"),
-	}
 }

@@ -7,8 +7,10 @@ import (
 )
 
 // TestDependencyDirection enforces the layering of DESIGN.md §1: runtime/*
-// never imports jsbridge, dsl or goja; dsl and runtime/crawl import no other
-// package of ours.
+// never imports jsbridge, dsl or goja; dsl, runtime/crawl, runtime/settings and
+// runtime/weburl import no other package of ours; the engine, the scheduler and the item
+// pipeline do not link the HTML and selector stack of runtime/extract
+// (issue 13: URL handling they need is in runtime/weburl).
 func TestDependencyDirection(t *testing.T) {
 	const mod = "github.com/spiderrun/spiderrun"
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}:{{join .Deps \" \"}}", "./...").Output()
@@ -23,6 +25,11 @@ func TestDependencyDirection(t *testing.T) {
 		{mod + "/runtime/", []string{mod + "/jsbridge", mod + "/dsl", "github.com/dop251/goja", mod + "/cmd"}, true},
 		{mod + "/dsl", []string{mod + "/"}, false},
 		{mod + "/runtime/crawl", []string{mod + "/"}, false},
+		{mod + "/runtime/settings", []string{mod + "/"}, false},
+		{mod + "/runtime/weburl", []string{mod + "/"}, false},
+		{mod + "/runtime/engine", []string{mod + "/runtime/extract"}, true},
+		{mod + "/runtime/scheduler", []string{mod + "/runtime/extract"}, true},
+		{mod + "/runtime/pipeline", []string{mod + "/runtime/extract"}, true},
 		{mod + "/jsbridge", []string{mod + "/dsl", mod + "/cmd"}, true},
 	}
 	checked := 0

@@ -7,37 +7,120 @@ import (
 	"io/fs"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/runtime/settings"
 )
 
 // TestEverySettingIsRead: a setting in the table is public API with a
-// documented effect, so some code other than the table must read it. This
-// catches a setting declared, documented and accepted but wired to
-// nothing (it has happened).
+// documented effect, so some code must read it. The generated
+// ResolveSettings reads every setting into its field of settings.Values;
+// each field must then be read by a component's builder or by the wiring:
+// a selector x.Field where x is a settings.Values (a parameter, variable or
+// struct field of that type, or a call to ResolveSettings). This catches a
+// setting declared, documented and accepted but wired to nothing (it has
+// happened).
 func TestEverySettingIsRead(t *testing.T) {
-	literals := map[string]bool{}
+	read := map[string]bool{}
 	for path, f := range sourceFiles(t) {
-		if path == "dsl/settings_table.go" {
+		if strings.HasSuffix(path, "_gen.go") {
 			continue
 		}
+		vals := valuesNames(f)
 		ast.Inspect(f, func(n ast.Node) bool {
-			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				if s, err := strconv.Unquote(lit.Value); err == nil {
-					literals[s] = true
-				}
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			switch x := sel.X.(type) {
+			case *ast.Ident:
+				read[sel.Sel.Name] = read[sel.Sel.Name] || vals[x.Name]
+			case *ast.SelectorExpr: // t.v.Field
+				read[sel.Sel.Name] = read[sel.Sel.Name] || vals[x.Sel.Name]
+			case *ast.CallExpr: // ResolveSettings(set).Field
+				read[sel.Sel.Name] = read[sel.Sel.Name] || isResolveSettings(x.Fun)
 			}
 			return true
 		})
 	}
-	for _, def := range dsl.Table() {
-		if !literals[def.Name] {
-			t.Errorf("setting %s is declared in dsl/settings_table.go but no code reads it", def.Name)
+	typ := reflect.TypeOf(settings.Values{})
+	fields := map[string]bool{}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		fields[f.Tag.Get("setting")] = true
+		if !read[f.Name] {
+			t.Errorf("setting %s (settings.Values.%s) is read by no component", f.Tag.Get("setting"), f.Name)
 		}
 	}
+	for _, def := range dsl.Table() {
+		if !fields[def.Name] {
+			t.Errorf("setting %s has no field in settings.Values: run go run ./internal/gensettings", def.Name)
+		}
+	}
+}
+
+// valuesNames are the names a file declares as a settings.Values (or a
+// pointer to one): parameters, variables, struct fields, and variables
+// assigned from ResolveSettings or settings.Defaults.
+func valuesNames(f *ast.File) map[string]bool {
+	names := map[string]bool{}
+	isValues := func(e ast.Expr) bool {
+		if st, ok := e.(*ast.StarExpr); ok {
+			e = st.X
+		}
+		sel, ok := e.(*ast.SelectorExpr)
+		if !ok || sel.Sel.Name != "Values" {
+			return false
+		}
+		pkg, ok := sel.X.(*ast.Ident)
+		return ok && pkg.Name == "settings"
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.Field:
+			if isValues(n.Type) {
+				for _, id := range n.Names {
+					names[id.Name] = true
+				}
+			}
+		case *ast.ValueSpec:
+			if n.Type != nil && isValues(n.Type) {
+				for _, id := range n.Names {
+					names[id.Name] = true
+				}
+			}
+		case *ast.AssignStmt:
+			for i, rhs := range n.Rhs {
+				call, ok := rhs.(*ast.CallExpr)
+				if !ok || i >= len(n.Lhs) {
+					continue
+				}
+				if id, ok := n.Lhs[i].(*ast.Ident); ok && (isResolveSettings(call.Fun) || isSelector(call.Fun, "settings", "Defaults")) {
+					names[id.Name] = true
+				}
+			}
+		}
+		return true
+	})
+	return names
+}
+
+func isResolveSettings(fun ast.Expr) bool {
+	if id, ok := fun.(*ast.Ident); ok {
+		return id.Name == "ResolveSettings"
+	}
+	return isSelector(fun, "spiderrun", "ResolveSettings")
+}
+
+func isSelector(e ast.Expr, pkg, name string) bool {
+	sel, ok := e.(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != name {
+		return false
+	}
+	id, ok := sel.X.(*ast.Ident)
+	return ok && id.Name == pkg
 }
 
 // TestEverySpecKeyIsRead: the same for the spec's keys. Each YAML key of

@@ -21,8 +21,10 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/diskq"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 	"github.com/spiderrun/spiderrun/runtime/websocket"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // newLogger returns the crawl's logger: text lines on w at LOG_LEVEL,
@@ -33,11 +35,11 @@ func newLogger(w io.Writer, level string, st stats.Collector) *slog.Logger {
 	}
 	var lvl slog.Level
 	switch strings.ToUpper(level) {
-	case "DEBUG":
+	case settings.LogLevelDebug:
 		lvl = slog.LevelDebug
-	case "WARNING", "WARN":
+	case settings.LogLevelWarning, "WARN":
 		lvl = slog.LevelWarn
-	case "ERROR", "CRITICAL":
+	case settings.LogLevelError, settings.LogLevelCritical:
 		lvl = slog.LevelError
 	default:
 		lvl = slog.LevelInfo
@@ -50,60 +52,53 @@ func newLogger(w io.Writer, level string, st stats.Collector) *slog.Logger {
 // RedisSpider) always uses Redis, whose leases its tasks need. The *redisq
 // result is nil for the memory backend. The returned func releases what the
 // backend holds (a Redis connection).
-func newScheduler(spec *dsl.Spec, set *dsl.Settings, logger *slog.Logger, st stats.Collector) (scheduler.Scheduler, *redisq.Scheduler, func(), error) {
-	kind := set.String("SCHEDULER")
-	jobdir := set.String("JOBDIR")
-	if jobdir != "" && set.Source("JOBDIR") == "spec" && !filepath.IsAbs(jobdir) {
+func newScheduler(spec *dsl.Spec, v *settings.Values, logger *slog.Logger, st stats.Collector) (scheduler.Scheduler, *redisq.Scheduler, func(), error) {
+	kind := v.Scheduler
+	jobdir := v.JobDir
+	if jobdir != "" && spec.Settings.Source("JOBDIR") == "spec" && !filepath.IsAbs(jobdir) {
 		jobdir = filepath.Join(spec.Dir, jobdir)
 	}
 	switch {
-	case jobdir != "" && (kind == "redis" || len(spec.RedisKeys) > 0):
+	case jobdir != "" && (kind == settings.SchedulerRedis || len(spec.RedisKeys) > 0):
 		return nil, nil, nil, fmt.Errorf("settings.JOBDIR: a Redis crawl keeps its state in Redis; JOBDIR is for crawls on one machine")
 	case jobdir != "":
-		kind = "disk"
-	case kind == "disk":
+		kind = settings.SchedulerDisk
+	case kind == settings.SchedulerDisk:
 		return nil, nil, nil, fmt.Errorf("settings.SCHEDULER: disk needs a directory: set JOBDIR or pass --jobdir DIR")
 	}
-	if len(spec.RedisKeys) > 0 && kind != "redis" {
-		logger.Info("redis_key makes this a RedisSpider: using SCHEDULER redis", "redis_url", redisq.RedactURL(set.String("REDIS_URL")))
-		kind = "redis"
+	if len(spec.RedisKeys) > 0 && kind != settings.SchedulerRedis {
+		logger.Info("redis_key makes this a RedisSpider: using SCHEDULER redis", "redis_url", weburl.Redact(v.RedisURL))
+		kind = settings.SchedulerRedis
 	}
 	switch kind {
-	case "", "memory":
-		if set.String("DUPEFILTER") == "bloom" {
+	case "", settings.SchedulerMemory:
+		if v.Dupefilter == settings.DupefilterBloom {
 			return nil, nil, nil, fmt.Errorf("settings.DUPEFILTER: bloom needs SCHEDULER: redis (the in-memory dupefilter stores 16-byte fingerprints)")
 		}
-		return scheduler.NewMemory(scheduler.MemoryOptions{Stats: st, Logger: logger, Debug: set.Bool("DUPEFILTER_DEBUG")}), nil, nil, nil
-	case "disk":
-		if set.String("DUPEFILTER") == "bloom" {
+		mo := scheduler.MemoryFromSettings(v)
+		mo.Stats, mo.Logger = st, logger
+		return scheduler.NewMemory(mo), nil, nil, nil
+	case settings.SchedulerDisk:
+		if v.Dupefilter == settings.DupefilterBloom {
 			return nil, nil, nil, fmt.Errorf("settings.DUPEFILTER: bloom needs SCHEDULER: redis")
 		}
 		// The spider's name is checked, not its spec's content: fixing a
 		// callback and resuming is what a paused crawl is for.
-		d, err := diskq.Open(jobdir, diskq.Options{Spider: spec.Name, Fsync: set.Bool("JOBDIR_FSYNC"),
-			Stats: st, Logger: logger, Debug: set.Bool("DUPEFILTER_DEBUG")})
+		do := diskq.FromSettings(v)
+		do.Spider, do.Stats, do.Logger = spec.Name, st, logger
+		d, err := diskq.Open(jobdir, do)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("jobdir: %w", err)
 		}
 		return d, nil, nil, nil
-	case "redis":
-		rdb, err := DialRedis(spec)
+	case settings.SchedulerRedis:
+		rdb, err := dialRedis(spec.Dir, v)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		s, err := redisq.New(redisq.Options{
-			Client:         rdb,
-			Name:           spec.Name,
-			LeaseTimeout:   set.Duration("REDIS_LEASE_TIMEOUT"),
-			Persist:        set.Bool("SCHEDULER_PERSIST"),
-			FlushOnStart:   set.Bool("SCHEDULER_FLUSH_ON_START"),
-			Dupefilter:     set.String("DUPEFILTER"),
-			BloomCapacity:  int64(set.Int("DUPEFILTER_BLOOM_CAPACITY")),
-			BloomErrorRate: set.Float("DUPEFILTER_BLOOM_ERROR_RATE"),
-			ItemsKey:       redisq.ExpandKey(set.String("REDIS_ITEMS_KEY"), spec.Name),
-			Logger:         logger,
-			Stats:          st,
-		})
+		ro := redisq.FromSettings(v)
+		ro.Client, ro.Name, ro.Logger, ro.Stats = rdb, spec.Name, logger, st
+		s, err := redisq.New(ro)
 		if err != nil {
 			rdb.Close()
 			return nil, nil, nil, err
@@ -182,26 +177,20 @@ func (r *redisTasks) WrapStart(start engine.StartIterator) engine.StartIterator 
 	return r.sched.Tasks(o)
 }
 
-// redisStartKind maps REDIS_START_URLS_AS_SET / _AS_ZSET to the key type.
-func redisStartKind(set *dsl.Settings) string {
-	switch {
-	case set.Bool("REDIS_START_URLS_AS_ZSET"):
-		return redisq.KindZSet
-	case set.Bool("REDIS_START_URLS_AS_SET"):
-		return redisq.KindSet
-	}
-	return redisq.KindList
-}
-
 // DialRedis returns a client for the spec's REDIS_URL, trusting
 // REDIS_TLS_CA_FILE (relative to the spec) for rediss://. It does not
 // connect yet.
 func DialRedis(spec *dsl.Spec) (*redis.Client, error) {
-	ca := spec.Settings.String("REDIS_TLS_CA_FILE")
+	v := ResolveSettings(spec.Settings)
+	return dialRedis(spec.Dir, &v)
+}
+
+func dialRedis(dir string, v *settings.Values) (*redis.Client, error) {
+	ca := v.RedisTLSCAFile
 	if ca != "" && !filepath.IsAbs(ca) {
-		ca = filepath.Join(spec.Dir, ca)
+		ca = filepath.Join(dir, ca)
 	}
-	rdb, err := redisq.DialWith(spec.Settings.String("REDIS_URL"), redisq.DialOptions{CAFile: ca})
+	rdb, err := redisq.DialWith(v.RedisURL, redisq.DialOptions{CAFile: ca})
 	if err != nil {
 		return nil, fmt.Errorf("settings.REDIS_URL: %w", err)
 	}

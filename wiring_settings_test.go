@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 )
 
 func TestRedisBatchSize(t *testing.T) {
@@ -21,7 +22,8 @@ func TestRedisBatchSize(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got := redisBatchSize(s); got != tc.want {
+		v := ResolveSettings(s)
+		if got := redisq.TasksFromSettings(&v).BatchSize; got != tc.want {
 			t.Errorf("%v: batch %d, want %d", tc.set, got, tc.want)
 		}
 	}

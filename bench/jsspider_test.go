@@ -41,6 +41,15 @@ func runJS(b testing.TB, s *site.Site, dir, base string, pages int) (product.Rep
 	for _, kv := range jsSettings {
 		args = append(args, "-s", kv)
 	}
+	if os.Getenv("SPIDERRUN_BENCH_JOBDIR") != "" {
+		// A fresh JOBDIR each round: the group commit's cost (fsync of
+		// the feed, batched acks) is in the figure.
+		jd, err := os.MkdirTemp(dir, "job")
+		if err != nil {
+			b.Fatal(err)
+		}
+		args = append(args, "--jobdir", jd)
+	}
 	cmd := exec.Command(filepath.Join(dir, "spiderrun"), args...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr

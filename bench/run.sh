@@ -12,6 +12,8 @@
 #                           # spider then runs through bench/jscrawl, the
 #                           # CLI's code path with -cpuprofile):
 #                           # go tool pprof -top $PROFILE/js.pprof
+#   JOBDIR=1 bench/run.sh   # the JS spider with --jobdir (and the floor):
+#                           # the cost of the group commit
 #   CHAIN=1 bench/run.sh    # also the engine over the full downloader
 #                           # middleware chain ("enginechain")
 #
@@ -26,6 +28,9 @@ cd "$(dirname "$0")"
 PAGES=${PAGES:-20000}
 ROUNDS=${ROUNDS:-3}
 export PAGES ROUNDS
+if [ -n "${JOBDIR:-}" ]; then
+	export SPIDERRUN_BENCH_JOBDIR=1
+fi
 if [ -n "${CHAIN:-}" ]; then
 	export SPIDERRUN_BENCH_CHAIN=1
 fi

@@ -20,6 +20,16 @@ Settings use Scrapy's names. Precedence: the defaults below < the spec's
 ` + "`settings:`" + ` < ` + "`-s KEY=VALUE`" + ` on the command line. Unknown names are errors
 (with a "did you mean" hint), and values are checked for type and range.
 
+This table is the only place a setting is declared. This page, the JSON
+Schema and the typed ` + "`settings.Values`" + ` the crawl runs with
+(runtime/settings/values_gen.go: one field per setting, ` + "`Defaults()`" + ` holding
+the defaults below; ` + "`go run ./internal/gensettings`" + `) are generated from it.
+` + "`spiderrun.ResolveSettings`" + ` is the only code that reads a setting by name;
+each component maps its own settings next to its code (` + "`downloader.FromSettings`" + `,
+` + "`middleware.BuiltinsFromSettings`" + `, ` + "`engine.FromSettings`" + `, ...), and a test per
+component checks that the defaults below give its own zero-config defaults.
+FEEDS is decoded like the spec's ` + "`feeds:`" + ` key, with the same options.
+
 Value types:
 
 | type | in spider.yaml | with -s |

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"reflect"
-	"sort"
-	"strings"
 	"time"
 )
 
@@ -39,12 +36,14 @@ var table = []SettingDef{
 		Doc: "Log every delay adjustment AutoThrottle makes."},
 
 	// Downloading.
-	{Name: "DOWNLOAD_TIMEOUT", Kind: KindDuration, Default: 180 * time.Second, Aliases: []string{"TIMEOUT"}, Check: positiveDuration,
-		Doc: "Total time allowed for one download, body included."},
-	{Name: "DOWNLOAD_MAXSIZE", Kind: KindSize, Default: int64(1 << 30),
-		Doc: "Largest response body accepted (after decompression); larger downloads are aborted. 0 = no limit. Bytes, or a size such as \"32MiB\"."},
-	{Name: "DOWNLOAD_WARNSIZE", Kind: KindSize, Default: int64(32 << 20),
-		Doc: "Response body size (after decompression) above which a warning is logged. 0 = never."},
+	{Name: "DOWNLOAD_TIMEOUT", Kind: KindDuration, Default: 30 * time.Second, Aliases: []string{"TIMEOUT"}, Check: positiveDuration,
+		Doc: "Total time allowed for one download, body included (Scrapy: 180 s; shorter here so slow or endless bodies free their slot sooner)."},
+	{Name: "DOWNLOAD_MAXSIZE", Kind: KindSize, Default: int64(32 << 20),
+		Doc: "Largest response body accepted (after decompression); larger downloads are aborted. 0 = no limit. Bytes, or a size such as \"32MiB\" (Scrapy: 1 GiB, which 16 concurrent downloads can turn into 16 GiB)."},
+	{Name: "DOWNLOAD_WARNSIZE", Kind: KindSize, Default: int64(8 << 20),
+		Doc: "Response body size (after decompression) above which a warning is logged. 0 = never (Scrapy: 32 MiB)."},
+	{Name: "DOWNLOAD_MEMORY_BUDGET", Kind: KindSize, Default: int64(256 << 20),
+		Doc: "Most bytes the bodies of all downloads in progress may hold at once. A download that would go over waits (within DOWNLOAD_TIMEOUT); a body that alone needs more fails with MaxSizeExceeded. 0 = no bound. Not in Scrapy."},
 	{Name: "DOWNLOAD_FAIL_ON_DATALOSS", Kind: KindBool, Default: true,
 		Doc: "Treat a truncated body (fewer bytes than Content-Length, broken chunking) as a failure instead of a response flagged dataloss."},
 	{Name: "DNS_TIMEOUT", Kind: KindDuration, Default: 60 * time.Second, Check: positiveDuration,
@@ -131,6 +130,8 @@ var table = []SettingDef{
 		Doc: "False-positive rate the Bloom filter is sized for, between 0 and 1 exclusive."},
 	{Name: "CRAWLSPIDER_FOLLOW_LINKS", Kind: KindBool, Default: true,
 		Doc: "Whether CrawlSpider rules with follow: true follow links at all."},
+	{Name: "LINKEXTRACTOR_MAX_LINKS", Kind: KindInt, Default: 10_000, Min: minOf(0),
+		Doc: "Most links a CrawlSpider rule reads from one page (in document order, before duplicates are removed and filters apply); the rest of the page is skipped with one warning and the stat linkextractor/pages_truncated. 0 = no cap. Not in Scrapy."},
 
 	// Closing.
 	{Name: "CLOSESPIDER_ITEMCOUNT", Kind: KindInt, Default: 0, Min: minOf(0),
@@ -151,6 +152,8 @@ var table = []SettingDef{
 		Doc: "Longest time one turn of a JavaScript callback may run before it is interrupted and counted as an error."},
 	{Name: "JS_MEMORY_LIMIT", Kind: KindSize, Default: int64(512 << 20),
 		Doc: "Heap growth at which a runaway callback is stopped with an error. 0 = no limit."},
+	{Name: "CALLBACK_TIMEOUT", Kind: KindDuration, Default: 10 * time.Minute,
+		Doc: "Longest time one callback (or errback, pipeline, middleware method, hook) may take from its start to its end, awaits included. One still running then — awaiting a promise nothing settles, kept alive by a setInterval — ends with a CALLBACK_TIMEOUT error naming it and its source line, its timers are cleared, and the crawl goes on. Long enough for a callback that awaits other requests (ResultHolder) through their retries, each up to DOWNLOAD_TIMEOUT. 0 = no limit. Not in Scrapy."},
 
 	// Output, logs, stats.
 	{Name: "FEEDS", Kind: KindMap, Default: []KV{}, Check: feedsSetting,
@@ -289,31 +292,13 @@ func describeValue(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// feedsSetting checks FEEDS (Scrapy's form of the spec's feeds: key) with
-// the same option names and formats.
+// feedsSetting checks FEEDS (Scrapy's form of the spec's feeds: key) by
+// decoding it (decodeFeedSetting), with the same option names, types and
+// formats.
 func feedsSetting(v any) error {
-	opts, _ := yamlFields(reflect.TypeOf(FeedOptions{}))
-	var names []string
-	for k := range opts {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	for _, kv := range v.([]KV) {
-		m, ok := kv.Value.(map[string]any)
-		if !ok {
-			return fmt.Errorf("feed %q: options must be a mapping such as {format: jsonlines}, got %s", kv.Key, describeValue(kv.Value))
-		}
-		for _, k := range sortedKeys(m) {
-			if _, ok := opts[k]; !ok {
-				return fmt.Errorf("feed %q: unknown option %q%s", kv.Key, k, didYouMean(k, names))
-			}
-		}
-		format, _ := m["format"].(string)
-		if format == "" && feedFormatFromURI(kv.Key) == "" {
-			return fmt.Errorf("feed %q: cannot tell the format from the file name; set format (jsonlines, json, csv, xml)", kv.Key)
-		}
-		if format != "" && !contains(feedFormats, format) {
-			return fmt.Errorf("feed %q: format must be one of %s, got %q", kv.Key, strings.Join(feedFormats, ", "), format)
+		if _, err := decodeFeedSetting(kv); err != nil {
+			return err
 		}
 	}
 	return nil

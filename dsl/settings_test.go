@@ -12,8 +12,8 @@ func TestSettingsDefaults(t *testing.T) {
 	if got := s.Int("CONCURRENT_REQUESTS"); got != 16 {
 		t.Errorf("CONCURRENT_REQUESTS = %d, want 16", got)
 	}
-	if got := s.Duration("TIMEOUT"); got != 180*time.Second {
-		t.Errorf("TIMEOUT (alias) = %s, want 3m0s", got)
+	if got := s.Duration("TIMEOUT"); got != 30*time.Second {
+		t.Errorf("TIMEOUT (alias) = %s, want 30s", got)
 	}
 	if got := s.Pairs("DEFAULT_HEADERS"); len(got) != 2 || got[0].Key != "Accept" || got[1].Key != "Accept-Language" {
 		t.Errorf("DEFAULT_HEADERS = %v, want Accept then Accept-Language", got)

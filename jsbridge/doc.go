@@ -28,7 +28,7 @@
 //		AllowedDomains: spec.AllowedDomains, SessionID: spec.SessionID,
 //		SpecDir: dir, DefaultCallback: spec.Callback, DefaultErrback: spec.Errback,
 //		Settings: settings, Args: args, TaskData: taskData, Logger: log,
-//		JSTimeout: jsTimeout, JSMemoryLimit: jsMem,
+//		JSTimeout: jsTimeout, JSMemoryLimit: jsMem, CallbackTimeout: cbTimeout,
 //		Hooks: spec.Hooks,                          // spider_opened / spider_idle / spider_closed run from Open / Idle / Close
 //		SpiderMiddlewares: mws,                     // []jsbridge.SpiderMiddleware{{ProcessSpiderOutput, ProcessStart}}
 //		ExecJS: ctxs,                               // *execjs.Contexts from execjs.Load(spec.JSPath, ...)
@@ -53,16 +53,19 @@
 // # Limits
 //
 // Each turn of JavaScript is bounded by JSTimeout (vm.Interrupt, with the
-// callback and file:line in the message) and by JSMemoryLimit (heap growth,
-// polled from runtime/metrics every 50ms). Built-ins that ignore the
-// interrupt are guarded (String.prototype.repeat/padStart/padEnd,
-// Array.prototype.join: 16 MiB results; JSON.stringify: depth 1000; every
-// regex: 1s match timeout that throws instead of silently not matching).
-// Recursion is bounded by MaxCallStack (a RangeError). Built-in prototypes
-// are frozen after the prelude, so one page's data cannot pollute the next.
-// A turn that does not stop within a grace period after its interrupt is
-// stuck in a built-in: the runtime is abandoned (ErrAbandoned) and the
-// crawl is closed with reason js_runtime_abandoned.
+// callback and file:line in the message) and by JSMemoryLimit (live-heap
+// growth): package jsguard's Watchdog, shared with the use_execjs contexts.
+// The built-ins that ignore the interrupt are capped by jsguard.Install
+// (strings 16 Mi characters, walked arrays 4 Mi elements, buffers 64 MiB,
+// JSON and array nesting 1000; every regex has a 1s match timeout that
+// throws instead of silently not matching). Recursion is bounded by
+// MaxCallStack (a RangeError). Built-in prototypes are frozen after the
+// prelude, so one page's data cannot pollute the next. A turn that does
+// not stop within a grace period after its interrupt is stuck in a
+// built-in: the runtime is abandoned (ErrAbandoned) and the crawl is
+// closed with reason js_runtime_abandoned. CallbackTimeout
+// (CALLBACK_TIMEOUT) bounds a whole invocation, awaits included: one still
+// running then ends with ErrCallbackTimeout and its timers are cleared.
 //
 // # Errors
 //

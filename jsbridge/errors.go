@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 )
 
 // Error is a JavaScript error raised by a callback, errback, pipeline,
@@ -20,7 +22,7 @@ type Error struct {
 	// URL is the page the callback ran for, when there is one.
 	URL string
 	// Type is the JS error name (TypeError, RangeError, DropItem, ...), or
-	// JS_TIMEOUT / JS_MEMORY_LIMIT for limits.
+	// JS_TIMEOUT / JS_MEMORY_LIMIT / CALLBACK_TIMEOUT for limits.
 	Type string
 	// Message is the error message.
 	Message string
@@ -39,7 +41,7 @@ type Error struct {
 // followed by the JS stack on the next lines.
 func (e *Error) Error() string {
 	var b strings.Builder
-	if errors.Is(e.Err, ErrTimeout) || errors.Is(e.Err, ErrMemoryLimit) {
+	if errors.Is(e.Err, ErrTimeout) || errors.Is(e.Err, ErrMemoryLimit) || errors.Is(e.Err, ErrCallbackTimeout) {
 		// The message already names the callback and the position.
 		b.WriteString(e.Message)
 		if e.URL != "" {
@@ -80,13 +82,25 @@ func (e *Error) Error() string {
 // Unwrap returns the Go cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// at renders " at pos", or "" when the position is unknown.
+func at(pos string) string {
+	if pos == "" {
+		return ""
+	}
+	return " at " + pos
+}
+
 // ErrorType is the name stats use: spider_exceptions/<ErrorType>.
 func (e *Error) ErrorType() string { return e.Type }
 
-// Limit errors (match with errors.Is).
+// Limit errors (match with errors.Is). ErrTimeout and ErrMemoryLimit are
+// jsguard's, shared with the use_execjs contexts.
 var (
-	ErrTimeout     = errors.New("JS_TIMEOUT exceeded")
-	ErrMemoryLimit = errors.New("JS_MEMORY_LIMIT exceeded")
+	ErrTimeout     = jsguard.ErrTimeout
+	ErrMemoryLimit = jsguard.ErrMemoryLimit
+	// ErrCallbackTimeout: an invocation did not end within
+	// CALLBACK_TIMEOUT (Options.CallbackTimeout).
+	ErrCallbackTimeout = errors.New("CALLBACK_TIMEOUT exceeded")
 	// ErrAbandoned: the runtime did not stop after an interrupt and was
 	// abandoned; the spider cannot run JavaScript any more.
 	ErrAbandoned = errors.New("javascript runtime abandoned")
@@ -217,26 +231,19 @@ func (s *Spider) jsError(v goja.Value, where, url string) *Error {
 // goError converts an error returned by goja (a *goja.Exception, an
 // interrupt, a stack overflow) to *Error. Call on the loop only.
 func (s *Spider) goError(err error, where, url string) *Error {
-	var intr *goja.InterruptedError
-	if errors.As(err, &intr) {
+	if lim, intr := jsguard.Interrupted(err); intr != nil {
 		e := &Error{Where: where, URL: url}
 		e.Stack, e.Pos = s.framesStack(intr.Stack())
-		switch lim := intr.Value().(type) {
-		case *limitError:
-			at := ""
-			if e.Pos != "" {
-				at = " at " + e.Pos
-			}
-			if lim.kind == "memory" {
-				e.Type, e.Err = "JS_MEMORY_LIMIT", ErrMemoryLimit
-				e.Message = fmt.Sprintf("%s exceeded JS_MEMORY_LIMIT %s%s", where, lim.limit, at)
-			} else {
-				e.Type, e.Err = "JS_TIMEOUT", ErrTimeout
-				e.Message = fmt.Sprintf("%s exceeded JS_TIMEOUT %s%s — infinite loop?", where, lim.limit, at)
-			}
-		default:
+		switch {
+		case lim == nil:
 			e.Type = "Interrupted"
 			e.Message = fmt.Sprint(intr.Value())
+		case lim.Kind == jsguard.Memory:
+			e.Type, e.Err = "JS_MEMORY_LIMIT", lim
+			e.Message = fmt.Sprintf("%s exceeded JS_MEMORY_LIMIT %s%s", where, lim.Limit, at(e.Pos))
+		default:
+			e.Type, e.Err = "JS_TIMEOUT", lim
+			e.Message = fmt.Sprintf("%s exceeded JS_TIMEOUT %s%s — infinite loop?", where, lim.Limit, at(e.Pos))
 		}
 		return e
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/dop251/goja_nodejs/require"
 	nodeurl "github.com/dop251/goja_nodejs/url"
 
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -32,6 +33,11 @@ type protos struct {
 // (RELIABILITY.md J10).
 func (s *Spider) install() error {
 	vm := s.vm
+	// The built-ins goja cannot interrupt get their caps first, so that
+	// everything below (and the prelude) sees the guarded ones.
+	if err := jsguard.Install(vm); err != nil {
+		return err
+	}
 	// URL and URLSearchParams come from goja_nodejs through a throwaway
 	// require registry; require itself is removed again.
 	require.NewRegistry().Enable(vm)
@@ -68,10 +74,6 @@ func (s *Spider) install() error {
 	set(natives, "Request", reqCtor)
 	set(natives, "FormRequest", formCtor)
 	set(natives, "WebSocketRequest", wsCtor)
-	set(natives, "maxString", MaxStringBytes)
-	set(natives, "maxDepth", MaxStringifyDepth)
-	set(natives, "regexTimeoutMs", RegexTimeout.Milliseconds())
-	set(natives, "now", func() int64 { return time.Now().UnixMilli() })
 	set(natives, "holderWait", func(h *goja.Object) {
 		site := s.callerPos()
 		if site == "" {
@@ -247,6 +249,11 @@ func (s *Spider) installTimers() {
 			}
 			s.timerSeq++
 			id := s.timerSeq
+			if s.cur != nil && s.cur.killed.Load() {
+				// Code of a callback ended by CALLBACK_TIMEOUT schedules
+				// nothing more.
+				return s.vm.ToValue(id)
+			}
 			t := &jsTimer{fn: fn, interval: d, repeat: repeat, inv: s.cur}
 			if len(call.Arguments) > 2 {
 				t.args = append([]goja.Value(nil), call.Arguments[2:]...)

@@ -20,10 +20,14 @@ func TestLimits(t *testing.T) {
 		{"spin", "callback spin exceeded JS_TIMEOUT 1s at testdata/limits.js:4:", ErrTimeout},
 		{"spin", "— infinite loop? (on http://example.test/page)", ErrTimeout},
 		{"spin_later", "callback spin_later exceeded JS_TIMEOUT 1s at testdata/limits.js:", ErrTimeout},
-		{"repeat", "RangeError: string length limit 16 MiB exceeded (1024 MiB requested)", nil},
-		{"pad", "RangeError: string length limit 16 MiB exceeded", nil},
-		{"join", "RangeError: string length limit 16 MiB exceeded", nil},
+		{"repeat", "RangeError: String.prototype.repeat: string length limit 16 Mi exceeded (1024 Mi requested)", nil},
+		{"pad", "RangeError: String.prototype.padEnd: string length limit 16 Mi exceeded", nil},
+		{"join", "RangeError: Array.prototype.join: array length limit 4 Mi exceeded", nil},
 		{"stringify", "RangeError: JSON.stringify: nesting deeper than 1000", nil},
+		{"parse", "RangeError: JSON.parse: nesting deeper than 1000", nil},
+		{"fill", "RangeError: Array.prototype.fill: array length limit 4 Mi exceeded (length 100000000)", nil},
+		{"typed", "RangeError: Uint8Array: buffer size limit 64MiB exceeded", nil},
+		{"nested", "RangeError: Array.prototype.join: arrays nested deeper than 1000", nil},
 		{"pollute", "TypeError", nil},
 	}
 	for _, tc := range tests {

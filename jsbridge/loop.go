@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 )
 
 // loop is the event loop of one spider: the only goroutine that touches its
@@ -31,44 +32,33 @@ type loop struct {
 	dead     chan struct{} // closed when the runtime is abandoned or closed
 	deadErr  error
 
-	// Turn watchdog state, read by the watchdog goroutine.
-	turnStart atomic.Int64 // unix nanos of the running job's start; 0 = idle
-	turnSeq   atomic.Uint64
-	timeout   time.Duration
-	memLimit  int64
-	grace     time.Duration
+	// wd enforces JS_TIMEOUT and JS_MEMORY_LIMIT on each job (a turn); a
+	// turn stuck in a built-in abandons the runtime (onAbandon).
+	wd        *jsguard.Watchdog
 	onAbandon func(error)
-
-	// describe names what the running turn is doing, for limit messages; set
-	// and read on the loop only, except by the watchdog through interruptMsg.
-	interrupted atomic.Pointer[limitError]
-}
-
-// limitError is the value passed to vm.Interrupt when a limit is hit.
-type limitError struct {
-	kind  string // "timeout" or "memory"
-	limit string
-}
-
-func (e *limitError) Error() string {
-	if e.kind == "memory" {
-		return "exceeded JS_MEMORY_LIMIT " + e.limit
-	}
-	return "exceeded JS_TIMEOUT " + e.limit
 }
 
 // errLoopClosed is returned for work posted after the spider closed.
 var errLoopClosed = errors.New("javascript runtime is closed")
 
-func newLoop(vm *goja.Runtime, timeout time.Duration, memLimit int64) *loop {
-	return &loop{
-		vm:       vm,
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
-		dead:     make(chan struct{}),
-		timeout:  timeout,
-		memLimit: memLimit,
-		grace:    max(2*time.Second, timeout),
+func newLoop(vm *goja.Runtime, lim jsguard.Limits) *loop {
+	l := &loop{
+		vm:   vm,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		dead: make(chan struct{}),
+	}
+	l.wd = jsguard.NewWatchdog(vm, lim, func(stuck *jsguard.StuckError) {
+		l.abandon(fmt.Errorf("%w: a callback %w", ErrAbandoned, stuck))
+	})
+	return l
+}
+
+// abandon gives up on the runtime: it is never used again.
+func (l *loop) abandon(err error) {
+	l.close(err)
+	if l.onAbandon != nil {
+		l.onAbandon(err)
 	}
 }
 
@@ -159,29 +149,18 @@ func (l *loop) run() {
 }
 
 func (l *loop) runJob(job func()) {
-	l.turnSeq.Add(1)
-	l.turnStart.Store(time.Now().UnixNano())
+	l.wd.Begin()
 	defer func() {
 		// A Go panic inside a job (a bug in a native function) must not
 		// take the process down: the runtime's state is unknown afterwards,
 		// so it is abandoned like a runtime that would not stop.
 		if r := recover(); r != nil {
-			l.turnStart.Store(0)
-			err := fmt.Errorf("%w: internal error in the javascript bridge: %v\n%s", ErrAbandoned, r, debug.Stack())
-			l.close(err)
-			if l.onAbandon != nil {
-				l.onAbandon(err)
-			}
+			l.wd.End()
+			l.abandon(fmt.Errorf("%w: internal error in the javascript bridge: %v\n%s", ErrAbandoned, r, debug.Stack()))
 		}
 	}()
 	job()
-	l.turnStart.Store(0)
-	if l.interrupted.Load() != nil {
-		// The interrupt may land after the job already returned (a race the
-		// watchdog cannot avoid); clear it so it does not hit the next turn.
-		l.vm.ClearInterrupt()
-		l.interrupted.Store(nil)
-	}
+	l.wd.End()
 }
 
 // wakeSoon returns a channel that fires after a short pause; tests poll
@@ -207,6 +186,7 @@ func (l *loop) close(err error) {
 	l.closed = true
 	l.deadErr = err
 	l.mu.Unlock()
+	l.wd.Close()
 	close(l.dead)
 	select {
 	case l.wake <- struct{}{}:
@@ -221,92 +201,4 @@ func (l *loop) err() error {
 		return l.deadErr
 	}
 	return errLoopClosed
-}
-
-// heapBytes reads the live heap from runtime/metrics (cheap, no stop the
-// world, unlike runtime.ReadMemStats).
-func heapBytes() int64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return int64(s[0].Value.Uint64())
-}
-
-// watchdog enforces JS_TIMEOUT and JS_MEMORY_LIMIT on each turn: goja's
-// Interrupt stops JS code within milliseconds (RELIABILITY.md M1). A turn
-// that does not come back within grace after the interrupt is stuck in a
-// built-in: the runtime is abandoned (onAbandon) and never used again.
-func (l *loop) watchdog(tick time.Duration) {
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	var seq uint64
-	var base int64
-	var interruptedAt time.Time
-	for {
-		select {
-		case <-l.done:
-			return
-		case <-l.dead:
-			return
-		case <-t.C:
-		}
-		start := l.turnStart.Load()
-		if start == 0 {
-			seq, interruptedAt = 0, time.Time{}
-			continue
-		}
-		cur := l.turnSeq.Load()
-		if cur != seq {
-			seq, interruptedAt = cur, time.Time{}
-			if l.memLimit > 0 {
-				base = heapBytes()
-			}
-		}
-		if !interruptedAt.IsZero() {
-			if time.Since(interruptedAt) > l.grace && l.turnSeq.Load() == seq && l.turnStart.Load() != 0 {
-				lim := l.interrupted.Load()
-				what := "a limit"
-				if lim != nil {
-					what = lim.Error()
-				}
-				err := fmt.Errorf("%w: a callback %s and did not stop within %s of the interrupt (stuck in a built-in)", ErrAbandoned, what, l.grace)
-				l.close(err)
-				if l.onAbandon != nil {
-					l.onAbandon(err)
-				}
-				return
-			}
-			continue
-		}
-		elapsed := time.Since(time.Unix(0, start))
-		if l.timeout > 0 && elapsed > l.timeout {
-			lim := &limitError{kind: "timeout", limit: l.timeout.String()}
-			l.interrupted.Store(lim)
-			l.vm.Interrupt(lim)
-			interruptedAt = time.Now()
-			continue
-		}
-		if l.memLimit > 0 && base > 0 {
-			if grown := heapBytes() - base; grown > l.memLimit {
-				lim := &limitError{kind: "memory", limit: formatBytes(l.memLimit)}
-				l.interrupted.Store(lim)
-				l.vm.Interrupt(lim)
-				interruptedAt = time.Now()
-			}
-		}
-	}
-}
-
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
 }

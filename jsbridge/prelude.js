@@ -1,7 +1,7 @@
 // The spiderrun prelude: runs once per runtime, before the user's script,
 // with `__native` (Go functions) in scope. It defines the JS-side classes and
-// the output driver, guards the built-ins that ignore vm.Interrupt, and
-// returns the internals Go keeps. Everything here is closed over: after it
+// the output driver, and returns the internals Go keeps (the built-ins that
+// ignore vm.Interrupt are guarded from Go beforehand: package jsguard). Everything here is closed over: after it
 // returns, user code reaches none of it except through the globals it set.
 (function (__native) {
   "use strict";
@@ -487,91 +487,6 @@
     }
     return cur;
   }
-
-  // ---- guards on built-ins that ignore vm.Interrupt --------------------------
-  // RELIABILITY.md M5/M8: 'x'.repeat(2**30) and JSON.stringify of a deep
-  // array run for seconds inside one built-in call. Refuse the amplifying
-  // cases up front; everything else keeps native speed.
-  const MAX_STRING = __native.maxString;
-  const MAX_DEPTH = __native.maxDepth;
-  function tooLong(n) {
-    throw new RangeError("string length limit " + (MAX_STRING / 1048576) + " MiB exceeded (" + Math.round(n / 1048576) + " MiB requested)");
-  }
-  const SP = String.prototype;
-  const repeat = SP.repeat, padStart = SP.padStart, padEnd = SP.padEnd;
-  const ownDefine = (o, name, fn) => defineProperty(o, name, { value: fn, writable: true, configurable: true, enumerable: false });
-  ownDefine(SP, "repeat", function repeat_(count) {
-    const n = String(this).length * Math.max(0, Math.floor(Number(count)) || 0);
-    if (n > MAX_STRING) tooLong(n);
-    return repeat.call(this, count);
-  });
-  ownDefine(SP, "padStart", function padStart_(len, fill) {
-    if (Number(len) > MAX_STRING) tooLong(Number(len));
-    return padStart.call(this, len, fill);
-  });
-  ownDefine(SP, "padEnd", function padEnd_(len, fill) {
-    if (Number(len) > MAX_STRING) tooLong(Number(len));
-    return padEnd.call(this, len, fill);
-  });
-  const join = Array.prototype.join;
-  ownDefine(Array.prototype, "join", function join_(sep) {
-    const s = sep === undefined ? 1 : String(sep).length;
-    const n = (Number(this.length) - 1) * s;
-    if (n > MAX_STRING) tooLong(n);
-    return join.call(this, sep);
-  });
-  const stringify = JSON.stringify;
-  function checkDepth(v) {
-    // Iterative walk: the guard itself must not recurse.
-    if (v === null || typeof v !== "object") return;
-    const stack = [v, 1];
-    let visited = 0;
-    while (stack.length) {
-      const d = stack.pop();
-      const o = stack.pop();
-      if (d > MAX_DEPTH) throw new RangeError("JSON.stringify: nesting deeper than " + MAX_DEPTH);
-      if (++visited > 5000000) return; // large but flat: let stringify bound itself
-      if (isArray(o)) {
-        for (let i = 0; i < o.length; i++) {
-          const c = o[i];
-          if (c !== null && typeof c === "object") stack.push(c, d + 1);
-        }
-      } else {
-        for (const k in o) {
-          const c = o[k];
-          if (c !== null && typeof c === "object") stack.push(c, d + 1);
-        }
-      }
-    }
-  }
-  ownDefine(JSON, "stringify", function stringify_(v, replacer, space) {
-    checkDepth(v);
-    return stringify.call(JSON, v, replacer, space);
-  });
-  // A regexp2 match that hits its timeout returns "no match" silently
-  // (RELIABILITY.md M7); turn it into an error.
-  const RP = RegExp.prototype;
-  const exec = RP.exec, test = RP.test;
-  const now = __native.now;
-  const REGEX_TIMEOUT = __native.regexTimeoutMs;
-  // regexp2 measures its deadline with a coarse background clock, so a
-  // timed-out match may return a little before REGEX_TIMEOUT of wall time.
-  const REGEX_SLOW = REGEX_TIMEOUT * 0.9;
-  function timedOut(re) {
-    throw new Error("regex match timed out after " + REGEX_TIMEOUT + "ms: " + String(re) + " (catastrophic backtracking?)");
-  }
-  ownDefine(RP, "exec", function exec_(s) {
-    const t0 = now();
-    const r = exec.call(this, s);
-    if (r === null && now() - t0 >= REGEX_SLOW) timedOut(this);
-    return r;
-  });
-  ownDefine(RP, "test", function test_(s) {
-    const t0 = now();
-    const r = test.call(this, s);
-    if (!r && now() - t0 >= REGEX_SLOW) timedOut(this);
-    return r;
-  });
 
   // ---- classes from Go -----------------------------------------------------
   const Request = __native.Request;

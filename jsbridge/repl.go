@@ -13,6 +13,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -419,7 +420,7 @@ func (r *REPL) evalError(err error, c *compiled, first int) error {
 	if errors.Is(e.Err, ErrTimeout) {
 		e.Message = "exceeded JS_TIMEOUT " + r.s.opts.JSTimeout.String() + " (infinite loop?)"
 	} else if errors.Is(e.Err, ErrMemoryLimit) {
-		e.Message = "exceeded JS_MEMORY_LIMIT " + formatBytes(r.s.opts.JSMemoryLimit)
+		e.Message = "exceeded JS_MEMORY_LIMIT " + jsguard.FormatBytes(r.s.opts.JSMemoryLimit)
 	}
 	return r.fixPositions(e, c, first)
 }

@@ -989,6 +989,7 @@ func (s *Spider) installLinkExtractor() {
 				}
 			}
 		}
+		opts.MaxLinks = s.opts.MaxLinks
 		le, err := extract.NewLinkExtractor(opts)
 		if err != nil {
 			panic(vm.NewTypeError("LinkExtractor: " + err.Error()))
@@ -1011,7 +1012,12 @@ func (s *Spider) installLinkExtractor() {
 		if !ok {
 			panic(vm.NewTypeError("extract_links: argument must be a Response"))
 		}
-		links, err := le.ExtractLinks(j.r)
+		links, truncated, err := le.Extract(j.r)
+		if truncated {
+			s.log.Warn("page has more links than LINKEXTRACTOR_MAX_LINKS: the rest were not read",
+				"url", j.r.URL, "max_links", le.MaxLinks())
+			s.Stats().Inc("linkextractor/pages_truncated", 1)
+		}
 		if err != nil {
 			var ex *goja.Exception
 			if errors.As(err, &ex) {

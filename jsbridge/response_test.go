@@ -3,9 +3,11 @@ package jsbridge
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 func TestResponseAPI(t *testing.T) {
@@ -40,5 +42,32 @@ func TestResponseAPI(t *testing.T) {
 				t.Errorf("output %s", rec)
 			}
 		})
+	}
+}
+
+// TestLinkExtractorCap: a JS LinkExtractor applies LINKEXTRACTOR_MAX_LINKS
+// like a CrawlSpider rule, with one warning and a stat per page cut short.
+func TestLinkExtractorCap(t *testing.T) {
+	t.Parallel()
+	s, logs := newSpider(t, "response.js", func(o *Options) { o.MaxLinks = 2 })
+	body := "<html><body>"
+	for i := range 10 {
+		body += `<a href="/p/` + string(rune('a'+i)) + `">x</a>`
+	}
+	resp := &crawl.Response{URL: "http://example.test/", Status: 200, Body: []byte(body + "</body></html>"),
+		Headers: crawl.Headers{{Name: "Content-Type", Value: "text/html"}},
+		Request: &crawl.Request{URL: "http://example.test/", Callback: "parse_capped"}}
+	rec := &recorder{}
+	if err := s.Callback(context.Background(), resp, rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.String() != `I {"ok":true}` {
+		t.Fatalf("output %s", rec)
+	}
+	if !strings.Contains(logs.String(), "LINKEXTRACTOR_MAX_LINKS") {
+		t.Errorf("no warning for the page cut short:\n%s", logs)
+	}
+	if n := stats.Int(s.Stats(), "linkextractor/pages_truncated"); n != 1 {
+		t.Errorf("linkextractor/pages_truncated = %d, want 1", n)
 	}
 }

@@ -17,37 +17,32 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
 
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
-// Defaults of the limits (RELIABILITY.md §3.7).
+// Defaults of the limits (RELIABILITY.md §3.7). The caps of the built-ins
+// goja cannot interrupt, the regex timeout and the watchdog are package
+// jsguard's, shared with the use_execjs contexts.
 const (
 	DefaultJSTimeout     = 30 * time.Second
 	DefaultJSMemoryLimit = 512 << 20
 	DefaultMaxCallStack  = 10000
-	// MaxStringBytes bounds the amplifying built-ins (repeat, padStart,
-	// padEnd, join): 16 MiB.
-	MaxStringBytes = 16 << 20
-	// MaxStringifyDepth bounds JSON.stringify nesting.
-	MaxStringifyDepth = 1000
-	// RegexTimeout is the regexp2 match timeout of every JS regex; a
-	// timed-out match throws instead of silently not matching.
-	RegexTimeout = time.Second
+	// DefaultCallbackTimeout is CALLBACK_TIMEOUT: how long one callback
+	// (or errback, pipeline, middleware method, hook) may take from its
+	// start to its end, awaits included. Long enough for a callback that
+	// awaits other requests' results through their retries (each download
+	// up to DOWNLOAD_TIMEOUT, several times), short enough that a callback
+	// kept alive forever by a setInterval or a promise nothing settles is
+	// reported while the crawl still runs.
+	DefaultCallbackTimeout = 10 * time.Minute
 )
-
-func init() {
-	// goja copies the default into each regex at compile time; set it
-	// before any runtime exists (a global of regexp2/v2, which only goja
-	// uses in this module).
-	regexp2.DefaultMatchTimeout = RegexTimeout
-}
 
 //go:embed prelude.js
 var preludeSrc string
@@ -90,8 +85,20 @@ type Options struct {
 	// JSMemoryLimit bounds heap growth during one turn (0 =
 	// DefaultJSMemoryLimit, negative = off).
 	JSMemoryLimit int64
+	// CallbackTimeout is CALLBACK_TIMEOUT: the wall-clock bound of one
+	// invocation (callback, errback, pipeline, middleware method, hook),
+	// awaits included (0 = DefaultCallbackTimeout, negative = off). An
+	// invocation still running then ends with an *Error of type
+	// CALLBACK_TIMEOUT (ErrCallbackTimeout) naming it and its source line,
+	// and the timers it left are cleared.
+	CallbackTimeout time.Duration
 	// MaxCallStack bounds recursion (0 = DefaultMaxCallStack).
 	MaxCallStack int
+	// MaxLinks caps the links a JS LinkExtractor reads from one page
+	// (LINKEXTRACTOR_MAX_LINKS; 0 = no cap), as for CrawlSpider rules: a
+	// page cut short logs one warning and counts
+	// linkextractor/pages_truncated.
+	MaxLinks int
 	// Hooks map signal names to exported functions. spider_opened,
 	// spider_idle and spider_closed run from Open, Idle and Close; others are
 	// reached through Spider.Hook.
@@ -212,6 +219,9 @@ func New(opts Options) (*Spider, error) {
 	if opts.JSMemoryLimit == 0 {
 		opts.JSMemoryLimit = DefaultJSMemoryLimit
 	}
+	if opts.CallbackTimeout == 0 {
+		opts.CallbackTimeout = DefaultCallbackTimeout
+	}
 	if opts.MaxCallStack == 0 {
 		opts.MaxCallStack = DefaultMaxCallStack
 	}
@@ -235,30 +245,30 @@ func New(opts Options) (*Spider, error) {
 		parseSlots:  make(chan struct{}, maxParsedAhead()),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	timeout := max(opts.JSTimeout, 0)
-	memLimit := max(opts.JSMemoryLimit, 0)
-	s.loop = newLoop(vm, timeout, memLimit)
+	s.loop = newLoop(vm, jsguard.Limits{Timeout: opts.JSTimeout, Memory: opts.JSMemoryLimit, Grace: opts.abandonGrace})
 	s.loop.onAbandon = s.abandon
-	if opts.abandonGrace > 0 {
-		s.loop.grace = opts.abandonGrace
+	if opts.ExecJS != nil {
+		s.opts.ExecJS = pausedExecJS{ExecJS: opts.ExecJS, s: s}
 	}
 	vm.SetAsyncContextTracker(tracker{s})
 
 	if err := s.install(); err != nil {
+		s.loop.close(err)
 		return nil, err
 	}
 	if err := s.evaluate(); err != nil {
+		s.loop.close(err)
 		return nil, err
 	}
 	s.findPositions()
 	go s.loop.run()
-	if timeout > 0 || memLimit > 0 {
-		go s.loop.watchdog(50 * time.Millisecond)
+	if opts.CallbackTimeout > 0 {
+		go s.sweep(opts.CallbackTimeout)
 	}
 	return s, nil
 }
 
-// evaluate runs the user's script top level under a timer.
+// evaluate runs the user's script top level under the watchdog.
 func (s *Spider) evaluate() error {
 	// ES modules are strict code; esbuild's IIFE output does not say so,
 	// so compile them strict (a CommonJS entry keeps sloppy mode).
@@ -266,15 +276,10 @@ func (s *Spider) evaluate() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.prog.Filename, err)
 	}
-	var timer *time.Timer
-	if s.opts.JSTimeout > 0 {
-		lim := &limitError{kind: "timeout", limit: s.opts.JSTimeout.String()}
-		timer = time.AfterFunc(s.opts.JSTimeout, func() { s.vm.Interrupt(lim) })
-	}
+	// The top level runs under the loop's watchdog, like every job.
+	s.loop.wd.Begin()
 	_, err = s.vm.RunProgram(prog)
-	if timer != nil {
-		timer.Stop()
-	}
+	s.loop.wd.End()
 	if err != nil {
 		return s.goError(err, "script top level", "")
 	}
@@ -431,6 +436,10 @@ type invocation struct {
 	// onDone converts the JS outcome on the loop (value-returning calls).
 	onDone func(exc, val goja.Value) invResult
 	ended  atomic.Bool
+	// started is when its first job ran (under s.mu); killed is set when
+	// CALLBACK_TIMEOUT ended it (see sweep).
+	started time.Time
+	killed  atomic.Bool
 }
 
 type invResult struct {
@@ -453,6 +462,9 @@ func (inv *invocation) activate() bool {
 	defer inv.s.mu.Unlock()
 	if inv.ended.Load() {
 		return false
+	}
+	if _, ok := inv.s.active[inv]; !ok {
+		inv.started = time.Now()
 	}
 	inv.s.active[inv] = struct{}{}
 	return true

@@ -50,6 +50,7 @@ func (s *Spider) makeSpiderObject() *goja.Object {
 		args[k] = v
 	}
 	ro("args", frozen(imp.value(args)))
+	s.installState(o)
 
 	log := vm.NewObject()
 	for _, lvl := range []string{"debug", "info", "warn", "error"} {

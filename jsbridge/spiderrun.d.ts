@@ -265,6 +265,14 @@ interface Spider {
   readonly run_py_dir: string;
   readonly settings: Readonly<Record<string, any>>;
   readonly args: Readonly<Record<string, string>>;
+  /**
+   * Scrapy's spider.state: an object kept across the runs of a paused crawl
+   * (--jobdir), restored before spider_opened and start(), saved every few
+   * seconds while it changes and when the crawl closes. JSON data only
+   * (Maps, Sets and Dates are saved as objects, arrays and ISO strings).
+   * Without a JOBDIR it lives in memory for this run.
+   */
+  state: { [key: string]: JSONValue };
   readonly ctx_dict: Readonly<Record<string, ExecJSContext>>;
   readonly log: {
     debug(...args: unknown[]): void;

@@ -27,7 +27,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SPIDERRUN_TEST_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeCLI()
+	os.Exit(code)
 }
 
 // newLinkSite is the tree site of proctest with HTML pages.

@@ -16,6 +16,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/middleware"
 )
 
 func init() { register(newFetchCmd) }
@@ -52,8 +53,9 @@ Examples:
 					return usageErr(fmt.Errorf("-s %s: %w", kv, err))
 				}
 			}
+			v := spiderrun.ResolveSettings(settings)
 			if imp == "" {
-				imp = settings.String("IMPERSONATE")
+				imp = v.Impersonate
 			}
 			switch httpVersion {
 			case "", "1.1", "2":
@@ -79,15 +81,16 @@ Examples:
 				}
 			} else if imp == "" {
 				// Without a browser profile the spider's own defaults apply.
-				hs.SetDefault("User-Agent", settings.String("USER_AGENT"))
-				for _, kv := range settings.Pairs("DEFAULT_REQUEST_HEADERS") {
-					hs.SetDefault(kv.Key, fmt.Sprint(kv.Value))
+				dh := middleware.DefaultHeadersFromSettings(&v)
+				hs.SetDefault("User-Agent", dh.UserAgent)
+				for _, h := range dh.Headers {
+					hs.SetDefault(h.Name, h.Value)
 				}
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			// The same settings mapping as run (proxies, NO_PROXY, limits,
 			// the private-network guard, ...).
-			opts, err := spiderrun.DownloaderOptions(settings, downloader.HTTPOptions{})
+			opts, err := downloader.FromSettings(&v, downloader.HTTPOptions{})
 			if err != nil {
 				return usageErr(err)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 func init() { register(newPushCmd) }
@@ -77,7 +78,7 @@ set scores each JSON task by its "priority").`,
 			defer rdb.Close()
 			n, err := redisq.Push(ctx, rdb, target, t.kind, entries)
 			if err != nil {
-				return failErr(fmt.Errorf("redis %s: %w", redisq.RedactURL(t.url), err))
+				return failErr(fmt.Errorf("redis %s: %w", weburl.Redact(t.url), err))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "pushed %d tasks to %s (%s)\n", n, target, t.kind)
 			if skipped := int64(len(entries)) - n; skipped > 0 {

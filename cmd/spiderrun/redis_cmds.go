@@ -9,13 +9,15 @@ import (
 	"github.com/spiderrun/spiderrun"
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+	"github.com/spiderrun/spiderrun/runtime/settings"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // redisTarget is what push and status need from a spec: the Redis server,
 // the spider's keys and the task keys' type.
 type redisTarget struct {
 	spec     *dsl.Spec
-	set      *dsl.Settings
+	v        settings.Values
 	url      string
 	keys     []string // task keys, highest priority first
 	kind     string
@@ -33,19 +35,14 @@ func loadRedisTarget(path string, overrides []string) (*redisTarget, error) {
 	if err := applySettings(set, overrides); err != nil {
 		return nil, err
 	}
-	t := &redisTarget{spec: spec, set: set, url: set.String("REDIS_URL"), kind: redisq.KindList,
-		itemsKey: set.String("REDIS_ITEMS_KEY")}
-	switch {
-	case set.Bool("REDIS_START_URLS_AS_ZSET"):
-		t.kind = redisq.KindZSet
-	case set.Bool("REDIS_START_URLS_AS_SET"):
-		t.kind = redisq.KindSet
-	}
+	v := spiderrun.ResolveSettings(set)
+	t := &redisTarget{spec: spec, v: v, url: v.RedisURL, kind: redisq.TasksFromSettings(&v).Kind,
+		itemsKey: v.RedisItemsKey}
 	for _, k := range spec.RedisKeys {
 		t.keys = append(t.keys, redisq.ExpandKey(k, spec.Name))
 	}
 	if len(t.keys) == 0 {
-		t.keys = []string{redisq.ExpandKey(set.String("REDIS_START_URLS_KEY"), spec.Name)}
+		t.keys = []string{redisq.ExpandKey(v.RedisStartURLsKey, spec.Name)}
 	}
 	return t, nil
 }
@@ -59,7 +56,7 @@ func (t *redisTarget) dial(ctx context.Context) (*redis.Client, error) {
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		return nil, failErr(fmt.Errorf("redis %s: %w", redisq.RedactURL(t.url), err))
+		return nil, failErr(fmt.Errorf("redis %s: %w", weburl.Redact(t.url), err))
 	}
 	return rdb, nil
 }

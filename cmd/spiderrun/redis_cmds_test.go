@@ -60,7 +60,7 @@ func TestPushCommand(t *testing.T) {
 		{"line too long", []string{"push", spec, "--data", long}, exitUsage, "", "long.jsonl:2: task line longer than 1048576 bytes", 4},
 		{"missing spec", []string{"push", "nope.yaml", "http://a.test/"}, exitUsage, "", "nope.yaml", 4},
 		{"bad setting", []string{"push", spec, "-s", "REDIS_URL=http://x", "http://a.test/"}, exitUsage, "", "REDIS_URL", 4},
-		{"redis down", []string{"push", spec, "-s", "REDIS_URL=redis://:CANARY_pw_7f3a@127.0.0.1:1/0", "http://a.test/"}, exitFailed, "", "redis redis://:xxxxx@127.0.0.1:1/0", 4},
+		{"redis down", []string{"push", spec, "-s", "REDIS_URL=redis://:CANARY_pw_7f3a@127.0.0.1:1/0", "http://a.test/"}, exitFailed, "", "redis redis://:***@127.0.0.1:1/0", 4},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -115,8 +115,10 @@ extension (.jsonl .json .csv .xml) or a :FORMAT suffix; "-" is standard output.
 Logs and the final stats go to standard error. Ctrl-C once stops gracefully
 (in-flight requests finish, feeds are flushed); twice aborts at once.
 
-Exit status: 0 finished normally; 1 the run failed (an unhandled callback,
-pipeline or hook error, a stall, or another close reason); 2 usage or invalid spec.`,
+Exit status: 0 finished normally or stopped by one Ctrl-C/SIGTERM; 1 the run
+failed (an unhandled callback, pipeline or hook error, a stall, an abort, a
+feed or JOBDIR write error such as a full disk, or another close reason);
+2 usage or invalid spec.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if jobdir != "" {
@@ -169,7 +171,7 @@ pipeline or hook error, a stall, or another close reason); 2 usage or invalid sp
 			if err != nil {
 				return failErr(err)
 			}
-			if l.spec.Settings.Bool("STATS_DUMP") {
+			if spiderrun.ResolveSettings(l.spec.Settings).StatsDump {
 				fmt.Fprint(cmd.ErrOrStderr(), stats.Format(res.Stats))
 			}
 			if statsJSON != "" {
@@ -191,7 +193,7 @@ pipeline or hook error, a stall, or another close reason); 2 usage or invalid sp
 }
 
 // runWithSignals runs the crawl; the first SIGINT/SIGTERM stops it
-// gracefully, the second aborts it.
+// gracefully, the second aborts it (engine.StopOnSignals).
 func runWithSignals(ctx context.Context, c *spiderrun.Crawler, stderr io.Writer) (engine.Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -201,34 +203,22 @@ func runWithSignals(ctx context.Context, c *spiderrun.Crawler, stderr io.Writer)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
-	eng := c.Engine()
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-sigs:
-				n++
-				if n == 1 {
-					fmt.Fprintf(stderr, "spiderrun: received %s, stopping gracefully (again to abort)\n", s)
-					eng.Stop()
-				} else {
-					fmt.Fprintf(stderr, "spiderrun: received %s again, aborting\n", s)
-					eng.Abort()
-				}
-			}
-		}
-	}()
+	go c.Engine().StopOnSignals(sigs)
 	if isTerminal(stderr) {
 		go progress(done, c.Stats, stderr)
 	}
 	return c.Run(ctx)
 }
 
-// exitForResult maps a close reason to the exit status of DESIGN.md §5.
+// exitForResult maps a close reason to the exit status of DESIGN.md §5: a
+// graceful stop the user asked for (one Ctrl-C or SIGTERM, reason
+// shutdown) is not a failure, as in Scrapy; an abort (a second signal) is.
 func exitForResult(res engine.Result) error {
 	switch {
+	case res.Reason == engine.ReasonShutdown && res.Aborted:
+		return &exitError{code: exitFailed, err: errors.New("spider aborted: in-flight requests were cancelled")}
+	case res.Reason == engine.ReasonShutdown && res.Errors == 0:
+		return nil
 	case res.Reason == engine.ReasonStalled:
 		return &exitError{code: exitFailed, err: fmt.Errorf("spider stalled: %s", strings.Join(res.Stalled, "; "))}
 	case res.Reason != "finished" && res.Reason != "idle" && !strings.HasPrefix(res.Reason, "closespider_"):

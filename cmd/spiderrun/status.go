@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 func init() { register(newStatusCmd) }
@@ -40,10 +41,10 @@ of rejected task entries.`,
 			defer rdb.Close()
 			st, err := redisq.ReadStatus(ctx, rdb, redisq.StatusOptions{
 				Name: t.spec.Name, StartKeys: t.keys, Kind: t.kind, ItemsKey: t.itemsKey,
-				QueueKey: t.set.String("SCHEDULER_QUEUE_KEY"), DupefilterKey: t.set.String("SCHEDULER_DUPEFILTER_KEY"),
+				QueueKey: t.v.SchedulerQueueKey, DupefilterKey: t.v.SchedulerDupefilterKey,
 			})
 			if err != nil {
-				return failErr(fmt.Errorf("redis %s: %w", redisq.RedactURL(t.url), err))
+				return failErr(fmt.Errorf("redis %s: %w", weburl.Redact(t.url), err))
 			}
 			if asJSON {
 				b, err := st.JSON()

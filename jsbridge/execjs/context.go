@@ -8,9 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 )
 
 // jsContext is one file's isolated runtime. mu serializes every use of vm:
@@ -26,6 +27,10 @@ type jsContext struct {
 	mu     sync.Mutex
 	st     *vmState // nil after a fault: reloaded on next use
 	closed bool
+	// zombie is closed when the call whose runtime was abandoned (stuck in
+	// a built-in) ends; until then the context is not reloaded, so that
+	// abandoned runtimes never pile up.
+	zombie chan struct{}
 }
 
 // vmState is everything tied to one goja runtime. After a timeout or a
@@ -36,7 +41,23 @@ type vmState struct {
 	vm     *goja.Runtime
 	timers *timerQueue
 	lookup map[string]*goja.Program // lexical top-level names (let/const/class)
+	// wd enforces JS_TIMEOUT and JS_MEMORY_LIMIT on each call; stuck
+	// receives its report of a call that ignored the interrupt.
+	wd    *jsguard.Watchdog
+	stuck chan *jsguard.StuckError
 }
+
+// watch starts the state's watchdog with the limits of opts.
+func (st *vmState) watch(opts Options) {
+	st.stuck = make(chan *jsguard.StuckError, 1)
+	st.wd = jsguard.NewWatchdog(st.vm, jsguard.Limits{Timeout: opts.timeout(), Memory: opts.MemoryLimit}, func(e *jsguard.StuckError) {
+		st.stuck <- e
+	})
+}
+
+// close stops the state's watchdog; the runtime is garbage once the call
+// running in it (if any) ends.
+func (st *vmState) close() { st.wd.Close() }
 
 func newContext(owner *Contexts, key, path string) (*jsContext, error) {
 	src, err := os.ReadFile(path)
@@ -67,10 +88,20 @@ func (ctx *jsContext) ensureLoaded(op string) error {
 	if ctx.st != nil {
 		return nil
 	}
+	if ctx.zombie != nil {
+		select {
+		case <-ctx.zombie:
+			ctx.zombie = nil
+		default:
+			return &Error{Key: ctx.key, Op: op, Err: ErrStuck,
+				Message: "the previous call is still running in a built-in that ignores interrupts (its runtime was abandoned); the context reloads once it ends"}
+		}
+	}
 	st, err := ctx.newState()
 	if err != nil {
 		return &Error{Key: ctx.key, Op: "load", Message: err.Error(), Err: err}
 	}
+	ctx.st = st
 	_, err = ctx.run(st, "load", func() (goja.Value, error) {
 		if _, err := st.vm.RunProgram(ctx.prog); err != nil {
 			return nil, err
@@ -78,10 +109,19 @@ func (ctx *jsContext) ensureLoaded(op string) error {
 		return goja.Undefined(), nil
 	})
 	if err != nil {
+		ctx.drop()
 		return err
 	}
-	ctx.st = st
 	return nil
+}
+
+// drop forgets the current runtime (after a fault, or on close); mu is
+// held.
+func (ctx *jsContext) drop() {
+	if ctx.st != nil {
+		ctx.st.close()
+		ctx.st = nil
+	}
 }
 
 func (ctx *jsContext) call(fn string, args []any) (any, error) {
@@ -129,7 +169,7 @@ func (ctx *jsContext) close() {
 	ctx.mu.Lock()
 	defer ctx.mu.Unlock()
 	ctx.closed = true
-	ctx.st = nil
+	ctx.drop()
 }
 
 var dottedName = regexp.MustCompile(`^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$`)
@@ -199,18 +239,20 @@ func jsTypeOf(v goja.Value) string {
 // timers and promises and copies the result out. mu is held by the caller.
 //
 // The goroutine is what lets us give up on a runtime stuck in a built-in
-// that ignores Interrupt ('x'.repeat(2**30), catastrophic regexps,
-// RELIABILITY.md M5/M6/M8): after the timeout plus a grace period the call
-// returns ErrTimeout, the runtime is abandoned to finish on its own, and
-// the next call loads the file into a new one.
+// that ignores Interrupt and that no jsguard cap covers: when the watchdog
+// reports the call stuck (the timeout plus jsguard.Grace after its start),
+// the call returns ErrTimeout (or ErrMemoryLimit), the runtime is dropped
+// and left to finish on its own, and the next call loads the file into a
+// new one once it has.
 func (ctx *jsContext) run(st *vmState, op string, body func() (goja.Value, error)) (any, error) {
 	type outcome struct {
 		v   any
 		err error
 	}
 	done := make(chan outcome, 1)
-	wd := startWatchdog(st.vm, ctx.owner.opts)
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		var v any
 		var err error
 		defer func() {
@@ -219,25 +261,20 @@ func (ctx *jsContext) run(st *vmState, op string, body func() (goja.Value, error
 			if r := recover(); r != nil {
 				err = fmt.Errorf("internal error: %v", r)
 			}
-			wd.stop()
-			st.vm.ClearInterrupt()
+			st.wd.End()
 			done <- outcome{v, err}
 		}()
+		st.wd.Begin()
 		v, err = ctx.runBody(st, body)
 	}()
 	var out outcome
-	if hard := wd.hardDeadline(); hard > 0 {
-		t := time.NewTimer(hard)
-		select {
-		case out = <-done:
-			t.Stop()
-		case <-t.C:
-			ctx.st = nil
-			return nil, &Error{Key: ctx.key, Op: op, Err: ErrTimeout,
-				Message: fmt.Sprintf("timed out after %s (JS_TIMEOUT) inside a built-in that ignores interrupts; the context is abandoned and reloaded on next use", ctx.owner.opts.timeout())}
-		}
-	} else {
-		out = <-done
+	select {
+	case out = <-done:
+	case stuck := <-st.stuck:
+		ctx.drop()
+		ctx.zombie = exited
+		return nil, &Error{Key: ctx.key, Op: op, Err: stuck.Limit,
+			Message: fmt.Sprintf("%s inside a built-in that ignores interrupts (still running %s after the interrupt); the context is abandoned and reloaded on next use", ctx.limitMessage(stuck.Limit), stuck.Grace)}
 	}
 	if out.err != nil {
 		var e *Error
@@ -245,7 +282,8 @@ func (ctx *jsContext) run(st *vmState, op string, body func() (goja.Value, error
 			e = ctx.wrapJSError(op, out.err)
 		}
 		if errors.Is(e, ErrTimeout) || errors.Is(e, ErrMemoryLimit) {
-			ctx.st = nil
+			// A half-run script can leave its globals inconsistent.
+			ctx.drop()
 		}
 		return nil, e
 	}

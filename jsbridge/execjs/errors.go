@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 )
 
 // Error is every error of this package. Its text is
@@ -79,17 +81,11 @@ func (ctx *jsContext) wrapJSError(op string, err error) *Error {
 		e.Message = fmt.Sprintf("RangeError: Maximum call stack size exceeded (%d frames)", maxCallStack)
 		e.Pos, e.Stack = frames(overflow.Stack())
 	case errors.As(err, &interrupted):
-		cause, _ := interrupted.Value().(error)
-		if cause == nil {
-			cause = fmt.Errorf("%v", interrupted.Value())
-		}
-		e.Err = cause
-		e.Message = cause.Error()
-		if cause == ErrTimeout {
-			e.Message = fmt.Sprintf("timed out after %s (JS_TIMEOUT)", ctx.owner.opts.timeout())
-		}
-		if cause == ErrMemoryLimit {
-			e.Message = fmt.Sprintf("exceeded memory limit of %d MiB (JS_MEMORY_LIMIT)", ctx.owner.opts.MemoryLimit>>20)
+		if lim, _ := jsguard.Interrupted(err); lim != nil {
+			e.Err, e.Message = lim, ctx.limitMessage(lim)
+		} else {
+			e.Err = fmt.Errorf("%v", interrupted.Value())
+			e.Message = e.Err.Error()
 		}
 		e.Pos, e.Stack = frames(interrupted.Stack())
 	case errors.As(err, &exc):
@@ -127,6 +123,16 @@ func (ctx *jsContext) wrapJSError(op string, err error) *Error {
 		}
 	}
 	return e
+}
+
+// limitMessage renders a limit the way this package always has: "timed
+// out after 1s (JS_TIMEOUT)", "exceeded memory limit of 64 MiB
+// (JS_MEMORY_LIMIT)".
+func (ctx *jsContext) limitMessage(lim *jsguard.LimitError) string {
+	if lim.Kind == jsguard.Memory {
+		return fmt.Sprintf("exceeded memory limit of %d MiB (JS_MEMORY_LIMIT)", ctx.owner.opts.MemoryLimit>>20)
+	}
+	return fmt.Sprintf("timed out after %s (JS_TIMEOUT)", ctx.owner.opts.timeout())
 }
 
 // exceptionMessage renders a thrown value: Error objects by toString()

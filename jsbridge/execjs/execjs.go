@@ -30,11 +30,13 @@ import (
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 )
 
 // DefaultTimeout bounds one call when Options.Timeout is zero. It matches the
 // default JS_TIMEOUT of spider callbacks.
-const DefaultTimeout = 10 * time.Second
+const DefaultTimeout = 30 * time.Second
 
 // DefaultUserAgent is navigator.userAgent when Options.UserAgent is empty.
 const DefaultUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -58,7 +60,12 @@ type Options struct {
 	// Go heap grew by more than this much while it ran. goja has no
 	// per-runtime accounting, so this is a process-wide approximation
 	// sampled every 50ms (what the last GC found live, so other goroutines'
-	// garbage does not count); zero disables it.
+	// garbage does not count: jsguard.Limits.Memory); zero disables it.
+	//
+	// Whatever the limits, the built-ins goja cannot interrupt are capped
+	// in every context as in spider callbacks (package jsguard), and a call
+	// stuck in one anyway is abandoned jsguard.Grace(Timeout) after its
+	// interrupt.
 	MemoryLimit int64
 	// Location is the page URL seen as location.href and document.URL;
 	// empty means "about:blank".
@@ -77,10 +84,16 @@ func (o Options) timeout() time.Duration {
 // Sentinel errors. Every error returned by this package is an *Error whose
 // Err (when set) is one of these or a *CopyError.
 var (
-	// ErrTimeout: the call ran longer than Options.Timeout and was interrupted.
-	ErrTimeout = errors.New("timed out")
-	// ErrMemoryLimit: the heap grew past Options.MemoryLimit during the call.
-	ErrMemoryLimit = errors.New("exceeded memory limit")
+	// ErrTimeout: the call ran longer than Options.Timeout and was
+	// interrupted (jsguard's, shared with spider callbacks).
+	ErrTimeout = jsguard.ErrTimeout
+	// ErrMemoryLimit: the heap grew past Options.MemoryLimit during the
+	// call (jsguard's).
+	ErrMemoryLimit = jsguard.ErrMemoryLimit
+	// ErrStuck: the context's runtime was abandoned in a built-in that
+	// ignores interrupts, and that call has not ended yet; the context
+	// reloads once it has (at most one abandoned runtime per context).
+	ErrStuck = jsguard.ErrStuck
 	// ErrUnknownContext: no context has that key.
 	ErrUnknownContext = errors.New("unknown context")
 	// ErrNotFunction: the name given to Call is not a function.
@@ -119,6 +132,7 @@ func Load(paths []string, opts Options) (*Contexts, error) {
 	for _, f := range files {
 		key := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
 		if prev, ok := c.byKey[key]; ok {
+			c.Close()
 			return nil, &Error{Key: key, Op: "load", Err: ErrDuplicateKey,
 				Message: fmt.Sprintf("%s and %s both define context %q", prev.path, f, key)}
 		}

@@ -361,6 +361,9 @@ func TestTimeoutWhileLoading(t *testing.T) {
 }
 
 func TestMemoryLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	t.Parallel()
 	dir := writeFiles(t, map[string]string{"bomb.js": `function bomb() {
   var keep = [];

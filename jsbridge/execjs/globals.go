@@ -23,6 +23,8 @@ import (
 	"github.com/dop251/goja_nodejs/console"
 	"github.com/dop251/goja_nodejs/require"
 	gourl "github.com/dop251/goja_nodejs/url"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
 )
 
 //go:embed prelude.js
@@ -55,6 +57,11 @@ func dirOf(p string) string {
 func (ctx *jsContext) newState() (*vmState, error) {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(maxCallStack)
+	// The built-ins goja cannot interrupt get the caps spider callbacks
+	// have, before anything else (Buffer below builds on Uint8Array).
+	if err := jsguard.Install(vm); err != nil {
+		return nil, err
+	}
 	st := &vmState{vm: vm, timers: newTimerQueue(), lookup: map[string]*goja.Program{}}
 
 	// require(): goja_nodejs core modules (buffer, url, util, console,
@@ -82,6 +89,9 @@ func (ctx *jsContext) newState() (*vmState, error) {
 	reg.RegisterNativeModule("node:crypto", nodeCryptoModule)
 	reg.Enable(vm)
 	buffer.Enable(vm)
+	if err := jsguard.GuardBuffer(vm); err != nil {
+		return nil, err
+	}
 	gourl.Enable(vm)
 
 	mod := vm.NewObject()
@@ -119,6 +129,7 @@ func (ctx *jsContext) newState() (*vmState, error) {
 	if _, err := install(goja.Undefined(), vm.GlobalObject(), host); err != nil {
 		return nil, fmt.Errorf("prelude: %w", err)
 	}
+	st.watch(ctx.owner.opts)
 	return st, nil
 }
 

@@ -82,6 +82,9 @@ func loadVendorContexts(t testing.TB) *execjs.Contexts {
 // js-md5 browser bundles through their wrapper contexts and compares every
 // result with what Node computed for the same call.
 func TestVendorLibrariesMatchNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	t.Parallel()
 	exp := loadExpected(t)
 	ctxs := loadVendorContexts(t)

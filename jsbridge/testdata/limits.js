@@ -18,8 +18,17 @@ export function pad() { return { s: " ".padEnd(2 ** 30) }; }
 export function join() { return { s: new Array(2 ** 28).join("x") }; }
 export function regex() { return { m: /^(a+)+\1$/.test("a".repeat(40) + "!") }; }
 export function stringify() {
-  const deep = JSON.parse("[".repeat(5000) + "]".repeat(5000));
+  let deep = [];
+  for (let i = 0; i < 5000; i++) deep = [deep];
   return { s: JSON.stringify(deep).length };
+}
+export function parse() { return { v: JSON.parse("[".repeat(5000) + "]".repeat(5000)) }; }
+export function fill() { return { n: new Array(1e8).fill(0).length }; }
+export function typed() { return { n: new Uint8Array(2 ** 31).length }; }
+export function nested() {
+  let a = [];
+  for (let i = 0; i < 20000; i++) a = [a];
+  return { s: String(a) };
 }
 export function membomb() {
   const a = [];

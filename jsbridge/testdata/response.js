@@ -67,3 +67,11 @@ export function parse_json(response) {
   eq(response.jmespath("a.b[1]"), 2);
   return { ok: true };
 }
+
+// LINKEXTRACTOR_MAX_LINKS (Options.MaxLinks 2 in the test): a JS
+// LinkExtractor reads at most that many links of a page.
+export function parse_capped(response) {
+  const le = new LinkExtractor({});
+  eq(le.extract_links(response).length, 2);
+  return { ok: true };
+}

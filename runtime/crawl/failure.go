@@ -62,15 +62,41 @@ func NewFailure(t FailureType, req *Request, err error) *Failure {
 
 // redactUserinfo hides credentials in a URL (http://user:***@host/): error
 // messages end up in logs, stats dumps and errbacks.
+//
+// It is runtime/weburl's Redact, copied: this package holds the data types
+// every other package of ours uses, so it imports none of them (STYLE.md,
+// enforced by deps_test.go) — not even a leaf like weburl, to keep the
+// bottom of the graph a single package with no exceptions to argue about.
+// The copy is standard-library code only, and TestRedactSameAsWeburl
+// (failure_test.go) keeps it equal to weburl.Redact, mask included.
 func redactUserinfo(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	const mask = "***" // weburl.Mask
+	if !strings.Contains(raw, "@") {
 		return raw
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxx")
-		return strings.Replace(u.String(), ":xxx@", ":***@", 1)
+	u, err := url.Parse(raw)
+	if err != nil {
+		start := 0
+		if i := strings.Index(raw, "://"); i >= 0 {
+			start = i + 3
+		}
+		at := strings.LastIndexByte(raw, '@')
+		if at < start {
+			return raw
+		}
+		return raw[:start] + mask + raw[at:]
 	}
-	u.User = url.User("xxx")
-	return strings.Replace(u.String(), "//xxx@", "//***@", 1)
+	if u.User == nil {
+		if at := strings.LastIndexByte(u.Opaque, '@'); at >= 0 {
+			u.Opaque = mask + u.Opaque[at:]
+			return u.String()
+		}
+		return raw
+	}
+	userinfo := mask
+	if _, has := u.User.Password(); has {
+		userinfo = url.User(u.User.Username()).String() + ":" + mask
+	}
+	u.User = url.User("x")
+	return strings.Replace(u.String(), "//x@", "//"+userinfo+"@", 1)
 }

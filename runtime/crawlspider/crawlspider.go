@@ -17,6 +17,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 // Hooks calls the user functions a rule names. Name is the function name
@@ -75,9 +76,20 @@ type Options struct {
 	ProcessResults string
 	// FollowLinks is CRAWLSPIDER_FOLLOW_LINKS [true].
 	FollowLinks *bool
-	Hooks       Hooks
-	Logger      *slog.Logger
+	// MaxLinks caps the links each rule reads from a page
+	// (LINKEXTRACTOR_MAX_LINKS; 0 = no cap; a rule's own
+	// LinkExtractor.MaxLinks wins). A page cut short is logged once, with
+	// its URL and the cap, and counted in the stat StatLinksTruncated.
+	MaxLinks int
+	Hooks    Hooks
+	Logger   *slog.Logger
+	// Stats receives StatLinksTruncated (nil = not counted).
+	Stats stats.Collector
 }
+
+// StatLinksTruncated counts the pages whose links were cut short by
+// LINKEXTRACTOR_MAX_LINKS.
+const StatLinksTruncated = "linkextractor/pages_truncated"
 
 // MetaRule and MetaLinkText are the meta keys of requests built from
 // links, as in Scrapy: the index of the rule that extracted the link, and the
@@ -134,6 +146,9 @@ func New(inner engine.Spider, opts Options) (*Spider, error) {
 		if r.ProcessValue != "" {
 			name, hooks := r.ProcessValue, opts.Hooks
 			leOpts.ProcessValueErr = func(v string) (string, bool, error) { return hooks.ProcessValue(name, v) }
+		}
+		if leOpts.MaxLinks == 0 {
+			leOpts.MaxLinks = opts.MaxLinks
 		}
 		le, err := extract.NewLinkExtractor(leOpts)
 		if err != nil {
@@ -281,11 +296,20 @@ func (s *Spider) requestsToFollow(ctx context.Context, resp *crawl.Response, out
 		return nil
 	}
 	seen := map[extract.Link]bool{}
+	warned := false
 	for i := range s.rules {
 		rule := &s.rules[i]
-		all, err := rule.le.ExtractLinks(resp)
+		all, truncated, err := rule.le.Extract(resp)
 		if err != nil {
 			return fmt.Errorf("rules[%d]: %w", i, err)
+		}
+		if truncated && !warned {
+			warned = true
+			s.log.Warn("page has more links than LINKEXTRACTOR_MAX_LINKS: the rest were not read",
+				"url", resp.URL, "max_links", rule.le.MaxLinks())
+			if s.opts.Stats != nil {
+				s.opts.Stats.Inc(StatLinksTruncated, 1)
+			}
 		}
 		links := all[:0:0]
 		for _, l := range all {

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	// The engine, HTTP clients and test servers must all be gone when the
 	// tests end. regexp2's shared timeout clock stops by itself a little
 	// after the last timed match.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dlclark/regexp2.runClock"))
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dlclark/regexp2/v2.runClock"))
 }
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")

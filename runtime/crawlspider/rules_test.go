@@ -2,13 +2,17 @@ package crawlspider
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 // testHooks implements Hooks (and ResultsHook) with Go functions keyed by
@@ -341,5 +345,58 @@ func TestRuleErrbackThroughEngine(t *testing.T) {
 	}
 	if len(failed) != 1 || !strings.HasSuffix(failed[0], "/about-missing.html") {
 		t.Errorf("errback calls: %v (result %+v)", failed, res)
+	}
+}
+
+// LINKEXTRACTOR_MAX_LINKS: each rule reads at most MaxLinks links of a
+// page; a page cut short is warned about once (URL and cap), however many
+// rules were cut, and counted in linkextractor/pages_truncated. A rule's
+// own cap wins over the spider's.
+func TestRulesMaxLinks(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("<html><body>")
+	for i := range 50 {
+		fmt.Fprintf(&b, `<a href="/item/%d">%d</a><a href="/list/%d">list</a>`, i, i, i)
+	}
+	b.WriteString("</body></html>")
+	logs := &proctest.Buffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	st := stats.NewMemory()
+	cs, err := New(itemSpider(), Options{MaxLinks: 10, Logger: logger, Stats: st, Rules: []Rule{
+		{LinkExtractor: extract.LinkExtractorOptions{Allow: []string{`/item/`}}, Callback: "parse_item"},
+		{LinkExtractor: extract.LinkExtractorOptions{Allow: []string{`/list/`}, MaxLinks: 6}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	if err := cs.Callback(context.Background(), page("http://t.test/big", b.String(), nil), rec); err != nil {
+		t.Fatal(err)
+	}
+	// Rule 0 read the first 10 links (5 items, 5 lists), rule 1 the first
+	// 6 (3 items, 3 lists).
+	want := []string{
+		"http://t.test/item/0", "http://t.test/item/1", "http://t.test/item/2", "http://t.test/item/3", "http://t.test/item/4",
+		"http://t.test/list/0", "http://t.test/list/1", "http://t.test/list/2",
+	}
+	if got := rec.urls(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("requests %v\nwant %v", got, want)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "LINKEXTRACTOR_MAX_LINKS"); n != 1 || !strings.Contains(out, "url=http://t.test/big") || !strings.Contains(out, "max_links=10") {
+		t.Fatalf("want one warning with the URL and the cap, got:\n%s", out)
+	}
+	if v, _ := st.Get(StatLinksTruncated); v != int64(1) {
+		t.Fatalf("%s = %v, want 1", StatLinksTruncated, v)
+	}
+
+	// Under the cap: no warning, no stat.
+	rec = &recorder{}
+	if err := cs.Callback(context.Background(), page("http://t.test/small", rulesPage, nil), rec); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := st.Get(StatLinksTruncated); v != int64(1) || strings.Count(logs.String(), "LINKEXTRACTOR_MAX_LINKS") != 1 {
+		t.Fatalf("a page under the cap was reported as cut: stat %v\n%s", v, logs)
 	}
 }

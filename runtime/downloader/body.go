@@ -2,7 +2,6 @@ package downloader
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
 	"compress/zlib"
 	"context"
@@ -17,14 +16,17 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
+
+// zstdMaxWindow is the largest zstd window accepted: RFC 9659 limits the
+// "zstd" content coding to 8 MB windows (browsers refuse larger ones), so
+// a zstd body never holds more than 8 MiB of history however large
+// DOWNLOAD_MAXSIZE is.
+const zstdMaxWindow = 8 << 20
 
 // maxEncodingLayers bounds stacked Content-Encodings (gzip, gzip, ...).
 const maxEncodingLayers = 4
-
-// readChunk is how much is read per step; the limits are checked between
-// steps, so a bomb is stopped within one chunk of the limit.
-const readChunk = 32 << 10
 
 type countReader struct {
 	r io.Reader
@@ -62,7 +64,7 @@ func knownEncoding(e string) bool {
 
 // decoder wraps r with the decoder for enc. zlib-wrapped and raw deflate
 // are both accepted for "deflate", as browsers do.
-func decoder(enc string, r io.Reader, maxWindow int64) (io.Reader, func(), error) {
+func decoder(enc string, r io.Reader) (io.Reader, func(), error) {
 	switch enc {
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(r)
@@ -88,8 +90,8 @@ func decoder(enc string, r io.Reader, maxWindow int64) (io.Reader, func(), error
 		zr, err := zstd.NewReader(r,
 			zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(uint64(max(maxWindow, 8<<20))),
-			zstd.WithDecoderMaxMemory(uint64(max(maxWindow, 8<<20))))
+			zstd.WithDecoderMaxWindow(zstdMaxWindow),
+			zstd.WithDecoderMaxMemory(zstdMaxWindow))
 		if err != nil {
 			return nil, nil, fmt.Errorf("content-encoding zstd: %w", err)
 		}
@@ -104,10 +106,19 @@ type decodeError struct{ err error }
 func (e *decodeError) Error() string { return e.err.Error() }
 func (e *decodeError) Unwrap() error { return e.err }
 
-// readBody reads and decodes hr.Body within the limits. It returns the
-// body, flags, whether it was decoded, and how many bytes had been
-// received (wire bytes) when it failed.
-func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.Response, lim limits) (body []byte, flags []string, decoded bool, received int64, err error) {
+// readBody reads and decodes hr.Body within the limits, taking the bytes
+// it holds from the memory budget under hold. It returns the body, flags,
+// whether it was decoded, and how many bytes had been received (wire
+// bytes) when it failed.
+//
+// Memory: a body of known size (Content-Length, no encoding) is read
+// straight into a slice of that size. Any other body (chunked, or
+// compressed: its decoded size is unknown until the end) is read into
+// 64 KiB pieces, so it never costs more than DOWNLOAD_MAXSIZE plus one
+// piece before it is refused, and is joined into one slice of its exact
+// size once complete (for that moment it takes twice its size, which the
+// budget counts).
+func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.Response, lim limits, hold *budgetHold) (body []byte, flags []string, decoded bool, received int64, err error) {
 	// Closing the body unblocks a read stuck on a silent peer when the
 	// deadline passes, whatever the transport.
 	stop := context.AfterFunc(ctx, func() { hr.Body.Close() })
@@ -126,7 +137,7 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 	warned := false
 	if lim.warn > 0 && declared > lim.warn {
 		warned = true
-		d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", redactedURL(req), "size", declared, "warnsize", lim.warn)
+		d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", weburl.Redact(req.URL), "size", declared, "warnsize", lim.warn)
 	}
 	encs := contentEncodings(hr.Header)
 	if len(encs) > maxEncodingLayers {
@@ -140,6 +151,9 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 			break
 		}
 	}
+	if d.budget != nil && len(encs) == 0 && declared > d.budget.limit && (lim.max <= 0 || declared <= lim.max) {
+		return nil, nil, false, 0, &BudgetError{Budget: d.budget.limit, Declared: declared}
+	}
 	wire := &countReader{r: hr.Body}
 	var r io.Reader = wire
 	var closers []func()
@@ -149,7 +163,7 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 		}
 	}()
 	for i := len(encs) - 1; i >= 0; i-- {
-		dr, closeFn, err := decoder(encs[i], r, lim.max)
+		dr, closeFn, err := decoder(encs[i], r)
 		if err != nil {
 			if ctx.Err() != nil || !isFormatError(err) {
 				return nil, nil, false, wire.n, err
@@ -162,11 +176,14 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 	decoded = len(encs) > 0
 	if !decoded && declared >= 0 && (lim.max <= 0 || declared <= lim.max) {
 		// The common case: a plain body of known size, read straight into
-		// a slice of that size (no chunk buffer, no regrowth).
+		// a slice of that size (no pieces, no regrowth, no copy).
+		if err := d.budget.grow(ctx, hold, declared); err != nil {
+			return nil, nil, false, 0, err
+		}
 		b, err := readKnown(r, declared)
 		if err == nil {
 			if lim.warn > 0 && !warned && int64(len(b)) > lim.warn {
-				d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", redactedURL(req), "size", len(b), "warnsize", lim.warn)
+				d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", weburl.Redact(req.URL), "size", len(b), "warnsize", lim.warn)
 			}
 			return b, nil, false, wire.n, nil
 		}
@@ -182,30 +199,54 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 		}
 		return nil, nil, false, wire.n, err
 	}
-	var buf bytes.Buffer
-	chunkp := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(chunkp)
-	chunk := *chunkp
+	var p pieces
+	defer p.free()
+	// At most one byte past the limit is read: that byte tells a body of
+	// exactly DOWNLOAD_MAXSIZE from a longer one.
+	stopAt := int64(-1)
+	if lim.max > 0 {
+		stopAt = lim.max + 1
+	}
+	join := func() ([]byte, error) {
+		if err := d.budget.grow(ctx, hold, p.n); err != nil {
+			if be, ok := err.(*BudgetError); ok && !be.Exhausted {
+				be.Joining, be.Size = true, p.n
+			}
+			return nil, err
+		}
+		b := p.bytes()
+		d.budget.shrink(hold, p.size())
+		p.free()
+		return b, nil
+	}
 	for {
-		n, rerr := r.Read(chunk)
-		if n > 0 {
-			if lim.max > 0 && int64(buf.Len()+n) > lim.max {
-				if lim.truncate {
-					buf.Write(chunk[:lim.max-int64(buf.Len())])
-					flags = append(flags, "truncated")
-					return buf.Bytes(), flags, decoded, wire.n, nil
+		buf, err := p.next(ctx, d.budget, hold)
+		if err != nil {
+			return nil, nil, decoded, wire.n, err
+		}
+		if stopAt >= 0 && int64(len(buf)) > stopAt-p.n {
+			buf = buf[:stopAt-p.n]
+		}
+		n, rerr := r.Read(buf)
+		p.n += int64(n)
+		if stopAt >= 0 && p.n >= stopAt {
+			if lim.truncate {
+				p.n = lim.max
+				b, err := join()
+				if err != nil {
+					return nil, nil, decoded, wire.n, err
 				}
-				me := &MaxSizeError{Limit: lim.max, Read: int64(buf.Len() + n)}
-				if decoded {
-					me.Compressed = wire.n
-				}
-				return nil, nil, decoded, wire.n, me
+				return b, append(flags, "truncated"), decoded, wire.n, nil
 			}
-			buf.Write(chunk[:n])
-			if lim.warn > 0 && !warned && int64(buf.Len()) > lim.warn {
-				warned = true
-				d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", redactedURL(req), "size_so_far", buf.Len(), "warnsize", lim.warn)
+			me := &MaxSizeError{Limit: lim.max, Read: p.n}
+			if decoded {
+				me.Compressed = wire.n
 			}
+			return nil, nil, decoded, wire.n, me
+		}
+		if lim.warn > 0 && !warned && p.n > lim.warn {
+			warned = true
+			d.log.Warn("response body over DOWNLOAD_WARNSIZE", "url", weburl.Redact(req.URL), "size_so_far", p.n, "warnsize", lim.warn)
 		}
 		if rerr == io.EOF {
 			break
@@ -217,7 +258,7 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 			if errors.Is(rerr, io.ErrUnexpectedEOF) || errors.Is(rerr, gzip.ErrChecksum) || errors.Is(rerr, zlib.ErrChecksum) {
 				dl := &DataLossError{Got: wire.n, Want: declared, Err: rerr}
 				if declared <= 0 || wire.n >= declared {
-					dl.Got, dl.Want = int64(buf.Len()), 0
+					dl.Got, dl.Want = p.n, 0
 				}
 				if lim.failOnDataLoss {
 					return nil, nil, decoded, wire.n, dl
@@ -231,14 +272,64 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 			return nil, nil, decoded, wire.n, rerr
 		}
 	}
-	return buf.Bytes(), flags, decoded, wire.n, nil
+	b, err := join()
+	if err != nil {
+		return nil, nil, decoded, wire.n, err
+	}
+	return b, flags, decoded, wire.n, nil
+}
+
+// pieceSize is the unit in which bodies of unknown size are read and
+// taken from the memory budget.
+const pieceSize = 64 << 10
+
+// piecePool recycles pieces: a refused or joined body's pieces serve the
+// next body at once instead of waiting for a garbage collection.
+var piecePool = sync.Pool{New: func() any { return new([pieceSize]byte) }}
+
+// pieces is a body of unknown size being read: n bytes in full pieces,
+// the last one filled up to n.
+type pieces struct {
+	bufs []*[pieceSize]byte
+	n    int64
+}
+
+// next returns the free space of the last piece, adding a piece (taken
+// from the budget) when it is full.
+func (p *pieces) next(ctx context.Context, b *memBudget, h *budgetHold) ([]byte, error) {
+	if p.n < p.size() {
+		return p.bufs[len(p.bufs)-1][p.n%pieceSize:], nil
+	}
+	if err := b.grow(ctx, h, pieceSize); err != nil {
+		return nil, err
+	}
+	buf := piecePool.Get().(*[pieceSize]byte)
+	p.bufs = append(p.bufs, buf)
+	return buf[:], nil
+}
+
+func (p *pieces) size() int64 { return int64(len(p.bufs)) * pieceSize }
+
+// bytes joins the first n bytes into one slice of exactly that size.
+func (p *pieces) bytes() []byte {
+	out := make([]byte, p.n)
+	for i, buf := range p.bufs {
+		copy(out[int64(i)*pieceSize:], buf[:])
+	}
+	return out
+}
+
+func (p *pieces) free() {
+	for i, buf := range p.bufs {
+		piecePool.Put(buf)
+		p.bufs[i] = nil
+	}
+	p.bufs = p.bufs[:0]
 }
 
 func bodyless(req *crawl.Request, status int) bool {
 	return req.GetMethod() == "HEAD" || status == 204 || status == 304 || (status >= 100 && status < 200)
 }
-
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
 
 // readKnown reads exactly n bytes and checks that the body ends there; on
 // a short body it returns what arrived with io.ErrUnexpectedEOF.

@@ -16,11 +16,14 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // Options configures a Downloader. Start from DefaultOptions(), which holds
-// the defaults of specs/downloader.md; New fills zero numeric fields from it
-// but leaves booleans as given.
+// the defaults of the settings table (dsl/settings_table.go, documented in
+// specs/settings.md; a test in the root package keeps the two equal); New
+// fills zero numeric fields from it but leaves booleans, MaxSize, WarnSize
+// and MemoryBudget (where 0 means off) as given.
 type Options struct {
 	// Transport is the default transport (Outgoing.Impersonate == "").
 	// nil builds an HTTPTransport from HTTP.
@@ -53,6 +56,11 @@ type Options struct {
 	// (DOWNLOAD_MAXSIZE, DOWNLOAD_WARNSIZE; 0 = no limit / no warning).
 	MaxSize  int64
 	WarnSize int64
+	// MemoryBudget bounds the bytes held by the bodies of all downloads
+	// in progress at once (DOWNLOAD_MEMORY_BUDGET; 0 = no bound). A body
+	// that would exceed it waits; one that never can fails with
+	// MaxSizeExceeded. See memBudget.
+	MemoryBudget int64
 	// FailOnDataLoss fails truncated bodies (DOWNLOAD_FAIL_ON_DATALOSS);
 	// when false they are returned flagged "dataloss".
 	FailOnDataLoss bool
@@ -85,8 +93,10 @@ func DefaultOptions() Options {
 		Timeout:        30 * time.Second,
 		MaxSize:        32 << 20,
 		WarnSize:       8 << 20,
+		MemoryBudget:   256 << 20,
 		FailOnDataLoss: true,
 		Verify:         true,
+		HTTP:           HTTPOptions{DNSTimeout: 60 * time.Second},
 	}
 }
 
@@ -100,6 +110,7 @@ type Downloader struct {
 	proxies []*url.URL
 	next    atomic.Uint64
 	log     *slog.Logger
+	budget  *memBudget
 
 	slotsMu   sync.Mutex
 	slots     map[string]*slot
@@ -168,7 +179,15 @@ func New(opts Options) (*Downloader, error) {
 		}
 		opts.Transport = NewHTTPTransport(opts.HTTP)
 	}
-	d := &Downloader{opts: opts, log: opts.Logger, slots: map[string]*slot{}, dialer: opts.HTTP.Dialer}
+	d := &Downloader{opts: opts, log: opts.Logger, slots: map[string]*slot{}, dialer: opts.HTTP.Dialer, budget: newMemBudget(opts.MemoryBudget)}
+	if opts.MemoryBudget > 0 && (opts.MaxSize <= 0 || opts.MaxSize > opts.MemoryBudget/2) {
+		maxSize := "no limit"
+		if opts.MaxSize > 0 {
+			maxSize = humanBytes(opts.MaxSize)
+		}
+		d.log.Warn("DOWNLOAD_MEMORY_BUDGET is under twice DOWNLOAD_MAXSIZE: a body over the budget, or of unknown size (chunked, compressed) over half of it, will fail",
+			"maxsize", maxSize, "memory_budget", humanBytes(opts.MemoryBudget))
+	}
 	for _, p := range opts.Proxies {
 		u, err := parseProxy(p)
 		if err != nil {
@@ -182,15 +201,15 @@ func New(opts Options) (*Downloader, error) {
 func parseProxy(p string) (*url.URL, error) {
 	u, err := url.Parse(p)
 	if err != nil {
-		return nil, fmt.Errorf("proxy %s: invalid URL", RedactURLString(p))
+		return nil, fmt.Errorf("proxy %s: invalid URL", weburl.Redact(p))
 	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 	default:
-		return nil, fmt.Errorf("proxy %s: unsupported scheme %q (want http, https, socks5 or socks5h)", RedactURL(u), u.Scheme)
+		return nil, fmt.Errorf("proxy %s: unsupported scheme %q (want http, https, socks5 or socks5h)", weburl.RedactURL(u), u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("proxy %s: missing host", RedactURL(u))
+		return nil, fmt.Errorf("proxy %s: missing host", weburl.RedactURL(u))
 	}
 	return u, nil
 }
@@ -233,7 +252,7 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 	switch u.Scheme {
 	case "http", "https":
 	case "file":
-		return d.downloadFile(req, u)
+		return d.downloadFile(ctx, req, u)
 	default:
 		return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: fmt.Sprintf("unsupported URL scheme %q", u.Scheme), Request: req}
 	}
@@ -248,7 +267,7 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 		return nil, classify(ctx, req, err, 0, "waiting for a download slot", -1)
 	}
 	d.active.Add(1)
-	entry := &InFlight{URL: redactedURL(req), Slot: s.key, Since: time.Now()}
+	entry := &InFlight{URL: weburl.Redact(req.URL), Slot: s.key, Since: time.Now()}
 	d.inflight.Store(entry, struct{}{})
 	defer func() {
 		d.inflight.Delete(entry)
@@ -399,7 +418,11 @@ func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL, 
 	}
 	timings.Headers = time.Now()
 	lim := d.limits(req)
-	body, flags, decoded, received, err := d.readBody(ctx, req, hr, lim)
+	hold := &budgetHold{}
+	// The body's bytes leave the budget when the download ends: from here
+	// the response is the engine's.
+	defer d.budget.release(hold)
+	body, flags, decoded, received, err := d.readBody(ctx, req, hr, lim, hold)
 	if err != nil {
 		return nil, classify(ctx, req, err, out.Timeout, "reading the body", received)
 	}
@@ -486,14 +509,6 @@ func metaDuration(v any) (time.Duration, bool) {
 		}
 	}
 	return 0, false
-}
-
-// redactedURL is the request URL safe for logs.
-func redactedURL(req *crawl.Request) string {
-	if !strings.Contains(req.URL, "@") {
-		return req.URL
-	}
-	return RedactURLString(req.URL)
 }
 
 // Close closes idle connections of the transports that can (call it when

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // MaxSizeError reports a body (or header block) over a size limit.
@@ -73,9 +74,19 @@ func classify(ctx context.Context, req *crawl.Request, err error, timeout time.D
 		return f
 	}
 	fail := func(t crawl.FailureType, format string, args ...any) *crawl.Failure {
-		return &crawl.Failure{Type: t, Message: redactSecrets(fmt.Sprintf(format, args...), req), Request: req, Err: err}
+		msg := fmt.Sprintf(format, args...)
+		if req != nil {
+			// the transport's text may quote the proxy's or the URL's credentials
+			msg = weburl.RedactSecrets(msg, req.Proxy, req.URL)
+		}
+		return &crawl.Failure{Type: t, Message: msg, Request: req, Err: err}
 	}
 	if context.Cause(ctx) == errDownloadTimeout || errors.Is(err, errDownloadTimeout) {
+		var bw *budgetWaitError
+		if errors.As(err, &bw) {
+			return fail(crawl.TimeoutError, "download deadline %s exceeded waiting for DOWNLOAD_MEMORY_BUDGET (%s of %s in use, %d B received)",
+				timeout, humanBytes(bw.inUse), humanBytes(bw.limit), max(received, 0))
+		}
 		if received >= 0 {
 			return fail(crawl.TimeoutError, "download deadline %s exceeded (%d B received)", timeout, received)
 		}
@@ -83,6 +94,7 @@ func classify(ctx context.Context, req *crawl.Request, err error, timeout time.D
 	}
 	var blocked *BlockedError
 	var maxSize *MaxSizeError
+	var budget *BudgetError
 	var dataLoss *DataLossError
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
@@ -96,6 +108,12 @@ func classify(ctx context.Context, req *crawl.Request, err error, timeout time.D
 		return fail(crawl.BlockedAddress, "%s", blocked.Error())
 	case errors.As(err, &maxSize):
 		return fail(crawl.MaxSizeExceeded, "%s", maxSize.Error())
+	case errors.As(err, &budget):
+		if budget.Exhausted {
+			// Transient: the same body fits once others are done.
+			return fail(crawl.ConnectionError, "%s", budget.Error())
+		}
+		return fail(crawl.MaxSizeExceeded, "%s", budget.Error())
 	case errors.As(err, new(*decodeError)):
 		return fail(crawl.UnknownError, "undecodable body: %s", err.Error())
 	case errors.As(err, &dataLoss):
@@ -150,64 +168,6 @@ func innermost(err error) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
-}
-
-// RedactURL renders u with its password (or a lone username, which is
-// often a token) replaced by "***".
-func RedactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	if u.User == nil {
-		return u.String()
-	}
-	c := *u
-	if _, has := u.User.Password(); has {
-		c.User = url.UserPassword(u.User.Username(), "***")
-	} else {
-		c.User = url.User("***")
-	}
-	return strings.Replace(c.String(), "%2A%2A%2A", "***", 1)
-}
-
-// RedactURLString is RedactURL for a string; unparsable input is returned
-// with everything before the last '@' of its authority masked.
-func RedactURLString(s string) string {
-	u, err := url.Parse(s)
-	if err == nil {
-		return RedactURL(u)
-	}
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 && !strings.ContainsAny(rest[:at], "/?#") {
-			return s[:i+3] + "***" + rest[at:]
-		}
-	}
-	return s
-}
-
-// redactSecrets removes proxy and URL credentials of req from a message.
-func redactSecrets(msg string, req *crawl.Request) string {
-	if req == nil {
-		return msg
-	}
-	for _, raw := range []string{req.Proxy, req.URL} {
-		if raw == "" {
-			continue
-		}
-		u, err := url.Parse(raw)
-		if err != nil || u.User == nil {
-			continue
-		}
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "***")
-			msg = strings.ReplaceAll(msg, url.QueryEscape(p), "***")
-		}
-		if n := u.User.Username(); n != "" && len(n) >= 8 {
-			msg = strings.ReplaceAll(msg, n, "***")
-		}
-	}
-	return msg
 }
 
 func humanBytes(n int64) string {

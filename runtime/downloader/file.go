@@ -1,6 +1,7 @@
 package downloader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,7 @@ import (
 // downloadFile serves file:// URLs for offline crawls. Only start requests
 // and requests emitted from a file:// page may read files: a page fetched
 // over the network must never lead the crawler to local files.
-func (d *Downloader) downloadFile(req *crawl.Request, u *url.URL) (*crawl.Response, error) {
+func (d *Downloader) downloadFile(ctx context.Context, req *crawl.Request, u *url.URL) (*crawl.Response, error) {
 	if !req.Start && !strings.HasPrefix(strings.ToLower(req.Parent), "file:") {
 		return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: ErrFileNotAllowed.Error(), Request: req, Err: ErrFileNotAllowed}
 	}
@@ -32,7 +33,8 @@ func (d *Downloader) downloadFile(req *crawl.Request, u *url.URL) (*crawl.Respon
 	path := filepath.FromSlash(u.Path)
 	fail := func(err error) (*crawl.Response, error) {
 		var me *MaxSizeError
-		if errors.As(err, &me) {
+		var be *BudgetError
+		if errors.As(err, &me) || errors.As(err, &be) {
 			return nil, &crawl.Failure{Type: crawl.MaxSizeExceeded, Message: err.Error(), Request: req, Err: err}
 		}
 		return nil, &crawl.Failure{Type: crawl.UnknownError, Message: err.Error(), Request: req, Err: err}
@@ -55,14 +57,26 @@ func (d *Downloader) downloadFile(req *crawl.Request, u *url.URL) (*crawl.Respon
 	if lim.max > 0 && st.Size() > lim.max && !lim.truncate {
 		return fail(&MaxSizeError{Limit: lim.max, Declared: st.Size()})
 	}
-	r := io.Reader(f)
+	// The size is known: one slice of that size, taken from the memory
+	// budget while the file is read.
+	size := st.Size()
 	if lim.max > 0 {
-		r = io.LimitReader(f, lim.max)
+		size = min(size, lim.max)
 	}
-	body, err := io.ReadAll(r)
-	if err != nil {
+	if d.budget != nil && size > d.budget.limit {
+		return fail(&BudgetError{Budget: d.budget.limit, Declared: size})
+	}
+	hold := &budgetHold{}
+	defer d.budget.release(hold)
+	if err := d.budget.grow(ctx, hold, size); err != nil {
 		return fail(err)
 	}
+	body := make([]byte, size)
+	n, err := io.ReadFull(f, body)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return fail(err)
+	}
+	body = body[:n]
 	var flags []string
 	if lim.max > 0 && st.Size() > lim.max {
 		flags = []string{"truncated"}

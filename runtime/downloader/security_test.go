@@ -12,6 +12,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // libcResolver resolves the numeric host forms getaddrinfo accepts
@@ -195,8 +196,8 @@ func TestRedaction(t *testing.T) {
 		"http://proxy:8080":              "http://proxy:8080",
 		"http://us er:se cret@pro xy:80": "http://***@pro xy:80",
 	} {
-		if got := RedactURLString(in); got != want {
-			t.Errorf("RedactURLString(%q) = %q, want %q", in, got, want)
+		if got := weburl.Redact(in); got != want {
+			t.Errorf("weburl.Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 	if _, err := New(Options{Proxies: []string{"ftp://u:" + canary + "@x:1"}}); err == nil || strings.Contains(err.Error(), canary) {

@@ -60,11 +60,11 @@ func (e *Engine) StopOnSignals(ch <-chan os.Signal) {
 			}
 			n++
 			if n == 1 {
-				e.log.Warn("received a stop signal: finishing in-flight requests; send it again to abort")
+				e.log.Warn("received a stop signal: stopping gracefully, finishing in-flight requests (send it again to abort)")
 				e.Stop()
 				continue
 			}
-			e.log.Warn("received a second stop signal: aborting")
+			e.log.Warn("received a second stop signal: aborting (in-flight requests stay pending in a JOBDIR or Redis)")
 			e.Abort()
 			return
 		case <-e.done:

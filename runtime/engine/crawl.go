@@ -53,7 +53,7 @@ func (c *Crawl) Download(ctx context.Context, r *crawl.Request) (*crawl.Response
 // to the scheduler directly (dupefilter included, spider middlewares not).
 func (c *Crawl) Schedule(r *crawl.Request) {
 	if r != nil {
-		c.eng.schedule(r)
+		c.eng.schedule(r, nil)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +27,12 @@ const (
 	ReasonShutdown   = "shutdown"
 	ReasonCancelled  = "cancelled"
 	ReasonStalled    = "stalled"
+	// ReasonFeedError: a feed could not be written (no space left, an I/O
+	// error); the requests whose items were not written stay pending.
+	ReasonFeedError = "feed_error"
+	// ReasonJobdirError: the scheduler could not store a change (the
+	// JOBDIR's disk is full); the request that produced it stays pending.
+	ReasonJobdirError = "jobdir_error"
 )
 
 // Result is how a crawl ended.
@@ -40,6 +45,9 @@ type Result struct {
 	Errors int64
 	// Stalled names each callback still waiting when the crawl stalled.
 	Stalled []string
+	// Aborted is set when the crawl was aborted (Abort: a second Ctrl-C, or
+	// the Run context ended) rather than closed gracefully.
+	Aborted bool
 	// Stats is the final stats snapshot.
 	Stats map[string]any
 }
@@ -60,6 +68,7 @@ type Engine struct {
 	sig    *Signals
 	runner *pipeline.Runner
 	handle *Crawl
+	group  *committer // nil without feeds
 
 	mu          sync.Mutex
 	fetching    int                 // requests inside Fetch
@@ -67,6 +76,11 @@ type Engine struct {
 	processing  int                 // responses/failures in callbacks or errbacks
 	activeBytes int64               // bytes of responses held by processing
 	items       int                 // items queued or in the pipelines
+	// leased counts requests taken from the scheduler and not yet
+	// acknowledged (fetching, in callbacks, with items in the pipelines, or
+	// waiting for the group commit): what a kill makes the next run fetch
+	// again. Options.MaxLeased bounds it.
+	leased int
 	// boost and boostBytes raise MaxActiveRequests and MaxActiveSize while
 	// every active callback waits on results of requests still in the
 	// scheduler (see unblockWaiters).
@@ -106,24 +120,13 @@ type Engine struct {
 	nextCommit uint64
 	itemsClose bool
 
-	runCtx     context.Context // lives until Run returns
-	runCancel  context.CancelFunc
-	workCtx    context.Context // cancelled on abort or when the grace ends
-	workCancel context.CancelFunc
-	started    atomic.Bool
-	wg         sync.WaitGroup // request goroutines
-}
-
-type queuedItem struct {
-	seq  uint64 // emission order
-	it   *crawl.Item
-	task *task
-	resp *crawl.Response
-
-	// Set by the pipelines.
-	out     *crawl.Item
-	outcome pipeline.Outcome
-	err     error
+	runCtx      context.Context // lives until Run returns
+	runCancel   context.CancelFunc
+	workCtx     context.Context // cancelled on abort or when the grace ends
+	workCancel  context.CancelFunc
+	started     atomic.Bool
+	feedsClosed atomic.Bool
+	wg          sync.WaitGroup // request goroutines
 }
 
 // New validates opts and returns an engine ready to Run.
@@ -150,6 +153,9 @@ func New(opts Options) (*Engine, error) {
 		needStart: make(chan struct{}, 1),
 	}
 	e.runner = pipeline.NewRunner(opts.Pipelines, opts.Stats, e.log)
+	if len(opts.Feeds) > 0 {
+		e.group = newCommitter(e, opts.DurableAcks)
+	}
 	// The contexts exist from New so that Progress and Crawl can be used
 	// from other goroutines at any time; Run's own context only triggers a
 	// cancellation (reason "cancelled").
@@ -262,6 +268,9 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	feederDone := make(chan struct{})
 	go e.feedStart(startCtx, it, feederDone)
 
+	if e.group != nil {
+		go e.group.run(e.opts.CommitInterval)
+	}
 	var workers sync.WaitGroup
 	for range e.opts.ConcurrentItems {
 		workers.Add(1)
@@ -297,6 +306,14 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	if !waitTimeout(&workers, e.opts.AbortWait+e.opts.ShutdownGrace) {
 		e.log.Error("item pipelines did not finish; some items were not written")
 	}
+	// The last group commit, then the feeds' closing brackets: a write
+	// error in either changes the close reason before the scheduler, which
+	// empties a JOBDIR on "finished", sees it.
+	if e.group != nil {
+		e.group.close()
+	}
+	e.closeFeeds()
+	reason = e.closing()
 
 	closeCtx, closeCancel := context.WithTimeout(runCtx, e.opts.AbortWait+e.opts.ShutdownGrace)
 	defer closeCancel()
@@ -308,7 +325,6 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	if err := e.opts.Scheduler.Close(closeCtx, reason); err != nil {
 		e.log.Error("closing the scheduler", "error", err)
 	}
-	e.closeFeeds()
 
 	end := time.Now()
 	e.stats.Set(stats.FinishReason, reason)
@@ -317,7 +333,10 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	e.sig.emit(Event{Signal: SpiderClosed, Reason: reason})
 	e.sig.wait()
 	e.log.Info("spider closed", "reason", reason)
-	return Result{Reason: reason, Errors: e.errCount.Load(), Stalled: stalled, Stats: e.stats.Snapshot()}, nil
+	e.mu.Lock()
+	aborted := e.aborted
+	e.mu.Unlock()
+	return Result{Reason: reason, Errors: e.errCount.Load(), Stalled: stalled, Aborted: aborted, Stats: e.stats.Snapshot()}, nil
 }
 
 func feederDoneOrTimeout(done chan struct{}, d time.Duration) <-chan struct{} {
@@ -343,10 +362,16 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
+// closeFeeds closes every feed once; an error (the closing bracket could
+// not be written) fails the run with feed_error.
 func (e *Engine) closeFeeds() {
+	if e.feedsClosed.Swap(true) {
+		return
+	}
 	for _, f := range e.opts.Feeds {
 		if err := f.Close(); err != nil {
 			e.log.Error("closing feed", "error", err)
+			e.failClose(ReasonFeedError)
 		}
 	}
 }
@@ -356,7 +381,7 @@ func (e *Engine) closeFeeds() {
 func (e *Engine) loop() []string {
 	tick := time.NewTicker(e.opts.PollInterval)
 	defer tick.Stop()
-	lastFlush, lastWatch := time.Now(), time.Now()
+	lastWatch := time.Now()
 	mem := newMemWatch(e.opts.MemUsage)
 	var idleSince, lastIdleFire time.Time
 	keptOpen := false
@@ -430,14 +455,6 @@ func (e *Engine) loop() []string {
 					"oldest_url", p.OldestURL, "queued", p.Queued, "pages", p.Pages, "items", p.Items)
 			}
 		}
-		if time.Since(lastFlush) >= e.opts.FlushInterval {
-			lastFlush = time.Now()
-			for _, f := range e.opts.Feeds {
-				if err := f.Flush(); err != nil {
-					e.log.Error("flushing feed", "error", err)
-				}
-			}
-		}
 		select {
 		case <-e.wake:
 		case <-tick.C:
@@ -494,8 +511,10 @@ func (e *Engine) unblockWaiters(polls *int) bool {
 	reqLimit, byteLimit := e.opts.MaxActiveRequests, e.opts.MaxActiveSize
 	overReqs := reqLimit > 0 && e.processing >= reqLimit+e.boost
 	overBytes := e.activeBytes > byteLimit+e.boostBytes
-	blocked := e.fetching == 0 && e.items < e.opts.MaxPendingItems && e.processing > 0 && (overReqs || overBytes)
-	if (reqLimit <= 0 || e.processing < reqLimit) && e.activeBytes <= byteLimit {
+	overLeased := e.opts.MaxLeased > 0 && e.leased >= e.opts.MaxLeased+e.boost
+	blocked := e.fetching == 0 && e.items < e.opts.MaxPendingItems && e.processing > 0 && (overReqs || overBytes || overLeased)
+	if (reqLimit <= 0 || e.processing < reqLimit) && e.activeBytes <= byteLimit &&
+		(e.opts.MaxLeased <= 0 || e.leased < e.opts.MaxLeased) {
 		e.boost, e.boostBytes = 0, 0
 	}
 	e.mu.Unlock()
@@ -563,16 +582,27 @@ func (e *Engine) pull() {
 			e.mu.Unlock()
 			return
 		}
+		if e.opts.MaxLeased > 0 && e.leased >= e.opts.MaxLeased+e.boost {
+			e.mu.Unlock()
+			// Requests waiting for the group commit hold the bound: commit
+			// now rather than at the next interval.
+			if e.group != nil && e.group.waiting() > 0 {
+				e.group.nudge()
+			}
+			return
+		}
 		e.fetching++
+		e.leased++
 		e.mu.Unlock()
 		req, err := e.opts.Scheduler.Next(e.runCtx)
 		if err != nil || req == nil {
 			e.mu.Lock()
 			e.fetching--
+			e.leased--
 			startDone := e.startDone
 			e.mu.Unlock()
 			if err != nil {
-				e.log.Error("scheduler next", "error", err)
+				e.schedulerFailed("scheduler next", err)
 			} else if !startDone {
 				select {
 				case e.needStart <- struct{}{}:
@@ -627,7 +657,7 @@ func (e *Engine) feedStart(ctx context.Context, it StartIterator, done chan stru
 				continue
 			}
 			req.Start = true
-			if e.schedule(req) {
+			if e.schedule(req, nil) {
 				n++
 			}
 		}
@@ -646,15 +676,20 @@ func nextStart(ctx context.Context, it StartIterator) (req *crawl.Request, err e
 // schedule enqueues r. Like Scrapy, it emits request_scheduled before the
 // scheduler sees r (so that no response_received of r can come first) and
 // request_dropped after, when the dupefilter rejected it. It reports
-// whether r was enqueued.
-func (e *Engine) schedule(r *crawl.Request) bool {
+// whether r was enqueued. from is the task whose output r is (nil for start
+// and idle requests): when r cannot be stored, from is not acknowledged, so
+// a persistent scheduler gives it back and r is emitted again.
+func (e *Engine) schedule(r *crawl.Request, from *task) bool {
 	if e.opts.DontFilter {
 		r.DontFilter = true
 	}
 	e.sig.emit(Event{Signal: RequestScheduled, Request: r})
 	ok, err := e.opts.Scheduler.Enqueue(e.runCtx, r)
 	if err != nil {
-		e.log.Error("scheduling request", "url", r.URL, "error", err)
+		if from != nil {
+			from.keep(notStored("request "+r.URL, err))
+		}
+		e.schedulerFailed("scheduling request", err, "url", r.URL)
 		e.sig.emit(Event{Signal: RequestDropped, Request: r, Err: err})
 		return false
 	}
@@ -676,20 +711,37 @@ func (e *Engine) schedule(r *crawl.Request) bool {
 }
 
 // task tracks one request until its callback output is committed: the
-// callback returned and each item it emitted went through the pipelines.
-// Then the scheduler's Ack runs (a leasing backend deletes the lease).
+// callback returned and each item it emitted went through the pipelines
+// into the feeds. Then the scheduler's Ack runs (a leasing backend deletes
+// the lease) — with Options.DurableAcks, after the group commit made the
+// items durable. A task whose output could not all be stored, or whose
+// callback was cancelled at close, is never acknowledged: a persistent
+// scheduler gives its request back to the next run.
 type task struct {
 	e       *Engine
 	req     *crawl.Request
 	pending atomic.Int32
+	kept    atomic.Pointer[error] // why the request is not acknowledged
 }
 
+// keep marks the task's request as not to be acknowledged.
+func (t *task) keep(why error) { t.kept.CompareAndSwap(nil, &why) }
+
 func (t *task) done() {
-	if t.pending.Add(-1) == 0 {
-		if err := t.e.opts.Scheduler.Ack(t.e.runCtx, t.req); err != nil {
-			t.e.log.Error("scheduler ack", "url", t.req.URL, "error", err)
-		}
+	if t.pending.Add(-1) != 0 {
+		return
 	}
+	e := t.e
+	if why := t.kept.Load(); why != nil {
+		e.log.Debug("request not acknowledged: it stays pending for a resumed crawl", "url", t.req.URL, "reason", *why)
+		e.release(1)
+		return
+	}
+	if e.group != nil && e.group.durable {
+		e.group.add(t.req)
+		return
+	}
+	e.ackAll([]*crawl.Request{t.req})
 }
 
 // process downloads one request and runs its callback or errback.
@@ -738,16 +790,24 @@ func (e *Engine) process(req *crawl.Request) {
 		e.wakeUp()
 	}()
 	switch {
+	case err != nil && e.cancelled(err):
+		// Cut off by the close (abort, grace over): not the request's
+		// failure. It stays pending for a resumed crawl.
+		t.keep(err)
 	case err != nil:
 		e.errback(t, asFailure(err, req))
 	case next != nil:
-		e.schedule(next)
+		e.schedule(next, t)
 	case resp != nil:
 		out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
 		e.enterSpider()
 		defer e.leaveSpider()
-		if err := callErr(func() error { return e.spider.Callback(e.workCtx, resp, out) }); err != nil && !e.cancelled(err) {
-			e.spiderError(err, resp)
+		if err := callErr(func() error { return e.callback(resp, out) }); err != nil {
+			if e.cancelled(err) {
+				t.keep(err) // its output may be incomplete
+			} else {
+				e.spiderError(err, resp)
+			}
 		}
 	default:
 		e.errback(t, crawl.NewFailure(crawl.UnknownError, req, errors.New("fetcher returned neither a response nor a request")))
@@ -776,232 +836,6 @@ func asFailure(err error, req *crawl.Request) *crawl.Failure {
 		t = crawl.IgnoreRequest
 	}
 	return crawl.NewFailure(t, req, err)
-}
-
-func (e *Engine) wrapOutput(resp *crawl.Response, out Output) Output {
-	for _, m := range e.opts.SpiderMiddlewares {
-		out = m.WrapOutput(resp, out)
-	}
-	return out
-}
-
-// errback runs the spider's errback for f; an unhandled failure is logged
-// and counted like Scrapy (HttpError at INFO with httperror/* stats).
-func (e *Engine) errback(t *task, f *crawl.Failure) {
-	resp := f.Response
-	if resp == nil {
-		resp = &crawl.Response{URL: f.Request.URL, Request: f.Request}
-	}
-	out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
-	var handled bool
-	err := callErr(func() error {
-		var err error
-		e.enterSpider()
-		defer e.leaveSpider()
-		handled, err = e.spider.Errback(e.workCtx, f, out)
-		return err
-	})
-	if err != nil && !e.cancelled(err) {
-		e.spiderError(fmt.Errorf("errback: %w", err), f.Response)
-	}
-	if handled {
-		return
-	}
-	switch f.Type {
-	case crawl.HttpError:
-		status := 0
-		if f.Response != nil {
-			status = f.Response.Status
-		}
-		e.stats.Inc("httperror/response_ignored_count", 1)
-		e.stats.Inc("httperror/response_ignored_status_count/"+strconv.Itoa(status), 1)
-		e.log.Info("ignoring response: HTTP status code is not handled or not allowed", "status", status, "url", f.Request.URL)
-	case crawl.IgnoreRequest:
-		e.log.Debug("request ignored", "url", f.Request.URL, "reason", f.Message)
-	default:
-		e.stats.Inc("spider_failures/unhandled_count", 1)
-		e.log.Error("error downloading", "request", f.Request.GetMethod()+" "+f.Request.URL, "type", string(f.Type), "error", f.Message)
-	}
-}
-
-// spiderError records an error of spider code (spider_error): logged,
-// counted in spider_exceptions/*, and makes the run fail (exit code 1).
-func (e *Engine) spiderError(err error, resp *crawl.Response) {
-	kind := "Error"
-	var f *crawl.Failure
-	var typed interface{ ErrorType() string } // a JS error: TypeError, JS_TIMEOUT, ...
-	switch {
-	case errors.As(err, &f):
-		kind = string(f.Type)
-	case errors.As(err, &typed) && typed.ErrorType() != "":
-		kind = typed.ErrorType()
-	}
-	e.stats.Inc(stats.SpiderExceptionsCount, 1)
-	e.stats.Inc(stats.SpiderExceptions+kind, 1)
-	attrs := []any{"error", err}
-	if resp != nil {
-		attrs = append(attrs, "url", resp.URL)
-	}
-	e.log.Error("spider error", attrs...)
-	var req *crawl.Request
-	if resp != nil {
-		req = resp.Request
-	}
-	e.sig.emit(Event{Signal: SpiderError, Err: err, Response: resp, Request: req})
-	if n := e.errCount.Add(1); e.opts.CloseSpiderErrorCount > 0 && n >= e.opts.CloseSpiderErrorCount {
-		e.requestClose(ReasonErrorCount)
-	}
-}
-
-// cancelled reports whether err only says that the engine cancelled the
-// work (abort, grace period over, stall): not a spider error, and no reason
-// for a failed run.
-func (e *Engine) cancelled(err error) bool {
-	if e.workCtx.Err() == nil {
-		return false
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		e.log.Debug("callback cancelled at close", "error", err)
-		return true
-	}
-	return false
-}
-
-// callErr runs fn, turning a panic into an error: a bug in a Go spider
-// must cost one page, not the crawl.
-func callErr(fn func() error) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("panic: %v", v)
-		}
-	}()
-	return fn()
-}
-
-// enqueueItem queues it for the pipelines without blocking.
-func (e *Engine) enqueueItem(it *crawl.Item, t *task, resp *crawl.Response) {
-	if it == nil {
-		return
-	}
-	// Count the item before queueing it, so the idle check never sees it
-	// neither queued nor counted.
-	e.mu.Lock()
-	e.items++
-	e.mu.Unlock()
-	e.itemMu.Lock()
-	if e.itemsClose {
-		e.itemMu.Unlock()
-		e.mu.Lock()
-		e.items--
-		e.mu.Unlock()
-		e.log.Warn("item emitted after the crawl closed was not written", "url", urlOf(resp))
-		return
-	}
-	if t != nil {
-		t.pending.Add(1)
-	}
-	e.itemQ = append(e.itemQ, queuedItem{seq: e.itemSeq, it: it, task: t, resp: resp})
-	e.itemSeq++
-	e.itemCond.Signal()
-	e.itemMu.Unlock()
-}
-
-func urlOf(resp *crawl.Response) string {
-	if resp == nil {
-		return ""
-	}
-	return resp.URL
-}
-
-// itemWorker runs queued items through the pipelines and into the feeds
-// until the queue is closed and empty.
-func (e *Engine) itemWorker() {
-	for {
-		e.itemMu.Lock()
-		for len(e.itemQ) == 0 && !e.itemsClose {
-			e.itemCond.Wait()
-		}
-		if len(e.itemQ) == 0 {
-			e.itemMu.Unlock()
-			return
-		}
-		q := e.itemQ[0]
-		e.itemQ[0] = queuedItem{}
-		e.itemQ = e.itemQ[1:]
-		e.itemMu.Unlock()
-
-		// runCtx, not workCtx: after an abort the items already emitted
-		// must still go through the pipelines rather than fail on a
-		// cancelled context. The wait for the item workers is bounded
-		// instead.
-		// The context carries the request the item came from: a backend
-		// that leases requests (Redis) writes the item with the request's
-		// ack, so a redelivered request does not duplicate it.
-		ctx := e.runCtx
-		if q.task != nil {
-			ctx = crawl.WithRequest(ctx, q.task.req)
-		}
-		q.out, q.outcome, q.err = e.runner.Process(ctx, q.it)
-		e.commit(q)
-	}
-}
-
-// commit finishes items in the order they were emitted, whatever order
-// parallel workers (ConcurrentItems > 1, e.g. async JS pipelines) finish
-// them in: feeds, signals and Acks see emission order, so output is
-// deterministic.
-func (e *Engine) commit(q queuedItem) {
-	e.commitMu.Lock()
-	defer e.commitMu.Unlock()
-	e.ready[q.seq] = q
-	for {
-		next, ok := e.ready[e.nextCommit]
-		if !ok {
-			return
-		}
-		delete(e.ready, e.nextCommit)
-		e.nextCommit++
-		e.finishItem(next)
-		if next.task != nil {
-			next.task.done()
-		}
-		e.mu.Lock()
-		e.items--
-		// Wake the loop when this may matter: the crawl may be idle now,
-		// or pulling was held back by the item limit.
-		wake := e.items == 0 || e.items == e.opts.MaxPendingItems-1
-		e.mu.Unlock()
-		if wake {
-			e.wakeUp()
-		}
-	}
-}
-
-func (e *Engine) finishItem(q queuedItem) {
-	it, err := q.out, q.err
-	var req *crawl.Request
-	if q.resp != nil {
-		req = q.resp.Request
-	}
-	switch q.outcome {
-	case pipeline.Dropped:
-		e.sig.emit(Event{Signal: ItemDropped, Item: it, Response: q.resp, Request: req, Err: err})
-		return
-	case pipeline.Failed:
-		e.errCount.Add(1)
-		e.sig.emit(Event{Signal: ItemError, Item: it, Response: q.resp, Request: req, Err: err})
-		return
-	}
-	for _, f := range e.opts.Feeds {
-		if err := f.Export(it); err != nil {
-			e.log.Error("writing item to feed", "error", err)
-		}
-	}
-	e.lastItem.Store(time.Now().UnixNano())
-	e.sig.emit(Event{Signal: ItemScraped, Item: it, Response: q.resp, Request: req})
-	if n := e.scraped.Add(1); e.opts.CloseSpiderItemCount > 0 && n >= e.opts.CloseSpiderItemCount {
-		e.requestClose(ReasonItemCount)
-	}
 }
 
 // drain waits for in-flight work after a close reason was set: up to
@@ -1041,45 +875,6 @@ func (e *Engine) drain(stalled bool) {
 	e.workCancel()
 	if !waitTimeout(&e.wg, e.opts.AbortWait) {
 		e.log.Error("some callbacks did not return after cancellation; closing anyway")
-	}
-}
-
-// output is the Output of one callback or errback.
-type output struct {
-	e    *Engine
-	task *task
-	resp *crawl.Response
-}
-
-func (o *output) Request(r *crawl.Request) {
-	if r != nil {
-		o.e.schedule(r)
-	}
-}
-
-func (o *output) Item(it *crawl.Item) { o.e.enqueueItem(it, o.task, o.resp) }
-
-func (o *output) Error(err error) {
-	if err != nil {
-		o.e.spiderError(err, o.resp)
-	}
-}
-
-// idleOutput receives what the spider_idle hook emits: requests go straight
-// to the scheduler (Scrapy's engine.crawl), without spider middlewares.
-type idleOutput struct{ e *Engine }
-
-func (o *idleOutput) Request(r *crawl.Request) {
-	if r != nil {
-		o.e.schedule(r)
-	}
-}
-
-func (o *idleOutput) Item(it *crawl.Item) { o.e.enqueueItem(it, nil, nil) }
-
-func (o *idleOutput) Error(err error) {
-	if err != nil {
-		o.e.spiderError(err, nil)
 	}
 }
 

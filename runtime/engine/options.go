@@ -133,8 +133,24 @@ type Options struct {
 	// IdleInterval is how often spider_idle fires again while the idle hook
 	// keeps the crawl open (DontCloseSpider) [1s].
 	IdleInterval time.Duration
-	// FlushInterval is how often feeds are flushed [1s].
-	FlushInterval time.Duration
+	// DurableAcks acknowledges a request to the scheduler only after every
+	// item it produced is flushed and fsynced to every feed, by a group
+	// commit every CommitInterval (set with a scheduler that persists:
+	// JOBDIR, Redis). Without it requests are acknowledged as soon as their
+	// items are handed to the feeds, which are flushed (not fsynced) every
+	// CommitInterval. Either way item_scraped_count counts an item once it
+	// reached the file, and a write error closes the crawl (feed_error).
+	DurableAcks bool
+	// CommitInterval is the period of the feeds' flush and of the group
+	// commit [100ms]. A group commit also runs at once when MaxLeased holds
+	// pulling back.
+	CommitInterval time.Duration
+	// MaxLeased bounds the requests taken from the scheduler and not yet
+	// acknowledged — what a killed crawl fetches again [0: no bound]. Set it
+	// to ConcurrentRequests with a persistent scheduler. While every active
+	// callback waits on other requests' results, the bound is raised like
+	// MaxActiveRequests (see unblockWaiters).
+	MaxLeased int
 	// WatchdogInterval is how often a "crawl in progress" line with the
 	// in-flight count and the oldest in-flight request is logged while
 	// requests are in flight, so a stuck crawl says what it waits for
@@ -197,7 +213,7 @@ func (o *Options) setDefaults() {
 	def(&o.AbortWait, 2*time.Second)
 	def(&o.PollInterval, 100*time.Millisecond)
 	def(&o.IdleInterval, time.Second)
-	def(&o.FlushInterval, time.Second)
+	def(&o.CommitInterval, 100*time.Millisecond)
 	def(&o.MemUsageInterval, time.Second)
 	def(&o.WatchdogInterval, time.Minute)
 	if o.Stats == nil {

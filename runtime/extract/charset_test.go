@@ -117,29 +117,5 @@ func TestURLHelpers(t *testing.T) {
 			t.Errorf("URLJoin(%q) = %q, %v; want %q", ref, got, err, want)
 		}
 	}
-	for in, want := range map[string]string{
-		"http://www.example.com/do?b=2&a=1":             "http://www.example.com/do?a=1&b=2",
-		"http://www.example.com/do?a=2&a=1&c":           "http://www.example.com/do?a=1&a=2&c=",
-		"HTTP://WWW.Example.COM:/a%2Fb/%7Euser?x=%20#f": "http://www.example.com/a%2Fb/~user?x=+",
-		"http://www.example.com":                        "http://www.example.com/",
-		"http://www.example.com/caf%C3%A9?q=a+b":        "http://www.example.com/caf%C3%A9?q=a+b",
-	} {
-		if got := CanonicalizeURL(in, false); got != want {
-			t.Errorf("CanonicalizeURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := CanonicalizeURL("http://x.test/p?b=1#frag", true); got != "http://x.test/p?b=1#frag" {
-		t.Errorf("keep fragments: %q", got)
-	}
-	for in, want := range map[string]string{
-		"http://www.example.com/a b?c d#e f": "http://www.example.com/a%20b?c%20d#e%20f",
-		" http://x.test/\t\na ":              "http://x.test/a",
-		"http://x.test/100%":                 "http://x.test/100%25",
-		"http://x.test/ok%20":                "http://x.test/ok%20",
-		"http://ü.test:8080/ü":               "http://xn--tda.test:8080/%C3%BC",
-	} {
-		if got := SafeURLString(in, nil); got != want {
-			t.Errorf("SafeURLString(%q) = %q, want %q", in, got, want)
-		}
-	}
+	// Canonicalize and SafeString are tested in runtime/weburl.
 }

@@ -411,22 +411,7 @@ func undoImplied(root *html.Node, text string) {
 			if c.Type != html.ElementNode {
 				continue
 			}
-			if c.Namespace != "" {
-				// Inside <svg> and <math> the HTML5 parser restores camel
-				// case (viewBox, linearGradient); lxml's HTML parser does
-				// not, and ported XPath/CSS is written against lxml.
-				c.Data = strings.ToLower(c.Data)
-				for i := range c.Attr {
-					c.Attr[i].Key = strings.ToLower(c.Attr[i].Key)
-				}
-			}
-			for i, a := range c.Attr {
-				// libxml2 gives a value-less boolean attribute its own name
-				// as value (<input checked> has checked="checked").
-				if a.Val == "" && a.Namespace == "" && booleanAttrs[a.Key] {
-					c.Attr[i].Val = a.Key
-				}
-			}
+			lxmlNames(c)
 			switch {
 			case c.Data == "tbody" && c.Namespace == "":
 				tbodies = append(tbodies, c)
@@ -450,6 +435,25 @@ func undoImplied(root *html.Node, text string) {
 	}
 	if head != nil && head.FirstChild == nil && len(head.Attr) == 0 && !has("<head") {
 		head.Parent.RemoveChild(head)
+	}
+}
+
+// lxmlNames gives element c the names and values lxml would: inside
+// <svg> and <math> the HTML5 parser restores camel case (viewBox,
+// linearGradient) where lxml's HTML parser does not, and ported XPath/CSS
+// is written against lxml; and libxml2 gives a value-less boolean
+// attribute its own name as value (<input checked> has checked="checked").
+func lxmlNames(c *html.Node) {
+	if c.Namespace != "" {
+		c.Data = strings.ToLower(c.Data)
+		for i := range c.Attr {
+			c.Attr[i].Key = strings.ToLower(c.Attr[i].Key)
+		}
+	}
+	for i, a := range c.Attr {
+		if a.Val == "" && a.Namespace == "" && booleanAttrs[a.Key] {
+			c.Attr[i].Val = a.Key
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/encoding"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // FormField is one form value. Several fields may share a name (a
@@ -76,7 +77,7 @@ func FormRequest(resp *crawl.Response, opts FormOptions) (*crawl.Request, error)
 	}
 	target := base.String()
 	if action != "" {
-		if target, err = joinURL(base, action, nil); err != nil {
+		if target, err = weburl.Join(base, action, nil); err != nil {
 			return nil, fmt.Errorf("%s: form action %q: %w", resp.URL, action, err)
 		}
 	}
@@ -337,9 +338,9 @@ func encodeForm(pairs []formPair, enc encoding.Encoding) string {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(quotePlus(conv(p.k)))
+		b.WriteString(weburl.QuotePlus(conv(p.k)))
 		b.WriteByte('=')
-		b.WriteString(quotePlus(conv(p.v)))
+		b.WriteString(weburl.QuotePlus(conv(p.v)))
 	}
 	return b.String()
 }

@@ -42,8 +42,6 @@ func FuzzSelectors(f *testing.F) {
 		FormRequest(resp, FormOptions{FormCSS: css, ClickData: map[string]any{"name": "x"}})
 		ExtractJSON(resp, css)
 		URLJoin(resp, css)
-		CanonicalizeURL(doc, true)
-		SafeURLString(doc, nil)
 		ParseSitemap([]byte(doc))
 	})
 }

@@ -24,7 +24,9 @@ func JSON(resp *crawl.Response) (any, error) {
 }
 
 // JMESPath evaluates a JMESPath expression on a JSON-like value
-// (response.jmespath(expr) is JMESPath(JSON(resp), expr)).
+// (response.jmespath(expr) is JMESPath(JSON(resp), expr)). The library is
+// go-jmespath v0.4.0 on purpose: the jmespath-community fork changes
+// results (specs/selectors.md, "JMESPath"); TestJMESPathGolden holds them.
 func JMESPath(v any, expr string) (result any, err error) {
 	defer func() {
 		// go-jmespath panics on some malformed inputs; a query must never

@@ -3,14 +3,17 @@ package extract
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
-	"github.com/dlclark/regexp2"
+	"github.com/dlclark/regexp2/v2"
 	"golang.org/x/net/html"
 	"golang.org/x/text/encoding"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/extract/internal/html5"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // Link is one extracted link, as Scrapy's scrapy.link.Link. URL is absolute
@@ -65,6 +68,12 @@ type LinkExtractorOptions struct {
 	// that can fail (a JS function); an error aborts the extraction.
 	ProcessValue    func(string) (string, bool)                 `json:"-"`
 	ProcessValueErr func(string) (v string, ok bool, err error) `json:"-"`
+	// MaxLinks caps the links read from one page (LINKEXTRACTOR_MAX_LINKS;
+	// 0 = no cap, Scrapy has none): the first MaxLinks candidates in
+	// document order, counted before duplicates are dropped and the
+	// filters apply; the rest of the page is not read. Extract tells when
+	// it happened.
+	MaxLinks int `json:"-"`
 }
 
 // LinkExtractor is Scrapy's LxmlLinkExtractor. It is immutable and safe for
@@ -88,6 +97,7 @@ type LinkExtractor struct {
 	// path's own last '.', so one map look-up finds the few e to test.
 	denyExtByTail map[string][]string
 	process       func(string) (string, bool, error)
+	maxLinks      int
 }
 
 // NewLinkExtractor validates opts (regexes, XPath, CSS) and builds an
@@ -97,6 +107,7 @@ func NewLinkExtractor(opts LinkExtractorOptions) (*LinkExtractor, error) {
 		canonicalize: opts.Canonicalize,
 		unique:       opts.Unique == nil || *opts.Unique,
 		strip:        opts.Strip == nil || *opts.Strip,
+		maxLinks:     max(opts.MaxLinks, 0),
 	}
 	var err error
 	if le.allow, err = compileURLPatterns("allow", opts.Allow); err != nil {
@@ -307,17 +318,38 @@ func (le *LinkExtractor) deniedExtension(p string) bool {
 // deduplicated as Scrapy's LxmlLinkExtractor.extract_links does. Only HTML
 // and XML responses have links; a page that cannot be parsed is an error.
 func (le *LinkExtractor) ExtractLinks(resp *crawl.Response) ([]Link, error) {
+	links, _, err := le.Extract(resp)
+	return links, err
+}
+
+// Extract is ExtractLinks that also tells whether the page had more
+// candidate links than MaxLinks (the ones past the cap were not read).
+//
+// An HTML page of 1 MiB or more whose document has not been parsed yet,
+// read without restrict_xpaths or restrict_css, is read by a streaming
+// pass (Stream of the HTML5 parser): the same tree construction, but
+// subtrees are released as soon as they are complete, so a page of a
+// million links costs its text plus the links kept, not its tree (about
+// 7 × the page). Otherwise the links come from the page's document (Root).
+func (le *LinkExtractor) Extract(resp *crawl.Response) (links []Link, truncated bool, err error) {
+	if le.streams(resp) {
+		base, respURL, enc, err := le.urlContext(resp)
+		if err != nil {
+			return nil, false, err
+		}
+		all, truncated, err := le.extractFrom(resp, nil, base, respURL, enc)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", resp.URL, err)
+		}
+		return all, truncated, nil
+	}
 	root, err := Root(resp)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	base, err := BaseURL(resp)
+	base, respURL, enc, err := le.urlContext(resp)
 	if err != nil {
-		return nil, err
-	}
-	respURL, err := url.Parse(SafeURLString(resp.URL, nil))
-	if err != nil {
-		return nil, fmt.Errorf("response url %q: %w", resp.URL, err)
+		return nil, false, err
 	}
 	docs := SelectorList{root}
 	if len(le.restrictXPaths) > 0 || len(le.restrictCSS) > 0 {
@@ -325,28 +357,28 @@ func (le *LinkExtractor) ExtractLinks(resp *crawl.Response) ([]Link, error) {
 		for _, x := range le.restrictXPaths {
 			r, err := root.XPath(x)
 			if err != nil {
-				return nil, fmt.Errorf("restrict_xpaths: %w", err)
+				return nil, false, fmt.Errorf("restrict_xpaths: %w", err)
 			}
 			docs = append(docs, r...)
 		}
 		for _, c := range le.restrictCSS {
 			r, err := root.CSS(c)
 			if err != nil {
-				return nil, fmt.Errorf("restrict_css: %w", err)
+				return nil, false, fmt.Errorf("restrict_css: %w", err)
 			}
 			docs = append(docs, r...)
 		}
 	}
-	enc := queryEncoding(Encoding(resp))
 	var all []Link
 	for _, d := range docs {
 		if d.kind != kindNode {
 			continue
 		}
-		links, err := le.extractFrom(resp, d, base, respURL, enc)
+		links, cut, err := le.extractFrom(resp, d, base, respURL, enc)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", resp.URL, err)
+			return nil, false, fmt.Errorf("%s: %w", resp.URL, err)
 		}
+		truncated = truncated || cut
 		all = append(all, links...)
 	}
 	// One region's links are unique already (extractFrom), unless
@@ -354,10 +386,43 @@ func (le *LinkExtractor) ExtractLinks(resp *crawl.Response) ([]Link, error) {
 	if le.unique && (len(docs) > 1 || le.canonicalize) {
 		all = le.dedupe(all)
 	}
+	if le.maxLinks > 0 && len(all) > le.maxLinks {
+		// Several regions: the cap holds for the page.
+		all, truncated = all[:le.maxLinks], true
+	}
 	if all == nil {
 		all = []Link{}
 	}
-	return all, nil
+	return all, truncated, nil
+}
+
+// MaxLinks is the cap on the links read from one page (0 = none).
+func (le *LinkExtractor) MaxLinks() int { return le.maxLinks }
+
+// streamMinSize is the body size from which an unparsed HTML page is
+// read by the streaming pass. Smaller pages are parsed into their
+// document as before: it is about 20 % faster on a 20 KB page, and the
+// callbacks' selectors usually need the document anyway.
+const streamMinSize = 1 << 20
+
+// streams tells whether Extract reads resp with the streaming pass.
+func (le *LinkExtractor) streams(resp *crawl.Response) bool {
+	return len(resp.Body) >= streamMinSize && len(le.restrictXPaths) == 0 && len(le.restrictCSS) == 0 &&
+		ResponseType(resp) == TypeHTML && !Parsed(resp)
+}
+
+// urlContext is what links are resolved with: the base URL, the response
+// URL and the encoding of query strings.
+func (le *LinkExtractor) urlContext(resp *crawl.Response) (base, respURL *url.URL, enc encoding.Encoding, err error) {
+	base, err = BaseURL(resp)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	respURL, err = url.Parse(weburl.SafeString(resp.URL, nil))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("response url %q: %w", resp.URL, err)
+	}
+	return base, respURL, queryEncoding(Encoding(resp)), nil
 }
 
 func (le *LinkExtractor) dedupe(links []Link) []Link {
@@ -386,12 +451,14 @@ func (le *LinkExtractor) tagName(d *document, n *html.Node) string {
 }
 
 // candidateKey identifies a candidate-link list that several extractors
-// (a CrawlSpider's rules) can share on one response: same region, tags,
-// attributes and strip, and no process_value.
+// (a CrawlSpider's rules) can share on one response: same region (nil for
+// the whole page read by the streaming pass), tags, attributes, strip and
+// cap, and no process_value.
 type candidateKey struct {
 	node        *html.Node
 	tags, attrs string
 	strip       bool
+	max         int
 }
 
 // smallSet lists m's members when there are at most four, else nil.
@@ -431,66 +498,172 @@ func setKey(m map[string]bool) string {
 
 // candidateLinks is a region's candidate links, all of them and with
 // repeated URLs dropped (first occurrence kept), shared by the extractors
-// of one response.
-type candidateLinks struct{ all, unique []Link }
+// of one response; truncated when the cap cut them short.
+type candidateLinks struct {
+	all, unique []Link
+	truncated   bool
+}
 
-// candidates lists the links of a region before filtering, in document
-// order (Scrapy's _extract_links), deduplicated when le.unique. The result
-// may be shared: callers must not modify it.
-func (le *LinkExtractor) candidates(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
+// candidates lists the links of a region (sel; nil is the whole page, read
+// by the streaming pass) before filtering, in document order (Scrapy's
+// _extract_links), deduplicated when le.unique, at most le.maxLinks of
+// them. The result may be shared: callers must not modify it.
+func (le *LinkExtractor) candidates(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
+	read := func() ([]Link, bool, error) {
+		if sel == nil {
+			return le.streamLinks(Text(resp), base, respURL, enc)
+		}
+		return le.walkLinks(sel, base, respURL, enc)
+	}
 	if le.process == nil {
-		key := candidateKey{sel.node, le.tagsKey, le.attrsKey, le.strip}
+		var node *html.Node
+		if sel != nil {
+			node = sel.node
+		}
+		key := candidateKey{node, le.tagsKey, le.attrsKey, le.strip, le.maxLinks}
 		c := resp.Memo(key, func() any {
-			l, _ := le.walkLinks(sel, base, respURL, enc)
-			return candidateLinks{all: l, unique: le.dedupe(append([]Link(nil), l...))}
+			// Without process_value reading cannot fail (a page that does
+			// not parse fails Root, or reads as flattened markup).
+			l, cut, _ := read()
+			return candidateLinks{all: l, unique: le.dedupe(append([]Link(nil), l...)), truncated: cut}
 		}).(candidateLinks)
 		if le.unique {
-			return c.unique, nil
+			return c.unique, c.truncated, nil
 		}
-		return c.all, nil
+		return c.all, c.truncated, nil
 	}
-	links, err := le.walkLinks(sel, base, respURL, enc)
+	links, truncated, err := read()
 	if err == nil && le.unique {
 		links = le.dedupe(links)
 	}
-	return links, err
+	return links, truncated, err
 }
 
-func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
+// linkAttrs calls f with every attribute of n that holds a link (n is an
+// element named in le.tags).
+func (le *LinkExtractor) linkAttrs(d *document, n *html.Node, f func(a html.Attribute) bool) bool {
+	for _, a := range n.Attr {
+		if a.Namespace == xmlnsSpace || !inSet(le.attrList, le.attrs, attrName(d, a)) {
+			continue
+		}
+		if !f(a) {
+			return false
+		}
+	}
+	return true
+}
+
+func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
 	var links []Link
 	var visitErr error
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if visitErr != nil {
-			return
+	truncated := false
+	// add keeps one more link, or returns false to stop the walk.
+	add := func(n *html.Node, a html.Attribute) bool {
+		l, ok, err := le.makeLink(n, a.Val, base, respURL, enc)
+		switch {
+		case err != nil:
+			visitErr = err
+			return false
+		case !ok:
+			return true
+		case le.maxLinks > 0 && len(links) == le.maxLinks:
+			truncated = true
+			return false
 		}
+		links = append(links, l)
+		return true
+	}
+	var walk func(n *html.Node) bool
+	walk = func(n *html.Node) bool {
 		if n.Type == html.ElementNode && inSet(le.tagList, le.tags, le.tagName(sel.doc, n)) {
-			for _, a := range n.Attr {
-				if a.Namespace == xmlnsSpace || !inSet(le.attrList, le.attrs, attrName(sel.doc, a)) {
-					continue
-				}
-				l, ok, err := le.makeLink(n, a.Val, base, respURL, enc)
-				if err != nil {
-					visitErr = err
-					return
-				}
-				if ok {
-					links = append(links, l)
-				}
+			if !le.linkAttrs(sel.doc, n, func(a html.Attribute) bool { return add(n, a) }) {
+				return false
 			}
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
+			if !walk(c) {
+				return false
+			}
 		}
+		return true
 	}
 	walk(sel.node)
-	return links, visitErr
+	return links, truncated, visitErr
 }
 
-func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, error) {
-	links, err := le.candidates(resp, sel, base, respURL, enc)
+// streamLinks reads the candidate links of an HTML page with html5.Stream:
+// each link element is handed over once complete (its text known), then
+// released with everything else the parser is done with. Links come in
+// document order (see html5.Stream for the broken markup where the parser
+// itself moves elements around).
+func (le *LinkExtractor) streamLinks(text string, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
+	type seqLink struct {
+		seq int
+		Link
+	}
+	var (
+		links     []seqLink
+		visitErr  error
+		truncated bool
+	)
+	htmlDoc := &document{typ: TypeHTML}
+	keep := func(n *html.Node) bool {
+		lxmlNames(n) // what parseHTML's undoImplied does to the tree
+		if !inSet(le.tagList, le.tags, n.Data) {
+			return false
+		}
+		for _, a := range n.Attr {
+			if a.Namespace != xmlnsSpace && inSet(le.attrList, le.attrs, attrName(htmlDoc, a)) {
+				return true
+			}
+		}
+		return false
+	}
+	closed := func(n *html.Node, seq int) bool {
+		return le.linkAttrs(htmlDoc, n, func(a html.Attribute) bool {
+			l, ok, err := le.makeLink(n, a.Val, base, respURL, enc)
+			switch {
+			case err != nil:
+				visitErr = err
+				return false
+			case !ok:
+				return true
+			case le.maxLinks > 0 && len(links) == le.maxLinks:
+				truncated = true
+				return false
+			}
+			links = append(links, seqLink{seq, l})
+			return true
+		})
+	}
+	opts := html5.StreamOptions{Keep: keep, Closed: closed}
+	err := html5.Stream(text, opts, html5.ParseOptionEnableScripting(false))
+	if err != nil && strings.Contains(err.Error(), "512") {
+		// Too deep: read a flattened copy, as parseHTML does.
+		links, truncated = links[:0], false
+		err = html5.Stream(flattenHTML(text), opts, html5.ParseOptionEnableScripting(false))
+		if err != nil && strings.Contains(err.Error(), "512") {
+			return nil, false, ErrTooDeep
+		}
+	}
 	if err != nil {
-		return nil, err
+		return nil, false, fmt.Errorf("parse html: %w", err)
+	}
+	if visitErr != nil {
+		return nil, false, visitErr
+	}
+	slices.SortStableFunc(links, func(a, b seqLink) int { return a.seq - b.seq })
+	out := make([]Link, len(links))
+	for i, l := range links {
+		out[i] = l.Link
+	}
+	return out, truncated, nil
+}
+
+func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
+	links, truncated, err := le.candidates(resp, sel, base, respURL, enc)
+	if err != nil {
+		return nil, false, err
 	}
 	// Scrapy deduplicates the raw links first (the first occurrence of a
 	// URL wins even if a filter then drops it: candidates did that), then
@@ -500,13 +673,13 @@ func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, 
 	for _, l := range links {
 		ok, err := le.allowed(l)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if !ok {
 			continue
 		}
 		if le.canonicalize {
-			l.URL = CanonicalizeURL(l.URL, false)
+			l.URL = weburl.Canonicalize(l.URL, false)
 		}
 		out = append(out, l)
 	}
@@ -515,20 +688,20 @@ func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, 
 	if le.unique && le.canonicalize {
 		out = le.dedupe(out)
 	}
-	return out, nil
+	return out, truncated, nil
 }
 
 func (le *LinkExtractor) makeLink(n *html.Node, val string, base, respURL *url.URL, enc encoding.Encoding) (Link, bool, error) {
 	if le.strip {
 		val = trimHTML5Space(val)
 	}
-	abs, err := joinURL(base, val, enc)
+	abs, err := weburl.Join(base, val, enc)
 	if err != nil {
 		return Link{}, false, nil // Scrapy skips bogus links
 	}
 	if le.process != nil {
 		in := abs
-		if hasScheme(val) {
+		if weburl.HasScheme(val) {
 			// Python's urljoin returns an absolute reference untouched, so
 			// process_value sees "javascript:go('a b')" as written.
 			in = val
@@ -541,11 +714,11 @@ func (le *LinkExtractor) makeLink(n *html.Node, val string, base, respURL *url.U
 			return Link{}, false, nil
 		}
 		// safe_url_string, then join again to fix relative output
-		if abs, err = joinURL(respURL, v, enc); err != nil {
+		if abs, err = weburl.Join(respURL, v, enc); err != nil {
 			return Link{}, false, nil
 		}
 	}
-	// An absolute href may come back from joinURL as the attribute value
+	// An absolute href may come back from weburl.Join as the attribute value
 	// itself (or part of it), a substring of the page (internal/html5): a
 	// copy keeps queued requests from pinning the pages they were found
 	// on. A longer result was built by the join and is new already (unless
@@ -581,11 +754,6 @@ func relHasNoFollow(n *html.Node) bool {
 		}
 	}
 	return false
-}
-
-func hasScheme(s string) bool {
-	i := strings.IndexByte(s, ':')
-	return i > 0 && isScheme(s[:i])
 }
 
 // urlPath returns the (still escaped) path of an absolute URL without

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // Sitemap is a parsed sitemap (Scrapy's scrapy.utils.sitemap.Sitemap):
@@ -132,7 +134,7 @@ func SitemapURLsFromRobots(robots string, base string) []string {
 		if u == "" {
 			continue
 		}
-		if abs, err := joinURL(b, u, nil); err == nil {
+		if abs, err := weburl.Join(b, u, nil); err == nil {
 			out = append(out, abs)
 		}
 	}

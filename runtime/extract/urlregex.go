@@ -3,7 +3,7 @@ package extract
 import (
 	"regexp"
 
-	"github.com/dlclark/regexp2"
+	"github.com/dlclark/regexp2/v2"
 )
 
 // urlPattern is a regex applied to URLs (allow, deny, sitemap rules). URLs

@@ -39,6 +39,9 @@ type resumeState struct {
 	existing  bool     // a document is already there (JSON array, XML, CSV)
 	hasItems  bool     // it already holds at least one item
 	csvHeader []string // the existing CSV header
+	// cutBytes is the length of a torn last record (a killed run's) that
+	// is cut off before appending.
+	cutBytes int64
 }
 
 func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding) exporter {
@@ -529,16 +532,31 @@ func prepareAppend(f *os.File, format Format) (resumeState, func() error, error)
 	}
 	base := size - tailLen
 	trimmed := bytes.TrimRight(tail, " \t\r\n")
+	cutAt := func(cut int64) func() error {
+		return func() error {
+			if err := f.Truncate(cut); err != nil {
+				return err
+			}
+			_, err := f.Seek(cut, io.SeekStart)
+			return err
+		}
+	}
 	switch format {
 	case JSON, XML:
 		closer := []byte("]")
 		opener := byte('[')
-		what := "a JSON array"
 		if format == XML {
-			closer, opener, what = []byte("</items>"), '>', "an <items> document"
+			closer, opener = []byte("</items>"), '>'
 		}
 		if !bytes.HasSuffix(trimmed, closer) {
-			return resumeState{}, nil, fmt.Errorf("cannot append: the file is not %s (use -O to overwrite)", what)
+			// No closing bracket: a run that was killed (or a disk that
+			// filled up) before writing it. Continue after the last
+			// complete item.
+			rec, err := recoverDocument(f, format, size)
+			if err != nil {
+				return resumeState{}, nil, err
+			}
+			return resumeState{existing: true, hasItems: rec.items > 0, cutBytes: size - rec.end}, cutAt(rec.end), nil
 		}
 		body := bytes.TrimRight(trimmed[:len(trimmed)-len(closer)], " \t\r\n")
 		cut := base + int64(len(body))
@@ -546,27 +564,22 @@ func prepareAppend(f *os.File, format Format) (resumeState, func() error, error)
 		if format == XML {
 			hasItems = bytes.HasSuffix(body, []byte("</item>"))
 		}
-		cutTail := func() error {
-			if err := f.Truncate(cut); err != nil {
-				return err
-			}
-			_, err := f.Seek(cut, io.SeekStart)
-			return err
-		}
-		return resumeState{existing: true, hasItems: hasItems}, cutTail, nil
+		return resumeState{existing: true, hasItems: hasItems}, cutAt(cut), nil
 	case CSV:
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
+		header, end, err := recoverCSV(f)
+		if err != nil {
 			return resumeState{}, nil, err
 		}
-		r := csv.NewReader(bufio.NewReader(f))
-		r.FieldsPerRecord = -1
-		header, err := r.Read()
-		if err != nil {
-			return resumeState{}, nil, fmt.Errorf("cannot append: reading the csv header: %w", err)
-		}
-		return resumeState{existing: true, hasItems: true, csvHeader: header}, func() error { return endWithNewline(f, tail) }, nil
+		return resumeState{existing: true, hasItems: true, csvHeader: header, cutBytes: size - end}, cutAt(end), nil
 	default:
-		return resumeState{}, func() error { return endWithNewline(f, tail) }, nil
+		end, err := recoverLines(f, size, tail)
+		if err != nil {
+			return resumeState{}, nil, err
+		}
+		if end == size {
+			return resumeState{}, func() error { return endWithNewline(f, tail) }, nil
+		}
+		return resumeState{cutBytes: size - end}, cutAt(end), nil
 	}
 }
 

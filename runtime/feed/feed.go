@@ -19,11 +19,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
@@ -101,6 +103,9 @@ type Config struct {
 	// existing file (-o or -O) is left byte for byte as it was. Standard
 	// output always gets the empty document.
 	StoreEmpty bool
+	// Logger receives the notice that a torn last record left by a killed
+	// run was cut before appending [discard].
+	Logger *slog.Logger
 }
 
 // ParseOutput parses the argument of -o/-O: FILE or FILE:FORMAT, "-" or
@@ -189,6 +194,10 @@ func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 			if resume, prepare, err = prepareAppend(file, cfg.Format); err != nil {
 				return fail(err)
 			}
+			if resume.cutBytes > 0 && cfg.Logger != nil {
+				cfg.Logger.Warn("feed ends with a torn record (a run was killed or its disk filled up): cutting it before appending",
+					"feed", path, "bytes", resume.cutBytes)
+			}
 			if resume.csvHeader != nil && len(cfg.Fields) > 0 && !slices.Equal(resume.csvHeader, cfg.Fields) {
 				return fail(fmt.Errorf("cannot append: its header %q differs from the feed's fields %q (use -O to overwrite)",
 					resume.csvHeader, cfg.Fields))
@@ -253,7 +262,27 @@ func (f *Feed) Flush() error {
 		return f.err
 	}
 	if err := f.bw.Flush(); err != nil {
-		f.err = fmt.Errorf("feed %s: %w", f.name, err)
+		f.err = fmt.Errorf("feed %s: %w", f.name, writeErr{err})
+	}
+	return f.err
+}
+
+// Sync flushes buffered output and fsyncs the file, so that what was
+// exported survives a kill and a power loss (the engine's group commit
+// calls it before acknowledging requests). A write error is sticky: every
+// later Export, Flush and Sync returns it. Standard output, pipes and
+// devices are flushed only.
+func (f *Feed) Sync() error {
+	if err := f.Flush(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.file == nil || f.untouched() {
+		return nil
+	}
+	if err := f.file.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		f.err = fmt.Errorf("feed %s: %w", f.name, writeErr{err})
 	}
 	return f.err
 }
@@ -301,7 +330,7 @@ func (f *Feed) Close() error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("feed %s: %w", f.name, err)
+		return fmt.Errorf("feed %s: %w", f.name, writeErr{err})
 	}
 	return f.err
 }
@@ -381,6 +410,10 @@ type writeErr struct{ error }
 
 func (e writeErr) Unwrap() error { return e.error }
 
+// WriteFailed marks the error as the storage's (the engine stops the crawl
+// with feed_error), not one item's.
+func (writeErr) WriteFailed() bool { return true }
+
 func isWriteErr(err error) bool {
 	var w writeErr
 	return errors.As(err, &w)
@@ -415,6 +448,15 @@ func (s *Set) Export(it *crawl.Item) error {
 		if err := f.Export(it); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// Sync flushes and fsyncs every feed.
+func (s *Set) Sync() error {
+	var errs []error
+	for _, f := range s.feeds {
+		errs = append(errs, f.Sync())
 	}
 	return errors.Join(errs...)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/proxy"
+
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // proxyAuthorization is the Basic credential for a proxy URL's userinfo
@@ -42,7 +44,7 @@ func proxyAddr(u *url.URL) string {
 func (t *Transport) dialProxy(ctx context.Context, pu *url.URL) (net.Conn, error) {
 	conn, err := t.dialContext(ctx, "tcp", proxyAddr(pu))
 	if err != nil {
-		return nil, fmt.Errorf("proxy %s: %w", pu.Redacted(), err)
+		return nil, fmt.Errorf("proxy %s: %w", weburl.RedactURL(pu), err)
 	}
 	if pu.Scheme == "https" {
 		tc := tls.Client(conn, &tls.Config{ServerName: pu.Hostname(), RootCAs: t.opts.RootCAs})
@@ -50,7 +52,7 @@ func (t *Transport) dialProxy(ctx context.Context, pu *url.URL) (net.Conn, error
 		defer cancel()
 		if err := tc.HandshakeContext(hctx); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("proxy %s: tls: %w", pu.Redacted(), err)
+			return nil, fmt.Errorf("proxy %s: tls: %w", weburl.RedactURL(pu), err)
 		}
 		conn = tc
 	}
@@ -73,15 +75,15 @@ func (t *Transport) tunnel(ctx context.Context, pu *url.URL, addr string) (net.C
 		}
 		d, err := proxy.SOCKS5("tcp", proxyAddr(pu), auth, forwardDialer{t})
 		if err != nil {
-			return nil, fmt.Errorf("proxy %s: %w", pu.Redacted(), err)
+			return nil, fmt.Errorf("proxy %s: %w", weburl.RedactURL(pu), err)
 		}
 		conn, err := d.(proxy.ContextDialer).DialContext(ctx, "tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("socks5 proxy %s to %s: %w", pu.Redacted(), addr, err)
+			return nil, fmt.Errorf("socks5 proxy %s to %s: %w", weburl.RedactURL(pu), addr, err)
 		}
 		return conn, nil
 	}
-	return nil, fmt.Errorf("proxy %s: unsupported scheme %q (want http, https, socks5)", pu.Redacted(), pu.Scheme)
+	return nil, fmt.Errorf("proxy %s: unsupported scheme %q (want http, https, socks5)", weburl.RedactURL(pu), pu.Scheme)
 }
 
 type forwardDialer struct{ t *Transport }
@@ -108,18 +110,18 @@ func (t *Transport) connect(ctx context.Context, pu *url.URL, addr string) (net.
 	req += "\r\n"
 	if _, err := conn.Write([]byte(req)); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("proxy %s: CONNECT %s: %w", pu.Redacted(), addr, ctxErr(ctx, err))
+		return nil, fmt.Errorf("proxy %s: CONNECT %s: %w", weburl.RedactURL(pu), addr, ctxErr(ctx, err))
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("proxy %s: CONNECT %s: %w", pu.Redacted(), addr, ctxErr(ctx, err))
+		return nil, fmt.Errorf("proxy %s: CONNECT %s: %w", weburl.RedactURL(pu), addr, ctxErr(ctx, err))
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		conn.Close()
-		return nil, fmt.Errorf("proxy %s: CONNECT %s: %s", pu.Redacted(), addr, resp.Status)
+		return nil, fmt.Errorf("proxy %s: CONNECT %s: %s", weburl.RedactURL(pu), addr, resp.Status)
 	}
 	if br.Buffered() > 0 {
 		// The proxy already relayed bytes from the target; keep them.

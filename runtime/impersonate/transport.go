@@ -21,6 +21,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // Options configures a Transport.
@@ -148,10 +149,10 @@ func (t *Transport) RoundTrip(ctx context.Context, out *downloader.Outgoing) (*h
 	}
 	u := out.URL
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("impersonate: %s: unsupported scheme %q", u.Redacted(), u.Scheme)
+		return nil, fmt.Errorf("impersonate: %s: unsupported scheme %q", weburl.RedactURL(u), u.Scheme)
 	}
 	if u.Hostname() == "" {
-		return nil, fmt.Errorf("impersonate: %s: no host", u.Redacted())
+		return nil, fmt.Errorf("impersonate: %s: no host", weburl.RedactURL(u))
 	}
 	switch out.HTTPVersion {
 	case "", "1.1", "2":
@@ -170,9 +171,9 @@ func (t *Transport) RoundTrip(ctx context.Context, out *downloader.Outgoing) (*h
 	if err != nil {
 		cancel()
 		if ctx.Err() == context.DeadlineExceeded && out.Timeout > 0 {
-			return nil, fmt.Errorf("%s %s: timeout after %s: %w", method(out), u.Redacted(), out.Timeout, err)
+			return nil, fmt.Errorf("%s %s: timeout after %s: %w", method(out), weburl.RedactURL(u), out.Timeout, err)
 		}
-		return nil, fmt.Errorf("%s %s: %w", method(out), u.Redacted(), err)
+		return nil, fmt.Errorf("%s %s: %w", method(out), weburl.RedactURL(u), err)
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil

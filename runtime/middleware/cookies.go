@@ -14,7 +14,7 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
-	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // CookieJars holds one cookie jar per session key. Jars follow RFC 6265
@@ -50,9 +50,10 @@ func (j *CookieJars) Jar(sessionKey string) http.CookieJar {
 		jar = j.New(sessionKey)
 	} else {
 		// cookiejar.New never fails with publicsuffix.List. The caps keep a
-		// cookie-spamming site from growing the jar without bound.
+		// cookie-spamming site from growing the jar without bound; the
+		// saving jar lets Saved list the cookies (JOBDIR).
 		j0, _ := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
-		jar = newCappedJar(j0)
+		jar = newCappedJar(newSavingJar(j0))
 	}
 	j.jars[sessionKey] = jar
 	return jar
@@ -176,7 +177,7 @@ func (m *Cookies) ProcessRequest(ctx context.Context, r *crawl.Request) (Result,
 	} else if r.Meta != nil {
 		delete(r.Meta, metaCookiesAdded)
 	}
-	m.debug(ctx, "Sending cookies to: <"+r.GetMethod()+" "+downloader.RedactURLString(r.URL)+">", "Cookie", r.Headers.Values("Cookie"))
+	m.debug(ctx, "Sending cookies to: <"+r.GetMethod()+" "+weburl.Redact(r.URL)+">", "Cookie", r.Headers.Values("Cookie"))
 	return Result{}, nil
 }
 
@@ -193,7 +194,7 @@ func (m *Cookies) ProcessResponse(ctx context.Context, r *crawl.Request, resp *c
 	if raw == "" {
 		raw = r.URL
 	}
-	m.debug(ctx, "Received cookies from: <"+strconv.Itoa(resp.Status)+" "+downloader.RedactURLString(raw)+">", "Set-Cookie", lines)
+	m.debug(ctx, "Received cookies from: <"+strconv.Itoa(resp.Status)+" "+weburl.Redact(raw)+">", "Set-Cookie", lines)
 	u, err := cookieURL(raw)
 	if err != nil {
 		return Result{}, nil

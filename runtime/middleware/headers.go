@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultUserAgent is USER_AGENT's default.
-const DefaultUserAgent = "spiderrun/0.1 (+https://github.com/spiderrun/spiderrun)"
+const DefaultUserAgent = "spiderrun/1 (+https://github.com/spiderrun/spiderrun)"
 
 // DefaultRequestHeaders is DEFAULT_REQUEST_HEADERS' default (Scrapy's).
 func DefaultRequestHeaders() crawl.Headers {

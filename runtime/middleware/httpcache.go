@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
-	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // FlagCached marks a response served from the HTTP cache (Scrapy adds
@@ -156,7 +156,7 @@ func (m *HTTPCache) ProcessResponse(_ context.Context, r *crawl.Request, resp *c
 	mu.Unlock()
 	if err != nil {
 		m.inc("httpcache/errors")
-		m.log().Warn("httpcache: could not store the response", "url", downloader.RedactURLString(r.URL), "error", err)
+		m.log().Warn("httpcache: could not store the response", "url", weburl.Redact(r.URL), "error", err)
 		return Result{}, nil
 	}
 	m.inc("httpcache/store")
@@ -252,7 +252,7 @@ func (m *HTTPCache) retrieve(r *crawl.Request, dir string) *crawl.Response {
 
 func (m *HTTPCache) corrupt(r *crawl.Request, dir string, err error) {
 	m.inc("httpcache/errors")
-	m.log().Warn("httpcache: ignoring unreadable cache entry", "url", downloader.RedactURLString(r.URL), "entry", dir, "error", err)
+	m.log().Warn("httpcache: ignoring unreadable cache entry", "url", weburl.Redact(r.URL), "entry", dir, "error", err)
 }
 
 // store writes resp as the entry in dir: both files in a fresh temporary

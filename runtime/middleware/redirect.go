@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
-	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // Redirect follows 301/302/303/307/308 and HTML meta refresh by returning
@@ -94,7 +94,7 @@ func (m *Redirect) ProcessResponse(_ context.Context, r *crawl.Request, resp *cr
 	if err != nil {
 		return Result{}, err
 	}
-	m.log().Debug("redirecting", "reason", reason, "to", downloader.RedactURLString(next.URL), "from", downloader.RedactURLString(r.URL))
+	m.log().Debug("redirecting", "reason", reason, "to", weburl.Redact(next.URL), "from", weburl.Redact(r.URL))
 	return Result{Request: next}, nil
 }
 
@@ -112,7 +112,7 @@ func (m *Redirect) build(r *crawl.Request, resp *crawl.Response, loc string, toG
 	}
 	target := base.ResolveReference(ref)
 	if target.Scheme != "http" && target.Scheme != "https" {
-		return nil, Ignore(r, "redirect to disallowed scheme %s: %s", target.Scheme, downloader.RedactURL(target))
+		return nil, Ignore(r, "redirect to disallowed scheme %s: %s", target.Scheme, weburl.RedactURL(target))
 	}
 	newURL := target.String()
 	if m.MaxURLLength > 0 && len(newURL) > m.MaxURLLength {
@@ -164,7 +164,7 @@ func (m *Redirect) build(r *crawl.Request, resp *crawl.Response, loc string, toG
 func redactAll(urls []string) []string {
 	out := make([]string, len(urls))
 	for i, u := range urls {
-		out[i] = downloader.RedactURLString(u)
+		out[i] = weburl.Redact(u)
 	}
 	return out
 }

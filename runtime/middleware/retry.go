@@ -14,6 +14,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // DefaultRetryHTTPCodes is RETRY_HTTP_CODES' default (Scrapy's).
@@ -125,7 +126,7 @@ func (m *Retry) retry(r *crawl.Request, reason string, wait time.Duration) *craw
 		if m.Stats != nil {
 			m.Stats.Inc("retry/max_reached", 1)
 		}
-		m.log().Error("gave up retrying", "url", downloader.RedactURLString(r.URL), "attempts", n, "reason", reason)
+		m.log().Error("gave up retrying", "url", weburl.Redact(r.URL), "attempts", n, "reason", reason)
 		return nil
 	}
 	next := r.Copy()
@@ -148,7 +149,7 @@ func (m *Retry) retry(r *crawl.Request, reason string, wait time.Duration) *craw
 		m.Stats.Inc("retry/count", 1)
 		m.Stats.Inc("retry/reason_count/"+reason, 1)
 	}
-	m.log().Debug("retrying", "url", downloader.RedactURLString(r.URL), "attempt", n, "of", maxN, "reason", reason, "wait", wait)
+	m.log().Debug("retrying", "url", weburl.Redact(r.URL), "attempt", n, "of", maxN, "reason", reason, "wait", wait)
 	return next
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // CrawlDelaySetter receives a robots.txt Crawl-delay for a slot.
@@ -89,7 +90,7 @@ func (m *RobotsTxt) ProcessRequest(ctx context.Context, r *crawl.Request) (Resul
 		return Result{}, nil
 	}
 	m.inc("robotstxt/forbidden")
-	return Result{}, Ignore(r, "forbidden by robots.txt: %s", downloader.RedactURL(u))
+	return Result{}, Ignore(r, "forbidden by robots.txt: %s", weburl.RedactURL(u))
 }
 
 func (m *RobotsTxt) agent(r *crawl.Request) string {

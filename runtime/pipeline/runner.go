@@ -22,8 +22,9 @@ const (
 
 // Runner passes items through pipelines in list order, with Scrapy's
 // DropItem semantics: the first pipeline that drops or fails an item stops
-// it. It counts item_scraped_count, item_dropped_count,
-// item_dropped_reasons_count/<Reason> and item_error_count.
+// it. It counts item_dropped_count, item_dropped_reasons_count/<Reason>
+// and item_error_count; item_scraped_count is the engine's, counted once
+// the item is written.
 type Runner struct {
 	pipes  []Pipeline
 	stats  stats.Collector
@@ -75,7 +76,6 @@ func (r *Runner) Process(ctx context.Context, it *crawl.Item) (*crawl.Item, Outc
 		}
 		it = out
 	}
-	r.stats.Inc(stats.ItemScrapedCount, 1)
 	return it, Scraped, nil
 }
 

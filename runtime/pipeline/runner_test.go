@@ -40,8 +40,8 @@ func TestRunner(t *testing.T) {
 		wantStats map[string]int64
 	}{
 		{"pass", []pipeline.Pipeline{upper, upper}, "a", pipeline.Scraped, "a!!",
-			map[string]int64{stats.ItemScrapedCount: 1}},
-		{"no pipelines", nil, "a", pipeline.Scraped, "a", map[string]int64{stats.ItemScrapedCount: 1}},
+			map[string]int64{stats.ItemDroppedCount: 0, stats.ItemErrorCount: 0}},
+		{"no pipelines", nil, "a", pipeline.Scraped, "a", map[string]int64{stats.ItemDroppedCount: 0}},
 		{"drop stops the chain", []pipeline.Pipeline{dropIf("a", &pipeline.DropError{Reason: "bad"}), upper}, "a", pipeline.Dropped, "a",
 			map[string]int64{stats.ItemDroppedCount: 1, stats.ItemDroppedReasons + "DropItem": 1, stats.ItemScrapedCount: 0}},
 		{"wrapped ErrDrop", []pipeline.Pipeline{dropIf("a", fmt.Errorf("x: %w", pipeline.ErrDrop))}, "a", pipeline.Dropped, "a",

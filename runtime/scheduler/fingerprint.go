@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
-	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // Fingerprint identifies a request for the dupefilter with Scrapy's semantics
@@ -104,7 +104,7 @@ func writeU(b *strings.Builder, c rune) {
 }
 
 // CanonicalizeURL returns the canonical form of a URL the way w3lib's
-// canonicalize_url does (the fragment dropped); it is
-// extract.CanonicalizeURL, the one implementation both the dupefilter and
-// LinkExtractor(canonicalize) use.
-func CanonicalizeURL(raw string) string { return extract.CanonicalizeURL(raw, false) }
+// canonicalize_url does (the fragment dropped); it is weburl.Canonicalize,
+// the one implementation both the dupefilter and LinkExtractor(canonicalize)
+// use.
+func CanonicalizeURL(raw string) string { return weburl.Canonicalize(raw, false) }

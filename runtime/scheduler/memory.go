@@ -68,6 +68,12 @@ type MemoryOptions struct {
 // ErrClosed is returned by a scheduler used after Close.
 var ErrClosed = errors.New("scheduler: closed")
 
+// ErrWrite is matched by the errors of a persistent scheduler that could
+// not store a change (the JOBDIR's disk is full, an I/O error). The engine
+// closes the crawl with jobdir_error and leaves the request whose output
+// could not be stored unacknowledged, so nothing is lost.
+var ErrWrite = errors.New("jobdir write failed")
+
 // Memory is the in-memory default Scheduler: one FIFO queue per priority
 // (Scrapy's ScrapyPriorityQueue over memory queues) and an exact
 // fingerprint dupefilter. It is safe for concurrent use.

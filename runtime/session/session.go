@@ -78,10 +78,11 @@ type group struct {
 type Registry struct {
 	jars Jars
 
-	mu     sync.Mutex
-	groups map[string]*group
-	seq    int
-	rnd    func(n int) int
+	mu       sync.Mutex
+	groups   map[string]*group
+	seq      int
+	rnd      func(n int) int
+	restored map[string]MemberState // by "group/member", for groups not registered yet
 }
 
 // NewRegistry returns an empty registry whose members' cookies live in
@@ -110,7 +111,11 @@ func (r *Registry) Register(members map[string]Spec) (string, error) {
 	id := fmt.Sprintf("session%d", r.seq)
 	g := &group{id: id}
 	for _, n := range names {
-		g.members = append(g.members, &Member{Group: id, Name: n, Spec: members[n], seeded: map[string]bool{}})
+		m := &Member{Group: id, Name: n, Spec: members[n], seeded: map[string]bool{}}
+		if st, ok := r.restored[id+"/"+n]; ok {
+			m.restore(st)
+		}
+		g.members = append(g.members, m)
 	}
 	r.groups[id] = g
 	return id, nil

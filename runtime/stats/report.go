@@ -27,9 +27,12 @@ const (
 
 	ResponseReceivedCount = "response_received_count"
 	ItemScrapedCount      = "item_scraped_count"
-	ItemDroppedCount      = "item_dropped_count"
-	ItemDroppedReasons    = "item_dropped_reasons_count/" // + reason
-	ItemErrorCount        = "item_error_count"
+	// ItemWriteFailedCount counts items that passed the pipelines but could
+	// not be written to a feed (the crawl then closes with feed_error).
+	ItemWriteFailedCount = "item_write_failed_count"
+	ItemDroppedCount     = "item_dropped_count"
+	ItemDroppedReasons   = "item_dropped_reasons_count/" // + reason
+	ItemErrorCount       = "item_error_count"
 
 	SchedulerEnqueued       = "scheduler/enqueued"
 	SchedulerEnqueuedMemory = "scheduler/enqueued/memory"

@@ -33,7 +33,7 @@ func TestHandshakeLooksLikeChrome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	m := websocket.NewManager(websocket.Options{DialTLS: tr.DialTLS, Verify: true, Compression: true})
+	m := websocket.NewManager(websocket.Options{DialTLS: tr.DialTLS, Compression: true})
 	defer m.Close()
 	req := &crawl.Request{
 		URL:         "wss://localhost:" + strconv.Itoa(srv.Port()) + "/feed",

@@ -48,8 +48,9 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Impersonate is the default profile (IMPERSONATE).
 	Impersonate string
-	// Verify is TLS_VERIFY; a request's Verify wins.
-	Verify bool
+	// Insecure turns certificate verification off (TLS_VERIFY false); the
+	// zero value verifies. A request's Verify wins.
+	Insecure bool
 	// EndTag closes the connection when a text message equals it
 	// (WS_END_TAG, default "websocket end"); the tag is not delivered.
 	EndTag string
@@ -232,7 +233,7 @@ func (m *Manager) open(ctx context.Context, id string, r *crawl.Request) (*conn,
 	if profile == "" {
 		profile = m.opts.Impersonate
 	}
-	verify := m.opts.Verify
+	verify := !m.opts.Insecure
 	if r.Verify != nil {
 		verify = *r.Verify
 	}

@@ -36,7 +36,7 @@ func drain(t *testing.T, first *crawl.Response) []string {
 
 func newManager(t *testing.T, st stats.Collector) *websocket.Manager {
 	t.Helper()
-	m := websocket.NewManager(websocket.Options{Stats: st, IdleTimeout: 5 * time.Second, Verify: true, Compression: true})
+	m := websocket.NewManager(websocket.Options{Stats: st, IdleTimeout: 5 * time.Second, Compression: true})
 	t.Cleanup(m.Close)
 	return m
 }

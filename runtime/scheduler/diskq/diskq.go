@@ -18,6 +18,8 @@
 //	  queue     key = 8-byte inverted priority + 8-byte sequence, value = request JSON
 //	  inflight  the same keys and values, for requests taken by Next and not yet acked
 //	  seen      16-byte request fingerprints (scheduler.Fingerprint)
+//	  cookies   "jar:" + cookie jar key -> the jar's cookies (see Saved)
+//	  state     "sessions", "spider" -> register_sessions state, spider.state
 package diskq
 
 import (
@@ -75,7 +77,7 @@ var (
 	// ErrWrite: a write to the job directory failed (no space left, I/O
 	// error). Nothing already stored is damaged; the failed change is not
 	// applied.
-	ErrWrite = errors.New("jobdir write failed")
+	ErrWrite = scheduler.ErrWrite
 	// ErrDamaged: the database file cannot be read (bbolt found a corrupt
 	// page, for example after a power loss without Fsync).
 	ErrDamaged = errors.New("jobdir damaged")
@@ -169,6 +171,8 @@ var (
 	bucketQueue    = []byte("queue")
 	bucketInflight = []byte("inflight")
 	bucketSeen     = []byte("seen")
+	bucketCookies  = []byte("cookies")
+	bucketState    = []byte("state")
 
 	metaFormat  = []byte("format")
 	metaSpider  = []byte("spider")
@@ -227,13 +231,16 @@ func Open(dir string, opts Options) (*Scheduler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// The directory holds cookies (Saved): only its owner may read it.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jobdir %s: %w", dir, err)
 	}
 	lk, err := lockDir(dir)
 	if err != nil {
 		return nil, err
 	}
+	// A compaction killed before its rename leaves its copy behind.
+	_ = os.Remove(filepath.Join(dir, compactFile))
 	db, err := openDB(dir, opts)
 	if errors.Is(err, bolt.ErrTimeout) {
 		lk.unlock()
@@ -302,7 +309,7 @@ func (s *Scheduler) init() error {
 		if spider != s.opts.Spider || (spec != "" && s.opts.SpecHash != "" && spec != s.opts.SpecHash) {
 			return &ForeignError{Dir: s.dir, Spider: spider, Spec: spec}
 		}
-		for _, b := range [][]byte{bucketQueue, bucketInflight, bucketSeen} {
+		for _, b := range [][]byte{bucketQueue, bucketInflight, bucketSeen, bucketCookies, bucketState} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -695,8 +702,10 @@ const ReasonFinished = "finished"
 // Close implements scheduler.Scheduler and releases the directory. On
 // "finished" the queue and in-flight requests are deleted and the dupefilter
 // is kept, as in Scrapy: running again with the same directory fetches
-// nothing that was fetched before. With any other reason (shutdown,
-// cancelled, closespider_*) the queue is kept for a resume.
+// nothing that was fetched before; the saved cookies and sessions are
+// deleted too (the spider state is kept) and the file is compacted, so
+// their bytes do not linger in free pages. With any other reason
+// (shutdown, cancelled, closespider_*) everything is kept for a resume.
 func (s *Scheduler) Close(ctx context.Context, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -706,8 +715,12 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 	s.closed = true
 	var errs []error
 	if reason == ReasonFinished {
+		// Nothing is left to resume: the cookies go with the queue.
 		err := s.update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketQueue, bucketInflight} {
+			if err := tx.Bucket(bucketState).Delete(stateSessions); err != nil {
+				return err
+			}
+			for _, b := range [][]byte{bucketQueue, bucketInflight, bucketCookies} {
 				if err := tx.DeleteBucket(b); err != nil {
 					return err
 				}
@@ -732,6 +745,13 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 			"pending", s.pending+s.inflight, "in_flight", s.inflight, "seen", s.seen)
 	}
 	s.local = nil
+	if reason == ReasonFinished && len(errs) == 0 {
+		// Deleted pages keep their bytes until bbolt reuses them: rewrite
+		// the file without them, so no cookie outlives the crawl in it.
+		if err := s.compact(); err != nil {
+			s.log.Warn("jobdir: could not compact the finished crawl's database; deleted cookies may remain in its free pages", "jobdir", s.dir, "error", err)
+		}
+	}
 	if err := s.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("jobdir %s: close: %w", s.dir, err))
 	}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // Dial returns a client for a redis:// or rediss:// URL with the settings
@@ -47,11 +48,11 @@ func DialWith(rawURL string, do DialOptions) (*redis.Client, error) {
 	quietClientLog.Do(func() { redis.SetLogger(discardLogger{}) })
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis url %s: %w", RedactURL(rawURL), err)
+		return nil, fmt.Errorf("redis url %s: %w", weburl.Redact(rawURL), err)
 	}
 	if do.CAFile != "" {
 		if o.TLSConfig == nil {
-			return nil, fmt.Errorf("redis url %s: a CA file needs a rediss:// url", RedactURL(rawURL))
+			return nil, fmt.Errorf("redis url %s: a CA file needs a rediss:// url", weburl.Redact(rawURL))
 		}
 		pem, err := os.ReadFile(do.CAFile)
 		if err != nil {
@@ -73,16 +74,6 @@ func DialWith(rawURL string, do DialOptions) (*redis.Client, error) {
 	o.Protocol = 2
 	o.DisableIdentity = true
 	return redis.NewClient(o), nil
-}
-
-// RedactURL hides the password of a Redis URL (redis://user:***@host/0), so
-// the URL can be logged.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "redis://(unparsable url)"
-	}
-	return u.Redacted()
 }
 
 // retryer runs Redis operations through outages: a network error, a server

@@ -175,6 +175,9 @@ func TestDistributedCrawlExactlyOnce(t *testing.T) {
 // is still scraped, the items in Redis are exactly one per page, and the
 // refetches are bounded by what the dead worker had in flight.
 func TestDistributedCrawlSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	n := proctest.EnvInt(t, "REDISQ_TEST_PAGES", 2000)
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
 	site := newTestSite(t, n)
@@ -224,6 +227,9 @@ func TestDistributedCrawlSurvivesKill9(t *testing.T) {
 // append-only file (appendfsync always): the workers pause, reconnect and
 // finish with nothing missing and no duplicate item.
 func TestDistributedCrawlSurvivesRedisRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	n := 500
 	srv := redistest.Start(t)
 	site := newTestSite(t, n)

@@ -22,6 +22,9 @@ import (
 // give or take the few milliseconds between the grant and the request
 // reaching the server.
 func TestGateSharedDelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	srv := redistest.Start(t)
 	var mu sync.Mutex
 	var hits []time.Time
@@ -152,6 +155,9 @@ func TestGateSharedConcurrency(t *testing.T) {
 
 // A place held by a worker that died frees itself after the ttl.
 func TestGateHeldPlaceExpires(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	srv := redistest.Start(t)
 	s, _ := openSched(t, srv, Options{Name: "expire"})
 	g := s.Gate()

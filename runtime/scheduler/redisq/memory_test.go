@@ -16,6 +16,9 @@ import (
 // specs/distributed.md. Persistence is off for this test only: it measures
 // memory, and fsync on every write would make it slow.
 func TestMemoryPerURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendonly", "no"}})
 	ctx := context.Background()
 

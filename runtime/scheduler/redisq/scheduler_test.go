@@ -134,6 +134,9 @@ func TestCrashedWorkerLeasesAreRedelivered(t *testing.T) {
 // Heartbeats keep a lease alive well past the lease timeout while the
 // worker is alive and busy.
 func TestHeartbeatRenewsLeases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	srv := redistest.Start(t)
 	ctx := context.Background()
 	a, _ := openSched(t, srv, Options{Name: "renew", LeaseTimeout: time.Second, Persist: true})
@@ -436,6 +439,9 @@ func mustEnq(t testing.TB, s *Scheduler, r *crawl.Request) {
 // redelivered forever: after MaxDeliveries expired leases it moves to
 // N:dead, and the rest of the queue goes on.
 func TestPoisonRequestGoesToDeadLetter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
 	srv := redistest.Start(t)
 	ctx := context.Background()
 	o := Options{Name: "poison", LeaseTimeout: 300 * time.Millisecond, MaxDeliveries: 3, Persist: true}

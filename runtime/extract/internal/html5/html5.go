@@ -78,6 +78,9 @@ func (p *parser) newNode(v Node) *Node {
 	// GC write barrier) per node.
 	n := &p.nodes[p.nodeNext]
 	p.nodeNext++
+	if p.stream != nil {
+		p.stream.created = append(p.stream.created, n)
+	}
 	// Field by field, and only the set ones: the chunk is zeroed already,
 	// and a whole-struct copy would run the GC write barrier over all
 	// eight pointer words while a collection is marking.

@@ -62,6 +62,8 @@ type parser struct {
 	nodes    []Node
 	nodeNext int
 	chunk    int
+	// stream is set by Stream (fork: trees released as they are built).
+	stream *streamState
 }
 
 func (p *parser) top() *Node {
@@ -2264,6 +2266,9 @@ func (p *parser) parse() (err error) {
 			}
 		}
 		p.parseCurrentToken()
+		if p.stream != nil && !p.stream.step(p) {
+			return errStreamStopped
+		}
 	}
 	for n, b := range p.textNodes {
 		n.Data = string(b)

@@ -1,0 +1,436 @@
+package downloader
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// growAsync starts b.grow(h, n) and returns its result channel.
+func growAsync(ctx context.Context, b *memBudget, h *budgetHold, n int64) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- b.grow(ctx, h, n) }()
+	return ch
+}
+
+// waitWaiters waits until b has n waiters (a goroutine reached its wait).
+func waitWaiters(t *testing.T, b *memBudget, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b.mu.Lock()
+		got := len(b.waiters)
+		b.mu.Unlock()
+		if got == n {
+			return
+		}
+	}
+	t.Fatalf("never saw %d waiters", n)
+}
+
+func TestMemoryBudget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("off", func(t *testing.T) {
+		var b *memBudget = newMemBudget(0)
+		if err := b.grow(ctx, &budgetHold{}, 1<<40); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("waits in order until bytes come back", func(t *testing.T) {
+		b := newMemBudget(100)
+		h1, h2, h3 := &budgetHold{}, &budgetHold{}, &budgetHold{}
+		if err := b.grow(ctx, h1, 60); err != nil {
+			t.Fatal(err)
+		}
+		c2 := growAsync(ctx, b, h2, 60)
+		waitWaiters(t, b, 1)
+		// h3 would fit (60 + 30 ≤ 100) but h2 asked first.
+		c3 := growAsync(ctx, b, h3, 30)
+		waitWaiters(t, b, 2)
+		b.release(h1)
+		if err := <-c2; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-c3; err != nil {
+			t.Fatal(err)
+		}
+		if got := b.inUse(); got != 90 {
+			t.Fatalf("in use %d, want 90", got)
+		}
+		b.release(h2)
+		b.release(h3)
+		if got := b.inUse(); got != 0 {
+			t.Fatalf("in use %d after every release, want 0", got)
+		}
+	})
+
+	t.Run("a body that can never fit fails at once", func(t *testing.T) {
+		b := newMemBudget(100)
+		h := &budgetHold{}
+		if err := b.grow(ctx, h, 80); err != nil {
+			t.Fatal(err)
+		}
+		err := b.grow(ctx, h, 30)
+		var be *BudgetError
+		if !errors.As(err, &be) || be.Exhausted {
+			t.Fatalf("err = %v, want a BudgetError", err)
+		}
+		if want := "body needs more than DOWNLOAD_MEMORY_BUDGET 100 B (80 B read, 30 B more needed)"; err.Error() != want {
+			t.Fatalf("err = %q, want %q", err, want)
+		}
+	})
+
+	t.Run("a standstill fails the download that asked last", func(t *testing.T) {
+		b := newMemBudget(100)
+		h1, h2 := &budgetHold{}, &budgetHold{}
+		if err := b.grow(ctx, h1, 50); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.grow(ctx, h2, 40); err != nil {
+			t.Fatal(err)
+		}
+		// h2 waits: h1 is still reading and will give bytes back.
+		c2 := growAsync(ctx, b, h2, 20)
+		waitWaiters(t, b, 1)
+		// Now h1 would wait too: nobody holding bytes would be reading.
+		err := b.grow(ctx, h1, 20)
+		var be *BudgetError
+		if !errors.As(err, &be) || !be.Exhausted || be.Bodies != 2 || be.Held != 50 {
+			t.Fatalf("h1: err = %#v, want the standstill BudgetError", err)
+		}
+		if want := "DOWNLOAD_MEMORY_BUDGET 100 B exhausted: 2 bodies being read hold it all and wait for more (this one had 50 B)"; err.Error() != want {
+			t.Fatalf("err = %q, want %q", err, want)
+		}
+		if err := <-c2; err != nil {
+			t.Fatalf("h2 should go on once h1 gave up its bytes: %v", err)
+		}
+		b.release(h1) // what the failed download does: nothing left to give
+		if got := b.inUse(); got != 60 {
+			t.Fatalf("in use %d, want h2's 60", got)
+		}
+		b.release(h2)
+		if got := b.inUse(); got != 0 {
+			t.Fatalf("in use %d, want 0", got)
+		}
+	})
+
+	t.Run("waiting ends with the deadline", func(t *testing.T) {
+		b := newMemBudget(100)
+		h1, h2 := &budgetHold{}, &budgetHold{}
+		if err := b.grow(ctx, h1, 100); err != nil {
+			t.Fatal(err)
+		}
+		cause := errors.New("the test's deadline")
+		dctx, cancel := context.WithCancelCause(ctx)
+		c2 := growAsync(dctx, b, h2, 10)
+		waitWaiters(t, b, 1)
+		cancel(cause)
+		err := <-c2
+		if !errors.Is(err, cause) || !strings.Contains(err.Error(), "waiting for DOWNLOAD_MEMORY_BUDGET (100 B of 100 B in use)") {
+			t.Fatalf("err = %v", err)
+		}
+		b.release(h1)
+		b.release(h2)
+		if got := b.inUse(); got != 0 {
+			t.Fatalf("in use %d, want 0", got)
+		}
+	})
+}
+
+// The budget is given back after every download, whatever happened to it.
+func TestMemoryBudgetReturnsToZero(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{Pages: 4, PageSize: 200 << 10})
+	d := newDownloader(t, srv, func(o *Options) { o.MemoryBudget = 4 << 20 })
+	var wg sync.WaitGroup
+	for _, path := range []string{"/ok", "/site/1", "/bomb?enc=gzip", "/bomb?enc=identity", "/partial", "/biglength", "/reset?mid=1", "/bomb?enc=br&size=100KiB"} {
+		for range 3 {
+			wg.Go(func() { d.Download(context.Background(), get(srv.URL+path)) })
+		}
+	}
+	wg.Wait()
+	if got := d.budget.inUse(); got != 0 {
+		t.Fatalf("budget in use %d after every download ended, want 0", got)
+	}
+}
+
+// Every budget error a user can meet, through the downloader: the failure
+// names the URL and the setting.
+func TestMemoryBudgetErrors(t *testing.T) {
+	srv := fixture.New(t, fixture.Options{})
+	srv.Handle("/known", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		w.Write(make([]byte, n))
+	})
+
+	t.Run("Content-Length over the budget", func(t *testing.T) {
+		d := newDownloader(t, srv, func(o *Options) { o.MemoryBudget = 1 << 20; o.MaxSize = 4 << 20 })
+		u := srv.URL + "/biglength?cl=3000000"
+		resp, err := d.Download(context.Background(), get(u))
+		mustFail(t, resp, err, crawl.MaxSizeExceeded, "GET "+u, "Content-Length 2.9 MiB exceeds DOWNLOAD_MEMORY_BUDGET 1.0 MiB")
+	})
+
+	t.Run("streamed body over the budget", func(t *testing.T) {
+		d := newDownloader(t, srv, func(o *Options) { o.MemoryBudget = 256 << 10; o.MaxSize = 4 << 20 })
+		u := srv.URL + "/bomb?enc=gzip&size=10GiB"
+		resp, err := d.Download(context.Background(), get(u))
+		mustFail(t, resp, err, crawl.MaxSizeExceeded, "GET "+u, "body needs more than DOWNLOAD_MEMORY_BUDGET 256.0 KiB (256.0 KiB read, 64.0 KiB more needed)")
+	})
+
+	t.Run("deadline while waiting", func(t *testing.T) {
+		// The first download holds most of the budget (a piece of a body
+		// that never ends) until it is cancelled; the second needs 60 KiB
+		// and its 300 ms deadline passes while it waits.
+		d := newDownloader(t, srv, func(o *Options) { o.MemoryBudget = 100 << 10 })
+		holder := get(srv.URL + "/hang-after-headers")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := d.Download(ctx, holder)
+			done <- err
+		}()
+		for deadline := time.Now().Add(10 * time.Second); d.budget.inUse() == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the first download never took its piece")
+			}
+		}
+		u := srv.URL + "/known?n=61440"
+		r := get(u)
+		r.Meta = map[string]any{MetaDownloadTimeout: 0.3}
+		resp, err := d.Download(context.Background(), r)
+		mustFail(t, resp, err, crawl.TimeoutError, "GET "+u, "download deadline 300ms exceeded waiting for DOWNLOAD_MEMORY_BUDGET (64.0 KiB of 100.0 KiB in use")
+		cancel()
+		<-done
+	})
+
+	t.Run("a download waits for the budget, then succeeds", func(t *testing.T) {
+		d := newDownloader(t, srv, func(o *Options) { o.MemoryBudget = 100 << 10 })
+		holder := get(srv.URL + "/hang-after-headers")
+		holder.Meta = map[string]any{MetaDownloadTimeout: 0.5}
+		first := make(chan error, 1)
+		go func() {
+			_, err := d.Download(context.Background(), holder)
+			first <- err
+		}()
+		for deadline := time.Now().Add(10 * time.Second); d.budget.inUse() == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the first download never took its piece")
+			}
+		}
+		resp, err := d.Download(context.Background(), get(srv.URL+"/known?n=61440"))
+		if err != nil || len(resp.Body) != 61440 {
+			t.Fatalf("second download: %v", err)
+		}
+		select {
+		case err := <-first:
+			mustFail(t, nil, err, crawl.TimeoutError)
+		default:
+			t.Fatal("the second download did not wait for the first to give its bytes back")
+		}
+	})
+
+	t.Run("a complete body that cannot be joined", func(t *testing.T) {
+		d := newDownloader(t, srv, func(o *Options) { o.MemoryBudget = 256 << 10; o.MaxSize = 1 << 20 })
+		u := srv.URL + "/bomb?enc=identity&size=200KiB"
+		resp, err := d.Download(context.Background(), get(u))
+		mustFail(t, resp, err, crawl.MaxSizeExceeded, "GET "+u, "body of 200.0 KiB needs twice its size while it is joined, more than DOWNLOAD_MEMORY_BUDGET 256.0 KiB")
+	})
+
+	t.Run("a budget under twice DOWNLOAD_MAXSIZE is warned about", func(t *testing.T) {
+		for _, tc := range []struct {
+			budget, max int64
+			warn        bool
+		}{{1 << 20, 2 << 20, true}, {1 << 20, 600 << 10, true}, {1 << 20, 0, true}, {1 << 20, 512 << 10, false}, {0, 2 << 20, false}} {
+			log, buf := testLogger()
+			newDownloader(t, srv, func(o *Options) { o.MemoryBudget = tc.budget; o.MaxSize = tc.max; o.Logger = log })
+			if got := strings.Contains(buf.String(), "DOWNLOAD_MEMORY_BUDGET is under twice DOWNLOAD_MAXSIZE"); got != tc.warn {
+				t.Errorf("budget %d, max %d: warned %v, want %v:\n%s", tc.budget, tc.max, got, tc.warn, buf)
+			}
+		}
+	})
+
+	t.Run("local file over the budget", func(t *testing.T) {
+		d := newDownloader(t, srv, func(o *Options) { o.MemoryBudget = 1 << 10 })
+		path := t.TempDir() + "/big.html"
+		if err := os.WriteFile(path, make([]byte, 4096), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		u := "file://" + path
+		resp, err := d.Download(context.Background(), get(u))
+		mustFail(t, resp, err, crawl.MaxSizeExceeded, "GET "+u, "Content-Length 4.0 KiB exceeds DOWNLOAD_MEMORY_BUDGET 1.0 KiB")
+	})
+}
+
+// scriptedBody returns its chunks one Read at a time; a Read waits for a
+// value on gate first, except the first one.
+type scriptedBody struct {
+	chunks []int
+	gate   chan struct{}
+	reads  int
+}
+
+func (b *scriptedBody) Read(p []byte) (int, error) {
+	if b.reads > 0 && b.gate != nil {
+		<-b.gate
+	}
+	if b.reads >= len(b.chunks) {
+		return 0, io.EOF
+	}
+	n := min(len(p), b.chunks[b.reads])
+	b.reads++
+	return n, nil
+}
+
+func (b *scriptedBody) Close() error { return nil }
+
+type scriptedTransport map[string]*scriptedBody
+
+func (s scriptedTransport) RoundTrip(_ context.Context, out *Outgoing) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Proto: "HTTP/1.1", Header: http.Header{}, ContentLength: -1, Body: s[out.URL.Path]}, nil
+}
+
+// The standstill through the downloader: two chunked bodies fill a
+// 192 KiB budget and both need more. The one that asked last fails with a
+// retryable ConnectionError naming the URL; the other completes.
+func TestMemoryBudgetStandstillThroughDownloads(t *testing.T) {
+	gateA := make(chan struct{})
+	a := &scriptedBody{chunks: []int{pieceSize, pieceSize, pieceSize, pieceSize}, gate: gateA}
+	b := &scriptedBody{chunks: []int{pieceSize}}
+	d := newDownloader(t, nil, func(o *Options) {
+		o.MemoryBudget = 3 * pieceSize
+		o.Transport = scriptedTransport{"/a": a, "/b": b}
+	})
+	ra := make(chan error, 1)
+	go func() {
+		_, err := d.Download(context.Background(), get("http://a.test/a"))
+		ra <- err
+	}()
+	// A read its first piece and took its second: 128 KiB.
+	for deadline := time.Now().Add(10 * time.Second); d.budget.inUse() != 2*pieceSize; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("in use %d, want A's two pieces", d.budget.inUse())
+		}
+	}
+	rb := make(chan *crawl.Response, 1)
+	go func() {
+		resp, err := d.Download(context.Background(), get("http://b.test/b"))
+		if err != nil {
+			t.Error(err)
+		}
+		rb <- resp
+	}()
+	// B read its first piece (the budget is full) and waits for a second.
+	waitWaiters(t, d.budget, 1)
+	// A reads its second piece and needs a third: nobody left reading.
+	gateA <- struct{}{}
+	err := <-ra
+	f := mustFail(t, nil, err, crawl.ConnectionError, "GET http://a.test/a",
+		"DOWNLOAD_MEMORY_BUDGET 192.0 KiB exhausted: 2 bodies being read hold it all and wait for more (this one had 128.0 KiB)")
+	if f.Type != crawl.ConnectionError {
+		t.Fatal(f)
+	}
+	if resp := <-rb; resp == nil || len(resp.Body) != pieceSize {
+		t.Fatalf("B should complete once A gave its bytes up")
+	}
+	if got := d.budget.inUse(); got != 0 {
+		t.Fatalf("in use %d after both ended", got)
+	}
+}
+
+// Bodies are read without doubling: a body of known size costs its size,
+// one of unknown size (chunked, or compressed) its size in pieces plus the
+// joined copy, and a bomb refused at DOWNLOAD_MAXSIZE costs about
+// DOWNLOAD_MAXSIZE plus its decoder's window. (Go's bytes.Buffer, which
+// this replaced, allocated about 3 × the size as it doubled, and held
+// twice the size at its peak.) The server's bodies are made before the
+// measurement, so only the client's allocations count.
+func TestBodyAllocation(t *testing.T) {
+	const size = 8 << 20
+	zeros := make([]byte, size)
+	bombs := map[string][]byte{}
+	for _, enc := range []string{"gzip", "br", "zstd"} {
+		b, err := fixture.Encode(make([]byte, 8*size), enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bombs[enc] = b
+	}
+	gz, err := fixture.Encode(zeros, "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := fixture.New(t, fixture.Options{})
+	srv.Handle("/known", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		w.Write(zeros)
+	})
+	srv.Handle("/chunked", func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < size; i += 1 << 20 {
+			w.Write(zeros[i : i+1<<20])
+		}
+	})
+	srv.Handle("/gzip", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(gz)
+	})
+	srv.Handle("/endless", func(w http.ResponseWriter, r *http.Request) {
+		for r.Context().Err() == nil {
+			if _, err := w.Write(zeros[:1<<20]); err != nil {
+				return
+			}
+		}
+	})
+	srv.Handle("/bomb/{enc}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", r.PathValue("enc"))
+		w.Write(bombs[r.PathValue("enc")])
+	})
+	for _, tc := range []struct {
+		path   string
+		status string // "" = a response of size bytes
+		max    int64  // bytes allocated at most
+	}{
+		{"/known", "", size + 256<<10},
+		{"/chunked", "", 2*size + 256<<10},
+		{"/gzip", "", 2*size + 512<<10},
+		{"/endless", "exceeded", size + 256<<10},
+		{"/bomb/gzip", "exceeded", size + 512<<10},
+		{"/bomb/br", "exceeded", size + 512<<10 + 16<<20},  // + its window (up to 16 MiB)
+		{"/bomb/zstd", "exceeded", size + 512<<10 + 8<<20}, // + its window (8 MiB at most)
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			d := newDownloader(t, srv, func(o *Options) { o.MaxSize = size; o.Timeout = 20 * time.Second })
+			// Empty the piece pool so that pieces count as allocated.
+			runtime.GC()
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			resp, err := d.Download(context.Background(), get(srv.URL+tc.path))
+			runtime.ReadMemStats(&after)
+			alloc := int64(after.TotalAlloc - before.TotalAlloc)
+			t.Logf("%s: allocated %.1f MiB", tc.path, float64(alloc)/(1<<20))
+			if tc.status == "" {
+				if err != nil || len(resp.Body) != size {
+					t.Fatalf("err %v", err)
+				}
+			} else {
+				mustFail(t, resp, err, crawl.MaxSizeExceeded, tc.status)
+			}
+			if alloc > tc.max {
+				t.Errorf("allocated %.1f MiB, want ≤ %.1f MiB", float64(alloc)/(1<<20), float64(tc.max)/(1<<20))
+			}
+		})
+	}
+}

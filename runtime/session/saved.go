@@ -1,0 +1,76 @@
+package session
+
+import "slices"
+
+// MemberState is what a resumed crawl must know of a member besides the
+// cookies of its jar (which the cookie jars save themselves): the hosts
+// whose jar already got the member's initial cookies, so that restored
+// cookies (updated by Set-Cookie) are not overwritten by the initial
+// values again, and whether the member was retired.
+type MemberState struct {
+	Seeded []string `json:"seeded,omitempty"`
+	Ended  bool     `json:"ended,omitempty"`
+}
+
+// Saved returns the state of every registered member, keyed
+// "session_id/member" ("session1/alice").
+func (r *Registry) Saved() map[string]MemberState {
+	r.mu.Lock()
+	groups := make([]*group, 0, len(r.groups))
+	for _, g := range r.groups {
+		groups = append(groups, g)
+	}
+	r.mu.Unlock()
+	out := map[string]MemberState{}
+	for _, g := range groups {
+		for _, m := range g.members {
+			m.mu.Lock()
+			st := MemberState{Ended: m.ended}
+			for h := range m.seeded {
+				st.Seeded = append(st.Seeded, h)
+			}
+			m.mu.Unlock()
+			slices.Sort(st.Seeded)
+			out[g.id+"/"+m.Name] = st
+		}
+	}
+	return out
+}
+
+// Restore gives saved member states back to the members of a resumed
+// crawl. Session ids are given in registration order ("session1",
+// "session2", ...), so a spider that registers its groups again in the
+// same order (in start(), as on the first run) gets the same ids; a group
+// registered later takes the states saved under its id and member names,
+// and the cookie jars (keyed by id and member) hold the members' cookies.
+// States of groups already registered are applied at once.
+func (r *Registry) Restore(states map[string]MemberState) {
+	r.mu.Lock()
+	if r.restored == nil {
+		r.restored = map[string]MemberState{}
+	}
+	for k, st := range states {
+		r.restored[k] = st
+	}
+	groups := make([]*group, 0, len(r.groups))
+	for _, g := range r.groups {
+		groups = append(groups, g)
+	}
+	r.mu.Unlock()
+	for _, g := range groups {
+		for _, m := range g.members {
+			if st, ok := states[g.id+"/"+m.Name]; ok {
+				m.restore(st)
+			}
+		}
+	}
+}
+
+func (m *Member) restore(st MemberState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range st.Seeded {
+		m.seeded[h] = true
+	}
+	m.ended = m.ended || st.Ended
+}
