@@ -1,6 +1,7 @@
 package spiderrun
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -13,12 +14,14 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/dop251/goja/parser"
 	"golang.org/x/net/idna"
 
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/jsbridge/execjs"
 	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
@@ -49,9 +52,11 @@ func CompileScript(spec *dsl.Spec) (*compile.Program, error) {
 // user's file:line:col, checks that every function the spec names is
 // exported, compiles every regex, XPath and CSS selector with the engines
 // the crawl uses (runtime/extract), checks start and sitemap URLs and
-// domain names, and syntax-checks js_path files. Every error is a
-// *dsl.Error; the result is sorted by position and empty when the spec is
-// valid.
+// domain names, syntax-checks js_path files, and checks how settings
+// combine (CheckSettings). It is the validate step of decode → validate →
+// build (specs/spec.md): `validate` and `run` both call it, and New finds
+// no spec error in a spec it accepts. Every error is a *dsl.Error; the
+// result is sorted by position and empty when the spec is valid.
 func Check(spec *dsl.Spec, opts CheckOptions) []error {
 	c := &checker{spec: spec}
 	c.urls("start_urls", spec.StartURLs)
@@ -83,6 +88,7 @@ func Check(spec *dsl.Spec, opts CheckOptions) []error {
 	}
 	c.regexes("sitemap_follow", spec.SitemapFollow)
 	c.proxies()
+	c.settings()
 	c.execJS()
 	if !opts.SkipScript {
 		prog := opts.Program
@@ -226,6 +232,110 @@ func (c *checker) domains(path string, hosts []string) {
 	}
 }
 
+// CheckSettings runs the checks of setting combinations and of the files
+// settings name (the scheduler backend, IMPERSONATE, REDIS_TLS_CA_FILE):
+// the part of Check that New runs again before building, so a spec that
+// passed validate never fails New with a spec error. Every error is a
+// *dsl.Error.
+func CheckSettings(spec *dsl.Spec) []error {
+	c := &checker{spec: spec}
+	c.settings()
+	out := make([]error, len(c.errs))
+	for i, e := range c.errs {
+		out[i] = e
+	}
+	return out
+}
+
+// settings checks what one setting's own check (in dsl) cannot see: how
+// settings combine with each other and with the spec, and the files they
+// name. A setting given with -s has no position in the spec and is
+// reported without one.
+func (c *checker) settings() {
+	v := ResolveSettings(c.spec.Settings)
+	if _, err := planScheduler(c.spec, &v); err != nil {
+		c.setting(err.setting, "%s", err.msg)
+	}
+	if v.Impersonate != "" {
+		if _, err := impersonate.LoadProfile(profileSetting(c.spec, v.Impersonate)); err != nil {
+			c.setting("IMPERSONATE", "%s", err)
+		}
+	}
+	if ca := v.RedisTLSCAFile; ca != "" {
+		if !strings.HasPrefix(strings.ToLower(v.RedisURL), "rediss://") {
+			c.setting("REDIS_TLS_CA_FILE", "a CA file needs a rediss:// REDIS_URL, got %s", weburl.Redact(v.RedisURL))
+		}
+		pem, err := os.ReadFile(c.spec.Path(ca))
+		switch {
+		case err != nil:
+			c.setting("REDIS_TLS_CA_FILE", "CA file %q: %s", ca, cause(err))
+		case !x509.NewCertPool().AppendCertsFromPEM(pem):
+			c.setting("REDIS_TLS_CA_FILE", "%s: no PEM certificate found", ca)
+		}
+	}
+}
+
+// setting records a problem with the setting name at its position in the
+// spec, or without a position when the value came from -s.
+func (c *checker) setting(name, format string, args ...any) {
+	path := "settings." + name
+	if c.spec.Settings.Source(name) == "spec" {
+		c.add(path, format, args...)
+		return
+	}
+	c.errs = append(c.errs, &dsl.Error{File: c.spec.File, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// schedulerPlan is the scheduler backend a spec's settings select, and the
+// JOBDIR of the disk backend resolved (a JOBDIR set in the spec is
+// relative to the spec, one given with -s or --jobdir to the working
+// directory).
+type schedulerPlan struct {
+	kind   string // settings.SchedulerMemory, SchedulerDisk or SchedulerRedis
+	jobdir string
+	// implicitRedis is set when redis_key made the crawl a RedisSpider
+	// although SCHEDULER did not say redis.
+	implicitRedis bool
+}
+
+// planError is a setting combination that no backend serves.
+type planError struct{ setting, msg string }
+
+// planScheduler decides the scheduler backend: JOBDIR selects disk, a
+// spec with redis_key (a RedisSpider) always uses Redis, whose leases its
+// tasks need. The checks and newBackend (backend.go) both use it, so
+// validate and run reject the same combinations.
+func planScheduler(spec *dsl.Spec, v *settings.Values) (schedulerPlan, *planError) {
+	p := schedulerPlan{kind: v.Scheduler, jobdir: v.JobDir}
+	if p.jobdir != "" && spec.Settings.Source("JOBDIR") == "spec" {
+		p.jobdir = spec.Path(p.jobdir)
+	}
+	switch {
+	case p.jobdir != "" && (p.kind == settings.SchedulerRedis || len(spec.RedisKeys) > 0):
+		return p, &planError{"JOBDIR", "a Redis crawl keeps its state in Redis; JOBDIR is for crawls on one machine"}
+	case p.jobdir != "":
+		p.kind = settings.SchedulerDisk
+	case p.kind == settings.SchedulerDisk:
+		return p, &planError{"SCHEDULER", "disk needs a directory: set JOBDIR or pass --jobdir DIR"}
+	}
+	if len(spec.RedisKeys) > 0 && p.kind != settings.SchedulerRedis {
+		p.kind, p.implicitRedis = settings.SchedulerRedis, true
+	}
+	if p.kind == "" {
+		p.kind = settings.SchedulerMemory
+	}
+	switch p.kind {
+	case settings.SchedulerMemory, settings.SchedulerDisk:
+		if v.Dupefilter == settings.DupefilterBloom {
+			return p, &planError{"DUPEFILTER", "bloom needs SCHEDULER: redis (the " + p.kind + " scheduler keeps an exact dupefilter)"}
+		}
+	case settings.SchedulerRedis:
+	default:
+		return p, &planError{"SCHEDULER", fmt.Sprintf("%q is not a scheduler (memory, disk or redis)", p.kind)}
+	}
+	return p, nil
+}
+
 func (c *checker) proxies() {
 	const path = "settings.PROXIES"
 	for j, p := range ResolveSettings(c.spec.Settings).Proxies {
@@ -242,8 +352,9 @@ func (c *checker) proxies() {
 	}
 }
 
-// execJS syntax-checks the use_execjs context files with goja's parser,
-// the engine that runs them.
+// execJS syntax-checks the use_execjs context files with the check the
+// JS side provides (execjs.CheckSyntax: goja's parser, the engine that
+// runs them); the root package does not import goja.
 func (c *checker) execJS() {
 	for _, abs := range c.spec.JSPath {
 		// Name the file as the user would: relative to the spec's directory
@@ -257,11 +368,10 @@ func (c *checker) execJS() {
 			c.add("js_path", "js_path file %s: %s", f, cause(err))
 			continue
 		}
-		if _, err := parser.ParseFile(nil, f, string(src), 0); err != nil {
-			var list parser.ErrorList
-			if errors.As(err, &list) && len(list) > 0 {
-				e := list[0]
-				c.errs = append(c.errs, &dsl.Error{File: f, Line: e.Position.Line, Col: e.Position.Column, Msg: lowerFirst(e.Message)})
+		if err := execjs.CheckSyntax(f, src); err != nil {
+			var se *execjs.SyntaxError
+			if errors.As(err, &se) {
+				c.errs = append(c.errs, &dsl.Error{File: f, Line: se.Line, Col: se.Col, Msg: lowerFirst(se.Msg)})
 				continue
 			}
 			c.errs = append(c.errs, &dsl.Error{File: f, Msg: lowerFirst(err.Error())})

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/jsbridge"
@@ -25,8 +24,6 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
-	"github.com/spiderrun/spiderrun/runtime/scheduler"
-	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/session"
 	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/spidermw"
@@ -93,7 +90,13 @@ func New(opts Options) (c *Crawler, err error) {
 		spec.Settings = set
 	}
 	v := ResolveSettings(set)
-	opts.profile = profileSetting(spec.Dir, v.Impersonate)
+	// Every spec error is found here, before anything is built: the checks
+	// validate runs on settings (the scripts' were run by Check, or are
+	// found compiling the script below).
+	if errs := CheckSettings(spec); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	opts.profile = profileSetting(spec, v.Impersonate)
 	st := stats.NewMemory()
 	logger := newLogger(opts.Log, v.LogLevel, st)
 	c = &Crawler{Spec: spec, Stats: st, Logger: logger}
@@ -163,17 +166,13 @@ func New(opts Options) (c *Crawler, err error) {
 	}
 	c.Spider = sp
 
-	sched, rsched, closeSched, err := newScheduler(spec, &v, logger, st)
+	// The SCHEDULER backend (backend.go): memory, a JOBDIR (which also keeps
+	// the cookies and spider.state: jobstate.go) or Redis.
+	b, err := newBackend(backendOptions{Spec: spec, Values: &v, JS: js, Jars: jars, Sessions: sessions, Logger: logger, Stats: st})
 	if err != nil {
 		return nil, err
 	}
-	// A JOBDIR also keeps the cookies and spider.state (jobstate.go).
-	if sched, err = withJobState(sched, jars, sessions, js, logger); err != nil {
-		return nil, err
-	}
-	if closeSched != nil {
-		c.closers = append(c.closers, closeSched)
-	}
+	c.closers = append(c.closers, b.Close)
 
 	var dl *downloader.Downloader
 	imp, releaseImp := sharedImpersonation(opts.HTTP, func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -182,7 +181,7 @@ func New(opts Options) (c *Crawler, err error) {
 		return dl.Dialer().DialContext(ctx, network, addr)
 	}, logger)
 	c.closers = append(c.closers, releaseImp)
-	dl, err = newDownloader(&v, opts, imp, rsched, logger)
+	dl, err = newDownloader(&v, opts, imp, b.Gate, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -211,34 +210,14 @@ func New(opts Options) (c *Crawler, err error) {
 		}
 		pipes = append(pipes, p)
 	}
+	pipes = append(pipes, b.Sinks...)
 
 	engineMWs := []engine.SpiderMiddleware{
 		spidermw.RefererFromSettings(&v),
 		spidermw.NewOffsite(spec.AllowedDomains, st, logger),
 		spidermw.DepthFromSettings(&v, st, logger),
 	}
-	if rsched != nil {
-		if w := rsched.Items(); w != nil {
-			pipes = append(pipes, w)
-		}
-		// Every worker of a shared crawl goes through the task source: with
-		// redis_key it pulls tasks, and in all cases it closes only when the
-		// whole crawl is idle (no queue, no lease held by any worker).
-		{
-			to := redisq.TasksFromSettings(&v)
-			to.Keys = spec.RedisKeys
-			to.MaxIdle = sharedMaxIdle(spec.RedisKeys, to.MaxIdle)
-			to.KnownCallback = js.HasExport
-			tasks := &redisTasks{sched: rsched, opts: to}
-			if js.HasExport("make_request_from_data") {
-				tasks.opts.MakeRequests = func(ctx context.Context, data []byte) ([]*crawl.Request, error) {
-					reqs, _, err := js.MakeRequestsFromData(ctx, data)
-					return reqs, err
-				}
-			}
-			engineMWs = append(engineMWs, tasks)
-		}
-	}
+	engineMWs = append(engineMWs, b.Middlewares...)
 
 	var exporters []engine.Exporter
 	if !opts.NoFeeds {
@@ -246,7 +225,7 @@ func New(opts Options) (c *Crawler, err error) {
 		if err != nil {
 			return nil, err
 		}
-		resumeFeeds(cfgs, sched, logger)
+		resumeFeeds(cfgs, b.Resumed, logger)
 		if len(cfgs) > 0 {
 			stdout := opts.Stdout
 			if stdout == nil {
@@ -269,7 +248,7 @@ func New(opts Options) (c *Crawler, err error) {
 	eo := engine.FromSettings(&v) // concurrency, CLOSESPIDER_*, DONT_FILTER, MEMUSAGE_*
 	eo.Spider = c.Spider
 	eo.Fetcher = chain
-	eo.Scheduler = sched
+	eo.Scheduler = b.Scheduler
 	eo.Pipelines = pipes
 	eo.SpiderMiddlewares = engineMWs
 	eo.Feeds = exporters
@@ -277,10 +256,10 @@ func New(opts Options) (c *Crawler, err error) {
 	eo.Logger = logger
 	eo.Signals = sigs
 	eo.MaxPendingItems = 100
-	eo.IdleReason = idleReason(rsched)
-	eo.MaxActiveRequests = maxActive(rsched, v.ConcurrentRequests)
-	eo.DurableAcks = persistent(sched)
-	eo.MaxLeased = leaseBound(sched, v.ConcurrentRequests)
+	eo.IdleReason = b.IdleReason
+	eo.MaxActiveRequests = b.MaxActive
+	eo.DurableAcks = b.Durable
+	eo.MaxLeased = b.MaxLeased
 	c.engine, err = engine.New(eo)
 	if err != nil {
 		return nil, err
@@ -377,7 +356,8 @@ func derefBool(p *bool, def bool) bool {
 // newDownloader builds the downloader of the settings
 // (downloader.FromSettings: fetch builds its downloader the same way, so a
 // page is fetched exactly as a spider would fetch it).
-func newDownloader(v *settings.Values, opts Options, imp func() (*impersonate.Transport, error), rsched *redisq.Scheduler, logger *slog.Logger) (*downloader.Downloader, error) {
+// gate is the backend's shared politeness gate (nil for none).
+func newDownloader(v *settings.Values, opts Options, imp func() (*impersonate.Transport, error), gate downloader.SlotGate, logger *slog.Logger) (*downloader.Downloader, error) {
 	d, err := downloader.FromSettings(v, opts.HTTP)
 	if err != nil {
 		return nil, err
@@ -386,10 +366,7 @@ func newDownloader(v *settings.Values, opts Options, imp func() (*impersonate.Tr
 	d.Impersonate = opts.profile
 	d.TransportFor = transportFor(imp)
 	d.Logger = logger
-	if rsched != nil {
-		// Per-domain delays hold across every worker of a shared crawl.
-		d.Gate = rsched.Gate()
-	}
+	d.Gate = gate
 	return downloader.New(d)
 }
 
@@ -400,7 +377,7 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 	b := middleware.BuiltinsFromSettings(v, st, logger)
 	b.Cookies.Jars = jars
 	b.DefaultHeaders.Impersonate = profile
-	cache, err := middleware.HTTPCacheFromSettings(v, spec.Dir, spec.Name, st, logger)
+	cache, err := middleware.HTTPCacheFromSettings(v, spec.Path(v.HTTPCacheDir), spec.Name, st, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -425,30 +402,11 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 	return middleware.NewChain(h, b.Stack(user...)...)
 }
 
-// persistent reports a scheduler that outlives the process (JOBDIR, Redis):
-// its acknowledgements must wait for the items to be on disk.
-func persistent(sched scheduler.Scheduler) bool {
-	_, mem := sched.(*scheduler.Memory)
-	return !mem
-}
-
-// leaseBound bounds the requests a persistent scheduler has handed out and
-// not seen acknowledged to CONCURRENT_REQUESTS: what a killed crawl fetches
-// again.
-func leaseBound(sched scheduler.Scheduler, concurrentRequests int) int {
-	if !persistent(sched) {
-		return 0
-	}
-	return concurrentRequests
-}
-
 // resumeFeeds makes the feeds of a crawl resumed from a JOBDIR continue
 // their files: -O (overwrite) would throw away the items of the earlier
 // runs, whose requests the JOBDIR will not fetch again. A torn last record
 // left by a kill is cut (feed.Config.Logger says so).
-func resumeFeeds(cfgs []feed.Config, sched scheduler.Scheduler, logger *slog.Logger) {
-	d := diskScheduler(sched)
-	resumed := d != nil && d.Seen() > 0
+func resumeFeeds(cfgs []feed.Config, resumed bool, logger *slog.Logger) {
 	for i := range cfgs {
 		cfgs[i].Logger = logger
 		if resumed && cfgs[i].Overwrite && cfgs[i].URI != "-" {
@@ -464,7 +422,7 @@ func feedConfigs(spec *dsl.Spec, feeds []settings.Feed, outputs []feed.Config) (
 	var cfgs []feed.Config
 	for _, f := range append(feedValues(spec.Feeds), feeds...) {
 		if f.URI != "-" && !filepath.IsAbs(f.URI) && !strings.Contains(f.URI, "://") {
-			f.URI = filepath.Join(spec.Dir, f.URI)
+			f.URI = spec.Path(f.URI)
 		}
 		cfg, err := feed.FromSettings(f)
 		if err != nil {
@@ -482,7 +440,9 @@ func feedConfigs(spec *dsl.Spec, feeds []settings.Feed, outputs []feed.Config) (
 }
 
 // checkHooks makes sure every hook names an exported function before the
-// crawl starts (the JS spider runs them from the signal bus).
+// crawl starts (the JS spider runs them from the signal bus). Check has
+// already reported this for an ES module script; only a CommonJS script,
+// whose exports are known once it has run, can fail here.
 func checkHooks(spec *dsl.Spec, js *jsbridge.Spider) error {
 	for name, fn := range spec.Hooks {
 		if _, err := js.Hook(name, fn); err != nil {
@@ -508,50 +468,13 @@ func (r router) Download(ctx context.Context, req *crawl.Request) (*crawl.Respon
 
 // profileSetting is IMPERSONATE (p), with a relative profile file (.yaml,
 // .yml, .json) resolved against the spec's directory like every other path
-// in a spec.
-func profileSetting(dir, p string) string {
+// in a spec (dsl.Spec.Path).
+func profileSetting(spec *dsl.Spec, p string) string {
 	switch strings.ToLower(filepath.Ext(p)) {
 	case ".yaml", ".yml", ".json":
-		if !filepath.IsAbs(p) {
-			return filepath.Join(dir, p)
-		}
+		return spec.Path(p)
 	}
 	return p
-}
-
-// sharedMaxIdle is how long a worker of a Redis crawl waits with no work
-// anywhere before closing. A RedisSpider waits MAX_IDLE_TIME_BEFORE_CLOSE
-// (d; 0 = forever, waiting for pushed tasks, as in scrapy-redis); a crawl
-// without redis_key has nothing to wait for once the shared crawl is idle,
-// so it closes after at least a second of shared idleness.
-func sharedMaxIdle(redisKeys []string, d time.Duration) time.Duration {
-	if len(redisKeys) == 0 && d < time.Second {
-		return time.Second
-	}
-	return d
-}
-
-// idleReason is the close reason of an idle crawl: "idle" for a worker of
-// a Redis crawl (its task source ended because the shared crawl was idle),
-// "finished" otherwise.
-func idleReason(rsched *redisq.Scheduler) string {
-	if rsched != nil {
-		return "idle"
-	}
-	return engine.ReasonFinished
-}
-
-// maxActive bounds the requests a worker of a Redis crawl holds at once
-// (fetching, or waiting for or in their callback): each is a lease, and a
-// worker that dies hands all of its leases back to be fetched again. The
-// engine raises the bound while callbacks wait on results of pending
-// requests, so ResultHolder spiders cannot deadlock. Local crawls are
-// bounded by the response bytes held (MaxActiveSize) only.
-func maxActive(rsched *redisq.Scheduler, concurrentRequests int) int {
-	if rsched == nil {
-		return 0
-	}
-	return 4 * max(concurrentRequests, 1)
 }
 
 // ParseOne downloads req through the middleware chain (following retries

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spiderrun/spiderrun/jsbridge"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
-	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/diskq"
 	"github.com/spiderrun/spiderrun/runtime/session"
 )
@@ -46,13 +45,9 @@ type jobState struct {
 	done     chan struct{} // closed when saveLoop returns
 }
 
-// withJobState wraps a disk scheduler in a jobState after restoring what
-// the previous run saved; other schedulers are returned as they are.
-func withJobState(sched scheduler.Scheduler, jars *middleware.CookieJars, sessions *session.Registry, js *jsbridge.Spider, logger *slog.Logger) (scheduler.Scheduler, error) {
-	d, ok := sched.(*diskq.Scheduler)
-	if !ok {
-		return sched, nil
-	}
+// withJobState wraps the disk scheduler d (diskBackend) in a jobState
+// after restoring what the previous run saved; on error d is closed.
+func withJobState(d *diskq.Scheduler, jars *middleware.CookieJars, sessions *session.Registry, js *jsbridge.Spider, logger *slog.Logger) (*jobState, error) {
 	j := &jobState{Scheduler: d, jars: jars, sessions: sessions, js: js, log: logger,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := j.restore(); err != nil {
@@ -60,18 +55,6 @@ func withJobState(sched scheduler.Scheduler, jars *middleware.CookieJars, sessio
 		return nil, fmt.Errorf("jobdir: %w", err)
 	}
 	return j, nil
-}
-
-// diskScheduler returns the disk scheduler of sched (itself or the one a
-// jobState wraps), nil for another backend.
-func diskScheduler(sched scheduler.Scheduler) *diskq.Scheduler {
-	switch s := sched.(type) {
-	case *diskq.Scheduler:
-		return s
-	case *jobState:
-		return s.Scheduler
-	}
-	return nil
 }
 
 func (j *jobState) restore() error {

@@ -338,10 +338,7 @@ func (r *ScriptRef) decodeNode(d *decoder, n *yaml.Node, path string) {
 		return
 	}
 	if isScriptPath(v) {
-		p := v
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(d.dir, p)
-		}
+		p := resolvePath(d.dir, v)
 		st, err := os.Stat(p)
 		switch {
 		case err != nil:
@@ -407,10 +404,7 @@ func (d *decoder) resolveJSPath(entries []string) []string {
 		if at == (Position{}) {
 			at = d.pos["js_path"]
 		}
-		abs := e
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(d.dir, e)
-		}
+		abs := resolvePath(d.dir, e)
 		st, err := os.Stat(abs)
 		if err != nil {
 			d.errAt(at, p, fmt.Sprintf("js_path %q: %s", e, fileErrMsg(err)))

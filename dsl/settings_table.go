@@ -208,7 +208,7 @@ var table = []SettingDef{
 		Doc: "Read tasks from a Redis sorted set (highest score first) instead of a list."},
 	{Name: "REDIS_START_URLS_BATCH_SIZE", Kind: KindInt, Default: 0, Min: minOf(0),
 		Doc: "Number of tasks taken from Redis at once. 0 = CONCURRENT_REQUESTS."},
-	{Name: "REDIS_LEASE_TIMEOUT", Kind: KindDuration, Default: 60 * time.Second, Check: positiveDuration,
+	{Name: "REDIS_LEASE_TIMEOUT", Kind: KindDuration, Default: 60 * time.Second, Check: leaseTimeout,
 		Doc: "A request taken by a worker that does not finish (or renew its lease) within this time goes back to the queue."},
 
 	// WebSocket.
@@ -223,6 +223,15 @@ func minOf(v float64) *float64 { return &v }
 func positiveDuration(v any) error {
 	if v.(time.Duration) <= 0 {
 		return fmt.Errorf("must be greater than 0")
+	}
+	return nil
+}
+
+// leaseTimeout checks REDIS_LEASE_TIMEOUT against the shortest lease the
+// Redis scheduler can renew in time (redisq.New refuses shorter ones).
+func leaseTimeout(v any) error {
+	if v.(time.Duration) < 300*time.Millisecond {
+		return fmt.Errorf("must be at least 300ms (a lease is renewed every third of it)")
 	}
 	return nil
 }

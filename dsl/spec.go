@@ -1,5 +1,7 @@
 package dsl
 
+import "path/filepath"
+
 // Spec is a spider as described by spider.yaml. Field comments are written
 // for spec authors: the JSON Schema (schema/spider.schema.json) and
 // specs/spec.md are generated from them.
@@ -138,6 +140,24 @@ type Spec struct {
 // "settings.CONCURRENT_REQUESTS", "start_urls[0]"), or the zero Position
 // when the spec does not set it.
 func (s *Spec) Pos(path string) Position { return s.pos[path] }
+
+// Path resolves a path written in the spec (script, js_path, a JOBDIR set
+// in the spec, HTTPCACHE_DIR, feed URIs, REDIS_TLS_CA_FILE, an IMPERSONATE
+// profile file) against the spec's directory; absolute paths are returned
+// as they are (callers test "" for "unset" first). It is the only place spec-relative paths are
+// resolved; the loader uses the same rule (resolvePath) before the Spec
+// exists.
+// Example: with Dir /srv/crawl, Path("out/items.jsonl") is
+// /srv/crawl/out/items.jsonl.
+func (s *Spec) Path(p string) string { return resolvePath(s.Dir, p) }
+
+// resolvePath is Spec.Path for a directory.
+func resolvePath(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
 
 // ScriptRef is the spec's `script:`: a file or inline source.
 type ScriptRef struct {

@@ -256,3 +256,32 @@ type syntaxError struct {
 }
 
 func (e *syntaxError) Error() string { return e.pos + ": SyntaxError: " + e.msg }
+
+// SyntaxError is a syntax error in a use_execjs context file found by
+// CheckSyntax: File as given, 1-based Line and Col, and goja's message.
+type SyntaxError struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+}
+
+// CheckSyntax parses a context file's source (named file in messages)
+// with the parser Load compiles it with, without running it: the check
+// `spiderrun validate` runs on js_path files. A syntax error is a
+// *SyntaxError at its first problem.
+func CheckSyntax(file string, src []byte) error {
+	_, err := parser.ParseFile(nil, file, string(src), 0)
+	if err == nil {
+		return nil
+	}
+	var list parser.ErrorList
+	if errors.As(err, &list) && len(list) > 0 {
+		p := list[0].Position
+		return &SyntaxError{File: file, Line: p.Line, Col: p.Column, Msg: list[0].Message}
+	}
+	return err
+}

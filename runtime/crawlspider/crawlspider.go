@@ -106,10 +106,11 @@ type compiledRule struct {
 }
 
 // Spider is a CrawlSpider around an inner spider. It implements
-// engine.Spider and forwards Open, Close, Idle and Stalled to the inner
-// spider when it implements them.
+// engine.Spider; the embedded engine.Wrapper forwards Name, Start, Errback
+// and the optional interfaces (Open, Close, Idle, Stalled) to the inner
+// spider.
 type Spider struct {
-	inner       engine.Spider
+	engine.Wrapper
 	rules       []compiledRule
 	opts        Options
 	followLinks bool
@@ -127,7 +128,7 @@ var (
 // New compiles the rules (regexes, XPath and CSS of every link extractor)
 // and wraps inner. A rule naming a hook needs opts.Hooks.
 func New(inner engine.Spider, opts Options) (*Spider, error) {
-	s := &Spider{inner: inner, opts: opts, followLinks: opts.FollowLinks == nil || *opts.FollowLinks, log: opts.Logger}
+	s := &Spider{Wrapper: engine.Wrapper{Inner: inner}, opts: opts, followLinks: opts.FollowLinks == nil || *opts.FollowLinks, log: opts.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -162,12 +163,6 @@ func New(inner engine.Spider, opts Options) (*Spider, error) {
 	}
 	return s, nil
 }
-
-// Name is the inner spider's name.
-func (s *Spider) Name() string { return s.inner.Name() }
-
-// Start is the inner spider's start requests.
-func (s *Spider) Start(ctx context.Context) engine.StartIterator { return s.inner.Start(ctx) }
 
 // ruleIndex reads meta["rule"]; JSON round trips (Redis) turn it into a
 // float64.
@@ -204,7 +199,7 @@ func (s *Spider) Callback(ctx context.Context, resp *crawl.Response, out engine.
 	}
 	if req != nil && req.Callback != "" && req.Callback != s.opts.DefaultCallback {
 		// A callback set by the spider itself (response.follow(url, {callback})).
-		return s.inner.Callback(ctx, resp, out)
+		return s.Inner.Callback(ctx, resp, out)
 	}
 	return s.parseResponse(ctx, resp, out, s.opts.ParseStartURL, nil, true)
 }
@@ -244,11 +239,11 @@ func (s *Spider) parseResponse(ctx context.Context, resp *crawl.Response, out en
 
 func (s *Spider) runCallback(ctx context.Context, resp *crawl.Response, out engine.Output) error {
 	if s.opts.ProcessResults == "" {
-		return s.inner.Callback(ctx, resp, out)
+		return s.Inner.Callback(ctx, resp, out)
 	}
 	// process_results needs the whole output, as Scrapy collects it.
 	buf := &bufferOutput{out: out}
-	err := s.inner.Callback(ctx, resp, buf)
+	err := s.Inner.Callback(ctx, resp, buf)
 	results, herr := s.opts.Hooks.(ResultsHook).ProcessResults(ctx, s.opts.ProcessResults, resp, buf.results)
 	if herr != nil {
 		return errors.Join(err, fmt.Errorf("process_results %s: %w", s.opts.ProcessResults, herr))
@@ -356,37 +351,5 @@ func buildRequest(i int, rule *compiledRule, l extract.Link) *crawl.Request {
 // Scrapy, a rule without an errback does not swallow the failure: it goes
 // to the spider's default errback or is reported.
 func (s *Spider) Errback(ctx context.Context, f *crawl.Failure, out engine.Output) (bool, error) {
-	return s.inner.Errback(ctx, f, out)
-}
-
-// Open forwards to the inner spider.
-func (s *Spider) Open(ctx context.Context, c *engine.Crawl) error {
-	if o, ok := s.inner.(engine.Opener); ok {
-		return o.Open(ctx, c)
-	}
-	return nil
-}
-
-// Close forwards to the inner spider.
-func (s *Spider) Close(ctx context.Context, reason string) error {
-	if c, ok := s.inner.(engine.Closer); ok {
-		return c.Close(ctx, reason)
-	}
-	return nil
-}
-
-// Idle forwards to the inner spider.
-func (s *Spider) Idle(ctx context.Context, out engine.Output) (bool, error) {
-	if h, ok := s.inner.(engine.IdleHandler); ok {
-		return h.Idle(ctx, out)
-	}
-	return false, nil
-}
-
-// Stalled forwards to the inner spider.
-func (s *Spider) Stalled() []string {
-	if r, ok := s.inner.(engine.StallReporter); ok {
-		return r.Stalled()
-	}
-	return nil
+	return s.Inner.Errback(ctx, f, out)
 }

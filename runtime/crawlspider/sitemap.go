@@ -53,8 +53,11 @@ type sitemapRule struct {
 // SitemapSpider is Scrapy's SitemapSpider around an inner spider: its start
 // requests are the sitemap URLs; page URLs found in sitemaps are sent to
 // the inner spider's callbacks by the rules.
+//
+// The embedded engine.Wrapper forwards Name, Errback and the optional
+// interfaces (Open, Close, Idle, Stalled) to the inner spider.
 type SitemapSpider struct {
-	inner  engine.Spider
+	engine.Wrapper
 	opts   SitemapOptions
 	rules  []sitemapRule
 	follow []*regexp2.Regexp
@@ -71,7 +74,7 @@ var (
 
 // NewSitemap compiles the rule and follow patterns and wraps inner.
 func NewSitemap(inner engine.Spider, opts SitemapOptions) (*SitemapSpider, error) {
-	s := &SitemapSpider{inner: inner, opts: opts, log: opts.Logger}
+	s := &SitemapSpider{Wrapper: engine.Wrapper{Inner: inner}, opts: opts, log: opts.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -100,9 +103,6 @@ func NewSitemap(inner engine.Spider, opts SitemapOptions) (*SitemapSpider, error
 	return s, nil
 }
 
-// Name is the inner spider's name.
-func (s *SitemapSpider) Name() string { return s.inner.Name() }
-
 // Start yields one request per sitemap URL (Scrapy ignores start_urls in a
 // SitemapSpider).
 func (s *SitemapSpider) Start(ctx context.Context) engine.StartIterator {
@@ -127,7 +127,7 @@ func (it *sliceStart) Next(ctx context.Context) (*crawl.Request, error) {
 // every other response to the inner spider.
 func (s *SitemapSpider) Callback(ctx context.Context, resp *crawl.Response, out engine.Output) error {
 	if resp.Request == nil || resp.Request.Callback != SitemapCallback {
-		return s.inner.Callback(ctx, resp, out)
+		return s.Inner.Callback(ctx, resp, out)
 	}
 	if strings.HasSuffix(resp.URL, "/robots.txt") {
 		for _, u := range extract.SitemapURLsFromRobots(extract.Text(resp), resp.URL) {
@@ -220,41 +220,4 @@ func (s *SitemapSpider) sitemapBody(resp *crawl.Response) ([]byte, error) {
 		return resp.Body, nil
 	}
 	return nil, nil
-}
-
-// Errback forwards to the inner spider.
-func (s *SitemapSpider) Errback(ctx context.Context, f *crawl.Failure, out engine.Output) (bool, error) {
-	return s.inner.Errback(ctx, f, out)
-}
-
-// Open forwards to the inner spider.
-func (s *SitemapSpider) Open(ctx context.Context, c *engine.Crawl) error {
-	if o, ok := s.inner.(engine.Opener); ok {
-		return o.Open(ctx, c)
-	}
-	return nil
-}
-
-// Close forwards to the inner spider.
-func (s *SitemapSpider) Close(ctx context.Context, reason string) error {
-	if c, ok := s.inner.(engine.Closer); ok {
-		return c.Close(ctx, reason)
-	}
-	return nil
-}
-
-// Idle forwards to the inner spider.
-func (s *SitemapSpider) Idle(ctx context.Context, out engine.Output) (bool, error) {
-	if h, ok := s.inner.(engine.IdleHandler); ok {
-		return h.Idle(ctx, out)
-	}
-	return false, nil
-}
-
-// Stalled forwards to the inner spider.
-func (s *SitemapSpider) Stalled() []string {
-	if r, ok := s.inner.(engine.StallReporter); ok {
-		return r.Stalled()
-	}
-	return nil
 }

@@ -77,3 +77,80 @@ type IdleHandler interface {
 type StallReporter interface {
 	Stalled() []string
 }
+
+// Wrapper is embedded by a spider that wraps another one (a CrawlSpider, a
+// SitemapSpider): it forwards every method of Spider and of the optional
+// interfaces (Opener, Closer, IdleHandler, StallReporter) to Inner, so the
+// wrapping spider overrides only what it changes. An optional method Inner
+// does not implement is a no-op. A new optional interface gets its
+// forwarding method here, once, for every wrapper.
+//
+//	type Rules struct {
+//		engine.Wrapper
+//		rules []Rule
+//	}
+//
+//	func (s *Rules) Callback(ctx context.Context, resp *crawl.Response, out engine.Output) error {
+//		// follow the rules, then
+//		return s.Inner.Callback(ctx, resp, out)
+//	}
+type Wrapper struct {
+	// Inner is the wrapped spider.
+	Inner Spider
+}
+
+var (
+	_ Spider        = Wrapper{}
+	_ Opener        = Wrapper{}
+	_ Closer        = Wrapper{}
+	_ IdleHandler   = Wrapper{}
+	_ StallReporter = Wrapper{}
+)
+
+// Name is the inner spider's name.
+func (w Wrapper) Name() string { return w.Inner.Name() }
+
+// Start is the inner spider's start requests.
+func (w Wrapper) Start(ctx context.Context) StartIterator { return w.Inner.Start(ctx) }
+
+// Callback runs the inner spider's callback.
+func (w Wrapper) Callback(ctx context.Context, resp *crawl.Response, out Output) error {
+	return w.Inner.Callback(ctx, resp, out)
+}
+
+// Errback runs the inner spider's errback.
+func (w Wrapper) Errback(ctx context.Context, f *crawl.Failure, out Output) (bool, error) {
+	return w.Inner.Errback(ctx, f, out)
+}
+
+// Open forwards to the inner spider when it is an Opener.
+func (w Wrapper) Open(ctx context.Context, c *Crawl) error {
+	if o, ok := w.Inner.(Opener); ok {
+		return o.Open(ctx, c)
+	}
+	return nil
+}
+
+// Close forwards to the inner spider when it is a Closer.
+func (w Wrapper) Close(ctx context.Context, reason string) error {
+	if c, ok := w.Inner.(Closer); ok {
+		return c.Close(ctx, reason)
+	}
+	return nil
+}
+
+// Idle forwards to the inner spider when it is an IdleHandler.
+func (w Wrapper) Idle(ctx context.Context, out Output) (bool, error) {
+	if h, ok := w.Inner.(IdleHandler); ok {
+		return h.Idle(ctx, out)
+	}
+	return false, nil
+}
+
+// Stalled forwards to the inner spider when it is a StallReporter.
+func (w Wrapper) Stalled() []string {
+	if r, ok := w.Inner.(StallReporter); ok {
+		return r.Stalled()
+	}
+	return nil
+}

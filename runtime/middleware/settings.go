@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/settings"
@@ -100,17 +99,13 @@ func RobotsFromSettings(v *settings.Values, fetch func(ctx context.Context, r *c
 }
 
 // HTTPCacheFromSettings returns the HTTP cache when HTTPCACHE_ENABLED is on
-// (nil otherwise): HTTPCACHE_DIR, relative to dir (the spec's directory),
-// with a sub-directory per spider, HTTPCACHE_EXPIRATION_SECS and
-// HTTPCACHE_IGNORE_HTTP_CODES. An unusable directory is an error now, not
-// during the crawl.
-func HTTPCacheFromSettings(v *settings.Values, dir, spider string, st stats.Collector, log *slog.Logger) (*HTTPCache, error) {
+// (nil otherwise) in cacheDir, HTTPCACHE_DIR as the caller resolved it
+// (the wiring: relative to the spec, dsl.Spec.Path), with a sub-directory
+// per spider, HTTPCACHE_EXPIRATION_SECS and HTTPCACHE_IGNORE_HTTP_CODES.
+// An unusable directory is an error now, not during the crawl.
+func HTTPCacheFromSettings(v *settings.Values, cacheDir, spider string, st stats.Collector, log *slog.Logger) (*HTTPCache, error) {
 	if !v.HTTPCacheEnabled {
 		return nil, nil
-	}
-	cacheDir := v.HTTPCacheDir
-	if !filepath.IsAbs(cacheDir) {
-		cacheDir = filepath.Join(dir, cacheDir)
 	}
 	m, err := NewHTTPCache(cacheDir, spider, st, log)
 	if err != nil {

@@ -66,7 +66,7 @@ func TestFromSettingsValues(t *testing.T) {
 		t.Errorf("robots %+v", r)
 	}
 	dir := t.TempDir()
-	c, err := middleware.HTTPCacheFromSettings(&v, dir, "s", nil, nil)
+	c, err := middleware.HTTPCacheFromSettings(&v, dir+"/cache", "s", nil, nil)
 	if err != nil || c.Dir != dir+"/cache" || c.Expiration != time.Hour {
 		t.Fatalf("cache %+v, %v", c, err)
 	}

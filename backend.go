@@ -1,0 +1,218 @@
+package spiderrun
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/jsbridge"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/middleware"
+	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/scheduler"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/diskq"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+	"github.com/spiderrun/spiderrun/runtime/session"
+	"github.com/spiderrun/spiderrun/runtime/settings"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
+)
+
+// backend is one SCHEDULER backend (memory, disk, Redis) with everything a
+// crawl takes from it besides the queue. New wires whichever backend the
+// spec chose through these fields alone: what differs between a crawl in
+// memory, one kept in a JOBDIR and a worker of a shared Redis crawl is
+// decided by the constructor of its backend (memoryBackend, diskBackend,
+// redisBackend), never by a check on the backend's type.
+type backend struct {
+	// Scheduler is the frontier and dupefilter. The engine opens and
+	// closes it.
+	Scheduler scheduler.Scheduler
+	// Sinks are item pipelines run after the spec's pipelines (the Redis
+	// items list, REDIS_ITEMS_KEY).
+	Sinks []pipeline.Pipeline
+	// Gate is the downloader's politeness gate shared with other processes
+	// (per-domain delays across every Redis worker); nil for none.
+	Gate downloader.SlotGate
+	// Middlewares are spider middlewares added after the built-in ones (the
+	// Redis task source, the start wrapper of every Redis worker).
+	Middlewares []engine.SpiderMiddleware
+	// IdleReason is the close reason of an idle crawl (engine.Options).
+	IdleReason string
+	// MaxActive bounds the requests held at once (engine.Options
+	// MaxActiveRequests); 0 bounds only their bytes.
+	MaxActive int
+	// Durable acknowledges requests only once their items are on disk
+	// (engine.Options DurableAcks): the frontier outlives the process.
+	Durable bool
+	// MaxLeased bounds the requests handed out and not yet acknowledged
+	// (engine.Options MaxLeased): what a killed crawl fetches again.
+	MaxLeased int
+	// Resumed reports a crawl resumed from a JOBDIR that had already seen
+	// requests: its feeds are continued, not overwritten.
+	Resumed bool
+	// Close releases what the backend holds besides its scheduler (the
+	// Redis connection). It is never nil.
+	Close func()
+}
+
+// backendOptions is what the backends are built from. The JavaScript
+// spider, the cookie jars and the sessions are there for the disk backend
+// (which restores and saves them: jobstate.go) and the Redis task source
+// (make_request_from_data, callbacks named by tasks).
+type backendOptions struct {
+	Spec     *dsl.Spec
+	Values   *settings.Values
+	JS       *jsbridge.Spider
+	Jars     *middleware.CookieJars
+	Sessions *session.Registry
+	Logger   *slog.Logger
+	Stats    stats.Collector
+}
+
+// newBackend builds the SCHEDULER backend planScheduler selects (check.go:
+// JOBDIR makes it disk, redis_key a RedisSpider on Redis).
+func newBackend(o backendOptions) (*backend, error) {
+	// The combination was checked (CheckSettings, which New runs first);
+	// the error here is defensive.
+	plan, perr := planScheduler(o.Spec, o.Values)
+	if perr != nil {
+		return nil, fmt.Errorf("settings.%s: %s", perr.setting, perr.msg)
+	}
+	if plan.implicitRedis {
+		o.Logger.Info("redis_key makes this a RedisSpider: using SCHEDULER redis", "redis_url", weburl.Redact(o.Values.RedisURL))
+	}
+	switch plan.kind {
+	case settings.SchedulerDisk:
+		return diskBackend(o, plan.jobdir)
+	case settings.SchedulerRedis:
+		return redisBackend(o)
+	default:
+		return memoryBackend(o)
+	}
+}
+
+// memoryBackend is a crawl held in this process: nothing outlives it, so
+// requests are acknowledged at once and only their bytes are bounded.
+func memoryBackend(o backendOptions) (*backend, error) {
+	mo := scheduler.MemoryFromSettings(o.Values)
+	mo.Stats, mo.Logger = o.Stats, o.Logger
+	return &backend{
+		Scheduler:  scheduler.NewMemory(mo),
+		IdleReason: engine.ReasonFinished,
+		Close:      func() {},
+	}, nil
+}
+
+// diskBackend is a crawl kept in a JOBDIR: the frontier, and beside it the
+// cookies, the register_sessions state and spider.state (jobState). A
+// killed crawl fetches again at most CONCURRENT_REQUESTS requests.
+func diskBackend(o backendOptions, jobdir string) (*backend, error) {
+	v := o.Values
+	// The spider's name is checked, not its spec's content: fixing a
+	// callback and resuming is what a paused crawl is for.
+	do := diskq.FromSettings(v)
+	do.Spider, do.Stats, do.Logger = o.Spec.Name, o.Stats, o.Logger
+	d, err := diskq.Open(jobdir, do)
+	if err != nil {
+		return nil, fmt.Errorf("jobdir: %w", err)
+	}
+	j, err := withJobState(d, o.Jars, o.Sessions, o.JS, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &backend{
+		Scheduler:  j,
+		IdleReason: engine.ReasonFinished,
+		Durable:    true,
+		MaxLeased:  v.ConcurrentRequests,
+		Resumed:    d.Seen() > 0,
+		Close:      func() {},
+	}, nil
+}
+
+// redisBackend is one worker of a crawl shared through Redis: the frontier,
+// the dupefilter, the politeness delays and (with REDIS_ITEMS_KEY) the
+// items live in Redis. Every worker goes through the task source: with
+// redis_key it pulls tasks, and in all cases it closes only when the whole
+// crawl is idle (no queue, no lease held by any worker), with reason
+// "idle".
+//
+// Each request a worker holds (fetching, or waiting for or in its
+// callback) is a lease, and a worker that dies hands all of its leases
+// back to be fetched again, so the requests held at once are bounded
+// (4 × CONCURRENT_REQUESTS). The engine raises the bound while callbacks
+// wait on results of pending requests, so ResultHolder spiders cannot
+// deadlock.
+func redisBackend(o backendOptions) (*backend, error) {
+	spec, v, js := o.Spec, o.Values, o.JS
+	rdb, err := dialRedis(spec, v)
+	if err != nil {
+		return nil, err
+	}
+	ro := redisq.FromSettings(v)
+	ro.Client, ro.Name, ro.Logger, ro.Stats = rdb, spec.Name, o.Logger, o.Stats
+	s, err := redisq.New(ro)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	b := &backend{
+		Scheduler:  s,
+		Gate:       s.Gate(),
+		IdleReason: "idle",
+		MaxActive:  4 * max(v.ConcurrentRequests, 1),
+		Durable:    true,
+		MaxLeased:  v.ConcurrentRequests,
+		Close:      func() { rdb.Close() },
+	}
+	if w := s.Items(); w != nil {
+		b.Sinks = append(b.Sinks, w)
+	}
+	to := redisq.TasksFromSettings(v)
+	to.Keys = spec.RedisKeys
+	to.MaxIdle = sharedMaxIdle(spec.RedisKeys, to.MaxIdle)
+	to.KnownCallback = js.HasExport
+	if js.HasExport("make_request_from_data") {
+		to.MakeRequests = func(ctx context.Context, data []byte) ([]*crawl.Request, error) {
+			reqs, _, err := js.MakeRequestsFromData(ctx, data)
+			return reqs, err
+		}
+	}
+	b.Middlewares = append(b.Middlewares, &redisTasks{sched: s, opts: to})
+	return b, nil
+}
+
+// sharedMaxIdle is how long a worker of a Redis crawl waits with no work
+// anywhere before closing. A RedisSpider waits MAX_IDLE_TIME_BEFORE_CLOSE
+// (d; 0 = forever, waiting for pushed tasks, as in scrapy-redis); a crawl
+// without redis_key has nothing to wait for once the shared crawl is idle,
+// so it closes after at least a second of shared idleness.
+func sharedMaxIdle(redisKeys []string, d time.Duration) time.Duration {
+	if len(redisKeys) == 0 && d < time.Second {
+		return time.Second
+	}
+	return d
+}
+
+// redisTasks is the start wrapper (a spider middleware) of every worker of
+// a Redis crawl: the spider's own start requests first, then tasks pulled
+// from redis_key (when set) under backpressure, until the shared crawl has
+// been idle for the task source's MaxIdle; the engine then closes with
+// reason "idle".
+type redisTasks struct {
+	sched *redisq.Scheduler
+	opts  redisq.TaskOptions
+}
+
+func (r *redisTasks) WrapOutput(_ *crawl.Response, next engine.Output) engine.Output { return next }
+
+func (r *redisTasks) WrapStart(start engine.StartIterator) engine.StartIterator {
+	o := r.opts
+	o.Inner = start
+	return r.sched.Tasks(o)
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/spiderrun/spiderrun"
+)
+
+// TestValidateEqualsRun checks decode → validate → build (STYLE.md rule
+// 6): for every setting combination and settings-named file that only the
+// wiring used to discover, `validate` and `run` fail the same way (exit 2,
+// the same file:line:col: path: message lines) and run starts no crawl: no
+// request reaches the server the spec points at.
+func TestValidateEqualsRun(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "<html><body>page</body></html>")
+	}))
+	defer srv.Close()
+
+	const script = "export function parse(response) {}\nexport function opened() {}\n"
+	cases := []struct {
+		name     string
+		extra    string   // YAML appended to the spec (settings:, hooks: ...)
+		args     []string // -s flags given to both commands
+		files    map[string]string
+		want     string // the message validate prints (and run prints the same)
+		wantLine string // "spider.yaml:L:C: " prefix the error must carry ("" = no position)
+	}{
+		{name: "disk without jobdir", extra: "settings:\n  SCHEDULER: disk\n",
+			want: "settings.SCHEDULER: disk needs a directory: set JOBDIR or pass --jobdir DIR", wantLine: ":5:14: "},
+		{name: "disk without jobdir from -s", args: []string{"-s", "SCHEDULER=disk"},
+			want: "settings.SCHEDULER: disk needs a directory", wantLine: ": "},
+		{name: "jobdir with redis", extra: "settings:\n  SCHEDULER: redis\n  JOBDIR: job\n",
+			want: "settings.JOBDIR: a Redis crawl keeps its state in Redis; JOBDIR is for crawls on one machine", wantLine: ":6:11: "},
+		{name: "jobdir with redis_key", extra: "redis_key: q:start\nsettings:\n  JOBDIR: job\n",
+			want: "settings.JOBDIR: a Redis crawl keeps its state in Redis", wantLine: ":6:11: "},
+		{name: "bloom in memory", extra: "settings:\n  DUPEFILTER: bloom\n",
+			want: "settings.DUPEFILTER: bloom needs SCHEDULER: redis (the memory scheduler keeps an exact dupefilter)", wantLine: ":5:15: "},
+		{name: "bloom on disk", extra: "settings:\n  DUPEFILTER: bloom\n  JOBDIR: job\n",
+			want: "settings.DUPEFILTER: bloom needs SCHEDULER: redis (the disk scheduler keeps an exact dupefilter)", wantLine: ":5:15: "},
+		{name: "unknown impersonate profile", extra: "settings:\n  IMPERSONATE: netscape_4\n",
+			want: "settings.IMPERSONATE: ", wantLine: ":5:16: "},
+		{name: "missing impersonate profile file", extra: "settings:\n  IMPERSONATE: profiles/mine.yaml\n",
+			want: "settings.IMPERSONATE: impersonate profile: ", wantLine: ":5:16: "},
+		{name: "missing redis ca file", extra: "settings:\n  REDIS_URL: rediss://127.0.0.1:1/0\n  REDIS_TLS_CA_FILE: ca.pem\n",
+			want: `settings.REDIS_TLS_CA_FILE: CA file "ca.pem": no such file or directory`, wantLine: ":6:22: "},
+		{name: "redis ca file without tls", extra: "settings:\n  REDIS_TLS_CA_FILE: ca.pem\n",
+			files: map[string]string{"ca.pem": "not a certificate\n"},
+			want:  "settings.REDIS_TLS_CA_FILE: a CA file needs a rediss:// REDIS_URL", wantLine: ":5:22: "},
+		{name: "redis ca file without a certificate", extra: "settings:\n  REDIS_URL: rediss://127.0.0.1:1/0\n  REDIS_TLS_CA_FILE: ca.pem\n",
+			files: map[string]string{"ca.pem": "not a certificate\n"},
+			want:  "settings.REDIS_TLS_CA_FILE: ca.pem: no PEM certificate found", wantLine: ":6:22: "},
+		{name: "short redis lease", extra: "settings:\n  REDIS_LEASE_TIMEOUT: 100ms\n",
+			want: "settings.REDIS_LEASE_TIMEOUT: must be at least 300ms", wantLine: ":5:24: "},
+		{name: "hook names a missing function", extra: "hooks:\n  spider_closed: closed\n",
+			want: `hooks.spider_closed: unknown hook "closed" (exported: opened, parse)`, wantLine: ":5:18: "},
+		{name: "pipeline names a missing function", extra: "pipelines: [clean]\n",
+			want: `pipelines[0]: unknown pipeline "clean" (exported: opened, parse)`, wantLine: ":4:13: "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			spec := filepath.Join(dir, "spider.yaml")
+			yaml := "name: v\nscript: spider.js\nstart_urls: [\"" + srv.URL + "/\"]\n" + c.extra
+			writeFile(t, spec, yaml)
+			writeFile(t, filepath.Join(dir, "spider.js"), script)
+			for name, body := range c.files {
+				writeFile(t, filepath.Join(dir, name), body)
+			}
+			before := hits.Load()
+
+			code, stdout, vErr := runCLI(t, append([]string{"validate", spec}, c.args...)...)
+			if code != exitUsage || stdout != "" {
+				t.Fatalf("validate: exit %d, stdout %q, stderr %q; want exit %d", code, stdout, vErr, exitUsage)
+			}
+			if !strings.Contains(vErr, spec+c.wantLine+c.want) {
+				t.Errorf("validate stderr:\n%s\nwant %q", vErr, spec+c.wantLine+c.want)
+			}
+
+			out := filepath.Join(dir, "out.jsonl")
+			code, _, rErr := runCLI(t, append([]string{"run", spec, "-O", out}, c.args...)...)
+			if code != exitUsage {
+				t.Fatalf("run: exit %d, stderr %q; want exit %d", code, rErr, exitUsage)
+			}
+			// run prints the same problems, after the program's name.
+			if want := "spiderrun: " + strings.TrimRight(vErr, "\n") + "\n"; rErr != want {
+				t.Errorf("run stderr:\n%s\nvalidate stderr:\n%s", rErr, vErr)
+			}
+			if n := hits.Load() - before; n != 0 {
+				t.Errorf("run sent %d requests for an invalid spec", n)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("run created the feed %s for an invalid spec", out)
+			}
+		})
+	}
+}
+
+// TestValidSpecsBuild checks the other half: a spec validate accepts is
+// one run builds (spiderrun.New) without a spec error. It stops before the
+// crawl: the examples point at real sites.
+func TestValidSpecsBuild(t *testing.T) {
+	specs, _ := filepath.Glob("../../examples/*/spider.yaml")
+	valid, _ := filepath.Glob("../../testdata/specs/valid/*/spider.yaml")
+	specs = append(specs, valid...)
+	if len(specs) < 6 {
+		t.Fatalf("only %d valid specs found", len(specs))
+	}
+	for _, path := range specs {
+		t.Run(path, func(t *testing.T) {
+			if code, _, stderr := runCLI(t, "validate", path); code != exitOK {
+				t.Fatalf("validate: exit %d, stderr:\n%s", code, stderr)
+			}
+			var f runFlags
+			l, err := f.load(path)
+			if err != nil {
+				t.Fatalf("run's load: %v", err)
+			}
+			c, err := spiderrun.New(spiderrun.Options{Spec: l.spec, Program: l.prog, Args: l.args, NoFeeds: true})
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			c.Close()
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
