@@ -1,19 +1,15 @@
 package spiderrun
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestCheckValidSpecs(t *testing.T) {
 	specs, _ := filepath.Glob("testdata/specs/valid/*/spider.yaml")
@@ -56,20 +52,7 @@ func TestCheckInvalidSpecs(t *testing.T) {
 			for _, e := range errs {
 				b.WriteString(e.Error() + "\n")
 			}
-			golden := filepath.Join(dir, "want.golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal([]byte(b.String()), want) {
-				t.Errorf("got\n%s\nwant\n%s", b.String(), want)
-			}
+			golden.CheckString(t, filepath.Join(dir, "want.golden"), b.String())
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/golden"
 )
 
 const settingsDoc = "../specs/settings.md"
@@ -65,20 +67,7 @@ Value types:
 }
 
 func TestSettingsDoc(t *testing.T) {
-	got := settingsMarkdown()
-	if *update {
-		if err := os.WriteFile(settingsDoc, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(settingsDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != got {
-		t.Fatalf("%s is stale: run go test ./dsl -run TestSettingsDoc -update", settingsDoc)
-	}
+	golden.CheckString(t, settingsDoc, settingsMarkdown())
 }
 
 const (
@@ -120,16 +109,9 @@ func TestSpecDoc(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatalf("%s lacks the %q / %q markers", specDoc, beginKeys, endKeys)
 	}
-	updated := s[:i+len(beginKeys)] + keysMarkdown() + s[j:]
-	if *update {
-		if err := os.WriteFile(specDoc, []byte(updated), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if updated != s {
-		t.Fatalf("%s key table is stale: run go test ./dsl -run TestSpecDoc -update", specDoc)
-	}
+	// Only the key table is generated: Check compares (or, with -update,
+	// rewrites) the whole file with the table replaced.
+	golden.CheckString(t, specDoc, s[:i+len(beginKeys)]+keysMarkdown()+s[j:])
 	for _, k := range Keys() {
 		if k.Doc == "" {
 			t.Errorf("key %s has no doc comment in dsl/spec.go", k.Path)

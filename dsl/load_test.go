@@ -2,48 +2,23 @@ package dsl
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// checkGolden compares got with the golden file, or rewrites it with -update.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 // normalizedJSON renders a spec for golden comparison, with the machine-
 // specific directory replaced by $DIR.
 func normalizedJSON(t *testing.T, s *Spec) []byte {
 	t.Helper()
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
 	abs, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(bytes.ReplaceAll(b, []byte(abs), []byte("$TESTDATA")), '\n')
+	return bytes.ReplaceAll(golden.JSON(t, s), []byte(abs), []byte("$TESTDATA"))
 }
 
 func TestLoadValid(t *testing.T) {
@@ -59,7 +34,7 @@ func TestLoadValid(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			checkGolden(t, strings.TrimSuffix(f, ".spec.yaml")+".golden.json", normalizedJSON(t, s))
+			golden.Check(t, strings.TrimSuffix(f, ".spec.yaml")+".golden.json", normalizedJSON(t, s))
 		})
 	}
 }
@@ -89,7 +64,7 @@ func TestLoadInvalid(t *testing.T) {
 					t.Errorf("message %q must be lowercase without a trailing period", e.Msg)
 				}
 			}
-			checkGolden(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(err.Error()+"\n"))
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }

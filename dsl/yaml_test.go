@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/golden"
 )
 
 // TestYAMLSyntaxErrorPositions checks that YAML syntax errors name
@@ -67,7 +69,7 @@ func TestYAMLSyntaxErrorPositions(t *testing.T) {
 		// node tree; the spec decoder does, at the second key (2:1).
 		{"duplicate_key", "name: a\nname: b\n" + script, 2, 1, 'n', false},
 	}
-	var golden strings.Builder
+	var out strings.Builder
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("spider.yaml", []byte(tc.src))
@@ -76,7 +78,7 @@ func TestYAMLSyntaxErrorPositions(t *testing.T) {
 				t.Fatalf("want one error, got %v", err)
 			}
 			e := list[0]
-			fmt.Fprintf(&golden, "%s: %s\n", tc.name, e)
+			fmt.Fprintf(&out, "%s: %s\n", tc.name, e)
 			if e.File != "spider.yaml" || e.Line != tc.line || e.Col != tc.col {
 				t.Errorf("error at %s:%d:%d, want spider.yaml:%d:%d (%v)", e.File, e.Line, e.Col, tc.line, tc.col, e)
 			}
@@ -96,7 +98,7 @@ func TestYAMLSyntaxErrorPositions(t *testing.T) {
 		})
 	}
 	if !t.Failed() {
-		checkGolden(t, "testdata/yaml_syntax_errors.golden", []byte(golden.String()))
+		golden.Check(t, "testdata/yaml_syntax_errors.golden", []byte(out.String()))
 	}
 }
 

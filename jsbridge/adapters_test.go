@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/execjs"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -159,7 +161,7 @@ func TestRuntimeErrorPosition(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	golden(t, "nested_error.txt", err.Error()+"\n")
+	golden.CheckString(t, filepath.Join("testdata", "golden", "nested_error.txt"), err.Error()+"\n")
 }
 
 func TestCrawlSpiderHooks(t *testing.T) {

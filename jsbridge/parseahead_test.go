@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/extract"
 )
@@ -59,10 +60,8 @@ func TestParseAheadIsBoundedAndOffLoop(t *testing.T) {
 		return k
 	}
 	// The loop is parked, so any parse seen here ran off the loop.
-	for parsed() < maxParsedAhead() {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // room for a wrong extra parse to show
+	proctest.WaitFor(t, "the pages parsed ahead", 20*time.Second, func() bool { return parsed() >= maxParsedAhead() })
+	time.Sleep(20 * time.Millisecond) // room for a wrong extra parse to show: nothing to wait for
 	if k := parsed(); k != maxParsedAhead() {
 		t.Fatalf("%d pages parsed while the loop was busy, want the bound %d", k, maxParsedAhead())
 	}
@@ -157,9 +156,7 @@ func TestParseAheadWaitEndsWithContext(t *testing.T) {
 	for _, r := range gateResponses(maxParsedAhead()) {
 		go func() { errs <- s.Callback(t.Context(), r, &recorder{}) }()
 	}
-	for len(s.parseSlots) < maxParsedAhead() {
-		time.Sleep(time.Millisecond)
-	}
+	proctest.WaitFor(t, "the parse slots taken", 20*time.Second, func() bool { return len(s.parseSlots) >= maxParsedAhead() })
 	ctx, cancel := context.WithCancel(t.Context())
 	lateResp := htmlResponse("http://example.test/late", "text_only", "<title>late</title>")
 	late := make(chan error, 1)

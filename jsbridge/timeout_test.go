@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spiderrun/spiderrun/internal/proctest"
 )
 
 // TestCallbackTimeout: a callback whose promise a setInterval keeps
@@ -33,13 +35,7 @@ func TestCallbackTimeout(t *testing.T) {
 		t.Errorf("ended after %s", took)
 	}
 	// The interval is gone: nothing keeps the loop busy any more.
-	deadline := time.Now().Add(5 * time.Second)
-	for !s.loop.quiescent() {
-		if time.Now().After(deadline) {
-			t.Fatal("the loop never became quiescent: the interval was not cleared")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	proctest.WaitFor(t, "the loop to become quiescent (the interval cleared)", 5*time.Second, s.loop.quiescent)
 	if rec, err := call(t, s, "after"); err != nil || rec.String() != `I {"ok":1}` {
 		t.Fatalf("after: %v %s", err, rec)
 	}

@@ -3,7 +3,6 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,9 +13,8 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/internal/golden"
 )
-
-var update = flag.Bool("update", false, "regenerate spider.schema.json")
 
 // TestSchemaUpToDate fails when spider.schema.json no longer matches the Go
 // structs and settings table it is generated from.
@@ -25,10 +23,8 @@ func TestSchemaUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		if err := os.WriteFile("spider.schema.json", got, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if golden.Update() {
+		golden.Write(t, "spider.schema.json", got)
 		return
 	}
 	if !bytes.Equal(got, spiderSchema) {

@@ -82,12 +82,8 @@ func TestJobdirKill9LosesNoItem(t *testing.T) {
 		p := startCLI(t, args...)
 		runs++
 		target := lineCount(items) + n/10 + rng.IntN(n/10)
-		deadline := time.Now().Add(3 * time.Minute)
-		for lineCount(items) < target {
-			if time.Now().After(deadline) {
-				t.Fatalf("kill %d: no progress to %d items:\n%s", kill, target, p.Out)
-			}
-			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+		if !proctest.Poll(3*time.Minute, func() bool { return lineCount(items) >= target }) {
+			t.Fatalf("kill %d: no progress to %d items:\n%s", kill, target, p.Out)
 		}
 		if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -148,12 +144,8 @@ func TestRedisWorkerKill9FileFeed(t *testing.T) {
 	for i := range 2 {
 		ws = append(ws, startCLI(t, "run", spec, "-o", feedOf(i)))
 	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for lineCount(feedOf(0)) < n/6 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress:\n%s", ws[0].Out)
-		}
-		time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+	if !proctest.Poll(5*time.Minute, func() bool { return lineCount(feedOf(0)) >= n/6 }) {
+		t.Fatalf("no progress:\n%s", ws[0].Out)
 	}
 	if err := ws[0].Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,9 +13,8 @@ import (
 	"testing"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the e2e golden files")
 
 // TestE2E runs every case under testdata/e2e through the real CLI entry
 // point against a fixture server. A case directory holds:
@@ -65,10 +63,9 @@ func TestE2E(t *testing.T) {
 			}
 			got := normalizeItems(t, out, srv.URL)
 			wantPath := filepath.Join(dir, "want.jsonl")
-			if *update {
-				if err := os.WriteFile(wantPath, []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
+			// Compared as a sorted set of lines; -update writes the file.
+			if golden.Update() {
+				golden.Write(t, wantPath, []byte(strings.Join(got, "\n")+"\n"))
 			}
 			want := readLines(t, wantPath, "")
 			if !slices.Equal(got, want) {

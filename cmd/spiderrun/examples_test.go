@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/golden"
 )
 
 // exampleCases are the spiders under examples/ that crawl a real public
@@ -58,13 +60,9 @@ func TestExamples(t *testing.T) {
 
 			got := normalizeItems(t, out, srv.URL)
 			wantPath := filepath.Join("../../examples", tc.name, "testdata", "want.jsonl")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(wantPath), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(wantPath, []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
+			// Compared as a sorted set of lines; -update writes the file.
+			if golden.Update() {
+				golden.Write(t, wantPath, []byte(strings.Join(got, "\n")+"\n"))
 			}
 			want := readLines(t, wantPath, "")
 			if len(want) < tc.minItems {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spiderrun/spiderrun/internal/proctest"
 )
 
 // loginSite is a site behind a login: /login sets a session cookie (and
@@ -150,26 +152,23 @@ var savedPages = regexp.MustCompile(`"pages":(\d+)`)
 // returns the highest saved count.
 func waitSaved(t *testing.T, db string, site *loginSite, min int) int {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	best := 0
+	proctest.WaitFor(t, "the login cookie and spider.state in "+db, 30*time.Second, func() bool {
 		site.mu.Lock()
 		tok := site.token
 		site.mu.Unlock()
 		data, _ := os.ReadFile(db)
-		if tok != "" && bytes.Contains(data, []byte(tok)) {
-			best := 0
-			for _, m := range savedPages.FindAllSubmatch(data, -1) {
-				n, _ := strconv.Atoi(string(m[1]))
-				best = max(best, n)
-			}
-			if best >= min {
-				return best
-			}
+		if tok == "" || !bytes.Contains(data, []byte(tok)) {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the login cookie and spider.state were not saved in %s within 30s", db)
-	return 0
+		best = 0
+		for _, m := range savedPages.FindAllSubmatch(data, -1) {
+			n, _ := strconv.Atoi(string(m[1]))
+			best = max(best, n)
+		}
+		return best >= min
+	})
+	return best
 }
 
 // TestJobdirKeepsCookiesAndSpiderState: a logged-in crawl stopped with
@@ -188,6 +187,9 @@ func TestJobdirKeepsCookiesAndSpiderState(t *testing.T) {
 		{"sigkill", 200, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.kill && testing.Short() {
+				t.Skip("kill -9 and resume (seconds); runs in the full suite")
+			}
 			site := newLoginSite(t, tc.pages, 60*time.Millisecond)
 			spec := loginCrawl(t)
 			dir := t.TempDir()

@@ -35,14 +35,9 @@ func slowCrawl(t *testing.T, latency time.Duration) (spec, feedPath string) {
 // waitForItems polls the log until some items were scraped.
 func waitForItems(t *testing.T, p *proctest.Proc, feed string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, err := os.Stat(feed); err == nil && st.Size() > 100 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !proctest.Poll(20*time.Second, func() bool { st, err := os.Stat(feed); return err == nil && st.Size() > 100 }) {
+		t.Fatalf("no items written within 20s:\n%s", p.Out)
 	}
-	t.Fatalf("no items written within 20s:\n%s", p.Out)
 }
 
 // checkJSONFeed asserts the feed is one valid JSON array of items.
@@ -111,10 +106,7 @@ func TestSecondSIGINTAborts(t *testing.T) {
 	p := startCLI(t, "run", spec, "-o", feed)
 	waitForItems(t, p, feed)
 	p.Cmd.Process.Signal(syscall.SIGINT)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.Out.String(), "stopping gracefully") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	proctest.Poll(10*time.Second, func() bool { return strings.Contains(p.Out.String(), "stopping gracefully") })
 	p.Cmd.Process.Signal(syscall.SIGINT)
 	err = p.Wait(t, 15*time.Second)
 	if code := exitCode(err); code != exitFailed {
@@ -190,13 +182,7 @@ func TestJobdirErrors(t *testing.T) {
 	}
 	// A second process on a jobdir in use is refused with the holder's pid.
 	p := startCLI(t, "run", spec, "--jobdir", jobdir, "-o", filepath.Join(t.TempDir(), "a.jsonl"))
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(filepath.Join(jobdir, "lock")); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	proctest.Poll(20*time.Second, func() bool { _, err := os.Stat(filepath.Join(jobdir, "lock")); return err == nil })
 	code, _, stderr := runCLI(t, "run", spec, "--jobdir", jobdir)
 	if code != exitUsage || !strings.Contains(stderr, "is in use by pid "+strconv.Itoa(p.Cmd.Process.Pid)) {
 		t.Errorf("second opener: exit %d, stderr %q", code, stderr)

@@ -2,6 +2,7 @@
 // processes (the test binary re-executed as the CLI or as a worker): start
 // one and collect its output, wait for it with a deadline, serve them a
 // site that counts fetches, and count the items they wrote for each page.
+// Poll and WaitFor are the suites' one way to wait for a condition.
 package proctest
 
 import (
@@ -73,6 +74,34 @@ func (p *Proc) Wait(t testing.TB, d time.Duration) error {
 	case <-time.After(d):
 		t.Fatalf("%s did not finish within %v; its output:\n%s", p.Cmd.Path, d, p.Out)
 		return nil
+	}
+}
+
+// Poll calls cond until it returns true or timeout passes, and reports
+// whether it returned true. It sleeps 1 ms after the first false, doubling
+// up to 16 ms, so that a condition that holds soon is seen soon. It fails
+// nothing: call it from any goroutine, and say what was expected when it
+// returns false; in the test's goroutine WaitFor does that.
+func Poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for pause := time.Millisecond; ; pause = min(2*pause, 16*time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(pause)
+	}
+}
+
+// WaitFor polls cond (see Poll) and fails the test, naming what it waited
+// for, when cond does not hold within timeout. Tests wait for a condition
+// with it instead of sleeping for a while.
+func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	if !Poll(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
 	}
 }
 

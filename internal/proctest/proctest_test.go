@@ -75,3 +75,20 @@ func TestTreeSite(t *testing.T) {
 		t.Fatalf("hits: %d %d %d", site.Hits(1), site.Hits(3), site.Hits(0))
 	}
 }
+
+func TestPollAndWaitFor(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	n := 0
+	if !Poll(time.Minute, func() bool { n++; return n == 5 }) || n != 5 {
+		t.Fatalf("Poll stopped after %d calls", n)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Poll took %v for 5 calls", took)
+	}
+	if Poll(20*time.Millisecond, func() bool { return false }) {
+		t.Fatal("Poll of a false condition returned true")
+	}
+	ready := time.Now().Add(30 * time.Millisecond)
+	WaitFor(t, "the clock", 10*time.Second, func() bool { return time.Now().After(ready) })
+}

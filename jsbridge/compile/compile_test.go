@@ -2,7 +2,6 @@ package compile
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,28 +11,9 @@ import (
 
 	"github.com/dop251/goja"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/spiderrun/spiderrun/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares got with testdata/golden/name, rewriting it under -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s:\n got: %s\nwant: %s", path, got, want)
-	}
-}
 
 // inlineScript extracts the `script:` block scalar of a spec the way the
 // spec loader does: yaml.Node gives the indicator's line; the content starts
@@ -106,7 +86,7 @@ func TestCompileErrors(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("error is %T, want *compile.Error: %v", err, err)
 			}
-			golden(t, tc.golden, err.Error()+"\n")
+			golden.CheckString(t, filepath.Join("testdata", "golden", tc.golden), err.Error()+"\n")
 		})
 	}
 }
@@ -204,7 +184,7 @@ func TestRuntimeErrorPositions(t *testing.T) {
 			if !errors.As(err, &ex) {
 				t.Fatalf("got %v, want a goja exception", err)
 			}
-			golden(t, tc.golden, ex.String()+"\n")
+			golden.CheckString(t, filepath.Join("testdata", "golden", tc.golden), ex.String()+"\n")
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spiderrun/spiderrun/internal/proctest"
 )
 
 // TestStuckBuiltinIsAbandoned simulates a built-in that ignores Interrupt
@@ -56,18 +58,16 @@ func TestStuckBuiltinIsAbandoned(t *testing.T) {
 		t.Fatalf("bump while the abandoned call runs: %v, want ErrStuck", err)
 	}
 	close(release)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, err := c.Call("slow", "bump", nil)
-		if err == nil {
-			if got != int64(1) {
-				t.Fatalf("bump after abandonment = %v; want 1 from a fresh runtime", got)
-			}
-			break
-		}
-		if !errors.Is(err, ErrStuck) || time.Now().After(deadline) {
-			t.Fatalf("bump after the abandoned call ended: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// ErrStuck until the abandoned call has ended, then a fresh runtime.
+	var got any
+	proctest.Poll(10*time.Second, func() bool {
+		got, err = c.Call("slow", "bump", nil)
+		return !errors.Is(err, ErrStuck)
+	})
+	if err != nil {
+		t.Fatalf("bump after the abandoned call ended: %v", err)
+	}
+	if got != int64(1) {
+		t.Fatalf("bump after abandonment = %v; want 1 from a fresh runtime", got)
 	}
 }

@@ -3,13 +3,10 @@ package crawlspider
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -30,8 +27,6 @@ func TestMain(m *testing.M) {
 	// after the last timed match.
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dlclark/regexp2/v2.runClock"))
 }
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // httpFetcher is a real Fetcher over net/http (the full downloader chain is
 // another package's business; rules only need pages).
@@ -103,45 +98,6 @@ func (s *itemSink) jsonl(t *testing.T, host string) string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n") + "\n"
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file (run go test -update after checking):\n%s", name, diffLines(string(want), got))
-	}
-}
-
-func diffLines(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, c string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			c = g[i]
-		}
-		if a != c {
-			fmt.Fprintf(&b, "line %d:\n  want %s\n  got  %s\n", i+1, a, c)
-			if b.Len() > 2000 {
-				break
-			}
-		}
-	}
-	return b.String()
 }
 
 // goSpider is an inner spider written in Go: named callbacks over a map,

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
@@ -167,12 +169,12 @@ func TestCrawlSpiderShopEndToEnd(t *testing.T) {
 	if n := strings.Count(got, "\n"); n != 200 {
 		t.Errorf("%d items, want 200", n)
 	}
-	golden(t, "shop_items.jsonl", got)
+	golden.CheckString(t, filepath.Join("testdata", "shop_items.jsonl"), got)
 	followed := hits.sorted()
 	if len(followed) != 226 {
 		t.Errorf("%d pages fetched, want 226 (home, 25 category pages, 200 products)", len(followed))
 	}
-	golden(t, "shop_followed.txt", strings.Join(followed, "\n")+"\n")
+	golden.CheckString(t, filepath.Join("testdata", "shop_followed.txt"), strings.Join(followed, "\n")+"\n")
 }
 
 // DEPTH_LIMIT applies to links followed by rules: with a limit of 2 the

@@ -3,6 +3,7 @@ package downloader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -27,15 +29,11 @@ func growAsync(ctx context.Context, b *memBudget, h *budgetHold, n int64) <-chan
 // waitWaiters waits until b has n waiters (a goroutine reached its wait).
 func waitWaiters(t *testing.T, b *memBudget, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	proctest.WaitFor(t, fmt.Sprintf("%d waiters", n), 10*time.Second, func() bool {
 		b.mu.Lock()
-		got := len(b.waiters)
-		b.mu.Unlock()
-		if got == n {
-			return
-		}
-	}
-	t.Fatalf("never saw %d waiters", n)
+		defer b.mu.Unlock()
+		return len(b.waiters) == n
+	})
 }
 
 func TestMemoryBudget(t *testing.T) {
@@ -202,11 +200,7 @@ func TestMemoryBudgetErrors(t *testing.T) {
 			_, err := d.Download(ctx, holder)
 			done <- err
 		}()
-		for deadline := time.Now().Add(10 * time.Second); d.budget.inUse() == 0; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the first download never took its piece")
-			}
-		}
+		proctest.WaitFor(t, "the first download to take its piece", 10*time.Second, func() bool { return d.budget.inUse() != 0 })
 		u := srv.URL + "/known?n=61440"
 		r := get(u)
 		r.Meta = map[string]any{MetaDownloadTimeout: 0.3}
@@ -221,24 +215,27 @@ func TestMemoryBudgetErrors(t *testing.T) {
 		holder := get(srv.URL + "/hang-after-headers")
 		holder.Meta = map[string]any{MetaDownloadTimeout: 0.5}
 		first := make(chan error, 1)
+		start := time.Now()
 		go func() {
 			_, err := d.Download(context.Background(), holder)
 			first <- err
 		}()
-		for deadline := time.Now().Add(10 * time.Second); d.budget.inUse() == 0; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the first download never took its piece")
-			}
-		}
+		proctest.WaitFor(t, "the first download to take its piece", 10*time.Second, func() bool { return d.budget.inUse() != 0 })
 		resp, err := d.Download(context.Background(), get(srv.URL+"/known?n=61440"))
 		if err != nil || len(resp.Body) != 61440 {
 			t.Fatalf("second download: %v", err)
 		}
+		// The first gives its bytes back at its 0.5 s deadline, before its
+		// Download returns (so <-first may not be ready yet): the second
+		// cannot have ended earlier.
+		if took := time.Since(start); took < 500*time.Millisecond {
+			t.Fatalf("the second download ended after %v, before the first gave its bytes back", took)
+		}
 		select {
 		case err := <-first:
 			mustFail(t, nil, err, crawl.TimeoutError)
-		default:
-			t.Fatal("the second download did not wait for the first to give its bytes back")
+		case <-time.After(10 * time.Second):
+			t.Fatal("the first download never ended")
 		}
 	})
 
@@ -319,10 +316,8 @@ func TestMemoryBudgetStandstillThroughDownloads(t *testing.T) {
 		ra <- err
 	}()
 	// A read its first piece and took its second: 128 KiB.
-	for deadline := time.Now().Add(10 * time.Second); d.budget.inUse() != 2*pieceSize; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("in use %d, want A's two pieces", d.budget.inUse())
-		}
+	if !proctest.Poll(10*time.Second, func() bool { return d.budget.inUse() == 2*pieceSize }) {
+		t.Fatalf("in use %d, want A's two pieces", d.budget.inUse())
 	}
 	rb := make(chan *crawl.Response, 1)
 	go func() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -608,12 +609,7 @@ func TestInFlightListing(t *testing.T) {
 		d.Download(context.Background(), get(srv.URL+"/hang"))
 	}()
 	var got []InFlight
-	for range 200 {
-		if got = d.InFlight(); len(got) == 1 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	proctest.Poll(10*time.Second, func() bool { got = d.InFlight(); return len(got) == 1 })
 	if len(got) != 1 || got[0].URL != srv.URL+"/hang" || got[0].Slot != "127.0.0.1" || d.Active() != 1 {
 		t.Fatalf("in flight %v active %d", got, d.Active())
 	}

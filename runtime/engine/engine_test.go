@@ -213,6 +213,7 @@ func TestConcurrentItemsKeepOrder(t *testing.T) {
 		for m := maxInPipeline.Load(); n > m && !maxInPipeline.CompareAndSwap(m, n); m = maxInPipeline.Load() {
 		}
 		v, _ := it.Get("i")
+		// Earlier items take longer: the timing is the behaviour under test.
 		time.Sleep(time.Duration(40-v.(int64)) * 100 * time.Microsecond)
 		return it, nil
 	})

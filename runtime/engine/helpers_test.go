@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
@@ -199,17 +200,12 @@ func mustRun(t *testing.T, opts engine.Options) engine.Result {
 // waitFor polls cond until it holds, failing the test after 20 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 20s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	proctest.WaitFor(t, "the condition", 20*time.Second, cond)
 }
 
 // settle gives a misbehaving engine time to do what it must not (pull more
-// requests); the assertion after it is on counts, not on time.
+// requests); the assertion after it is on counts, not on time. A sleep, as
+// there is no condition to wait for: nothing happening is the behaviour.
 func settle() { time.Sleep(200 * time.Millisecond) }
 
 func pipelineDropSKU(sku string) []pipeline.Pipeline {
@@ -224,7 +220,7 @@ func pipelineDropSKU(sku string) []pipeline.Pipeline {
 // pipelineSlow yields between items so a premature Ack would be visible.
 func pipelineSlow() []pipeline.Pipeline {
 	return []pipeline.Pipeline{pipeline.Func(func(ctx context.Context, it *crawl.Item) (*crawl.Item, error) {
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // the slowness is the behaviour under test
 		return it, nil
 	})}
 }

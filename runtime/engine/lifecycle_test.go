@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/feed"
@@ -233,16 +234,12 @@ func TestCloseReasons(t *testing.T) {
 			}},
 		{name: "shutdown", want: engine.ReasonShutdown, latency: 10 * time.Millisecond,
 			during: func(e *engine.Engine, cancel context.CancelFunc, st stats.Collector) {
-				for stats.Int(st, stats.ItemScrapedCount) < 5 {
-					time.Sleep(time.Millisecond)
-				}
+				proctest.Poll(20*time.Second, func() bool { return stats.Int(st, stats.ItemScrapedCount) >= 5 })
 				e.Stop()
 			}},
 		{name: "cancelled", want: engine.ReasonCancelled, latency: 10 * time.Millisecond,
 			during: func(e *engine.Engine, cancel context.CancelFunc, st stats.Collector) {
-				for stats.Int(st, stats.ItemScrapedCount) < 5 {
-					time.Sleep(time.Millisecond)
-				}
+				proctest.Poll(20*time.Second, func() bool { return stats.Int(st, stats.ItemScrapedCount) >= 5 })
 				cancel()
 			}},
 		{name: "custom", want: "banned",
@@ -348,9 +345,7 @@ func TestStopAndAbortFeedsValid(t *testing.T) {
 				t.Fatal(err)
 			}
 			go func() {
-				for stats.Int(st, stats.ItemScrapedCount) < 20 {
-					time.Sleep(time.Millisecond)
-				}
+				proctest.Poll(20*time.Second, func() bool { return stats.Int(st, stats.ItemScrapedCount) >= 20 })
 				e.Stop()
 				if abort {
 					e.Abort()
@@ -642,9 +637,7 @@ func TestStopOnSignals(t *testing.T) {
 			go e.StopOnSignals(ch)
 			var progress engine.Progress
 			go func() {
-				for stats.Int(st, stats.ItemScrapedCount) < 10 {
-					time.Sleep(time.Millisecond)
-				}
+				proctest.Poll(20*time.Second, func() bool { return stats.Int(st, stats.ItemScrapedCount) >= 10 })
 				progress = e.Progress()
 				for range n {
 					ch <- os.Interrupt
@@ -700,9 +693,7 @@ func TestStuckCrawlWatchdog(t *testing.T) {
 	}
 	var progress engine.Progress
 	go func() {
-		for !strings.Contains(logs.String(), "crawl in progress") {
-			time.Sleep(time.Millisecond)
-		}
+		proctest.Poll(20*time.Second, func() bool { return strings.Contains(logs.String(), "crawl in progress") })
 		progress = e.Progress()
 		e.Stop()
 	}()

@@ -1,15 +1,12 @@
 package extract
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func htmlResponse(url, body string, contentType ...string) *crawl.Response {
 	ct := "text/html; charset=utf-8"

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/golden"
 )
 
 // jmespathResult is one line of a testdata/jmespath/*.golden.json file:
@@ -59,24 +61,23 @@ func TestJMESPathGolden(t *testing.T) {
 			for i, q := range c.Queries {
 				got[i] = runJMESPath(c.Doc, q)
 			}
-			golden := filepath.Join("testdata", "jmespath", name+".golden.json")
-			out := encodeJMESPathGolden(got)
-			if *update {
-				if err := os.WriteFile(golden, out, 0o644); err != nil {
-					t.Fatal(err)
-				}
+			// Compared as JSON values, result by result, so that the
+			// message names the query; -update writes the file.
+			goldenPath := filepath.Join("testdata", "jmespath", name+".golden.json")
+			if golden.Update() {
+				golden.Write(t, goldenPath, encodeJMESPathGolden(got))
 				return
 			}
-			wantRaw, err := os.ReadFile(golden)
+			wantRaw, err := os.ReadFile(goldenPath)
 			if err != nil {
 				t.Fatalf("%v (run with -update to create it)", err)
 			}
 			var want []jmespathResult
 			if err := json.Unmarshal(wantRaw, &want); err != nil {
-				t.Fatalf("%s: %v", golden, err)
+				t.Fatalf("%s: %v", goldenPath, err)
 			}
 			if len(want) != len(got) {
-				t.Fatalf("%s has %d results, %s %d queries (run with -update)", golden, len(want), in, len(got))
+				t.Fatalf("%s has %d results, %s %d queries (run with -update)", goldenPath, len(want), in, len(got))
 			}
 			for i := range got {
 				g, w := got[i], want[i]

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,11 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/feed"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // sampleItems exercises field order, unicode, escaping, nesting, lists,
 // nulls, numbers and a field that first appears in a later item.
@@ -78,19 +76,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkValid(t, c.format, got, len(c.items))
-			golden := filepath.Join("testdata", c.name)
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("%s differs from golden:\n--- got\n%s\n--- want\n%s", c.name, got, want)
-			}
+			golden.Check(t, filepath.Join("testdata", c.name), got)
 		})
 	}
 }

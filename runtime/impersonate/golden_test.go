@@ -1,19 +1,16 @@
 package impersonate
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // TestFidelityTable records, for every shipped profile, what a
 // fingerprinting server computes from its first connection: JA4, JA3N
@@ -51,17 +48,5 @@ func TestFidelityTable(t *testing.T) {
 			fmt.Fprintf(&b, "| %s | %s | `%s` | `%s` | `%s` |\n", name, c.HTTPVersion, ja4, ja3n, strings.ReplaceAll(ak, "|", `\|`))
 		}
 	}
-	golden := filepath.Join("testdata", "fidelity.md")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestFidelityTable -update)", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("fidelity table changed (go test -run TestFidelityTable -update to accept):\n got:\n%s\nwant:\n%s", b.String(), want)
-	}
+	golden.CheckString(t, filepath.Join("testdata", "fidelity.md"), b.String())
 }

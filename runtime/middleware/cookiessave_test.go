@@ -100,7 +100,7 @@ func TestSavedCookiesDropExpired(t *testing.T) {
 	if got := len(jars.Jar("k").Cookies(u)); got != 2 {
 		t.Fatalf("jar holds %d cookies, want 2 (the stale one dropped)", got)
 	}
-	time.Sleep(time.Until(soon) + 10*time.Millisecond)
+	time.Sleep(time.Until(soon) + 10*time.Millisecond) // let the cookie expire: the behaviour under test
 	saved := jars.Saved()["k"]
 	if len(saved) != 1 || saved[0].Name != "session" || !saved[0].Expires.IsZero() {
 		t.Fatalf("saved after expiry: %+v", saved)

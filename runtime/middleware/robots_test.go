@@ -176,7 +176,7 @@ func TestRobotsRecheckAndScheme(t *testing.T) {
 	if allowed(t, m, "http://flaky.test/a") {
 		t.Fatal("5xx robots.txt should disallow")
 	}
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(5 * time.Millisecond) // let the 1 ms TTL pass: the behaviour under test
 	if !allowed(t, m, "http://flaky.test/a") {
 		t.Fatal("robots.txt not re-fetched after the TTL")
 	}
@@ -208,7 +208,8 @@ func TestRobotsSingleFetchWhileOthersWait(t *testing.T) {
 			}
 		})
 	}
-	// Nobody may get through before robots.txt is in.
+	// Nobody may get through before robots.txt is in (a sleep: there is
+	// nothing to wait for when nothing must happen).
 	time.Sleep(20 * time.Millisecond)
 	if passed.Load()+refused.Load() != 0 {
 		t.Fatal("requests went through before robots.txt arrived")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,10 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func sample() *stats.Memory {
 	s := stats.NewMemory()
@@ -36,22 +34,7 @@ func TestFormatAndJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, got := range map[string][]byte{"block.txt": []byte(stats.Format(snap)), "stats.json": js.Bytes()} {
-		golden := filepath.Join("testdata", name)
-		if *update {
-			if err := os.MkdirAll("testdata", 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s:\n%s\nwant:\n%s", name, got, want)
-		}
+		golden.Check(t, filepath.Join("testdata", name), got)
 	}
 }
 

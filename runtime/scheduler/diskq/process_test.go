@@ -267,7 +267,7 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 	for round := range *kills {
 		p := startChild(t, "work", dir, "DISKQ_ROUND="+strconv.Itoa(round))
 		p.ready(t)
-		time.Sleep(time.Duration(rand.IntN(50_000)) * time.Microsecond)
+		time.Sleep(time.Duration(rand.IntN(50_000)) * time.Microsecond) // kill at a random point: the behaviour under test
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}

@@ -240,7 +240,7 @@ func TestDistributedCrawlSurvivesRedisRestart(t *testing.T) {
 	c := newClient(t, srv)
 	waitFor(t, "a fifth of the items", 3*time.Minute, func() bool { return c.LLen(context.Background(), "rr:items").Val() >= int64(n/5) })
 	srv.Kill()
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the outage's length: the behaviour under test
 	srv.Restart()
 	for i, w := range ws {
 		if err := w.Wait(t, 5*time.Minute); err != nil {

@@ -119,7 +119,7 @@ func TestGateSharedConcurrency(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // a slow page: the behaviour under test
 		inFlight.Add(-1)
 	}))
 	defer site.Close()

@@ -30,7 +30,7 @@ func TestRedisRestartMidCrawl(t *testing.T) {
 	srv.Kill()
 	restarted := make(chan struct{})
 	go func() {
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // the outage's length: the behaviour under test
 		srv.Restart()
 		close(restarted)
 	}()
@@ -77,7 +77,7 @@ func TestOpenWaitsForRedis(t *testing.T) {
 	restarted := make(chan struct{})
 	go func() {
 		defer close(restarted)
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // Redis is late: the behaviour under test
 		srv.Restart()
 	}()
 	// The restart must finish while the test is alive, whatever Open did.

@@ -180,7 +180,7 @@ func TestTaskWaitsForWorkThenIdleCloses(t *testing.T) {
 	s, _ := openSched(t, srv, Options{Name: "wait", Persist: true})
 	ts := s.Tasks(TaskOptions{Keys: []string{"wait:start_urls"}, MaxIdle: 1500 * time.Millisecond, PollInterval: 100 * time.Millisecond})
 	go func() {
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // the task comes late: the behaviour under test
 		_, _ = Push(ctx, newClient(t, srv), "wait:start_urls", KindList, [][]byte{[]byte(`{"url":"http://a.test/late"}`)})
 	}()
 	r, err := nextWithin(t, ts, 10*time.Second)
