@@ -54,7 +54,8 @@ const defineLikeSrc = `(function (w, o) {
 //   - strings (MaxStringLength): String.prototype.repeat, padStart,
 //     padEnd, concat, replace and replaceAll (the replacement text added),
 //     Array.prototype.join (and so toString), %TypedArray%.prototype.join,
-//     JSON.stringify;
+//     JSON.stringify, encodeURIComponent, encodeURI and escape (by the
+//     exact length of their output, encode.go);
 //   - arrays (MaxArrayLength): the Array.prototype methods that walk
 //     this.length in Go (fill, join, sort, map, filter, forEach, indexOf,
 //     slice, splice, concat, flat, ...; not push, pop or at), Array.from,
@@ -90,7 +91,7 @@ func Install(vm *goja.Runtime) error {
 		return fmt.Errorf("jsguard: %w", err)
 	}
 	g.defineLike, _ = goja.AssertFunction(dl)
-	for _, step := range []func() error{g.installStrings, g.installArrays, g.installBuffers, g.installJSON, g.installRegExp} {
+	for _, step := range []func() error{g.installStrings, g.installEncoders, g.installArrays, g.installBuffers, g.installJSON, g.installRegExp} {
 		if err := step(); err != nil {
 			return fmt.Errorf("jsguard: %w", err)
 		}
