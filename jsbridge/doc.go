@@ -72,7 +72,22 @@
 // JavaScript errors are *Error: Pos is the user's original file:line:col
 // (through the source map of jsbridge/compile; inline scripts name the YAML
 // file), Stack the JS stack without helper frames, Type the JS error name
-// (ErrorType() for stats).
+// (ErrorType() for stats). What goja returned is classified by
+// jsguard.Classify (exception, limit, interrupt, stack overflow), as in
+// execjs; the rendering is this package's own.
+//
+// # Layout
+//
+// One file per JS-facing class, each with its install function: response.go
+// (Response), selector.go (Selector), selectorlist.go (SelectorList),
+// headers.go (response.headers), linkextractor.go (LinkExtractor),
+// request.go (Request, WebSocketRequest), requestopts.go (their options),
+// formrequest.go (FormRequest.from_response), failure.go (what errbacks
+// receive), resultholder.go (ResultHolder's Go hooks), spiderobj.go
+// (spider), console.go, timers.go, encoding.go (TextEncoder, TextDecoder,
+// atob, btoa); globals.go installs them all. values.go converts values:
+// Go → JS through package jsvalue, shared with execjs; JS → Go (items,
+// meta) with JSON semantics of its own.
 //
 // The JavaScript API is documented in specs/js-api.md and typed in
 // jsbridge/spiderrun.d.ts.

@@ -3,7 +3,6 @@ package jsbridge
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -113,9 +112,6 @@ const helperFile = "spiderrun-bundle.js"
 // preludeFile is the goja name of the prelude.
 const preludeFile = "spiderrun-prelude.js"
 
-// stackLine matches goja's "at fn (file:line:col(pc))" frames.
-var stackLine = regexp.MustCompile(`^\s*at (?:(.*?) \()?(.*?):(\d+):(\d+)(?:\(\d+\))?\)?$`)
-
 // maxStackFrames bounds the frames kept in an error: a stack overflow has
 // thousands, and mapping each through the source map costs time.
 const maxStackFrames = 20
@@ -140,15 +136,15 @@ func (s *Spider) cleanStack(stack string) (string, string) {
 			}
 			continue
 		}
-		m := stackLine.FindStringSubmatch(line)
-		if m == nil {
+		fn, file, ln, col, ok := jsguard.ParseStackLine(line)
+		if !ok {
 			continue
 		}
-		fn, file := m[1], s.displayFile(m[2])
+		file = s.displayFile(file)
 		if file == helperFile || file == preludeFile || file == "native" || strings.HasPrefix(file, "<") {
 			continue
 		}
-		pos := file + ":" + m[3] + ":" + m[4]
+		pos := file + ":" + ln + ":" + col
 		if first == "" {
 			first = pos
 		}
@@ -186,12 +182,11 @@ func (s *Spider) framesStack(frames []goja.StackFrame) (string, string) {
 		if n >= 3*maxStackFrames {
 			break
 		}
-		p := f.Position()
-		if p.Filename == "" {
+		if f.Position().Filename == "" {
 			continue
 		}
 		n++
-		fmt.Fprintf(&b, "at %s (%s:%d:%d)\n", f.FuncName(), p.Filename, p.Line, p.Column)
+		fmt.Fprintf(&b, "at %s (%s)\n", f.FuncName(), jsguard.FramePos(&f))
 	}
 	return s.cleanStack(b.String())
 }
@@ -229,35 +224,33 @@ func (s *Spider) jsError(v goja.Value, where, url string) *Error {
 }
 
 // goError converts an error returned by goja (a *goja.Exception, an
-// interrupt, a stack overflow) to *Error. Call on the loop only.
+// interrupt, a stack overflow: classified by jsguard.Classify, as in
+// execjs) to *Error. Call on the loop only.
 func (s *Spider) goError(err error, where, url string) *Error {
-	if lim, intr := jsguard.Interrupted(err); intr != nil {
+	switch f := jsguard.Classify(err); f.Kind {
+	case jsguard.Limit, jsguard.Interrupt:
 		e := &Error{Where: where, URL: url}
-		e.Stack, e.Pos = s.framesStack(intr.Stack())
+		e.Stack, e.Pos = s.framesStack(f.Frames)
 		switch {
-		case lim == nil:
+		case f.Kind == jsguard.Interrupt:
 			e.Type = "Interrupted"
-			e.Message = fmt.Sprint(intr.Value())
-		case lim.Kind == jsguard.Memory:
-			e.Type, e.Err = "JS_MEMORY_LIMIT", lim
-			e.Message = fmt.Sprintf("%s exceeded JS_MEMORY_LIMIT %s%s", where, lim.Limit, at(e.Pos))
+			e.Message = fmt.Sprint(f.Interrupt)
+		case f.Limit.Kind == jsguard.Memory:
+			e.Type, e.Err = "JS_MEMORY_LIMIT", f.Limit
+			e.Message = fmt.Sprintf("%s exceeded JS_MEMORY_LIMIT %s%s", where, f.Limit.Limit, at(e.Pos))
 		default:
-			e.Type, e.Err = "JS_TIMEOUT", lim
-			e.Message = fmt.Sprintf("%s exceeded JS_TIMEOUT %s%s — infinite loop?", where, lim.Limit, at(e.Pos))
+			e.Type, e.Err = "JS_TIMEOUT", f.Limit
+			e.Message = fmt.Sprintf("%s exceeded JS_TIMEOUT %s%s — infinite loop?", where, f.Limit.Limit, at(e.Pos))
 		}
 		return e
-	}
-	var so *goja.StackOverflowError
-	if errors.As(err, &so) {
+	case jsguard.StackOverflow:
 		e := &Error{Where: where, URL: url, Type: "RangeError", Message: "maximum call stack size exceeded", Err: err}
-		e.Stack, e.Pos = s.framesStack(so.Stack())
+		e.Stack, e.Pos = s.framesStack(f.Frames)
 		return e
-	}
-	var ex *goja.Exception
-	if errors.As(err, &ex) {
-		e := s.jsError(ex.Value(), where, url)
+	case jsguard.Exception:
+		e := s.jsError(f.Value, where, url)
 		if e.Stack == "" {
-			e.Stack, e.Pos = s.framesStack(ex.Stack())
+			e.Stack, e.Pos = s.framesStack(f.Frames)
 		}
 		return e
 	}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"sort"
 	"strconv"
 
 	"github.com/dop251/goja"
 
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -38,13 +38,9 @@ func (o *Opaque) MarshalJSON() ([]byte, error) {
 func (o *Opaque) String() string { return "[javascript object]" }
 
 // ValueError names the path of a value that cannot become Go data
-// ("item.a.b: cyclic reference").
-type ValueError struct {
-	Path   string
-	Reason string
-}
-
-func (e *ValueError) Error() string { return e.Path + ": " + e.Reason }
+// ("item.a.b: cyclic reference"). It is jsvalue's PathError, shared with
+// execjs.CopyError.
+type ValueError = jsvalue.PathError
 
 // exporter converts JS values to Go data on the loop.
 type exporter struct {
@@ -73,7 +69,7 @@ func protoIs(o, proto *goja.Object) bool {
 func (x *exporter) item(v goja.Value) (*crawl.Item, error) {
 	obj, ok := v.(*goja.Object)
 	if !ok {
-		return nil, &ValueError{"item", fmt.Sprintf("a %s is not an item (want an object or a Map)", typeName(v))}
+		return nil, &ValueError{Path: "item", Reason: fmt.Sprintf("a %s is not an item (want an object or a Map)", typeName(v))}
 	}
 	out, err := x.object(obj, "item", 0)
 	if err != nil {
@@ -81,7 +77,7 @@ func (x *exporter) item(v goja.Value) (*crawl.Item, error) {
 	}
 	it, ok := out.(*crawl.Item)
 	if !ok {
-		return nil, &ValueError{"item", fmt.Sprintf("a %s is not an item (want an object or a Map)", typeName(v))}
+		return nil, &ValueError{Path: "item", Reason: fmt.Sprintf("a %s is not an item (want an object or a Map)", typeName(v))}
 	}
 	return it, nil
 }
@@ -117,7 +113,7 @@ func typeName(v goja.Value) string {
 // float64, string, []any, *crawl.Item.
 func (x *exporter) value(v goja.Value, path string, depth int) (any, error) {
 	if depth > maxValueDepth {
-		return nil, &ValueError{path, fmt.Sprintf("nested deeper than %d levels", maxValueDepth)}
+		return nil, &ValueError{Path: path, Reason: fmt.Sprintf("nested deeper than %d levels", maxValueDepth)}
 	}
 	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
 		return nil, nil
@@ -126,7 +122,7 @@ func (x *exporter) value(v goja.Value, path string, depth int) (any, error) {
 	case *goja.Object:
 		return x.object(t, path, depth)
 	case *goja.Symbol:
-		return nil, &ValueError{path, "a Symbol is not data"}
+		return nil, &ValueError{Path: path, Reason: "a Symbol is not data"}
 	}
 	switch e := v.Export().(type) {
 	case string:
@@ -137,30 +133,32 @@ func (x *exporter) value(v goja.Value, path string, depth int) (any, error) {
 		return e, nil
 	case float64:
 		if math.IsNaN(e) || math.IsInf(e, 0) {
-			return nil, &ValueError{path, fmt.Sprintf("%v is not valid JSON", v)}
+			return nil, &ValueError{Path: path, Reason: fmt.Sprintf("%v is not valid JSON", v)}
 		}
-		if e == math.Trunc(e) && math.Abs(e) < 1<<53 {
-			return int64(e), nil
+		// The number rule execjs uses too, except that -0 becomes 0 here,
+		// as in JSON.stringify.
+		if i, ok := jsvalue.Int(e); ok {
+			return i, nil
 		}
 		return e, nil
 	case *big.Int:
-		return nil, &ValueError{path, "a BigInt is not valid JSON (convert it with String(x) or Number(x))"}
+		return nil, &ValueError{Path: path, Reason: "a BigInt is not valid JSON (convert it with String(x) or Number(x))"}
 	default:
-		return nil, &ValueError{path, fmt.Sprintf("unsupported value %s", v)}
+		return nil, &ValueError{Path: path, Reason: fmt.Sprintf("unsupported value %s", v)}
 	}
 }
 
 func (x *exporter) object(o *goja.Object, path string, depth int) (any, error) {
 	for _, s := range x.seen {
 		if s == o {
-			return nil, &ValueError{path, "cyclic reference"}
+			return nil, &ValueError{Path: path, Reason: "cyclic reference"}
 		}
 	}
 	x.seen = append(x.seen, o)
 	defer func() { x.seen = x.seen[:len(x.seen)-1] }()
 
 	if _, ok := goja.AssertFunction(o); ok {
-		return nil, &ValueError{path, "a function is not data"}
+		return nil, &ValueError{Path: path, Reason: "a function is not data"}
 	}
 	switch o.ClassName() {
 	case "Array":
@@ -178,12 +176,12 @@ func (x *exporter) object(o *goja.Object, path string, depth int) (any, error) {
 		if f, ok := goja.AssertFunction(o.Get("toISOString")); ok {
 			s, err := f(o)
 			if err != nil {
-				return nil, &ValueError{path, "invalid Date"}
+				return nil, &ValueError{Path: path, Reason: "invalid Date"}
 			}
 			return s.String(), nil
 		}
 	case "Error":
-		return nil, &ValueError{path, "an Error is not data"}
+		return nil, &ValueError{Path: path, Reason: "an Error is not data"}
 	}
 	if protoIs(o, x.bytesProto) || protoIs(o, x.bufferProto) {
 		// Export only here: for plain objects it would build a Go map.
@@ -193,7 +191,7 @@ func (x *exporter) object(o *goja.Object, path string, depth int) (any, error) {
 		case goja.ArrayBuffer:
 			return string(e.Bytes()), nil
 		}
-		return nil, &ValueError{path, "typed arrays other than Uint8Array are not data"}
+		return nil, &ValueError{Path: path, Reason: "typed arrays other than Uint8Array are not data"}
 	}
 	if protoIs(o, x.mapProto) {
 		return x.mapValue(o, path, depth)
@@ -205,10 +203,10 @@ func (x *exporter) object(o *goja.Object, path string, depth int) (any, error) {
 		if f, ok := goja.AssertFunction(o.Get("toJSON")); ok {
 			r, err := f(o)
 			if err != nil {
-				return nil, &ValueError{path, fmt.Sprintf("toJSON: %v", err)}
+				return nil, &ValueError{Path: path, Reason: fmt.Sprintf("toJSON: %v", err)}
 			}
 			if r2, ok := r.(*goja.Object); ok && r2 == o {
-				return nil, &ValueError{path, "toJSON returned itself"}
+				return nil, &ValueError{Path: path, Reason: "toJSON returned itself"}
 			}
 			return x.value(r, path, depth+1)
 		}
@@ -227,7 +225,7 @@ func (x *exporter) object(o *goja.Object, path string, depth int) (any, error) {
 func (x *exporter) mapValue(o *goja.Object, path string, depth int) (any, error) {
 	entries, ok := goja.AssertFunction(o.Get("entries"))
 	if !ok {
-		return nil, &ValueError{path, "Map without entries()"}
+		return nil, &ValueError{Path: path, Reason: "Map without entries()"}
 	}
 	itv, err := entries(o)
 	if err != nil {
@@ -259,7 +257,7 @@ func (x *exporter) mapValue(o *goja.Object, path string, depth int) (any, error)
 func (x *exporter) setValue(o *goja.Object, path string, depth int) (any, error) {
 	values, ok := goja.AssertFunction(o.Get("values"))
 	if !ok {
-		return nil, &ValueError{path, "Set without values()"}
+		return nil, &ValueError{Path: path, Reason: "Set without values()"}
 	}
 	itv, err := values(o)
 	if err != nil {
@@ -350,69 +348,48 @@ func plainData(o *goja.Object, depth int, seen []*goja.Object) bool {
 	return true
 }
 
-// importer converts Go data to JS values on the loop.
+// importer converts Go data to JS values on the loop: jsvalue's conversion
+// (the one execjs uses), plus jsbridge's own cases in hook and viaJSON.
 type importer struct{ vm *goja.Runtime }
 
 func (m importer) value(v any) goja.Value {
+	jv, err := jsvalue.Converter{RT: m.vm, Hook: m.hook, Fallback: m.viaJSON}.ToJS(v, "value")
+	if err != nil {
+		return goja.Undefined()
+	}
+	return jv
+}
+
+// hook handles, at every depth, what jsbridge converts unlike execjs:
+// opaque meta values come back as the very same JS object (undefined in
+// another runtime); a nil []string is an empty array (response.re that
+// matches nothing); other Stringers (time.Duration, enums) cross as their
+// String(), and other json.Marshalers as their JSON.
+func (m importer) hook(v any) (goja.Value, bool) {
 	switch t := v.(type) {
-	case nil:
-		return goja.Null()
 	case *Opaque:
 		if t.rt == m.vm {
-			return t.v
+			return t.v, true
 		}
-		return goja.Undefined()
-	case *crawl.Item:
-		o := m.vm.NewObject()
-		for _, f := range t.Fields {
-			_ = o.Set(f.Key, m.value(f.Value))
-		}
-		return o
-	case map[string]any:
-		o := m.vm.NewObject()
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			_ = o.Set(k, m.value(t[k]))
-		}
-		return o
-	case []any:
-		vals := make([]any, len(t))
-		for i, e := range t {
-			vals[i] = m.value(e)
-		}
-		return m.vm.NewArray(vals...)
+		return goja.Undefined(), true
 	case []string:
-		vals := make([]any, len(t))
-		for i, e := range t {
-			vals[i] = e
+		if t == nil {
+			return m.vm.NewArray(), true
 		}
-		return m.vm.NewArray(vals...)
-	case []byte:
-		// Bytes are a Uint8Array, as in response.body and the spec.
-		buf := m.vm.ToValue(m.vm.NewArrayBuffer(append([]byte(nil), t...)))
-		if ctor, ok := goja.AssertConstructor(m.vm.Get("Uint8Array")); ok {
-			if v, err := ctor(nil, buf); err == nil {
-				return v
-			}
-		}
-		return buf
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return m.vm.ToValue(i)
-		}
-		f, _ := t.Float64()
-		return m.vm.ToValue(f)
-	case string, bool, int, int64, float64, int32, uint32, uint64, float32:
-		return m.vm.ToValue(t)
+	case json.Number, *crawl.Item:
+		// jsvalue's rules.
 	case fmt.Stringer:
-		return m.vm.ToValue(t.String())
+		return m.vm.ToValue(t.String()), true
+	case json.Marshaler:
+		return m.viaJSON(v), true
 	}
-	// Other Go values (from Go code that put them into meta) cross as JSON
-	// so JS never gets a reflection wrapper around Go internals.
+	return nil, false
+}
+
+// viaJSON converts the Go values jsvalue's rules do not cover (structs,
+// pointers: from Go code that put them into meta) through JSON, so JS never
+// gets a reflection wrapper around Go internals.
+func (m importer) viaJSON(v any) goja.Value {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return goja.Undefined()
@@ -423,3 +400,10 @@ func (m importer) value(v any) goja.Value {
 	}
 	return m.value(d)
 }
+
+func (s *Spider) exporter() *exporter {
+	return &exporter{vm: s.vm, mapProto: s.protos.mapProto, setProto: s.protos.setProto,
+		bytesProto: s.protos.bytesProto, bufferProto: s.protos.bufferProto}
+}
+
+func (s *Spider) importer() importer { return importer{vm: s.vm} }

@@ -139,7 +139,7 @@ func (ctx *jsContext) call(fn string, args []any) (any, error) {
 		}
 		jargs := make([]goja.Value, len(args))
 		for i, a := range args {
-			v, err := toJS(st.vm, a, fmt.Sprintf("args[%d]", i), 0)
+			v, err := toJS(st.vm, a, fmt.Sprintf("args[%d]", i))
 			if err != nil {
 				return nil, err
 			}

@@ -1,173 +1,28 @@
 package execjs
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
 	"reflect"
-	"sort"
 	"strconv"
 
 	"github.com/dop251/goja"
 
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
 // maxDepth bounds nesting in both directions; deeper values are almost
 // always cycles through non-identical wrappers or hostile input, and deep
 // recursion in Go is the only cost we cannot interrupt.
-const maxDepth = 1000
+const maxDepth = jsvalue.DefaultMaxDepth
 
-// maxSafeInt is 2^53: integral numbers up to it are exact in float64 and
-// cross as int64.
-const maxSafeInt = 1 << 53
-
-// toJS copies a Go value into rt.
-func toJS(rt *goja.Runtime, v any, path string, depth int) (goja.Value, error) {
-	if depth > maxDepth {
-		return nil, &CopyError{Path: path, Reason: fmt.Sprintf("nesting deeper than %d", maxDepth)}
-	}
-	switch x := v.(type) {
-	case nil:
-		return goja.Null(), nil
-	case bool:
-		return rt.ToValue(x), nil
-	case string:
-		return rt.ToValue(x), nil
-	case int:
-		return rt.ToValue(int64(x)), nil
-	case int64:
-		return rt.ToValue(x), nil
-	case int32:
-		return rt.ToValue(int64(x)), nil
-	case float64:
-		return rt.ToValue(x), nil
-	case float32:
-		return rt.ToValue(float64(x)), nil
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return rt.ToValue(i), nil
-		}
-		f, err := x.Float64()
-		if err != nil {
-			return nil, &CopyError{Path: path, Reason: fmt.Sprintf("invalid number %q", string(x))}
-		}
-		return rt.ToValue(f), nil
-	case []byte:
-		return newUint8Array(rt, x)
-	case []any:
-		arr := make([]any, len(x))
-		for i, e := range x {
-			jv, err := toJS(rt, e, path+"["+strconv.Itoa(i)+"]", depth+1)
-			if err != nil {
-				return nil, err
-			}
-			arr[i] = jv
-		}
-		return rt.NewArray(arr...), nil
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		// Go maps have no order; sorting makes the JS key order (and so
-		// any signature computed over it) reproducible.
-		sort.Strings(keys)
-		obj := rt.NewObject()
-		for _, k := range keys {
-			jv, err := toJS(rt, x[k], path+"."+k, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			if err := setOwn(obj, k, jv); err != nil {
-				return nil, &CopyError{Path: path + "." + k, Reason: err.Error()}
-			}
-		}
-		return obj, nil
-	case *crawl.Item:
-		if x == nil {
-			return goja.Null(), nil
-		}
-		obj := rt.NewObject()
-		for _, f := range x.Fields {
-			jv, err := toJS(rt, f.Value, path+"."+f.Key, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			if err := setOwn(obj, f.Key, jv); err != nil {
-				return nil, &CopyError{Path: path + "." + f.Key, Reason: err.Error()}
-			}
-		}
-		return obj, nil
-	}
-	return reflectToJS(rt, v, path, depth)
-}
-
-// setOwn creates an own data property. obj.Set would run setters on the
-// prototype chain: a key "__proto__" from a decoded JSON document would
-// replace the object's prototype instead of becoming a field.
-func setOwn(obj *goja.Object, k string, v goja.Value) error {
-	return obj.DefineDataProperty(k, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
-}
-
-// reflectToJS handles the remaining numeric kinds, typed slices and
-// string-keyed maps ([]string, map[string]string, uint8...).
-func reflectToJS(rt *goja.Runtime, v any, path string, depth int) (goja.Value, error) {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return rt.ToValue(rv.Int()), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		u := rv.Uint()
-		if u > math.MaxInt64 {
-			return rt.ToValue(float64(u)), nil
-		}
-		return rt.ToValue(int64(u)), nil
-	case reflect.Float32, reflect.Float64:
-		return rt.ToValue(rv.Float()), nil
-	case reflect.Bool:
-		return rt.ToValue(rv.Bool()), nil
-	case reflect.String:
-		return rt.ToValue(rv.String()), nil
-	case reflect.Slice, reflect.Array:
-		if rv.Kind() == reflect.Slice && rv.IsNil() {
-			return goja.Null(), nil
-		}
-		arr := make([]any, rv.Len())
-		for i := range arr {
-			jv, err := toJS(rt, rv.Index(i).Interface(), path+"["+strconv.Itoa(i)+"]", depth+1)
-			if err != nil {
-				return nil, err
-			}
-			arr[i] = jv
-		}
-		return rt.NewArray(arr...), nil
-	case reflect.Map:
-		if rv.Type().Key().Kind() != reflect.String {
-			return nil, &CopyError{Path: path, Reason: fmt.Sprintf("map with %s keys is not copyable (want string keys)", rv.Type().Key())}
-		}
-		m := make(map[string]any, rv.Len())
-		iter := rv.MapRange()
-		for iter.Next() {
-			m[iter.Key().String()] = iter.Value().Interface()
-		}
-		return toJS(rt, m, path, depth)
-	case reflect.Pointer, reflect.Interface:
-		if rv.IsNil() {
-			return goja.Null(), nil
-		}
-	}
-	return nil, &CopyError{Path: path, Reason: fmt.Sprintf("Go value of type %T is not copyable", v)}
-}
-
-func newUint8Array(rt *goja.Runtime, b []byte) (goja.Value, error) {
-	ctor, ok := goja.AssertConstructor(rt.Get("Uint8Array"))
-	if !ok {
-		return nil, fmt.Errorf("Uint8Array is not a constructor")
-	}
-	buf := rt.NewArrayBuffer(append([]byte(nil), b...))
-	return ctor(nil, rt.ToValue(buf))
+// toJS copies a Go value into rt: the conversion jsbridge uses too
+// (jsvalue.Converter), without jsbridge's hooks, so a Go value the rules do
+// not cover is a *CopyError rather than a JSON round trip.
+func toJS(rt *goja.Runtime, v any, path string) (goja.Value, error) {
+	return jsvalue.Converter{RT: rt, MaxDepth: maxDepth}.ToJS(v, path)
 }
 
 // fromJS copies a JS value out of its runtime. onPath holds the objects
@@ -291,11 +146,14 @@ func (c *copier) enter(obj *goja.Object) {
 	c.onPath[obj] = true
 }
 
-// normalizeFloat returns integral values as int64 so that Go callers see
-// the same type whether goja stored the number as an int or a float.
+// normalizeFloat returns integral values as int64 (jsvalue.Int, the rule
+// jsbridge's items use too) so that Go callers see the same type whether
+// goja stored the number as an int or a float. Unlike jsbridge, which
+// follows JSON.stringify (-0 is "0"), -0 stays a float: a structured copy
+// keeps it.
 func normalizeFloat(f float64) any {
-	if f == math.Trunc(f) && math.Abs(f) <= maxSafeInt && !(f == 0 && math.Signbit(f)) {
-		return int64(f)
+	if i, ok := jsvalue.Int(f); ok && !(f == 0 && math.Signbit(f)) {
+		return i
 	}
 	return f
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 )
 
 // Error is every error of this package. Its text is
@@ -54,13 +55,11 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// CopyError reports a value that cannot cross between runtimes.
-type CopyError struct {
-	Path   string // e.g. "result.a[2]" or "args[0].key"
-	Reason string // e.g. "cyclic reference", "function is not copyable"
-}
-
-func (e *CopyError) Error() string { return e.Path + ": " + e.Reason }
+// CopyError reports a value that cannot cross between runtimes: Path is
+// e.g. "result.a[2]" or "args[0].key", Reason e.g. "cyclic reference" or
+// "function is not copyable". It is jsvalue's PathError, shared with
+// jsbridge.ValueError.
+type CopyError = jsvalue.PathError
 
 // stackPos finds "file:line:col" in a goja stack line such as
 // "at f (sign.js:3:9(12))" or "at sign.js:3:9(12)".
@@ -69,38 +68,42 @@ var stackPos = regexp.MustCompile(`([^\s()]+:\d+:\d+)\(\d+\)`)
 // wrapJSError turns what goja returned into an *Error.
 func (ctx *jsContext) wrapJSError(op string, err error) *Error {
 	e := &Error{Key: ctx.key, Op: op}
-	var interrupted *goja.InterruptedError
-	var exc *goja.Exception
-	var syntax *goja.CompilerSyntaxError
 	var parse *syntaxError
-	var overflow *goja.StackOverflowError
-	switch {
-	case errors.As(err, &parse):
+	if errors.As(err, &parse) {
 		e.Pos, e.Message = parse.pos, "SyntaxError: "+parse.msg
-	case errors.As(err, &overflow):
+		return e
+	}
+	// Interrupts, limits, stack overflows and exceptions are classified as
+	// in jsbridge (jsguard.Classify); the messages are this package's own.
+	f := jsguard.Classify(err)
+	var syntax *goja.CompilerSyntaxError
+	switch {
+	case f.Kind == jsguard.StackOverflow:
 		e.Message = fmt.Sprintf("RangeError: Maximum call stack size exceeded (%d frames)", maxCallStack)
-		e.Pos, e.Stack = frames(overflow.Stack())
-	case errors.As(err, &interrupted):
-		if lim, _ := jsguard.Interrupted(err); lim != nil {
-			e.Err, e.Message = lim, ctx.limitMessage(lim)
-		} else {
-			e.Err = fmt.Errorf("%v", interrupted.Value())
-			e.Message = e.Err.Error()
-		}
-		e.Pos, e.Stack = frames(interrupted.Stack())
-	case errors.As(err, &exc):
-		e.Message = exceptionMessage(exc)
-		e.Pos, e.Stack = frames(exc.Stack())
+		e.Pos, e.Stack = frames(f.Frames)
+	case f.Kind == jsguard.Limit:
+		e.Err, e.Message = f.Limit, ctx.limitMessage(f.Limit)
+		e.Pos, e.Stack = frames(f.Frames)
+	case f.Kind == jsguard.Interrupt:
+		e.Err = fmt.Errorf("%v", f.Interrupt)
+		e.Message = e.Err.Error()
+		e.Pos, e.Stack = frames(f.Frames)
+	case f.Kind == jsguard.Exception:
+		e.Message = exceptionMessage(f.Value)
+		e.Pos, e.Stack = frames(f.Frames)
 		if e.Pos == "" {
 			// Errors rethrown from a promise lose goja's frames; the Error
 			// object's own stack property still has them.
-			if obj, ok := exc.Value().(*goja.Object); ok {
+			if obj, ok := f.Value.(*goja.Object); ok {
 				if s := obj.Get("stack"); s != nil && !goja.IsUndefined(s) {
 					e.Pos, e.Stack = stackFromString(s.String())
 				}
 			}
 		}
-		e.Err = errors.Unwrap(exc)
+		var exc *goja.Exception
+		if errors.As(err, &exc) {
+			e.Err = errors.Unwrap(exc)
+		}
 	case errors.As(err, &syntax):
 		e.Message = "SyntaxError: " + syntax.Message
 		if syntax.File != nil {
@@ -137,8 +140,7 @@ func (ctx *jsContext) limitMessage(lim *jsguard.LimitError) string {
 
 // exceptionMessage renders a thrown value: Error objects by toString()
 // ("TypeError: x"), other values as JS would print them.
-func exceptionMessage(exc *goja.Exception) string {
-	v := exc.Value()
+func exceptionMessage(v goja.Value) string {
 	if v == nil {
 		return "exception"
 	}
@@ -166,8 +168,7 @@ func frames(st []goja.StackFrame) (pos, stack string) {
 	for i := range st {
 		f := &st[i]
 		if pos == "" && f.SrcName() != "<native>" {
-			p := f.Position()
-			pos = fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
+			pos = jsguard.FramePos(f)
 		}
 		var fb strings.Builder
 		writeFrame(&fb, f)
@@ -194,8 +195,7 @@ func writeFrame(b *strings.Builder, f *goja.StackFrame) {
 		b.WriteString(nativeName(f.FuncName()) + " (native)")
 		return
 	}
-	p := f.Position()
-	loc := fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
+	loc := jsguard.FramePos(f)
 	if n := f.FuncName(); n != "<anonymous>" && n != "" {
 		b.WriteString(n + " (" + loc + ")")
 		return
@@ -227,8 +227,8 @@ func stackFromString(s string) (pos, stack string) {
 		if !strings.HasPrefix(line, "at ") {
 			continue
 		}
-		if m := stackPos.FindStringSubmatch(line); m != nil && pos == "" {
-			pos = m[1]
+		if _, file, ln, col, ok := jsguard.ParseStackLine(line); ok && pos == "" {
+			pos = file + ":" + ln + ":" + col
 		}
 		b.WriteString("\t" + stackPos.ReplaceAllString(line, "$1") + "\n")
 	}

@@ -25,6 +25,7 @@ import (
 	gourl "github.com/dop251/goja_nodejs/url"
 
 	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 )
 
 //go:embed prelude.js
@@ -323,7 +324,7 @@ func utf8Encode(vm *goja.Runtime) func(goja.Value) goja.Value {
 	return func(v goja.Value) goja.Value {
 		// Lone surrogates become U+FFFD, as in TextEncoder.
 		b := []byte(strings.ToValidUTF8(v.String(), "\uFFFD"))
-		u8, err := newUint8Array(vm, b)
+		u8, err := jsvalue.NewUint8Array(vm, b)
 		if err != nil {
 			panic(vm.NewGoError(err))
 		}

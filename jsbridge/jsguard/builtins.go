@@ -54,13 +54,18 @@ const defineLikeSrc = `(function (w, o) {
 //   - strings (MaxStringLength): String.prototype.repeat, padStart,
 //     padEnd, concat, replace and replaceAll (the replacement text added),
 //     Array.prototype.join (and so toString), %TypedArray%.prototype.join,
-//     JSON.stringify, encodeURIComponent, encodeURI and escape (by the
-//     exact length of their output, encode.go);
+//     JSON.stringify, encodeURIComponent, encodeURI, escape and
+//     String.prototype.normalize (by the exact length of their output,
+//     encode.go);
 //   - arrays (MaxArrayLength): the Array.prototype methods that walk
 //     this.length in Go (fill, join, sort, map, filter, forEach, indexOf,
 //     slice, splice, concat, flat, ...; not push, pop or at), Array.from,
 //     Function.prototype.apply, Reflect.apply and Reflect.construct
-//     (argument lists), String.prototype.split;
+//     (argument lists), String.prototype.split, string iteration
+//     (String.prototype[Symbol.iterator]: spread, for-of) and the key and
+//     value listers on strings and typed arrays (Object.keys, values,
+//     entries, getOwnPropertyNames, getOwnPropertyDescriptors,
+//     Reflect.ownKeys; keys.go);
 //   - buffers (MaxBufferBytes): the ArrayBuffer and typed-array
 //     constructors (and so TypedArray.from and species constructors);
 //   - nesting (MaxDepth): JSON.parse input, JSON.stringify values, nested
@@ -91,7 +96,7 @@ func Install(vm *goja.Runtime) error {
 		return fmt.Errorf("jsguard: %w", err)
 	}
 	g.defineLike, _ = goja.AssertFunction(dl)
-	for _, step := range []func() error{g.installStrings, g.installEncoders, g.installArrays, g.installBuffers, g.installJSON, g.installRegExp} {
+	for _, step := range []func() error{g.installStrings, g.installEncoders, g.installNormalize, g.installKeys, g.installArrays, g.installBuffers, g.installJSON, g.installRegExp} {
 		if err := step(); err != nil {
 			return fmt.Errorf("jsguard: %w", err)
 		}

@@ -2,6 +2,7 @@ package jsguard
 
 import (
 	"github.com/dop251/goja"
+	"golang.org/x/text/unicode/norm"
 )
 
 // The global encoders turn one UTF-16 code unit into up to 9 characters
@@ -88,4 +89,51 @@ func (g *guards) installEncoders() error {
 		}
 	}
 	return nil
+}
+
+// normalizedLength is the UTF-16 length of s normalized to form (NFC,
+// NFD, NFKC or NFKD), counted segment by segment without building it.
+func normalizedLength(s string, form norm.Form) int64 {
+	var it norm.Iter
+	it.InitString(form, s)
+	var n int64
+	for !it.Done() {
+		for _, r := range string(it.Next()) {
+			n++
+			if r >= 0x10000 {
+				n++ // a surrogate pair
+			}
+		}
+	}
+	return n
+}
+
+// installNormalize guards String.prototype.normalize: NFKD and NFKC turn
+// one character into up to 18 (U+FDFA), so a call on a long string is
+// checked by the exact length of its result first.
+func (g *guards) installNormalize() error {
+	sp, err := g.object(g.vm.Get("String").ToObject(g.vm), "prototype")
+	if err != nil {
+		return err
+	}
+	forms := map[string]norm.Form{"NFC": norm.NFC, "NFD": norm.NFD, "NFKC": norm.NFKC, "NFKD": norm.NFKD}
+	return g.wrap(sp, "normalize", func(orig native) native {
+		return func(call goja.FunctionCall) goja.Value {
+			if call.This == nil || goja.IsUndefined(call.This) || goja.IsNull(call.This) {
+				return orig(call)
+			}
+			s := str(call.This)
+			call.This = s
+			name := "NFC"
+			if len(call.Arguments) > 0 && !goja.IsUndefined(call.Arguments[0]) {
+				f := str(call.Arguments[0])
+				call.Arguments = []goja.Value{f}
+				name = f.String()
+			}
+			if form, ok := forms[name]; ok && int64(s.Length())*18 > MaxStringLength {
+				g.grows("String.prototype.normalize", float64(s.Length()), float64(normalizedLength(s.String(), form)))
+			}
+			return orig(call)
+		}
+	})
 }

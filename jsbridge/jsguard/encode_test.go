@@ -1,9 +1,11 @@
 package jsguard
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dop251/goja"
+	"golang.org/x/text/unicode/norm"
 )
 
 // TestEncodedLengthIsExact: the length the guard computes for
@@ -62,5 +64,31 @@ func TestEncoderBombs(t *testing.T) {
 	v, err := vm.RunString(`encodeURIComponent("a".repeat(3e6) + "é").length`)
 	if err != nil || v.ToInteger() != 3e6+6 {
 		t.Fatalf("a long plain input: %v, %v", v, err)
+	}
+}
+
+// TestNormalizeGuard: normalize is refused when its result would pass the
+// limit (U+FDFA is 18 characters in NFKD), the computed length equals
+// goja's on ordinary text, and ordinary long text still normalizes.
+func TestNormalizeGuard(t *testing.T) {
+	t.Parallel()
+	vm := newVM(t)
+	plain := goja.New()
+	for _, form := range []string{"NFC", "NFD", "NFKC", "NFKD"} {
+		src := `"e\u0301 \u00e9 \ufdfa \u1e9b\u0323 \ud834\udd5e Å ﬁ ①"`
+		want, err := plain.RunString(src + `.normalize("` + form + `").length`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := plain.RunString(src)
+		if got := normalizedLength(v.String(), map[string]norm.Form{"NFC": norm.NFC, "NFD": norm.NFD, "NFKC": norm.NFKC, "NFKD": norm.NFKD}[form]); got != want.ToInteger() {
+			t.Errorf("%s: computed %d, goja %d", form, got, want.ToInteger())
+		}
+	}
+	if _, err := vm.RunString(`"\ufdfa".repeat(1e6).normalize("NFKD")`); err == nil || !strings.HasPrefix(err.Error(), "RangeError: String.prototype.normalize: string length limit 16 Mi exceeded") {
+		t.Errorf("NFKD bomb: %v", err)
+	}
+	if v, err := vm.RunString(`"e\u0301".repeat(1e6).normalize().length`); err != nil || v.ToInteger() != 1e6 {
+		t.Errorf("long ordinary text: %v, %v", v, err)
 	}
 }

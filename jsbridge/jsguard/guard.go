@@ -19,6 +19,9 @@
 //     a turn that did not stop within one grace period (Grace) after the
 //     interrupt — stuck in a built-in no cap covers — so that its host
 //     abandons the runtime.
+//   - Classify sorts what goja returned (an exception, a limit, another
+//     interrupt, a stack overflow) the same way for both hosts, and
+//     ParseStackLine / FramePos read positions out of goja stacks.
 //
 // The hosts differ only in what they do with an error: a callback error is
 // counted and the crawl goes on; an execjs call returns it to the spider,
