@@ -75,6 +75,20 @@ settings:
 	return p
 }
 
+// redisCrawl starts a redis-server (appendfsync everysec), the link site of
+// n pages and a RedisSpider spec called name with the given lease timeout,
+// and pushes the site's first page.
+func redisCrawl(t *testing.T, name, lease string, n int) (*redistest.Server, *proctest.TreeSite, string) {
+	t.Helper()
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
+	site := newLinkSite(t, n)
+	spec := writeCrawlSpec(t, srv, name, lease)
+	if code, _, stderr := runCLI(t, "push", spec, `{"url":"`+site.URL+`/page/0","dont_filter":false}`); code != exitOK {
+		t.Fatalf("push: %s", stderr)
+	}
+	return srv, site, spec
+}
+
 // startCLI runs the test binary as the spiderrun CLI (TestMain) with args.
 func startCLI(t *testing.T, args ...string) *proctest.Proc {
 	t.Helper()
@@ -98,12 +112,7 @@ func itemCounts(t *testing.T, rdb *redis.Client, key, site string, n int) (missi
 // idle and exit code 0.
 func TestRunWorkersShareOneCrawl(t *testing.T) {
 	n := proctest.EnvInt(t, "SPIDERRUN_E2E_PAGES", 1000)
-	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
-	site := newLinkSite(t, n)
-	spec := writeCrawlSpec(t, srv, "shared", "5")
-	if code, _, stderr := runCLI(t, "push", spec, `{"url":"`+site.URL+`/page/0","dont_filter":false}`); code != exitOK {
-		t.Fatalf("push: %s", stderr)
-	}
+	srv, site, spec := redisCrawl(t, "shared", "5", n)
 	var ws []*proctest.Proc
 	for range 3 {
 		ws = append(ws, startCLI(t, "run", spec))
@@ -136,12 +145,7 @@ func TestRunWorkerKill9(t *testing.T) {
 		t.Skip("a multi-process kill -9 crawl (seconds); runs in the full suite")
 	}
 	n := proctest.EnvInt(t, "SPIDERRUN_E2E_PAGES", 1000)
-	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
-	site := newLinkSite(t, n)
-	spec := writeCrawlSpec(t, srv, "killed", "4")
-	if code, _, stderr := runCLI(t, "push", spec, `{"url":"`+site.URL+`/page/0","dont_filter":false}`); code != exitOK {
-		t.Fatalf("push: %s", stderr)
-	}
+	srv, site, spec := redisCrawl(t, "killed", "4", n)
 	rdb, _ := redisq.Dial(srv.URL())
 	defer rdb.Close()
 	ctx := context.Background()

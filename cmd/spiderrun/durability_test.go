@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/proctest"
-	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 )
 
@@ -132,12 +131,7 @@ func TestRedisWorkerKill9FileFeed(t *testing.T) {
 		t.Skip("a multi-process Redis crawl; runs in the full suite")
 	}
 	n := proctest.EnvInt(t, "SPIDERRUN_E2E_PAGES", 1000)
-	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
-	site := newLinkSite(t, n)
-	spec := writeCrawlSpec(t, srv, "filefeed", "4")
-	if code, _, stderr := runCLI(t, "push", spec, `{"url":"`+site.URL+`/page/0","dont_filter":false}`); code != exitOK {
-		t.Fatalf("push: %s", stderr)
-	}
+	srv, site, spec := redisCrawl(t, "filefeed", "4", n)
 	dir := t.TempDir()
 	feedOf := func(i int) string { return filepath.Join(dir, fmt.Sprintf("worker%d.jsonl", i)) }
 	var ws []*proctest.Proc

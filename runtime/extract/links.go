@@ -555,23 +555,14 @@ func (le *LinkExtractor) linkAttrs(d *document, n *html.Node, f func(a html.Attr
 
 func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
 	var links []Link
-	var visitErr error
-	truncated := false
+	lt := linkTaker{le: le, base: base, respURL: respURL, enc: enc}
 	// add keeps one more link, or returns false to stop the walk.
 	add := func(n *html.Node, a html.Attribute) bool {
-		l, ok, err := le.makeLink(n, a.Val, base, respURL, enc)
-		switch {
-		case err != nil:
-			visitErr = err
-			return false
-		case !ok:
-			return true
-		case le.maxLinks > 0 && len(links) == le.maxLinks:
-			truncated = true
-			return false
+		l, keep, goOn := lt.take(n, a, len(links))
+		if keep {
+			links = append(links, l)
 		}
-		links = append(links, l)
-		return true
+		return goOn
 	}
 	var walk func(n *html.Node) bool
 	walk = func(n *html.Node) bool {
@@ -588,7 +579,35 @@ func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc en
 		return true
 	}
 	walk(sel.node)
-	return links, truncated, visitErr
+	return links, lt.truncated, lt.err
+}
+
+// linkTaker turns link attributes into Links for both readers of a page
+// (the tree walk and the streaming pass): makeLink's filters, then the
+// MaxLinks cap.
+type linkTaker struct {
+	le            *LinkExtractor
+	base, respURL *url.URL
+	enc           encoding.Encoding
+	truncated     bool  // a link past the cap was found
+	err           error // makeLink's error, which stops the read
+}
+
+// take reads attribute a of n when kept links are already there: the
+// link to keep (keep), and whether the read goes on.
+func (lt *linkTaker) take(n *html.Node, a html.Attribute, kept int) (l Link, keep, goOn bool) {
+	l, ok, err := lt.le.makeLink(n, a.Val, lt.base, lt.respURL, lt.enc)
+	switch {
+	case err != nil:
+		lt.err = err
+		return Link{}, false, false
+	case !ok:
+		return Link{}, false, true
+	case lt.le.maxLinks > 0 && kept == lt.le.maxLinks:
+		lt.truncated = true
+		return Link{}, false, false
+	}
+	return l, true, true
 }
 
 // streamLinks reads the candidate links of an HTML page with html5.Stream:
@@ -601,11 +620,8 @@ func (le *LinkExtractor) streamLinks(text string, base, respURL *url.URL, enc en
 		seq int
 		Link
 	}
-	var (
-		links     []seqLink
-		visitErr  error
-		truncated bool
-	)
+	var links []seqLink
+	lt := linkTaker{le: le, base: base, respURL: respURL, enc: enc}
 	htmlDoc := &document{typ: TypeHTML}
 	keep := func(n *html.Node) bool {
 		lxmlNames(n) // what parseHTML's undoImplied does to the tree
@@ -621,26 +637,18 @@ func (le *LinkExtractor) streamLinks(text string, base, respURL *url.URL, enc en
 	}
 	closed := func(n *html.Node, seq int) bool {
 		return le.linkAttrs(htmlDoc, n, func(a html.Attribute) bool {
-			l, ok, err := le.makeLink(n, a.Val, base, respURL, enc)
-			switch {
-			case err != nil:
-				visitErr = err
-				return false
-			case !ok:
-				return true
-			case le.maxLinks > 0 && len(links) == le.maxLinks:
-				truncated = true
-				return false
+			l, keep, goOn := lt.take(n, a, len(links))
+			if keep {
+				links = append(links, seqLink{seq, l})
 			}
-			links = append(links, seqLink{seq, l})
-			return true
+			return goOn
 		})
 	}
 	opts := html5.StreamOptions{Keep: keep, Closed: closed}
 	err := html5.Stream(text, opts, html5.ParseOptionEnableScripting(false))
 	if err != nil && strings.Contains(err.Error(), "512") {
 		// Too deep: read a flattened copy, as parseHTML does.
-		links, truncated = links[:0], false
+		links, lt.truncated = links[:0], false
 		err = html5.Stream(flattenHTML(text), opts, html5.ParseOptionEnableScripting(false))
 		if err != nil && strings.Contains(err.Error(), "512") {
 			return nil, false, ErrTooDeep
@@ -649,15 +657,15 @@ func (le *LinkExtractor) streamLinks(text string, base, respURL *url.URL, enc en
 	if err != nil {
 		return nil, false, fmt.Errorf("parse html: %w", err)
 	}
-	if visitErr != nil {
-		return nil, false, visitErr
+	if lt.err != nil {
+		return nil, false, lt.err
 	}
 	slices.SortStableFunc(links, func(a, b seqLink) int { return a.seq - b.seq })
 	out := make([]Link, len(links))
 	for i, l := range links {
 		out[i] = l.Link
 	}
-	return out, truncated, nil
+	return out, lt.truncated, nil
 }
 
 func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
