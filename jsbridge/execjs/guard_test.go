@@ -2,6 +2,7 @@ package execjs_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ function repeat() { return 'x'.repeat(Math.pow(2, 30)).length; }
 function fill() { return new Array(1e8).fill(0).length; }
 function typed() { return new Uint8Array(Math.pow(2, 31)).length; }
 function buffer() { return Buffer.alloc(Math.pow(2, 31)).length; }
+function bufferCtor() { return new Buffer({ length: 1e9 }).length; }
+function bufferCall() { return Buffer(Math.pow(2, 31)).length; }
+function bufferSmall() { return new Buffer([1, 2, 3]).length + Buffer('abc').length; }
 function parse() { return JSON.parse('['.repeat(1e6) + ']'.repeat(1e6)).length; }
 function regex() { return /^(a+)+\1$/.test('a'.repeat(40) + '!'); }
 `})
@@ -31,6 +35,8 @@ function regex() { return /^(a+)+\1$/.test('a'.repeat(40) + '!'); }
 		{"fill", "RangeError: Array.prototype.fill: array length limit 4 Mi exceeded"},
 		{"typed", "RangeError: Uint8Array: buffer size limit 64MiB exceeded"},
 		{"buffer", "RangeError: Buffer.alloc: buffer size limit 64MiB exceeded"},
+		{"bufferCtor", "RangeError: Buffer: buffer size limit 64MiB exceeded"},
+		{"bufferCall", "RangeError: Buffer: buffer size limit 64MiB exceeded"},
 		{"parse", "RangeError: JSON.parse: nesting deeper than 1000"},
 		{"regex", "Error: regex match timed out after 1000ms: /^(a+)+\\1$/"},
 	} {
@@ -46,6 +52,10 @@ function regex() { return /^(a+)+\1$/.test('a'.repeat(40) + '!'); }
 		if got := mustCall(t, c, "bomb", "ok"); got != "alive" {
 			t.Errorf("after %s: %v", tc.fn, got)
 		}
+	}
+	// Ordinary Buffers still construct, with new and without.
+	if got := mustCall(t, c, "bomb", "bufferSmall"); fmt.Sprint(got) != "6" {
+		t.Errorf("small Buffers: %v", got)
 	}
 }
 

@@ -43,6 +43,31 @@ const defineLikeSrc = `(function (w, o) {
   Object.defineProperty(o.prototype, "constructor", { value: w, writable: true, enumerable: false, configurable: true });
 })`
 
+// newGuards prepares the guards of vm: the error constructors and the
+// helper functions they use.
+func newGuards(vm *goja.Runtime) (*guards, error) {
+	g := &guards{vm: vm}
+	re, ok := vm.Get("RangeError").(*goja.Object)
+	if !ok {
+		return nil, fmt.Errorf("jsguard: no RangeError")
+	}
+	g.rangeError = re
+	if g.errorCtor, ok = vm.Get("Error").(*goja.Object); !ok {
+		return nil, fmt.Errorf("jsguard: no Error")
+	}
+	cp, err := vm.RunString("(function () {})")
+	if err != nil {
+		return nil, fmt.Errorf("jsguard: %w", err)
+	}
+	g.checkpoint, _ = goja.AssertFunction(cp)
+	dl, err := vm.RunString(defineLikeSrc)
+	if err != nil {
+		return nil, fmt.Errorf("jsguard: %w", err)
+	}
+	g.defineLike, _ = goja.AssertFunction(dl)
+	return g, nil
+}
+
 // Install caps, in vm, the built-ins that goja cannot interrupt (see the
 // package documentation and the constants). Call it once, on a fresh
 // runtime, before any user code runs and before the host freezes the
@@ -77,25 +102,10 @@ const defineLikeSrc = `(function (w, o) {
 // new Array(n) is not capped: goja allocates nothing for it, and a.length =
 // n does the same, so the caps sit on the methods that walk the length.
 func Install(vm *goja.Runtime) error {
-	g := &guards{vm: vm}
-	re, ok := vm.Get("RangeError").(*goja.Object)
-	if !ok {
-		return fmt.Errorf("jsguard: no RangeError")
-	}
-	g.rangeError = re
-	if g.errorCtor, ok = vm.Get("Error").(*goja.Object); !ok {
-		return fmt.Errorf("jsguard: no Error")
-	}
-	cp, err := vm.RunString("(function () {})")
+	g, err := newGuards(vm)
 	if err != nil {
-		return fmt.Errorf("jsguard: %w", err)
+		return err
 	}
-	g.checkpoint, _ = goja.AssertFunction(cp)
-	dl, err := vm.RunString(defineLikeSrc)
-	if err != nil {
-		return fmt.Errorf("jsguard: %w", err)
-	}
-	g.defineLike, _ = goja.AssertFunction(dl)
 	for _, step := range []func() error{g.installStrings, g.installEncoders, g.installNormalize, g.installKeys, g.installArrays, g.installBuffers, g.installJSON, g.installRegExp} {
 		if err := step(); err != nil {
 			return fmt.Errorf("jsguard: %w", err)
@@ -190,6 +200,9 @@ func (g *guards) wrapCtor(name string, check func(args []goja.Value)) error {
 	proto, _ := orig.Get("prototype").(*goja.Object)
 	var w *goja.Object
 	w = g.vm.ToValue(func(cc goja.ConstructorCall) *goja.Object {
+		// Checked first, whatever the call: Buffer(size) without new
+		// allocates too.
+		check(cc.Arguments)
 		nt := cc.NewTarget
 		if nt == nil {
 			// goja passes no new.target for new w(...): This is then an
@@ -205,7 +218,6 @@ func (g *guards) wrapCtor(name string, check func(args []goja.Value)) error {
 			}
 			nt = w
 		}
-		check(cc.Arguments)
 		o, err := construct(nt, cc.Arguments...)
 		if err != nil {
 			panic(err)
@@ -880,20 +892,43 @@ func elementDigits(v goja.Value) float64 {
 	return 24 // floats, BigInts
 }
 
-// GuardBuffer caps the allocating statics of a Node-style Buffer (global
-// Buffer, from goja_nodejs): alloc, allocUnsafe, allocUnsafeSlow and from
-// an array-like, by MaxBufferBytes. It does nothing without a Buffer.
+// GuardBuffer caps the allocating parts of a Node-style Buffer (global
+// Buffer, from goja_nodejs): the constructor (Buffer(size), new
+// Buffer(arrayLike)), alloc, allocUnsafe, allocUnsafeSlow and from an
+// array-like, by MaxBufferBytes. It does nothing without a Buffer.
 func GuardBuffer(vm *goja.Runtime) error {
 	b, ok := vm.Get("Buffer").(*goja.Object)
 	if !ok {
 		return nil
 	}
-	g := &guards{vm: vm}
-	re, ok := vm.Get("RangeError").(*goja.Object)
-	if !ok {
-		return fmt.Errorf("jsguard: no RangeError")
+	g, err := newGuards(vm)
+	if err != nil {
+		return err
 	}
-	g.rangeError = re
+	// The deprecated constructor, Buffer(size) or new Buffer(arrayLike),
+	// allocates like alloc and from (a stand-in Buffer that is not a
+	// constructor only has its statics guarded).
+	if _, ctor := goja.AssertConstructor(b); ctor {
+		err := g.wrapCtor("Buffer", func(args []goja.Value) {
+			if len(args) == 0 {
+				return
+			}
+			a := args[0]
+			if _, obj := a.(*goja.Object); obj {
+				if !viewsMemory(a) {
+					g.checkBytes("Buffer", float64(lengthOf(a)))
+				}
+			} else if t := a.ExportType(); t != nil && (t.Kind() == reflect.Int64 || t.Kind() == reflect.Float64) {
+				g.checkBytes("Buffer", a.ToFloat())
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("jsguard: %w", err)
+		}
+	}
+	if b, ok = vm.Get("Buffer").(*goja.Object); !ok {
+		return nil
+	}
 	for _, name := range []string{"alloc", "allocUnsafe", "allocUnsafeSlow"} {
 		if _, ok := b.Get(name).(*goja.Object); !ok {
 			continue
