@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 
@@ -114,10 +115,11 @@ func (e *decodeError) Unwrap() error { return e.err }
 // Memory: a body of known size (Content-Length, no encoding) is read
 // straight into a slice of that size. Any other body (chunked, or
 // compressed: its decoded size is unknown until the end) is read into
-// 64 KiB pieces, so it never costs more than DOWNLOAD_MAXSIZE plus one
-// piece before it is refused, and is joined into one slice of its exact
-// size once complete (for that moment it takes twice its size, which the
-// budget counts).
+// 64 KiB pieces; past spillAt the full pieces go to an unlinked temporary
+// file (see spill), so that joining the complete body into one slice of
+// its exact size costs its size plus at most spillAt, never twice its
+// size. Without a usable temporary directory the pieces stay in memory and
+// the join briefly takes twice the size, which the budget counts.
 func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.Response, lim limits, hold *budgetHold) (body []byte, flags []string, decoded bool, received int64, err error) {
 	// Closing the body unblocks a read stuck on a silent peer when the
 	// deadline passes, whatever the transport.
@@ -199,7 +201,7 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 		}
 		return nil, nil, false, wire.n, err
 	}
-	var p pieces
+	p := pieces{spoolDir: d.spoolDir}
 	defer p.free()
 	// At most one byte past the limit is read: that byte tells a body of
 	// exactly DOWNLOAD_MAXSIZE from a longer one.
@@ -214,13 +216,20 @@ func (d *Downloader) readBody(ctx context.Context, req *crawl.Request, hr *http.
 			}
 			return nil, err
 		}
-		b := p.bytes()
-		d.budget.shrink(hold, p.size())
+		b, err := p.bytes()
+		d.budget.shrink(hold, p.memSize())
 		p.free()
+		if err != nil {
+			return nil, fmt.Errorf("reading back the spooled body: %w", err)
+		}
 		return b, nil
 	}
 	for {
 		buf, err := p.next(ctx, d.budget, hold)
+		if err == nil && p.spillErr != nil {
+			d.log.Debug("cannot spool a body to disk, keeping it in memory", "url", weburl.Redact(req.URL), "err", p.spillErr)
+			p.spillErr, p.spillOff = nil, true
+		}
 		if err != nil {
 			return nil, nil, decoded, wire.n, err
 		}
@@ -287,18 +296,38 @@ const pieceSize = 64 << 10
 // next body at once instead of waiting for a garbage collection.
 var piecePool = sync.Pool{New: func() any { return new([pieceSize]byte) }}
 
-// pieces is a body of unknown size being read: n bytes in full pieces,
-// the last one filled up to n.
+// spillAt is how many bytes of a body of unknown size stay in memory while
+// it is read; the full pieces past it go to a temporary file. It is the
+// constant in "a body costs its size plus a constant".
+const spillAt = 1 << 20
+
+// pieces is a body of unknown size being read: n bytes, the first spilled
+// of them in the spool file and the rest in full pieces, the last one
+// filled up to n.
 type pieces struct {
 	bufs []*[pieceSize]byte
 	n    int64
+
+	spoolDir string   // where the spool file is made ("" = no spooling)
+	spool    *os.File // unlinked at once: it vanishes with the process
+	spilled  int64    // bytes in spool, a multiple of pieceSize
+	spillOff bool     // spooling failed once: keep the rest in memory
+	spillErr error    // why, reported once by the caller
+	released int64    // spilled bytes not yet given back to the budget
 }
 
 // next returns the free space of the last piece, adding a piece (taken
-// from the budget) when it is full.
+// from the budget) when it is full. Past spillAt it first moves the full
+// pieces to the spool file and gives their bytes back to the budget.
 func (p *pieces) next(ctx context.Context, b *memBudget, h *budgetHold) ([]byte, error) {
 	if p.n < p.size() {
 		return p.bufs[len(p.bufs)-1][p.n%pieceSize:], nil
+	}
+	if p.memSize() >= spillAt && !p.spillOff && p.spoolDir != "" {
+		if err := p.spill(); err != nil {
+			p.spillErr, p.spillOff = err, true
+		}
+		b.shrink(h, p.freed())
 	}
 	if err := b.grow(ctx, h, pieceSize); err != nil {
 		return nil, err
@@ -308,15 +337,61 @@ func (p *pieces) next(ctx context.Context, b *memBudget, h *budgetHold) ([]byte,
 	return buf[:], nil
 }
 
-func (p *pieces) size() int64 { return int64(len(p.bufs)) * pieceSize }
+// spill appends the full pieces to the spool file, returning each written
+// piece to the pool. On a write error (a full disk) the pieces not written
+// stay in memory, in order after those that were.
+func (p *pieces) spill() error {
+	if p.spool == nil {
+		f, err := os.CreateTemp(p.spoolDir, "spiderrun-body-*")
+		if err != nil {
+			return err
+		}
+		os.Remove(f.Name())
+		p.spool = f
+	}
+	for len(p.bufs) > 0 {
+		if _, err := p.spool.Write(p.bufs[0][:]); err != nil {
+			return err
+		}
+		piecePool.Put(p.bufs[0])
+		p.bufs[0] = nil
+		p.bufs = p.bufs[1:]
+		p.spilled += pieceSize
+		p.released += pieceSize
+	}
+	return nil
+}
+
+// freed returns the bytes of pieces spilled since it was last called.
+func (p *pieces) freed() int64 {
+	n := p.released
+	p.released = 0
+	return n
+}
+
+// size is the bytes the body can hold without a new piece.
+func (p *pieces) size() int64 { return p.spilled + p.memSize() }
+
+// memSize is the bytes of the pieces in memory.
+func (p *pieces) memSize() int64 { return int64(len(p.bufs)) * pieceSize }
 
 // bytes joins the first n bytes into one slice of exactly that size.
-func (p *pieces) bytes() []byte {
+func (p *pieces) bytes() ([]byte, error) {
 	out := make([]byte, p.n)
-	for i, buf := range p.bufs {
-		copy(out[int64(i)*pieceSize:], buf[:])
+	head := min(p.spilled, p.n)
+	if head > 0 {
+		if _, err := p.spool.ReadAt(out[:head], 0); err != nil {
+			return nil, err
+		}
 	}
-	return out
+	for i, buf := range p.bufs {
+		off := head + int64(i)*pieceSize
+		if off >= p.n {
+			break
+		}
+		copy(out[off:], buf[:])
+	}
+	return out, nil
 }
 
 func (p *pieces) free() {
@@ -325,6 +400,10 @@ func (p *pieces) free() {
 		p.bufs[i] = nil
 	}
 	p.bufs = p.bufs[:0]
+	if p.spool != nil {
+		p.spool.Close()
+		p.spool = nil
+	}
 }
 
 func bodyless(req *crawl.Request, status int) bool {

@@ -67,7 +67,8 @@ type BudgetError struct {
 	Exhausted bool
 	Bodies    int
 	// Joining is set when a complete body of unknown size could not be
-	// joined into one slice (which takes its size again); Size is its size.
+	// joined into one slice (which takes its size again, while the pieces
+	// still in memory, Held, are copied); Size is its size.
 	Joining bool
 	Size    int64
 }
@@ -76,6 +77,9 @@ func (e *BudgetError) Error() string {
 	switch {
 	case e.Declared > 0:
 		return fmt.Sprintf("Content-Length %s exceeds DOWNLOAD_MEMORY_BUDGET %s", humanBytes(e.Declared), humanBytes(e.Budget))
+	case e.Joining && e.Held < e.Size:
+		return fmt.Sprintf("body of %s needs its size plus the %s it holds in memory while it is joined, more than DOWNLOAD_MEMORY_BUDGET %s",
+			humanBytes(e.Size), humanBytes(e.Held), humanBytes(e.Budget))
 	case e.Joining:
 		return fmt.Sprintf("body of %s needs twice its size while it is joined, more than DOWNLOAD_MEMORY_BUDGET %s",
 			humanBytes(e.Size), humanBytes(e.Budget))

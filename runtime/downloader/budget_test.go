@@ -1,12 +1,14 @@
 package downloader
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -246,14 +248,21 @@ func TestMemoryBudgetErrors(t *testing.T) {
 		mustFail(t, resp, err, crawl.MaxSizeExceeded, "GET "+u, "body of 200.0 KiB needs twice its size while it is joined, more than DOWNLOAD_MEMORY_BUDGET 256.0 KiB")
 	})
 
-	t.Run("a budget under twice DOWNLOAD_MAXSIZE is warned about", func(t *testing.T) {
+	t.Run("a spooled body that cannot be joined", func(t *testing.T) {
+		d := newDownloader(t, srv, func(o *Options) { o.MemoryBudget = 3 << 20; o.MaxSize = 8 << 20; o.SpoolDir = t.TempDir() })
+		u := srv.URL + "/bomb?enc=identity&size=3MiB"
+		resp, err := d.Download(context.Background(), get(u))
+		mustFail(t, resp, err, crawl.MaxSizeExceeded, "GET "+u, "body of 3.0 MiB needs its size plus the 64.0 KiB it holds in memory while it is joined, more than DOWNLOAD_MEMORY_BUDGET 3.0 MiB")
+	})
+
+	t.Run("a budget under DOWNLOAD_MAXSIZE plus 1 MiB is warned about", func(t *testing.T) {
 		for _, tc := range []struct {
 			budget, max int64
 			warn        bool
-		}{{1 << 20, 2 << 20, true}, {1 << 20, 600 << 10, true}, {1 << 20, 0, true}, {1 << 20, 512 << 10, false}, {0, 2 << 20, false}} {
+		}{{1 << 20, 2 << 20, true}, {1 << 20, 600 << 10, true}, {1 << 20, 0, true}, {1 << 20, 512 << 10, false}, {0, 2 << 20, false}, {4 << 20, 3 << 20, false}, {4 << 20, 3<<20 + 1, true}} {
 			log, buf := testLogger()
 			newDownloader(t, srv, func(o *Options) { o.MemoryBudget = tc.budget; o.MaxSize = tc.max; o.Logger = log })
-			if got := strings.Contains(buf.String(), "DOWNLOAD_MEMORY_BUDGET is under twice DOWNLOAD_MAXSIZE"); got != tc.warn {
+			if got := strings.Contains(buf.String(), "DOWNLOAD_MEMORY_BUDGET is under DOWNLOAD_MAXSIZE plus 1 MiB"); got != tc.warn {
 				t.Errorf("budget %d, max %d: warned %v, want %v:\n%s", tc.budget, tc.max, got, tc.warn, buf)
 			}
 		}
@@ -346,15 +355,19 @@ func TestMemoryBudgetStandstillThroughDownloads(t *testing.T) {
 }
 
 // Bodies are read without doubling: a body of known size costs its size,
-// one of unknown size (chunked, or compressed) its size in pieces plus the
-// joined copy, and a bomb refused at DOWNLOAD_MAXSIZE costs about
+// one of unknown size (chunked, or compressed) its size plus the spillAt
+// bytes kept in memory before the rest goes to the spool file (or twice
+// its size when no spool file can be made), and a bomb refused at DOWNLOAD_MAXSIZE costs about
 // DOWNLOAD_MAXSIZE plus its decoder's window. (Go's bytes.Buffer, which
 // this replaced, allocated about 3 × the size as it doubled, and held
 // twice the size at its peak.) The server's bodies are made before the
 // measurement, so only the client's allocations count.
 func TestBodyAllocation(t *testing.T) {
 	const size = 8 << 20
-	zeros := make([]byte, size)
+	page := make([]byte, size) // not zeros: a piece joined out of place must show
+	for i := range page {
+		page[i] = byte(i % 251)
+	}
 	bombs := map[string][]byte{}
 	for _, enc := range []string{"gzip", "br", "zstd"} {
 		b, err := fixture.Encode(make([]byte, 8*size), enc)
@@ -363,18 +376,18 @@ func TestBodyAllocation(t *testing.T) {
 		}
 		bombs[enc] = b
 	}
-	gz, err := fixture.Encode(zeros, "gzip")
+	gz, err := fixture.Encode(page, "gzip")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := fixture.New(t, fixture.Options{})
 	srv.Handle("/known", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
-		w.Write(zeros)
+		w.Write(page)
 	})
 	srv.Handle("/chunked", func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < size; i += 1 << 20 {
-			w.Write(zeros[i : i+1<<20])
+			w.Write(page[i : i+1<<20])
 		}
 	})
 	srv.Handle("/gzip", func(w http.ResponseWriter, r *http.Request) {
@@ -383,7 +396,7 @@ func TestBodyAllocation(t *testing.T) {
 	})
 	srv.Handle("/endless", func(w http.ResponseWriter, r *http.Request) {
 		for r.Context().Err() == nil {
-			if _, err := w.Write(zeros[:1<<20]); err != nil {
+			if _, err := w.Write(page[:1<<20]); err != nil {
 				return
 			}
 		}
@@ -393,20 +406,31 @@ func TestBodyAllocation(t *testing.T) {
 		w.Write(bombs[r.PathValue("enc")])
 	})
 	for _, tc := range []struct {
-		path   string
-		status string // "" = a response of size bytes
-		max    int64  // bytes allocated at most
+		path    string
+		status  string // "" = a response of size bytes
+		max     int64  // bytes allocated at most
+		noSpool bool   // the spool directory cannot be used
 	}{
-		{"/known", "", size + 256<<10},
-		{"/chunked", "", 2*size + 256<<10},
-		{"/gzip", "", 2*size + 512<<10},
-		{"/endless", "exceeded", size + 256<<10},
-		{"/bomb/gzip", "exceeded", size + 512<<10},
-		{"/bomb/br", "exceeded", size + 512<<10 + 16<<20},  // + its window (up to 16 MiB)
-		{"/bomb/zstd", "exceeded", size + 512<<10 + 8<<20}, // + its window (8 MiB at most)
+		{"/known", "", size + 256<<10, false},
+		{"/chunked", "", size + spillAt + 256<<10, false},
+		{"/gzip", "", size + spillAt + 512<<10, false},
+		{"/chunked", "", 2*size + 256<<10, true},
+		{"/gzip", "", 2*size + 512<<10, true},
+		{"/endless", "exceeded", size + 256<<10, false},
+		{"/bomb/gzip", "exceeded", size + 512<<10, false},
+		{"/bomb/br", "exceeded", size + 512<<10 + 16<<20, false},  // + its window (up to 16 MiB)
+		{"/bomb/zstd", "exceeded", size + 512<<10 + 8<<20, false}, // + its window (8 MiB at most)
 	} {
-		t.Run(tc.path, func(t *testing.T) {
-			d := newDownloader(t, srv, func(o *Options) { o.MaxSize = size; o.Timeout = 20 * time.Second })
+		name := tc.path
+		if tc.noSpool {
+			name += "/in-memory"
+		}
+		t.Run(name, func(t *testing.T) {
+			spool := t.TempDir()
+			if tc.noSpool {
+				spool = filepath.Join(spool, "missing")
+			}
+			d := newDownloader(t, srv, func(o *Options) { o.MaxSize = size; o.Timeout = 20 * time.Second; o.SpoolDir = spool })
 			// Empty the piece pool so that pieces count as allocated.
 			runtime.GC()
 			runtime.GC()
@@ -417,15 +441,70 @@ func TestBodyAllocation(t *testing.T) {
 			alloc := int64(after.TotalAlloc - before.TotalAlloc)
 			t.Logf("%s: allocated %.1f MiB", tc.path, float64(alloc)/(1<<20))
 			if tc.status == "" {
-				if err != nil || len(resp.Body) != size {
-					t.Fatalf("err %v", err)
+				if err != nil || !bytes.Equal(resp.Body, page) {
+					t.Fatalf("err %v, or the body differs from what was sent", err)
 				}
 			} else {
 				mustFail(t, resp, err, crawl.MaxSizeExceeded, tc.status)
+			}
+			if left, _ := os.ReadDir(spool); len(left) > 0 {
+				t.Errorf("spool files left behind: %v", left)
 			}
 			if alloc > tc.max {
 				t.Errorf("allocated %.1f MiB, want ≤ %.1f MiB", float64(alloc)/(1<<20), float64(tc.max)/(1<<20))
 			}
 		})
+	}
+}
+
+// A spool file that stops taking writes (a full disk) leaves the body
+// whole: the pieces already written are read back from the file, the rest
+// stays in memory, in order.
+func TestSpoolWriteErrorKeepsBody(t *testing.T) {
+	const size = 3*spillAt + 12345
+	want := make([]byte, size)
+	for i := range want {
+		want[i] = byte(i * 7 / 5)
+	}
+	b := newMemBudget(64 << 20)
+	h := &budgetHold{}
+	p := pieces{spoolDir: t.TempDir()}
+	defer p.free()
+	broke := false
+	for p.n < size {
+		buf, err := p.next(context.Background(), b, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.spool != nil && !broke {
+			// From now on every write fails, as on a full disk.
+			ro, err := os.Open(p.spool.Name())
+			if err != nil {
+				// The file is unlinked: reopen through /proc.
+				ro, err = os.Open(fmt.Sprintf("/proc/self/fd/%d", p.spool.Fd()))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.spool.Close()
+			p.spool, broke = ro, true
+		}
+		p.n += int64(copy(buf, want[p.n:]))
+	}
+	if p.spillErr == nil || !p.spillOff {
+		t.Fatalf("the failed write was not noticed (spilled %d)", p.spilled)
+	}
+	if p.spilled == 0 || p.memSize() == 0 {
+		t.Fatalf("want a body split between the file and memory: spilled %d, in memory %d", p.spilled, p.memSize())
+	}
+	got, err := p.bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the joined body differs from what was read")
+	}
+	if h.held != p.memSize() {
+		t.Fatalf("budget holds %d, the pieces in memory are %d", h.held, p.memSize())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +62,12 @@ type Options struct {
 	// that would exceed it waits; one that never can fails with
 	// MaxSizeExceeded. See memBudget.
 	MemoryBudget int64
+	// SpoolDir is where a body of unknown size (chunked, compressed) past
+	// 1 MiB is kept while it arrives, in an unlinked file, so that joining
+	// it costs its size once, not twice; "" is os.TempDir() ($TMPDIR). When
+	// no file can be made there (or the disk is full) the body stays in
+	// memory. A tmpfs there is memory too: point TMPDIR at a disk.
+	SpoolDir string
 	// FailOnDataLoss fails truncated bodies (DOWNLOAD_FAIL_ON_DATALOSS);
 	// when false they are returned flagged "dataloss".
 	FailOnDataLoss bool
@@ -111,6 +118,8 @@ type Downloader struct {
 	next    atomic.Uint64
 	log     *slog.Logger
 	budget  *memBudget
+	// spoolDir is Options.SpoolDir resolved.
+	spoolDir string
 
 	slotsMu   sync.Mutex
 	slots     map[string]*slot
@@ -180,12 +189,17 @@ func New(opts Options) (*Downloader, error) {
 		opts.Transport = NewHTTPTransport(opts.HTTP)
 	}
 	d := &Downloader{opts: opts, log: opts.Logger, slots: map[string]*slot{}, dialer: opts.HTTP.Dialer, budget: newMemBudget(opts.MemoryBudget)}
-	if opts.MemoryBudget > 0 && (opts.MaxSize <= 0 || opts.MaxSize > opts.MemoryBudget/2) {
+	if d.spoolDir = opts.SpoolDir; d.spoolDir == "" {
+		d.spoolDir = os.TempDir()
+	}
+	// A complete body of unknown size is joined while up to spillAt of it
+	// (all of it when smaller) is still in pieces: the most one body needs.
+	if opts.MemoryBudget > 0 && (opts.MaxSize <= 0 || opts.MaxSize+min(opts.MaxSize, spillAt) > opts.MemoryBudget) {
 		maxSize := "no limit"
 		if opts.MaxSize > 0 {
 			maxSize = humanBytes(opts.MaxSize)
 		}
-		d.log.Warn("DOWNLOAD_MEMORY_BUDGET is under twice DOWNLOAD_MAXSIZE: a body over the budget, or of unknown size (chunked, compressed) over half of it, will fail",
+		d.log.Warn("DOWNLOAD_MEMORY_BUDGET is under DOWNLOAD_MAXSIZE plus 1 MiB (twice DOWNLOAD_MAXSIZE when that is under 1 MiB): a body over the budget, or of unknown size (chunked, compressed) that needs more while it is joined, will fail",
 			"maxsize", maxSize, "memory_budget", humanBytes(opts.MemoryBudget))
 	}
 	for _, p := range opts.Proxies {
