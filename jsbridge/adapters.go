@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -30,7 +31,14 @@ func (s *Spider) callJSWith(ctx context.Context, where, fn, url string, spiderFi
 		return invResult{err: fmt.Errorf("%s: %q is not an exported function (exported: %s)", where, fn, strings.Join(s.exportList(), ", "))}
 	}
 	inv := s.newInvocation(where, fn, url, nil)
-	inv.onDone = conv
+	inv.onDone = func(exc, val goja.Value) invResult {
+		if inv.ended.Load() {
+			// The caller stopped waiting (its context ended): it no longer
+			// owns what conv would write (a middleware's request).
+			return invResult{}
+		}
+		return conv(exc, val)
+	}
 	s.start(inv, func() {
 		var argv []goja.Value
 		if spiderFirst {
@@ -129,7 +137,11 @@ var (
 // request, response, spider) returns a Response or a Request;
 // process_exception(request, failure, spider) returns nothing (the error
 // goes on), a Request or a Response. Each may be async. Throwing
-// IgnoreRequest drops the request.
+// IgnoreRequest drops the request. As in Scrapy, the request is one
+// object: response.request and failure.request are the request argument,
+// and what a method changes in place on it (meta, headers, cb_kwargs, ...)
+// or on response.flags is written back to the Go request and response
+// that the rest of the chain and the callback get.
 func (s *Spider) DownloaderMiddleware(processRequest, processResponse, processException string) (*DownloaderMiddleware, error) {
 	for _, fn := range []string{processRequest, processResponse, processException} {
 		if fn != "" && !s.HasExport(fn) {
@@ -166,6 +178,10 @@ func (m *DownloaderMiddleware) result(where string, req *crawl.Request, orig *cr
 		if err != nil {
 			return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: err.Error(), Err: err}}
 		}
+		absorbEngineMeta(r)
+		if r.Parent == "" {
+			r.Parent = req.Parent
+		}
 		return invResult{val: middleware.Result{Request: r}}
 	}
 	return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: fmt.Sprintf("%s returned a %s; want nothing, a Request or a Response", where, typeName(val))}}
@@ -183,15 +199,9 @@ func (m *DownloaderMiddleware) ProcessRequest(ctx context.Context, req *crawl.Re
 		reqObj = s.requestObject(req)
 		return []goja.Value{reqObj}
 	}, func(exc, val goja.Value) invResult {
-		r := m.result(where, req, nil, exc, val)
-		if r.err == nil {
-			// Scrapy middlewares change the request in place and return
-			// nothing: carry those changes back.
-			if err := s.updateRequest(req, reqObj); err != nil {
-				return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: err.Error(), Err: err}}
-			}
-		}
-		return r
+		// Scrapy middlewares change the request in place and return
+		// nothing: carry those changes back.
+		return m.finish(where, req, reqObj, nil, m.result(where, req, nil, exc, val))
 	})
 	if res.err != nil {
 		return middleware.Result{}, res.err
@@ -200,7 +210,9 @@ func (m *DownloaderMiddleware) ProcessRequest(ctx context.Context, req *crawl.Re
 }
 
 // updateRequest copies a Request object's state back into req, keeping the
-// engine-owned fields. Loop only.
+// engine-owned fields, so that what a middleware changed in place (meta,
+// headers, cb_kwargs, ...) is what the downloader and the callback see, as
+// in Scrapy where they share the one Request. Loop only.
 func (s *Spider) updateRequest(req *crawl.Request, o *goja.Object) error {
 	r, err := s.requestFromObject(o)
 	if err != nil {
@@ -212,23 +224,98 @@ func (s *Spider) updateRequest(req *crawl.Request, o *goja.Object) error {
 	if req.Local == nil {
 		req.Local = saved.Local
 	}
+	req.Parent = saved.Parent
+	absorbEngineMeta(req)
 	return nil
 }
 
-// ProcessResponse implements middleware.ResponseProcessor.
+// absorbEngineMeta moves Scrapy's engine-owned meta keys (depth,
+// retry_times, redirect_times, redirect_urls) that a script left in meta
+// into the request's fields. metaObject shows the fields in meta, so a
+// round trip through JS brings them back: a value the script changed wins
+// (as a meta write does in Scrapy), and none is left in Meta to go stale
+// when retry or redirect later update the field.
+func absorbEngineMeta(r *crawl.Request) {
+	if len(r.Meta) == 0 {
+		return
+	}
+	if n, ok := metaInt(r.Meta["depth"]); ok {
+		r.Depth = n
+		delete(r.Meta, "depth")
+	}
+	if n, ok := metaInt(r.Meta["retry_times"]); ok {
+		r.RetryTimes = n
+		delete(r.Meta, "retry_times")
+	}
+	if n, ok := metaInt(r.Meta["redirect_times"]); ok {
+		r.RedirectTimes = n
+		delete(r.Meta, "redirect_times")
+	}
+	if v, ok := r.Meta["redirect_urls"]; ok {
+		var urls []string
+		ok := true
+		switch l := v.(type) {
+		case []string:
+			urls = l
+		case []any:
+			for _, u := range l {
+				str, isStr := u.(string)
+				ok = ok && isStr
+				urls = append(urls, str)
+			}
+		default:
+			ok = false
+		}
+		if ok {
+			r.RedirectURLs = urls
+			delete(r.Meta, "redirect_urls")
+		}
+	}
+	if len(r.Meta) == 0 {
+		r.Meta = nil
+	}
+}
+
+func metaInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case float64:
+		if n == float64(int(n)) {
+			return int(n), true
+		}
+	}
+	return 0, false
+}
+
+// ProcessResponse implements middleware.ResponseProcessor. request and
+// response.request are one object, so response.meta === request.meta (in
+// Scrapy, response.meta is response.request.meta); what the middleware
+// changes on it, and on response.flags, is carried back to the Go request
+// and response, which the rest of the chain and the callback get.
 func (m *DownloaderMiddleware) ProcessResponse(ctx context.Context, req *crawl.Request, resp *crawl.Response) (middleware.Result, error) {
 	if m.processResponse == "" {
 		return middleware.Result{}, nil
 	}
 	s := m.s
 	where := "process_response " + m.processResponse
+	var reqObj *goja.Object
+	var respJS *jsResponse
 	res := s.callJS(ctx, where, m.processResponse, req.URL, func() []goja.Value {
 		if resp.Request == nil {
 			resp.Request = req
 		}
-		return []goja.Value{s.requestObject(req), s.newResponse(resp)}
+		reqObj = s.requestObject(req)
+		respObj := s.newResponse(resp)
+		respJS, _ = s.responseOf(respObj)
+		if respJS != nil && resp.Request == req {
+			respJS.shareRequest(reqObj)
+		}
+		return []goja.Value{reqObj, respObj}
 	}, func(exc, val goja.Value) invResult {
-		return m.result(where, req, resp, exc, val)
+		return m.finish(where, req, reqObj, respJS, m.result(where, req, resp, exc, val))
 	})
 	if res.err != nil {
 		return middleware.Result{}, res.err
@@ -236,7 +323,60 @@ func (m *DownloaderMiddleware) ProcessResponse(ctx context.Context, req *crawl.R
 	return res.val.(middleware.Result), nil
 }
 
-// ProcessException implements middleware.ExceptionProcessor.
+// shareRequest makes reqObj the response's request property, so that
+// response.request === request and response.meta === request.meta.
+func (j *jsResponse) shareRequest(reqObj *goja.Object) {
+	if j.cache == nil {
+		j.cache = make(map[string]goja.Value, 4)
+	}
+	j.cache["request"] = reqObj
+}
+
+// finish writes the middleware's in-place changes back (also when it
+// threw: in Scrapy the failed request is the changed one) and returns r,
+// or the error of a request object the script broke. Loop only.
+func (m *DownloaderMiddleware) finish(where string, req *crawl.Request, reqObj *goja.Object, respJS *jsResponse, r invResult) invResult {
+	if err := m.writeBack(req, reqObj, respJS); err != nil && r.err == nil {
+		return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: err.Error(), Err: err}}
+	}
+	return r
+}
+
+// writeBack carries a middleware's in-place changes back to Go: the
+// request object into req, and, when the response was given, the flags
+// and the response's own request (when it is not req). Loop only.
+func (m *DownloaderMiddleware) writeBack(req *crawl.Request, reqObj *goja.Object, respJS *jsResponse) error {
+	s := m.s
+	if reqObj != nil {
+		if err := s.updateRequest(req, reqObj); err != nil {
+			return err
+		}
+	}
+	if respJS == nil {
+		return nil
+	}
+	if ro, ok := respJS.cache["request"].(*goja.Object); ok && ro != reqObj && respJS.r.Request != nil && respJS.r.Request != req {
+		if err := s.updateRequest(respJS.r.Request, ro); err != nil {
+			return err
+		}
+	}
+	if fo, ok := respJS.cache["flags"].(*goja.Object); ok {
+		n := int(fo.Get("length").ToInteger())
+		flags := make([]string, 0, n)
+		for i := range n {
+			flags = append(flags, fo.Get(strconv.Itoa(i)).String())
+		}
+		if n == 0 {
+			flags = nil
+		}
+		respJS.r.Flags = flags
+	}
+	return nil
+}
+
+// ProcessException implements middleware.ExceptionProcessor; request and
+// failure.request are one object, and in-place changes reach the request
+// as in ProcessRequest.
 func (m *DownloaderMiddleware) ProcessException(ctx context.Context, req *crawl.Request, err error) (middleware.Result, error) {
 	if m.processException == "" {
 		return middleware.Result{}, nil
@@ -247,10 +387,16 @@ func (m *DownloaderMiddleware) ProcessException(ctx context.Context, req *crawl.
 	if !errors.As(err, &f) {
 		f = crawl.NewFailure(crawl.UnknownError, req, err)
 	}
+	var reqObj *goja.Object
 	res := s.callJS(ctx, where, m.processException, req.URL, func() []goja.Value {
-		return []goja.Value{s.requestObject(req), s.failureObject(f)}
+		reqObj = s.requestObject(req)
+		fo := s.failureObject(f)
+		if f.Request == nil || f.Request == req {
+			_ = fo.Set("request", reqObj)
+		}
+		return []goja.Value{reqObj, fo}
 	}, func(exc, val goja.Value) invResult {
-		return m.result(where, req, nil, exc, val)
+		return m.finish(where, req, reqObj, nil, m.result(where, req, nil, exc, val))
 	})
 	if res.err != nil {
 		return middleware.Result{}, res.err

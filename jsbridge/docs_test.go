@@ -2,29 +2,86 @@ package jsbridge
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/coder/websocket"
+
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	wsdl "github.com/spiderrun/spiderrun/runtime/websocket"
 )
 
-// docBlock is one ```js block of specs/js-api.md.
+// The documentation's code blocks are executed (issue #14: the documented
+// JS contract equals the runtime). Every fenced block of README.md and
+// specs/*.md whose language is js, javascript, mjs, ts or typescript runs
+// here through the real engine against docSite, unless
+//
+//   - its first line names a file (`// quotes.js`) that a spider spec (a
+//     yaml block) of the same page uses as its script or js_path: then
+//     cmd/spiderrun's TestDocSpecs runs it with that spec through the CLI
+//     (here it is only compiled), or
+//   - the line before it is `<!-- doc-test: fragment (reason) -->`.
+//
+// A block's `// item: {...}` lines are items the crawl must produce,
+// `// items: N` the exact number of items; every block must also finish
+// without an error. The fence's attributes (```js hooks=spider_opened:opened
+// pipelines=clean spider_middlewares=process_start:mark) wire it like the
+// spec keys of the same names.
+
+// docBlock is one fenced code block of a markdown file.
 type docBlock struct {
-	line  int // line of the first code line
+	file  string // path relative to the repository root
+	line  int    // line of the first code line
+	lang  string // js, ts, yaml (normalised)
 	code  string
 	attrs map[string]string
 	items []string // `// item: {...}` lines
+	count int      // `// items: N`, or -1
+	// kind and reason come from a `<!-- doc-test: kind (reason) -->` line
+	// right before the fence.
+	kind, reason string
+	// name is the file the block shows, from its first line (`// quotes.js`,
+	// `# spider.yaml`).
+	name string
 }
 
+func (b docBlock) String() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
+
+var (
+	docDirective = regexp.MustCompile(`^<!-- doc-test: ([a-z]+)(?: \((.+)\))? -->$`)
+	docFileName  = regexp.MustCompile(`^(?://|#) ([\w./-]+\.(?:js|mjs|cjs|ts|ya?ml))$`)
+	docLangs     = map[string]string{"js": "js", "javascript": "js", "mjs": "js", "ts": "ts", "typescript": "ts", "yaml": "yaml", "yml": "yaml"}
+)
+
+// docFiles are the markdown files whose code blocks are executed.
+func docFiles(t *testing.T) []string {
+	t.Helper()
+	specs, err := filepath.Glob("../specs/*.md")
+	if err != nil || len(specs) < 10 {
+		t.Fatalf("specs/*.md: %d files (%v)", len(specs), err)
+	}
+	return append([]string{"../README.md"}, specs...)
+}
+
+// readDocBlocks returns the fenced blocks of path in a language of
+// docLangs (indented fences included).
 func readDocBlocks(t *testing.T, path string) []docBlock {
 	t.Helper()
 	f, err := os.Open(path)
@@ -32,40 +89,107 @@ func readDocBlocks(t *testing.T, path string) []docBlock {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	rel := strings.TrimPrefix(filepath.ToSlash(path), "../")
 	var blocks []docBlock
 	var cur *docBlock
 	var code strings.Builder
+	inFence, prev := false, ""
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
 		switch {
-		case cur == nil && strings.HasPrefix(line, "```js"):
-			cur = &docBlock{line: n + 1, attrs: map[string]string{}}
-			for _, kv := range strings.Fields(strings.TrimPrefix(line, "```js")) {
+		case !inFence && strings.HasPrefix(trimmed, "```"):
+			inFence = true
+			info := strings.Fields(strings.TrimPrefix(trimmed, "```"))
+			if len(info) == 0 || docLangs[info[0]] == "" {
+				break
+			}
+			cur = &docBlock{file: rel, line: n + 1, lang: docLangs[info[0]], attrs: map[string]string{}, count: -1}
+			for _, kv := range info[1:] {
 				k, v, _ := strings.Cut(kv, "=")
 				cur.attrs[k] = v
 			}
+			if m := docDirective.FindStringSubmatch(prev); m != nil {
+				cur.kind, cur.reason = m[1], m[2]
+			} else if strings.Contains(prev, "doc-test") {
+				t.Errorf("%s:%d: malformed directive %q (want <!-- doc-test: kind (reason) -->)", rel, n-1, prev)
+			}
 			code.Reset()
-		case cur != nil && strings.HasPrefix(line, "```"):
-			cur.code = code.String()
-			blocks = append(blocks, *cur)
-			cur = nil
+		case inFence && strings.HasPrefix(trimmed, "```"):
+			inFence = false
+			if cur != nil {
+				cur.code = code.String()
+				if first, _, _ := strings.Cut(cur.code, "\n"); docFileName.MatchString(first) {
+					cur.name = docFileName.FindStringSubmatch(first)[1]
+				}
+				blocks = append(blocks, *cur)
+				cur = nil
+			}
 		case cur != nil:
 			code.WriteString(line)
 			code.WriteByte('\n')
-			if item, ok := strings.CutPrefix(strings.TrimSpace(line), "// item: "); ok {
+			if item, ok := strings.CutPrefix(trimmed, "// item: "); ok {
 				cur.items = append(cur.items, item)
 			}
+			if c, ok := strings.CutPrefix(trimmed, "// items: "); ok {
+				if cur.count, err = strconv.Atoi(c); err != nil {
+					t.Errorf("%s:%d: bad // items line %q", rel, n, trimmed)
+				}
+			}
+		}
+		if trimmed != "" {
+			prev = trimmed
 		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+	if inFence {
+		t.Errorf("%s: unclosed code fence", rel)
+	}
 	return blocks
 }
 
-// docSite is the fixture site of the documentation examples.
-func docSite(t *testing.T) *httptest.Server {
+var (
+	specScriptRe = regexp.MustCompile(`(?m)^script:\s*(\S+\.(?:js|mjs|cjs|ts))\s*(?:#.*)?$`)
+	specJSPathRe = regexp.MustCompile(`(?m)^js_path:\s*\[([^\]]*)\]`)
+)
+
+// specFiles are the files the spider specs (yaml blocks) among blocks
+// use: their script and js_path entries (a directory ends in "/").
+func specFiles(blocks []docBlock) []string {
+	var out []string
+	for _, b := range blocks {
+		if b.lang != "yaml" || b.kind == "fragment" {
+			continue
+		}
+		for _, m := range specScriptRe.FindAllStringSubmatch(b.code, -1) {
+			out = append(out, m[1])
+		}
+		for _, m := range specJSPathRe.FindAllStringSubmatch(b.code, -1) {
+			for _, p := range strings.Split(m[1], ",") {
+				out = append(out, strings.Trim(strings.TrimSpace(p), `'"`))
+			}
+		}
+	}
+	return out
+}
+
+// usedBySpec reports whether a block naming file name is a script or
+// js_path file of one of the specs.
+func usedBySpec(name string, files []string) bool {
+	for _, f := range files {
+		if f == name || (strings.HasSuffix(f, "/") && strings.HasPrefix(name, f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// docSite is the fixture site of the documentation examples. Every host
+// reaches it (docFetcher): an example may name https://example.com/...
+func docSite(t *testing.T) (plain, secure *httptest.Server) {
 	quote := func(id int, text, author string, tags ...string) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, `<div class="quote" data-id="%d"><span class="text">%s</span><small class="author">%s</small>`, id, text, author)
@@ -86,7 +210,8 @@ func docSite(t *testing.T) *httptest.Server {
 			quote(2, "The person, be it gentleman or lady", "Jane Austen")+
 			`<ul class="pager"><li class="next"><a href="/page/2/">Next →</a></li></ul>`+
 			`<form id="login" action="/login" method="post"><input type="hidden" name="csrf_token" value="t0k3n">`+
-			`<input name="username"><input type="password" name="password"></form></body></html>`)
+			`<input name="username"><input type="password" name="password"></form>`+
+			`<p class="price">£51.77</p><script>window.__STATE__ = {"page": 1};</script></body></html>`)
 	})
 	mux.HandleFunc("/page/2/", func(w http.ResponseWriter, r *http.Request) {
 		html(w, `<html><head><title>Quotes to Scrape</title></head><body>`+quote(3, "Third", "Someone")+`</body></html>`)
@@ -104,80 +229,273 @@ func docSite(t *testing.T) *httptest.Server {
 		fmt.Fprintf(w, "%s %s", r.Method, b)
 	}
 	mux.HandleFunc("/login", echo)
-	mux.HandleFunc("/echo", echo)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+	// specs/sessions.md: a page per account, by its session cookie.
+	mux.HandleFunc("/orders", func(w http.ResponseWriter, r *http.Request) {
+		user := "anonymous"
+		if c, err := r.Cookie("sessionid"); err == nil {
+			user = map[string]string{"a1": "alice", "b1": "bob"}[c.Value]
+		}
+		html(w, `<html><body><p class="user">`+user+`</p></body></html>`)
+	})
+	// specs/websocket.md: wss://example.com/feed and /echo.
+	ws := func(fn func(ctx context.Context, c *websocket.Conn)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			fn(r.Context(), c)
+		}
+	}
+	mux.HandleFunc("/feed", ws(func(ctx context.Context, c *websocket.Conn) {
+		send := func(v string) bool { return c.Write(ctx, websocket.MessageText, []byte(v)) == nil }
+		for {
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var msg struct {
+				Subscribe string `json:"subscribe"`
+				Next      int    `json:"next"`
+			}
+			_ = json.Unmarshal(data, &msg) // "ping" is not JSON
+			switch {
+			case msg.Subscribe == "quotes":
+				if !send(`{"type":"quote","text":"first quote"}`) || !send(`{"type":"quote","text":"second quote"}`) ||
+					!send(`{"type":"page-end","page":1}`) {
+					return
+				}
+			case msg.Next == 2:
+				send(`{"type":"quote","text":"third quote"}`)
+				c.Close(websocket.StatusNormalClosure, "the end")
+				return
+			}
+		}
+	}))
+	wsEcho := ws(func(ctx context.Context, c *websocket.Conn) {
+		for {
+			typ, data, err := c.Read(ctx)
+			if err != nil || c.Write(ctx, typ, data) != nil {
+				return
+			}
+		}
+	})
+	// /echo: the request's method and body, or over WebSocket every
+	// message back with its frame type.
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			wsEcho(w, r)
+			return
+		}
+		echo(w, r)
+	})
+	plain = httptest.NewServer(mux)
+	t.Cleanup(plain.Close)
+	secure = httptest.NewTLSServer(mux)
+	t.Cleanup(secure.Close)
+	return plain, secure
 }
 
-// TestDocExamples runs every ```js block of specs/js-api.md through the
-// real engine against the fixture site and checks its `// item:` lines.
+// docFetcher downloads every URL from docSite, whatever its host: HTTP(S)
+// from the plain server (the Host header keeps the name), ws:// and wss://
+// through the real WebSocket manager, dialled to the plain and TLS server.
+func docFetcher(t *testing.T, plain, secure *httptest.Server) engine.Fetcher {
+	addr, tlsAddr := plain.Listener.Addr().String(), secure.Listener.Addr().String()
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Host = r.URL.Host
+		r.URL.Scheme, r.URL.Host = "http", addr
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	h := httpFetcher(client)
+	wsm := wsdl.NewManager(wsdl.Options{
+		// A profile name makes wss:// go through DialTLS (the impersonating
+		// dialer in a real crawl).
+		Impersonate: "doc-test",
+		DialTLS: func(ctx context.Context, _, _, _ string, _ *url.URL, alpn []string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, "tcp", tlsAddr)
+			if err != nil {
+				return nil, err
+			}
+			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: alpn}) //nolint:gosec // the local test server
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return tc, nil
+		},
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	})
+	t.Cleanup(wsm.Close)
+	return engine.FetcherFunc(func(ctx context.Context, r *crawl.Request) (*crawl.Response, *crawl.Request, error) {
+		if wsdl.IsWebSocket(r) {
+			resp, err := wsm.Download(ctx, r)
+			return resp, nil, err
+		}
+		return h.Fetch(ctx, r)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestDocExamples runs every js/ts block of README.md and specs/*.md (see
+// the comment at the top of this file) through the real engine against
+// the fixture site and checks its `// item:` lines.
 func TestDocExamples(t *testing.T) {
 	t.Parallel()
-	blocks := readDocBlocks(t, "../specs/js-api.md")
-	if len(blocks) < 10 {
-		t.Fatalf("found %d js blocks in specs/js-api.md", len(blocks))
+	plain, secure := docSite(t)
+	ran := 0
+	for _, path := range docFiles(t) {
+		blocks := readDocBlocks(t, path)
+		used := specFiles(blocks)
+		for _, b := range blocks {
+			if (b.lang != "js" && b.lang != "ts") || b.kind == "fragment" {
+				continue
+			}
+			if b.name != "" && usedBySpec(b.name, used) {
+				// Run with its spec by cmd/spiderrun TestDocSpecs; it
+				// must compile on its own.
+				t.Run(b.String(), func(t *testing.T) {
+					if _, err := compileDocBlock(b); err != nil {
+						t.Fatal(err)
+					}
+				})
+				continue
+			}
+			ran++
+			t.Run(b.String(), func(t *testing.T) {
+				t.Parallel()
+				runDocBlock(t, b, plain, secure)
+			})
+		}
 	}
-	srv := docSite(t)
-	for _, b := range blocks {
-		t.Run(fmt.Sprintf("line_%d", b.line), func(t *testing.T) {
-			t.Parallel()
-			prog, err := compile.Compile(compile.Source{Filename: "specs/js-api.md", Code: b.code, Line: b.line, Col: 1, ResolveDir: "../specs"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			logs := &logBuffer{}
-			opts := Options{Program: prog, Name: "docs", StartURLs: []string{srv.URL + "/"}, Logger: newTestLogger(logs)}
-			for _, kv := range splitList(b.attrs["hooks"]) {
-				sig, fn, _ := strings.Cut(kv, ":")
-				if opts.Hooks == nil {
-					opts.Hooks = map[string]string{}
+	if ran < 15 {
+		t.Fatalf("only %d blocks executed: is the markdown parser broken?", ran)
+	}
+}
+
+func compileDocBlock(b docBlock) (*compile.Program, error) {
+	return compile.Compile(compile.Source{Filename: b.file, Code: b.code, Line: b.line, Col: 1,
+		ResolveDir: "..", TypeScript: b.lang == "ts"})
+}
+
+// runDocBlock runs one block as a spider whose start URL is the fixture
+// site's home page.
+func runDocBlock(t *testing.T, b docBlock, plain, secure *httptest.Server) {
+	prog, err := compileDocBlock(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	opts := Options{Program: prog, Name: "docs", StartURLs: []string{plain.URL + "/"}, Logger: newTestLogger(logs)}
+	for _, kv := range splitList(b.attrs["hooks"]) {
+		sig, fn, _ := strings.Cut(kv, ":")
+		if opts.Hooks == nil {
+			opts.Hooks = map[string]string{}
+		}
+		opts.Hooks[sig] = fn
+	}
+	for _, kv := range splitList(b.attrs["spider_middlewares"]) {
+		method, fn, _ := strings.Cut(kv, ":")
+		var m SpiderMiddleware
+		switch method {
+		case "process_start":
+			m.ProcessStart = fn
+		case "process_spider_input":
+			m.ProcessSpiderInput = fn
+		case "process_spider_exception":
+			m.ProcessSpiderException = fn
+		default:
+			m.ProcessSpiderOutput = fn
+		}
+		opts.SpiderMiddlewares = append(opts.SpiderMiddlewares, m)
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	var pipes []pipeline.Pipeline
+	for _, fn := range splitList(b.attrs["pipelines"]) {
+		p, err := s.Pipeline(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipes = append(pipes, p)
+	}
+	res, sink := runEngine(t, s, func(o *engine.Options) {
+		o.Pipelines = pipes
+		o.Fetcher = docFetcher(t, plain, secure)
+	})
+	if res.Reason != engine.ReasonFinished || res.Errors != 0 {
+		t.Fatalf("reason %q, %d errors\nlogs:\n%s", res.Reason, res.Errors, logs)
+	}
+	got := sink.jsonLines()
+	if len(b.items) == 0 && b.count < 0 {
+		t.Logf("no // item lines: checked that it runs without an error (%d items)", len(got))
+	}
+	for _, want := range b.items {
+		var v any
+		if err := json.Unmarshal([]byte(want), &v); err != nil {
+			t.Fatalf("bad // item line %q: %v", want, err)
+		}
+		if !slices.Contains(got, want) {
+			t.Errorf("missing item %s\ngot:\n%s\nlogs:\n%s", want, strings.Join(got, "\n"), logs)
+		}
+	}
+	if b.count >= 0 && len(got) != b.count {
+		t.Errorf("%d items, want %d (// items: %d)\ngot:\n%s", len(got), b.count, b.count, strings.Join(got, "\n"))
+	}
+}
+
+// TestDocBlocksAccounted: every code block of the documentation is
+// executed here, executed with its spec by cmd/spiderrun TestDocSpecs, or
+// marked as a fragment with a reason; fragments stay few.
+func TestDocBlocksAccounted(t *testing.T) {
+	t.Parallel()
+	var here, withSpec, specs, validated []string
+	fragments := map[string]string{}
+	for _, path := range docFiles(t) {
+		blocks := readDocBlocks(t, path)
+		used := specFiles(blocks)
+		for _, b := range blocks {
+			switch {
+			case b.kind == "fragment":
+				if b.reason == "" {
+					t.Errorf("%s: a fragment needs a reason: <!-- doc-test: fragment (why) -->", b)
 				}
-				opts.Hooks[sig] = fn
-			}
-			for _, kv := range splitList(b.attrs["spider_middlewares"]) {
-				method, fn, _ := strings.Cut(kv, ":")
-				var m SpiderMiddleware
-				switch method {
-				case "process_start":
-					m.ProcessStart = fn
-				case "process_spider_input":
-					m.ProcessSpiderInput = fn
-				case "process_spider_exception":
-					m.ProcessSpiderException = fn
-				default:
-					m.ProcessSpiderOutput = fn
+				fragments[b.String()] = b.reason
+			case b.kind == "validate" && b.lang == "yaml":
+				if b.reason == "" {
+					t.Errorf("%s: say why the spec is only validated: <!-- doc-test: validate (why) -->", b)
 				}
-				opts.SpiderMiddlewares = append(opts.SpiderMiddlewares, m)
-			}
-			s, err := New(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Shutdown)
-			var pipes []pipeline.Pipeline
-			for _, fn := range splitList(b.attrs["pipelines"]) {
-				p, err := s.Pipeline(fn)
-				if err != nil {
-					t.Fatal(err)
+				validated = append(validated, b.String())
+			case b.kind != "":
+				t.Errorf("%s: unknown doc-test directive %q (fragment, or validate for a spec)", b, b.kind)
+			case b.lang == "yaml":
+				if !regexp.MustCompile(`(?m)^name:`).MatchString(b.code) {
+					t.Errorf("%s: a yaml block that is not a spider spec (no name:) must be marked as a fragment", b)
 				}
-				pipes = append(pipes, p)
+				specs = append(specs, b.String())
+			case b.name != "" && usedBySpec(b.name, used):
+				withSpec = append(withSpec, b.String())
+			default:
+				here = append(here, b.String())
 			}
-			res, sink := runEngine(t, s, func(o *engine.Options) { o.Pipelines = pipes })
-			if res.Reason != engine.ReasonFinished || res.Errors != 0 {
-				t.Fatalf("reason %q, %d errors\nlogs:\n%s", res.Reason, res.Errors, logs)
-			}
-			got := sink.jsonLines()
-			for _, want := range b.items {
-				var v any
-				if err := json.Unmarshal([]byte(want), &v); err != nil {
-					t.Fatalf("bad // item line %q: %v", want, err)
-				}
-				if !slices.Contains(got, want) {
-					t.Errorf("missing item %s\ngot:\n%s", want, strings.Join(got, "\n"))
-				}
-			}
-		})
+		}
+	}
+	if len(fragments) > 4 {
+		t.Errorf("%d fragments: make more of them runnable (%v)", len(fragments), fragments)
+	}
+	t.Logf("executed here: %d; scripts run with their spec: %d; specs run: %d; specs validated: %d; fragments: %d",
+		len(here), len(withSpec), len(specs), len(validated), len(fragments))
+	for b, why := range fragments {
+		t.Logf("fragment %s: %s", b, why)
 	}
 }
 

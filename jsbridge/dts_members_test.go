@@ -60,6 +60,13 @@ func TestDeclaredMembersExist(t *testing.T) {
 	add("new LinkExtractor().extract_links(response)[0]", "interface Link {", nil)
 	add("new LinkExtractor()", "declare class LinkExtractor {", map[string]bool{"constructor": true})
 	add("new ResultHolder()", "declare class ResultHolder {", map[string]bool{"constructor": true})
+	add("new WebSocketMsg({data: 'x', flags: 'binary'})", "declare class WebSocketMsg {", map[string]bool{"constructor": true})
+	add("new WebSocketMsg('x', {binary: true})", "declare class WebSocketMsg {", map[string]bool{"constructor": true})
+	add("new TextEncoder()", "declare class TextEncoder {", nil)
+	add("new TextDecoder()", "declare class TextDecoder {", map[string]bool{"constructor": true})
+	add("new URL('http://example.test/a?b=c')", "declare class URL {", map[string]bool{"constructor": true})
+	add("new URLSearchParams('a=1')", "declare class URLSearchParams {", map[string]bool{"constructor": true})
+	add("console", "interface Console {", nil)
 	add("new CloseSpider('x')", "declare class CloseSpider extends Error {", map[string]bool{"constructor": true})
 	if len(checks) < 60 {
 		t.Fatalf("only %d members found in spiderrun.d.ts: the parser is broken", len(checks))

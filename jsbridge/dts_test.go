@@ -32,6 +32,22 @@ func TestTypeDeclarations(t *testing.T) {
 			t.Errorf("global %s is not declared in spiderrun.d.ts", g)
 		}
 	}
+	// The virtual module "spiderrun" exports exactly the globals it
+	// re-exports at runtime.
+	m := regexp.MustCompile(`(?s)declare module "spiderrun" \{.*?export \{(.*?)\};`).FindStringSubmatch(string(src))
+	if m == nil {
+		t.Fatal(`spiderrun.d.ts: no export list in declare module "spiderrun"`)
+	}
+	var exported []string
+	for _, e := range regexp.MustCompile(`as (\w+)`).FindAllStringSubmatch(m[1], -1) {
+		exported = append(exported, e[1])
+	}
+	want := slices.Clone(compile.Globals)
+	slices.Sort(exported)
+	slices.Sort(want)
+	if !slices.Equal(exported, want) {
+		t.Errorf(`declare module "spiderrun" exports %v; the runtime module exports %v`, exported, want)
+	}
 	// And every declared global exists at runtime.
 	s, _ := newSpider(t, "shapes.js", nil)
 	done := make(chan []string, 1)

@@ -56,8 +56,13 @@ func (s *Spider) installLinkExtractor() {
 			opts.RestrictXPaths, opts.RestrictCSS = strs(get("restrict_xpaths")), strs(get("restrict_css"))
 			opts.RestrictText = strs(get("restrict_text"))
 			opts.Tags, opts.Attrs = strs(get("tags")), strs(get("attrs"))
+			// Scrapy's tags=None and attrs=None mean none at all (arg_to_iter),
+			// not the default.
 			if v := get("tags"); v != nil && goja.IsNull(v) {
 				opts.Tags = []string{}
+			}
+			if v := get("attrs"); v != nil && goja.IsNull(v) {
+				opts.Attrs = []string{}
 			}
 			if v := get("deny_extensions"); present(v) {
 				opts.DenyExtensions = strs(v)

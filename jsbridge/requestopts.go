@@ -493,27 +493,11 @@ func proxyFor(vm *goja.Runtime, v goja.Value, scheme string) (string, error) {
 }
 
 func wsMessages(vm *goja.Runtime, v goja.Value) ([]crawl.WSMessage, error) {
-	one := func(x goja.Value) (crawl.WSMessage, error) {
-		if o, ok := x.(*goja.Object); ok {
-			if b, err := bytesOf(x); err == nil {
-				return crawl.WSMessage{Data: b, Binary: true}, nil
-			}
-			if d := o.Get("data"); present(d) {
-				b, err := bytesOf(d)
-				if err != nil {
-					return crawl.WSMessage{}, err
-				}
-				return crawl.WSMessage{Data: b, Binary: o.Get("binary") != nil && o.Get("binary").ToBoolean()}, nil
-			}
-			return crawl.WSMessage{}, fmt.Errorf("want a string, bytes or WebSocketMsg")
-		}
-		return crawl.WSMessage{Data: []byte(x.String())}, nil
-	}
 	if o, ok := v.(*goja.Object); ok && o.ClassName() == "Array" {
 		var out []crawl.WSMessage
 		n := int(o.Get("length").ToInteger())
 		for i := 0; i < n; i++ {
-			m, err := one(o.Get(fmt.Sprint(i)))
+			m, err := wsMessageOf(o.Get(fmt.Sprint(i)))
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
@@ -521,7 +505,7 @@ func wsMessages(vm *goja.Runtime, v goja.Value) ([]crawl.WSMessage, error) {
 		}
 		return out, nil
 	}
-	m, err := one(v)
+	m, err := wsMessageOf(v)
 	if err != nil {
 		return nil, err
 	}

@@ -292,7 +292,7 @@ func (s *Spider) installResponse() {
 			j := s.responseThis(call)
 			return vm.ToValue(fmt.Sprintf("<%d %s>", j.r.Status, j.r.URL))
 		}),
-		// send(data, {binary}) and close(code, reason) act on the open
+		// send(msg, {binary}) and close(code, reason) act on the open
 		// WebSocket connection a message came from. They run on the loop,
 		// bounded by wsOpTimeout: messages are small and keep their order.
 		"send": fn(func(call goja.FunctionCall) goja.Value {
@@ -300,30 +300,15 @@ func (s *Spider) installResponse() {
 			if j.r.WebSocket == nil {
 				panic(vm.NewTypeError("response.send: not a WebSocket response"))
 			}
-			data, err := bytesOf(call.Argument(0))
+			// The message as in send_message; options ({binary}, {flags})
+			// may set its kind.
+			_, msg, err := wsMsgArgs(call.Argument(0), call.Argument(1))
 			if err != nil {
 				panic(vm.NewTypeError("response.send: %v", err))
 			}
-			binary := false
-			if o, ok := call.Argument(0).(*goja.Object); ok {
-				if m := o.Get("data"); present(m) && o.Get("binary") != nil {
-					// A WebSocketMsg.
-					if data, err = bytesOf(m); err != nil {
-						panic(vm.NewTypeError("response.send: %v", err))
-					}
-					binary = o.Get("binary").ToBoolean()
-				} else {
-					binary = true
-				}
-			}
-			if o, ok := call.Argument(1).(*goja.Object); ok {
-				if b := o.Get("binary"); present(b) {
-					binary = b.ToBoolean()
-				}
-			}
 			ctx, cancel := context.WithTimeout(s.ctx, wsOpTimeout)
 			defer cancel()
-			if err := j.r.WebSocket.Send(ctx, crawl.WSMessage{Data: data, Binary: binary}); err != nil {
+			if err := j.r.WebSocket.Send(ctx, msg); err != nil {
 				s.throw(fmt.Errorf("response.send: %w", err))
 			}
 			return goja.Undefined()

@@ -101,9 +101,31 @@ declare class FormRequest extends Request {
   static from_response(response: Response, options?: FormOptions): FormRequest;
 }
 
+/** The frame type of a WebSocket message. */
+type WebSocketFrame = "text" | "binary";
+
+/** The documented form of a WebSocket message: new WebSocketMsg({data, flags}). */
+interface WebSocketMsgInit {
+  /** A string, or bytes. */
+  data: string | Uint8Array | ArrayBuffer;
+  /**
+   * The frame type; default "text" for a string, "binary" for bytes. An
+   * array holding one of them (a response's flags) works too.
+   */
+  flags?: WebSocketFrame | string[];
+  /** The frame type as a boolean (true: binary); may not disagree with flags. */
+  binary?: boolean;
+}
+
+/** One message to send: a string is a text frame, bytes a binary frame. */
+type WebSocketMessage = string | Uint8Array | ArrayBuffer | WebSocketMsg | WebSocketMsgInit;
+
+/** A WebSocket message with its frame type (specs/websocket.md). */
 declare class WebSocketMsg {
-  constructor(data: string | Uint8Array, options?: { binary?: boolean } | boolean);
-  readonly data: string | Uint8Array;
+  constructor(init: WebSocketMsgInit);
+  constructor(data: string | Uint8Array | ArrayBuffer, options?: { binary?: boolean; flags?: WebSocketFrame } | WebSocketFrame | boolean);
+  readonly data: string | Uint8Array | ArrayBuffer;
+  readonly flags: WebSocketFrame;
   readonly binary: boolean;
 }
 
@@ -111,7 +133,7 @@ declare class WebSocketRequest extends Request {
   constructor(options: RequestOptions & {
     url: string;
     websocket_id?: string;
-    send_message?: string | Uint8Array | WebSocketMsg | (string | Uint8Array | WebSocketMsg)[];
+    send_message?: WebSocketMessage | WebSocketMessage[];
     ping_data?: string | Uint8Array;
     /** Seconds. */
     ping_interval?: number;
@@ -178,8 +200,8 @@ interface Response {
   readonly websocket_id?: string;
   /** WebSocket responses: the message (string, or bytes when binary). */
   readonly message?: string | Uint8Array;
-  /** WebSocket responses: send on the open connection. */
-  send(data: string | Uint8Array | WebSocketMsg, options?: { binary?: boolean }): void;
+  /** WebSocket responses: send on the open connection (options set the frame type of bare data). */
+  send(msg: WebSocketMessage, options?: { binary?: boolean; flags?: WebSocketFrame } | WebSocketFrame | boolean): void;
   /** WebSocket responses: close the connection. */
   close(code?: number, reason?: string): void;
   json(): any;
@@ -310,25 +332,109 @@ interface Spider {
 
 declare const spider: Spider;
 
+// The other globals of the runtime (specs/js-api.md, "Other globals"). A
+// spider has no DOM: compile with lib ["es2020"] and without "dom" (whose
+// Request and Response are other classes).
+interface Console {
+  log(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+declare const console: Console;
+declare function setTimeout(callback: (...args: any[]) => void, ms?: number, ...args: any[]): number;
+declare function clearTimeout(id?: number): void;
+declare function setInterval(callback: (...args: any[]) => void, ms?: number, ...args: any[]): number;
+declare function clearInterval(id?: number): void;
+/** UTF-8 only. */
+declare class TextEncoder {
+  readonly encoding: string;
+  encode(input?: string): Uint8Array;
+}
+/** UTF-8 only. */
+declare class TextDecoder {
+  constructor(label?: string);
+  readonly encoding: string;
+  decode(input?: Uint8Array | ArrayBuffer): string;
+}
+declare class URLSearchParams {
+  constructor(init?: string | Record<string, string> | [string, string][] | URLSearchParams);
+  append(name: string, value: string): void;
+  delete(name: string): void;
+  get(name: string): string | null;
+  getAll(name: string): string[];
+  has(name: string): boolean;
+  set(name: string, value: string): void;
+  sort(): void;
+  toString(): string;
+  forEach(callback: (value: string, name: string, params: URLSearchParams) => void): void;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  entries(): IterableIterator<[string, string]>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+declare class URL {
+  constructor(url: string, base?: string | URL);
+  hash: string;
+  host: string;
+  hostname: string;
+  href: string;
+  readonly origin: string;
+  password: string;
+  pathname: string;
+  port: string;
+  protocol: string;
+  search: string;
+  readonly searchParams: URLSearchParams;
+  username: string;
+  toString(): string;
+  toJSON(): string;
+}
+declare function atob(data: string): string;
+declare function btoa(data: string): string;
+
+// The virtual module re-exports the globals. (A top-level class is not a
+// property of typeof globalThis, so each is aliased through a local.)
 declare module "spiderrun" {
-  export const Request: typeof globalThis.Request;
-  export const HttpRequest: typeof globalThis.Request;
-  export const FormRequest: typeof globalThis.FormRequest;
-  export const WebSocketRequest: typeof globalThis.WebSocketRequest;
-  export const WebSocketMsg: typeof globalThis.WebSocketMsg;
-  export const ResultHolder: typeof globalThis.ResultHolder;
-  export const DropItem: typeof globalThis.DropItem;
-  export const CloseSpider: typeof globalThis.CloseSpider;
-  export const IgnoreRequest: typeof globalThis.IgnoreRequest;
-  export const DontCloseSpider: typeof globalThis.DontCloseSpider;
-  export const LinkExtractor: typeof globalThis.LinkExtractor;
-  export const spider: Spider;
+  const _Request: typeof Request;
+  const _FormRequest: typeof FormRequest;
+  const _WebSocketRequest: typeof WebSocketRequest;
+  const _WebSocketMsg: typeof WebSocketMsg;
+  const _ResultHolder: typeof ResultHolder;
+  const _DropItem: typeof DropItem;
+  const _CloseSpider: typeof CloseSpider;
+  const _IgnoreRequest: typeof IgnoreRequest;
+  const _DontCloseSpider: typeof DontCloseSpider;
+  const _LinkExtractor: typeof LinkExtractor;
+  const _spider: Spider;
+  export {
+    _Request as Request,
+    _Request as HttpRequest,
+    _FormRequest as FormRequest,
+    _WebSocketRequest as WebSocketRequest,
+    _WebSocketMsg as WebSocketMsg,
+    _ResultHolder as ResultHolder,
+    _DropItem as DropItem,
+    _CloseSpider as CloseSpider,
+    _IgnoreRequest as IgnoreRequest,
+    _DontCloseSpider as DontCloseSpider,
+    _LinkExtractor as LinkExtractor,
+    _spider as spider,
+  };
   const all: {
-    Request: typeof globalThis.Request;
-    FormRequest: typeof globalThis.FormRequest;
-    ResultHolder: typeof globalThis.ResultHolder;
+    Request: typeof Request;
+    HttpRequest: typeof Request;
+    FormRequest: typeof FormRequest;
+    WebSocketRequest: typeof WebSocketRequest;
+    WebSocketMsg: typeof WebSocketMsg;
+    ResultHolder: typeof ResultHolder;
+    DropItem: typeof DropItem;
+    CloseSpider: typeof CloseSpider;
+    IgnoreRequest: typeof IgnoreRequest;
+    DontCloseSpider: typeof DontCloseSpider;
+    LinkExtractor: typeof LinkExtractor;
     spider: Spider;
-    [name: string]: unknown;
   };
   export default all;
 }

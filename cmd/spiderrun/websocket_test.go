@@ -91,3 +91,52 @@ export function on_error(failure) {
 		t.Fatalf("items %v, want [%s]\n%s", got, want, stderr)
 	}
 }
+
+// TestWebSocketMsgFrames: the message forms of specs/websocket.md reach the
+// server as the frames they promise, through `spiderrun run` — in
+// send_message and in response.send — and the echo comes back with the
+// same frame type.
+func TestWebSocketMsgFrames(t *testing.T) {
+	ws := fixture.NewWS(t, false)
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: wsmsg\nscript: spider.js\n")
+	write(t, filepath.Join(dir, "spider.js"), `
+export function* start() {
+  yield new WebSocketRequest({
+    url: "`+ws.WSURL("/echo")+`",
+    send_message: [
+      new WebSocketMsg({ data: "object binary", flags: "binary" }),
+      new WebSocketMsg({ data: new TextEncoder().encode("object text"), flags: "text" }),
+      new WebSocketMsg("positional binary", { binary: true }),
+      { data: "plain object binary", flags: "binary" },
+    ],
+    callback: on_echo,
+  });
+}
+
+let n = 0;
+export function* on_echo(response) {
+  const kind = response.flags[1];
+  yield { kind, text: kind === "binary" ? new TextDecoder().decode(response.message) : response.message };
+  if (++n === 4) response.send(new WebSocketMsg({ data: "sent binary", flags: "binary" }));
+  if (n === 5) response.close();
+}
+`)
+	out := filepath.Join(dir, "items.jsonl")
+	code, _, stderr := runCLI(t, "run", spec, "-O", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	got := readLines(t, out, "")
+	want := []string{
+		`{"kind":"binary","text":"object binary"}`,
+		`{"kind":"text","text":"object text"}`,
+		`{"kind":"binary","text":"positional binary"}`,
+		`{"kind":"binary","text":"plain object binary"}`,
+		`{"kind":"binary","text":"sent binary"}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("items:\n%s\nwant:\n%s\nstderr:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), stderr)
+	}
+}

@@ -101,6 +101,10 @@ func (r *Request) GetMethod() string {
 	return r.Method
 }
 
+// String is Scrapy's repr of a request, `<GET https://example.com/>`,
+// the form its log lines use.
+func (r *Request) String() string { return "<" + r.GetMethod() + " " + r.URL + ">" }
+
 // ParsedURL parses URL.
 func (r *Request) ParsedURL() (*url.URL, error) { return url.Parse(r.URL) }
 

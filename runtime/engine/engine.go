@@ -382,6 +382,7 @@ func (e *Engine) loop() []string {
 	tick := time.NewTicker(e.opts.PollInterval)
 	defer tick.Stop()
 	lastWatch := time.Now()
+	logStats := newLogStats(e.opts.LogStatsInterval)
 	mem := newMemWatch(e.opts.MemUsage)
 	var idleSince, lastIdleFire time.Time
 	keptOpen := false
@@ -448,6 +449,7 @@ func (e *Engine) loop() []string {
 		if mem.due() && mem.check(e) {
 			return nil
 		}
+		logStats.tick(e, time.Now())
 		if w := e.opts.WatchdogInterval; w > 0 && time.Since(lastWatch) >= w {
 			lastWatch = time.Now()
 			if p := e.Progress(); p.Fetching > 0 {
@@ -766,6 +768,9 @@ func (e *Engine) process(req *crawl.Request) {
 		e.sig.emit(Event{Signal: ResponseReceived, Response: resp, Request: resp.Request})
 		if n := e.pages.Add(1); e.opts.CloseSpiderPageCount > 0 && n >= e.opts.CloseSpiderPageCount {
 			e.requestClose(ReasonPageCount)
+		}
+		if e.log.Enabled(e.runCtx, slog.LevelDebug) {
+			e.log.Debug(crawledLine(resp))
 		}
 	}
 	e.mu.Lock()

@@ -156,6 +156,10 @@ type Options struct {
 	// requests are in flight, so a stuck crawl says what it waits for
 	// [60s; <0 off].
 	WatchdogInterval time.Duration
+	// LogStatsInterval is how often Scrapy's "Crawled N pages (at N
+	// pages/min), scraped N items (at N items/min)" INFO line is logged
+	// (LOGSTATS_INTERVAL) [60s; <0 off].
+	LogStatsInterval time.Duration
 	// MemUsageInterval is how often memusage/max is sampled [1s; <0 off].
 	MemUsageInterval time.Duration
 	// MemUsage closes the crawl when the process's memory passes a limit
@@ -216,6 +220,7 @@ func (o *Options) setDefaults() {
 	def(&o.CommitInterval, 100*time.Millisecond)
 	def(&o.MemUsageInterval, time.Second)
 	def(&o.WatchdogInterval, time.Minute)
+	def(&o.LogStatsInterval, time.Minute)
 	if o.Stats == nil {
 		o.Stats = stats.NewMemory()
 	}

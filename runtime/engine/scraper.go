@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -301,6 +302,9 @@ func (e *Engine) finishItem(q queuedItem) {
 		e.stats.Inc(stats.ItemScrapedCount, 1)
 	}
 	e.lastItem.Store(time.Now().UnixNano())
+	if e.log.Enabled(e.runCtx, slog.LevelDebug) {
+		e.log.Debug(scrapedLine(q.resp, it))
+	}
 	e.sig.emit(Event{Signal: ItemScraped, Item: it, Response: q.resp, Request: req})
 	if n := e.scraped.Add(1); e.opts.CloseSpiderItemCount > 0 && n >= e.opts.CloseSpiderItemCount {
 		e.requestClose(ReasonItemCount)

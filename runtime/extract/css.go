@@ -57,6 +57,11 @@ type cssPart struct {
 type step struct {
 	comb byte
 	sel  cascadia.Sel
+	// tag is the compound's type selector as written ("" for none or
+	// "*"). cascadia compares names lower-cased; on XML, where cssselect's
+	// bare name is case-sensitive and matches only elements in no
+	// namespace, xmlMatch checks it too.
+	tag string
 }
 
 type compiledCSS []cssPart
@@ -110,11 +115,11 @@ func splitGroups(q string) ([]string, error) {
 		case '\\':
 			i++
 		case '"', '\'':
-			j := strings.IndexByte(q[i+1:], c)
+			j := stringEnd(q, i)
 			if j < 0 {
 				return nil, fmt.Errorf("unterminated string")
 			}
-			i += j + 1
+			i = j
 		case '(', '[':
 			depth++
 		case ')', ']':
@@ -148,6 +153,8 @@ func compilePart(g string) (cssPart, error) {
 			p.attr = strings.TrimSpace(pe[len("attr(") : len(pe)-1])
 			if a, ok := unquote(p.attr); ok {
 				p.attr = a
+			} else if p.attr != "" && !isCSSIdent(p.attr) {
+				return p, fmt.Errorf("::attr(%s): the name must be an identifier or a quoted string", p.attr)
 			}
 			if p.attr == "" {
 				return p, fmt.Errorf("::attr() needs an attribute name")
@@ -173,6 +180,7 @@ func compilePart(g string) (cssPart, error) {
 		}
 		g = rest
 	}
+	g = rewriteEmpty(g)
 	sel, err := cascadia.ParseGroup(g)
 	if err != nil {
 		return p, err
@@ -188,7 +196,10 @@ func compilePart(g string) (cssPart, error) {
 // rightmostTag returns the type selector of g's last compound selector,
 // lower-cased, or "" when it has none or when it is not a plain name (a
 // namespace prefix, an escape): then the query walks the whole tree.
-func rightmostTag(g string) string {
+func rightmostTag(g string) string { return strings.ToLower(rightmostTagRaw(g)) }
+
+// rightmostTagRaw is rightmostTag as written in the query.
+func rightmostTagRaw(g string) string {
 	start, depth := 0, 0
 	var quote byte
 	for i := 0; i < len(g); i++ {
@@ -220,7 +231,77 @@ func rightmostTag(g string) string {
 	if n == 0 || last[0] == '-' || n < len(last) && (last[n] == '|' || last[n] == '\\' || last[n] >= 0x80) {
 		return ""
 	}
-	return strings.ToLower(last[:n])
+	return last[:n]
+}
+
+// stringEnd returns the index of the quote closing the CSS string that
+// starts at s[i], skipping backslash escapes ('it\'s'), or -1.
+func stringEnd(s string, i int) int {
+	q := s[i]
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case q:
+			return j
+		}
+	}
+	return -1
+}
+
+// rewriteEmpty replaces each :empty pseudo-class outside strings with its
+// cssselect meaning, no child element and no text (cascadia's :empty
+// allows whitespace; cssselect's "not(*) and not(string-length())" does
+// not). Comments do not count in either.
+func rewriteEmpty(g string) string {
+	const empty, cssselectEmpty = ":empty", `:not(:has(*)):not(:matchesOwn([\s\S]))`
+	if !strings.Contains(g, empty) {
+		return g
+	}
+	var b strings.Builder
+	for i := 0; i < len(g); i++ {
+		c := g[i]
+		switch {
+		case c == '\\' && i+1 < len(g):
+			b.WriteString(g[i : i+2])
+			i++
+			continue
+		case c == '"' || c == '\'':
+			if j := stringEnd(g, i); j >= 0 {
+				b.WriteString(g[i : j+1])
+				i = j
+				continue
+			}
+		case strings.HasPrefix(g[i:], empty) && (i+len(empty) == len(g) || !isNameByte(g[i+len(empty)]) && !(g[i+len(empty)] >= '0' && g[i+len(empty)] <= '9')):
+			b.WriteString(cssselectEmpty)
+			i += len(empty) - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// isCSSIdent reports whether s is a CSS identifier as cssselect reads the
+// argument of ::attr(): letters, digits, '-', '_', non-ASCII and escapes,
+// not starting with a digit. "xml:lang" is not one (parsel raises
+// SelectorSyntaxError); the quoted form ::attr("xml:lang") is a string.
+func isCSSIdent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isNameByte(c) || c >= 0x80:
+		case c >= '0' && c <= '9':
+			if i == 0 || i == 1 && s[0] == '-' {
+				return false
+			}
+		case c == '\\' && i+1 < len(s):
+			i++
+		default:
+			return false
+		}
+	}
+	return s != "" && s != "-"
 }
 
 func isNameByte(c byte) bool {
@@ -236,8 +317,8 @@ func pseudoElementStart(g string) int {
 		case '\\':
 			i++
 		case '"', '\'':
-			if j := strings.IndexByte(g[i+1:], c); j >= 0 {
-				i += j + 1
+			if j := stringEnd(g, i); j >= 0 {
+				i = j
 			}
 		case '(', '[':
 			depth++
@@ -272,7 +353,7 @@ func splitSteps(g string) ([]step, error) {
 		if len(steps) == 0 {
 			comb = 0
 		}
-		steps = append(steps, step{comb, sel})
+		steps = append(steps, step{comb, sel, rightmostTagRaw(cur.String())})
 		cur.Reset()
 		pending = 0
 		return nil
@@ -305,9 +386,9 @@ func splitSteps(g string) ([]step, error) {
 				c = g[i]
 			}
 		case '"', '\'':
-			if j := strings.IndexByte(g[i+1:], c); j >= 0 {
-				cur.WriteString(g[i : i+j+1])
-				i += j + 1
+			if j := stringEnd(g, i); j >= 0 {
+				cur.WriteString(g[i:j])
+				i = j
 				c = g[i]
 			}
 		case '(', '[':
@@ -330,15 +411,19 @@ func splitSteps(g string) ([]step, error) {
 // whose div is an ancestor of the context.
 func scopedMatch(d *document, ctx *html.Node, steps []step) []*html.Node {
 	var cur []*html.Node
-	if ctx.Type == html.ElementNode && steps[0].sel.Match(ctx) {
+	if ctx.Type == html.ElementNode && d.stepMatch(steps[0], ctx) {
 		cur = append(cur, ctx)
 	}
-	cur = append(cur, cascadia.QueryAll(ctx, steps[0].sel)...)
+	for _, n := range cascadia.QueryAll(ctx, steps[0].sel) {
+		if d.typ != TypeXML || d.xmlNameIs(n, steps[0].tag) {
+			cur = append(cur, n)
+		}
+	}
 	for _, st := range steps[1:] {
 		var next []*html.Node
 		seen := map[*html.Node]bool{}
 		add := func(n *html.Node) {
-			if !seen[n] && st.sel.Match(n) {
+			if !seen[n] && d.stepMatch(st, n) {
 				seen[n] = true
 				next = append(next, n)
 			}
@@ -393,6 +478,27 @@ func scopedMatch(d *document, ctx *html.Node, steps []step) []*html.Node {
 		cur = next
 	}
 	return cur
+}
+
+// stepMatch reports whether n matches the compound st, with cssselect's
+// case-sensitive, namespace-aware names on XML.
+func (d *document) stepMatch(st step, n *html.Node) bool {
+	return st.sel.Match(n) && (d.typ != TypeXML || d.xmlNameIs(n, st.tag))
+}
+
+// xmlNameIs reports whether the XML element n is named tag exactly (as
+// written in the document, see document.elemNames) and in no namespace,
+// which is what cssselect's GenericTranslator turns a bare type selector
+// into. An empty tag (none, or "*") matches every element.
+func (d *document) xmlNameIs(n *html.Node, tag string) bool {
+	if tag == "" {
+		return true
+	}
+	name := n.Data
+	if real, ok := d.elemNames[n]; ok {
+		name = real
+	}
+	return n.Namespace == "" && name == tag
 }
 
 func sortNodes(d *document, ns []*html.Node) {
@@ -488,7 +594,9 @@ func (s *Selector) cssPart(p cssPart) SelectorList {
 	switch {
 	case p.bare:
 		els = []*html.Node{s.node}
-	case len(p.steps) > 1 && s.node.Parent != nil && s.node.Parent.Type != html.DocumentNode:
+	case len(p.steps) > 1 && s.node.Parent != nil && s.node.Parent.Type != html.DocumentNode,
+		s.doc.typ == TypeXML:
+		// XML: scopedMatch checks the names as cssselect does (stepMatch)
 		els = scopedMatch(s.doc, s.node, p.steps)
 	case p.tag != "" && s.node.Parent == s.doc.root:
 		// From the document element (the root selector) every element is

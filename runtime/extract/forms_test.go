@@ -112,3 +112,28 @@ func TestFormRequestEncodingAndErrors(t *testing.T) {
 		t.Errorf("EncodeFormData: %q", got)
 	}
 }
+
+// TestFormRequestTableFormEdgeCases: forms the HTML5 parser closes at once
+// (in a table, in a row of a template) neither panic nor pick up controls
+// of another form.
+func TestFormRequestTableFormEdgeCases(t *testing.T) {
+	t.Parallel()
+	// A form inside a <template> is no form of the page.
+	if _, err := FormRequest(htmlResponse("http://x.test/", `<template><tr><form action="/t"><td><input name="a"></td></form></tr></template>`),
+		FormOptions{}); err == nil || !strings.Contains(err.Error(), "no <form>") {
+		t.Errorf("form in a template: %v", err)
+	}
+	for _, tc := range []struct{ page, body string }{
+		{`<table><form action="/t" method="post"><tr><td><input name="a" value="1"></td></tr></form></table><form><input name="b" value="2"></form>`, "a=1"},
+		{`<table><form action="/t" method="post"><select name="s"><option>x</option><select name="s2"></form></table>`, ""},
+	} {
+		req, err := FormRequest(htmlResponse("http://x.test/", tc.page), FormOptions{})
+		if err != nil {
+			t.Errorf("%s: %v", tc.page, err)
+			continue
+		}
+		if string(req.Body) != tc.body {
+			t.Errorf("%s: body %q, want %q", tc.page, req.Body, tc.body)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package extract
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -63,9 +62,13 @@ type LinkExtractorOptions struct {
 	Unique         *bool    `json:"unique,omitempty"` // default true
 	Strip          *bool    `json:"strip,omitempty"`  // default true
 	DenyExtensions []string `json:"deny_extensions,omitempty"`
-	// ProcessValue rewrites each attribute value (already joined with the
-	// base URL); ok=false drops it. ProcessValueErr is the same for callers
-	// that can fail (a JS function); an error aborts the extraction.
+	// ProcessValue rewrites each attribute value, joined with the base URL
+	// as Python's urljoin joins it but not yet made safe (spaces and
+	// non-ASCII as written, "javascript:..." untouched); ok=false drops it
+	// (Python's None; "" is a value: the response URL). What it returns
+	// is made safe and joined with the response URL. ProcessValueErr is
+	// the same for callers that can fail (a JS function); an error aborts
+	// the extraction.
 	ProcessValue    func(string) (string, bool)                 `json:"-"`
 	ProcessValueErr func(string) (v string, ok bool, err error) `json:"-"`
 	// MaxLinks caps the links read from one page (LINKEXTRACTOR_MAX_LINKS;
@@ -145,7 +148,9 @@ func NewLinkExtractor(opts LinkExtractorOptions) (*LinkExtractor, error) {
 		ext = IgnoredExtensions
 	}
 	for _, e := range ext {
-		le.denyExt = append(le.denyExt, "."+strings.ToLower(e))
+		// Scrapy lower-cases the path, not the extensions: "PDF" never
+		// matches.
+		le.denyExt = append(le.denyExt, "."+e)
 	}
 	le.denyExtByTail = map[string][]string{}
 	for _, e := range le.denyExt {
@@ -221,9 +226,14 @@ func anyMatch(res []*regexp2.Regexp, s string) (bool, error) {
 }
 
 // urlIsFromAnyDomain is Scrapy's url_is_from_any_domain; like Scrapy it
-// compares the whole netloc, so a host with a port must be listed with it.
-func urlIsFromAnyDomain(u *url.URL, domains []string) bool {
-	host := strings.ToLower(u.Host)
+// compares the whole netloc (Python's urlparse), so a host with a port or
+// user info must be listed with them.
+func urlIsFromAnyDomain(rawURL string, domains []string) bool {
+	p, err := pySplit(rawURL, "")
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(p.netloc)
 	if host == "" {
 		return false
 	}
@@ -262,17 +272,11 @@ func (le *LinkExtractor) Matches(rawURL string) (bool, error) {
 			return false, err
 		}
 	}
-	if len(le.allowDomains) > 0 || len(le.denyDomains) > 0 {
-		u, err := url.Parse(rawURL)
-		if err != nil {
-			return false, nil
-		}
-		if len(le.allowDomains) > 0 && !urlIsFromAnyDomain(u, le.allowDomains) {
-			return false, nil
-		}
-		if len(le.denyDomains) > 0 && urlIsFromAnyDomain(u, le.denyDomains) {
-			return false, nil
-		}
+	if len(le.allowDomains) > 0 && !urlIsFromAnyDomain(rawURL, le.allowDomains) {
+		return false, nil
+	}
+	if len(le.denyDomains) > 0 && urlIsFromAnyDomain(rawURL, le.denyDomains) {
+		return false, nil
 	}
 	return true, nil
 }
@@ -333,11 +337,7 @@ func (le *LinkExtractor) ExtractLinks(resp *crawl.Response) ([]Link, error) {
 // 7 × the page). Otherwise the links come from the page's document (Root).
 func (le *LinkExtractor) Extract(resp *crawl.Response) (links []Link, truncated bool, err error) {
 	if le.streams(resp) {
-		base, respURL, enc, err := le.urlContext(resp)
-		if err != nil {
-			return nil, false, err
-		}
-		all, truncated, err := le.extractFrom(resp, nil, base, respURL, enc)
+		all, truncated, err := le.extractFrom(resp, nil, le.urlContext(resp))
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", resp.URL, err)
 		}
@@ -347,10 +347,7 @@ func (le *LinkExtractor) Extract(resp *crawl.Response) (links []Link, truncated 
 	if err != nil {
 		return nil, false, err
 	}
-	base, respURL, enc, err := le.urlContext(resp)
-	if err != nil {
-		return nil, false, err
-	}
+	uc := le.urlContext(resp)
 	docs := SelectorList{root}
 	if len(le.restrictXPaths) > 0 || len(le.restrictCSS) > 0 {
 		docs = SelectorList{}
@@ -372,19 +369,22 @@ func (le *LinkExtractor) Extract(resp *crawl.Response) (links []Link, truncated 
 	var all []Link
 	for _, d := range docs {
 		if d.kind != kindNode {
-			continue
+			// Scrapy fails too (AttributeError: a string has no
+			// elements to iterate).
+			return nil, false, fmt.Errorf("restrict_xpaths/restrict_css: a region must be an element, not the text or attribute value %q", d.value)
 		}
-		links, cut, err := le.extractFrom(resp, d, base, respURL, enc)
+		links, cut, err := le.extractFrom(resp, d, uc)
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", resp.URL, err)
 		}
 		truncated = truncated || cut
 		all = append(all, links...)
 	}
-	// One region's links are unique already (extractFrom), unless
-	// canonicalization made two equal.
-	if le.unique && (len(docs) > 1 || le.canonicalize) {
-		all = le.dedupe(all)
+	// Scrapy's unique_list(all_links): whole links (URL, text, fragment,
+	// nofollow), across regions, which may overlap. One region's links
+	// are unique already (extractFrom).
+	if le.unique && len(docs) > 1 {
+		all = dedupeLinks(all)
 	}
 	if le.maxLinks > 0 && len(all) > le.maxLinks {
 		// Several regions: the cap holds for the page.
@@ -411,31 +411,134 @@ func (le *LinkExtractor) streams(resp *crawl.Response) bool {
 		ResponseType(resp) == TypeHTML && !Parsed(resp)
 }
 
-// urlContext is what links are resolved with: the base URL, the response
-// URL and the encoding of query strings.
-func (le *LinkExtractor) urlContext(resp *crawl.Response) (base, respURL *url.URL, enc encoding.Encoding, err error) {
-	base, err = BaseURL(resp)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	respURL, err = url.Parse(weburl.SafeString(resp.URL, nil))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("response url %q: %w", resp.URL, err)
-	}
-	return base, respURL, queryEncoding(Encoding(resp)), nil
+// linkURLs is what links are resolved with (see urls.go): the base URL
+// (get_base_url), the response URL as it is, and the page encoding (nil
+// for UTF-8).
+type linkURLs struct {
+	base, resp pyBase
+	enc        encoding.Encoding
 }
 
+type linkURLsKey struct{}
+
+// urlContext is resp's linkURLs, shared by the extractors of a response.
+func (le *LinkExtractor) urlContext(resp *crawl.Response) *linkURLs {
+	return resp.Memo(linkURLsKey{}, func() any {
+		return &linkURLs{base: newPyBase(linkBaseURL(resp)), resp: newPyBase(resp.URL), enc: queryEncoding(Encoding(resp))}
+	}).(*linkURLs)
+}
+
+// dedupe is the unique_list(links, key=link_key) of Scrapy's
+// LxmlParserLinkExtractor: link_key is the URL when canonicalize is on
+// (the URLs are canonical by then), else canonicalize_url(url,
+// keep_fragments=True), so "/~a" and "/%7Ea", or "?b=1&a=2" and
+// "?a=2&b=1", are one link. The first link of a key is kept.
 func (le *LinkExtractor) dedupe(links []Link) []Link {
 	seen := make(map[string]bool, len(links))
 	out := links[:0]
 	for _, l := range links {
-		// Scrapy passes canonicalized=not canonicalize, so the key is the
-		// URL itself by default, and canonicalize_url(keep_fragments=True)
-		// of an already canonical URL (the same string) otherwise.
-		if seen[l.URL] {
+		key := l.URL
+		if !le.canonicalize && !isCanonical(l.URL) {
+			key = weburl.Canonicalize(l.URL, true)
+		}
+		if seen[key] {
 			continue
 		}
-		seen[l.URL] = true
+		seen[key] = true
+		out = append(out, l)
+	}
+	return out
+}
+
+// isCanonical reports, for the common plain links, that
+// canonicalize_url(u, keep_fragments=True) is u itself, sparing its
+// cost: an http(s) URL with a lower-case ASCII host, a path of unreserved
+// characters, sub-delimiters (but ';'), ':', '@' and '/', no '%', and a
+// query (if any) of name=value pairs of unreserved characters already in
+// sorted order, and a fragment (if any) of path characters and '?'.
+func isCanonical(u string) bool {
+	rest, ok := strings.CutPrefix(u, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(u, "https://"); !ok {
+			return false
+		}
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash <= 0 || !plainHost(rest[:slash]) {
+		return false
+	}
+	rest, frag, hasFrag := strings.Cut(rest[slash:], "#")
+	path, query, hasQuery := strings.Cut(rest, "?")
+	for i := 0; i < len(path); i++ {
+		if !canonicalPathByte(path[i]) {
+			return false
+		}
+	}
+	if hasFrag {
+		if frag == "" {
+			return false
+		}
+		for i := 0; i < len(frag); i++ {
+			if c := frag[i]; c != '?' && !canonicalPathByte(c) {
+				return false
+			}
+		}
+	}
+	if !hasQuery {
+		return true
+	}
+	prev := ""
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || k == "" || !unreservedOnly(k) || !unreservedOnly(v) || (prev != "" && pairLess(pair, prev)) {
+			return false
+		}
+		prev = pair
+	}
+	return prev != ""
+}
+
+// pairLess orders "k=v" pairs as Python sorts (key, value) tuples of
+// bytes.
+func pairLess(a, b string) bool {
+	ak, av, _ := strings.Cut(a, "=")
+	bk, bv, _ := strings.Cut(b, "=")
+	if ak != bk {
+		return ak < bk
+	}
+	return av < bv
+}
+
+func canonicalPathByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,=:@/", c) >= 0
+}
+
+func unreservedOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// dedupeLinks is Scrapy's unique_list(links): equal links (URL, text,
+// fragment and nofollow) once, the first kept.
+func dedupeLinks(links []Link) []Link {
+	seen := make(map[Link]bool, len(links))
+	out := links[:0]
+	for _, l := range links {
+		if seen[l] {
+			continue
+		}
+		seen[l] = true
 		out = append(out, l)
 	}
 	return out
@@ -455,10 +558,10 @@ func (le *LinkExtractor) tagName(d *document, n *html.Node) string {
 // the whole page read by the streaming pass), tags, attributes, strip and
 // cap, and no process_value.
 type candidateKey struct {
-	node        *html.Node
-	tags, attrs string
-	strip       bool
-	max         int
+	node         *html.Node
+	tags, attrs  string
+	strip, canon bool
+	max          int
 }
 
 // smallSet lists m's members when there are at most four, else nil.
@@ -508,19 +611,19 @@ type candidateLinks struct {
 // by the streaming pass) before filtering, in document order (Scrapy's
 // _extract_links), deduplicated when le.unique, at most le.maxLinks of
 // them. The result may be shared: callers must not modify it.
-func (le *LinkExtractor) candidates(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
+func (le *LinkExtractor) candidates(resp *crawl.Response, sel *Selector, uc *linkURLs) ([]Link, bool, error) {
 	read := func() ([]Link, bool, error) {
 		if sel == nil {
-			return le.streamLinks(Text(resp), base, respURL, enc)
+			return le.streamLinks(Text(resp), uc)
 		}
-		return le.walkLinks(sel, base, respURL, enc)
+		return le.walkLinks(sel, uc)
 	}
 	if le.process == nil {
 		var node *html.Node
 		if sel != nil {
 			node = sel.node
 		}
-		key := candidateKey{node, le.tagsKey, le.attrsKey, le.strip, le.maxLinks}
+		key := candidateKey{node, le.tagsKey, le.attrsKey, le.strip, le.canonicalize, le.maxLinks}
 		c := resp.Memo(key, func() any {
 			// Without process_value reading cannot fail (a page that does
 			// not parse fails Root, or reads as flattened markup).
@@ -553,9 +656,9 @@ func (le *LinkExtractor) linkAttrs(d *document, n *html.Node, f func(a html.Attr
 	return true
 }
 
-func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
+func (le *LinkExtractor) walkLinks(sel *Selector, uc *linkURLs) ([]Link, bool, error) {
 	var links []Link
-	lt := linkTaker{le: le, base: base, respURL: respURL, enc: enc}
+	lt := linkTaker{le: le, uc: uc}
 	// add keeps one more link, or returns false to stop the walk.
 	add := func(n *html.Node, a html.Attribute) bool {
 		l, keep, goOn := lt.take(n, a, len(links))
@@ -586,17 +689,16 @@ func (le *LinkExtractor) walkLinks(sel *Selector, base, respURL *url.URL, enc en
 // (the tree walk and the streaming pass): makeLink's filters, then the
 // MaxLinks cap.
 type linkTaker struct {
-	le            *LinkExtractor
-	base, respURL *url.URL
-	enc           encoding.Encoding
-	truncated     bool  // a link past the cap was found
-	err           error // makeLink's error, which stops the read
+	le        *LinkExtractor
+	uc        *linkURLs
+	truncated bool  // a link past the cap was found
+	err       error // makeLink's error, which stops the read
 }
 
 // take reads attribute a of n when kept links are already there: the
 // link to keep (keep), and whether the read goes on.
 func (lt *linkTaker) take(n *html.Node, a html.Attribute, kept int) (l Link, keep, goOn bool) {
-	l, ok, err := lt.le.makeLink(n, a.Val, lt.base, lt.respURL, lt.enc)
+	l, ok, err := lt.le.makeLink(n, a.Val, lt.uc)
 	switch {
 	case err != nil:
 		lt.err = err
@@ -615,13 +717,13 @@ func (lt *linkTaker) take(n *html.Node, a html.Attribute, kept int) (l Link, kee
 // released with everything else the parser is done with. Links come in
 // document order (see html5.Stream for the broken markup where the parser
 // itself moves elements around).
-func (le *LinkExtractor) streamLinks(text string, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
+func (le *LinkExtractor) streamLinks(text string, uc *linkURLs) ([]Link, bool, error) {
 	type seqLink struct {
 		seq int
 		Link
 	}
 	var links []seqLink
-	lt := linkTaker{le: le, base: base, respURL: respURL, enc: enc}
+	lt := linkTaker{le: le, uc: uc}
 	htmlDoc := &document{typ: TypeHTML}
 	keep := func(n *html.Node) bool {
 		lxmlNames(n) // what parseHTML's undoImplied does to the tree
@@ -668,8 +770,8 @@ func (le *LinkExtractor) streamLinks(text string, base, respURL *url.URL, enc en
 	return out, lt.truncated, nil
 }
 
-func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, respURL *url.URL, enc encoding.Encoding) ([]Link, bool, error) {
-	links, truncated, err := le.candidates(resp, sel, base, respURL, enc)
+func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, uc *linkURLs) ([]Link, bool, error) {
+	links, truncated, err := le.candidates(resp, sel, uc)
 	if err != nil {
 		return nil, false, err
 	}
@@ -699,37 +801,21 @@ func (le *LinkExtractor) extractFrom(resp *crawl.Response, sel *Selector, base, 
 	return out, truncated, nil
 }
 
-func (le *LinkExtractor) makeLink(n *html.Node, val string, base, respURL *url.URL, enc encoding.Encoding) (Link, bool, error) {
+// makeLink is one link of Scrapy's _extract_links: the attribute value
+// (stripped), joined with the base URL, given to process_value, made safe
+// and joined with the response URL (linkURLs.resolve). ok=false skips it.
+func (le *LinkExtractor) makeLink(n *html.Node, val string, uc *linkURLs) (Link, bool, error) {
 	if le.strip {
 		val = trimHTML5Space(val)
 	}
-	abs, err := weburl.Join(base, val, enc)
-	if err != nil {
-		return Link{}, false, nil // Scrapy skips bogus links
+	abs, ok, err := uc.resolve(val, le.process)
+	if err != nil || !ok {
+		return Link{}, false, err
 	}
-	if le.process != nil {
-		in := abs
-		if weburl.HasScheme(val) {
-			// Python's urljoin returns an absolute reference untouched, so
-			// process_value sees "javascript:go('a b')" as written.
-			in = val
-		}
-		v, ok, err := le.process(in)
-		if err != nil {
-			return Link{}, false, fmt.Errorf("process_value(%q): %w", in, err)
-		}
-		if !ok {
-			return Link{}, false, nil
-		}
-		// safe_url_string, then join again to fix relative output
-		if abs, err = weburl.Join(respURL, v, enc); err != nil {
-			return Link{}, false, nil
-		}
-	}
-	// An absolute href may come back from weburl.Join as the attribute value
-	// itself (or part of it), a substring of the page (internal/html5): a
-	// copy keeps queued requests from pinning the pages they were found
-	// on. A longer result was built by the join and is new already (unless
+	// An absolute href may come back as the attribute value itself (or
+	// part of it), a substring of the page (internal/html5): a copy keeps
+	// queued requests from pinning the pages they were found on. A longer
+	// result was built by the join and is new already (unless
 	// process_value handed back some other page string).
 	if len(abs) <= len(val) || le.process != nil {
 		abs = strings.Clone(abs)
@@ -764,20 +850,29 @@ func relHasNoFollow(n *html.Node) bool {
 	return false
 }
 
-// urlPath returns the (still escaped) path of an absolute URL without
-// parsing it: what follows the authority, up to '?' or '#'. The extension
-// test only needs its tail, and escapes never hide a '.'.
+// urlPath is the path of Python's urlparse(u) for a link URL (already
+// safe: no spaces, tabs or C0 characters): what follows the authority up
+// to '?' or '#', without the ';params' of its last segment
+// (url_has_any_extension tests that path). The escapes never hide a '.'.
 func urlPath(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		u = u[i+3:]
-		if j := strings.IndexByte(u, '/'); j >= 0 {
-			u = u[j:]
-		} else {
+	scheme, rest := "", u
+	if i := strings.IndexByte(u, ':'); i > 0 && weburl.HasScheme(u) {
+		scheme, rest = u[:i], u[i+1:]
+	}
+	if strings.HasPrefix(rest, "//") {
+		j := strings.IndexAny(rest[2:], "/?#")
+		if j < 0 {
 			return ""
 		}
+		rest = rest[2+j:]
 	}
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
 	}
-	return u
+	if pyUsesParams[scheme] {
+		if i := strings.IndexByte(rest[strings.LastIndexByte(rest, '/')+1:], ';'); i >= 0 {
+			rest = rest[:strings.LastIndexByte(rest, '/')+1+i]
+		}
+	}
+	return rest
 }

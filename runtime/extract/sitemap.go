@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -9,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 
@@ -54,7 +55,7 @@ func ParseSitemap(body []byte) (*Sitemap, error) {
 	if root == nil {
 		return nil, errors.New("sitemap: no root element")
 	}
-	sm := &Sitemap{Type: d.elemName(root)}
+	sm := &Sitemap{Type: sitemapTag(d, root)}
 	for el := root.FirstChild; el != nil; el = el.NextSibling {
 		if el.Type != html.ElementNode {
 			continue
@@ -65,18 +66,14 @@ func ParseSitemap(body []byte) (*Sitemap, error) {
 			if c.Type != html.ElementNode {
 				continue
 			}
-			name := d.elemName(c)
+			name := sitemapTag(d, c)
 			if name == "link" {
 				if href, ok := nodeAttr(c, "href"); ok {
 					e.Alternate = append(e.Alternate, href)
 				}
 				continue
 			}
-			// lxml's el.text is the text before the first child element.
-			txt := ""
-			if t := c.FirstChild; t != nil && t.Type == html.TextNode {
-				txt = strings.TrimSpace(t.Data)
-			}
+			txt := strings.TrimFunc(leadingXMLText(c), sitemapIsSpace)
 			if name == "loc" {
 				e.Loc, hasLoc = txt, true
 				continue
@@ -93,8 +90,51 @@ func ParseSitemap(body []byte) (*Sitemap, error) {
 	return sm, nil
 }
 
-// IsGzip reports whether body starts with the gzip magic number.
-func IsGzip(body []byte) bool { return bytes.HasPrefix(body, []byte{0x1f, 0x8b}) }
+// sitemapTag is the name Scrapy's Sitemap gives an element: lxml's tag
+// without its "{namespace}", so the local name of a namespaced element,
+// but "prefix:name" for a prefix no ancestor declares (lxml's recover mode
+// keeps such a name whole: an undeclared <xhtml:link> is no alternate
+// link, and an undeclared <image:loc> does not replace <loc>).
+func sitemapTag(d *document, n *html.Node) string {
+	name := d.elemName(n)
+	if n.Namespace == "" || n.Namespace == "http://www.w3.org/XML/1998/namespace" {
+		return name
+	}
+	for p := n; p != nil; p = p.Parent {
+		for _, a := range p.Attr {
+			if a.Namespace == xmlnsSpace && a.Val == n.Namespace {
+				return name
+			}
+		}
+	}
+	// encoding/xml leaves an undeclared prefix in Namespace.
+	return n.Namespace + ":" + name
+}
+
+// leadingXMLText is lxml's el.text for a document parsed without comments:
+// the text before the first child element or processing instruction, the
+// text on both sides of a comment joined.
+func leadingXMLText(n *html.Node) string {
+	var b strings.Builder
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		switch c.Type {
+		case html.TextNode:
+			b.WriteString(c.Data)
+		case html.CommentNode:
+		default:
+			return b.String()
+		}
+	}
+	return b.String()
+}
+
+// sitemapIsSpace is Python's str.isspace for one character (what str.strip
+// removes): Unicode white space plus the separators U+001C..U+001F.
+func sitemapIsSpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
+
+// IsGzip reports whether body starts with the gzip magic number and the
+// deflate method byte (1f 8b 08), as Scrapy's gzip_magic_number checks.
+func IsGzip(body []byte) bool { return bytes.HasPrefix(body, []byte{0x1f, 0x8b, 0x08}) }
 
 // Gunzip decompresses body, refusing to produce more than maxSize bytes
 // (a decompression bomb stops at the limit instead of filling memory).
@@ -119,19 +159,24 @@ func Gunzip(body []byte, maxSize int64) ([]byte, error) {
 }
 
 // SitemapURLsFromRobots returns the Sitemap: URLs of a robots.txt, resolved
-// against base (Scrapy's sitemap_urls_from_robots).
+// against base and made safe as Scrapy's Request does with what
+// sitemap_urls_from_robots yields: lines split as Python's splitlines
+// does (\r, \v, \f and the Unicode line separators too), a line counts
+// when it starts with "sitemap:" in any case after white space, and an
+// empty value resolves to base itself.
 func SitemapURLsFromRobots(robots string, base string) []string {
 	b, _ := url.Parse(base)
 	var out []string
-	sc := bufio.NewScanner(strings.NewReader(robots))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimLeft(sc.Text(), " \t")
+	for _, line := range sitemapSplitLines(robots) {
+		line = strings.TrimLeftFunc(line, sitemapIsSpace)
 		if len(line) < 8 || !strings.EqualFold(line[:8], "sitemap:") {
 			continue
 		}
-		u := strings.TrimSpace(line[8:])
+		u := strings.TrimFunc(line[8:], sitemapIsSpace)
 		if u == "" {
+			if b != nil {
+				out = append(out, b.String())
+			}
 			continue
 		}
 		if abs, err := weburl.Join(b, u, nil); err == nil {
@@ -139,4 +184,27 @@ func SitemapURLsFromRobots(robots string, base string) []string {
 		}
 	}
 	return out
+}
+
+// sitemapSplitLines is Python's str.splitlines().
+func sitemapSplitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i, r := range s {
+		switch r {
+		case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
+		default:
+			continue
+		}
+		if r == '\n' && i > 0 && s[i-1] == '\r' {
+			start = i + 1
+			continue
+		}
+		lines = append(lines, s[start:i])
+		start = i + utf8.RuneLen(r)
+	}
+	if start < len(s) {
+		lines = append(lines, s[start:])
+	}
+	return lines
 }

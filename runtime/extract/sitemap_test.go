@@ -80,7 +80,8 @@ func TestSitemapURLsFromRobots(t *testing.T) {
 	t.Parallel()
 	robots := "User-agent: *\nDisallow: /private\n  Sitemap: /sitemap.xml\nsitemap: http://other.test/s.xml.gz\nSITEMAP:\n"
 	got := SitemapURLsFromRobots(robots, "http://www.example.com/robots.txt")
-	want := []string{"http://www.example.com/sitemap.xml", "http://other.test/s.xml.gz"}
+	// An empty "SITEMAP:" resolves to the robots.txt URL itself, as in Scrapy.
+	want := []string{"http://www.example.com/sitemap.xml", "http://other.test/s.xml.gz", "http://www.example.com/robots.txt"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q want %q", got, want)
 	}

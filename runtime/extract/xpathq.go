@@ -59,6 +59,9 @@ func compileXPath(query string, vars map[string]any, ns map[string]string) (*com
 	if err := checkPrefixes(q, ns); err != nil {
 		return nil, fmt.Errorf("xpath %q: %w", query, err)
 	}
+	if err := checkFunctionSteps(q); err != nil {
+		return nil, fmt.Errorf("xpath %q: %w", query, err)
+	}
 	key := xpathKey{q: q, ns: nsKey(ns)}
 	xpathCache.Lock()
 	e, ok := xpathCache.m[key]
@@ -337,4 +340,47 @@ func checkPrefixes(q string, ns map[string]string) error {
 
 func isNameStart(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// checkFunctionSteps rejects a function call used as a location step
+// ("//p/normalize-space()", "//a/name()"): XPath 2.0, which antchfx/xpath
+// accepts but lxml (XPath 1.0) rejects with an error, so a query that
+// works here would fail under Scrapy. The node tests text(), node(),
+// comment() and processing-instruction() are steps of XPath 1.0.
+func checkFunctionSteps(q string) error {
+	if !strings.Contains(q, "(") {
+		return nil
+	}
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; c {
+		case '"', '\'':
+			j := strings.IndexByte(q[i+1:], c)
+			if j < 0 {
+				return nil // the compiler reports it
+			}
+			i += j + 1
+		case '/':
+			k := i + 1
+			for k < len(q) && (q[k] == ' ' || q[k] == '\t' || q[k] == '\n' || q[k] == '\r' || q[k] == '/') {
+				k++
+			}
+			n := nameLen(q[k:])
+			if n == 0 {
+				continue
+			}
+			name := q[k : k+n]
+			k += n
+			for k < len(q) && (q[k] == ' ' || q[k] == '\t' || q[k] == '\n' || q[k] == '\r') {
+				k++
+			}
+			if k < len(q) && q[k] == '(' {
+				switch name {
+				case "text", "node", "comment", "processing-instruction":
+				default:
+					return fmt.Errorf("%s() as a location step is XPath 2.0; lxml (XPath 1.0) rejects it", name)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
@@ -39,6 +39,7 @@ type resumeState struct {
 	existing  bool     // a document is already there (JSON array, XML, CSV)
 	hasItems  bool     // it already holds at least one item
 	csvHeader []string // the existing CSV header
+	csvLF     bool     // the existing CSV's rows end with "\n", not "\r\n"
 	// cutBytes is the length of a torn last record (a killed run's) that
 	// is cut off before appending.
 	cutBytes int64
@@ -47,9 +48,9 @@ type resumeState struct {
 func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding) exporter {
 	switch cfg.Format {
 	case JSON:
-		return &jsonExporter{w: w, fields: cfg.Fields, started: rs.existing, n: boolInt(rs.hasItems), indent: strings.Repeat(" ", cfg.Indent)}
+		return &jsonExporter{w: w, fields: cfg.Fields, started: rs.existing, n: boolInt(rs.hasItems), indent: strings.Repeat(" ", cfg.Indent), esc: newRuneEscaper(enc)}
 	case CSV:
-		e := &csvExporter{w: csv.NewWriter(w), fields: cfg.Fields, enc: enc}
+		e := &csvExporter{w: newCSVWriter(w, rs.csvLF), fields: cfg.Fields, enc: enc, lf: rs.csvLF}
 		if len(cfg.Fields) > 0 {
 			e.columns = slices.Clone(cfg.Fields)
 		} else if rs.csvHeader != nil {
@@ -67,9 +68,13 @@ func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding)
 				name = n
 			}
 		}
-		return &xmlExporter{w: w, fields: cfg.Fields, started: rs.existing, encName: name, indent: cfg.Indent}
+		x := &xmlExporter{w: w, fields: cfg.Fields, started: rs.existing, encName: name, indent: cfg.Indent}
+		if enc != nil && enc != unicode.UTF8 {
+			x.encoder = enc.NewEncoder()
+		}
+		return x
 	default:
-		return &jsonlExporter{w: w, fields: cfg.Fields}
+		return &jsonlExporter{w: w, fields: cfg.Fields, esc: newRuneEscaper(enc)}
 	}
 }
 
@@ -107,6 +112,7 @@ type jsonlExporter struct {
 	w      io.Writer
 	fields []string
 	buf    []byte // reused between items
+	esc    *runeEscaper
 }
 
 func (e *jsonlExporter) export(it *crawl.Item) error {
@@ -114,7 +120,7 @@ func (e *jsonlExporter) export(it *crawl.Item) error {
 	if err != nil {
 		return fmt.Errorf("serialize item: %w", err)
 	}
-	e.buf = append(b, '\n')
+	e.buf = append(e.esc.escape(b), '\n')
 	return write(e.w, e.buf)
 }
 
@@ -133,6 +139,7 @@ type jsonExporter struct {
 	n       int    // items in the array
 	indent  string // one level of indentation; "" for compact items
 	pretty  bytes.Buffer
+	esc     *runeEscaper
 }
 
 func (e *jsonExporter) export(it *crawl.Item) error {
@@ -140,6 +147,7 @@ func (e *jsonExporter) export(it *crawl.Item) error {
 	if err != nil {
 		return fmt.Errorf("serialize item: %w", err)
 	}
+	b = e.esc.escape(b)
 	if e.indent != "" {
 		e.pretty.Reset()
 		// json.Indent keeps string escapes as they are and writes "key": value,
@@ -185,12 +193,13 @@ func (e *jsonExporter) finish() error {
 // rectangular table; on stdout the header cannot be rewritten and later
 // rows are simply longer.
 type csvExporter struct {
-	w          *csv.Writer
+	w          *csvWriter
 	fields     []string // fixed selection: new fields are ignored
 	columns    []string
 	headerLen  int
 	headerDone bool
 	enc        encoding.Encoding // the file's encoding, for the rewritten header
+	lf         bool              // rows end with "\n" (an appended file's choice)
 }
 
 func (e *csvExporter) export(it *crawl.Item) error {
@@ -260,7 +269,7 @@ func (e *csvExporter) finalize(f *os.File) error {
 	}
 	defer os.Remove(tmp.Name())
 	bw := bufio.NewWriter(tmp)
-	w := csv.NewWriter(bw)
+	w := newCSVWriter(bw, e.lf)
 	first := true
 	for {
 		rec, err := r.Read()
@@ -301,6 +310,59 @@ func (e *csvExporter) finalize(f *os.File) error {
 	return nil
 }
 
+// csvWriter writes rows as Python's csv.writer does with its default
+// dialect (Scrapy's CsvItemExporter): "\r\n" after each row (or "\n", to
+// append to a file written that way); a field is
+// quoted only when it holds a comma, a double quote, "\r" or "\n" (not,
+// as encoding/csv does, for a leading space or a lone "\."), quotes
+// doubled; a row made of one empty field is written "".
+type csvWriter struct {
+	w   io.Writer
+	lf  bool
+	buf []byte
+	err error
+}
+
+func newCSVWriter(w io.Writer, lf bool) *csvWriter { return &csvWriter{w: w, lf: lf} }
+
+// Write writes one row.
+func (c *csvWriter) Write(rec []string) error {
+	if c.err != nil {
+		return c.err
+	}
+	b := c.buf[:0]
+	if len(rec) == 1 && rec[0] == "" {
+		b = append(b, `""`...)
+	}
+	for i, f := range rec {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !strings.ContainsAny(f, ",\"\r\n") {
+			b = append(b, f...)
+			continue
+		}
+		b = append(b, '"')
+		b = append(b, strings.ReplaceAll(f, `"`, `""`)...)
+		b = append(b, '"')
+	}
+	if !c.lf {
+		b = append(b, '\r')
+	}
+	b = append(b, '\n')
+	c.buf = b
+	if _, err := c.w.Write(b); err != nil {
+		c.err = err
+	}
+	return c.err
+}
+
+// Flush exists for csv.Writer's API: rows are written at once.
+func (c *csvWriter) Flush() {}
+
+// Error is the first write error.
+func (c *csvWriter) Error() error { return c.err }
+
 // csvValue renders a field: strings as they are, null as empty, a list of
 // strings joined with "," (Scrapy's join_multivalued), anything else as
 // JSON.
@@ -326,18 +388,10 @@ func csvValue(v any) (string, error) {
 	return jsonText(v)
 }
 
+// jsonText is v as compact JSON, written as the JSON feeds write it.
 func jsonText(v any) (string, error) {
-	if it, ok := v.(*crawl.Item); ok {
-		b, err := it.MarshalJSON()
-		return string(b), err
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
+	b, err := appendJSONValue(nil, v)
+	return string(b), err
 }
 
 // xmlExporter writes Scrapy's XmlItemExporter layout:
@@ -360,6 +414,10 @@ type xmlExporter struct {
 	encName string
 	indent  int
 	buf     bytes.Buffer
+	// encoder is the feed's encoding when it is not UTF-8: a character it
+	// cannot represent is written as a character reference (&#19996;),
+	// as Python's XMLGenerator does.
+	encoder *encoding.Encoder
 }
 
 func (e *xmlExporter) header() []byte {
@@ -372,7 +430,7 @@ func (e *xmlExporter) export(it *crawl.Item) error {
 		e.buf.Write(e.header())
 	}
 	e.buf.WriteByte('\n')
-	x := xmlWriter{b: &e.buf, indent: e.indent}
+	x := xmlWriter{b: &e.buf, indent: e.indent, enc: e.encoder}
 	x.pad(1)
 	e.buf.WriteString("<item>")
 	fields := selectFields(it, e.fields).Fields
@@ -402,6 +460,7 @@ func (e *xmlExporter) finish() error {
 type xmlWriter struct {
 	b      *bytes.Buffer
 	indent int
+	enc    *encoding.Encoder // nil for UTF-8
 }
 
 // pad indents a line for an element at depth (<items> is 0, <item> 1).
@@ -437,9 +496,7 @@ func (x xmlWriter) field(name string, v any, depth int) error {
 	switch v := v.(type) {
 	case nil:
 	case string:
-		if err := xml.EscapeText(b, []byte(v)); err != nil {
-			return err
-		}
+		escapeXMLText(b, v, x.enc)
 	case *crawl.Item:
 		for _, f := range v.Fields {
 			if err := x.child(f.Key, f.Value, depth+1); err != nil {
@@ -473,13 +530,40 @@ func (x xmlWriter) field(name string, v any, depth int) error {
 		if err != nil {
 			return err
 		}
-		if err := xml.EscapeText(b, []byte(s)); err != nil {
-			return err
-		}
+		escapeXMLText(b, s, x.enc)
 	}
 	x.closeLine(depth, n)
 	b.WriteString("</" + name + ">")
 	return nil
+}
+
+// escapeXMLText writes s as character data the way Python's XMLGenerator
+// (Scrapy's XmlItemExporter) does: only "&", "<" and ">" escaped, quotes,
+// tabs and line breaks as they are; a character enc (nil: UTF-8) cannot
+// encode as a character reference. A character XML 1.0 does not allow
+// (most C0 controls, U+FFFE, U+FFFF) or invalid UTF-8 becomes U+FFFD so
+// that the document stays well-formed; Scrapy writes them raw.
+func escapeXMLText(b *bytes.Buffer, s string, enc *encoding.Encoder) {
+	for _, r := range s {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff:
+			if enc != nil && r >= utf8.RuneSelf {
+				if _, err := enc.String(string(r)); err != nil {
+					fmt.Fprintf(b, "&#%d;", r)
+					continue
+				}
+			}
+			b.WriteRune(r) // invalid UTF-8 arrives here as U+FFFD
+		default:
+			b.WriteRune(utf8.RuneError)
+		}
+	}
 }
 
 func xmlName(s string) string {
@@ -570,7 +654,7 @@ func prepareAppend(f *os.File, format Format) (resumeState, func() error, error)
 		if err != nil {
 			return resumeState{}, nil, err
 		}
-		return resumeState{existing: true, hasItems: true, csvHeader: header, cutBytes: size - end}, cutAt(end), nil
+		return resumeState{existing: true, hasItems: true, csvHeader: header, csvLF: !headerEndsCRLF(f), cutBytes: size - end}, cutAt(end), nil
 	default:
 		end, err := recoverLines(f, size, tail)
 		if err != nil {
@@ -581,6 +665,16 @@ func prepareAppend(f *os.File, format Format) (resumeState, func() error, error)
 		}
 		return resumeState{cutBytes: size - end}, cutAt(end), nil
 	}
+}
+
+// headerEndsCRLF reports whether the first line of f ends with "\r\n"
+// (as this exporter and Python's csv module write rows), so that rows
+// appended to a file written with "\n" line ends keep to "\n".
+func headerEndsCRLF(f *os.File) bool {
+	head := make([]byte, 64<<10)
+	n, _ := f.ReadAt(head, 0)
+	i := bytes.IndexByte(head[:n], '\n')
+	return i > 0 && head[i-1] == '\r'
 }
 
 // endWithNewline seeks to the end and terminates a torn last line, so the

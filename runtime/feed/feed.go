@@ -150,6 +150,22 @@ type Feed struct {
 	err     error // first write error; later writes are skipped
 }
 
+// encodingLabel turns a Python codec name, as Scrapy users write
+// FEED_EXPORT_ENCODING (latin-1, latin_1, utf_8, iso8859_15, cp1251), into
+// the WHATWG label of the same encoding; WHATWG labels pass unchanged.
+// Like WHATWG (and browsers), latin-1 names windows-1252.
+func encodingLabel(name string) string {
+	l := strings.ToLower(strings.TrimSpace(name))
+	l = strings.ReplaceAll(l, "_", "-")
+	if rest, ok := strings.CutPrefix(l, "latin-"); ok {
+		l = "latin" + rest
+	}
+	if rest, ok := strings.CutPrefix(l, "iso8859-"); ok {
+		l = "iso-8859-" + rest
+	}
+	return l
+}
+
 // Open opens the feed; stdout is used for URI "-".
 func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 	if _, err := ParseFormat(string(cfg.Format)); err != nil {
@@ -159,7 +175,7 @@ func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 	f := &Feed{cfg: cfg, name: cfg.URI}
 	var enc encoding.Encoding = unicode.UTF8
 	if cfg.Encoding != "" && !strings.EqualFold(cfg.Encoding, "utf-8") && !strings.EqualFold(cfg.Encoding, "utf8") {
-		e, err := htmlindex.Get(cfg.Encoding)
+		e, err := htmlindex.Get(encodingLabel(cfg.Encoding))
 		if err != nil {
 			return nil, fmt.Errorf("feed %s: unknown encoding %q: %w", cfg.URI, cfg.Encoding, err)
 		}

@@ -228,7 +228,7 @@ func TestStdoutAndEncoding(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if want := "name\ncaf\xe9\n"; out.String() != want {
+	if want := "name\r\ncaf\xe9\r\n"; out.String() != want {
 		t.Fatalf("got %q, want %q", out.String(), want)
 	}
 }
@@ -293,7 +293,9 @@ func TestParseOutput(t *testing.T) {
 }
 
 // TestFastJSONMatchesItemMarshal: the feed's own JSON writer is byte for
-// byte crawl.Item.MarshalJSON.
+// byte crawl.Item.MarshalJSON, except that it writes U+2028, U+2029 and
+// the U+FFFD of invalid UTF-8 as they are, as Python's json does, where
+// encoding/json escapes them.
 func TestFastJSONMatchesItemMarshal(t *testing.T) {
 	items := append(sampleItems(),
 		crawl.NewItem("ctl", "a\tb\nc\x01", "html", "<a href=\"x\">&</a>", "u2028", "x\u2028y", "bad", "\xff",
@@ -314,6 +316,9 @@ func TestFastJSONMatchesItemMarshal(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
+		want = bytes.ReplaceAll(want, []byte(`\u2028`), []byte("\u2028"))
+		want = bytes.ReplaceAll(want, []byte(`\u2029`), []byte("\u2029"))
+		want = bytes.ReplaceAll(want, []byte(`\ufffd`), []byte("\ufffd"))
 		if got := strings.TrimSuffix(out.String(), "\n"); got != string(want) {
 			t.Errorf("item %d:\n got %s\nwant %s", i, got, want)
 		}
@@ -407,7 +412,52 @@ func TestCSVNewColumnWithEncoding(t *testing.T) {
 	}
 	got, _ := os.ReadFile(path)
 	// WHATWG maps the label latin1 to windows-1252, where "€" is 0x80.
-	if want := "nom,prix\x80\ncaf\xe9,\nth\xe9,3\n"; string(got) != want {
+	if want := "nom,prix\x80\r\ncaf\xe9,\r\nth\xe9,3\r\n"; string(got) != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// FEED_EXPORT_ENCODING takes Python codec names, as Scrapy users write
+// them, and WHATWG labels; an unknown name fails the feed at open.
+func TestEncodingNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"latin-1": "\xe9", "latin_1": "\xe9", "LATIN1": "\xe9", "iso8859_15": "\xe9", "cp1251": `\u00e9`,
+		"utf_8": "é", "UTF-8": "é", "windows-1252": "\xe9", "koi8_r": `\u00e9`,
+	} {
+		path := filepath.Join(t.TempDir(), "out.jsonl")
+		f, err := feed.Open(feed.Config{URI: path, Format: feed.JSONLines, Encoding: name}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := f.Export(crawl.NewItem("v", "é")); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(path)
+		if string(got) != `{"v":"`+want+`"}`+"\n" {
+			t.Errorf("%s: wrote %q", name, got)
+		}
+	}
+	// Above U+FFFF: a surrogate pair, as JSON spells it; the file stays
+	// valid JSON and decodes to the same string.
+	path := filepath.Join(t.TempDir(), "out.json")
+	f, err := feed.Open(feed.Config{URI: path, Format: feed.JSON, Encoding: "cp1251"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Export(crawl.NewItem("v", "Жé😀")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if want := "[\n{\"v\":\"\xc6\\u00e9\\ud83d\\ude00\"}\n]\n"; string(got) != want {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+	if _, err := feed.Open(feed.Config{URI: filepath.Join(t.TempDir(), "x"), Format: feed.JSONLines, Encoding: "klingon"}, nil); err == nil || !strings.Contains(err.Error(), `unknown encoding "klingon"`) {
+		t.Fatalf("unknown encoding: %v", err)
 	}
 }

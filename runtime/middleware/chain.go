@@ -34,7 +34,8 @@ func (f HandlerFunc) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 //     to the ProcessException walk.
 //   - ProcessException runs in reverse list order. A Response resumes
 //     normal processing through every ProcessResponse; a Request is
-//     returned to be scheduled; nothing passes the error on. Errors from
+//     returned to be scheduled; nothing passes the error on; an error
+//     ends the walk and is the request's failure. Errors from
 //     ProcessResponse are not seen by ProcessException (Scrapy's order).
 //   - ProcessResponse runs in reverse list order; a Request stops and is
 //     returned to be scheduled, a Response replaces the current one.
@@ -139,10 +140,11 @@ func (c *Chain) exception(ctx context.Context, r *crawl.Request, err error) (*cr
 	for _, mw := range c.excs {
 		res, perr := mw.ProcessException(ctx, r, err)
 		if perr != nil {
-			// A failing process_exception replaces the error, as an
-			// exception raised in Scrapy's does.
-			err = perr
-			continue
+			// A failing process_exception ends the walk with its error:
+			// in Scrapy the exception escapes the loop, the later
+			// process_exception methods do not run, and neither does
+			// process_response.
+			return nil, nil, perr
 		}
 		if res.Request != nil {
 			return nil, res.Request, nil

@@ -126,6 +126,14 @@ func TestChainOrder(t *testing.T) {
 			want: "a.req b.req c.req download c.exc", wantReq: "http://x/",
 		},
 		{
+			name:  "process_exception error ends the walk (Scrapy: the exception escapes, later methods do not run)",
+			dlErr: failure,
+			setup: func(a, b, c *tracer) {
+				b.onExc = func(r *crawl.Request, _ error) (Result, error) { return Result{}, Ignore(r, "from b") }
+			},
+			want: "a.req b.req c.req download c.exc b.exc", wantErr: crawl.IgnoreRequest,
+		},
+		{
 			name: "process_request error goes to process_exception",
 			setup: func(a, b, c *tracer) {
 				b.onReq = func(r *crawl.Request) (Result, error) { return Result{}, Ignore(r, "no") }

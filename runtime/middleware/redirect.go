@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
@@ -20,9 +21,14 @@ import (
 // the next request to schedule (Scrapy's RedirectMiddleware and
 // MetaRefreshMiddleware), with these rules:
 //
-//   - REDIRECT_MAX_TIMES (or Request.MaxRedirects) hops at most, then a
-//     TooManyRedirects failure naming the chain; a hop back to a URL of the
-//     chain without a Set-Cookie on the way is a cycle, failed at once.
+//   - REDIRECT_MAX_TIMES (or Request.MaxRedirects, or what meta
+//     redirect_ttl has left) hops at most, then a TooManyRedirects failure
+//     naming the chain; a hop back to a URL of the chain without a
+//     Set-Cookie on the way is a cycle, failed at once.
+//   - The next request carries Scrapy's bookkeeping: RedirectTimes and
+//     RedirectURLs (meta redirect_times, redirect_urls), meta
+//     redirect_reasons (the status as an int, or "meta refresh") and
+//     redirect_ttl; dont_filter is the original's.
 //   - 301/302 after POST and 303 after anything but HEAD become GET without
 //     body; 307/308 keep method and body (RFC 9110 §15.4).
 //   - Only http and https targets: Location to file:, ftp:, data:,
@@ -43,6 +49,11 @@ type Redirect struct {
 	// with a delay up to MetaRefreshMaxDelay (METAREFRESH_MAXDELAY, 100s).
 	MetaRefresh         bool
 	MetaRefreshMaxDelay time.Duration
+	// MetaRefreshIgnoreTags are elements whose content is not searched for
+	// a meta refresh (METAREFRESH_IGNORE_TAGS; Scrapy's default, none:
+	// a refresh inside <noscript> is followed, as a browser without
+	// JavaScript would).
+	MetaRefreshIgnoreTags []string
 	// SensitiveHeaders are extra credential headers (X-Api-Key, ...)
 	// dropped on any origin change.
 	SensitiveHeaders []string
@@ -63,37 +74,44 @@ func (m *Redirect) ProcessResponse(_ context.Context, r *crawl.Request, resp *cr
 	if !m.Enabled || r.MetaBool("dont_redirect") || (r.AllowRedirects != nil && !*r.AllowRedirects) {
 		return Result{}, nil
 	}
-	if r.MetaBool("handle_httpstatus_all") {
-		return Result{}, nil
-	}
-	if list, ok := metaIntList(r.Meta["handle_httpstatus_list"]); ok && slices.Contains(list, resp.Status) {
-		return Result{}, nil
-	}
-	var loc, reason string
+	var loc string
+	var reason any // the status (int) or "meta refresh", as Scrapy's redirect_reasons
 	toGet := false
 	switch resp.Status {
 	case 301, 302, 303, 307, 308:
+		// handle_httpstatus_list/_all keep a status redirect for the
+		// callback; a meta refresh is followed regardless (Scrapy's
+		// MetaRefreshMiddleware does not look at them).
+		if r.MetaBool("handle_httpstatus_all") {
+			return Result{}, nil
+		}
+		if list, ok := metaIntList(r.Meta["handle_httpstatus_list"]); ok && slices.Contains(list, resp.Status) {
+			return Result{}, nil
+		}
 		loc = resp.Headers.Get("Location")
 		if loc == "" {
 			return Result{}, nil
 		}
-		reason = strconv.Itoa(resp.Status)
+		reason = resp.Status
 		method := r.GetMethod()
 		toGet = (resp.Status == 303 && method != "HEAD") || ((resp.Status == 301 || resp.Status == 302) && method == "POST")
 	default:
-		if !m.MetaRefresh || !isHTML(resp) {
+		if !m.MetaRefresh || r.GetMethod() == "HEAD" || !isHTML(resp) {
 			return Result{}, nil
 		}
-		delay, target, ok := metaRefresh(resp.Body)
-		if !ok || delay > m.MetaRefreshMaxDelay {
+		delay, target, ok := metaRefresh(resp.Body, m.MetaRefreshIgnoreTags)
+		// Scrapy follows a refresh only below METAREFRESH_MAXDELAY.
+		if !ok || delay >= m.MetaRefreshMaxDelay {
 			return Result{}, nil
 		}
-		loc, reason, toGet = target, "meta refresh", r.GetMethod() != "HEAD"
+		loc, reason, toGet = target, "meta refresh", true
 	}
 	next, err := m.build(r, resp, loc, toGet)
 	if err != nil {
 		return Result{}, err
 	}
+	reasons, _ := r.Meta["redirect_reasons"].([]any)
+	next.SetMeta("redirect_reasons", append(slices.Clip(reasons), reason))
 	m.log().Debug("redirecting", "reason", reason, "to", weburl.Redact(next.URL), "from", weburl.Redact(r.URL))
 	return Result{Request: next}, nil
 }
@@ -111,6 +129,9 @@ func (m *Redirect) build(r *crawl.Request, resp *crawl.Response, loc string, toG
 		return nil, Ignore(r, "redirect to invalid Location %q: %v", loc, err)
 	}
 	target := base.ResolveReference(ref)
+	// Like w3lib's safe_url_string: what is not allowed in a URL
+	// (spaces, non-ASCII, quotes, ...) is percent-encoded in the query too.
+	target.RawQuery = escapeUnsafe(target.RawQuery)
 	if target.Scheme != "http" && target.Scheme != "https" {
 		return nil, Ignore(r, "redirect to disallowed scheme %s: %s", target.Scheme, weburl.RedactURL(target))
 	}
@@ -123,9 +144,19 @@ func (m *Redirect) build(r *crawl.Request, resp *crawl.Response, loc string, toG
 	if r.MaxRedirects > 0 {
 		limit = r.MaxRedirects
 	}
-	if r.RedirectTimes+1 > limit {
+	// Scrapy's redirect_ttl: hops left, from meta (default: the limit);
+	// 0 stops, like the limit itself.
+	ttl := limit
+	if v, ok := metaNumber(r.Meta["redirect_ttl"]); ok {
+		ttl = v
+	}
+	if ttl == 0 || r.RedirectTimes+1 > limit {
+		what := fmt.Sprintf("too many redirects (%d)", limit)
+		if ttl == 0 && r.RedirectTimes+1 <= limit {
+			what = "too many redirects (meta redirect_ttl)"
+		}
 		return nil, &crawl.Failure{Type: crawl.TooManyRedirects, Request: r, Response: resp,
-			Message: fmt.Sprintf("too many redirects (%d): %s", limit, strings.Join(redactAll(append(chain, newURL)), " → "))}
+			Message: what + ": " + strings.Join(redactAll(append(chain, newURL)), " → ")}
 	}
 	if slices.Contains(chain, newURL) && !resp.Headers.Has("Set-Cookie") {
 		return nil, &crawl.Failure{Type: crawl.TooManyRedirects, Request: r, Response: resp,
@@ -135,6 +166,7 @@ func (m *Redirect) build(r *crawl.Request, resp *crawl.Response, loc string, toG
 	next.URL = newURL
 	next.RedirectTimes = r.RedirectTimes + 1
 	next.RedirectURLs = chain
+	next.SetMeta("redirect_ttl", ttl-1)
 	next.Priority += m.PriorityAdjust
 	next.Cookies = nil
 	if toGet {
@@ -194,29 +226,32 @@ func isHTML(resp *crawl.Response) bool {
 }
 
 var (
-	reMetaTag   = regexp.MustCompile(`(?is)<meta\s[^>]*http-equiv\s*=\s*["']?refresh["']?[^>]*>`)
-	reContent   = regexp.MustCompile(`(?is)\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))`)
-	reRefresh   = regexp.MustCompile(`(?is)^\s*(\d*\.?\d*)\s*(?:[;,]\s*(?:url\s*=\s*)?["']?([^"']*)["']?)?\s*$`)
-	reComments  = regexp.MustCompile(`(?s)<!--.*?-->`)
-	reNoscripts = regexp.MustCompile(`(?is)<(script|noscript)\b.*?</(script|noscript)>`)
+	reMetaTag  = regexp.MustCompile(`(?is)<meta\s[^>]*http-equiv\s*=\s*["']?refresh["']?[^>]*>`)
+	reContent  = regexp.MustCompile(`(?is)\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))`)
+	reRefresh  = regexp.MustCompile(`(?is)^\s*(\d*\.?\d*)\s*(?:[;,]\s*(?:url\s*=\s*)?["']?([^"']*)["']?)?\s*$`)
+	reComments = regexp.MustCompile(`(?s)<!--.*?-->`)
 )
 
-// metaRefreshScan bounds how much of the page is searched: the tag
-// belongs in <head>.
-const metaRefreshScan = 64 << 10
+// metaRefreshScan is how much of the page is searched: Scrapy's
+// get_meta_refresh looks at the first 4096 characters.
+const metaRefreshScan = 4096
 
-// metaRefresh finds a meta refresh with a URL, ignoring comments, scripts
-// and noscript blocks like w3lib's get_meta_refresh.
-func metaRefresh(body []byte) (time.Duration, string, bool) {
-	if len(body) > metaRefreshScan {
-		body = body[:metaRefreshScan]
-	}
+// metaRefresh finds a meta refresh with a URL, ignoring comments and the
+// content of ignoreTags elements like w3lib's get_meta_refresh.
+func metaRefresh(body []byte, ignoreTags []string) (time.Duration, string, bool) {
+	body = firstChars(body, metaRefreshScan)
 	// Nearly every page has no refresh: a plain scan keeps the regexps
 	// (and the string copy they need) off the common path.
 	if !hasHTTPEquiv(body) {
 		return 0, "", false
 	}
-	text := reNoscripts.ReplaceAllString(reComments.ReplaceAllString(string(body), ""), "")
+	text := reComments.ReplaceAllString(string(body), "")
+	for _, tag := range ignoreTags {
+		re, err := regexp.Compile(`(?is)<` + regexp.QuoteMeta(tag) + `\b.*?</` + regexp.QuoteMeta(tag) + `\s*>`)
+		if err == nil {
+			text = re.ReplaceAllString(text, "")
+		}
+	}
 	tag := reMetaTag.FindString(text)
 	if tag == "" {
 		return 0, "", false
@@ -235,6 +270,52 @@ func metaRefresh(body []byte) (time.Duration, string, bool) {
 		secs = 0
 	}
 	return time.Duration(secs * float64(time.Second)), strings.TrimSpace(rm[2]), true
+}
+
+// firstChars cuts body after n characters (UTF-8), or n bytes when it is
+// not UTF-8.
+func firstChars(body []byte, n int) []byte {
+	if len(body) <= n {
+		return body
+	}
+	if !utf8.Valid(body[:min(len(body), 4*n)]) {
+		return body[:n]
+	}
+	i := 0
+	for range n {
+		if i >= len(body) {
+			break
+		}
+		_, size := utf8.DecodeRune(body[i:])
+		i += size
+	}
+	return body[:i]
+}
+
+// escapeUnsafe percent-encodes the bytes w3lib's safe_url_string does not
+// keep: anything but RFC 3986's reserved and unreserved characters and '%'.
+func escapeUnsafe(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c > 0x20 && c < 0x7f && !strings.ContainsRune("\"<>\\^`{|}", rune(c)) {
+			if b.Len() > 0 {
+				b.WriteByte(c)
+			}
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString(s[:i])
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	if b.Len() == 0 {
+		return s
+	}
+	return b.String()
 }
 
 func (m *Redirect) log() *slog.Logger {

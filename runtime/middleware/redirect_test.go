@@ -211,7 +211,9 @@ func TestMetaRefresh(t *testing.T) {
 		{"quoted url, upper case", `<META HTTP-EQUIV=Refresh CONTENT="5;URL='http://b.example/x'">`, "http://b.example/x"},
 		{"content first", `<meta content="1;url=other" http-equiv="refresh">`, "http://a.example/other"},
 		{"in a comment", `<!-- <meta http-equiv="refresh" content="0; url=/next"> -->`, ""},
-		{"in noscript", `<noscript><meta http-equiv="refresh" content="0; url=/next"></noscript>`, ""},
+		// Scrapy's METAREFRESH_IGNORE_TAGS is empty by default: a refresh
+		// for clients without JavaScript is followed.
+		{"in noscript", `<noscript><meta http-equiv="refresh" content="0; url=/nojs"></noscript>`, "http://a.example/nojs"},
 		{"no url", `<meta http-equiv="refresh" content="30">`, ""},
 		{"over max delay", `<meta http-equiv="refresh" content="200; url=/next">`, ""},
 	} {
@@ -237,7 +239,14 @@ func TestMetaRefresh(t *testing.T) {
 	if res, _ := m.ProcessResponse(context.Background(), &crawl.Request{URL: "http://a.example/p"}, html(`<meta http-equiv="refresh" content="0; url=/n">`)); res.Request != nil {
 		t.Error("METAREFRESH_ENABLED false still followed")
 	}
-	if d, u, ok := metaRefresh([]byte(`<meta http-equiv="refresh" content="2.5;url=/x">`)); !ok || d != 2500*time.Millisecond || u != "/x" {
+	if d, u, ok := metaRefresh([]byte(`<meta http-equiv="refresh" content="2.5;url=/x">`), nil); !ok || d != 2500*time.Millisecond || u != "/x" {
 		t.Errorf("metaRefresh = %v %q %v", d, u, ok)
+	}
+	if _, _, ok := metaRefresh([]byte(`<noscript><meta http-equiv="refresh" content="0;url=/x"></noscript>`), []string{"script", "noscript"}); ok {
+		t.Error("METAREFRESH_IGNORE_TAGS noscript: refresh still found")
+	}
+	// Only the first 4096 characters are searched, as in Scrapy.
+	if _, _, ok := metaRefresh([]byte(strings.Repeat("é", 4096)+`<meta http-equiv="refresh" content="0;url=/x">`), nil); ok {
+		t.Error("a refresh after 4096 characters was found")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +60,7 @@ func (m *Retry) ProcessResponse(_ context.Context, r *crawl.Request, resp *crawl
 	if !m.Enabled || r.MetaBool("dont_retry") || !slices.Contains(m.HTTPCodes, resp.Status) {
 		return Result{}, nil
 	}
-	reason := strconv.Itoa(resp.Status) + " " + http.StatusText(resp.Status)
+	reason := statusMessage(resp.Status)
 	var wait time.Duration
 	if ra, ok := downloader.ParseRetryAfter(resp.Headers.Get("Retry-After"), m.now()); ok {
 		if ra > m.MaxRetryAfter {
@@ -120,7 +119,13 @@ func (m *Retry) maxTimes(r *crawl.Request) int {
 }
 
 func (m *Retry) retry(r *crawl.Request, reason string, wait time.Duration) *crawl.Request {
-	n := r.RetryTimes + 1
+	done := r.RetryTimes
+	if v, ok := metaNumber(r.Meta["retry_times"]); ok && done == 0 {
+		// Scrapy keeps the count in meta; a request built with it there
+		// continues from it.
+		done = v
+	}
+	n := done + 1
 	maxN := m.maxTimes(r)
 	if n > maxN {
 		if m.Stats != nil {
@@ -131,8 +136,13 @@ func (m *Retry) retry(r *crawl.Request, reason string, wait time.Duration) *craw
 	}
 	next := r.Copy()
 	next.RetryTimes = n
+	delete(next.Meta, "retry_times")
 	next.DontFilter = true
-	next.Priority += m.PriorityAdjust
+	adjust := m.PriorityAdjust
+	if v, ok := metaNumber(r.Meta["priority_adjust"]); ok {
+		adjust = v // Scrapy's RetryMiddleware reads meta priority_adjust
+	}
+	next.Priority += adjust
 	backoff := r.RetryDelay
 	if backoff <= 0 && m.BackoffBase > 0 {
 		backoff = m.BackoffBase << (n - 1)
@@ -151,6 +161,37 @@ func (m *Retry) retry(r *crawl.Request, reason string, wait time.Duration) *craw
 	}
 	m.log().Debug("retrying", "url", weburl.Redact(r.URL), "attempt", n, "of", maxN, "reason", reason, "wait", wait)
 	return next
+}
+
+// statusMessage is Scrapy's response_status_message: the status and
+// Twisted's reason phrase ("408 Request Time-out", "429 Unknown Status"),
+// which names the retry/reason_count stats as Scrapy's do.
+func statusMessage(status int) string {
+	phrase, ok := twistedReasons[status]
+	if !ok {
+		phrase = "Unknown Status"
+	}
+	return strconv.Itoa(status) + " " + phrase
+}
+
+// twistedReasons is twisted.web.http.RESPONSES (checked against it by
+// TestReferenceStatusMessages).
+var twistedReasons = map[int]string{
+	100: "Continue", 101: "Switching Protocols",
+	200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
+	204: "No Content", 205: "Reset Content.", 206: "Partial Content", 207: "Multi-Status",
+	300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other",
+	304: "Not Modified", 305: "Use Proxy", 307: "Temporary Redirect", 308: "Permanent Redirect",
+	400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+	404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+	407: "Proxy Authentication Required", 408: "Request Time-out", 409: "Conflict",
+	410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+	413: "Request Entity Too Large", 414: "Request-URI Too Long",
+	415: "Unsupported Media Type", 416: "Requested Range not satisfiable",
+	417: "Expectation Failed",
+	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+	503: "Service Unavailable", 504: "Gateway Time-out", 505: "HTTP Version not supported",
+	507: "Insufficient Storage Space", 510: "Not Extended",
 }
 
 func (m *Retry) now() time.Time {

@@ -247,3 +247,38 @@ func TestRobotsZeroValueDefaults(t *testing.T) {
 		t.Fatalf("fetches %d, crawl delay %v", site.count("http://lit.test/robots.txt"), dl.m["lit.test"])
 	}
 }
+
+// The agent matched against robots.txt, in Scrapy's order:
+// ROBOTSTXT_USER_AGENT, else the request's own User-Agent (set by the
+// spider), else USER_AGENT.
+func TestRobotsAgentOrder(t *testing.T) {
+	const txt = "User-agent: spiderbot\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+	for _, tc := range []struct {
+		name                string
+		robotsUA, userAgent string
+		reqUA               string
+		want                bool
+	}{
+		{"USER_AGENT", "", "spiderbot/1.0", "", false},
+		{"the request's own User-Agent wins over USER_AGENT", "", "spiderbot/1.0", "Mozilla/5.0", true},
+		{"the request's own User-Agent is matched", "", "Mozilla/5.0", "spiderbot/2", false},
+		{"ROBOTSTXT_USER_AGENT wins over both", "other", "spiderbot/1.0", "spiderbot/2", true},
+		{"ROBOTSTXT_USER_AGENT matched", "spiderbot", "Mozilla/5.0", "Mozilla/5.0", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := &robotsSite{answers: map[string]func(*crawl.Request) (*crawl.Response, error){
+				"http://ua.test/robots.txt": body(200, txt),
+			}}
+			m := NewRobotsTxt(site.fetch, tc.robotsUA)
+			m.FallbackAgent = tc.userAgent
+			r := &crawl.Request{URL: "http://ua.test/page"}
+			if tc.reqUA != "" {
+				r.Headers.Set("User-Agent", tc.reqUA)
+			}
+			res, err := m.ProcessRequest(context.Background(), r)
+			if got := err == nil && res == (Result{}); got != tc.want {
+				t.Fatalf("allowed %v, want %v (err %v)", got, tc.want, err)
+			}
+		})
+	}
+}

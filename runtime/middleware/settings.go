@@ -84,18 +84,17 @@ func CookiesFromSettings(v *settings.Values, log *slog.Logger) *Cookies {
 }
 
 // RobotsFromSettings returns the robots.txt middleware when ROBOTSTXT_OBEY
-// is on (nil otherwise), matching ROBOTSTXT_USER_AGENT, else USER_AGENT,
-// and fetching through fetch. Scheme, Delays, Stats and Logger are the
+// is on (nil otherwise), matching ROBOTSTXT_USER_AGENT, else each
+// request's own User-Agent, else USER_AGENT (Scrapy's order), and
+// fetching through fetch. Scheme, Delays, Stats and Logger are the
 // caller's.
 func RobotsFromSettings(v *settings.Values, fetch func(ctx context.Context, r *crawl.Request) (*crawl.Response, error)) *RobotsTxt {
 	if !v.RobotsTxtObey {
 		return nil
 	}
-	ua := v.RobotsTxtUserAgent
-	if ua == "" {
-		ua = v.UserAgent
-	}
-	return NewRobotsTxt(fetch, ua)
+	m := NewRobotsTxt(fetch, v.RobotsTxtUserAgent)
+	m.FallbackAgent = v.UserAgent
+	return m
 }
 
 // HTTPCacheFromSettings returns the HTTP cache when HTTPCACHE_ENABLED is on

@@ -58,7 +58,7 @@ func TestFromSettingsValues(t *testing.T) {
 	if c := middleware.CookiesFromSettings(&v, nil); len(c.Defaults) != 1 || c.Defaults[0].Value != "true" {
 		t.Errorf("cookies %v", c.Defaults)
 	}
-	if r := middleware.RobotsFromSettings(&v, nil); r == nil || r.UserAgent != "ua/1" {
+	if r := middleware.RobotsFromSettings(&v, nil); r == nil || r.UserAgent != "" || r.FallbackAgent != "ua/1" {
 		t.Errorf("robots %+v", r)
 	}
 	v.RobotsTxtUserAgent = "bot"

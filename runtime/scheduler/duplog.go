@@ -24,12 +24,20 @@ func (l *DuplicateLog) Filtered(r *crawl.Request) {
 	if l.Stats != nil {
 		l.Stats.Inc(stats.DupefilterFiltered, 1)
 	}
+	// Scrapy's words, so that grep habits carry over.
 	if l.Debug {
-		l.Logger.Debug("filtered duplicate request", "request", r.GetMethod()+" "+r.URL)
+		l.Logger.Debug("Filtered duplicate request: " + r.String() + " (referer: " + referer(r) + ")")
 		return
 	}
 	l.first.Do(func() {
-		l.Logger.Debug("filtered duplicate request - no more duplicates will be shown (see DUPEFILTER_DEBUG to show all duplicates)",
-			"request", r.GetMethod()+" "+r.URL)
+		l.Logger.Debug("Filtered duplicate request: " + r.String() + " - no more duplicates will be shown (see DUPEFILTER_DEBUG to show all duplicates)")
 	})
+}
+
+// referer is the request's Referer header, or None as Scrapy writes it.
+func referer(r *crawl.Request) string {
+	if v := r.Headers.Get("Referer"); v != "" {
+		return v
+	}
+	return "None"
 }

@@ -27,7 +27,7 @@ func TestDuplicatesCountedAndLogged(t *testing.T) {
 		if n := stats.Int(st, stats.DupefilterFiltered); n != 3 {
 			t.Fatalf("debug=%v: %s = %d, want 3", debug, stats.DupefilterFiltered, n)
 		}
-		lines := strings.Count(logs.String(), "filtered duplicate request")
+		lines := strings.Count(logs.String(), "Filtered duplicate request")
 		hint := strings.Count(logs.String(), "no more duplicates will be shown")
 		if want := map[bool]int{false: 1, true: 3}[debug]; lines != want || hint != map[bool]int{false: 1, true: 0}[debug] {
 			t.Fatalf("debug=%v: %d log lines (%d with the hint)\n%s", debug, lines, hint, logs.String())

@@ -47,7 +47,7 @@ func TestMemoryStatsAndDuplicateLog(t *testing.T) {
 					t.Errorf("%s = %d, want %d", k, got, v)
 				}
 			}
-			lines := strings.Count(logs.String(), "filtered duplicate request")
+			lines := strings.Count(logs.String(), "Filtered duplicate request")
 			wantLines := 1
 			if debug {
 				wantLines = 2

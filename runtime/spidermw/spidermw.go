@@ -6,6 +6,7 @@ package spidermw
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -106,7 +107,7 @@ func (w *offsiteOutput) Request(r *crawl.Request) {
 	w.o.mu.Unlock()
 	if first {
 		w.o.stats.Inc(stats.OffsiteDomains, 1)
-		w.o.log.Debug("filtered offsite request", "domain", host, "url", r.URL)
+		w.o.log.Debug(fmt.Sprintf("Filtered offsite request to %s: %s", pyQuote(host), r))
 	}
 }
 
@@ -183,3 +184,12 @@ func (d *Depth) WrapStart(start engine.StartIterator) engine.StartIterator {
 type startFunc func(ctx context.Context) (*crawl.Request, error)
 
 func (f startFunc) Next(ctx context.Context) (*crawl.Request, error) { return f(ctx) }
+
+// pyQuote writes s as Python's repr of a str does ('example.com'), for
+// log lines in Scrapy's words.
+func pyQuote(s string) string {
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		return `"` + s + `"`
+	}
+	return "'" + strings.ReplaceAll(s, "'", `\'`) + "'"
+}

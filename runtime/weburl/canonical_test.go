@@ -66,31 +66,8 @@ func TestPlainCanonicalSameAsFull(t *testing.T) {
 	}
 }
 
-func TestCanonicalize(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in, want string
-		keep     bool
-	}{
-		{"http://www.example.com/do?b=2&a=1", "http://www.example.com/do?a=1&b=2", false},
-		{"http://www.example.com/do?a=2&a=1&c", "http://www.example.com/do?a=1&a=2&c=", false},
-		{"HTTP://WWW.Example.COM:/a%2Fb/%7Euser?x=%20#f", "http://www.example.com/a%2Fb/~user?x=+", false},
-		{"http://www.example.com", "http://www.example.com/", false},
-		{"http://www.example.com/caf%C3%A9?q=a+b", "http://www.example.com/caf%C3%A9?q=a+b", false},
-		{"http://x.test/p?b=1#frag", "http://x.test/p?b=1#frag", true},
-		{"http://x.test/p?b=1#frag", "http://x.test/p?b=1", false},
-		{"HTTP://Example.COM/do?b=2&a=1#f", "http://example.com/do?a=1&b=2", false}, // the doc comment's example
-		{"http://x.test/a/./b/../c", "http://x.test/a/./b/../c", false},             // dot segments are kept, not resolved
-		{"::not a url", "::not a url", false},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			t.Parallel()
-			if got := Canonicalize(tc.in, tc.keep); got != tc.want {
-				t.Errorf("Canonicalize(%q, %v) = %q, want %q", tc.in, tc.keep, got, tc.want)
-			}
-		})
-	}
-}
+// TestCanonicalizeReference (canonical_reference_test.go) compares
+// Canonicalize with w3lib itself.
 
 func TestQuotePlus(t *testing.T) {
 	t.Parallel()
