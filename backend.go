@@ -142,12 +142,17 @@ func diskBackend(o backendOptions, jobdir string) (*backend, error) {
 // crawl is idle (no queue, no lease held by any worker), with reason
 // "idle".
 //
-// Each request a worker holds (fetching, or waiting for or in its
-// callback) is a lease, and a worker that dies hands all of its leases
-// back to be fetched again, so the requests held at once are bounded
-// (4 × CONCURRENT_REQUESTS). The engine raises the bound while callbacks
-// wait on results of pending requests, so ResultHolder spiders cannot
-// deadlock.
+// Each request a worker holds (fetching, in or waiting for its callback,
+// waiting for the group commit) is a lease, and a worker that dies hands
+// all of its leases back to be fetched again. Two bounds keep that small
+// (specs/distributed.md, "Leases and refetches"): the engine takes at most
+// CONCURRENT_REQUESTS requests it has not acknowledged (MaxLeased), and
+// the scheduler never holds more than 2 × CONCURRENT_REQUESTS leases in
+// all (redisq.Options.MaxLeases, from redisq.FromSettings): the engine's
+// requests plus task entries read ahead, and whatever the engine takes
+// beyond MaxLeased while callbacks wait on one another. A SIGKILL thus
+// refetches at most 2 × CONCURRENT_REQUESTS pages. MaxActive is looser
+// than MaxLeased and never binds first; it stays as a second fence.
 func redisBackend(o backendOptions) (*backend, error) {
 	spec, v, js := o.Spec, o.Values, o.JS
 	rdb, err := dialRedis(spec, v)

@@ -36,6 +36,12 @@ type loop struct {
 	// turn stuck in a built-in abandons the runtime (onAbandon).
 	wd        *jsguard.Watchdog
 	onAbandon func(error)
+
+	// afterJob, when set (tests only), runs after each job returned and
+	// before its turn ends (wd.End): the window in which a watchdog
+	// interrupt that missed the job's JavaScript still lands, and which
+	// End must close so that the interrupt never hits the next job.
+	afterJob func()
 }
 
 // errLoopClosed is returned for work posted after the spider closed.
@@ -160,6 +166,9 @@ func (l *loop) runJob(job func()) {
 		}
 	}()
 	job()
+	if l.afterJob != nil {
+		l.afterJob()
+	}
 	l.wd.End()
 }
 

@@ -189,6 +189,11 @@ func TestRunWorkerKill9(t *testing.T) {
 	if refetched > held {
 		t.Fatalf("%d pages refetched, more than the %d leases the killed worker held", refetched, held)
 	}
+	// The lease bound of a worker (specs/distributed.md): 2 ×
+	// CONCURRENT_REQUESTS (8 in writeCrawlSpec).
+	if held > 2*8 {
+		t.Fatalf("the killed worker held %d leases, more than 2 × CONCURRENT_REQUESTS = 16", held)
+	}
 	if missing > 0 {
 		t.Fatalf("%d pages have no item", missing)
 	}

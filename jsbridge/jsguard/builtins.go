@@ -77,7 +77,8 @@ func newGuards(vm *goja.Runtime) (*guards, error) {
 // Guarded, by what one call may produce:
 //
 //   - strings (MaxStringLength): String.prototype.repeat, padStart,
-//     padEnd, concat, replace and replaceAll (the replacement text added),
+//     padEnd, concat, replace and replaceAll (the replacement text added;
+//     RegExp.prototype[Symbol.replace] too, when called directly),
 //     Array.prototype.join (and so toString), %TypedArray%.prototype.join,
 //     JSON.stringify, encodeURIComponent, encodeURI, escape and
 //     String.prototype.normalize (by the exact length of their output,
@@ -86,7 +87,8 @@ func newGuards(vm *goja.Runtime) (*guards, error) {
 //     this.length in Go (fill, join, sort, map, filter, forEach, indexOf,
 //     slice, splice, concat, flat, ...; not push, pop or at), Array.from,
 //     Function.prototype.apply, Reflect.apply and Reflect.construct
-//     (argument lists), String.prototype.split, string iteration
+//     (argument lists), String.prototype.split and
+//     RegExp.prototype[Symbol.split] (captures count), string iteration
 //     (String.prototype[Symbol.iterator]: spread, for-of) and the key and
 //     value listers on strings and typed arrays (Object.keys, values,
 //     entries, getOwnPropertyNames, getOwnPropertyDescriptors,
@@ -97,7 +99,10 @@ func newGuards(vm *goja.Runtime) (*guards, error) {
 //     arrays joined by join, toString and toLocaleString, flat's depth;
 //   - time: RegExp.prototype.exec and test throw an Error when a match ran
 //     into RegexTimeout (goja reports no match). Every regex operation
-//     (match, matchAll, replace, search, split) goes through exec.
+//     (match, matchAll, replace, search, split) goes through exec. The
+//     arrays of a global match (or of matchAll spread into one) are not
+//     capped: each element costs one timed exec, which polls for the
+//     interrupt, so the watchdog's limits stop them.
 //
 // new Array(n) is not capped: goja allocates nothing for it, and a.length =
 // n does the same, so the caps sit on the methods that walk the length.
@@ -180,6 +185,26 @@ func (g *guards) wrap(obj *goja.Object, name string, mk func(orig native) native
 		return err
 	}
 	return obj.DefineDataProperty(name, w, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+}
+
+// wrapSymbol is wrap for the native method obj[sym]; what names it in
+// errors.
+func (g *guards) wrapSymbol(obj *goja.Object, sym *goja.Symbol, what string, mk func(orig native) native) error {
+	fn, ok := obj.GetSymbol(sym).(*goja.Object)
+	if !ok {
+		return fmt.Errorf("%s is not a function", what)
+	}
+	orig, ok := nativeOf(fn)
+	if !ok {
+		return fmt.Errorf("%s is not native", what)
+	}
+	w := g.vm.ToValue(mk(orig)).(*goja.Object)
+	for _, p := range []string{"name", "length"} {
+		if err := w.DefineDataProperty(p, fn.Get(p), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
+			return err
+		}
+	}
+	return obj.DefineDataPropertySymbol(sym, w, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 }
 
 // wrapCtor replaces the global constructor name by one that runs check on
@@ -425,18 +450,26 @@ func (g *guards) installStrings() error {
 	})
 }
 
-// replace guards String.prototype.replace and replaceAll: the replacement
-// text added may not pass MaxStringLength. A replacement string that could
-// not (a bound from its length and its $ patterns) goes straight to the
-// original; otherwise the replacement runs as a counting function.
+// replace guards String.prototype.replace and replaceAll (see replacer).
 func (g *guards) replace(what string, orig native, call goja.FunctionCall) goja.Value {
 	if call.This == nil || goja.IsUndefined(call.This) || goja.IsNull(call.This) {
 		return orig(call)
 	}
 	s := str(call.This)
 	call.This = s
-	args := []goja.Value{call.Argument(0), call.Argument(1)}
-	call.Arguments = args
+	call.Arguments = []goja.Value{call.Argument(0), g.replacer(what, s, call.Argument(1))}
+	return orig(call)
+}
+
+// replacer returns the replaceValue to hand to a replace of subject s (by
+// String.prototype.replace, replaceAll or RegExp.prototype[Symbol.replace])
+// so that the replacement text added may not pass MaxStringLength. A
+// replacement string that could not (a bound from its length and its $
+// patterns) is returned as it is (converted to a string once, as the
+// original would); otherwise the replacement runs as a counting function
+// that throws a RangeError naming what once the text it returned passes
+// the limit (a string through GetSubstitution: substitute).
+func (g *guards) replacer(what string, s goja.String, replaceValue goja.Value) goja.Value {
 	added := 0
 	count := func(r goja.String) goja.String {
 		added += r.Length()
@@ -446,18 +479,16 @@ func (g *guards) replace(what string, orig native, call goja.FunctionCall) goja.
 		g.poll()
 		return r
 	}
-	if fn, ok := isCallable(args[1]); ok {
-		args[1] = g.vm.ToValue(func(c goja.FunctionCall) goja.Value {
+	if fn, ok := isCallable(replaceValue); ok {
+		return g.vm.ToValue(func(c goja.FunctionCall) goja.Value {
 			v, err := fn(goja.Undefined(), c.Arguments...)
 			if err != nil {
 				panic(err)
 			}
 			return count(str(v))
 		})
-		return orig(call)
 	}
-	repl := str(args[1])
-	args[1] = repl
+	repl := str(replaceValue)
 	n, r := float64(s.Length()), float64(repl.Length())
 	dollars := 0.0
 	for i := 0; i < repl.Length(); i++ {
@@ -466,12 +497,11 @@ func (g *guards) replace(what string, orig native, call goja.FunctionCall) goja.
 		}
 	}
 	if (n+1)*(r+dollars*n) <= MaxStringLength {
-		return orig(call)
+		return repl
 	}
-	args[1] = g.vm.ToValue(func(c goja.FunctionCall) goja.Value {
+	return g.vm.ToValue(func(c goja.FunctionCall) goja.Value {
 		return count(g.substitute(repl, c.Arguments))
 	})
-	return orig(call)
 }
 
 // substitute is ECMAScript GetSubstitution for a replacement function's

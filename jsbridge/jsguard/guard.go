@@ -53,8 +53,9 @@ import (
 // needs.
 const (
 	// MaxStringLength bounds the length (UTF-16 code units) of a string
-	// built by repeat, padStart, padEnd, concat, join, replace and
-	// replaceAll, and of the output of JSON.stringify.
+	// built by repeat, padStart, padEnd, concat, join, replace,
+	// replaceAll and RegExp.prototype[Symbol.replace], and of the output
+	// of JSON.stringify.
 	MaxStringLength = 16 << 20
 	// MaxArrayLength bounds the length of an array that a built-in walks
 	// or fills element by element (fill, join, sort, map, indexOf, from,

@@ -129,6 +129,12 @@ func TestBombs(t *testing.T) {
 		{"replaceAll", `'x'.repeat(1e6).replaceAll('x', 'y'.repeat(1e4))`, "RangeError: String.prototype.replaceAll: string length limit 16 Mi exceeded by the replacements"},
 		{"replace $'", `'x'.repeat(2e4).replace(/x/g, "$'")`, "RangeError: String.prototype.replace: string length limit 16 Mi exceeded by the replacements"},
 		{"replace fn", `const big = 'y'.repeat(1 << 20); 'x'.repeat(100).replace(/x/g, () => big)`, "RangeError: String.prototype.replace: string length limit 16 Mi exceeded by the replacements"},
+		// RegExp.prototype[Symbol.replace] called directly, not through
+		// String.prototype.replace: 16 Ki matches × 4 Ki characters.
+		{"Symbol.replace", `RegExp.prototype[Symbol.replace].call(/a/g, 'a'.repeat(1 << 14), '$&'.repeat(4096))`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
+		{"Symbol.replace $'", `/x/g[Symbol.replace]('x'.repeat(2e4), "$'")`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
+		{"Symbol.replace fn", `const big = 'y'.repeat(1 << 20); /x/g[Symbol.replace]('x'.repeat(100), () => big)`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
+		{"Symbol.replace look-alike", `RegExp.prototype[Symbol.replace].call({ flags: 'g', global: true, lastIndex: 0, exec: RegExp.prototype.exec.bind(/a/g) }, 'a'.repeat(1 << 14), '$&'.repeat(4096))`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
 		{"Uint8Array", `new Uint8Array(2 ** 31)`, "RangeError: Uint8Array: buffer size limit 64MiB exceeded (2048 Mi bytes requested)"},
 		{"Float64Array array-like", `new Float64Array({ length: 1e8 })`, "RangeError: Float64Array: buffer size limit 64MiB exceeded"},
 		{"TypedArray.from", `Uint8Array.from({ length: 1e9 })`, "RangeError: Uint8Array: buffer size limit 64MiB exceeded"},
@@ -172,6 +178,51 @@ func TestBombs(t *testing.T) {
 				t.Errorf("heap rose by %d MiB", grown>>20)
 			}
 			t.Logf("%s, heap +%d MiB", took.Round(time.Millisecond), grown>>20)
+		})
+	}
+}
+
+// TestSplitCapturesCapped: a separator with many captures adds that many
+// pieces per match, so RegExp.prototype[Symbol.split] called directly (no
+// limit, or one past the cap) reaches MaxArrayLength pieces after a few
+// thousand matches: it throws there instead of building a 100 Mi-element
+// array. Each piece costs a property read, so this takes seconds, not
+// milliseconds: JS_TIMEOUT is set far away, and the heap is what is
+// checked. With a limit under the cap the spec's truncation is kept.
+func TestSplitCapturesCapped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (seconds); runs in the full suite, as in CI")
+	}
+	const sep = `new RegExp('()'.repeat(1000))`
+	for _, c := range []struct{ name, src, want string }{
+		{"direct", `RegExp.prototype[Symbol.split].call(` + sep + `, 'x'.repeat(1e5))`, "RangeError: RegExp.prototype[Symbol.split]: array length limit 4 Mi exceeded"},
+		{"limit under the cap", `RegExp.prototype[Symbol.split].call(` + sep + `, 'x'.repeat(1e5), 5000).length`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			vm := newVM(t)
+			w := NewWatchdog(vm, Limits{Timeout: 2 * time.Minute}, nil)
+			defer w.Close()
+			var v goja.Value
+			var err error
+			grown := peakHeap(func() {
+				w.Begin()
+				v, err = vm.RunString(c.src)
+				w.End()
+			})
+			if c.want == "" {
+				if err != nil || v.ToInteger() != 5000 {
+					t.Fatalf("got %v, %v; want 5000 pieces", v, err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+			// At the cap: 4 Mi references (64 MiB) and the copy of their
+			// last growth, and the match arrays left for the GC. Without
+			// the cap: 100 Mi references, 1.6 GiB.
+			if grown > 384<<20 {
+				t.Errorf("heap rose by %d MiB", grown>>20)
+			}
+			t.Logf("heap +%d MiB", grown>>20)
 		})
 	}
 }
@@ -413,6 +464,27 @@ func TestSameAsGoja(t *testing.T) {
 		`((s) => [s.length, s.slice(0, 300), s.slice(-300)])("ab".repeat(2000).replace(/(?<n>a)(b)/g, "[$2$1|$<n>|$<z>|$'|$\x60|$3|$0|$$]"))`,
 		`((s) => [s.length, s.slice(0, 300), s.slice(-300)])("éb".repeat(2000).replace(/(é)|(q)/g, "<$1$2$'>"))`,
 		`((s) => [s.length, s.slice(0, 300), s.slice(-300)])("ab".repeat(2000).replace(/b/g, (m, i) => m + i))`,
+		// RegExp.prototype[Symbol.replace] and [Symbol.split] called
+		// directly, small and through the counting function (node 20
+		// gives the same for each of these, checked by hand).
+		`RegExp.prototype[Symbol.replace].call(/b/g, "abcabc", "[$$|$&|$\x60|$'|$1|$0|$<n>]")`,
+		`/(?<n>b)(c)/g[Symbol.replace]("abcabc", "[$2$1|$<n>|$<zz>|$<n|$10|$01|$3]")`,
+		`/b/[Symbol.replace]("abcabc", "x")`,
+		`/b/y[Symbol.replace]("abcabc", "x")`,
+		`/b/g[Symbol.replace]("abab", (m, i, s) => m + i + s.length)`,
+		`/(?<n>b)/g[Symbol.replace]("abab", (...a) => JSON.stringify(a))`,
+		`RegExp.prototype[Symbol.replace].call(/x/g, "axbx", { toString() { return "$&$&"; } })`,
+		`RegExp.prototype[Symbol.replace].call(/x/g, 12345, "-")`,
+		`RegExp.prototype[Symbol.replace].call("not a regexp", "a", "b")`,
+		`RegExp.prototype[Symbol.replace].call({ exec() { return null; }, flags: "" }, "abc", "x")`,
+		`((s) => [s.length, s.slice(0, 300), s.slice(-300)])(RegExp.prototype[Symbol.replace].call(/x/g, "x".repeat(3000), "$&".repeat(20) + "$$"))`,
+		`((s) => [s.length, s.slice(0, 300), s.slice(-300)])(/(?<n>a)(b)/g[Symbol.replace]("ab".repeat(2000), "[$2$1|$<n>|$<z>|$'|$\x60|$3|$0|$$]"))`,
+		`RegExp.prototype[Symbol.split].call(/(\d)/, "a1b2c")`,
+		`RegExp.prototype[Symbol.split].call(/,/, "a,b,c", 2)`,
+		`RegExp.prototype[Symbol.split].call(/,/, "a,b,c", 2 ** 32 + 1)`,
+		`/(?:)/[Symbol.split]("abc")`,
+		`(() => { class R extends RegExp {} return ["a1b2c".split(new R("(\\d)")), new R(",")[Symbol.split]("a,b", 1)]; })()`,
+		`"x".repeat(20).split(new RegExp("()".repeat(5))).length`,
 	}
 	plain := goja.New()
 	guarded := newVM(t)

@@ -2,6 +2,7 @@ package jsguard
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/dop251/goja"
@@ -67,28 +68,56 @@ func (g *guards) installRegExp() error {
 	// split: goja's generic path (spec's) runs a sticky exec at every
 	// position of the string — 10^6 calls for a 1 MB text, whether the
 	// separator occurs or not. Searching for the next match instead gives
-	// the same pieces with one exec per piece.
-	splitFn, ok := rp.GetSymbol(goja.SymSplit).(*goja.Object)
-	if !ok {
-		return fmt.Errorf("RegExp.prototype[Symbol.split] is not a function")
-	}
-	origSplit, ok := nativeOf(splitFn)
-	if !ok {
-		return fmt.Errorf("RegExp.prototype[Symbol.split] is not native")
-	}
-	w := g.vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		rx, ok := call.This.(*goja.Object)
-		if !ok || rx.ClassName() != "RegExp" || rx.Get("constructor") != goja.Value(re.obj) {
-			return origSplit(call) // a subclass or a look-alike: the spec's way
+	// the same pieces with one exec per piece. Either way the pieces are
+	// capped at MaxArrayLength: captures add many per match.
+	const splitWhat = "RegExp.prototype[Symbol.split]"
+	if err := g.wrapSymbol(rp, goja.SymSplit, splitWhat, func(orig native) native {
+		return func(call goja.FunctionCall) goja.Value {
+			rx, ok := call.This.(*goja.Object)
+			if !ok || rx.ClassName() != "RegExp" || rx.Get("constructor") != goja.Value(re.obj) {
+				// A subclass or a look-alike: the spec's way, with the
+				// limit lowered to one past the cap.
+				return g.cappedSplit(splitWhat, orig, call)
+			}
+			return g.split(&re, rx, str(call.Argument(0)), call.Argument(1))
 		}
-		return g.split(&re, rx, str(call.Argument(0)), call.Argument(1))
-	}).(*goja.Object)
-	for _, p := range []string{"name", "length"} {
-		if err := w.DefineDataProperty(p, splitFn.Get(p), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
-			return err
+	}); err != nil {
+		return err
+	}
+	// replace: String.prototype.replace and replaceAll are capped on their
+	// own (replacer), but RegExp.prototype[Symbol.replace] called directly
+	// (re[Symbol.replace](s, "$&$&..."), or through a look-alike's
+	// [Symbol.replace]) builds its result in one Go loop just the same.
+	const replaceWhat = "RegExp.prototype[Symbol.replace]"
+	return g.wrapSymbol(rp, goja.SymReplace, replaceWhat, func(orig native) native {
+		return func(call goja.FunctionCall) goja.Value {
+			if _, ok := call.This.(*goja.Object); !ok {
+				return orig(call) // the TypeError, before any conversion
+			}
+			s := str(call.Argument(0))
+			call.Arguments = []goja.Value{s, g.replacer(replaceWhat, s, call.Argument(1))}
+			return orig(call)
+		}
+	})
+}
+
+// cappedSplit runs the original [Symbol.split] (the spec's algorithm) with
+// its limit at most one past MaxArrayLength, and throws when it reached it.
+func (g *guards) cappedSplit(what string, orig native, call goja.FunctionCall) goja.Value {
+	args := []goja.Value{call.Argument(0), g.vm.ToValue(int64(MaxArrayLength + 1))}
+	capped := true
+	if lv := call.Argument(1); present(lv) {
+		n := lv.ToNumber()
+		if toUint32(n.ToFloat()) <= MaxArrayLength {
+			args[1], capped = n, false
 		}
 	}
-	return rp.DefineDataPropertySymbol(goja.SymSplit, w, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	call.Arguments = args
+	r := orig(call)
+	if capped && lengthOf(r) > MaxArrayLength {
+		g.throw("%s: array length limit %s exceeded", what, mi(MaxArrayLength))
+	}
+	return r
 }
 
 // timedExec runs exec and throws when the match ran into RegexTimeout.
@@ -129,6 +158,18 @@ func (g *guards) split(re *regexps, rx *goja.Object, s goja.String, limitV goja.
 	out := []any{}
 	if lim == 0 {
 		return g.vm.NewArray()
+	}
+	// A limit past the cap (none given, or String.prototype.split's own
+	// MaxArrayLength + 1) stops at one piece more than the cap and throws.
+	capped := lim > MaxArrayLength
+	if capped {
+		lim = MaxArrayLength + 1
+	}
+	full := func() goja.Value {
+		if capped {
+			g.throw("RegExp.prototype[Symbol.split]: array length limit %s exceeded", mi(MaxArrayLength))
+		}
+		return g.vm.NewArray(out...)
 	}
 	splitter, err := re.ctor(nil, rx, g.vm.ToValue(gflags))
 	if err != nil {
@@ -171,19 +212,22 @@ func (g *guards) split(re *regexps, rx *goja.Object, s goja.String, limitV goja.
 		}
 		out = append(out, s.Substring(p, at))
 		if int64(len(out)) == lim {
-			return g.vm.NewArray(out...)
+			return full()
 		}
 		p = end
 		n := toLength(m.Get("length"))
 		for i := int64(1); i < n; i++ {
-			out = append(out, m.Get(fmt.Sprint(i)))
+			out = append(out, m.Get(strconv.FormatInt(i, 10)))
 			if int64(len(out)) == lim {
-				return g.vm.NewArray(out...)
+				return full()
 			}
 		}
 		q = p
 	}
 	out = append(out, s.Substring(p, size))
+	if int64(len(out)) == lim {
+		return full()
+	}
 	return g.vm.NewArray(out...)
 }
 

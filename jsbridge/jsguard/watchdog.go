@@ -257,6 +257,16 @@ func (w *Watchdog) run() {
 	}
 }
 
+// Interrupt interrupts the running turn now, as the watchdog does when the
+// turn passes lim: JavaScript stops with an InterruptedError wrapping lim,
+// and End clears the interrupt should the turn's JavaScript have returned
+// already, so it never reaches the next turn. It reports false when no turn
+// is running, or the running one is paused (nothing is interrupted, and
+// nothing is left pending).
+func (w *Watchdog) Interrupt(lim *LimitError) bool {
+	return w.interrupt(w.turnSeq.Load(), lim)
+}
+
 // running reports whether turn seq is still running.
 func (w *Watchdog) running(seq uint64) bool {
 	return w.turnSeq.Load() == seq && w.turnStart.Load() != 0

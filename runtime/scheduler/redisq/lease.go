@@ -66,13 +66,86 @@ func (l *Lease) isLost() bool {
 	return l.lost
 }
 
+// reserveLeases takes up to n places of Options.MaxLeases for leases about
+// to be acquired and returns how many it got (0 when the worker is at its
+// bound). Each place is used by hold or given back with unreserve. Places
+// are taken before the lease script runs, so concurrent callers never
+// overshoot the bound.
+func (s *Scheduler) reserveLeases(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.MaxLeases > 0 {
+		n = min(n, s.opts.MaxLeases-len(s.held)-s.reserved)
+	}
+	if n <= 0 {
+		return 0
+	}
+	s.reserved += n
+	return n
+}
+
+// unreserve gives back n reserved places that were not used.
+func (s *Scheduler) unreserve(n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.reserved -= n
+	s.mu.Unlock()
+	s.freed()
+}
+
+// boundWarnAfter is how long Next may find the worker at MaxLeases, with
+// no lease ending meanwhile, before it says so (a variable for tests).
+var boundWarnAfter = 30 * time.Second
+
+// stuckAtBound records that Next found no free place, and logs once when
+// no lease has ended for boundWarnAfter: the worker's requests are all
+// held by callbacks that do not finish, and nothing more is taken. That
+// is a deadlock when those callbacks wait on results of queued requests
+// (state shared between callbacks of one worker): the bound is what keeps
+// a kill from refetching more, so it is not raised for them.
+func (s *Scheduler) stuckAtBound() {
+	s.mu.Lock()
+	now := time.Now()
+	if s.boundSince.IsZero() {
+		s.boundSince = now
+	}
+	warn := !s.boundWarned && now.Sub(s.boundSince) >= boundWarnAfter
+	if warn {
+		s.boundWarned = true
+	}
+	s.mu.Unlock()
+	if warn {
+		s.log.Warn("this worker holds its maximum of leases and none has ended for a while: it takes no more requests until one does; "+
+			"callbacks that wait on results of other requests cannot hold more than max_leases at once (raise CONCURRENT_REQUESTS)",
+			"max_leases", s.opts.MaxLeases, "for", boundWarnAfter)
+	}
+}
+
+// freed wakes the task source waiting for a place.
+func (s *Scheduler) freed() {
+	s.mu.Lock()
+	s.boundSince, s.boundWarned = time.Time{}, false
+	s.mu.Unlock()
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
+}
+
 // hold records a lease this worker now holds (renewed by the heartbeat,
-// returned on Close).
+// returned on Close), in a place taken with reserveLeases.
 func (s *Scheduler) hold(id string, start bool, refs int) *Lease {
 	l := &Lease{s: s, id: id, start: start, refs: refs}
 	s.mu.Lock()
 	s.held[id] = l
+	s.reserved--
+	n := len(s.held)
 	s.mu.Unlock()
+	if st := s.opts.Stats; st != nil {
+		st.Max("redis/leases_held_max", int64(n))
+	}
 	return l
 }
 
@@ -80,6 +153,7 @@ func (s *Scheduler) forget(l *Lease) {
 	s.mu.Lock()
 	delete(s.held, l.id)
 	s.mu.Unlock()
+	s.freed()
 }
 
 // HeldLeases is the number of leases this worker holds.
@@ -135,6 +209,7 @@ func (s *Scheduler) heartbeat(ctx context.Context) (lost int, err error) {
 		if l == nil {
 			continue // acknowledged meanwhile
 		}
+		s.freed()
 		l.mu.Lock()
 		if l.done {
 			// Its ack is being committed right now; the ack script decides.

@@ -128,7 +128,21 @@ type Options struct {
 	Stats stats.Collector
 	// MaxBackoff caps the retry backoff during an outage; default 5s.
 	MaxBackoff time.Duration
+	// MaxLeases bounds the leases this worker holds at once: requests
+	// returned by Next and not yet acknowledged, plus task entries the
+	// task source read ahead. Every lease a killed worker holds is
+	// redelivered, so this is the most a kill -9 makes the crawl fetch
+	// again. While the worker holds MaxLeases, Next returns nil (nothing
+	// for this worker right now: the queue stays for the others) and the
+	// task source waits for a lease to end. FromSettings makes it 2 ×
+	// CONCURRENT_REQUESTS: what the engine may have taken (its MaxLeased,
+	// CONCURRENT_REQUESTS) plus one batch of tasks read ahead. Default 32
+	// (2 × the default CONCURRENT_REQUESTS); negative: no bound.
+	MaxLeases int
 }
+
+// DefaultMaxLeases is Options.MaxLeases when zero.
+const DefaultMaxLeases = 32
 
 // Scheduler is the Redis-backed scheduler.Scheduler. It is safe for
 // concurrent use.
@@ -140,12 +154,22 @@ type Scheduler struct {
 	keys  keys
 	bloom bloomParams
 
-	mu     sync.Mutex
-	held   map[string]*Lease // leases this worker holds, by id
-	open   bool
-	closed bool
-	stopHB context.CancelFunc
-	hbDone chan struct{}
+	mu   sync.Mutex
+	held map[string]*Lease // leases this worker holds, by id
+	// reserved counts places of MaxLeases taken by leases being acquired
+	// (a Next or a task batch in flight to Redis): len(held) + reserved
+	// never exceeds MaxLeases.
+	reserved int
+	room     chan struct{} // signalled when a place frees (the task source waits on it)
+	// boundSince is when Next first found the worker at MaxLeases with no
+	// lease ended since (zero: not at the bound); boundWarned is set once
+	// that was logged.
+	boundSince  time.Time
+	boundWarned bool
+	open        bool
+	closed      bool
+	stopHB      context.CancelFunc
+	hbDone      chan struct{}
 }
 
 type keys struct {
@@ -208,6 +232,9 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Second
 	}
+	if opts.MaxLeases == 0 {
+		opts.MaxLeases = DefaultMaxLeases
+	}
 	opts.ItemsKey = ExpandKey(opts.ItemsKey, opts.Name)
 	s := &Scheduler{
 		opts: opts,
@@ -215,6 +242,7 @@ func New(opts Options) (*Scheduler, error) {
 		log:  opts.Logger.With("component", "redisq", "spider", opts.Name, "worker", opts.WorkerID),
 		keys: newKeys(opts.Name),
 		held: map[string]*Lease{},
+		room: make(chan struct{}, 1),
 	}
 	s.keys.items = opts.ItemsKey
 	if opts.QueueKey != "" {
@@ -305,6 +333,12 @@ func (s *Scheduler) Open(ctx context.Context) error {
 	}
 	if _, err := s.heartbeat(ctx); err != nil {
 		return err
+	}
+	if s.opts.MaxLeases > 0 {
+		s.log.Info("lease bound: a kill -9 of this worker makes the crawl fetch again at most this many requests", "max_leases", s.opts.MaxLeases)
+		if st := s.opts.Stats; st != nil {
+			st.Set("redis/max_leases", int64(s.opts.MaxLeases))
+		}
 	}
 	hbctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Lock()
@@ -404,10 +438,19 @@ func boolArg(b bool) string {
 }
 
 // Next leases the highest-priority request (FIFO within a priority) to this
-// worker, or returns nil, nil when the queue is empty. The returned request
-// carries its lease in Request.Lease; pass it back to Ack.
+// worker, or returns nil, nil when the queue is empty or the worker already
+// holds Options.MaxLeases leases (the queue is then left to other workers
+// until one of this worker's leases ends). The returned request carries its
+// lease in Request.Lease; pass it back to Ack.
 func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
 	for {
+		if s.reserveLeases(1) == 0 {
+			if st := s.opts.Stats; st != nil {
+				st.Inc("redis/lease_bound_reached", 1)
+			}
+			s.stuckAtBound()
+			return nil, nil
+		}
 		var res []any
 		err := s.retry.do(ctx, "lease next request", func(ctx context.Context) error {
 			v, err := scriptNext.Run(ctx, s.rdb, []string{s.keys.requests, s.keys.leases, s.keys.deadlines,
@@ -415,14 +458,15 @@ func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
 			res = v
 			return err
 		})
-		if errors.Is(err, redis.Nil) {
-			return nil, nil
+		if err == nil && len(res) != 2 {
+			err = fmt.Errorf("redisq: next: unexpected script reply %v", res)
 		}
 		if err != nil {
+			s.unreserve(1)
+			if errors.Is(err, redis.Nil) {
+				return nil, nil
+			}
 			return nil, err
-		}
-		if len(res) != 2 {
-			return nil, fmt.Errorf("redisq: next: unexpected script reply %v", res)
 		}
 		id, _ := res[0].(string)
 		member, _ := res[1].(string)

@@ -9,7 +9,7 @@ import (
 )
 
 // TestFromSettingsDefaults: the table's defaults give what New and Tasks do
-// with zero options: lease timeout, keys (SCHEDULER_QUEUE_KEY and
+// with zero options: lease timeout, lease bound, keys (SCHEDULER_QUEUE_KEY and
 // SCHEDULER_DUPEFILTER_KEY expand to New's own names), duplicate filter and
 // Bloom sizing, task key type and batch size.
 func TestFromSettingsDefaults(t *testing.T) {
@@ -32,7 +32,8 @@ func TestFromSettingsDefaults(t *testing.T) {
 			t.Errorf("%s: keys %+v bloom %+v; zero options: %+v %+v", dupefilter, got.keys, got.bloom, want.keys, want.bloom)
 		}
 		g, w := got.opts, want.opts
-		if g.LeaseTimeout != w.LeaseTimeout || g.Persist != w.Persist || g.FlushOnStart != w.FlushOnStart || g.Dupefilter != w.Dupefilter || g.ItemsKey != w.ItemsKey {
+		if g.LeaseTimeout != w.LeaseTimeout || g.Persist != w.Persist || g.FlushOnStart != w.FlushOnStart || g.Dupefilter != w.Dupefilter || g.ItemsKey != w.ItemsKey ||
+			g.MaxLeases != w.MaxLeases {
 			t.Errorf("%s: options %+v; zero options: %+v", dupefilter, g, w)
 		}
 	}
@@ -63,6 +64,17 @@ func TestTasksFromSettings(t *testing.T) {
 		tc.set(&v)
 		if o := TasksFromSettings(&v); o.Kind != tc.kind || o.BatchSize != tc.batchSize {
 			t.Errorf("kind %s batch %d, want %s %d", o.Kind, o.BatchSize, tc.kind, tc.batchSize)
+		}
+	}
+}
+
+// TestMaxLeasesFromSettings: the lease bound is 2 × CONCURRENT_REQUESTS.
+func TestMaxLeasesFromSettings(t *testing.T) {
+	for _, c := range []struct{ concurrency, want int }{{16, 32}, {8, 16}, {1, 2}, {0, 2}} {
+		v := settings.Defaults()
+		v.ConcurrentRequests = c.concurrency
+		if got := FromSettings(&v).MaxLeases; got != c.want {
+			t.Errorf("CONCURRENT_REQUESTS %d: MaxLeases %d, want %d", c.concurrency, got, c.want)
 		}
 	}
 }

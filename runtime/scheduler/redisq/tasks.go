@@ -37,9 +37,10 @@ type TaskOptions struct {
 	// (highest score first).
 	Kind string
 	// BatchSize is how many entries one fetch leases (CONCURRENT_REQUESTS;
-	// default 16). A new batch is fetched only when the engine has taken the
-	// previous one (backpressure: the engine calls Next only when it has
-	// room).
+	// default 16), never more than the worker's free lease places
+	// (Options.MaxLeases): the entries read ahead count against the bound.
+	// A new batch is fetched only when the engine has taken the previous
+	// one (backpressure: the engine calls Next only when it has room).
 	BatchSize int
 	// MaxIdle is MAX_IDLE_TIME_BEFORE_CLOSE: Next returns io.EOF once there
 	// has been no work anywhere (no task, no queued request, no lease held by
@@ -126,12 +127,23 @@ func (t *TaskSource) Next(ctx context.Context) (*crawl.Request, error) {
 			return nil, err
 		}
 		if len(t.opts.Keys) > 0 {
-			n, err := t.fetch(ctx)
+			n, full, err := t.fetch(ctx)
 			if err != nil {
 				return nil, err
 			}
 			if n > 0 {
 				poll = 50 * time.Millisecond
+				continue
+			}
+			if full {
+				// The worker holds MaxLeases leases: read no task ahead
+				// until one ends (it is not idle: it holds leases).
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-t.s.room:
+				case <-time.After(t.opts.PollInterval):
+				}
 				continue
 			}
 		}
@@ -196,23 +208,31 @@ func (t *TaskSource) idle(ctx context.Context) (bool, error) {
 	return !st.Busy() && st.Since >= t.opts.MaxIdle, nil
 }
 
-// fetch leases up to BatchSize entries and turns them into requests.
-func (t *TaskSource) fetch(ctx context.Context) (int, error) {
-	args := []any{t.s.opts.WorkerID, t.s.opts.LeaseTimeout.Milliseconds(), t.opts.Kind, t.opts.MaxEntryBytes, t.opts.BatchSize}
+// fetch leases up to BatchSize entries, no more than the worker's free
+// lease places (Options.MaxLeases), and turns them into requests. It
+// returns how many entries it popped, or full when the worker has no free
+// place.
+func (t *TaskSource) fetch(ctx context.Context) (n int, full bool, err error) {
+	places := t.s.reserveLeases(t.opts.BatchSize)
+	if places == 0 {
+		return 0, true, nil
+	}
+	used := 0
+	defer func() { t.s.unreserve(places - used) }()
+	args := []any{t.s.opts.WorkerID, t.s.opts.LeaseTimeout.Milliseconds(), t.opts.Kind, t.opts.MaxEntryBytes, places}
 	for _, k := range t.opts.Keys {
 		args = append(args, k)
 	}
 	var res []string
-	err := t.s.retry.do(ctx, "pop tasks", func(ctx context.Context) error {
+	err = t.s.retry.do(ctx, "pop tasks", func(ctx context.Context) error {
 		var err error
 		res, err = scriptPopStart.Run(ctx, t.s.rdb, []string{t.s.keys.leases, t.s.keys.deadlines, t.s.keys.leaseSeq,
 			t.s.keys.activity, t.s.keys.rejected, t.s.keys.stats}, args...).StringSlice()
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	n := 0
 	for i := 0; i+2 < len(res); i += 3 {
 		id, entry, key := res[i], res[i+1], res[i+2]
 		n++
@@ -226,6 +246,7 @@ func (t *TaskSource) fetch(ctx context.Context) (int, error) {
 		// The lease is registered before decoding so the heartbeat renews it
 		// while a slow make_request_from_data runs.
 		l := t.s.hold(id, true, 1)
+		used++
 		reqs, err := t.decode(ctx, []byte(entry))
 		if err != nil {
 			t.s.log.Error("rejected task entry", "key", key, "error", err, "entry", preview(entry))
@@ -249,7 +270,7 @@ func (t *TaskSource) fetch(ctx context.Context) (int, error) {
 			t.buf = append(t.buf, r)
 		}
 	}
-	return n, nil
+	return n, false, nil
 }
 
 func preview(s string) string {
