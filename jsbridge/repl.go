@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -85,12 +86,28 @@ type REPL struct {
 const replSetup = `(function (helpTag, names) {
   "use strict";
   const g = globalThis;
+  // Every status but 3xx reaches the shell (redirects are followed), as
+  // in Scrapy's shell; {redirect: false} shows the 3xx itself.
+  const notRedirects = [];
+  for (let s = 100; s < 1000; s++) if (s < 300 || s >= 400) notRedirects.push(s);
+  const statusMeta = function (meta, redirect) {
+    if (meta.handle_httpstatus_list !== undefined || meta.handle_httpstatus_all !== undefined) return;
+    if (redirect === false) meta.handle_httpstatus_all = true;
+    else meta.handle_httpstatus_list = notRedirects;
+  };
   g.fetch = function fetch(target, opts) {
     let req = target;
+    const o = Object.assign({}, opts || {});
+    const redirect = o.redirect;
+    delete o.redirect;
     if (typeof target === "string") {
-      req = new Request(Object.assign({ url: target, dont_filter: true }, opts || {}));
+      o.meta = Object.assign({}, o.meta || {});
+      statusMeta(o.meta, redirect);
+      req = new Request(Object.assign({ url: target, dont_filter: true }, o));
     } else if (!(target instanceof Request)) {
       throw new TypeError("fetch: want a URL string or a Request, got " + typeof target);
+    } else if (req.meta && typeof req.meta === "object") {
+      statusMeta(req.meta, redirect);
     }
     return spider.download(req).then(function (resp) {
       g.response = resp;
@@ -108,9 +125,11 @@ const replSetup = `(function (helpTag, names) {
       "  IgnoreRequest, DontCloseSpider, LinkExtractor, console, setTimeout",
       "Helpers:",
       "  fetch(url_or_request)   download through the spider's middlewares; rebinds response",
+      "                          (any status is bound; fetch(url, {redirect: false}) shows a 3xx)",
       "  help()                  this text",
       "  await EXPR              waits for a promise (any line whose value is a promise is awaited)",
-      "  .exit or end of input   leaves the shell",
+      "  console.log(...)        prints to stdout (warn, error: stderr)",
+      "  .exit or end of input   leaves the shell (Ctrl-D on a terminal; Ctrl-C cancels the line)",
     ];
     if (names.length) lines.push("Exported by the script: " + names.join(", "));
     return { [helpTag]: lines.join("\n") };
@@ -186,6 +205,36 @@ func (r *REPL) Bind(ctx context.Context, resp *crawl.Response) error {
 	})
 }
 
+// SetConsole makes the shell's console print plainly, as Node's REPL
+// does: console.log, info, debug and trace write their arguments (strings
+// as they are, objects as JSON, separated by spaces) and a newline to out;
+// warn and error to errOut. Without it console goes to the spider's log,
+// as in a crawl. Writes happen on the loop: out and errOut must be safe to
+// use while the caller writes to them too.
+func (r *REPL) SetConsole(ctx context.Context, out, errOut io.Writer) error {
+	s := r.s
+	return s.onLoop(ctx, func() error {
+		c := s.vm.NewObject()
+		printer := func(w io.Writer) func(goja.FunctionCall) goja.Value {
+			return func(call goja.FunctionCall) goja.Value {
+				io.WriteString(w, s.formatArgs(call.Arguments)+"\n")
+				return goja.Undefined()
+			}
+		}
+		for _, k := range []string{"log", "info", "debug", "trace"} {
+			if err := c.Set(k, printer(out)); err != nil {
+				return err
+			}
+		}
+		for _, k := range []string{"warn", "error"} {
+			if err := c.Set(k, printer(errOut)); err != nil {
+				return err
+			}
+		}
+		return s.vm.Set("console", c)
+	})
+}
+
 // Line is the number of input lines consumed so far.
 func (r *REPL) Line() int {
 	r.mu.Lock()
@@ -217,7 +266,11 @@ type compiled struct {
 // value that is a promise is awaited first — this is what makes top-level
 // `await` and fetch() work: the loop keeps running (downloads, timers)
 // while Eval waits. Errors are *EvalError; ErrIncomplete asks for more
-// input. JS_TIMEOUT bounds each turn of the input's JavaScript.
+// input. JS_TIMEOUT bounds each turn of the input's JavaScript. When ctx
+// ends first (the shell's Ctrl-C), the input's running JavaScript is
+// interrupted, a promise it awaits is abandoned, and the error is an
+// *EvalError of Type "Interrupted" wrapping ctx.Err(); the REPL stays
+// usable.
 func (r *REPL) Eval(ctx context.Context, src string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -374,8 +427,19 @@ func (r *REPL) run(ctx context.Context, c *compiled, first int) (string, error) 
 		case o := <-res:
 			return o.out, o.err
 		case <-ctx.Done():
+			// Ctrl-C: stop the input's JavaScript if it is running (the
+			// watchdog's interrupt, cleared when the turn ends), give up
+			// on a promise it awaits.
+			if s.loop.wd.Interrupt(jsguard.TimeoutError(0)) {
+				select {
+				case <-res:
+				case <-s.loop.dead:
+				case <-time.After(2 * time.Second):
+				}
+			}
 			settled.Do(func() {})
-			return "", ctx.Err()
+			return "", &EvalError{JS: &Error{Type: "Interrupted", Pos: fmt.Sprintf("%s:%d:1", ReplFile, first),
+				Message: "input interrupted", Err: ctx.Err()}}
 		case <-s.loop.dead:
 			select {
 			case o := <-res:

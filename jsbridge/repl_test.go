@@ -1,9 +1,11 @@
 package jsbridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -145,5 +147,81 @@ func TestREPLDownloadWithoutCrawl(t *testing.T) {
 	_, err := r.Eval(context.Background(), `fetch("http://example.test/")`)
 	if err == nil || !strings.Contains(err.Error(), "not open yet") {
 		t.Fatalf("err = %v, want the crawl-not-open rejection", err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the loop and the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// SetConsole: console.log prints as Node's REPL does (strings plain,
+// objects as JSON), warn and error go to the second writer, and a
+// callback of the script logs through the same console.
+func TestREPLConsole(t *testing.T) {
+	r := newREPL(t, nil)
+	ctx := context.Background()
+	var out, errOut lockedBuffer
+	if err := r.SetConsole(ctx, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{
+		`console.log("plain", "text", 1, true, null, undefined, {a: "b"}, [1, "x"])`,
+		`console.info("info")`,
+		`console.debug("debug")`,
+		`console.warn("careful")`,
+		`console.error(new TypeError("bad"))`,
+		`await new Promise(res => setTimeout(() => { console.log("from a timer"); res(); }, 5))`,
+	} {
+		if got, err := r.Eval(ctx, in); err != nil || got != "undefined" {
+			t.Errorf("%s = %q, %v", in, got, err)
+		}
+	}
+	want := "plain text 1 true null undefined {\"a\":\"b\"} [1,\"x\"]\ninfo\ndebug\nfrom a timer\n"
+	if out.String() != want {
+		t.Errorf("stdout %q, want %q", out.String(), want)
+	}
+	if e := errOut.String(); !strings.HasPrefix(e, "careful\nTypeError: bad\n") {
+		t.Errorf("stderr %q", e)
+	}
+}
+
+// Cancelling Eval's context (the shell's Ctrl-C) interrupts a running
+// input or abandons an awaited promise; the REPL goes on.
+func TestREPLInterrupt(t *testing.T) {
+	r := newREPL(t, func(o *Options) { o.JSTimeout = time.Minute })
+	for _, in := range []string{"while (true) {}", "await new Promise(res => setTimeout(res, 60000))"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := r.Eval(ctx, in)
+		var ee *EvalError
+		if !errors.As(err, &ee) || ee.JS.Type != "Interrupted" || !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: err = %v, want an Interrupted EvalError wrapping context.Canceled", in, err)
+		}
+		if !strings.HasPrefix(err.Error(), "shell:") || !strings.Contains(err.Error(), "Interrupted: input interrupted") {
+			t.Errorf("%s: err = %q", in, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: interrupt took %v", in, d)
+		}
+		cancel()
+		out, err := r.Eval(context.Background(), `response.css("title::text").get()`)
+		if err != nil || out != `"Shop"` {
+			t.Fatalf("after interrupting %s: %q, %v", in, out, err)
+		}
 	}
 }

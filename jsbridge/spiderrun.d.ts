@@ -347,6 +347,8 @@ declare function setTimeout(callback: (...args: any[]) => void, ms?: number, ...
 declare function clearTimeout(id?: number): void;
 declare function setInterval(callback: (...args: any[]) => void, ms?: number, ...args: any[]): number;
 declare function clearInterval(id?: number): void;
+declare function setImmediate(callback: (...args: any[]) => void, ...args: any[]): number;
+declare function clearImmediate(id?: number): void;
 /** UTF-8 only. */
 declare class TextEncoder {
   readonly encoding: string;

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jstimers"
 )
 
 // jsTimer is one setTimeout / setInterval timer.
@@ -18,51 +20,40 @@ type jsTimer struct {
 	inv      *invocation
 }
 
+// spiderTimers is the spider's jstimers.Scheduler: timers fire on the
+// event loop in real time, each holding a loop reservation.
+type spiderTimers struct{ s *Spider }
+
 func (s *Spider) installTimers() {
-	add := func(repeat bool) func(goja.FunctionCall) goja.Value {
-		return func(call goja.FunctionCall) goja.Value {
-			fn, ok := goja.AssertFunction(call.Argument(0))
-			if !ok {
-				panic(s.vm.NewTypeError("setTimeout: callback must be a function"))
-			}
-			d := time.Duration(call.Argument(1).ToFloat() * float64(time.Millisecond))
-			if d < 0 || d != d {
-				d = 0
-			}
-			if repeat && d < time.Millisecond {
-				d = time.Millisecond
-			}
-			s.timerSeq++
-			id := s.timerSeq
-			if s.cur != nil && s.cur.killed.Load() {
-				// Code of a callback ended by CALLBACK_TIMEOUT schedules
-				// nothing more.
-				return s.vm.ToValue(id)
-			}
-			t := &jsTimer{fn: fn, interval: d, repeat: repeat, inv: s.cur}
-			if len(call.Arguments) > 2 {
-				t.args = append([]goja.Value(nil), call.Arguments[2:]...)
-			}
-			s.timers[id] = t
-			s.arm(id, t)
-			return s.vm.ToValue(id)
+	_ = jstimers.Install(s.vm, spiderTimers{s}, jstimers.Options{})
+}
+
+// Add implements jstimers.Scheduler.
+func (st spiderTimers) Add(j jstimers.Timer) int64 {
+	s := st.s
+	s.timerSeq++
+	id := s.timerSeq
+	if s.cur != nil && s.cur.killed.Load() {
+		// Code of a callback ended by CALLBACK_TIMEOUT schedules
+		// nothing more.
+		return id
+	}
+	t := &jsTimer{fn: j.Fn, args: j.Args, interval: j.Delay, repeat: j.Repeat, inv: s.cur}
+	s.timers[id] = t
+	s.arm(id, t)
+	return id
+}
+
+// Clear implements jstimers.Scheduler.
+func (st spiderTimers) Clear(id int64) {
+	s := st.s
+	if t, ok := s.timers[id]; ok {
+		t.stopped = true
+		delete(s.timers, id)
+		if t.t.Stop() {
+			t.release(nil)
 		}
 	}
-	clearFn := func(call goja.FunctionCall) goja.Value {
-		id := call.Argument(0).ToInteger()
-		if t, ok := s.timers[id]; ok {
-			t.stopped = true
-			delete(s.timers, id)
-			if t.t.Stop() {
-				t.release(nil)
-			}
-		}
-		return goja.Undefined()
-	}
-	_ = s.vm.Set("setTimeout", add(false))
-	_ = s.vm.Set("setInterval", add(true))
-	_ = s.vm.Set("clearTimeout", clearFn)
-	_ = s.vm.Set("clearInterval", clearFn)
 }
 
 // arm schedules one firing of t; each firing holds a loop reservation so a

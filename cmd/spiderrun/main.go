@@ -58,7 +58,9 @@ JavaScript, with Scrapy's semantics, browser-grade TLS/HTTP2 fingerprints and
 Redis-backed distributed crawling, from one static binary.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionText(), // --version (version.go)
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	for _, f := range commands {
 		root.AddCommand(f())
 	}

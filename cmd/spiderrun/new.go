@@ -1,16 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/net/idna"
 
 	"github.com/spiderrun/spiderrun/dsl"
 )
@@ -22,19 +26,33 @@ var spiderNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 func newNewCmd() *cobra.Command {
 	var tmpl, dir string
 	cmd := &cobra.Command{
-		Use:   "new NAME DOMAIN",
+		Use:   "new NAME URL",
 		Short: "Create a spider: NAME/spider.yaml and NAME/NAME.js",
 		Long: `New writes a working spider skeleton (like scrapy genspider) into the
 directory NAME: spider.yaml and NAME.js. Templates: basic (parse pages and
 follow a next link), crawl (CrawlSpider rules), redis (a RedisSpider fed by
-spiderrun push).`,
+spiderrun push).
+
+URL is the start URL and is kept as given: scheme, port, path and query
+(http://127.0.0.1:8080/shop/?page=1 stays exactly that). Without a scheme,
+https:// is put in front, as scrapy genspider does since Scrapy 2.10
+(Scrapy 2.8 wrote http://DOMAIN/ whatever the URL): example.com becomes
+https://example.com/ and localhost:8080/x becomes https://localhost:8080/x.
+allowed_domains gets the URL's host name without the port (an
+internationalized name is listed both as written and in its xn-- form).
+Only http and https URLs are accepted.
+
+Examples:
+  spiderrun new quotes https://quotes.toscrape.com/
+  spiderrun new local http://127.0.0.1:8000/catalogue/
+  spiderrun new books books.toscrape.com --template crawl`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, domain := args[0], args[1]
+			name := args[0]
 			if !spiderNameRe.MatchString(name) {
 				return usageErr(fmt.Errorf("spider name %q: use letters, digits, _ and - only", name))
 			}
-			host, err := hostOf(domain)
+			start, domains, err := startURLOf(args[1])
 			if err != nil {
 				return usageErr(err)
 			}
@@ -55,7 +73,10 @@ spiderrun push).`,
 			if err := os.MkdirAll(target, 0o755); err != nil {
 				return failErr(fmt.Errorf("create %s: %w", target, err))
 			}
-			data := map[string]string{"Name": name, "Domain": host, "SchemaID": dsl.SchemaID, "Template": tmpl}
+			data := map[string]string{
+				"Name": name, "StartURL": yamlString(start), "AllowedDomains": yamlList(domains),
+				"RedisKey": yamlString(name + ":start_urls"), "SchemaID": dsl.SchemaID, "Template": tmpl,
+			}
 			for _, f := range []string{"spider.yaml", name + ".js"} {
 				var b strings.Builder
 				if err := template.Must(template.New(f).Parse(files[f])).Execute(&b, data); err != nil {
@@ -65,8 +86,8 @@ spiderrun push).`,
 					return failErr(fmt.Errorf("write %s: %w", f, err))
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s (template %s)\nrun it:  spiderrun run %s -o items.jsonl\n",
-				filepath.Join(target, "spider.yaml"), tmpl, filepath.Join(target, "spider.yaml"))
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s (template %s, start URL %s)\nrun it:  spiderrun run %s -o items.jsonl\n",
+				filepath.Join(target, "spider.yaml"), tmpl, start, filepath.Join(target, "spider.yaml"))
 			return nil
 		},
 	}
@@ -75,22 +96,80 @@ spiderrun push).`,
 	return cmd
 }
 
-// hostOf accepts a domain or a URL (as scrapy genspider does) and returns
-// the host name.
-func hostOf(domain string) (string, error) {
-	d := strings.TrimSpace(domain)
-	if strings.Contains(d, "://") {
-		u, err := url.Parse(d)
-		if err != nil || u.Hostname() == "" {
-			return "", fmt.Errorf("domain %q: not a host name or URL", domain)
+// startURLOf turns new's URL argument into the start URL, kept as the
+// user wrote it (https:// put in front when there is no scheme, "/" added
+// when there is no path, query or fragment), and the allowed_domains
+// entries: the host name without port, lowercased, and for an
+// internationalized name also its ASCII (xn--) form, so the offsite filter
+// matches links written either way.
+func startURLOf(arg string) (start string, domains []string, err error) {
+	s := strings.TrimSpace(arg)
+	if s == "" {
+		return "", nil, errors.New("URL is empty: write a start URL such as https://example.com/")
+	}
+	if !strings.Contains(s, "://") {
+		s = "https://" + strings.TrimPrefix(s, "//")
+	}
+	u, perr := url.Parse(s)
+	if perr != nil {
+		return "", nil, fmt.Errorf("URL %q: %v", arg, unwrapURLError(perr))
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+	default:
+		return "", nil, fmt.Errorf("URL %q: scheme %q is not supported (use http or https)", arg, u.Scheme)
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" {
+		return "", nil, fmt.Errorf("URL %q has no host: write a start URL such as https://example.com/", arg)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", nil, fmt.Errorf("URL %q: port %q is not a number from 1 to 65535", arg, p)
 		}
-		d = u.Hostname()
 	}
-	d = strings.ToLower(strings.TrimSuffix(d, "/"))
-	if d == "" || strings.ContainsAny(d, "/:?# ") {
-		return "", errors.New("domain " + fmt.Sprintf("%q", domain) + ": write a host name such as example.com")
+	domains = []string{host}
+	if net.ParseIP(host) == nil {
+		ascii, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			return "", nil, fmt.Errorf("URL %q: host %q is not a valid host name", arg, u.Hostname())
+		}
+		if ascii != host {
+			domains = append(domains, ascii)
+		}
 	}
-	return d, nil
+	if u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery && !strings.HasSuffix(s, "#") {
+		s += "/"
+	}
+	return s, domains, nil
+}
+
+// unwrapURLError drops url.Error's "parse \"...\": " prefix, which repeats
+// the URL the message already names.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// yamlString quotes s as a YAML double-quoted scalar (JSON's string syntax
+// is YAML's), so any URL or host (IPv6 "::1", "#", ": ") stays one string.
+func yamlString(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func yamlList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = yamlString(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 type spiderTemplate struct{ spec, script string }
@@ -100,8 +179,8 @@ var newTemplates = map[string]spiderTemplate{
 		spec: `# yaml-language-server: $schema={{.SchemaID}}
 # Spider {{.Name}}: see specs/spec.md for every key and specs/settings.md for settings.
 name: {{.Name}}
-start_urls: [https://{{.Domain}}/]
-allowed_domains: [{{.Domain}}]
+start_urls: [{{.StartURL}}]
+allowed_domains: {{.AllowedDomains}}
 script: {{.Name}}.js
 settings:
   ROBOTSTXT_OBEY: true
@@ -128,8 +207,8 @@ export async function* parse(response) {
 		spec: `# yaml-language-server: $schema={{.SchemaID}}
 # CrawlSpider {{.Name}}: the rules decide which links to follow and parse.
 name: {{.Name}}
-start_urls: [https://{{.Domain}}/]
-allowed_domains: [{{.Domain}}]
+start_urls: [{{.StartURL}}]
+allowed_domains: {{.AllowedDomains}}
 script: {{.Name}}.js
 rules:
   # Follow listing pages (no callback: follow defaults to true).
@@ -158,8 +237,8 @@ export function parse_item(response) {
 		spec: `# yaml-language-server: $schema={{.SchemaID}}
 # RedisSpider {{.Name}}: feed it with  spiderrun push spider.yaml URL...
 name: {{.Name}}
-redis_key: {{.Name}}:start_urls
-allowed_domains: [{{.Domain}}]
+redis_key: {{.RedisKey}}
+allowed_domains: {{.AllowedDomains}}
 script: {{.Name}}.js
 settings:
   SCHEDULER: redis

@@ -6,10 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/peterh/liner"
 	"github.com/spf13/cobra"
 
 	"github.com/spiderrun/spiderrun"
@@ -47,10 +52,22 @@ Response as <200 URL>, a Request as <GET URL>. Errors print as
 shell:LINE:COL: Type: message and the session goes on. An input left open
 (a trailing {, an unfinished expression) continues on the next line.
 
+As in Scrapy's shell, a page of any status is bound (redirects are
+followed): a 404 or 500 page becomes response, with a note on stderr.
+fetch(url, {redirect: false}) shows a 3xx itself.
+
+On a terminal the line can be edited (arrows, Home/End, Ctrl-A/E/K/U/W,
+Ctrl-R searches), Up and Down recall earlier inputs, Ctrl-C cancels the
+line being typed (or stops the input running) and the shell goes on,
+Ctrl-D on an empty line leaves. The history is kept across sessions in
+$SPIDERRUN_HISTORY, else $XDG_STATE_HOME/spiderrun/shell_history (default
+~/.local/state/spiderrun/shell_history); SPIDERRUN_HISTORY=off keeps none.
+
 Helpers: fetch(url_or_request) downloads and rebinds response and request;
 help() lists what is bound. A line whose value is a promise is awaited, and
 await works at top level. .exit or end of input leaves (exit status 0).
-console.log goes to the log (stderr).
+console.log prints its arguments to stdout as Node does (strings plain);
+console.warn and console.error to stderr.
 
 Examples:
   spiderrun shell https://quotes.toscrape.com/
@@ -94,9 +111,14 @@ Examples:
 			if err != nil {
 				return failErr(err)
 			}
+			out, errOut := &syncWriter{w: cmd.OutOrStdout()}, &syncWriter{w: cmd.ErrOrStderr()}
+			if err := repl.SetConsole(ctx, out, errOut); err != nil {
+				return failErr(err)
+			}
 			interactive := isTerminalReader(cmd.InOrStdin())
 			if target != "" {
-				req := &crawl.Request{URL: target, Start: true, DontFilter: true, SessionID: l.spec.SessionID}
+				req := &crawl.Request{URL: target, Start: true, DontFilter: true, SessionID: l.spec.SessionID,
+					Meta: map[string]any{"handle_httpstatus_list": fetchStatuses()}}
 				resp, err := c.Engine().Crawl().Download(ctx, req)
 				if err != nil {
 					return failErr(fmt.Errorf("fetch %s: %w", target, err))
@@ -104,14 +126,21 @@ Examples:
 				if err := repl.Bind(ctx, resp); err != nil {
 					return failErr(err)
 				}
+				if resp.Status < 200 || resp.Status >= 300 {
+					fmt.Fprintf(errOut, "note: %s answered %d %s; that page is bound as response (response.status is %d)\n",
+						resp.URL, resp.Status, http.StatusText(resp.Status), resp.Status)
+				}
 				if interactive {
-					fmt.Fprintf(cmd.ErrOrStderr(), "response: <%d %s>\n", resp.Status, resp.URL)
+					fmt.Fprintf(errOut, "response: <%d %s>\n", resp.Status, resp.URL)
 				}
 			}
 			if interactive {
-				fmt.Fprintln(cmd.ErrOrStderr(), "spiderrun shell: help() lists what is bound; .exit or Ctrl-D leaves")
+				fmt.Fprintln(errOut, "spiderrun shell: help() lists what is bound; .exit or Ctrl-D leaves")
 			}
-			return shellLoop(ctx, repl, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), interactive)
+			if interactive && isTerminalWriter(cmd.OutOrStdout()) && liner.TerminalSupported() {
+				return lineEditLoop(ctx, repl, out, errOut)
+			}
+			return shellLoop(ctx, repl, cmd.InOrStdin(), out, errOut, interactive)
 		},
 	}
 	f.bind(cmd)
@@ -132,7 +161,7 @@ func (f *runFlags) loadShell(specPath, imp string) (*loaded, error) {
 	if specPath != "" {
 		return g.load(specPath)
 	}
-	spec, err := dsl.Parse("shell.yaml", []byte(bareSpec))
+	spec, err := dsl.Parse("command line", []byte(bareSpec))
 	if err != nil {
 		return nil, failErr(fmt.Errorf("bare spider: %w", err))
 	}
@@ -193,6 +222,160 @@ func shellLoop(ctx context.Context, repl *jsbridge.REPL, in io.Reader, out, prom
 			return nil
 		}
 	}
+}
+
+// syncWriter serializes writes: console.log runs on the JS loop while the
+// shell prints values from its own goroutine.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
+
+// evalInterruptible evaluates src; SIGINT (Ctrl-C while the input runs)
+// interrupts it and the shell goes on.
+func evalInterruptible(ctx context.Context, repl *jsbridge.REPL, src string, sigs <-chan os.Signal) (string, error) {
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+		}
+	}()
+	return repl.Eval(ectx, src)
+}
+
+// lineEditLoop is the shell on a terminal: line editing and history
+// (github.com/peterh/liner), Ctrl-C cancels the line being typed or
+// interrupts the running input, Ctrl-D on an empty line leaves. The
+// history is loaded from and saved to historyPath.
+func lineEditLoop(ctx context.Context, repl *jsbridge.REPL, out, errOut io.Writer) error {
+	// Ctrl-C while an input runs raises SIGINT (liner turns the terminal's
+	// ISIG off only while it reads a line); it must not end the process:
+	// catch SIGINT for the whole session.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	ln := liner.NewLiner()
+	defer ln.Close()
+	ln.SetCtrlCAborts(true)
+	ln.SetMultiLineMode(true)
+	hist := historyPath()
+	if hist != "" {
+		if f, err := os.Open(hist); err == nil {
+			_, _ = ln.ReadHistory(f)
+			f.Close()
+		}
+		defer saveHistory(ln, hist, errOut)
+	}
+	var buf strings.Builder
+	for {
+		prompt := "> "
+		if buf.Len() > 0 {
+			prompt = "... "
+		}
+		// A SIGINT that arrived between inputs is stale.
+		select {
+		case <-sigs:
+		default:
+		}
+		line, err := ln.Prompt(prompt)
+		switch {
+		case errors.Is(err, liner.ErrPromptAborted):
+			buf.Reset() // liner printed ^C
+			continue
+		case errors.Is(err, io.EOF):
+			fmt.Fprintln(out)
+			if buf.Len() > 0 {
+				fmt.Fprintf(out, "%s:%d:1: SyntaxError: unexpected end of input\n", jsbridge.ReplFile, repl.Line()+1)
+			}
+			return nil
+		case err != nil:
+			return failErr(fmt.Errorf("read input: %w", err))
+		}
+		if strings.TrimSpace(line) != "" {
+			ln.AppendHistory(line)
+		}
+		if buf.Len() == 0 && strings.TrimSpace(line) == ".exit" {
+			return nil
+		}
+		if buf.Len() > 0 {
+			buf.WriteByte('\n')
+		}
+		buf.WriteString(line)
+		res, err := evalInterruptible(ctx, repl, buf.String(), sigs)
+		if errors.Is(err, jsbridge.ErrIncomplete) {
+			continue
+		}
+		buf.Reset()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return failErr(err)
+		case err != nil:
+			fmt.Fprintln(out, err)
+		case res != "":
+			fmt.Fprintln(out, res)
+		}
+	}
+}
+
+// historyPath is the terminal shell's history file: $SPIDERRUN_HISTORY
+// ("off" keeps none), else $XDG_STATE_HOME/spiderrun/shell_history, else
+// ~/.local/state/spiderrun/shell_history; "" when there is no home.
+func historyPath() string {
+	switch p := os.Getenv("SPIDERRUN_HISTORY"); p {
+	case "off":
+		return ""
+	case "":
+	default:
+		return p
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "spiderrun", "shell_history")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".local", "state", "spiderrun", "shell_history")
+}
+
+// saveHistory writes the session's history (liner keeps the last 1000
+// inputs) to path, readable by the user only: inputs may hold tokens.
+func saveHistory(ln *liner.State, path string, errOut io.Writer) {
+	err := os.MkdirAll(filepath.Dir(path), 0o700)
+	if err == nil {
+		var f *os.File
+		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+			_, err = ln.WriteHistory(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(errOut, "spiderrun shell: history not saved: %v (SPIDERRUN_HISTORY=off keeps none)\n", err)
+	}
+}
+
+// isTerminalWriter reports whether w is a terminal (line editing needs
+// one on both sides).
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // isTerminalReader reports whether r is a terminal (prompts and the banner

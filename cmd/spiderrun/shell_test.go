@@ -3,9 +3,16 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
 )
@@ -106,9 +113,9 @@ export function fails() {
 		},
 		{
 			name:  "fetch failure is an error, not the end",
-			stdin: "fetch(\"" + srv.URL + "/status?code=500\")\n\"after\"\n",
+			stdin: "fetch(\"http://127.0.0.1:1/\")\n\"after\"\n",
 			args:  []string{"-s", "RETRY_ENABLED=false"},
-			want:  []string{"HttpError", "\"after\"\n"},
+			want:  []string{"shell:1:1: ConnectionRefusedError", "\"after\"\n"},
 		},
 		{
 			name:  "multi-line function definition",
@@ -146,8 +153,26 @@ export function fails() {
 			want:  []string{"[1,2]\n", "shell:3:1: SyntaxError: unexpected end of input\n"},
 		},
 		{
+			name:  "a 404 URL argument is bound, as in Scrapy's shell",
+			args:  []string{"-s", "RETRY_ENABLED=false", srv.URL + "/status?code=404"},
+			stdin: "response.status\nresponse.css(\"body::text\").get()\n",
+			want:  []string{"404\n", `"status 404"` + "\n"},
+		},
+		{
+			name:  "fetch binds any status; redirects followed unless redirect: false",
+			stdin: "fetch(\"" + srv.URL + "/status?code=500\")\nresponse.status\nfetch(\"" + srv.URL + "/redirect?to=/ok\")\nfetch(\"" + srv.URL + "/redirect?to=/ok\", {redirect: false})\nresponse.headers.Location\nfetch(new Request({url: \"" + srv.URL + "/status?code=404\"}))\n",
+			args:  []string{"-s", "RETRY_ENABLED=false"},
+			want: []string{"<500 " + srv.URL + "/status?code=500>\n", "500\n", "<200 " + srv.URL + "/ok>\n",
+				"<302 " + srv.URL + "/redirect?to=/ok>\n", `"/ok"` + "\n", "<404 " + srv.URL + "/status?code=404>\n"},
+		},
+		{
+			name:  "console.log prints plainly to stdout, in order",
+			stdin: "console.log(\"plain\", \"text\", 1, {a: \"b\"}, [1, \"x\"], null)\n\"next\"\n",
+			want:  []string{"plain text 1 {\"a\":\"b\"} [1,\"x\"] null\n", "undefined\n", `"next"` + "\n"},
+		},
+		{
 			name:     "download failure of the URL argument",
-			args:     []string{"-s", "RETRY_ENABLED=false", srv.URL + "/status?code=404"},
+			args:     []string{"-s", "RETRY_ENABLED=false", "http://127.0.0.1:1/"},
 			wantCode: exitFailed,
 		},
 		{
@@ -181,5 +206,186 @@ export function fails() {
 				}
 			}
 		})
+	}
+}
+
+// ptySession drives the real binary on a pseudo-terminal.
+type ptySession struct {
+	t    *testing.T
+	tty  *os.File
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	seen int // output consumed by expect
+	done chan error
+}
+
+func startPTY(t *testing.T, env []string, args ...string) *ptySession {
+	t.Helper()
+	bin := buildCLI(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(os.Environ(), "TERM=xterm"), env...)
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &ptySession{t: t, tty: tty, cmd: cmd, done: make(chan error, 1)}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := tty.Read(b)
+			p.mu.Lock()
+			p.out.Write(b[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		tty.Close()
+	})
+	return p
+}
+
+// expect waits for want in the output after what earlier expects consumed.
+func (p *ptySession) expect(want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		p.mu.Lock()
+		rest := p.out.String()[p.seen:]
+		if i := strings.Index(rest, want); i >= 0 {
+			p.seen += i + len(want)
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		if time.Now().After(deadline) {
+			p.t.Fatalf("terminal output lacks %q after:\n%q", want, rest)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *ptySession) send(keys string) {
+	p.t.Helper()
+	if _, err := p.tty.WriteString(keys); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// TestShellTerminal drives the shell on a pseudo-terminal: line editing,
+// history recall with Up, Ctrl-C cancels the line being typed (also a
+// continuation) and interrupts a running input while the shell goes on,
+// Ctrl-D leaves with status 0.
+func TestShellTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("no pseudo-terminals (creack/pty) on Windows")
+	}
+	srv := fixture.New(t, fixture.Options{Pages: 10, Links: 2})
+	hist := filepath.Join(t.TempDir(), "history")
+	p := startPTY(t, []string{"SPIDERRUN_HISTORY=" + hist}, "shell", "-s", "JS_TIMEOUT=60s", srv.URL+"/site/3")
+	p.expect("response: <200 " + srv.URL + "/site/3>")
+	p.expect("> ")
+
+	p.send("response.css(\"h1.name::text\").get()\r")
+	p.expect("\"Product 3\"")
+	p.expect("> ")
+
+	// History: Up recalls the previous input; Up Up the one before.
+	p.send("\"hist\" + \"ory\"\r")
+	p.expect("\"history\"")
+	p.send("40 + 2\r")
+	p.expect("42")
+	p.expect("> ")
+	p.send("\x1b[A\x1b[A\r") // Up, Up, Enter
+	p.expect("\"history\"")
+	p.expect("> ")
+	p.send("\x1b[A\r") // Up: the recalled input is the last one now
+	p.expect("\"history\"")
+	p.expect("> ")
+
+	// Line editing: Left arrow, then insert.
+	p.send("1 + 3\x1b[D\x1b[D\x1b[D\x1b[D0\r") // "10 + 3"
+	p.expect("13")
+	p.expect("> ")
+
+	// Ctrl-C cancels the line being typed; nothing is evaluated.
+	p.send("\"never evaluated")
+	p.send("\x03")
+	p.expect("^C")
+	p.expect("> ")
+	p.send("\"after\"\r")
+	p.expect("\"after\"")
+	p.expect("> ")
+
+	// Ctrl-C in a continuation drops the whole input.
+	p.send("function f() {\r")
+	p.expect("... ")
+	p.send("\x03")
+	p.expect("> ")
+	p.send("typeof f\r")
+	p.expect("\"undefined\"")
+	p.expect("> ")
+
+	// Ctrl-C while an input runs interrupts it; the shell goes on.
+	p.send("while (true) {}\r")
+	time.Sleep(300 * time.Millisecond)
+	p.send("\x03")
+	p.expect("Interrupted: input interrupted")
+	p.expect("> ")
+	p.send("console.log(\"still\", \"here\")\r")
+	p.expect("still here\r\n")
+	p.expect("> ")
+
+	// Ctrl-D on an empty line leaves with status 0.
+	p.send("\x04")
+	p.exitsZero()
+	p.mu.Lock()
+	out := p.out.String()
+	p.mu.Unlock()
+	if strings.Contains(out, "never evaluated") && strings.Contains(out, "SyntaxError") {
+		t.Errorf("the cancelled line was evaluated:\n%q", out)
+	}
+
+	// The history outlives the session (file readable by the user only).
+	if st, err := os.Stat(hist); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("history file: %v %v", st, err)
+	}
+	p = startPTY(t, []string{"SPIDERRUN_HISTORY=" + hist}, "shell")
+	p.expect("> ")
+	p.send("\x1b[A\r") // the last input of the previous session
+	p.expect("still here\r\n")
+	p.send(".exit\r")
+	p.exitsZero()
+
+	// A history that cannot be written is a note, not a failure.
+	p = startPTY(t, []string{"SPIDERRUN_HISTORY=/proc/no/such/dir/history"}, "shell")
+	p.expect("> ")
+	p.send("1\r")
+	p.expect("1")
+	p.send("\x04")
+	p.expect("history not saved")
+	p.exitsZero()
+}
+
+// exitsZero waits for the shell to exit with status 0.
+func (p *ptySession) exitsZero() {
+	p.t.Helper()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.t.Fatalf("shell exit: %v\n%q", err, p.out.String())
+		}
+	case <-time.After(20 * time.Second):
+		p.t.Fatal("the shell did not exit")
 	}
 }

@@ -6,16 +6,14 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jstimers"
 )
 
 // maxTimerFires bounds timer callbacks run for one call (a setInterval
 // polling a promise that never settles must end with an error, not spin
 // until the timeout).
 const maxTimerFires = 10000
-
-// maxDelayMillis is the largest delay browsers honour (2^31-1 ms); it also
-// keeps the conversion to time.Duration from overflowing.
-const maxDelayMillis = 1<<31 - 1
 
 // timerQueue implements setTimeout/setInterval for a synchronous context.
 // Nothing ever waits for a timer: after the file loads and after every
@@ -41,54 +39,22 @@ type timer struct {
 
 func newTimerQueue() *timerQueue { return &timerQueue{pending: map[int64]*timer{}} }
 
+// Add implements jstimers.Scheduler: the timer is due after its delay.
+func (q *timerQueue) Add(t jstimers.Timer) int64 {
+	q.seq++
+	tm := &timer{id: q.seq, fn: t.Fn, src: t.Code, args: t.Args, due: time.Now().Add(t.Delay)}
+	if t.Repeat {
+		tm.interval = t.Delay
+	}
+	q.pending[tm.id] = tm
+	return tm.id
+}
+
+// Clear implements jstimers.Scheduler.
+func (q *timerQueue) Clear(id int64) { delete(q.pending, id) }
+
 func (q *timerQueue) install(vm *goja.Runtime) error {
-	add := func(repeat bool) func(goja.FunctionCall) goja.Value {
-		return func(call goja.FunctionCall) goja.Value {
-			t := &timer{}
-			cb := call.Argument(0)
-			if f, ok := goja.AssertFunction(cb); ok {
-				t.fn = f
-			} else {
-				t.src = cb.String()
-			}
-			ms := call.Argument(1).ToFloat()
-			if !(ms > 0) { // undefined, NaN and negative mean 0, as in browsers
-				ms = 0
-			}
-			ms = min(ms, maxDelayMillis)
-			delay := time.Duration(ms * float64(time.Millisecond))
-			if len(call.Arguments) > 2 {
-				t.args = append([]goja.Value(nil), call.Arguments[2:]...)
-			}
-			if repeat {
-				// Browsers clamp repeating timers; without it a 0ms
-				// interval would be due again immediately.
-				t.interval = max(delay, time.Millisecond)
-			}
-			t.due = time.Now().Add(delay)
-			q.seq++
-			t.id = q.seq
-			q.pending[t.id] = t
-			return vm.ToValue(t.id)
-		}
-	}
-	clear := func(call goja.FunctionCall) goja.Value {
-		delete(q.pending, call.Argument(0).ToInteger())
-		return goja.Undefined()
-	}
-	for name, v := range map[string]any{
-		"setTimeout":     add(false),
-		"setInterval":    add(true),
-		"setImmediate":   add(false),
-		"clearTimeout":   clear,
-		"clearInterval":  clear,
-		"clearImmediate": clear,
-	} {
-		if err := vm.GlobalObject().DefineDataProperty(name, vm.ToValue(v), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
-			return fmt.Errorf("install %s: %w", name, err)
-		}
-	}
-	return nil
+	return jstimers.Install(vm, q, jstimers.Options{Code: true})
 }
 
 // ordered returns the pending timers sorted by (due, id).

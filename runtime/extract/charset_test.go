@@ -119,3 +119,30 @@ func TestURLHelpers(t *testing.T) {
 	}
 	// Canonicalize and SafeString are tested in runtime/weburl.
 }
+
+// TestOneBaseURL: forms, response.urljoin and link extraction see the same
+// base URL, get_base_url's: a <base> inside a comment does not count.
+func TestOneBaseURL(t *testing.T) {
+	t.Parallel()
+	resp := htmlResponse("http://www.example.com/a/b.html",
+		`<html><head><!-- <base href="http://old.test/"> --><base href="/base/"></head>`+
+			`<body><a href="c.html">c</a><form action="f"></form></body></html>`)
+	if u, err := BaseURL(resp); err != nil || u.String() != "http://www.example.com/base/" {
+		t.Errorf("BaseURL = %v, %v", u, err)
+	}
+	if got, err := URLJoin(resp, "c.html"); err != nil || got != "http://www.example.com/base/c.html" {
+		t.Errorf("URLJoin = %q, %v", got, err)
+	}
+	le, err := NewLinkExtractor(LinkExtractorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := le.ExtractLinks(resp)
+	if err != nil || len(links) != 1 || links[0].URL != "http://www.example.com/base/c.html" {
+		t.Errorf("links %v, %v", links, err)
+	}
+	req, err := FormRequest(resp, FormOptions{})
+	if err != nil || req.URL != "http://www.example.com/base/f" {
+		t.Errorf("form request %v, %v", req, err)
+	}
+}

@@ -14,9 +14,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	stdunicode "unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 	"golang.org/x/text/encoding/unicode"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -112,9 +114,10 @@ type document struct {
 
 	// cascadia lower-cases type and attribute names in selectors, so XML
 	// elements and attributes are stored lower-case and their real names
-	// kept here (only for names that have upper-case letters). XPath and
-	// serialization use the real names; CSS on XML is thus
-	// case-insensitive where parsel is case-sensitive.
+	// kept here (only for names that have upper-case letters). XPath,
+	// serialization and CSS type selectors (xmlNameIs) use the real names,
+	// so they are case-sensitive on XML as in parsel; CSS attribute names
+	// ([Foo]) are still compared lower-cased.
 	elemNames map[*html.Node]string
 	attrNames map[*html.Node][]string
 
@@ -309,6 +312,15 @@ func NewSelector(text string, typ string) (*Selector, error) {
 			typ = TypeXML
 		}
 	}
+	if blankDocument(text) {
+		if typ != TypeHTML && typ != TypeXML {
+			return nil, fmt.Errorf("selector type %q: want %q or %q", typ, TypeHTML, TypeXML)
+		}
+		// parsel parses "<html/>" instead: one element, no <head> or <body>.
+		root = &html.Node{Type: html.DocumentNode}
+		root.AppendChild(&html.Node{Type: html.ElementNode, Data: "html", DataAtom: atom.Html})
+		return newRootSelector(&document{root: root, typ: typ}), nil
+	}
 	flat := false
 	switch typ {
 	case TypeHTML:
@@ -326,6 +338,13 @@ func NewSelector(text string, typ string) (*Selector, error) {
 		return nil, err
 	}
 	return newRootSelector(&document{root: root, typ: typ, flattened: flat}), nil
+}
+
+// blankDocument reports whether parsel 1.7 replaces text with "<html/>":
+// nothing but NULs once stripped of white space (Python's str.strip).
+func blankDocument(text string) bool {
+	s := strings.TrimFunc(text, func(r rune) bool { return stdunicode.IsSpace(r) || '\x1c' <= r && r <= '\x1f' })
+	return strings.Trim(s, "\x00") == ""
 }
 
 func newRootSelector(d *document) *Selector {

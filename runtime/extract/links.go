@@ -229,11 +229,11 @@ func anyMatch(res []*regexp2.Regexp, s string) (bool, error) {
 // compares the whole netloc (Python's urlparse), so a host with a port or
 // user info must be listed with them.
 func urlIsFromAnyDomain(rawURL string, domains []string) bool {
-	p, err := pySplit(rawURL, "")
+	netloc, err := weburl.Netloc(rawURL)
 	if err != nil {
 		return false
 	}
-	host := strings.ToLower(p.netloc)
+	host := strings.ToLower(netloc)
 	if host == "" {
 		return false
 	}
@@ -288,7 +288,7 @@ func (le *LinkExtractor) allowed(l Link) (bool, error) {
 	if ok, err := le.Matches(l.URL); err != nil || !ok {
 		return false, err
 	}
-	if len(le.denyExt) > 0 && le.deniedExtension(urlPath(l.URL)) {
+	if len(le.denyExt) > 0 && le.deniedExtension(weburl.Path(l.URL)) {
 		return false, nil
 	}
 	if len(le.restrictText) > 0 {
@@ -415,7 +415,7 @@ func (le *LinkExtractor) streams(resp *crawl.Response) bool {
 // (get_base_url), the response URL as it is, and the page encoding (nil
 // for UTF-8).
 type linkURLs struct {
-	base, resp pyBase
+	base, resp weburl.Base
 	enc        encoding.Encoding
 }
 
@@ -424,7 +424,7 @@ type linkURLsKey struct{}
 // urlContext is resp's linkURLs, shared by the extractors of a response.
 func (le *LinkExtractor) urlContext(resp *crawl.Response) *linkURLs {
 	return resp.Memo(linkURLsKey{}, func() any {
-		return &linkURLs{base: newPyBase(linkBaseURL(resp)), resp: newPyBase(resp.URL), enc: queryEncoding(Encoding(resp))}
+		return &linkURLs{base: weburl.NewBase(pageBase(resp).s), resp: weburl.NewBase(resp.URL), enc: queryEncoding(Encoding(resp))}
 	}).(*linkURLs)
 }
 
@@ -438,7 +438,7 @@ func (le *LinkExtractor) dedupe(links []Link) []Link {
 	out := links[:0]
 	for _, l := range links {
 		key := l.URL
-		if !le.canonicalize && !isCanonical(l.URL) {
+		if !le.canonicalize {
 			key = weburl.Canonicalize(l.URL, true)
 		}
 		if seen[key] {
@@ -448,85 +448,6 @@ func (le *LinkExtractor) dedupe(links []Link) []Link {
 		out = append(out, l)
 	}
 	return out
-}
-
-// isCanonical reports, for the common plain links, that
-// canonicalize_url(u, keep_fragments=True) is u itself, sparing its
-// cost: an http(s) URL with a lower-case ASCII host, a path of unreserved
-// characters, sub-delimiters (but ';'), ':', '@' and '/', no '%', and a
-// query (if any) of name=value pairs of unreserved characters already in
-// sorted order, and a fragment (if any) of path characters and '?'.
-func isCanonical(u string) bool {
-	rest, ok := strings.CutPrefix(u, "http://")
-	if !ok {
-		if rest, ok = strings.CutPrefix(u, "https://"); !ok {
-			return false
-		}
-	}
-	slash := strings.IndexByte(rest, '/')
-	if slash <= 0 || !plainHost(rest[:slash]) {
-		return false
-	}
-	rest, frag, hasFrag := strings.Cut(rest[slash:], "#")
-	path, query, hasQuery := strings.Cut(rest, "?")
-	for i := 0; i < len(path); i++ {
-		if !canonicalPathByte(path[i]) {
-			return false
-		}
-	}
-	if hasFrag {
-		if frag == "" {
-			return false
-		}
-		for i := 0; i < len(frag); i++ {
-			if c := frag[i]; c != '?' && !canonicalPathByte(c) {
-				return false
-			}
-		}
-	}
-	if !hasQuery {
-		return true
-	}
-	prev := ""
-	for query != "" {
-		var pair string
-		pair, query, _ = strings.Cut(query, "&")
-		k, v, ok := strings.Cut(pair, "=")
-		if !ok || k == "" || !unreservedOnly(k) || !unreservedOnly(v) || (prev != "" && pairLess(pair, prev)) {
-			return false
-		}
-		prev = pair
-	}
-	return prev != ""
-}
-
-// pairLess orders "k=v" pairs as Python sorts (key, value) tuples of
-// bytes.
-func pairLess(a, b string) bool {
-	ak, av, _ := strings.Cut(a, "=")
-	bk, bv, _ := strings.Cut(b, "=")
-	if ak != bk {
-		return ak < bk
-	}
-	return av < bv
-}
-
-func canonicalPathByte(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.IndexByte("-._~!$&'()*+,=:@/", c) >= 0
-}
-
-func unreservedOnly(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return false
-		}
-	}
-	return true
 }
 
 // dedupeLinks is Scrapy's unique_list(links): equal links (URL, text,
@@ -848,31 +769,4 @@ func relHasNoFollow(n *html.Node) bool {
 		}
 	}
 	return false
-}
-
-// urlPath is the path of Python's urlparse(u) for a link URL (already
-// safe: no spaces, tabs or C0 characters): what follows the authority up
-// to '?' or '#', without the ';params' of its last segment
-// (url_has_any_extension tests that path). The escapes never hide a '.'.
-func urlPath(u string) string {
-	scheme, rest := "", u
-	if i := strings.IndexByte(u, ':'); i > 0 && weburl.HasScheme(u) {
-		scheme, rest = u[:i], u[i+1:]
-	}
-	if strings.HasPrefix(rest, "//") {
-		j := strings.IndexAny(rest[2:], "/?#")
-		if j < 0 {
-			return ""
-		}
-		rest = rest[2+j:]
-	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	if pyUsesParams[scheme] {
-		if i := strings.IndexByte(rest[strings.LastIndexByte(rest, '/')+1:], ';'); i >= 0 {
-			rest = rest[:strings.LastIndexByte(rest, '/')+1+i]
-		}
-	}
-	return rest
 }

@@ -169,9 +169,6 @@ func ourLinks(links []Link) []Link {
 // of code outside link extraction, with the reason; they are skipped, not
 // hidden: the reason is printed.
 var linkRefKnown = map[string]string{
-	"custom_many": "internal/html5's addFormattingElement sorts the attributes of <a> (and the other " +
-		"formatting elements) by name, so <a href data-url> yields data-url's link first; lxml keeps " +
-		"the source order",
 	"unclosed_title_base_restrict": "the HTML parser: an unclosed <title> holds the rest of the page as " +
 		"text (HTML5's RCDATA rule), while libxml2 (lxml) ends it at the next tag, so Scrapy finds the link",
 }

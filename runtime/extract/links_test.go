@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 func bp(b bool) *bool { return &b }
@@ -379,71 +377,4 @@ func TestStreamedLinksMemory(t *testing.T) {
 		t.Fatalf("live heap grew by %d B, want ≤ the decoded text + 8 MiB (%d B)", grown, limit)
 	}
 	runtime.KeepAlive(resp)
-}
-
-// isCanonical only vouches for URLs that canonicalize_url leaves as they
-// are (its shortcut in dedupe must not change which links are equal).
-func TestIsCanonical(t *testing.T) {
-	t.Parallel()
-	for u, want := range map[string]bool{
-		"http://shop.test/product/1.html":          true,
-		"https://shop.test/lamps/?page=2":          true,
-		"http://shop.test/cart?add=1&b=2#top":      true,
-		"http://shop.test:8080/a/b-c_d.~e!$&'()*+": true,
-		"http://shop.test/a?a=1&a=2&b=":            true,
-		"http://shop.test":                         false, // canonical adds "/"
-		"http://shop.test/a?b=1&a=2":               false, // sorted
-		"http://shop.test/a?a=2&a=1":               false,
-		"http://shop.test/a?k":                     false, // becomes k=
-		"http://shop.test/a?":                      false,
-		"http://shop.test/%7Ea":                    false,
-		"http://shop.test/a;p":                     false,
-		"http://shop.test/a?q=a+b":                 false,
-		"http://shop.test/a?q=a/b":                 false,
-		"http://shop.test/a#":                      false,
-		"http://Shop.test/a":                       false,
-		"ftp://shop.test/a":                        false,
-		"http://shop.test:080/a":                   false,
-	} {
-		if got := isCanonical(u); got != want {
-			t.Errorf("isCanonical(%q) = %v, want %v", u, got, want)
-		}
-		if want && weburl.Canonicalize(u, true) != u {
-			t.Errorf("isCanonical(%q) but canonicalize_url gives %q", u, weburl.Canonicalize(u, true))
-		}
-	}
-}
-
-// fastResolve is a shortcut of linkURLs.resolve's long way (pyJoin,
-// w3libSafeURL, pyJoin): wherever it answers, the long way must give the
-// same URL.
-func TestFastResolveMatchesLongWay(t *testing.T) {
-	t.Parallel()
-	bases := []string{"http://example.com/dir/page.html", "https://shop.test/lamps/", "http://example.com",
-		"http://example.com/a//b/c", "http://example.com/a/./b/", "http://example.com:8080/x?q=1#f",
-		"http://example.com/p;x", "http://example.com/?", "https://example.com/dir/"}
-	refs := []string{"", "/", "//", "/a", "/a/b.html", "/a//b", "/./a", "/a/..", "a", "a/b", "a//b", "./a", "../a", ".",
-		"?", "?q", "?q=1&r=2", "?q#", "#", "#f", "#f#g", "a?b#c", "/a;b", "a:b", "/a:b", "http://x.test", "http://x.test/",
-		"http://X.test/", "http://x.test:80/a", "http://x.test:080/", "http://x.test:/", "http://x.test:99999/",
-		"https://x.test/a?b='c'#'d'", "http://x.test/a%zz", "http://x.test/a%2fb", "/100%", "/a b", "/a[b]", "/é",
-		"http://x..test/", "http://-x.test/", "http://x_y.test/", "http://x.test/a/./b", "http:g", "https:g",
-		"http://u@x.test/", "/a?b c", "/a?b'c", "/a#b'c", "/a?b[c]", "/~a", "/a+b", "a/?q", "%41", "~a"}
-	hits := 0
-	for _, b := range bases {
-		uc := &linkURLs{base: newPyBase(b), resp: newPyBase(b)}
-		for _, r := range refs {
-			fast, ok := fastResolve(&uc.base, r)
-			if !ok {
-				continue
-			}
-			hits++
-			long, ok, err := (&linkURLs{base: uc.base, resp: uc.resp}).resolveLong(r)
-			if err != nil || !ok || long != fast {
-				t.Errorf("base %q ref %q: fastResolve %q, long way %q (ok %v, %v)", b, r, fast, long, ok, err)
-			}
-		}
-	}
-	if hits < 100 {
-		t.Errorf("fastResolve answered %d times only: the test no longer covers it", hits)
-	}
 }

@@ -64,6 +64,12 @@ func (h *navigator) LocalName() string {
 	return h.curr.Data
 }
 
+// Prefix is the prefix the node's name is written with in an XML
+// document (the one serialization uses), so name() gives "b:Operation"
+// as lxml does. A name in a default namespace has no prefix but reports
+// unprefixedNS: a non-empty prefix keeps the unprefixed name test "item"
+// from matching {uri}item (registered prefixes compare by URI instead),
+// and rewriteXPath's name() drops it again.
 func (h *navigator) Prefix() string {
 	if !h.xml {
 		return ""
@@ -72,10 +78,21 @@ func (h *navigator) Prefix() string {
 	if h.attr != -1 {
 		ns = h.curr.Attr[h.attr].Namespace
 	}
-	// A non-empty placeholder keeps "item" from matching {uri}item when no
-	// prefix is registered; registered prefixes compare by URI instead.
-	return ns
+	switch ns {
+	case "":
+		return ""
+	case xmlSpace:
+		return "xml"
+	}
+	if p := prefixFor(h.curr, ns); p != "" {
+		return p
+	}
+	return unprefixedNS
 }
+
+// unprefixedNS is the prefix of a name in a default namespace: no name
+// test can write it (it is not an NCName).
+const unprefixedNS = "#"
 
 func (h *navigator) NamespaceURL() string {
 	if !h.xml {

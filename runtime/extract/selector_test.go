@@ -309,8 +309,20 @@ func TestEmptyAndCommentOnlyDocuments(t *testing.T) {
 			t.Errorf("%q: %v", doc, err)
 		}
 	}
-	if _, err := NewSelector("", "xml"); err == nil {
-		t.Error("empty xml should be an error")
+	// parsel 1.7 parses blank text (NULs aside) as "<html/>", both types.
+	for _, c := range []struct{ doc, typ, want string }{
+		{"", "html", "<html></html>"},
+		{" \n\x00 ", "html", "<html></html>"},
+		{"", "xml", "<html/>"},
+		{"\t", "xml", "<html/>"},
+	} {
+		s := mustSelector(t, c.doc, c.typ)
+		if got := s.Get(); got != c.want {
+			t.Errorf("%q as %s: %q, want %q", c.doc, c.typ, got, c.want)
+		}
+	}
+	if _, err := NewSelector("  ", "json"); err == nil {
+		t.Error("blank text of an unknown type: no error")
 	}
 }
 

@@ -154,11 +154,14 @@ func prefixFor(n *html.Node, uri string) string {
 	return ""
 }
 
+// xmlSpace is the namespace of the xml: prefix (xml:lang, xml:space).
+const xmlSpace = "http://www.w3.org/XML/1998/namespace"
+
 func xmlName(n *html.Node, space, local string, isAttr bool) string {
 	if space == "" {
 		return local
 	}
-	if space == "http://www.w3.org/XML/1998/namespace" {
+	if space == xmlSpace {
 		return "xml:" + local
 	}
 	p := prefixFor(n, space)

@@ -97,7 +97,7 @@ func ParseSitemap(body []byte) (*Sitemap, error) {
 // link, and an undeclared <image:loc> does not replace <loc>).
 func sitemapTag(d *document, n *html.Node) string {
 	name := d.elemName(n)
-	if n.Namespace == "" || n.Namespace == "http://www.w3.org/XML/1998/namespace" {
+	if n.Namespace == "" || n.Namespace == xmlSpace {
 		return name
 	}
 	for p := n; p != nil; p = p.Parent {

@@ -13,8 +13,9 @@ import (
 // antchfx/xpath has neither variables nor extension functions, so the query
 // text is rewritten before compiling: $name becomes a literal, re:test(s, p,
 // flags) becomes matches(s, "(?flags)p"), has-class("a", ...) becomes the
-// class-token test cssselect emits. Rewrites work on tokens, so string
-// literals are never touched.
+// class-token test cssselect emits, and name(x) drops the unprefixedNS
+// prefix the navigator gives names in a default namespace. Rewrites work
+// on tokens, so string literals are never touched.
 
 // CompileXPath reports whether query is a valid XPath expression (for spec
 // validation). Variables are not checked.
@@ -59,7 +60,7 @@ func compileXPath(query string, vars map[string]any, ns map[string]string) (*com
 	if err := checkPrefixes(q, ns); err != nil {
 		return nil, fmt.Errorf("xpath %q: %w", query, err)
 	}
-	if err := checkFunctionSteps(q); err != nil {
+	if err := checkFunctionSteps(query); err != nil { // as written: name() is rewritten
 		return nil, fmt.Errorf("xpath %q: %w", query, err)
 	}
 	key := xpathKey{q: q, ns: nsKey(ns)}
@@ -131,7 +132,7 @@ func xpathLiteral(s string) string {
 
 // rewriteXPath applies the rewrites described above.
 func rewriteXPath(q string, vars map[string]any) (string, error) {
-	if !strings.ContainsAny(q, "$") && !strings.Contains(q, "re:") && !strings.Contains(q, "has-class") {
+	if !strings.ContainsAny(q, "$") && !strings.Contains(q, "re:") && !strings.Contains(q, "has-class") && !strings.Contains(q, "name") {
 		return q, nil
 	}
 	var b strings.Builder
@@ -212,6 +213,20 @@ func rewriteXPath(q string, vars map[string]any) (string, error) {
 				conds = append(conds, "contains(concat(' ', normalize-space(@class), ' '), "+xpathLiteral(" "+name+" ")+")")
 			}
 			b.WriteString("(" + strings.Join(conds, " and ") + ")")
+			i = end
+		case strings.HasPrefix(q[i:], "name") && (i == 0 || !isNameChar(q[i-1]) && q[i-1] != ':') && isFuncCall(q[i:]) && nameLen(q[i:]) == len("name"):
+			paren := strings.IndexByte(q[i:], '(')
+			args, end, err := splitArgs(q, i+paren+1)
+			if err != nil {
+				return "", err
+			}
+			for k := range args {
+				if args[k], err = rewriteXPath(args[k], vars); err != nil {
+					return "", err
+				}
+			}
+			call := "name(" + strings.Join(args, ",") + ")"
+			b.WriteString("substring(" + call + ", 1 + 2 * number(starts-with(" + call + `, "` + unprefixedNS + `:")))`)
 			i = end
 		case strings.HasPrefix(q[i:], "re:") && (i == 0 || !isNameChar(q[i-1])) && isFuncCall(q[i+3:]):
 			return "", fmt.Errorf("EXSLT function %s is not supported (only re:test)", q[i:i+3+nameLen(q[i+3:])])

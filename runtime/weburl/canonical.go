@@ -27,6 +27,9 @@ func Canonicalize(raw string, keepFragments bool) string {
 	if c, ok := plainCanonical(raw); ok {
 		return c
 	}
+	if (keepFragments || strings.IndexByte(raw, '#') < 0) && alreadyCanonical(raw) {
+		return raw
+	}
 	return canonicalizeFull(raw, keepFragments)
 }
 
@@ -46,8 +49,10 @@ type canonOptions struct {
 	enc           encoding.Encoding // encoding for the query and fragment; nil for UTF-8
 }
 
-// errInvalidURL is urlsplit's ValueError.
-var errInvalidURL = errors.New("weburl: invalid URL")
+// ErrInvalidURL is what Python raises ValueError (or UnicodeError) for:
+// urlsplit's bad brackets or netloc, and safe_url_string's bad port or a
+// character the encoding cannot encode (SafeURL).
+var ErrInvalidURL = errors.New("weburl: invalid URL")
 
 // canonicalize is canonicalize_url with all its parameters.
 func canonicalize(raw string, o canonOptions) (string, error) {
@@ -146,9 +151,6 @@ func unquotePlus(s string) string {
 	}
 	return unquoteToBytes(s)
 }
-
-// c0OrSpace is Python's _WHATWG_C0_CONTROL_OR_SPACE.
-const c0OrSpace = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
 
 var (
 	reservedEscapes = strings.NewReplacer("%2f", "%252F", "%2F", "%252F", "%3f", "%253F", "%3F", "%253F")
@@ -276,7 +278,12 @@ func pyURLSplit(s string) (pyURL, error) { return pyURLSplitScheme(s, "") }
 
 // pyURLSplitScheme is urlsplit(s, scheme): scheme is the default.
 func pyURLSplitScheme(s, scheme string) (pyURL, error) {
-	s = strings.TrimLeft(s, c0OrSpace)
+	// Python's _WHATWG_C0_CONTROL_OR_SPACE (every byte up to ' ') stripped
+	// from the left, without strings.TrimLeft's per-call byte set (link
+	// extraction splits every link)
+	for len(s) > 0 && s[0] <= ' ' {
+		s = s[1:]
+	}
 	if strings.ContainsAny(s, "\t\r\n") {
 		s = tabsAndNewlines.Replace(s)
 	}
@@ -292,7 +299,7 @@ func pyURLSplitScheme(s, scheme string) (pyURL, error) {
 		p.netloc, s = s[2:end], s[end:]
 		open, closed := strings.Contains(p.netloc, "["), strings.Contains(p.netloc, "]")
 		if open != closed {
-			return p, errInvalidURL
+			return p, ErrInvalidURL
 		}
 		if open {
 			if err := checkBracketedNetloc(p.netloc); err != nil {
@@ -317,24 +324,24 @@ func checkBracketedNetloc(netloc string) error {
 	var host string
 	if before, bracketed, ok := strings.Cut(hostPort, "["); ok {
 		if before != "" {
-			return errInvalidURL
+			return ErrInvalidURL
 		}
 		var port string
 		host, port, _ = strings.Cut(bracketed, "]")
 		if port != "" && port[0] != ':' {
-			return errInvalidURL
+			return ErrInvalidURL
 		}
 	} else {
 		host, _, _ = strings.Cut(hostPort, ":")
 	}
 	if strings.HasPrefix(host, "v") {
 		if !ipvFuture.MatchString(host) {
-			return errInvalidURL
+			return ErrInvalidURL
 		}
 		return nil
 	}
 	if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
-		return errInvalidURL
+		return ErrInvalidURL
 	}
 	return nil
 }
@@ -357,6 +364,12 @@ func pyURLJoin(base, ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return joinParsed(b, ref)
+}
+
+// joinParsed is the rest of pyURLJoin, base already parsed (and neither
+// base nor ref empty).
+func joinParsed(b pyURL, ref string) (string, error) {
 	r, err := pyURLParseScheme(ref, b.scheme)
 	if err != nil {
 		return "", err
@@ -526,4 +539,83 @@ func plainCanonical(raw string) (string, bool) {
 		return raw + "/", true
 	}
 	return raw, true
+}
+
+// alreadyCanonical reports, for the common plain links, that
+// canonicalize_url(u, keep_fragments=True) is u itself, sparing its
+// cost (link extraction canonicalizes every link to dedupe them): an http(s) URL with a lower-case ASCII host, a path of unreserved
+// characters, sub-delimiters (but ';'), ':', '@' and '/', no '%', and a
+// query (if any) of name=value pairs of unreserved characters already in
+// sorted order, and a fragment (if any) of path characters and '?'.
+func alreadyCanonical(u string) bool {
+	rest, ok := strings.CutPrefix(u, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(u, "https://"); !ok {
+			return false
+		}
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash <= 0 || !plainHost(rest[:slash]) {
+		return false
+	}
+	rest, frag, hasFrag := strings.Cut(rest[slash:], "#")
+	path, query, hasQuery := strings.Cut(rest, "?")
+	for i := 0; i < len(path); i++ {
+		if !canonicalPathByte(path[i]) {
+			return false
+		}
+	}
+	if hasFrag {
+		if frag == "" {
+			return false
+		}
+		for i := 0; i < len(frag); i++ {
+			if c := frag[i]; c != '?' && !canonicalPathByte(c) {
+				return false
+			}
+		}
+	}
+	if !hasQuery {
+		return true
+	}
+	prev := ""
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || k == "" || !unreservedOnly(k) || !unreservedOnly(v) || (prev != "" && pairLess(pair, prev)) {
+			return false
+		}
+		prev = pair
+	}
+	return prev != ""
+}
+
+// pairLess orders "k=v" pairs as Python sorts (key, value) tuples of
+// bytes.
+func pairLess(a, b string) bool {
+	ak, av, _ := strings.Cut(a, "=")
+	bk, bv, _ := strings.Cut(b, "=")
+	if ak != bk {
+		return ak < bk
+	}
+	return av < bv
+}
+
+func canonicalPathByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,=:@/", c) >= 0
+}
+
+func unreservedOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }

@@ -95,8 +95,8 @@ func TestCanonicalizeReference(t *testing.T) {
 	}
 }
 
-// TestSafeStringReference compares SafeString with w3lib 2.1's
-// safe_url_string on the same cases. The differences on purpose
+// TestSafeStringReference compares SafeString and SafeURL with w3lib
+// 2.1's safe_url_string on the same cases. The differences on purpose
 // (specs/scrapy-differences.md, SafeString's doc comment) are recognised
 // by their shape, not listed: a '%' starting no escape is "%25", an IPv6
 // host keeps its brackets, and what w3lib rejects still gives a URL.
@@ -110,6 +110,11 @@ func TestSafeStringReference(t *testing.T) {
 	for i, c := range cases {
 		w, wantErr := refValue(t, want[i].Safe)
 		got := SafeString(c.URL, pyEncodings[c.Encoding])
+		// SafeURL fails exactly where w3lib raises, else it is SafeString.
+		strict, err := SafeURL(c.URL, pyEncodings[c.Encoding])
+		if (err != nil) != (wantErr != "") || err == nil && strict != got {
+			t.Errorf("SafeURL(%q, %s) = %q, %v; w3lib raises %q, SafeString gives %q", c.URL, c.Encoding, strict, err, wantErr, got)
+		}
 		switch {
 		case got == w:
 			same++
@@ -152,16 +157,16 @@ func bracketIPv6(t *testing.T, w, got string) string {
 	return strings.Replace(w, "//"+host, "//["+host+"]", 1)
 }
 
-// alreadySafe must never claim a URL that SafeString would change (Join
-// skips SafeString for it).
-func TestAlreadySafeIsSafe(t *testing.T) {
+// QuickJoin must never give what the long way (Join, SafeURL) would not:
+// the reference URLs, their safe forms and random strings as references.
+func TestQuickJoinSameOnManyRefs(t *testing.T) {
 	t.Parallel()
 	var cases []canonCase
 	reftest.Load(t, "canonicalize", "cases.json", &cases)
-	inputs := []string{"http://a.test/p?q=1#f", "https://a.test:8080/", "HTTP://a.test/", "http://A.test/", "http://a.test:080/",
+	refs := []string{"http://a.test/p?q=1#f", "https://a.test:8080/", "HTTP://a.test/", "http://A.test/", "http://a.test:080/",
 		"http://a.test:/", "http://a.test:99999/", "http:a", "mailto:x", "//a.test/p", "/p?", "/p#", "p?#", "/p#a#b", "/p'q"}
 	for _, c := range cases {
-		inputs = append(inputs, c.URL, SafeString(c.URL, nil))
+		refs = append(refs, c.URL, SafeString(c.URL, nil))
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	const chars = "ahAH09:/?#@%[]'|;=&+. -~"
@@ -173,20 +178,11 @@ func TestAlreadySafeIsSafe(t *testing.T) {
 		for range rng.IntN(16) {
 			b = append(b, chars[rng.IntN(len(chars))])
 		}
-		inputs = append(inputs, string(b))
+		refs = append(refs, string(b))
 	}
-	claimed := 0
-	for _, s := range inputs {
-		if !alreadySafe(s) {
-			continue
-		}
-		claimed++
-		if got := SafeString(s, nil); got != s {
-			t.Errorf("alreadySafe(%q) but SafeString gives %q", s, got)
-		}
-	}
+	claimed := quickJoinChecked(t, []string{"http://a.test/d/p?q", "https://a.test:8080/"}, refs)
 	if claimed < 1000 {
-		t.Fatalf("alreadySafe took only %d inputs: the test checks too little", claimed)
+		t.Fatalf("QuickJoin took only %d refs: the test checks too little", claimed)
 	}
 }
 

@@ -49,6 +49,9 @@ func TestPlainCanonicalSameAsFull(t *testing.T) {
 	}
 	fast := 0
 	for _, in := range cases {
+		if alreadyCanonical(in) && canonicalizeFull(in, true) != in {
+			t.Fatalf("alreadyCanonical(%q), but full canonicalization gives %q", in, canonicalizeFull(in, true))
+		}
 		got, ok := plainCanonical(in)
 		if !ok {
 			continue
@@ -73,5 +76,38 @@ func TestQuotePlus(t *testing.T) {
 	t.Parallel()
 	if got, want := QuotePlus("a b&c=d/é~_.-"), "a+b%26c%3Dd%2F%C3%A9~_.-"; got != want {
 		t.Errorf("QuotePlus = %q, want %q", got, want)
+	}
+}
+
+// alreadyCanonical only vouches for URLs that canonicalize_url leaves as
+// they are (the link extractor dedupes links by their canonical form).
+func TestAlreadyCanonical(t *testing.T) {
+	t.Parallel()
+	for u, want := range map[string]bool{
+		"http://shop.test/product/1.html":          true,
+		"https://shop.test/lamps/?page=2":          true,
+		"http://shop.test/cart?add=1&b=2#top":      true,
+		"http://shop.test:8080/a/b-c_d.~e!$&'()*+": true,
+		"http://shop.test/a?a=1&a=2&b=":            true,
+		"http://shop.test":                         false, // canonical adds "/"
+		"http://shop.test/a?b=1&a=2":               false, // sorted
+		"http://shop.test/a?a=2&a=1":               false,
+		"http://shop.test/a?k":                     false, // becomes k=
+		"http://shop.test/a?":                      false,
+		"http://shop.test/%7Ea":                    false,
+		"http://shop.test/a;p":                     false,
+		"http://shop.test/a?q=a+b":                 false,
+		"http://shop.test/a?q=a/b":                 false,
+		"http://shop.test/a#":                      false,
+		"http://Shop.test/a":                       false,
+		"ftp://shop.test/a":                        false,
+		"http://shop.test:080/a":                   false,
+	} {
+		if got := alreadyCanonical(u); got != want {
+			t.Errorf("alreadyCanonical(%q) = %v, want %v", u, got, want)
+		}
+		if want && canonicalizeFull(u, true) != u {
+			t.Errorf("alreadyCanonical(%q) but canonicalize_url gives %q", u, canonicalizeFull(u, true))
+		}
 	}
 }

@@ -15,8 +15,18 @@ import (
 // UnicodeError (an empty or too long label, a prohibited character) the
 // netloc is returned as it is, as w3lib does.
 func pyIDNA(netloc string) string {
+	if a, ok := idnaEncode(netloc); ok {
+		return a
+	}
+	return netloc
+}
+
+// idnaEncode is s.encode("idna"), ok=false where Python raises
+// UnicodeError. An ASCII s is returned as it is even where Python raises
+// (an empty or too long label): both callers then keep s as it is.
+func idnaEncode(netloc string) (string, bool) {
 	if isASCII(netloc) {
-		return netloc // Python only checks the label lengths
+		return netloc, true
 	}
 	labels := splitIDNADots(netloc)
 	trailing := ""
@@ -28,11 +38,11 @@ func pyIDNA(netloc string) string {
 	for i, l := range labels {
 		a, ok := idnaToASCII(l)
 		if !ok {
-			return netloc
+			return "", false
 		}
 		out[i] = a
 	}
-	return strings.Join(out, ".") + trailing
+	return strings.Join(out, ".") + trailing, true
 }
 
 // splitIDNADots splits on the four dots encodings.idna accepts.
@@ -248,7 +258,7 @@ func checkNetlocNFKC(netloc string) error {
 		return nil
 	}
 	if strings.ContainsAny(n2, "/?#@:") {
-		return errInvalidURL
+		return ErrInvalidURL
 	}
 	return nil
 }

@@ -1,9 +1,12 @@
 // Package weburl is spiderrun's URL handling, the role w3lib.url plays for
-// Scrapy: making a URL safe to send (SafeString), resolving a link against
-// a base (Join), the canonical form the dupefilter and
-// LinkExtractor(canonicalize) compare (Canonicalize), and rendering URLs for
-// logs and error messages without their credentials (Redact, RedactURL,
-// RedactSecrets, all with the one mask "***").
+// Scrapy: making a URL safe to send (SafeString, or SafeURL where w3lib's
+// errors matter), resolving a link against a base (Join; Base for the many
+// links of one page, as the link extractor resolves them), the canonical
+// form the dupefilter and LinkExtractor(canonicalize) compare
+// (Canonicalize), and rendering URLs for logs and error messages without
+// their credentials (Redact, RedactURL, RedactSecrets, all with the one
+// mask "***"). It is spiderrun's one port of Python's urlsplit, urljoin and
+// urlunparse and of w3lib's safe_url_string.
 //
 // It imports no package of spiderrun (deps_test.go), so the engine, the
 // scheduler and the downloader can use it without linking the selector
@@ -75,30 +78,39 @@ func quoteURLPart(b *strings.Builder, s string, path bool) {
 // that starts no escape becomes "%25" (w3lib leaves it, and Go's HTTP
 // client cannot send that URL), an IPv6 host keeps its brackets (w3lib 2.1
 // drops them), and what w3lib rejects (a bad port or bracket, a query enc
-// cannot encode) still gives a best-effort URL instead of an error.
+// cannot encode) still gives a best-effort URL instead of an error; SafeURL
+// reports those as errors instead.
 //
 //	SafeString("http://ü.test/a b", nil) == "http://xn--tda.test/a%20b"
 func SafeString(raw string, enc encoding.Encoding) string {
+	if s, err := SafeURL(raw, enc); err == nil {
+		return s
+	}
+	return lenientSafeString(stripURL(raw), enc)
+}
+
+// SafeURL is SafeString, failing (ErrInvalidURL) where w3lib raises: a
+// bracket urlsplit rejects, a port that is no number in 0-65535, a
+// character enc cannot encode. The link extractor uses it to skip such a
+// link.
+func SafeURL(raw string, enc encoding.Encoding) (string, error) {
 	s := stripURL(raw)
 	p, err := pyURLSplit(s)
 	if err != nil {
-		return lenientSafeString(s, enc)
+		return "", err
 	}
-	netloc, ok := safeNetlocPy(p.netloc)
-	if !ok {
-		return lenientSafeString(s, enc)
+	if p.netloc != "" && !plainNetloc(p.netloc) {
+		if p.netloc, err = safeNetlocPy(p.netloc, enc); err != nil {
+			return "", err
+		}
 	}
 	query, frag := p.query, p.fragment
-	if enc != nil {
-		e := enc.NewEncoder()
-		q, err1 := e.String(query)
-		f, err2 := e.String(frag)
-		if err1 != nil || err2 != nil {
-			return lenientSafeString(s, enc)
-		}
-		query, frag = q, f
+	if query, err = encodeIn(query, enc); err != nil {
+		return "", err
 	}
-	p.netloc = netloc
+	if frag, err = encodeIn(frag, enc); err != nil {
+		return "", err
+	}
 	p.path = quoteEscapes(p.path, &pathSafest)
 	if specialSchemes[p.scheme] {
 		p.query = quoteEscapes(query, &specialQuerySafest)
@@ -106,7 +118,32 @@ func SafeString(raw string, enc encoding.Encoding) string {
 		p.query = quoteEscapes(query, &pathSafest)
 	}
 	p.fragment = quoteEscapes(frag, &pathSafest)
-	return pyURLUnparse(p)
+	return pyURLUnparse(p), nil
+}
+
+// plainNetloc reports whether safeNetlocPy would return netloc as it is
+// (the common case): no userinfo, brackets, port or escape, lower case,
+// path-safe ASCII.
+func plainNetloc(netloc string) bool {
+	for i := 0; i < len(netloc); i++ {
+		c := netloc[i]
+		if c >= 0x80 || !pathSafest[c] || c >= 'A' && c <= 'Z' || c == '@' || c == ':' || c == '%' {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeIn is Python's s.encode(encoding) (strict); nil enc is UTF-8.
+func encodeIn(s string, enc encoding.Encoding) (string, error) {
+	if enc == nil || isASCII(s) {
+		return s, nil
+	}
+	out, err := enc.NewEncoder().String(s)
+	if err != nil {
+		return "", ErrInvalidURL
+	}
+	return out, nil
 }
 
 var (
@@ -141,11 +178,12 @@ func quoteEscapes(s string, safe *byteSet) string {
 }
 
 // safeNetlocPy is the netloc safe_url_string rebuilds from urlsplit's
-// username, password, hostname and port; ok is false where Python raises
-// (a port that is not a number up to 65535).
-func safeNetlocPy(netloc string) (string, bool) {
+// username, password, hostname and port. It fails where Python raises: a
+// port that is not a number up to 65535, a host IDNA rejects that enc
+// cannot encode (or encodes to bytes that are no UTF-8).
+func safeNetlocPy(netloc string, enc encoding.Encoding) (string, error) {
 	if netloc == "" {
-		return "", true
+		return "", nil
 	}
 	userinfo, hostinfo, hasUser := "", netloc, false
 	if i := strings.LastIndexByte(netloc, '@'); i >= 0 {
@@ -177,26 +215,38 @@ func safeNetlocPy(netloc string) (string, bool) {
 		if hasZone {
 			h += "%" + zone
 		}
-		if bracketed {
+		switch {
+		case bracketed:
+			// w3lib 2.1 writes Python's hostname, which has lost the
+			// brackets: we keep them (see SafeString).
 			b.WriteString("[" + h + "]")
-		} else {
-			b.WriteString(pyIDNA(h))
+		default:
+			a, ok := idnaEncode(h)
+			if !ok {
+				// w3lib: hostname.encode(encoding), then the netloc
+				// bytes decoded as UTF-8.
+				var err error
+				if a, err = encodeIn(h, enc); err != nil || !utf8.ValidString(a) {
+					return "", ErrInvalidURL
+				}
+			}
+			b.WriteString(a)
 		}
 	}
 	if port != "" {
 		if !allDigits(port) {
-			return "", false
+			return "", ErrInvalidURL
 		}
 		n := strings.TrimLeft(port, "0")
 		if len(n) > 5 || len(n) == 5 && n > "65535" {
-			return "", false
+			return "", ErrInvalidURL
 		}
 		if n == "" {
 			n = "0"
 		}
 		b.WriteString(":" + n)
 	}
-	return b.String(), true
+	return b.String(), nil
 }
 
 // pyUnquote is Python's unquote: escapes decoded as UTF-8, each invalid
@@ -252,97 +302,9 @@ func lenientSafeString(raw string, enc encoding.Encoding) string {
 	return b.String()
 }
 
-// fastJoin resolves the two most common link shapes without parsing:
-// an absolute http(s) URL and an absolute path, when they hold no dot
-// segment, IPv6 host or userinfo that resolution or the parser would treat
-// specially. Everything else goes through net/url.
-func fastJoin(base *url.URL, ref string) (string, bool) {
-	if strings.Contains(ref, "/.") || strings.ContainsAny(ref, "\\;") {
-		return "", false // dot segments, and params urlparse splits off
-	}
-	switch {
-	case strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://"):
-		rest := ref[strings.Index(ref, "//")+2:]
-		host := rest
-		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-			host = rest[:i]
-		}
-		if host == "" || strings.ContainsAny(host, "[]@%") {
-			return "", false
-		}
-		if strings.HasSuffix(ref, "?") || strings.HasSuffix(ref, "#") {
-			return "", false // net/url drops an empty query or fragment
-		}
-		if i := strings.IndexByte(host, ':'); i >= 0 && !allDigits(host[i+1:]) {
-			return "", false
-		}
-		return ref, true
-	case len(ref) > 1 && ref[0] == '/' && ref[1] != '/':
-		if base == nil || base.User != nil || base.Opaque != "" || base.Host == "" || base.Scheme == "" ||
-			strings.HasSuffix(ref, "?") || strings.HasSuffix(ref, "#") {
-			return "", false
-		}
-		return base.Scheme + "://" + base.Host + ref, true
-	}
-	return "", false
-}
-
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// alreadySafe reports whether SafeString would return s unchanged (the
-// common case for links), saving its allocation. It answers false for
-// anything SafeString may rewrite: bytes outside the path-safe set, a
-// quote, userinfo, upper case or an odd port before the path, an empty
-// query or fragment, a netloc-scheme without "//".
-// TestAlreadySafeIsSafe checks it against SafeString.
-func alreadySafe(s string) bool {
-	if s == "" || s[0] <= ' ' || s[len(s)-1] <= ' ' {
-		return s == ""
-	}
-	hashes := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '%':
-			if !(i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2])) {
-				return false
-			}
-		case c == '#':
-			hashes++
-		case c >= 0x80 || !pathSafest[c] || c == '\'' || c == '@':
-			return false
-		}
-	}
-	if hashes > 1 || s[len(s)-1] == '?' || s[len(s)-1] == '#' || strings.Contains(s, "?#") {
-		return false
-	}
-	rest := s
-	if i := strings.IndexByte(s, ':'); i > 0 && isScheme(s[:i]) {
-		scheme := s[:i]
-		if strings.ToLower(scheme) != scheme {
-			return false
-		}
-		rest = s[i+1:]
-		if usesNetloc[scheme] && !strings.HasPrefix(rest, "//") {
-			return false
-		}
-	}
-	if netloc, ok := strings.CutPrefix(rest, "//"); ok {
-		if i := strings.IndexAny(netloc, "/?#"); i >= 0 {
-			netloc = netloc[:i]
-		}
-		host, port, hasPort := strings.Cut(netloc, ":")
-		if netloc == "" || strings.ToLower(host) != host {
-			return false
-		}
-		if hasPort && (port == "" || len(port) > 5 || !allDigits(port) || port[0] == '0' && port != "0" || len(port) == 5 && port > "65535") {
 			return false
 		}
 	}
@@ -411,15 +373,14 @@ func safeNetloc(netloc string) string {
 //
 //	Join(base("http://a.test/x/y"), "../z?q=a b", nil) == "http://a.test/z?q=a%20b"
 func Join(base *url.URL, ref string, enc encoding.Encoding) (string, error) {
-	if alreadySafe(ref) {
-		if s, ok := fastJoin(base, ref); ok {
-			return s, nil
-		}
-	}
 	joined := ref
 	if base != nil {
+		b := NewBase(base.String())
+		if s, ok := b.QuickJoin(ref); ok {
+			return s, nil
+		}
 		var err error
-		if joined, err = pyURLJoin(base.String(), ref); err != nil {
+		if joined, err = b.Join(ref); err != nil {
 			return "", err
 		}
 	}

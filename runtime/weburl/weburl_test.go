@@ -104,3 +104,54 @@ func plainCanonicalOK(s string) bool {
 	_, ok := plainCanonical(s)
 	return ok
 }
+
+// QuickJoin is a shortcut of the link extractor's long way (Join,
+// SafeURL, Join with the response URL): wherever it answers, the long way
+// must give the same URL.
+func TestQuickJoinSameAsLongWay(t *testing.T) {
+	t.Parallel()
+	bases := []string{"http://example.com/dir/page.html", "https://shop.test/lamps/", "http://example.com",
+		"http://example.com/a//b/c", "http://example.com/a/./b/", "http://example.com:8080/x?q=1#f",
+		"http://example.com/p;x", "http://example.com/?", "https://example.com/dir/"}
+	refs := []string{"", "/", "//", "/a", "/a/b.html", "/a//b", "/./a", "/a/..", "a", "a/b", "a//b", "./a", "../a", ".",
+		"?", "?q", "?q=1&r=2", "?q#", "#", "#f", "#f#g", "a?b#c", "/a;b", "a:b", "/a:b", "http://x.test", "http://x.test/",
+		"http://X.test/", "http://x.test:80/a", "http://x.test:080/", "http://x.test:/", "http://x.test:99999/",
+		"https://x.test/a?b='c'#'d'", "http://x.test/a%zz", "http://x.test/a%2fb", "/100%", "/a b", "/a[b]", "/é",
+		"http://x..test/", "http://-x.test/", "http://x_y.test/", "http://x.test/a/./b", "http:g", "https:g",
+		"http://u@x.test/", "/a?b c", "/a?b'c", "/a#b'c", "/a?b[c]", "/~a", "/a+b", "a/?q", "%41", "~a"}
+	hits := quickJoinChecked(t, bases, refs)
+	if hits < 100 {
+		t.Errorf("QuickJoin answered %d times only: the test no longer covers it", hits)
+	}
+}
+
+// quickJoinChecked checks QuickJoin against the long way (Join, SafeURL,
+// then Join with another http(s) base, which must leave the absolute
+// result as it is) for every ref against every base, and returns how many
+// times QuickJoin answered.
+func quickJoinChecked(t *testing.T, bases, refs []string) int {
+	t.Helper()
+	hits := 0
+	other := NewBase("https://other.test/x?y")
+	for _, b := range bases {
+		base := NewBase(b)
+		for _, r := range refs {
+			fast, ok := base.QuickJoin(r)
+			if !ok {
+				continue
+			}
+			hits++
+			long, err := base.Join(r)
+			if err == nil {
+				long, err = SafeURL(long, nil)
+			}
+			if err == nil {
+				long, err = other.Join(long)
+			}
+			if err != nil || long != fast {
+				t.Errorf("base %q ref %q: QuickJoin %q, long way %q (%v)", b, r, fast, long, err)
+			}
+		}
+	}
+	return hits
+}

@@ -20,6 +20,15 @@
 // entity.go, escape.go) is x/net's with node allocation routed through the
 // parser; token.go is rewritten over a string.
 //
+// Patches that change the tree (the differential tests allow for exactly
+// these, and test them on their own):
+//
+//   - Formatting elements (a, b, big, code, em, font, i, nobr, s, small,
+//     strike, strong, tt, u) keep their attributes in source order; x/net
+//     sorts them by name in place (addFormattingElement), so an <a>'s
+//     attributes, its serialization and the order of the links it yields
+//     differed from browsers and lxml. TestFormattingAttrOrder.
+//
 // Nodes share their chunk: one node kept alive keeps its chunk's siblings
 // alive too, which is fine for a page's tree (it lives and dies whole).
 package html5

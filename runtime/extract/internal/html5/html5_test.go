@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -128,8 +129,19 @@ func datFiles(t testing.TB) []string {
 	return files
 }
 
+// formattingAtoms are the elements x/net's addFormattingElement adds
+// with their attributes sorted by name; the fork keeps source order (see
+// the package comment), so dumpTree lists theirs sorted and
+// TestFormattingAttrOrder checks the fork's order.
+var formattingAtoms = map[atom.Atom]bool{
+	atom.A: true, atom.B: true, atom.Big: true, atom.Code: true, atom.Em: true,
+	atom.Font: true, atom.I: true, atom.Nobr: true, atom.S: true, atom.Small: true,
+	atom.Strike: true, atom.Strong: true, atom.Tt: true, atom.U: true,
+}
+
 // dumpTree writes every field of every node (attribute order, namespaces
-// and atoms included) and checks the tree's links are consistent.
+// and atoms included; for HTML formatting elements the attributes sorted)
+// and checks the tree's links are consistent.
 func dumpTree(w *strings.Builder, n *html.Node, depth int) error {
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		if c.Parent != n {
@@ -145,7 +157,11 @@ func dumpTree(w *strings.Builder, n *html.Node, depth int) error {
 		if c.Attr == nil {
 			w.WriteString(" nil")
 		}
-		for _, a := range c.Attr {
+		attrs := c.Attr
+		if c.Type == html.ElementNode && c.Namespace == "" && formattingAtoms[c.DataAtom] {
+			attrs = slices.SortedFunc(slices.Values(attrs), attrCompare)
+		}
+		for _, a := range attrs {
 			fmt.Fprintf(w, " [%q %q %q]", a.Namespace, a.Key, a.Val)
 		}
 		w.WriteByte('\n')
@@ -332,6 +348,72 @@ func TestSameTreePagesAndEdges(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "512") {
 		t.Fatalf("513 nested divs: err %v, want the 512 nodes error", err)
 	}
+}
+
+// TestFormattingAttrOrder: formatting elements, their clones (the
+// adoption agency, reconstruction) and the Noah's Ark clause see the
+// attributes in source order (x/net sorts them by name).
+func TestFormattingAttrOrder(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`<a href=x data-url=y id=z>t</a><p>`, "a href data-url id|p"},
+		{`<p><b z=1 a=2>x<p>y`, "p|b z a|p|b z a"},
+		{`<b z=1 a=2><p>x</b>y`, "b z a|p|b z a"},
+		{`<font size=1 color=red face=x><font size=1 color=red face=x>`, "font size color face|font size color face"},
+		// Noah's Ark: four identical <b> (in any order): the first leaves
+		// the list, so the new <p> reopens three.
+		{`<b c=1 a=2><b a=2 c=1><b c=1 a=2><b a=2 c=1><p>x</b></b></b></b>y`,
+			"b c a|b a c|b c a|b a c|p|b a c|b c a|b a c"},
+		// The same past manyAttrs (compared through sorted copies).
+		{strings.Repeat(`<b`+distinctAttrs(false)+`><b`+distinctAttrs(true)+`>`, 2) + `<p>x</b></b></b></b>y`, ""},
+	} {
+		doc, err := Parse(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		var walk func(*html.Node)
+		walk = func(n *html.Node) {
+			if n.Type == html.ElementNode && n.DataAtom != atom.Html && n.DataAtom != atom.Head && n.DataAtom != atom.Body {
+				s := n.Data
+				for _, a := range n.Attr {
+					s += " " + a.Key
+				}
+				got = append(got, s)
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(doc)
+		if fork, xnet := compare(c.in, false); fork != xnet {
+			t.Errorf("%.40q: the tree differs from x/net's beyond attribute order:\nfork:\n%s\nx/net:\n%s", c.in, fork, xnet)
+		}
+		if c.want == "" { // many attributes: source order, whatever it is
+			want := []string{}
+			for _, a := range doc.FirstChild.LastChild.FirstChild.Attr {
+				want = append(want, a.Key)
+			}
+			if slices.IsSorted(want) {
+				t.Errorf("%.40q: attributes sorted: %v", c.in, want)
+			}
+			continue
+		}
+		if g := strings.Join(got, "|"); g != c.want {
+			t.Errorf("%q:\ngot  %s\nwant %s", c.in, g, c.want)
+		}
+	}
+}
+
+// distinctAttrs is " k0=0 k1=1 ..." past manyAttrs, in reverse if asked.
+func distinctAttrs(reverse bool) string {
+	var f []string
+	for i := range manyAttrs + 4 {
+		f = append(f, fmt.Sprintf("k%d=%d", i, i))
+	}
+	if reverse {
+		slices.Reverse(f)
+	}
+	return " " + strings.Join(f, " ")
 }
 
 // TestAttrSlicesDoNotAlias: attributes come from shared chunks; growing

@@ -4,7 +4,9 @@
 
 // Forked from golang.org/x/net/html v0.62.0 parse.go (see html5.go): nodes
 // come from p.newNode/p.clone, the token is read in place (Token(&p.tok)),
-// and the entry points live in html5.go. The algorithm is unchanged.
+// and the entry points live in html5.go. The algorithm is unchanged, except
+// that formatting elements keep their attributes in source order (see
+// addFormattingElement).
 
 package html5
 
@@ -369,16 +371,18 @@ func (p *parser) addElement() {
 }
 
 // Section 12.2.4.3.
+//
+// Fork: upstream sorts the element's attributes in place (to compare
+// them with slices.Equal), so a formatting element (a, b, i, em, font,
+// ...) listed its attributes by name; here they keep source order, as in
+// browsers and lxml, and sameAttrs compares them as sets.
 func (p *parser) addFormattingElement() {
 	tagAtom, attr := p.tok.DataAtom, p.tok.Attr
 	p.addElement()
 
-	// In order to optimize the search, we need the attributes to be sorted, so we
-	// can just use slices.Equal.
-	slices.SortFunc(attr, attrCompare)
-
 	// Implement the Noah's Ark clause, but with three per family instead of two.
 	identicalElements := 0
+	var sorted []Attribute // attr sorted, made when first needed
 findIdenticalElements:
 	for i := len(p.afe) - 1; i >= 0; i-- {
 		n := p.afe[i]
@@ -394,7 +398,7 @@ findIdenticalElements:
 		if n.DataAtom != tagAtom {
 			continue
 		}
-		if !slices.Equal(n.Attr, attr) {
+		if !sameAttrs(n.Attr, attr, &sorted) {
 			continue findIdenticalElements
 		}
 
@@ -404,11 +408,42 @@ findIdenticalElements:
 		}
 	}
 
-	// Sort the attributes to optimize future identical-element searches.
-	top := p.top()
-	slices.SortFunc(top.Attr, attrCompare)
+	p.afe = append(p.afe, p.top())
+}
 
-	p.afe = append(p.afe, top)
+// sameAttrs reports whether a and b hold the same attributes in any
+// order (upstream: slices.Equal on both sorted). Short lists are compared
+// pairwise; longer ones through sorted copies, b's kept in *sortedB for
+// the next call.
+func sameAttrs(a, b []Attribute, sortedB *[]Attribute) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) < manyAttrs {
+		// Counted, as upstream's comparison of sorted lists counts
+		// repeats (the tokenizer drops repeated keys anyway).
+		for _, x := range a {
+			if countAttr(a, x) != countAttr(b, x) {
+				return false
+			}
+		}
+		return true
+	}
+	if *sortedB == nil {
+		*sortedB = slices.SortedFunc(slices.Values(b), attrCompare)
+	}
+	return slices.Equal(slices.SortedFunc(slices.Values(a), attrCompare), *sortedB)
+}
+
+// countAttr is how many times x is in attrs.
+func countAttr(attrs []Attribute, x Attribute) int {
+	n := 0
+	for _, y := range attrs {
+		if y == x {
+			n++
+		}
+	}
+	return n
 }
 
 // Section 12.2.4.3.

@@ -15,8 +15,10 @@ const forkedFrom = "v0.62.0"
 // differential tests compare with the x/net in go.mod), and upstream fixes
 // — security fixes of the tokenizer and tree builder above all — must be
 // ported into the fork on purpose. Port the diff of x/net/html between the
-// two versions, run the differential tests, then update forkedFrom and the
-// file headers.
+// two versions, keeping the fork's own patches (listed in the package
+// comment: formatting elements keep their attributes in source order, see
+// addFormattingElement), run the differential tests, then update
+// forkedFrom and the file headers.
 func TestForkMatchesXNet(t *testing.T) {
 	mod, err := os.ReadFile("../../../../go.mod")
 	if err != nil {
