@@ -11,16 +11,19 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 
 	"golang.org/x/net/idna"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/jsbridge"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/execjs"
 	"github.com/spiderrun/spiderrun/runtime/extract"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
@@ -32,6 +35,9 @@ type CheckOptions struct {
 	SkipScript bool
 	// Program is the already compiled script; nil means Check compiles it.
 	Program *compile.Program
+	// Args are the spider arguments (-a) the script's top level sees as
+	// spider.args while Check runs it.
+	Args map[string]string
 }
 
 // CompileScript compiles the spec's script (file or inline) through the same
@@ -89,6 +95,7 @@ func Check(spec *dsl.Spec, opts CheckOptions) []error {
 	c.regexes("sitemap_follow", spec.SitemapFollow)
 	c.proxies()
 	c.settings()
+	c.outputs()
 	c.execJS()
 	if !opts.SkipScript {
 		prog := opts.Program
@@ -100,7 +107,11 @@ func Check(spec *dsl.Spec, opts CheckOptions) []error {
 			}
 		}
 		if prog != nil {
-			c.exports(prog)
+			exported, ok := c.evaluate(prog, opts.Args)
+			if ok {
+				c.exports(prog, exported)
+			}
+			c.literals(prog, exported, ok)
 		}
 	}
 	sort.SliceStable(c.errs, func(i, j int) bool {
@@ -240,6 +251,7 @@ func (c *checker) domains(path string, hosts []string) {
 func CheckSettings(spec *dsl.Spec) []error {
 	c := &checker{spec: spec}
 	c.settings()
+	c.outputs()
 	out := make([]error, len(c.errs))
 	for i, e := range c.errs {
 		out[i] = e
@@ -252,9 +264,11 @@ func CheckSettings(spec *dsl.Spec) []error {
 // name. A setting given with -s has no position in the spec and is
 // reported without one.
 func (c *checker) settings() {
+	before := len(c.errs)
 	v := ResolveSettings(c.spec.Settings)
-	if _, err := planScheduler(c.spec, &v); err != nil {
-		c.setting(err.setting, "%s", err.msg)
+	plan, perr := planScheduler(c.spec, &v)
+	if perr != nil {
+		c.setting(perr.setting, "%s", perr.msg)
 	}
 	if v.Impersonate != "" {
 		if _, err := impersonate.LoadProfile(profileSetting(c.spec, v.Impersonate)); err != nil {
@@ -271,6 +285,129 @@ func (c *checker) settings() {
 			c.setting("REDIS_TLS_CA_FILE", "CA file %q: %s", ca, cause(err))
 		case !x509.NewCertPool().AppendCertsFromPEM(pem):
 			c.setting("REDIS_TLS_CA_FILE", "%s: no PEM certificate found", ca)
+		}
+	}
+	if perr == nil && plan.kind == settings.SchedulerRedis && len(c.errs) == before {
+		c.redisScheduler(&v)
+	}
+}
+
+// redisScheduler builds the Redis scheduler as newBackend would, without
+// connecting (neither step touches Redis), so that what only its
+// constructor checks (the REDIS_URL, the size of the Bloom filter
+// DUPEFILTER_BLOOM_CAPACITY and DUPEFILTER_BLOOM_ERROR_RATE ask for) is a
+// validate error too.
+func (c *checker) redisScheduler(v *settings.Values) {
+	rdb, err := dialRedis(c.spec, v)
+	if err != nil {
+		c.setting("REDIS_URL", "%s", strings.TrimPrefix(err.Error(), "settings.REDIS_URL: "))
+		return
+	}
+	defer rdb.Close()
+	ro := redisq.FromSettings(v)
+	ro.Client, ro.Name = rdb, c.spec.Name
+	if _, err := redisq.New(ro); err != nil {
+		name := "SCHEDULER"
+		if strings.Contains(err.Error(), "bloom") {
+			name = "DUPEFILTER"
+			for _, s := range []string{"DUPEFILTER_BLOOM_ERROR_RATE", "DUPEFILTER_BLOOM_CAPACITY"} {
+				if c.spec.Settings.Source(s) != "default" {
+					name = s
+				}
+			}
+		}
+		c.setting(name, "%s", strings.TrimPrefix(err.Error(), "redisq: "))
+	}
+}
+
+// outputs checks the places the crawl will write before it writes them:
+// every feed is a local file (or -) in an existing directory, and
+// HTTPCACHE_DIR and JOBDIR can be created (no file is in the way). The
+// crawl would otherwise stop at start-up, after validate said ok.
+func (c *checker) outputs() {
+	v := ResolveSettings(c.spec.Settings)
+	for _, f := range c.spec.Feeds {
+		path := "feeds." + f.URI
+		if !identifier.MatchString(f.URI) {
+			path = fmt.Sprintf("feeds[%q]", f.URI)
+		}
+		if msg := c.feedProblem(f.URI); msg != "" {
+			c.add(path, "%s", msg)
+		}
+	}
+	for _, f := range v.Feeds {
+		if msg := c.feedProblem(f.URI); msg != "" {
+			c.setting("FEEDS", "feed %q: %s", f.URI, msg)
+		}
+	}
+	if v.HTTPCacheEnabled {
+		if msg := c.dirProblem(filepath.Join(c.spec.Path(v.HTTPCacheDir), c.spec.Name)); msg != "" {
+			c.setting("HTTPCACHE_DIR", "%s", msg)
+		}
+	}
+	if plan, perr := planScheduler(c.spec, &v); perr == nil && plan.jobdir != "" {
+		if msg := c.dirProblem(plan.jobdir); msg != "" {
+			c.setting("JOBDIR", "%s", msg)
+		}
+	}
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// feedProblem says why a feed URI cannot be opened as feed.Open would open
+// it (a file path relative to the spec, a file:// URL or -), or "".
+func (c *checker) feedProblem(uri string) string {
+	if uri == "-" {
+		return ""
+	}
+	path := uri
+	switch {
+	case strings.HasPrefix(uri, "file://"):
+		path = strings.TrimPrefix(uri, "file://")
+	case strings.Contains(uri, "://"):
+		scheme, _, _ := strings.Cut(uri, "://")
+		return fmt.Sprintf("unsupported feed URI scheme %q (write a file path, a file:// URL or -)", scheme)
+	case !filepath.IsAbs(path):
+		path = c.spec.Path(path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Sprintf("%s is a directory", c.shown(path))
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Sprintf("directory %s does not exist", c.shown(dir))
+	case err != nil:
+		return fmt.Sprintf("directory %s: %s", c.shown(dir), cause(err))
+	case !fi.IsDir():
+		return fmt.Sprintf("%s is not a directory", c.shown(dir))
+	}
+	return ""
+}
+
+// shown names a path as the user would write it: relative to the spec's
+// directory when it is inside it.
+func (c *checker) shown(path string) string {
+	if rel, err := filepath.Rel(c.spec.Dir, path); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return rel
+	}
+	return path
+}
+
+// dirProblem says why os.MkdirAll(dir) would fail because of what is on
+// disk (a file where a directory must be), or "".
+func (c *checker) dirProblem(dir string) string {
+	for p := dir; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Sprintf("%s is not a directory", c.shown(p))
+			}
+			return ""
+		}
+		if filepath.Dir(p) == p {
+			return ""
 		}
 	}
 }
@@ -419,13 +556,108 @@ func refKind(path string) string {
 	return path
 }
 
-func (c *checker) exports(p *compile.Program) {
-	if p.CommonJS || p.Exports == nil {
-		// A CommonJS script's exports are only known once it runs; the run
-		// reports missing functions when it starts.
-		return
+// evaluate runs the script's top level in the runtime `run` uses (the
+// spider's settings, limits and globals, no crawl) and returns the
+// functions it exports: what run calls, for a CommonJS script as for an ES
+// module. An exception at the top level (a ReferenceError, a throw, a
+// limit) is reported at its position in the user's file.
+func (c *checker) evaluate(p *compile.Program, args map[string]string) ([]string, bool) {
+	v := ResolveSettings(c.spec.Settings)
+	jo := jsbridge.FromSettings(&v)
+	jo.Program = p
+	jo.Name = c.spec.Name
+	jo.StartURLs = c.spec.StartURLs
+	jo.AllowedDomains = c.spec.AllowedDomains
+	jo.RobotScheme = c.spec.RobotScheme
+	jo.SessionID = c.spec.SessionID
+	jo.SpecDir = c.spec.Dir
+	jo.DefaultCallback = c.spec.Callback
+	jo.DefaultErrback = c.spec.Errback
+	jo.Settings = c.spec.Settings.All()
+	jo.Args = args
+	js, err := jsbridge.New(jo)
+	if err != nil {
+		c.scriptError(err)
+		return nil, false
 	}
-	exported := p.Exports
+	defer js.Shutdown()
+	return js.Exports(), true
+}
+
+// scriptError records an error of the script's top level: at the position
+// of the innermost user frame, with the first line of the message run
+// prints (the JS stack is left out: one line per problem).
+func (c *checker) scriptError(err error) {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	var je *jsbridge.Error
+	if errors.As(err, &je) && je.Pos != "" {
+		if file, line, col, ok := splitPos(je.Pos); ok {
+			msg = strings.TrimPrefix(msg, je.Pos+": ")
+			c.errs = append(c.errs, &dsl.Error{File: file, Line: line, Col: col, Msg: msg})
+			return
+		}
+	}
+	c.add("script", "%s", msg)
+}
+
+// splitPos splits "file:line:col" (the file may hold colons).
+func splitPos(pos string) (string, int, int, bool) {
+	i := strings.LastIndexByte(pos, ':')
+	if i < 0 {
+		return "", 0, 0, false
+	}
+	j := strings.LastIndexByte(pos[:i], ':')
+	if j < 0 {
+		return "", 0, 0, false
+	}
+	line, err1 := strconv.Atoi(pos[j+1 : i])
+	col, err2 := strconv.Atoi(pos[i+1:])
+	if err1 != nil || err2 != nil || line <= 0 {
+		return "", 0, 0, false
+	}
+	return pos[:j], line, max(col, 1), true
+}
+
+// literals checks the names and queries the script passes as string
+// literals (compile.Literal): a callback or errback must be an exported
+// function, a CSS or XPath query must compile. They are as static as the
+// spec's own callbacks and selectors, so a typo fails validate, not a page.
+// Names are checked only when the script's top level ran (evaluated).
+func (c *checker) literals(p *compile.Program, exported []string, evaluated bool) {
+	list := strings.Join(exported, ", ")
+	if list == "" {
+		list = "nothing"
+	}
+	for _, l := range p.Literals {
+		e := &dsl.Error{File: l.File, Line: l.Line, Col: l.Col}
+		switch l.Kind {
+		case "callback", "errback":
+			if !evaluated || slices.Contains(exported, l.Value) {
+				continue
+			}
+			e.Msg = fmt.Sprintf("unknown %s %q (exported: %s)", l.Kind, l.Value, list)
+		case "css":
+			err := extract.CompileCSS(l.Value)
+			if err == nil {
+				continue
+			}
+			e.Msg = fmt.Sprintf("invalid CSS selector %q: %s", l.Value, cause(err))
+		case "xpath":
+			err := extract.CompileXPath(l.Value)
+			if err == nil {
+				continue
+			}
+			e.Msg = fmt.Sprintf("invalid XPath %q: %s", l.Value, cause(err))
+		default:
+			continue
+		}
+		c.errs = append(c.errs, e)
+	}
+}
+
+// exports checks that every function the spec names is one the script
+// exports (exported: the functions its top level left in its exports).
+func (c *checker) exports(p *compile.Program, exported []string) {
 	list := strings.Join(exported, ", ")
 	if list == "" {
 		list = "nothing"
@@ -441,6 +673,8 @@ func (c *checker) exports(p *compile.Program) {
 			}
 			e.Msg = fmt.Sprintf("start_urls are parsed by parse, but the script does not export parse (exported: %s); export it or set callback:", list)
 			e.Path = "start_urls"
+		} else if slices.Contains(p.Exports, r.Name) {
+			e.Msg = fmt.Sprintf("%s %q is exported but is not a function", refKind(r.Path), r.Name)
 		} else {
 			e.Msg = fmt.Sprintf("unknown %s %q (exported: %s)", refKind(r.Path), r.Name, list)
 		}

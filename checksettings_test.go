@@ -20,6 +20,11 @@ func TestNewRunsCheckSettings(t *testing.T) {
 		{"jobdir with redis", "  SCHEDULER: redis\n  JOBDIR: job\n"},
 		{"unknown profile", "  IMPERSONATE: netscape_4\n"},
 		{"missing ca file", "  REDIS_URL: rediss://127.0.0.1:1/0\n  REDIS_TLS_CA_FILE: ca.pem\n"},
+		{"bloom too large", "  SCHEDULER: redis\n  DUPEFILTER: bloom\n  DUPEFILTER_BLOOM_CAPACITY: 1000000000\n"},
+		{"jobdir on a file", "  JOBDIR: s.js/job\n"},
+		{"httpcache on a file", "  HTTPCACHE_ENABLED: true\n  HTTPCACHE_DIR: s.js\n"},
+		{"feed in a missing directory", "  FEEDS: {\"out/items.jsonl\": {}}\n"},
+		{"feed to s3", "  FEEDS: {\"s3://bucket/items.jsonl\": {}}\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

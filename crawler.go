@@ -71,9 +71,10 @@ type Crawler struct {
 	// Fetcher is the downloader middleware chain.
 	Fetcher *middleware.Chain
 
-	engine  *engine.Engine
-	feeds   *feed.Set
-	closers []func()
+	engine    *engine.Engine
+	feeds     *feed.Set
+	closers   []func()
+	statsDump bool // STATS_DUMP
 }
 
 // New builds a Crawler: it compiles the script, loads the use_execjs
@@ -98,8 +99,12 @@ func New(opts Options) (c *Crawler, err error) {
 	}
 	opts.profile = profileSetting(spec, v.Impersonate)
 	st := stats.NewMemory()
-	logger := newLogger(opts.Log, v.LogLevel, st)
-	c = &Crawler{Spec: spec, Stats: st, Logger: logger}
+	logger, closeLog, err := newLogger(opts.Log, &v, st)
+	if err != nil {
+		return nil, err
+	}
+	c = &Crawler{Spec: spec, Stats: st, Logger: logger, statsDump: v.StatsDump}
+	c.closers = append(c.closers, closeLog)
 	// Error returns set c to nil: release what was built through a copy.
 	built := c
 	defer func() {
@@ -188,7 +193,15 @@ func New(opts Options) (c *Crawler, err error) {
 	// Idle keep-alive connections (and proxy tunnels) end with the crawl.
 	c.closers = append(c.closers, func() { dl.Close() })
 	wo := websocket.FromSettings(&v) // open connections count toward the concurrency limits
-	wo.DialTLS = tlsDialer(imp)
+	// The handshake's TLS (TLS_VERIFY included) and headers come from
+	// the impersonating transport, per session.
+	wo.Impersonator = func() (websocket.Impersonator, error) {
+		t, err := imp()
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
 	wo.RootCAs = opts.HTTP.RootCAs
 	wo.Impersonate = opts.profile
 	wo.Compression = true
@@ -271,9 +284,15 @@ func New(opts Options) (c *Crawler, err error) {
 func (c *Crawler) Engine() *engine.Engine { return c.engine }
 
 // Run runs the crawl to its end and releases everything the crawler holds.
+// With STATS_DUMP the final stats are logged at INFO, as Scrapy's "Dumping
+// Scrapy stats:" (so not at WARNING and above, and into LOG_FILE).
 func (c *Crawler) Run(ctx context.Context) (engine.Result, error) {
 	defer c.release()
-	return c.engine.Run(ctx)
+	res, err := c.engine.Run(ctx)
+	if err == nil && c.statsDump {
+		c.Logger.Info(strings.TrimRight(stats.Format(res.Stats), "\n"))
+	}
+	return res, err
 }
 
 // Close releases everything the crawler holds (connections, JavaScript

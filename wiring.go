@@ -6,7 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -15,31 +16,67 @@ import (
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/logging"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/stats"
-	"github.com/spiderrun/spiderrun/runtime/websocket"
 )
 
-// newLogger returns the crawl's logger: text lines on w at LOG_LEVEL,
-// counted in stats as log_count/<LEVEL>.
-func newLogger(w io.Writer, level string, st stats.Collector) *slog.Logger {
-	if w == nil {
+// newLogger returns the crawl's logger, counted in stats as
+// log_count/<LEVEL>: LOG_FORMAT lines at LOG_LEVEL on w, or on LOG_FILE
+// when set (the returned func closes it), or nowhere when LOG_ENABLED is
+// false.
+func newLogger(w io.Writer, v *settings.Values, st stats.Collector) (*slog.Logger, func(), error) {
+	if w == nil || !v.LogEnabled {
 		w = io.Discard
 	}
-	var lvl slog.Level
-	switch strings.ToUpper(level) {
-	case settings.LogLevelDebug:
-		lvl = slog.LevelDebug
-	case settings.LogLevelWarning, "WARN":
-		lvl = slog.LevelWarn
-	case settings.LogLevelError, settings.LogLevelCritical:
-		lvl = slog.LevelError
-	default:
-		lvl = slog.LevelInfo
+	closeFile := func() {}
+	if v.LogFile != "" && v.LogEnabled {
+		f, err := openLogFile(v.LogFile, v.LogFileAppend)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, closeFile = f, func() { f.Close() }
 	}
-	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})
-	return slog.New(stats.NewCountingHandler(h, st))
+	level, err := logging.ParseLevel(v.LogLevel)
+	if err != nil {
+		closeFile()
+		return nil, nil, err
+	}
+	format := v.LogFormat
+	scrapyFormat := strings.Contains(format, "%(")
+	if scrapyFormat {
+		format = logging.FormatText
+	}
+	h, err := logging.NewHandler(w, format, level)
+	if err != nil {
+		closeFile()
+		return nil, nil, err
+	}
+	logger := slog.New(stats.NewCountingHandler(h, st))
+	if scrapyFormat {
+		logger.Warn("LOG_FORMAT is a Scrapy format string: ignored, lines keep Scrapy's default layout (LOG_FORMAT takes text or json)", "LOG_FORMAT", v.LogFormat)
+	}
+	return logger, closeFile, nil
+}
+
+// openLogFile opens LOG_FILE, creating its directory as Scrapy's
+// logging does.
+func openLogFile(path string, appendTo bool) (*os.File, error) {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("LOG_FILE: %w", err)
+		}
+	}
+	flag := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if !appendTo {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("LOG_FILE: %w", err)
+	}
+	return f, nil
 }
 
 // sharedImpersonation builds the impersonating transport once per crawl;
@@ -77,18 +114,6 @@ func transportFor(imp func() (*impersonate.Transport, error)) func(string) (down
 			return nil, err
 		}
 		return imp()
-	}
-}
-
-// tlsDialer adapts the shared impersonating transport to the WebSocket
-// manager's dialer.
-func tlsDialer(imp func() (*impersonate.Transport, error)) websocket.DialTLSFunc {
-	return func(ctx context.Context, network, addr, profile string, proxy *url.URL, alpn []string) (net.Conn, error) {
-		t, err := imp()
-		if err != nil {
-			return nil, err
-		}
-		return t.DialTLS(ctx, network, addr, profile, proxy, alpn)
 	}
 }
 

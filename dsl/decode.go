@@ -30,6 +30,7 @@ type decoder struct {
 	src    []byte
 	budget int
 	over   bool
+	overAt Position // where the alias budget ran out
 	errs   ErrorList
 	pos    map[string]Position
 }
@@ -59,6 +60,7 @@ type expansion struct {
 	active  map[*yaml.Node]bool
 	limit   int
 	over    bool
+	overAt  *yaml.Node // the node whose expansion passed limit
 	cycleAt *yaml.Node
 }
 
@@ -81,7 +83,9 @@ func (e *expansion) size(n *yaml.Node) int {
 	for _, c := range n.Content {
 		total += e.size(c)
 		if total > e.limit {
-			e.over = true
+			if !e.over {
+				e.over, e.overAt = true, c
+			}
 			break
 		}
 	}
@@ -160,13 +164,14 @@ func (d *decoder) sorted() ErrorList {
 
 // spend takes one unit of the node budget; false means the document aliases
 // too much and decoding must stop.
-func (d *decoder) spend() bool {
+func (d *decoder) spend(n *yaml.Node) bool {
 	if d.over {
 		return false
 	}
 	d.budget--
 	if d.budget < 0 {
 		d.over = true
+		d.overAt = Position{max(n.Line, 1), max(n.Column, 1)}
 		return false
 	}
 	return true
@@ -176,7 +181,7 @@ func (d *decoder) spend() bool {
 // nil when the budget is exhausted.
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	for n != nil {
-		if !d.spend() {
+		if !d.spend(n) {
 			return nil
 		}
 		if n.Kind != yaml.AliasNode {

@@ -117,6 +117,54 @@ func positionOf(data []byte, off int) (line, col int) {
 	return 1 + bytes.Count(before, []byte("\n")), 1 + utf8.RuneCount(before[last+1:])
 }
 
+// isBinary reports a file that is no YAML at all: it holds a NUL byte,
+// starts like a compressed archive or an executable, or has several bytes
+// that are not UTF-8 in its first kilobyte. (A single stray byte is
+// reported at its position: firstInvalidByte.) jsbridge/compile has the
+// same rule for scripts.
+func isBinary(data []byte) bool {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return true
+	}
+	for _, magic := range []string{"\x1f\x8b", "PK\x03\x04", "BZh", "\xfd7zXZ", "\x28\xb5\x2f\xfd", "\x7fELF"} {
+		if bytes.HasPrefix(data, []byte(magic)) {
+			return true
+		}
+	}
+	head := data[:min(len(data), 1024)]
+	bad := 0
+	for len(head) > 0 {
+		r, size := utf8.DecodeRune(head)
+		if r == utf8.RuneError && size <= 1 {
+			bad++
+		}
+		head = head[size:]
+	}
+	return bad >= 3
+}
+
+// firstInvalidByte finds the first byte that is not UTF-8: its 1-based
+// line and column (in characters) and its value.
+func firstInvalidByte(data []byte) (line, col int, b byte, ok bool) {
+	if utf8.Valid(data) {
+		return 0, 0, 0, false
+	}
+	line, col = 1, 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == utf8.RuneError && size <= 1 {
+			return line, col, data[0], true
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		data = data[size:]
+	}
+	return 0, 0, 0, false
+}
+
 // charAt returns the character at 1-based line and column (columns count
 // characters, as the parser does), or 0 when there is none.
 func charAt(data []byte, line, col int) rune {
@@ -151,20 +199,25 @@ func Parse(filename string, data []byte) (spec *Spec, err error) {
 	// not crash the CLI with a stack trace.
 	defer func() {
 		if r := recover(); r != nil {
-			spec, err = fail(0, 0, fmt.Sprintf("internal error while parsing: %v", r))
+			spec, err = fail(1, 1, fmt.Sprintf("internal error while parsing: %v", r))
 		}
 	}()
 	if len(data) > MaxSpecSize {
-		return fail(0, 0, fmt.Sprintf("spec too large (more than %d bytes; a spec is configuration, put data in files it references)", MaxSpecSize))
+		return fail(1, 1, fmt.Sprintf("spec too large (more than %d bytes; a spec is configuration, put data in files it references)", MaxSpecSize))
 	}
-	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
-		return fail(0, 0, "binary file: a spec must be UTF-8 YAML text")
+	if isBinary(data) {
+		// A file-level problem names the file's first character, so every
+		// message carries file:line:col.
+		return fail(1, 1, "binary file: a spec must be UTF-8 YAML text")
+	}
+	if line, col, b, ok := firstInvalidByte(data); ok {
+		return fail(line, col, fmt.Sprintf("invalid UTF-8 byte 0x%02x: a spec must be UTF-8 text", b))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return fail(0, 0, "empty spec: expected a mapping with at least name and script")
+			return fail(1, 1, "empty spec: expected a mapping with at least name and script")
 		}
 		return nil, ErrorList{yamlError(filename, data, err)}
 	}
@@ -181,7 +234,7 @@ func Parse(filename string, data []byte) (spec *Spec, err error) {
 	}
 	normalizeTags(root)
 	if isNull(root) && root.Kind == yaml.ScalarNode {
-		return fail(0, 0, "empty spec: expected a mapping with at least name and script")
+		return fail(1, 1, "empty spec: expected a mapping with at least name and script")
 	}
 
 	dir := "."
@@ -200,7 +253,7 @@ func Parse(filename string, data []byte) (spec *Spec, err error) {
 		return fail(ex.cycleAt.Line, ex.cycleAt.Column, "alias *"+ex.cycleAt.Value+" refers to a node that contains it (a cycle)")
 	}
 	if ex.over {
-		return fail(0, 0, "document contains excessive aliasing (anchors would expand to more than "+strconv.Itoa(ex.limit)+" nodes)")
+		return fail(ex.overAt.Line, ex.overAt.Column, "document contains excessive aliasing (anchors would expand to more than "+strconv.Itoa(ex.limit)+" nodes)")
 	}
 	d := newDecoder(filename, absDir, data, root)
 	s := &Spec{File: filename, Dir: absDir}
@@ -209,7 +262,7 @@ func Parse(filename string, data []byte) (spec *Spec, err error) {
 	}
 	d.decode(root, "", reflect.ValueOf(s).Elem())
 	if d.over {
-		return fail(0, 0, "document contains excessive aliasing (anchors expand to too many nodes)")
+		return fail(d.overAt.Line, d.overAt.Col, "document contains excessive aliasing (anchors expand to too many nodes)")
 	}
 	if s.Settings == nil {
 		s.Settings = DefaultSettings()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -159,7 +160,17 @@ var table = []SettingDef{
 	{Name: "FEEDS", Kind: KindMap, Default: []KV{}, Check: feedsSetting,
 		Doc: "Feed exports as in Scrapy (URI → options); the spec's feeds: key is the checked form of the same thing."},
 	{Name: "LOG_LEVEL", Kind: KindEnum, Default: "INFO", Enum: []string{"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
-		Doc: "Lowest level of log messages written to stderr."},
+		Doc: "Lowest level of log messages written (to stderr, or LOG_FILE). The final stats are printed at INFO, so at WARNING and above they are not shown. `-L LEVEL` sets it."},
+	{Name: "LOG_ENABLED", Kind: KindBool, Default: true,
+		Doc: "Write log messages at all. `--nolog` sets it to false."},
+	{Name: "LOG_FILE", Kind: KindString, Default: "",
+		Doc: "File the log messages go to instead of stderr (created with its directory; appended to unless LOG_FILE_APPEND is false). \"\" = stderr. `--logfile FILE` sets it."},
+	{Name: "LOG_FILE_APPEND", Kind: KindBool, Default: true,
+		Doc: "Append to LOG_FILE rather than truncate it."},
+	{Name: "LOG_FORMAT", Kind: KindString, Default: "text", Check: logFormat,
+		Doc: "`text`: Scrapy's line layout, `2026-12-07 06:16:00 [spiderrun] INFO: message key=value`; `json`: one JSON object per line (time, level, msg and the attributes). A Scrapy format string (`%(asctime)s ...`) is accepted and ignored with a warning: the text layout is Scrapy's default one."},
+	{Name: "LOGSTATS_INTERVAL", Kind: KindDuration, Default: 60 * time.Second,
+		Doc: "How often the INFO line `Crawled N pages (at N pages/min), scraped N items (at N items/min)` is logged (Scrapy's LogStats; a number is seconds). 0 = never."},
 	{Name: "STATS_DUMP", Kind: KindBool, Default: true,
 		Doc: "Print the stats when the spider closes."},
 	{Name: "MEMUSAGE_ENABLED", Kind: KindBool, Default: true,
@@ -323,4 +334,15 @@ func cidrList(v any) error {
 		}
 	}
 	return nil
+}
+
+// logFormat checks LOG_FORMAT: text, json, or a Scrapy format string
+// (accepted, ignored with a warning when the crawl starts).
+func logFormat(v any) error {
+	s := v.(string)
+	switch {
+	case s == "text", s == "json", strings.Contains(s, "%("):
+		return nil
+	}
+	return fmt.Errorf("%q: want text or json", s)
 }

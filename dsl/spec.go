@@ -1,6 +1,9 @@
 package dsl
 
-import "path/filepath"
+import (
+	"path/filepath"
+	"strings"
+)
 
 // Spec is a spider as described by spider.yaml. Field comments are written
 // for spec authors: the JSON Schema (schema/spider.schema.json) and
@@ -140,6 +143,23 @@ type Spec struct {
 // "settings.CONCURRENT_REQUESTS", "start_urls[0]"), or the zero Position
 // when the spec does not set it.
 func (s *Spec) Pos(path string) Position { return s.pos[path] }
+
+// near is the position of path or, when the spec wrote none for it (a
+// list written as a single string: `pipelines: clean`), of the closest
+// enclosing key.
+func (s *Spec) near(path string) Position {
+	for p := path; p != ""; {
+		if pos := s.pos[p]; pos.Line > 0 {
+			return pos
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return Position{}
+}
 
 // Path resolves a path written in the spec (script, js_path, a JOBDIR set
 // in the spec, HTTPCACHE_DIR, feed URIs, REDIS_TLS_CA_FILE, an IMPERSONATE
@@ -383,7 +403,7 @@ func (s *Spec) FunctionRefs() []FuncRef {
 	var out []FuncRef
 	add := func(name, path string) {
 		if name != "" {
-			out = append(out, FuncRef{Name: name, Path: path, Pos: s.pos[path]})
+			out = append(out, FuncRef{Name: name, Path: path, Pos: s.near(path)})
 		}
 	}
 	if s.Callback != "" {

@@ -127,7 +127,7 @@ func TestTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Load(path)
-	want := path + ": spec too large (more than 1048576 bytes; a spec is configuration, put data in files it references)"
+	want := path + ":1:1: spec too large (more than 1048576 bytes; a spec is configuration, put data in files it references)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}

@@ -68,7 +68,7 @@ settings:
   MAX_IDLE_TIME_BEFORE_CLOSE: 1
   CONCURRENT_REQUESTS: 8
   ROBOTSTXT_OBEY: false
-  LOG_LEVEL: WARNING
+  LOG_LEVEL: INFO # the final stats (finish_reason) are printed at INFO, as in Scrapy
 `, name, name, srv.URL(), lease)
 	p := filepath.Join(dir, "spider.yaml")
 	os.WriteFile(p, []byte(spec), 0o644)

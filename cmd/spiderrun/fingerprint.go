@@ -82,7 +82,7 @@ order too, again with --merge while the browser has HTTP/2 disabled
 					break
 				}
 			}
-			notes, err := impersonate.UpdateFromCapture(&prof, name, toCaptured(c))
+			notes, err := impersonate.UpdateFromCapture(&prof, name, impersonate.CapturedFrom(c))
 			if err != nil {
 				return failErr(err)
 			}
@@ -119,28 +119,4 @@ order too, again with --merge while the browser has HTTP/2 disabled
 	f.BoolVar(&merge, "merge", false, "update --out in place with what this capture adds (HTTP/1.1 headers, say)")
 	f.DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the browser")
 	return cmd
-}
-
-func toCaptured(c fingerprint.Capture) impersonate.Captured {
-	out := impersonate.Captured{HTTPVersion: c.HTTPVersion, Headers: c.Headers}
-	if c.TLS != nil {
-		out.ClientHello = c.TLS.Raw
-	}
-	if h := c.H2; h != nil {
-		parts := strings.SplitN(c.Akamai, "|", 2)
-		out.Settings = parts[0]
-		out.WindowUpdate = h.WindowUpdate
-		for _, p := range h.Priorities {
-			ex := 0
-			if p.Exclusive {
-				ex = 1
-			}
-			out.PriorityFrames = append(out.PriorityFrames, fmt.Sprintf("%d:%d:%d:%d", p.StreamID, ex, p.DependsOn, p.Weight))
-		}
-		if hp := h.HeadersPriority; hp != nil {
-			out.HeadersPriority = &impersonate.HeadersPriority{Exclusive: hp.Exclusive, DependsOn: hp.DependsOn, Weight: hp.Weight}
-		}
-		out.PseudoOrder = h.PseudoOrder
-	}
-	return out
 }

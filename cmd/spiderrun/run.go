@@ -19,6 +19,7 @@ import (
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/feed"
+	"github.com/spiderrun/spiderrun/runtime/logging"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -29,12 +30,16 @@ type runFlags struct {
 	settings []string
 	args     []string
 	logLevel string
+	logFile  string
+	noLog    bool
 }
 
 func (f *runFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&f.settings, "set", "s", nil, "override a setting: `KEY=VALUE` (repeatable)")
 	cmd.Flags().StringArrayVarP(&f.args, "arg", "a", nil, "spider argument `NAME=VALUE`, available as spider.args (repeatable)")
 	cmd.Flags().StringVarP(&f.logLevel, "loglevel", "L", "", "log level: DEBUG, INFO, WARNING or ERROR (= -s LOG_LEVEL=...)")
+	cmd.Flags().StringVar(&f.logFile, "logfile", "", "write the log to `FILE` instead of stderr (= -s LOG_FILE=...)")
+	cmd.Flags().BoolVar(&f.noLog, "nolog", false, "write no log at all (= -s LOG_ENABLED=false)")
 }
 
 // loaded is a spec ready to run: settings applied, script compiled, checked.
@@ -58,30 +63,52 @@ func (f *runFlags) load(path string) (*loaded, error) {
 // semantic checks (when check is set) and reads -a.
 func (f *runFlags) prepare(spec *dsl.Spec, check bool) (*loaded, error) {
 	sets := f.settings
+	// The flags win over -s, as in Scrapy.
+	sets = append([]string(nil), sets...)
 	if f.logLevel != "" {
-		sets = append(append([]string(nil), sets...), "LOG_LEVEL="+strings.ToUpper(f.logLevel))
+		sets = append(sets, "LOG_LEVEL="+strings.ToUpper(f.logLevel))
+	}
+	if f.logFile != "" {
+		sets = append(sets, "LOG_FILE="+f.logFile)
+	}
+	if f.noLog {
+		sets = append(sets, "LOG_ENABLED=false")
 	}
 	if err := applySettings(spec.Settings, sets); err != nil {
 		return nil, err
 	}
+	args, err := parseArgs(f.args)
+	if err != nil {
+		return nil, err
+	}
 	prog, err := spiderrun.CompileScript(spec)
 	if err != nil {
+		// Print what validate prints: Check compiles the script again and
+		// reports its errors with the spec's, in the same words.
+		if errs := spiderrun.Check(spec, spiderrun.CheckOptions{Args: args}); len(errs) > 0 {
+			return nil, usageErr(errors.Join(errs...))
+		}
 		return nil, usageErr(err)
 	}
 	if check {
-		if errs := spiderrun.Check(spec, spiderrun.CheckOptions{Program: prog}); len(errs) > 0 {
+		if errs := spiderrun.Check(spec, spiderrun.CheckOptions{Program: prog, Args: args}); len(errs) > 0 {
 			return nil, usageErr(errors.Join(errs...))
 		}
 	}
+	return &loaded{spec: spec, prog: prog, args: args}, nil
+}
+
+// parseArgs reads -a NAME=VALUE spider arguments.
+func parseArgs(kvs []string) (map[string]string, error) {
 	args := map[string]string{}
-	for _, kv := range f.args {
+	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, usageErr(fmt.Errorf("-a %s: want NAME=VALUE", kv))
 		}
 		args[k] = v
 	}
-	return &loaded{spec: spec, prog: prog, args: args}, nil
+	return args, nil
 }
 
 // applySettings applies -s KEY=VALUE overrides, each parsed by its
@@ -156,23 +183,27 @@ feed or JOBDIR write error such as a full disk, or another close reason);
 			if err := prof.start(l.prog); err != nil {
 				return err
 			}
+			// On a terminal a progress line stays below the log lines.
+			logw := cmd.ErrOrStderr()
+			var live *logging.Live
+			if isTerminal(logw) {
+				live = logging.NewLive(logw)
+				logw = live
+			}
 			c, err := spiderrun.New(spiderrun.Options{
 				Spec: l.spec, Program: l.prog, Outputs: outs, Args: l.args, TaskData: td,
-				Log: cmd.ErrOrStderr(), Stdout: cmd.OutOrStdout(),
+				Log: logw, Stdout: cmd.OutOrStdout(),
 			})
 			if err != nil {
 				_ = prof.stop()
 				return usageErr(err)
 			}
-			res, err := runWithSignals(cmd.Context(), c, cmd.ErrOrStderr())
+			res, err := runWithSignals(cmd.Context(), c, live)
 			if perr := prof.stop(); perr != nil && err == nil {
 				err = perr
 			}
 			if err != nil {
 				return failErr(err)
-			}
-			if spiderrun.ResolveSettings(l.spec.Settings).StatsDump {
-				fmt.Fprint(cmd.ErrOrStderr(), stats.Format(res.Stats))
 			}
 			if statsJSON != "" {
 				if err := stats.WriteJSONFile(statsJSON, res.Stats); err != nil {
@@ -193,19 +224,23 @@ feed or JOBDIR write error such as a full disk, or another close reason);
 }
 
 // runWithSignals runs the crawl; the first SIGINT/SIGTERM stops it
-// gracefully, the second aborts it (engine.StopOnSignals).
-func runWithSignals(ctx context.Context, c *spiderrun.Crawler, stderr io.Writer) (engine.Result, error) {
+// gracefully, the second aborts it (engine.StopOnSignals). live, when not
+// nil, shows the progress line until the crawl ends.
+func runWithSignals(ctx context.Context, c *spiderrun.Crawler, live *logging.Live) (engine.Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	done := make(chan struct{})
-	defer close(done)
 	go c.Engine().StopOnSignals(sigs)
-	if isTerminal(stderr) {
-		go progress(done, c.Stats, stderr)
+	if live != nil {
+		e := c.Engine()
+		live.Start(500*time.Millisecond, func() logging.Snapshot {
+			p := e.Progress()
+			return logging.Snapshot{Pages: p.Pages, Items: p.Items, Errors: p.Errors, Queued: p.Queued, InFlight: p.Fetching}
+		})
+		defer live.Stop()
 	}
 	return c.Run(ctx)
 }
@@ -236,25 +271,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// progress prints a live status line once a second on a terminal.
-func progress(done <-chan struct{}, st stats.Collector, w io.Writer) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var last int64
-	for {
-		select {
-		case <-done:
-			fmt.Fprint(w, "\r\033[K")
-			return
-		case <-t.C:
-			pages := stats.Int(st, "response_received_count")
-			fmt.Fprintf(w, "\r\033[K%d pages (%d/s), %d items, %d queued, %d errors",
-				pages, pages-last, stats.Int(st, "item_scraped_count"),
-				stats.Int(st, "scheduler/enqueued")-stats.Int(st, "scheduler/dequeued"),
-				stats.Int(st, "log_count/ERROR"))
-			last = pages
-		}
-	}
 }

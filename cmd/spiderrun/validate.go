@@ -15,20 +15,27 @@ func init() { register(newValidateCmd) }
 
 func newValidateCmd() *cobra.Command {
 	var skipScript bool
-	var sets []string
+	var sets, argv []string
 	cmd := &cobra.Command{
 		Use:   "validate SPEC...",
 		Short: "Check specs: structure, settings, script, callbacks, regexes, selectors",
 		Long: `Validate loads each spec strictly (unknown keys, wrong types and bad
-settings are errors), compiles its script as run would, checks that every
-function the spec names is exported, and compiles every regex, XPath and CSS
-selector. Valid specs print "ok: SPEC (name)"; problems print as
+settings are errors), compiles its script as run would and runs its top
+level (with the spider arguments -a gives), checks that every function the
+spec names is exported, and compiles every regex, XPath and CSS selector:
+the spec's, and the script's string literals (callback names in requests,
+.css() and .xpath() queries). It checks every problem run checks before it
+starts. Valid specs print "ok: SPEC (name)"; problems print as
 file:line:col: path: message on stderr and the exit code is 2.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			spiderArgs, err := parseArgs(argv)
+			if err != nil {
+				return err
+			}
 			failed := 0
 			for _, path := range args {
-				if !validateOne(cmd.OutOrStdout(), cmd.ErrOrStderr(), path, sets, skipScript) {
+				if !validateOne(cmd.OutOrStdout(), cmd.ErrOrStderr(), path, sets, spiderArgs, skipScript) {
 					failed++
 				}
 			}
@@ -42,12 +49,13 @@ file:line:col: path: message on stderr and the exit code is 2.`,
 		},
 	}
 	cmd.Flags().StringArrayVarP(&sets, "set", "s", nil, "check a setting override KEY=VALUE as run would apply it (repeatable)")
+	cmd.Flags().StringArrayVarP(&argv, "arg", "a", nil, "spider argument `NAME=VALUE` the script's top level sees as spider.args, as run would pass it (repeatable)")
 	cmd.Flags().BoolVar(&skipScript, "skip-script", false, "do not compile the script (and skip the checks of exported functions)")
 	return cmd
 }
 
 // validateOne prints the verdict for one spec and reports whether it is valid.
-func validateOne(stdout, stderr io.Writer, path string, sets []string, skipScript bool) bool {
+func validateOne(stdout, stderr io.Writer, path string, sets []string, args map[string]string, skipScript bool) bool {
 	spec, err := dsl.Load(path)
 	if err != nil {
 		var list dsl.ErrorList
@@ -70,7 +78,7 @@ func validateOne(stdout, stderr io.Writer, path string, sets []string, skipScrip
 	if bad {
 		return false
 	}
-	errs := spiderrun.Check(spec, spiderrun.CheckOptions{SkipScript: skipScript})
+	errs := spiderrun.Check(spec, spiderrun.CheckOptions{SkipScript: skipScript, Args: args})
 	for _, e := range errs {
 		fmt.Fprintln(stderr, e)
 	}

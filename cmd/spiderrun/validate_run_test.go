@@ -17,7 +17,8 @@ import (
 // 6): for every setting combination and settings-named file that only the
 // wiring used to discover, `validate` and `run` fail the same way (exit 2,
 // the same file:line:col: path: message lines) and run starts no crawl: no
-// request reaches the server the spec points at.
+// request reaches the server the spec points at. Its mutations subtest
+// checks the same on mutants of the examples.
 func TestValidateEqualsRun(t *testing.T) {
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +33,7 @@ func TestValidateEqualsRun(t *testing.T) {
 		extra    string   // YAML appended to the spec (settings:, hooks: ...)
 		args     []string // -s flags given to both commands
 		files    map[string]string
+		script   string // replaces the script when set
 		want     string // the message validate prints (and run prints the same)
 		wantLine string // "spider.yaml:L:C: " prefix the error must carry ("" = no position)
 	}{
@@ -65,6 +67,33 @@ func TestValidateEqualsRun(t *testing.T) {
 			want: `hooks.spider_closed: unknown hook "closed" (exported: opened, parse)`, wantLine: ":5:18: "},
 		{name: "pipeline names a missing function", extra: "pipelines: [clean]\n",
 			want: `pipelines[0]: unknown pipeline "clean" (exported: opened, parse)`, wantLine: ":4:13: "},
+		{name: "pipeline written as one string", extra: "pipelines: clean\n",
+			want: `pipelines[0]: unknown pipeline "clean" (exported: opened, parse)`, wantLine: ":4:12: "},
+		{name: "bloom filter too large for redis", extra: "settings:\n  SCHEDULER: redis\n  DUPEFILTER: bloom\n  DUPEFILTER_BLOOM_CAPACITY: 1000000000\n",
+			want: "settings.DUPEFILTER_BLOOM_CAPACITY: a bloom filter for 1000000000 entries at error rate 0.001 needs 14377587567 bits; one redis string holds at most 2^32 bits", wantLine: ":7:30: "},
+		{name: "feed in a missing directory", extra: "feeds:\n  out/items.jsonl: {}\n",
+			want: `feeds["out/items.jsonl"]: directory out does not exist`, wantLine: ":5:3: "},
+		{name: "httpcache dir on a file", extra: "settings:\n  HTTPCACHE_ENABLED: true\n  HTTPCACHE_DIR: spider.js\n",
+			want: "settings.HTTPCACHE_DIR: spider.js is not a directory", wantLine: ":6:18: "},
+		{name: "commonjs callback missing", extra: "callback: parse_item\n",
+			script: "module.exports = { parse(response) {} };\n",
+			want:   `callback: unknown callback "parse_item" (exported: parse)`, wantLine: ":4:11: "},
+		{name: "commonjs pipeline missing", extra: "pipelines: [clean]\n",
+			script: "exports.parse = function (response) {};\n",
+			want:   `pipelines[0]: unknown pipeline "clean" (exported: parse)`, wantLine: ":4:13: "},
+		{name: "export that is not a function", extra: "pipelines: [clean]\n",
+			script: "export function parse(response) {}\nexport const clean = 1;\n",
+			want:   `pipelines[0]: pipeline "clean" is exported but is not a function`, wantLine: ":4:13: "},
+		{name: "top-level reference error", script: "export function parse(response) {}\nfoo.bar();\n",
+			want: "ReferenceError: foo is not defined (script top level)", wantLine: "spider.js:2:1: "},
+		{name: "literal callback in the script", script: "export function* start() {\n  yield new Request({url: \"https://example.com/\", callback: \"prase\"});\n}\nexport function parse(response) {}\n",
+			want: `unknown callback "prase" (exported: parse, start)`, wantLine: "spider.js:2:61: "},
+		{name: "literal selector in the script", script: "export function parse(response) {\n  return {a: response.css(\"a::txt\").get()};\n}\n",
+			want: `invalid CSS selector "a::txt": unsupported pseudo-element ::txt (parsel has ::text and ::attr(name))`, wantLine: "spider.js:2:27: "},
+		{name: "raw byte in a regex literal", script: "export function parse(response) {\n  return /a\xffb/.test(response.text) ? {} : null;\n}\n",
+			want: "invalid UTF-8 byte 0xff: a script must be UTF-8 text", wantLine: "spider.js:2:12: "},
+		{name: "gzipped script", script: "\x1f\x8b\x08\x00\x00\x00\x00\x00",
+			want: "binary file: a script must be UTF-8 text", wantLine: "spider.js:1:1: "},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,7 +101,11 @@ func TestValidateEqualsRun(t *testing.T) {
 			spec := filepath.Join(dir, "spider.yaml")
 			yaml := "name: v\nscript: spider.js\nstart_urls: [\"" + srv.URL + "/\"]\n" + c.extra
 			writeFile(t, spec, yaml)
-			writeFile(t, filepath.Join(dir, "spider.js"), script)
+			js := script
+			if c.script != "" {
+				js = c.script
+			}
+			writeFile(t, filepath.Join(dir, "spider.js"), js)
 			for name, body := range c.files {
 				writeFile(t, filepath.Join(dir, name), body)
 			}
@@ -82,8 +115,12 @@ func TestValidateEqualsRun(t *testing.T) {
 			if code != exitUsage || stdout != "" {
 				t.Fatalf("validate: exit %d, stdout %q, stderr %q; want exit %d", code, stdout, vErr, exitUsage)
 			}
-			if !strings.Contains(vErr, spec+c.wantLine+c.want) {
-				t.Errorf("validate stderr:\n%s\nwant %q", vErr, spec+c.wantLine+c.want)
+			where := spec
+			if !strings.HasPrefix(c.wantLine, ":") { // a position in the script
+				where = dir + "/"
+			}
+			if !strings.Contains(vErr, where+c.wantLine+c.want) {
+				t.Errorf("validate stderr:\n%s\nwant %q", vErr, where+c.wantLine+c.want)
 			}
 
 			out := filepath.Join(dir, "out.jsonl")
@@ -103,6 +140,9 @@ func TestValidateEqualsRun(t *testing.T) {
 			}
 		})
 	}
+	// The same property over generated specs and scripts
+	// (validate_mutate_test.go).
+	t.Run("mutations", validateRunMutations)
 }
 
 // TestValidSpecsBuild checks the other half: a spec validate accepts is

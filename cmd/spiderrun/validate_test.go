@@ -82,7 +82,7 @@ func TestValidateMixedExitCode(t *testing.T) {
 	if !strings.Contains(stdout, "ok: ../../testdata/specs/valid/basic/spider.yaml (basic)") {
 		t.Errorf("stdout = %q", stdout)
 	}
-	if !strings.Contains(stderr, "empty.yaml: empty spec") || !strings.Contains(stderr, "1 of 2 specs are invalid") {
+	if !strings.Contains(stderr, "empty.yaml:1:1: empty spec") || !strings.Contains(stderr, "1 of 2 specs are invalid") {
 		t.Errorf("stderr = %q", stderr)
 	}
 }
@@ -101,7 +101,7 @@ func TestValidateHugeSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCLI(t, "validate", path)
-	want := path + ": spec too large (more than 1048576 bytes; a spec is configuration, put data in files it references)\n"
+	want := path + ":1:1: spec too large (more than 1048576 bytes; a spec is configuration, put data in files it references)\n"
 	if code != exitUsage || stderr != want {
 		t.Fatalf("exit %d stderr %q, want 2 and %q", code, stderr, want)
 	}

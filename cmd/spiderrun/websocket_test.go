@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
 )
 
 // TestWebSocketSpider mixes HTTP and WebSocket requests in one crawl: the
@@ -138,5 +139,96 @@ export function* on_echo(response) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("items:\n%s\nwant:\n%s\nstderr:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), stderr)
+	}
+}
+
+// TestWebSocketHandshakeOfProfile: through `spiderrun run`, a WebSocket
+// request followed from a page sends its profile's browser handshake: the
+// browser's header set and order (chosen by the profile's browser field: a
+// Firefox profile saved as mybrowser.yaml is still Firefox), its
+// User-Agent and the page's cookie, and no Referer although the Referer
+// middleware adds one to every followed request (neither browser sends
+// it). The full header-by-header comparison with the real browsers is in
+// runtime/websocket and internal/livebrowser.
+func TestWebSocketHandshakeOfProfile(t *testing.T) {
+	firefox := filepath.Join(t.TempDir(), "mybrowser.yaml")
+	p, err := impersonate.LoadProfile("firefox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Name = "mybrowser"
+	data, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, firefox, string(data))
+	for _, tc := range []struct {
+		profile string
+		want    []string
+	}{
+		{"chrome_156", []string{"Host", "Connection", "Pragma", "Cache-Control", "User-Agent", "Upgrade", "Origin",
+			"Sec-WebSocket-Version", "Accept-Encoding", "Accept-Language", "Cookie", "Sec-WebSocket-Key", "Sec-WebSocket-Extensions"}},
+		{firefox, []string{"Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Sec-WebSocket-Version",
+			"Origin", "Sec-WebSocket-Extensions", "Sec-WebSocket-Key", "Connection", "Cookie", "Sec-Fetch-Dest",
+			"Sec-Fetch-Mode", "Sec-Fetch-Site", "Pragma", "Cache-Control", "Upgrade"}},
+	} {
+		t.Run(filepath.Base(tc.profile), func(t *testing.T) {
+			web := fixture.New(t, fixture.Options{})
+			ws := fixture.NewWS(t, false)
+			dir := t.TempDir()
+			spec := filepath.Join(dir, "spider.yaml")
+			write(t, spec, "name: wsprofile\nstart_urls:\n  - "+web.URL+"/setcookie?name=sid&value=abc\nscript: spider.js\nsettings:\n  IMPERSONATE: "+tc.profile+"\n")
+			// The page is on another port than the socket: a browser's
+			// Origin would be the page's, which the fixture (like many
+			// WebSocket servers) refuses; the spider names the socket's own.
+			origin := strings.Replace(strings.TrimSuffix(ws.WSURL(""), "/"), "ws://", "http://", 1)
+			write(t, filepath.Join(dir, "spider.js"), `
+export function* parse(response) {
+  yield new WebSocketRequest({ url: "`+ws.WSURL("/cookies")+`", headers: { Origin: "`+origin+`" }, callback: on_message });
+}
+export function on_message(response) {
+  response.close(1000, "done");
+  return { message: response.message };
+}
+`)
+			out := filepath.Join(dir, "items.jsonl")
+			code, _, stderr := runCLI(t, "run", spec, "-O", out)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if got := readLines(t, out, ""); !slices.Equal(got, []string{`{"message":"sid=abc"}`}) {
+				t.Fatalf("items %v\n%s", got, stderr)
+			}
+			orders := ws.HeaderOrders()
+			if len(orders) != 1 || !slices.Equal(orders[0], tc.want) {
+				t.Fatalf("handshake headers\n got %v\nwant %v", orders, tc.want)
+			}
+		})
+	}
+}
+
+// TestWebSocketTLSVerifyOff: with IMPERSONATE, a wss:// handshake to an
+// untrusted certificate fails, and succeeds with TLS_VERIFY false.
+func TestWebSocketTLSVerifyOff(t *testing.T) {
+	ws := fixture.NewWS(t, true)
+	for _, verify := range []string{"true", "false"} {
+		dir := t.TempDir()
+		spec := filepath.Join(dir, "spider.yaml")
+		write(t, spec, "name: wsverify\nscript: spider.js\nsettings:\n  IMPERSONATE: chrome_156\n  TLS_VERIFY: "+verify+"\n")
+		write(t, filepath.Join(dir, "spider.js"), `
+export function* start() {
+  yield new WebSocketRequest({ url: "`+ws.WSURL("/stream?n=1")+`", callback: on_message, errback: on_error });
+}
+export function on_message(response) { return { message: response.message }; }
+export function on_error(failure) { return { certificate: failure.message.includes("certificate") }; }
+`)
+		out := filepath.Join(dir, "items.jsonl")
+		if code, _, stderr := runCLI(t, "run", spec, "-O", out); code != 0 {
+			t.Fatalf("TLS_VERIFY %s: exit %d\n%s", verify, code, stderr)
+		}
+		want := map[string]string{"true": `{"certificate":true}`, "false": `{"message":"msg 1"}`}[verify]
+		if got := readLines(t, out, ""); !slices.Equal(got, []string{want}) {
+			t.Errorf("TLS_VERIFY %s: items %v, want %s", verify, got, want)
+		}
 	}
 }

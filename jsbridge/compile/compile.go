@@ -88,6 +88,9 @@ type Program struct {
 	Exports []string
 	// CommonJS is true when the entry is a CommonJS module.
 	CommonJS bool
+	// Literals are the callback names and selectors the script passes as
+	// string literals (see Literal), in the order of the bundle.
+	Literals []Literal
 	// Filename is Source.Filename.
 	Filename string
 	// Files are the display names of every bundled file, entry first.
@@ -167,6 +170,9 @@ func Compile(src Source) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkText(); err != nil {
+		return nil, err
+	}
 	// Two builds: the IIFE one is what runs; the ESM one exists only for its
 	// metafile, which lists the entry's exports (esbuild reports exports for
 	// ESM output only). Both take a few milliseconds.
@@ -208,6 +214,9 @@ func Compile(src Source) (*Program, error) {
 	p.sm, err = sourcemap.Parse("", fixed)
 	if err != nil {
 		return nil, &Error{File: src.Filename, Message: fmt.Sprintf("source map: %v", err)}
+	}
+	if err := c.checkBundle(p, string(code)); err != nil {
+		return nil, err
 	}
 	var b strings.Builder
 	b.Grow(len(code) + len(fixed)*4/3 + 64)

@@ -255,7 +255,7 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	e.sig.emit(Event{Signal: SpiderOpened})
-	e.log.Info("spider opened")
+	e.log.Info("Spider opened")
 
 	startCtx, startCancel := context.WithCancel(e.workCtx)
 	defer startCancel()
@@ -292,7 +292,7 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	stalled := e.loop()
 
 	reason := e.closing()
-	e.log.Info("closing spider", "reason", reason)
+	e.log.Info("Closing spider (" + reason + ")")
 	startCancel()
 	e.drain(reason == ReasonStalled)
 	<-feederDoneOrTimeout(feederDone, e.opts.AbortWait)
@@ -332,7 +332,7 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	e.stats.Set(stats.ElapsedTimeSeconds, end.Sub(start).Seconds())
 	e.sig.emit(Event{Signal: SpiderClosed, Reason: reason})
 	e.sig.wait()
-	e.log.Info("spider closed", "reason", reason)
+	e.log.Info("Spider closed (" + reason + ")")
 	e.mu.Lock()
 	aborted := e.aborted
 	e.mu.Unlock()

@@ -25,6 +25,10 @@ func FromSettings(v *settings.Values) Options {
 		CloseSpiderTimeout:       v.CloseSpiderTimeout,
 		CloseSpiderTimeoutNoItem: v.CloseSpiderTimeoutNoItem,
 		DontFilter:               v.DontFilter,
+		LogStatsInterval:         v.LogstatsInterval,
+	}
+	if o.LogStatsInterval <= 0 {
+		o.LogStatsInterval = -1 // LOGSTATS_INTERVAL 0: never (0 in Options is the default)
 	}
 	return o.WithMemUsage(MemUsageFromSettings(v))
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/spiderrun/spiderrun/internal/fingerprint"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -24,6 +25,33 @@ type Captured struct {
 	PseudoOrder     []string
 	// Headers in wire order, names as sent.
 	Headers crawl.Headers
+}
+
+// CapturedFrom turns what the fingerprinting server recorded into the
+// input of UpdateFromCapture: the step between `spiderrun fingerprint
+// capture`'s server and the profile it writes (the live-browser tests take
+// the same step).
+func CapturedFrom(c fingerprint.Capture) Captured {
+	out := Captured{HTTPVersion: c.HTTPVersion, Headers: c.Headers}
+	if c.TLS != nil {
+		out.ClientHello = c.TLS.Raw
+	}
+	if h := c.H2; h != nil {
+		out.Settings, _, _ = strings.Cut(c.Akamai, "|")
+		out.WindowUpdate = h.WindowUpdate
+		for _, p := range h.Priorities {
+			ex := 0
+			if p.Exclusive {
+				ex = 1
+			}
+			out.PriorityFrames = append(out.PriorityFrames, fmt.Sprintf("%d:%d:%d:%d", p.StreamID, ex, p.DependsOn, p.Weight))
+		}
+		if hp := h.HeadersPriority; hp != nil {
+			out.HeadersPriority = &HeadersPriority{Exclusive: hp.Exclusive, DependsOn: hp.DependsOn, Weight: hp.Weight}
+		}
+		out.PseudoOrder = h.PseudoOrder
+	}
+	return out
 }
 
 var (

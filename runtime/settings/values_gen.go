@@ -161,7 +161,24 @@ type Values struct {
 	// and filters apply); the rest of the page is skipped with one warning and
 	// the stat linkextractor/pages_truncated.
 	LinkExtractorMaxLinks int `setting:"LINKEXTRACTOR_MAX_LINKS"`
-	// LogLevel is LOG_LEVEL: Lowest level of log messages written to stderr.
+	// LogstatsInterval is LOGSTATS_INTERVAL: How often the INFO line `Crawled N
+	// pages (at N pages/min), scraped N items (at N items/min)` is logged
+	// (Scrapy's LogStats; a number is seconds).
+	LogstatsInterval time.Duration `setting:"LOGSTATS_INTERVAL"`
+	// LogEnabled is LOG_ENABLED: Write log messages at all.
+	LogEnabled bool `setting:"LOG_ENABLED"`
+	// LogFile is LOG_FILE: File the log messages go to instead of stderr (created
+	// with its directory; appended to unless LOG_FILE_APPEND is false).
+	LogFile string `setting:"LOG_FILE"`
+	// LogFileAppend is LOG_FILE_APPEND: Append to LOG_FILE rather than truncate
+	// it.
+	LogFileAppend bool `setting:"LOG_FILE_APPEND"`
+	// LogFormat is LOG_FORMAT: `text`: Scrapy's line layout, `2026-12-07 06:16:00
+	// [spiderrun] INFO: message key=value`; `json`: one JSON object per line
+	// (time, level, msg and the attributes).
+	LogFormat string `setting:"LOG_FORMAT"`
+	// LogLevel is LOG_LEVEL: Lowest level of log messages written (to stderr, or
+	// LOG_FILE).
 	LogLevel string `setting:"LOG_LEVEL"`
 	// MaxIdleTimeBeforeClose is MAX_IDLE_TIME_BEFORE_CLOSE: RedisSpider: close
 	// (reason idle) after this long with no work anywhere.
@@ -339,6 +356,11 @@ func Defaults() Values {
 		JSMemoryLimit:                 512 << 20,
 		JSTimeout:                     30 * time.Second,
 		LinkExtractorMaxLinks:         10_000,
+		LogstatsInterval:              1 * time.Minute,
+		LogEnabled:                    true,
+		LogFile:                       "",
+		LogFileAppend:                 true,
+		LogFormat:                     "text",
 		LogLevel:                      "INFO",
 		MaxIdleTimeBeforeClose:        0,
 		MemUsageCheckIntervalSeconds:  1 * time.Minute,

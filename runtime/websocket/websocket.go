@@ -30,6 +30,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -37,10 +38,28 @@ import (
 // DialTLS): profile "" means plain Go TLS.
 type DialTLSFunc func(ctx context.Context, network, addr, profile string, proxy *url.URL, alpn []string) (net.Conn, error)
 
+// Impersonator is the impersonating stack a wss:// handshake goes through
+// (an *impersonate.Transport): its profiles, resolved per session as for
+// HTTP requests ("random" keeps one choice per session), and its TLS dial.
+type Impersonator interface {
+	Profile(name, poolKey string) (*impersonate.Profile, error)
+	DialTLSWith(ctx context.Context, network, addr string, o impersonate.DialTLSOptions) (net.Conn, error)
+}
+
 // Options configure a Manager.
 type Options struct {
-	// DialTLS dials wss:// connections with a browser profile; nil uses
-	// crypto/tls (and a request asking for a profile fails).
+	// Impersonator returns the impersonating stack (called when a
+	// connection opens, so a crawl without WebSockets never builds it). It
+	// replaces DialTLS: the handshake's headers come from the same profile
+	// as its ClientHello, and TLS_VERIFY false reaches the TLS dial.
+	Impersonator func() (Impersonator, error)
+	// DialTLS dials wss:// connections with a browser profile when
+	// Impersonator is nil; it cannot turn certificate verification off,
+	// and the handshake's profile is then loaded apart from the dial's
+	// ("random" may pick another one). nil for both uses crypto/tls (and a
+	// request asking for a profile fails).
+	//
+	// Deprecated: set Impersonator.
 	DialTLS DialTLSFunc
 	// Dial opens plain TCP connections (ws://); nil uses a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -259,10 +278,14 @@ func (m *Manager) open(ctx context.Context, id string, r *crawl.Request) (*conn,
 	}()
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hs := &handshaker{m: m, req: r, profile: profile, proxy: proxy, verify: verify}
+	hs := &handshaker{m: m, req: r, profile: profile, poolKey: poolKey(r), proxy: proxy, verify: verify,
+		protocols: subprotocols(r.Headers), compression: m.opts.Compression}
+	if err := hs.resolve(); err != nil {
+		return nil, nil, fail(r, err)
+	}
 	opts := &websocket.DialOptions{
-		HTTPClient: &http.Client{Transport: hs},
-		HTTPHeader: r.Headers.HTTP(),
+		HTTPClient:   &http.Client{Transport: hs},
+		Subprotocols: hs.protocols,
 	}
 	if m.opts.Compression {
 		opts.CompressionMode = websocket.CompressionContextTakeover
@@ -510,15 +533,56 @@ func (o *owner) next(ctx context.Context) (*crawl.Response, error) {
 	}, nil
 }
 
+// poolKey is the session a request's connection belongs to, as for HTTP
+// requests: its session_id, or meta pool_key.
+func poolKey(r *crawl.Request) string {
+	if pk, ok := r.Meta["pool_key"].(string); ok {
+		return pk
+	}
+	return r.SessionID
+}
+
 // handshaker is the http.RoundTripper behind the WebSocket library's
 // upgrade request: it dials through the impersonated stack and writes the
-// headers in the browser's order (Go's net/http would sort them).
+// browser's headers in the browser's order (Go's net/http would sort
+// them).
 type handshaker struct {
-	m       *Manager
-	req     *crawl.Request
-	profile string
-	proxy   *url.URL
-	verify  bool
+	m           *Manager
+	req         *crawl.Request
+	profile     string
+	poolKey     string
+	proxy       *url.URL
+	verify      bool
+	protocols   []string
+	compression bool
+
+	imp  Impersonator
+	prof *impersonate.Profile // nil: no impersonation
+}
+
+// resolve finds the impersonating stack and the profile whose headers the
+// handshake sends.
+func (h *handshaker) resolve() error {
+	if f := h.m.opts.Impersonator; f != nil && (h.profile != "" || h.proxy != nil) {
+		imp, err := f()
+		if err != nil {
+			return err
+		}
+		h.imp = imp
+	}
+	if h.profile == "" {
+		return nil
+	}
+	if h.imp != nil {
+		var err error
+		h.prof, err = h.imp.Profile(h.profile, h.poolKey)
+		return err
+	}
+	// The older DialTLS path: the dialer resolves (and refuses) the
+	// profile name itself; the headers are those of the same name when it
+	// is a profile this package can load, else the request's own.
+	h.prof, _ = impersonate.LoadProfile(h.profile)
+	return nil
 }
 
 func (h *handshaker) RoundTrip(hr *http.Request) (*http.Response, error) {
@@ -538,9 +602,18 @@ func (h *handshaker) RoundTrip(hr *http.Request) (*http.Response, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
+	wsURL := *hr.URL
+	wsURL.Scheme = "ws"
+	if hr.URL.Scheme == "https" {
+		wsURL.Scheme = "wss"
+	}
+	headers := handshakeHeaders(handshakeInput{
+		url: &wsURL, req: h.req, profile: h.prof, key: hr.Header.Get("Sec-WebSocket-Key"),
+		protocols: h.protocols, compression: h.compression,
+	})
 	bw := bufio.NewWriter(nc)
 	fmt.Fprintf(bw, "GET %s HTTP/1.1\r\n", hr.URL.RequestURI())
-	for _, kv := range handshakeHeaders(hr, h.req, h.profile) {
+	for _, kv := range headers {
 		fmt.Fprintf(bw, "%s: %s\r\n", kv.Name, kv.Value)
 	}
 	bw.WriteString("\r\n")
@@ -560,6 +633,10 @@ func (h *handshaker) RoundTrip(hr *http.Request) (*http.Response, error) {
 		nc.Close()
 		resp.Body = http.NoBody
 		return resp, nil
+	}
+	if err := acceptExtensions(resp.Header); err != nil {
+		nc.Close()
+		return nil, err
 	}
 	resp.Body = &rwc{Reader: br, Conn: nc}
 	return resp, nil
@@ -585,6 +662,14 @@ func (h *handshaker) dial(ctx context.Context, useTLS bool, addr string) (net.Co
 		}
 		return d(ctx, "tcp", addr)
 	}
+	if h.imp != nil {
+		// Browsers offer only http/1.1 for a WebSocket (no RFC 8441 on a
+		// fresh connection).
+		return h.imp.DialTLSWith(ctx, "tcp", addr, impersonate.DialTLSOptions{
+			Profile: h.profile, PoolKey: h.poolKey, Proxy: h.proxy, ALPN: []string{"http/1.1"},
+			InsecureSkipVerify: !h.verify,
+		})
+	}
 	if h.m.opts.DialTLS != nil && (h.profile != "" || h.proxy != nil) {
 		return h.m.opts.DialTLS(ctx, "tcp", addr, h.profile, h.proxy, []string{"http/1.1"})
 	}
@@ -595,72 +680,4 @@ func (h *handshaker) dial(ctx context.Context, useTLS bool, addr string) (net.Co
 	d := &tls.Dialer{Config: &tls.Config{ServerName: host, RootCAs: h.m.opts.RootCAs, NextProtos: []string{"http/1.1"},
 		InsecureSkipVerify: !h.verify}} //nolint:gosec // TLS_VERIFY / verify:false opt-out
 	return d.DialContext(ctx, "tcp", addr)
-}
-
-// chromeOrder and firefoxOrder are the upgrade request's header orders of
-// those browsers; other headers follow in the request's order.
-var (
-	chromeOrder = []string{"Host", "Connection", "Pragma", "Cache-Control", "User-Agent", "Upgrade", "Origin",
-		"Sec-WebSocket-Version", "Accept-Encoding", "Accept-Language", "Cookie", "Sec-WebSocket-Key", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol"}
-	firefoxOrder = []string{"Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Sec-WebSocket-Version",
-		"Origin", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions", "Sec-WebSocket-Key", "Connection", "Cookie",
-		"Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Pragma", "Cache-Control", "Upgrade"}
-)
-
-// handshakeHeaders orders the upgrade request's headers like the profile's
-// browser: Host first, then the browser's order, then the rest.
-func handshakeHeaders(hr *http.Request, r *crawl.Request, profile string) crawl.Headers {
-	order := chromeOrder
-	if strings.Contains(strings.ToLower(profile), "firefox") {
-		order = firefoxOrder
-	}
-	all := crawl.Headers{{Name: "Host", Value: hr.Host}}
-	if all[0].Value == "" {
-		all[0].Value = hr.URL.Host
-	}
-	if !r.Headers.Has("Pragma") {
-		all = append(all, crawl.Header{Name: "Pragma", Value: "no-cache"}, crawl.Header{Name: "Cache-Control", Value: "no-cache"})
-	}
-	if !r.Headers.Has("Origin") {
-		all = append(all, crawl.Header{Name: "Origin", Value: originOf(hr.URL)})
-	}
-	added := map[string]bool{}
-	for _, kv := range r.Headers {
-		if !strings.EqualFold(kv.Name, "Host") {
-			all = append(all, kv)
-			added[strings.ToLower(kv.Name)] = true
-		}
-	}
-	for k, vs := range hr.Header {
-		if added[strings.ToLower(k)] {
-			continue
-		}
-		for _, v := range vs {
-			all = append(all, crawl.Header{Name: k, Value: v})
-		}
-	}
-	var out crawl.Headers
-	taken := map[int]bool{}
-	for _, name := range order {
-		for i, kv := range all {
-			if !taken[i] && strings.EqualFold(kv.Name, name) {
-				out = append(out, crawl.Header{Name: name, Value: kv.Value})
-				taken[i] = true
-			}
-		}
-	}
-	for i, kv := range all {
-		if !taken[i] {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-func originOf(u *url.URL) string {
-	scheme := "http"
-	if u.Scheme == "https" || u.Scheme == "wss" {
-		scheme = "https"
-	}
-	return scheme + "://" + u.Host
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	cws "github.com/coder/websocket"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -287,5 +291,55 @@ func TestCloseEndsConnections(t *testing.T) {
 	}
 	if _, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/echo")}); err == nil || !strings.Contains(err.Error(), "closing") {
 		t.Fatalf("request after Close: %v", err)
+	}
+}
+
+// TestBrowserCompressionOffer: the browsers' permessage-deflate offers
+// (Chromium's with a bare client_max_window_bits) negotiate compression
+// with a real server, and long messages go both ways compressed.
+func TestBrowserCompressionOffer(t *testing.T) {
+	srv := fixture.NewWS(t, true)
+	for _, profile := range []string{"chrome_156", "firefox"} {
+		t.Run(profile, func(t *testing.T) {
+			m := websocket.NewManager(websocket.Options{Impersonator: impersonator(t), Compression: true, Insecure: true, IdleTimeout: 5 * time.Second})
+			defer m.Close()
+			long := strings.Repeat("compress me ", 200)
+			resp, err := m.Download(context.Background(), &crawl.Request{URL: srv.WSURL("/echo"), Impersonate: profile,
+				WebSocket: &crawl.WebSocketSpec{Send: []crawl.WSMessage{text(long)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(resp.Body) != long {
+				t.Fatalf("echo = %.40q…", resp.Body)
+			}
+			if ext := resp.Headers.Get("Sec-WebSocket-Extensions"); !strings.HasPrefix(ext, "permessage-deflate") {
+				t.Errorf("server's extensions %q: compression not negotiated", ext)
+			}
+		})
+	}
+}
+
+// TestSubprotocolNegotiated: a request's Sec-WebSocket-Protocol header is
+// the list offered, and the server's choice from it is accepted (the
+// library checks the answer against the offer).
+func TestSubprotocolNegotiated(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := cws.Accept(w, r, &cws.AcceptOptions{Subprotocols: []string{"v2"}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.Write(r.Context(), cws.MessageText, []byte(r.Header.Get("Sec-WebSocket-Protocol")+" -> "+c.Subprotocol()))
+		c.Close(cws.StatusNormalClosure, "")
+	}))
+	defer srv.Close()
+	m := newManager(t, nil)
+	resp, err := m.Download(context.Background(), &crawl.Request{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/",
+		Headers: crawl.Headers{{Name: "Sec-WebSocket-Protocol", Value: "chat,v2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(resp.Body); got != "chat, v2 -> v2" {
+		t.Errorf("server saw %q", got)
 	}
 }
