@@ -105,6 +105,10 @@ func New(opts Options) (c *Crawler, err error) {
 	}
 	c = &Crawler{Spec: spec, Stats: st, Logger: logger, statsDump: v.StatsDump}
 	c.closers = append(c.closers, closeLog)
+	for _, w := range set.Warnings() { // custom settings named like known ones
+		logger.Warn(w)
+	}
+	applyGCPolicy(&v, logger) // GC_HEAP_TARGET, GC_MEMORY_LIMIT (gcpolicy.go), once per process
 	// Error returns set c to nil: release what was built through a copy.
 	built := c
 	defer func() {

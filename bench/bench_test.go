@@ -50,6 +50,7 @@ func benchRounds() int {
 func BenchmarkCrawl(b *testing.B) {
 	pages := benchPages()
 	s := site.New(pages, 10, 20<<10)
+	s.Latency = benchLatency(b)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	dir := b.TempDir()
@@ -73,6 +74,15 @@ func BenchmarkCrawl(b *testing.B) {
 		// The engine again, downloading through the full middleware chain.
 		crawlers = append(crawlers, "enginechain")
 	}
+	if v := os.Getenv("SPIDERRUN_BENCH_CRAWLERS"); v != "" {
+		crawlers = strings.Split(v, ",")
+	}
+	// Variants of the JS spider (other settings, environment or binary)
+	// run in the same rotation, as crawlers "js-NAME".
+	variants := jsVariants(b)
+	for _, v := range variants {
+		crawlers = append(crawlers, "js-"+v.name)
+	}
 	res := map[string][]round{}
 	for i := 0; i < b.N*benchRounds(); i++ {
 		// Rotate the order so that load from other processes on the
@@ -84,10 +94,12 @@ func BenchmarkCrawl(b *testing.B) {
 				ru  *syscall.Rusage
 			)
 			load := loadAvg()
-			switch name {
-			case "js":
-				rep, ru = runJS(b, s, dir, srv.URL, pages)
-			case "enginechain":
+			switch {
+			case name == "js":
+				rep, ru = runJS(b, s, dir, srv.URL, pages, jsVariant{})
+			case strings.HasPrefix(name, "js-"):
+				rep, ru = runJS(b, s, dir, srv.URL, pages, variants[strings.TrimPrefix(name, "js-")])
+			case name == "enginechain":
 				rep, ru = runCrawler(b, s, filepath.Join(dir, "enginecrawl"), name, []string{"-fetcher", "chain"}, srv.URL+"/p/0", filepath.Join(dir, name+".jsonl"), pages)
 			default:
 				rep, ru = runCrawler(b, s, filepath.Join(dir, name), name, nil, srv.URL+"/p/0", filepath.Join(dir, name+".jsonl"), pages)
@@ -101,7 +113,7 @@ func BenchmarkCrawl(b *testing.B) {
 			res[name] = append(res[name], r)
 			// Stderr, not b.Logf: the testing package cuts a benchmark's
 			// log to 10 lines.
-			fmt.Fprintf(os.Stderr, "round %d %-12s %6.0f pages/s %.3f cpu-ms/page %6.1f MB peak RSS (load average %s)\n", i+1, name, r.pps, r.cpuMs, r.rssMB, load)
+			fmt.Fprintf(os.Stderr, "round %d %-14s %6.0f pages/s %.3f cpu-ms/page %6.1f MB peak RSS (load average %s)\n", i+1, name, r.pps, r.cpuMs, r.rssMB, load)
 		}
 	}
 	med := func(name string, f func(round) float64) float64 {
@@ -129,12 +141,28 @@ func BenchmarkCrawl(b *testing.B) {
 		}
 		return median(v)
 	}
-	if _, ok := res["enginecrawl"]; ok {
+	if _, ok := res["enginecrawl"]; ok && res["floor"] != nil {
 		b.ReportMetric(ratio("enginecrawl"), "engine/floor-%")
 	}
-	b.ReportMetric(ratio("js"), "js/floor-%")
-	if _, ok := res["enginechain"]; ok {
-		b.ReportMetric(ratio("enginechain"), "enginechain/floor-%")
+	if _, ok := res["floor"]; ok {
+		for _, name := range crawlers {
+			if name == "js" || strings.HasPrefix(name, "js-") || name == "enginechain" {
+				b.ReportMetric(ratio(name), name+"/floor-%")
+			}
+		}
+	}
+	// A variant against the plain JS spider, within each round: pages/s
+	// and CPU per page.
+	if _, ok := res["js"]; ok {
+		for name := range variants {
+			var pps, cpu []float64
+			for i, r := range res["js-"+name] {
+				pps = append(pps, 100*r.pps/res["js"][i].pps)
+				cpu = append(cpu, 100*r.cpuMs/res["js"][i].cpuMs)
+			}
+			b.ReportMetric(median(pps), "js-"+name+"/js-pages-%")
+			b.ReportMetric(median(cpu), "js-"+name+"/js-cpu-%")
+		}
 	}
 	b.ReportMetric(0, "ns/op")
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,16 +31,16 @@ var jsSettings = []string{"CONCURRENT_REQUESTS=64", "CONCURRENT_REQUESTS_PER_DOM
 // runJS crawls the site with the JS spider through the real CLI binary
 // (`spiderrun run`), or through its profiling twin bench/jscrawl when
 // SPIDERRUN_BENCH_PROFILE is set, and checks the run like the others.
-func runJS(b testing.TB, s *site.Site, dir, base string, pages int) (product.Report, *syscall.Rusage) {
+func runJS(b testing.TB, s *site.Site, dir, base string, pages int, v jsVariant) (product.Report, *syscall.Rusage) {
 	b.Helper()
 	items := filepath.Join(dir, "js.jsonl")
-	if os.Getenv("SPIDERRUN_BENCH_PROFILE") != "" {
+	if os.Getenv("SPIDERRUN_BENCH_PROFILE") != "" && v.name == "" {
 		return runCrawler(b, s, filepath.Join(dir, "jscrawl"), "js", []string{"-spec", jsSpec}, base, items, pages)
 	}
 	s.Reset()
 	statsFile := filepath.Join(dir, "js-stats.json")
 	args := []string{"run", jsSpec, "-O", items + ":jsonlines", "--stats-json", statsFile, "-a", "base=" + base}
-	for _, kv := range jsSettings {
+	for _, kv := range append(slices.Clone(jsSettings), v.sets...) {
 		args = append(args, "-s", kv)
 	}
 	if os.Getenv("SPIDERRUN_BENCH_JOBDIR") != "" {
@@ -50,7 +52,19 @@ func runJS(b testing.TB, s *site.Site, dir, base string, pages int) (product.Rep
 		}
 		args = append(args, "--jobdir", jd)
 	}
-	cmd := exec.Command(filepath.Join(dir, "spiderrun"), args...)
+	bin := filepath.Join(dir, "spiderrun")
+	if v.bin != "" {
+		bin = v.bin
+	}
+	cmd := exec.Command(bin, args...)
+	// The benchmark's own GOGC/GOMEMLIMIT must not leak into the CLI's
+	// GC policy; a variant sets them explicitly.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, v.env...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	t0 := time.Now()
@@ -139,7 +153,7 @@ func TestJSSpider(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "spiderrun"), "../cmd/spiderrun").CombinedOutput(); err != nil {
 		t.Fatalf("build spiderrun: %v\n%s", err, out)
 	}
-	rep, _ := runJS(t, s, dir, srv.URL, pages)
+	rep, _ := runJS(t, s, dir, srv.URL, pages, jsVariant{})
 	if rep.PeakRSS <= 0 {
 		t.Errorf("peak RSS %d, want the CLI's VmHWM", rep.PeakRSS)
 	}
@@ -179,4 +193,63 @@ func TestJSSpider(t *testing.T) {
 	if len(seen) != pages {
 		t.Errorf("%d distinct items, want %d", len(seen), pages)
 	}
+}
+
+// jsVariant is the JS spider run differently: extra -s settings,
+// environment variables (GOGC=…), or another spiderrun binary (the code
+// before a change, built from a copy of the tree).
+type jsVariant struct {
+	name string
+	sets []string // KEY=VALUE, passed as -s
+	env  []string // KEY=VALUE
+	bin  string   // path of the spiderrun binary; "" = the tree's
+}
+
+// jsVariants parses SPIDERRUN_BENCH_VARIANTS: variants separated by ";",
+// each NAME:TOKEN..., tokens separated by spaces: s:KEY=VALUE (a setting),
+// env:KEY=VALUE (an environment variable), bin:PATH (a binary). Example:
+//
+//	SPIDERRUN_BENCH_VARIANTS='gc100:env:GOGC=100;slot100k:s:SCRAPER_SLOT_MAX_ACTIVE_SIZE=100KB;old:bin:/tmp/spiderrun-old'
+func jsVariants(b testing.TB) map[string]jsVariant {
+	out := map[string]jsVariant{}
+	for _, spec := range strings.Split(os.Getenv("SPIDERRUN_BENCH_VARIANTS"), ";") {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			continue
+		}
+		name, toks, ok := strings.Cut(spec, ":")
+		if !ok || name == "" {
+			b.Fatalf("SPIDERRUN_BENCH_VARIANTS: %q: want NAME:TOKEN...", spec)
+		}
+		v := jsVariant{name: name}
+		for _, t := range strings.Fields(toks) {
+			kind, val, _ := strings.Cut(t, ":")
+			switch kind {
+			case "s":
+				v.sets = append(v.sets, val)
+			case "env":
+				v.env = append(v.env, val)
+			case "bin":
+				v.bin = val
+			default:
+				b.Fatalf("SPIDERRUN_BENCH_VARIANTS: %q: token %q: want s:K=V, env:K=V or bin:PATH", spec, t)
+			}
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// benchLatency is SPIDERRUN_BENCH_LATENCY (a duration, e.g. 50ms): the
+// site's delay before every response.
+func benchLatency(b testing.TB) time.Duration {
+	v := os.Getenv("SPIDERRUN_BENCH_LATENCY")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		b.Fatalf("SPIDERRUN_BENCH_LATENCY: %v", err)
+	}
+	return d
 }

@@ -16,6 +16,13 @@
 #                           # the cost of the group commit
 #   CHAIN=1 bench/run.sh    # also the engine over the full downloader
 #                           # middleware chain ("enginechain")
+#   LATENCY=50ms bench/run.sh   # the site waits 50 ms before each response
+#   CRAWLERS=floor,js bench/run.sh   # only these crawlers
+#   VARIANTS='gc100:env:GOGC=100;slot:s:SCRAPER_SLOT_MAX_ACTIVE_SIZE=100KB;old:bin:/tmp/spiderrun-old' \
+#     bench/run.sh          # variants of the JS spider in the same rounds
+#                           # ("js-NAME"; tokens s:K=V, env:K=V, bin:PATH),
+#                           # reported against the floor and the plain JS
+#                           # spider (pages/s and CPU per page, in %)
 #
 # It prints pages/s, CPU-ms per page, peak RSS (VmHWM) and allocations per
 # page for each crawler (not for the CLI, which cannot count them), and the
@@ -33,6 +40,15 @@ if [ -n "${JOBDIR:-}" ]; then
 fi
 if [ -n "${CHAIN:-}" ]; then
 	export SPIDERRUN_BENCH_CHAIN=1
+fi
+if [ -n "${LATENCY:-}" ]; then
+	export SPIDERRUN_BENCH_LATENCY="$LATENCY"
+fi
+if [ -n "${CRAWLERS:-}" ]; then
+	export SPIDERRUN_BENCH_CRAWLERS="$CRAWLERS"
+fi
+if [ -n "${VARIANTS:-}" ]; then
+	export SPIDERRUN_BENCH_VARIANTS="$VARIANTS"
 fi
 if [ -n "${PROFILE:-}" ]; then
 	mkdir -p "$PROFILE"

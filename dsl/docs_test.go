@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -11,16 +12,20 @@ import (
 
 const settingsDoc = "../specs/settings.md"
 
-// settingsMarkdown renders specs/settings.md from the settings table.
-func settingsMarkdown() string {
+// settingsMarkdown renders specs/settings.md from the settings table and
+// the classification of Scrapy's settings (ref: Scrapy's default_settings,
+// testdata/reference/settings).
+func settingsMarkdown(ref scrapyReference) string {
 	var b strings.Builder
 	b.WriteString(`# Settings
 
 <!-- Generated from dsl/settings_table.go by ` + "`go test ./dsl -run TestSettingsDoc -update`" + `. Do not edit. -->
 
 Settings use Scrapy's names. Precedence: the defaults below < the spec's
-` + "`settings:`" + ` < ` + "`-s KEY=VALUE`" + ` on the command line. Unknown names are errors
-(with a "did you mean" hint), and values are checked for type and range.
+` + "`settings:`" + ` < ` + "`-s KEY=VALUE`" + ` on the command line. Values of the settings
+below are checked for type and range. Other UPPER_CASE names are custom
+settings (see [Custom settings](#custom-settings)); other names are errors
+(with a "did you mean" hint).
 
 This table is the only place a setting is declared. This page, the JSON
 Schema and the typed ` + "`settings.Values`" + ` the crawl runs with
@@ -63,11 +68,75 @@ Value types:
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", d.Name, typ, strings.ReplaceAll(FormatDefault(d), "|", `\|`), strings.ReplaceAll(doc, "|", `\|`))
 	}
+	b.WriteString(customSettingsDoc)
+	writeScrapyClassification(&b, ref)
 	return b.String()
 }
 
+const customSettingsDoc = `
+## Custom settings
+
+As a Scrapy project keeps its own settings in settings.py, a spec (or ` + "`-s`" + `)
+may carry settings of its own: any UPPER_CASE name (letters, digits and ` + "`_`" + `,
+starting with a letter) that the table above does not know. It is kept
+with its YAML value and scripts read it as ` + "`spider.settings.NAME`" + `:
+
+<!-- doc-test: fragment (the settings: key of a spec alone; custom settings are run in dsl/settings_custom_test.go) -->
+` + "```yaml" + `
+settings:
+  MAX_PAGES: 50          # spider.settings.MAX_PAGES === 50
+  CATEGORIES: [books, music]
+` + "```" + `
+
+With ` + "`-s NAME=VALUE`" + ` the value is read as YAML too (` + "`-s MAX_PAGES=50`" + ` is the
+number 50, ` + "`-s CATEGORIES=[books]`" + ` a list), and kept as text when it is not
+valid YAML; an empty value is the empty string.
+
+A custom name within a small edit distance of a known setting's (one edit
+below 8 characters, two from 8) is kept too, but ` + "`validate`" + ` prints and ` + "`run`" + `
+logs a warning, e.g.
+` + "`spider.yaml:7:3: settings.DOWNLOAD_DELAI: unknown setting \"DOWNLOAD_DELAI\" kept as a custom setting (did you mean \"DOWNLOAD_DELAY\"?)`" + `.
+A name that is not UPPER_CASE is an error at its file:line:col
+(` + "`unknown setting \"download_delay\" (did you mean \"DOWNLOAD_DELAY\"?)`" + `), and so
+is one of Scrapy's settings that spiderrun refuses (below).
+`
+
+// writeScrapyClassification writes the section that says, for each of
+// Scrapy's default settings, whether it is implemented, accepted and
+// ignored, or refused.
+func writeScrapyClassification(b *strings.Builder, ref scrapyReference) {
+	implemented, ignored, refusedList := scrapyClassification(ref)
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	fmt.Fprintf(b, `
+## Scrapy's settings
+
+Every setting of Scrapy %s's default_settings.py (listed by
+testdata/reference/settings/gen.py) is classified; a test keeps this
+complete. Of its %d settings, %d are implemented (same name, same meaning:
+the table above), %d are accepted and ignored (kept as custom settings,
+visible in `+"`spider.settings`"+`, without a warning), and %d are refused: an
+error that says what to use instead, unless the setting holds Scrapy's
+default, which a settings.py copied whole carries.
+
+Implemented: %s.
+
+### Accepted and ignored
+
+| setting | why |
+| --- | --- |
+`, ref.Version, len(ref.Settings), len(implemented), len(ignored), len(refusedList), "`"+strings.Join(implemented, "`, `")+"`")
+	for _, sc := range ignored {
+		fmt.Fprintf(b, "| `%s` | %s |\n", sc.Name, esc(sc.Why))
+	}
+	b.WriteString("\n### Refused\n\n| setting | why | accepted |\n| --- | --- | --- |\n")
+	for _, sc := range refusedList {
+		v, _ := json.Marshal(sc.Unless)
+		fmt.Fprintf(b, "| `%s` | %s | `%s` |\n", sc.Name, esc(sc.Why), esc(string(v)))
+	}
+}
+
 func TestSettingsDoc(t *testing.T) {
-	golden.CheckString(t, settingsDoc, settingsMarkdown())
+	golden.CheckString(t, settingsDoc, settingsMarkdown(loadScrapyRef(t)))
 }
 
 const (

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -101,9 +102,19 @@ func Lookup(name string) (SettingDef, bool) {
 // canonical names or aliases; an unknown name or a name of another kind gives
 // the zero value (tests of each consumer catch the typo; a user never sees a
 // panic).
+//
+// Besides the table's settings, a spec or `-s` may carry custom settings,
+// as a Scrapy project carries its own in settings.py: any UPPER_CASE name
+// the table does not know (MY_API_LIMIT), kept with its YAML value and
+// readable by scripts as spider.settings.MY_API_LIMIT. A custom name close
+// to a known one ("DOWNLOAD_DELAI") is kept too, with a warning (see
+// Warnings). Scrapy's own settings that spiderrun does not implement are
+// classified in ScrapySettings: ignored ones are kept as custom settings,
+// refused ones are errors that say what to use instead.
 type Settings struct {
 	values map[string]any
 	source map[string]string // "spec" or "cli"
+	warns  []string          // see Warnings
 }
 
 // DefaultSettings returns settings holding only the defaults.
@@ -112,10 +123,13 @@ func DefaultSettings() *Settings {
 }
 
 // Get returns the effective value of a setting (see Kind for the Go types),
-// or nil for an unknown name.
+// the JSON-like value of a custom setting, or nil for an unknown name.
 func (s *Settings) Get(name string) any {
 	d, ok := defByName[name]
 	if !ok {
+		if s != nil {
+			return s.values[name]
+		}
 		return nil
 	}
 	if s != nil {
@@ -128,12 +142,45 @@ func (s *Settings) Get(name string) any {
 
 // Source tells where a setting's value comes from: "default", "spec" or "cli".
 func (s *Settings) Source(name string) string {
-	if d, ok := defByName[name]; ok && s != nil {
-		if src, ok := s.source[d.Name]; ok {
-			return src
-		}
+	if s == nil {
+		return "default"
+	}
+	if d, ok := defByName[name]; ok {
+		name = d.Name
+	}
+	if src, ok := s.source[name]; ok {
+		return src
 	}
 	return "default"
+}
+
+// Custom returns the names of the custom settings set (names the table
+// does not know; see Settings), sorted.
+func (s *Settings) Custom() []string {
+	var out []string
+	if s == nil {
+		return out
+	}
+	for name := range s.values {
+		if _, ok := defByName[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Warnings are the notices about custom settings whose name is close to a
+// known setting's, one line each, in the order they were set: for the
+// spec "spider.yaml:5:3: settings.DOWNLOAD_DELAI: unknown setting
+// \"DOWNLOAD_DELAI\" kept as a custom setting (did you mean
+// \"DOWNLOAD_DELAY\"?)", for -s the same after "-s DOWNLOAD_DELAI: ".
+// validate prints them and run logs them at WARNING; neither fails.
+func (s *Settings) Warnings() []string {
+	if s == nil {
+		return nil
+	}
+	return append([]string(nil), s.warns...)
 }
 
 // Int returns an int setting.
@@ -207,6 +254,9 @@ func (s *Settings) All() map[string]any {
 	for _, d := range table {
 		out[d.Name] = jsonValue(d.Kind, s.Get(d.Name))
 	}
+	for _, name := range s.Custom() {
+		out[name] = s.values[name]
+	}
 	return out
 }
 
@@ -218,7 +268,10 @@ func (s *Settings) Explicit() map[string]any {
 		return out
 	}
 	for name, v := range s.values {
-		out[name] = jsonValue(defByName[name].Kind, v)
+		if d, ok := defByName[name]; ok {
+			v = jsonValue(d.Kind, v)
+		}
+		out[name] = v
 	}
 	return out
 }
@@ -245,7 +298,16 @@ func jsonValue(k Kind, v any) any {
 func (s *Settings) Set(name string, v any, source string) error {
 	d, ok := defByName[name]
 	if !ok {
-		return unknownSetting(name)
+		if err := checkCustomName(name); err != nil {
+			return err
+		}
+		if err := refused(name, v); err != nil {
+			return err
+		}
+		s.ensure()
+		s.values[name] = v
+		s.source[name] = source
+		return nil
 	}
 	if err := d.validate(v); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -277,6 +339,7 @@ func (s *Settings) Clone() *Settings {
 	for k, v := range s.source {
 		c.source[k] = v
 	}
+	c.warns = append(c.warns, s.warns...)
 	return c
 }
 
@@ -292,7 +355,20 @@ func (s *Settings) SetFromCLI(kv string) error {
 	}
 	d, found := defByName[name]
 	if !found {
-		return fmt.Errorf("-s %s: %w", name, unknownSetting(name))
+		if err := checkCustomName(name); err != nil {
+			return fmt.Errorf("-s %s: %w", name, err)
+		}
+		v := customText(val)
+		if err := refused(name, v); err != nil {
+			return fmt.Errorf("-s %s: %w", name, err)
+		}
+		s.ensure()
+		s.values[name] = v
+		s.source[name] = "cli"
+		if w := customWarning(name); w != "" {
+			s.warns = append(s.warns, fmt.Sprintf("-s %s: %s", name, w))
+		}
+		return nil
 	}
 	v, err := d.parseText(val)
 	if err == nil {
@@ -307,8 +383,95 @@ func (s *Settings) SetFromCLI(kv string) error {
 	return nil
 }
 
-func unknownSetting(name string) error {
-	return fmt.Errorf("%w %q%s", errNotFound, name, didYouMean(name, allNames))
+// customNameRe is the form of a custom setting's name: UPPER_CASE, as
+// Scrapy's settings and every settings.py's are.
+var customNameRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// checkCustomName accepts name as a custom setting (an UPPER_CASE name the
+// table does not know) or says why not: a name that is not UPPER_CASE is
+// an unknown setting (with the known one it may stand for).
+func checkCustomName(name string) error {
+	if !customNameRe.MatchString(name) {
+		if hint := didYouMean(name, allNames); hint != "" {
+			return fmt.Errorf("%w %q%s", errNotFound, name, hint)
+		}
+		return fmt.Errorf("%w %q: a custom setting's name is UPPER_CASE (letters, digits and _, starting with a letter), such as %s",
+			errNotFound, name, customExample(name))
+	}
+	return nil
+}
+
+// refused says why a custom setting is one of Scrapy's that spiderrun
+// refuses (ScrapyRefused), unless v is the value it accepts anyway.
+func refused(name string, v any) error {
+	sc, ok := scrapyByName[name]
+	if !ok || sc.Status != ScrapyRefused || reflect.DeepEqual(v, sc.Unless) {
+		return nil
+	}
+	return fmt.Errorf("Scrapy's %s is not supported: %s", name, sc.Why)
+}
+
+// customExample turns a malformed name into an UPPER_CASE one for the
+// error message (my-limit → MY_LIMIT).
+func customExample(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(name) {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0:
+			b.WriteByte('_')
+		}
+	}
+	ex := strings.Trim(b.String(), "_")
+	if ex == "" || ex[0] < 'A' || ex[0] > 'Z' {
+		ex = "MY_" + ex
+	}
+	return strings.TrimSuffix(ex, "_")
+}
+
+// customWarning is the warning for a custom setting whose name is within a
+// small edit distance of a known setting's (one edit for names shorter
+// than 8 characters, two otherwise), or "". Scrapy's settings that are
+// accepted and ignored are known names: they get no warning.
+func customWarning(name string) string {
+	if _, ok := scrapyByName[name]; ok {
+		return ""
+	}
+	limit := 2
+	if len(name) < 8 {
+		limit = 1
+	}
+	best, bestD := "", limit+1
+	for _, c := range allNames {
+		if d := levenshtein(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("unknown setting %q kept as a custom setting (did you mean %q?)", name, best)
+}
+
+// customText is the value of a custom setting given with -s: the text read
+// as a YAML value (5 is a number, true a boolean, [a, b] a list, {k: v} a
+// mapping), else the text itself; an empty value is the empty string.
+func customText(val string) any {
+	t := strings.TrimSpace(val)
+	if t == "" {
+		return ""
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(t), &n); err != nil || len(n.Content) != 1 {
+		return val
+	}
+	d := newDecoder("-s", "", []byte(t), &n)
+	v, ok := d.generic(n.Content[0], "")
+	if !ok || len(d.errs) > 0 {
+		return val
+	}
+	return v
 }
 
 // validate checks range, enum and the setting's own Check.
@@ -550,7 +713,7 @@ func (s *Settings) decodeNode(d *decoder, n *yaml.Node, path string) {
 		fp := joinPath(path, p.key)
 		def, ok := defByName[p.key]
 		if !ok {
-			d.errorf(p.kn, fp, "unknown setting %q%s", p.key, didYouMean(p.key, allNames))
+			s.decodeCustom(d, p.kn, p.val, p.key, fp)
 			continue
 		}
 		if other, dup := seen[def.Name]; dup {
@@ -576,6 +739,35 @@ func (s *Settings) decodeNode(d *decoder, n *yaml.Node, path string) {
 		}
 		s.values[def.Name] = v
 		s.source[def.Name] = "spec"
+	}
+}
+
+// decodeCustom reads one custom setting of the spec's `settings:` (a name
+// the table does not know; see Settings): its JSON-like value as the YAML
+// gives it, a warning when its name is close to a known setting's.
+func (s *Settings) decodeCustom(d *decoder, kn, vn *yaml.Node, name, path string) {
+	if err := checkCustomName(name); err != nil {
+		d.errorf(kn, path, "%v", err)
+		return
+	}
+	r := d.resolve(vn)
+	if r == nil {
+		return
+	}
+	v, ok := d.generic(r, path)
+	if !ok {
+		return
+	}
+	d.pos[path] = Position{r.Line, r.Column}
+	if err := refused(name, v); err != nil {
+		d.errorf(r, path, "%v", err)
+		return
+	}
+	s.values[name] = v
+	s.source[name] = "spec"
+	if w := customWarning(name); w != "" {
+		e := &Error{File: d.file, Line: kn.Line, Col: kn.Column, Path: path, Msg: w}
+		s.warns = append(s.warns, e.Error())
 	}
 }
 

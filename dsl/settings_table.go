@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -19,8 +20,8 @@ var table = []SettingDef{
 		Doc: "Maximum number of requests in flight to one domain (download slot)."},
 	{Name: "CONCURRENT_ITEMS", Kind: KindInt, Default: 100, Min: minOf(1),
 		Doc: "Maximum number of items processed by the pipelines at once, per response."},
-	{Name: "SCRAPER_SLOT_MAX_ACTIVE_SIZE", Kind: KindSize, Default: int64(100_000), Min: minOf(1),
-		Doc: "Stop fetching while responses waiting for or in callbacks hold more than this many bytes (Scrapy's setting; Scrapy defaults to 5 MB). Smaller here because JavaScript callbacks run one at a time on one event loop: responses queued beyond what it can parse only cost memory (20 000-page benchmark: peak RSS 215 MB with 5 MB, 56 MB with 100 KB, same pages/s). Callbacks waiting on other requests' results (ResultHolder) never deadlock on it: the engine lets the requests they wait for through."},
+	{Name: "SCRAPER_SLOT_MAX_ACTIVE_SIZE", Kind: KindSize, Default: int64(1_000_000), Min: minOf(1),
+		Doc: "Stop fetching while responses waiting for or in callbacks hold more than this many bytes (Scrapy's setting). 1 MB here, 5 MB in Scrapy: JavaScript callbacks run one at a time on one event loop, so responses queued beyond what it can work through only cost memory, while too small a bound stops the downloads whenever a burst of responses arrives at once (the earlier default, 100 KB, is about 4 pages of 25 KB: at 50 ms of server latency the engine stopped fetching; 1 MB, about 40 such pages, measured +26 % pages/s there and the same peak RSS on the 20 000-page benchmark, specs/benchmarks.md). Callbacks waiting on other requests' results (ResultHolder) never deadlock on it: the engine lets the requests they wait for through."},
 	{Name: "DOWNLOAD_DELAY", Kind: KindDuration, Default: time.Duration(0),
 		Doc: "Delay between two requests to the same domain. A number is seconds (0.5), or a duration (\"500ms\")."},
 	{Name: "RANDOMIZE_DOWNLOAD_DELAY", Kind: KindBool, Default: true,
@@ -99,6 +100,8 @@ var table = []SettingDef{
 		Doc: "Follow <meta http-equiv=\"refresh\"> redirects."},
 	{Name: "METAREFRESH_MAXDELAY", Kind: KindDuration, Default: 100 * time.Second,
 		Doc: "Meta refreshes with a longer delay are not followed."},
+	{Name: "METAREFRESH_IGNORE_TAGS", Kind: KindStrings, Default: []string{},
+		Doc: "Elements whose content is not searched for <meta http-equiv=\"refresh\"> (e.g. [noscript]), as in Scrapy."},
 	{Name: "HTTPERROR_ALLOWED_CODES", Kind: KindInts, Default: []int{}, Check: httpCodes,
 		Doc: "Non-2xx statuses passed to callbacks instead of becoming HttpError failures."},
 	{Name: "HTTPERROR_ALLOW_ALL", Kind: KindBool, Default: false,
@@ -147,6 +150,8 @@ var table = []SettingDef{
 		Doc: "Close the spider (reason closespider_timeout_no_item) when no item was scraped for this long. 0 = off."},
 	{Name: "MAX_IDLE_TIME_BEFORE_CLOSE", Kind: KindDuration, Default: time.Duration(0),
 		Doc: "RedisSpider: close (reason idle) after this long with no work anywhere. 0 = wait forever."},
+	{Name: "SHUTDOWN_GRACE_PERIOD", Kind: KindDuration, Default: 10 * time.Second, Check: positiveDuration,
+		Doc: "After a first SIGINT or SIGTERM (or a close asked for by CLOSESPIDER_* or spider.close), how long requests in flight and running callbacks may take to finish before they are cancelled; feeds are flushed and the JOBDIR saved either way. A second signal aborts at once. Not in Scrapy (whose graceful stop waits without a bound); a name Scrapy does not use."},
 
 	// JavaScript.
 	{Name: "JS_TIMEOUT", Kind: KindDuration, Default: 30 * time.Second, Check: positiveDuration,
@@ -159,6 +164,12 @@ var table = []SettingDef{
 	// Output, logs, stats.
 	{Name: "FEEDS", Kind: KindMap, Default: []KV{}, Check: feedsSetting,
 		Doc: "Feed exports as in Scrapy (URI → options); the spec's feeds: key is the checked form of the same thing."},
+	{Name: "FEED_EXPORT_FIELDS", Kind: KindStrings, Default: []string{},
+		Doc: "Fields exported by every feed (-o, FEEDS, feeds:) that does not list its own fields, in this order. Empty = every field, in item order (CSV: the first item's)."},
+	{Name: "FEED_EXPORT_ENCODING", Kind: KindString, Default: "",
+		Doc: "Encoding of every feed that does not set its own encoding: a Python codec name as Scrapy users write it (latin-1, utf_8, cp1251) or a WHATWG label. Empty = UTF-8 (what the settings.py of `scrapy startproject` sets; Scrapy's own default writes JSON with \\u escapes)."},
+	{Name: "FEED_EXPORT_INDENT", Kind: KindInt, Default: 0,
+		Doc: "Spaces per level in json and xml feeds that do not set their own indent; 0 (or negative) = one item per line. jsonlines and csv ignore it."},
 	{Name: "LOG_LEVEL", Kind: KindEnum, Default: "INFO", Enum: []string{"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
 		Doc: "Lowest level of log messages written (to stderr, or LOG_FILE). The final stats are printed at INFO, so at WARNING and above they are not shown. `-L LEVEL` sets it."},
 	{Name: "LOG_ENABLED", Kind: KindBool, Default: true,
@@ -227,6 +238,12 @@ var table = []SettingDef{
 		Doc: "A WebSocket message equal to this ends the conversation (scrapy_cffi's convention)."},
 	{Name: "WS_IDLE_TIMEOUT", Kind: KindDuration, Default: 60 * time.Second,
 		Doc: "A WebSocket connection with no message for this long is closed. 0 = never."},
+
+	// Go runtime (the process's garbage collector: the first crawl of a process sets it).
+	{Name: "GC_HEAP_TARGET", Kind: KindSize, Default: int64(40 << 20),
+		Doc: "Heap size the Go garbage collector lets the crawl reach before collecting, however little of it is live: a crawl keeps little (the pages in callbacks, the queue) but allocates a lot, and Go's default (GOGC=100, collect at twice the live data) collected every few dozen pages. Once half of it is live the collector runs as Go's default again, so the heap never exceeds the larger of this and twice the live data. 0 = Go's default throughout. GOGC in the environment wins over it. Not in Scrapy."},
+	{Name: "GC_MEMORY_LIMIT", Kind: KindSize, Default: int64(0),
+		Doc: "Soft memory limit of the Go runtime (Go's GOMEMLIMIT): near it the garbage collector runs more often (up to half the CPU) to stay under it. 0 = derived: 90 % of MEMUSAGE_LIMIT_MB when that is set (and at least 64 MiB), else three quarters of the memory available (the smaller of the cgroup's limit and the physical memory; none where neither can be read). GOMEMLIMIT in the environment wins over it (GOMEMLIMIT=off: no limit). Not in Scrapy."},
 }
 
 func minOf(v float64) *float64 { return &v }
@@ -345,4 +362,180 @@ func logFormat(v any) error {
 		return nil
 	}
 	return fmt.Errorf("%q: want text or json", s)
+}
+
+// ScrapyStatus says what spiderrun does with one of Scrapy's settings that
+// its table does not implement (the table's own Scrapy names are
+// implemented: same name, same meaning).
+type ScrapyStatus string
+
+// Statuses of ScrapySettings.
+const (
+	// ScrapyIgnored settings are accepted (kept as custom settings, visible
+	// in spider.settings) and change nothing: Scrapy-only machinery a
+	// settings.py carries along (Twisted, Python class paths, the project
+	// layout), or a knob whose behaviour is fixed here.
+	ScrapyIgnored ScrapyStatus = "ignored"
+	// ScrapyRefused settings are errors: ignoring them would change the
+	// crawl the user asked for. Why says what to use instead. A refused
+	// setting whose Unless is set is accepted (and ignored) with that
+	// value, Scrapy's default.
+	ScrapyRefused ScrapyStatus = "refused"
+)
+
+// ScrapySetting classifies one of Scrapy 2.8's default settings that the
+// table does not implement.
+type ScrapySetting struct {
+	Name   string
+	Status ScrapyStatus
+	Why    string // for users: why, and what to use instead
+	// Unless, for a refused setting, is the value (JSON-like, as the spec or
+	// -s gives it) that is accepted anyway: Scrapy's default, which a
+	// settings.py copied whole carries.
+	Unless any
+}
+
+// scrapySettings classifies every setting of Scrapy 2.8's
+// default_settings.py (testdata/reference/settings/expected.json) that the
+// table does not have; TestScrapySettingsClassified keeps both complete,
+// and specs/settings.md lists them.
+var scrapySettings = []ScrapySetting{
+	// Twisted and the Python process.
+	{Name: "TWISTED_REACTOR", Status: ScrapyIgnored, Why: "no Twisted reactor: the engine runs on goroutines."},
+	{Name: "ASYNCIO_EVENT_LOOP", Status: ScrapyIgnored, Why: "no asyncio loop: the engine runs on goroutines, JavaScript on one event loop per spider."},
+	{Name: "REACTOR_THREADPOOL_MAXSIZE", Status: ScrapyIgnored, Why: "no Twisted thread pool (DNS resolution runs on goroutines)."},
+	{Name: "DNS_RESOLVER", Status: ScrapyIgnored, Why: "a Python class: host names are resolved by Go's resolver (DNS_TIMEOUT applies)."},
+	{Name: "DNSCACHE_ENABLED", Status: ScrapyIgnored, Why: "Go's resolver and connection reuse stand in for Scrapy's DNS cache."},
+	{Name: "DNSCACHE_SIZE", Status: ScrapyIgnored, Why: "see DNSCACHE_ENABLED."},
+	{Name: "TELNETCONSOLE_ENABLED", Status: ScrapyIgnored, Why: "no telnet console (`spiderrun shell` is the interactive tool)."},
+	{Name: "TELNETCONSOLE_HOST", Status: ScrapyIgnored, Why: "no telnet console."},
+	{Name: "TELNETCONSOLE_PORT", Status: ScrapyIgnored, Why: "no telnet console."},
+	{Name: "TELNETCONSOLE_USERNAME", Status: ScrapyIgnored, Why: "no telnet console."},
+	{Name: "TELNETCONSOLE_PASSWORD", Status: ScrapyIgnored, Why: "no telnet console."},
+	{Name: "MEMDEBUG_ENABLED", Status: ScrapyIgnored, Why: "Python's gc/trackref debugging; use --cpuprofile/--memprofile."},
+	{Name: "MEMDEBUG_NOTIFY", Status: ScrapyIgnored, Why: "no mail: see MEMDEBUG_ENABLED."},
+
+	// The Scrapy project and its command line.
+	{Name: "BOT_NAME", Status: ScrapyIgnored, Why: "Scrapy puts it in its default USER_AGENT and log lines; set USER_AGENT."},
+	{Name: "SPIDER_MODULES", Status: ScrapyIgnored, Why: "a spider is a spec file, not a Python module."},
+	{Name: "NEWSPIDER_MODULE", Status: ScrapyIgnored, Why: "`spiderrun new` writes the spider where it is run."},
+	{Name: "COMMANDS_MODULE", Status: ScrapyIgnored, Why: "no custom Python commands."},
+	{Name: "SPIDER_LOADER_CLASS", Status: ScrapyIgnored, Why: "a Python class: spiders are loaded from their spec."},
+	{Name: "SPIDER_LOADER_WARN_ONLY", Status: ScrapyIgnored, Why: "see SPIDER_LOADER_CLASS."},
+	{Name: "TEMPLATES_DIR", Status: ScrapyIgnored, Why: "`spiderrun new` templates are built in (--template)."},
+	{Name: "EDITOR", Status: ScrapyIgnored, Why: "no `scrapy edit` command."},
+	{Name: "SPIDER_CONTRACTS", Status: ScrapyIgnored, Why: "no `scrapy check` contracts (`spiderrun validate` checks specs)."},
+	{Name: "SPIDER_CONTRACTS_BASE", Status: ScrapyIgnored, Why: "see SPIDER_CONTRACTS."},
+	{Name: "DEFAULT_ITEM_CLASS", Status: ScrapyIgnored, Why: "items are plain JavaScript objects."},
+	{Name: "ITEM_PROCESSOR", Status: ScrapyIgnored, Why: "a Python class: pipelines are run by the engine (spec pipelines:)."},
+	{Name: "STATS_CLASS", Status: ScrapyIgnored, Why: "a Python class: stats are kept in memory and dumped as Scrapy's (STATS_DUMP, --stats-json)."},
+	{Name: "SCHEDULER_DEBUG", Status: ScrapyIgnored, Why: "requests that cannot be serialized are an error here, never silently kept in memory."},
+	{Name: "LOG_DATEFORMAT", Status: ScrapyIgnored, Why: "text logs use Scrapy's default date format; LOG_FORMAT json writes RFC 3339 times."},
+	{Name: "LOG_ENCODING", Status: ScrapyIgnored, Why: "logs are written in UTF-8."},
+	{Name: "LOG_FORMATTER", Status: ScrapyIgnored, Why: "a Python class: the Crawled/Scraped/Dropped lines keep Scrapy's default wording."},
+	{Name: "LOG_SHORT_NAMES", Status: ScrapyIgnored, Why: "log lines name the component as [spiderrun]."},
+	{Name: "LOG_STDOUT", Status: ScrapyIgnored, Why: "there is no Python print to redirect: console.log goes to the log."},
+	{Name: "MAIL_FROM", Status: ScrapyIgnored, Why: "no mail sender."},
+	{Name: "MAIL_HOST", Status: ScrapyIgnored, Why: "no mail sender."},
+	{Name: "MAIL_PORT", Status: ScrapyIgnored, Why: "no mail sender."},
+	{Name: "MAIL_USER", Status: ScrapyIgnored, Why: "no mail sender."},
+	{Name: "MAIL_PASS", Status: ScrapyIgnored, Why: "no mail sender."},
+	{Name: "MEMUSAGE_NOTIFY_MAIL", Status: ScrapyIgnored, Why: "no mail sender: MEMUSAGE_WARNING_MB logs a warning."},
+	{Name: "STATSMAILER_RCPTS", Status: ScrapyIgnored, Why: "no mail sender: use --stats-json."},
+
+	// Components named by Python class paths.
+	{Name: "DOWNLOADER", Status: ScrapyIgnored, Why: "a Python class: the Go downloader is the only one."},
+	{Name: "DOWNLOADER_HTTPCLIENTFACTORY", Status: ScrapyIgnored, Why: "a Twisted class: see DOWNLOADER."},
+	{Name: "DOWNLOADER_CLIENTCONTEXTFACTORY", Status: ScrapyIgnored, Why: "a Twisted class: TLS is Go's crypto/tls or the IMPERSONATE profile's (TLS_VERIFY turns verification off)."},
+	{Name: "DOWNLOADER_CLIENT_TLS_CIPHERS", Status: ScrapyIgnored, Why: "cipher suites are Go's, or the IMPERSONATE profile's."},
+	{Name: "DOWNLOADER_CLIENT_TLS_METHOD", Status: ScrapyIgnored, Why: "TLS 1.2 and 1.3 are negotiated (Go's crypto/tls or the IMPERSONATE profile)."},
+	{Name: "DOWNLOADER_CLIENT_TLS_VERBOSE_LOGGING", Status: ScrapyIgnored, Why: "the negotiated protocol is on each response (response.protocol)."},
+	{Name: "DOWNLOADER_STATS", Status: ScrapyIgnored, Why: "downloader stats are always kept."},
+	{Name: "DOWNLOADER_MIDDLEWARES_BASE", Status: ScrapyIgnored, Why: "Scrapy's built-in list: the built-ins run in Scrapy's order and are switched by their own settings (RETRY_ENABLED, REDIRECT_ENABLED, COOKIES_ENABLED, ...)."},
+	{Name: "SPIDER_MIDDLEWARES_BASE", Status: ScrapyIgnored, Why: "see DOWNLOADER_MIDDLEWARES_BASE."},
+	{Name: "EXTENSIONS_BASE", Status: ScrapyIgnored, Why: "see DOWNLOADER_MIDDLEWARES_BASE (CLOSESPIDER_*, MEMUSAGE_*, LOGSTATS_INTERVAL)."},
+	{Name: "ITEM_PIPELINES_BASE", Status: ScrapyIgnored, Why: "empty in Scrapy too."},
+	{Name: "DOWNLOAD_HANDLERS_BASE", Status: ScrapyIgnored, Why: "see DOWNLOAD_HANDLERS."},
+	{Name: "FEED_EXPORTERS_BASE", Status: ScrapyIgnored, Why: "see FEED_EXPORTERS."},
+	{Name: "FEED_STORAGES_BASE", Status: ScrapyIgnored, Why: "see FEED_STORAGES."},
+	{Name: "DOWNLOADER_MIDDLEWARES", Status: ScrapyRefused, Unless: map[string]any{},
+		Why: "middlewares are JavaScript functions: list them under the spec's downloader_middlewares: key (the built-ins are switched by their own settings)."},
+	{Name: "SPIDER_MIDDLEWARES", Status: ScrapyRefused, Unless: map[string]any{},
+		Why: "middlewares are JavaScript functions: list them under the spec's spider_middlewares: key."},
+	{Name: "ITEM_PIPELINES", Status: ScrapyRefused, Unless: map[string]any{},
+		Why: "pipelines are JavaScript functions: list them under the spec's pipelines: key."},
+	{Name: "EXTENSIONS", Status: ScrapyRefused, Unless: map[string]any{},
+		Why: "extensions are Python classes: connect JavaScript functions to signals under the spec's hooks: key."},
+	{Name: "DOWNLOAD_HANDLERS", Status: ScrapyRefused, Unless: map[string]any{},
+		Why: "download handlers are Python classes: http, https, ws and wss are built in."},
+	{Name: "FEED_EXPORTERS", Status: ScrapyRefused, Unless: map[string]any{},
+		Why: "exporters are Python classes: the formats are jsonlines, json, csv and xml."},
+	{Name: "FEED_STORAGES", Status: ScrapyRefused, Unless: map[string]any{},
+		Why: "storages are Python classes: feeds are local files, file:// URLs or - (standard output)."},
+	{Name: "DUPEFILTER_CLASS", Status: ScrapyRefused, Unless: "scrapy.dupefilters.RFPDupeFilter",
+		Why: "a Python class: choose the filter with DUPEFILTER (exact | bloom) and where it lives with SCHEDULER; DONT_FILTER turns it off."},
+	{Name: "REQUEST_FINGERPRINTER_CLASS", Status: ScrapyRefused, Unless: "scrapy.utils.request.RequestFingerprinter",
+		Why: "a Python class: requests are fingerprinted as Scrapy's default fingerprinter does."},
+	{Name: "REQUEST_FINGERPRINTER_IMPLEMENTATION", Status: ScrapyIgnored, Why: "fingerprints are always Scrapy's \"2.7\" implementation (what `scrapy startproject` sets)."},
+	{Name: "SCHEDULER_DISK_QUEUE", Status: ScrapyIgnored, Why: "a Python class: the JOBDIR queue orders requests by priority (DEPTH_PRIORITY: 1 crawls breadth-first)."},
+	{Name: "SCHEDULER_MEMORY_QUEUE", Status: ScrapyIgnored, Why: "a Python class: the memory queue orders requests by priority (DEPTH_PRIORITY: 1 crawls breadth-first)."},
+	{Name: "SCHEDULER_PRIORITY_QUEUE", Status: ScrapyIgnored, Why: "a Python class: the queues are priority queues, with per-domain slots in the downloader."},
+	{Name: "ROBOTSTXT_PARSER", Status: ScrapyIgnored, Why: "robots.txt is parsed by a port of Protego, Scrapy's default parser."},
+	{Name: "REFERRER_POLICY", Status: ScrapyRefused, Unless: "scrapy.spidermiddlewares.referer.DefaultReferrerPolicy",
+		Why: "only Scrapy's default policy is implemented (REFERER_ENABLED: false sends no Referer); set the Referer header of requests to do otherwise."},
+	{Name: "CONCURRENT_REQUESTS_PER_IP", Status: ScrapyRefused, Unless: int64(0),
+		Why: "download slots are per domain: use CONCURRENT_REQUESTS_PER_DOMAIN (0, Scrapy's default, is accepted)."},
+	{Name: "AJAXCRAWL_ENABLED", Status: ScrapyRefused, Unless: false,
+		Why: "Google's retired AJAX crawling scheme (#!) is not implemented."},
+	{Name: "COMPRESSION_ENABLED", Status: ScrapyRefused, Unless: true,
+		Why: "responses are always requested compressed and decompressed (gzip, deflate, br, zstd); set the request's Accept-Encoding header to ask for identity."},
+	{Name: "HTTPPROXY_ENABLED", Status: ScrapyIgnored, Why: "proxies come from PROXIES and the request's proxies only, never from the environment; an empty PROXIES means no proxy."},
+	{Name: "HTTPPROXY_AUTH_ENCODING", Status: ScrapyIgnored, Why: "credentials in a proxy URL are sent as UTF-8."},
+
+	// Feeds.
+	{Name: "FEED_URI_PARAMS", Status: ScrapyRefused, Unless: nil,
+		Why: "a Python function: feed paths take %(name)s (the spider's name), %(time)s (the start time, as 2026-12-07T06-16-00) and %(ARG)s for each spider argument (-a ARG=...)."},
+	{Name: "FEED_EXPORT_BATCH_ITEM_COUNT", Status: ScrapyRefused, Unless: int64(0),
+		Why: "batched feeds (%(batch_id)d) are not implemented: one file per feed."},
+	{Name: "FEED_STORE_EMPTY", Status: ScrapyIgnored, Why: "set store_empty on each feed (feeds:, FEEDS); -o writes the empty document, as Scrapy 2.9 does by default."},
+	{Name: "FEED_TEMPDIR", Status: ScrapyIgnored, Why: "feeds are written in place, not through a temporary file."},
+	{Name: "FEED_STORAGE_FTP_ACTIVE", Status: ScrapyIgnored, Why: "no FTP feed storage."},
+	{Name: "FEED_STORAGE_S3_ACL", Status: ScrapyIgnored, Why: "no S3 feed storage."},
+	{Name: "FEED_STORAGE_GCS_ACL", Status: ScrapyIgnored, Why: "no Google Cloud Storage feed storage."},
+	{Name: "FILES_STORE_S3_ACL", Status: ScrapyIgnored, Why: "no media pipelines (FilesPipeline): download files from a callback."},
+	{Name: "FILES_STORE_GCS_ACL", Status: ScrapyIgnored, Why: "no media pipelines."},
+	{Name: "IMAGES_STORE_S3_ACL", Status: ScrapyIgnored, Why: "no media pipelines (ImagesPipeline)."},
+	{Name: "IMAGES_STORE_GCS_ACL", Status: ScrapyIgnored, Why: "no media pipelines."},
+	{Name: "GCS_PROJECT_ID", Status: ScrapyIgnored, Why: "no Google Cloud Storage."},
+	{Name: "FTP_USER", Status: ScrapyIgnored, Why: "no ftp:// downloads or feeds."},
+	{Name: "FTP_PASSWORD", Status: ScrapyIgnored, Why: "no ftp:// downloads or feeds."},
+	{Name: "FTP_PASSIVE_MODE", Status: ScrapyIgnored, Why: "no ftp:// downloads or feeds."},
+
+	// HTTP cache.
+	{Name: "HTTPCACHE_POLICY", Status: ScrapyRefused, Unless: "scrapy.extensions.httpcache.DummyPolicy",
+		Why: "only Scrapy's default DummyPolicy (cache every response, HTTPCACHE_EXPIRATION_SECS) is implemented, not RFC2616Policy."},
+	{Name: "HTTPCACHE_STORAGE", Status: ScrapyIgnored, Why: "a Python class: responses are stored on disk under HTTPCACHE_DIR in spiderrun's own layout."},
+	{Name: "HTTPCACHE_DBM_MODULE", Status: ScrapyIgnored, Why: "see HTTPCACHE_STORAGE."},
+	{Name: "HTTPCACHE_GZIP", Status: ScrapyIgnored, Why: "see HTTPCACHE_STORAGE."},
+	{Name: "HTTPCACHE_ALWAYS_STORE", Status: ScrapyIgnored, Why: "an RFC2616Policy option: DummyPolicy stores every response."},
+	{Name: "HTTPCACHE_IGNORE_RESPONSE_CACHE_CONTROLS", Status: ScrapyIgnored, Why: "an RFC2616Policy option (see HTTPCACHE_POLICY)."},
+	{Name: "HTTPCACHE_IGNORE_SCHEMES", Status: ScrapyIgnored, Why: "only http and https responses are cached."},
+	{Name: "HTTPCACHE_IGNORE_MISSING", Status: ScrapyRefused, Unless: false,
+		Why: "requests missing from the cache are always downloaded."},
+}
+
+var scrapyByName = map[string]*ScrapySetting{}
+
+func init() {
+	for i := range scrapySettings {
+		scrapyByName[scrapySettings[i].Name] = &scrapySettings[i]
+	}
+}
+
+// ScrapySettings returns the classification of Scrapy's settings that the
+// table does not implement, sorted by name.
+func ScrapySettings() []ScrapySetting {
+	out := append([]ScrapySetting(nil), scrapySettings...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }

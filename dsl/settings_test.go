@@ -109,7 +109,7 @@ func TestSetFromCLI(t *testing.T) {
 		{kv: "AUTOTHROTTLE_TARGET_CONCURRENCY=2.5", name: "AUTOTHROTTLE_TARGET_CONCURRENCY", want: 2.5},
 		{kv: "CONCURRENT_REQUESTS=sixteen", wantErr: `-s CONCURRENT_REQUESTS: expected an integer, got "sixteen"`},
 		{kv: "CONCURRENT_REQUESTS=0", wantErr: "-s CONCURRENT_REQUESTS: must be at least 1, got 0"},
-		{kv: "CONCURENT_REQUESTS=3", wantErr: `-s CONCURENT_REQUESTS: unknown setting "CONCURENT_REQUESTS" (did you mean "CONCURRENT_REQUESTS"?)`},
+		{kv: "concurent_requests=3", wantErr: `-s concurent_requests: unknown setting "concurent_requests" (did you mean "CONCURRENT_REQUESTS"?)`},
 		{kv: "CONCURRENT_REQUESTS", wantErr: `-s "CONCURRENT_REQUESTS": expected KEY=VALUE`},
 		{kv: "DOWNLOAD_DELAY=-1", wantErr: "-s DOWNLOAD_DELAY: must not be negative, got -1s"},
 		{kv: "DOWNLOAD_DELAY=soon", wantErr: `-s DOWNLOAD_DELAY: invalid duration "soon" (write seconds such as 0.5, or "500ms", "2s", "1m")`},

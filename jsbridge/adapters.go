@@ -10,6 +10,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
@@ -101,7 +102,7 @@ func (p *jsPipeline) ProcessItem(ctx context.Context, it *crawl.Item) (*crawl.It
 			return invResult{err: s.jsError(exc, where, "")}
 		}
 		if !present(val) {
-			return invResult{err: &pipeline.DropError{Reason: p.fn + " returned " + typeName(val)}}
+			return invResult{err: &pipeline.DropError{Reason: p.fn + " returned " + jsvalue.TypeName(val)}}
 		}
 		out, err := s.exporter().item(val)
 		if err != nil {
@@ -152,7 +153,7 @@ func (s *Spider) DownloaderMiddleware(processRequest, processResponse, processEx
 }
 
 // result converts a middleware's return value.
-func (m *DownloaderMiddleware) result(where string, req *crawl.Request, orig *crawl.Response, exc, val goja.Value) invResult {
+func (m *DownloaderMiddleware) result(where string, req *crawl.Request, reqObj *goja.Object, orig *crawl.Response, exc, val goja.Value) invResult {
 	s := m.s
 	if exc != nil {
 		if s.isIgnoreRequest(exc) {
@@ -168,7 +169,10 @@ func (m *DownloaderMiddleware) result(where string, req *crawl.Request, orig *cr
 		if j.r == orig {
 			return invResult{val: middleware.Result{}}
 		}
-		if j.r.Request == nil {
+		// A response built for this very request object (new Response({
+		// request}), response.replace()) answers req itself: the Go request
+		// the engine tracks, with what the middleware changed written back.
+		if ro, ok := j.cache["request"].(*goja.Object); j.r.Request == nil || (ok && ro == reqObj) {
 			j.r.Request = req
 		}
 		return invResult{val: middleware.Result{Response: j.r}}
@@ -184,7 +188,7 @@ func (m *DownloaderMiddleware) result(where string, req *crawl.Request, orig *cr
 		}
 		return invResult{val: middleware.Result{Request: r}}
 	}
-	return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: fmt.Sprintf("%s returned a %s; want nothing, a Request or a Response", where, typeName(val))}}
+	return invResult{err: &Error{Where: where, URL: req.URL, Type: "TypeError", Message: fmt.Sprintf("%s returned a %s; want nothing, a Request or a Response", where, jsvalue.TypeName(val))}}
 }
 
 // ProcessRequest implements middleware.RequestProcessor.
@@ -201,7 +205,7 @@ func (m *DownloaderMiddleware) ProcessRequest(ctx context.Context, req *crawl.Re
 	}, func(exc, val goja.Value) invResult {
 		// Scrapy middlewares change the request in place and return
 		// nothing: carry those changes back.
-		return m.finish(where, req, reqObj, nil, m.result(where, req, nil, exc, val))
+		return m.finish(where, req, reqObj, nil, m.result(where, req, reqObj, nil, exc, val))
 	})
 	if res.err != nil {
 		return middleware.Result{}, res.err
@@ -315,7 +319,7 @@ func (m *DownloaderMiddleware) ProcessResponse(ctx context.Context, req *crawl.R
 		}
 		return []goja.Value{reqObj, respObj}
 	}, func(exc, val goja.Value) invResult {
-		return m.finish(where, req, reqObj, respJS, m.result(where, req, resp, exc, val))
+		return m.finish(where, req, reqObj, respJS, m.result(where, req, reqObj, resp, exc, val))
 	})
 	if res.err != nil {
 		return middleware.Result{}, res.err
@@ -396,7 +400,7 @@ func (m *DownloaderMiddleware) ProcessException(ctx context.Context, req *crawl.
 		}
 		return []goja.Value{reqObj, fo}
 	}, func(exc, val goja.Value) invResult {
-		return m.finish(where, req, reqObj, nil, m.result(where, req, nil, exc, val))
+		return m.finish(where, req, reqObj, nil, m.result(where, req, reqObj, nil, exc, val))
 	})
 	if res.err != nil {
 		return middleware.Result{}, res.err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/crawlspider"
 	"github.com/spiderrun/spiderrun/runtime/extract"
@@ -47,7 +48,7 @@ func (h *CrawlHooks) ProcessLinks(ctx context.Context, name string, links []extr
 		}
 		o, ok := val.(*goja.Object)
 		if !ok || o.ClassName() != "Array" {
-			return invResult{err: &Error{Where: where, Type: "TypeError", Message: where + " must return an array of links, got a " + typeName(val)}}
+			return invResult{err: &Error{Where: where, Type: "TypeError", Message: where + " must return an array of links, got a " + jsvalue.TypeName(val)}}
 		}
 		n := int(o.Get("length").ToInteger())
 		out := make([]extract.Link, 0, n)

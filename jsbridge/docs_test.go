@@ -1,7 +1,6 @@
 package jsbridge
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -11,16 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
 
+	"github.com/spiderrun/spiderrun/internal/doctest"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
@@ -45,108 +42,26 @@ import (
 // pipelines=clean spider_middlewares=process_start:mark) wire it like the
 // spec keys of the same names.
 
-// docBlock is one fenced code block of a markdown file.
-type docBlock struct {
-	file  string // path relative to the repository root
-	line  int    // line of the first code line
-	lang  string // js, ts, yaml (normalised)
-	code  string
-	attrs map[string]string
-	items []string // `// item: {...}` lines
-	count int      // `// items: N`, or -1
-	// kind and reason come from a `<!-- doc-test: kind (reason) -->` line
-	// right before the fence.
-	kind, reason string
-	// name is the file the block shows, from its first line (`// quotes.js`,
-	// `# spider.yaml`).
-	name string
-}
-
-func (b docBlock) String() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
-
-var (
-	docDirective = regexp.MustCompile(`^<!-- doc-test: ([a-z]+)(?: \((.+)\))? -->$`)
-	docFileName  = regexp.MustCompile(`^(?://|#) ([\w./-]+\.(?:js|mjs|cjs|ts|ya?ml))$`)
-	docLangs     = map[string]string{"js": "js", "javascript": "js", "mjs": "js", "ts": "ts", "typescript": "ts", "yaml": "yaml", "yml": "yaml"}
-)
+// docBlock is one fenced code block of a markdown file (internal/doctest).
+type docBlock = doctest.Block
 
 // docFiles are the markdown files whose code blocks are executed.
 func docFiles(t *testing.T) []string {
 	t.Helper()
-	specs, err := filepath.Glob("../specs/*.md")
-	if err != nil || len(specs) < 10 {
-		t.Fatalf("specs/*.md: %d files (%v)", len(specs), err)
-	}
-	return append([]string{"../README.md"}, specs...)
-}
-
-// readDocBlocks returns the fenced blocks of path in a language of
-// docLangs (indented fences included).
-func readDocBlocks(t *testing.T, path string) []docBlock {
-	t.Helper()
-	f, err := os.Open(path)
+	files, err := doctest.Files("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	rel := strings.TrimPrefix(filepath.ToSlash(path), "../")
-	var blocks []docBlock
-	var cur *docBlock
-	var code strings.Builder
-	inFence, prev := false, ""
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case !inFence && strings.HasPrefix(trimmed, "```"):
-			inFence = true
-			info := strings.Fields(strings.TrimPrefix(trimmed, "```"))
-			if len(info) == 0 || docLangs[info[0]] == "" {
-				break
-			}
-			cur = &docBlock{file: rel, line: n + 1, lang: docLangs[info[0]], attrs: map[string]string{}, count: -1}
-			for _, kv := range info[1:] {
-				k, v, _ := strings.Cut(kv, "=")
-				cur.attrs[k] = v
-			}
-			if m := docDirective.FindStringSubmatch(prev); m != nil {
-				cur.kind, cur.reason = m[1], m[2]
-			} else if strings.Contains(prev, "doc-test") {
-				t.Errorf("%s:%d: malformed directive %q (want <!-- doc-test: kind (reason) -->)", rel, n-1, prev)
-			}
-			code.Reset()
-		case inFence && strings.HasPrefix(trimmed, "```"):
-			inFence = false
-			if cur != nil {
-				cur.code = code.String()
-				if first, _, _ := strings.Cut(cur.code, "\n"); docFileName.MatchString(first) {
-					cur.name = docFileName.FindStringSubmatch(first)[1]
-				}
-				blocks = append(blocks, *cur)
-				cur = nil
-			}
-		case cur != nil:
-			code.WriteString(line)
-			code.WriteByte('\n')
-			if item, ok := strings.CutPrefix(trimmed, "// item: "); ok {
-				cur.items = append(cur.items, item)
-			}
-			if c, ok := strings.CutPrefix(trimmed, "// items: "); ok {
-				if cur.count, err = strconv.Atoi(c); err != nil {
-					t.Errorf("%s:%d: bad // items line %q", rel, n, trimmed)
-				}
-			}
-		}
-		if trimmed != "" {
-			prev = trimmed
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if inFence {
-		t.Errorf("%s: unclosed code fence", rel)
+	return files
+}
+
+// readDocBlocks returns the blocks of path, reporting the markdown's
+// problems as test errors.
+func readDocBlocks(t *testing.T, path string) []docBlock {
+	t.Helper()
+	blocks, errs := doctest.Read("..", path)
+	for _, err := range errs {
+		t.Error(err)
 	}
 	return blocks
 }
@@ -161,13 +76,13 @@ var (
 func specFiles(blocks []docBlock) []string {
 	var out []string
 	for _, b := range blocks {
-		if b.lang != "yaml" || b.kind == "fragment" {
+		if b.Lang != "yaml" || b.Kind == "fragment" {
 			continue
 		}
-		for _, m := range specScriptRe.FindAllStringSubmatch(b.code, -1) {
+		for _, m := range specScriptRe.FindAllStringSubmatch(b.Code, -1) {
 			out = append(out, m[1])
 		}
-		for _, m := range specJSPathRe.FindAllStringSubmatch(b.code, -1) {
+		for _, m := range specJSPathRe.FindAllStringSubmatch(b.Code, -1) {
 			for _, p := range strings.Split(m[1], ",") {
 				out = append(out, strings.Trim(strings.TrimSpace(p), `'"`))
 			}
@@ -354,10 +269,10 @@ func TestDocExamples(t *testing.T) {
 		blocks := readDocBlocks(t, path)
 		used := specFiles(blocks)
 		for _, b := range blocks {
-			if (b.lang != "js" && b.lang != "ts") || b.kind == "fragment" {
+			if (b.Lang != "js" && b.Lang != "ts") || b.Kind == "fragment" {
 				continue
 			}
-			if b.name != "" && usedBySpec(b.name, used) {
+			if b.Name != "" && usedBySpec(b.Name, used) {
 				// Run with its spec by cmd/spiderrun TestDocSpecs; it
 				// must compile on its own.
 				t.Run(b.String(), func(t *testing.T) {
@@ -380,8 +295,8 @@ func TestDocExamples(t *testing.T) {
 }
 
 func compileDocBlock(b docBlock) (*compile.Program, error) {
-	return compile.Compile(compile.Source{Filename: b.file, Code: b.code, Line: b.line, Col: 1,
-		ResolveDir: "..", TypeScript: b.lang == "ts"})
+	return compile.Compile(compile.Source{Filename: b.File, Code: b.Code, Line: b.Line, Col: 1,
+		ResolveDir: "..", TypeScript: b.Lang == "ts"})
 }
 
 // runDocBlock runs one block as a spider whose start URL is the fixture
@@ -393,14 +308,14 @@ func runDocBlock(t *testing.T, b docBlock, plain, secure *httptest.Server) {
 	}
 	logs := &logBuffer{}
 	opts := Options{Program: prog, Name: "docs", StartURLs: []string{plain.URL + "/"}, Logger: newTestLogger(logs)}
-	for _, kv := range splitList(b.attrs["hooks"]) {
+	for _, kv := range splitList(b.Attrs["hooks"]) {
 		sig, fn, _ := strings.Cut(kv, ":")
 		if opts.Hooks == nil {
 			opts.Hooks = map[string]string{}
 		}
 		opts.Hooks[sig] = fn
 	}
-	for _, kv := range splitList(b.attrs["spider_middlewares"]) {
+	for _, kv := range splitList(b.Attrs["spider_middlewares"]) {
 		method, fn, _ := strings.Cut(kv, ":")
 		var m SpiderMiddleware
 		switch method {
@@ -421,7 +336,7 @@ func runDocBlock(t *testing.T, b docBlock, plain, secure *httptest.Server) {
 	}
 	t.Cleanup(s.Shutdown)
 	var pipes []pipeline.Pipeline
-	for _, fn := range splitList(b.attrs["pipelines"]) {
+	for _, fn := range splitList(b.Attrs["pipelines"]) {
 		p, err := s.Pipeline(fn)
 		if err != nil {
 			t.Fatal(err)
@@ -436,10 +351,10 @@ func runDocBlock(t *testing.T, b docBlock, plain, secure *httptest.Server) {
 		t.Fatalf("reason %q, %d errors\nlogs:\n%s", res.Reason, res.Errors, logs)
 	}
 	got := sink.jsonLines()
-	if len(b.items) == 0 && b.count < 0 {
+	if len(b.Items) == 0 && b.Count < 0 {
 		t.Logf("no // item lines: checked that it runs without an error (%d items)", len(got))
 	}
-	for _, want := range b.items {
+	for _, want := range b.Items {
 		var v any
 		if err := json.Unmarshal([]byte(want), &v); err != nil {
 			t.Fatalf("bad // item line %q: %v", want, err)
@@ -448,8 +363,8 @@ func runDocBlock(t *testing.T, b docBlock, plain, secure *httptest.Server) {
 			t.Errorf("missing item %s\ngot:\n%s\nlogs:\n%s", want, strings.Join(got, "\n"), logs)
 		}
 	}
-	if b.count >= 0 && len(got) != b.count {
-		t.Errorf("%d items, want %d (// items: %d)\ngot:\n%s", len(got), b.count, b.count, strings.Join(got, "\n"))
+	if b.Count >= 0 && len(got) != b.Count {
+		t.Errorf("%d items, want %d (// items: %d)\ngot:\n%s", len(got), b.Count, b.Count, strings.Join(got, "\n"))
 	}
 }
 
@@ -465,24 +380,24 @@ func TestDocBlocksAccounted(t *testing.T) {
 		used := specFiles(blocks)
 		for _, b := range blocks {
 			switch {
-			case b.kind == "fragment":
-				if b.reason == "" {
+			case b.Kind == "fragment":
+				if b.Reason == "" {
 					t.Errorf("%s: a fragment needs a reason: <!-- doc-test: fragment (why) -->", b)
 				}
-				fragments[b.String()] = b.reason
-			case b.kind == "validate" && b.lang == "yaml":
-				if b.reason == "" {
+				fragments[b.String()] = b.Reason
+			case b.Kind == "validate" && b.Lang == "yaml":
+				if b.Reason == "" {
 					t.Errorf("%s: say why the spec is only validated: <!-- doc-test: validate (why) -->", b)
 				}
 				validated = append(validated, b.String())
-			case b.kind != "":
-				t.Errorf("%s: unknown doc-test directive %q (fragment, or validate for a spec)", b, b.kind)
-			case b.lang == "yaml":
-				if !regexp.MustCompile(`(?m)^name:`).MatchString(b.code) {
+			case b.Kind != "":
+				t.Errorf("%s: unknown doc-test directive %q (fragment, or validate for a spec)", b, b.Kind)
+			case b.Lang == "yaml":
+				if !regexp.MustCompile(`(?m)^name:`).MatchString(b.Code) {
 					t.Errorf("%s: a yaml block that is not a spider spec (no name:) must be marked as a fragment", b)
 				}
 				specs = append(specs, b.String())
-			case b.name != "" && usedBySpec(b.name, used):
+			case b.Name != "" && usedBySpec(b.Name, used):
 				withSpec = append(withSpec, b.String())
 			default:
 				here = append(here, b.String())

@@ -15,18 +15,14 @@ import (
 // cmd/spiderrun TestDocSpecs run; js_path contexts are classic browser
 // scripts and are left out) with the TypeScript compiler: JavaScript with
 // checkJs, so a documented call the declarations reject (a constructor
-// form, an option name, a member) fails here. tsc comes from npm (`npm
-// install -g typescript`); without it the test skips, except under CI
-// (CI=true), where it fails.
+// form, an option name, a member) fails here. Not --strict: the
+// documentation's scripts are JavaScript (TestDtsStrict checks the
+// declarations, a TypeScript spider and examples/ts under --strict). tsc
+// comes from npm (`npm install -g typescript`); without it the test skips,
+// except under CI (CI=true), where it fails (lookTsc).
 func TestDocExamplesTypeCheck(t *testing.T) {
 	t.Parallel()
-	tsc, err := exec.LookPath("tsc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tsc is not on the PATH (npm install -g typescript)")
-		}
-		t.Skip("tsc is not on the PATH (npm install -g typescript)")
-	}
+	tsc := lookTsc(t)
 	dir := t.TempDir()
 	dts, err := os.ReadFile("spiderrun.d.ts")
 	if err != nil {
@@ -41,8 +37,8 @@ func TestDocExamplesTypeCheck(t *testing.T) {
 		blocks := readDocBlocks(t, path)
 		var contexts []string // js_path entries: not spider scripts
 		for _, b := range blocks {
-			if b.lang == "yaml" && b.kind != "fragment" {
-				for _, m := range specJSPathRe.FindAllStringSubmatch(b.code, -1) {
+			if b.Lang == "yaml" && b.Kind != "fragment" {
+				for _, m := range specJSPathRe.FindAllStringSubmatch(b.Code, -1) {
 					for _, p := range strings.Split(m[1], ",") {
 						contexts = append(contexts, strings.Trim(strings.TrimSpace(p), `'"`))
 					}
@@ -50,16 +46,16 @@ func TestDocExamplesTypeCheck(t *testing.T) {
 			}
 		}
 		for _, b := range blocks {
-			if (b.lang != "js" && b.lang != "ts") || b.kind == "fragment" || (b.name != "" && usedBySpec(b.name, contexts)) {
+			if (b.Lang != "js" && b.Lang != "ts") || b.Kind == "fragment" || (b.Name != "" && usedBySpec(b.Name, contexts)) {
 				continue
 			}
 			ext := ".js"
-			if b.lang == "ts" {
+			if b.Lang == "ts" {
 				ext = ".ts"
 			}
-			name := fmt.Sprintf("%s_%d%s", strings.NewReplacer("/", "_", ".md", "").Replace(b.file), b.line, ext)
+			name := fmt.Sprintf("%s_%d%s", strings.NewReplacer("/", "_", ".md", "").Replace(b.File), b.Line, ext)
 			// Keep the markdown's line numbers: pad with empty lines.
-			code := strings.Repeat("\n", b.line-1) + b.code
+			code := strings.Repeat("\n", b.Line-1) + b.Code
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(code), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +87,7 @@ func TestDocExamplesTypeCheck(t *testing.T) {
 		// Name the markdown file instead of the temporary one.
 		msg := string(out)
 		for name, b := range origin {
-			msg = strings.ReplaceAll(msg, name, b.file)
+			msg = strings.ReplaceAll(msg, name, b.File)
 		}
 		t.Fatalf("tsc: %v\n%s", err, msg)
 	}

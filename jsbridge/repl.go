@@ -466,11 +466,11 @@ func (r *REPL) run(ctx context.Context, c *compiled, first int) (string, error) 
 // rejection converts a rejected promise's reason.
 func (r *REPL) rejection(v goja.Value, c *compiled, first int) error {
 	e := r.s.jsError(v, "", "")
-	// spider.download rejects with a Go error carrying the failure type
-	// (HttpError, TimeoutError, ...): name the error by it.
-	if o, ok := v.(*goja.Object); ok && e.Type == "GoError" {
-		if t := o.Get("type"); present(t) && t.String() != "" {
-			e.Type = t.String()
+	// spider.download rejects with an error named by the failure type
+	// (HttpError, TimeoutError, ...; see goErrorName), whose message
+	// repeats it: say it once.
+	if o, ok := v.(*goja.Object); ok {
+		if t := o.Get("type"); present(t) && t.String() != "" && t.String() == e.Type {
 			e.Message = strings.Replace(e.Message, e.Type+": ", "", 1)
 		}
 	}

@@ -2,10 +2,12 @@ package jsbridge
 
 import (
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/dop251/goja"
 
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -44,10 +46,32 @@ func (k requestKind) String() string {
 // objects come back), else fresh ones built from Go data (lazily, on first
 // access, when empty).
 func (s *Spider) setRequestProps(o *goja.Object, r *crawl.Request, local *jsLocal, meta, cbKwargs goja.Value) {
-	set := func(k string, v any) { _ = o.Set(k, v) }
+	s.setRequestPropsURL(o, r, local, meta, cbKwargs, nil)
+}
+
+// setRequestPropsURL is setRequestProps with the url as a JS value when the
+// caller has it (urlVal; nil: made from r.URL).
+func (s *Spider) setRequestPropsURL(o *goja.Object, r *crawl.Request, local *jsLocal, meta, cbKwargs, urlVal goja.Value) {
+	// On the built-in (frozen) prototypes, assigning a property that has a
+	// default calls its setter, which defines the own data property
+	// (installRequestDefaults): define it directly, without the call.
+	proto := o.Prototype()
+	direct := proto != nil && (proto == s.protos.request || proto == s.protos.wsRequest || proto == s.protos.formRequest)
+	set := func(k string, v any) {
+		if direct {
+			if _, ok := requestDefaults[k]; ok {
+				_ = o.DefineDataProperty(k, s.vm.ToValue(v), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+				return
+			}
+		}
+		_ = o.Set(k, v)
+	}
 	imp := s.importer()
-	set("url", r.URL)
-	set("method", r.GetMethod())
+	if urlVal == nil {
+		urlVal = s.vm.ToValue(r.URL)
+	}
+	set("url", urlVal)
+	set("method", methodValue(s.vm, r.GetMethod()))
 	if len(r.Headers) > 0 {
 		set("headers", s.headersObject(r.Headers))
 	}
@@ -150,6 +174,27 @@ func (s *Spider) setRequestProps(o *goja.Object, r *crawl.Request, local *jsLoca
 			set("ping_interval", r.WebSocket.PingInterval.Seconds())
 		}
 	}
+}
+
+// methodValues are the JS strings of the common methods, made once: JS
+// strings belong to no runtime, and every Request has a method.
+var methodValues struct {
+	once sync.Once
+	m    map[string]goja.Value
+}
+
+// methodValue is m as a JS string.
+func methodValue(vm *goja.Runtime, m string) goja.Value {
+	methodValues.once.Do(func() {
+		methodValues.m = map[string]goja.Value{}
+		for _, name := range []string{"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"} {
+			methodValues.m[name] = vm.ToValue(name)
+		}
+	})
+	if v, ok := methodValues.m[m]; ok {
+		return v
+	}
+	return vm.ToValue(m)
 }
 
 // requestDefaults are the values of Request properties that are not own
@@ -298,13 +343,17 @@ func (s *Spider) installRequestMethods(reqCtor, formCtor *goja.Object) {
 func (s *Spider) requestFromObject(v goja.Value) (*crawl.Request, error) {
 	o, ok := v.(*goja.Object)
 	if !ok || !s.isRequest(o) {
-		return nil, fmt.Errorf("want a Request, got a %s", typeName(v))
+		return nil, fmt.Errorf("want a Request, got a %s", jsvalue.TypeName(v))
 	}
 	kind := kindHTTP
 	if s.hasProto(o, s.protos.wsRequest) {
 		kind = kindWS
 	}
-	r, _, err := s.buildRequest(ownGetter(o), kind, false)
+	keys := o.Keys()
+	if r := takeFollowed(o, keys); r != nil {
+		return r, nil
+	}
+	r, _, err := s.buildRequest(keyedGetter(o, keys), kind, false)
 	if err != nil {
 		return nil, err
 	}
@@ -416,4 +465,92 @@ func (s *Spider) headersObject(h crawl.Headers) *goja.Object {
 		_ = o.Set(kv.Name, kv.Value)
 	}
 	return o
+}
+
+// followed keeps the crawl.Request that response.follow built for the
+// Request object it returned last, so that yielding that object right
+// away — `yield response.follow(href, {callback})`, the usual case — hands
+// the engine that request instead of building it a second time from the
+// object's properties (url parsing, callback lookup: a third of the
+// follow's cost). It is taken only while the object is as follow left it:
+// the same own enumerable properties in the same order with the same
+// values, each a string, number, boolean or function (an object property
+// — headers, meta, cb_kwargs — could have changed inside), and only once
+// (yielding the object again builds a new request). One slot for the
+// process (every spider's loop uses it, under the lock): it holds at most
+// one Request object, until the next follow.
+var followed struct {
+	sync.Mutex
+	obj  *goja.Object
+	r    *crawl.Request
+	n    int
+	keys [len(followKeys)]string
+	vals [len(followKeys)]goja.Value
+}
+
+// followKeys are the properties a followed Request may have for the slot:
+// those whose value round-trips exactly through setRequestProps and
+// buildRequest (not timeout or retry_delay: seconds as floats).
+var followKeys = [...]string{"url", "method", "callback", "errback", "priority", "dont_filter",
+	"session_id", "desc_text", "impersonate", "http_version"}
+
+// keepFollowed puts o (built from r by response.follow, local and the
+// meta and cb_kwargs options as setRequestProps had them) in the slot, if
+// its properties allow. The keys are those setRequestProps set, in its
+// order.
+func keepFollowed(o *goja.Object, r *crawl.Request, local *jsLocal, meta, cbKwargs goja.Value) {
+	if r.Headers != nil || r.Body != nil || r.Cookies != nil || r.Meta != nil || r.CbKwargs != nil ||
+		present(meta) || present(cbKwargs) || r.Proxy != "" || r.Timeout != 0 || r.MaxRetryTimes != nil ||
+		r.RetryDelay != 0 || r.AllowRedirects != nil || r.MaxRedirects != 0 || r.Verify != nil || r.WebSocket != nil {
+		return
+	}
+	var keys [len(followKeys)]string
+	n := 0
+	add := func(k string, ok bool) {
+		if ok {
+			keys[n] = k
+			n++
+		}
+	}
+	add("url", true)
+	add("method", true)
+	add("priority", r.Priority != 0)
+	add("dont_filter", r.DontFilter)
+	add("callback", (local != nil && local.callback != nil) || r.Callback != "")
+	add("errback", (local != nil && local.errback != nil) || r.Errback != "")
+	add("session_id", r.SessionID != "")
+	add("desc_text", r.DescText != "")
+	add("impersonate", r.Impersonate != "")
+	add("http_version", r.HTTPVersion != "")
+	var vals [len(followKeys)]goja.Value
+	for i, k := range keys[:n] {
+		vals[i] = o.Get(k)
+	}
+	// The engine gets the method the object carries (GetMethod's default
+	// written out), as when the request is built from the object.
+	r.Method = r.GetMethod()
+	followed.Lock()
+	followed.obj, followed.r, followed.n = o, r, n
+	followed.keys, followed.vals = keys, vals
+	followed.Unlock()
+}
+
+// takeFollowed returns the request kept for o when o (with its own keys)
+// is unchanged since response.follow built it, and empties the slot.
+func takeFollowed(o *goja.Object, keys []string) *crawl.Request {
+	followed.Lock()
+	defer followed.Unlock()
+	if followed.obj != o || followed.obj == nil {
+		return nil
+	}
+	r := followed.r
+	ok := len(keys) == followed.n
+	for i := 0; ok && i < len(keys); i++ {
+		ok = keys[i] == followed.keys[i] && o.Get(keys[i]) == followed.vals[i]
+	}
+	followed.obj, followed.r, followed.vals = nil, nil, [len(followKeys)]goja.Value{}
+	if !ok {
+		return nil
+	}
+	return r
 }

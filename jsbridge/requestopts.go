@@ -171,7 +171,7 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 			return nil, nil, fmt.Errorf("%s: cookies: %w", kind, err)
 		}
 	}
-	x := s.exporter()
+	var x *exporter // only for meta and cb_kwargs (it allocates)
 	if m := get("meta"); present(m) {
 		mo, ok := m.(*goja.Object)
 		if !ok {
@@ -179,6 +179,7 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 		}
 		keys := mo.Keys()
 		if len(keys) > 0 {
+			x = s.exporter()
 			r.Meta = make(map[string]any, len(keys))
 			for _, k := range keys {
 				r.Meta[k] = x.metaValue(mo.Get(k))
@@ -192,6 +193,9 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 		}
 		keys := mo.Keys()
 		if len(keys) > 0 {
+			if x == nil {
+				x = s.exporter()
+			}
 			r.CbKwargs = make(map[string]any, len(keys))
 			for _, k := range keys {
 				r.CbKwargs[k] = x.metaValue(mo.Get(k))
@@ -308,11 +312,13 @@ func (s *Spider) callbackRef(v goja.Value, kind requestKind, what string) (strin
 		return "", nil, nil
 	}
 	if o, ok := v.(*goja.Object); ok {
-		if _, ok := goja.AssertFunction(o); !ok {
-			return "", nil, fmt.Errorf("%s: %s must be a function or the name of an exported function", kind, what)
-		}
+		// Exported functions first: they are functions, and AssertFunction
+		// allocates (twice per response.follow with a callback).
 		if name, ok := s.exportNames[o]; ok {
 			return name, nil, nil
+		}
+		if _, ok := goja.AssertFunction(o); !ok {
+			return "", nil, fmt.Errorf("%s: %s must be a function or the name of an exported function", kind, what)
 		}
 		return "", v, nil
 	}

@@ -181,28 +181,28 @@ func (s *Spider) installResponse() {
 		"css": fn(func(call goja.FunctionCall) goja.Value {
 			l, err := s.responseThis(call).root().CSS(s.strArg(call, 0, "css"))
 			if err != nil {
-				s.throw(err)
+				panic(s.goThrowable("response.css", err))
 			}
 			return s.selectorList(l)
 		}),
 		"xpath": fn(func(call goja.FunctionCall) goja.Value {
 			l, err := s.responseThis(call).root().XPath(s.strArg(call, 0, "xpath"), xpathVars(call.Argument(1))...)
 			if err != nil {
-				s.throw(err)
+				panic(s.goThrowable("response.xpath", err))
 			}
 			return s.selectorList(l)
 		}),
 		"re": fn(func(call goja.FunctionCall) goja.Value {
 			out, err := extract.ReExtract(s.strArg(call, 0, "re"), extract.Text(s.responseThis(call).r))
 			if err != nil {
-				s.throw(err)
+				panic(s.goThrowable("response.re", err))
 			}
 			return s.importer().value(out)
 		}),
 		"re_first": fn(func(call goja.FunctionCall) goja.Value {
 			out, err := extract.ReExtract(s.strArg(call, 0, "re_first"), extract.Text(s.responseThis(call).r))
 			if err != nil {
-				s.throw(err)
+				panic(s.goThrowable("response.re_first", err))
 			}
 			if len(out) == 0 {
 				if present(call.Argument(1)) {
@@ -216,11 +216,11 @@ func (s *Spider) installResponse() {
 			j := s.responseThis(call)
 			data, err := extract.JSON(j.r)
 			if err != nil {
-				s.throw(err)
+				panic(s.goThrowable("response.jmespath", err))
 			}
 			out, err := extract.JMESPath(data, s.strArg(call, 0, "jmespath"))
 			if err != nil {
-				s.throw(err)
+				panic(s.goThrowable("response.jmespath", err))
 			}
 			return s.importer().value(out)
 		}),
@@ -230,14 +230,14 @@ func (s *Spider) installResponse() {
 				if present(call.Argument(1)) {
 					return call.Argument(1)
 				}
-				s.throw(err)
+				panic(s.goThrowable("response.extract_json", err))
 			}
 			return s.importer().value(out)
 		}),
 		"urljoin": fn(func(call goja.FunctionCall) goja.Value {
 			u, err := extract.URLJoin(s.responseThis(call).r, s.strArg(call, 0, "urljoin"))
 			if err != nil {
-				s.throw(err)
+				panic(s.goThrowable("response.urljoin", err))
 			}
 			return vm.ToValue(u)
 		}),
@@ -265,7 +265,7 @@ func (s *Spider) installResponse() {
 					panic(vm.NewTypeError("follow_all: want an array of URLs, a SelectorList, or {css} / {xpath}"))
 				}
 				if err != nil {
-					s.throw(err)
+					panic(s.goThrowable("response.follow_all", err))
 				}
 				for _, sel := range l {
 					items = append(items, s.vm.NewDynamicObject(&jsSelector{s: s, sel: sel}))
@@ -288,6 +288,7 @@ func (s *Spider) installResponse() {
 			}
 			return vm.NewArray(out...)
 		}),
+		"replace": fn(s.replaceResponse),
 		"toString": fn(func(call goja.FunctionCall) goja.Value {
 			j := s.responseThis(call)
 			return vm.ToValue(fmt.Sprintf("<%d %s>", j.r.Status, j.r.URL))
@@ -309,7 +310,7 @@ func (s *Spider) installResponse() {
 			ctx, cancel := context.WithTimeout(s.ctx, wsOpTimeout)
 			defer cancel()
 			if err := j.r.WebSocket.Send(ctx, msg); err != nil {
-				s.throw(fmt.Errorf("response.send: %w", err))
+				panic(s.goThrowable("response.send", err))
 			}
 			return goja.Undefined()
 		}),
@@ -326,13 +327,18 @@ func (s *Spider) installResponse() {
 				reason = call.Argument(1).String()
 			}
 			if err := j.r.WebSocket.Close(code, reason); err != nil {
-				s.throw(fmt.Errorf("response.close: %w", err))
+				panic(s.goThrowable("response.close", err))
 			}
 			return goja.Undefined()
 		}),
 	}
-	s.protos.response = vm.NewObject()
-
+	ctor := vm.ToValue(s.responseCtor).(*goja.Object)
+	s.protos.response = ctor.Get("prototype").(*goja.Object)
+	_ = ctor.DefineDataProperty("name", vm.ToValue("Response"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	_ = vm.GlobalObject().DefineDataProperty("Response", ctor, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+	if freeze, ok := goja.AssertFunction(vm.Get("Object").ToObject(vm).Get("freeze")); ok {
+		_, _ = freeze(goja.Undefined(), ctor) // its prototype is frozen with the others
+	}
 }
 
 // responseThis is the Response a method was called on.
@@ -348,7 +354,7 @@ func (s *Spider) responseThis(call goja.FunctionCall) *jsResponse {
 func (j *jsResponse) root() *extract.Selector {
 	sel, err := extract.Root(j.r)
 	if err != nil {
-		j.s.throw(fmt.Errorf("%s: %w", j.r.URL, err))
+		panic(j.s.goThrowable("", fmt.Errorf("%s: %w", j.r.URL, err)))
 	}
 	return sel
 }
@@ -386,7 +392,7 @@ func (s *Spider) followURL(j *jsResponse, v goja.Value) (string, bool) {
 	}
 	u, err := extract.URLJoin(j.r, strings.TrimSpace(raw))
 	if err != nil {
-		s.throw(err)
+		panic(s.goThrowable("response.follow", err))
 	}
 	return u, true
 }
@@ -403,9 +409,10 @@ func (s *Spider) newRequestFrom(u string, opts goja.Value) goja.Value {
 		}
 		srcGet = keyedGetter(src, keys)
 	}
+	uv := s.vm.ToValue(u)
 	get := func(k string) goja.Value {
 		if k == "url" {
-			return s.vm.ToValue(u)
+			return uv
 		}
 		if srcGet == nil {
 			return nil
@@ -418,6 +425,155 @@ func (s *Spider) newRequestFrom(u string, opts goja.Value) goja.Value {
 	}
 	o := s.vm.NewObject()
 	_ = o.SetPrototype(s.protos.request)
-	s.setRequestProps(o, r, local, get("meta"), get("cb_kwargs"))
+	if r.URL != u {
+		uv = nil // params added to it
+	}
+	meta, cbKwargs := get("meta"), get("cb_kwargs")
+	s.setRequestPropsURL(o, r, local, meta, cbKwargs, uv)
+	keepFollowed(o, r, local, meta, cbKwargs)
 	return o
+}
+
+// responseOptionKeys are the options of new Response({...}) and
+// response.replace({...}): Scrapy's Response constructor arguments.
+var responseOptionKeys = []string{"url", "status", "headers", "body", "flags", "request", "protocol", "ip"}
+
+// buildResponse makes a new crawl.Response from base (nil for new
+// Response) with opts applied, as Scrapy's Response(...) and
+// Response.replace(...): what opts does not give is base's (body, headers
+// and flags copied), or the defaults (status 200, no body). what names
+// the JS method in errors. The new response has no parsed document yet,
+// and no WebSocket connection. Loop only.
+func (s *Spider) buildResponse(what string, base *crawl.Response, opts goja.Value) (*crawl.Response, error) {
+	r := &crawl.Response{Status: 200, Protocol: "HTTP/1.1"}
+	if base != nil {
+		r.URL, r.Status, r.Protocol, r.IP, r.Request = base.URL, base.Status, base.Protocol, base.IP, base.Request
+		r.Headers = base.Headers.Clone()
+		r.Body = base.Body // never written in place
+		r.Flags = slices.Clone(base.Flags)
+	}
+	o, ok := opts.(*goja.Object)
+	if present(opts) && !ok {
+		return nil, fmt.Errorf("%s: want an options object {url, status, headers, body, flags, request}", what)
+	}
+	if o != nil {
+		for _, k := range o.Keys() {
+			if !slices.Contains(responseOptionKeys, k) {
+				return nil, fmt.Errorf("%s: unknown option %q (options: %s)", what, k, strings.Join(responseOptionKeys, ", "))
+			}
+		}
+		get := func(k string) goja.Value {
+			if v := o.Get(k); present(v) {
+				return v
+			}
+			return nil
+		}
+		if v := get("url"); v != nil {
+			r.URL = v.String()
+		}
+		if v := get("status"); v != nil {
+			n := v.ToFloat()
+			if n != float64(int(n)) || n < 100 || n > 999 {
+				return nil, fmt.Errorf("%s: status %s is not an HTTP status code", what, v.String())
+			}
+			r.Status = int(n)
+		}
+		if v := get("headers"); v != nil {
+			if h, ok := v.(*goja.Object).Export().(*jsHeaders); ok && isObject(v) {
+				r.Headers = h.h.Clone()
+			} else {
+				h, err := s.headersFrom(v, kindHTTP)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %s", what, strings.TrimPrefix(err.Error(), kindHTTP.String()+": "))
+				}
+				r.Headers = h
+			}
+		}
+		if v := get("body"); v != nil {
+			b, err := bytesOf(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: body: %w", what, err)
+			}
+			r.Body = b
+		}
+		if v := get("flags"); v != nil {
+			fo, ok := v.(*goja.Object)
+			if !ok || fo.ClassName() != "Array" {
+				return nil, fmt.Errorf("%s: flags must be an array of strings", what)
+			}
+			n := int(fo.Get("length").ToInteger())
+			r.Flags = make([]string, 0, n)
+			for i := range n {
+				r.Flags = append(r.Flags, fo.Get(strconv.Itoa(i)).String())
+			}
+		}
+		if v := get("request"); v != nil {
+			ro, ok := v.(*goja.Object)
+			if !ok || !s.isRequest(ro) {
+				return nil, fmt.Errorf("%s: request must be a Request", what)
+			}
+			req, err := s.requestFromObject(ro)
+			if err != nil {
+				return nil, fmt.Errorf("%s: request: %w", what, err)
+			}
+			r.Request = req
+		}
+		if v := get("protocol"); v != nil {
+			r.Protocol = v.String()
+		}
+		if v := get("ip"); v != nil {
+			r.IP = v.String()
+		}
+	}
+	if r.URL == "" && r.Request != nil {
+		r.URL = r.Request.URL
+	}
+	if r.URL == "" {
+		return nil, fmt.Errorf("%s: url is required (or a request to take it from)", what)
+	}
+	return r, nil
+}
+
+// responseCtor is the global Response: new Response({url, status,
+// headers, body, flags, request}), Scrapy's Response(...) (HtmlResponse
+// and TextResponse too: the body's encoding comes from its headers or
+// content, as for a downloaded one). A downloader middleware returns one
+// to answer a request without downloading it.
+func (s *Spider) responseCtor(call goja.ConstructorCall) *goja.Object {
+	r, err := s.buildResponse("new Response", nil, call.Argument(0))
+	if err != nil {
+		panic(s.vm.NewTypeError(err.Error()))
+	}
+	return s.responseWithRequest(r, call.Argument(0), nil)
+}
+
+// responseWithRequest is the JS object of r whose request property is the
+// Request object given in opts (so response.request === it, and meta is
+// shared), else keep (may be nil).
+func (s *Spider) responseWithRequest(r *crawl.Response, opts goja.Value, keep *goja.Object) *goja.Object {
+	o := s.newResponse(r).(*goja.Object)
+	nj, _ := s.responseOf(o)
+	if oo, ok := opts.(*goja.Object); ok {
+		if ro, ok := oo.Get("request").(*goja.Object); ok {
+			keep = ro
+		}
+	}
+	if keep != nil && r.Request != nil {
+		nj.shareRequest(keep)
+	}
+	return o
+}
+
+// replaceResponse is response.replace({...}): a new Response with the
+// given attributes changed, as Scrapy's Response.replace. A request given
+// as an option becomes the new response's request; otherwise it keeps
+// this response's request object, so meta and cb_kwargs stay shared.
+func (s *Spider) replaceResponse(call goja.FunctionCall) goja.Value {
+	j := s.responseThis(call)
+	r, err := s.buildResponse("response.replace", j.r, call.Argument(0))
+	if err != nil {
+		panic(s.vm.NewTypeError(err.Error()))
+	}
+	keep, _ := j.cache["request"].(*goja.Object)
+	return s.responseWithRequest(r, call.Argument(0), keep)
 }

@@ -88,7 +88,9 @@ func (s *Spider) installSelectorList() {
 	list := vm.NewObject()
 	_ = list.SetPrototype(vm.Get("Array").ToObject(vm).Get("prototype").(*goja.Object))
 	setM := func(o *goja.Object, k string, f func(goja.FunctionCall) goja.Value) {
-		_ = o.DefineDataProperty(k, vm.ToValue(f), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+		fv := vm.ToValue(f)
+		nameNative(vm, fv, k)
+		_ = o.DefineDataProperty(k, fv, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	}
 	setM(list, "get", func(call goja.FunctionCall) goja.Value {
 		l := s.listThis(call)

@@ -16,11 +16,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/dop251/goja"
 
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
@@ -256,6 +258,10 @@ func New(opts Options) (*Spider, error) {
 		s.loop.close(err)
 		return nil, err
 	}
+	if err := s.installGoErrors(); err != nil {
+		s.loop.close(err)
+		return nil, err
+	}
 	if err := s.evaluate(); err != nil {
 		s.loop.close(err)
 		return nil, err
@@ -268,11 +274,53 @@ func New(opts Options) (*Spider, error) {
 	return s, nil
 }
 
+// gojaPrograms holds the goja compilation of each live compile.Program, so
+// that the runtimes built from one Program (spiderrun.Check's, then the
+// crawl's) compile it once: a goja.Program is bound to no runtime. An entry
+// goes when its compile.Program is collected (the key is weak).
+var gojaPrograms struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[compile.Program]]*gojaCompiled
+}
+
+type gojaCompiled struct {
+	once sync.Once
+	code string // the compile.Program's Code, in case a caller changed it
+	prog *goja.Program
+	err  error
+}
+
+// gojaProgram compiles p's bundle with goja, once per p. ES modules are
+// strict code; esbuild's IIFE output does not say so, so they are compiled
+// strict (a CommonJS entry keeps sloppy mode).
+func gojaProgram(p *compile.Program) (*goja.Program, error) {
+	key := weak.Make(p)
+	gojaPrograms.mu.Lock()
+	c := gojaPrograms.m[key]
+	if c == nil || c.code != p.Code {
+		if gojaPrograms.m == nil {
+			gojaPrograms.m = map[weak.Pointer[compile.Program]]*gojaCompiled{}
+		}
+		if _, seen := gojaPrograms.m[key]; !seen {
+			goruntime.AddCleanup(p, func(k weak.Pointer[compile.Program]) {
+				gojaPrograms.mu.Lock()
+				delete(gojaPrograms.m, k)
+				gojaPrograms.mu.Unlock()
+			}, key)
+		}
+		c = &gojaCompiled{code: p.Code}
+		gojaPrograms.m[key] = c
+	}
+	gojaPrograms.mu.Unlock()
+	c.once.Do(func() { c.prog, c.err = goja.Compile(helperFile, c.code, !p.CommonJS) })
+	return c.prog, c.err
+}
+
 // evaluate runs the user's script top level under the watchdog.
 func (s *Spider) evaluate() error {
 	// ES modules are strict code; esbuild's IIFE output does not say so,
 	// so compile them strict (a CommonJS entry keeps sloppy mode).
-	prog, err := goja.Compile(helperFile, s.prog.Code, !s.prog.CommonJS)
+	prog, err := gojaProgram(s.prog)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.prog.Filename, err)
 	}
@@ -760,7 +808,7 @@ func (s *Spider) makeSinkFns() {
 			}
 			v := call.Argument(0)
 			s.emitError(inv, &Error{Where: inv.where, URL: inv.url, Type: "TypeError", Pos: s.posOr(s.callerPos(), inv.fn),
-				Message: fmt.Sprintf("%s yielded a %s (%s); want a Request, an item object, or an iterable of them", inv.where, typeName(v), truncate(v.String(), 40))})
+				Message: fmt.Sprintf("%s yielded a %s (%s); want a Request, an item object, or an iterable of them", inv.where, jsvalue.TypeName(v), truncate(v.String(), 40))})
 			return goja.Undefined()
 		}),
 		"done": s.vm.ToValue(func(call goja.FunctionCall) goja.Value {

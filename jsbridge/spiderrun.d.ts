@@ -1,11 +1,20 @@
 // Type declarations for spiderrun spider scripts (specs/js-api.md).
-// Use them for editor completion: add `/// <reference path="spiderrun.d.ts" />`
-// to a script, or list the file in tsconfig.json "files". The globals are
-// also importable: `import { Request, ResultHolder } from "spiderrun"`.
+// `spiderrun types > spiderrun.d.ts` writes the copy built into the binary;
+// `spiderrun new NAME URL --template ts` writes it with a tsconfig.json that
+// lists it in "files" (compile with lib ["es2020"], no "dom", types []). A
+// script may instead add `/// <reference path="spiderrun.d.ts" />`. The
+// globals are also importable: `import { Request, ResultHolder } from "spiderrun"`.
+// Written for tsc --strict: your item types are plain interfaces.
 
 type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
-type Item = { [key: string]: unknown } | Map<string, unknown>;
-type Callback = ((response: Response, cb_kwargs: Record<string, unknown>) => CallbackOutput) | string;
+/**
+ * An item: any object — a plain object, a Map, a class instance — so that
+ * a user's own item types (plain interfaces, which have no index
+ * signature) are items: `function* parse(r: Response): Generator<Quote | Request>`.
+ */
+type Item = object;
+/** cb_kwargs is `any` so that a callback may type its own: `(r: Response, kw: { page: number })`. */
+type Callback = ((response: Response, cb_kwargs: any) => CallbackOutput) | string;
 type Errback = ((failure: Failure) => CallbackOutput) | string;
 type Output = Request | Item | Error | null | undefined;
 /** Anything a callback may return or yield, freely nested. */
@@ -141,7 +150,9 @@ declare class WebSocketRequest extends Request {
 }
 
 interface Headers {
-  get(name: string, defaultValue?: string): string | null;
+  get(name: string): string | null;
+  /** With a default: the default when the header is absent, never null. */
+  get(name: string, defaultValue: string): string;
   getlist(name: string): string[];
   has(name: string): boolean;
   items(): [string, string][];
@@ -154,17 +165,23 @@ interface Selector {
   get(): string;
   getall(): string[];
   re(regex: string): string[];
-  re_first(regex: string, defaultValue?: string): string | null;
+  re_first(regex: string): string | null;
+  /** With a default: the default when nothing matches, never null. */
+  re_first(regex: string, defaultValue: string): string;
   readonly attrib: Record<string, string>;
   /** parsel's older name of get(). */
   extract(): string;
 }
 
 interface SelectorList extends Array<Selector> {
-  get(defaultValue?: string): string | null;
+  get(): string | null;
+  /** With a default: the default when nothing matches, never null. */
+  get(defaultValue: string): string;
   getall(): string[];
   re(regex: string): string[];
-  re_first(regex: string, defaultValue?: string): string | null;
+  re_first(regex: string): string | null;
+  /** With a default: the default when nothing matches, never null. */
+  re_first(regex: string, defaultValue: string): string;
   css(query: string): SelectorList;
   xpath(query: string, vars?: Record<string, string | number | boolean>): SelectorList;
   /** Attributes of the first element. */
@@ -172,7 +189,9 @@ interface SelectorList extends Array<Selector> {
   /** parsel's older name of getall(). */
   extract(): string[];
   /** parsel's older name of get(). */
-  extract_first(defaultValue?: string): string | null;
+  extract_first(): string | null;
+  /** With a default: the default when nothing matches, never null. */
+  extract_first(defaultValue: string): string;
 }
 
 interface Link {
@@ -208,13 +227,43 @@ interface Response {
   css(query: string): SelectorList;
   xpath(query: string, vars?: Record<string, string | number | boolean>): SelectorList;
   re(regex: string): string[];
-  re_first(regex: string, defaultValue?: string): string | null;
+  re_first(regex: string): string | null;
+  /** With a default: the default when nothing matches, never null. */
+  re_first(regex: string, defaultValue: string): string;
   jmespath(expression: string): any;
   extract_json(query: string, defaultValue?: any): any;
   urljoin(url: string): string;
   follow(target: string | Selector | Link, options?: RequestOptions): Request;
   follow_all(targets: (string | Selector | Link)[] | SelectorList | { css: string } | { xpath: string }, options?: RequestOptions): Request[];
+  /** A new Response with the given attributes changed (Scrapy's Response.replace); the request (and so meta) is kept unless given. */
+  replace(options?: ResponseOptions): Response;
 }
+
+/** Options of new Response(...) and response.replace(...) (Scrapy's Response arguments). */
+interface ResponseOptions {
+  /** Defaults to request.url. */
+  url?: string;
+  /** An HTTP status code; 200 by default. */
+  status?: number;
+  /** An object (a value or an array of values per name), [name, value] pairs, or a response's headers. */
+  headers?: Record<string, string | string[]> | [string, string][] | Headers;
+  body?: string | Uint8Array | ArrayBuffer;
+  flags?: string[];
+  /** The request it answers: response.request, and its meta and callback. */
+  request?: Request;
+  protocol?: string;
+  ip?: string;
+}
+
+/**
+ * A response built by the script: a downloader middleware's process_request
+ * returns one to answer a request without downloading it (Scrapy's
+ * HtmlResponse(url=..., body=..., request=request)).
+ */
+declare const Response: {
+  new (options: ResponseOptions): Response;
+  readonly prototype: Response;
+};
 
 interface Failure {
   readonly request: Request | null;

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
@@ -71,14 +72,14 @@ func (s *Spider) exportState() ([]byte, error) {
 	v := s.spiderObj.Get("state")
 	o, ok := v.(*goja.Object)
 	if !ok || o.ClassName() == "Array" {
-		return nil, &StateError{Err: fmt.Errorf("spider.state: want an object, got %s", typeName(v))}
+		return nil, &StateError{Err: fmt.Errorf("spider.state: want an object, got %s", jsvalue.TypeName(v))}
 	}
 	data, err := s.exporter().value(o, "spider.state", 0)
 	if err != nil {
 		return nil, &StateError{Err: err}
 	}
 	if _, ok := data.(*crawl.Item); !ok {
-		return nil, &StateError{Err: fmt.Errorf("spider.state: want an object, got %s", typeName(v))}
+		return nil, &StateError{Err: fmt.Errorf("spider.state: want an object, got %s", jsvalue.TypeName(v))}
 	}
 	b, err := json.Marshal(data)
 	if err != nil {

@@ -69,7 +69,7 @@ func protoIs(o, proto *goja.Object) bool {
 func (x *exporter) item(v goja.Value) (*crawl.Item, error) {
 	obj, ok := v.(*goja.Object)
 	if !ok {
-		return nil, &ValueError{Path: "item", Reason: fmt.Sprintf("a %s is not an item (want an object or a Map)", typeName(v))}
+		return nil, &ValueError{Path: "item", Reason: fmt.Sprintf("a %s is not an item (want an object or a Map)", jsvalue.TypeName(v))}
 	}
 	out, err := x.object(obj, "item", 0)
 	if err != nil {
@@ -77,36 +77,9 @@ func (x *exporter) item(v goja.Value) (*crawl.Item, error) {
 	}
 	it, ok := out.(*crawl.Item)
 	if !ok {
-		return nil, &ValueError{Path: "item", Reason: fmt.Sprintf("a %s is not an item (want an object or a Map)", typeName(v))}
+		return nil, &ValueError{Path: "item", Reason: fmt.Sprintf("a %s is not an item (want an object or a Map)", jsvalue.TypeName(v))}
 	}
 	return it, nil
-}
-
-func typeName(v goja.Value) string {
-	switch {
-	case v == nil || goja.IsUndefined(v):
-		return "undefined"
-	case goja.IsNull(v):
-		return "null"
-	}
-	if o, ok := v.(*goja.Object); ok {
-		if _, ok := goja.AssertFunction(o); ok {
-			return "function"
-		}
-		if o.ClassName() == "Array" {
-			return "array"
-		}
-		return "object"
-	}
-	switch v.ExportType().Kind().String() {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "int64", "float64":
-		return "number"
-	}
-	return v.ExportType().String()
 }
 
 // value converts any JS value to JSON-like Go data: nil, bool, int64,

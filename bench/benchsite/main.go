@@ -17,6 +17,7 @@ func main() {
 	pages := flag.Int("pages", 20000, "pages")
 	links := flag.Int("links", 10, "links per page")
 	size := flag.Int("size", 20<<10, "page size in bytes")
+	latency := flag.Duration("latency", 0, "delay before every response (server think time)")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -24,7 +25,9 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("http://%s/p/0\n", ln.Addr())
-	if err := http.Serve(ln, site.New(*pages, *links, *size)); err != nil {
+	s := site.New(*pages, *links, *size)
+	s.Latency = *latency
+	if err := http.Serve(ln, s); err != nil {
 		fmt.Fprintln(os.Stderr, "benchsite:", err)
 		os.Exit(1)
 	}

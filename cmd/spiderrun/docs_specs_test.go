@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,9 +10,10 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/doctest"
 )
 
 // The spider specs of the documentation run (issue #14). Every ```yaml
@@ -29,80 +29,16 @@ import (
 // `spiderrun validate`. jsbridge's TestDocExamples runs the other js
 // blocks and checks that each block is accounted for.
 
-// mdBlock is one fenced yaml or js/ts block.
-type mdBlock struct {
-	file, lang, code, name string
-	line                   int
-	kind, reason           string
-	items                  []string
-	count                  int
-}
-
-func (b mdBlock) String() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
-
-var (
-	mdDirective = regexp.MustCompile(`^<!-- doc-test: ([a-z]+)(?: \((.+)\))? -->$`)
-	mdFileName  = regexp.MustCompile(`^(?://|#) ([\w./-]+\.(?:js|mjs|cjs|ts|ya?ml))$`)
-	mdLangs     = map[string]string{"js": "js", "javascript": "js", "mjs": "js", "ts": "ts", "typescript": "ts", "yaml": "yaml", "yml": "yaml"}
-)
+// mdBlock is one fenced yaml or js/ts block (internal/doctest).
+type mdBlock = doctest.Block
 
 func readMarkdownBlocks(t *testing.T, path string) []mdBlock {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	blocks, errs := doctest.Read("../..", path)
+	for _, err := range errs {
+		t.Error(err)
 	}
-	defer f.Close()
-	rel := strings.TrimPrefix(filepath.ToSlash(path), "../../")
-	var out []mdBlock
-	var cur *mdBlock
-	var code strings.Builder
-	inFence, prev := false, ""
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case !inFence && strings.HasPrefix(trimmed, "```"):
-			inFence = true
-			info := strings.Fields(strings.TrimPrefix(trimmed, "```"))
-			if len(info) == 0 || mdLangs[info[0]] == "" {
-				break
-			}
-			cur = &mdBlock{file: rel, line: n + 1, lang: mdLangs[info[0]], count: -1}
-			if m := mdDirective.FindStringSubmatch(prev); m != nil {
-				cur.kind, cur.reason = m[1], m[2]
-			}
-			code.Reset()
-		case inFence && strings.HasPrefix(trimmed, "```"):
-			inFence = false
-			if cur != nil {
-				cur.code = code.String()
-				first, _, _ := strings.Cut(cur.code, "\n")
-				if m := mdFileName.FindStringSubmatch(first); m != nil {
-					cur.name = m[1]
-				}
-				out = append(out, *cur)
-				cur = nil
-			}
-		case cur != nil:
-			code.WriteString(line)
-			code.WriteByte('\n')
-			if item, ok := strings.CutPrefix(trimmed, "// item: "); ok {
-				cur.items = append(cur.items, item)
-			}
-			if c, ok := strings.CutPrefix(trimmed, "// items: "); ok {
-				cur.count, _ = strconv.Atoi(c)
-			}
-		}
-		if trimmed != "" {
-			prev = trimmed
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return blocks
 }
 
 // docHosts serves a local stand-in for each host the documented specs
@@ -231,10 +167,10 @@ func TestDocSpecs(t *testing.T) {
 	ran, validated := 0, 0
 	for _, p := range paths {
 		for _, b := range pages[p] {
-			if b.lang != "yaml" || b.kind == "fragment" {
+			if b.Lang != "yaml" || b.Kind == "fragment" {
 				continue
 			}
-			if b.kind == "validate" {
+			if b.Kind == "validate" {
 				validated++
 			} else {
 				ran++
@@ -282,12 +218,12 @@ func runDocSpec(t *testing.T, spec mdBlock, page, readme []mdBlock, hosts map[st
 	}
 
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, "spider.yaml"), rewrite(spec.code, true))
-	want, count := spec.items, spec.count // an inline script's lines
+	write(t, filepath.Join(dir, "spider.yaml"), rewrite(spec.Code, true))
+	want, count := spec.Items, spec.Count // an inline script's lines
 	find := func(name string) (mdBlock, bool) {
 		for _, blocks := range [][]mdBlock{page, readme} {
 			for _, b := range blocks {
-				if b.name == name && b.lang != "yaml" {
+				if b.Name == name && b.Lang != "yaml" {
 					return b, true
 				}
 			}
@@ -297,22 +233,22 @@ func runDocSpec(t *testing.T, spec mdBlock, page, readme []mdBlock, hosts map[st
 	use := func(name string) {
 		b, ok := find(name)
 		if !ok {
-			t.Fatalf("%s: no block of %s (or README.md) starts with `// %s`", spec, spec.file, name)
+			t.Fatalf("%s: no block of %s (or README.md) starts with `// %s`", spec, spec.File, name)
 		}
 		path := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		write(t, path, rewrite(b.code, false))
-		want = append(want, b.items...)
-		if b.count >= 0 {
-			count = b.count
+		write(t, path, rewrite(b.Code, false))
+		want = append(want, b.Items...)
+		if b.Count >= 0 {
+			count = b.Count
 		}
 	}
-	if m := specScriptKey.FindStringSubmatch(spec.code); m != nil {
+	if m := specScriptKey.FindStringSubmatch(spec.Code); m != nil {
 		use(m[1])
 	}
-	if m := specJSPathKey.FindStringSubmatch(spec.code); m != nil {
+	if m := specJSPathKey.FindStringSubmatch(spec.Code); m != nil {
 		for _, p := range strings.Split(m[1], ",") {
 			p = strings.Trim(strings.TrimSpace(p), `'"`)
 			if !strings.HasSuffix(p, "/") {
@@ -321,17 +257,17 @@ func runDocSpec(t *testing.T, spec mdBlock, page, readme []mdBlock, hosts map[st
 			}
 			n := 0
 			for _, b := range page {
-				if b.name != "" && strings.HasPrefix(b.name, p) {
-					use(b.name)
+				if b.Name != "" && strings.HasPrefix(b.Name, p) {
+					use(b.Name)
 					n++
 				}
 			}
 			if n == 0 {
-				t.Fatalf("%s: no block of %s names a file in js_path %s", spec, spec.file, p)
+				t.Fatalf("%s: no block of %s names a file in js_path %s", spec, spec.File, p)
 			}
 		}
 	}
-	for name, content := range docSpecFiles[spec.file] {
+	for name, content := range docSpecFiles[spec.File] {
 		path := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -343,8 +279,8 @@ func runDocSpec(t *testing.T, spec mdBlock, page, readme []mdBlock, hosts map[st
 	if code != exitOK {
 		t.Fatalf("spiderrun validate: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if spec.kind == "validate" {
-		t.Logf("validated only: %s", spec.reason)
+	if spec.Kind == "validate" {
+		t.Logf("validated only: %s", spec.Reason)
 		return
 	}
 	out := filepath.Join(dir, "out.jsonl")
@@ -373,7 +309,7 @@ func runDocSpec(t *testing.T, spec mdBlock, page, readme []mdBlock, hosts map[st
 		t.Errorf("%d items, want %d\ngot:\n%s", len(got), count, strings.Join(got, "\n"))
 	}
 	// A feed the spec declares is written beside it.
-	if m := specFeedKey.FindStringSubmatch(spec.code); m != nil {
+	if m := specFeedKey.FindStringSubmatch(spec.Code); m != nil {
 		if st, err := os.Stat(filepath.Join(dir, m[1])); err != nil || st.Size() == 0 {
 			t.Errorf("feed %s of the spec: %v", m[1], err)
 		}

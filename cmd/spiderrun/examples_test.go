@@ -30,6 +30,7 @@ var exampleCases = []struct {
 	{name: "quotes", site: "quotes", minItems: 14},
 	{name: "quotes_js", site: "quotes", minItems: 8},
 	{name: "books", site: "books", minItems: 7},
+	{name: "ts", site: "quotes", minItems: 14}, // the quotes crawl, typed
 }
 
 // TestExamples runs each public-site example through the real CLI entry
@@ -125,6 +126,7 @@ func TestExamplesDefaultToRealSite(t *testing.T) {
 		{"quotes", "https://quotes.toscrape.com/"},
 		{"quotes_js", "https://quotes.toscrape.com/js/"},
 		{"books", "https://books.toscrape.com/"},
+		{"ts", "https://quotes.toscrape.com/"},
 	}
 	scriptLine := regexp.MustCompile(`(?m)^script: (\S+)$`)
 	for _, tc := range cases {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/jsbridge"
 )
 
 func init() { register(newNewCmd) }
@@ -27,11 +28,13 @@ func newNewCmd() *cobra.Command {
 	var tmpl, dir string
 	cmd := &cobra.Command{
 		Use:   "new NAME URL",
-		Short: "Create a spider: NAME/spider.yaml and NAME/NAME.js",
+		Short: "Create a spider: NAME/spider.yaml and NAME/NAME.js (or NAME.ts)",
 		Long: `New writes a working spider skeleton (like scrapy genspider) into the
 directory NAME: spider.yaml and NAME.js. Templates: basic (parse pages and
 follow a next link), crawl (CrawlSpider rules), redis (a RedisSpider fed by
-spiderrun push).
+spiderrun push), ts (basic in TypeScript: NAME.ts with a typed item, plus
+spiderrun.d.ts and a strict tsconfig.json, so that tsc -p NAME and
+spiderrun validate type-check it).
 
 URL is the start URL and is kept as given: scheme, port, path and query
 (http://127.0.0.1:8080/shop/?page=1 stays exactly that). Without a scheme,
@@ -45,7 +48,8 @@ Only http and https URLs are accepted.
 Examples:
   spiderrun new quotes https://quotes.toscrape.com/
   spiderrun new local http://127.0.0.1:8000/catalogue/
-  spiderrun new books books.toscrape.com --template crawl`,
+  spiderrun new books books.toscrape.com --template crawl
+  spiderrun new shop https://shop.example.com/ --template ts`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -58,14 +62,26 @@ Examples:
 			}
 			t, ok := newTemplates[tmpl]
 			if !ok {
-				return usageErr(fmt.Errorf("unknown template %q (basic, crawl, redis)", tmpl))
+				return usageErr(fmt.Errorf("unknown template %q (basic, crawl, redis, ts)", tmpl))
 			}
 			target := filepath.Join(dir, name)
+			scriptName := name + ".js"
+			if t.typescript {
+				scriptName = name + ".ts"
+			}
 			files := map[string]string{
 				"spider.yaml": t.spec,
-				name + ".js":  t.script,
+				scriptName:    t.script,
 			}
-			for f := range files {
+			// Written as they are, not as templates.
+			plain := map[string][]byte{}
+			all := []string{"spider.yaml", scriptName}
+			if t.typescript {
+				plain["spiderrun.d.ts"] = jsbridge.Declarations()
+				plain["tsconfig.json"] = []byte(tsconfig(scriptName, "spiderrun.d.ts"))
+				all = append(all, "spiderrun.d.ts", "tsconfig.json")
+			}
+			for _, f := range all {
 				if _, err := os.Stat(filepath.Join(target, f)); err == nil {
 					return failErr(fmt.Errorf("%s already exists; not overwriting", filepath.Join(target, f)))
 				}
@@ -77,7 +93,7 @@ Examples:
 				"Name": name, "StartURL": yamlString(start), "AllowedDomains": yamlList(domains),
 				"RedisKey": yamlString(name + ":start_urls"), "SchemaID": dsl.SchemaID, "Template": tmpl,
 			}
-			for _, f := range []string{"spider.yaml", name + ".js"} {
+			for _, f := range []string{"spider.yaml", scriptName} {
 				var b strings.Builder
 				if err := template.Must(template.New(f).Parse(files[f])).Execute(&b, data); err != nil {
 					return failErr(fmt.Errorf("render %s: %w", f, err))
@@ -86,12 +102,20 @@ Examples:
 					return failErr(fmt.Errorf("write %s: %w", f, err))
 				}
 			}
+			for _, f := range all[2:] {
+				if err := os.WriteFile(filepath.Join(target, f), plain[f], 0o644); err != nil {
+					return failErr(fmt.Errorf("write %s: %w", f, err))
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s (template %s, start URL %s)\nrun it:  spiderrun run %s -o items.jsonl\n",
 				filepath.Join(target, "spider.yaml"), tmpl, start, filepath.Join(target, "spider.yaml"))
+			if t.typescript {
+				fmt.Fprintf(cmd.OutOrStdout(), "check its types:  tsc -p %s  (or spiderrun validate, which runs tsc when it is on the PATH)\n", target)
+			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&tmpl, "template", "t", "basic", "template: basic, crawl or redis")
+	cmd.Flags().StringVarP(&tmpl, "template", "t", "basic", "template: basic, crawl, redis or ts")
 	cmd.Flags().StringVar(&dir, "dir", ".", "directory in which to create NAME/")
 	return cmd
 }
@@ -172,7 +196,12 @@ func yamlList(l []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-type spiderTemplate struct{ spec, script string }
+type spiderTemplate struct {
+	spec, script string
+	// typescript: the script is NAME.ts, written with spiderrun.d.ts and
+	// tsconfig.json.
+	typescript bool
+}
 
 var newTemplates = map[string]spiderTemplate{
 	"basic": {
@@ -254,6 +283,46 @@ export function parse(response) {
     url: response.url,
     title: response.css("title::text").get(),
   };
+}
+`,
+	},
+	"ts": {
+		typescript: true,
+		spec: `# yaml-language-server: $schema={{.SchemaID}}
+# Spider {{.Name}} in TypeScript: see specs/spec.md for every key and specs/settings.md for settings.
+name: {{.Name}}
+start_urls: [{{.StartURL}}]
+allowed_domains: {{.AllowedDomains}}
+script: {{.Name}}.ts
+settings:
+  ROBOTSTXT_OBEY: true
+  CONCURRENT_REQUESTS_PER_DOMAIN: 4
+  DOWNLOAD_DELAY: 0.5
+`,
+		script: `// Callbacks of the {{.Name}} spider (see specs/js-api.md), in TypeScript.
+// spiderrun strips the types when it runs the spider; tsc checks them:
+//   tsc -p .    or    spiderrun validate spider.yaml
+// (tsconfig.json lists spiderrun.d.ts, the declarations of Request,
+// Response, spider...: refresh it with  spiderrun types > spiderrun.d.ts).
+
+/** The item this spider scrapes: your own type, a plain interface. */
+interface Page {
+  url: string;
+  title: string;
+}
+
+// parse receives each start_urls response; yield items and requests.
+// Requests are scheduled as soon as they are yielded.
+export function* parse(response: Response): Generator<Page | Request> {
+  yield {
+    url: response.url,
+    // get() is null when nothing matches; get(default) never is.
+    title: response.css("title::text").get(""),
+  };
+  const next = response.css("a[rel=next]::attr(href)").get();
+  if (next) {
+    yield response.follow(next, { callback: parse });
+  }
 }
 `,
 	},

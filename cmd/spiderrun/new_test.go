@@ -6,12 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/spiderrun/spiderrun/jsbridge"
 )
 
 // TestNewTemplatesValidate: every template writes a spider that passes
@@ -123,7 +126,7 @@ func TestNewBadArgs(t *testing.T) {
 		want string
 	}{
 		{[]string{"new", "bad name", "example.com"}, `spider name "bad name": use letters, digits, _ and - only`},
-		{[]string{"new", "ok", "example.com", "--template", "fancy"}, `unknown template "fancy" (basic, crawl, redis)`},
+		{[]string{"new", "ok", "example.com", "--template", "fancy"}, `unknown template "fancy" (basic, crawl, redis, ts)`},
 		{[]string{"new", "only-name"}, "accepts 2 arg(s), received 1"},
 		{[]string{"new", "ok", ""}, "URL is empty: write a start URL such as https://example.com/"},
 		{[]string{"new", "ok", "ftp://example.com/"}, `URL "ftp://example.com/": scheme "ftp" is not supported (use http or https)`},
@@ -177,6 +180,7 @@ func TestNewSpiderRuns(t *testing.T) {
 	}{
 		{"basic", []string{"Shop", "Shop 2"}},
 		{"crawl", []string{"Item 1", "Item 2"}},
+		{"ts", []string{"Shop", "Shop 2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.template, func(t *testing.T) {
@@ -209,5 +213,71 @@ func TestNewSpiderRuns(t *testing.T) {
 				t.Errorf("items %q, want %q\n%s", got, tt.want, data)
 			}
 		})
+	}
+}
+
+// TestNewTSTemplate: --template ts writes a TypeScript spider, NAME.ts
+// with a typed item, beside the declarations of this binary and a strict
+// tsconfig.json that lists both; it passes validate (which runs tsc when
+// it is on the PATH) and tsc -p on its own. TestNewSpiderRuns runs it.
+func TestNewTSTemplate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "new", "typed", "https://books.example.com/", "--template", "ts", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("new: exit %d: %s", code, stderr)
+	}
+	target := filepath.Join(dir, "typed")
+	if !strings.Contains(stdout, "tsc -p "+target) {
+		t.Errorf("stdout %q does not say how to check the types", stdout)
+	}
+	read := func(name string) string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(target, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	if spec := read("spider.yaml"); !strings.Contains(spec, "\nscript: typed.ts\n") {
+		t.Errorf("spider.yaml:\n%s", spec)
+	}
+	if script := read("typed.ts"); !strings.Contains(script, "interface Page {") || !strings.Contains(script, "Generator<Page | Request>") {
+		t.Errorf("typed.ts:\n%s", script)
+	}
+	if dts, want := read("spiderrun.d.ts"), string(jsbridge.Declarations()); dts != want {
+		t.Errorf("spiderrun.d.ts is not the binary's declarations")
+	}
+	for _, want := range []string{`"strict": true`, `"files": ["typed.ts", "spiderrun.d.ts"]`, `"lib": ["es2020"]`} {
+		if cfg := read("tsconfig.json"); !strings.Contains(cfg, want) {
+			t.Errorf("tsconfig.json lacks %s:\n%s", want, cfg)
+		}
+	}
+	spec := filepath.Join(target, "spider.yaml")
+	code, stdout, stderr = runCLI(t, "validate", spec)
+	if code != exitOK || !strings.HasPrefix(stdout, "ok: "+spec+" (typed)\n") || stderr != "" {
+		t.Fatalf("validate: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	// A second run must not overwrite the user's work, nor a tsconfig.json
+	// already there.
+	code, _, stderr = runCLI(t, "new", "typed", "books.example.com", "--template", "ts", "--dir", dir)
+	if code != exitFailed || !strings.Contains(stderr, "already exists") {
+		t.Fatalf("second new: exit %d stderr %q", code, stderr)
+	}
+	other := t.TempDir()
+	if err := os.Mkdir(filepath.Join(other, "typed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(other, "typed", "tsconfig.json"), "{}")
+	code, _, stderr = runCLI(t, "new", "typed", "books.example.com", "--template", "ts", "--dir", other)
+	if code != exitFailed || !strings.Contains(stderr, filepath.Join(other, "typed", "tsconfig.json")+" already exists") {
+		t.Fatalf("new over a tsconfig.json: exit %d stderr %q", code, stderr)
+	}
+	// tsc --strict, as a user runs it in the spider's directory.
+	tsc := lookTsc(t)
+	cmd := exec.Command(tsc, "-p", ".", "--pretty", "false")
+	cmd.Dir = target
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tsc -p %s: %v\n%s", target, err, out)
 	}
 }

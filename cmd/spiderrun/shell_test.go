@@ -182,7 +182,7 @@ export function fails() {
 		},
 		{
 			name:     "bad setting",
-			args:     []string{"-s", "NO_SUCH_SETTING_X=1"},
+			args:     []string{"-s", "no_such_setting=1"},
 			wantCode: exitUsage,
 		},
 	}

@@ -25,8 +25,12 @@ level (with the spider arguments -a gives), checks that every function the
 spec names is exported, and compiles every regex, XPath and CSS selector:
 the spec's, and the script's string literals (callback names in requests,
 .css() and .xpath() queries). It checks every problem run checks before it
-starts. Valid specs print "ok: SPEC (name)"; problems print as
-file:line:col: path: message on stderr and the exit code is 2.`,
+starts. A TypeScript script (.ts) is type-checked by tsc when tsc is on
+the PATH (with the tsconfig.json next to the script, or else --strict
+against the declarations of spiderrun types); without tsc a note says the
+types were not checked (run strips them). Valid specs print "ok: SPEC
+(name)"; problems print as file:line:col: path: message on stderr and the
+exit code is 2.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spiderArgs, err := parseArgs(argv)
@@ -85,6 +89,23 @@ func validateOne(stdout, stderr io.Writer, path string, sets []string, args map[
 	if len(errs) > 0 {
 		return false
 	}
+	for _, w := range spec.Settings.Warnings() { // likely typos, kept as custom settings
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
+	var note string
+	if !skipScript {
+		var problems []string
+		problems, note = checkTypes(spec.Script) // a .ts script: tsc, when on the PATH (types.go)
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		if len(problems) > 0 {
+			return false
+		}
+	}
 	fmt.Fprintf(stdout, "ok: %s (%s)\n", path, spec.Name)
+	if note != "" {
+		fmt.Fprintln(stdout, note)
+	}
 	return true
 }

@@ -112,8 +112,15 @@ func TestValidateSettingOverrides(t *testing.T) {
 	if code, stdout, stderr := runCLI(t, "validate", "-s", "CONCURRENT_REQUESTS=4", "-s", "DOWNLOAD_DELAY=250ms", spec); code != exitOK {
 		t.Fatalf("exit %d stdout %q stderr %q", code, stdout, stderr)
 	}
+	// A likely typo is kept as a custom setting, with a warning.
 	code, _, stderr := runCLI(t, "validate", "-s", "CONCURENT_REQUESTS=4", spec)
-	want := "-s CONCURENT_REQUESTS: unknown setting \"CONCURENT_REQUESTS\" (did you mean \"CONCURRENT_REQUESTS\"?)\n"
+	want := "warning: -s CONCURENT_REQUESTS: unknown setting \"CONCURENT_REQUESTS\" kept as a custom setting (did you mean \"CONCURRENT_REQUESTS\"?)\n"
+	if code != exitOK || stderr != want {
+		t.Fatalf("exit %d stderr %q, want 0 and %q", code, stderr, want)
+	}
+	// A name that cannot be a custom setting is refused.
+	code, _, stderr = runCLI(t, "validate", "-s", "concurrent_requests=4", spec)
+	want = "-s concurrent_requests: unknown setting \"concurrent_requests\" (did you mean \"CONCURRENT_REQUESTS\"?)\n"
 	if code != exitUsage || stderr != want {
 		t.Fatalf("exit %d stderr %q, want 2 and %q", code, stderr, want)
 	}

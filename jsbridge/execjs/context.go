@@ -12,6 +12,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/spiderrun/spiderrun/jsbridge/jsguard"
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 )
 
 // jsContext is one file's isolated runtime. mu serializes every use of vm:
@@ -212,27 +213,9 @@ func (ctx *jsContext) resolve(st *vmState, fn string) (goja.Callable, goja.Value
 	}
 	f, ok := goja.AssertFunction(v)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: %s is a %s in %s", ErrNotFunction, fn, jsTypeOf(v), ctx.name)
+		return nil, nil, fmt.Errorf("%w: %s is a %s in %s", ErrNotFunction, fn, jsvalue.TypeName(v), ctx.name)
 	}
 	return f, this, nil
-}
-
-func jsTypeOf(v goja.Value) string {
-	if goja.IsNull(v) {
-		return "null"
-	}
-	if o, ok := v.(*goja.Object); ok {
-		return strings.ToLower(o.ClassName())
-	}
-	switch v.Export().(type) {
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	case int64, float64:
-		return "number"
-	}
-	return v.ExportType().String()
 }
 
 // run executes body on a fresh goroutine under the watchdog, then drives

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/spiderrun/spiderrun/jsbridge/jsvalue"
 )
 
 // MaxDelay is the largest delay honoured. Like Node.js, a larger one (it
@@ -91,7 +93,7 @@ func parse(call goja.FunctionCall, repeat, immediate bool, o Options) (Timer, er
 	} else if o.Code && cb != nil && !goja.IsUndefined(cb) && !goja.IsNull(cb) {
 		t.Code = cb.String()
 	} else {
-		return t, fmt.Errorf("callback must be a function, got %s", typeOf(cb))
+		return t, fmt.Errorf("callback must be a function, got %s", jsvalue.TypeName(cb))
 	}
 	argsFrom := 2
 	if immediate {
@@ -124,25 +126,4 @@ func Delay(v goja.Value, repeat bool) time.Duration {
 		d = time.Millisecond
 	}
 	return d
-}
-
-func typeOf(v goja.Value) string {
-	switch {
-	case v == nil || goja.IsUndefined(v):
-		return "undefined"
-	case goja.IsNull(v):
-		return "null"
-	}
-	if o, ok := v.(*goja.Object); ok {
-		return o.ClassName()
-	}
-	switch v.Export().(type) {
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	case int64, float64:
-		return "number"
-	}
-	return v.String()
 }

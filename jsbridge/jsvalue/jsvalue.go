@@ -24,6 +24,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/dop251/goja"
 
@@ -239,4 +240,32 @@ func (c Converter) reflectToJS(v any, path string, depth int) (goja.Value, error
 		return nil, &PathError{Path: path, Reason: fmt.Sprintf("map with %s keys is not copyable (want string keys)", rv.Type().Key())}
 	}
 	return nil, &PathError{Path: path, Reason: fmt.Sprintf("Go value of type %T is not copyable", v)}
+}
+
+// TypeName names v's type for messages, in both hosts: typeof's answer
+// (undefined, string, number, boolean, function, ...), except null, and
+// an object's class in lower case ("object" for a plain one, "array",
+// "date", "uint8array").
+func TypeName(v goja.Value) string {
+	switch {
+	case v == nil || goja.IsUndefined(v):
+		return "undefined"
+	case goja.IsNull(v):
+		return "null"
+	}
+	if o, ok := v.(*goja.Object); ok {
+		if _, ok := goja.AssertFunction(o); ok {
+			return "function"
+		}
+		return strings.ToLower(o.ClassName())
+	}
+	switch v.Export().(type) {
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case int64, float64:
+		return "number"
+	}
+	return v.ExportType().String()
 }

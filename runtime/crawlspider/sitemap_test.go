@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
+	"github.com/spiderrun/spiderrun/runtime/extract"
 )
 
 func gz(t *testing.T, s string) []byte {
@@ -156,5 +158,42 @@ func TestSitemapOptionsErrors(t *testing.T) {
 	}
 	if _, err := NewSitemap(itemSpider(), SitemapOptions{Follow: []string{"["}}); err == nil {
 		t.Error("bad follow accepted")
+	}
+}
+
+// A failing Filter fails the sitemap's callback; a <loc> Scrapy's Request
+// rejects is skipped with a warning, the entries around it are kept.
+func TestSitemapFilterErrorAndBadLoc(t *testing.T) {
+	t.Parallel()
+	body := `<urlset><url><loc>https://a.test/1</loc></url><url><loc>/2</loc></url><url><loc>https://a.test/3</loc></url></urlset>`
+	resp := func() *crawl.Response {
+		return &crawl.Response{URL: "https://a.test/s.xml", Status: 200, Body: []byte(body),
+			Headers: crawl.Headers{{Name: "Content-Type", Value: "application/xml"}},
+			Request: &crawl.Request{URL: "https://a.test/s.xml", Callback: SitemapCallback}}
+	}
+	logs := &logBuffer{}
+	sm, err := NewSitemap(itemSpider(), SitemapOptions{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &recorder{}
+	if err := sm.Callback(context.Background(), resp(), out); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(out.urls(), " "); got != "https://a.test/1 https://a.test/3" {
+		t.Errorf("requests %s", got)
+	}
+	if l := logs.String(); !strings.Contains(l, "ignoring sitemap URL") || !strings.Contains(l, "url=/2") {
+		t.Errorf("bad <loc> not reported: %s", l)
+	}
+	sm, err = NewSitemap(itemSpider(), SitemapOptions{Filter: func(context.Context, *crawl.Response, []extract.SitemapEntry) ([]extract.SitemapEntry, error) {
+		return nil, errTest
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = &recorder{}
+	if err := sm.Callback(context.Background(), resp(), out); !errors.Is(err, errTest) || len(out.requests) != 0 {
+		t.Errorf("filter error: %v, %d requests", err, len(out.requests))
 	}
 }

@@ -450,8 +450,16 @@ func TestBodyAllocation(t *testing.T) {
 			if left, _ := os.ReadDir(spool); len(left) > 0 {
 				t.Errorf("spool files left behind: %v", left)
 			}
-			if alloc > tc.max {
-				t.Errorf("allocated %.1f MiB, want ≤ %.1f MiB", float64(alloc)/(1<<20), float64(tc.max)/(1<<20))
+			max := tc.max
+			if raceDetector && tc.status == "" && !tc.noSpool && tc.path != "/known" {
+				// Spilled pieces go back to the pool; under -race a
+				// random quarter are dropped there and allocated again
+				// (half is allowed for the randomness). Without the
+				// spool it would still be 2×size, over this bound.
+				max += (size - spillAt) / 2
+			}
+			if alloc > max {
+				t.Errorf("allocated %.1f MiB, want ≤ %.1f MiB", float64(alloc)/(1<<20), float64(max)/(1<<20))
 			}
 		})
 	}

@@ -280,6 +280,13 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 	if err != nil {
 		return nil, classify(ctx, req, err, 0, "waiting for a download slot", -1)
 	}
+	// The request is past its waits (retry backoff, slot concurrency,
+	// DOWNLOAD_DELAY / AutoThrottle): report it as httptrace's GetConn,
+	// "about to get a connection". The engine withdraws the requests that
+	// have not got here when the crawl closes; they were never sent.
+	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GetConn != nil {
+		trace.GetConn(u.Host)
+	}
 	d.active.Add(1)
 	entry := &InFlight{URL: weburl.Redact(req.URL), Slot: s.key, Since: time.Now()}
 	d.inflight.Store(entry, struct{}{})
@@ -288,10 +295,12 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 		d.active.Add(-1)
 		release()
 	}()
+	ctx, wire := withWireCount(ctx)
 	resp, err := d.fetch(ctx, req, u, func() { d.markSent(s, delay) })
 	if err != nil {
-		return nil, err
+		return nil, wire.wrap(err)
 	}
+	wire.attach(resp)
 	d.throttle(s, resp)
 	return resp, nil
 }

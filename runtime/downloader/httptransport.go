@@ -182,6 +182,7 @@ func (t *HTTPTransport) RoundTrip(ctx context.Context, out *Outgoing) (*http.Res
 		req.Header["User-Agent"] = []string{""}
 	}
 	tr := t.transport(transportKey{verify: out.Verify, version: out.HTTPVersion, poolKey: out.PoolKey})
+	req = req.WithContext(traceWireBytes(ctx, req, out.Body, out.Proxy, out.HTTPVersion == "2" && out.URL.Scheme == "http"))
 	return tr.RoundTrip(req)
 }
 

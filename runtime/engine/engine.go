@@ -71,11 +71,13 @@ type Engine struct {
 	group  *committer // nil without feeds
 
 	mu          sync.Mutex
-	fetching    int                 // requests inside Fetch
-	inFetch     map[*task]time.Time // when each request entered Fetch (watchdog)
-	processing  int                 // responses/failures in callbacks or errbacks
-	activeBytes int64               // bytes of responses held by processing
-	items       int                 // items queued or in the pipelines
+	fetching    int                     // requests inside Fetch
+	inFetch     map[*task]time.Time     // when each request entered Fetch (watchdog)
+	waits       map[*fetchWait]struct{} // fetches not yet past the downloader's waits
+	starts      startTally              // start requests, for the close summary
+	processing  int                     // responses/failures in callbacks or errbacks
+	activeBytes int64                   // bytes of responses held by processing
+	items       int                     // items queued or in the pipelines
 	// leased counts requests taken from the scheduler and not yet
 	// acknowledged (fetching, in callbacks, with items in the pipelines, or
 	// waiting for the group commit): what a kill makes the next run fetch
@@ -205,6 +207,10 @@ func (e *Engine) requestClose(reason string) {
 	}
 	e.reason = reason
 	close(e.closeCh)
+	// Requests still waiting for their download delay or slot are not in
+	// flight: they are withdrawn now and stay pending, not fetched during
+	// the grace period.
+	e.withdrawWaitingLocked()
 }
 
 func (e *Engine) closing() string {
@@ -332,6 +338,9 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	e.stats.Set(stats.ElapsedTimeSeconds, end.Sub(start).Seconds())
 	e.sig.emit(Event{Signal: SpiderClosed, Reason: reason})
 	e.sig.wait()
+	if why := e.zeroPagesReason(); why != "" {
+		e.log.Warn(why)
+	}
 	e.log.Info("Spider closed (" + reason + ")")
 	e.mu.Lock()
 	aborted := e.aborted
@@ -661,6 +670,7 @@ func (e *Engine) feedStart(ctx context.Context, it StartIterator, done chan stru
 			req.Start = true
 			if e.schedule(req, nil) {
 				n++
+				e.starts.schedule()
 			}
 		}
 	}
@@ -755,7 +765,10 @@ func (e *Engine) process(req *crawl.Request) {
 	e.mu.Lock()
 	e.inFetch[t] = time.Now()
 	e.mu.Unlock()
-	resp, next, err := e.fetch(req)
+	fctx, wait, endFetch := e.fetchContext()
+	resp, next, err := e.fetch(fctx, req)
+	withdrawn := err != nil && wait.withdrawn()
+	endFetch()
 	var size int64
 	if err == nil && next == nil && resp != nil {
 		size = max(int64(len(resp.Body)), 1024)
@@ -795,12 +808,17 @@ func (e *Engine) process(req *crawl.Request) {
 		e.wakeUp()
 	}()
 	switch {
-	case err != nil && e.cancelled(err):
-		// Cut off by the close (abort, grace over): not the request's
-		// failure. It stays pending for a resumed crawl.
+	case withdrawn || (err != nil && e.cancelled(err)):
+		// Withdrawn from the downloader's waits by the close, or cut off
+		// by it (abort, grace over): not the request's failure. It stays
+		// pending for a resumed crawl.
 		t.keep(err)
 	case err != nil:
-		e.errback(t, asFailure(err, req))
+		f := asFailure(err, req)
+		if req.Start {
+			e.starts.fail(f)
+		}
+		e.errback(t, f)
 	case next != nil:
 		e.schedule(next, t)
 	case resp != nil:
@@ -819,13 +837,13 @@ func (e *Engine) process(req *crawl.Request) {
 	}
 }
 
-func (e *Engine) fetch(req *crawl.Request) (resp *crawl.Response, next *crawl.Request, err error) {
+func (e *Engine) fetch(ctx context.Context, req *crawl.Request) (resp *crawl.Response, next *crawl.Request, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			resp, next, err = nil, nil, crawl.NewFailure(crawl.UnknownError, req, fmt.Errorf("panic in downloader: %v", v))
 		}
 	}()
-	return e.opts.Fetcher.Fetch(e.workCtx, req)
+	return e.opts.Fetcher.Fetch(ctx, req)
 }
 
 func asFailure(err error, req *crawl.Request) *crawl.Failure {
@@ -859,7 +877,7 @@ func (e *Engine) drain(stalled bool) {
 	defer tick.Stop()
 	if !stalled {
 		e.mu.Lock()
-		n := e.fetching + e.processing
+		n := e.fetching + e.processing - e.withdrawnLocked()
 		e.mu.Unlock()
 		if n > 0 {
 			e.log.Info("waiting for in-flight requests", "in_flight", n, "grace", e.opts.ShutdownGrace)

@@ -4,7 +4,8 @@ import "github.com/spiderrun/spiderrun/runtime/settings"
 
 // FromSettings returns the engine options of the settings:
 // CONCURRENT_REQUESTS, CONCURRENT_ITEMS, SCRAPER_SLOT_MAX_ACTIVE_SIZE,
-// CLOSESPIDER_*, DONT_FILTER and the MEMUSAGE_* watch. The spider, the
+// CLOSESPIDER_*, DONT_FILTER, LOGSTATS_INTERVAL, SHUTDOWN_GRACE_PERIOD
+// and the MEMUSAGE_* watch. The spider, the
 // fetcher, the scheduler and the other collaborators are the caller's, as
 // are the limits that depend on the scheduler (MaxActiveRequests,
 // MaxLeased, DurableAcks).
@@ -26,6 +27,7 @@ func FromSettings(v *settings.Values) Options {
 		CloseSpiderTimeoutNoItem: v.CloseSpiderTimeoutNoItem,
 		DontFilter:               v.DontFilter,
 		LogStatsInterval:         v.LogstatsInterval,
+		ShutdownGrace:            v.ShutdownGracePeriod,
 	}
 	if o.LogStatsInterval <= 0 {
 		o.LogStatsInterval = -1 // LOGSTATS_INTERVAL 0: never (0 in Options is the default)

@@ -41,7 +41,7 @@ func TestFromSettingsDefaults(t *testing.T) {
 	if got.ConcurrentItems != 100 || zero.ConcurrentItems != 1 {
 		t.Errorf("ConcurrentItems: table %d, zero Options %d", got.ConcurrentItems, zero.ConcurrentItems)
 	}
-	if got.MaxActiveSize != 100_000 || zero.MaxActiveSize != 5_000_000 {
+	if got.MaxActiveSize != 1_000_000 || zero.MaxActiveSize != 5_000_000 {
 		t.Errorf("MaxActiveSize: table %d, zero Options %d", got.MaxActiveSize, zero.MaxActiveSize)
 	}
 }

@@ -3,7 +3,6 @@ package feed
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,61 +252,147 @@ func (e *csvExporter) finish() error {
 
 // finalize rewrites the file when columns were added after the header was
 // written: a temporary file with the full header and padded rows replaces
-// the feed atomically.
+// the feed atomically. Rows are copied byte for byte (never parsed and
+// written again: encoding/csv would turn a quoted "\r\n" into "\n"), only
+// extended with empty fields; the new file keeps the feed's mode.
 func (e *csvExporter) finalize(f *os.File) error {
 	if len(e.columns) <= e.headerLen {
 		return nil
 	}
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("rewrite csv header: %w", err)
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("rewrite csv header: %w", err)
 	}
-	r := csv.NewReader(bufio.NewReader(f))
-	r.FieldsPerRecord = -1
 	tmp, err := os.CreateTemp(filepath.Dir(f.Name()), ".feed-*.csv")
 	if err != nil {
 		return fmt.Errorf("rewrite csv header: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	// CreateTemp makes the file 0600; the feed was created 0644 less the
+	// umask (or had its own mode before an append): keep that.
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("rewrite csv header: %w", err)
+	}
 	bw := bufio.NewWriter(tmp)
-	w := newCSVWriter(bw, e.lf)
-	first := true
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tmp.Close()
-			return fmt.Errorf("rewrite csv header: %w", err)
-		}
-		if first {
-			rec = slices.Clone(e.columns)
-			if e.enc != nil {
-				// The file holds encoded bytes; so must the new header.
-				for i, c := range rec {
-					if s, err := encoding.ReplaceUnsupported(e.enc.NewEncoder()).String(c); err == nil {
-						rec[i] = s
-					}
-				}
+	header := slices.Clone(e.columns)
+	var src io.Reader = f
+	var dst io.Writer = bw
+	if e.enc != nil && !asciiCompatible(e.enc) {
+		// UTF-16 and the like: the rows are scanned as UTF-8 text and
+		// encoded again (the round trip is exact for these encodings).
+		src = e.enc.NewDecoder().Reader(f)
+		dst = encoding.ReplaceUnsupported(e.enc.NewEncoder()).Writer(bw)
+	} else if e.enc != nil {
+		// The file holds encoded bytes; so must the new header.
+		for i, c := range header {
+			if s, err := encoding.ReplaceUnsupported(e.enc.NewEncoder()).String(c); err == nil {
+				header[i] = s
 			}
-			first = false
-		}
-		for len(rec) < len(e.columns) {
-			rec = append(rec, "")
-		}
-		if err := w.Write(rec); err != nil {
-			tmp.Close()
-			return fmt.Errorf("rewrite csv header: %w", err)
 		}
 	}
-	w.Flush()
-	if err := errors.Join(w.Error(), bw.Flush(), tmp.Close()); err != nil {
+	out := bufio.NewWriter(dst)
+	err = copyCSVRows(bufio.NewReader(src), out, newCSVWriter(out, e.lf), header)
+	if err == nil {
+		err = out.Flush()
+	}
+	if w, ok := dst.(io.Closer); ok && err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		tmp.Close()
+		return fmt.Errorf("rewrite csv header: %w", err)
+	}
+	if err := errors.Join(bw.Flush(), tmp.Close()); err != nil {
 		return fmt.Errorf("rewrite csv header: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), f.Name()); err != nil {
 		return fmt.Errorf("rewrite csv header: %w", err)
 	}
 	return nil
+}
+
+// asciiCompatible reports whether enc writes the CSV syntax characters as
+// their ASCII bytes, so rows can be scanned and copied as bytes.
+func asciiCompatible(enc encoding.Encoding) bool {
+	b, err := enc.NewEncoder().Bytes([]byte(",\"\r\n"))
+	return err == nil && string(b) == ",\"\r\n"
+}
+
+// copyCSVRows copies the CSV rows of r to w, replacing the first row (the
+// old header) by header written with hw, and padding each later row with
+// empty fields up to len(header). A row ends at a line feed outside quotes
+// ("\r\n" or "\n", kept as it was); its fields are counted by the commas
+// outside quotes. The file's encoding must keep ',', '"', '\r' and '\n' as
+// their ASCII bytes (every FEED_EXPORT_ENCODING accepted does).
+func copyCSVRows(r *bufio.Reader, w *bufio.Writer, hw *csvWriter, header []string) error {
+	first := true
+	for {
+		row, err := readCSVRow(r)
+		if len(row) > 0 {
+			if first {
+				if err := hw.Write(header); err != nil {
+					return err
+				}
+				first = false
+			} else if err := padCSVRow(w, row, len(header)); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readCSVRow returns the bytes of the next row, its line ending included
+// (none at the end of a file without a final newline).
+func readCSVRow(r *bufio.Reader) ([]byte, error) {
+	var row []byte
+	quoted := false
+	for {
+		chunk, err := r.ReadSlice('\n')
+		row = append(row, chunk...)
+		quoted = quoted != (bytes.Count(chunk, []byte{'"'})%2 == 1)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil || !quoted {
+			return row, err
+		}
+	}
+}
+
+// padCSVRow writes row with empty fields added before its line ending so
+// that it has n fields.
+func padCSVRow(w *bufio.Writer, row []byte, n int) error {
+	body, end := row, []byte(nil)
+	if bytes.HasSuffix(body, []byte("\r\n")) {
+		body, end = body[:len(body)-2], body[len(body)-2:]
+	} else if bytes.HasSuffix(body, []byte("\n")) {
+		body, end = body[:len(body)-1], body[len(body)-1:]
+	}
+	fields, quoted := 1, false
+	for _, c := range body {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			fields++
+		}
+	}
+	w.Write(body)
+	for ; fields < n; fields++ {
+		w.WriteByte(',')
+	}
+	_, err := w.Write(end)
+	return err
 }
 
 // csvWriter writes rows as Python's csv.writer does with its default

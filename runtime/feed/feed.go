@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -108,18 +109,36 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// knownFormats are the format names -o FILE:FORMAT and feeds' format
+// take, as the messages list them (jl is an alias too).
+const knownFormats = "jsonlines, jsonl, json, csv, xml"
+
+// formatWord is what follows the last ":" of an -o argument when it is
+// meant as a format (out.json:yaml), not part of the path (C:items.json,
+// file:///tmp/x.json).
+var formatWord = regexp.MustCompile(`^[A-Za-z0-9_]*$`)
+
 // ParseOutput parses the argument of -o/-O: FILE or FILE:FORMAT, "-" or
-// "-:FORMAT" for stdout (stdout defaults to jsonlines).
+// "-:FORMAT" for stdout (stdout defaults to jsonlines). A FORMAT that is
+// not a known one is an error ("unknown format yaml (known: jsonlines,
+// jsonl, json, csv, xml)"); FILE may hold the %(name)s, %(time)s and
+// spider-argument parameters of Scrapy's feed URIs (ExpandURI).
 func ParseOutput(arg string, overwrite bool) (Config, error) {
 	if arg == "" {
 		return Config{}, errors.New("empty feed output")
 	}
 	cfg := Config{URI: arg, Overwrite: overwrite}
-	if i := strings.LastIndexByte(arg, ':'); i >= 0 {
-		if f, err := ParseFormat(arg[i+1:]); err == nil && i > 0 {
-			cfg.URI, cfg.Format = arg[:i], f
-			return cfg, nil
+	if i := strings.LastIndexByte(arg, ':'); i > 0 && formatWord.MatchString(arg[i+1:]) {
+		name := arg[i+1:]
+		f, err := ParseFormat(name)
+		switch {
+		case name == "":
+			return Config{}, fmt.Errorf("no format after \":\" (known: %s)", knownFormats)
+		case err != nil:
+			return Config{}, fmt.Errorf("unknown format %s (known: %s)", name, knownFormats)
 		}
+		cfg.URI, cfg.Format = arg[:i], f
+		return cfg, nil
 	}
 	if cfg.URI == "-" {
 		cfg.Format = JSONLines
@@ -190,6 +209,10 @@ func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 		w = stdout
 	} else {
 		path := strings.TrimPrefix(cfg.URI, "file://")
+		// As Scrapy's file storage, create the feed's directory.
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("feed: %w", err)
+		}
 		file, created, err := openFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("feed: %w", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
 )
 
 // h1Conn is one HTTP/1.1 connection. Go's net/http writes headers from a
@@ -67,7 +68,11 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *wireRequest, target string)
 	// The context bounds the whole exchange: cancelling it unblocks any
 	// read or write by expiring the connection's deadline.
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
-	if _, err := io.WriteString(c.nc, b.String()); err != nil {
+	// What was written is the request's bytes on the wire
+	// (downloader.AddWireBytes): request line, headers, body.
+	n, err := io.WriteString(c.nc, b.String())
+	downloader.AddWireBytes(ctx, int64(n))
+	if err != nil {
 		stop()
 		return nil, nil, ctxErr(ctx, fmt.Errorf("write request: %w", err))
 	}
@@ -75,7 +80,9 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *wireRequest, target string)
 	if len(req.body) > 0 {
 		// A server may answer (413) and close before reading the whole
 		// body; its answer is still read below, as net/http does.
-		if _, err := c.nc.Write(req.body); err != nil {
+		n, err := c.nc.Write(req.body)
+		downloader.AddWireBytes(ctx, int64(n))
+		if err != nil {
 			bodyErr = fmt.Errorf("write request body: %w", err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
 )
 
 // A focused HTTP/2 client on x/net/http2's Framer and hpack. It exists
@@ -450,8 +451,9 @@ func (cc *h2Conn) roundTrip(ctx context.Context, req *wireRequest) (*http.Respon
 	maxFrame := int(cc.peerMaxFrame)
 	cc.mu.Unlock()
 	block := cc.encodeHeaders(req)
-	err := cc.writeHeaders(s.id, block, !hasBody, maxFrame)
+	sent, err := cc.writeHeaders(s.id, block, !hasBody, maxFrame)
 	cc.wmu.Unlock()
+	downloader.AddWireBytes(ctx, int64(sent))
 	if err != nil {
 		cc.fail(err)
 		// Nothing of the request reached the server: safe to send again
@@ -471,7 +473,7 @@ func (cc *h2Conn) roundTrip(ctx context.Context, req *wireRequest) (*http.Respon
 	if hasBody {
 		// A failed upload may still have a response (the server answered
 		// early and reset the rest): wait for it before giving up.
-		bodyErr = cc.writeBody(s, req.body)
+		bodyErr = cc.writeBody(ctx, s, req.body)
 	}
 	<-s.gotResp
 	cc.mu.Lock()
@@ -533,7 +535,10 @@ func (cc *h2Conn) encodeHeaders(req *wireRequest) []byte {
 	return append([]byte(nil), cc.hbuf.Bytes()...)
 }
 
-func (cc *h2Conn) writeHeaders(id uint32, block []byte, endStream bool, maxFrame int) error {
+// writeHeaders writes the HEADERS frame (and CONTINUATION frames) of a
+// header block and returns the bytes of their payloads: the request's
+// header bytes on the wire (downloader.AddWireBytes), frame headers aside.
+func (cc *h2Conn) writeHeaders(id uint32, block []byte, endStream bool, maxFrame int) (sent int, err error) {
 	first := true
 	for len(block) > 0 || first {
 		n := min(len(block), maxFrame)
@@ -545,20 +550,29 @@ func (cc *h2Conn) writeHeaders(id uint32, block []byte, endStream bool, maxFrame
 				p.Priority = http2.PriorityParam{StreamDep: hp.DependsOn, Exclusive: hp.Exclusive, Weight: uint8(hp.Weight - 1)}
 			}
 			if err := cc.fr.WriteHeaders(p); err != nil {
-				return err
+				return 0, err
+			}
+			sent += len(chunk)
+			if !p.Priority.IsZero() {
+				sent += 5 // the priority fields in the payload
 			}
 			first = false
 			continue
 		}
 		if err := cc.fr.WriteContinuation(id, len(block) == 0, chunk); err != nil {
-			return err
+			return 0, err
 		}
+		sent += len(chunk)
 	}
-	return cc.bw.Flush()
+	if err := cc.bw.Flush(); err != nil {
+		return 0, err
+	}
+	return sent, nil
 }
 
 // writeBody sends DATA within both flow-control windows.
-func (cc *h2Conn) writeBody(s *h2Stream, body []byte) error {
+// The DATA payloads sent count as the request's wire bytes.
+func (cc *h2Conn) writeBody(ctx context.Context, s *h2Stream, body []byte) error {
 	for len(body) > 0 {
 		cc.mu.Lock()
 		for (cc.sendWin <= 0 || s.sendWin <= 0) && cc.err == nil && s.err == nil && !s.eof {
@@ -584,6 +598,7 @@ func (cc *h2Conn) writeBody(s *h2Stream, body []byte) error {
 			cc.fail(err)
 			return fmt.Errorf("http2: send body: %w", err)
 		}
+		downloader.AddWireBytes(ctx, int64(len(chunk)))
 	}
 	return nil
 }

@@ -57,7 +57,8 @@ func RetryFromSettings(v *settings.Values, st stats.Collector, log *slog.Logger)
 
 // RedirectFromSettings reads REDIRECT_ENABLED, REDIRECT_MAX_TIMES,
 // REDIRECT_PRIORITY_ADJUST, REDIRECT_SENSITIVE_HEADERS,
-// METAREFRESH_ENABLED, METAREFRESH_MAXDELAY and URLLENGTH_LIMIT.
+// METAREFRESH_ENABLED, METAREFRESH_MAXDELAY, METAREFRESH_IGNORE_TAGS and
+// URLLENGTH_LIMIT.
 func RedirectFromSettings(v *settings.Values, log *slog.Logger) *Redirect {
 	m := NewRedirect(log)
 	m.Enabled = v.RedirectEnabled
@@ -65,6 +66,7 @@ func RedirectFromSettings(v *settings.Values, log *slog.Logger) *Redirect {
 	m.PriorityAdjust = v.RedirectPriorityAdjust
 	m.MetaRefresh = v.MetaRefreshEnabled
 	m.MetaRefreshMaxDelay = v.MetaRefreshMaxDelay
+	m.MetaRefreshIgnoreTags = v.MetaRefreshIgnoreTags
 	m.SensitiveHeaders = v.RedirectSensitiveHeaders
 	m.MaxURLLength = v.URLLengthLimit
 	return m

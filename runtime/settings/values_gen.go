@@ -121,6 +121,27 @@ type Values struct {
 	// Feeds is FEEDS: Feed exports as in Scrapy (URI → options); the spec's
 	// feeds: key is the checked form of the same thing.
 	Feeds []Feed `setting:"FEEDS"`
+	// FeedExportEncoding is FEED_EXPORT_ENCODING: Encoding of every feed that
+	// does not set its own encoding: a Python codec name as Scrapy users write it
+	// (latin-1, utf_8, cp1251) or a WHATWG label.
+	FeedExportEncoding string `setting:"FEED_EXPORT_ENCODING"`
+	// FeedExportFields is FEED_EXPORT_FIELDS: Fields exported by every feed (-o,
+	// FEEDS, feeds:) that does not list its own fields, in this order.
+	FeedExportFields []string `setting:"FEED_EXPORT_FIELDS"`
+	// FeedExportIndent is FEED_EXPORT_INDENT: Spaces per level in json and xml
+	// feeds that do not set their own indent; 0 (or negative) = one item per
+	// line.
+	FeedExportIndent int `setting:"FEED_EXPORT_INDENT"`
+	// GcHeapTarget is GC_HEAP_TARGET: Heap size the Go garbage collector lets the
+	// crawl reach before collecting, however little of it is live: a crawl keeps
+	// little (the pages in callbacks, the queue) but allocates a lot, and Go's
+	// default (GOGC=100, collect at twice the live data) collected every few
+	// dozen pages.
+	GcHeapTarget int64 `setting:"GC_HEAP_TARGET"`
+	// GcMemoryLimit is GC_MEMORY_LIMIT: Soft memory limit of the Go runtime (Go's
+	// GOMEMLIMIT): near it the garbage collector runs more often (up to half the
+	// CPU) to stay under it.
+	GcMemoryLimit int64 `setting:"GC_MEMORY_LIMIT"`
 	// HTTPCacheDir is HTTPCACHE_DIR: Directory of the HTTP cache, relative to the
 	// spec's directory.
 	HTTPCacheDir string `setting:"HTTPCACHE_DIR"`
@@ -198,6 +219,10 @@ type Values struct {
 	// MetaRefreshEnabled is METAREFRESH_ENABLED: Follow <meta
 	// http-equiv="refresh"> redirects.
 	MetaRefreshEnabled bool `setting:"METAREFRESH_ENABLED"`
+	// MetaRefreshIgnoreTags is METAREFRESH_IGNORE_TAGS: Elements whose content is
+	// not searched for <meta http-equiv="refresh"> (e.g. [noscript]), as in
+	// Scrapy.
+	MetaRefreshIgnoreTags []string `setting:"METAREFRESH_IGNORE_TAGS"`
 	// MetaRefreshMaxDelay is METAREFRESH_MAXDELAY: Meta refreshes with a longer
 	// delay are not followed.
 	MetaRefreshMaxDelay time.Duration `setting:"METAREFRESH_MAXDELAY"`
@@ -290,8 +315,13 @@ type Values struct {
 	SchedulerQueueKey string `setting:"SCHEDULER_QUEUE_KEY"`
 	// ScraperSlotMaxActiveSize is SCRAPER_SLOT_MAX_ACTIVE_SIZE: Stop fetching
 	// while responses waiting for or in callbacks hold more than this many bytes
-	// (Scrapy's setting; Scrapy defaults to 5 MB).
+	// (Scrapy's setting).
 	ScraperSlotMaxActiveSize int64 `setting:"SCRAPER_SLOT_MAX_ACTIVE_SIZE"`
+	// ShutdownGracePeriod is SHUTDOWN_GRACE_PERIOD: After a first SIGINT or
+	// SIGTERM (or a close asked for by CLOSESPIDER_* or spider.close), how long
+	// requests in flight and running callbacks may take to finish before they are
+	// cancelled; feeds are flushed and the JOBDIR saved either way.
+	ShutdownGracePeriod time.Duration `setting:"SHUTDOWN_GRACE_PERIOD"`
 	// StatsDump is STATS_DUMP: Print the stats when the spider closes.
 	StatsDump bool `setting:"STATS_DUMP"`
 	// TLSVerify is TLS_VERIFY: Verify server certificates.
@@ -346,6 +376,10 @@ func Defaults() Values {
 		DupefilterBloomCapacity:       100_000_000,
 		DupefilterBloomErrorRate:      0.001,
 		DupefilterDebug:               false,
+		FeedExportEncoding:            "",
+		FeedExportIndent:              0,
+		GcHeapTarget:                  40 << 20,
+		GcMemoryLimit:                 0,
 		HTTPCacheDir:                  "httpcache",
 		HTTPCacheEnabled:              false,
 		HTTPCacheExpirationSecs:       0,
@@ -393,7 +427,8 @@ func Defaults() Values {
 		SchedulerFlushOnStart:         false,
 		SchedulerPersist:              false,
 		SchedulerQueueKey:             "{name}:requests",
-		ScraperSlotMaxActiveSize:      100_000,
+		ScraperSlotMaxActiveSize:      1_000_000,
+		ShutdownGracePeriod:           10 * time.Second,
 		StatsDump:                     true,
 		TLSVerify:                     true,
 		URLLengthLimit:                2083,

@@ -11,11 +11,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Site is the generated site's handler.
 type Site struct {
 	Pages, Links, PageSize int
+	// Latency delays every response by this long before its first byte
+	// (the server's think time; 0 = none), so that a crawler must keep
+	// many requests in flight to keep up.
+	Latency time.Duration
 
 	pages []string // rendered once: the server must not be the bottleneck
 	hits  []atomic.Int32
@@ -76,6 +81,9 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.hits[id].Add(1)
 	s.total.Add(1)
+	if s.Latency > 0 {
+		time.Sleep(s.Latency)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(s.pages[id])))
 	_, _ = w.Write([]byte(s.pages[id]))

@@ -1,0 +1,6 @@
+//go:build !race
+
+package bench
+
+// raceDetector: the race detector changes allocation counts.
+const raceDetector = false

@@ -1,0 +1,5 @@
+//go:build !race
+
+package downloader
+
+const raceDetector = false
