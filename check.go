@@ -22,6 +22,7 @@ import (
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/execjs"
 	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/feed"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/settings"
@@ -64,7 +65,7 @@ func CompileScript(spec *dsl.Spec) (*compile.Program, error) {
 // no spec error in a spec it accepts. Every error is a *dsl.Error; the
 // result is sorted by position and empty when the spec is valid.
 func Check(spec *dsl.Spec, opts CheckOptions) []error {
-	c := &checker{spec: spec}
+	c := &checker{spec: spec, args: opts.Args, argsKnown: true}
 	c.urls("start_urls", spec.StartURLs)
 	c.urls("sitemap_urls", spec.SitemapURLs)
 	c.domains("allowed_domains", spec.AllowedDomains)
@@ -134,6 +135,10 @@ func Check(spec *dsl.Spec, opts CheckOptions) []error {
 type checker struct {
 	spec *dsl.Spec
 	errs []*dsl.Error
+	// args are the spider arguments (-a) when known (Check): feed URIs'
+	// %(ARG)s parameters are checked against them.
+	args      map[string]string
+	argsKnown bool
 }
 
 // add records a problem at the position of path in the spec (or of the
@@ -334,11 +339,30 @@ func (c *checker) outputs() {
 		if msg := c.feedProblem(f.URI); msg != "" {
 			c.add(path, "%s", msg)
 		}
+		if err := feed.CheckEncoding(f.Encoding); err != nil {
+			c.add(path+".encoding", "%s", err)
+		}
+		for _, e := range c.feedOptionErrors(&v, feedValues(dsl.Feeds{f})[0]) {
+			if e.Setting != "" {
+				c.setting(e.Setting, "feeds.%s: %s", f.URI, e.Msg)
+			} else {
+				c.add(path+"."+e.Option, "%s", e.Msg)
+			}
+		}
 	}
 	for _, f := range v.Feeds {
 		if msg := c.feedProblem(f.URI); msg != "" {
 			c.setting("FEEDS", "feed %q: %s", f.URI, msg)
 		}
+		if err := feed.CheckEncoding(f.Encoding); err != nil {
+			c.setting("FEEDS", "feed %q: encoding: %s", f.URI, err)
+		}
+		for _, e := range c.feedOptionErrors(&v, f) {
+			c.setting("FEEDS", "feed %q: %s: %s", f.URI, e.Option, e.Msg)
+		}
+	}
+	if err := feed.CheckEncoding(v.FeedExportEncoding); err != nil {
+		c.setting("FEED_EXPORT_ENCODING", "%s", err)
 	}
 	if v.HTTPCacheEnabled {
 		if msg := c.dirProblem(filepath.Join(c.spec.Path(v.HTTPCacheDir), c.spec.Name)); msg != "" {
@@ -352,14 +376,58 @@ func (c *checker) outputs() {
 	}
 }
 
+// feedOptionErrors are the options of a feed that feed.Open would refuse
+// (item_export_kwargs, postprocessing and its options, batch_item_count
+// without %(batch_id)d), as the crawl's feed wiring reads them.
+// A compressed feed in a crawl whose acknowledgements wait on its feeds
+// (a JOBDIR, the Redis scheduler) is refused as feed.Open refuses it.
+func (c *checker) feedOptionErrors(v *settings.Values, f settings.Feed) []*feed.OptionError {
+	fo := feed.OptionsFromSettings(v)
+	fo.Params = feed.URIParams{Name: c.spec.Name, Args: c.args}
+	_, err := fo.FromSettings(f)
+	var out []*feed.OptionError
+	for _, e := range unjoinErrors(err) {
+		var oe *feed.OptionError
+		if errors.As(e, &oe) {
+			out = append(out, oe)
+		}
+	}
+	if plan, perr := planScheduler(c.spec, v); perr == nil && (plan.jobdir != "" || plan.kind == settings.SchedulerRedis) &&
+		len(f.Postprocessing) > 0 && f.URI != "-" {
+		out = append(out, &feed.OptionError{URI: f.URI, Option: "postprocessing", Msg: feed.ErrCompressedDurable.Error()})
+	}
+	return out
+}
+
+// unjoinErrors lists the errors of errors.Join (or err alone).
+func unjoinErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // feedProblem says why a feed URI cannot be opened as feed.Open would open
-// it (a file path relative to the spec, a file:// URL or -), or "".
+// it (a file path relative to the spec, a file:// URL or -, its %(name)s,
+// %(time)s and %(ARG)s parameters replaced; its directory is created), or
+// "". Parameters are checked when the spider arguments are known (Check).
 func (c *checker) feedProblem(uri string) string {
 	if uri == "-" {
 		return ""
 	}
+	expanded, err := feed.ExpandURI(uri, feed.URIParams{Name: c.spec.Name, Args: c.args})
+	if err != nil {
+		if c.argsKnown {
+			return err.Error()
+		}
+		return ""
+	}
+	uri = expanded
 	path := uri
 	switch {
 	case strings.HasPrefix(uri, "file://"):
@@ -373,17 +441,9 @@ func (c *checker) feedProblem(uri string) string {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Sprintf("%s is a directory", c.shown(path))
 	}
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Sprintf("directory %s does not exist", c.shown(dir))
-	case err != nil:
-		return fmt.Sprintf("directory %s: %s", c.shown(dir), cause(err))
-	case !fi.IsDir():
-		return fmt.Sprintf("%s is not a directory", c.shown(dir))
-	}
-	return ""
+	// A missing directory is created (feed.Open, as Scrapy's file
+	// storage); a file in its way is a problem.
+	return c.dirProblem(filepath.Dir(path))
 }
 
 // shown names a path as the user would write it: relative to the spec's

@@ -23,7 +23,7 @@ func TestNewRunsCheckSettings(t *testing.T) {
 		{"bloom too large", "  SCHEDULER: redis\n  DUPEFILTER: bloom\n  DUPEFILTER_BLOOM_CAPACITY: 1000000000\n"},
 		{"jobdir on a file", "  JOBDIR: s.js/job\n"},
 		{"httpcache on a file", "  HTTPCACHE_ENABLED: true\n  HTTPCACHE_DIR: s.js\n"},
-		{"feed in a missing directory", "  FEEDS: {\"out/items.jsonl\": {}}\n"},
+		{"feed under a file", "  FEEDS: {\"s.js/items.jsonl\": {}}\n"},
 		{"feed to s3", "  FEEDS: {\"s3://bucket/items.jsonl\": {}}\n"},
 	}
 	for _, c := range cases {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/jsbridge"
@@ -238,11 +239,18 @@ func New(opts Options) (c *Crawler, err error) {
 
 	var exporters []engine.Exporter
 	if !opts.NoFeeds {
-		cfgs, err := feedConfigs(spec, v.Feeds, opts.Outputs)
+		fo := feed.OptionsFromSettings(&v) // FEED_EXPORT_FIELDS, FEED_EXPORT_ENCODING, FEED_EXPORT_INDENT
+		fo.Params = feed.URIParams{Name: spec.Name, Time: time.Now(), Args: opts.Args}
+		cfgs, err := feedConfigs(spec, v.Feeds, opts.Outputs, fo)
 		if err != nil {
 			return nil, err
 		}
 		resumeFeeds(cfgs, b.Resumed, logger)
+		for i := range cfgs {
+			// Acknowledgements wait on the feeds (JOBDIR, Redis): a feed
+			// that cannot be made durable is refused (feed.ErrCompressedDurable).
+			cfgs[i].Durable = b.Durable
+		}
 		if len(cfgs) > 0 {
 			stdout := opts.Stdout
 			if stdout == nil {
@@ -440,20 +448,25 @@ func resumeFeeds(cfgs []feed.Config, resumed bool, logger *slog.Logger) {
 }
 
 // feedConfigs merges the spec's feeds:, the FEEDS setting (e.g. from -s;
-// decoded by dsl, like feeds:) and the -o/-O outputs.
-func feedConfigs(spec *dsl.Spec, feeds []settings.Feed, outputs []feed.Config) ([]feed.Config, error) {
+// decoded by dsl, like feeds:) and the -o/-O outputs, each completed by
+// fo (the FEED_EXPORT_* defaults, the URI parameters).
+func feedConfigs(spec *dsl.Spec, feeds []settings.Feed, outputs []feed.Config, fo feed.Options) ([]feed.Config, error) {
 	var cfgs []feed.Config
 	for _, f := range append(feedValues(spec.Feeds), feeds...) {
 		if f.URI != "-" && !filepath.IsAbs(f.URI) && !strings.Contains(f.URI, "://") {
 			f.URI = spec.Path(f.URI)
 		}
-		cfg, err := feed.FromSettings(f)
+		cfg, err := fo.FromSettings(f)
 		if err != nil {
 			return nil, err
 		}
 		cfgs = append(cfgs, cfg)
 	}
 	for _, o := range outputs {
+		o, err := fo.Output(o)
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: %w", o.URI, err)
+		}
 		// -o/-O write the empty document for an empty crawl, as Scrapy's
 		// do by default.
 		o.StoreEmpty = true

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/runtime/feed"
 	"github.com/spiderrun/spiderrun/runtime/settings"
 )
 
@@ -56,7 +57,7 @@ func TestResolveSettings(t *testing.T) {
 	}
 	yes, two := true, 2
 	want := []settings.Feed{
-		{URI: "out.csv", Overwrite: &yes, Fields: []string{"a", "b"}, Indent: &two},
+		{URI: "out.csv", Overwrite: &yes, Fields: []settings.KV{{Key: "a", Value: "a"}, {Key: "b", Value: "b"}}, Indent: &two},
 		{URI: "x.dat", Format: "json"},
 	}
 	if !reflect.DeepEqual(v.Feeds, want) {
@@ -73,7 +74,7 @@ func TestFeedConfigs(t *testing.T) {
 	}
 	spec.Dir = "/specs"
 	v := ResolveSettings(spec.Settings)
-	cfgs, err := feedConfigs(spec, v.Feeds, nil)
+	cfgs, err := feedConfigs(spec, v.Feeds, nil, feed.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,8 +48,9 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		DupefilterBloomErrorRate:      set.Float("DUPEFILTER_BLOOM_ERROR_RATE"),
 		DupefilterDebug:               set.Bool("DUPEFILTER_DEBUG"),
 		Feeds:                         feedValues(dsl.DecodeFeeds(set.Pairs("FEEDS"))),
+		FeedExportBatchItemCount:      set.Int("FEED_EXPORT_BATCH_ITEM_COUNT"),
 		FeedExportEncoding:            set.String("FEED_EXPORT_ENCODING"),
-		FeedExportFields:              nonEmpty(set.Strings("FEED_EXPORT_FIELDS")),
+		FeedExportFields:              kvs(set.Pairs("FEED_EXPORT_FIELDS")),
 		FeedExportIndent:              set.Int("FEED_EXPORT_INDENT"),
 		GcHeapTarget:                  set.Bytes("GC_HEAP_TARGET"),
 		GcMemoryLimit:                 set.Bytes("GC_MEMORY_LIMIT"),
@@ -146,13 +147,23 @@ func feedValues(fs dsl.Feeds) []settings.Feed {
 	out := make([]settings.Feed, len(fs))
 	for i, f := range fs {
 		out[i] = settings.Feed{
-			URI:        f.URI,
-			Format:     f.Format,
-			Overwrite:  f.Overwrite,
-			Fields:     f.Fields,
-			Encoding:   f.Encoding,
-			Indent:     f.Indent,
-			StoreEmpty: f.StoreEmpty,
+			URI:               f.URI,
+			Format:            f.Format,
+			Overwrite:         f.Overwrite,
+			Fields:            kvs(f.Fields),
+			Encoding:          f.Encoding,
+			Indent:            f.Indent,
+			StoreEmpty:        f.StoreEmpty,
+			BatchItemCount:    f.BatchItemCount,
+			ItemExportKwargs:  f.ItemExportKwargs,
+			Postprocessing:    f.Postprocessing,
+			GzipCompresslevel: f.GzipCompresslevel,
+			GzipMtime:         f.GzipMtime,
+			GzipFilename:      f.GzipFilename,
+			Bz2Compresslevel:  f.Bz2Compresslevel,
+			LzmaFormat:        f.LzmaFormat,
+			LzmaCheck:         f.LzmaCheck,
+			LzmaPreset:        f.LzmaPreset,
 		}
 	}
 	return out

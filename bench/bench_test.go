@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/bench/internal/product"
 	"github.com/spiderrun/spiderrun/bench/internal/site"
+	"github.com/spiderrun/spiderrun/internal/redistest"
 )
 
 // benchPages is the site size: small by default so `go test -bench` stays
@@ -83,6 +85,18 @@ func BenchmarkCrawl(b *testing.B) {
 	for _, v := range variants {
 		crawlers = append(crawlers, "js-"+v.name)
 	}
+	// The JS spider in Redis mode (SPIDERRUN_BENCH_REDIS=1,2: one and two
+	// workers), against a redis-server started here with appendfsync
+	// everysec (specs/distributed.md's advice for throughput).
+	redisN := redisModes(b)
+	var rsrv *redistest.Server
+	if len(redisN) > 0 {
+		rsrv = redistest.Start(b, redistest.Options{Args: []string{"--appendfsync", "everysec"}})
+		for _, name := range slices.Sorted(maps.Keys(redisN)) {
+			crawlers = append(crawlers, name)
+		}
+	}
+	redisRes := map[string][]redisRun{}
 	res := map[string][]round{}
 	for i := 0; i < b.N*benchRounds(); i++ {
 		// Rotate the order so that load from other processes on the
@@ -94,7 +108,11 @@ func BenchmarkCrawl(b *testing.B) {
 				ru  *syscall.Rusage
 			)
 			load := loadAvg()
+			var rr redisRun
 			switch {
+			case redisN[name].n > 0:
+				rep, ru, rr = runJSRedis(b, s, dir, srv.URL, pages, redisN[name], rsrv)
+				redisRes[name] = append(redisRes[name], rr)
 			case name == "js":
 				rep, ru = runJS(b, s, dir, srv.URL, pages, jsVariant{})
 			case strings.HasPrefix(name, "js-"):
@@ -110,10 +128,18 @@ func BenchmarkCrawl(b *testing.B) {
 				rssMB:  float64(rep.PeakRSS) / (1 << 20),
 				allocs: float64(rep.Mallocs) / float64(pages),
 			}
+			if redisN[name].n > 0 {
+				// The Redis server's CPU is part of the crawl's cost.
+				r.cpuMs += rr.serverCPUMs
+			}
 			res[name] = append(res[name], r)
 			// Stderr, not b.Logf: the testing package cuts a benchmark's
 			// log to 10 lines.
 			fmt.Fprintf(os.Stderr, "round %d %-14s %6.0f pages/s %.3f cpu-ms/page %6.1f MB peak RSS (load average %s)\n", i+1, name, r.pps, r.cpuMs, r.rssMB, load)
+			if redisN[name].n > 0 {
+				fmt.Fprintf(os.Stderr, "round %d %-14s workers %.3f + redis-server %.3f cpu-ms/page, %.1f redis commands/page (%.2f script calls): %v\n",
+					i+1, name, rr.workerCPUMs, rr.serverCPUMs, rr.commands, rr.scriptCalls, rr.commandsByOp)
+			}
 		}
 	}
 	med := func(name string, f func(round) float64) float64 {
@@ -162,6 +188,34 @@ func BenchmarkCrawl(b *testing.B) {
 			}
 			b.ReportMetric(median(pps), "js-"+name+"/js-pages-%")
 			b.ReportMetric(median(cpu), "js-"+name+"/js-cpu-%")
+		}
+	}
+	// Redis mode against memory mode ("js") within each round: pages/s
+	// and CPU per page (workers + redis-server), and the commands.
+	for name, m := range redisN {
+		var pps, cpu, cmds, scripts, scpu []float64
+		for i, r := range res[name] {
+			if js := res["js"]; i < len(js) {
+				pps = append(pps, 100*r.pps/js[i].pps)
+				cpu = append(cpu, 100*r.cpuMs/js[i].cpuMs)
+			}
+			cmds = append(cmds, redisRes[name][i].commands)
+			scripts = append(scripts, redisRes[name][i].scriptCalls)
+			scpu = append(scpu, redisRes[name][i].serverCPUMs)
+		}
+		if len(pps) > 0 {
+			b.ReportMetric(median(pps), name+"/js-pages-%")
+			b.ReportMetric(median(cpu), name+"/js-cpu-%")
+		}
+		b.ReportMetric(median(cmds), name+"-redis-cmds/page")
+		b.ReportMetric(median(scripts), name+"-redis-scripts/page")
+		b.ReportMetric(median(scpu), name+"-redis-server-cpu-ms/page")
+		if one := res[redisCrawler(1)]; m.n > 1 && m.bin == "" && len(one) > 0 {
+			var sc []float64
+			for i, r := range res[name] {
+				sc = append(sc, 100*r.pps/one[i].pps)
+			}
+			b.ReportMetric(median(sc), name+"/js-redis-pages-%")
 		}
 	}
 	b.ReportMetric(0, "ns/op")

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/bench/internal/product"
 	"github.com/spiderrun/spiderrun/bench/internal/site"
+	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -252,4 +254,183 @@ func benchLatency(b testing.TB) time.Duration {
 		b.Fatalf("SPIDERRUN_BENCH_LATENCY: %v", err)
 	}
 	return d
+}
+
+// redisMode is one Redis-mode crawler of the rotation: n workers of a
+// spiderrun binary (bin; "" = the tree's).
+type redisMode struct {
+	n   int
+	bin string
+}
+
+// redisModes is SPIDERRUN_BENCH_REDIS: comma-separated worker counts of
+// the JS spider in Redis mode (SCHEDULER redis), each a crawler of the
+// rotation: "js-redis" for one worker, "js-redisN" for N. A count may name
+// another binary, N@PATH (the code before a change), crawler
+// "js-redis[N]-BASENAME". Example: 1,2,1@/tmp/spiderrun-before.
+func redisModes(b testing.TB) map[string]redisMode {
+	out := map[string]redisMode{}
+	for _, f := range strings.Split(os.Getenv("SPIDERRUN_BENCH_REDIS"), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		count, bin, _ := strings.Cut(f, "@")
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 1 {
+			b.Fatalf("SPIDERRUN_BENCH_REDIS: %q: want worker counts such as 1,2 (or N@BINARY)", f)
+		}
+		name := redisCrawler(n)
+		if bin != "" {
+			name += "-" + filepath.Base(bin)
+		}
+		out[name] = redisMode{n: n, bin: bin}
+	}
+	return out
+}
+
+// redisCrawler names the Redis-mode crawler of n workers of the tree.
+func redisCrawler(n int) string {
+	if n == 1 {
+		return "js-redis"
+	}
+	return "js-redis" + strconv.Itoa(n)
+}
+
+// redisRun is what one Redis-mode round measured besides pages/s: the
+// redis-server's CPU time and the commands it ran (INFO commandstats,
+// script calls and the commands the scripts ran counted alike), per page.
+type redisRun struct {
+	serverCPUMs  float64 // redis-server user+sys CPU-ms per page
+	commands     float64 // Redis commands per page (all of them)
+	scriptCalls  float64 // EVALSHA/EVAL calls per page
+	workerCPUMs  float64 // the workers' CPU-ms per page
+	commandsByOp map[string]int64
+}
+
+// runJSRedis crawls the site with n `spiderrun run` workers sharing one
+// crawl through srv (SCHEDULER redis, file feeds), started together from
+// an empty server; the round ends when the last worker exits. It checks the
+// run like the others (every page fetched exactly once, one item per page
+// across the workers' files) and returns the workers' summed rusage.
+func runJSRedis(b testing.TB, s *site.Site, dir, base string, pages int, m redisMode, srv *redistest.Server) (product.Report, *syscall.Rusage, redisRun) {
+	b.Helper()
+	n := m.n
+	s.Reset()
+	for _, c := range [][]string{{"FLUSHALL"}, {"CONFIG", "RESETSTAT"}} {
+		if _, err := srv.Do(c...); err != nil {
+			b.Fatalf("redis %v: %v", c, err)
+		}
+	}
+	cpu0 := redisCPU(b, srv)
+	bin := filepath.Join(dir, "spiderrun")
+	if m.bin != "" {
+		bin = m.bin
+	}
+	type worker struct {
+		cmd          *exec.Cmd
+		out          bytes.Buffer
+		items, stats string
+	}
+	ws := make([]*worker, n)
+	t0 := time.Now()
+	for i := range ws {
+		w := &worker{items: filepath.Join(dir, fmt.Sprintf("js-redis-%d.jsonl", i)), stats: filepath.Join(dir, fmt.Sprintf("js-redis-%d-stats.json", i))}
+		args := []string{"run", jsSpec, "-O", w.items + ":jsonlines", "--stats-json", w.stats, "-a", "base=" + base,
+			"-s", "SCHEDULER=redis", "-s", "REDIS_URL=" + srv.URL(), "-s", "MAX_IDLE_TIME_BEFORE_CLOSE=0"}
+		for _, kv := range jsSettings {
+			args = append(args, "-s", kv)
+		}
+		w.cmd = exec.Command(bin, args...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+				w.cmd.Env = append(w.cmd.Env, kv)
+			}
+		}
+		w.cmd.Stdout, w.cmd.Stderr = &w.out, &w.out
+		if err := w.cmd.Start(); err != nil {
+			b.Fatalf("js-redis: %v", err)
+		}
+		ws[i] = w
+	}
+	var ru syscall.Rusage
+	rep := product.Report{Reason: "idle"}
+	var lines []byte
+	for i, w := range ws {
+		if err := w.cmd.Wait(); err != nil {
+			b.Fatalf("js-redis worker %d: spiderrun run: %v\n%s", i, err, w.out.String())
+		}
+		st := readStats(b, w.stats)
+		if r, _ := st["finish_reason"].(string); r != "idle" && r != "finished" {
+			b.Fatalf("js-redis worker %d: finish_reason %q\n%s", i, r, w.out.String())
+		}
+		rep.Pages += statInt(st, "response_received_count")
+		rep.Items += statInt(st, "item_scraped_count")
+		rep.PeakRSS = max(rep.PeakRSS, statInt(st, "memusage/max"))
+		wr := w.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		ru.Utime.Usec += wr.Utime.Usec + wr.Utime.Sec*1e6
+		ru.Stime.Usec += wr.Stime.Usec + wr.Stime.Sec*1e6
+		data, err := os.ReadFile(w.items)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, data...)
+	}
+	rep.Seconds = time.Since(t0).Seconds()
+	all := filepath.Join(dir, "js-redis-all.jsonl")
+	if err := os.WriteFile(all, lines, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	checkRun(b, s, redisCrawler(n), rep, all, pages)
+	cpu1 := redisCPU(b, srv)
+	rr := redisRun{serverCPUMs: (cpu1 - cpu0) * 1e3 / float64(pages), commandsByOp: redisCommandStats(b, srv)}
+	for op, calls := range rr.commandsByOp {
+		rr.commands += float64(calls)
+		if op == "evalsha" || op == "eval" || op == "evalsha_ro" || op == "eval_ro" {
+			rr.scriptCalls += float64(calls)
+		}
+	}
+	rr.commands /= float64(pages)
+	rr.scriptCalls /= float64(pages)
+	rr.workerCPUMs = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6 / float64(pages)
+	return rep, &ru, rr
+}
+
+// redisCPU is the redis-server's own CPU time so far, in seconds (INFO cpu:
+// used_cpu_user + used_cpu_sys).
+func redisCPU(b testing.TB, srv *redistest.Server) float64 {
+	info, err := srv.Do("INFO", "cpu")
+	if err != nil {
+		b.Fatalf("redis INFO cpu: %v", err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return total
+}
+
+// redisCommandStats reads INFO commandstats: calls per command since the
+// last CONFIG RESETSTAT (the commands a script runs are counted too; the
+// INFO and CONFIG calls of the benchmark itself are left out).
+func redisCommandStats(b testing.TB, srv *redistest.Server) map[string]int64 {
+	info, err := srv.Do("INFO", "commandstats")
+	if err != nil {
+		b.Fatalf("redis INFO commandstats: %v", err)
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		op, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd || op == "info" || op == "config|resetstat" || op == "config" {
+			continue
+		}
+		calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
+		n, _ := strconv.ParseInt(calls, 10, 64)
+		out[op] = n
+	}
+	return out
 }

@@ -37,6 +37,9 @@ func decodeFeedSetting(kv KV) (Feed, error) {
 	sort.Strings(names)
 	keys := sortedKeys(m)
 	for _, k := range keys {
+		if why, ok := refusedFeedOptions[k]; ok {
+			return Feed{}, fmt.Errorf("feed %q: %s: not supported: %s", kv.Key, k, why)
+		}
 		if _, ok := idx[k]; !ok {
 			return Feed{}, fmt.Errorf("feed %q: unknown option %q%s", kv.Key, k, didYouMean(k, names))
 		}
@@ -91,6 +94,26 @@ func setFeedOption(field reflect.Value, v any) error {
 			return fmt.Errorf("expected an integer, got %s", gotValue(v))
 		}
 		field.Set(reflect.ValueOf(&i))
+	case *string:
+		s, ok := scalarText(v)
+		if !ok {
+			return fmt.Errorf("expected a string, got %s", gotValue(v))
+		}
+		field.Set(reflect.ValueOf(&s))
+	case map[string]any:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("expected a mapping, got %s", gotValue(v))
+		}
+		field.Set(reflect.ValueOf(m))
+	case FeedFields:
+		ff, err := feedFieldsValue(v)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(ff))
+	case nil: // an option of any type (lzma_format, lzma_check)
+		field.Set(reflect.ValueOf(&v).Elem())
 	case []string:
 		if s, ok := v.(string); ok {
 			field.Set(reflect.ValueOf([]string{s}))
@@ -113,6 +136,58 @@ func setFeedOption(field reflect.Value, v any) error {
 		return fmt.Errorf("internal: option of type %s", field.Type())
 	}
 	return nil
+}
+
+// feedFieldsValue reads FEEDS' fields: a list of names (an entry may be
+// a one-entry mapping {field: Output name}), a single name, or a mapping
+// of one entry (a mapping of more has lost its order in the setting:
+// refused, with the forms that keep it).
+func feedFieldsValue(v any) (FeedFields, error) {
+	out := FeedFields{}
+	entry := func(k string, o any) error {
+		s, ok := scalarText(o)
+		if !ok {
+			return fmt.Errorf("%s: expected an output name, got %s", k, gotValue(o))
+		}
+		out = append(out, KV{Key: k, Value: s})
+		return nil
+	}
+	switch x := v.(type) {
+	case string:
+		return FeedFields{{Key: x, Value: x}}, nil
+	case map[string]any:
+		if len(x) > 1 {
+			return nil, fmt.Errorf("a mapping of fields loses its order in the FEEDS setting: write it in the spec's feeds: key, or as a list [{field: Output name}, ...]")
+		}
+		for k, o := range x {
+			if err := entry(k, o); err != nil {
+				return nil, err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			switch y := e.(type) {
+			case map[string]any:
+				if len(y) != 1 {
+					return nil, fmt.Errorf("[%d]: expected a field name or {field: output name}, got a mapping of %d entries", i, len(y))
+				}
+				for k, o := range y {
+					if err := entry(k, o); err != nil {
+						return nil, fmt.Errorf("[%d]: %w", i, err)
+					}
+				}
+			default:
+				s, ok := scalarText(e)
+				if !ok {
+					return nil, fmt.Errorf("[%d]: expected a string, got %s", i, gotValue(e))
+				}
+				out = append(out, KV{Key: s, Value: s})
+			}
+		}
+	default:
+		return nil, fmt.Errorf("expected a list of field names or a mapping, got %s", gotValue(v))
+	}
+	return out, nil
 }
 
 // scalarText is a scalar's text (a number or boolean as Go prints it).

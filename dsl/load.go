@@ -516,11 +516,104 @@ func (fs *Feeds) decodeNode(d *decoder, n *yaml.Node, path string) {
 		}
 		fp := joinPath(path, p.key)
 		f := Feed{URI: p.key}
-		d.decode(p.val, fp, reflect.ValueOf(&f.FeedOptions).Elem())
+		val := d.dropRefusedFeedOptions(p.val, fp)
+		d.decode(val, fp, reflect.ValueOf(&f.FeedOptions).Elem())
 		d.pos[fp] = Position{p.kn.Line, p.kn.Column}
 		d.checkTags(reflect.ValueOf(&f.FeedOptions).Elem(), fp, d.pos[fp])
 		*fs = append(*fs, f)
 	}
+}
+
+// dropRefusedFeedOptions reports Scrapy's feed options that need Python
+// code (item_classes, item_filter, uri_params, lzma_filters) at their key
+// and returns the options without them, so that the rest is still
+// checked.
+func (d *decoder) dropRefusedFeedOptions(n *yaml.Node, path string) *yaml.Node {
+	r := d.resolve(n)
+	if r == nil || r.Kind != yaml.MappingNode {
+		return n
+	}
+	var keep []*yaml.Node
+	for i := 0; i+1 < len(r.Content); i += 2 {
+		k := r.Content[i]
+		if why, ok := refusedFeedOptions[k.Value]; ok && k.Kind == yaml.ScalarNode {
+			d.errorf(k, joinPath(path, k.Value), "not supported: %s", why)
+			continue
+		}
+		keep = append(keep, r.Content[i], r.Content[i+1])
+	}
+	if len(keep) == len(r.Content) {
+		return n
+	}
+	c := *r
+	c.Content = keep
+	return &c
+}
+
+// decodeNode reads a feed's fields: a list of field names (a single name
+// is a list of one; an entry may be a one-entry mapping {field: Output
+// name}), or a mapping of field name to output name, in order.
+func (ff *FeedFields) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if isNull(n) {
+		return
+	}
+	name := func(v *yaml.Node, p string) (string, bool) {
+		v = d.resolve(v)
+		if v == nil {
+			return "", false
+		}
+		if v.Kind != yaml.ScalarNode || isNull(v) {
+			d.errorf(v, p, "expected a field name, got %s", kindName(v))
+			return "", false
+		}
+		return v.Value, true
+	}
+	out := FeedFields{}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		out = append(out, KV{Key: n.Value, Value: n.Value})
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			ip := indexPath(path, i)
+			c = d.resolve(c)
+			if c == nil {
+				return
+			}
+			d.pos[ip] = Position{c.Line, c.Column}
+			if c.Kind == yaml.MappingNode {
+				pairs := d.pairs(c, ip)
+				if len(pairs) != 1 {
+					d.errorf(c, ip, "expected a field name or {field: output name}, got a mapping of %d entries", len(pairs))
+					continue
+				}
+				if o, ok := name(pairs[0].val, joinPath(ip, pairs[0].key)); ok {
+					out = append(out, KV{Key: pairs[0].key, Value: o})
+				}
+				continue
+			}
+			if s, ok := name(c, ip); ok {
+				out = append(out, KV{Key: s, Value: s})
+			}
+		}
+	case yaml.MappingNode:
+		for _, p := range d.pairs(n, path) {
+			fp := joinPath(path, p.key)
+			if o, ok := name(p.val, fp); ok {
+				out = append(out, KV{Key: p.key, Value: o})
+			}
+		}
+	default:
+		d.errorf(n, path, "expected a list of field names or a mapping of field name to output name, got %s", kindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for _, f := range out {
+		if seen[f.Key] {
+			d.errorf(n, path, "field %q is listed twice", f.Key)
+		}
+		seen[f.Key] = true
+	}
+	*ff = out
 }
 
 func contains(list []string, s string) bool {

@@ -126,6 +126,11 @@ func typeName(t reflect.Type) string {
 		return "mapping of signal to function name"
 	case reflect.TypeOf(map[string]any{}):
 		return "mapping"
+	case reflect.TypeOf(FeedFields{}):
+		return "list of fields, or mapping of field to output name"
+	}
+	if t.Kind() == reflect.Interface {
+		return "integer or name"
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -165,6 +170,17 @@ func JSONSchema() ([]byte, error) {
 		"oneOf": []any{
 			map[string]any{"type": "string"},
 			map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+		},
+	}
+	g.defs["feedFields"] = map[string]any{
+		"description": "Field names (a string, or a list whose entries are names or {field: output name}), or a mapping of field name to output name.",
+		"oneOf": []any{
+			map[string]any{"type": "string"},
+			map[string]any{"type": "array", "items": map[string]any{"oneOf": []any{
+				map[string]any{"type": "string"},
+				map[string]any{"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": map[string]any{"type": "string"}},
+			}}},
+			map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}},
 		},
 	}
 	root["$defs"] = g.defs
@@ -263,6 +279,8 @@ func (g *schemaGen) typeSchema(f reflect.StructField) map[string]any {
 		return map[string]any{"type": "object", "propertyNames": map[string]any{"enum": stringsToAny(Signals)}, "additionalProperties": map[string]any{"type": "string"}}
 	case reflect.TypeOf(map[string]any{}):
 		return map[string]any{"type": "object"}
+	case reflect.TypeOf(FeedFields{}):
+		return map[string]any{"$ref": "#/$defs/feedFields"}
 	}
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -322,7 +340,9 @@ func (g *schemaGen) settingsSchema() map[string]any {
 			props[a] = as
 		}
 	}
-	return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	// Custom settings: any other UPPER_CASE name, any value (specs/settings.md).
+	return map[string]any{"type": "object", "properties": props,
+		"patternProperties": map[string]any{`^[A-Z][A-Z0-9_]*$`: map[string]any{}}, "additionalProperties": false}
 }
 
 func settingSchema(d SettingDef) map[string]any {
@@ -362,6 +382,8 @@ func settingSchema(d SettingDef) map[string]any {
 		}}
 	case KindMap:
 		return map[string]any{"type": "object"}
+	case KindFields:
+		return map[string]any{"$ref": "#/$defs/feedFields"}
 	}
 	return map[string]any{}
 }
@@ -384,6 +406,9 @@ func FormatDefault(d SettingDef) string {
 			return formatSize(v)
 		}
 	case []KV:
+		if len(v) == 0 && d.Kind == KindFields {
+			return "[]"
+		}
 		if len(v) == 0 {
 			return "{}"
 		}

@@ -31,12 +31,13 @@ const (
 	KindInts                     // []int
 	KindMap                      // []KV, ordered (headers keep their order)
 	KindSize                     // int64 bytes; "32MiB", "1GB", or a number
+	KindFields                   // []KV of field name → output name (a string); a list of names is a mapping of each to itself
 )
 
 var kindNames = map[Kind]string{
 	KindInt: "integer", KindFloat: "number", KindBool: "boolean", KindDuration: "duration",
 	KindString: "string", KindEnum: "enum", KindStrings: "list of strings", KindInts: "list of integers",
-	KindMap: "mapping", KindSize: "size",
+	KindMap: "mapping", KindSize: "size", KindFields: "list of fields or mapping of field to output name",
 }
 
 func (k Kind) String() string { return kindNames[k] }
@@ -283,6 +284,17 @@ func jsonValue(k Kind, v any) any {
 	switch k {
 	case KindDuration:
 		return v.(time.Duration).Seconds()
+	case KindFields:
+		// A list unless a field is renamed (as the spec wrote it).
+		ff := FeedFields(v.([]KV))
+		if b, err := ff.MarshalJSON(); err == nil && len(b) > 0 && b[0] == '[' {
+			return ff.Names()
+		}
+		m := map[string]any{}
+		for _, kv := range ff {
+			m[kv.Key] = kv.Value
+		}
+		return m
 	case KindMap:
 		m := map[string]any{}
 		for _, kv := range v.([]KV) {
@@ -638,6 +650,41 @@ func (d *SettingDef) parseText(s string) (any, error) {
 		return out, nil
 	case KindMap:
 		return parseJSONObject(t)
+	case KindFields:
+		var g any
+		switch {
+		case strings.HasPrefix(t, "{"):
+			kvs, err := parseJSONObject(t)
+			if err != nil {
+				return nil, err
+			}
+			out := []KV{}
+			for _, kv := range kvs {
+				o, ok := kv.Value.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s: expected an output name, got %s", kv.Key, gotValue(kv.Value))
+				}
+				out = append(out, KV{Key: kv.Key, Value: o})
+			}
+			return out, nil
+		case strings.HasPrefix(t, "["):
+			if err := json.Unmarshal([]byte(t), &g); err != nil {
+				return nil, fmt.Errorf("expected a JSON array of field names: %w", err)
+			}
+		default:
+			l := []any{}
+			for _, p := range strings.Split(t, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					l = append(l, p)
+				}
+			}
+			g = l
+		}
+		ff, err := feedFieldsValue(g)
+		if err != nil {
+			return nil, err
+		}
+		return []KV(ff), nil
 	}
 	return nil, fmt.Errorf("internal: unknown kind %d", d.Kind)
 }
@@ -861,6 +908,14 @@ func (d *decoder) settingValue(def *SettingDef, n *yaml.Node, path string) (any,
 			out = append(out, int(v))
 		}
 		return out, good
+	case KindFields:
+		var ff FeedFields
+		before := len(d.errs)
+		ff.decodeNode(d, n, path)
+		if ff == nil {
+			ff = FeedFields{}
+		}
+		return []KV(ff), len(d.errs) == before
 	case KindMap:
 		if n.Kind != yaml.MappingNode {
 			d.errorf(n, path, "expected a mapping, got %s", kindName(n))

@@ -124,7 +124,7 @@ func TestSettingsCustomCLI(t *testing.T) {
 			warn: `-s DOWNLOAD_DELAI: unknown setting "DOWNLOAD_DELAI" kept as a custom setting (did you mean "DOWNLOAD_DELAY"?)`},
 		{kv: "download_delay=2", err: `-s download_delay: unknown setting "download_delay" (did you mean "DOWNLOAD_DELAY"?)`},
 		{kv: "my.limit=2", err: `-s my.limit: unknown setting "my.limit": a custom setting's name is UPPER_CASE (letters, digits and _, starting with a letter), such as MY_LIMIT`},
-		{kv: "FEED_URI_PARAMS=shop.utils.uri_params", err: `-s FEED_URI_PARAMS: Scrapy's FEED_URI_PARAMS is not supported: a Python function: feed paths take %(name)s (the spider's name), %(time)s (the start time, as 2026-12-07T06-16-00) and %(ARG)s for each spider argument (-a ARG=...).`},
+		{kv: "FEED_URI_PARAMS=shop.utils.uri_params", err: `-s FEED_URI_PARAMS: Scrapy's FEED_URI_PARAMS is not supported: a Python function: feed paths take %(name)s (the spider's name), %(time)s (the start time, as 2026-12-07T06-16-00), %(batch_id)d and %(batch_time)s (batch_item_count) and %(ARG)s for each spider argument (-a ARG=...).`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.kv, func(t *testing.T) {
@@ -168,7 +168,15 @@ func TestSettingsAddedRows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := s.Strings("FEED_EXPORT_FIELDS"); !reflect.DeepEqual(got, []string{"b", "a"}) {
+	if got := s.Pairs("FEED_EXPORT_FIELDS"); !reflect.DeepEqual(got, []KV{{"b", "b"}, {"a", "a"}}) {
+		t.Errorf("FEED_EXPORT_FIELDS = %v", got)
+	}
+	// A mapping renames the fields (Scrapy's {"field": "Output name"}),
+	// in the order written.
+	if err := s.SetFromCLI(`FEED_EXPORT_FIELDS={"price": "Price", "name": "Name"}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Pairs("FEED_EXPORT_FIELDS"); !reflect.DeepEqual(got, []KV{{"price", "Price"}, {"name", "Name"}}) {
 		t.Errorf("FEED_EXPORT_FIELDS = %v", got)
 	}
 	if s.Int("FEED_EXPORT_INDENT") != 2 || s.String("FEED_EXPORT_ENCODING") != "latin-1" || s.Duration("SHUTDOWN_GRACE_PERIOD").String() != "2.5s" {
@@ -186,9 +194,9 @@ func TestSettingsAddedRows(t *testing.T) {
 			t.Errorf("%s: %v, want %s", kv, err, want)
 		}
 	}
-	_, err := Parse("spider.yaml", []byte("name: a\nstart_urls: [https://example.com/]\nscript: 'export function parse() {}'\nsettings:\n  SHUTDOWN_GRACE_PERIOD: 0\n  FEED_EXPORT_FIELDS: {a: 1}\n"))
+	_, err := Parse("spider.yaml", []byte("name: a\nstart_urls: [https://example.com/]\nscript: 'export function parse() {}'\nsettings:\n  SHUTDOWN_GRACE_PERIOD: 0\n  FEED_EXPORT_FIELDS: {a: [x]}\n"))
 	want := "spider.yaml:5:26: settings.SHUTDOWN_GRACE_PERIOD: must be greater than 0\n" +
-		"spider.yaml:6:23: settings.FEED_EXPORT_FIELDS: expected a list, got a mapping"
+		"spider.yaml:6:27: settings.FEED_EXPORT_FIELDS.a: expected a field name, got a list"
 	if err == nil || err.Error() != want {
 		t.Errorf("spec errors:\n%v\nwant:\n%s", err, want)
 	}

@@ -21,7 +21,7 @@ var table = []SettingDef{
 	{Name: "CONCURRENT_ITEMS", Kind: KindInt, Default: 100, Min: minOf(1),
 		Doc: "Maximum number of items processed by the pipelines at once, per response."},
 	{Name: "SCRAPER_SLOT_MAX_ACTIVE_SIZE", Kind: KindSize, Default: int64(1_000_000), Min: minOf(1),
-		Doc: "Stop fetching while responses waiting for or in callbacks hold more than this many bytes (Scrapy's setting). 1 MB here, 5 MB in Scrapy: JavaScript callbacks run one at a time on one event loop, so responses queued beyond what it can work through only cost memory, while too small a bound stops the downloads whenever a burst of responses arrives at once (the earlier default, 100 KB, is about 4 pages of 25 KB: at 50 ms of server latency the engine stopped fetching; 1 MB, about 40 such pages, measured +26 % pages/s there and the same peak RSS on the 20 000-page benchmark, specs/benchmarks.md). Callbacks waiting on other requests' results (ResultHolder) never deadlock on it: the engine lets the requests they wait for through."},
+		Doc: "Stop fetching while responses waiting for or in callbacks hold more than this many bytes (Scrapy's setting). 1 MB here, 5 MB in Scrapy: JavaScript callbacks run one at a time on one event loop, so responses queued beyond what it can work through only cost memory (5 MB: 215-240 MB peak RSS on the 20 000-page benchmark), while too small a bound stops the downloads whenever a burst of responses arrives (100 KB, the earlier default, is about 4 pages of 23 KB). Measured in specs/benchmarks.md (issue 20 section): at 50 ms of server latency 1 MB reached the floor crawler's pages/s, 100 KB 96 % of that, at the same peak RSS. Callbacks waiting on other requests' results (ResultHolder) never deadlock on it: the engine lets the requests they wait for through."},
 	{Name: "DOWNLOAD_DELAY", Kind: KindDuration, Default: time.Duration(0),
 		Doc: "Delay between two requests to the same domain. A number is seconds (0.5), or a duration (\"500ms\")."},
 	{Name: "RANDOMIZE_DOWNLOAD_DELAY", Kind: KindBool, Default: true,
@@ -164,8 +164,10 @@ var table = []SettingDef{
 	// Output, logs, stats.
 	{Name: "FEEDS", Kind: KindMap, Default: []KV{}, Check: feedsSetting,
 		Doc: "Feed exports as in Scrapy (URI → options); the spec's feeds: key is the checked form of the same thing."},
-	{Name: "FEED_EXPORT_FIELDS", Kind: KindStrings, Default: []string{},
-		Doc: "Fields exported by every feed (-o, FEEDS, feeds:) that does not list its own fields, in this order. Empty = every field, in item order (CSV: the first item's)."},
+	{Name: "FEED_EXPORT_BATCH_ITEM_COUNT", Kind: KindInt, Default: 0, Min: minOf(0),
+		Doc: "Items per file of every feed that does not set batch_item_count: after that many items a feed goes on in a new file, whose URI must hold %(batch_id)d or %(batch_time)s. 0 = one file."},
+	{Name: "FEED_EXPORT_FIELDS", Kind: KindFields, Default: []KV{},
+		Doc: "Fields exported by every feed (-o, FEEDS, feeds:) that does not list its own fields, in this order: a list, or a mapping of field name to output name ({price: Price in EUR}) that renames JSON keys, XML elements and CSV headers. Empty = every field, in item order."},
 	{Name: "FEED_EXPORT_ENCODING", Kind: KindString, Default: "",
 		Doc: "Encoding of every feed that does not set its own encoding: a Python codec name as Scrapy users write it (latin-1, utf_8, cp1251) or a WHATWG label. Empty = UTF-8 (what the settings.py of `scrapy startproject` sets; Scrapy's own default writes JSON with \\u escapes)."},
 	{Name: "FEED_EXPORT_INDENT", Kind: KindInt, Default: 0,
@@ -494,9 +496,7 @@ var scrapySettings = []ScrapySetting{
 
 	// Feeds.
 	{Name: "FEED_URI_PARAMS", Status: ScrapyRefused, Unless: nil,
-		Why: "a Python function: feed paths take %(name)s (the spider's name), %(time)s (the start time, as 2026-12-07T06-16-00) and %(ARG)s for each spider argument (-a ARG=...)."},
-	{Name: "FEED_EXPORT_BATCH_ITEM_COUNT", Status: ScrapyRefused, Unless: int64(0),
-		Why: "batched feeds (%(batch_id)d) are not implemented: one file per feed."},
+		Why: "a Python function: feed paths take %(name)s (the spider's name), %(time)s (the start time, as 2026-12-07T06-16-00), %(batch_id)d and %(batch_time)s (batch_item_count) and %(ARG)s for each spider argument (-a ARG=...)."},
 	{Name: "FEED_STORE_EMPTY", Status: ScrapyIgnored, Why: "set store_empty on each feed (feeds:, FEEDS); -o writes the empty document, as Scrapy 2.9 does by default."},
 	{Name: "FEED_TEMPDIR", Status: ScrapyIgnored, Why: "feeds are written in place, not through a temporary file."},
 	{Name: "FEED_STORAGE_FTP_ACTIVE", Status: ScrapyIgnored, Why: "no FTP feed storage."},

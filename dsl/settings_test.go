@@ -56,7 +56,7 @@ func TestSettingsTableConsistent(t *testing.T) {
 			KindInt: reflect.TypeOf(0), KindFloat: reflect.TypeOf(0.0), KindBool: reflect.TypeOf(true),
 			KindDuration: reflect.TypeOf(time.Duration(0)), KindString: reflect.TypeOf(""), KindEnum: reflect.TypeOf(""),
 			KindStrings: reflect.TypeOf([]string{}), KindInts: reflect.TypeOf([]int{}), KindMap: reflect.TypeOf([]KV{}),
-			KindSize: reflect.TypeOf(int64(0)),
+			KindFields: reflect.TypeOf([]KV{}), KindSize: reflect.TypeOf(int64(0)),
 		}[d.Kind]
 		if reflect.TypeOf(d.Default) != want {
 			t.Errorf("%s: default has type %T, want %v", d.Name, d.Default, want)

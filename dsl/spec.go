@@ -1,6 +1,8 @@
 package dsl
 
 import (
+	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 )
@@ -363,9 +365,12 @@ type FeedOptions struct {
 	// Example: true
 	Overwrite *bool `yaml:"overwrite" json:"overwrite,omitempty"`
 
-	// Fields to export, in this order. Default: every field, in item order.
-	// Example: [title, price]
-	Fields []string `yaml:"fields" json:"fields,omitempty"`
+	// Fields to export, in this order: a list of item field names, or a
+	// mapping of field name to output name (Scrapy's {"field": "Output
+	// name"}), which renames the JSON key, the XML element and the CSV
+	// header. Default: every field, in item order.
+	// Example: {title: Title, price: Price in EUR}
+	Fields FeedFields `yaml:"fields" json:"fields,omitempty"`
 
 	// Text encoding of the output. Default utf-8.
 	// Example: utf-8
@@ -381,6 +386,107 @@ type FeedOptions struct {
 	// trace of an empty crawl (no new file, an existing one unchanged).
 	// Example: false
 	StoreEmpty *bool `yaml:"store_empty" json:"store_empty,omitempty"`
+
+	// Items per file: after that many items the feed goes on in a new file,
+	// so the URI must hold %(batch_id)d (1, 2, ...; %(batch_id)05d pads) or
+	// %(batch_time)s. Default FEED_EXPORT_BATCH_ITEM_COUNT (0: one file).
+	// Example: 1000
+	BatchItemCount *int `yaml:"batch_item_count" json:"batch_item_count,omitempty" minimum:"0"`
+
+	// Keyword arguments of the format's item exporter, as Scrapy's
+	// item_export_kwargs: export_empty_fields (every format); item_element,
+	// root_element (xml); include_headers_line, join_multivalued,
+	// delimiter, quotechar, lineterminator, quoting (csv); sort_keys,
+	// ensure_ascii, separators (json, jsonlines). See specs/feeds.md.
+	// Example: {item_element: product, root_element: products}
+	ItemExportKwargs map[string]any `yaml:"item_export_kwargs" json:"item_export_kwargs,omitempty"`
+
+	// Plugins the output goes through, in order: Scrapy's built-in
+	// scrapy.extensions.postprocessing.GzipPlugin, LZMAPlugin, Bz2Plugin.
+	// Example: [scrapy.extensions.postprocessing.GzipPlugin]
+	Postprocessing []string `yaml:"postprocessing" json:"postprocessing,omitempty"`
+
+	// GzipPlugin's compression level, 0-9. Default 9.
+	// Example: 5
+	GzipCompresslevel *int `yaml:"gzip_compresslevel" json:"gzip_compresslevel,omitempty" minimum:"0"`
+
+	// GzipPlugin's header time stamp (seconds since 1970). Default: now.
+	// Example: 0
+	GzipMtime *int `yaml:"gzip_mtime" json:"gzip_mtime,omitempty" minimum:"0"`
+
+	// GzipPlugin's header file name. Default: the file's name without .gz.
+	// Example: items.jsonl
+	GzipFilename *string `yaml:"gzip_filename" json:"gzip_filename,omitempty"`
+
+	// Bz2Plugin's compression level, 1-9. Default 9.
+	// Example: 5
+	Bz2Compresslevel *int `yaml:"bz2_compresslevel" json:"bz2_compresslevel,omitempty" minimum:"1"`
+
+	// LZMAPlugin's container: 1 or FORMAT_XZ (default), 2 or FORMAT_ALONE.
+	// Example: FORMAT_XZ
+	LzmaFormat any `yaml:"lzma_format" json:"lzma_format,omitempty"`
+
+	// LZMAPlugin's integrity check of an xz file: -1 (default, CRC64), 0 or
+	// CHECK_NONE, 1 or CHECK_CRC32, 4 or CHECK_CRC64, 10 or CHECK_SHA256.
+	// Example: CHECK_CRC32
+	LzmaCheck any `yaml:"lzma_check" json:"lzma_check,omitempty"`
+
+	// LZMAPlugin's preset, 0-9 (the dictionary size). Default 6.
+	// Example: 9
+	LzmaPreset *int `yaml:"lzma_preset" json:"lzma_preset,omitempty" minimum:"0"`
+}
+
+// FeedFields are a feed's fields: the item field (Key) and the name it is
+// written under (Value, a string; the field's own name when fields is a
+// list).
+type FeedFields []KV
+
+// Names are the item fields, in order.
+func (ff FeedFields) Names() []string {
+	out := make([]string, len(ff))
+	for i, f := range ff {
+		out[i] = f.Key
+	}
+	return out
+}
+
+// MarshalJSON writes the fields as the spec writes them: a list of names,
+// or an object of field name to output name (in order) when one is
+// renamed.
+func (ff FeedFields) MarshalJSON() ([]byte, error) {
+	renamed := false
+	for _, f := range ff {
+		renamed = renamed || f.Value != f.Key
+	}
+	if !renamed {
+		return json.Marshal(ff.Names())
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range ff {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.Key)
+		v, err := json.Marshal(f.Value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// refusedFeedOptions are Scrapy's FEEDS options that need Python code,
+// with what to use instead.
+var refusedFeedOptions = map[string]string{
+	"item_classes": "it takes Python item classes; spiderrun items are plain objects: drop the items a feed must not get in a JS pipeline, or give each kind of item its own field and select fields",
+	"item_filter":  "it takes a Python ItemFilter class; filter items in a JS pipeline (return null to drop an item) instead",
+	"uri_params":   "it takes a Python function; feed URIs take %(name)s, %(time)s, %(batch_id)d, %(batch_time)s and every spider argument (-a NAME=VALUE) as %(NAME)s",
+	"lzma_filters": "it takes Python filter chains; set lzma_preset instead",
 }
 
 // FuncRef is one JavaScript function name referenced by the spec.

@@ -80,6 +80,9 @@ func (s *Spider) formFromResponse(call goja.FunctionCall) goja.Value {
 	}
 	_ = rest.Set("url", fr.URL)
 	_ = rest.Set("method", fr.GetMethod())
+	if !present(rest.Get("kind")) {
+		_ = rest.Set("kind", crawl.KindForm) // a form submitted by a click
+	}
 	if fr.Body != nil {
 		_ = rest.Set("body", string(fr.Body))
 	}
@@ -101,6 +104,9 @@ func (s *Spider) formFromResponse(call goja.FunctionCall) goja.Value {
 // applyFormdata encodes FormRequest's formdata: the body of a POST, the
 // query of a GET.
 func (s *Spider) applyFormdata(r *crawl.Request, opts *goja.Object) error {
+	if r.Kind == "" {
+		r.Kind = crawl.KindForm
+	}
 	fd := opts.Get("formdata")
 	if !present(fd) {
 		if r.Method == "" {

@@ -96,9 +96,7 @@
       return undefined;
     }
     if (proto === RequestProto || v instanceof Request) { sink.request(v); return undefined; }
-    if (isThenable(v)) {
-      return then.call(Promise.resolve(v), (x) => drive(x, sink));
-    }
+    if (isThenable(v)) return driveThen(v, sink);
     if (v instanceof Error) { sink.error(v); return undefined; }
     if (isArray(v)) return driveIter(v[syncIter](), sink);
     if (typeof v[asyncIter] === "function") {
@@ -111,6 +109,12 @@
     if (typeof v[syncIter] === "function" && getProto(v) !== Object.prototype) return driveIter(v[syncIter](), sink);
     sink.item(v);
     return undefined;
+  }
+  // driveThen drives what the thenable v settles to. Apart from drive, so
+  // that drive makes no closure: a function that makes one allocates its
+  // scope on every call, and drive runs once per yielded value.
+  function driveThen(v, sink) {
+    return then.call(Promise.resolve(v), (x) => drive(x, sink));
   }
   // driveIter and driveAsync step with one outer promise, never a chain of
   // nested ones, so a generator yielding a million values keeps constant

@@ -2,6 +2,7 @@ package jsbridge
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -54,18 +55,16 @@ func (s *Spider) setRequestProps(o *goja.Object, r *crawl.Request, local *jsLoca
 func (s *Spider) setRequestPropsURL(o *goja.Object, r *crawl.Request, local *jsLocal, meta, cbKwargs, urlVal goja.Value) {
 	// On the built-in (frozen) prototypes, assigning a property that has a
 	// default calls its setter, which defines the own data property
-	// (installRequestDefaults): define it directly, without the call.
-	proto := o.Prototype()
-	direct := proto != nil && (proto == s.protos.request || proto == s.protos.wsRequest || proto == s.protos.formRequest)
-	set := func(k string, v any) {
-		if direct {
-			if _, ok := requestDefaults[k]; ok {
-				_ = o.DefineDataProperty(k, s.vm.ToValue(v), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
-				return
-			}
-		}
-		_ = o.Set(k, v)
+	// (installRequestDefaults), and assigning any other (url, method,
+	// websocket_id...: none is on those prototypes) defines it too. With
+	// the prototype detached meanwhile, assignments define them directly,
+	// without the setter calls (DefineDataProperty would allocate a
+	// descriptor for every new property).
+	if proto := o.Prototype(); proto != nil && (proto == s.protos.request || proto == s.protos.wsRequest || proto == s.protos.formRequest) &&
+		o.SetPrototype(nil) == nil {
+		defer func() { _ = o.SetPrototype(proto) }()
 	}
+	set := func(k string, v any) { _ = o.Set(k, v) }
 	imp := s.importer()
 	if urlVal == nil {
 		urlVal = s.vm.ToValue(r.URL)
@@ -156,6 +155,9 @@ func (s *Spider) setRequestPropsURL(o *goja.Object, r *crawl.Request, local *jsL
 	if r.HTTPVersion != "" {
 		set("http_version", r.HTTPVersion)
 	}
+	if r.Kind != "" {
+		set("kind", r.Kind)
+	}
 	if r.WebSocket != nil {
 		set("websocket_id", r.WebSocket.ID)
 		msgs := make([]any, len(r.WebSocket.Send))
@@ -205,7 +207,7 @@ var requestDefaults = map[string]any{
 	"callback": nil, "errback": nil, "session_id": "", "desc_text": "",
 	"proxy": nil, "timeout": nil, "max_retry_times": nil, "retry_delay": nil,
 	"allow_redirects": nil, "max_redirects": 0, "verify": nil,
-	"impersonate": nil, "http_version": nil,
+	"impersonate": nil, "http_version": nil, "kind": nil,
 	"headers": "{}", "meta": "{}", "cb_kwargs": "{}",
 }
 
@@ -260,7 +262,14 @@ func (s *Spider) requestCtor(kind requestKind) func(goja.ConstructorCall) *goja.
 				panic(s.vm.NewTypeError(err.Error()))
 			}
 		}
-		s.setRequestProps(call.This, r, local, get("meta"), get("cb_kwargs"))
+		meta, cbKwargs := get("meta"), get("cb_kwargs")
+		s.setRequestProps(call.This, r, local, meta, cbKwargs)
+		if kind == kindHTTP && call.This.Prototype() == s.protos.request {
+			// new Request, not a subclass: yielded as it is, the sink
+			// takes r (see keepFollowed).
+			s.fast.startFollow()
+			s.keepFollowed(call.This, r, local, meta, cbKwargs)
+		}
 		return nil
 	}
 }
@@ -349,10 +358,10 @@ func (s *Spider) requestFromObject(v goja.Value) (*crawl.Request, error) {
 	if s.hasProto(o, s.protos.wsRequest) {
 		kind = kindWS
 	}
-	keys := o.Keys()
-	if r := takeFollowed(o, keys); r != nil {
+	if r := s.takeFollowed(o); r != nil {
 		return r, nil
 	}
+	keys := o.Keys()
 	r, _, err := s.buildRequest(keyedGetter(o, keys), kind, false)
 	if err != nil {
 		return nil, err
@@ -467,90 +476,194 @@ func (s *Spider) headersObject(h crawl.Headers) *goja.Object {
 	return o
 }
 
-// followed keeps the crawl.Request that response.follow built for the
-// Request object it returned last, so that yielding that object right
-// away — `yield response.follow(href, {callback})`, the usual case — hands
-// the engine that request instead of building it a second time from the
-// object's properties (url parsing, callback lookup: a third of the
-// follow's cost). It is taken only while the object is as follow left it:
-// the same own enumerable properties in the same order with the same
-// values, each a string, number, boolean or function (an object property
-// — headers, meta, cb_kwargs — could have changed inside), and only once
-// (yielding the object again builds a new request). One slot for the
-// process (every spider's loop uses it, under the lock): it holds at most
-// one Request object, until the next follow.
-var followed struct {
-	sync.Mutex
+// fastPath is the loop-only state of the path from response.follow to
+// the output sink (see keepFollowed), and the handlers of the last
+// Response and sink objects seen (goja's Export of a DynamicObject
+// allocates, and response.follow and the sink ask for them once per
+// Request). It keeps the Request objects of the last follow, follow_all
+// or new Request alive until the next one, or until they are yielded.
+type fastPath struct {
+	kept []followed // in the order they were made
+	next int        // kept[next] is the one expected at the sink
+
+	watched   []string // see watchedKeys
+	watchedAt []int    // watched[i] is followKeys[watchedAt[i]], or -1
+
+	respObj *goja.Object
+	resp    *jsResponse
+	sinkObj *goja.Object
+	sinkInv *invocation
+}
+
+// followed is a Request object kept by keepFollowed: the request built
+// for it, and the values of its own properties as they were then
+// (vals[i] is followKeys[i]'s; nil: absent, as every other option).
+type followed struct {
 	obj  *goja.Object
 	r    *crawl.Request
-	n    int
-	keys [len(followKeys)]string
 	vals [len(followKeys)]goja.Value
 }
 
-// followKeys are the properties a followed Request may have for the slot:
-// those whose value round-trips exactly through setRequestProps and
+// maxKeptCap bounds the capacity of fastPath.kept kept between calls.
+const maxKeptCap = 1024
+
+// startFollow forgets the kept Request objects: the next ones (a follow,
+// a follow_all, a new Request) replace them.
+func (f *fastPath) startFollow() {
+	if cap(f.kept) > maxKeptCap {
+		f.kept = nil
+	}
+	clear(f.kept)
+	f.kept, f.next = f.kept[:0], 0
+}
+
+// followKeys are the properties a followed Request may have for the fast
+// path: those whose value round-trips exactly through setRequestProps and
 // buildRequest (not timeout or retry_delay: seconds as floats).
 var followKeys = [...]string{"url", "method", "callback", "errback", "priority", "dont_filter",
 	"session_id", "desc_text", "impersonate", "http_version"}
 
-// keepFollowed puts o (built from r by response.follow, local and the
-// meta and cb_kwargs options as setRequestProps had them) in the slot, if
-// its properties allow. The keys are those setRequestProps set, in its
-// order.
-func keepFollowed(o *goja.Object, r *crawl.Request, local *jsLocal, meta, cbKwargs goja.Value) {
-	if r.Headers != nil || r.Body != nil || r.Cookies != nil || r.Meta != nil || r.CbKwargs != nil ||
-		present(meta) || present(cbKwargs) || r.Proxy != "" || r.Timeout != 0 || r.MaxRetryTimes != nil ||
-		r.RetryDelay != 0 || r.AllowRedirects != nil || r.MaxRedirects != 0 || r.Verify != nil || r.WebSocket != nil {
-		return
+// watchedKeys are the properties requestFromObject may read from a
+// Request object: __engine, and the options buildRequest asks for,
+// recorded once per spider by running it on a recording getter (once
+// with only a url, once with every followKey set, so that a key asked for
+// only next to another is seen too). Should either run fail, every
+// option is watched.
+func (s *Spider) watchedKeys() []string {
+	if s.fast.watched != nil {
+		return s.fast.watched
 	}
-	var keys [len(followKeys)]string
-	n := 0
-	add := func(k string, ok bool) {
-		if ok {
-			keys[n] = k
-			n++
+	vm := s.vm
+	fn := vm.ToValue(func(goja.FunctionCall) goja.Value { return goja.Undefined() })
+	full := map[string]goja.Value{
+		"url": vm.ToValue("http://watched.invalid/"), "method": vm.ToValue("GET"), "priority": vm.ToValue(1),
+		"dont_filter": vm.ToValue(true), "callback": fn, "errback": fn, "session_id": vm.ToValue("s"),
+		"desc_text": vm.ToValue("d"), "impersonate": vm.ToValue("chrome"), "http_version": vm.ToValue("2"),
+	}
+	out := []string{"__engine"}
+	for _, urlOnly := range []bool{true, false} {
+		_, _, err := s.buildRequest(func(k string) goja.Value {
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+			if urlOnly && k != "url" {
+				return nil
+			}
+			return full[k]
+		}, kindHTTP, false)
+		if err != nil {
+			out = append(append(out[:0], "__engine"), requestOptions...)
+			break
 		}
 	}
-	add("url", true)
-	add("method", true)
-	add("priority", r.Priority != 0)
-	add("dont_filter", r.DontFilter)
-	add("callback", (local != nil && local.callback != nil) || r.Callback != "")
-	add("errback", (local != nil && local.errback != nil) || r.Errback != "")
-	add("session_id", r.SessionID != "")
-	add("desc_text", r.DescText != "")
-	add("impersonate", r.Impersonate != "")
-	add("http_version", r.HTTPVersion != "")
-	var vals [len(followKeys)]goja.Value
-	for i, k := range keys[:n] {
-		vals[i] = o.Get(k)
+	s.fast.watched = out
+	s.fast.watchedAt = make([]int, len(out))
+	for i, k := range out {
+		s.fast.watchedAt[i] = slices.Index(followKeys[:], k)
+	}
+	return out
+}
+
+// keepFollowed remembers o, built from r by response.follow (local and
+// the meta and cb_kwargs options as setRequestProps had them), after the
+// others since startFollow, so that yielding o unchanged — `yield
+// response.follow(href, {callback})`, the usual case, or the array of
+// follow_all in its order — hands the engine r instead of building a
+// second request from the object's properties (enumerating them, parsing
+// the url, looking the callback up: most of the sink's cost). Only
+// objects whose own properties are all followKeys qualify (an object
+// property — headers, meta, cb_kwargs — could change inside without the
+// object changing).
+func (s *Spider) keepFollowed(o *goja.Object, r *crawl.Request, local *jsLocal, meta, cbKwargs goja.Value) {
+	if r.Headers != nil || r.Body != nil || r.Cookies != nil || r.Meta != nil || r.CbKwargs != nil ||
+		present(meta) || present(cbKwargs) || r.Proxy != "" || r.Timeout != 0 || r.MaxRetryTimes != nil ||
+		r.RetryDelay != 0 || r.AllowRedirects != nil || r.MaxRedirects != 0 || r.Verify != nil || r.WebSocket != nil || r.Kind != "" {
+		return
+	}
+	e := followed{obj: o, r: r}
+	for i, k := range followKeys {
+		var ok bool
+		switch k {
+		case "url", "method":
+			ok = true
+		case "priority":
+			ok = r.Priority != 0
+		case "dont_filter":
+			ok = r.DontFilter
+		case "callback":
+			ok = (local != nil && local.callback != nil) || r.Callback != ""
+		case "errback":
+			ok = (local != nil && local.errback != nil) || r.Errback != ""
+		case "session_id":
+			ok = r.SessionID != ""
+		case "desc_text":
+			ok = r.DescText != ""
+		case "impersonate":
+			ok = r.Impersonate != ""
+		case "http_version":
+			ok = r.HTTPVersion != ""
+		}
+		if ok {
+			e.vals[i] = o.Get(k)
+		}
 	}
 	// The engine gets the method the object carries (GetMethod's default
 	// written out), as when the request is built from the object.
 	r.Method = r.GetMethod()
-	followed.Lock()
-	followed.obj, followed.r, followed.n = o, r, n
-	followed.keys, followed.vals = keys, vals
-	followed.Unlock()
+	s.fast.kept = append(s.fast.kept, e)
 }
 
-// takeFollowed returns the request kept for o when o (with its own keys)
-// is unchanged since response.follow built it, and empties the slot.
-func takeFollowed(o *goja.Object, keys []string) *crawl.Request {
-	followed.Lock()
-	defer followed.Unlock()
-	if followed.obj != o || followed.obj == nil {
+// takeFollowed returns the request kept for o when o is the next kept
+// object and is unchanged since it was built, and forgets it (yielding
+// the object again builds a new request). Unchanged means: the same
+// prototype, and every property requestFromObject could read
+// (watchedKeys) an own property with the value it had, or absent as it
+// was. The check reads own properties only, with o's prototype detached
+// for the lookups: through the prototype, an absent headers, meta or
+// cb_kwargs would be created by its default accessor. Not seen (and not
+// worth an enumeration of the object's keys per yield): an own property
+// made non-enumerable by Object.defineProperty with its value unchanged;
+// and a getter defined on the object runs during the check (with the
+// prototype detached) and again when the request is built.
+func (s *Spider) takeFollowed(o *goja.Object) *crawl.Request {
+	f := &s.fast
+	if f.next >= len(f.kept) || f.kept[f.next].obj != o || o == nil {
 		return nil
 	}
-	r := followed.r
-	ok := len(keys) == followed.n
-	for i := 0; ok && i < len(keys); i++ {
-		ok = keys[i] == followed.keys[i] && o.Get(keys[i]) == followed.vals[i]
+	// A copy: a getter run by the check may call response.follow.
+	e := f.kept[f.next]
+	f.kept[f.next] = followed{}
+	f.next++
+	proto := o.Prototype()
+	if proto != s.protos.request || o.SetPrototype(nil) != nil {
+		return nil // changed prototype, or not extensible any more
 	}
-	followed.obj, followed.r, followed.vals = nil, nil, [len(followKeys)]goja.Value{}
-	if !ok {
+	s.watchedKeys()
+	if !ownUnchanged(o, proto, f.watched, f.watchedAt, &e.vals) {
 		return nil
 	}
-	return r
+	return e.r
+}
+
+// ownUnchanged reports whether, of the properties watched, o (its
+// prototype detached) has exactly the own properties vals gives (by
+// followKeys index: watchedAt) with those values, and puts proto back
+// (also when a getter throws).
+func ownUnchanged(o, proto *goja.Object, watched []string, watchedAt []int, vals *[len(followKeys)]goja.Value) bool {
+	defer func() {
+		if err := o.SetPrototype(proto); err != nil {
+			panic(err) // it was extensible a moment ago
+		}
+	}()
+	for i, k := range watched {
+		var want goja.Value
+		if at := watchedAt[i]; at >= 0 {
+			want = vals[at]
+		}
+		// SameAs, not ==: a unicode string is a slice, which == panics on.
+		if v := o.Get(k); (v == nil) != (want == nil) || v != nil && !v.SameAs(want) {
+			return false
+		}
+	}
+	return true
 }

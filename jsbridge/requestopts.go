@@ -12,13 +12,14 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // requestOptions are the keys `new Request({...})` accepts (DESIGN.md §3).
 var requestOptions = []string{
 	"url", "method", "params", "headers", "data", "json", "body", "cookies",
 	"proxies", "proxy", "timeout", "max_retry_times", "retry_delay",
-	"allow_redirects", "max_redirects", "verify", "impersonate", "http_version",
+	"allow_redirects", "max_redirects", "verify", "impersonate", "http_version", "kind",
 	"meta", "cb_kwargs", "dont_filter", "priority", "callback", "errback",
 	"session_id", "desc_text", "formdata", "formname", "formid", "formnumber",
 	"formxpath", "formcss", "clickdata", "dont_click",
@@ -111,12 +112,9 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 	if r.URL == "" {
 		return nil, nil, fmt.Errorf("%s: url is required", kind)
 	}
-	u, perr := url.Parse(r.URL)
-	if perr != nil {
-		return nil, nil, fmt.Errorf("%s: invalid url %q: %v", kind, r.URL, perr)
-	}
-	if u.Scheme == "" || (u.Host == "" && u.Scheme != "file" && u.Scheme != "data") {
-		return nil, nil, fmt.Errorf("%s: url must be absolute, got %q (use response.follow or response.urljoin for relative links)", kind, r.URL)
+	scheme, err := requestScheme(r.URL, kind)
+	if err != nil {
+		return nil, nil, err
 	}
 	if r.Method, err = str("method"); err != nil {
 		return nil, nil, err
@@ -231,7 +229,7 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 	if p := get("proxy"); present(p) {
 		r.Proxy = p.String()
 	} else if p := get("proxies"); present(p) {
-		if r.Proxy, err = proxyFor(s.vm, p, u.Scheme); err != nil {
+		if r.Proxy, err = proxyFor(s.vm, p, scheme); err != nil {
 			return nil, nil, fmt.Errorf("%s: proxies: %w", kind, err)
 		}
 	}
@@ -262,6 +260,11 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 	if r.HTTPVersion, err = str("http_version"); err != nil {
 		return nil, nil, err
 	}
+	if r.Kind, err = str("kind"); err != nil {
+		return nil, nil, err
+	} else if !crawl.ValidKind(r.Kind) {
+		return nil, nil, fmt.Errorf("%s: kind %q (want one of %s)", kind, r.Kind, strings.Join(crawl.Kinds, ", "))
+	}
 	switch r.HTTPVersion {
 	case "", "1.1", "2":
 	case "1", "http1", "HTTP/1.1":
@@ -290,11 +293,35 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 			ws.PingInterval = seconds(v)
 		}
 		r.WebSocket = ws
-		if u.Scheme != "ws" && u.Scheme != "wss" {
+		if scheme != "ws" && scheme != "wss" {
 			return nil, nil, fmt.Errorf("%s: url must be ws:// or wss://, got %q", kind, r.URL)
 		}
 	}
 	return r, local, nil
+}
+
+// plainURLs tells plain absolute http(s) URLs (see requestScheme).
+var plainURLs = weburl.NewBase("http://plain.invalid/")
+
+// requestScheme checks that raw is an absolute URL and returns its
+// scheme, as url.Parse sees them. The URLs response.follow makes, and
+// most others, are plain http(s) URLs — a lower-case host and nothing to
+// quote: weburl.Base.QuickJoin returns exactly those unchanged — which
+// url.Parse accepts with a host; they skip the parse.
+func requestScheme(raw string, kind requestKind) (string, error) {
+	if strings.HasPrefix(raw, "http") {
+		if s, ok := plainURLs.QuickJoin(raw); ok && s == raw {
+			return raw[:strings.IndexByte(raw, ':')], nil
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%s: invalid url %q: %v", kind, raw, err)
+	}
+	if u.Scheme == "" || (u.Host == "" && u.Scheme != "file" && u.Scheme != "data") {
+		return "", fmt.Errorf("%s: url must be absolute, got %q (use response.follow or response.urljoin for relative links)", kind, raw)
+	}
+	return u.Scheme, nil
 }
 
 func seconds(v goja.Value) time.Duration {

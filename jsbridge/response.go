@@ -12,6 +12,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/extract"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // wsOpTimeout bounds response.send and response.close on the loop.
@@ -26,6 +27,9 @@ type jsResponse struct {
 	r     *crawl.Response
 	obj   *goja.Object
 	cache map[string]goja.Value
+	// base is the page's base URL made once for response.follow (nil
+	// until the first follow; a zero Base when BaseURL fails).
+	base *weburl.Base
 }
 
 func (j *jsResponse) Get(key string) goja.Value {
@@ -144,17 +148,27 @@ func (s *Spider) newResponse(r *crawl.Response) goja.Value {
 	j := &jsResponse{s: s, r: r}
 	j.obj = s.vm.NewDynamicObject(j)
 	_ = j.obj.SetPrototype(s.protos.response)
+	s.fast.respObj, s.fast.resp = j.obj, j
 	return j.obj
 }
 
-// responseOf returns the Go response of a JS Response object.
+// responseOf returns the Go response of a JS Response object. The last
+// one seen is remembered: Export allocates, and response.follow asks once
+// per link.
 func (s *Spider) responseOf(v goja.Value) (*jsResponse, bool) {
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return nil, false
 	}
+	if o == s.fast.respObj {
+		return s.fast.resp, true
+	}
 	j, ok := o.Export().(*jsResponse)
-	return j, ok && j.s == s
+	if ok && j.s == s {
+		s.fast.respObj, s.fast.resp = o, j
+		return j, true
+	}
+	return j, false
 }
 
 // installResponse installs the methods of Response objects.
@@ -247,7 +261,9 @@ func (s *Spider) installResponse() {
 			if !ok {
 				panic(vm.NewTypeError("follow: want a URL, a Link, or a Selector of an <a>/<link> element or an attribute"))
 			}
-			return s.newRequestFrom(u, call.Argument(1))
+			opts, _ := call.Argument(1).(*goja.Object)
+			s.fast.startFollow()
+			return s.newRequestFrom(u, &followOptions{src: opts})
 		}),
 		"follow_all": fn(func(call goja.FunctionCall) goja.Value {
 			j := s.responseThis(call)
@@ -279,12 +295,15 @@ func (s *Spider) installResponse() {
 				panic(vm.NewTypeError("follow_all: want an array of URLs, a SelectorList, or {css} / {xpath}"))
 			}
 			out := make([]any, 0, len(items))
+			opts, _ := call.Argument(1).(*goja.Object)
+			f := &followOptions{src: opts}
+			s.fast.startFollow()
 			for _, it := range items {
 				u, ok := s.followURL(j, it)
 				if !ok {
 					continue
 				}
-				out = append(out, s.newRequestFrom(u, call.Argument(1)))
+				out = append(out, s.newRequestFrom(u, f))
 			}
 			return vm.NewArray(out...)
 		}),
@@ -390,47 +409,83 @@ func (s *Spider) followURL(j *jsResponse, v goja.Value) (string, bool) {
 	default:
 		raw = v.String()
 	}
-	u, err := extract.URLJoin(j.r, strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if u, ok := j.quickJoin(raw); ok {
+		return u, true
+	}
+	u, err := extract.URLJoin(j.r, raw)
 	if err != nil {
 		panic(s.goThrowable("response.follow", err))
 	}
 	return u, true
 }
 
+// quickJoin is extract.URLJoin(j.r, ref) for the references
+// weburl.Base.QuickJoin handles, with the page's base URL parsed once per
+// response instead of once per link (URLJoin takes the same shortcut
+// after parsing it); ok=false for the others.
+func (j *jsResponse) quickJoin(ref string) (string, bool) {
+	if j.base == nil {
+		j.base = &weburl.Base{} // QuickJoin refuses everything
+		if u, err := extract.BaseURL(j.r); err == nil && u != nil {
+			b := weburl.NewBase(u.String())
+			j.base = &b
+		}
+	}
+	return j.base.QuickJoin(ref)
+}
+
+// followOptions is the options argument of response.follow and
+// follow_all, its keys checked (on the first link: follow_all of no links
+// checks nothing) and read once for all the links of a call.
+type followOptions struct {
+	src     *goja.Object
+	keys    []string
+	checked bool
+	url     goja.Value // the url option: the link being followed
+}
+
+// get reads an option: the link's url, else an own enumerable property
+// of the options object.
+func (f *followOptions) get(k string) goja.Value {
+	if k == "url" {
+		return f.url
+	}
+	for _, have := range f.keys {
+		if have == k {
+			return f.src.Get(k)
+		}
+	}
+	return nil
+}
+
 // newRequestFrom builds `new Request({...opts, url})` without the
 // intermediate options object (response.follow runs once per link).
-func (s *Spider) newRequestFrom(u string, opts goja.Value) goja.Value {
-	src, _ := opts.(*goja.Object)
-	var srcGet optionGetter
-	if src != nil {
-		keys, err := checkOptions(src, kindHTTP)
+func (s *Spider) newRequestFrom(u string, f *followOptions) goja.Value {
+	if !f.checked && f.src != nil {
+		keys, err := checkOptions(f.src, kindHTTP)
 		if err != nil {
 			panic(s.vm.NewTypeError(err.Error()))
 		}
-		srcGet = keyedGetter(src, keys)
+		f.keys, f.checked = keys, true
 	}
 	uv := s.vm.ToValue(u)
-	get := func(k string) goja.Value {
-		if k == "url" {
-			return uv
-		}
-		if srcGet == nil {
-			return nil
-		}
-		return srcGet(k)
-	}
-	r, local, err := s.buildRequest(get, kindHTTP, true)
+	f.url = uv
+	r, local, err := s.buildRequest(f.get, kindHTTP, true)
 	if err != nil {
 		panic(s.vm.NewTypeError(err.Error()))
 	}
-	o := s.vm.NewObject()
-	_ = o.SetPrototype(s.protos.request)
 	if r.URL != u {
 		uv = nil // params added to it
 	}
-	meta, cbKwargs := get("meta"), get("cb_kwargs")
+	meta, cbKwargs := f.get("meta"), f.get("cb_kwargs")
+	// The properties are set while the object still has Object.prototype
+	// (frozen, none of theirs), then its prototype: one SetPrototype, where
+	// setRequestPropsURL detaches and attaches Request.prototype.
+	o := s.vm.NewObject()
 	s.setRequestPropsURL(o, r, local, meta, cbKwargs, uv)
-	keepFollowed(o, r, local, meta, cbKwargs)
+	_ = o.SetPrototype(s.protos.request)
+	s.keepFollowed(o, r, local, meta, cbKwargs)
 	return o
 }
 

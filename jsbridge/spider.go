@@ -176,6 +176,7 @@ type Spider struct {
 	spiderObj   *goja.Object
 	protos      protos
 	sinkFns     map[string]goja.Value
+	fast        fastPath   // response.follow → sink (request.go)
 	outputMWs   goja.Value // the spider middlewares: [{input, output, exception}] (null where absent), engine side first
 	startMWs    goja.Value // array of process_start functions
 	timers      map[int64]*jsTimer
@@ -752,7 +753,11 @@ func (o *sinkObject) Keys() []string     { return nil }
 func (s *Spider) makeSinkFns() {
 	sinkOf := func(call goja.FunctionCall) *invocation {
 		if o, ok := call.This.(*goja.Object); ok {
+			if o == s.fast.sinkObj {
+				return s.fast.sinkInv
+			}
 			if so, ok := o.Export().(*sinkObject); ok {
+				s.fast.sinkObj, s.fast.sinkInv = o, so.inv
 				return so.inv
 			}
 		}

@@ -50,6 +50,14 @@ interface RequestOptions {
   verify?: boolean;
   impersonate?: string;
   http_version?: "1.1" | "2";
+  /**
+   * Which browser request an impersonated request reproduces (its sec-fetch-*,
+   * Origin, Accept and header order): "navigate" (a typed URL), "link" (a
+   * clicked link), "form" (a submitted form), "fetch" or "xhr" (a page script's
+   * call). Default: start requests navigate, requests made from a page are
+   * links (GET/HEAD) or forms (other methods), FormRequest is a form.
+   */
+  kind?: "navigate" | "link" | "form" | "fetch" | "xhr";
   /** JSON data crosses as data; other values (ResultHolder, functions) come back as the same object. */
   meta?: Record<string, unknown>;
   cb_kwargs?: Record<string, unknown>;
@@ -86,6 +94,7 @@ declare class Request {
   verify: boolean | null;
   impersonate: string | null;
   http_version: string | null;
+  kind: "navigate" | "link" | "form" | "fetch" | "xhr" | null;
   /** A copy with some options changed (Scrapy's Request.replace). */
   replace(options?: RequestOptions): this;
   copy(): this;

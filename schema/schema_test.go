@@ -126,7 +126,7 @@ func TestSchemaRejects(t *testing.T) {
 		"bad name":           "name: 'a b'\nscript: a.js\n",
 		"string for int":     "name: a\nscript: a.js\nsettings: {CONCURRENT_REQUESTS: '16'}\n",
 		"zero concurrency":   "name: a\nscript: a.js\nsettings: {CONCURRENT_REQUESTS: 0}\n",
-		"unknown setting":    "name: a\nscript: a.js\nsettings: {CONCURENT_REQUESTS: 1}\n",
+		"unknown setting":    "name: a\nscript: a.js\nsettings: {concurent_requests: 1}\n",
 		"bad duration":       "name: a\nscript: a.js\nsettings: {DOWNLOAD_DELAY: soon}\n",
 		"bad enum":           "name: a\nscript: a.js\nsettings: {SCHEDULER: postgres}\n",
 		"unknown signal":     "name: a\nscript: a.js\nhooks: {spider_open: f}\n",

@@ -10,9 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/spiderrun/spiderrun"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
-	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 )
 
@@ -136,22 +134,16 @@ func runFetch(cmd *cobra.Command, f *runFlags, fo *fetchOptions, rawURL string) 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c, err := spiderrun.New(spiderrun.Options{
-		Spec: l.spec, Program: l.prog, Args: l.args, NoFeeds: true,
-		Log: cmd.ErrOrStderr(), Stdout: cmd.OutOrStdout(),
-	})
+	c, err := newOneOffCrawler(cmd, l)
 	if err != nil {
 		return usageErr(err)
 	}
 	defer c.Close()
-	if op, ok := c.Spider.(engine.Opener); ok {
-		if err := op.Open(ctx, c.Engine().Crawl()); err != nil {
-			return failErr(fmt.Errorf("spider_opened: %w", err))
-		}
+	closeSpider, err := openSpider(ctx, c)
+	if err != nil {
+		return failErr(err)
 	}
-	if cl, ok := c.Spider.(engine.Closer); ok {
-		defer cl.Close(ctx, "finished")
-	}
+	defer closeSpider()
 	req := &crawl.Request{
 		URL: u.String(), Method: strings.ToUpper(fo.method), Headers: hs, HTTPVersion: fo.httpVersion,
 		Start: true, DontFilter: true, SessionID: l.spec.SessionID, Meta: map[string]any{},

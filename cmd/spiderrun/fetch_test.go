@@ -241,7 +241,7 @@ func TestFetchCommandErrors(t *testing.T) {
 		{"not a URL", []string{"fetch", "ftp://x"}, exitUsage, `"ftp://x" is not an http(s) URL`},
 		{"bad header", []string{"fetch", "https://x.test/", "-H", "nocolon"}, exitUsage, `-H "nocolon": want 'Name: value'`},
 		{"bad http version", []string{"fetch", "https://x.test/", "--http-version", "3"}, exitUsage, `--http-version "3"`},
-		{"bad setting", []string{"fetch", "https://x.test/", "-s", "TLS_VERIFY=maybe"}, exitUsage, "-s TLS_VERIFY=maybe"},
+		{"bad setting", []string{"fetch", "https://x.test/", "-s", "TLS_VERIFY=maybe"}, exitUsage, `-s TLS_VERIFY: expected true or false, got "maybe"`},
 		{"refused", []string{"fetch", "https://127.0.0.1:1/", "-s", "RETRY_ENABLED=false"}, exitFailed, "GET https://127.0.0.1:1/: ConnectionRefusedError"},
 		{"refused with --headers", []string{"fetch", "https://127.0.0.1:1/", "--headers", "-s", "RETRY_ENABLED=false"}, exitFailed, "ConnectionRefusedError"},
 		{"no URL", []string{"fetch"}, exitUsage, "accepts 1 arg(s), received 0"},

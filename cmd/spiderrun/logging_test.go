@@ -170,9 +170,9 @@ func TestProgressLineOnTerminal(t *testing.T) {
 	p.expect(" · queue ")
 	p.expect("Dumping spiderrun stats:")
 	if err := <-p.done; err != nil {
-		t.Fatalf("exit: %v\n%s", err, p.out.String())
+		t.Fatalf("exit: %v\n%s", err, p.output())
 	}
-	out := p.out.String()
+	out := p.output()
 	if !strings.Contains(out, "\r\x1b[K") {
 		t.Fatalf("the progress line is not erased before log lines:\n%q", out)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spiderrun/spiderrun"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
-	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/spidermw"
 )
@@ -109,10 +108,7 @@ func runParse(cmd *cobra.Command, f *runFlags, po *parseOptions, specPath, rawUR
 			return usageErr(fmt.Errorf("--cbkwargs: invalid JSON object: %w (example: --cbkwargs '{\"page\": 1}')", err))
 		}
 	}
-	c, err := spiderrun.New(spiderrun.Options{
-		Spec: l.spec, Program: l.prog, Args: l.args, NoFeeds: true,
-		Log: cmd.ErrOrStderr(), Stdout: cmd.OutOrStdout(),
-	})
+	c, err := newOneOffCrawler(cmd, l)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -159,15 +155,11 @@ type level struct {
 // yielded down to depth, then closes the spider. Only levels where at
 // least one callback ran are returned.
 func (p *parser) run(ctx context.Context, req *crawl.Request, depth int) ([]*level, error) {
-	sp := p.c.Spider
-	if op, ok := sp.(engine.Opener); ok {
-		if err := op.Open(ctx, p.c.Engine().Crawl()); err != nil {
-			return nil, fmt.Errorf("spider_opened: %w", err)
-		}
+	closeSpider, err := openSpider(ctx, p.c)
+	if err != nil {
+		return nil, err
 	}
-	if cl, ok := sp.(engine.Closer); ok {
-		defer cl.Close(ctx, "finished")
-	}
+	defer closeSpider()
 	p.seen.Seen(scheduler.Fingerprint(req))
 	var levels []*level
 	todo := []*crawl.Request{req}

@@ -109,7 +109,8 @@ func TestStatusCommand(t *testing.T) {
 	// A worker with one request in flight and one item written.
 	rdb, _ := redisq.Dial(srv.URL())
 	defer rdb.Close()
-	s, err := redisq.New(redisq.Options{Client: rdb, Name: "tasks", WorkerID: "w1", ItemsKey: "{name}:items", Persist: true})
+	// LeaseBatch 1: one lease per Next, so that exactly one is in flight.
+	s, err := redisq.New(redisq.Options{Client: rdb, Name: "tasks", WorkerID: "w1", ItemsKey: "{name}:items", Persist: true, LeaseBatch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,9 @@ func parseArgs(kvs []string) (map[string]string, error) {
 func applySettings(set *dsl.Settings, kvs []string) error {
 	for _, kv := range kvs {
 		if err := set.SetFromCLI(kv); err != nil {
-			return usageErr(fmt.Errorf("-s %s: %w", kv, err))
+			// SetFromCLI's error names the flag ("-s NAME: ..."), as
+			// validate prints it.
+			return usageErr(err)
 		}
 	}
 	return nil

@@ -98,7 +98,7 @@ func TestSettingsCustomErrors(t *testing.T) {
 			}
 			out := filepath.Join(dir, "out.jsonl")
 			code, _, rErr := runCLI(t, append([]string{"run", spec, "-O", out}, c.args...)...)
-			if code != exitUsage || !strings.HasPrefix(rErr, "spiderrun: ") || !strings.Contains(rErr, want) {
+			if code != exitUsage || rErr != "spiderrun: "+want+"\n" {
 				t.Errorf("run: exit %d, stderr:\n%s\nwant exit 2 and:\n%s", code, rErr, want)
 			}
 		})

@@ -91,22 +91,16 @@ Examples:
 			if err != nil {
 				return err
 			}
-			c, err := spiderrun.New(spiderrun.Options{
-				Spec: l.spec, Program: l.prog, Args: l.args, NoFeeds: true,
-				Log: cmd.ErrOrStderr(), Stdout: cmd.OutOrStdout(),
-			})
+			c, err := newOneOffCrawler(cmd, l)
 			if err != nil {
 				return usageErr(err)
 			}
 			defer c.Close()
-			if op, ok := c.Spider.(engine.Opener); ok {
-				if err := op.Open(ctx, c.Engine().Crawl()); err != nil {
-					return failErr(fmt.Errorf("spider_opened: %w", err))
-				}
+			closeSpider, err := openSpider(ctx, c)
+			if err != nil {
+				return failErr(err)
 			}
-			if cl, ok := c.Spider.(engine.Closer); ok {
-				defer cl.Close(ctx, "finished")
-			}
+			defer closeSpider()
 			repl, err := c.JS.NewREPL(ctx)
 			if err != nil {
 				return failErr(err)
@@ -147,6 +141,29 @@ Examples:
 	cmd.Flags().StringVar(&specPath, "spec", "", "load the spider `SPEC` (its script, settings, middlewares, sessions)")
 	cmd.Flags().StringVar(&imp, "impersonate", "", "browser profile for downloads (= -s IMPERSONATE=P)")
 	return cmd
+}
+
+// newOneOffCrawler builds the crawler of a one-off command (shell, fetch,
+// parse): the loaded spider without feeds, logging to stderr.
+func newOneOffCrawler(cmd *cobra.Command, l *loaded) (*spiderrun.Crawler, error) {
+	return spiderrun.New(spiderrun.Options{
+		Spec: l.spec, Program: l.prog, Args: l.args, NoFeeds: true,
+		Log: cmd.ErrOrStderr(), Stdout: cmd.OutOrStdout(),
+	})
+}
+
+// openSpider runs the spider's spider_opened hooks as a crawl would; the
+// returned func runs its close hooks (reason finished).
+func openSpider(ctx context.Context, c *spiderrun.Crawler) (func(), error) {
+	if op, ok := c.Spider.(engine.Opener); ok {
+		if err := op.Open(ctx, c.Engine().Crawl()); err != nil {
+			return nil, fmt.Errorf("spider_opened: %w", err)
+		}
+	}
+	if cl, ok := c.Spider.(engine.Closer); ok {
+		return func() { cl.Close(ctx, "finished") }, nil
+	}
+	return func() {}, nil
 }
 
 // loadShell loads the spec (or the bare spider), applying -s, -L and

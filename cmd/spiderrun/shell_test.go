@@ -251,6 +251,14 @@ func startPTY(t *testing.T, env []string, args ...string) *ptySession {
 }
 
 // expect waits for want in the output after what earlier expects consumed.
+// output is what the terminal showed so far (the reader goroutine may
+// still be appending to it).
+func (p *ptySession) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
 func (p *ptySession) expect(want string) {
 	p.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -347,9 +355,7 @@ func TestShellTerminal(t *testing.T) {
 	// Ctrl-D on an empty line leaves with status 0.
 	p.send("\x04")
 	p.exitsZero()
-	p.mu.Lock()
-	out := p.out.String()
-	p.mu.Unlock()
+	out := p.output()
 	if strings.Contains(out, "never evaluated") && strings.Contains(out, "SyntaxError") {
 		t.Errorf("the cancelled line was evaluated:\n%q", out)
 	}
@@ -383,7 +389,7 @@ func (p *ptySession) exitsZero() {
 		if err != nil {
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			p.t.Fatalf("shell exit: %v\n%q", err, p.out.String())
+			p.t.Fatalf("shell exit: %v\n%q", err, p.output())
 		}
 	case <-time.After(20 * time.Second):
 		p.t.Fatal("the shell did not exit")

@@ -144,32 +144,3 @@ func TestShutdownLeavesDelayedRequestsQueued(t *testing.T) {
 		})
 	}
 }
-
-// TestShutdownSecondSIGTERMAborts: SIGTERM then SIGTERM (what a container
-// runtime's stop and kill escalation, or an impatient operator, sends)
-// aborts: exit 1, and the feed is still a valid document.
-func TestShutdownSecondSIGTERMAborts(t *testing.T) {
-	spec, feed := slowCrawl(t, 100*time.Millisecond)
-	js := filepath.Join(filepath.Dir(spec), "spider.js")
-	src, err := os.ReadFile(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// /hang never answers: the graceful stop is still waiting for it
-	// when the second signal comes.
-	write(t, js, strings.Replace(string(src), "export function* parse(response) {",
-		"export function* parse(response) {\n  yield response.follow(\"/hang\");", 1))
-	p := startCLI(t, "run", spec, "-o", feed)
-	waitForItems(t, p, feed)
-	p.Cmd.Process.Signal(syscall.SIGTERM)
-	proctest.Poll(10*time.Second, func() bool { return strings.Contains(p.Out.String(), "stopping gracefully") })
-	p.Cmd.Process.Signal(syscall.SIGTERM)
-	err = p.Wait(t, 15*time.Second)
-	if code := exitCode(err); code != exitFailed {
-		t.Fatalf("exit %d after two SIGTERMs, want %d\n%s", code, exitFailed, p.Out)
-	}
-	if !strings.Contains(p.Out.String(), "aborting") {
-		t.Errorf("no abort message:\n%s", p.Out)
-	}
-	checkJSONFeed(t, feed)
-}

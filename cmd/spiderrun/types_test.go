@@ -3,27 +3,19 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/spiderrun/spiderrun/internal/testenv"
 	"github.com/spiderrun/spiderrun/jsbridge"
 )
 
-// lookTsc returns the path of TypeScript's tsc. Without it the test skips,
-// except under CI (CI=true), where it fails: .ci/run installs it.
+// lookTsc returns the path of TypeScript's tsc (a failure under CI).
 func lookTsc(t *testing.T) string {
 	t.Helper()
-	tsc, err := exec.LookPath("tsc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tsc is not on the PATH (npm install -g typescript)")
-		}
-		t.Skip("tsc is not on the PATH (npm install -g typescript)")
-	}
-	return tsc
+	return testenv.Tool(t, "tsc", "npm install -g typescript")
 }
 
 // TestTypesPrintsDeclarations: `spiderrun types` prints the declarations

@@ -82,15 +82,16 @@ func validateOne(stdout, stderr io.Writer, path string, sets []string, args map[
 	if bad {
 		return false
 	}
+	// Custom settings close to a known name: warnings, not errors.
+	for _, w := range spec.Settings.Warnings() {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 	errs := spiderrun.Check(spec, spiderrun.CheckOptions{SkipScript: skipScript, Args: args})
 	for _, e := range errs {
 		fmt.Fprintln(stderr, e)
 	}
 	if len(errs) > 0 {
 		return false
-	}
-	for _, w := range spec.Settings.Warnings() { // likely typos, kept as custom settings
-		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	var note string
 	if !skipScript {

@@ -199,8 +199,12 @@ func feedType() (decl, conv string) {
 		if key == "" {
 			key, _, _ = strings.Cut(f.Tag.Get("json"), ",")
 		}
-		fmt.Fprintf(&d, "\t%s %s // %s\n", f.Name, f.Type, key)
-		fmt.Fprintf(&c, "\t\t\t%s: f.%s,\n", f.Name, f.Name)
+		typ, val := f.Type.String(), "f."+f.Name
+		if f.Type == reflect.TypeOf(dsl.FeedFields{}) {
+			typ, val = "[]KV", "kvs(f."+f.Name+")"
+		}
+		fmt.Fprintf(&d, "\t%s %s // %s\n", f.Name, typ, key)
+		fmt.Fprintf(&c, "\t\t\t%s: %s,\n", f.Name, val)
 	}
 	d.WriteString("}\n")
 	c.WriteString("\t\t}\n\t}\n\treturn out\n}\n")
@@ -256,7 +260,7 @@ func goType(d dsl.SettingDef) string {
 		return "[]string"
 	case dsl.KindInts:
 		return "[]int"
-	case dsl.KindMap:
+	case dsl.KindMap, dsl.KindFields:
 		return "[]KV"
 	case dsl.KindSize:
 		return "int64"
@@ -284,7 +288,7 @@ func resolveExpr(d dsl.SettingDef) string {
 		return "nonEmpty(set.Strings(" + q + "))"
 	case dsl.KindInts:
 		return "nonEmpty(set.Ints(" + q + "))"
-	case dsl.KindMap:
+	case dsl.KindMap, dsl.KindFields:
 		return "kvs(set.Pairs(" + q + "))"
 	case dsl.KindSize:
 		return "set.Bytes(" + q + ")"

@@ -29,7 +29,7 @@ var update = flag.Bool("update", false, "rewrite runtime/websocket/testdata/refe
 // ./internal/livebrowser -update`.
 const referenceDir = "../../runtime/websocket/testdata/reference"
 
-// The page every visit opens: it sets a cookie, opens a WebSocket with two
+// The page every visit opens: it sets a cookie (then), opens a WebSocket with two
 // subprotocols, and loads two images, one after the other, each over a
 // new connection: the server closes every connection after one answer, so
 // the browser shows its resumed ClientHello (the second image starts only
@@ -39,7 +39,14 @@ const referenceDir = "../../runtime/websocket/testdata/reference"
 // answered once the handshake has arrived), so the browser is still running
 // when the handshake is sent.
 const pageHTML = `<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
-<script>document.cookie = "sid=abc; Secure; SameSite=None"; new WebSocket("wss://localhost:%d/ws", ["chat", "v2"]);</script>
+<script>
+// Chromium hands a document.cookie write to its network service
+// asynchronously, so a WebSocket opened right after it may go out
+// without the cookie; cookieStore.set resolves once it is stored.
+const stored = window.cookieStore ? cookieStore.set({name: "sid", value: "abc", sameSite: "none"}).catch(() => { document.cookie = "sid=abc; Secure; SameSite=None"; })
+  : Promise.resolve(document.cookie = "sid=abc; Secure; SameSite=None");
+stored.then(() => new WebSocket("wss://localhost:%d/ws", ["chat", "v2"]));
+</script>
 <script>function late() { const i = new Image(); i.src = "/late.png"; document.body.append(i); }</script>
 <img src="/wait.png" onload="late()" onerror="late()"></body></html>`
 

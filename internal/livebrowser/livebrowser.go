@@ -11,9 +11,17 @@
 // libnss3-tools), and skips them with the install command otherwise.
 //
 // The browsers never reach beyond loopback: Chromium resolves no name but
-// localhost (--host-resolver-rules), and Firefox sends everything that is
-// not localhost to a closed loopback proxy port, with its background
-// services switched off.
+// localhost and SiteHosts, which it maps to 127.0.0.1
+// (--host-resolver-rules), and Firefox resolves SiteHosts locally
+// (network.dns.localDomains) and sends everything else that is not
+// localhost to a closed loopback proxy port, with its background services
+// switched off.
+//
+// A visit is either one page load (RunChromium, RunFirefox: the browser
+// exits once the page has loaded) or a Session driven over the browser's
+// remote protocol (StartChromium over the DevTools Protocol, StartFirefox
+// over WebDriver BiDi), which opens pages, runs scripts and clicks like a
+// user.
 package livebrowser
 
 import (
@@ -112,7 +120,8 @@ type CA struct {
 	LeafSPKI string
 }
 
-// NewCA makes a CA and a localhost certificate, valid for a day.
+// NewCA makes a CA and a certificate for localhost and SiteHosts, valid
+// for a day.
 func NewCA() (*CA, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -147,7 +156,7 @@ func NewCA() (*CA, error) {
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     append([]string{"localhost"}, SiteHosts...),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
@@ -205,7 +214,7 @@ func ChromiumArgs(ca *CA, r Run) []string {
 		"--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
 		"--disable-sync", "--disable-extensions", "--disable-default-apps", "--disable-breakpad",
 		"--disable-features=OptimizationHints,MediaRouter,Translate,InterestFeedContentSuggestions,DnsOverHttps",
-		"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
+		"--host-resolver-rules=" + hostResolverRules(),
 		"--ignore-certificate-errors-spki-list=" + ca.LeafSPKI,
 		"--user-data-dir=" + r.Dir,
 		"--lang=en-US",
@@ -214,6 +223,16 @@ func ChromiumArgs(ca *CA, r Run) []string {
 		args = append(args, "--disable-http2")
 	}
 	return append(args, "--dump-dom", r.URL)
+}
+
+// hostResolverRules maps SiteHosts to 127.0.0.1 and every other name but
+// localhost to nothing.
+func hostResolverRules() string {
+	var rules []string
+	for _, h := range SiteHosts {
+		rules = append(rules, "MAP "+h+" 127.0.0.1")
+	}
+	return strings.Join(append(rules, "MAP * ~NOTFOUND", "EXCLUDE localhost"), " , ")
 }
 
 // RunChromium opens r.URL in headless Chromium and returns when the page
@@ -240,7 +259,8 @@ var firefoxPrefs = map[string]any{
 	"network.proxy.ssl_port":                             9,
 	"network.proxy.socks":                                "127.0.0.1",
 	"network.proxy.socks_port":                           9,
-	"network.proxy.no_proxies_on":                        "localhost",
+	"network.proxy.no_proxies_on":                        "localhost," + strings.Join(SiteHosts, ","),
+	"network.dns.localDomains":                           strings.Join(SiteHosts, ","),
 	"network.proxy.allow_hijacking_localhost":            false,
 	"network.dns.disablePrefetch":                        true,
 	"network.prefetch-next":                              false,

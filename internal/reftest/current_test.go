@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/spiderrun/spiderrun/internal/testenv"
 )
 
 // TestReferencesCurrent regenerates every reference with the installed
@@ -17,10 +19,7 @@ func TestReferencesCurrent(t *testing.T) {
 		t.Skip("runs Scrapy for every area; the full suite runs it")
 	}
 	if err := exec.Command(Python(), "-c", "import scrapy").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s cannot import scrapy (%v): .ci/run installs python3-scrapy", Python(), err)
-		}
-		t.Skipf("%s cannot import scrapy (%v); apt-get install python3-scrapy", Python(), err)
+		testenv.Missing(t, "%s cannot import scrapy (%v): apt-get install python3-scrapy (.ci/run installs it)", Python(), err)
 	}
 	root := filepath.Dir(Dir("x"))
 	out := t.TempDir()

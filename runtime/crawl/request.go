@@ -43,6 +43,11 @@ type Request struct {
 	Verify         *bool         `json:"verify,omitempty"`
 	Impersonate    string        `json:"impersonate,omitempty"`
 	HTTPVersion    string        `json:"http_version,omitempty"` // "", "1.1" or "2"
+	// Kind is how a browser would have made the request (KindNavigate,
+	// KindLink, KindForm, KindFetch, KindXHR); an impersonated request
+	// carries that kind's headers (sec-fetch-*, Origin, Accept, order).
+	// "" chooses by how the request was made: see DefaultKind.
+	Kind string `json:"kind,omitempty"`
 
 	// WebSocket is set for a WebSocketRequest.
 	WebSocket *WebSocketSpec `json:"websocket,omitempty"`
@@ -69,6 +74,61 @@ type Request struct {
 	// Lease is set by a scheduler backend that leases requests (Redis) and
 	// handed back to its Ack.
 	Lease any `json:"-"`
+}
+
+// The request kinds (Request.Kind): which request of a real browser an
+// impersonated request reproduces (specs/impersonation.md, Request kinds).
+const (
+	// KindNavigate is a top-level navigation the user typed (a start URL):
+	// sec-fetch-site none, sec-fetch-user ?1.
+	KindNavigate = "navigate"
+	// KindLink is a navigation by a click on a link of the parent page:
+	// sec-fetch-site from the page's origin, sec-fetch-user ?1, Referer.
+	KindLink = "link"
+	// KindForm is a form submitted by a click on its button (GET or POST;
+	// a POST carries Origin and a Content-Type).
+	KindForm = "form"
+	// KindFetch is a fetch() call of the page's script: sec-fetch-mode
+	// cors, sec-fetch-dest empty, Accept */*, Origin when cross-origin or
+	// not GET/HEAD.
+	KindFetch = "fetch"
+	// KindXHR is an XMLHttpRequest of the page's script (as fetch, with
+	// the browser's XHR header order and priority).
+	KindXHR = "xhr"
+)
+
+// Kinds lists the valid Request.Kind values ("" aside).
+var Kinds = []string{KindNavigate, KindLink, KindForm, KindFetch, KindXHR}
+
+// ValidKind reports whether k is "" or one of Kinds.
+func ValidKind(k string) bool {
+	if k == "" {
+		return true
+	}
+	for _, v := range Kinds {
+		if k == v {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultKind is the kind of r: its own Kind, or else from how it was
+// made: a request without a parent page (a start request) is a typed
+// navigation, a GET or HEAD from a page is a followed link
+// (response.follow, CrawlSpider rules, any request a callback yields), and
+// any other method from a page is a form submission.
+func DefaultKind(r *Request) string {
+	switch {
+	case r.Kind != "":
+		return r.Kind
+	case r.Parent == "" || r.Start:
+		return KindNavigate
+	case r.GetMethod() == "GET" || r.GetMethod() == "HEAD":
+		return KindLink
+	default:
+		return KindForm
+	}
 }
 
 // Cookie is a name/value pair sent with a request.

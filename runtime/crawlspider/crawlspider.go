@@ -343,6 +343,7 @@ func buildRequest(i int, rule *compiledRule, l extract.Link) *crawl.Request {
 		Callback: rule.Callback,
 		Errback:  rule.Errback,
 		Meta:     map[string]any{MetaRule: i, MetaLinkText: l.Text},
+		Kind:     crawl.KindLink, // a followed link is a click on it
 	}
 }
 

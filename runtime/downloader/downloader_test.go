@@ -401,7 +401,8 @@ func TestAutoThrottle(t *testing.T) {
 	d.log = log
 	d.opts.AutoThrottle.Debug = true
 	d.throttle(s, at(429, 0, "Retry-After", "3600"))
-	if !strings.Contains(buf.String(), "autothrottle slot=x status=429") {
+	// Scrapy's words and layout (scrapy/extensions/throttle.py).
+	if !strings.Contains(buf.String(), "slot: x | conc: 0 | delay:10000 ms (+0) | latency:    0 ms | size:     0 bytes") {
 		t.Fatalf("AUTOTHROTTLE_DEBUG line missing: %s", buf)
 	}
 	if until := time.Until(s.pausedUntil); until < 59*time.Second || until > 61*time.Second {

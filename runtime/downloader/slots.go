@@ -2,6 +2,7 @@ package downloader
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -242,10 +243,13 @@ func (d *Downloader) throttle(s *slot, resp *crawl.Response) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if at.Debug {
+		// Scrapy's AutoThrottle debug line, in its words and layout:
+		// conc is the downloads holding the slot (Scrapy's transferring).
 		old := s.delay
 		defer func() {
-			d.log.Info("autothrottle", "slot", s.key, "status", resp.Status, "latency", resp.Timings.Latency(),
-				"delay", s.delay, "change", s.delay-old, "size", len(resp.Body))
+			d.log.Info(fmt.Sprintf("slot: %s | conc:%2d | delay:%5d ms (%+d) | latency:%5d ms | size:%6d bytes",
+				s.key, len(s.sem), s.delay.Milliseconds(), (s.delay - old).Milliseconds(),
+				resp.Timings.Latency().Milliseconds(), len(resp.Body)))
 		}()
 	}
 	if resp.Status == http.StatusTooManyRequests || resp.Status == http.StatusServiceUnavailable {

@@ -822,7 +822,8 @@ func (e *Engine) process(req *crawl.Request) {
 	case next != nil:
 		e.schedule(next, t)
 	case resp != nil:
-		out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
+		base := e.newOutput(t, resp)
+		out := e.wrapOutput(resp, base)
 		e.enterSpider()
 		defer e.leaveSpider()
 		if err := callErr(func() error { return e.callback(resp, out) }); err != nil {
@@ -832,6 +833,7 @@ func (e *Engine) process(req *crawl.Request) {
 				e.spiderError(err, resp)
 			}
 		}
+		base.flush() // before t.done: the requests are stored before the ack
 	default:
 		e.errback(t, crawl.NewFailure(crawl.UnknownError, req, errors.New("fetcher returned neither a response nor a request")))
 	}

@@ -77,7 +77,8 @@ func (e *Engine) errback(t *task, f *crawl.Failure) {
 	if resp == nil {
 		resp = &crawl.Response{URL: f.Request.URL, Request: f.Request}
 	}
-	out := e.wrapOutput(resp, &output{e: e, task: t, resp: resp})
+	base := e.newOutput(t, resp)
+	out := e.wrapOutput(resp, base)
 	var handled bool
 	err := callErr(func() error {
 		var err error
@@ -86,6 +87,7 @@ func (e *Engine) errback(t *task, f *crawl.Failure) {
 		handled, err = e.spider.Errback(e.workCtx, f, out)
 		return err
 	})
+	base.flush()
 	if err != nil {
 		if e.cancelled(err) {
 			t.keep(err)
@@ -313,13 +315,18 @@ func (e *Engine) finishItem(q queuedItem) {
 
 // output is the Output of one callback or errback.
 type output struct {
-	e    *Engine
-	task *task
-	resp *crawl.Response
+	e     *Engine
+	task  *task
+	resp  *crawl.Response
+	batch *requestBatch // the scheduler enqueues in batches (batch.go)
 }
 
 func (o *output) Request(r *crawl.Request) {
-	if r != nil {
+	switch {
+	case r == nil:
+	case o.batch != nil:
+		o.batch.add(r)
+	default:
 		o.e.schedule(r, o.task)
 	}
 }

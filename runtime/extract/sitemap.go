@@ -8,11 +8,10 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/net/html"
 
+	"github.com/spiderrun/spiderrun/runtime/pystr"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
@@ -73,7 +72,7 @@ func ParseSitemap(body []byte) (*Sitemap, error) {
 				}
 				continue
 			}
-			txt := strings.TrimFunc(leadingXMLText(c), sitemapIsSpace)
+			txt := pystr.Strip(leadingXMLText(c))
 			if name == "loc" {
 				e.Loc, hasLoc = txt, true
 				continue
@@ -128,10 +127,6 @@ func leadingXMLText(n *html.Node) string {
 	return b.String()
 }
 
-// sitemapIsSpace is Python's str.isspace for one character (what str.strip
-// removes): Unicode white space plus the separators U+001C..U+001F.
-func sitemapIsSpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
-
 // IsGzip reports whether body starts with the gzip magic number and the
 // deflate method byte (1f 8b 08), as Scrapy's gzip_magic_number checks.
 func IsGzip(body []byte) bool { return bytes.HasPrefix(body, []byte{0x1f, 0x8b, 0x08}) }
@@ -167,12 +162,12 @@ func Gunzip(body []byte, maxSize int64) ([]byte, error) {
 func SitemapURLsFromRobots(robots string, base string) []string {
 	b, _ := url.Parse(base)
 	var out []string
-	for _, line := range sitemapSplitLines(robots) {
-		line = strings.TrimLeftFunc(line, sitemapIsSpace)
+	for _, line := range pystr.SplitLines(robots) {
+		line = strings.TrimLeftFunc(line, pystr.IsSpace)
 		if len(line) < 8 || !strings.EqualFold(line[:8], "sitemap:") {
 			continue
 		}
-		u := strings.TrimFunc(line[8:], sitemapIsSpace)
+		u := pystr.Strip(line[8:])
 		if u == "" {
 			if b != nil {
 				out = append(out, b.String())
@@ -184,27 +179,4 @@ func SitemapURLsFromRobots(robots string, base string) []string {
 		}
 	}
 	return out
-}
-
-// sitemapSplitLines is Python's str.splitlines().
-func sitemapSplitLines(s string) []string {
-	var lines []string
-	start := 0
-	for i, r := range s {
-		switch r {
-		case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
-		default:
-			continue
-		}
-		if r == '\n' && i > 0 && s[i-1] == '\r' {
-			start = i + 1
-			continue
-		}
-		lines = append(lines, s[start:i])
-		start = i + utf8.RuneLen(r)
-	}
-	if start < len(s) {
-		lines = append(lines, s[start:])
-	}
-	return lines
 }

@@ -3,7 +3,7 @@ package feed
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +20,14 @@ import (
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
+
+// xmlNames are the XML feed's root and item element names
+// (item_export_kwargs root_element and item_element).
+type xmlNames struct{ root, item string }
+
+func xmlNamesOf(o ExportOptions) xmlNames {
+	return xmlNames{root: cmp.Or(o.RootElement, "items"), item: cmp.Or(o.ItemElement, "item")}
+}
 
 // exporter serializes items of one format to a writer.
 type exporter interface {
@@ -45,17 +53,32 @@ type resumeState struct {
 }
 
 func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding) exporter {
+	sel := selector{fields: cfg.Fields, rename: cfg.Rename, empty: cfg.Export.ExportEmpty, sortKeys: cfg.Export.SortKeys}
+	esc := newRuneEscaper(enc)
+	if cfg.Export.EnsureASCII {
+		esc = asciiEscaper()
+	}
+	seps := [2]string{",", ":"}
+	if cfg.Export.Separators != nil {
+		seps = *cfg.Export.Separators
+	}
 	switch cfg.Format {
 	case JSON:
-		return &jsonExporter{w: w, fields: cfg.Fields, started: rs.existing, n: boolInt(rs.hasItems), indent: strings.Repeat(" ", cfg.Indent), esc: newRuneEscaper(enc)}
+		return &jsonExporter{w: w, sel: sel, started: rs.existing, n: boolInt(rs.hasItems), indent: strings.Repeat(" ", cfg.Indent), esc: esc, seps: seps}
 	case CSV:
-		e := &csvExporter{w: newCSVWriter(w, rs.csvLF), fields: cfg.Fields, enc: enc, lf: rs.csvLF}
+		cw := newCSVWriter(w, rs.csvLF)
+		cw.setDialect(cfg.Export)
+		e := &csvExporter{w: cw, sel: sel, enc: enc, lf: rs.csvLF, noHeader: cfg.Export.NoHeader, join: ",",
+			fixed: cw.dialect.custom() || len(cfg.Postprocessing) > 0}
+		if cfg.Export.Join != nil {
+			e.join = *cfg.Export.Join
+		}
 		if len(cfg.Fields) > 0 {
 			e.columns = slices.Clone(cfg.Fields)
 		} else if rs.csvHeader != nil {
 			e.columns = slices.Clone(rs.csvHeader)
 		}
-		if rs.csvHeader != nil {
+		if rs.csvHeader != nil || cfg.Export.NoHeader {
 			e.headerLen = len(rs.csvHeader)
 			e.headerDone = true
 		}
@@ -67,13 +90,14 @@ func newExporter(cfg Config, w io.Writer, rs resumeState, enc encoding.Encoding)
 				name = n
 			}
 		}
-		x := &xmlExporter{w: w, fields: cfg.Fields, started: rs.existing, encName: name, indent: cfg.Indent}
+		x := &xmlExporter{w: w, sel: sel, started: rs.existing, encName: name, indent: cfg.Indent,
+			item: cmp.Or(cfg.Export.ItemElement, "item"), root: cmp.Or(cfg.Export.RootElement, "items")}
 		if enc != nil && enc != unicode.UTF8 {
 			x.encoder = enc.NewEncoder()
 		}
 		return x
 	default:
-		return &jsonlExporter{w: w, fields: cfg.Fields, esc: newRuneEscaper(enc)}
+		return &jsonlExporter{w: w, sel: sel, esc: esc, seps: seps}
 	}
 }
 
@@ -84,19 +108,65 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// selectFields applies FEED_EXPORT_FIELDS: the listed fields in that order,
-// missing ones skipped.
-func selectFields(it *crawl.Item, fields []string) *crawl.Item {
-	if len(fields) == 0 {
-		return it
+// selector applies a feed's fields (FEED_EXPORT_FIELDS): the listed
+// fields in that order under their output names (fields given as a
+// mapping), missing ones skipped unless empty (export_empty_fields: then
+// they are null), keys sorted with sortKeys (sort_keys).
+type selector struct {
+	fields   []string
+	rename   map[string]string
+	empty    bool
+	sortKeys bool
+}
+
+// output is the name field k is written under.
+func (s selector) output(k string) string {
+	if o, ok := s.rename[k]; ok {
+		return o
 	}
-	out := &crawl.Item{}
-	for _, k := range fields {
-		if v, ok := it.Get(k); ok {
-			out.Fields = append(out.Fields, crawl.Field{Key: k, Value: v})
+	return k
+}
+
+func (s selector) apply(it *crawl.Item) *crawl.Item {
+	out := it
+	if len(s.fields) > 0 {
+		out = &crawl.Item{}
+		for _, k := range s.fields {
+			v, ok := it.Get(k)
+			if ok || s.empty {
+				out.Fields = append(out.Fields, crawl.Field{Key: s.output(k), Value: v})
+			}
 		}
 	}
+	if s.sortKeys {
+		out = sortedItem(out)
+	}
 	return out
+}
+
+// sortedItem is it with the keys of it and of the items nested in it in
+// sorted order (json.dumps' sort_keys; maps are always written sorted).
+func sortedItem(it *crawl.Item) *crawl.Item {
+	out := &crawl.Item{Fields: slices.Clone(it.Fields)}
+	slices.SortStableFunc(out.Fields, func(a, b crawl.Field) int { return strings.Compare(a.Key, b.Key) })
+	for i, f := range out.Fields {
+		out.Fields[i].Value = sortedValue(f.Value)
+	}
+	return out
+}
+
+func sortedValue(v any) any {
+	switch x := v.(type) {
+	case *crawl.Item:
+		return sortedItem(x)
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = sortedValue(e)
+		}
+		return l
+	}
+	return v
 }
 
 func write(w io.Writer, b []byte) error {
@@ -108,18 +178,23 @@ func write(w io.Writer, b []byte) error {
 
 // jsonlExporter writes one JSON object per line.
 type jsonlExporter struct {
-	w      io.Writer
-	fields []string
-	buf    []byte // reused between items
-	esc    *runeEscaper
+	w    io.Writer
+	sel  selector
+	buf  []byte // reused between items
+	esc  *runeEscaper
+	seps [2]string
 }
 
 func (e *jsonlExporter) export(it *crawl.Item) error {
-	b, err := appendItemJSON(e.buf[:0], selectFields(it, e.fields))
+	b, err := appendItemJSON(e.buf[:0], e.sel.apply(it))
 	if err != nil {
 		return fmt.Errorf("serialize item: %w", err)
 	}
-	e.buf = append(e.esc.escape(b), '\n')
+	b = e.esc.escape(b)
+	if e.seps != [2]string{",", ":"} {
+		b = respace(nil, b, "", e.seps)
+	}
+	e.buf = append(b, '\n')
 	return write(e.w, e.buf)
 }
 
@@ -133,7 +208,8 @@ func (e *jsonlExporter) finish() error { return nil }
 // so appending to an indented array works the same way.
 type jsonExporter struct {
 	w       io.Writer
-	fields  []string
+	sel     selector
+	seps    [2]string
 	started bool   // "[" written (or present in the appended file)
 	n       int    // items in the array
 	indent  string // one level of indentation; "" for compact items
@@ -142,7 +218,7 @@ type jsonExporter struct {
 }
 
 func (e *jsonExporter) export(it *crawl.Item) error {
-	b, err := appendItemJSON(nil, selectFields(it, e.fields))
+	b, err := appendItemJSON(nil, e.sel.apply(it))
 	if err != nil {
 		return fmt.Errorf("serialize item: %w", err)
 	}
@@ -151,10 +227,14 @@ func (e *jsonExporter) export(it *crawl.Item) error {
 		e.pretty.Reset()
 		// json.Indent keeps string escapes as they are and writes "key": value,
 		// one element a line and [] {} for empty containers, like Python.
-		if err := json.Indent(&e.pretty, b, "", e.indent); err != nil {
-			return fmt.Errorf("serialize item: %w", err)
+		seps := e.seps
+		if seps == [2]string{",", ":"} {
+			seps[1] = ": " // Python's default with an indent
 		}
+		e.pretty.Write(respace(nil, b, e.indent, seps))
 		b = e.pretty.Bytes()
+	} else if e.seps != [2]string{",", ":"} {
+		b = respace(nil, b, "", e.seps)
 	}
 	var pre []byte
 	switch {
@@ -193,7 +273,10 @@ func (e *jsonExporter) finish() error {
 // rows are simply longer.
 type csvExporter struct {
 	w          *csvWriter
-	fields     []string // fixed selection: new fields are ignored
+	sel        selector // fixed selection (fields): new fields are ignored
+	noHeader   bool     // include_headers_line false: no header, each row its item's own fields
+	fixed      bool     // columns from the first item (a compressed file or a dialect of its own)
+	join       string   // join_multivalued
 	columns    []string
 	headerLen  int
 	headerDone bool
@@ -202,17 +285,31 @@ type csvExporter struct {
 }
 
 func (e *csvExporter) export(it *crawl.Item) error {
-	if len(e.fields) == 0 {
+	columns := e.columns
+	switch {
+	case e.noHeader && len(e.sel.fields) == 0:
+		// Scrapy without a header line and without fields writes each
+		// item's own fields, in its order.
+		columns = columns[:0]
+		for _, f := range it.Fields {
+			columns = append(columns, f.Key)
+		}
+	case len(e.sel.fields) == 0 && e.fixed && e.headerDone:
+		// The header cannot be rewritten (a compressed file; finalize
+		// scans the default dialect only): the first item's fields, as
+		// Scrapy does.
+	case len(e.sel.fields) == 0:
 		for _, f := range it.Fields {
 			if !slices.Contains(e.columns, f.Key) {
 				e.columns = append(e.columns, f.Key)
 			}
 		}
+		columns = e.columns
 	}
-	row := make([]string, len(e.columns))
-	for i, c := range e.columns {
+	row := make([]string, len(columns))
+	for i, c := range columns {
 		if v, ok := it.Get(c); ok {
-			s, err := csvValue(v)
+			s, err := csvValue(v, e.join)
 			if err != nil {
 				return fmt.Errorf("serialize item.%s: %w", c, err)
 			}
@@ -222,7 +319,7 @@ func (e *csvExporter) export(it *crawl.Item) error {
 	// The header goes out only with a row that serialized: a feed whose
 	// items all failed has written nothing and can still be left out.
 	if !e.headerDone {
-		if err := e.w.Write(e.columns); err != nil {
+		if err := e.w.Write(e.header()); err != nil {
 			return writeErr{err}
 		}
 		e.headerDone = true
@@ -238,9 +335,18 @@ func (e *csvExporter) export(it *crawl.Item) error {
 	return nil
 }
 
+// header is the header row: the columns under their output names.
+func (e *csvExporter) header() []string {
+	h := make([]string, len(e.columns))
+	for i, c := range e.columns {
+		h[i] = e.sel.output(c)
+	}
+	return h
+}
+
 func (e *csvExporter) finish() error {
 	if !e.headerDone && len(e.columns) > 0 {
-		if err := e.w.Write(e.columns); err != nil {
+		if err := e.w.Write(e.header()); err != nil {
 			return writeErr{err}
 		}
 		e.headerDone = true
@@ -256,7 +362,7 @@ func (e *csvExporter) finish() error {
 // written again: encoding/csv would turn a quoted "\r\n" into "\n"), only
 // extended with empty fields; the new file keeps the feed's mode.
 func (e *csvExporter) finalize(f *os.File) error {
-	if len(e.columns) <= e.headerLen {
+	if len(e.columns) <= e.headerLen || e.noHeader || e.fixed {
 		return nil
 	}
 	st, err := f.Stat()
@@ -278,7 +384,7 @@ func (e *csvExporter) finalize(f *os.File) error {
 		return fmt.Errorf("rewrite csv header: %w", err)
 	}
 	bw := bufio.NewWriter(tmp)
-	header := slices.Clone(e.columns)
+	header := e.header()
 	var src io.Reader = f
 	var dst io.Writer = bw
 	if e.enc != nil && !asciiCompatible(e.enc) {
@@ -295,7 +401,9 @@ func (e *csvExporter) finalize(f *os.File) error {
 		}
 	}
 	out := bufio.NewWriter(dst)
-	err = copyCSVRows(bufio.NewReader(src), out, newCSVWriter(out, e.lf), header)
+	hw := newCSVWriter(out, e.lf)
+	hw.dialect = e.w.dialect
+	err = copyCSVRows(bufio.NewReader(src), out, hw, header)
 	if err == nil {
 		err = out.Flush()
 	}
@@ -395,46 +503,73 @@ func padCSVRow(w *bufio.Writer, row []byte, n int) error {
 	return err
 }
 
-// csvWriter writes rows as Python's csv.writer does with its default
-// dialect (Scrapy's CsvItemExporter): "\r\n" after each row (or "\n", to
-// append to a file written that way); a field is
-// quoted only when it holds a comma, a double quote, "\r" or "\n" (not,
-// as encoding/csv does, for a leading space or a lone "\."), quotes
-// doubled; a row made of one empty field is written "".
+// csvWriter writes rows as Python's csv.writer does (Scrapy's
+// CsvItemExporter): with the default dialect "\r\n" after each row (or
+// "\n", to append to a file written that way); a field is quoted only
+// when it holds the delimiter, the quote character or a character of the
+// line terminator (not, as encoding/csv does, for a leading space or a
+// lone "\."), quotes doubled; a row made of one empty field is written
+// "". The dialect (delimiter, quotechar, lineterminator, quoting) comes
+// from item_export_kwargs.
 type csvWriter struct {
-	w   io.Writer
-	lf  bool
-	buf []byte
-	err error
+	w       io.Writer
+	lf      bool
+	dialect csvDialect
+	buf     []byte
+	err     error
 }
 
+// csvDialect is csv.writer's delimiter, quotechar, lineterminator and
+// quoting (QUOTE_ALL or QUOTE_MINIMAL); zero values are the defaults.
+type csvDialect struct {
+	delim, quote rune
+	term         string
+	quoteAll     bool
+}
+
+// custom reports a dialect other than the default one.
+func (d csvDialect) custom() bool { return d != csvDialect{} }
+
 func newCSVWriter(w io.Writer, lf bool) *csvWriter { return &csvWriter{w: w, lf: lf} }
+
+func (c *csvWriter) setDialect(o ExportOptions) {
+	c.dialect = csvDialect{delim: o.Delimiter, quote: o.QuoteChar, term: o.LineTerminator, quoteAll: o.QuoteAll}
+}
 
 // Write writes one row.
 func (c *csvWriter) Write(rec []string) error {
 	if c.err != nil {
 		return c.err
 	}
+	delim, quote, term := cmp.Or(c.dialect.delim, ','), cmp.Or(c.dialect.quote, '"'), c.dialect.term
+	if term == "" {
+		term = "\r\n"
+		if c.lf {
+			term = "\n"
+		}
+	}
+	special := string(delim) + string(quote) + term
+	if c.dialect.term == "" {
+		special = string(delim) + string(quote) + "\r\n"
+	}
+	q, qq := string(quote), string(quote)+string(quote)
 	b := c.buf[:0]
-	if len(rec) == 1 && rec[0] == "" {
-		b = append(b, `""`...)
+	if len(rec) == 1 && rec[0] == "" && !c.dialect.quoteAll {
+		b = append(b, qq...)
 	}
 	for i, f := range rec {
 		if i > 0 {
-			b = append(b, ',')
+			b = utf8.AppendRune(b, delim)
 		}
-		if !strings.ContainsAny(f, ",\"\r\n") {
+		if !c.dialect.quoteAll && !strings.ContainsAny(f, special) {
 			b = append(b, f...)
 			continue
 		}
-		b = append(b, '"')
-		b = append(b, strings.ReplaceAll(f, `"`, `""`)...)
-		b = append(b, '"')
+		b = append(b, q...)
+		b = append(b, strings.ReplaceAll(f, q, qq)...)
+		b = append(b, q...)
 	}
-	if !c.lf {
-		b = append(b, '\r')
-	}
-	b = append(b, '\n')
+	b = append(b, term...)
 	c.buf = b
 	if _, err := c.w.Write(b); err != nil {
 		c.err = err
@@ -449,9 +584,9 @@ func (c *csvWriter) Flush() {}
 func (c *csvWriter) Error() error { return c.err }
 
 // csvValue renders a field: strings as they are, null as empty, a list of
-// strings joined with "," (Scrapy's join_multivalued), anything else as
-// JSON.
-func csvValue(v any) (string, error) {
+// strings joined with join (Scrapy's join_multivalued, ","), anything else
+// as JSON.
+func csvValue(v any, join string) (string, error) {
 	switch x := v.(type) {
 	case nil:
 		return "", nil
@@ -466,9 +601,9 @@ func csvValue(v any) (string, error) {
 			}
 			ss = append(ss, s)
 		}
-		return strings.Join(ss, ","), nil
+		return strings.Join(ss, join), nil
 	case []string:
-		return strings.Join(x, ","), nil
+		return strings.Join(x, join), nil
 	}
 	return jsonText(v)
 }
@@ -494,7 +629,9 @@ func jsonText(v any) (string, error) {
 // (<tags></tags>), where Scrapy would put a line break and spaces inside it.
 type xmlExporter struct {
 	w       io.Writer
-	fields  []string
+	sel     selector
+	item    string // item_element
+	root    string // root_element
 	started bool
 	encName string
 	indent  int
@@ -506,7 +643,7 @@ type xmlExporter struct {
 }
 
 func (e *xmlExporter) header() []byte {
-	return []byte(`<?xml version="1.0" encoding="` + e.encName + `"?>` + "\n<items>")
+	return []byte(`<?xml version="1.0" encoding="` + e.encName + `"?>` + "\n<" + e.root + ">")
 }
 
 func (e *xmlExporter) export(it *crawl.Item) error {
@@ -517,15 +654,15 @@ func (e *xmlExporter) export(it *crawl.Item) error {
 	e.buf.WriteByte('\n')
 	x := xmlWriter{b: &e.buf, indent: e.indent, enc: e.encoder}
 	x.pad(1)
-	e.buf.WriteString("<item>")
-	fields := selectFields(it, e.fields).Fields
+	e.buf.WriteString("<" + e.item + ">")
+	fields := e.sel.apply(it).Fields
 	for _, f := range fields {
 		if err := x.child(f.Key, f.Value, 2); err != nil {
 			return fmt.Errorf("serialize item.%s: %w", f.Key, err)
 		}
 	}
 	x.closeLine(1, len(fields))
-	e.buf.WriteString("</item>")
+	e.buf.WriteString("</" + e.item + ">")
 	if err := write(e.w, e.buf.Bytes()); err != nil {
 		return err
 	}
@@ -538,7 +675,7 @@ func (e *xmlExporter) finish() error {
 	if !e.started {
 		b = e.header()
 	}
-	return write(e.w, append(b, "\n</items>\n"...))
+	return write(e.w, append(b, "\n</"+e.root+">\n"...))
 }
 
 // xmlWriter writes item fields as elements, indented when indent > 0.
@@ -680,7 +817,8 @@ func xmlName(s string) string {
 // document is reopened: the file is cut just after its last item and the
 // closing "]" or "</items>" is written again on Close, so appending keeps
 // one valid document (Scrapy would write a second array after the first).
-func prepareAppend(f *os.File, format Format) (resumeState, func() error, error) {
+func prepareAppend(f *os.File, format Format, o ExportOptions) (resumeState, func() error, error) {
+	x := xmlNamesOf(o)
 	st, err := f.Stat()
 	if err != nil {
 		return resumeState{}, nil, err
@@ -715,13 +853,13 @@ func prepareAppend(f *os.File, format Format) (resumeState, func() error, error)
 		closer := []byte("]")
 		opener := byte('[')
 		if format == XML {
-			closer, opener = []byte("</items>"), '>'
+			closer, opener = []byte("</"+x.root+">"), '>'
 		}
 		if !bytes.HasSuffix(trimmed, closer) {
 			// No closing bracket: a run that was killed (or a disk that
 			// filled up) before writing it. Continue after the last
 			// complete item.
-			rec, err := recoverDocument(f, format, size)
+			rec, err := recoverDocument(f, format, size, x)
 			if err != nil {
 				return resumeState{}, nil, err
 			}
@@ -731,15 +869,22 @@ func prepareAppend(f *os.File, format Format) (resumeState, func() error, error)
 		cut := base + int64(len(body))
 		hasItems := len(body) > 0 && body[len(body)-1] != opener
 		if format == XML {
-			hasItems = bytes.HasSuffix(body, []byte("</item>"))
+			hasItems = bytes.HasSuffix(body, []byte("</"+x.item+">"))
 		}
 		return resumeState{existing: true, hasItems: hasItems}, cutAt(cut), nil
 	case CSV:
-		header, end, err := recoverCSV(f)
+		if o.QuoteChar != 0 && o.QuoteChar != '"' || o.LineTerminator != "" && !strings.HasSuffix(o.LineTerminator, "\n") {
+			return resumeState{}, nil, errors.New("cannot append to a csv feed with a quotechar or lineterminator of its own (its rows cannot be read back to find the last complete one): set overwrite (-O)")
+		}
+		header, end, err := recoverCSV(f, o.Delimiter)
 		if err != nil {
 			return resumeState{}, nil, err
 		}
-		return resumeState{existing: true, hasItems: true, csvHeader: header, csvLF: !headerEndsCRLF(f), cutBytes: size - end}, cutAt(end), nil
+		rs := resumeState{existing: true, hasItems: true, csvHeader: header, csvLF: !headerEndsCRLF(f), cutBytes: size - end}
+		if o.NoHeader {
+			rs.csvHeader = nil // the first row is an item's
+		}
+		return rs, cutAt(end), nil
 	default:
 		end, err := recoverLines(f, size, tail)
 		if err != nil {

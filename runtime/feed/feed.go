@@ -11,6 +11,14 @@
 // written, and a file Open had to create is removed on Close. The file is
 // still created at Open so that a path that cannot be written fails before
 // the crawl starts.
+//
+// The FEEDS options a Scrapy user brings are Config fields: fields given
+// as a mapping (Rename), item_export_kwargs (Export, ParseExportKwargs),
+// batch_item_count (BatchItemCount: a series of files, each opened with
+// its first item and fsynced when full) and postprocessing (Postprocessing,
+// ParsePlugins: Scrapy's gzip, bz2 and lzma plugins). specs/feeds.md
+// documents them; TestFeedReference compares every format and option with
+// Scrapy 2.8's exporters and plugins.
 package feed
 
 import (
@@ -27,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
@@ -104,6 +113,25 @@ type Config struct {
 	// existing file (-o or -O) is left byte for byte as it was. Standard
 	// output always gets the empty document.
 	StoreEmpty bool
+	// Rename gives output names to some of Fields (fields given as a
+	// mapping, {"field": "Output name"}): the JSON key, the XML element,
+	// the CSV header.
+	Rename map[string]string
+	// Export are the item_export_kwargs.
+	Export ExportOptions
+	// BatchItemCount starts a new file after that many items (Scrapy's
+	// batch_item_count, FEED_EXPORT_BATCH_ITEM_COUNT); 0 writes one file.
+	// With it, URI is a template expanded with Params for every batch
+	// (its %(batch_id)d and %(batch_time)s change).
+	BatchItemCount int
+	Params         URIParams
+	// Postprocessing are the plugins the output goes through (gzip, bz2,
+	// lzma), in order.
+	Postprocessing []Plugin
+	// Durable says that acknowledgements wait on this feed's Sync (a
+	// JOBDIR or Redis crawl): Open refuses what cannot be made durable or
+	// continued after a kill (a compressed feed).
+	Durable bool
 	// Logger receives the notice that a torn last record left by a killed
 	// run was cut before appending [discard].
 	Logger *slog.Logger
@@ -153,18 +181,23 @@ func ParseOutput(arg string, overwrite bool) (Config, error) {
 }
 
 // Feed is one open feed. Export and Close are safe for concurrent use.
+// With BatchItemCount it is a series of files, one open at a time.
 type Feed struct {
-	cfg  Config
-	name string
+	cfg    Config
+	name   string
+	stdout io.Writer
 
 	mu      sync.Mutex
 	file    *os.File     // nil for stdout
 	path    string       // the file's path
 	created bool         // Open created the file (it did not exist)
 	pending *pendingFile // the file, until the first write changes it; nil with StoreEmpty
+	post    *chain       // postprocessing; nil without
 	bw      *bufio.Writer
-	exp     exporter
-	count   int
+	exp     exporter // nil between two batches
+	count   int      // items exported, every batch
+	inBatch int      // items in the open batch
+	batchID int      // the open (or last) batch, from 1
 	closed  bool
 	err     error // first write error; later writes are skipped
 }
@@ -185,65 +218,122 @@ func encodingLabel(name string) string {
 	return l
 }
 
-// Open opens the feed; stdout is used for URI "-".
+// Open opens the feed; stdout is used for URI "-". A batched feed opens
+// its first batch now (so a path that cannot be written fails before the
+// crawl), the next ones with their first item.
 func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 	if _, err := ParseFormat(string(cfg.Format)); err != nil {
 		return nil, fmt.Errorf("feed %s: %w", cfg.URI, err)
 	}
 	cfg.Indent = max(cfg.Indent, 0)
-	f := &Feed{cfg: cfg, name: cfg.URI}
+	if cfg.Durable && len(cfg.Postprocessing) > 0 && cfg.URI != "-" {
+		return nil, fmt.Errorf("feed %s: %w", cfg.URI, ErrCompressedDurable)
+	}
+	if cfg.BatchItemCount > 0 && cfg.URI == "-" {
+		return nil, fmt.Errorf("feed -: batch_item_count needs a file URI with %%(batch_id)d or %%(batch_time)s")
+	}
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	f := &Feed{cfg: cfg, name: cfg.URI, stdout: stdout}
+	if err := f.openPart(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// ErrCompressedDurable refuses a compressed feed in a crawl whose
+// acknowledgements wait on the feed (JOBDIR, Redis): its items are
+// readable only once its stream is finished, and a killed run's file
+// cannot be continued.
+var ErrCompressedDurable = errors.New("postprocessing (compression) cannot be used with --jobdir/JOBDIR or the Redis scheduler: " +
+	"a compressed file is complete only when the crawl ends, so after a kill its items would be lost although their requests are done; " +
+	"write the feed uncompressed (jsonlines) and compress it afterwards")
+
+// partURI is the URI of the open batch: Config.URI, or with
+// BatchItemCount the template expanded for batch f.batchID.
+func (f *Feed) partURI() (string, error) {
+	if f.cfg.BatchItemCount <= 0 {
+		return f.cfg.URI, nil
+	}
+	p := f.cfg.Params
+	p.BatchID = f.batchID
+	p.BatchTime = time.Now()
+	uri, err := ExpandURI(f.cfg.URI, p)
+	if err != nil {
+		return "", fmt.Errorf("feed %s: %w", f.cfg.URI, err)
+	}
+	return uri, nil
+}
+
+// openPart opens the next file of the feed (the only one without
+// batches).
+func (f *Feed) openPart() error {
+	cfg := f.cfg
+	f.batchID++
+	f.inBatch = 0
+	f.file, f.path, f.created, f.pending, f.post = nil, "", false, nil, nil
+	uri, err := f.partURI()
+	if err != nil {
+		return err
+	}
 	var enc encoding.Encoding = unicode.UTF8
 	if cfg.Encoding != "" && !strings.EqualFold(cfg.Encoding, "utf-8") && !strings.EqualFold(cfg.Encoding, "utf8") {
 		e, err := htmlindex.Get(encodingLabel(cfg.Encoding))
 		if err != nil {
-			return nil, fmt.Errorf("feed %s: unknown encoding %q: %w", cfg.URI, cfg.Encoding, err)
+			return fmt.Errorf("feed %s: unknown encoding %q: %w", uri, cfg.Encoding, err)
 		}
 		enc = e
 	}
 	var resume resumeState
 	var w io.Writer
-	if cfg.URI == "-" {
-		if stdout == nil {
-			stdout = os.Stdout
-		}
-		w = stdout
+	if uri == "-" {
+		w = f.stdout
 	} else {
-		path := strings.TrimPrefix(cfg.URI, "file://")
+		path := strings.TrimPrefix(uri, "file://")
 		// As Scrapy's file storage, create the feed's directory.
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("feed: %w", err)
+			return fmt.Errorf("feed: %w", err)
 		}
 		file, created, err := openFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("feed: %w", err)
+			return fmt.Errorf("feed: %w", err)
 		}
-		fail := func(err error) (*Feed, error) {
+		fail := func(err error) error {
 			file.Close()
 			if created {
 				os.Remove(path)
 			}
-			return nil, fmt.Errorf("feed %s: %w", path, err)
+			return fmt.Errorf("feed %s: %w", path, err)
 		}
 		// prepare makes the first change to the file; it runs now with
 		// StoreEmpty, else just before the first byte is written.
 		var prepare func() error
-		if cfg.Overwrite {
+		switch {
+		case cfg.Overwrite:
 			prepare = func() error { return truncate(file) }
-		} else {
-			if resume, prepare, err = prepareAppend(file, cfg.Format); err != nil {
+		case len(cfg.Postprocessing) > 0:
+			// A compressed file cannot be cut or continued: jsonlines
+			// gets a new compressed stream after the old one (the file
+			// decompresses to both, as Scrapy's appending does).
+			if prepare, err = appendCompressed(file, cfg.Format); err != nil {
+				return fail(err)
+			}
+		default:
+			if resume, prepare, err = prepareAppend(file, cfg.Format, cfg.Export); err != nil {
 				return fail(err)
 			}
 			if resume.cutBytes > 0 && cfg.Logger != nil {
 				cfg.Logger.Warn("feed ends with a torn record (a run was killed or its disk filled up): cutting it before appending",
 					"feed", path, "bytes", resume.cutBytes)
 			}
-			if resume.csvHeader != nil && len(cfg.Fields) > 0 && !slices.Equal(resume.csvHeader, cfg.Fields) {
+			if header := f.outputNames(); resume.csvHeader != nil && len(cfg.Fields) > 0 && !slices.Equal(resume.csvHeader, header) {
 				return fail(fmt.Errorf("cannot append: its header %q differs from the feed's fields %q (use -O to overwrite)",
-					resume.csvHeader, cfg.Fields))
+					resume.csvHeader, header))
 			}
 		}
 		f.file, f.path, f.created = file, path, created
-		if cfg.StoreEmpty {
+		if cfg.StoreEmpty && f.batchID == 1 {
 			if err := prepare(); err != nil {
 				return fail(err)
 			}
@@ -252,13 +342,49 @@ func Open(cfg Config, stdout io.Writer) (*Feed, error) {
 			f.pending = &pendingFile{f: file, prepare: prepare}
 			w = f.pending
 		}
+		if len(cfg.Postprocessing) > 0 {
+			if f.post, err = newChain(cfg.Postprocessing, w, path); err != nil {
+				return fail(err)
+			}
+			w = f.post
+		}
 	}
 	if enc != unicode.UTF8 {
 		w = encoding.ReplaceUnsupported(enc.NewEncoder()).Writer(w)
 	}
 	f.bw = bufio.NewWriterSize(w, 64<<10)
 	f.exp = newExporter(cfg, f.bw, resume, enc)
-	return f, nil
+	return nil
+}
+
+// outputNames are the feed's fields under their output names.
+func (f *Feed) outputNames() []string {
+	out := make([]string, len(f.cfg.Fields))
+	for i, k := range f.cfg.Fields {
+		out[i] = k
+		if o, ok := f.cfg.Rename[k]; ok {
+			out[i] = o
+		}
+	}
+	return out
+}
+
+// appendCompressed positions an existing compressed file for appending:
+// an empty one is written from the start, a jsonlines one gets a new
+// stream after its end; other formats cannot be continued inside a
+// compressed stream.
+func appendCompressed(file *os.File, format Format) (func() error, error) {
+	st, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode().IsRegular() && st.Size() > 0 && format != JSONLines {
+		return nil, fmt.Errorf("cannot append to a compressed %s feed (its document cannot be reopened inside the compressed stream): set overwrite (-O) or use jsonlines", format)
+	}
+	return func() error {
+		_, err := file.Seek(0, io.SeekEnd)
+		return err
+	}, nil
 }
 
 // Name is the feed's URI.
@@ -271,7 +397,8 @@ func (f *Feed) Count() int {
 	return f.count
 }
 
-// Export writes one item.
+// Export writes one item. With BatchItemCount, the item that fills a
+// batch closes its file and the next item opens the next one.
 func (f *Feed) Export(it *crawl.Item) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -281,6 +408,12 @@ func (f *Feed) Export(it *crawl.Item) error {
 	if f.err != nil {
 		return f.err
 	}
+	if f.exp == nil {
+		if err := f.openPart(); err != nil {
+			f.err = writeErr{err}
+			return f.err
+		}
+	}
 	if err := f.exp.export(it); err != nil {
 		if isWriteErr(err) {
 			f.err = fmt.Errorf("feed %s: %w", f.name, err)
@@ -289,19 +422,38 @@ func (f *Feed) Export(it *crawl.Item) error {
 		return fmt.Errorf("feed %s: %w", f.name, err)
 	}
 	f.count++
+	f.inBatch++
+	if f.cfg.BatchItemCount > 0 && f.inBatch >= f.cfg.BatchItemCount {
+		if err := f.closePart(); err != nil {
+			f.err = err
+			return f.err
+		}
+	}
 	return nil
 }
 
 // Flush pushes buffered output to the file (the engine calls it
-// periodically so a killed process loses at most the last interval).
+// periodically so a killed process loses at most the last interval). A
+// gzip feed is sync-flushed: what was written so far decompresses
+// (Bz2 and LZMA hold their last block until Close).
 func (f *Feed) Flush() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || f.err != nil {
+	return f.flushLocked()
+}
+
+func (f *Feed) flushLocked() error {
+	if f.closed || f.err != nil || f.exp == nil {
 		return f.err
 	}
 	if err := f.bw.Flush(); err != nil {
 		f.err = fmt.Errorf("feed %s: %w", f.name, writeErr{err})
+		return f.err
+	}
+	if f.post != nil {
+		if err := f.post.flush(); err != nil {
+			f.err = fmt.Errorf("feed %s: %w", f.name, writeErr{err})
+		}
 	}
 	return f.err
 }
@@ -312,12 +464,12 @@ func (f *Feed) Flush() error {
 // later Export, Flush and Sync returns it. Standard output, pipes and
 // devices are flushed only.
 func (f *Feed) Sync() error {
-	if err := f.Flush(); err != nil {
-		return err
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || f.file == nil || f.untouched() {
+	if err := f.flushLocked(); err != nil {
+		return err
+	}
+	if f.closed || f.exp == nil || f.file == nil || f.untouched() {
 		return nil
 	}
 	if err := f.file.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
@@ -335,6 +487,21 @@ func (f *Feed) Close() error {
 		return nil
 	}
 	f.closed = true
+	if f.exp == nil {
+		return f.err // between two batches: nothing open
+	}
+	if err := f.closePart(); err != nil {
+		return err
+	}
+	return f.err
+}
+
+// closePart finishes the open file: its document, the postprocessing
+// streams, the CSV header rewrite; a file that received nothing is left
+// as it was (or removed, if Open created it).
+func (f *Feed) closePart() error {
+	exp := f.exp
+	f.exp = nil
 	if f.untouched() {
 		// Nothing was exported and nothing reached the file: leave it as
 		// it was before Open, or remove it if Open created it.
@@ -351,16 +518,27 @@ func (f *Feed) Close() error {
 	}
 	var errs []error
 	if f.err == nil {
-		if err := f.exp.finish(); err != nil {
+		if err := exp.finish(); err != nil {
 			errs = append(errs, err)
 		}
 		if err := f.bw.Flush(); err != nil {
 			errs = append(errs, err)
 		}
+		if f.post != nil && len(errs) == 0 {
+			if err := f.post.close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	if f.file != nil {
-		if fin, ok := f.exp.(finalizer); ok && len(errs) == 0 && f.err == nil {
+		if fin, ok := exp.(finalizer); ok && len(errs) == 0 && f.err == nil {
 			if err := fin.finalize(f.file); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if f.cfg.BatchItemCount > 0 && len(errs) == 0 && f.err == nil {
+			// A finished batch is durable before the next one starts.
+			if err := f.file.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
 				errs = append(errs, err)
 			}
 		}
@@ -379,7 +557,8 @@ func (f *Feed) Close() error {
 // serialized, so an empty buffer and an unprepared file mean no item; the
 // engine's periodic Flush of an empty buffer writes nothing.
 func (f *Feed) untouched() bool {
-	return f.pending != nil && !f.pending.started() && f.count == 0 && f.err == nil && f.bw.Buffered() == 0
+	return f.pending != nil && !f.pending.started() && f.inBatch == 0 && f.err == nil && f.bw.Buffered() == 0 &&
+		(f.post == nil || !f.post.written)
 }
 
 // openFile opens path for reading and writing, creating it if needed, and

@@ -28,8 +28,11 @@ func TestExpandURI(t *testing.T) {
 		{uri: "100%%-%(name)s.json", want: "100%-books.json"},
 		{uri: "100%.json", want: "100%.json"},
 		{uri: "file:///tmp/%(name)s.xml", want: "file:///tmp/books.xml"},
-		{uri: "%(nme)s.jsonl", err: "unknown parameter %(nme)s (known: name, time; spider arguments: category, page)"},
-		{uri: "%(batch_id)d.jsonl", err: "%(batch_id)d: only %(batch_id)s is supported (a parameter is inserted as text)"},
+		{uri: "%(nme)s.jsonl", err: "unknown parameter %(nme)s (known: name, time, batch_id, batch_time; spider arguments: category, page)"},
+		// Scrapy gives every feed batch_id 1 (and batch_time) even without batches.
+		{uri: "%(batch_id)d.jsonl", want: "1.jsonl"},
+		{uri: "%(batch_id)05d-%(batch_id)s.jsonl", want: "00001-1.jsonl"},
+		{uri: "%(batch_id)x.jsonl", err: "%(batch_id)x: write %(batch_id)d (or %(batch_id)05d)"},
 		{uri: "%(name.jsonl", err: `"%(name.jsonl" has no closing ")" (write %(name)s)`},
 	}
 	for _, tc := range cases {
@@ -47,7 +50,7 @@ func TestExpandURI(t *testing.T) {
 			}
 		})
 	}
-	if _, err := feed.ExpandURI("%(x)s", feed.URIParams{Name: "s"}); err == nil || err.Error() != "unknown parameter %(x)s (known: name, time; no spider arguments given with -a)" {
+	if _, err := feed.ExpandURI("%(x)s", feed.URIParams{Name: "s"}); err == nil || err.Error() != "unknown parameter %(x)s (known: name, time, batch_id, batch_time; no spider arguments given with -a)" {
 		t.Errorf("no args: %v", err)
 	}
 	// A zero Time is now.
@@ -120,29 +123,29 @@ func TestOptionsFromSettings(t *testing.T) {
 	if o := feed.OptionsFromSettings(&v); !reflect.DeepEqual(o, feed.Options{}) {
 		t.Errorf("the table's defaults give %+v, want zero Options", o)
 	}
-	v.FeedExportFields = []string{"b", "a"}
+	v.FeedExportFields = []settings.KV{{Key: "b", Value: "B"}, {Key: "a", Value: "a"}}
 	v.FeedExportEncoding = "latin-1"
 	v.FeedExportIndent = 4
 	o := feed.OptionsFromSettings(&v)
 	o.Params = feed.URIParams{Name: "s"}
 	zero := 0
 	got, err := o.FromSettings(settings.Feed{URI: "%(name)s.json"})
-	want := feed.Config{URI: "s.json", Format: feed.JSON, StoreEmpty: true, Fields: []string{"b", "a"}, Encoding: "latin-1", Indent: 4}
+	want := feed.Config{URI: "s.json", Format: feed.JSON, StoreEmpty: true, Fields: []string{"b", "a"}, Rename: map[string]string{"b": "B"}, Encoding: "latin-1", Indent: 4}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults: %+v, %v\nwant %+v", got, err, want)
 	}
-	got, err = o.FromSettings(settings.Feed{URI: "x.json", Fields: []string{"c"}, Encoding: "utf-8", Indent: &zero})
+	got, err = o.FromSettings(settings.Feed{URI: "x.json", Fields: []settings.KV{{Key: "c", Value: "c"}}, Encoding: "utf-8", Indent: &zero})
 	want = feed.Config{URI: "x.json", Format: feed.JSON, StoreEmpty: true, Fields: []string{"c"}, Encoding: "utf-8", Indent: 0}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("own options: %+v, %v\nwant %+v", got, err, want)
 	}
 	if _, err := o.FromSettings(settings.Feed{URI: "%(cat)s.json"}); err == nil ||
-		err.Error() != "feeds.%(cat)s.json: unknown parameter %(cat)s (known: name, time; no spider arguments given with -a)" {
+		err.Error() != "feeds.%(cat)s.json: unknown parameter %(cat)s (known: name, time, batch_id, batch_time; no spider arguments given with -a)" {
 		t.Errorf("unknown parameter: %v", err)
 	}
 	out, _ := feed.ParseOutput("%(name)s/items.xml", true)
 	got, err = o.Output(out)
-	want = feed.Config{URI: "s/items.xml", Format: feed.XML, Overwrite: true, Fields: []string{"b", "a"}, Encoding: "latin-1", Indent: 4}
+	want = feed.Config{URI: "s/items.xml", Format: feed.XML, Overwrite: true, Fields: []string{"b", "a"}, Rename: map[string]string{"b": "B"}, Encoding: "latin-1", Indent: 4}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("-o: %+v, %v\nwant %+v", got, err, want)
 	}

@@ -156,8 +156,9 @@ const jsonHexDigits = "0123456789abcdef"
 // rune of the output is inside a string. A nil *runeEscaper (UTF-8)
 // changes nothing.
 type runeEscaper struct {
-	enc *encoding.Encoder
-	ok  map[rune]bool
+	enc   *encoding.Encoder
+	ok    map[rune]bool
+	ascii bool // escape every non-ASCII character
 }
 
 func newRuneEscaper(enc encoding.Encoding) *runeEscaper {
@@ -195,6 +196,9 @@ func (e *runeEscaper) escape(b []byte) []byte {
 }
 
 func (e *runeEscaper) encodable(r rune) bool {
+	if e.ascii {
+		return false
+	}
 	ok, seen := e.ok[r]
 	if !seen {
 		_, err := e.enc.String(string(r))
@@ -219,4 +223,71 @@ func goJSON(v any) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// asciiEscaper escapes every non-ASCII character (json.dumps'
+// ensure_ascii, item_export_kwargs ensure_ascii: true).
+func asciiEscaper() *runeEscaper {
+	return &runeEscaper{ok: map[rune]bool{}, ascii: true}
+}
+
+// respace rewrites compact JSON (as appendItemJSON writes it) the way
+// Python's json.dumps writes it with separators seps (item, key) and, when
+// indent is not "", indent: every element on a line of its own, indented
+// one level more than its container, empty containers as {} and [].
+func respace(out, b []byte, indent string, seps [2]string) []byte {
+	depth := 0
+	inString := false
+	newline := func() {
+		out = append(out, '\n')
+		for range depth {
+			out = append(out, indent...)
+		}
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			out = append(out, c)
+			switch c {
+			case '\\':
+				i++
+				out = append(out, b[i])
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			out = append(out, c)
+		case '{', '[':
+			out = append(out, c)
+			if i+1 < len(b) && (b[i+1] == '}' || b[i+1] == ']') {
+				out = append(out, b[i+1])
+				i++
+				continue
+			}
+			if indent != "" {
+				depth++
+				newline()
+			}
+		case '}', ']':
+			if indent != "" {
+				depth--
+				newline()
+			}
+			out = append(out, c)
+		case ',':
+			out = append(out, seps[0]...)
+			if indent != "" {
+				newline()
+			}
+		case ':':
+			out = append(out, seps[1]...)
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -64,13 +64,16 @@ func lastLineStart(f *os.File, size int64) (int64, error) {
 // its last complete record. A record is complete when it ends with its
 // line break (the exporter always writes one) and parses; anything after
 // the last such record is a torn tail.
-func recoverCSV(f *os.File) ([]string, int64, error) {
+func recoverCSV(f *os.File, comma rune) ([]string, int64, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, 0, err
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	r := csv.NewReader(br)
 	r.FieldsPerRecord = -1
+	if comma != 0 {
+		r.Comma = comma
+	}
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
@@ -114,17 +117,17 @@ type recovered struct {
 
 // recoverDocument scans a JSON array or an <items> document that lacks its
 // closing bracket or tag for its last complete item.
-func recoverDocument(f *os.File, format Format, size int64) (recovered, error) {
+func recoverDocument(f *os.File, format Format, size int64, x xmlNames) (recovered, error) {
 	what := "a JSON array"
 	if format == XML {
-		what = "an <items> document"
+		what = "an <" + x.root + "> document"
 	}
 	notDoc := fmt.Errorf("cannot append: the file is not %s (use -O to overwrite)", what)
 	r := io.NewSectionReader(f, 0, size)
 	if format == JSON {
 		return recoverJSON(r, notDoc)
 	}
-	return recoverXML(r, notDoc)
+	return recoverXML(r, notDoc, x)
 }
 
 func recoverJSON(r io.Reader, notDoc error) (recovered, error) {
@@ -144,7 +147,7 @@ func recoverJSON(r io.Reader, notDoc error) (recovered, error) {
 	return rec, nil
 }
 
-func recoverXML(r io.Reader, notDoc error) (recovered, error) {
+func recoverXML(r io.Reader, notDoc error, x xmlNames) (recovered, error) {
 	dec := xml.NewDecoder(bufio.NewReaderSize(r, 64<<10))
 	depth := 0
 	var rec recovered
@@ -158,14 +161,14 @@ func recoverXML(r io.Reader, notDoc error) (recovered, error) {
 		case xml.StartElement:
 			depth++
 			if depth == 1 {
-				if t.Name.Local != "items" {
+				if t.Name.Local != x.root {
 					return recovered{}, notDoc
 				}
 				opened, rec.end = true, dec.InputOffset()
 			}
 		case xml.EndElement:
 			depth--
-			if depth == 1 && t.Name.Local == "item" {
+			if depth == 1 && t.Name.Local == x.item {
 				rec.end, rec.items = dec.InputOffset(), rec.items+1
 			}
 			if depth <= 0 {

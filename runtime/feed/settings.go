@@ -1,7 +1,9 @@
 package feed
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -23,33 +25,82 @@ func FromSettings(f settings.Feed) (Config, error) {
 
 // Options are what every feed of a crawl shares: the crawl-wide defaults
 // of the per-feed options (Scrapy's FEED_EXPORT_FIELDS,
-// FEED_EXPORT_ENCODING and FEED_EXPORT_INDENT, which a feed's own fields,
-// encoding and indent override) and the parameters of feed URIs.
+// FEED_EXPORT_ENCODING, FEED_EXPORT_INDENT and
+// FEED_EXPORT_BATCH_ITEM_COUNT, which a feed's own fields, encoding,
+// indent and batch_item_count override) and the parameters of feed URIs.
 type Options struct {
-	Fields   []string
-	Encoding string
-	Indent   int
-	Params   URIParams
+	Fields         []string
+	Rename         map[string]string
+	Encoding       string
+	Indent         int
+	BatchItemCount int
+	Params         URIParams
 }
 
-// OptionsFromSettings reads FEED_EXPORT_FIELDS, FEED_EXPORT_ENCODING and
-// FEED_EXPORT_INDENT; the URI parameters are the caller's (the spider's
-// name and arguments, the start time).
+// OptionsFromSettings reads FEED_EXPORT_FIELDS, FEED_EXPORT_ENCODING,
+// FEED_EXPORT_INDENT and FEED_EXPORT_BATCH_ITEM_COUNT; the URI parameters
+// are the caller's (the spider's name and arguments, the start time).
 func OptionsFromSettings(v *settings.Values) Options {
-	return Options{Fields: v.FeedExportFields, Encoding: v.FeedExportEncoding, Indent: v.FeedExportIndent}
+	fields, rename := FieldsFromSettings(v.FeedExportFields)
+	return Options{Fields: fields, Rename: rename, Encoding: v.FeedExportEncoding, Indent: v.FeedExportIndent,
+		BatchItemCount: v.FeedExportBatchItemCount}
 }
+
+// FieldsFromSettings splits fields as dsl decodes them (field name →
+// output name, in order) into the field names and the renamed ones.
+func FieldsFromSettings(kvs []settings.KV) ([]string, map[string]string) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	var names []string
+	var rename map[string]string
+	for _, kv := range kvs {
+		names = append(names, kv.Key)
+		if o, ok := kv.Value.(string); ok && o != kv.Key {
+			if rename == nil {
+				rename = map[string]string{}
+			}
+			rename[kv.Key] = o
+		}
+	}
+	return names, rename
+}
+
+// OptionError is a feed option that cannot be used: Option names it as
+// the spec writes it below the feed (item_export_kwargs.indent,
+// postprocessing[1], batch_item_count); Setting is the crawl-wide
+// setting it came from, when the feed did not set it.
+type OptionError struct {
+	URI     string
+	Option  string
+	Setting string
+	Msg     string
+}
+
+func (e *OptionError) Error() string {
+	if e.Setting != "" {
+		return fmt.Sprintf("feeds.%s: %s (from %s): %s", e.URI, e.Option, e.Setting, e.Msg)
+	}
+	return fmt.Sprintf("feeds.%s: %s: %s", e.URI, e.Option, e.Msg)
+}
+
+// batchParam is what Scrapy looks for in a batched feed's URI.
+var batchParam = regexp.MustCompile(`%\(batch_time\)s|%\(batch_id\)`)
 
 // FromSettings returns the Config of one feed of FEEDS or feeds: (see the
-// package-level FromSettings), its unset fields, encoding and indent taken
-// from o and the parameters of its URI replaced (ExpandURI).
+// package-level FromSettings), its unset fields, encoding, indent and
+// batch_item_count taken from o and the parameters of its URI replaced
+// (ExpandURI; a batched feed keeps its URI as the template of its
+// files). Options that cannot be used are *OptionError values, joined.
 func (o Options) FromSettings(f settings.Feed) (Config, error) {
 	uri, err := ExpandURI(f.URI, o.Params)
 	if err != nil {
 		return Config{}, fmt.Errorf("feeds.%s: %w", f.URI, err)
 	}
-	c := Config{URI: uri, Fields: f.Fields, Encoding: f.Encoding, StoreEmpty: true, Indent: o.Indent}
+	c := Config{URI: uri, Encoding: f.Encoding, StoreEmpty: true, Indent: o.Indent, BatchItemCount: o.BatchItemCount}
+	c.Fields, c.Rename = FieldsFromSettings(f.Fields)
 	if c.Fields == nil {
-		c.Fields = o.Fields
+		c.Fields, c.Rename = o.Fields, o.Rename
 	}
 	if c.Encoding == "" {
 		c.Encoding = o.Encoding
@@ -70,7 +121,95 @@ func (o Options) FromSettings(f settings.Feed) (Config, error) {
 	} else if c.Format, err = FormatFromPath(f.URI); err != nil {
 		return c, err
 	}
-	return c, nil
+	var errs []error
+	optErr := func(option, setting, msg string) {
+		errs = append(errs, &OptionError{URI: f.URI, Option: option, Setting: setting, Msg: msg})
+	}
+	batchSetting := "FEED_EXPORT_BATCH_ITEM_COUNT"
+	if f.BatchItemCount != nil {
+		c.BatchItemCount, batchSetting = *f.BatchItemCount, ""
+	}
+	if c.BatchItemCount > 0 {
+		if msg := c.batchProblem(f.URI, o.Params); msg != "" {
+			optErr("batch_item_count", batchSetting, msg)
+		} else {
+			c.URI, c.Params = f.URI, o.Params
+		}
+	}
+	if c.Export, err = ParseExportKwargs(c.Format, f.ItemExportKwargs); err != nil {
+		before := len(errs)
+		for _, k := range sortedKeys(f.ItemExportKwargs) {
+			if _, kerr := ParseExportKwargs(c.Format, map[string]any{k: f.ItemExportKwargs[k]}); kerr != nil {
+				optErr("item_export_kwargs."+k, "", strings.TrimPrefix(kerr.Error(), "item_export_kwargs."+k+": "))
+			}
+		}
+		if len(errs) == before { // a conflict between two of them
+			optErr("item_export_kwargs", "", strings.TrimPrefix(err.Error(), "item_export_kwargs: "))
+		}
+	}
+	plugins, err := ParsePlugins(f.Postprocessing, pluginOptions(f))
+	for _, e := range unjoin(err) {
+		var pe *PluginError
+		if errors.As(e, &pe) {
+			optErr(pe.Option, "", pe.Msg)
+		}
+	}
+	c.Postprocessing = plugins
+	return c, errors.Join(errs...)
+}
+
+// batchProblem says why a URI cannot be batched: Scrapy requires
+// %(batch_time)s or %(batch_id)d in it (else every batch would replace
+// the last); standard output cannot be batched.
+func (c Config) batchProblem(uri string, p URIParams) string {
+	if uri == "-" {
+		return "standard output cannot be split into batches"
+	}
+	if !batchParam.MatchString(uri) {
+		return fmt.Sprintf("%d: %%(batch_time)s or %%(batch_id)d must be in the feed URI (e.g. items-%%(batch_id)d.jsonl), or every batch would replace the last", c.BatchItemCount)
+	}
+	if _, err := ExpandURI(uri, p); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// pluginOptions are the postprocessing options of f as ParsePlugins
+// takes them.
+func pluginOptions(f settings.Feed) map[string]any {
+	m := map[string]any{}
+	intOpt := func(k string, v *int) {
+		if v != nil {
+			m[k] = int64(*v)
+		}
+	}
+	intOpt("gzip_compresslevel", f.GzipCompresslevel)
+	intOpt("gzip_mtime", f.GzipMtime)
+	intOpt("bz2_compresslevel", f.Bz2Compresslevel)
+	intOpt("lzma_preset", f.LzmaPreset)
+	if f.GzipFilename != nil {
+		m["gzip_filename"] = *f.GzipFilename
+	}
+	for k, v := range map[string]any{"lzma_format": f.LzmaFormat, "lzma_check": f.LzmaCheck} {
+		if v != nil {
+			if i, ok := v.(int); ok {
+				v = int64(i)
+			}
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// unjoin lists the errors of errors.Join.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // CheckEncoding says why Open would refuse name as a feed's encoding
@@ -89,15 +228,24 @@ func CheckEncoding(name string) error {
 }
 
 // Output completes the Config of an -o/-O feed (ParseOutput): fields,
-// encoding and indent from o, the parameters of its URI replaced.
+// encoding, indent and FEED_EXPORT_BATCH_ITEM_COUNT from o, the
+// parameters of its URI replaced (a batched one keeps its template).
 func (o Options) Output(c Config) (Config, error) {
-	uri, err := ExpandURI(c.URI, o.Params)
-	if err != nil {
-		return c, err
+	if o.BatchItemCount > 0 && c.BatchItemCount == 0 {
+		c.BatchItemCount = o.BatchItemCount
+		if msg := c.batchProblem(c.URI, o.Params); msg != "" {
+			return c, fmt.Errorf("FEED_EXPORT_BATCH_ITEM_COUNT %s", msg)
+		}
+		c.Params = o.Params
+	} else {
+		uri, err := ExpandURI(c.URI, o.Params)
+		if err != nil {
+			return c, err
+		}
+		c.URI = uri
 	}
-	c.URI = uri
 	if c.Fields == nil {
-		c.Fields = o.Fields
+		c.Fields, c.Rename = o.Fields, o.Rename
 	}
 	if c.Encoding == "" {
 		c.Encoding = o.Encoding
@@ -117,6 +265,22 @@ type URIParams struct {
 	Name string
 	Time time.Time
 	Args map[string]string
+	// BatchID and BatchTime are %(batch_id)d (from 1; 0 is 1) and
+	// %(batch_time)s (the batch's start in UTC, with microseconds, as
+	// Scrapy writes it: 2026-12-07T06-16-00.123456; zero is now).
+	BatchID   int
+	BatchTime time.Time
+}
+
+// BatchTimeFormat formats %(batch_time)s: Scrapy's
+// datetime.utcnow().isoformat().replace(":", "-"), whose microseconds
+// Python leaves out when they are 0.
+func BatchTimeFormat(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format(TimeFormat)
+	}
+	return t.Format(TimeFormat + ".000000")
 }
 
 // TimeFormat is how %(time)s writes the start time: Scrapy's
@@ -158,6 +322,21 @@ func ExpandURI(uri string, p URIParams) (string, error) {
 			return "", fmt.Errorf("%q has no closing \")\" (write %%(name)s)", rest)
 		}
 		key := rest[2:end]
+		if key == "batch_id" {
+			// %(batch_id)d, with Python's flags and width (%(batch_id)05d).
+			spec := batchIDSpec.FindString(rest[end+1:])
+			if spec == "" {
+				return "", fmt.Errorf("%s: write %%(batch_id)d (or %%(batch_id)05d)", rest[:min(end+2, len(rest))])
+			}
+			id := max(p.BatchID, 1)
+			verb := spec[len(spec)-1:]
+			if verb == "s" || verb == "i" {
+				verb = "d"
+			}
+			fmt.Fprintf(&b, "%"+spec[:len(spec)-1]+verb, id)
+			rest = rest[end+1+len(spec):]
+			continue
+		}
 		conv := ""
 		if end+1 < len(rest) {
 			conv = rest[end+1 : end+2]
@@ -175,6 +354,10 @@ func ExpandURI(uri string, p URIParams) (string, error) {
 	return b.String(), nil
 }
 
+// batchIDSpec is the rest of a %(batch_id) conversion: Python's flags,
+// width and an integer (or string) conversion.
+var batchIDSpec = regexp.MustCompile(`^[-0 +]*[0-9]*[dis]`)
+
 // value is the text of one parameter: the spider's name and the start
 // time win over spider arguments of the same name (as Scrapy's time does;
 // its name is the spider's attribute).
@@ -190,6 +373,12 @@ func (p URIParams) value(key string) (string, bool) {
 			t = time.Now()
 		}
 		return t.UTC().Format(TimeFormat), true
+	case "batch_time":
+		t := p.BatchTime
+		if t.IsZero() {
+			t = time.Now()
+		}
+		return BatchTimeFormat(t), true
 	}
 	v, ok := p.Args[key]
 	return v, ok
@@ -197,13 +386,13 @@ func (p URIParams) value(key string) (string, bool) {
 
 // known lists the parameters a URI may use, for messages.
 func (p URIParams) known() string {
-	names := []string{"time"}
+	names := []string{"time", "batch_id", "batch_time"}
 	if p.Name != "" {
-		names = []string{"name", "time"}
+		names = []string{"name", "time", "batch_id", "batch_time"}
 	}
 	var args []string
 	for k := range p.Args {
-		if k != "name" && k != "time" {
+		if k != "name" && k != "time" && k != "batch_id" && k != "batch_time" {
 			args = append(args, k)
 		}
 	}

@@ -17,7 +17,7 @@ func TestFromSettings(t *testing.T) {
 		// Options not given: the format from the extension, append, the
 		// empty document stored.
 		{settings.Feed{URI: "out/items.jsonl"}, feed.Config{URI: "out/items.jsonl", Format: feed.JSONLines, StoreEmpty: true}},
-		{settings.Feed{URI: "items.txt", Format: "csv", Overwrite: &yes, StoreEmpty: &no, Indent: &two, Fields: []string{"a"}, Encoding: "latin1"},
+		{settings.Feed{URI: "items.txt", Format: "csv", Overwrite: &yes, StoreEmpty: &no, Indent: &two, Fields: []settings.KV{{Key: "a", Value: "a"}}, Encoding: "latin1"},
 			feed.Config{URI: "items.txt", Format: feed.CSV, Overwrite: true, StoreEmpty: false, Indent: 2, Fields: []string{"a"}, Encoding: "latin1"}},
 	} {
 		got, err := feed.FromSettings(tc.in)

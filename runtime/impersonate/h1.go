@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 )
 
@@ -157,12 +156,6 @@ func (b *h1Body) Close() error {
 	err := b.rc.Close()
 	b.release(b.done && err == nil)
 	return err
-}
-
-// h1Headers picks the header list for HTTP/1.1: the profile's HTTP/1.1
-// list merged with the request's own headers.
-func h1Headers(p *Profile, req crawl.Headers) crawl.Headers {
-	return MergeHeaders(p.h1, req)
 }
 
 const h1BufSize = 16 << 10

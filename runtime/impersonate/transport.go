@@ -223,12 +223,13 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 		authority = h // an explicit Host header names the virtual host
 	}
 	wr := &wireRequest{method: method(out), scheme: u.Scheme, authority: authority, path: path, body: out.Body}
+	info := InfoOf(out.Request, wr.method, u, len(out.Body))
 
 	// Reuse first: an HTTP/2 connection with room, or an idle HTTP/1.1 one.
 	for attempt := 0; attempt < 3; attempt++ {
 		if cc := t.getH2(key); cc != nil {
 			gotConn(ctx, cc.nc, true)
-			wr.headers = MergeHeaders(p.headers, out.Headers)
+			wr.headers = p.KindHeaders(info, out.Headers, false)
 			resp, err := cc.roundTrip(ctx, wr)
 			if errors.Is(err, errConnUnusable) || (errors.Is(err, errConnLost) && idempotent(wr.method) && ctx.Err() == nil) {
 				continue
@@ -244,7 +245,7 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 			break
 		}
 		gotConn(ctx, c.nc, true)
-		wr.headers = h1Headers(p, out.Headers)
+		wr.headers = p.KindHeaders(info, out.Headers, true)
 		resp, err := t.h1RoundTrip(ctx, key, c, wr, out)
 		if err != nil && c.reused && ctx.Err() == nil && isStaleConn(err) && idempotent(wr.method) {
 			continue // the server closed a kept-alive connection meanwhile
@@ -270,7 +271,7 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 		t.mu.Lock()
 		t.h2[key] = append(t.h2[key], cc)
 		t.mu.Unlock()
-		wr.headers = MergeHeaders(p.headers, out.Headers)
+		wr.headers = p.KindHeaders(info, out.Headers, false)
 		resp, err := cc.roundTrip(ctx, wr)
 		if err != nil {
 			return nil, err
@@ -286,7 +287,7 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 	if forward {
 		c.proxyAuth = proxyAuthorization(out.Proxy)
 	}
-	wr.headers = h1Headers(p, out.Headers)
+	wr.headers = p.KindHeaders(info, out.Headers, true)
 	return t.h1RoundTrip(ctx, key, c, wr, out)
 }
 

@@ -13,11 +13,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/pystr"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
@@ -334,11 +334,11 @@ func parseRobots(body []byte) *robotsRules {
 	r := &robotsRules{byAgent: map[string]*robotsRuleSet{}}
 	var current []*robotsRuleSet
 	previous := ""
-	for _, line := range robotsSplitLines(string(body)) {
+	for _, line := range pystr.SplitLines(string(body)) {
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
-		line = strings.TrimFunc(line, robotsIsSpace)
+		line = pystr.Strip(line)
 		if line == "" {
 			continue
 		}
@@ -364,8 +364,8 @@ func parseRobots(body []byte) *robotsRules {
 				continue
 			}
 		}
-		field = strings.ToLower(strings.TrimFunc(field, robotsIsSpace))
-		value = strings.TrimFunc(value, robotsIsSpace)
+		field = strings.ToLower(pystr.Strip(field))
+		value = pystr.Strip(value)
 		if value == "" {
 			previous = field
 			continue
@@ -500,7 +500,7 @@ func (p *robotsRule) match(u string) bool {
 // whose name is part of the lower-cased agent scores its length; the
 // highest score wins, the first seen on a tie; nil when none applies.
 func (r *robotsRules) ruleSet(agent string) *robotsRuleSet {
-	agent = strings.ToLower(strings.TrimFunc(agent, robotsIsSpace))
+	agent = strings.ToLower(pystr.Strip(agent))
 	var best *robotsRuleSet
 	bestScore := 0
 	for _, rs := range r.agents {
@@ -754,30 +754,3 @@ func robotsFloat(s string) (float64, bool) {
 }
 
 func robotsIsDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// robotsSplitLines is Python's str.splitlines().
-func robotsSplitLines(s string) []string {
-	var lines []string
-	start := 0
-	for i, r := range s {
-		switch r {
-		case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
-		default:
-			continue
-		}
-		if r == '\n' && i > 0 && s[i-1] == '\r' {
-			start = i + 1
-			continue
-		}
-		lines = append(lines, s[start:i])
-		start = i + utf8.RuneLen(r)
-	}
-	if start < len(s) {
-		lines = append(lines, s[start:])
-	}
-	return lines
-}
-
-// robotsIsSpace is Python's str.isspace for one character (what str.strip
-// removes).
-func robotsIsSpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }

@@ -121,13 +121,19 @@ type Values struct {
 	// Feeds is FEEDS: Feed exports as in Scrapy (URI → options); the spec's
 	// feeds: key is the checked form of the same thing.
 	Feeds []Feed `setting:"FEEDS"`
+	// FeedExportBatchItemCount is FEED_EXPORT_BATCH_ITEM_COUNT: Items per file of
+	// every feed that does not set batch_item_count: after that many items a feed
+	// goes on in a new file, whose URI must hold %(batch_id)d or %(batch_time)s.
+	FeedExportBatchItemCount int `setting:"FEED_EXPORT_BATCH_ITEM_COUNT"`
 	// FeedExportEncoding is FEED_EXPORT_ENCODING: Encoding of every feed that
 	// does not set its own encoding: a Python codec name as Scrapy users write it
 	// (latin-1, utf_8, cp1251) or a WHATWG label.
 	FeedExportEncoding string `setting:"FEED_EXPORT_ENCODING"`
 	// FeedExportFields is FEED_EXPORT_FIELDS: Fields exported by every feed (-o,
-	// FEEDS, feeds:) that does not list its own fields, in this order.
-	FeedExportFields []string `setting:"FEED_EXPORT_FIELDS"`
+	// FEEDS, feeds:) that does not list its own fields, in this order: a list, or
+	// a mapping of field name to output name ({price: Price in EUR}) that renames
+	// JSON keys, XML elements and CSV headers.
+	FeedExportFields []KV `setting:"FEED_EXPORT_FIELDS"`
 	// FeedExportIndent is FEED_EXPORT_INDENT: Spaces per level in json and xml
 	// feeds that do not set their own indent; 0 (or negative) = one item per
 	// line.
@@ -376,6 +382,7 @@ func Defaults() Values {
 		DupefilterBloomCapacity:       100_000_000,
 		DupefilterBloomErrorRate:      0.001,
 		DupefilterDebug:               false,
+		FeedExportBatchItemCount:      0,
 		FeedExportEncoding:            "",
 		FeedExportIndent:              0,
 		GcHeapTarget:                  40 << 20,
@@ -464,11 +471,21 @@ const (
 // The fields are dsl.Feed's (specs/spec.md); a nil pointer is an option
 // not given.
 type Feed struct {
-	URI        string   // uri
-	Format     string   // format
-	Overwrite  *bool    // overwrite
-	Fields     []string // fields
-	Encoding   string   // encoding
-	Indent     *int     // indent
-	StoreEmpty *bool    // store_empty
+	URI               string                 // uri
+	Format            string                 // format
+	Overwrite         *bool                  // overwrite
+	Fields            []KV                   // fields
+	Encoding          string                 // encoding
+	Indent            *int                   // indent
+	StoreEmpty        *bool                  // store_empty
+	BatchItemCount    *int                   // batch_item_count
+	ItemExportKwargs  map[string]interface{} // item_export_kwargs
+	Postprocessing    []string               // postprocessing
+	GzipCompresslevel *int                   // gzip_compresslevel
+	GzipMtime         *int                   // gzip_mtime
+	GzipFilename      *string                // gzip_filename
+	Bz2Compresslevel  *int                   // bz2_compresslevel
+	LzmaFormat        interface{}            // lzma_format
+	LzmaCheck         interface{}            // lzma_check
+	LzmaPreset        *int                   // lzma_preset
 }

@@ -63,6 +63,7 @@ func (s *Scheduler) crash() {
 	stop, done := s.stopHB, s.hbDone
 	s.closed = true
 	s.held = map[string]*Lease{}
+	s.ahead = nil
 	s.mu.Unlock()
 	if stop != nil {
 		stop()

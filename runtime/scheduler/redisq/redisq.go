@@ -50,6 +50,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -139,6 +140,18 @@ type Options struct {
 	// CONCURRENT_REQUESTS) plus one batch of tasks read ahead. Default 32
 	// (2 × the default CONCURRENT_REQUESTS); negative: no bound.
 	MaxLeases int
+	// LeaseBatch is how many requests Next leases per script call, within
+	// MaxLeases: the first is returned, the others wait in the worker
+	// (leased, renewed by the heartbeat, returned on Close, counted by
+	// Len) for the next calls. Default MaxLeases/4, at most 32; 1 leases
+	// one at a time. A request this worker queues with a higher priority
+	// than one waiting sends those back to their place in the queue first.
+	LeaseBatch int
+	// SeenCache is how many fingerprints this worker remembers as being in
+	// the shared dupefilter: a request whose fingerprint it remembers is a
+	// certain duplicate and is dropped without asking Redis (the
+	// dupefilter only grows). Default DefaultSeenCache; negative: no cache.
+	SeenCache int
 }
 
 // DefaultMaxLeases is Options.MaxLeases when zero.
@@ -166,10 +179,22 @@ type Scheduler struct {
 	// that was logged.
 	boundSince  time.Time
 	boundWarned bool
-	open        bool
-	closed      bool
-	stopHB      context.CancelFunc
-	hbDone      chan struct{}
+	// ahead holds requests leased by Next beyond the one it returned
+	// (Options.LeaseBatch), handed out by the next calls; aheadStale is
+	// set when this worker queued a request that must go before one of
+	// them.
+	ahead      []*crawl.Request
+	aheadStale bool
+	leaseMu    sync.Mutex // one Next script at a time
+	// seen caches fingerprints known to be in the shared dupefilter;
+	// filteredLocal counts the duplicates it dropped that the shared
+	// dupefilter/filtered counter has not been told of yet.
+	seen          *seenCache
+	filteredLocal atomic.Int64
+	open          bool
+	closed        bool
+	stopHB        context.CancelFunc
+	hbDone        chan struct{}
 }
 
 type keys struct {
@@ -235,6 +260,15 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.MaxLeases == 0 {
 		opts.MaxLeases = DefaultMaxLeases
 	}
+	if opts.LeaseBatch <= 0 {
+		opts.LeaseBatch = 16
+		if opts.MaxLeases > 0 {
+			opts.LeaseBatch = min(max(opts.MaxLeases/4, 1), 32)
+		}
+	}
+	if opts.SeenCache == 0 {
+		opts.SeenCache = DefaultSeenCache
+	}
 	opts.ItemsKey = ExpandKey(opts.ItemsKey, opts.Name)
 	s := &Scheduler{
 		opts: opts,
@@ -243,6 +277,7 @@ func New(opts Options) (*Scheduler, error) {
 		keys: newKeys(opts.Name),
 		held: map[string]*Lease{},
 		room: make(chan struct{}, 1),
+		seen: newSeenCache(opts.SeenCache),
 	}
 	s.keys.items = opts.ItemsKey
 	if opts.QueueKey != "" {
@@ -380,13 +415,24 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	if r.Local != nil {
 		return false, fmt.Errorf("redisq: enqueue %s: %w (a callback must be an exported function named by string and meta must hold JSON values, not a ResultHolder)", r.URL, ErrLocalRequest)
 	}
+	l, _ := r.Lease.(*Lease)
+	startLease := l != nil && l.s == s && l.start
+	var fp [16]byte
+	if !r.DontFilter {
+		fp = s.opts.Fingerprint(r)
+		// A start request's lease ends with its enqueue, duplicate or
+		// not: that needs the script.
+		if !startLease && s.seen.has(fp) {
+			s.cachedDuplicate()
+			return false, nil
+		}
+	}
 	body, err := json.Marshal(r)
 	if err != nil {
 		return false, fmt.Errorf("redisq: enqueue %s: request is not serializable to JSON: %w", r.URL, err)
 	}
 	var leaseID, release string
-	l, _ := r.Lease.(*Lease)
-	if l != nil && l.s == s && l.start {
+	if startLease {
 		leaseID = l.id
 		if l.releaseOne() {
 			release = "1"
@@ -395,7 +441,6 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	args := []any{boolArg(r.DontFilter), strconv.Itoa(-r.Priority), body, leaseID, s.opts.WorkerID, release}
 	script := scriptEnqueueExact
 	if !r.DontFilter {
-		fp := s.opts.Fingerprint(r)
 		if s.opts.Dupefilter == DupefilterBloom {
 			script = scriptEnqueueBloom
 			for _, off := range s.bloom.offsets(fp) {
@@ -417,6 +462,12 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	}
 	if release == "1" {
 		s.forget(l)
+	}
+	if !r.DontFilter {
+		s.seen.add(fp)
+	}
+	if added == 1 {
+		s.noteEnqueued(r)
 	}
 	if st := s.opts.Stats; st != nil {
 		// Scrapy's names: the total and the backend's own counter.
@@ -441,50 +492,101 @@ func boolArg(b bool) string {
 // worker, or returns nil, nil when the queue is empty or the worker already
 // holds Options.MaxLeases leases (the queue is then left to other workers
 // until one of this worker's leases ends). The returned request carries its
-// lease in Request.Lease; pass it back to Ack.
+// lease in Request.Lease; pass it back to Ack. One script call leases up to
+// Options.LeaseBatch requests; the next calls hand out the others.
 func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
+	if r := s.popAhead(); r != nil {
+		s.countDequeued()
+		return r, nil
+	}
+	// One lease script at a time: concurrent callers wait for its batch
+	// rather than each leasing one (which would hold up to MaxLeases
+	// requests nobody fetches, and find the bound reached meanwhile).
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
 	for {
-		if s.reserveLeases(1) == 0 {
+		if r := s.popAhead(); r != nil {
+			s.countDequeued()
+			return r, nil
+		}
+		// Leases sent back (a request of higher priority was queued
+		// meanwhile) free their places at once: the script returns them
+		// before it leases new ones.
+		stale := s.takeStale()
+		for _, id := range stale {
+			s.mu.Lock()
+			delete(s.held, id.(string))
+			s.mu.Unlock()
+		}
+		n := s.reserveLeases(s.opts.LeaseBatch)
+		if n == 0 && len(stale) == 0 {
 			if st := s.opts.Stats; st != nil {
 				st.Inc("redis/lease_bound_reached", 1)
 			}
 			s.stuckAtBound()
 			return nil, nil
 		}
-		var res []any
+		var res []string
 		err := s.retry.do(ctx, "lease next request", func(ctx context.Context) error {
+			args := append([]any{s.opts.WorkerID, s.opts.LeaseTimeout.Milliseconds(), n}, stale...)
 			v, err := scriptNext.Run(ctx, s.rdb, []string{s.keys.requests, s.keys.leases, s.keys.deadlines,
-				s.keys.leaseSeq, s.keys.stats, s.keys.activity}, s.opts.WorkerID, s.opts.LeaseTimeout.Milliseconds()).Slice()
+				s.keys.leaseSeq, s.keys.stats, s.keys.activity}, args...).StringSlice()
 			res = v
 			return err
 		})
-		if err == nil && len(res) != 2 {
+		if len(stale) > 0 {
+			s.freed()
+		}
+		if err == nil && len(res)%2 != 0 {
 			err = fmt.Errorf("redisq: next: unexpected script reply %v", res)
 		}
 		if err != nil {
-			s.unreserve(1)
+			s.unreserve(n)
 			if errors.Is(err, redis.Nil) {
 				return nil, nil
 			}
 			return nil, err
 		}
-		id, _ := res[0].(string)
-		member, _ := res[1].(string)
-		l := s.hold(id, false, 1)
-		r, err := decodeMember(member)
-		if err != nil {
-			// Someone wrote garbage into the queue: keep it for inspection in
-			// the rejected list and go on with the next request.
-			s.log.Error("dropping malformed queue entry", "error", err)
-			s.reject(ctx, l, s.keys.requests, member, err.Error())
+		got := len(res) / 2
+		s.unreserve(n - got)
+		if got == 0 {
+			if n == 0 {
+				continue // only sent leases back: try again with their places
+			}
+			return nil, nil
+		}
+		var leased []*crawl.Request
+		for i := 0; i < len(res); i += 2 {
+			l := s.hold(res[i], false, 1)
+			r, err := decodeMember(res[i+1])
+			if err != nil {
+				// Someone wrote garbage into the queue: keep it for
+				// inspection in the rejected list and go on with the next
+				// request.
+				s.log.Error("dropping malformed queue entry", "error", err)
+				s.reject(ctx, l, s.keys.requests, res[i+1], err.Error())
+				continue
+			}
+			r.Lease = l
+			leased = append(leased, r)
+		}
+		if len(leased) == 0 {
 			continue
 		}
-		r.Lease = l
-		if st := s.opts.Stats; st != nil {
-			st.Inc(stats.SchedulerDequeued, 1)
-			st.Inc("scheduler/dequeued/redis", 1)
+		if len(leased) > 1 {
+			s.mu.Lock()
+			s.ahead = append(s.ahead, leased[1:]...)
+			s.mu.Unlock()
 		}
-		return r, nil
+		s.countDequeued()
+		return leased[0], nil
+	}
+}
+
+func (s *Scheduler) countDequeued() {
+	if st := s.opts.Stats; st != nil {
+		st.Inc(stats.SchedulerDequeued, 1)
+		st.Inc("scheduler/dequeued/redis", 1)
 	}
 }
 
@@ -573,6 +675,10 @@ func (s *Scheduler) Len(ctx context.Context) (int, error) {
 		n, err = s.rdb.ZCard(ctx, s.keys.requests).Result()
 		return err
 	})
+	// Requests leased ahead are pending for this worker's engine.
+	s.mu.Lock()
+	n += int64(len(s.ahead))
+	s.mu.Unlock()
 	return int(n), err
 }
 
@@ -588,6 +694,7 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 		return nil
 	}
 	s.closed = true
+	s.ahead, s.aheadStale = nil, false
 	stop, done := s.stopHB, s.hbDone
 	ids := make([]any, 0, len(s.held))
 	for id := range s.held {
@@ -612,6 +719,13 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 			errs = append(errs, err)
 		} else {
 			s.log.Info("returned leases to the queue", "count", n, "reason", reason)
+		}
+	}
+	if n := s.filteredLocal.Swap(0); n > 0 {
+		if err := s.retry.do(ctx, "count filtered duplicates", func(ctx context.Context) error {
+			return s.rdb.HIncrBy(ctx, s.keys.stats, "dupefilter/filtered", n).Err()
+		}); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := s.retry.do(ctx, "unregister worker", func(ctx context.Context) error {

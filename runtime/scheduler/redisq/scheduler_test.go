@@ -85,7 +85,9 @@ func TestLeaseLifecycle(t *testing.T) {
 func TestCrashedWorkerLeasesAreRedelivered(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	a, _ := openSched(t, srv, Options{Name: "crash", LeaseTimeout: 1500 * time.Millisecond, Persist: true})
+	// A leases one request per Next here, so that one stays queued for B
+	// (TestCrashedWorkerLeasedAheadAreRedelivered: a batch leased ahead).
+	a, _ := openSched(t, srv, Options{Name: "crash", LeaseTimeout: 1500 * time.Millisecond, Persist: true, LeaseBatch: 1})
 	b, _ := openSched(t, srv, Options{Name: "crash", LeaseTimeout: 1500 * time.Millisecond, Persist: true})
 	for i := range 3 {
 		mustEnq(t, a, &crawl.Request{URL: fmt.Sprintf("http://a.test/%d", i)})

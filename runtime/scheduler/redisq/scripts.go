@@ -148,23 +148,221 @@ var (
 	scriptEnqueueBloom = newScript(seenBloomFn + strings.Replace(enqueueBody, "SEEN", "bloom_seen(df)", 1))
 )
 
-// scriptNext reclaims expired leases, then pops the best request and leases
-// it to the worker.
+// scriptNext first returns the leases the worker sends back (requests it
+// leased ahead, when one of higher priority was queued meanwhile: they go
+// back to their exact place), reclaims expired leases, then pops up to n
+// of the best requests and leases each to the worker.
 //
 // KEYS: requests, leases, deadlines, leaseseq, stats, activity
-// ARGV: worker, ttl_ms
+// ARGV: worker, ttl_ms, n, ids to send back...
+// Returns a flat list: id, member for each leased request.
 var scriptNext = newScript(`
 local requests, leases, deadlines, leaseseq, stats, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local now = now_ms()
+local back = 0
+for i = 4, #ARGV do
+  local rec = redis.call('HGET', leases, ARGV[i])
+  local f = rec and parse_lease(rec)
+  if f and f[1] == ARGV[1] then
+    return_entry(f)
+    redis.call('HDEL', leases, ARGV[i])
+    redis.call('ZREM', deadlines, ARGV[i])
+    back = back + 1
+  end
+end
+if back > 0 then
+  redis.call('HINCRBY', stats, 'leases/returned', back)
+end
 reclaim(leases, deadlines, stats, now)
-local r = redis.call('ZPOPMIN', requests)
-if #r == 0 then return false end
-local id = tostring(redis.call('INCR', leaseseq))
-redis.call('HSET', leases, id, ARGV[1] .. '\nq\n' .. requests .. '\n' .. r[2] .. '\n' .. r[1])
-redis.call('ZADD', deadlines, now + tonumber(ARGV[2]), id)
-redis.call('HINCRBY', stats, 'scheduler/dequeued/redis', 1)
+local n = tonumber(ARGV[3])
+if n < 1 then return {} end
+local r = redis.call('ZPOPMIN', requests, n)
+local cnt = #r / 2
+if cnt == 0 then return {} end
+local last = redis.call('INCRBY', leaseseq, cnt)
+local out, hs, zs = {}, {}, {}
+for j = 1, cnt do
+  local id = tostring(last - cnt + j)
+  local member, score = r[2 * j - 1], r[2 * j]
+  hs[#hs + 1] = id
+  hs[#hs + 1] = ARGV[1] .. '\nq\n' .. requests .. '\n' .. score .. '\n' .. member
+  zs[#zs + 1] = now + tonumber(ARGV[2])
+  zs[#zs + 1] = id
+  out[#out + 1] = id
+  out[#out + 1] = member
+end
+redis.call('HSET', leases, unpack(hs))
+redis.call('ZADD', deadlines, unpack(zs))
+redis.call('HINCRBY', stats, 'scheduler/dequeued/redis', cnt)
 redis.call('SET', activity, now)
-return {id, r[1]}
+return out
+`)
+
+// enqueueBatchTail queues the requests of a batch that passed the
+// dupefilter (add: their indexes, in order) with consecutive sequence
+// numbers, so they come out in the order they were emitted, and updates
+// the counters. at(r) is the ARGV index of request r's first field.
+const enqueueBatchTail = `
+local function queue_batch(requests, seqkey, stats, activity, add, at, filtered, now)
+  if #add > 0 then
+    local last = redis.call('INCRBY', seqkey, #add)
+    local first = last - #add
+    local zargs = {}
+    for j, r in ipairs(add) do
+      local b = at(r)
+      zargs[#zargs + 1] = ARGV[b + 1]
+      zargs[#zargs + 1] = string.format('%016x', first + j) .. ARGV[b + 2]
+    end
+    redis.call('ZADD', requests, unpack(zargs))
+    redis.call('HINCRBY', stats, 'scheduler/enqueued/redis', #add)
+    redis.call('SET', activity, now)
+  end
+  if filtered > 0 then
+    redis.call('HINCRBY', stats, 'dupefilter/filtered', filtered)
+  end
+end
+`
+
+// scriptEnqueueBatchExact is the exact dupefilter's enqueue of a batch:
+// one SMISMEMBER finds the fingerprints already seen, one SADD records the
+// new ones, so the test-and-set and the queue writes of the whole batch
+// are one atomic step. A fingerprint twice in the batch is queued once.
+//
+// KEYS: requests, seq, stats, activity, dupefilter
+// ARGV: filtered (duplicates the worker's cache dropped, for the counter),
+// then per request: dont_filter, score, json, fingerprint
+// Returns 1 (queued) or 0 (duplicate) per request.
+var scriptEnqueueBatchExact = newScript(enqueueBatchTail + `
+local requests, seqkey, stats, activity, df = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now = now_ms()
+local filtered = tonumber(ARGV[1])
+local n = (#ARGV - 1) / 4
+local function at(r) return 2 + (r - 1) * 4 end
+local fps, idx = {}, {}
+for r = 1, n do
+  local b = at(r)
+  if ARGV[b] ~= '1' then
+    fps[#fps + 1] = ARGV[b + 3]
+    idx[#idx + 1] = r
+  end
+end
+local present = {}
+if #fps > 0 then
+  local m = redis.call('SMISMEMBER', df, unpack(fps))
+  for j = 1, #fps do present[idx[j]] = (m[j] == 1) end
+end
+local out, add, new, inbatch = {}, {}, {}, {}
+for r = 1, n do
+  local b = at(r)
+  local ok = ARGV[b] == '1'
+  if not ok and not present[r] and not inbatch[ARGV[b + 3]] then
+    ok = true
+    inbatch[ARGV[b + 3]] = true
+    new[#new + 1] = ARGV[b + 3]
+  end
+  if ok then
+    add[#add + 1] = r
+    out[r] = 1
+  else
+    out[r] = 0
+    filtered = filtered + 1
+  end
+end
+if #new > 0 then
+  redis.call('SADD', df, unpack(new))
+end
+queue_batch(requests, seqkey, stats, activity, add, at, filtered, now)
+return out
+`)
+
+// scriptEnqueueBatchBloom is the same over the Bloom filter: each request's
+// k bits are tested and set in turn (a later request of the batch sees the
+// bits of an earlier one).
+//
+// KEYS: requests, seq, stats, activity, dupefilter
+// ARGV: filtered, k, then per request: dont_filter, score, json, k offsets
+var scriptEnqueueBatchBloom = newScript(enqueueBatchTail + `
+local requests, seqkey, stats, activity, df = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now = now_ms()
+local filtered, k = tonumber(ARGV[1]), tonumber(ARGV[2])
+local per = 3 + k
+local n = (#ARGV - 2) / per
+local function at(r) return 3 + (r - 1) * per end
+local out, add = {}, {}
+for r = 1, n do
+  local b = at(r)
+  local ok = ARGV[b] == '1'
+  if not ok then
+    for i = b + 3, b + 2 + k do
+      if redis.call('GETBIT', df, ARGV[i]) == 0 then ok = true break end
+    end
+    if ok then
+      for i = b + 3, b + 2 + k do redis.call('SETBIT', df, ARGV[i], 1) end
+    end
+  end
+  if ok then
+    add[#add + 1] = r
+    out[r] = 1
+  else
+    out[r] = 0
+    filtered = filtered + 1
+  end
+end
+queue_batch(requests, seqkey, stats, activity, add, at, filtered, now)
+return out
+`)
+
+// scriptAckBatch is scriptAck for many leases of one worker (a group
+// commit): each lease is checked, its items pushed and the lease released
+// on its own, exactly as scriptAck does, and the result of each returned.
+//
+// KEYS: leases, deadlines, items, stats, activity
+// ARGV: worker, then per lease: id, release, n items, items...
+// Returns per lease 1 committed, 2 already committed, 0 fenced.
+var scriptAckBatch = newScript(`
+local leases, deadlines, items, stats, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local prefix = string.sub(leases, 1, #leases - 7)
+local redeliv = redis.call('EXISTS', prefix .. ':redeliveries') == 1
+local out, pushed, gone, fenced = {}, 0, {}, 0
+local i = 2
+while i <= #ARGV do
+  local id, release, ni = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local rec = redis.call('HGET', leases, id)
+  local f = rec and parse_lease(rec)
+  local res = 1
+  if not rec then
+    if redis.call('EXISTS', prefix .. ':acked:' .. id) == 1 then res = 2 else res = 0 end
+  elseif not f or f[1] ~= ARGV[1] then
+    res = 0
+  else
+    if ni > 0 then
+      redis.call('RPUSH', items, unpack(ARGV, i + 3, i + 2 + ni))
+      pushed = pushed + ni
+    end
+    if release == '1' then
+      if redeliv then
+        redis.call('HDEL', prefix .. ':redeliveries', redis.sha1hex(f[2] .. f[3] .. f[5]))
+      end
+      gone[#gone + 1] = id
+      redis.call('SET', prefix .. ':acked:' .. id, '1', 'PX', 600000)
+    end
+  end
+  if res == 0 then fenced = fenced + 1 end
+  out[#out + 1] = res
+  i = i + 3 + ni
+end
+if #gone > 0 then
+  redis.call('HDEL', leases, unpack(gone))
+  redis.call('ZREM', deadlines, unpack(gone))
+end
+if pushed > 0 then
+  redis.call('HINCRBY', stats, 'item_scraped_count/redis', pushed)
+end
+if fenced > 0 then
+  redis.call('HINCRBY', stats, 'leases/fenced', fenced)
+end
+redis.call('SET', activity, now_ms())
+return out
 `)
 
 // scriptAck commits a lease: it checks that the worker still holds it

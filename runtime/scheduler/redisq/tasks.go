@@ -147,7 +147,7 @@ func (t *TaskSource) Next(ctx context.Context) (*crawl.Request, error) {
 				continue
 			}
 		}
-		idle, err := t.idle(ctx)
+		idle, wait, err := t.idle(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func (t *TaskSource) Next(ctx context.Context) (*crawl.Request, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(poll):
+		case <-time.After(min(poll, wait)):
 		}
 		poll = min(poll*2, t.opts.PollInterval)
 	}
@@ -197,16 +197,31 @@ func (t *TaskSource) IdleState(ctx context.Context) (IdleState, error) {
 	return IdleState{Queue: v[0], Leases: v[1], Starts: v[2], Since: time.Duration(v[3]) * time.Millisecond}, nil
 }
 
-func (t *TaskSource) idle(ctx context.Context) (bool, error) {
+// idle reports whether the crawl has been idle for MaxIdle, and otherwise
+// how long to wait at most before asking again: while work is left
+// anywhere, busyPoll (the crawl's end is seen soon after it comes), and
+// while idle, until MaxIdle is reached.
+func (t *TaskSource) idle(ctx context.Context) (bool, time.Duration, error) {
 	if t.opts.MaxIdle <= 0 && len(t.opts.Keys) > 0 {
-		return false, nil // a RedisSpider with MaxIdle 0 waits for tasks forever
+		return false, t.opts.PollInterval, nil // a RedisSpider with MaxIdle 0 waits for tasks forever
 	}
 	st, err := t.IdleState(ctx)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return !st.Busy() && st.Since >= t.opts.MaxIdle, nil
+	if st.Busy() {
+		return false, busyPoll, nil
+	}
+	if st.Since >= t.opts.MaxIdle {
+		return true, 0, nil
+	}
+	return false, max(t.opts.MaxIdle-st.Since, 10*time.Millisecond), nil
 }
+
+// busyPoll bounds the wait between idle checks while work is left: one
+// small script call every busyPoll, so a worker closes at most this long
+// after the crawl's last work ends (MAX_IDLE_TIME_BEFORE_CLOSE after it).
+const busyPoll = 100 * time.Millisecond
 
 // fetch leases up to BatchSize entries, no more than the worker's free
 // lease places (Options.MaxLeases), and turns them into requests. It

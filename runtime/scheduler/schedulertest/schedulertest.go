@@ -36,6 +36,7 @@ func Run(t *testing.T, newScheduler func(t *testing.T) scheduler.Scheduler) {
 		t.Cleanup(func() { _ = s.Close(context.Background(), "finished") })
 		return s
 	}
+	runBatch(t, open)
 	t.Run("EmptyNext", func(t *testing.T) {
 		s := open(t)
 		r, err := s.Next(ctx(t))

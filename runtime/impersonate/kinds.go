@@ -1,0 +1,451 @@
+package impersonate
+
+import (
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// RequestInfo is what decides the headers of one request beyond the
+// profile: how the browser would have made it, from which page, and with
+// what body.
+type RequestInfo struct {
+	// Kind is a crawl.Kind* value ("" = crawl.KindNavigate).
+	Kind string
+	// Method is the HTTP method ("" = GET).
+	Method string
+	// URL is the target.
+	URL *url.URL
+	// Initiator is the page the request was made from (crawl.Request's
+	// Parent); "" for a typed navigation. A fetch, XHR or form without one
+	// is taken as made by a page of the target's own origin.
+	Initiator string
+	// BodyLen is the length of the request body.
+	BodyLen int
+}
+
+// InfoOf describes a crawl request (nil: a typed GET navigation of u).
+func InfoOf(r *crawl.Request, method string, u *url.URL, bodyLen int) RequestInfo {
+	info := RequestInfo{Kind: crawl.KindNavigate, Method: method, URL: u, BodyLen: bodyLen}
+	if r != nil {
+		info.Kind = crawl.DefaultKind(r)
+		info.Initiator = r.Parent
+	}
+	return info
+}
+
+// family is a browser engine whose per-kind rules were measured.
+type family int
+
+const (
+	familyOther family = iota
+	familyChromium
+	familyFirefox
+)
+
+func familyOf(p *Profile) family {
+	switch p.Browser {
+	case "chrome", "edge":
+		return familyChromium
+	case "firefox":
+		return familyFirefox
+	}
+	return familyOther
+}
+
+// shape groups kinds that share a header order.
+type shape int
+
+const (
+	shapeDocument shape = iota // navigate, link, form
+	shapeFetch
+	shapeXHR
+)
+
+// kindOrder is a browser's header order for one shape of request, as
+// captured (internal/livebrowser TestRequestKinds; the captures are in
+// testdata/reference/kinds_*.json). Names not in the profile or the request
+// are skipped. With reorder, the profile's own headers are put in this
+// order too (Chromium's fetch/XHR order is not its navigation's); without,
+// the profile's order is kept and request headers are placed after the
+// nearest header that precedes them here.
+type kindOrder struct {
+	reorder bool
+	names   []string
+}
+
+type orderKey struct {
+	f     family
+	s     shape
+	http1 bool
+}
+
+// kindOrders are Chromium 148's and Firefox ESR 140's orders, HTTP/2 (names
+// lower-case) and HTTP/1.1 (the browser's case; Host is written first by
+// the HTTP/1.1 client).
+var kindOrders = map[orderKey]kindOrder{
+	{familyChromium, shapeDocument, false}: {names: strings.Fields(`content-length cache-control sec-ch-ua
+		sec-ch-ua-mobile sec-ch-ua-platform upgrade-insecure-requests content-type user-agent origin accept
+		sec-fetch-site sec-fetch-mode sec-fetch-user sec-fetch-dest referer accept-encoding accept-language
+		cookie priority`)},
+	{familyChromium, shapeDocument, true}: {names: strings.Fields(`Connection Content-Length Cache-Control
+		sec-ch-ua sec-ch-ua-mobile sec-ch-ua-platform Upgrade-Insecure-Requests Content-Type User-Agent Origin
+		Accept Sec-Fetch-Site Sec-Fetch-Mode Sec-Fetch-User Sec-Fetch-Dest Referer Accept-Encoding
+		Accept-Language Cookie`)},
+	{familyChromium, shapeFetch, false}: {reorder: true, names: strings.Fields(`content-length
+		sec-ch-ua-platform user-agent sec-ch-ua content-type sec-ch-ua-mobile accept origin sec-fetch-site
+		sec-fetch-mode sec-fetch-dest referer accept-encoding accept-language cookie priority`)},
+	{familyChromium, shapeFetch, true}: {reorder: true, names: strings.Fields(`Connection Content-Length
+		sec-ch-ua-platform User-Agent sec-ch-ua Content-Type sec-ch-ua-mobile Accept Origin Sec-Fetch-Site
+		Sec-Fetch-Mode Sec-Fetch-Dest Referer Accept-Encoding Accept-Language Cookie`)},
+	{familyFirefox, shapeDocument, false}: {names: strings.Fields(`user-agent accept accept-language
+		accept-encoding content-type content-length origin referer cookie upgrade-insecure-requests
+		sec-fetch-dest sec-fetch-mode sec-fetch-site sec-fetch-user priority te`)},
+	{familyFirefox, shapeDocument, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
+		Accept-Encoding Content-Type Content-Length Origin Connection Referer Cookie Upgrade-Insecure-Requests
+		Sec-Fetch-Dest Sec-Fetch-Mode Sec-Fetch-Site Sec-Fetch-User Priority`)},
+	{familyFirefox, shapeFetch, false}: {names: strings.Fields(`user-agent accept accept-language
+		accept-encoding referer content-type content-length origin cookie sec-fetch-dest sec-fetch-mode
+		sec-fetch-site priority te`)},
+	{familyFirefox, shapeFetch, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
+		Accept-Encoding Referer Content-Type Content-Length Origin Connection Cookie Sec-Fetch-Dest
+		Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
+	{familyFirefox, shapeXHR, false}: {names: strings.Fields(`user-agent accept accept-language
+		accept-encoding content-type content-length origin referer cookie sec-fetch-dest sec-fetch-mode
+		sec-fetch-site priority te`)},
+	{familyFirefox, shapeXHR, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
+		Accept-Encoding Content-Type Content-Length Origin Connection Referer Cookie Sec-Fetch-Dest
+		Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
+}
+
+func shapeOf(f family, kind string) shape {
+	switch kind {
+	case crawl.KindFetch:
+		return shapeFetch
+	case crawl.KindXHR:
+		if f == familyChromium {
+			return shapeFetch // Chromium sends XHR exactly as fetch
+		}
+		return shapeXHR
+	}
+	return shapeDocument
+}
+
+// KindHeaders returns the headers p's browser sends for the request info
+// describes, merged with the request's own headers req (request values
+// win; an empty value removes a header), in the browser's order: for
+// HTTP/1.1 when http1, else for HTTP/2. Browsers whose rules were not
+// measured (Safari, the plain Go client) get MergeHeaders' result with
+// only the sec-fetch-* values adjusted.
+func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) crawl.Headers {
+	base := p.headers
+	if http1 {
+		base = p.h1
+	}
+	f := familyOf(p)
+	kind := info.Kind
+	if kind == "" {
+		kind = crawl.KindNavigate
+	}
+	if f == familyOther && kind == crawl.KindNavigate {
+		return MergeHeaders(base, req)
+	}
+	method := strings.ToUpper(info.Method)
+	if method == "" {
+		method = "GET"
+	}
+	var initiator *url.URL
+	if info.Initiator != "" {
+		initiator, _ = url.Parse(info.Initiator)
+	}
+	if initiator == nil && info.URL != nil && kind != crawl.KindNavigate {
+		initiator = info.URL // a script or form of the target's own origin
+	}
+	getHead := method == "GET" || method == "HEAD"
+
+	// The profile's headers with the kind's values, in the profile's order.
+	h := base.Clone()
+	set := func(name, value string) {
+		for i := range h {
+			if strings.EqualFold(h[i].Name, name) {
+				h[i].Value = value
+			}
+		}
+	}
+	del := func(name string) {
+		h = slices.DeleteFunc(h, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, name) })
+	}
+	// extras are headers the kind adds that the profile does not carry.
+	var extras crawl.Headers
+	sendsFetchMetadata := base.Has("sec-fetch-mode")
+	if kind != crawl.KindNavigate && sendsFetchMetadata && info.URL != nil {
+		set("sec-fetch-site", SecFetchSite(initiator, info.URL))
+	}
+	switch kind {
+	case crawl.KindLink, crawl.KindForm:
+		// A click on a link or a form button: user activation.
+		if sendsFetchMetadata && !base.Has("sec-fetch-user") && f != familyOther {
+			extras = append(extras, crawl.Header{Name: "sec-fetch-user", Value: "?1"})
+		}
+		if kind == crawl.KindForm && !getHead {
+			if f == familyChromium {
+				extras = append(extras, crawl.Header{Name: "cache-control", Value: "max-age=0"})
+			}
+			if o := serializeOrigin(initiator); o != "" {
+				extras = append(extras, crawl.Header{Name: "origin", Value: o})
+			}
+			extras = append(extras, crawl.Header{Name: "content-type", Value: "application/x-www-form-urlencoded"})
+		}
+	case crawl.KindFetch, crawl.KindXHR:
+		set("accept", "*/*")
+		del("upgrade-insecure-requests")
+		del("sec-fetch-user")
+		set("sec-fetch-mode", "cors")
+		set("sec-fetch-dest", "empty")
+		switch {
+		case f == familyChromium:
+			set("priority", "u=1, i")
+		case f == familyFirefox && kind == crawl.KindFetch:
+			set("priority", "u=4")
+		case f == familyFirefox:
+			del("priority")
+		}
+		if info.URL != nil && (!getHead || !sameOrigin(initiator, info.URL)) {
+			if o := serializeOrigin(initiator); o != "" {
+				extras = append(extras, crawl.Header{Name: "origin", Value: o})
+			}
+		}
+		if info.BodyLen > 0 {
+			extras = append(extras, crawl.Header{Name: "content-type", Value: "text/plain;charset=UTF-8"})
+		}
+	}
+	if f == familyOther {
+		extras = slices.DeleteFunc(extras, func(kv crawl.Header) bool { return req.Has(kv.Name) })
+		return MergeHeaders(h, append(extras, req...))
+	}
+	if info.BodyLen > 0 {
+		extras = append(extras, crawl.Header{Name: "content-length", Value: strconv.Itoa(info.BodyLen)})
+	}
+
+	// The request's own headers: replace in place, or add.
+	req = browserReferer(req, kind, info.Initiator, info.URL)
+	var added crawl.Headers
+	seen := map[string]bool{}
+	for _, rh := range req {
+		name := strings.ToLower(rh.Name)
+		if seen[name] {
+			// A repeated request header keeps all its values: the later
+			// ones go after the first.
+			added = append(added, rh)
+			continue
+		}
+		seen[name] = true
+		if i := slices.IndexFunc(h, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, rh.Name) }); i >= 0 {
+			if rh.Value == "" {
+				h = slices.Delete(h, i, i+1)
+			} else {
+				h[i].Value = rh.Value
+			}
+			continue
+		}
+		if i := slices.IndexFunc(extras, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, rh.Name) }); i >= 0 {
+			extras[i].Value = rh.Value
+			continue
+		}
+		added = append(added, rh)
+	}
+	extras = slices.DeleteFunc(append(extras, added...), func(kv crawl.Header) bool { return kv.Value == "" })
+	return placeHeaders(h, extras, kindOrders[orderKey{f, shapeOf(f, kind), http1}])
+}
+
+// placeHeaders orders h (the profile's, possibly re-sorted) and puts each
+// extra header where the browser puts it; headers the order does not name
+// follow at the end, in the request's order.
+func placeHeaders(h, extras crawl.Headers, o kindOrder) crawl.Headers {
+	index := func(name string) int {
+		return slices.IndexFunc(o.names, func(n string) bool { return strings.EqualFold(n, name) })
+	}
+	if o.reorder {
+		// Sort by the order; a header it does not name stays after the
+		// one it followed.
+		type keyed struct {
+			kv  crawl.Header
+			key float64
+		}
+		ks := make([]keyed, len(h))
+		prev := -1.0
+		for i, kv := range h {
+			if j := index(kv.Name); j >= 0 {
+				prev = float64(j)
+			} else {
+				prev += 1e-3
+			}
+			ks[i] = keyed{kv, prev}
+		}
+		slices.SortStableFunc(ks, func(a, b keyed) int {
+			switch {
+			case a.key < b.key:
+				return -1
+			case a.key > b.key:
+				return 1
+			}
+			return 0
+		})
+		for i := range ks {
+			h[i] = ks[i].kv
+		}
+	}
+	out := h
+	var tail crawl.Headers
+	// Known extras in the order's sequence, so that each finds the ones
+	// before it already placed.
+	slices.SortStableFunc(extras, func(a, b crawl.Header) int {
+		ia, ib := index(a.Name), index(b.Name)
+		if ia < 0 {
+			ia = len(o.names)
+		}
+		if ib < 0 {
+			ib = len(o.names)
+		}
+		return ia - ib
+	})
+	for _, e := range extras {
+		j := index(e.Name)
+		if j < 0 {
+			tail = append(tail, e)
+			continue
+		}
+		e.Name = o.names[j] // the browser's case
+		at := -1
+		// After the nearest header that precedes it in the order...
+		for k := j; k >= 0 && at < 0; k-- {
+			for i := len(out) - 1; i >= 0; i-- {
+				if strings.EqualFold(out[i].Name, o.names[k]) {
+					at = i + 1
+					break
+				}
+			}
+		}
+		// ...or before the nearest that follows it.
+		for k := j + 1; k < len(o.names) && at < 0; k++ {
+			for i := range out {
+				if strings.EqualFold(out[i].Name, o.names[k]) {
+					at = i
+					break
+				}
+			}
+		}
+		if at < 0 {
+			at = len(out)
+		}
+		out = slices.Insert(out, at, e)
+	}
+	return append(out, tail...)
+}
+
+// SecFetchSite is the Sec-Fetch-Site value of a request to target made by
+// a page of initiator (nil: typed by the user): same-origin (scheme, host
+// and port equal), same-site (same scheme and registrable domain, by the
+// public suffix list; ports do not count), cross-site, or none.
+func SecFetchSite(initiator, target *url.URL) string {
+	switch {
+	case initiator == nil:
+		return "none"
+	case sameOrigin(initiator, target):
+		return "same-origin"
+	case strings.EqualFold(initiator.Scheme, target.Scheme) && site(initiator.Hostname()) == site(target.Hostname()):
+		return "same-site"
+	}
+	return "cross-site"
+}
+
+// site is a host's registrable domain (eTLD+1), or the host itself for an
+// IP address or a public suffix.
+func site(host string) string {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if net.ParseIP(host) != nil {
+		return host
+	}
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d
+	}
+	return host
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return a != nil && b != nil && strings.EqualFold(a.Scheme, b.Scheme) &&
+		strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https", "wss":
+		return "443"
+	case "http", "ws":
+		return "80"
+	}
+	return ""
+}
+
+// serializeOrigin is the Origin header value of a page of u.
+func serializeOrigin(u *url.URL) string {
+	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return ""
+	}
+	host := u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && p != port(&url.URL{Scheme: u.Scheme}) {
+		host += ":" + p
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(host)
+}
+
+// browserReferer applies the browsers' default referrer policy,
+// strict-origin-when-cross-origin, to a Referer that is the parent page's
+// own URL (what the Referer middleware sets, under Scrapy's
+// no-referrer-when-downgrade): the full URL to the same origin, only the
+// origin to another, none from https to http, and none for a typed
+// navigation. A Referer the spider set to anything else is left as it is.
+func browserReferer(req crawl.Headers, kind, initiator string, target *url.URL) crawl.Headers {
+	if initiator == "" || target == nil {
+		return req
+	}
+	ref := req.Get("referer")
+	if ref == "" {
+		return req
+	}
+	page, err := url.Parse(initiator)
+	if err != nil {
+		return req
+	}
+	page.User, page.Fragment, page.RawFragment = nil, "", ""
+	if ref != page.String() {
+		return req
+	}
+	value := ref
+	switch {
+	case kind == crawl.KindNavigate:
+		value = "" // typed in the address bar: no referrer
+	case strings.EqualFold(page.Scheme, "https") && !strings.EqualFold(target.Scheme, "https"):
+		value = ""
+	case !sameOrigin(page, target):
+		value = serializeOrigin(page) + "/"
+	}
+	out := req.Clone()
+	out = slices.DeleteFunc(out, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, "referer") && value == "" })
+	if value != "" {
+		out.Set("Referer", value)
+	}
+	return out
+}
