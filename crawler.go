@@ -23,6 +23,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/extract"
 	"github.com/spiderrun/spiderrun/runtime/feed"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/metrics"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
 	"github.com/spiderrun/spiderrun/runtime/session"
@@ -52,6 +53,9 @@ type Options struct {
 	HTTP downloader.HTTPOptions
 	// NoFeeds skips every feed (the parse command prints output itself).
 	NoFeeds bool
+	// ServeMetrics serves Prometheus metrics on METRICS_ADDR while the
+	// crawl runs (the run command; runtime/metrics).
+	ServeMetrics bool
 	// Program is the compiled script when the caller already compiled it
 	// (for Check); nil compiles it.
 	Program *compile.Program
@@ -191,6 +195,16 @@ func New(opts Options) (c *Crawler, err error) {
 		return dl.Dialer().DialContext(ctx, network, addr)
 	}, logger)
 	c.closers = append(c.closers, releaseImp)
+	var met *metrics.Metrics
+	if opts.ServeMetrics && v.MetricsAddr != "" {
+		met = metrics.New(metrics.Options{Spider: spec.Name, Stats: st, Progress: func() metrics.Progress {
+			if c.engine == nil {
+				return metrics.Progress{Queued: -1}
+			}
+			p := c.engine.Progress()
+			return metrics.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing, PendingItems: p.PendingItems}
+		}})
+	}
 	dl, err = newDownloader(&v, opts, imp, b.Gate, logger)
 	if err != nil {
 		return nil, err
@@ -214,7 +228,7 @@ func New(opts Options) (c *Crawler, err error) {
 	wo.Logger = logger
 	wsm := websocket.NewManager(wo)
 	c.closers = append(c.closers, wsm.Close)
-	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm}, jars, sessions, logger, st)
+	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm, metrics: met}, jars, sessions, logger, st)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +302,13 @@ func New(opts Options) (c *Crawler, err error) {
 	c.engine, err = engine.New(eo)
 	if err != nil {
 		return nil, err
+	}
+	if met != nil {
+		srv, err := metrics.Serve(v.MetricsAddr, met, logger)
+		if err != nil {
+			return nil, fmt.Errorf("metrics address %q (METRICS_ADDR, --metrics-addr): %w", v.MetricsAddr, err)
+		}
+		c.closers = append(c.closers, srv.Close)
 	}
 	return c, nil
 }
@@ -491,11 +512,19 @@ func checkHooks(spec *dsl.Spec, js *jsbridge.Spider) error {
 // router is the innermost handler of the chain: WebSocket requests go to
 // the connection manager, the rest to the HTTP downloader.
 type router struct {
-	http *downloader.Downloader
-	ws   *websocket.Manager
+	http    *downloader.Downloader
+	ws      *websocket.Manager
+	metrics *metrics.Metrics // latency and per-domain counters; nil without METRICS_ADDR
 }
 
 func (r router) Download(ctx context.Context, req *crawl.Request) (*crawl.Response, error) {
+	if r.metrics != nil {
+		return r.metrics.Download(ctx, req, r.download)
+	}
+	return r.download(ctx, req)
+}
+
+func (r router) download(ctx context.Context, req *crawl.Request) (*crawl.Response, error) {
 	if websocket.IsWebSocket(req) {
 		return r.ws.Download(ctx, req)
 	}

@@ -80,6 +80,7 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		MetaRefreshEnabled:            set.Bool("METAREFRESH_ENABLED"),
 		MetaRefreshIgnoreTags:         nonEmpty(set.Strings("METAREFRESH_IGNORE_TAGS")),
 		MetaRefreshMaxDelay:           set.Duration("METAREFRESH_MAXDELAY"),
+		MetricsAddr:                   set.String("METRICS_ADDR"),
 		NetworkAllow:                  nonEmpty(set.Strings("NETWORK_ALLOW")),
 		NoProxy:                       nonEmpty(set.Strings("NO_PROXY")),
 		Proxies:                       nonEmpty(set.Strings("PROXIES")),

@@ -2,9 +2,11 @@ package dsl
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -186,6 +188,8 @@ var table = []SettingDef{
 		Doc: "How often the INFO line `Crawled N pages (at N pages/min), scraped N items (at N items/min)` is logged (Scrapy's LogStats; a number is seconds). 0 = never."},
 	{Name: "STATS_DUMP", Kind: KindBool, Default: true,
 		Doc: "Print the stats when the spider closes."},
+	{Name: "METRICS_ADDR", Kind: KindString, Default: "", Check: metricsAddr,
+		Doc: "Serve Prometheus metrics of the running crawl at http://ADDR/metrics (`spiderrun run` only; specs/operate.md lists them). `HOST:PORT`, or a port alone (`9090`, `:9090`), which listens on 127.0.0.1. The metrics have no authentication: an address other than loopback is logged at WARNING. \"\" = off. `--metrics-addr ADDR` sets it. Not in Scrapy."},
 	{Name: "MEMUSAGE_ENABLED", Kind: KindBool, Default: true,
 		Doc: "Watch the process's memory and apply MEMUSAGE_LIMIT_MB / MEMUSAGE_WARNING_MB."},
 	{Name: "MEMUSAGE_LIMIT_MB", Kind: KindInt, Default: 0, Min: minOf(0),
@@ -351,6 +355,24 @@ func cidrList(v any) error {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			return fmt.Errorf("%q is not an address prefix such as 10.0.0.0/8", s)
 		}
+	}
+	return nil
+}
+
+// metricsAddr accepts "", PORT, :PORT and HOST:PORT (a port from 0 to
+// 65535); runtime/metrics.ResolveAddr reads it the same way.
+func metricsAddr(v any) error {
+	s := v.(string)
+	if s == "" {
+		return nil
+	}
+	addr := s
+	if !strings.Contains(addr, ":") {
+		addr = ":" + addr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 || strings.ContainsAny(host, " /") {
+		return fmt.Errorf("%q: want HOST:PORT, :PORT or PORT", s)
 	}
 	return nil
 }

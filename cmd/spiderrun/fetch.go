@@ -186,7 +186,8 @@ func runFetch(cmd *cobra.Command, f *runFlags, fo *fetchOptions, rawURL string) 
 
 // sentHeaders is the header list the request went out with: its own
 // headers, or, when impersonating a named profile, the profile's headers
-// for the protocol used merged with them (the transport's merge).
+// for the request's kind and the protocol used, with them (what the
+// transport sends).
 func sentHeaders(r *crawl.Request, resp *crawl.Response, setting string) crawl.Headers {
 	name := r.Impersonate
 	if name == "" {
@@ -199,10 +200,14 @@ func sentHeaders(r *crawl.Request, resp *crawl.Response, setting string) crawl.H
 	if err != nil {
 		return r.Headers
 	}
-	if resp.Protocol == "HTTP/2.0" {
-		return impersonate.MergeHeaders(p.DefaultHeaders(), r.Headers)
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return r.Headers
 	}
-	return impersonate.MergeHeaders(p.HTTP1Headers(), r.Headers)
+	// The transport's own rule (runtime/impersonate/transport.go): the
+	// profile's headers for the request's kind and protocol.
+	info := impersonate.InfoOf(r, r.GetMethod(), u, len(r.Body))
+	return p.KindHeaders(info, r.Headers, resp.Protocol != "HTTP/2.0")
 }
 
 // printFetchHeaders prints headers as scrapy fetch --headers does:

@@ -20,6 +20,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/feed"
 	"github.com/spiderrun/spiderrun/runtime/logging"
+	"github.com/spiderrun/spiderrun/runtime/metrics"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -132,6 +133,7 @@ func newRunCmd() *cobra.Command {
 		taskData  string
 		statsJSON string
 		jobdir    string
+		metricsAt string
 		prof      profileFlags
 	)
 	cmd := &cobra.Command{
@@ -152,6 +154,12 @@ feed or JOBDIR write error such as a full disk, or another close reason);
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if jobdir != "" {
 				f.settings = append(f.settings, "JOBDIR="+jobdir)
+			}
+			if cmd.Flags().Changed("metrics-addr") {
+				if _, _, err := metrics.ResolveAddr(metricsAt); err != nil {
+					return usageErr(fmt.Errorf("--metrics-addr %q: %w", metricsAt, err))
+				}
+				f.settings = append(f.settings, "METRICS_ADDR="+metricsAt)
 			}
 			l, err := f.load(a[0])
 			if err != nil {
@@ -194,7 +202,7 @@ feed or JOBDIR write error such as a full disk, or another close reason);
 			}
 			c, err := spiderrun.New(spiderrun.Options{
 				Spec: l.spec, Program: l.prog, Outputs: outs, Args: l.args, TaskData: td,
-				Log: logw, Stdout: cmd.OutOrStdout(),
+				Log: logw, Stdout: cmd.OutOrStdout(), ServeMetrics: true,
 			})
 			if err != nil {
 				_ = prof.stop()
@@ -221,6 +229,7 @@ feed or JOBDIR write error such as a full disk, or another close reason);
 	cmd.Flags().StringVar(&taskData, "task-data", "", "JSON `FILE` passed to the script's start(task_data)")
 	cmd.Flags().StringVar(&statsJSON, "stats-json", "", "write the final stats as JSON to `FILE`")
 	prof.bind(cmd)
+	cmd.Flags().StringVar(&metricsAt, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics while the crawl runs; a port alone listens on 127.0.0.1 (= -s METRICS_ADDR=ADDR)")
 	cmd.Flags().StringVar(&jobdir, "jobdir", "", "keep the crawl's state in `DIR` so a stopped crawl resumes where it stopped (= -s JOBDIR=DIR)")
 	return cmd
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
 )
@@ -23,7 +25,7 @@ func closedPort(t *testing.T) string {
 }
 
 // hangUpPort returns a loopback address that accepts connections and
-// closes them at once, before any response.
+// closes them once the request is read, before any response.
 func hangUpPort(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,7 +39,20 @@ func hangUpPort(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			c.Close()
+			// Read the whole request first: closing with unread bytes
+			// sends a reset instead of an end of stream, and the failure
+			// would be a ConnectionResetError only sometimes.
+			go func() {
+				defer c.Close()
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						return
+					}
+				}
+			}()
 		}
 	}()
 	return l.Addr().String()

@@ -1,15 +1,13 @@
 package impersonate
 
 import (
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/publicsuffix"
-
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // RequestInfo is what decides the headers of one request beyond the
@@ -359,23 +357,10 @@ func SecFetchSite(initiator, target *url.URL) string {
 		return "none"
 	case sameOrigin(initiator, target):
 		return "same-origin"
-	case strings.EqualFold(initiator.Scheme, target.Scheme) && site(initiator.Hostname()) == site(target.Hostname()):
+	case strings.EqualFold(initiator.Scheme, target.Scheme) && weburl.Site(initiator.Hostname()) == weburl.Site(target.Hostname()):
 		return "same-site"
 	}
 	return "cross-site"
-}
-
-// site is a host's registrable domain (eTLD+1), or the host itself for an
-// IP address or a public suffix.
-func site(host string) string {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if net.ParseIP(host) != nil {
-		return host
-	}
-	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
-		return d
-	}
-	return host
 }
 
 func sameOrigin(a, b *url.URL) bool {

@@ -232,6 +232,9 @@ type Values struct {
 	// MetaRefreshMaxDelay is METAREFRESH_MAXDELAY: Meta refreshes with a longer
 	// delay are not followed.
 	MetaRefreshMaxDelay time.Duration `setting:"METAREFRESH_MAXDELAY"`
+	// MetricsAddr is METRICS_ADDR: Serve Prometheus metrics of the running crawl
+	// at http://ADDR/metrics (`spiderrun run` only; specs/operate.md lists them).
+	MetricsAddr string `setting:"METRICS_ADDR"`
 	// NetworkAllow is NETWORK_ALLOW: Address prefixes (CIDR, e.g. 10.0.0.0/8)
 	// still allowed when DENY_PRIVATE_NETWORKS is on.
 	NetworkAllow []string `setting:"NETWORK_ALLOW"`
@@ -410,6 +413,7 @@ func Defaults() Values {
 		MemUsageWarningMB:             0,
 		MetaRefreshEnabled:            true,
 		MetaRefreshMaxDelay:           100 * time.Second,
+		MetricsAddr:                   "",
 		RandomizeDownloadDelay:        true,
 		RedirectEnabled:               true,
 		RedirectMaxTimes:              20,

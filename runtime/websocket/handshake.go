@@ -3,16 +3,14 @@ package websocket
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/publicsuffix"
-
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
 // layout is a browser's WebSocket upgrade request: its header names in wire
@@ -240,23 +238,10 @@ func fetchSite(origin string, ws *url.URL) string {
 	if strings.EqualFold(o.Scheme+"://"+hostHeader(o), target) {
 		return "same-origin"
 	}
-	if o.Scheme == httpScheme(ws.Scheme) && site(o.Hostname()) == site(ws.Hostname()) {
+	if o.Scheme == httpScheme(ws.Scheme) && weburl.Site(o.Hostname()) == weburl.Site(ws.Hostname()) {
 		return "same-site"
 	}
 	return "cross-site"
-}
-
-// site is a host's registrable domain (the host itself for an IP address
-// or a name without one).
-func site(host string) string {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if net.ParseIP(host) != nil {
-		return host
-	}
-	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
-		return d
-	}
-	return host
 }
 
 // subprotocols parses the request's Sec-WebSocket-Protocol header ("chat,
