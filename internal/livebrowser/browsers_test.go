@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/internal/livebrowser"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 )
@@ -174,7 +175,7 @@ func runBrowser(t *testing.T, bc browserCase) {
 		// User-Agent and Accept-Encoding change with the version (Firefox
 		// 126 added zstd).
 		diffHeaders(t, bc.shipped, shipped.Headers, browser, "Sec-WebSocket-Key", "User-Agent", "Accept-Encoding")
-		if *update {
+		if golden.Update() { // -update: rewrite the references from the browsers
 			writeReference(t, bc.reference, bc.browser.Name+" "+version, h2)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/internal/livebrowser"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
@@ -218,7 +219,7 @@ func TestRequestKinds(t *testing.T) {
 				visit   *kindsVisit
 			}{{"2", h2}, {"1.1", h1}} {
 				t.Run("http"+v.version, func(t *testing.T) {
-					if *update {
+					if golden.Update() { // -update: rewrite the references from the browsers
 						writeKindsReference(t, b.Name+" "+version, v.version, v.visit)
 					}
 					for _, st := range kindSteps {
