@@ -45,7 +45,7 @@ func runJS(b testing.TB, s *site.Site, dir, base string, pages int, v jsVariant)
 	for _, kv := range append(slices.Clone(jsSettings), v.sets...) {
 		args = append(args, "-s", kv)
 	}
-	if os.Getenv("SPIDERRUN_BENCH_JOBDIR") != "" {
+	if os.Getenv("SPIDERRUN_BENCH_JOBDIR") != "" || v.jobdir {
 		// A fresh JOBDIR each round: the group commit's cost (fsync of
 		// the feed, batched acks) is in the figure.
 		jd, err := os.MkdirTemp(dir, "job")
@@ -198,13 +198,15 @@ func TestJSSpider(t *testing.T) {
 }
 
 // jsVariant is the JS spider run differently: extra -s settings,
-// environment variables (GOGC=…), or another spiderrun binary (the code
-// before a change, built from a copy of the tree).
+// environment variables (GOGC=…), another spiderrun binary (the code
+// before a change, built from a copy of the tree), or a fresh --jobdir.
 type jsVariant struct {
 	name string
 	sets []string // KEY=VALUE, passed as -s
 	env  []string // KEY=VALUE
 	bin  string   // path of the spiderrun binary; "" = the tree's
+	// jobdir runs with a fresh --jobdir each round (token "jobdir:").
+	jobdir bool
 }
 
 // jsVariants parses SPIDERRUN_BENCH_VARIANTS: variants separated by ";",
@@ -233,8 +235,10 @@ func jsVariants(b testing.TB) map[string]jsVariant {
 				v.env = append(v.env, val)
 			case "bin":
 				v.bin = val
+			case "jobdir":
+				v.jobdir = true
 			default:
-				b.Fatalf("SPIDERRUN_BENCH_VARIANTS: %q: token %q: want s:K=V, env:K=V or bin:PATH", spec, t)
+				b.Fatalf("SPIDERRUN_BENCH_VARIANTS: %q: token %q: want s:K=V, env:K=V, bin:PATH or jobdir:", spec, t)
 			}
 		}
 		out[name] = v

@@ -20,7 +20,8 @@
 #   CRAWLERS=floor,js bench/run.sh   # only these crawlers
 #   VARIANTS='gc100:env:GOGC=100;slot:s:SCRAPER_SLOT_MAX_ACTIVE_SIZE=100KB;old:bin:/tmp/spiderrun-old' \
 #     bench/run.sh          # variants of the JS spider in the same rounds
-#                           # ("js-NAME"; tokens s:K=V, env:K=V, bin:PATH),
+#                           # ("js-NAME"; tokens s:K=V, env:K=V, bin:PATH,
+#                           # jobdir: for a fresh --jobdir each round),
 #                           # reported against the floor and the plain JS
 #                           # spider (pages/s and CPU per page, in %)
 #
