@@ -137,117 +137,103 @@ var sitemapSpiderOurs = map[string]func(t *testing.T, scrapy, got sitemapSpiderO
 // SitemapSpider yields for them (start_requests, _parse_sitemap).
 func TestSitemapSpiderReference(t *testing.T) {
 	t.Parallel()
-	var cases []sitemapSpiderCase
-	var want map[string]sitemapSpiderResult
-	reftest.Load(t, "sitemapspider", "cases.json", &cases)
-	reftest.Load(t, "sitemapspider", "expected.json", &want)
-	if len(cases) != len(want) {
-		t.Errorf("%d cases, %d expected: regenerate", len(cases), len(want))
-	}
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			exp, ok := want[c.Name]
-			if !ok {
-				t.Fatal("no expected result: regenerate")
+	reftest.Each(t, "sitemapspider", "cases.json", "expected.json", func(t *testing.T, c sitemapSpiderCase, exp sitemapSpiderResult) {
+		logs := &warnCounter{}
+		opts := SitemapOptions{
+			URLs:           c.Spider.URLs,
+			AlternateLinks: c.Spider.AlternateLinks,
+			MaxSize:        c.GoMaxSize,
+			Logger:         slog.New(logs),
+		}
+		if c.Spider.Rules != nil {
+			opts.Rules = []SitemapRule{}
+			for _, r := range *c.Spider.Rules {
+				opts.Rules = append(opts.Rules, SitemapRule{Pattern: r[0], Callback: r[1]})
 			}
-			logs := &warnCounter{}
-			opts := SitemapOptions{
-				URLs:           c.Spider.URLs,
-				AlternateLinks: c.Spider.AlternateLinks,
-				MaxSize:        c.GoMaxSize,
-				Logger:         slog.New(logs),
-			}
-			if c.Spider.Rules != nil {
-				opts.Rules = []SitemapRule{}
-				for _, r := range *c.Spider.Rules {
-					opts.Rules = append(opts.Rules, SitemapRule{Pattern: r[0], Callback: r[1]})
-				}
-			}
-			if f := c.Spider.Filter; f != nil {
-				// gen.py's sitemap_filter override, in Go.
-				opts.Filter = func(_ context.Context, _ *crawl.Response, entries []extract.SitemapEntry) ([]extract.SitemapEntry, error) {
-					var out []extract.SitemapEntry
-					for _, e := range entries {
-						lastmod, ok := e.Fields["lastmod"]
-						if !ok {
-							lastmod = "9999"
+		}
+		if f := c.Spider.Filter; f != nil {
+			// gen.py's sitemap_filter override, in Go.
+			opts.Filter = func(_ context.Context, _ *crawl.Response, entries []extract.SitemapEntry) ([]extract.SitemapEntry, error) {
+				var out []extract.SitemapEntry
+				for _, e := range entries {
+					lastmod, ok := e.Fields["lastmod"]
+					if !ok {
+						lastmod = "9999"
+					}
+					if lastmod[:min(len(lastmod), 10)] >= f.LastmodSince {
+						if f.DropAlternates {
+							e.Alternate = nil
 						}
-						if lastmod[:min(len(lastmod), 10)] >= f.LastmodSince {
-							if f.DropAlternates {
-								e.Alternate = nil
-							}
-							out = append(out, e)
-						}
+						out = append(out, e)
 					}
-					if f.Reverse {
-						slices.Reverse(out)
-					}
-					return out, nil
 				}
-			}
-			if c.Spider.Follow != nil {
-				opts.Follow = append([]string{}, *c.Spider.Follow...)
-			}
-			var diffs []string
-			defer func() { reportSitemapDiffs(t, c.Name, diffs) }()
-			sm, err := NewSitemap(itemSpider(), opts)
-			if exp.InitError != "" || err != nil {
-				if (exp.InitError != "") != (err != nil) {
-					diffs = append(diffs, fmt.Sprintf("NewSitemap error %v, scrapy raised %q", err, exp.InitError))
+				if f.Reverse {
+					slices.Reverse(out)
 				}
-				return
+				return out, nil
 			}
+		}
+		if c.Spider.Follow != nil {
+			opts.Follow = append([]string{}, *c.Spider.Follow...)
+		}
+		var diffs []string
+		defer func() { reportSitemapDiffs(t, c.Name, diffs) }()
+		sm, err := NewSitemap(itemSpider(), opts)
+		if exp.InitError != "" || err != nil {
+			if (exp.InitError != "") != (err != nil) {
+				diffs = append(diffs, fmt.Sprintf("NewSitemap error %v, scrapy raised %q", err, exp.InitError))
+			}
+			return
+		}
 
-			var start sitemapSpiderOutput
-			logs.reset()
-			it := sm.Start(context.Background())
-			for {
-				r, err := it.Next(context.Background())
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					start.Error = err.Error()
-					break
-				}
-				start.Requests = append(start.Requests, refRequest(r))
+		var start sitemapSpiderOutput
+		logs.reset()
+		it := sm.Start(context.Background())
+		for {
+			r, err := it.Next(context.Background())
+			if errors.Is(err, io.EOF) {
+				break
 			}
-			start.Warning = logs.reset() > 0
-			diffs = append(diffs, diffSitemapOutput(t, c.Name, -1, exp.Start, start)...)
+			if err != nil {
+				start.Error = err.Error()
+				break
+			}
+			start.Requests = append(start.Requests, refRequest(r))
+		}
+		start.Warning = logs.reset() > 0
+		diffs = append(diffs, diffSitemapOutput(t, c.Name, -1, exp.Start, start)...)
 
-			if len(c.Responses) != len(exp.Responses) {
-				t.Fatalf("%d responses, %d expected: regenerate", len(c.Responses), len(exp.Responses))
+		if len(c.Responses) != len(exp.Responses) {
+			t.Fatalf("%d responses, %d expected: regenerate", len(c.Responses), len(exp.Responses))
+		}
+		for i, r := range c.Responses {
+			resp := &crawl.Response{URL: r.URL, Status: 200, Body: []byte(r.Text),
+				Request: &crawl.Request{URL: r.URL, Callback: SitemapCallback}}
+			if r.Body != "" {
+				if resp.Body, err = os.ReadFile(filepath.Join(reftest.Dir("sitemapspider"), r.Body)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			for i, r := range c.Responses {
-				resp := &crawl.Response{URL: r.URL, Status: 200, Body: []byte(r.Text),
-					Request: &crawl.Request{URL: r.URL, Callback: SitemapCallback}}
-				if r.Body != "" {
-					if resp.Body, err = os.ReadFile(filepath.Join(reftest.Dir("sitemapspider"), r.Body)); err != nil {
-						t.Fatal(err)
-					}
-				}
-				names := make([]string, 0, len(r.Headers))
-				for k := range r.Headers {
-					names = append(names, k)
-				}
-				sort.Strings(names)
-				for _, k := range names {
-					resp.Headers = append(resp.Headers, crawl.Header{Name: k, Value: r.Headers[k]})
-				}
-				out := &recorder{}
-				var got sitemapSpiderOutput
-				if err := sm.Callback(context.Background(), resp, out); err != nil {
-					got.Error = err.Error()
-				}
-				for _, q := range out.requests {
-					got.Requests = append(got.Requests, refRequest(q))
-				}
-				got.Warning = logs.reset() > 0
-				diffs = append(diffs, diffSitemapOutput(t, c.Name, i, exp.Responses[i], got)...)
+			names := make([]string, 0, len(r.Headers))
+			for k := range r.Headers {
+				names = append(names, k)
 			}
-		})
-	}
+			sort.Strings(names)
+			for _, k := range names {
+				resp.Headers = append(resp.Headers, crawl.Header{Name: k, Value: r.Headers[k]})
+			}
+			out := &recorder{}
+			var got sitemapSpiderOutput
+			if err := sm.Callback(context.Background(), resp, out); err != nil {
+				got.Error = err.Error()
+			}
+			for _, q := range out.requests {
+				got.Requests = append(got.Requests, refRequest(q))
+			}
+			got.Warning = logs.reset() > 0
+			diffs = append(diffs, diffSitemapOutput(t, c.Name, i, exp.Responses[i], got)...)
+		}
+	})
 }
 
 // reportSitemapDiffs fails t with diffs, unless the case is a known

@@ -64,75 +64,61 @@ const formURLEncoded = "application/x-www-form-urlencoded"
 // FormRequest.from_response on testdata/reference/forms.
 func TestFormRequestReference(t *testing.T) {
 	t.Parallel()
-	var cases []formCase
-	var want map[string]formResult
-	reftest.Load(t, "forms", "cases.json", &cases)
-	reftest.Load(t, "forms", "expected.json", &want)
-	if len(cases) != len(want) {
-		t.Fatalf("%d cases, %d expected results: regenerate", len(cases), len(want))
-	}
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			exp, ok := want[c.Name]
-			if !ok {
-				t.Fatalf("no expected result: regenerate")
-			}
-			page, err := os.ReadFile(filepath.Join(reftest.Dir("forms"), c.Page))
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := c.URL
-			if u == "" {
-				u = "http://www.example.com/this/list.html"
-			}
-			ct := c.ContentType
-			if ct == "" {
-				ct = "text/html; charset=utf-8"
-			}
-			opts := FormOptions{
-				FormName: c.Opts.FormName, FormID: c.Opts.FormID, FormNumber: c.Opts.FormNumber,
-				FormXPath: c.Opts.FormXPath, FormCSS: c.Opts.FormCSS, ClickData: c.Opts.ClickData,
-				DontClick: c.Opts.DontClick, Method: c.Opts.Method, URL: c.Opts.URL,
-			}
-			for _, kv := range c.Opts.FormData {
-				name := kv[0].(string)
-				switch v := kv[1].(type) {
-				case nil:
-					opts.FormData = append(opts.FormData, FormField{Name: name, Null: true})
-				case string:
-					opts.FormData = append(opts.FormData, FormField{Name: name, Value: v})
-				case []any:
-					for _, e := range v {
-						opts.FormData = append(opts.FormData, FormField{Name: name, Value: e.(string)})
-					}
+	reftest.Each(t, "forms", "cases.json", "expected.json", func(t *testing.T, c formCase, exp formResult) {
+		page, err := os.ReadFile(filepath.Join(reftest.Dir("forms"), c.Page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := c.URL
+		if u == "" {
+			u = "http://www.example.com/this/list.html"
+		}
+		ct := c.ContentType
+		if ct == "" {
+			ct = "text/html; charset=utf-8"
+		}
+		opts := FormOptions{
+			FormName: c.Opts.FormName, FormID: c.Opts.FormID, FormNumber: c.Opts.FormNumber,
+			FormXPath: c.Opts.FormXPath, FormCSS: c.Opts.FormCSS, ClickData: c.Opts.ClickData,
+			DontClick: c.Opts.DontClick, Method: c.Opts.Method, URL: c.Opts.URL,
+		}
+		for _, kv := range c.Opts.FormData {
+			name := kv[0].(string)
+			switch v := kv[1].(type) {
+			case nil:
+				opts.FormData = append(opts.FormData, FormField{Name: name, Null: true})
+			case string:
+				opts.FormData = append(opts.FormData, FormField{Name: name, Value: v})
+			case []any:
+				for _, e := range v {
+					opts.FormData = append(opts.FormData, FormField{Name: name, Value: e.(string)})
 				}
 			}
-			req, err := FormRequest(htmlResponse(u, string(page), ct), opts)
-			var got formResult
-			if err != nil {
-				got.Error = err.Error()
-			} else {
-				got = formResult{Method: req.Method, URL: req.URL, Body: string(req.Body), ContentType: req.Headers.Get("Content-Type")}
+		}
+		req, err := FormRequest(htmlResponse(u, string(page), ct), opts)
+		var got formResult
+		if err != nil {
+			got.Error = err.Error()
+		} else {
+			got = formResult{Method: req.Method, URL: req.URL, Body: string(req.Body), ContentType: req.Headers.Get("Content-Type")}
+		}
+		if d, ok := formDifferences[c.Name]; ok {
+			if got == exp {
+				t.Errorf("marked as a deliberate difference (%s) but equal to Scrapy now: drop the mark", d.why)
 			}
-			if d, ok := formDifferences[c.Name]; ok {
-				if got == exp {
-					t.Errorf("marked as a deliberate difference (%s) but equal to Scrapy now: drop the mark", d.why)
-				}
-				if got != d.ours {
-					t.Errorf("differs from Scrapy on purpose (%s), but no longer as pinned:\n got    %+v\n pinned %+v\n scrapy %+v", d.why, got, d.ours, exp)
-				}
-				return
+			if got != d.ours {
+				t.Errorf("differs from Scrapy on purpose (%s), but no longer as pinned:\n got    %+v\n pinned %+v\n scrapy %+v", d.why, got, d.ours, exp)
 			}
-			if exp.Error != "" || got.Error != "" {
-				if exp.Error == "" || got.Error == "" {
-					t.Errorf("got %+v\nscrapy %+v", got, exp)
-				}
-				return
+			return
+		}
+		if exp.Error != "" || got.Error != "" {
+			if exp.Error == "" || got.Error == "" {
+				t.Errorf("got %+v\nscrapy %+v", got, exp)
 			}
-			if got != exp {
-				t.Errorf("\n got    %+v\n scrapy %+v", got, exp)
-			}
-		})
-	}
+			return
+		}
+		if got != exp {
+			t.Errorf("\n got    %+v\n scrapy %+v", got, exp)
+		}
+	})
 }

@@ -183,64 +183,50 @@ var linkRefKnown = map[string]struct {
 // duplicates.
 func TestLinkExtractorReference(t *testing.T) {
 	t.Parallel()
-	var cases []linkRefCase
-	reftest.Load(t, "links", "cases.json", &cases)
-	var expected map[string]linkRefResult
-	reftest.Load(t, "links", "expected.json", &expected)
-	if len(cases) != len(expected) {
-		t.Fatalf("%d cases but %d expected results (regenerate with testdata/reference/regen)", len(cases), len(expected))
-	}
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			want, ok := expected[c.Name]
-			if !ok {
-				t.Fatalf("no expected result (regenerate with testdata/reference/regen)")
+	reftest.Each(t, "links", "cases.json", "expected.json", func(t *testing.T, c linkRefCase, want linkRefResult) {
+		want.Links, want.LinksIfSkipped = ourLinks(want.Links), ourLinks(want.LinksIfSkipped)
+		body, err := os.ReadFile(filepath.Join(reftest.Dir("links"), c.Fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := &crawl.Response{URL: c.URL, Status: 200, Body: body,
+			Headers: crawl.Headers{{Name: "Content-Type", Value: c.ContentType}}}
+		le, err := NewLinkExtractor(linkRefOptions(t, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := le.ExtractLinks(resp)
+		if known, ok := linkRefKnown[c.Name]; ok {
+			if err == nil && reflect.DeepEqual(got, want.Links) {
+				t.Fatalf("known difference is gone (%s): remove it from linkRefKnown", known.why)
 			}
-			want.Links, want.LinksIfSkipped = ourLinks(want.Links), ourLinks(want.LinksIfSkipped)
-			body, err := os.ReadFile(filepath.Join(reftest.Dir("links"), c.Fixture))
+			if err != nil || len(got) != len(known.ours) || (len(got) > 0 && !reflect.DeepEqual(got, known.ours)) {
+				t.Fatalf("err %v, links %+v; want %+v (differs from Scrapy's %+v on purpose: %s)", err, got, known.ours, want.Links, known.why)
+			}
+			return
+		}
+		switch {
+		case want.LinksIfSkipped != nil:
+			// Deliberate (specs/scrapy-differences.md): where
+			// safe_url_string raises for one link (bad port, a
+			// character the page encoding cannot encode), Scrapy 2.8
+			// fails the whole page; we skip that link, as Scrapy skips
+			// the hrefs urljoin rejects.
 			if err != nil {
-				t.Fatal(err)
+				t.Errorf("error %v; want Scrapy's links with the bad one skipped", err)
+			} else if !reflect.DeepEqual(got, want.LinksIfSkipped) {
+				t.Errorf("links differ from Scrapy's with the bad link skipped%s", linkDiff(got, want.LinksIfSkipped))
 			}
-			resp := &crawl.Response{URL: c.URL, Status: 200, Body: body,
-				Headers: crawl.Headers{{Name: "Content-Type", Value: c.ContentType}}}
-			le, err := NewLinkExtractor(linkRefOptions(t, c))
-			if err != nil {
-				t.Fatal(err)
+		case want.Error != "":
+			if err == nil {
+				t.Errorf("Scrapy raises %s; we give %d links: %v", want.Error, len(got), got)
 			}
-			got, err := le.ExtractLinks(resp)
-			if known, ok := linkRefKnown[c.Name]; ok {
-				if err == nil && reflect.DeepEqual(got, want.Links) {
-					t.Fatalf("known difference is gone (%s): remove it from linkRefKnown", known.why)
-				}
-				if err != nil || len(got) != len(known.ours) || (len(got) > 0 && !reflect.DeepEqual(got, known.ours)) {
-					t.Fatalf("err %v, links %+v; want %+v (differs from Scrapy's %+v on purpose: %s)", err, got, known.ours, want.Links, known.why)
-				}
-				return
-			}
-			switch {
-			case want.LinksIfSkipped != nil:
-				// Deliberate (specs/scrapy-differences.md): where
-				// safe_url_string raises for one link (bad port, a
-				// character the page encoding cannot encode), Scrapy 2.8
-				// fails the whole page; we skip that link, as Scrapy skips
-				// the hrefs urljoin rejects.
-				if err != nil {
-					t.Errorf("error %v; want Scrapy's links with the bad one skipped", err)
-				} else if !reflect.DeepEqual(got, want.LinksIfSkipped) {
-					t.Errorf("links differ from Scrapy's with the bad link skipped%s", linkDiff(got, want.LinksIfSkipped))
-				}
-			case want.Error != "":
-				if err == nil {
-					t.Errorf("Scrapy raises %s; we give %d links: %v", want.Error, len(got), got)
-				}
-			case err != nil:
-				t.Errorf("error %v; Scrapy gives %v", err, want.Links)
-			case !reflect.DeepEqual(got, want.Links):
-				t.Errorf("links differ from Scrapy's%s", linkDiff(got, want.Links))
-			}
-		})
-	}
+		case err != nil:
+			t.Errorf("error %v; Scrapy gives %v", err, want.Links)
+		case !reflect.DeepEqual(got, want.Links):
+			t.Errorf("links differ from Scrapy's%s", linkDiff(got, want.Links))
+		}
+	})
 }
 
 // linkDiff lists two link lists side by side, marking the rows that
