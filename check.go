@@ -21,6 +21,7 @@ import (
 	"github.com/spiderrun/spiderrun/jsbridge"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/execjs"
+	"github.com/spiderrun/spiderrun/runtime/blocks"
 	"github.com/spiderrun/spiderrun/runtime/extract"
 	"github.com/spiderrun/spiderrun/runtime/feed"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
@@ -279,6 +280,15 @@ func (c *checker) settings() {
 		if _, err := impersonate.LoadProfile(profileSetting(c.spec, v.Impersonate)); err != nil {
 			c.setting("IMPERSONATE", "%s", err)
 		}
+	}
+	// The same parts middleware.BlocksFromSettings builds the detectors from.
+	for _, kv := range v.BlockRules {
+		if _, err := blocks.ParseRule(kv.Key, kv.Value); err != nil {
+			c.setting("BLOCK_RULES", "%s", err)
+		}
+	}
+	if _, err := blocks.New(v.BlockDetectors, nil); err != nil {
+		c.setting("BLOCK_DETECTORS", "%s", err)
 	}
 	if ca := v.RedisTLSCAFile; ca != "" {
 		if !strings.HasPrefix(strings.ToLower(v.RedisURL), "rediss://") {

@@ -434,6 +434,13 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 		return nil, err
 	}
 	b.HTTPCache = cache
+	if b.Blocks, err = middleware.BlocksFromSettings(v, st, logger); err != nil {
+		return nil, err
+	}
+	if b.Blocks != nil {
+		b.Blocks.Identities = sessions
+		sessions.RetireScore = v.BlockRetireScore
+	}
 	if r := middleware.RobotsFromSettings(v, h.http.Download); r != nil {
 		r.Scheme = spec.RobotScheme
 		r.Delays = h.http

@@ -25,6 +25,7 @@ const (
 	ParseError        FailureType = "ParseError"
 	BlockedAddress    FailureType = "BlockedAddress"
 	SessionError      FailureType = "SessionError"
+	Blocked           FailureType = "BlockedError" // an anti-bot answer, still there after BLOCK_RETRY_TIMES
 	WebSocketError    FailureType = "WebSocketError"
 	UnknownError      FailureType = "Error"
 )

@@ -15,9 +15,14 @@ type Builtins struct {
 	Robots         *RobotsTxt
 	DefaultHeaders *DefaultHeaders
 	Retry          *Retry
-	Redirect       *Redirect
-	Cookies        *Cookies
-	Stats          *Stats
+	// Blocks is BLOCK_DETECTORS / BLOCK_RULES (BlocksFromSettings; nil =
+	// off). Its process_response runs after Redirect's and before
+	// Retry's, so a challenge answered with 503 or 429 is sent again as
+	// another identity rather than retried as a server error.
+	Blocks   *Blocks
+	Redirect *Redirect
+	Cookies  *Cookies
+	Stats    *Stats
 	// HTTPCache is HTTPCACHE_ENABLED (nil = off); it goes last, closest to
 	// the downloader, as Scrapy's HttpCacheMiddleware (900).
 	HTTPCache *HTTPCache
@@ -43,7 +48,7 @@ func DefaultBuiltins(st stats.Collector, log *slog.Logger) Builtins {
 // where Scrapy users put theirs (543: after the User-Agent, before
 // retry):
 //
-//	HTTPError, RobotsTxt, DefaultHeaders, user..., Retry, Redirect, Cookies, Stats, HTTPCache
+//	HTTPError, RobotsTxt, DefaultHeaders, user..., Retry, Blocks, Redirect, Cookies, Stats, HTTPCache
 //
 // process_request runs in that order; process_response and
 // process_exception in reverse, so user middlewares see the final
@@ -65,6 +70,7 @@ func (b Builtins) Stack(user ...Downloader) []Downloader {
 	add(b.DefaultHeaders != nil, b.DefaultHeaders)
 	out = append(out, user...)
 	add(b.Retry != nil, b.Retry)
+	add(b.Blocks != nil, b.Blocks)
 	add(b.Redirect != nil, b.Redirect)
 	add(b.Cookies != nil, b.Cookies)
 	add(b.Stats != nil, b.Stats)

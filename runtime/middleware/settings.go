@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/spiderrun/spiderrun/runtime/blocks"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/stats"
@@ -115,4 +117,24 @@ func HTTPCacheFromSettings(v *settings.Values, cacheDir, spider string, st stats
 	m.Expiration = v.HTTPCacheExpirationSecs
 	m.IgnoreHTTPCodes = v.HTTPCacheIgnoreHTTPCodes
 	return m, nil
+}
+
+// BlocksFromSettings reads BLOCK_DETECTORS, BLOCK_RULES, BLOCK_RETRY_TIMES
+// and BLOCK_BACKOFF; nil when no detector is on. A bad rule or an unknown
+// detector is an error naming it (validate reports the same one).
+func BlocksFromSettings(v *settings.Values, st stats.Collector, log *slog.Logger) (*Blocks, error) {
+	var rules []blocks.Rule
+	for _, kv := range v.BlockRules {
+		r, err := blocks.ParseRule(kv.Key, kv.Value)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, r)
+	}
+	set, err := blocks.New(v.BlockDetectors, rules)
+	if err != nil || len(set) == 0 {
+		return nil, err
+	}
+	return &Blocks{Detectors: set, Times: v.BlockRetryTimes, BackoffBase: v.BlockBackoff, BackoffMax: time.Minute,
+		Stats: st, Logger: log}, nil
 }

@@ -24,7 +24,11 @@ import (
 // Meta keys the middleware sets on a request it assigned to a member.
 const (
 	// MetaMember holds the member's name ("user1").
-	MetaMember = "session_member"
+	MetaMember = middleware.MetaSessionMember
+	// MetaAvoid names a member a request should not be sent as when
+	// another is active: the blocks middleware sets it (with
+	// MetaMember removed) on a request it sends again after a block.
+	MetaAvoid = middleware.MetaSessionAvoid
 	// metaJar is the cookies middleware's jar selector.
 	metaJar = "cookiejar"
 )
@@ -62,6 +66,7 @@ type Member struct {
 	mu     sync.Mutex
 	seeded map[string]bool // hosts whose jar got the initial cookies
 	ended  bool
+	score  float64 // blocks, less 0.5 per page served (Blocked, Served)
 }
 
 // jarKey is the member's cookie jar key: never equal to a plain
@@ -76,6 +81,10 @@ type group struct {
 // Registry holds the registered groups. It is safe for concurrent use and
 // is a downloader middleware (ProcessRequest) that assigns members.
 type Registry struct {
+	// RetireScore is BLOCK_RETIRE_SCORE: the error score at which Blocked
+	// retires a member (0 = DefaultRetireScore).
+	RetireScore float64
+
 	jars Jars
 
 	mu       sync.Mutex
@@ -224,8 +233,9 @@ func (m *Member) isEnded() bool {
 // pick returns the member a request of group g uses: the one it already
 // had (a retry or redirect keeps its identity) while active, else a random
 // active one.
-func (r *Registry) pick(g *group, prev string) (*Member, error) {
+func (r *Registry) pick(g *group, prev, avoid string) (*Member, error) {
 	var active []*Member
+	var avoided *Member
 	for _, m := range g.members {
 		if m.isEnded() {
 			continue
@@ -233,7 +243,14 @@ func (r *Registry) pick(g *group, prev string) (*Member, error) {
 		if m.Name == prev {
 			return m, nil
 		}
+		if m.Name == avoid {
+			avoided = m
+			continue
+		}
 		active = append(active, m)
+	}
+	if len(active) == 0 && avoided != nil {
+		active = append(active, avoided) // the only one left: better than none
 	}
 	if len(active) == 0 {
 		return nil, ErrNoMembers
@@ -260,7 +277,8 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 		return middleware.Result{}, nil
 	}
 	prev, _ := req.Meta[MetaMember].(string)
-	m, err := r.pick(g, prev)
+	avoid, _ := req.Meta[MetaAvoid].(string)
+	m, err := r.pick(g, prev, avoid)
 	if err != nil {
 		return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: err,
 			Message: fmt.Sprintf("session group %s: %v (sessions: %s)", g.id, err, strings.Join(g.names(), ", "))}
@@ -431,4 +449,64 @@ func ParseCookieHeader(h string) []crawl.Cookie {
 		out = append(out, crawl.Cookie{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
 	}
 	return out
+}
+
+// DefaultRetireScore is BLOCK_RETIRE_SCORE's default: an identity blocked
+// three times more than half its successful pages make up for is retired
+// (Crawlee's maxErrorScore, with its 0.5 recovery per success).
+const DefaultRetireScore = 3.0
+
+// member returns the member req was sent as, or nil.
+func (r *Registry) member(req *crawl.Request) *Member {
+	name, _ := req.Meta[MetaMember].(string)
+	if name == "" || req.SessionID == "" {
+		return nil
+	}
+	r.mu.Lock()
+	g := r.groups[req.SessionID]
+	r.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	for _, m := range g.members {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Blocked scores down the member req was sent as (one block = +1 to its
+// error score) and retires it once the score reaches the registry's
+// retire score (BLOCK_RETIRE_SCORE). It returns the member's name ("" for
+// a request sent without a group member) and whether this block retired
+// it. The middleware that detected the block then sends the request again
+// as another member.
+func (r *Registry) Blocked(req *crawl.Request) (member string, retired bool) {
+	m := r.member(req)
+	if m == nil {
+		return "", false
+	}
+	limit := r.RetireScore
+	if limit <= 0 {
+		limit = DefaultRetireScore
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.score++
+	if !m.ended && m.score >= limit {
+		m.ended = true
+		return m.Name, true
+	}
+	return m.Name, false
+}
+
+// Served scores up the member req was sent as after a response that was
+// not a block: each one takes 0.5 off its error score, down to 0.
+func (r *Registry) Served(req *crawl.Request) {
+	if m := r.member(req); m != nil {
+		m.mu.Lock()
+		m.score = max(0, m.score-0.5)
+		m.mu.Unlock()
+	}
 }

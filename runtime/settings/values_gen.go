@@ -25,6 +25,27 @@ type Values struct {
 	// AutoThrottleTargetConcurrency is AUTOTHROTTLE_TARGET_CONCURRENCY: Average
 	// number of requests AutoThrottle aims to have in flight to each domain.
 	AutoThrottleTargetConcurrency float64 `setting:"AUTOTHROTTLE_TARGET_CONCURRENCY"`
+	// BlockBackoff is BLOCK_BACKOFF: Wait before a blocked request is sent again:
+	// doubles with each attempt, times a random 0.5-1.5, at most 60 s.
+	BlockBackoff time.Duration `setting:"BLOCK_BACKOFF"`
+	// BlockDetectors is BLOCK_DETECTORS: Built-in detectors of anti-bot answers
+	// (specs/sessions.md#blocks): `cloudflare`, `datadome`, `perimeterx`,
+	// `akamai`, `kasada`, and `captcha` (off by default: a login form with a
+	// captcha widget is content).
+	BlockDetectors []string `setting:"BLOCK_DETECTORS"`
+	// BlockRetireScore is BLOCK_RETIRE_SCORE: A session member is retired when
+	// its error score reaches this: each block adds 1, each page served takes 0.5
+	// off (down to 0).
+	BlockRetireScore float64 `setting:"BLOCK_RETIRE_SCORE"`
+	// BlockRetryTimes is BLOCK_RETRY_TIMES: How many times a blocked request is
+	// sent again (each time as another identity when it has a session group)
+	// before it fails with a BlockedError.
+	BlockRetryTimes int `setting:"BLOCK_RETRY_TIMES"`
+	// BlockRules is BLOCK_RULES: Your own block detectors, tried before the
+	// built-ins: name → `{status: [403], header: "Name: regex", body:
+	// "regex"}`; a response is a block when every part given matches (the body
+	// regex sees its first 64 KiB).
+	BlockRules []KV `setting:"BLOCK_RULES"`
 	// CallbackTimeout is CALLBACK_TIMEOUT: Longest time one callback (or errback,
 	// pipeline, middleware method, hook) may take from its start to its end,
 	// awaits included.
@@ -356,6 +377,10 @@ func Defaults() Values {
 		AutoThrottleMaxDelay:          1 * time.Minute,
 		AutoThrottleStartDelay:        5 * time.Second,
 		AutoThrottleTargetConcurrency: 1,
+		BlockBackoff:                  1 * time.Second,
+		BlockDetectors:                []string{"cloudflare", "datadome", "perimeterx", "akamai", "kasada"},
+		BlockRetireScore:              3,
+		BlockRetryTimes:               5,
 		CallbackTimeout:               10 * time.Minute,
 		CloseSpiderErrorCount:         0,
 		CloseSpiderItemCount:          0,

@@ -1,0 +1,153 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/blocks"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/weburl"
+)
+
+// Meta keys of the identity a request is sent as; runtime/session sets
+// MetaSessionMember and reads MetaSessionAvoid.
+const (
+	MetaSessionMember = "session_member"
+	MetaSessionAvoid  = "session_avoid"
+	// metaBlockRetries counts the times a request was sent again after a
+	// block (Scrapy-style meta, like retry_times).
+	metaBlockRetries = "block_retry_times"
+)
+
+// Identities scores the identity (session group member) a request was
+// sent as; *session.Registry implements it.
+type Identities interface {
+	// Blocked scores the member down, retiring it past its limit.
+	Blocked(req *crawl.Request) (member string, retired bool)
+	// Served scores the member up.
+	Served(req *crawl.Request)
+}
+
+// Blocks keeps block pages away from callbacks. A response a detector
+// recognises (a Cloudflare challenge, a DataDome captcha, …: runtime/blocks)
+// scores the identity it was fetched as down (retiring it past
+// BLOCK_RETIRE_SCORE) and is sent again, as another identity when the
+// request belongs to a session group, after a backoff; after Times such
+// attempts the request fails with a BlockedError (its errback gets it).
+// Stats say which detector fired on which domain; the first block of each
+// (domain, detector) is a WARNING.
+type Blocks struct {
+	Detectors blocks.Set
+	// Times is BLOCK_RETRY_TIMES.
+	Times int
+	// BackoffBase and BackoffMax shape the wait before each new attempt:
+	// base·2^(n-1)·U(0.5,1.5), capped at max.
+	BackoffBase, BackoffMax time.Duration
+	Identities              Identities
+	Stats                   stats.Collector
+	Logger                  *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+
+	warned sync.Map // "domain\x00detector" → struct{}
+}
+
+// DefaultBlockRetryTimes is BLOCK_RETRY_TIMES' default: enough to get past
+// a few burnt identities, bounded so a site that blocks everyone ends.
+const DefaultBlockRetryTimes = 5
+
+// ProcessResponse implements ResponseProcessor.
+func (m *Blocks) ProcessResponse(_ context.Context, r *crawl.Request, resp *crawl.Response) (Result, error) {
+	if len(m.Detectors) == 0 || r.MetaBool("dont_detect_blocks") {
+		return Result{}, nil
+	}
+	detector := m.Detectors.Detect(resp)
+	if detector == "" {
+		if m.Identities != nil {
+			m.Identities.Served(r)
+		}
+		return Result{}, nil
+	}
+	domain := hostOf(resp.URL)
+	m.inc("blocks/count")
+	m.inc("blocks/detector/" + detector)
+	m.inc("blocks/domain/" + domain)
+	var member string
+	var retired bool
+	if m.Identities != nil {
+		member, retired = m.Identities.Blocked(r)
+	}
+	if retired {
+		m.inc("blocks/identities_retired")
+		m.log().Info("identity retired after blocks", "session", r.SessionID, "member", member, "detector", detector, "domain", domain)
+	}
+	done, _ := metaNumber(r.Meta[metaBlockRetries])
+	n := done + 1
+	lvl := slog.LevelDebug
+	if _, seen := m.warned.LoadOrStore(domain+"\x00"+detector, struct{}{}); !seen {
+		lvl = slog.LevelWarn
+	}
+	if n > m.Times {
+		m.inc("blocks/gave_up")
+		m.log().Log(context.Background(), max(lvl, slog.LevelWarn), "blocked: giving up", "url", weburl.Redact(r.URL), "detector", detector, "status", resp.Status, "attempts", n)
+		return Result{}, &crawl.Failure{Type: crawl.Blocked, Request: r, Response: resp,
+			Message: fmt.Sprintf("blocked by %s (status %d) on %d attempts", detector, resp.Status, n)}
+	}
+	next := r.Copy()
+	next.DontFilter = true
+	next.SetMeta(metaBlockRetries, n)
+	if member != "" {
+		delete(next.Meta, MetaSessionMember)
+		next.SetMeta(MetaSessionAvoid, member)
+	}
+	wait := time.Duration(0)
+	if m.BackoffBase > 0 {
+		wait = time.Duration(float64(m.BackoffBase<<(n-1)) * (0.5 + rand.Float64()))
+		if m.BackoffMax > 0 {
+			wait = min(wait, m.BackoffMax)
+		}
+		next.SetMeta(downloader.MetaNotBefore, m.now().Add(wait).UnixMilli())
+	}
+	m.inc("blocks/retry_count")
+	m.log().Log(context.Background(), lvl, "blocked: sending again", "url", weburl.Redact(r.URL), "detector", detector,
+		"status", resp.Status, "attempt", n, "of", m.Times, "member", member, "wait", wait)
+	return Result{Request: next}, nil
+}
+
+// hostOf is the lower-cased host of a URL, the key of the per-domain
+// block stats ("" when it does not parse).
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+func (m *Blocks) inc(key string) {
+	if m.Stats != nil {
+		m.Stats.Inc(key, 1)
+	}
+}
+
+func (m *Blocks) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Blocks) log() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
