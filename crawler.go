@@ -439,6 +439,7 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 	}
 	if b.Blocks != nil {
 		b.Blocks.Identities = sessions
+		b.Blocks.Throttle = h.http
 		sessions.RetireScore = v.BlockRetireScore
 	}
 	if r := middleware.RobotsFromSettings(v, h.http.Download); r != nil {

@@ -30,8 +30,8 @@ type SlotHolder interface {
 }
 
 // AutoThrottle configures Scrapy's latency-based delay adjustment
-// (AUTOTHROTTLE_*), extended to slow down on 429/503 and to honour
-// Retry-After.
+// (AUTOTHROTTLE_*), extended to slow down on 429/503 and on anti-bot
+// blocks (SlotBlocked), and to honour Retry-After.
 type AutoThrottle struct {
 	Enabled bool
 	// StartDelay is the initial delay of a slot (AUTOTHROTTLE_START_DELAY, 5s).
@@ -214,6 +214,25 @@ func (d *Downloader) SetSlotMinDelay(key string, delay time.Duration) {
 	if delay > s.minDelay {
 		s.minDelay = delay
 		s.delay = max(s.delay, delay)
+	}
+}
+
+// SlotBlocked tells AutoThrottle that a response of req's slot was an
+// anti-bot block (runtime/middleware.Blocks): the slot's delay doubles as
+// on a 429, at least 100 ms, at most AUTOTHROTTLE_MAX_DELAY. Without
+// AutoThrottle it does nothing: DOWNLOAD_DELAY is then the user's to set.
+func (d *Downloader) SlotBlocked(req *crawl.Request) {
+	if !d.opts.AutoThrottle.Enabled {
+		return
+	}
+	s := d.getSlot(SlotKey(req))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	old := s.delay
+	s.delay = min(max(s.delay*2, s.minDelay, 100*time.Millisecond), max(d.opts.AutoThrottle.MaxDelay, s.minDelay))
+	if d.opts.AutoThrottle.Debug {
+		d.log.Info(fmt.Sprintf("slot: %s | blocked | delay:%5d ms (%+d)", s.key, s.delay.Milliseconds(), (s.delay - old).Milliseconds()))
 	}
 }
 

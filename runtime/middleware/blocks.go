@@ -36,6 +36,12 @@ type Identities interface {
 	Served(req *crawl.Request)
 }
 
+// BlockThrottle slows a download slot down after a block;
+// *downloader.Downloader implements it (AutoThrottle).
+type BlockThrottle interface {
+	SlotBlocked(req *crawl.Request)
+}
+
 // Blocks keeps block pages away from callbacks. A response a detector
 // recognises (a Cloudflare challenge, a DataDome captcha, …: runtime/blocks)
 // scores the identity it was fetched as down (retiring it past
@@ -52,8 +58,11 @@ type Blocks struct {
 	// base·2^(n-1)·U(0.5,1.5), capped at max.
 	BackoffBase, BackoffMax time.Duration
 	Identities              Identities
-	Stats                   stats.Collector
-	Logger                  *slog.Logger
+	// Throttle, when set, is told of every block (AutoThrottle doubles
+	// the slot's delay).
+	Throttle BlockThrottle
+	Stats    stats.Collector
+	Logger   *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
 
@@ -80,6 +89,9 @@ func (m *Blocks) ProcessResponse(_ context.Context, r *crawl.Request, resp *craw
 	m.inc("blocks/count")
 	m.inc("blocks/detector/" + detector)
 	m.inc("blocks/domain/" + domain)
+	if m.Throttle != nil {
+		m.Throttle.SlotBlocked(r)
+	}
 	var member string
 	var retired bool
 	if m.Identities != nil {
