@@ -29,6 +29,8 @@ const (
 	// another is active: the blocks middleware sets it (with
 	// MetaMember removed) on a request it sends again after a block.
 	MetaAvoid = middleware.MetaSessionAvoid
+	// metaPoolKey partitions the downloader's connection pools.
+	metaPoolKey = "pool_key"
 	// metaJar is the cookies middleware's jar selector.
 	metaJar = "cookiejar"
 )
@@ -285,6 +287,11 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 	}
 	req.SetMeta(MetaMember, m.Name)
 	req.SetMeta(metaJar, m.jarKey())
+	// The member's own connections and TLS session cache: a connection or
+	// a resumed session shared by two members tells the server they are
+	// one client. It replaces a pool_key of another member (a request
+	// sent again after a block).
+	req.SetMeta(metaPoolKey, m.jarKey())
 	for _, h := range m.Spec.Headers {
 		req.Headers.SetDefault(h.Name, h.Value)
 	}
