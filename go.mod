@@ -34,7 +34,7 @@ require (
 )
 
 require (
-	github.com/quic-go/qpack v0.6.0 // indirect
+	github.com/quic-go/qpack v0.6.0
 	github.com/quic-go/quic-go v0.65.0
 )
 

@@ -31,9 +31,9 @@ const rfcDCID = "8394c8f03e515708"
 // The key vectors of RFC 9001 A.1 and RFC 9369 A.1.
 func TestInitialKeysRFCVectors(t *testing.T) {
 	for _, tc := range []struct {
-		name                 string
-		version              uint32
-		client               bool
+		name                string
+		version             uint32
+		client              bool
 		secret, key, iv, hp string
 	}{
 		{"v1 client", QUICv1, true, "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea", "1f369613dd76d5467730efcbe3b1a22d", "fa044b2f42a3fd3b46fb255c", "9f50449e04a0e810283a1e9933adedd2"},
@@ -145,6 +145,13 @@ func TestOpenRFCSampleInitial(t *testing.T) {
 // the multi-packet flights a browser sends.
 func sealInitial(t testing.TB, version uint32, dcid, scid []byte, pn uint32, frames []byte, size int) []byte {
 	t.Helper()
+	return sealInitialKeys(t, version, dcid, dcid, scid, pn, frames, size)
+}
+
+// sealInitialKeys seals with the keys of keyDCID, as a client does once it
+// has switched to the server's connection ID.
+func sealInitialKeys(t testing.TB, version uint32, keyDCID, dcid, scid []byte, pn uint32, frames []byte, size int) []byte {
+	t.Helper()
 	first := byte(0xc3) | initialType(version)<<4 // long header, fixed bit, 4-byte packet number
 	hdr := []byte{first}
 	hdr = binary.BigEndian.AppendUint32(hdr, version)
@@ -162,7 +169,7 @@ func sealInitial(t testing.TB, version uint32, dcid, scid []byte, pn uint32, fra
 	hdr = binary.BigEndian.AppendUint16(hdr, uint16(0x4000|(4+len(payload)+16)))
 	pnOff := len(hdr)
 	hdr = binary.BigEndian.AppendUint32(hdr, pn)
-	keys, err := DeriveInitialKeys(version, dcid, true)
+	keys, err := DeriveInitialKeys(version, keyDCID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +247,20 @@ func TestRecorderReassemblesAcrossPackets(t *testing.T) {
 	}
 	if n, bytes := r.Pending(); n != 0 || bytes != 0 {
 		t.Errorf("pending state left: %d clients, %d bytes", n, bytes)
+	}
+	// The client's ACK once it switched to the server's connection ID
+	// (still under the first DCID's keys) belongs to the same connection.
+	ack := sealInitialKeys(t, QUICv1, dcid, unhex(t, "a1a2a3a4"), scid, 3, []byte{0x02, 0x00, 0x00, 0x00, 0x00}, 1200)
+	if h2, err := r.Datagram(addr, ack); h2 != nil || err != nil {
+		t.Errorf("ACK after the switch: %v %v", h2, err)
+	}
+	if got, ok := r.Take(addr); !ok || got != h {
+		t.Error("the ACK after the switch lost the hello")
+	}
+	// A new connection from the same address is a new hello.
+	again := sealInitial(t, QUICv1, unhex(t, "0909090909090909"), scid, 0, cryptoFrame(0, msg), 1200)
+	if h3, err := r.Datagram(addr, again); h3 == nil || err != nil {
+		t.Errorf("second connection: %v %v", h3, err)
 	}
 }
 

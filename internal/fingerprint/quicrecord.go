@@ -221,14 +221,13 @@ var DefaultRecorderLimits = RecorderLimits{MaxPending: 256, MaxBytes: maxHello, 
 var ErrTooManyPending = errors.New("quic recorder: too many clients with an unfinished ClientHello")
 
 type pendingHello struct {
-	dcid      []byte
-	version   uint32
-	keys      *InitialKeys
-	hello     QUICHello
-	frags     []CryptoFragment
-	bytes     int
-	started   time.Time
-	completed bool
+	dcid    []byte
+	version uint32
+	keys    *InitialKeys
+	hello   QUICHello
+	frags   []CryptoFragment
+	bytes   int
+	started time.Time
 }
 
 type doneHello struct {
@@ -346,16 +345,38 @@ func (r *QUICRecorder) Datagram(addr string, dgram []byte) (*QUICHello, error) {
 			continue
 		}
 		p := r.pending[addr]
-		if d, finished := r.done[addr]; finished && p == nil {
-			if string(d.dcid) == string(h.DCID) {
-				continue // a retransmission or ACK after the hello completed
-			}
-			delete(r.done, addr) // the address opened a new connection
+		d, finished := r.done[addr]
+		var known []byte // the DCID of the address's current connection
+		switch {
+		case p != nil:
+			known = p.dcid
+		case finished:
+			known = d.dcid
 		}
-		if p != nil && (p.completed || string(p.dcid) != string(h.DCID) || p.version != h.Version) {
-			// The address opened a new connection.
-			r.drop(addr)
-			p = nil
+		var pn uint64
+		var payload []byte
+		if known != nil && string(known) != string(h.DCID) {
+			// Either the address opened a new connection, or the client
+			// switched to the server's connection ID after the server's
+			// first Initial while keeping the keys of its first DCID
+			// (RFC 9001 §5.2): only decryption tells them apart.
+			keys, err := DeriveInitialKeys(h.Version, h.DCID, true)
+			if err != nil {
+				return nil, fmt.Errorf("datagram from %s: %w", addr, err)
+			}
+			if pn, payload, err = OpenInitial(pkt, h, keys); err == nil {
+				r.drop(addr)
+				delete(r.done, addr)
+				p, finished = nil, false
+			} else if finished && p == nil {
+				old, _ := DeriveInitialKeys(h.Version, d.dcid, true)
+				if _, _, err := OpenInitial(pkt, h, old); err == nil {
+					continue // an ACK of the finished connection
+				}
+				return nil, fmt.Errorf("datagram from %s: %w", addr, err)
+			}
+		} else if finished && p == nil {
+			continue // a retransmission or ACK after the hello completed
 		}
 		if p == nil {
 			if len(r.pending) >= r.limits.MaxPending {
@@ -369,10 +390,16 @@ func (r *QUICRecorder) Datagram(addr string, dgram []byte) (*QUICHello, error) {
 			p.hello = QUICHello{Version: h.Version, DCIDLen: len(h.DCID), SCIDLen: len(h.SCID), TokenLen: len(h.Token)}
 			r.pending[addr] = p
 		}
-		pn, payload, err := OpenInitial(pkt, h, p.keys)
-		if err != nil {
-			r.drop(addr)
-			return nil, fmt.Errorf("datagram from %s: %w", addr, err)
+		if payload == nil {
+			if p.version != h.Version {
+				r.drop(addr)
+				return nil, fmt.Errorf("datagram from %s: version changed from %#x to %#x mid-handshake", addr, p.version, h.Version)
+			}
+			pn, payload, err = OpenInitial(pkt, h, p.keys)
+			if err != nil {
+				r.drop(addr)
+				return nil, fmt.Errorf("datagram from %s: %w", addr, err)
+			}
 		}
 		kinds, frags, err := ParseInitialFrames(payload)
 		if err != nil {
