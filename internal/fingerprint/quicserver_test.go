@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -87,5 +88,98 @@ func TestQUICServerRecordsQuicGoClient(t *testing.T) {
 	}
 	if errs := srv.Errors(); len(errs) > 0 {
 		t.Errorf("recorder errors: %v", errs)
+	}
+}
+
+// A hostile HTTP/3 client: a SETTINGS frame claiming a gigabyte closes the
+// connection with H3_FRAME_ERROR without the server reading or allocating
+// it, and a request stream of garbage is reset; the server goes on serving.
+func TestQUICServerHostileHTTP3(t *testing.T) {
+	srv := NewQUICServer(t, QUICConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tlsConf := &tls.Config{RootCAs: srv.CertPool(), ServerName: "localhost", NextProtos: []string{"h3"}}
+	conn, err := quic.DialAddr(ctx, srv.Addr(), tlsConf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str.Write([]byte{0x01, 0x7f, 0xff, 0xff, 0xff}) // HEADERS of 2^30-1 bytes... 4-byte varint
+	str.Close()
+	if _, err := io.ReadAll(str); err == nil {
+		t.Error("a garbage request stream was answered")
+	}
+	ctrl, err := conn.OpenUniStreamSync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl.Write([]byte{0x00, 0x04, 0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) // SETTINGS of 2^62-1 bytes
+	select {
+	case <-conn.Context().Done():
+	case <-ctx.Done():
+		t.Fatal("the server kept a connection that sent a huge SETTINGS frame")
+	}
+	var appErr *quic.ApplicationError
+	if err := context.Cause(conn.Context()); !errors.As(err, &appErr) || appErr.ErrorCode != h3FrameError || !strings.Contains(appErr.ErrorMessage, "exceeds") {
+		t.Errorf("connection closed with %v, want H3_FRAME_ERROR naming the size", err)
+	}
+	if len(srv.Captures()) != 0 {
+		t.Errorf("captures %v", srv.Captures())
+	}
+	// A well-behaved client is still served.
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool()}}
+	defer tr.Close()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(srv.URL("localhost", "/ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// SummarizeQUIC over two connections of quic-go's client: fixed fields
+// equal, the GREASE transport parameter quic-go randomises named random,
+// and a single connection refused.
+func TestSummarizeQUIC(t *testing.T) {
+	srv := NewQUICServer(t, QUICConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var caps []Capture
+	for i := 0; i < 2; i++ {
+		tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool()}}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(srv.URL("localhost", "/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		tr.Close()
+		// The capture is recorded once the answer is written, which may
+		// trail the client's read.
+		c, err := srv.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps = append(caps, c)
+	}
+	if _, err := SummarizeQUIC(caps[:1]); err == nil {
+		t.Error("one connection summarised")
+	}
+	sum, err := SummarizeQUIC(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Connections != 2 || sum.JA4 != caps[0].JA4 || !slices.Contains(sum.Random, "quic.grease_transport_parameter") ||
+		!slices.Equal(sum.Requests["/"].PseudoOrder, caps[0].H3.PseudoOrder) {
+		t.Errorf("summary %+v", sum)
+	}
+	// A fixed field that differs between connections is an error.
+	other := slices.Clone(caps)
+	h := *other[1].QUIC
+	h.SCIDLen++
+	other[1].QUIC = &h
+	if _, err := SummarizeQUIC(other); err == nil || !strings.Contains(err.Error(), "not random") {
+		t.Errorf("differing SCID lengths: %v", err)
 	}
 }

@@ -22,10 +22,11 @@ type QUICSummary struct {
 	// told apart from the browser.
 	Random []string `json:"random"`
 
-	Version  string `json:"quic_version"`
-	DCIDLen  int    `json:"dcid_len"`
-	SCIDLen  int    `json:"scid_len"`
-	TokenLen int    `json:"token_len"`
+	Version string `json:"quic_version"`
+	// DCIDLen is 0 when it varies (then "quic.dcid_len" is in Random).
+	DCIDLen  int `json:"dcid_len"`
+	SCIDLen  int `json:"scid_len"`
+	TokenLen int `json:"token_len"`
 	// Datagrams are the sizes of the datagrams that carried the client's
 	// Initial packets, and InitialPackets how many Initial packets carried
 	// the ClientHello.
@@ -100,6 +101,11 @@ func isGREASEVersion(v uint32) bool { return v&0x0f0f0f0f == 0x0a0a0a0a }
 func tpValue(p TransportParameter) string {
 	if p.Value != nil {
 		return strconv.FormatUint(*p.Value, 10)
+	}
+	switch p.ID {
+	case 0x00, 0x0f, 0x10:
+		// Connection IDs are random: their length is the fingerprint.
+		return fmt.Sprintf("(connection ID of %d bytes)", len(p.Hex)/2)
 	}
 	if p.ID == 0x11 && len(p.Hex)%8 == 0 {
 		// version_information: chosen version then available versions,
@@ -251,6 +257,14 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 		}
 		sums = append(sums, s)
 	}
+	// Some clients (quic-go) pick a random DCID length per connection;
+	// Chromium always sends 8 bytes.
+	dcidVaries := slices.ContainsFunc(sums, func(s *QUICSummary) bool { return s.DCIDLen != sums[0].DCIDLen })
+	if dcidVaries {
+		for _, s := range sums {
+			s.DCIDLen = 0
+		}
+	}
 	out := sums[0]
 	out.Connections = len(sums)
 	for i, s := range sums[1:] {
@@ -274,6 +288,9 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 		if len(v.seen) > 0 && len(slices.Compact(slices.Sorted(slices.Values(v.seen)))) > 1 {
 			out.Random = append(out.Random, v.name)
 		}
+	}
+	if dcidVaries {
+		out.Random = append(out.Random, "quic.dcid_len")
 	}
 	// Fields with few possible values may repeat by chance over a few
 	// connections: they are listed when their random part is present.
