@@ -2,6 +2,8 @@ package livebrowser_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
 	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/internal/livebrowser"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
 // quicGolden is Chromium's HTTP/3 fingerprint as measured here, regenerated
@@ -90,6 +93,37 @@ func TestChromiumHTTP3(t *testing.T) {
 	}
 	if errs := srv.Errors(); len(errs) > 0 {
 		t.Errorf("the recorder could not read Chromium's Initials: %v", errs)
+	}
+	for _, c := range caps {
+		if c.Path != "/" {
+			continue
+		}
+		var pns []uint64
+		for _, p := range c.QUIC.Packets {
+			pns = append(pns, p.PacketNumber)
+		}
+		ech := 0
+		if i := slices.Index(c.QUIC.TLS.Extensions, 0xfe0d); i >= 0 {
+			ech = c.QUIC.ExtensionLengths[i]
+		}
+		t.Logf("connection %d: Initial packet numbers %v, datagrams %v, GREASE ECH %d bytes, transport parameters %v",
+			c.Conn, pns, c.QUIC.Datagrams, ech, c.QUIC.TransportParameterIDs())
+	}
+	// Over HTTP/3 the navigation sends the headers, in order and value,
+	// that it sends over HTTP/2 (the reference TestRequestKinds keeps).
+	var h2ref struct {
+		Typed crawl.Headers `json:"typed"`
+	}
+	if b, err := os.ReadFile(kindsReferenceDir + "/kinds_chromium_h2.json"); err != nil {
+		t.Error(err)
+	} else if err := json.Unmarshal(b, &h2ref); err != nil {
+		t.Error(err)
+	} else {
+		for _, c := range caps {
+			if c.Path == "/" && !slices.Equal(c.Headers, h2ref.Typed) {
+				t.Errorf("HTTP/3 navigation headers differ from HTTP/2's:\n h3 %v\n h2 %v", c.Headers, h2ref.Typed)
+			}
+		}
 	}
 	sum, err := fingerprint.SummarizeQUIC(caps)
 	if err != nil {
