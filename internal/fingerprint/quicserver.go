@@ -313,13 +313,21 @@ func (s *QUICServer) serveConn(id int, conn *quic.Conn) {
 	}
 	ctrl.Write([]byte{0x00, 0x04, 0x00})
 	h := &h3Conn{gotSettings: make(chan struct{})}
+	// Every goroutine counts in s.wg (serveConn holds a count while it
+	// adds), so Close waits for them all.
+	s.wg.Add(1)
 	go func() {
+		defer s.wg.Done()
 		for {
 			str, err := conn.AcceptUniStream(ctx)
 			if err != nil {
 				return
 			}
-			go h.readUni(conn, str)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				h.readUni(conn, str)
+			}()
 		}
 	}()
 	for {
@@ -327,7 +335,11 @@ func (s *QUICServer) serveConn(id int, conn *quic.Conn) {
 		if err != nil {
 			return
 		}
-		go s.serveRequest(conn, h, str, base)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveRequest(conn, h, str, base)
+		}()
 	}
 }
 
