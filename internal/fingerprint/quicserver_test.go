@@ -182,4 +182,20 @@ func TestSummarizeQUIC(t *testing.T) {
 	if _, err := SummarizeQUIC(other); err == nil || !strings.Contains(err.Error(), "not random") {
 		t.Errorf("differing SCID lengths: %v", err)
 	}
+	// quic-go's client is not Chromium, and the diff says where, field by
+	// field (the JA4, the transport parameters, the SETTINGS...).
+	g, err := ReadQUICGolden("../livebrowser/testdata/chromium_h3.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := g.Summary.Diff(sum)
+	joined := strings.Join(diff, "\n")
+	for _, f := range []string{"ja4:", "transport_parameters:", "h3_settings:", "dcid_len:", "random:"} {
+		if !strings.Contains(joined, "\n"+f) && !strings.HasPrefix(joined, f) {
+			t.Errorf("diff lacks %s:\n%s", f, joined)
+		}
+	}
+	if d := g.Summary.Diff(g.Summary); len(d) != 0 {
+		t.Errorf("a summary differs from itself: %v", d)
+	}
 }

@@ -1,7 +1,10 @@
 package fingerprint
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -307,4 +310,62 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 		out.Random = append(out.Random, "tls.ech_grease_length")
 	}
 	return out, nil
+}
+
+// QUICGolden is the golden file of a browser's HTTP/3 fingerprint
+// (internal/livebrowser/testdata/chromium_h3.json): the browser, how to
+// regenerate the file, and the summary.
+type QUICGolden struct {
+	Browser string       `json:"browser"`
+	Capture string       `json:"capture"`
+	Summary *QUICSummary `json:"summary"`
+}
+
+// ReadQUICGolden reads a QUICGolden file.
+func ReadQUICGolden(path string) (*QUICGolden, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("quic golden: %w", err)
+	}
+	var g QUICGolden
+	if err := json.Unmarshal(b, &g); err != nil {
+		return nil, fmt.Errorf("quic golden %s: %w", path, err)
+	}
+	if g.Summary == nil {
+		return nil, fmt.Errorf("quic golden %s: no summary", path)
+	}
+	return &g, nil
+}
+
+// Diff lists the fields (by JSON name) in which got differs from s, with
+// both values, ignoring the number of connections: what a client test
+// prints when its HTTP/3 fingerprint is not the browser's.
+func (s *QUICSummary) Diff(got *QUICSummary) []string {
+	toMap := func(v *QUICSummary) map[string]any {
+		c := *v
+		c.Connections = 0
+		b, _ := json.Marshal(c)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		return m
+	}
+	want, have := toMap(s), toMap(got)
+	keys := slices.Sorted(maps.Keys(want))
+	for k := range have {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	var out []string
+	for _, k := range keys {
+		if k == "connections" {
+			continue
+		}
+		w, _ := json.Marshal(want[k])
+		h, _ := json.Marshal(have[k])
+		if string(w) != string(h) {
+			out = append(out, fmt.Sprintf("%s: want %s, got %s", k, w, h))
+		}
+	}
+	return out
 }

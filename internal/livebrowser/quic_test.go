@@ -140,11 +140,15 @@ func TestChromiumHTTP3(t *testing.T) {
 		}
 	}
 	major, _, _ := strings.Cut(version, ".")
-	golden.CheckJSON(t, quicGolden, struct {
-		Browser string                   `json:"browser"`
-		Capture string                   `json:"capture"`
-		Summary *fingerprint.QUICSummary `json:"summary"`
-	}{
+	if !golden.Update() {
+		// Field-by-field first, then the file byte for byte.
+		if g, err := fingerprint.ReadQUICGolden(quicGolden); err == nil {
+			for _, d := range g.Summary.Diff(sum) {
+				t.Errorf("Chromium's HTTP/3 fingerprint changed: %s", d)
+			}
+		}
+	}
+	golden.CheckJSON(t, quicGolden, fingerprint.QUICGolden{
 		Browser: "chromium " + major + " (Debian, headless)",
 		Capture: "go test ./internal/livebrowser -run TestChromiumHTTP3 -update",
 		Summary: sum,
