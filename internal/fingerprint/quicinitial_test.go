@@ -319,6 +319,14 @@ func TestRecorderHostileInput(t *testing.T) {
 	if n, _ := r.Pending(); n > 2 {
 		t.Errorf("%d clients pending after errors", n)
 	}
+	// Endless PING-only Initials from one client end its state.
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = r.Datagram("127.0.0.1:5", sealInitial(t, QUICv1, dcid, nil, uint32(i), []byte{0x01}, 1200))
+	}
+	if err == nil || !strings.Contains(err.Error(), "without a complete ClientHello") {
+		t.Errorf("PING flood: %v", err)
+	}
 
 	// A flood of clients that each send half a ClientHello: the recorder
 	// refuses clients beyond MaxPending and its bytes stay bounded.
@@ -343,6 +351,23 @@ func TestRecorderHostileInput(t *testing.T) {
 	}
 	if n, _ := r.Pending(); n != 0 {
 		t.Errorf("%d clients pending after expiry", n)
+	}
+}
+
+// Finished hellos that nobody takes are bounded too.
+func TestRecorderDoneBounded(t *testing.T) {
+	good := readHexFile(t, "rfc9001-a2-client-initial.hex")
+	r := NewQUICRecorder(RecorderLimits{MaxDone: 16})
+	for i := 0; i < 500; i++ {
+		if h, err := r.Datagram(fmt.Sprintf("127.0.0.1:%d", 20000+i), good); h == nil || err != nil {
+			t.Fatalf("client %d: %v %v", i, h, err)
+		}
+	}
+	if len(r.done) > 16 {
+		t.Errorf("%d finished hellos kept, limit 16", len(r.done))
+	}
+	if _, ok := r.Take("127.0.0.1:20499"); !ok {
+		t.Error("the newest hello was evicted")
 	}
 }
 

@@ -217,6 +217,10 @@ type RecorderLimits struct {
 // 2 KiB in at most a few Initial packets.
 var DefaultRecorderLimits = RecorderLimits{MaxPending: 256, MaxBytes: maxHello, MaxTotalBytes: 4 << 20, MaxDone: 256, TTL: 30 * time.Second}
 
+// maxInitialPackets bounds the Initials of one ClientHello (browsers need
+// two or three), so PING-only packets cannot grow a client's state.
+const maxInitialPackets = 64
+
 // ErrTooManyPending refuses a new client while the recorder is full.
 var ErrTooManyPending = errors.New("quic recorder: too many clients with an unfinished ClientHello")
 
@@ -426,9 +430,11 @@ func (r *QUICRecorder) Datagram(addr string, dgram []byte) (*QUICHello, error) {
 			p.bytes += len(f.Data)
 			r.total += len(f.Data)
 		}
-		if len(p.hello.Packets) < 64 {
-			p.hello.Packets = append(p.hello.Packets, ip)
+		if len(p.hello.Packets) >= maxInitialPackets {
+			r.drop(addr)
+			return nil, fmt.Errorf("datagram from %s: %d Initial packets without a complete ClientHello", addr, maxInitialPackets)
 		}
+		p.hello.Packets = append(p.hello.Packets, ip)
 		msg, err := assemble(p.frags, r.limits.MaxBytes)
 		if err != nil {
 			r.drop(addr)
