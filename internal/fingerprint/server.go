@@ -97,10 +97,14 @@ type Capture struct {
 	ALPN        string       `json:"negotiated_alpn,omitempty"`
 	HTTPVersion string       `json:"http_version"`
 	H2          *H2          `json:"http2,omitempty"`
-	Akamai      string       `json:"akamai,omitempty"`
-	Method      string       `json:"method"`
-	Path        string       `json:"path"`
-	Authority   string       `json:"authority"`
+	// QUIC and H3 are set for HTTP/3 requests (QUICServer): the client's
+	// Initial packets with their ClientHello, and its HTTP/3 frames.
+	QUIC      *QUICHello `json:"quic,omitempty"`
+	H3        *H3        `json:"http3,omitempty"`
+	Akamai    string     `json:"akamai,omitempty"`
+	Method    string     `json:"method"`
+	Path      string     `json:"path"`
+	Authority string     `json:"authority"`
 	// Headers are the request headers in wire order, names as sent
 	// (HTTP/2 pseudo-headers excluded; HTTP/1.1 Host included).
 	Headers crawl.Headers `json:"headers"`

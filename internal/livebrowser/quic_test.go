@@ -1,0 +1,181 @@
+package livebrowser_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/internal/golden"
+	"github.com/spiderrun/spiderrun/internal/livebrowser"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+)
+
+// quicGolden is Chromium's HTTP/3 fingerprint as measured here, regenerated
+// by `go test ./internal/livebrowser -run TestChromiumHTTP3 -update`.
+const quicGolden = "testdata/chromium_h3.json"
+
+// quicPage makes the browser send two request kinds over the connection:
+// the navigation and an image.
+const quicPage = `<!doctype html><html><head><link rel="icon" href="data:,"></head><body><img src="/img.png"></body></html>`
+
+// quicConnections is how many connections (each from a fresh browser) the
+// capture looks at: enough that a field Chromium randomises per
+// connection shows as random, never by chance as fixed.
+const quicConnections = 3
+
+// ChromiumQUICArgs are the flags that make Debian's Chromium talk HTTP/3 to
+// a loopback server without Alt-Svc discovery: QUIC forced for the origin
+// and the leaf trusted by its key (plain --ignore-certificate-errors fails
+// with ERR_QUIC_PROTOCOL_ERROR); localhost mapped to 127.0.0.1 (it would
+// resolve to ::1 first) and every other name to nothing, and background
+// services off, so the browser stays on loopback.
+func chromiumQUICArgs(ca *livebrowser.CA, port int, dir, url string) []string {
+	origin := "localhost:" + strconv.Itoa(port)
+	return []string{
+		"--headless=new", "--no-sandbox", "--disable-gpu", "--enable-quic", "--no-first-run",
+		"--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
+		"--disable-sync", "--disable-extensions", "--disable-default-apps", "--disable-breakpad",
+		"--disable-features=OptimizationHints,MediaRouter,Translate,InterestFeedContentSuggestions,DnsOverHttps",
+		"--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND",
+		"--origin-to-force-quic-on=" + origin,
+		"--ignore-certificate-errors-spki-list=" + ca.LeafSPKI,
+		"--user-data-dir=" + dir, "--lang=en-US", "--dump-dom", url,
+	}
+}
+
+// TestChromiumHTTP3 loads a page over HTTP/3 in real Chromium, each time
+// in a fresh browser (so on a new QUIC connection), records what the
+// browser sends with the QUIC fingerprint server, and compares its summary
+// (fixed fields, and which fields are random) with the golden file: a
+// Chromium update that changes its HTTP/3 fingerprint fails here.
+func TestChromiumHTTP3(t *testing.T) {
+	bin := livebrowser.Require(t, livebrowser.Chromium)
+	ca, err := livebrowser.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := fingerprint.NewQUICServer(t, fingerprint.QUICConfig{
+		Certificate: &ca.Leaf,
+		Respond: func(c fingerprint.Capture) (string, []byte) {
+			if c.Path == "/" {
+				return "text/html", []byte(quicPage)
+			}
+			return "image/png", []byte("x")
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	version, err := livebrowser.Version(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < quicConnections; i++ {
+		cmd := exec.CommandContext(ctx, bin, chromiumQUICArgs(ca, srv.Port(), t.TempDir(), srv.URL("localhost", "/"))...)
+		cmd.WaitDelay = 2 * time.Second
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `<img src="/img.png">`) {
+			t.Fatalf("chromium visit %d: %v\n%s", i+1, err, tailOf(out))
+		}
+		waitQUICCaptures(t, srv, 2*(i+1))
+	}
+	caps := srv.Captures()
+	for _, c := range caps {
+		if c.HTTPVersion != "3" || c.ALPN != "h3" {
+			t.Fatalf("%s went over HTTP/%s (ALPN %q)", c.Path, c.HTTPVersion, c.ALPN)
+		}
+	}
+	if errs := srv.Errors(); len(errs) > 0 {
+		t.Errorf("the recorder could not read Chromium's Initials: %v", errs)
+	}
+	for _, c := range caps {
+		if c.Path != "/" {
+			continue
+		}
+		var pns []uint64
+		for _, p := range c.QUIC.Packets {
+			pns = append(pns, p.PacketNumber)
+		}
+		ech := 0
+		if i := slices.Index(c.QUIC.TLS.Extensions, 0xfe0d); i >= 0 {
+			ech = c.QUIC.ExtensionLengths[i]
+		}
+		t.Logf("connection %d: Initial packet numbers %v, datagrams %v, GREASE ECH %d bytes, transport parameters %v",
+			c.Conn, pns, c.QUIC.Datagrams, ech, c.QUIC.TransportParameterIDs())
+	}
+	// Over HTTP/3 the navigation sends the headers, in order and value,
+	// that it sends over HTTP/2 (the reference TestRequestKinds keeps).
+	var h2ref struct {
+		Typed crawl.Headers `json:"typed"`
+	}
+	if b, err := os.ReadFile(kindsReferenceDir + "/kinds_chromium_h2.json"); err != nil {
+		t.Error(err)
+	} else if err := json.Unmarshal(b, &h2ref); err != nil {
+		t.Error(err)
+	} else {
+		for _, c := range caps {
+			if c.Path == "/" && !slices.Equal(c.Headers, h2ref.Typed) {
+				t.Errorf("HTTP/3 navigation headers differ from HTTP/2's:\n h3 %v\n h2 %v", c.Headers, h2ref.Typed)
+			}
+		}
+	}
+	sum, err := fingerprint.SummarizeQUIC(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Connections != quicConnections {
+		t.Fatalf("%d connections, want one per visit (%d)", sum.Connections, quicConnections)
+	}
+	// What Chromium randomises per connection, whatever the golden says:
+	// a summary that lost one of these would hide a client that does not.
+	for _, f := range []string{"tls.extension_order", "quic.transport_parameter_order", "quic.grease_transport_parameter", "h3.grease_setting"} {
+		if !slices.Contains(sum.Random, f) {
+			t.Errorf("%s did not vary over %d connections", f, quicConnections)
+		}
+	}
+	major, _, _ := strings.Cut(version, ".")
+	if !golden.Update() {
+		// Field-by-field first, then the file byte for byte.
+		if g, err := fingerprint.ReadQUICGolden(quicGolden); err == nil {
+			for _, d := range g.Summary.Diff(sum) {
+				t.Errorf("Chromium's HTTP/3 fingerprint changed: %s", d)
+			}
+		}
+	}
+	golden.CheckJSON(t, quicGolden, fingerprint.QUICGolden{
+		Browser: "chromium " + major + " (Debian, headless)",
+		Capture: "go test ./internal/livebrowser -run TestChromiumHTTP3 -update",
+		Summary: sum,
+	})
+}
+
+// waitQUICCaptures waits until srv recorded n requests (captures are
+// recorded once answered, which may trail the browser's exit).
+func waitQUICCaptures(t *testing.T, srv *fingerprint.QUICServer, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(srv.Captures()) < n {
+		if time.Now().After(deadline) {
+			var got []string
+			for _, c := range srv.Captures() {
+				got = append(got, c.Path)
+			}
+			t.Fatalf("the browser sent %v, want %d requests", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func tailOf(b []byte) string {
+	const n = 2000
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
