@@ -120,22 +120,29 @@ func TestStatsCounters(t *testing.T) {
 	st.Inc("downloader/exception_type_count/TimeoutError", 2)
 	st.Inc(stats.SpiderExceptionsCount, 3)
 	st.Inc(stats.SpiderExceptions+"TypeError", 3)
+	st.Inc("blocks/detector/cloudflare", 3)
+	st.Inc("blocks/detector/captcha-wall", 1)
+	st.Inc("blocks/gave_up", 1)
+	st.Inc("blocks/identities_retired", 2)
 	st.Set(stats.StartTime, time.Unix(1_700_000_000, 0))
 	m := New(Options{Spider: "s1", Stats: st, Progress: func() Progress { return Progress{Queued: 4, InFlight: 2, Processing: 1} }})
 	fams := gather(t, m)
 	for name, want := range map[string]map[string]float64{
-		"spiderrun_pages_total":           {"": 7},
-		"spiderrun_items_total":           {"": 5},
-		"spiderrun_items_dropped_total":   {"": 0},
-		"spiderrun_responses_total":       {"status=200": 6, "status=404": 1},
-		"spiderrun_response_bytes_total":  {"": 1234},
-		"spiderrun_request_bytes_total":   {"": 567},
-		"spiderrun_download_errors_total": {"type=TimeoutError": 2},
-		"spiderrun_spider_errors_total":   {"type=TypeError": 3},
-		"spiderrun_queued_requests":       {"": 4},
-		"spiderrun_requests_in_flight":    {"": 2},
-		"spiderrun_callbacks_running":     {"": 1},
-		"spiderrun_start_time_seconds":    {"": 1_700_000_000},
+		"spiderrun_pages_total":              {"": 7},
+		"spiderrun_items_total":              {"": 5},
+		"spiderrun_items_dropped_total":      {"": 0},
+		"spiderrun_responses_total":          {"status=200": 6, "status=404": 1},
+		"spiderrun_response_bytes_total":     {"": 1234},
+		"spiderrun_request_bytes_total":      {"": 567},
+		"spiderrun_download_errors_total":    {"type=TimeoutError": 2},
+		"spiderrun_spider_errors_total":      {"type=TypeError": 3},
+		"spiderrun_blocks_total":             {"detector=captcha-wall": 1, "detector=cloudflare": 3},
+		"spiderrun_blocks_gave_up_total":     {"": 1},
+		"spiderrun_identities_retired_total": {"": 2},
+		"spiderrun_queued_requests":          {"": 4},
+		"spiderrun_requests_in_flight":       {"": 2},
+		"spiderrun_callbacks_running":        {"": 1},
+		"spiderrun_start_time_seconds":       {"": 1_700_000_000},
 	} {
 		f := fams[name]
 		if f == nil {
@@ -145,8 +152,14 @@ func TestStatsCounters(t *testing.T) {
 		if got := series(f); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
-		if l := f.GetMetric()[0].GetLabel(); len(l) == 0 || l[0].GetName() != "spider" || l[0].GetValue() != "s1" {
-			t.Errorf("%s: labels %v, want spider=s1", name, l)
+		spider := ""
+		for _, l := range f.GetMetric()[0].GetLabel() {
+			if l.GetName() == "spider" {
+				spider = l.GetValue()
+			}
+		}
+		if spider != "s1" {
+			t.Errorf("%s: labels %v, want spider=s1", name, f.GetMetric()[0].GetLabel())
 		}
 	}
 	st.Inc(stats.ItemScrapedCount, 1) // read again at the next scrape
