@@ -22,6 +22,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/extract"
 	"github.com/spiderrun/spiderrun/runtime/feed"
+	"github.com/spiderrun/spiderrun/runtime/health"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/metrics"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
@@ -437,11 +438,12 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 	if b.Blocks, err = middleware.BlocksFromSettings(v, st, logger); err != nil {
 		return nil, err
 	}
-	if b.Blocks != nil {
-		b.Blocks.Identities = sessions
-		b.Blocks.Throttle = h.http
-		sessions.RetireScore = v.BlockRetireScore
-	}
+	b.Blocks.Identities = sessions
+	b.Blocks.Throttle = h.http
+	sessions.RetireScore = v.BlockRetireScore
+	b.Blocks.Health = health.New(logger)
+	b.Blocks.Health.Alive = sessions.ActiveCount
+	b.Blocks.Health.OnDegrade = func(string) { st.Inc("health/domains_degraded", 1) }
 	if r := middleware.RobotsFromSettings(v, h.http.Download); r != nil {
 		r.Scheme = spec.RobotScheme
 		r.Delays = h.http

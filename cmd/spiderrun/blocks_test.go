@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -100,6 +101,9 @@ func TestBlocksRotateIdentities(t *testing.T) {
 		if got, _ := st[k].(float64); got != v {
 			t.Errorf("stats %s = %v, want %v", k, st[k], v)
 		}
+	}
+	if w := warningLines(stderr, "domain degraded"); len(w) != 0 {
+		t.Errorf("7 blocks in 37 attempts reported as a degraded domain: %q", w)
 	}
 	if w := warningLines(stderr, "blocked"); len(w) < 3 {
 		t.Errorf("want a WARNING for the first block of each detector on the domain, got %q", w)
@@ -233,5 +237,50 @@ func TestBlockSettingsValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDomainDegradedWarning: a domain whose answers turn into blocks is
+// reported once at WARNING, with the health/domains_degraded stat; a
+// healthy crawl reports nothing of the kind.
+func TestDomainDegradedWarning(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 5 { // the first five pages, then Kasada's wall
+			w.Header().Set("X-Kpsdk-Ct", "0")
+			w.WriteHeader(429)
+			return
+		}
+		fmt.Fprint(w, "<p>page</p>")
+	}))
+	t.Cleanup(site.Close)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "spider.js"), `
+export function* start() {
+  for (let i = 0; i < 40; i++) yield new Request({ url: spider.args.base + "/p/" + i, callback: parse, errback: parse });
+}
+export function parse() { return { ok: 1 }; }
+`)
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: degrade\nscript: spider.js\nsettings: {ROBOTSTXT_OBEY: false, BLOCK_RETRY_TIMES: 0, CONCURRENT_REQUESTS: 1}\n")
+	statsFile := filepath.Join(dir, "stats.json")
+	code, _, stderr := runCLI(t, "run", spec, "-a", "base="+site.URL, "--stats-json", statsFile)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if w := warningLines(stderr, "domain degraded"); len(w) != 1 || !strings.Contains(w[0], "domain=127.0.0.1") || !strings.Contains(w[0], "blocked=") {
+		t.Errorf("want one WARNING 'domain degraded' for 127.0.0.1, got %q\n%s", w, stderr)
+	}
+	b, err := os.ReadFile(statsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st["health/domains_degraded"] != float64(1) {
+		t.Errorf("health/domains_degraded = %v, want 1", st["health/domains_degraded"])
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/blocks"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/health"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
@@ -42,7 +43,8 @@ type BlockThrottle interface {
 	SlotBlocked(req *crawl.Request)
 }
 
-// Blocks keeps block pages away from callbacks. A response a detector
+// Blocks keeps block pages away from callbacks, and keeps the per-domain
+// health scoreboard (Health) of every attempt. A response a detector
 // recognises (a Cloudflare challenge, a DataDome captcha, …: runtime/blocks)
 // scores the identity it was fetched as down (retiring it past
 // BLOCK_RETIRE_SCORE) and is sent again, as another identity when the
@@ -61,8 +63,10 @@ type Blocks struct {
 	// Throttle, when set, is told of every block (AutoThrottle doubles
 	// the slot's delay).
 	Throttle BlockThrottle
-	Stats    stats.Collector
-	Logger   *slog.Logger
+	// Health, when set, records every attempt's outcome per domain.
+	Health *health.Board
+	Stats  stats.Collector
+	Logger *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
 
@@ -75,17 +79,24 @@ const DefaultBlockRetryTimes = 5
 
 // ProcessResponse implements ResponseProcessor.
 func (m *Blocks) ProcessResponse(_ context.Context, r *crawl.Request, resp *crawl.Response) (Result, error) {
-	if len(m.Detectors) == 0 || r.MetaBool("dont_detect_blocks") {
-		return Result{}, nil
+	detector := ""
+	if !r.MetaBool("dont_detect_blocks") {
+		detector = m.Detectors.Detect(resp)
 	}
-	detector := m.Detectors.Detect(resp)
+	domain := hostOf(resp.URL)
+	if m.Health != nil {
+		o := health.OK
+		if detector != "" {
+			o = health.Blocked
+		}
+		m.Health.Record(domain, o, resp.Timings.Latency())
+	}
 	if detector == "" {
 		if m.Identities != nil {
 			m.Identities.Served(r)
 		}
 		return Result{}, nil
 	}
-	domain := hostOf(resp.URL)
 	m.inc("blocks/count")
 	m.inc("blocks/detector/" + detector)
 	m.inc("blocks/domain/" + domain)
@@ -142,6 +153,15 @@ func hostOf(raw string) string {
 		return ""
 	}
 	return strings.ToLower(u.Hostname())
+}
+
+// ProcessException implements ExceptionProcessor: a download that failed
+// counts against its domain's health; the error goes on unchanged.
+func (m *Blocks) ProcessException(_ context.Context, r *crawl.Request, _ error) (Result, error) {
+	if m.Health != nil {
+		m.Health.Record(hostOf(r.URL), health.Failed, 0)
+	}
+	return Result{}, nil
 }
 
 func (m *Blocks) inc(key string) {

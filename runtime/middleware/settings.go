@@ -120,8 +120,9 @@ func HTTPCacheFromSettings(v *settings.Values, cacheDir, spider string, st stats
 }
 
 // BlocksFromSettings reads BLOCK_DETECTORS, BLOCK_RULES, BLOCK_RETRY_TIMES
-// and BLOCK_BACKOFF; nil when no detector is on. A bad rule or an unknown
-// detector is an error naming it (validate reports the same one).
+// and BLOCK_BACKOFF (with no detector on, the middleware only keeps the
+// health scoreboard). A bad rule or an unknown detector is an error naming
+// it (validate reports the same one).
 func BlocksFromSettings(v *settings.Values, st stats.Collector, log *slog.Logger) (*Blocks, error) {
 	var rules []blocks.Rule
 	for _, kv := range v.BlockRules {
@@ -132,7 +133,7 @@ func BlocksFromSettings(v *settings.Values, st stats.Collector, log *slog.Logger
 		rules = append(rules, r)
 	}
 	set, err := blocks.New(v.BlockDetectors, rules)
-	if err != nil || len(set) == 0 {
+	if err != nil {
 		return nil, err
 	}
 	return &Blocks{Detectors: set, Times: v.BlockRetryTimes, BackoffBase: v.BlockBackoff, BackoffMax: time.Minute,

@@ -517,3 +517,23 @@ func (r *Registry) Served(req *crawl.Request) {
 		m.mu.Unlock()
 	}
 }
+
+// ActiveCount is the number of active members over every group (the
+// health scoreboard's "identities alive").
+func (r *Registry) ActiveCount() int {
+	r.mu.Lock()
+	groups := make([]*group, 0, len(r.groups))
+	for _, g := range r.groups {
+		groups = append(groups, g)
+	}
+	r.mu.Unlock()
+	n := 0
+	for _, g := range groups {
+		for _, m := range g.members {
+			if !m.isEnded() {
+				n++
+			}
+		}
+	}
+	return n
+}
