@@ -144,6 +144,14 @@ func New(opts Options) (c *Crawler, err error) {
 
 	jars := middleware.NewCookieJars()
 	sessions := session.NewRegistry(jars)
+	sessions.Rotation = v.SessionRotation
+	sessions.MaxUses = v.SessionMaxUses
+	sessions.MaxAge = v.SessionMaxAge
+	sessions.SlotPerMember = v.SessionSlot == "member"
+	sessions.OnRetire = func(group, member, reason string) {
+		st.Inc("sessions/retired/"+reason, 1)
+		logger.Info("session member retired", "session", group, "member", member, "reason", reason)
+	}
 
 	var smws []jsbridge.SpiderMiddleware
 	for _, m := range spec.SpiderMiddlewares {

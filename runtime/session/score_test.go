@@ -85,3 +85,18 @@ func TestAvoidBlockedMember(t *testing.T) {
 		t.Fatalf("the last active member not used: %v", m)
 	}
 }
+
+func newReq(sid string) *crawl.Request {
+	return &crawl.Request{URL: "https://shop.test/", SessionID: sid}
+}
+
+// sentAsURL runs the registry's process_request on a request of group sid
+// for url.
+func sentAsURL(t *testing.T, reg *session.Registry, sid, url string) *crawl.Request {
+	t.Helper()
+	req := &crawl.Request{URL: url, SessionID: sid}
+	if _, err := reg.ProcessRequest(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
@@ -29,6 +30,8 @@ const (
 	// another is active: the blocks middleware sets it (with
 	// MetaMember removed) on a request it sends again after a block.
 	MetaAvoid = middleware.MetaSessionAvoid
+	// metaSlot is the downloader's download_slot.
+	metaSlot = "download_slot"
 	// metaPoolKey partitions the downloader's connection pools.
 	metaPoolKey = "pool_key"
 	// metaJar is the cookies middleware's jar selector.
@@ -65,10 +68,12 @@ type Member struct {
 	Name  string
 	Spec  Spec
 
-	mu     sync.Mutex
-	seeded map[string]bool // hosts whose jar got the initial cookies
-	ended  bool
-	score  float64 // blocks, less 0.5 per page served (Blocked, Served)
+	mu       sync.Mutex
+	seeded   map[string]bool // hosts whose jar got the initial cookies
+	ended    bool
+	score    float64   // blocks, less 0.5 per page served (Blocked, Served)
+	uses     int       // requests sent as the member
+	firstUse time.Time // its first request (MaxAge counts from it)
 }
 
 // jarKey is the member's cookie jar key: never equal to a plain
@@ -77,7 +82,9 @@ func (m *Member) jarKey() string { return "\x00session:" + m.Group + "/" + m.Nam
 
 type group struct {
 	id      string
-	members []*Member // in registration order (names sorted)
+	members []*Member         // in registration order (names sorted)
+	turn    int               // round_robin's position; under Registry.mu
+	sticky  map[string]string // sticky_domain: host → member; under Registry.mu
 }
 
 // Registry holds the registered groups. It is safe for concurrent use and
@@ -86,6 +93,21 @@ type Registry struct {
 	// RetireScore is BLOCK_RETIRE_SCORE: the error score at which Blocked
 	// retires a member (0 = DefaultRetireScore).
 	RetireScore float64
+	// Rotation is SESSION_ROTATION ("" = RotateRandom).
+	Rotation string
+	// MaxUses and MaxAge (SESSION_MAX_USES, SESSION_MAX_AGE; 0 = no
+	// limit) retire a member after that many requests or that long after
+	// its first one.
+	MaxUses int
+	MaxAge  time.Duration
+	// SlotPerMember (SESSION_SLOT: member) gives each member its own
+	// download slot on each domain.
+	SlotPerMember bool
+	// OnRetire, when set, is told of members retired by MaxUses or
+	// MaxAge (reason "max_uses" or "max_age").
+	OnRetire func(group, member, reason string)
+	// Now is the clock (tests).
+	Now func() time.Time
 
 	jars Jars
 
@@ -232,14 +254,25 @@ func (m *Member) isEnded() bool {
 	return m.ended
 }
 
-// pick returns the member a request of group g uses: the one it already
-// had (a retry or redirect keeps its identity) while active, else a random
-// active one.
-func (r *Registry) pick(g *group, prev, avoid string) (*Member, error) {
+// Rotation policies (SESSION_ROTATION).
+const (
+	RotateRandom       = "random"        // uniformly among the active members
+	RotateRoundRobin   = "round_robin"   // each active member in turn
+	RotateLeastUsed    = "least_used"    // the member with the fewest requests
+	RotateStickyDomain = "sticky_domain" // one member per domain while it is active
+)
+
+// pick returns the member a request of group g for host uses: the one it
+// already had (a retry or redirect keeps its identity) while active, else
+// one chosen by the rotation policy among the active members (not avoid
+// while another is active). Members past MaxUses or MaxAge are retired
+// here, before they are chosen.
+func (r *Registry) pick(g *group, prev, avoid, host string) (*Member, error) {
 	var active []*Member
 	var avoided *Member
+	now := r.now()
 	for _, m := range g.members {
-		if m.isEnded() {
+		if r.expire(m, now) {
 			continue
 		}
 		if m.Name == prev {
@@ -258,9 +291,89 @@ func (r *Registry) pick(g *group, prev, avoid string) (*Member, error) {
 		return nil, ErrNoMembers
 	}
 	r.mu.Lock()
-	i := r.rnd(len(active))
-	r.mu.Unlock()
-	return active[i], nil
+	defer r.mu.Unlock()
+	switch r.Rotation {
+	case RotateRoundRobin:
+		g.turn++
+		return active[(g.turn-1)%len(active)], nil
+	case RotateLeastUsed:
+		return leastUsed(active), nil
+	case RotateStickyDomain:
+		if name, ok := g.sticky[host]; ok {
+			for _, m := range active {
+				if m.Name == name {
+					return m, nil
+				}
+			}
+		}
+		m := leastUsed(active)
+		if g.sticky == nil {
+			g.sticky = map[string]string{}
+		}
+		g.sticky[host] = m.Name
+		return m, nil
+	}
+	return active[r.rnd(len(active))], nil
+}
+
+// leastUsed is the member with the fewest requests, the first in name
+// order among equals.
+func leastUsed(ms []*Member) *Member {
+	best := ms[0]
+	for _, m := range ms[1:] {
+		if m.usesNow() < best.usesNow() {
+			best = m
+		}
+	}
+	return best
+}
+
+func (m *Member) usesNow() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.uses
+}
+
+// expire reports a member that is ended, retiring it first when it has
+// reached MaxUses or MaxAge.
+func (r *Registry) expire(m *Member, now time.Time) bool {
+	m.mu.Lock()
+	if m.ended {
+		m.mu.Unlock()
+		return true
+	}
+	reason := ""
+	switch {
+	case r.MaxUses > 0 && m.uses >= r.MaxUses:
+		reason = "max_uses"
+	case r.MaxAge > 0 && !m.firstUse.IsZero() && now.Sub(m.firstUse) >= r.MaxAge:
+		reason = "max_age"
+	}
+	if reason != "" {
+		m.ended = true
+	}
+	m.mu.Unlock()
+	if reason != "" && r.OnRetire != nil {
+		r.OnRetire(m.Group, m.Name, reason)
+	}
+	return reason != ""
+}
+
+// use counts a request sent as m.
+func (m *Member) use(now time.Time) {
+	m.mu.Lock()
+	m.uses++
+	if m.firstUse.IsZero() {
+		m.firstUse = now
+	}
+	m.mu.Unlock()
+}
+
+func (r *Registry) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // ProcessRequest assigns a member to a request whose session_id names a
@@ -280,7 +393,11 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 	}
 	prev, _ := req.Meta[MetaMember].(string)
 	avoid, _ := req.Meta[MetaAvoid].(string)
-	m, err := r.pick(g, prev, avoid)
+	host := ""
+	if u, err := req.ParsedURL(); err == nil {
+		host = strings.ToLower(u.Hostname())
+	}
+	m, err := r.pick(g, prev, avoid, host)
 	if err != nil {
 		return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: err,
 			Message: fmt.Sprintf("session group %s: %v (sessions: %s)", g.id, err, strings.Join(g.names(), ", "))}
@@ -292,6 +409,12 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 	// one client. It replaces a pool_key of another member (a request
 	// sent again after a block).
 	req.SetMeta(metaPoolKey, m.jarKey())
+	if r.SlotPerMember {
+		// DOWNLOAD_DELAY, AutoThrottle and CONCURRENT_REQUESTS_PER_DOMAIN
+		// then hold for each member on each domain, as for one browser.
+		req.SetMeta(metaSlot, host+"#"+m.Group+"/"+m.Name)
+	}
+	m.use(r.now())
 	for _, h := range m.Spec.Headers {
 		req.Headers.SetDefault(h.Name, h.Value)
 	}

@@ -347,6 +347,21 @@ type Values struct {
 	// while responses waiting for or in callbacks hold more than this many bytes
 	// (Scrapy's setting).
 	ScraperSlotMaxActiveSize int64 `setting:"SCRAPER_SLOT_MAX_ACTIVE_SIZE"`
+	// SessionMaxAge is SESSION_MAX_AGE: Retire a session member this long after
+	// its first request.
+	SessionMaxAge time.Duration `setting:"SESSION_MAX_AGE"`
+	// SessionMaxUses is SESSION_MAX_USES: Retire a session member after this many
+	// requests.
+	SessionMaxUses int `setting:"SESSION_MAX_USES"`
+	// SessionRotation is SESSION_ROTATION: How a request of a session group picks
+	// its member (specs/sessions.md): `random` (uniformly), `round_robin` (each
+	// in turn), `least_used` (the one with the fewest requests), `sticky_domain`
+	// (one member per domain while it is active).
+	SessionRotation string `setting:"SESSION_ROTATION"`
+	// SessionSlot is SESSION_SLOT: `domain`: the members of a group share each
+	// domain's download slot (DOWNLOAD_DELAY, CONCURRENT_REQUESTS_PER_DOMAIN,
+	// AutoThrottle hold per domain).
+	SessionSlot string `setting:"SESSION_SLOT"`
 	// ShutdownGracePeriod is SHUTDOWN_GRACE_PERIOD: After a first SIGINT or
 	// SIGTERM (or a close asked for by CLOSESPIDER_* or spider.close), how long
 	// requests in flight and running callbacks may take to finish before they are
@@ -464,6 +479,10 @@ func Defaults() Values {
 		SchedulerPersist:              false,
 		SchedulerQueueKey:             "{name}:requests",
 		ScraperSlotMaxActiveSize:      1_000_000,
+		SessionMaxAge:                 0,
+		SessionMaxUses:                0,
+		SessionRotation:               "random",
+		SessionSlot:                   "domain",
 		ShutdownGracePeriod:           10 * time.Second,
 		StatsDump:                     true,
 		TLSVerify:                     true,
@@ -494,6 +513,20 @@ const (
 	SchedulerMemory = "memory"
 	SchedulerDisk   = "disk"
 	SchedulerRedis  = "redis"
+)
+
+// Values of SESSION_ROTATION (Values.SessionRotation).
+const (
+	SessionRotationRandom       = "random"
+	SessionRotationRoundRobin   = "round_robin"
+	SessionRotationLeastUsed    = "least_used"
+	SessionRotationStickyDomain = "sticky_domain"
+)
+
+// Values of SESSION_SLOT (Values.SessionSlot).
+const (
+	SessionSlotDomain = "domain"
+	SessionSlotMember = "member"
 )
 
 // Feed is one feed of FEEDS or of the spec's feeds: key: items go to URI.
