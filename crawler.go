@@ -459,9 +459,11 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 		r.Logger = logger
 		b.Robots = r
 	}
-	// The session registry runs before the user's middlewares so they see
-	// the member a request was assigned (meta session_member).
-	user := []middleware.Downloader{sessions}
+	// The session registry runs before the defaults and the user's
+	// middlewares, so they see the member a request was assigned (meta
+	// session_member) and its profile.
+	b.Sessions = sessions
+	var user []middleware.Downloader
 	for i, m := range spec.DownloaderMiddlewares {
 		mw, err := js.DownloaderMiddleware(m.ProcessRequest, m.ProcessResponse, m.ProcessException)
 		if err != nil {

@@ -404,6 +404,11 @@ func (d *Downloader) fetch(ctx context.Context, req *crawl.Request, u *url.URL, 
 	if err != nil {
 		return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: err.Error(), Request: req, Err: err}
 	}
+	if hc, ok := tr.(HeaderChecker); ok {
+		if err := hc.CheckHeaders(out); err != nil {
+			return nil, &crawl.Failure{Type: crawl.IgnoreRequest, Message: "identity: " + err.Error(), Request: req, Err: err}
+		}
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, out.Timeout, errDownloadTimeout)
 	defer cancel()
 	if out.Proxy != nil {

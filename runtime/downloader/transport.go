@@ -43,3 +43,11 @@ type Outgoing struct {
 type Transport interface {
 	RoundTrip(ctx context.Context, out *Outgoing) (*http.Response, error)
 }
+
+// HeaderChecker is a Transport that refuses headers contradicting what it
+// sends on its own (a browser profile's User-Agent and Client Hints); the
+// downloader asks it before each request and fails the request with
+// IgnoreRequest.
+type HeaderChecker interface {
+	CheckHeaders(out *Outgoing) error
+}

@@ -11,8 +11,13 @@ import (
 // leaves that middleware out; DefaultBuiltins fills every one with the
 // defaults of specs/downloader.md.
 type Builtins struct {
-	HTTPError      *HTTPError
-	Robots         *RobotsTxt
+	HTTPError *HTTPError
+	Robots    *RobotsTxt
+	// Sessions is the identity registry (runtime/session; nil = none). It
+	// runs before DefaultHeaders, so a member's profile and headers are on
+	// the request before defaults are added: USER_AGENT must not land on a
+	// request its member impersonates a browser with.
+	Sessions       Downloader
 	DefaultHeaders *DefaultHeaders
 	Retry          *Retry
 	// Blocks is BLOCK_DETECTORS / BLOCK_RULES (BlocksFromSettings; nil =
@@ -48,7 +53,7 @@ func DefaultBuiltins(st stats.Collector, log *slog.Logger) Builtins {
 // where Scrapy users put theirs (543: after the User-Agent, before
 // retry):
 //
-//	HTTPError, RobotsTxt, DefaultHeaders, user..., Retry, Blocks, Redirect, Cookies, Stats, HTTPCache
+//	HTTPError, RobotsTxt, Sessions, DefaultHeaders, user..., Retry, Blocks, Redirect, Cookies, Stats, HTTPCache
 //
 // process_request runs in that order; process_response and
 // process_exception in reverse, so user middlewares see the final
@@ -67,6 +72,7 @@ func (b Builtins) Stack(user ...Downloader) []Downloader {
 	}
 	add(b.HTTPError != nil, b.HTTPError)
 	add(b.Robots != nil, b.Robots)
+	add(b.Sessions != nil, b.Sessions)
 	add(b.DefaultHeaders != nil, b.DefaultHeaders)
 	out = append(out, user...)
 	add(b.Retry != nil, b.Retry)
