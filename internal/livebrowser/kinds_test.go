@@ -294,16 +294,6 @@ func sendKind(t *testing.T, ca *livebrowser.CA, v *kindsVisit, st kindStep, prof
 	out := &downloader.Outgoing{Method: req.GetMethod(), URL: u, Headers: req.Headers, Body: req.Body,
 		Impersonate: profile, HTTPVersion: version, Verify: true, Request: req}
 	resp, err := tr.RoundTrip(ctx, out)
-	if err != nil && strings.Contains(err.Error(), "tls handshake") {
-		// Rarely (once in the four CI runs of 2026-12-07; never in 2 100
-		// handshakes of the shipped profiles against a Go server) a
-		// handshake with the profile captured from the browser fails with the server's decrypt_error
-		// alert: an open bug of issue 16, not what this test is about (the
-		// headers). Once more, and it must work then.
-		t.Logf("%s: %v; retrying once (open bug, specs/impersonation.md)", st.name, err)
-		before = len(v.srv.Captures())
-		resp, err = tr.RoundTrip(ctx, out)
-	}
 	if err != nil {
 		t.Fatalf("%s: %v", st.name, err)
 	}

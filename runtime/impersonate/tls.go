@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"time"
 
@@ -59,6 +60,11 @@ func (p *Profile) helloSpec(forceH1 bool) (*utls.ClientHelloSpec, error) {
 			return nil, fmt.Errorf("utls fingerprinter: %w", err)
 		}
 		spec = *s
+		spec.Extensions = firstConnection(spec.Extensions)
+		if p.boringSSL() {
+			boringECHGrease(spec.Extensions)
+			sigAlgGrease(spec.Extensions)
+		}
 		if p.TLS.ShuffleExtensions {
 			spec.Extensions = utls.ShuffleChromeTLSExtensions(spec.Extensions)
 		}
@@ -194,4 +200,75 @@ func withPSK(spec *utls.ClientHelloSpec) {
 		}
 	}
 	spec.Extensions = append(spec.Extensions, &utls.UtlsPreSharedKeyExtension{})
+}
+
+// firstConnection drops what a captured ClientHello carries only because
+// the browser was resuming a session: pre_shared_key holds the browser's
+// ticket and a binder made with the browser's resumption secret, and
+// early_data announces 0-RTT data we never send. Replayed to the server
+// that issued the ticket, the stale binder makes it refuse the handshake
+// with decrypt_error (issue 16's open bug: a browser's "first" navigation
+// is sometimes a resumed connection). Our own resumption appends a fresh
+// pre_shared_key (withPSK) when it holds a ticket of its own.
+func firstConnection(exts []utls.TLSExtension) []utls.TLSExtension {
+	out := exts[:0:0]
+	for _, e := range exts {
+		if _, ok := e.(utls.PreSharedKeyExtension); ok {
+			continue
+		}
+		if g, ok := e.(*utls.GenericExtension); ok && g.Id == extEarlyData {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// extEarlyData is the early_data extension (RFC 8446 4.2.10).
+const extEarlyData = 0x002a
+
+// boringECHPayloadLens are the ECH GREASE payload lengths BoringSSL draws
+// from per connection (before the 16-byte AEAD tag): 32 × 4..7. The
+// extension is then 186, 218, 250 or 282 bytes long, the four lengths
+// measured from Chromium 148 over 40 connections (TestRandomFields). The
+// Fingerprinter freezes the captured one; Chromium never repeats it on
+// purpose.
+var boringECHPayloadLens = []uint16{128, 160, 192, 224}
+
+// boringECHGrease makes a BoringSSL hello's ECH GREASE draw its length per
+// connection as BoringSSL does.
+func boringECHGrease(exts []utls.TLSExtension) {
+	for _, e := range exts {
+		if g, ok := e.(*utls.GREASEEncryptedClientHelloExtension); ok {
+			g.CandidatePayloadLens = boringECHPayloadLens
+		}
+	}
+}
+
+// boringSSL reports a Chromium-based profile (chrome, edge): its TLS
+// stack is BoringSSL, whose per-connection randomness the hello follows.
+func (p *Profile) boringSSL() bool { return p.Browser == "chrome" || p.Browser == "edge" }
+
+// sigAlgGrease draws the GREASE entry of signature_algorithms afresh, as
+// Chromium 156 does (issue 16, measured there; Chromium 148 sends none).
+// utls regenerates the GREASE of ciphers, groups, key shares, versions
+// and extensions from its per-connection seed, but copies signature
+// algorithms as captured: without this, a profile captured from a
+// Chromium that GREASEs them sends the same value on every connection.
+func sigAlgGrease(exts []utls.TLSExtension) {
+	for _, e := range exts {
+		if s, ok := e.(*utls.SignatureAlgorithmsExtension); ok {
+			for i, a := range s.SupportedSignatureAlgorithms {
+				if isGREASE(uint16(a)) {
+					s.SupportedSignatureAlgorithms[i] = utls.SignatureScheme(randomGREASE())
+				}
+			}
+		}
+	}
+}
+
+// randomGREASE is one of the 16 GREASE values (0x0a0a ... 0xfafa).
+func randomGREASE() uint16 {
+	b := uint16(mrand.IntN(16))<<4 | 0x0a
+	return b<<8 | b
 }
