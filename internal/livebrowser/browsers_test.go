@@ -1,6 +1,7 @@
 package livebrowser_test
 
 import (
+	"encoding/hex"
 	"context"
 	"slices"
 	"strings"
@@ -24,9 +25,9 @@ type browserCase struct {
 	// reference is the file name of the WebSocket handshake kept for the
 	// runtime/websocket unit tests.
 	reference string
-	// resumed: compare our resumed connection's hello with the browser's.
-	// Firefox drops session_ticket when it resumes and we do not yet
-	// (issue 16 item 4), so only Chromium's is held equal here.
+	// resumed: compare our resumed connection's hello with the browser's
+	// (both browsers now: Firefox's drops session_ticket and grows its ECH
+	// GREASE, and so does ours).
 	resumed bool
 }
 
@@ -47,7 +48,7 @@ func TestChromium(t *testing.T) {
 func TestFirefox(t *testing.T) {
 	t.Parallel()
 	runBrowser(t, browserCase{browser: livebrowser.Firefox, family: "firefox", shipped: "firefox",
-		reference: "firefox_handshake.txt"})
+		reference: "firefox_handshake.txt", resumed: true})
 }
 
 func runBrowser(t *testing.T, bc browserCase) {
@@ -195,4 +196,24 @@ func compareConn(t *testing.T, what string, ours, browser fingerprint.Capture) {
 	if !slices.Equal(ours.TLS.ALPN, browser.TLS.ALPN) {
 		t.Errorf("%s: ALPN %v, browser %v", what, ours.TLS.ALPN, browser.TLS.ALPN)
 	}
+	// Without GREASE (Firefox) the ECH GREASE length is fixed per kind of
+	// connection, first or resumed, and must be the browser's; Chromium
+	// draws it per connection (TestRandomFields compares those).
+	b, o := helloRandom(t, browser), helloRandom(t, ours)
+	if b.CipherGREASE == 0 && b.ECHLen != o.ECHLen {
+		t.Errorf("%s: ECH extension %d bytes long, browser %d", what, o.ECHLen, b.ECHLen)
+	}
+}
+
+func helloRandom(t *testing.T, c fingerprint.Capture) *impersonate.HelloRandom {
+	t.Helper()
+	raw, err := hex.DecodeString(c.ClientHello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := impersonate.ParseHelloRandom(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -168,6 +168,9 @@ func handshake(ctx context.Context, conn net.Conn, p *Profile, tp tlsParams) (*u
 		}
 		if tp.sessions != nil {
 			withPSK(spec)
+			if ticket := cachedTicket(tp); ticket != nil && p.Browser == "firefox" {
+				nssResumed(spec, len(ticket))
+			}
 		}
 		uc = utls.UClient(conn, cfg, utls.HelloCustom)
 		if err := uc.ApplyPreset(spec); err != nil {
@@ -271,4 +274,50 @@ func sigAlgGrease(exts []utls.TLSExtension) {
 func randomGREASE() uint16 {
 	b := uint16(mrand.IntN(16))<<4 | 0x0a
 	return b<<8 | b
+}
+
+// cachedTicket is the session ticket utls will offer on this connection
+// (nil: a full handshake). utls looks sessions up by server name.
+func cachedTicket(tp tlsParams) []byte {
+	key := tp.serverName
+	if key == "" {
+		return nil
+	}
+	cs, ok := tp.sessions.Get(key)
+	if !ok || cs == nil {
+		return nil
+	}
+	ticket, _, err := cs.ResumptionState()
+	if err != nil {
+		return nil
+	}
+	return ticket
+}
+
+// nssResumed turns a Firefox first-connection hello into Firefox's
+// resumed one (measured from Firefox ESR 140, TestFirefox): NSS leaves out
+// the session_ticket extension when it offers a TLS 1.3 ticket, and its
+// ECH GREASE payload, sized like the inner ClientHello it would encrypt,
+// grows by the pre_shared_key extension rounded up to 32 bytes (a 105-byte
+// ticket: a 152-byte extension, an ECH extension 281 -> 441 bytes long).
+func nssResumed(spec *utls.ClientHelloSpec, ticketLen int) {
+	// pre_shared_key: type, length, identities (length, identity length,
+	// ticket, obfuscated age), binders (length, one SHA-256 binder).
+	psk := 4 + 2 + 2 + ticketLen + 4 + 2 + 1 + 32
+	grow := uint16((psk + 31) / 32 * 32)
+	exts := spec.Extensions[:0]
+	for _, e := range spec.Extensions {
+		switch e := e.(type) {
+		case *utls.SessionTicketExtension:
+			continue
+		case *utls.GREASEEncryptedClientHelloExtension:
+			lens := make([]uint16, len(e.CandidatePayloadLens))
+			for i, l := range e.CandidatePayloadLens {
+				lens[i] = l + grow
+			}
+			e.CandidatePayloadLens = lens
+		}
+		exts = append(exts, e)
+	}
+	spec.Extensions = exts
 }
