@@ -1,8 +1,11 @@
 package livebrowser_test
 
 import (
-	"encoding/hex"
 	"context"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -84,6 +87,9 @@ func runBrowser(t *testing.T, bc browserCase) {
 		t.Errorf("captured profile is %s %s, want %s %s", p.Browser, p.Version, bc.family, major)
 	}
 
+	if golden.Update() { // -update: keep the browser's captures as a profile's evidence
+		writeEvidence(t, bc.family+"_"+major, h2, h1)
+	}
 	for _, v := range []struct {
 		version string
 		visit   *visit
@@ -216,4 +222,34 @@ func helloRandom(t *testing.T, c fingerprint.Capture) *impersonate.HelloRandom {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// evidenceDir holds, per captured profile, what the browser sent
+// (runtime/impersonate's TestProfileEvidence rebuilds the shipped profile
+// from it and replays our client against it, without a browser).
+const evidenceDir = "../../runtime/impersonate/testdata/evidence"
+
+// writeEvidence writes the browser's navigations over HTTP/2 and
+// HTTP/1.1 and its first resumed HTTP/2 connection as
+// <name>_{h2,h1,resumed}.json (the fingerprinting server's JSON view, raw
+// ClientHello included).
+func writeEvidence(t *testing.T, name string, h2, h1 *visit) {
+	t.Helper()
+	files := map[string]fingerprint.Capture{"h2": h2.nav, "h1": h1.nav}
+	if i := slices.IndexFunc(h2.images, func(c fingerprint.Capture) bool { return slices.Contains(c.TLS.Extensions, 41) }); i >= 0 {
+		files["resumed"] = h2.images[i]
+	}
+	if err := os.MkdirAll(evidenceDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for kind, c := range files {
+		c.Remote = "" // the browser's ephemeral port
+		b, err := json.MarshalIndent(c, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(evidenceDir, name+"_"+kind+".json"), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
