@@ -118,3 +118,40 @@ func TestProfileEvidence(t *testing.T) {
 		})
 	}
 }
+
+// capturedElsewhere are captured profiles whose evidence predates
+// testdata/evidence: chrome_156 was captured from Chromium 156 with
+// `spiderrun fingerprint capture`, whose output is kept, and
+// TestChrome156Fidelity replays our client against its values.
+var capturedElsewhere = map[string]string{"chrome_156": "testdata/chromium156_capture_h2.txt"}
+
+// TestProfilesAreHonest: every shipped browser profile is either captured,
+// with its evidence in the repository, or says derived:, and "random"
+// picks captured ones only.
+func TestProfilesAreHonest(t *testing.T) {
+	for _, name := range browserProfiles() {
+		p, err := LoadProfile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evidence := filepath.Join("testdata", "evidence", name+"_h2.json")
+		if f, ok := capturedElsewhere[name]; ok {
+			evidence = f
+		}
+		_, err = os.Stat(evidence)
+		switch {
+		case p.Derived == "" && err != nil:
+			t.Errorf("%s: neither derived nor captured (no %s)", name, evidence)
+		case p.Derived != "" && err == nil:
+			t.Errorf("%s: marked derived but has a capture (%s)", name, evidence)
+		}
+	}
+	for _, name := range RandomChoices() {
+		if p, _ := LoadProfile(name); p == nil || p.Derived != "" {
+			t.Errorf("random may pick %s, which is derived", name)
+		}
+	}
+	if len(RandomChoices()) < 2 {
+		t.Errorf("random picks from %v", RandomChoices())
+	}
+}

@@ -200,6 +200,19 @@ func Profiles() []string {
 	return slices.Compact(names)
 }
 
+// Aliases returns the short names (chrome, edge, firefox, safari) and the
+// shipped profile each stands for (a copy).
+func Aliases() map[string]string {
+	out := map[string]string{}
+	for k, v := range aliases() {
+		out[k] = v
+	}
+	return out
+}
+
+// RandomChoices lists the profiles "random" picks from, sorted.
+func RandomChoices() []string { return randomProfiles() }
+
 // browserProfiles lists every shipped versioned browser profile (no
 // aliases, not the plain Go client).
 func browserProfiles() []string {
