@@ -7,6 +7,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"strconv"
 	"time"
 
 	utls "github.com/refraction-networking/utls"
@@ -320,4 +321,10 @@ func nssResumed(spec *utls.ClientHelloSpec, ticketLen int) {
 		exts = append(exts, e)
 	}
 	spec.Extensions = exts
+}
+
+// firefoxFrom reports a Firefox profile of major version min or later.
+func (p *Profile) firefoxFrom(min int) bool {
+	v, err := strconv.Atoi(p.Version)
+	return p.Browser == "firefox" && err == nil && v >= min
 }
