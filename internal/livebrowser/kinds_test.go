@@ -2,9 +2,12 @@ package livebrowser_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,11 +28,15 @@ import (
 // https://www.example.com:PORT/start?step=NAME: links to the same origin,
 // the same site (api.example.com) and another site (www.example.org),
 // forms, and nothing that loads by itself.
-const kindsPage = `<!doctype html><html><head><link rel="icon" href="data:,"><title>start</title></head><body>
+const kindsPage = `<!doctype html><html><head><link rel="icon" href="data:,">{meta}<title>start</title></head><body>
 <script>document.cookie = "sid=abc; Secure; SameSite=Lax";</script>
 <p><a id="same" href="/t/link-same">same origin</a></p>
 <p><a id="site" href="https://api.example.com:{port}/t/link-site">same site</a></p>
 <p><a id="cross" href="https://www.example.org:{port}/t/link-cross">cross site</a></p>
+<p><a id="same-step" href="/t/{step}">same origin, this step</a></p>
+<p><a id="cross-step" href="https://www.example.org:{port}/t/{step}">cross site, this step</a></p>
+<p><a id="redir-cross" href="https://www.example.org:{rport}/hop?to=https://www.example.com:{port}/t/link-redir-cross">back here through another site</a></p>
+<p><a id="redir-site" href="https://api.example.com:{rport}/hop?to=https://www.example.com:{port}/t/link-redir-site">back here through the same site</a></p>
 <form action="/t/form-get" method="get"><input name="q" value="a b"><button id="form-get">get</button></form>
 <form action="/t/form-post" method="post"><input name="q" value="a b"><button id="form-post">post</button></form>
 <form action="https://www.example.org:{port}/t/form-post-cross" method="post"><input name="q" value="a b"><button id="form-post-cross">post cross</button></form>
@@ -52,6 +59,11 @@ type kindStep struct {
 	click, script string
 	// host is the target's host ("" = www.example.com).
 	host string
+	// via is the host of a redirect the click goes through (the
+	// redirecting server answers 302 to www.example.com); "" = none.
+	via string
+	// policy is the start page's <meta name="referrer"> ("" = none).
+	policy string
 }
 
 const xhr = `new Promise(res => { const x = new XMLHttpRequest(); x.open(%q, %q); x.onloadend = () => res(x.status); x.send(%s); })`
@@ -60,6 +72,11 @@ var kindSteps = []kindStep{
 	{name: "link-same", compare: true, click: "#same"},
 	{name: "link-site", compare: true, click: "#site", host: "api.example.com"},
 	{name: "link-cross", compare: true, click: "#cross", host: "www.example.org"},
+	{name: "link-redir-cross", compare: true, click: "#redir-cross", via: "www.example.org"},
+	{name: "link-redir-site", compare: true, click: "#redir-site", via: "api.example.com"},
+	{name: "link-cross-unsafe-url", compare: true, click: "#cross-step", host: "www.example.org", policy: "unsafe-url"},
+	{name: "link-cross-same-origin", compare: true, click: "#cross-step", host: "www.example.org", policy: "same-origin"},
+	{name: "link-same-no-referrer", compare: true, click: "#same-step", policy: "no-referrer"},
 	{name: "script-nav", compare: false, script: `(location.href = "/t/script-nav", 0)`},
 	{name: "form-get", kind: crawl.KindForm, compare: true, click: "#form-get"},
 	{name: "form-post", compare: true, method: "POST", body: "q=a+b", ctype: "application/x-www-form-urlencoded", click: "#form-post"},
@@ -78,12 +95,30 @@ var kindSteps = []kindStep{
 // else.
 func kindsServer(t *testing.T, ca *livebrowser.CA) *fingerprint.Server {
 	t.Helper()
+	// The redirecting server: /hop?to=URL answers 302 to URL.
+	hop := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	}))
+	hop.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf}}
+	hop.StartTLS()
+	t.Cleanup(hop.Close)
+	rport := hop.Listener.Addr().(*net.TCPAddr).Port
 	var srv *fingerprint.Server
 	srv, err := fingerprint.Start(fingerprint.Config{
 		Certificate: &ca.Leaf,
 		Respond: func(c fingerprint.Capture) (string, []byte) {
 			if strings.HasPrefix(c.Path, "/start") {
-				return "text/html", []byte(strings.ReplaceAll(kindsPage, "{port}", fmt.Sprint(srv.Port())))
+				u, _ := url.Parse(c.Path)
+				step := u.Query().Get("step")
+				meta := ""
+				for _, st := range kindSteps {
+					if st.name == step && st.policy != "" {
+						meta = `<meta name="referrer" content="` + st.policy + `">`
+					}
+				}
+				page := strings.NewReplacer("{port}", fmt.Sprint(srv.Port()), "{rport}", fmt.Sprint(rport),
+					"{step}", step, "{meta}", meta).Replace(kindsPage)
+				return "text/html", []byte(page)
 			}
 			return "text/html", []byte("<!doctype html><title>ok</title>ok")
 		},
@@ -255,6 +290,17 @@ func TestRequestKinds(t *testing.T) {
 func kindRequest(st kindStep, target, from string, browser fingerprint.Capture) *crawl.Request {
 	r := &crawl.Request{URL: target, Method: st.method, Kind: st.kind, Parent: from,
 		Headers: crawl.Headers{{Name: "Referer", Value: from}}}
+	if st.via != "" {
+		// What the redirect middleware leaves: the chain, Parent and the
+		// Referer of the first request (the redirecting server's port does
+		// not matter: only the hosts of the chain do).
+		r.RedirectURLs = []string{"https://" + st.via + ":8444/hop?to=" + target}
+	}
+	if st.policy != "" {
+		// What the Referer spider middleware reads from the page's <meta
+		// name="referrer"> (spidermw's TestRefererPolicyFromPage).
+		r.SetMeta("referrer_policy", st.policy)
+	}
 	if st.body != "" {
 		r.Body = []byte(st.body)
 	}
