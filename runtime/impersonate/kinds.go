@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/referrer"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
@@ -406,38 +407,10 @@ func SecFetchSite(initiator, target *url.URL) string {
 	return "cross-site"
 }
 
-func sameOrigin(a, b *url.URL) bool {
-	return a != nil && b != nil && strings.EqualFold(a.Scheme, b.Scheme) &&
-		strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
-}
-
-func port(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https", "wss":
-		return "443"
-	case "http", "ws":
-		return "80"
-	}
-	return ""
-}
+func sameOrigin(a, b *url.URL) bool { return referrer.SameOrigin(a, b) }
 
 // serializeOrigin is the Origin header value of a page of u.
-func serializeOrigin(u *url.URL) string {
-	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return ""
-	}
-	host := u.Hostname()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if p := u.Port(); p != "" && p != port(&url.URL{Scheme: u.Scheme}) {
-		host += ":" + p
-	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(host)
-}
+func serializeOrigin(u *url.URL) string { return referrer.Origin(u) }
 
 // chainSite is Sec-Fetch-Site over a redirect chain: the most
 // cross-site value of the initiator against every URL of the chain and
@@ -457,70 +430,6 @@ func chainSite(initiator *url.URL, chain []string, target *url.URL) string {
 		}
 	}
 	return site
-}
-
-// ReferrerPolicies are the referrer policies of the Referrer Policy spec
-// (W3C), which Scrapy's meta referrer_policy also names.
-var ReferrerPolicies = []string{"no-referrer", "no-referrer-when-downgrade", "same-origin", "origin",
-	"strict-origin", "origin-when-cross-origin", "strict-origin-when-cross-origin", "unsafe-url"}
-
-// ParseReferrerPolicy reads a Referrer-Policy header or <meta
-// name="referrer"> content: the last policy it names that is known wins
-// (the spec's fallback rule: "no-referrer, strict-origin-when-cross-origin"
-// means the latter where it is understood); "" when none is.
-func ParseReferrerPolicy(v string) string {
-	policy := ""
-	for _, tok := range strings.Split(v, ",") {
-		tok = strings.ToLower(strings.TrimSpace(tok))
-		if slices.Contains(ReferrerPolicies, tok) {
-			policy = tok
-		}
-	}
-	return policy
-}
-
-// referrerFor is the Referer a page whose URL is ref sends to target
-// under policy ("" = nothing is sent).
-func referrerFor(policy string, ref, target *url.URL) string {
-	downgrade := strings.EqualFold(ref.Scheme, "https") && !strings.EqualFold(target.Scheme, "https")
-	same := sameOrigin(ref, target)
-	origin := serializeOrigin(ref) + "/"
-	switch policy {
-	case "no-referrer":
-		return ""
-	case "unsafe-url":
-		return ref.String()
-	case "no-referrer-when-downgrade":
-		if downgrade {
-			return ""
-		}
-		return ref.String()
-	case "same-origin":
-		if same {
-			return ref.String()
-		}
-		return ""
-	case "origin":
-		return origin
-	case "strict-origin":
-		if downgrade {
-			return ""
-		}
-		return origin
-	case "origin-when-cross-origin":
-		if same {
-			return ref.String()
-		}
-		return origin
-	}
-	// strict-origin-when-cross-origin, the browsers' default
-	switch {
-	case same:
-		return ref.String()
-	case downgrade:
-		return ""
-	}
-	return origin
 }
 
 // browserReferer applies the initiator page's referrer policy (by default
@@ -565,7 +474,7 @@ func browserReferer(req crawl.Headers, kind string, info RequestInfo) crawl.Head
 		if err != nil {
 			break
 		}
-		value = referrerFor(info.ReferrerPolicy, cur, hop)
+		value = referrer.For(info.ReferrerPolicy, cur, hop)
 	}
 	out := req.Clone()
 	out = slices.DeleteFunc(out, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, "referer") && value == "" })
