@@ -22,6 +22,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/middleware"
 )
 
 // kindsPage is the page every request-kind step starts from, on
@@ -29,12 +30,18 @@ import (
 // the same site (api.example.com) and another site (www.example.org),
 // forms, and nothing that loads by itself.
 const kindsPage = `<!doctype html><html><head><link rel="icon" href="data:,">{meta}<title>start</title></head><body>
-<script>document.cookie = "sid=abc; Secure; SameSite=Lax";</script>
+<script>if (location.hostname == "www.example.com") {
+  document.cookie = "sid=abc; Secure; SameSite=Lax";
+  document.cookie = "st=1; Secure; SameSite=Strict";
+  document.cookie = "no=1; Secure; SameSite=None";
+}</script>
 <p><a id="same" href="/t/link-same">same origin</a></p>
 <p><a id="site" href="https://api.example.com:{port}/t/link-site">same site</a></p>
 <p><a id="cross" href="https://www.example.org:{port}/t/link-cross">cross site</a></p>
 <p><a id="same-step" href="/t/{step}">same origin, this step</a></p>
 <p><a id="cross-step" href="https://www.example.org:{port}/t/{step}">cross site, this step</a></p>
+<p><a id="to-com" href="https://www.example.com:{port}/t/{step}">to www.example.com, this step</a></p>
+<form action="https://www.example.com:{port}/t/{step}" method="post"><input name="q" value="a b"><button id="to-com-post">post to www.example.com</button></form>
 <p><a id="redir-cross" href="https://www.example.org:{rport}/hop?to=https://www.example.com:{port}/t/link-redir-cross">back here through another site</a></p>
 <p><a id="redir-site" href="https://api.example.com:{rport}/hop?to=https://www.example.com:{port}/t/link-redir-site">back here through the same site</a></p>
 <form action="/t/form-get" method="get"><input name="q" value="a b"><button id="form-get">get</button></form>
@@ -64,6 +71,8 @@ type kindStep struct {
 	via string
 	// policy is the start page's <meta name="referrer"> ("" = none).
 	policy string
+	// from is the start page's host ("" = www.example.com).
+	from string
 }
 
 const xhr = `new Promise(res => { const x = new XMLHttpRequest(); x.open(%q, %q); x.onloadend = () => res(x.status); x.send(%s); })`
@@ -77,6 +86,10 @@ var kindSteps = []kindStep{
 	{name: "link-cross-unsafe-url", compare: true, click: "#cross-step", host: "www.example.org", policy: "unsafe-url"},
 	{name: "link-cross-same-origin", compare: true, click: "#cross-step", host: "www.example.org", policy: "same-origin"},
 	{name: "link-same-no-referrer", compare: true, click: "#same-step", policy: "no-referrer"},
+	{name: "samesite-link", compare: true, click: "#to-com", from: "www.example.org"},
+	{name: "samesite-post", compare: true, method: "POST", body: "q=a+b", ctype: "application/x-www-form-urlencoded", click: "#to-com-post", from: "www.example.org"},
+	{name: "samesite-fetch", kind: crawl.KindFetch, compare: true, from: "www.example.org",
+		script: `fetch("https://www.example.com:{port}/t/samesite-fetch").then(r => r.status, e => 0)`},
 	{name: "script-nav", compare: false, script: `(location.href = "/t/script-nav", 0)`},
 	{name: "form-get", kind: crawl.KindForm, compare: true, click: "#form-get"},
 	{name: "form-post", compare: true, method: "POST", body: "q=a+b", ctype: "application/x-www-form-urlencoded", click: "#form-post"},
@@ -133,9 +146,11 @@ func kindsServer(t *testing.T, ca *livebrowser.CA) *fingerprint.Server {
 // kindsVisit is what one browser session sent: the typed navigation it
 // started with and each step's request, by step name.
 type kindsVisit struct {
-	srv   *fingerprint.Server
-	typed fingerprint.Capture
-	steps map[string]fingerprint.Capture
+	// browser is the browser's name (chromium, firefox).
+	browser string
+	srv     *fingerprint.Server
+	typed   fingerprint.Capture
+	steps   map[string]fingerprint.Capture
 	// from is the page each step's request was made from.
 	from map[string]string
 }
@@ -172,10 +187,14 @@ func browseKinds(t *testing.T, b livebrowser.Browser, bin string, ca *livebrowse
 	if err := s.WaitLoaded(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	v := &kindsVisit{srv: srv, steps: map[string]fingerprint.Capture{}, from: map[string]string{}}
+	v := &kindsVisit{browser: b.Name, srv: srv, steps: map[string]fingerprint.Capture{}, from: map[string]string{}}
 	v.typed, _ = findCapture(srv, "/start")
 	for _, st := range kindSteps {
-		page := srv.URL("www.example.com", "/start?step="+st.name)
+		from := st.from
+		if from == "" {
+			from = "www.example.com"
+		}
+		page := srv.URL(from, "/start?step="+st.name)
 		if err := s.Navigate(ctx, page); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
@@ -287,7 +306,7 @@ func TestRequestKinds(t *testing.T) {
 // is the transport's business), the cookie the cookie middleware adds
 // where the browser had one, and the Content-Type the spider or
 // FormRequest sets.
-func kindRequest(st kindStep, target, from string, browser fingerprint.Capture) *crawl.Request {
+func kindRequest(st kindStep, target, from, browserName string, browser fingerprint.Capture) *crawl.Request {
 	r := &crawl.Request{URL: target, Method: st.method, Kind: st.kind, Parent: from,
 		Headers: crawl.Headers{{Name: "Referer", Value: from}}}
 	if st.via != "" {
@@ -307,9 +326,24 @@ func kindRequest(st kindStep, target, from string, browser fingerprint.Capture) 
 	if st.ctype != "" {
 		r.Headers.Add("Content-Type", st.ctype)
 	}
-	if c := browser.Headers.Get("cookie"); c != "" {
-		r.Headers.Add("Cookie", c)
+	// The cookie middleware, holding what the pages of www.example.com
+	// set, adds the cookies a browser sends with this kind of request from
+	// this page (SameSite, as for an impersonated request).
+	cookies := middleware.NewCookies()
+	cookies.SameSite = true
+	set := &crawl.Response{Status: 200, URL: "https://www.example.com/start"}
+	for _, c := range []string{"sid=abc; Secure; SameSite=Lax", "st=1; Secure; SameSite=Strict", "no=1; Secure; SameSite=None"} {
+		set.Headers.Add("Set-Cookie", c)
 	}
+	ctx := context.Background()
+	if _, err := cookies.ProcessResponse(ctx, &crawl.Request{URL: set.URL}, set); err != nil {
+		panic(err)
+	}
+	r.Impersonate = map[string]string{"chromium": "chrome", "firefox": "firefox"}[browserName]
+	if _, err := cookies.ProcessRequest(ctx, r); err != nil {
+		panic(err)
+	}
+	r.Impersonate = ""
 	return r
 }
 
@@ -332,7 +366,7 @@ func sendKind(t *testing.T, ca *livebrowser.CA, v *kindsVisit, st kindStep, prof
 		host = "www.example.com"
 	}
 	target := v.srv.URL(host, browser.Path)
-	req := kindRequest(st, target, v.from[st.name], browser)
+	req := kindRequest(st, target, v.from[st.name], v.browser, browser)
 	u, _ := url.Parse(target)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -399,7 +433,7 @@ func writeKindsReference(t *testing.T, browser, version string, v *kindsVisit) {
 		if host == "" {
 			host = "www.example.com"
 		}
-		req := kindRequest(st, v.srv.URL(host, c.Path), v.from[st.name], c)
+		req := kindRequest(st, v.srv.URL(host, c.Path), v.from[st.name], v.browser, c)
 		req.URL, req.Parent = fix(req.URL), fix(req.Parent)
 		req.Headers = fixH(req.Headers)
 		if req.Method == "" {

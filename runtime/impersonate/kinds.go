@@ -271,6 +271,9 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 		added = append(added, rh)
 	}
 	extras = slices.DeleteFunc(append(extras, added...), func(kv crawl.Header) bool { return kv.Value == "" })
+	if !http1 {
+		extras = crumbleCookies(extras)
+	}
 	key := orderKey{f, shapeOf(f, kind), http1}
 	o := kindOrders[key]
 	if r, ok := redirectedOrders[key]; ok && len(info.Chain) > 0 {
@@ -482,4 +485,22 @@ func browserReferer(req crawl.Headers, kind string, info RequestInfo) crawl.Head
 		out.Set("Referer", value)
 	}
 	return out
+}
+
+// crumbleCookies splits a Cookie header into one cookie field per cookie,
+// as Chromium 148 and Firefox ESR 140 send them over HTTP/2 (RFC 9113
+// 8.2.3 allows it, and it lets HPACK index each cookie on its own);
+// HTTP/1.1 keeps one Cookie line.
+func crumbleCookies(h crawl.Headers) crawl.Headers {
+	i := slices.IndexFunc(h, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, "cookie") })
+	if i < 0 || !strings.Contains(h[i].Value, ";") {
+		return h
+	}
+	var crumbs crawl.Headers
+	for _, c := range strings.Split(h[i].Value, ";") {
+		if c = strings.TrimSpace(c); c != "" {
+			crumbs = append(crumbs, crawl.Header{Name: h[i].Name, Value: c})
+		}
+	}
+	return slices.Insert(slices.Delete(slices.Clone(h), i, i+1), i, crumbs...)
 }
