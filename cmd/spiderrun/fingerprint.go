@@ -21,7 +21,7 @@ func newFingerprintCmd() *cobra.Command {
 		Use:   "fingerprint",
 		Short: "Inspect and capture browser TLS/HTTP2 fingerprints",
 	}
-	cmd.AddCommand(newFingerprintCaptureCmd(), newFingerprintListCmd())
+	cmd.AddCommand(newFingerprintCaptureCmd(), newFingerprintListCmd(), newFingerprintCheckCmd())
 	return cmd
 }
 
