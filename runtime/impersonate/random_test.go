@@ -110,6 +110,13 @@ func TestResumedCaptureIsReplayedAsFirstConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The capture steps keep the hello and tell the user it was resumed.
+	raw, _ := hex.DecodeString(resumed.ClientHello)
+	var captured Profile
+	notes, err := UpdateFromCapture(&captured, "", Captured{ClientHello: raw, HTTPVersion: "2", Headers: p.DefaultHeaders()})
+	if err != nil || !strings.Contains(fmt.Sprint(notes), "resumed a TLS session") {
+		t.Errorf("capture of a resumed connection: notes %v, %v", notes, err)
+	}
 	p.Name, p.Source, p.TLS.ClientHello = "resumed_capture", "a resumed connection", resumed.ClientHello
 	b, err := p.Marshal()
 	if err != nil {
