@@ -21,7 +21,7 @@ func newFingerprintCmd() *cobra.Command {
 		Use:   "fingerprint",
 		Short: "Inspect and capture browser TLS/HTTP2 fingerprints",
 	}
-	cmd.AddCommand(newFingerprintCaptureCmd())
+	cmd.AddCommand(newFingerprintCaptureCmd(), newFingerprintListCmd(), newFingerprintCheckCmd())
 	return cmd
 }
 
@@ -33,6 +33,8 @@ func newFingerprintCaptureCmd() *cobra.Command {
 		name    string
 		merge   bool
 		timeout time.Duration
+		caCert  string
+		caKey   string
 	)
 	cmd := &cobra.Command{
 		Use:   "capture",
@@ -62,7 +64,28 @@ order too, again with --merge while the browser has HTTP/2 disabled
 					prof = *p
 				}
 			}
-			srv, err := fingerprint.Start(fingerprint.Config{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+			cfg := fingerprint.Config{Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+			if (caCert == "") != (caKey == "") {
+				return usageErr(errors.New("--ca-cert and --ca-key go together"))
+			}
+			if caCert != "" {
+				ca, created, err := loadOrCreateCA(caCert, caKey)
+				if err != nil {
+					return usageErr(err)
+				}
+				leaf, err := ca.leaf(host)
+				if err != nil {
+					return failErr(err)
+				}
+				cfg.Certificate = &leaf
+				if created {
+					fmt.Fprintf(cmd.ErrOrStderr(), "wrote a new capture CA to %s (key %s); trust it once in the browser:\n"+
+						"  Chromium/Chrome (Linux): certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n spiderrun-capture -i %s\n"+
+						"  Firefox: certutil -d sql:PROFILE_DIR -A -t C,, -n spiderrun-capture -i %s (or Settings > Certificates > Import)\n"+
+						"  Safari/macOS: open %s in Keychain Access and set it to Always Trust\n", caCert, caKey, caCert, caCert, caCert)
+				}
+			}
+			srv, err := fingerprint.Start(cfg)
 			if err != nil {
 				return failErr(err)
 			}
@@ -118,5 +141,7 @@ order too, again with --merge while the browser has HTTP/2 disabled
 	f.StringVar(&name, "name", "", "profile name (default: browser_version from the User-Agent)")
 	f.BoolVar(&merge, "merge", false, "update --out in place with what this capture adds (HTTP/1.1 headers, say)")
 	f.DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the browser")
+	f.StringVar(&caCert, "ca-cert", "", "CA certificate (PEM) to serve with, written with --ca-key on first use: trust it once in the browser instead of accepting a warning")
+	f.StringVar(&caKey, "ca-key", "", "the CA's private key (PEM), written with --ca-cert on first use")
 	return cmd
 }

@@ -2,6 +2,10 @@ package livebrowser_test
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,9 +28,9 @@ type browserCase struct {
 	// reference is the file name of the WebSocket handshake kept for the
 	// runtime/websocket unit tests.
 	reference string
-	// resumed: compare our resumed connection's hello with the browser's.
-	// Firefox drops session_ticket when it resumes and we do not yet
-	// (issue 16 item 4), so only Chromium's is held equal here.
+	// resumed: compare our resumed connection's hello with the browser's
+	// (both browsers now: Firefox's drops session_ticket and grows its ECH
+	// GREASE, and so does ours).
 	resumed bool
 }
 
@@ -47,7 +51,7 @@ func TestChromium(t *testing.T) {
 func TestFirefox(t *testing.T) {
 	t.Parallel()
 	runBrowser(t, browserCase{browser: livebrowser.Firefox, family: "firefox", shipped: "firefox",
-		reference: "firefox_handshake.txt"})
+		reference: "firefox_handshake.txt", resumed: true})
 }
 
 func runBrowser(t *testing.T, bc browserCase) {
@@ -83,6 +87,9 @@ func runBrowser(t *testing.T, bc browserCase) {
 		t.Errorf("captured profile is %s %s, want %s %s", p.Browser, p.Version, bc.family, major)
 	}
 
+	if golden.Update() { // -update: keep the browser's captures as a profile's evidence
+		writeEvidence(t, bc.family+"_"+major, h2, h1)
+	}
 	for _, v := range []struct {
 		version string
 		visit   *visit
@@ -194,5 +201,55 @@ func compareConn(t *testing.T, what string, ours, browser fingerprint.Capture) {
 	}
 	if !slices.Equal(ours.TLS.ALPN, browser.TLS.ALPN) {
 		t.Errorf("%s: ALPN %v, browser %v", what, ours.TLS.ALPN, browser.TLS.ALPN)
+	}
+	// Without GREASE (Firefox) the ECH GREASE length is fixed per kind of
+	// connection, first or resumed, and must be the browser's; Chromium
+	// draws it per connection (TestRandomFields compares those).
+	b, o := helloRandom(t, browser), helloRandom(t, ours)
+	if b.CipherGREASE == 0 && b.ECHLen != o.ECHLen {
+		t.Errorf("%s: ECH extension %d bytes long, browser %d", what, o.ECHLen, b.ECHLen)
+	}
+}
+
+func helloRandom(t *testing.T, c fingerprint.Capture) *impersonate.HelloRandom {
+	t.Helper()
+	raw, err := hex.DecodeString(c.ClientHello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := impersonate.ParseHelloRandom(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// evidenceDir holds, per captured profile, what the browser sent
+// (runtime/impersonate's TestProfileEvidence rebuilds the shipped profile
+// from it and replays our client against it, without a browser).
+const evidenceDir = "../../runtime/impersonate/testdata/evidence"
+
+// writeEvidence writes the browser's navigations over HTTP/2 and
+// HTTP/1.1 and its first resumed HTTP/2 connection as
+// <name>_{h2,h1,resumed}.json (the fingerprinting server's JSON view, raw
+// ClientHello included).
+func writeEvidence(t *testing.T, name string, h2, h1 *visit) {
+	t.Helper()
+	files := map[string]fingerprint.Capture{"h2": h2.nav, "h1": h1.nav}
+	if i := slices.IndexFunc(h2.images, func(c fingerprint.Capture) bool { return slices.Contains(c.TLS.Extensions, 41) }); i >= 0 {
+		files["resumed"] = h2.images[i]
+	}
+	if err := os.MkdirAll(evidenceDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for kind, c := range files {
+		c.Remote = "" // the browser's ephemeral port
+		b, err := json.MarshalIndent(c, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(evidenceDir, name+"_"+kind+".json"), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -159,6 +159,9 @@ func UpdateFromCapture(p *Profile, name string, c Captured) ([]string, error) {
 			// Firefox and Safari keep a fixed order.
 			ShuffleExtensions: browser == "chrome" || browser == "edge",
 		}
+		if h, err := ParseHelloRandom(c.ClientHello); err == nil && h.PSK {
+			notes = append(notes, "the captured connection resumed a TLS session: its pre_shared_key is not replayed (our first connections send none, later ones our own ticket); the rest of the ClientHello is the browser's")
+		}
 	}
 	switch c.HTTPVersion {
 	case "2":

@@ -25,21 +25,28 @@ func TestFidelityTable(t *testing.T) {
 	b.WriteString("| profile | http | JA4 | JA3N (md5) | Akamai HTTP/2 |\n|---|---|---|---|---|\n")
 	for _, name := range append(browserProfiles(), PlainGo) {
 		for _, v := range []string{"", "1.1"} {
-			if v == "1.1" && !strings.HasPrefix(name, "chrome_156") && name != "firefox_120" {
+			if v == "1.1" && name != "chrome_156" && name != "chrome_148" && name != "firefox_140" { // the captured ones
 				continue
 			}
-			c := fetchCapture(t, tr, &downloader.Outgoing{
-				Method: "GET", URL: mustURL(t, srv.URL("localhost", "/")), Impersonate: name,
-				HTTPVersion: v, Verify: true, PoolKey: "golden-" + name + v,
-			})
-			// BoringSSL-style stacks add the padding extension (0x0015)
-			// only when the hello is 256..511 bytes long, which varies with
-			// the random ECH GREASE payload length (utls's Chrome 120
-			// parrot, like Chrome 120 itself): fingerprint the hello
-			// without it so the table is stable.
-			ch := *c.TLS
-			ch.Extensions = slices.DeleteFunc(slices.Clone(ch.Extensions), func(e uint16) bool { return e == 0x0015 })
-			ja4, ja3n := ch.JA4(), fingerprint.MD5Hex(ch.JA3N())
+			// Standard JA4 and JA3N, padding extension (0x0015) included:
+			// BoringSSL-style stacks add it only when the hello is 256..511
+			// bytes long, which varies with the random ECH GREASE length
+			// (utls's Chrome 120 parrot, like Chrome 120 itself), so a
+			// profile may show two values; 16 first connections show both
+			// (each JA4 is listed once, sorted).
+			var c fingerprint.Capture
+			var ja4s, ja3ns []string
+			for i := range 16 {
+				c = fetchCapture(t, tr, &downloader.Outgoing{
+					Method: "GET", URL: mustURL(t, srv.URL("localhost", "/")), Impersonate: name,
+					HTTPVersion: v, Verify: true, PoolKey: fmt.Sprintf("golden-%s%s-%d", name, v, i),
+				})
+				ja4s, ja3ns = append(ja4s, c.JA4), append(ja3ns, c.JA3NHash)
+			}
+			slices.Sort(ja4s)
+			slices.Sort(ja3ns)
+			ja4 := strings.Join(slices.Compact(ja4s), "` or `")
+			ja3n := strings.Join(slices.Compact(ja3ns), "` or `")
 			ak := c.Akamai
 			if ak == "" {
 				ak = "(HTTP/1.1: " + fmt.Sprint(len(c.Headers)) + " headers)"

@@ -133,6 +133,11 @@ func newH2Conn(nc net.Conn, p *Profile, maxHeaderBytes uint32) (*h2Conn, error) 
 			cc.nextID = pf.stream + 2
 		}
 	}
+	if len(p.prio) == 0 && p.firefoxFrom(140) {
+		// Firefox ESR 140 (measured, TestHTTP2FrameOrder) and 153 send no
+		// PRIORITY frames yet start their first request on stream 3.
+		cc.nextID = 3
+	}
 	if _, err := cc.bw.WriteString(http2.ClientPreface); err != nil {
 		return nil, err
 	}

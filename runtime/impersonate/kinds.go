@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/referrer"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
@@ -26,6 +27,15 @@ type RequestInfo struct {
 	Initiator string
 	// BodyLen is the length of the request body.
 	BodyLen int
+	// Chain are the URLs the request was redirected from, first to last
+	// (crawl.Request's RedirectURLs): Sec-Fetch-Site and the Referer are
+	// computed over the whole chain, as browsers do.
+	Chain []string
+	// ReferrerPolicy is the initiator page's referrer policy (its
+	// Referrer-Policy header or <meta name="referrer">, carried in the
+	// request's meta referrer_policy by the Referer spider middleware);
+	// "" is the browsers' default, strict-origin-when-cross-origin.
+	ReferrerPolicy string
 }
 
 // InfoOf describes a crawl request (nil: a typed GET navigation of u).
@@ -34,6 +44,8 @@ func InfoOf(r *crawl.Request, method string, u *url.URL, bodyLen int) RequestInf
 	if r != nil {
 		info.Kind = crawl.DefaultKind(r)
 		info.Initiator = r.Parent
+		info.Chain = r.RedirectURLs
+		info.ReferrerPolicy, _ = r.Meta["referrer_policy"].(string)
 	}
 	return info
 }
@@ -183,7 +195,7 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 	var extras crawl.Headers
 	sendsFetchMetadata := base.Has("sec-fetch-mode")
 	if kind != crawl.KindNavigate && sendsFetchMetadata && info.URL != nil {
-		set("sec-fetch-site", SecFetchSite(initiator, info.URL))
+		set("sec-fetch-site", chainSite(initiator, info.Chain, info.URL))
 	}
 	switch kind {
 	case crawl.KindLink, crawl.KindForm:
@@ -232,7 +244,7 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 	}
 
 	// The request's own headers: replace in place, or add.
-	req = browserReferer(req, kind, info.Initiator, info.URL)
+	req = browserReferer(req, kind, info)
 	var added crawl.Headers
 	seen := map[string]bool{}
 	for _, rh := range req {
@@ -259,7 +271,42 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 		added = append(added, rh)
 	}
 	extras = slices.DeleteFunc(append(extras, added...), func(kv crawl.Header) bool { return kv.Value == "" })
-	return placeHeaders(h, extras, kindOrders[orderKey{f, shapeOf(f, kind), http1}])
+	if !http1 {
+		extras = crumbleCookies(extras)
+	}
+	key := orderKey{f, shapeOf(f, kind), http1}
+	o := kindOrders[key]
+	if r, ok := redirectedOrders[key]; ok && len(info.Chain) > 0 {
+		o = r
+	}
+	if r, ok := earlyRefererOrders[key]; ok && (len(info.Chain) > 0 || info.ReferrerPolicy != "") {
+		o = r
+	}
+	return placeHeaders(h, extras, o)
+}
+
+// redirectedOrders are Chromium 148's navigation orders after a redirect:
+// it adds the client hints again for the new URL, after sec-fetch-dest
+// (TestRequestKinds' link-redir-* steps, both HTTP versions).
+var redirectedOrders = map[orderKey]kindOrder{
+	{familyChromium, shapeDocument, false}: {reorder: true, names: strings.Fields(`content-length cache-control
+		upgrade-insecure-requests content-type user-agent origin accept sec-fetch-site sec-fetch-mode
+		sec-fetch-user sec-fetch-dest sec-ch-ua sec-ch-ua-mobile sec-ch-ua-platform referer accept-encoding
+		accept-language cookie priority`)},
+	{familyChromium, shapeDocument, true}: {reorder: true, names: strings.Fields(`Connection Content-Length
+		Cache-Control Upgrade-Insecure-Requests Content-Type User-Agent Origin Accept Sec-Fetch-Site
+		Sec-Fetch-Mode Sec-Fetch-User Sec-Fetch-Dest sec-ch-ua sec-ch-ua-mobile sec-ch-ua-platform Referer
+		Accept-Encoding Accept-Language Cookie`)},
+}
+
+// earlyRefererOrders are Firefox ESR 140's HTTP/1.1 navigation orders when
+// the Referer is set outside the default path, after a redirect or under
+// a policy the page declared (measured with <meta name="referrer"
+// content="unsafe-url">): Referer before Connection, not after it.
+var earlyRefererOrders = map[orderKey]kindOrder{
+	{familyFirefox, shapeDocument, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
+		Accept-Encoding Content-Type Content-Length Origin Referer Connection Cookie Upgrade-Insecure-Requests
+		Sec-Fetch-Dest Sec-Fetch-Mode Sec-Fetch-Site Sec-Fetch-User Priority`)},
 }
 
 // placeHeaders orders h (the profile's, possibly re-sorted) and puts each
@@ -363,54 +410,48 @@ func SecFetchSite(initiator, target *url.URL) string {
 	return "cross-site"
 }
 
-func sameOrigin(a, b *url.URL) bool {
-	return a != nil && b != nil && strings.EqualFold(a.Scheme, b.Scheme) &&
-		strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
-}
-
-func port(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https", "wss":
-		return "443"
-	case "http", "ws":
-		return "80"
-	}
-	return ""
-}
+func sameOrigin(a, b *url.URL) bool { return referrer.SameOrigin(a, b) }
 
 // serializeOrigin is the Origin header value of a page of u.
-func serializeOrigin(u *url.URL) string {
-	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return ""
+func serializeOrigin(u *url.URL) string { return referrer.Origin(u) }
+
+// chainSite is Sec-Fetch-Site over a redirect chain: the most
+// cross-site value of the initiator against every URL of the chain and
+// the target (Chromium and Firefox: a navigation that passed through
+// another site is cross-site even when it ends on the initiator's own
+// origin; measured by TestRequestKinds' link-redir-* steps).
+func chainSite(initiator *url.URL, chain []string, target *url.URL) string {
+	rank := map[string]int{"none": 0, "same-origin": 1, "same-site": 2, "cross-site": 3}
+	site := SecFetchSite(initiator, target)
+	for _, c := range chain {
+		u, err := url.Parse(c)
+		if err != nil {
+			continue
+		}
+		if s := SecFetchSite(initiator, u); rank[s] > rank[site] {
+			site = s
+		}
 	}
-	host := u.Hostname()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if p := u.Port(); p != "" && p != port(&url.URL{Scheme: u.Scheme}) {
-		host += ":" + p
-	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(host)
+	return site
 }
 
-// browserReferer applies the browsers' default referrer policy,
-// strict-origin-when-cross-origin, to a Referer that is the parent page's
-// own URL (what the Referer middleware sets, under Scrapy's
-// no-referrer-when-downgrade): the full URL to the same origin, only the
-// origin to another, none from https to http, and none for a typed
+// browserReferer applies the initiator page's referrer policy (by default
+// the browsers' strict-origin-when-cross-origin: the full URL to the same
+// origin, only the origin to another, none from https to http) to a
+// Referer that is the page's own URL (what the Referer middleware sets,
+// under Scrapy's no-referrer-when-downgrade), hop by hop over a redirect
+// chain as browsers do (a referrer trimmed to the origin on a cross-origin
+// hop stays trimmed when the chain comes back), and drops it for a typed
 // navigation. A Referer the spider set to anything else is left as it is.
-func browserReferer(req crawl.Headers, kind, initiator string, target *url.URL) crawl.Headers {
-	if initiator == "" || target == nil {
+func browserReferer(req crawl.Headers, kind string, info RequestInfo) crawl.Headers {
+	if info.Initiator == "" || info.URL == nil {
 		return req
 	}
 	ref := req.Get("referer")
 	if ref == "" {
 		return req
 	}
-	page, err := url.Parse(initiator)
+	page, err := url.Parse(info.Initiator)
 	if err != nil {
 		return req
 	}
@@ -419,13 +460,24 @@ func browserReferer(req crawl.Headers, kind, initiator string, target *url.URL) 
 		return req
 	}
 	value := ref
-	switch {
-	case kind == crawl.KindNavigate:
+	if kind == crawl.KindNavigate {
 		value = "" // typed in the address bar: no referrer
-	case strings.EqualFold(page.Scheme, "https") && !strings.EqualFold(target.Scheme, "https"):
-		value = ""
-	case !sameOrigin(page, target):
-		value = serializeOrigin(page) + "/"
+	}
+	hops := make([]*url.URL, 0, len(info.Chain)+1)
+	for _, c := range info.Chain {
+		if u, err := url.Parse(c); err == nil {
+			hops = append(hops, u)
+		}
+	}
+	for _, hop := range append(hops, info.URL) {
+		if value == "" {
+			break
+		}
+		cur, err := url.Parse(value)
+		if err != nil {
+			break
+		}
+		value = referrer.For(info.ReferrerPolicy, cur, hop)
 	}
 	out := req.Clone()
 	out = slices.DeleteFunc(out, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, "referer") && value == "" })
@@ -433,4 +485,22 @@ func browserReferer(req crawl.Headers, kind, initiator string, target *url.URL) 
 		out.Set("Referer", value)
 	}
 	return out
+}
+
+// crumbleCookies splits a Cookie header into one cookie field per cookie,
+// as Chromium 148 and Firefox ESR 140 send them over HTTP/2 (RFC 9113
+// 8.2.3 allows it, and it lets HPACK index each cookie on its own);
+// HTTP/1.1 keeps one Cookie line.
+func crumbleCookies(h crawl.Headers) crawl.Headers {
+	i := slices.IndexFunc(h, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, "cookie") })
+	if i < 0 || !strings.Contains(h[i].Value, ";") {
+		return h
+	}
+	var crumbs crawl.Headers
+	for _, c := range strings.Split(h[i].Value, ";") {
+		if c = strings.TrimSpace(c); c != "" {
+			crumbs = append(crumbs, crawl.Header{Name: h[i].Name, Value: c})
+		}
+	}
+	return slices.Insert(slices.Delete(slices.Clone(h), i, i+1), i, crumbs...)
 }

@@ -51,9 +51,15 @@ type Profile struct {
 	// Version is the browser's major version as the User-Agent shows it.
 	Version string `yaml:"version"`
 	// Source says where the data comes from (captured here, utls, derived).
-	Source string    `yaml:"source,omitempty"`
-	TLS    TLSSpec   `yaml:"tls"`
-	HTTP2  HTTP2Spec `yaml:"http2"`
+	Source string `yaml:"source,omitempty"`
+	// Derived, when set, says that the profile was not captured from the
+	// real browser and what it was made from instead. Derived profiles
+	// are listed as such (`spiderrun fingerprint list`) and never picked
+	// by "random"; captured ones keep their evidence in
+	// testdata/evidence (TestProfileEvidence).
+	Derived string    `yaml:"derived,omitempty"`
+	TLS     TLSSpec   `yaml:"tls"`
+	HTTP2   HTTP2Spec `yaml:"http2"`
 	// Headers are the browser's default headers for a top-level navigation
 	// over HTTP/2, in wire order, one "name: value" per entry.
 	Headers []string `yaml:"headers"`
@@ -194,6 +200,19 @@ func Profiles() []string {
 	return slices.Compact(names)
 }
 
+// Aliases returns the short names (chrome, edge, firefox, safari) and the
+// shipped profile each stands for (a copy).
+func Aliases() map[string]string {
+	out := map[string]string{}
+	for k, v := range aliases() {
+		out[k] = v
+	}
+	return out
+}
+
+// RandomChoices lists the profiles "random" picks from, sorted.
+func RandomChoices() []string { return randomProfiles() }
+
 // browserProfiles lists every shipped versioned browser profile (no
 // aliases, not the plain Go client).
 func browserProfiles() []string {
@@ -210,11 +229,14 @@ func browserProfiles() []string {
 
 // randomProfiles are the profiles "random" chooses from: the newest of each
 // browser (the alias targets), because an old browser version is itself a
-// rare, suspicious fingerprint.
+// rare, suspicious fingerprint, and only captured ones: a derived profile
+// may differ from its browser where nobody has looked.
 func randomProfiles() []string {
 	var out []string
 	for _, p := range aliases() {
-		out = append(out, p)
+		if prof, err := LoadProfile(p); err == nil && prof.Derived == "" {
+			out = append(out, p)
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

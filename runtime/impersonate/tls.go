@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
+	"strconv"
 	"time"
 
 	utls "github.com/refraction-networking/utls"
@@ -59,6 +61,11 @@ func (p *Profile) helloSpec(forceH1 bool) (*utls.ClientHelloSpec, error) {
 			return nil, fmt.Errorf("utls fingerprinter: %w", err)
 		}
 		spec = *s
+		spec.Extensions = firstConnection(spec.Extensions)
+		if p.boringSSL() {
+			boringECHGrease(spec.Extensions)
+			sigAlgGrease(spec.Extensions)
+		}
 		if p.TLS.ShuffleExtensions {
 			spec.Extensions = utls.ShuffleChromeTLSExtensions(spec.Extensions)
 		}
@@ -162,6 +169,9 @@ func handshake(ctx context.Context, conn net.Conn, p *Profile, tp tlsParams) (*u
 		}
 		if tp.sessions != nil {
 			withPSK(spec)
+			if ticket := cachedTicket(tp); ticket != nil && p.Browser == "firefox" {
+				nssResumed(spec, len(ticket))
+			}
 		}
 		uc = utls.UClient(conn, cfg, utls.HelloCustom)
 		if err := uc.ApplyPreset(spec); err != nil {
@@ -194,4 +204,127 @@ func withPSK(spec *utls.ClientHelloSpec) {
 		}
 	}
 	spec.Extensions = append(spec.Extensions, &utls.UtlsPreSharedKeyExtension{})
+}
+
+// firstConnection drops what a captured ClientHello carries only because
+// the browser was resuming a session: pre_shared_key holds the browser's
+// ticket and a binder made with the browser's resumption secret, and
+// early_data announces 0-RTT data we never send. Replayed to the server
+// that issued the ticket, the stale binder makes it refuse the handshake
+// with decrypt_error (issue 16's open bug: a browser's "first" navigation
+// is sometimes a resumed connection). Our own resumption appends a fresh
+// pre_shared_key (withPSK) when it holds a ticket of its own.
+func firstConnection(exts []utls.TLSExtension) []utls.TLSExtension {
+	out := exts[:0:0]
+	for _, e := range exts {
+		if _, ok := e.(utls.PreSharedKeyExtension); ok {
+			continue
+		}
+		if g, ok := e.(*utls.GenericExtension); ok && g.Id == extEarlyData {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// extEarlyData is the early_data extension (RFC 8446 4.2.10).
+const extEarlyData = 0x002a
+
+// boringECHPayloadLens are the ECH GREASE payload lengths BoringSSL draws
+// from per connection (before the 16-byte AEAD tag): 32 × 4..7. The
+// extension is then 186, 218, 250 or 282 bytes long, the four lengths
+// measured from Chromium 148 over 40 connections (TestRandomFields). The
+// Fingerprinter freezes the captured one; Chromium never repeats it on
+// purpose.
+var boringECHPayloadLens = []uint16{128, 160, 192, 224}
+
+// boringECHGrease makes a BoringSSL hello's ECH GREASE draw its length per
+// connection as BoringSSL does.
+func boringECHGrease(exts []utls.TLSExtension) {
+	for _, e := range exts {
+		if g, ok := e.(*utls.GREASEEncryptedClientHelloExtension); ok {
+			g.CandidatePayloadLens = boringECHPayloadLens
+		}
+	}
+}
+
+// boringSSL reports a Chromium-based profile (chrome, edge): its TLS
+// stack is BoringSSL, whose per-connection randomness the hello follows.
+func (p *Profile) boringSSL() bool { return p.Browser == "chrome" || p.Browser == "edge" }
+
+// sigAlgGrease draws the GREASE entry of signature_algorithms afresh, as
+// Chromium 156 does (issue 16, measured there; Chromium 148 sends none).
+// utls regenerates the GREASE of ciphers, groups, key shares, versions
+// and extensions from its per-connection seed, but copies signature
+// algorithms as captured: without this, a profile captured from a
+// Chromium that GREASEs them sends the same value on every connection.
+func sigAlgGrease(exts []utls.TLSExtension) {
+	for _, e := range exts {
+		if s, ok := e.(*utls.SignatureAlgorithmsExtension); ok {
+			for i, a := range s.SupportedSignatureAlgorithms {
+				if isGREASE(uint16(a)) {
+					s.SupportedSignatureAlgorithms[i] = utls.SignatureScheme(randomGREASE())
+				}
+			}
+		}
+	}
+}
+
+// randomGREASE is one of the 16 GREASE values (0x0a0a ... 0xfafa).
+func randomGREASE() uint16 {
+	b := uint16(mrand.IntN(16))<<4 | 0x0a
+	return b<<8 | b
+}
+
+// cachedTicket is the session ticket utls will offer on this connection
+// (nil: a full handshake). utls looks sessions up by server name.
+func cachedTicket(tp tlsParams) []byte {
+	key := tp.serverName
+	if key == "" {
+		return nil
+	}
+	cs, ok := tp.sessions.Get(key)
+	if !ok || cs == nil {
+		return nil
+	}
+	ticket, _, err := cs.ResumptionState()
+	if err != nil {
+		return nil
+	}
+	return ticket
+}
+
+// nssResumed turns a Firefox first-connection hello into Firefox's
+// resumed one (measured from Firefox ESR 140, TestFirefox): NSS leaves out
+// the session_ticket extension when it offers a TLS 1.3 ticket, and its
+// ECH GREASE payload, sized like the inner ClientHello it would encrypt,
+// grows by the pre_shared_key extension rounded up to 32 bytes (a 105-byte
+// ticket: a 152-byte extension, an ECH extension 281 -> 441 bytes long).
+func nssResumed(spec *utls.ClientHelloSpec, ticketLen int) {
+	// pre_shared_key: type, length, identities (length, identity length,
+	// ticket, obfuscated age), binders (length, one SHA-256 binder).
+	psk := 4 + 2 + 2 + ticketLen + 4 + 2 + 1 + 32
+	grow := uint16((psk + 31) / 32 * 32)
+	exts := spec.Extensions[:0]
+	for _, e := range spec.Extensions {
+		switch e := e.(type) {
+		case *utls.SessionTicketExtension:
+			continue
+		case *utls.GREASEEncryptedClientHelloExtension:
+			lens := make([]uint16, len(e.CandidatePayloadLens))
+			for i, l := range e.CandidatePayloadLens {
+				lens[i] = l + grow
+			}
+			e.CandidatePayloadLens = lens
+		}
+		exts = append(exts, e)
+	}
+	spec.Extensions = exts
+}
+
+// firefoxFrom reports a Firefox profile of major version min or later.
+func (p *Profile) firefoxFrom(min int) bool {
+	v, err := strconv.Atoi(p.Version)
+	return p.Browser == "firefox" && err == nil && v >= min
 }

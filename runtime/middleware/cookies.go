@@ -91,6 +91,16 @@ type Cookies struct {
 	// (that is what the setting asks for); URL credentials are redacted.
 	Debug  bool
 	Logger *slog.Logger
+	// SameSite applies the SameSite attribute of the cookies as a browser
+	// does (sameSiteAllows); it is on for impersonated requests (IMPERSONATE
+	// or the request's impersonate) and off otherwise, as in Scrapy, which
+	// ignores the attribute.
+	SameSite bool
+	// Impersonate is the spider's profile (IMPERSONATE), for the rules
+	// that differ between browsers; a request's own impersonate wins.
+	Impersonate string
+
+	sameSite sameSiteAttrs
 }
 
 // NewCookies returns an enabled middleware with fresh jars.
@@ -154,7 +164,16 @@ func (m *Cookies) ProcessRequest(ctx context.Context, r *crawl.Request) (Result,
 	}
 	var parts []string
 	size := len(manual)
+	browser := m.SameSite || r.Impersonate != ""
+	profile := r.Impersonate
+	if profile == "" {
+		profile = m.Impersonate
+	}
+	chainStrict := browser && firefoxProfile(profile)
 	for _, c := range jar.Cookies(u) {
+		if browser && !sameSiteAllows(m.sameSite.mode(jarKey(r), u.Hostname(), c.Name), r, u, chainStrict) {
+			continue
+		}
 		// Keep the Cookie header under 8 KiB (servers answer 431 above
 		// their limit); the jar lists longer paths and older cookies first.
 		if size += len(c.Name) + len(c.Value) + 3; size > maxCookieHeader {
@@ -202,6 +221,7 @@ func (m *Cookies) ProcessResponse(ctx context.Context, r *crawl.Request, resp *c
 	cookies := (&http.Response{Header: http.Header{"Set-Cookie": lines}}).Cookies()
 	if len(cookies) > 0 {
 		m.Jars.Jar(jarKey(r)).SetCookies(u, cookies)
+		m.sameSite.record(jarKey(r), u, cookies)
 	}
 	return Result{}, nil
 }

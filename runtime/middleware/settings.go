@@ -81,6 +81,8 @@ func CookiesFromSettings(v *settings.Values, log *slog.Logger) *Cookies {
 	m.Logger = log // used only when COOKIES_DEBUG turns Debug on
 	m.Enabled = v.CookiesEnabled
 	m.Debug = v.CookiesDebug
+	m.SameSite = v.Impersonate != ""
+	m.Impersonate = v.Impersonate
 	for _, kv := range v.DefaultCookies {
 		m.Defaults = append(m.Defaults, crawl.Cookie{Name: kv.Key, Value: kv.Text()})
 	}

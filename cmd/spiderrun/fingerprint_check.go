@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
+)
+
+// newFingerprintCheckCmd sends PROFILE's first navigation to a loopback
+// fingerprinting server and diffs what arrives against the profile's own
+// data (its captured ClientHello, HTTP/2 preface and header lists), field
+// by field.
+func newFingerprintCheckCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "check PROFILE",
+		Short: "Send a profile's navigation to a local fingerprinting server and diff it against the profile, field by field",
+		Long: `check starts a fingerprinting server on loopback, sends it the first
+navigation of PROFILE (a shipped name or a profile file) over HTTP/2 and,
+when the profile has HTTP/1.1 headers, over HTTP/1.1, each on a first
+connection, and compares what the server saw with what the profile says:
+JA4 and JA3N of the captured ClientHello (HTTP/2; a profile made from a
+utls parrot has no capture to compare with), the Akamai HTTP/2 string,
+the HEADERS priority, and every header in order with its value. It prints
+one line per field and exits 1 when any differs.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := impersonate.LoadProfile(args[0])
+			if err != nil {
+				return usageErr(err)
+			}
+			srv, err := fingerprint.Start(fingerprint.Config{})
+			if err != nil {
+				return failErr(err)
+			}
+			defer srv.Close()
+			w := cmd.OutOrStdout()
+			diffs := 0
+			line := func(version, field, ours, want string) {
+				if ours == want {
+					fmt.Fprintf(w, "HTTP/%-3s %-16s ok    %s\n", version, field, ours)
+					return
+				}
+				diffs++
+				fmt.Fprintf(w, "HTTP/%-3s %-16s DIFF  sent %s\n%27s profile %s\n", version, field, ours, "", want)
+			}
+			versions := []string{"2"}
+			if len(p.HeadersHTTP1) > 0 {
+				versions = append(versions, "1.1")
+			}
+			for _, v := range versions {
+				c, err := checkSend(cmd.Context(), srv, args[0], v)
+				if err != nil {
+					return failErr(err)
+				}
+				want := p.DefaultHeaders()
+				if v == "1.1" {
+					want = p.HTTP1Headers()
+				}
+				got := slices.DeleteFunc(c.Headers.Clone(), func(h crawl.Header) bool { return h.Name == "Host" })
+				if v == "2" {
+					if p.TLS.ClientHello != "" {
+						raw, err := hex.DecodeString(strings.Join(strings.Fields(p.TLS.ClientHello), ""))
+						if err != nil {
+							return failErr(fmt.Errorf("%s: client_hello: %w", args[0], err))
+						}
+						ch, err := fingerprint.ParseClientHello(raw)
+						if err != nil {
+							return failErr(fmt.Errorf("%s: client_hello: %w", args[0], err))
+						}
+						line(v, "JA4", c.JA4, ch.JA4())
+						line(v, "JA3N", c.JA3NHash, fingerprint.MD5Hex(ch.JA3N()))
+					} else {
+						fmt.Fprintf(w, "HTTP/%-3s %-16s -     %s (utls %s: no captured ClientHello to compare with)\n", v, "JA4", c.JA4, p.TLS.UTLS)
+					}
+					line(v, "Akamai", c.Akamai, p.Akamai())
+					line(v, "HEADERS priority", priority(c.H2.HeadersPriority), profilePriority(p.HTTP2.HeadersPriority))
+				}
+				line(v, "header names", strings.Join(headerNames(got), ", "), strings.Join(headerNames(want), ", "))
+				for _, h := range want {
+					if g := got.Get(h.Name); g != h.Value && got.Has(h.Name) {
+						line(v, h.Name, g, h.Value)
+					}
+				}
+			}
+			if diffs > 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%s: %d field(s) differ from the profile", args[0], diffs)}
+			}
+			fmt.Fprintf(w, "%s: every field as the profile says\n", p.Name)
+			return nil
+		},
+	}
+	return cmd
+}
+
+// checkSend sends profile's navigation over version on a first connection
+// and returns what the server saw.
+func checkSend(ctx context.Context, srv *fingerprint.Server, profile, version string) (fingerprint.Capture, error) {
+	tr, err := impersonate.NewTransport(impersonate.Options{RootCAs: srv.CertPool(), HandshakeTimeout: 10 * time.Second})
+	if err != nil {
+		return fingerprint.Capture{}, err
+	}
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	u, _ := url.Parse(srv.URL("localhost", "/"))
+	resp, err := tr.RoundTrip(ctx, &downloader.Outgoing{Method: "GET", URL: u, Impersonate: profile, HTTPVersion: version, Verify: true})
+	if err != nil {
+		return fingerprint.Capture{}, fmt.Errorf("HTTP/%s: %w", version, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	c, err := srv.Next(ctx)
+	if err != nil {
+		return c, errors.New("the server saw no request")
+	}
+	return c, nil
+}
+
+func headerNames(h crawl.Headers) []string {
+	out := make([]string, len(h))
+	for i, kv := range h {
+		out[i] = kv.Name
+	}
+	return out
+}
+
+func priority(p *fingerprint.Priority) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprintf("exclusive=%v depends_on=%d weight=%d", p.Exclusive, p.DependsOn, p.Weight)
+}
+
+func profilePriority(p *impersonate.HeadersPriority) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprintf("exclusive=%v depends_on=%d weight=%d", p.Exclusive, p.DependsOn, p.Weight)
+}
