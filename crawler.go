@@ -258,6 +258,9 @@ func New(opts Options) (c *Crawler, err error) {
 		spidermw.NewOffsite(spec.AllowedDomains, st, logger),
 		spidermw.DepthFromSettings(&v, st, logger),
 	}
+	if h := spidermw.NewHygiene(v.URLLengthLimit, v.URLPathRepeatLimit, v.HostRequestLimit, st, logger); h != nil {
+		engineMWs = append(engineMWs, h)
+	}
 	engineMWs = append(engineMWs, b.Middlewares...)
 
 	var exporters []engine.Exporter

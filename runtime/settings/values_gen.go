@@ -169,6 +169,10 @@ type Values struct {
 	// GOMEMLIMIT): near it the garbage collector runs more often (up to half the
 	// CPU) to stay under it.
 	GcMemoryLimit int64 `setting:"GC_MEMORY_LIMIT"`
+	// HostRequestLimit is HOST_REQUEST_LIMIT: Drop requests a callback yields to
+	// a host that already got this many (hostlimit/request_ignored_count; the
+	// first capped host logged at INFO): a per-host page cap for broad crawls.
+	HostRequestLimit int `setting:"HOST_REQUEST_LIMIT"`
 	// HTTPCacheDir is HTTPCACHE_DIR: Directory of the HTTP cache, relative to the
 	// spec's directory.
 	HTTPCacheDir string `setting:"HTTPCACHE_DIR"`
@@ -371,8 +375,16 @@ type Values struct {
 	StatsDump bool `setting:"STATS_DUMP"`
 	// TLSVerify is TLS_VERIFY: Verify server certificates.
 	TLSVerify bool `setting:"TLS_VERIFY"`
-	// URLLengthLimit is URLLENGTH_LIMIT: Requests with longer URLs are dropped.
+	// URLLengthLimit is URLLENGTH_LIMIT: Requests a callback yields with longer
+	// URLs are dropped (logged at INFO, urllength/request_ignored_count), as
+	// Scrapy's UrlLengthMiddleware; redirect targets longer than this are
+	// refused.
 	URLLengthLimit int `setting:"URLLENGTH_LIMIT"`
+	// URLPathRepeatLimit is URL_PATH_REPEAT_LIMIT: Drop requests a callback
+	// yields whose path repeats one run of up to 8 segments more than this many
+	// times in a row (/a/b/a/b/a/b/: 3): the traps of relative links and
+	// calendars in broad crawls (traps/path_repeats_ignored_count).
+	URLPathRepeatLimit int `setting:"URL_PATH_REPEAT_LIMIT"`
 	// UserAgent is USER_AGENT: User-Agent header of requests that do not set one.
 	UserAgent string `setting:"USER_AGENT"`
 	// WSEndTag is WS_END_TAG: A WebSocket message equal to this ends the
@@ -430,6 +442,7 @@ func Defaults() Values {
 		FeedExportIndent:              0,
 		GcHeapTarget:                  40 << 20,
 		GcMemoryLimit:                 0,
+		HostRequestLimit:              0,
 		HTTPCacheDir:                  "httpcache",
 		HTTPCacheEnabled:              false,
 		HTTPCacheExpirationSecs:       0,
@@ -487,6 +500,7 @@ func Defaults() Values {
 		StatsDump:                     true,
 		TLSVerify:                     true,
 		URLLengthLimit:                2083,
+		URLPathRepeatLimit:            0,
 		UserAgent:                     "spiderrun/1 (+https://github.com/spiderrun/spiderrun)",
 		WSEndTag:                      "websocket end",
 		WSIdleTimeout:                 1 * time.Minute,

@@ -10,7 +10,9 @@ OUTDIR/expected.json (see ../README.md):
            exceptions (actions, final meta, stats);
 - redirect: RedirectMiddleware then MetaRefreshMiddleware (their
            process_response order) over scripted responses;
-- status_messages: the retry reason of each HTTP status.
+- status_messages: the retry reason of each HTTP status;
+- urllength: UrlLengthMiddleware.process_spider_output on a callback's
+           requests and items (what passes, the log lines, the stat).
 """
 import json
 import logging
@@ -28,6 +30,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.settings import Settings
+from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
@@ -231,6 +234,43 @@ def run_redirect(case):
     return {"actions": actions}
 
 
+# ---- urllength -------------------------------------------------------------
+
+
+class _Capture(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append([record.levelname, record.getMessage()])
+
+
+def run_urllength(case):
+    crawler = get_crawler(Spider, {"URLLENGTH_LIMIT": case["limit"]})
+    spider = crawler._create_spider("ref")
+    mw = UrlLengthMiddleware.from_settings(crawler.settings)
+    result = []
+    for u in case["urls"]:
+        result.append(Request(u) if u else {"item": True})
+    log = logging.getLogger("scrapy.spidermiddlewares.urllength")
+    cap = _Capture()
+    log.addHandler(cap)
+    logging.disable(logging.NOTSET)
+    log.setLevel(logging.DEBUG)
+    try:
+        out = list(mw.process_spider_output(None, result, spider))
+    finally:
+        logging.disable(logging.CRITICAL)
+        log.removeHandler(cap)
+    return {
+        "requests": [r.url for r in result if isinstance(r, Request)],
+        "kept": [r.url if isinstance(r, Request) else "item" for r in out],
+        "log": cap.lines,
+        "ignored": crawler.stats.get_value("urllength/request_ignored_count", 0),
+    }
+
+
 def main():
     outdir = sys.argv[1]
     with open("cases.json") as f:
@@ -241,6 +281,7 @@ def main():
         "retry": {c["name"]: run_retry(c) for c in cases["retry"]},
         "redirect": {c["name"]: run_redirect(c) for c in cases["redirect"]},
         "status_messages": {str(c): response_status_message(c) for c in cases["status_messages"]},
+        "urllength": {c["name"]: run_urllength(c) for c in cases["urllength"]},
     }
     with open(os.path.join(outdir, "expected.json"), "w") as f:
         json.dump(out, f, indent=1, sort_keys=True, ensure_ascii=False)
