@@ -379,6 +379,14 @@ func (c *checker) outputs() {
 			c.setting("HTTPCACHE_DIR", "%s", msg)
 		}
 	}
+	if v.HostReportFile != "" {
+		path := c.spec.Path(v.HostReportFile)
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			c.setting("HOST_REPORT_FILE", "%s is a directory", c.shown(path))
+		} else if msg := c.dirProblem(filepath.Dir(path)); msg != "" {
+			c.setting("HOST_REPORT_FILE", "%s", msg)
+		}
+	}
 	if plan, perr := planScheduler(c.spec, &v); perr == nil && plan.jobdir != "" {
 		if msg := c.dirProblem(plan.jobdir); msg != "" {
 			c.setting("JOBDIR", "%s", msg)

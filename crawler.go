@@ -81,6 +81,10 @@ type Crawler struct {
 	feeds     *feed.Set
 	closers   []func()
 	statsDump bool // STATS_DUMP
+	// health is the per-domain scoreboard; hostReport is
+	// HOST_REPORT_FILE, resolved ("" = none).
+	health     *health.Board
+	hostReport string
 }
 
 // New builds a Crawler: it compiles the script, loads the use_execjs
@@ -237,7 +241,13 @@ func New(opts Options) (c *Crawler, err error) {
 	wo.Logger = logger
 	wsm := websocket.NewManager(wo)
 	c.closers = append(c.closers, wsm.Close)
-	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm, metrics: met}, jars, sessions, logger, st)
+	c.health = health.New(logger)
+	c.health.Alive = sessions.ActiveCount
+	c.health.OnDegrade = func(string) { st.Inc("health/domains_degraded", 1) }
+	if v.HostReportFile != "" {
+		c.hostReport = spec.Path(v.HostReportFile)
+	}
+	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm, metrics: met}, jars, sessions, c.health, logger, st)
 	if err != nil {
 		return nil, err
 	}
@@ -334,6 +344,11 @@ func (c *Crawler) Engine() *engine.Engine { return c.engine }
 func (c *Crawler) Run(ctx context.Context) (engine.Result, error) {
 	defer c.release()
 	res, err := c.engine.Run(ctx)
+	if err == nil && c.hostReport != "" {
+		if werr := c.health.WriteReport(c.hostReport); werr != nil {
+			err = fmt.Errorf("HOST_REPORT_FILE %s: %w", c.hostReport, werr)
+		}
+	}
 	if err == nil && c.statsDump {
 		c.Logger.Info(strings.TrimRight(stats.Format(res.Stats), "\n"))
 	}
@@ -437,7 +452,7 @@ func newDownloader(v *settings.Values, opts Options, imp func() (*impersonate.Tr
 // newChain builds the downloader middleware chain: the built-ins
 // configured from the settings, with the spec's JS middlewares where
 // Scrapy puts user middlewares. profile is IMPERSONATE, resolved.
-func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
+func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, board *health.Board, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
 	b := middleware.BuiltinsFromSettings(v, st, logger)
 	b.Cookies.Jars = jars
 	b.DefaultHeaders.Impersonate = profile
@@ -452,9 +467,7 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 	b.Blocks.Identities = sessions
 	b.Blocks.Throttle = h.http
 	sessions.RetireScore = v.BlockRetireScore
-	b.Blocks.Health = health.New(logger)
-	b.Blocks.Health.Alive = sessions.ActiveCount
-	b.Blocks.Health.OnDegrade = func(string) { st.Inc("health/domains_degraded", 1) }
+	b.Blocks.Health = board
 	if r := middleware.RobotsFromSettings(v, h.http.Download); r != nil {
 		r.Scheme = spec.RobotScheme
 		r.Delays = h.http

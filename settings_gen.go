@@ -59,6 +59,7 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		FeedExportIndent:              set.Int("FEED_EXPORT_INDENT"),
 		GcHeapTarget:                  set.Bytes("GC_HEAP_TARGET"),
 		GcMemoryLimit:                 set.Bytes("GC_MEMORY_LIMIT"),
+		HostReportFile:                set.String("HOST_REPORT_FILE"),
 		HostRequestLimit:              set.Int("HOST_REQUEST_LIMIT"),
 		HTTPCacheDir:                  set.String("HTTPCACHE_DIR"),
 		HTTPCacheEnabled:              set.Bool("HTTPCACHE_ENABLED"),

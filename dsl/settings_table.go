@@ -54,6 +54,8 @@ var table = []SettingDef{
 		Doc: "Time allowed for resolving a host name."},
 	{Name: "URLLENGTH_LIMIT", Kind: KindInt, Default: 2083, Min: minOf(0),
 		Doc: "Requests a callback yields with longer URLs are dropped (logged at INFO, urllength/request_ignored_count), as Scrapy's UrlLengthMiddleware; redirect targets longer than this are refused. 0 = no limit."},
+	{Name: "HOST_REPORT_FILE", Kind: KindString, Default: "",
+		Doc: "When the crawl ends, write one JSON line per host (the busiest first, at most 4 096): requests, ok, blocked, failed, bytes, avg_latency_ms, degraded (specs/crawling.md). Relative to the spec. A write error fails the run. \"\" = off. Not in Scrapy."},
 	{Name: "URL_PATH_REPEAT_LIMIT", Kind: KindInt, Default: 0, Min: minOf(0),
 		Doc: "Drop requests a callback yields whose path repeats one run of up to 8 segments more than this many times in a row (/a/b/a/b/a/b/: 3): the traps of relative links and calendars in broad crawls (traps/path_repeats_ignored_count). 2 is what Heritrix uses. 0 = off. Not in Scrapy."},
 	{Name: "HOST_REQUEST_LIMIT", Kind: KindInt, Default: 0, Min: minOf(0),

@@ -6,7 +6,11 @@
 package health
 
 import (
+	"bufio"
+	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -62,6 +66,7 @@ type Row struct {
 	OK        int64         `json:"ok"`
 	Blocked   int64         `json:"blocked"`
 	Failed    int64         `json:"failed"`
+	Bytes     int64         `json:"bytes"` // response bodies, as received after decoding
 	Latency   time.Duration `json:"-"`
 	LatencyMS float64       `json:"avg_latency_ms"` // mean over the OK and blocked responses
 	Degraded  bool          `json:"degraded"`
@@ -72,8 +77,9 @@ func New(log *slog.Logger) *Board {
 	return &Board{Window: DefaultWindow, Bad: DefaultBad, Good: DefaultGood, Logger: log, domains: map[string]*domain{}}
 }
 
-// Record adds one attempt on dom. latency is 0 for a failure.
-func (b *Board) Record(dom string, o Outcome, latency time.Duration) {
+// Record adds one attempt on dom: its outcome, latency (0 for a failure)
+// and body bytes.
+func (b *Board) Record(dom string, o Outcome, latency time.Duration, bytes int) {
 	b.mu.Lock()
 	d := b.domains[dom]
 	if d == nil {
@@ -93,6 +99,7 @@ func (b *Board) Record(dom string, o Outcome, latency time.Duration) {
 		d.Failed++
 	}
 	d.Latency += latency
+	d.Bytes += int64(bytes)
 	if len(d.recent) < b.Window {
 		d.recent = append(d.recent, o)
 	} else {
@@ -185,4 +192,41 @@ func (b *Board) Rows(n int) []Row {
 		out = out[:n]
 	}
 	return out
+}
+
+// WriteReport writes the rows (Rows(0): the busiest domain first) to path
+// as JSON lines, through a temporary file synced and renamed into place,
+// so a reader never sees half a report; missing directories are made.
+// Every write error is returned.
+func (b *Board) WriteReport(path string) (err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriter(tmp)
+	enc := json.NewEncoder(bw)
+	for _, r := range b.Rows(0) {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

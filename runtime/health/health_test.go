@@ -19,28 +19,28 @@ func TestDegradeAndRecover(t *testing.T) {
 	var degraded []string
 	b.OnDegrade = func(d string) { degraded = append(degraded, d) }
 	for range 20 {
-		b.Record("ok.test", OK, 10*time.Millisecond)
+		b.Record("ok.test", OK, 10*time.Millisecond, 0)
 	}
 	for i := range 9 {
-		b.Record("shop.test", OK, time.Millisecond)
-		b.Record("shop.test", Blocked, time.Millisecond)
+		b.Record("shop.test", OK, time.Millisecond, 0)
+		b.Record("shop.test", Blocked, time.Millisecond, 0)
 		if i < 8 && len(degraded) > 0 {
 			t.Fatalf("degraded after %d of %d bad", i+1, 2*(i+1))
 		}
 	}
-	b.Record("shop.test", OK, 0)
-	b.Record("shop.test", Failed, 0) // 10 of the latest 20 are bad
+	b.Record("shop.test", OK, 0, 0)
+	b.Record("shop.test", Failed, 0, 0) // 10 of the latest 20 are bad
 	if fmt.Sprint(degraded) != "[shop.test]" {
 		t.Fatalf("degraded: %v", degraded)
 	}
 	for range 10 {
-		b.Record("shop.test", Blocked, 0) // stays degraded: no second report
+		b.Record("shop.test", Blocked, 0, 0) // stays degraded: no second report
 	}
 	if len(degraded) != 1 {
 		t.Fatalf("reported again: %v", degraded)
 	}
 	for range 16 {
-		b.Record("shop.test", OK, 0)
+		b.Record("shop.test", OK, 0, 0)
 	}
 	out := logs.String()
 	if strings.Count(out, "domain degraded") != 1 || !strings.Contains(out, "domain=shop.test") || !strings.Contains(out, "identities_alive=3") {
@@ -65,10 +65,10 @@ func TestDegradeAndRecover(t *testing.T) {
 // dropping the least used.
 func TestBounded(t *testing.T) {
 	b := New(nil)
-	b.Record("busy.test", OK, 0)
-	b.Record("busy.test", OK, 0)
+	b.Record("busy.test", OK, 0, 0)
+	b.Record("busy.test", OK, 0, 0)
 	for i := range maxDomains + 100 {
-		b.Record(fmt.Sprintf("d%d.test", i), OK, 0)
+		b.Record(fmt.Sprintf("d%d.test", i), OK, 0, 0)
 	}
 	rows := b.Rows(0)
 	if len(rows) != maxDomains || rows[0].Domain != "busy.test" {

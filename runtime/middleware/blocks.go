@@ -89,7 +89,7 @@ func (m *Blocks) ProcessResponse(_ context.Context, r *crawl.Request, resp *craw
 		if detector != "" {
 			o = health.Blocked
 		}
-		m.Health.Record(domain, o, resp.Timings.Latency())
+		m.Health.Record(domain, o, resp.Timings.Latency(), len(resp.Body))
 	}
 	if detector == "" {
 		if m.Identities != nil {
@@ -159,7 +159,7 @@ func hostOf(raw string) string {
 // counts against its domain's health; the error goes on unchanged.
 func (m *Blocks) ProcessException(_ context.Context, r *crawl.Request, _ error) (Result, error) {
 	if m.Health != nil {
-		m.Health.Record(hostOf(r.URL), health.Failed, 0)
+		m.Health.Record(hostOf(r.URL), health.Failed, 0, 0)
 	}
 	return Result{}, nil
 }

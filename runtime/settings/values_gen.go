@@ -169,6 +169,10 @@ type Values struct {
 	// GOMEMLIMIT): near it the garbage collector runs more often (up to half the
 	// CPU) to stay under it.
 	GcMemoryLimit int64 `setting:"GC_MEMORY_LIMIT"`
+	// HostReportFile is HOST_REPORT_FILE: When the crawl ends, write one JSON
+	// line per host (the busiest first, at most 4 096): requests, ok, blocked,
+	// failed, bytes, avg_latency_ms, degraded (specs/crawling.md).
+	HostReportFile string `setting:"HOST_REPORT_FILE"`
 	// HostRequestLimit is HOST_REQUEST_LIMIT: Drop requests a callback yields to
 	// a host that already got this many (hostlimit/request_ignored_count; the
 	// first capped host logged at INFO): a per-host page cap for broad crawls.
@@ -442,6 +446,7 @@ func Defaults() Values {
 		FeedExportIndent:              0,
 		GcHeapTarget:                  40 << 20,
 		GcMemoryLimit:                 0,
+		HostReportFile:                "",
 		HostRequestLimit:              0,
 		HTTPCacheDir:                  "httpcache",
 		HTTPCacheEnabled:              false,
