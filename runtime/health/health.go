@@ -121,6 +121,7 @@ func (b *Board) Record(dom string, o Outcome, latency time.Duration, bytes int) 
 		d.degraded, recovered = false, true
 	}
 	row := d.snapshot()
+	blocked, failed := countIn(d, Blocked), countIn(d, Failed)
 	b.mu.Unlock()
 
 	if degraded && b.OnDegrade != nil {
@@ -129,7 +130,7 @@ func (b *Board) Record(dom string, o Outcome, latency time.Duration, bytes int) 
 	if b.Logger == nil || !(degraded || recovered) {
 		return
 	}
-	attrs := []any{"domain", dom, "window", b.Window, "blocked", countIn(d, Blocked), "failed", countIn(d, Failed),
+	attrs := []any{"domain", dom, "window", b.Window, "blocked", blocked, "failed", failed,
 		"requests", row.Requests, "avg_latency_ms", row.LatencyMS}
 	if b.Alive != nil {
 		attrs = append(attrs, "identities_alive", b.Alive())
@@ -141,6 +142,7 @@ func (b *Board) Record(dom string, o Outcome, latency time.Duration, bytes int) 
 	}
 }
 
+// countIn counts o in d's window; the caller holds the board's lock.
 func countIn(d *domain, o Outcome) int {
 	n := 0
 	for _, r := range d.recent {

@@ -75,3 +75,27 @@ func TestBounded(t *testing.T) {
 		t.Fatalf("%d rows, first %+v", len(rows), rows[0])
 	}
 }
+
+// TestConcurrentRecord: the board is used from every download at once
+// (run with -race).
+func TestConcurrentRecord(t *testing.T) {
+	b := New(slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 500 {
+				b.Record("shop.test", Outcome((g+i)%3), time.Millisecond, 10)
+				if i%50 == 0 {
+					b.Rows(1)
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	if r := b.Rows(0); len(r) != 1 || r[0].Requests != 4000 {
+		t.Fatalf("rows %+v", r)
+	}
+}
