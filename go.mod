@@ -33,6 +33,8 @@ require (
 	golang.org/x/text v0.43.0
 )
 
+require github.com/robfig/cron/v3 v3.0.1
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -112,6 +112,8 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		ScraperSlotMaxActiveSize:      set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),
 		ShutdownGracePeriod:           set.Duration("SHUTDOWN_GRACE_PERIOD"),
 		StatsDump:                     set.Bool("STATS_DUMP"),
+		StatsSnapshotFile:             set.String("STATS_SNAPSHOT_FILE"),
+		StatsSnapshotInterval:         set.Duration("STATS_SNAPSHOT_INTERVAL"),
 		TLSVerify:                     set.Bool("TLS_VERIFY"),
 		URLLengthLimit:                set.Int("URLLENGTH_LIMIT"),
 		UserAgent:                     set.String("USER_AGENT"),
