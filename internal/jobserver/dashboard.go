@@ -165,7 +165,7 @@ func (s *Server) liveView(j *Job) liveData {
 	d.PagesRate, d.ItemsRate = fmt.Sprintf("%.1f", pr), fmt.Sprintf("%.1f", ir)
 	if b, err := readTail(s.itemsPath(j), 64<<10); err == nil {
 		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-		for i := len(lines) - 1; i >= 0 && len(d.Items) < 10; i-- {
+		for i := len(lines) - 1; i >= 0 && len(d.Items) < 5; i-- {
 			if lines[i] == "" {
 				continue
 			}
@@ -293,12 +293,16 @@ func chart(h []sample) (template.HTML, float64, float64) {
 	const W, H, pad = 640.0, 170.0, 28.0
 	type pt struct{ t, p, i float64 }
 	var pts []pt
+	// Each rate is taken over the last few samples (about two seconds at
+	// the default interval): per-sample rates of a 200 ms snapshot jitter.
+	const window = 5
 	for k := 1; k < len(h); k++ {
-		dt := h[k].T.Sub(h[k-1].T).Seconds()
+		j := max(0, k-window)
+		dt := h[k].T.Sub(h[j].T).Seconds()
 		if dt <= 0 {
 			continue
 		}
-		pts = append(pts, pt{h[k].T.Sub(h[0].T).Seconds(), float64(h[k].Pages-h[k-1].Pages) / dt, float64(h[k].Items-h[k-1].Items) / dt})
+		pts = append(pts, pt{h[k].T.Sub(h[0].T).Seconds(), float64(h[k].Pages-h[j].Pages) / dt, float64(h[k].Items-h[j].Items) / dt})
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="pages and items per second">`, W, H)
