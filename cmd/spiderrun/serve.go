@@ -37,7 +37,7 @@ func newServeCmd() *cobra.Command {
 		basicFile, tokenFile string
 		noAuth               bool
 		snapEvery, stopGrace time.Duration
-		maxBody              int64
+		maxBody, maxUpload   int64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -86,7 +86,7 @@ specs/operate.md documents the API, deployment and security.`,
 			srv, err := jobserver.New(jobserver.Options{
 				Data: dataAbs, Specs: specsAbs, MaxJobs: maxJobs, Exe: exe,
 				Inspect: inspectSpec, Validate: validateJob, Auth: auth,
-				SnapshotInterval: snapEvery, StopGrace: stopGrace, MaxBody: maxBody, Logger: logger,
+				SnapshotInterval: snapEvery, StopGrace: stopGrace, MaxBody: maxBody, MaxUpload: maxUpload, Logger: logger,
 			})
 			if err != nil {
 				return usageErr(err)
@@ -134,6 +134,7 @@ specs/operate.md documents the API, deployment and security.`,
 	fl.DurationVar(&snapEvery, "snapshot-interval", time.Second, "how often jobs write their stats snapshot (STATS_SNAPSHOT_INTERVAL), the dashboard's refresh")
 	fl.DurationVar(&stopGrace, "stop-grace", 30*time.Second, "on shutdown, how long running jobs may take to stop after SIGTERM before they are killed")
 	fl.Int64Var(&maxBody, "max-body", 1<<20, "largest request body in `BYTES`")
+	fl.Int64Var(&maxUpload, "max-upload", 16<<20, "largest addversion.json upload (a zip of a spider) in `BYTES`")
 	return cmd
 }
 

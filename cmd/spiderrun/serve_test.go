@@ -1,11 +1,14 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -538,6 +541,109 @@ func TestServeBadRequests(t *testing.T) {
 	// None of them made a job.
 	if m := srv.ok(t, "GET", "/daemonstatus.json", nil); m["pending"] != 0.0 || m["running"] != 0.0 || m["finished"] != 0.0 {
 		t.Errorf("daemonstatus.json = %v", m)
+	}
+	srv.stop(t)
+}
+
+// zipBundle makes an addversion.json bundle from file names and contents.
+func zipBundle(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// upload POSTs a bundle to addversion.json as Scrapyd clients do (multipart,
+// the file in "egg").
+func (s *server) upload(t *testing.T, version string, bundle []byte) (int, map[string]any) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("project", "default")
+	_ = mw.WriteField("version", version)
+	fw, _ := mw.CreateFormFile("egg", "bundle.zip")
+	_, _ = fw.Write(bundle)
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", s.base+"/addversion.json", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("addversion.json: %s: not JSON: %s", resp.Status, b)
+	}
+	return resp.StatusCode, m
+}
+
+// TestServeUpload: a spider uploaded as a zip through addversion.json is
+// validated before it is accepted, then listed and run like the others;
+// bad bundles get 4xx errors saying why and change nothing.
+func TestServeUpload(t *testing.T) {
+	site := newServeSite(t, 5, 0)
+	srv := startServe(t, t.TempDir(), writeServeSpecs(t, false), nil, "--max-upload", "65536")
+	specsDir := writeServeSpecs(t, false)
+	js, err := os.ReadFile(filepath.Join(specsDir, "pages", "spider.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := map[string]string{
+		"spider.yaml":   "name: uploaded\nscript: lib/spider.js\nsettings:\n  DENY_PRIVATE_NETWORKS: false\n  ROBOTSTXT_OBEY: false\n",
+		"lib/spider.js": string(js),
+	}
+	bad := []struct {
+		name   string
+		bundle []byte
+		code   int
+		msg    string
+	}{
+		{"invalid spec", zipBundle(t, map[string]string{"spider.yaml": "name: uploaded\nscript: s.js\nstart_urls: [\"http://127.0.0.1:1/\"]\ncallback: nothere\n", "s.js": "export function* parse(r) {}\n"}), 400, "nothere"},
+		{"zip slip", zipBundle(t, map[string]string{"spider.yaml": good["spider.yaml"], "../../evil.js": "x"}), 400, "outside the bundle"},
+		{"no spec", zipBundle(t, map[string]string{"lib/spider.js": string(js)}), 400, "want one spider spec"},
+		{"not a zip", []byte("PK? no"), 400, "not a zip"},
+		{"name of a --specs spider", zipBundle(t, map[string]string{"spider.yaml": strings.Replace(good["spider.yaml"], "uploaded", "pages", 1), "lib/spider.js": string(js)}), 400, "defined in --specs"},
+		{"too large", append(zipBundle(t, good), make([]byte, 70000)...), 413, "larger than 65536"},
+	}
+	for _, c := range bad {
+		code, m := srv.upload(t, "v0", c.bundle)
+		if msg, _ := m["message"].(string); code != c.code || m["status"] != "error" || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: %d %v, want %d and a message with %q", c.name, code, m, c.code, c.msg)
+		}
+	}
+	if m := srv.ok(t, "GET", "/listspiders.json?project=default", nil); fmt.Sprint(m["spiders"]) != "[pages]" {
+		t.Fatalf("after bad uploads: listspiders.json = %v", m)
+	}
+	if code, m := srv.upload(t, "v1", zipBundle(t, good)); code != 200 || m["spiders"] != 1.0 || m["version"] != "v1" {
+		t.Fatalf("good upload: %d %v", code, m)
+	}
+	if m := srv.ok(t, "GET", "/listspiders.json?project=default", nil); fmt.Sprint(m["spiders"]) != "[pages uploaded]" {
+		t.Errorf("listspiders.json = %v", m)
+	}
+	if m := srv.ok(t, "GET", "/listversions.json?project=default", nil); fmt.Sprint(m["versions"]) != "[v1]" {
+		t.Errorf("listversions.json = %v", m)
+	}
+	m := srv.ok(t, "POST", "/schedule.json", url.Values{"project": {"default"}, "spider": {"uploaded"}, "base": {site.URL}})
+	e := srv.waitState(t, m["jobid"].(string), "finished", 60*time.Second)
+	if e["outcome"] != "finished" {
+		t.Fatalf("uploaded spider's job: %v\n%s", e, srv.logOf(t, e))
+	}
+	if _, body := srv.fetch(t, e["items_url"].(string)); len(jsonLines(t, body)) != site.n {
+		t.Errorf("uploaded spider scraped %q, want %d items", body, site.n)
 	}
 	srv.stop(t)
 }

@@ -33,11 +33,12 @@ func (s *Server) routeAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /jobs/{id}/stats.json", s.jobStats)
 	mux.HandleFunc("GET /logs/{project}/{spider}/{file}", s.jobFile("log"))
 	mux.HandleFunc("GET /items/{project}/{spider}/{file}", s.jobFile("items"))
+	mux.HandleFunc("POST /addversion.json", s.addVersion)
 	mux.HandleFunc("POST /addschedule.json", s.addSchedule)
 	mux.HandleFunc("GET /listschedules.json", s.listSchedules)
 	mux.HandleFunc("POST /delschedule.json", s.delSchedule)
 	// Scrapyd answers a wrong method with an error, not an HTML page.
-	for _, p := range []string{"/schedule.json", "/cancel.json", "/resume.json", "/addschedule.json", "/delschedule.json"} {
+	for _, p := range []string{"/schedule.json", "/cancel.json", "/addversion.json", "/resume.json", "/addschedule.json", "/delschedule.json"} {
 		mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "POST")
 			s.fail(w, http.StatusMethodNotAllowed, fmt.Errorf("%s takes POST", r.URL.Path))
@@ -164,7 +165,18 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, err)
 		return
 	}
-	s.reply(w, map[string]any{"versions": []string{}})
+	cat, err := s.catalog()
+	if err != nil {
+		s.failFor(w, err)
+		return
+	}
+	versions := []string{}
+	for _, e := range cat {
+		if v := s.uploadedVersion(e.Path); v != "" && e.Err == nil {
+			versions = append(versions, v)
+		}
+	}
+	s.reply(w, map[string]any{"versions": versions})
 }
 
 func (s *Server) listSpiders(w http.ResponseWriter, r *http.Request) {

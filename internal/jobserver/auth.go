@@ -55,7 +55,11 @@ func (a Auth) check(r *http.Request) bool {
 // cross-site check of state-changing requests.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+		limit := s.opts.MaxBody
+		if r.URL.Path == "/addversion.json" {
+			limit = s.opts.MaxUpload
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("X-Frame-Options", "DENY")
 		if s.opts.Auth.Enabled() && !s.opts.Auth.check(r) {

@@ -7,7 +7,8 @@
 // One file per job: store.go (bbolt), catalog.go (the spiders of --specs),
 // runner.go (child processes and the queue), live.go (stats snapshots and
 // rate history), api.go (the JSON API), auth.go (credentials, CSRF, body
-// limits), dashboard.go (HTML), cron.go (periodic schedules).
+// limits), upload.go (addversion.json bundles), dashboard.go (HTML),
+// cron.go (periodic schedules).
 package jobserver
 
 import (
@@ -49,8 +50,9 @@ type Options struct {
 	// StopGrace is how long Close waits for running jobs after SIGTERM
 	// before it kills them.
 	StopGrace time.Duration
-	// MaxBody bounds request bodies (bytes).
-	MaxBody int64
+	// MaxBody bounds request bodies (bytes); MaxUpload those of
+	// addversion.json.
+	MaxBody, MaxUpload int64
 	// NodeName is Scrapyd's node_name (the host name by default).
 	NodeName string
 	Logger   *slog.Logger
@@ -87,6 +89,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
+	}
+	if opts.MaxUpload <= 0 {
+		opts.MaxUpload = 16 << 20
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
