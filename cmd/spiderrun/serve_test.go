@@ -647,3 +647,45 @@ func TestServeUpload(t *testing.T) {
 	}
 	srv.stop(t)
 }
+
+// TestServeCronSurvivesRestart: a periodic schedule is stored; after a
+// restart the server still has it and it still starts jobs, until
+// delschedule.json removes it.
+func TestServeCronSurvivesRestart(t *testing.T) {
+	site := newServeSite(t, 3, 0)
+	data, specs := t.TempDir(), writeServeSpecs(t, false)
+	srv := startServe(t, data, specs, nil)
+	m := srv.ok(t, "POST", "/addschedule.json", url.Values{"project": {"default"}, "spider": {"pages"}, "cron": {"@every 1s"}, "base": {site.URL}, "tag": {"cron"}})
+	id := m["id"].(string)
+	srv.stop(t)
+
+	srv = startServe(t, data, specs, nil)
+	restarted := time.Now()
+	list, _ := srv.ok(t, "GET", "/listschedules.json", nil)["schedules"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["id"] != id || list[0].(map[string]any)["cron"] != "@every 1s" {
+		t.Fatalf("schedules after restart: %v", list)
+	}
+	var job map[string]any
+	proctest.WaitFor(t, "a job from the schedule after the restart", 60*time.Second, func() bool {
+		fin, _ := srv.ok(t, "GET", "/listjobs.json", nil)["finished"].([]any)
+		for _, e := range fin {
+			e := e.(map[string]any)
+			start, _ := time.ParseInLocation(scrapydTimeLayout, fmt.Sprint(e["start_time"]), time.Local)
+			if e["schedule"] == id && start.After(restarted) {
+				job = e
+				return true
+			}
+		}
+		return false
+	})
+	if job["outcome"] != "finished" {
+		t.Errorf("scheduled job: %v", job)
+	}
+	srv.ok(t, "POST", "/delschedule.json", url.Values{"id": {id}})
+	if list, _ := srv.ok(t, "GET", "/listschedules.json", nil)["schedules"].([]any); len(list) != 0 {
+		t.Errorf("after delschedule.json: %v", list)
+	}
+	srv.stop(t)
+}
+
+const scrapydTimeLayout = "2006-01-02 15:04:05.000000"

@@ -355,6 +355,12 @@ func (s *Server) listEntry(j *Job) map[string]any {
 		}
 	}
 	e["stats_url"] = "/jobs/" + j.ID + "/stats.json"
+	if j.Schedule != "" {
+		e["schedule"] = j.Schedule // the periodic schedule that made it
+	}
+	if j.ResumeOf != "" {
+		e["resume_of"] = j.ResumeOf
+	}
 	return e
 }
 

@@ -124,7 +124,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []map[string]any{}
 	for _, sc := range scs {
-		e := map[string]any{"id": sc.ID, "project": sc.Project, "spider": sc.Spider, "cron": sc.Cron, "args": sc.Args, "settings": sc.Settings}
+		e := map[string]any{"id": sc.ID, "project": sc.Project, "spider": sc.Spider, "cron": sc.Cron, "args": sc.Args, "settings": append([]string{}, sc.Settings...)}
 		if n := s.cron.next(sc.ID); !n.IsZero() {
 			e["next_run"] = n.Local().Format(scrapydTime)
 		}
