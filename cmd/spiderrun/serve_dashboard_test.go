@@ -154,7 +154,7 @@ func TestServeDashboardChromium(t *testing.T) {
 		p := snap["progress"].(map[string]any)
 		for _, c := range []struct {
 			name, got string
-			want    any
+			want      any
 		}{{"pages", on.Pages, p["pages"]}, {"items", on.Items, p["items"]}, {"errors", on.Errors, p["errors"]},
 			{"queued", on.Queued, p["queued"]}, {"in flight", on.InFlight, p["in_flight"]}} {
 			if float64(digits(c.got)) != c.want {
