@@ -689,3 +689,37 @@ func TestServeCronSurvivesRestart(t *testing.T) {
 }
 
 const scrapydTimeLayout = "2006-01-02 15:04:05.000000"
+
+// TestServeStopInterruptsJobs: SIGTERM to the server stops its running
+// job gracefully (the feed is complete JSON lines, the stats say shutdown)
+// and records it as interrupted; a pending job stays pending and runs on
+// the next start.
+func TestServeStopInterruptsJobs(t *testing.T) {
+	site := newServeSite(t, 200, 100*time.Millisecond)
+	data, specs := t.TempDir(), writeServeSpecs(t, false)
+	srv := startServe(t, data, specs, nil, "--max-jobs", "1")
+	running := srv.schedule(t, url.Values{"base": {site.URL}})
+	srv.waitState(t, running, "running", 30*time.Second)
+	proctest.WaitFor(t, "pages crawled", 60*time.Second, func() bool { return srv.livePages(t, running) >= 3 })
+	waiting := srv.schedule(t, url.Values{"base": {site.URL}})
+	srv.stop(t)
+	if !strings.Contains(srv.p.Out.String(), "Stopping: running jobs get SIGTERM") {
+		t.Errorf("server output:\n%s", srv.p.Out.String())
+	}
+
+	site.delay.Store(0)
+	srv = startServe(t, data, specs, nil, "--max-jobs", "1")
+	e := srv.waitState(t, running, "finished", 10*time.Second)
+	if e["outcome"] != "interrupted" || e["exit_code"] != 0.0 {
+		t.Errorf("job running at SIGTERM: %v, want interrupted after a graceful stop (exit 0)", e)
+	}
+	final, _ := srv.stats(t, running)["stats"].(map[string]any)
+	_, body := srv.fetch(t, e["items_url"].(string))
+	if items := jsonLines(t, body); final["finish_reason"] != "shutdown" || float64(len(items)) != final["item_scraped_count"] {
+		t.Errorf("interrupted job: finish_reason %v, %d items in the feed, item_scraped_count %v", final["finish_reason"], len(items), final["item_scraped_count"])
+	}
+	if e := srv.waitState(t, waiting, "finished", 60*time.Second); e["outcome"] != "finished" {
+		t.Errorf("job pending at SIGTERM, after the restart: %v", e)
+	}
+	srv.stop(t)
+}
