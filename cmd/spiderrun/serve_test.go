@@ -362,6 +362,11 @@ func TestServeQueueAndCancel(t *testing.T) {
 	if st, e := srv.job(t, second); st != "pending" || e["args"].(map[string]any)["base"] != site.URL {
 		t.Fatalf("second job: %s %v, want pending with its arguments (max-jobs 1)", st, e)
 	}
+	for id, want := range map[string]string{first: "running", second: "pending", "nosuch": "unknown"} {
+		if m := srv.ok(t, "GET", "/status.json?project=default&job="+id, nil); m["currstate"] != want {
+			t.Errorf("status.json for %s: %v, want %s", id, m, want)
+		}
+	}
 	m := srv.ok(t, "POST", "/cancel.json", url.Values{"project": {"default"}, "job": {second}})
 	if m["prevstate"] != "pending" {
 		t.Errorf("cancel pending: %v", m)
@@ -387,6 +392,9 @@ func TestServeQueueAndCancel(t *testing.T) {
 	}
 	if n := len(items); n == 0 || n >= site.n || float64(n) != final["item_scraped_count"] {
 		t.Errorf("%d items in the feed, stats say %v, of %d pages: want a partial, complete feed", n, final["item_scraped_count"], site.n)
+	}
+	if m := srv.ok(t, "GET", "/status.json?job="+first, nil); m["currstate"] != "finished" {
+		t.Errorf("status.json after the cancel: %v", m)
 	}
 	if m := srv.ok(t, "GET", "/daemonstatus.json", nil); m["finished"] != 2.0 || m["running"] != 0.0 {
 		t.Errorf("daemonstatus.json = %v", m)
@@ -523,6 +531,8 @@ func TestServeBadRequests(t *testing.T) {
 		{"bad jobid", "POST", "/schedule.json", url.Values{"project": {"default"}, "spider": {"pages"}, "jobid": {"../x"}}, nil, 400, "jobid"},
 		{"huge body", "POST", "/schedule.json", url.Values{"project": {"default"}, "spider": {"pages"}, "pad": {strings.Repeat("x", 8000)}}, nil, 413, "larger than 4096 bytes"},
 		{"cancel unknown job", "POST", "/cancel.json", url.Values{"project": {"default"}, "job": {"nosuch"}}, nil, 404, "nosuch"},
+		{"bad signal", "POST", "/cancel.json", url.Values{"project": {"default"}, "job": {"x"}, "signal": {"HUP"}}, nil, 400, "signal"},
+		{"status without job", "GET", "/status.json", nil, nil, 400, "missing required parameter: job"},
 		{"GET schedule", "GET", "/schedule.json", nil, nil, 405, "POST"},
 		{"cross-site POST", "POST", "/schedule.json", url.Values{"project": {"default"}, "spider": {"pages"}}, []string{"Origin", "http://evil.example"}, 403, "cross-origin"},
 		{"bad cron", "POST", "/addschedule.json", url.Values{"project": {"default"}, "spider": {"pages"}, "cron": {"every day"}}, nil, 400, "cron"},

@@ -27,6 +27,7 @@ func (s *Server) routeAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /listversions.json", s.listVersions)
 	mux.HandleFunc("GET /listspiders.json", s.listSpiders)
 	mux.HandleFunc("GET /listjobs.json", s.listJobs)
+	mux.HandleFunc("GET /status.json", s.jobStatus)
 	mux.HandleFunc("POST /schedule.json", s.schedule)
 	mux.HandleFunc("POST /cancel.json", s.cancelJob)
 	mux.HandleFunc("POST /resume.json", s.resumeJob)
@@ -282,7 +283,18 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, err)
 		return
 	}
-	prev, err := s.cancel(id)
+	// Scrapyd's optional signal: TERM (the default) and INT stop
+	// gracefully, KILL at once.
+	var kill bool
+	switch sig := strings.TrimPrefix(strings.ToUpper(r.Form.Get("signal")), "SIG"); sig {
+	case "", "TERM", "INT", "15", "2":
+	case "KILL", "9":
+		kill = true
+	default:
+		s.failFor(w, &inputError{fmt.Errorf("signal %q: use TERM, INT or KILL", r.Form.Get("signal"))})
+		return
+	}
+	prev, err := s.cancel(id, kill)
 	if err != nil {
 		if errors.Is(err, errNotFound) {
 			err = fmt.Errorf("job %q: %w", id, errNotFound)
@@ -291,6 +303,34 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reply(w, map[string]any{"prevstate": prev})
+}
+
+// jobStatus is Scrapyd's status.json: one job's state, "unknown" for a job
+// the server does not have.
+func (s *Server) jobStatus(w http.ResponseWriter, r *http.Request) {
+	if err := form(r); err != nil {
+		s.failFor(w, err)
+		return
+	}
+	if err := project(r, false); err != nil {
+		s.failFor(w, err)
+		return
+	}
+	id, err := required(r, "job")
+	if err != nil {
+		s.failFor(w, err)
+		return
+	}
+	j, err := s.store.get(id)
+	if err != nil {
+		s.failFor(w, err)
+		return
+	}
+	state := "unknown"
+	if j != nil {
+		state = j.State
+	}
+	s.reply(w, map[string]any{"currstate": state})
 }
 
 func (s *Server) resumeJob(w http.ResponseWriter, r *http.Request) {

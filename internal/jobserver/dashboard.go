@@ -269,7 +269,7 @@ func (s *Server) uiCancel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusForbidden, err)
 		return
 	}
-	_, err := s.cancel(id)
+	_, err := s.cancel(id, false)
 	back(w, r, "/ui/jobs/"+id, err)
 }
 

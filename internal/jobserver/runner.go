@@ -214,8 +214,9 @@ func lastError(path string) string {
 
 // cancel stops a job as Scrapyd's cancel.json does and returns its state
 // before: a pending job is removed from the queue (finished, cancelled); a
-// running one gets SIGTERM, and SIGKILL on a second cancel.
-func (s *Server) cancel(id string) (prev string, err error) {
+// running one gets SIGTERM, and SIGKILL on a second cancel (or at once
+// with kill).
+func (s *Server) cancel(id string, kill bool) (prev string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j, err := s.store.get(id)
@@ -238,8 +239,8 @@ func (s *Server) cancel(id string) (prev string, err error) {
 		}
 		var n int
 		_, err = s.store.update(id, func(j *Job) { j.Cancels++; n = j.Cancels })
-		c.signal(n > 1)
-		s.log.Info("job cancelled", "job", id, "kill", n > 1)
+		c.signal(kill || n > 1)
+		s.log.Info("job cancelled", "job", id, "kill", kill || n > 1)
 	}
 	return prev, err
 }
