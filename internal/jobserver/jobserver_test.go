@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -296,5 +297,70 @@ func TestGroupDigits(t *testing.T) {
 		if got := groupDigits(v); got != want {
 			t.Errorf("groupDigits(%d) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+// TestDashboardForms: the dashboard's start and stop forms work with the
+// token of the page they come from and are refused without it.
+func TestDashboardForms(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+		fmt.Fprint(w, "<html><body>ok</body></html>")
+	}))
+	defer site.Close()
+	_, hs := newTestServer(t, 2, Auth{})
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := func(path string) string {
+		resp, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := csrfField.FindStringSubmatch(string(b))
+		if m == nil {
+			t.Fatalf("%s has no form token:\n%s", path, b)
+		}
+		return m[1]
+	}
+	post := func(path string, form url.Values) *http.Response {
+		resp, err := noRedirect.PostForm(hs.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	start := url.Values{"spider": {"slow"}, "args": {"base=" + site.URL + "\npages=200"}}
+	if resp := post("/ui/schedule", start); resp.StatusCode != 403 {
+		t.Errorf("start without a token: %s, want 403", resp.Status)
+	}
+	start.Set("csrf", page("/"))
+	resp := post("/ui/schedule", start)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != 303 || !strings.HasPrefix(loc, "/ui/jobs/") {
+		t.Fatalf("start: %s to %q", resp.Status, loc)
+	}
+	id := strings.TrimPrefix(loc, "/ui/jobs/")
+	proctest.WaitFor(t, "the job to run", 30*time.Second, func() bool {
+		var m struct{ Currstate string }
+		return readJSON(hs.URL+"/status.json?job="+id, &m) == nil && m.Currstate == "running"
+	})
+	token := page("/ui/jobs/" + id)
+	if resp := post("/ui/jobs/"+id+"/cancel", url.Values{"csrf": {page("/")}}); resp.StatusCode != 403 {
+		t.Errorf("stop with another form's token: %s, want 403", resp.Status)
+	}
+	if resp := post("/ui/jobs/"+id+"/cancel", url.Values{"csrf": {token}}); resp.StatusCode != 303 {
+		t.Errorf("stop: %s", resp.Status)
+	}
+	proctest.WaitFor(t, "the job to end", 60*time.Second, func() bool {
+		var m struct{ Currstate string }
+		return readJSON(hs.URL+"/status.json?job="+id, &m) == nil && m.Currstate == "finished"
+	})
+	m := getJSON(t, hs.URL+"/listjobs.json")
+	if e := m["finished"].([]any)[0].(map[string]any); e["outcome"] != "cancelled" {
+		t.Errorf("stopped job: %v", e)
 	}
 }
