@@ -85,7 +85,7 @@ specs/operate.md documents the API, deployment and security.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			srv, err := jobserver.New(jobserver.Options{
 				Data: dataAbs, Specs: specsAbs, MaxJobs: maxJobs, Exe: exe,
-				Inspect: inspectSpec, Validate: validateJob, Auth: auth,
+				Inspect: inspectSpec, Validate: validateJob, Auth: auth, SecretEnv: []string{envBasicAuth, envToken},
 				SnapshotInterval: snapEvery, StopGrace: stopGrace, MaxBody: maxBody, MaxUpload: maxUpload, Logger: logger,
 			})
 			if err != nil {

@@ -498,6 +498,20 @@ func TestServeAuth(t *testing.T) {
 			t.Errorf("%s: dashboard %d, want %d", c.name, code, c.want)
 		}
 	}
+	// The jobs do not inherit the server's credentials.
+	site := newServeSite(t, 100, 100*time.Millisecond)
+	srv.auth = cases[4].set
+	id := srv.schedule(t, url.Values{"base": {site.URL}})
+	e := srv.waitState(t, id, "running", 30*time.Second)
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", int(e["pid"].(float64))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(env, []byte(token)) || !bytes.Contains(env, []byte("SPIDERRUN_JOB_ID="+id)) {
+		t.Errorf("the job's environment holds the token, or lacks its job id:\n%s", bytes.ReplaceAll(env, []byte{0}, []byte{'\n'}))
+	}
+	srv.ok(t, "POST", "/cancel.json", url.Values{"project": {"default"}, "job": {id}})
+	srv.waitState(t, id, "finished", 60*time.Second)
 	srv.stop(t)
 	for _, secret := range []string{"s3cret-pass", token} {
 		if strings.Contains(srv.p.Out.String(), secret) {
