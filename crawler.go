@@ -343,7 +343,7 @@ func (c *Crawler) Run(ctx context.Context) (engine.Result, error) {
 	res, err := c.engine.Run(ctx)
 	if c.snapshot != nil {
 		stopSnapshots()
-		if serr := c.snapshot.Final(res.Reason); serr != nil {
+		if serr := c.snapshot.Final(res.Reason, res.Stats); serr != nil {
 			c.Logger.Warn(serr.Error())
 		}
 	}

@@ -191,7 +191,7 @@ var table = []SettingDef{
 	{Name: "METRICS_ADDR", Kind: KindString, Default: "", Check: metricsAddr,
 		Doc: "Serve Prometheus metrics of the running crawl at http://ADDR/metrics (`spiderrun run` only; specs/operate.md lists them). `HOST:PORT`, or a port alone (`9090`, `:9090`), which listens on 127.0.0.1. The metrics have no authentication: an address other than loopback is logged at WARNING. \"\" = off. `--metrics-addr ADDR` sets it. Not in Scrapy."},
 	{Name: "STATS_SNAPSHOT_FILE", Kind: KindString, Default: "",
-		Doc: "Write a JSON snapshot of the running crawl (its stats and progress: queued, in flight, pages, items, errors) to this file every STATS_SNAPSHOT_INTERVAL, replacing it atomically (a reader never sees half a file), and a last one with the close reason when the spider closes. `spiderrun serve` sets it for every job to show live figures (specs/operate.md has the format). Relative to the working directory. \"\" = off. Not in Scrapy."},
+		Doc: "Write a JSON snapshot of the running crawl (its stats and progress: queued, in flight, pages, items, errors) to this file every STATS_SNAPSHOT_INTERVAL, replacing it atomically (a reader never sees half a file), and a last one with the close reason and the final stats (those of --stats-json) when the spider closes. `spiderrun serve` sets it for every job to show live figures (specs/operate.md has the format). Relative to the working directory. \"\" = off. Not in Scrapy."},
 	{Name: "STATS_SNAPSHOT_INTERVAL", Kind: KindDuration, Default: 5 * time.Second, Check: positiveDuration,
 		Doc: "How often STATS_SNAPSHOT_FILE is rewritten while the crawl runs. Not in Scrapy."},
 	{Name: "MEMUSAGE_ENABLED", Kind: KindBool, Default: true,

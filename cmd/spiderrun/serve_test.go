@@ -334,6 +334,10 @@ func TestServeScheduleToFinished(t *testing.T) {
 		snap["progress"].(map[string]any)["items"] != float64(site.n) {
 		t.Errorf("last snapshot = %v", snap)
 	}
+	// The last STATS_SNAPSHOT_FILE holds the stats --stats-json writes.
+	if got, want := fmt.Sprint(snap["stats"]), fmt.Sprint(final); got != want {
+		t.Errorf("last snapshot's stats:\n%s\n--stats-json:\n%s", got, want)
+	}
 	if m := srv.ok(t, "GET", "/daemonstatus.json", nil); m["finished"] != 1.0 || m["running"] != 0.0 || m["pending"] != 0.0 {
 		t.Errorf("daemonstatus.json = %v", m)
 	}

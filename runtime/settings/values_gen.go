@@ -336,8 +336,8 @@ type Values struct {
 	// StatsSnapshotFile is STATS_SNAPSHOT_FILE: Write a JSON snapshot of the
 	// running crawl (its stats and progress: queued, in flight, pages, items,
 	// errors) to this file every STATS_SNAPSHOT_INTERVAL, replacing it atomically
-	// (a reader never sees half a file), and a last one with the close reason
-	// when the spider closes.
+	// (a reader never sees half a file), and a last one with the close reason and
+	// the final stats (those of --stats-json) when the spider closes.
 	StatsSnapshotFile string `setting:"STATS_SNAPSHOT_FILE"`
 	// StatsSnapshotInterval is STATS_SNAPSHOT_INTERVAL: How often
 	// STATS_SNAPSHOT_FILE is rewritten while the crawl runs.

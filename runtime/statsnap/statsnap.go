@@ -58,7 +58,7 @@ func (w *Writer) Run(ctx context.Context) {
 	t := time.NewTicker(iv)
 	defer t.Stop()
 	for {
-		_ = w.write(true, "")
+		_ = w.write(true, "", nil)
 		select {
 		case <-ctx.Done():
 			return
@@ -67,22 +67,27 @@ func (w *Writer) Run(ctx context.Context) {
 	}
 }
 
-// Final writes the last snapshot, with the spider's close reason.
-func (w *Writer) Final(reason string) error { return w.write(false, reason) }
+// Final writes the last snapshot, with the spider's close reason and the
+// final stats (the crawl's result, which --stats-json writes too; nil reads
+// the collector).
+func (w *Writer) Final(reason string, final map[string]any) error {
+	return w.write(false, reason, final)
+}
 
-func (w *Writer) write(running bool, reason string) error {
+func (w *Writer) write(running bool, reason string, st map[string]any) error {
 	s := Snapshot{Time: time.Now().UTC(), Spider: w.Spider, PID: os.Getpid(), Running: running, Reason: reason}
 	if w.Progress != nil {
 		s.Progress = w.Progress()
 	}
 	s.Stats = map[string]any{}
-	if w.Stats != nil {
-		for k, v := range w.Stats() {
-			if t, ok := v.(time.Time); ok {
-				v = t.UTC().Format(time.RFC3339Nano)
-			}
-			s.Stats[k] = v
+	if st == nil && w.Stats != nil {
+		st = w.Stats()
+	}
+	for k, v := range st {
+		if t, ok := v.(time.Time); ok {
+			v = t.UTC().Format(time.RFC3339Nano)
 		}
+		s.Stats[k] = v
 	}
 	b, err := json.Marshal(s)
 	if err != nil {

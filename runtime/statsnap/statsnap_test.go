@@ -48,7 +48,7 @@ func TestReaderNeverSeesHalfASnapshot(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if err := w.Final("finished"); err != nil {
+	if err := w.Final("finished", nil); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Read(path)
