@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,7 +18,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/spiderrun/spiderrun"
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/internal/jobserver"
 )
@@ -198,20 +199,20 @@ func inspectSpec(path string) (string, error) {
 	return spec.Name, nil
 }
 
-// validateJob checks a job as `spiderrun validate -s ... -a ...` would,
-// before the server accepts it.
+// validateJob checks a job exactly as `spiderrun validate -s ... -a ...`
+// does (validate.go: the spec, settings, script, callbacks, selectors, and a
+// .ts script's types when tsc is on the PATH), before the server accepts
+// it; the error holds validate's messages.
 func validateJob(path string, sets []string, args map[string]string) error {
-	spec, err := dsl.Load(path)
-	if err != nil {
-		return err
+	var errs bytes.Buffer
+	if validateOne(io.Discard, &errs, path, sets, args, false) {
+		return nil
 	}
-	for _, kv := range sets {
-		if err := spec.Settings.SetFromCLI(kv); err != nil {
-			return err
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(errs.String()), "\n") {
+		if !strings.HasPrefix(l, "warning: ") {
+			lines = append(lines, l)
 		}
 	}
-	if errs := spiderrun.Check(spec, spiderrun.CheckOptions{Args: args}); len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	return nil
+	return errors.New(strings.Join(lines, "\n"))
 }
