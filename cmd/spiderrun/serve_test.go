@@ -421,7 +421,13 @@ func TestServeRestartMidJob(t *testing.T) {
 	_ = srv.p.Cmd.Process.Kill()
 	_ = srv.p.Wait(t, 10*time.Second)
 	proctest.WaitFor(t, "the orphaned job to stop", 60*time.Second, func() bool {
-		return syscall.Kill(pid, 0) != nil
+		// Gone, or a zombie nobody reaped (a container's PID 1 may not).
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		return len(f) > 0 && f[0] == "Z"
 	})
 
 	srv = startServe(t, data, specs, nil)
@@ -434,6 +440,11 @@ func TestServeRestartMidJob(t *testing.T) {
 	}
 	_, body := srv.fetch(t, e["items_url"].(string))
 	before := jsonLines(t, body)
+	// The orphan stopped because its parent died (SIGTERM), not because
+	// its crawl was done.
+	if final, _ := srv.stats(t, id)["stats"].(map[string]any); final["finish_reason"] != "shutdown" || len(before) >= site.n {
+		t.Errorf("orphaned job: finish_reason %v with %d of %d items, want a graceful stop mid-crawl", final["finish_reason"], len(before), site.n)
+	}
 
 	site.delay.Store(0)
 	m := srv.ok(t, "POST", "/resume.json", url.Values{"job": {id}})
