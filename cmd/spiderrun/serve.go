@@ -86,7 +86,7 @@ specs/operate.md documents the API, deployment and security.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			srv, err := jobserver.New(jobserver.Options{
 				Data: dataAbs, Specs: specsAbs, MaxJobs: maxJobs, Exe: exe,
-				Inspect: inspectSpec, Validate: validateJob, Auth: auth, SecretEnv: []string{envBasicAuth, envToken},
+				Inspect: inspectSpec, Validate: validateJob, Auth: auth, Env: jobEnv(),
 				SnapshotInterval: snapEvery, StopGrace: stopGrace, MaxBody: maxBody, MaxUpload: maxUpload, Logger: logger,
 			})
 			if err != nil {
@@ -137,6 +137,18 @@ specs/operate.md documents the API, deployment and security.`,
 	fl.Int64Var(&maxBody, "max-body", 1<<20, "largest request body in `BYTES`")
 	fl.Int64Var(&maxUpload, "max-upload", 16<<20, "largest addversion.json upload (a zip of a spider) in `BYTES`")
 	return cmd
+}
+
+// jobEnv is the environment of the jobs: the server's, less its
+// credentials.
+func jobEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != envBasicAuth && k != envToken {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // serveAuth reads the credentials from the files or the environment.

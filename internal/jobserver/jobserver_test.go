@@ -99,7 +99,7 @@ export function* parse(response) { yield { URL: response.url }; }
 	srv, err := New(Options{
 		Data: t.TempDir(), Specs: specs, MaxJobs: maxJobs, Exe: spiderrunBin(t),
 		Inspect: load, Validate: func(p string, _ []string, _ map[string]string) error { _, err := load(p); return err },
-		Auth: auth, SnapshotInterval: 100 * time.Millisecond, StopGrace: 20 * time.Second,
+		Auth: auth, Env: os.Environ(), SnapshotInterval: 100 * time.Millisecond, StopGrace: 20 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NodeName: "test",
 	})
 	if err != nil {

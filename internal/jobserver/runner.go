@@ -104,7 +104,7 @@ func (s *Server) startLocked(j *Job) {
 	// What the child writes outside its log (a Go panic, a usage error
 	// before the log is open) still ends up in the job's log.
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(s.childEnv(), "SPIDERRUN_JOB_ID="+j.ID)
+	cmd.Env = append(append([]string(nil), s.opts.Env...), "SPIDERRUN_JOB_ID="+j.ID)
 	// Its own process group: a Ctrl-C on the server's terminal is the
 	// server's to handle (it stops the jobs itself). Pdeathsig: a server
 	// killed outright still stops its jobs gracefully.
@@ -141,22 +141,6 @@ func (s *Server) startLocked(j *Job) {
 		s.log.Error("job store", "job", j.ID, "err", err)
 	}
 	s.log.Info("job started", "job", j.ID, "spider", j.Spider, "pid", cmd.Process.Pid)
-}
-
-// childEnv is the server's environment less its secrets.
-func (s *Server) childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		secret := false
-		for _, n := range s.opts.SecretEnv {
-			secret = secret || k == n
-		}
-		if !secret {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 func (s *Server) failLocked(j *Job, err error) {

@@ -45,9 +45,9 @@ type Options struct {
 	Validate func(path string, settings []string, args map[string]string) error
 	// Auth holds the credentials; empty means no authentication.
 	Auth Auth
-	// SecretEnv names environment variables the jobs do not inherit (the
-	// server's credentials).
-	SecretEnv []string
+	// Env is the jobs' environment (the command passes its own, less the
+	// server's credentials); each job also gets SPIDERRUN_JOB_ID.
+	Env []string
 	// SnapshotInterval is the jobs' STATS_SNAPSHOT_INTERVAL.
 	SnapshotInterval time.Duration
 	// StopGrace is how long Close waits for running jobs after SIGTERM
