@@ -762,3 +762,17 @@ func TestServeStopInterruptsJobs(t *testing.T) {
 	}
 	srv.stop(t)
 }
+
+// TestServeDataLocked: a second server on the same --data stops with an
+// error saying why instead of sharing the store.
+func TestServeDataLocked(t *testing.T) {
+	data, specs := t.TempDir(), writeServeSpecs(t, false)
+	srv := startServe(t, data, specs, nil)
+	out, err := exec.Command(buildCLI(t), "serve", "--addr", "127.0.0.1:0", "--data", data, "--specs", specs).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "is another spiderrun serve using --data") {
+		t.Errorf("second server on the same --data: %v\n%s", err, out)
+	}
+	srv.ok(t, "GET", "/daemonstatus.json", nil)
+	srv.stop(t)
+}
