@@ -31,6 +31,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/spidermw"
 	"github.com/spiderrun/spiderrun/runtime/stats"
+	"github.com/spiderrun/spiderrun/runtime/statsnap"
 	"github.com/spiderrun/spiderrun/runtime/websocket"
 )
 
@@ -80,7 +81,8 @@ type Crawler struct {
 	engine    *engine.Engine
 	feeds     *feed.Set
 	closers   []func()
-	statsDump bool // STATS_DUMP
+	statsDump bool             // STATS_DUMP
+	snapshot  *statsnap.Writer // STATS_SNAPSHOT_FILE; nil when off
 	// health is the per-domain scoreboard; hostReport is
 	// HOST_REPORT_FILE, resolved ("" = none).
 	health     *health.Board
@@ -325,6 +327,14 @@ func New(opts Options) (c *Crawler, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if v.StatsSnapshotFile != "" {
+		c.snapshot = &statsnap.Writer{Path: v.StatsSnapshotFile, Interval: v.StatsSnapshotInterval, Spider: spec.Name,
+			Stats: st.Snapshot, Progress: func() statsnap.Progress {
+				p := c.engine.Progress()
+				return statsnap.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing,
+					PendingItems: p.PendingItems, Pages: p.Pages, Items: p.Items, Errors: p.Errors}
+			}}
+	}
 	if met != nil {
 		srv, err := metrics.Serve(v.MetricsAddr, met, logger)
 		if err != nil {
@@ -343,7 +353,22 @@ func (c *Crawler) Engine() *engine.Engine { return c.engine }
 // Scrapy stats:" (so not at WARNING and above, and into LOG_FILE).
 func (c *Crawler) Run(ctx context.Context) (engine.Result, error) {
 	defer c.release()
+	var stopSnapshots func()
+	if c.snapshot != nil {
+		// The periodic snapshots end with the engine; the last one carries
+		// the close reason, so a reader knows the crawl is over.
+		sctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { c.snapshot.Run(sctx); close(done) }()
+		stopSnapshots = func() { stop(); <-done }
+	}
 	res, err := c.engine.Run(ctx)
+	if c.snapshot != nil {
+		stopSnapshots()
+		if serr := c.snapshot.Final(res.Reason, res.Stats); serr != nil {
+			c.Logger.Warn(serr.Error())
+		}
+	}
 	if err == nil && c.hostReport != "" {
 		if werr := c.health.WriteReport(c.hostReport); werr != nil {
 			err = fmt.Errorf("HOST_REPORT_FILE %s: %w", c.hostReport, werr)

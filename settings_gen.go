@@ -123,6 +123,8 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		SessionSlot:                   set.String("SESSION_SLOT"),
 		ShutdownGracePeriod:           set.Duration("SHUTDOWN_GRACE_PERIOD"),
 		StatsDump:                     set.Bool("STATS_DUMP"),
+		StatsSnapshotFile:             set.String("STATS_SNAPSHOT_FILE"),
+		StatsSnapshotInterval:         set.Duration("STATS_SNAPSHOT_INTERVAL"),
 		TLSVerify:                     set.Bool("TLS_VERIFY"),
 		URLLengthLimit:                set.Int("URLLENGTH_LIMIT"),
 		URLPathRepeatLimit:            set.Int("URL_PATH_REPEAT_LIMIT"),

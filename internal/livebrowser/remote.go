@@ -389,6 +389,35 @@ func (s *Session) Click(ctx context.Context, selector string) error {
 	return nil
 }
 
+// Screenshot returns a PNG of the whole page laid out width CSS pixels
+// wide (Chromium only: Emulation.setDeviceMetricsOverride and
+// Page.captureScreenshot), for a person to look at what a test saw.
+func (s *Session) Screenshot(ctx context.Context, width int) ([]byte, error) {
+	if s.browser != Chromium {
+		return nil, errors.New("screenshot: chromium only")
+	}
+	metrics := func(h int) error {
+		return s.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{"width": width, "height": h, "deviceScaleFactor": 1, "mobile": false}, nil)
+	}
+	if err := metrics(800); err != nil {
+		return nil, err
+	}
+	var h int
+	if err := s.Eval(ctx, "Math.ceil(document.documentElement.scrollHeight)", &h); err != nil {
+		return nil, err
+	}
+	if err := metrics(max(h, 200)); err != nil {
+		return nil, err
+	}
+	var r struct {
+		Data []byte `json:"data"` // base64 in JSON, which encoding/json decodes into []byte
+	}
+	if err := s.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"}, &r); err != nil {
+		return nil, err
+	}
+	return r.Data, nil
+}
+
 // Close ends the browser (and waits for it to exit).
 func (s *Session) Close() error {
 	if s.conn != nil {

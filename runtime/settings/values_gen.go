@@ -377,6 +377,15 @@ type Values struct {
 	ShutdownGracePeriod time.Duration `setting:"SHUTDOWN_GRACE_PERIOD"`
 	// StatsDump is STATS_DUMP: Print the stats when the spider closes.
 	StatsDump bool `setting:"STATS_DUMP"`
+	// StatsSnapshotFile is STATS_SNAPSHOT_FILE: Write a JSON snapshot of the
+	// running crawl (its stats and progress: queued, in flight, pages, items,
+	// errors) to this file every STATS_SNAPSHOT_INTERVAL, replacing it atomically
+	// (a reader never sees half a file), and a last one with the close reason and
+	// the final stats (those of --stats-json) when the spider closes.
+	StatsSnapshotFile string `setting:"STATS_SNAPSHOT_FILE"`
+	// StatsSnapshotInterval is STATS_SNAPSHOT_INTERVAL: How often
+	// STATS_SNAPSHOT_FILE is rewritten while the crawl runs.
+	StatsSnapshotInterval time.Duration `setting:"STATS_SNAPSHOT_INTERVAL"`
 	// TLSVerify is TLS_VERIFY: Verify server certificates.
 	TLSVerify bool `setting:"TLS_VERIFY"`
 	// URLLengthLimit is URLLENGTH_LIMIT: Requests a callback yields with longer
@@ -503,6 +512,8 @@ func Defaults() Values {
 		SessionSlot:                   "domain",
 		ShutdownGracePeriod:           10 * time.Second,
 		StatsDump:                     true,
+		StatsSnapshotFile:             "",
+		StatsSnapshotInterval:         5 * time.Second,
 		TLSVerify:                     true,
 		URLLengthLimit:                2083,
 		URLPathRepeatLimit:            0,

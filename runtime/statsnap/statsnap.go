@@ -1,0 +1,135 @@
+// Package statsnap writes and reads the periodic stats snapshot of a running
+// crawl (STATS_SNAPSHOT_FILE): one JSON object, the crawl's stats and
+// progress, replaced atomically every STATS_SNAPSHOT_INTERVAL. A file is the
+// lowest common denominator every reader can use: `spiderrun serve` reads
+// its jobs' snapshots for the dashboard and the per-job stats, and the same
+// object can be pushed elsewhere (Redis, for `spiderrun status`) without a
+// second format.
+package statsnap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Progress is the crawl's live state (engine.Progress, in JSON).
+type Progress struct {
+	Queued       int   `json:"queued"` // -1 when the scheduler cannot tell
+	InFlight     int   `json:"in_flight"`
+	Processing   int   `json:"processing"`
+	PendingItems int   `json:"pending_items"`
+	Pages        int64 `json:"pages"`
+	Items        int64 `json:"items"`
+	Errors       int64 `json:"errors"`
+}
+
+// Snapshot is one STATS_SNAPSHOT_FILE.
+type Snapshot struct {
+	Time     time.Time      `json:"time"`
+	Spider   string         `json:"spider"`
+	PID      int            `json:"pid"`
+	Running  bool           `json:"running"`          // false in the last snapshot, written when the spider closed
+	Reason   string         `json:"reason,omitempty"` // the close reason, in the last snapshot
+	Progress Progress       `json:"progress"`
+	Stats    map[string]any `json:"stats"` // the stats collector's keys, as --stats-json writes them
+}
+
+// Writer writes the snapshots of one crawl.
+type Writer struct {
+	Path     string
+	Interval time.Duration
+	Spider   string
+	Stats    func() map[string]any
+	Progress func() Progress
+}
+
+// Run writes a snapshot now and then every Interval until ctx ends. Write
+// errors are returned by Final, not here: a full disk must not stop the
+// crawl, and the last snapshot reports it.
+func (w *Writer) Run(ctx context.Context) {
+	iv := w.Interval
+	if iv <= 0 {
+		iv = 5 * time.Second
+	}
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	for {
+		_ = w.write(true, "", nil)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Final writes the last snapshot, with the spider's close reason and the
+// final stats (the crawl's result, which --stats-json writes too; nil reads
+// the collector).
+func (w *Writer) Final(reason string, final map[string]any) error {
+	return w.write(false, reason, final)
+}
+
+func (w *Writer) write(running bool, reason string, st map[string]any) error {
+	s := Snapshot{Time: time.Now().UTC(), Spider: w.Spider, PID: os.Getpid(), Running: running, Reason: reason}
+	if w.Progress != nil {
+		s.Progress = w.Progress()
+	}
+	s.Stats = map[string]any{}
+	if st == nil && w.Stats != nil {
+		st = w.Stats()
+	}
+	for k, v := range st {
+		if t, ok := v.(time.Time); ok {
+			v = t.UTC().Format(time.RFC3339Nano)
+		}
+		s.Stats[k] = v
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("stats snapshot: %w", err)
+	}
+	return writeAtomic(w.Path, b)
+}
+
+// writeAtomic replaces path with b through a temporary file in the same
+// directory and a rename, so a reader sees the old or the new snapshot.
+func writeAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("stats snapshot %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, ".snapshot-*")
+	if err != nil {
+		return fmt.Errorf("stats snapshot %s: %w", path, err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("stats snapshot %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read reads a snapshot file.
+func Read(path string) (*Snapshot, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("stats snapshot %s: %w", path, err)
+	}
+	return &s, nil
+}
