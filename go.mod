@@ -33,6 +33,8 @@ require (
 	golang.org/x/text v0.43.0
 )
 
+require github.com/quic-go/quic-go v0.65.0 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -52,3 +54,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// A minimal fork of quic-go v0.65.0 that lets the client use a uTLS
+// ClientHello; see third_party/quic-go/PATCHES.md.
+replace github.com/quic-go/quic-go => ./third_party/quic-go
