@@ -33,7 +33,10 @@ require (
 	golang.org/x/text v0.43.0
 )
 
-require github.com/quic-go/quic-go v0.65.0 // indirect
+require (
+	github.com/quic-go/qpack v0.6.0 // indirect
+	github.com/quic-go/quic-go v0.65.0 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -46,6 +46,9 @@ func validateConfig(config *Config) error {
 	if config.MaxConnectionReceiveWindow > quicvarint.Max {
 		config.MaxConnectionReceiveWindow = quicvarint.Max
 	}
+	if l := config.InitialDestConnIDLength; l != 0 && (l < protocol.MinConnectionIDLenInitial || l > 20) { // spiderrun patch
+		return fmt.Errorf("invalid InitialDestConnIDLength %d: must be 0 or between %d and 20", l, protocol.MinConnectionIDLenInitial)
+	}
 	if config.InitialPacketSize > 0 && config.InitialPacketSize < protocol.MinInitialPacketSize {
 		config.InitialPacketSize = protocol.MinInitialPacketSize
 	}
@@ -129,5 +132,7 @@ func populateConfig(config *Config) *Config {
 		EnableStreamResetPartialDelivery: config.EnableStreamResetPartialDelivery,
 		Allow0RTT:                        config.Allow0RTT,
 		Tracer:                           config.Tracer,
+		NewClientTLSConn:                 config.NewClientTLSConn,        // spiderrun patch
+		InitialDestConnIDLength:          config.InitialDestConnIDLength, // spiderrun patch
 	}
 }

@@ -507,6 +507,7 @@ var newClientConnection = func(
 		s.qlogger,
 		logger,
 		s.version,
+		conf.NewClientTLSConn, // spiderrun patch
 	)
 	s.cryptoStreamHandler = cs
 	s.cryptoStreamManager = newCryptoStreamManager(s.initialStream, s.handshakeStream, oneRTTStream)

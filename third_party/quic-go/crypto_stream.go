@@ -157,8 +157,14 @@ func (s *initialCryptoStream) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		s.end = protocol.ByteCount(len(s.writeBuf))
-		s.cuts[0].start = protocol.ByteCount(sniPos + sniLen/2) // right in the middle
-		s.cuts[0].end = protocol.ByteCount(sniPos + sniLen)
+		// spiderrun patch: without SNI (an IP-address host) and with ECH,
+		// upstream set a cut at offset -1 (= InvalidByteCount) that the sort
+		// below kept first, so HasData stayed false and the ClientHello was
+		// never sent. Only cut the SNI when there is one.
+		if sniPos != -1 {
+			s.cuts[0].start = protocol.ByteCount(sniPos + sniLen/2) // right in the middle
+			s.cuts[0].end = protocol.ByteCount(sniPos + sniLen)
+		}
 		if echPos > 0 {
 			// ECH extension found, cut the ECH extension type value (a uint16) in half
 			start := protocol.ByteCount(echPos + 1)
@@ -167,10 +173,16 @@ func (s *initialCryptoStream) Write(p []byte) (int, error) {
 			s.cuts[1].end = min(start+16, s.end)
 		}
 		slices.SortFunc(s.cuts[:], func(a, b clientHelloCut) int {
-			if a.start == protocol.InvalidByteCount {
+			// spiderrun patch: invalid (unused) cuts sort last whichever
+			// side they are on.
+			switch {
+			case a.start == b.start:
+				return 0
+			case a.start == protocol.InvalidByteCount:
 				return 1
-			}
-			if a.start > b.start {
+			case b.start == protocol.InvalidByteCount:
+				return -1
+			case a.start > b.start:
 				return 1
 			}
 			return -1

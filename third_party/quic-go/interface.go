@@ -195,7 +195,23 @@ type Config struct {
 	EnableStreamResetPartialDelivery bool
 
 	Tracer func(ctx context.Context, isClient bool, connID ConnectionID) qlogwriter.Trace
+
+	// NewClientTLSConn, when set on a client, makes the TLS handshake run on
+	// the TLSConn it returns instead of crypto/tls's QUICConn. It receives the
+	// client's tls.Config (cloned, MinVersion TLS 1.3).
+	// spiderrun patch, see PATCHES.md.
+	NewClientTLSConn func(*tls.Config) TLSConn
+	// InitialDestConnIDLength is the length of the random destination
+	// connection ID of the client's first Initial (8 to 20 bytes); 0 keeps
+	// quic-go's random length between 8 and 20.
+	// spiderrun patch, see PATCHES.md.
+	InitialDestConnIDLength int
 }
+
+// TLSConn is the TLS 1.3 handshake a client can bring with
+// Config.NewClientTLSConn. *tls.QUICConn implements it.
+// spiderrun patch, see PATCHES.md.
+type TLSConn = handshake.TLSConn
 
 // ClientInfo contains information about an incoming connection attempt.
 type ClientInfo struct {

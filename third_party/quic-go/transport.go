@@ -282,6 +282,9 @@ func (t *Transport) doDial(
 		return nil, err
 	}
 	destConnID, err := generateConnectionIDForInitial()
+	if l := config.InitialDestConnIDLength; l != 0 && err == nil { // spiderrun patch
+		destConnID, err = protocol.GenerateConnectionID(l)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ const clientSessionStateRevision = 5
 
 type cryptoSetup struct {
 	tlsConf *tls.Config
-	conn    *tls.QUICConn
+	conn    TLSConn // spiderrun patch: was *tls.QUICConn
 
 	events []Event
 
@@ -75,6 +75,7 @@ func NewCryptoSetupClient(
 	qlogger qlogwriter.Recorder,
 	logger utils.Logger,
 	version protocol.Version,
+	newTLSConn func(*tls.Config) TLSConn, // spiderrun patch: nil means crypto/tls
 ) CryptoSetup {
 	cs := newCryptoSetup(
 		connID,
@@ -90,10 +91,14 @@ func NewCryptoSetupClient(
 	cs.tlsConf = tlsConf
 	cs.allow0RTT = enable0RTT
 
-	cs.conn = tls.QUICClient(&tls.QUICConfig{
-		TLSConfig:           tlsConf,
-		EnableSessionEvents: true,
-	})
+	if newTLSConn != nil {
+		cs.conn = newTLSConn(tlsConf)
+	} else {
+		cs.conn = tls.QUICClient(&tls.QUICConfig{
+			TLSConfig:           tlsConf,
+			EnableSessionEvents: true,
+		})
+	}
 	cs.conn.SetTransportParameters(cs.ourParams.Marshal(protocol.PerspectiveClient))
 
 	return cs

@@ -1,0 +1,467 @@
+package impersonate
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quic-go/qpack"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"github.com/quic-go/quic-go/quicvarint"
+
+	"github.com/spiderrun/spiderrun/runtime/downloader"
+)
+
+// testCert is a self-signed certificate for 127.0.0.1 and its pool.
+func testCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "spiderrun h3 test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// countingPacketConn records the sizes of the datagrams that start with a
+// QUIC v1 Initial packet (long header, type 0) the server received.
+type countingPacketConn struct {
+	net.PacketConn
+	mu          sync.Mutex
+	firstFlight []int
+}
+
+func (c *countingPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, a, err := c.PacketConn.ReadFrom(p)
+	c.mu.Lock()
+	if err == nil && n > 0 && p[0]&0xf0 == 0xc0 {
+		c.firstFlight = append(c.firstFlight, n)
+	}
+	c.mu.Unlock()
+	return n, a, err
+}
+
+func (c *countingPacketConn) flight() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.firstFlight)
+}
+
+// h3Site is quic-go's own HTTP/3 server on loopback.
+type h3Site struct {
+	addr  netip.AddrPort
+	pool  *x509.CertPool
+	conn  *countingPacketConn
+	srv   *http3.Server
+	mu    sync.Mutex
+	hello []*tls.ClientHelloInfo
+	state []tls.ConnectionState
+	reqs  atomic.Int64
+}
+
+func startH3Site(t testing.TB, h http.HandlerFunc) *h3Site {
+	t.Helper()
+	cert, pool := testCert(t)
+	s := &h3Site{pool: pool}
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.conn = &countingPacketConn{PacketConn: udp}
+	s.addr = udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	tc := &tls.Config{
+		Certificates:     []tls.Certificate{cert},
+		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.X25519},
+		GetConfigForClient: func(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+			s.mu.Lock()
+			s.hello = append(s.hello, chi)
+			s.mu.Unlock()
+			return nil, nil
+		},
+	}
+	s.srv = &http3.Server{TLSConfig: http3.ConfigureTLSConfig(tc), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.reqs.Add(1)
+		s.mu.Lock()
+		s.state = append(s.state, *r.TLS)
+		s.mu.Unlock()
+		h(w, r)
+	})}
+	go s.srv.Serve(s.conn)
+	t.Cleanup(func() {
+		s.srv.Close()
+		udp.Close()
+	})
+	return s
+}
+
+func (s *h3Site) url(path string) *url.URL {
+	u, _ := url.Parse("https://" + s.addr.String() + path)
+	return u
+}
+
+// named is the site's URL under the name localhost, resolved to the
+// site's address by the transport's ResolveUDP (so the hello carries SNI).
+func (s *h3Site) named(path string) *url.URL {
+	u, _ := url.Parse("https://localhost:" + strconv.Itoa(int(s.addr.Port())) + path)
+	return u
+}
+
+func resolveTo(ap netip.AddrPort) func(*Options) {
+	return func(o *Options) {
+		o.ResolveUDP = func(ctx context.Context, addr string) (netip.AddrPort, error) {
+			_, port, _ := net.SplitHostPort(addr)
+			pn, _ := strconv.Atoi(port)
+			return netip.AddrPortFrom(ap.Addr(), uint16(pn)), nil
+		}
+	}
+}
+
+func h3Transport(t testing.TB, pool *x509.CertPool, opts ...func(*Options)) *Transport {
+	t.Helper()
+	o := Options{RootCAs: pool, HandshakeTimeout: 5 * time.Second}
+	for _, f := range opts {
+		f(&o)
+	}
+	tr, err := NewTransport(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	return string(b)
+}
+
+// TestQUICInitialCarriesChromeHello: the chrome profile's QUIC Initial
+// (a ≈1.9 KB ClientHello with an X25519MLKEM768 key share, too big for one
+// Initial) completes a handshake with quic-go's HTTP/3 server, which sees
+// ALPN h3, Chromium's groups, its 3 TLS 1.3 suites and 12 extensions in a
+// per-connection order, and agrees on X25519MLKEM768 without a
+// HelloRetryRequest (so the key share was in the first flight).
+func TestQUICInitialCarriesChromeHello(t *testing.T) {
+	site := startH3Site(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello over "+r.Proto)
+	})
+	tr := h3Transport(t, site.pool, resolveTo(site.addr))
+	var orders []string
+	for i := 0; i < 4; i++ {
+		resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{URL: site.named("/x"), Impersonate: "chrome", HTTPVersion: "3", Verify: true, PoolKey: strconv.Itoa(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ProtoMajor != 3 {
+			t.Fatalf("proto %s", resp.Proto)
+		}
+		if body := readAll(t, resp); body != "hello over HTTP/3.0" {
+			t.Fatalf("body %q", body)
+		}
+	}
+	site.mu.Lock()
+	defer site.mu.Unlock()
+	if len(site.hello) != 4 {
+		t.Fatalf("%d handshakes, want 4", len(site.hello))
+	}
+	for i, chi := range site.hello {
+		if chi.ServerName != "localhost" {
+			t.Errorf("hello %d: SNI %q", i, chi.ServerName)
+		}
+		if !slices.Equal(chi.SupportedProtos, []string{"h3"}) {
+			t.Errorf("hello %d: ALPN %v", i, chi.SupportedProtos)
+		}
+		if want := []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256, tls.CurveP384}; !slices.Equal(chi.SupportedCurves, want) {
+			t.Errorf("hello %d: groups %v, want %v", i, chi.SupportedCurves, want)
+		}
+		if want := []uint16{0x1301, 0x1302, 0x1303}; !slices.Equal(chi.CipherSuites, want) {
+			t.Errorf("hello %d: ciphers %x", i, chi.CipherSuites)
+		}
+		got := slices.Clone(chi.Extensions)
+		slices.Sort(got)
+		if want := []uint16{0x0000, 0x000a, 0x000d, 0x0010, 0x001b, 0x002b, 0x002d, 0x0033, 0x0039, 0x44cd, 0xca34, 0xfe0d}; !slices.Equal(got, want) {
+			t.Errorf("hello %d: extensions %x, want %x", i, got, want)
+		}
+		orders = append(orders, fmtExt(chi.Extensions))
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(orders)))) < 2 {
+		t.Errorf("extension order never changed over 4 connections: %v", orders)
+	}
+	for i, st := range site.state {
+		if st.CurveID != tls.X25519MLKEM768 || st.HelloRetryRequest {
+			t.Errorf("conn %d: curve %v, HRR %v; want X25519MLKEM768 from the first flight", i, st.CurveID, st.HelloRetryRequest)
+		}
+		if st.NegotiatedProtocol != "h3" {
+			t.Errorf("conn %d: ALPN %q", i, st.NegotiatedProtocol)
+		}
+	}
+	if f := site.conn.flight(); len(f) < 8 || slices.ContainsFunc(f, func(n int) bool { return n != 1250 }) {
+		t.Errorf("client Initial datagrams %v, want at least two per connection (the hello does not fit in one), all 1250 bytes", f)
+	}
+}
+
+func fmtExt(ids []uint16) string {
+	var b strings.Builder
+	for _, id := range ids {
+		b.WriteString(strconv.FormatUint(uint64(id), 16) + ",")
+	}
+	return b.String()
+}
+
+// TestHTTP3PlainGoProfile: the plain client speaks HTTP/3 with Go's own
+// crypto/tls hello (the hook is off).
+func TestHTTP3PlainGoProfile(t *testing.T) {
+	site := startH3Site(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Method+" "+r.URL.Path) })
+	tr := h3Transport(t, site.pool)
+	resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{URL: site.url("/p?q=1"), HTTPVersion: "3", Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, resp); body != "GET /p" || resp.ProtoMajor != 3 {
+		t.Fatalf("%s %q", resp.Proto, body)
+	}
+}
+
+// rawH3Server is a minimal HTTP/3 server on quic-go's QUIC that records
+// the client's SETTINGS frame and each request's header fields in wire
+// order (quic-go's http3 server hands out an unordered http.Header).
+type rawH3Server struct {
+	addr     netip.AddrPort
+	pool     *x509.CertPool
+	ln       *quic.Listener
+	mu       sync.Mutex
+	settings [][]byte
+	uniTypes [][]uint64
+	fields   [][]qpack.HeaderField
+	wg       sync.WaitGroup
+	// control, when set, replaces the server's control stream bytes.
+	control []byte
+}
+
+func startRawH3(t testing.TB, control []byte) *rawH3Server {
+	t.Helper()
+	cert, pool := testCert(t)
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h3"}}, &quic.Config{MaxIdleTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rawH3Server{addr: ln.Addr().(*net.UDPAddr).AddrPort(), pool: pool, ln: ln, control: control}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.serve(ctx, c) }()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		ln.Close()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *rawH3Server) serve(ctx context.Context, c *quic.Conn) {
+	defer c.CloseWithError(0, "")
+	ctrl, err := c.OpenUniStream()
+	if err != nil {
+		return
+	}
+	if s.control != nil {
+		ctrl.Write(s.control)
+	} else {
+		ctrl.Write([]byte{0x00, 0x04, 0x00}) // control stream, empty SETTINGS
+	}
+	var types []uint64
+	var tmu sync.Mutex
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			u, err := c.AcceptUniStream(ctx)
+			if err != nil {
+				return
+			}
+			r := bufio.NewReader(u)
+			typ, err := quicvarint.Read(r)
+			if err != nil {
+				continue
+			}
+			tmu.Lock()
+			types = append(types, typ)
+			tmu.Unlock()
+			if typ == 0 {
+				ft, _ := quicvarint.Read(r)
+				l, _ := quicvarint.Read(r)
+				buf := make([]byte, l)
+				io.ReadFull(r, buf)
+				if ft == 0x04 {
+					s.mu.Lock()
+					s.settings = append(s.settings, buf)
+					s.mu.Unlock()
+				}
+			}
+		}
+	}()
+	for {
+		str, err := c.AcceptStream(ctx)
+		if err != nil {
+			break
+		}
+		r := bufio.NewReader(str)
+		typ, _ := quicvarint.Read(r)
+		l, _ := quicvarint.Read(r)
+		if typ != 0x01 || l > 1<<16 {
+			str.CancelRead(0x101)
+			continue
+		}
+		buf := make([]byte, l)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			continue
+		}
+		var fields []qpack.HeaderField
+		next := qpack.NewDecoder().Decode(buf)
+		for {
+			f, err := next()
+			if err != nil {
+				break
+			}
+			fields = append(fields, f)
+		}
+		s.mu.Lock()
+		s.fields = append(s.fields, fields)
+		s.mu.Unlock()
+		var hb strings.Builder
+		enc := qpack.NewEncoder(&hb)
+		enc.WriteField(qpack.HeaderField{Name: ":status", Value: "200"})
+		enc.WriteField(qpack.HeaderField{Name: "content-type", Value: "text/plain"})
+		enc.Close()
+		out := appendFrameHeader(nil, 0x01, hb.Len())
+		out = append(out, hb.String()...)
+		out = appendFrameHeader(out, 0x00, 2)
+		out = append(out, "ok"...)
+		str.Write(out)
+		str.Close()
+	}
+	tmu.Lock()
+	s.mu.Lock()
+	s.uniTypes = append(s.uniTypes, types)
+	s.mu.Unlock()
+	tmu.Unlock()
+}
+
+func (s *rawH3Server) url(path string) *url.URL {
+	u, _ := url.Parse("https://" + s.addr.String() + path)
+	return u
+}
+
+// TestHTTP3SettingsAndHeaderOrder: the chrome profile's SETTINGS (ids,
+// values and order, with a GREASE setting at its place) and its
+// pseudo-header and header order for a navigation reach the server.
+func TestHTTP3SettingsAndHeaderOrder(t *testing.T) {
+	s := startRawH3(t, nil)
+	tr := h3Transport(t, s.pool)
+	resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{URL: s.url("/page"), Impersonate: "chrome", HTTPVersion: "3", Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, resp); body != "ok" {
+		t.Fatalf("body %q", body)
+	}
+	tr.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.settings)
+		s.mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.settings) != 1 {
+		t.Fatalf("%d SETTINGS frames", len(s.settings))
+	}
+	var ids, vals []uint64
+	b := s.settings[0]
+	for len(b) > 0 {
+		id, n, err := quicvarint.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, m, err := quicvarint.Parse(b[n:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, vals = append(ids, id), append(vals, v)
+		b = b[n+m:]
+	}
+	if len(ids) != 5 || !slices.Equal(ids[:4], []uint64{1, 6, 7, 0x33}) || !slices.Equal(vals[:4], []uint64{65536, 262144, 100, 1}) || (ids[4]-0x21)%0x1f != 0 {
+		t.Errorf("SETTINGS ids %x values %v; want 1:65536 6:262144 7:100 33:1 then a GREASE id", ids, vals)
+	}
+	p, _ := LoadProfile("chrome")
+	want := []string{":method", ":authority", ":scheme", ":path"}
+	for _, h := range p.DefaultHeaders() {
+		want = append(want, strings.ToLower(h.Name))
+	}
+	var got []string
+	for _, f := range s.fields[0] {
+		got = append(got, f.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("header order\n got %v\nwant %v", got, want)
+	}
+	if s.fields[0][0].Value != "GET" || s.fields[0][1].Value != s.addr.String() || s.fields[0][3].Value != "/page" {
+		t.Errorf("pseudo-headers %v", s.fields[0][:4])
+	}
+}
