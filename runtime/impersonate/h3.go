@@ -69,7 +69,9 @@ type h3Conn struct {
 func (p *Profile) quicConfig(handshakeTimeout time.Duration, onHello func(*utls.ClientHelloSpec)) *quic.Config {
 	c := p.h3
 	qc := &quic.Config{
-		HandshakeIdleTimeout:    handshakeTimeout,
+		HandshakeIdleTimeout: handshakeTimeout,
+		// Chromium speaks QUIC v1 only (its version_information says so).
+		Versions:                []quic.Version{quic.Version1},
 		InitialDestConnIDLength: p.HTTP3.DCIDLength,
 		InitialPacketSize:       uint16(p.HTTP3.InitialPacketSize),
 		EnableDatagrams:         c.hasParam(0x20),

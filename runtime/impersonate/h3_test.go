@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -98,6 +99,11 @@ type h3Site struct {
 func startH3Site(t testing.TB, h http.HandlerFunc) *h3Site {
 	t.Helper()
 	cert, pool := testCert(t)
+	return startH3SiteWithCert(t, cert, pool, h)
+}
+
+func startH3SiteWithCert(t testing.TB, cert tls.Certificate, pool *x509.CertPool, h http.HandlerFunc) *h3Site {
+	t.Helper()
 	s := &h3Site{pool: pool}
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -463,5 +469,192 @@ func TestHTTP3SettingsAndHeaderOrder(t *testing.T) {
 	}
 	if s.fields[0][0].Value != "GET" || s.fields[0][1].Value != s.addr.String() || s.fields[0][3].Value != "/page" {
 		t.Errorf("pseudo-headers %v", s.fields[0][:4])
+	}
+}
+
+// altSvcSite is a TCP (h2) server announcing h3 on udpPort, next to an
+// HTTP/3 server (when started) with the same certificate.
+func startTCPSite(t testing.TB, cert tls.Certificate, altSvc string, hits *atomic.Int64) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if altSvc != "" {
+			w.Header().Set("Alt-Svc", altSvc)
+		}
+		io.WriteString(w, "tcp "+r.Proto)
+	}))
+	ts.EnableHTTP2 = true
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+
+func getBody(t *testing.T, tr *Transport, out *downloader.Outgoing) (*http.Response, string) {
+	t.Helper()
+	resp, err := tr.RoundTrip(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, readAll(t, resp)
+}
+
+// TestAltSvcUpgradesToHTTP3: with http_version "auto" the first request
+// to an origin goes over TCP; its Alt-Svc h3 answer moves the next ones
+// to QUIC, which the HTTP/3 server sees.
+func TestAltSvcUpgradesToHTTP3(t *testing.T) {
+	cert, pool := testCert(t)
+	h3 := startH3SiteWithCert(t, cert, pool, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "quic "+r.Proto) })
+	var tcpHits atomic.Int64
+	ts := startTCPSite(t, cert, `h3=":`+strconv.Itoa(int(h3.addr.Port()))+`"; ma=3600`, &tcpHits)
+	tr := h3Transport(t, pool)
+	u, _ := url.Parse(ts.URL + "/a")
+	out := func() *downloader.Outgoing {
+		return &downloader.Outgoing{URL: u, Impersonate: "chrome", HTTPVersion: "auto", Verify: true}
+	}
+	if resp, body := getBody(t, tr, out()); body != "tcp HTTP/2.0" || resp.ProtoMajor != 2 {
+		t.Fatalf("first request: %s %q", resp.Proto, body)
+	}
+	if h3.reqs.Load() != 0 {
+		t.Fatal("first request went to the HTTP/3 server")
+	}
+	for i := 0; i < 3; i++ {
+		if resp, body := getBody(t, tr, out()); body != "quic HTTP/3.0" || resp.ProtoMajor != 3 {
+			t.Fatalf("request %d after Alt-Svc: %s %q", i+2, resp.Proto, body)
+		}
+	}
+	if got := h3.reqs.Load(); got != 3 {
+		t.Errorf("HTTP/3 server saw %d requests, want 3", got)
+	}
+	if got := tcpHits.Load(); got != 1 {
+		t.Errorf("TCP server saw %d requests, want 1", got)
+	}
+}
+
+// TestAltSvcClosedUDPPortFallsBack: Alt-Svc names a UDP port nobody
+// listens on; the request falls back to TCP without failing, QUIC is
+// marked broken for the origin, and later requests go straight to TCP.
+func TestAltSvcClosedUDPPortFallsBack(t *testing.T) {
+	cert, pool := testCert(t)
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := udp.LocalAddr().(*net.UDPAddr).Port
+	udp.Close()
+	var tcpHits atomic.Int64
+	ts := startTCPSite(t, cert, `h3=":`+strconv.Itoa(port)+`"; ma=3600`, &tcpHits)
+	tr := h3Transport(t, pool, func(o *Options) { o.QUICFallbackTimeout = 300 * time.Millisecond })
+	u, _ := url.Parse(ts.URL + "/a")
+	for i := 0; i < 3; i++ {
+		resp, body := getBody(t, tr, &downloader.Outgoing{URL: u, Impersonate: "chrome", HTTPVersion: "auto", Verify: true})
+		if body != "tcp HTTP/2.0" {
+			t.Fatalf("request %d: %s %q", i+1, resp.Proto, body)
+		}
+	}
+	if !tr.H3Broken(u) {
+		t.Error("QUIC not marked broken for the origin")
+	}
+	if got := tcpHits.Load(); got != 3 {
+		t.Errorf("TCP server saw %d requests, want 3", got)
+	}
+}
+
+// udpServer answers every datagram with reply(datagram).
+func udpServer(t testing.TB, reply func([]byte) [][]byte) netip.AddrPort {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			n, a, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			for _, r := range reply(buf[:n]) {
+				c.WriteTo(r, a)
+			}
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+func h3Get(tr *Transport, ap netip.AddrPort, version string) error {
+	u, _ := url.Parse("https://" + ap.String() + "/hostile")
+	resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{URL: u, Impersonate: "chrome", HTTPVersion: version, Verify: true})
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	return err
+}
+
+// TestHostileQUICServers: garbage, a version negotiation to an unknown
+// version, a stateless reset and a huge SETTINGS frame each fail the
+// request with an error naming the URL and the reason, without hanging.
+func TestHostileQUICServers(t *testing.T) {
+	_, pool := testCert(t)
+	tr := h3Transport(t, pool, func(o *Options) { o.HandshakeTimeout = time.Second })
+
+	t.Run("garbage", func(t *testing.T) {
+		ap := udpServer(t, func(in []byte) [][]byte {
+			g := make([]byte, 1300)
+			rand.Read(g)
+			g[0] = 0xc0 // looks like a long header
+			return [][]byte{g, g[:40]}
+		})
+		err := h3Get(tr, ap, "3")
+		wantErr(t, err, ap, "handshake timeout")
+	})
+	t.Run("version negotiation to an unknown version", func(t *testing.T) {
+		ap := udpServer(t, func(in []byte) [][]byte {
+			if len(in) < 7 || in[0]&0x80 == 0 {
+				return nil
+			}
+			dl := int(in[5])
+			dcid := in[6 : 6+dl]
+			sl := int(in[6+dl])
+			scid := in[7+dl : 7+dl+sl]
+			vn := []byte{0x80 | 0x2a, 0, 0, 0, 0, byte(len(scid))}
+			vn = append(vn, scid...)
+			vn = append(vn, byte(len(dcid)))
+			vn = append(vn, dcid...)
+			vn = append(vn, 0x0a, 0x1a, 0x2a, 0x3a, 0xff, 0x00, 0x00, 0x1d)
+			return [][]byte{vn}
+		})
+		err := h3Get(tr, ap, "3")
+		wantErr(t, err, ap, "no compatible QUIC version")
+	})
+	t.Run("huge SETTINGS frame", func(t *testing.T) {
+		ctrl := []byte{0x00, 0x04}
+		ctrl = quicvarint.Append(ctrl, 1<<30)
+		ctrl = append(ctrl, make([]byte, 64<<10)...)
+		s := startRawH3(t, ctrl)
+		tr := h3Transport(t, s.pool)
+		var err error
+		// The request may win the race against the control stream; the
+		// connection is closed either way, so the next one must fail.
+		for i := 0; i < 3 && err == nil; i++ {
+			err = h3Get(tr, s.addr, "3")
+		}
+		wantErr(t, err, s.addr, "SETTINGS frame of 1073741824 bytes exceeds")
+	})
+}
+
+func wantErr(t *testing.T, err error, ap netip.AddrPort, reason string) {
+	t.Helper()
+	t.Logf("error: %v", err)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !strings.Contains(err.Error(), "https://"+ap.String()+"/hostile") || !strings.Contains(err.Error(), reason) {
+		t.Fatalf("error %q: want the URL and %q", err, reason)
 	}
 }
