@@ -422,7 +422,8 @@ func TestHTTP3SettingsAndHeaderOrder(t *testing.T) {
 	if body := readAll(t, resp); body != "ok" {
 		t.Fatalf("body %q", body)
 	}
-	tr.Close()
+	// The connection stays open until the server has read our control
+	// stream (closing it first may drop streams not yet accepted).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		s.mu.Lock()

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 )
 
@@ -242,7 +244,11 @@ func (t *Transport) dialH3(ctx context.Context, addr string, p *Profile, out *do
 	}
 	c, err := dialQUIC(hctx, p, ap, tc, timeout, t.opts.MaxResponseHeaderBytes, nil)
 	if err != nil {
-		if hctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		// quic-go's handshake idle timer and our deadline race; both mean
+		// "no usable answer in time".
+		var idle *quic.IdleTimeoutError
+		var hs *quic.HandshakeTimeoutError
+		if (hctx.Err() == context.DeadlineExceeded || errors.As(err, &idle) || errors.As(err, &hs)) && ctx.Err() == nil {
 			return nil, fmt.Errorf("%w after %s: %w", ErrHandshakeTimeout, timeout, err)
 		}
 		return nil, err
