@@ -491,7 +491,6 @@ func startTCPSite(t testing.TB, cert tls.Certificate, altSvc string, hits *atomi
 	return ts
 }
 
-
 func getBody(t *testing.T, tr *Transport, out *downloader.Outgoing) (*http.Response, string) {
 	t.Helper()
 	resp, err := tr.RoundTrip(context.Background(), out)
