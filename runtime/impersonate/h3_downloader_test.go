@@ -48,7 +48,9 @@ func TestHTTP3ThroughTheDownloader(t *testing.T) {
 		}
 		var d *downloader.Downloader
 		tr := h3Transport(t, site.pool, append(trOpts, func(o *Options) {
-			o.ResolveUDP = func(ctx context.Context, addr string) (netip.AddrPort, error) { return d.Dialer().ResolveUDP(ctx, addr) }
+			o.ResolveUDP = func(ctx context.Context, addr string) (netip.AddrPort, error) {
+				return d.Dialer().ResolveUDP(ctx, addr)
+			}
 		})...)
 		opts.TransportFor = func(string) (downloader.Transport, error) { return tr, nil }
 		var err error

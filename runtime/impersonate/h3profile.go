@@ -34,6 +34,10 @@ type HTTP3Spec struct {
 	// KeyShares of them (hex ids, no GREASE: 11ec 001d 0017 0018).
 	Groups    []string `yaml:"groups"`
 	KeyShares int      `yaml:"key_shares"`
+	// SignatureAlgorithms, when set, replaces the TCP hello's list (hex
+	// ids, wire order): Chromium's QUIC hello has its own (no ML-DSA, and
+	// rsa_pkcs1_sha1 last).
+	SignatureAlgorithms []string `yaml:"signature_algorithms,omitempty"`
 	// ALPN is the protocol list (h3).
 	ALPN []string `yaml:"alpn"`
 	// TransportParameters in wire order: "name=value" or "0xID=value",
@@ -69,6 +73,7 @@ func (c *h3compiled) browserHello() bool { return len(c.ciphers) > 0 }
 type h3compiled struct {
 	ciphers  []uint16
 	exts     []uint16 // 0x0a0a stands for "grease"
+	sigalgs  []uint16
 	groups   []utls.CurveID
 	params   []h3param
 	settings []h3setting
@@ -136,6 +141,9 @@ func (s *HTTP3Spec) compile() (*h3compiled, error) {
 		return nil, err
 	}
 	if c.exts, err = parseHex16("http3.extensions", s.Extensions); err != nil {
+		return nil, err
+	}
+	if c.sigalgs, err = parseHex16("http3.signature_algorithms", s.SignatureAlgorithms); err != nil {
 		return nil, err
 	}
 	g, err := parseHex16("http3.groups", s.Groups)

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/quicvarint"
 	utls "github.com/refraction-networking/utls"
 )
 
@@ -56,6 +57,18 @@ func (p *Profile) quicHelloSpec(tps utls.TransportParameters) (*utls.ClientHello
 			e = &utls.KeyShareExtension{KeyShares: keyShares}
 		case 0x002b:
 			e = &utls.SupportedVersionsExtension{Versions: []uint16{utls.VersionTLS13}}
+		case 0x000d:
+			e = byID[id]
+			if len(c.sigalgs) > 0 {
+				algs := make([]utls.SignatureScheme, len(c.sigalgs))
+				for i, a := range c.sigalgs {
+					algs[i] = utls.SignatureScheme(a)
+				}
+				e = &utls.SignatureAlgorithmsExtension{SupportedSignatureAlgorithms: algs}
+			}
+			if e == nil {
+				return nil, fmt.Errorf("profile %s: http3.extensions: 000d needs signature_algorithms or the TCP hello's", p.Name)
+			}
 		default:
 			e = byID[id]
 			if e == nil {
@@ -241,4 +254,75 @@ func convErr(err error) error {
 		return fmt.Errorf("%w: %w", tls.AlertError(a), err)
 	}
 	return err
+}
+
+// QUICHello is what a profile's HTTP/3 client sends first, for comparing
+// with a capture of the real browser field by field.
+type QUICHello struct {
+	// ClientHello is the TLS handshake message (type 1, without a record
+	// header) the Initial packets carry in CRYPTO frames.
+	ClientHello []byte
+	// TransportParameters in wire order (a fresh GREASE id and a fresh
+	// order per call when the profile says so).
+	TransportParameters []TransportParameter
+	// DCIDLength and SCIDLength are the first Initial's connection-ID
+	// lengths; InitialPacketSize its datagram size (0: quic-go's 1280).
+	DCIDLength, SCIDLength, InitialPacketSize int
+	// Settings is the payload of the SETTINGS frame on the control stream.
+	Settings []byte
+	// PseudoHeaderOrder is the order of a request's pseudo-headers.
+	PseudoHeaderOrder []string
+}
+
+// TransportParameter is one QUIC transport parameter.
+type TransportParameter struct {
+	ID    uint64
+	Value []byte
+}
+
+// QUICHello builds, without any network, the first flight the profile's
+// HTTP/3 client would send to serverName ("" or an IP address: no SNI).
+// Only profiles with a browser QUIC hello (an http3 section with
+// cipher_suites) can say it; the plain client's is crypto/tls's.
+func (p *Profile) QUICHello(serverName string) (*QUICHello, error) {
+	if p.h3 == nil || !p.h3.browserHello() {
+		return nil, fmt.Errorf("profile %s has no browser QUIC hello", p.Name)
+	}
+	var spec *utls.ClientHelloSpec
+	c := newUQUICConn(p, &tls.Config{ServerName: serverName, NextProtos: p.HTTP3.ALPN}, func(s *utls.ClientHelloSpec) { spec = s })
+	// quic-go would pass its own parameters; only the connection's source
+	// ID (empty: SCID length 0) is taken from them.
+	c.SetTransportParameters([]byte{0x0f, 0x00})
+	if err := c.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	out := &QUICHello{
+		DCIDLength: p.HTTP3.DCIDLength, SCIDLength: p.HTTP3.SCIDLength, InitialPacketSize: p.HTTP3.InitialPacketSize,
+		PseudoHeaderOrder: slices.Clone(p.HTTP3.PseudoHeaderOrder),
+	}
+	for {
+		e := c.NextEvent()
+		if e.Kind == tls.QUICNoEvent {
+			break
+		}
+		if e.Kind == tls.QUICWriteData && e.Level == tls.QUICEncryptionLevelInitial {
+			out.ClientHello = append(out.ClientHello, e.Data...)
+		}
+	}
+	if len(out.ClientHello) == 0 {
+		return nil, fmt.Errorf("profile %s: no ClientHello produced", p.Name)
+	}
+	for _, e := range spec.Extensions {
+		if q, ok := e.(*utls.QUICTransportParametersExtension); ok {
+			for _, tp := range q.TransportParameters {
+				out.TransportParameters = append(out.TransportParameters, TransportParameter{ID: tp.ID(), Value: slices.Clone(tp.Value())})
+			}
+		}
+	}
+	f := p.h3.settingsFrame()
+	_, n, _ := quicvarint.Parse(f) // type
+	_, m, _ := quicvarint.Parse(f[n:])
+	out.Settings = f[n+m:]
+	return out, nil
 }
