@@ -658,3 +658,117 @@ func wantErr(t *testing.T, err error, ap netip.AddrPort, reason string) {
 		t.Fatalf("error %q: want the URL and %q", err, reason)
 	}
 }
+
+// udpRelay forwards datagrams between clients and a backend that can be
+// switched, to stand for a server that lost its connection state.
+type udpRelay struct {
+	ln      *net.UDPConn
+	backend atomic.Pointer[net.UDPAddr]
+	mu      sync.Mutex
+	ups     map[string]*net.UDPConn
+	wg      sync.WaitGroup
+}
+
+func startRelay(t testing.TB, to netip.AddrPort) *udpRelay {
+	t.Helper()
+	ln, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &udpRelay{ln: ln, ups: map[string]*net.UDPConn{}}
+	r.backend.Store(net.UDPAddrFromAddrPort(to))
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := ln.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			up := r.ups[from.String()]
+			if up == nil {
+				up, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+				if err != nil {
+					r.mu.Unlock()
+					return
+				}
+				r.ups[from.String()] = up
+				r.wg.Add(1)
+				go func() {
+					defer r.wg.Done()
+					b := make([]byte, 2048)
+					for {
+						m, _, err := up.ReadFromUDP(b)
+						if err != nil {
+							return
+						}
+						ln.WriteToUDP(b[:m], from)
+					}
+				}()
+			}
+			r.mu.Unlock()
+			up.WriteToUDP(buf[:n], r.backend.Load())
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		r.mu.Lock()
+		for _, u := range r.ups {
+			u.Close()
+		}
+		r.mu.Unlock()
+		r.wg.Wait()
+	})
+	return r
+}
+
+// startResettingH3 serves HTTP/3 on a quic.Transport with a fixed
+// stateless reset key: a second one with the same key answers packets of
+// connections it does not know with a stateless reset.
+func startResettingH3(t testing.TB, cert tls.Certificate, key *quic.StatelessResetKey, hits *atomic.Int64) netip.AddrPort {
+	t.Helper()
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qt := &quic.Transport{Conn: udp, StatelessResetKey: key}
+	ln, err := qt.Listen(http3.ConfigureTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}), &quic.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http3.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "served")
+	})}
+	go srv.ServeListener(ln)
+	t.Cleanup(func() { srv.Close(); ln.Close(); qt.Close(); udp.Close() })
+	return udp.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// TestStatelessReset: the server loses its state (the relay moves to a
+// fresh server with the same reset key) and answers our pooled
+// connection with a stateless reset. A POST on it fails naming the URL
+// and the reset; a GET is retried on a new connection and succeeds.
+func TestStatelessReset(t *testing.T) {
+	cert, pool := testCert(t)
+	var key quic.StatelessResetKey
+	rand.Read(key[:])
+	var hits1, hits2 atomic.Int64
+	s1 := startResettingH3(t, cert, &key, &hits1)
+	s2 := startResettingH3(t, cert, &key, &hits2)
+	relay := startRelay(t, s1)
+	ap := relay.ln.LocalAddr().(*net.UDPAddr).AddrPort()
+	tr := h3Transport(t, pool)
+	u, _ := url.Parse("https://" + ap.String() + "/hostile")
+	if _, body := getBody(t, tr, &downloader.Outgoing{URL: u, Impersonate: "chrome", HTTPVersion: "3", Verify: true}); body != "served" || hits1.Load() != 1 {
+		t.Fatalf("first request: %q, server 1 hits %d", body, hits1.Load())
+	}
+	relay.backend.Store(net.UDPAddrFromAddrPort(s2))
+	_, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{Method: "POST", Body: []byte("x"), URL: u, Impersonate: "chrome", HTTPVersion: "3", Verify: true})
+	wantErr(t, err, ap, "stateless reset")
+	if _, body := getBody(t, tr, &downloader.Outgoing{URL: u, Impersonate: "chrome", HTTPVersion: "3", Verify: true}); body != "served" || hits2.Load() != 1 {
+		t.Fatalf("GET after the reset: %q, server 2 hits %d", body, hits2.Load())
+	}
+}
