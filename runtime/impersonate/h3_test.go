@@ -473,16 +473,20 @@ func TestHTTP3SettingsAndHeaderOrder(t *testing.T) {
 	}
 }
 
-// altSvcSite is a TCP (h2) server announcing h3 on udpPort, next to an
-// HTTP/3 server (when started) with the same certificate.
+// startTCPSite is a TCP (h2) server answering with the Alt-Svc header
+// altSvc (when set), for the HTTP/3 server next to it.
 func startTCPSite(t testing.TB, cert tls.Certificate, altSvc string, hits *atomic.Int64) *httptest.Server {
+	return startTCPSiteHandler(t, cert, altSvc, hits, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "tcp "+r.Proto) })
+}
+
+func startTCPSiteHandler(t testing.TB, cert tls.Certificate, altSvc string, hits *atomic.Int64, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		if altSvc != "" {
 			w.Header().Set("Alt-Svc", altSvc)
 		}
-		io.WriteString(w, "tcp "+r.Proto)
+		h(w, r)
 	}))
 	ts.EnableHTTP2 = true
 	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
