@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go/http3"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/http3"
 )
 
 // TestFetchHTTP3: `spiderrun fetch --http-version 3` reaches a local

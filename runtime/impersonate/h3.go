@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/quic-go/qpack"
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/quicvarint"
 	utls "github.com/refraction-networking/utls"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 )
 
 // HTTP/3 frame and stream types (RFC 9114 7.2, 6.2; RFC 9204 4.2).
@@ -57,6 +57,10 @@ type h3Conn struct {
 	udp       net.PacketConn
 	p         *Profile
 	maxHeader int
+
+	qdec    *qpackDecoder
+	decMu   sync.Mutex
+	decoder *quic.SendStream // our QPACK decoder stream
 
 	mu       sync.Mutex
 	inflight int
@@ -127,7 +131,7 @@ func dialQUIC(ctx context.Context, p *Profile, addr netip.AddrPort, tc *tls.Conf
 		udp.Close()
 		return nil, fmt.Errorf("quic handshake with %s: server chose ALPN %q, not h3", addr, proto)
 	}
-	c := &h3Conn{qc: qc, udp: udp, p: p, maxHeader: maxHeader, lastUsed: time.Now()}
+	c := &h3Conn{qc: qc, udp: udp, p: p, maxHeader: maxHeader, lastUsed: time.Now(), qdec: newQPACKDecoder(p.h3.settingValue(0x01))}
 	if err := c.openStreams(); err != nil {
 		c.close()
 		return nil, err
@@ -154,8 +158,21 @@ func (c *h3Conn) openStreams() error {
 		if _, err := s.Write([]byte{typ}); err != nil {
 			return fmt.Errorf("http3 qpack stream: %w", err)
 		}
+		if typ == h3StreamQPACKDec {
+			c.decoder = s
+		}
 	}
 	return nil
+}
+
+// decoderInstruction writes to our QPACK decoder stream (acknowledgments
+// the server's encoder needs before it may evict entries).
+func (c *h3Conn) decoderInstruction(b []byte) {
+	c.decMu.Lock()
+	defer c.decMu.Unlock()
+	if _, err := c.decoder.Write(b); err != nil {
+		c.fail(fmt.Errorf("qpack decoder stream: %w", err), h3ClosedCritical)
+	}
 }
 
 // acceptStreams reads the server's unidirectional streams: its control
@@ -180,7 +197,13 @@ func (c *h3Conn) acceptStreams() {
 			switch typ {
 			case h3StreamControl:
 				c.fail(c.readControl(r), h3FrameUnexpected)
-			case h3StreamQPACKEnc, h3StreamQPACKDec:
+			case h3StreamQPACKEnc:
+				if err := c.qdec.readEncoderStream(r, c.decoderInstruction); err != nil {
+					c.fail(err, 0x201) // QPACK_ENCODER_STREAM_ERROR
+				}
+			case h3StreamQPACKDec:
+				// We never insert into the server's table, so its decoder
+				// has nothing to tell us.
 				_, _ = io.Copy(io.Discard, r)
 			case h3StreamPush:
 				c.fail(errors.New("server opened a push stream without MAX_PUSH_ID"), 0x103)
@@ -327,8 +350,15 @@ func (c *h3Conn) roundTrip(ctx context.Context, wr *wireRequest) (*http.Response
 		return fail(err)
 	}
 	r := &h3FrameReader{r: str}
+	decode := func(block []byte) ([]qpack.HeaderField, error) {
+		fields, dynamic, err := c.qdec.decode(ctx, block)
+		if err == nil && dynamic {
+			c.decoderInstruction(appendPrefixInt(nil, 7, 0x80, uint64(str.StreamID()))) // Section Acknowledgment
+		}
+		return fields, err
+	}
 	for {
-		fields, err := r.readHeaders(c.maxHeader)
+		fields, err := r.readHeaders(c.maxHeader, decode)
 		if err != nil {
 			return fail(err)
 		}
@@ -437,7 +467,7 @@ func (f *h3FrameReader) reader() *bufio.Reader {
 
 // readHeaders reads frames up to the next HEADERS frame and decodes it;
 // unknown frame types are skipped (RFC 9114 9), within a bound.
-func (f *h3FrameReader) readHeaders(maxHeader int) ([]qpack.HeaderField, error) {
+func (f *h3FrameReader) readHeaders(maxHeader int, decode func([]byte) ([]qpack.HeaderField, error)) ([]qpack.HeaderField, error) {
 	br := f.reader()
 	skipped := int64(0)
 	for {
@@ -461,18 +491,7 @@ func (f *h3FrameReader) readHeaders(maxHeader int) ([]qpack.HeaderField, error) 
 			if _, err := io.ReadFull(br, buf); err != nil {
 				return nil, unexpectedEOF(err)
 			}
-			var fields []qpack.HeaderField
-			next := qpack.NewDecoder().Decode(buf)
-			for {
-				hf, err := next()
-				if errors.Is(err, io.EOF) {
-					return fields, nil
-				}
-				if err != nil {
-					return nil, fmt.Errorf("qpack: %w", err)
-				}
-				fields = append(fields, hf)
-			}
+			return decode(buf)
 		case h3FrameData:
 			return nil, errors.New("DATA frame before the response headers")
 		case h3FrameSettings, h3FrameGoaway, 0x03, 0x0d:

@@ -2,6 +2,7 @@ package impersonate
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,9 +26,9 @@ import (
 	"time"
 
 	"github.com/quic-go/qpack"
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3"
-	"github.com/quic-go/quic-go/quicvarint"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/http3"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 )
@@ -284,6 +285,10 @@ type rawH3Server struct {
 	wg       sync.WaitGroup
 	// control, when set, replaces the server's control stream bytes.
 	control []byte
+	// dynamic makes the server's QPACK encoder insert x-dyn: v1 into its
+	// dynamic table and answer with a section referencing it.
+	dynamic bool
+	decoder []byte // what the client wrote on its QPACK decoder stream
 }
 
 func startRawH3(t testing.TB, control []byte) *rawH3Server {
@@ -326,6 +331,14 @@ func (s *rawH3Server) serve(ctx context.Context, c *quic.Conn) {
 	} else {
 		ctrl.Write([]byte{0x00, 0x04, 0x00}) // control stream, empty SETTINGS
 	}
+	if s.dynamic {
+		enc, err := c.OpenUniStream()
+		if err != nil {
+			return
+		}
+		// Set Dynamic Table Capacity 220, Insert With Literal Name x-dyn=v1.
+		enc.Write([]byte{0x02, 0x3f, 0xbd, 0x01, 0x45, 'x', '-', 'd', 'y', 'n', 0x02, 'v', '1'})
+	}
 	var types []uint64
 	var tmu sync.Mutex
 	s.wg.Add(1)
@@ -344,6 +357,23 @@ func (s *rawH3Server) serve(ctx context.Context, c *quic.Conn) {
 			tmu.Lock()
 			types = append(types, typ)
 			tmu.Unlock()
+			if typ == 0x03 {
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					b := make([]byte, 64)
+					for {
+						n, err := r.Read(b)
+						s.mu.Lock()
+						s.decoder = append(s.decoder, b[:n]...)
+						s.mu.Unlock()
+						if err != nil {
+							return
+						}
+					}
+				}()
+				continue
+			}
 			if typ == 0 {
 				ft, _ := quicvarint.Read(r)
 				l, _ := quicvarint.Read(r)
@@ -386,10 +416,16 @@ func (s *rawH3Server) serve(ctx context.Context, c *quic.Conn) {
 		s.fields = append(s.fields, fields)
 		s.mu.Unlock()
 		var hb strings.Builder
-		enc := qpack.NewEncoder(&hb)
-		enc.WriteField(qpack.HeaderField{Name: ":status", Value: "200"})
-		enc.WriteField(qpack.HeaderField{Name: "content-type", Value: "text/plain"})
-		enc.Close()
+		if s.dynamic {
+			// Required Insert Count 1, Base 1; :status 200 (static 25);
+			// dynamic relative index 0 (x-dyn: v1).
+			hb.Write([]byte{0x02, 0x00, 0xc0 | 25, 0x80})
+		} else {
+			enc := qpack.NewEncoder(&hb)
+			enc.WriteField(qpack.HeaderField{Name: ":status", Value: "200"})
+			enc.WriteField(qpack.HeaderField{Name: "content-type", Value: "text/plain"})
+			enc.Close()
+		}
 		out := appendFrameHeader(nil, 0x01, hb.Len())
 		out = append(out, hb.String()...)
 		out = appendFrameHeader(out, 0x00, 2)
@@ -775,4 +811,49 @@ func TestStatelessReset(t *testing.T) {
 	if _, body := getBody(t, tr, &downloader.Outgoing{URL: u, Impersonate: "chrome", HTTPVersion: "3", Verify: true}); body != "served" || hits2.Load() != 1 {
 		t.Fatalf("GET after the reset: %q, server 2 hits %d", body, hits2.Load())
 	}
+}
+
+// TestHTTP3DynamicTableResponse: a server whose QPACK encoder uses the
+// dynamic table we announce (as Google's front ends do): the response
+// header from the table is decoded, and our decoder stream carries the
+// Insert Count Increment and the Section Acknowledgment of stream 0.
+func TestHTTP3DynamicTableResponse(t *testing.T) {
+	cert, pool := testCert(t)
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h3"}}, &quic.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rawH3Server{addr: ln.Addr().(*net.UDPAddr).AddrPort(), pool: pool, ln: ln, dynamic: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c, err := ln.Accept(ctx)
+		if err == nil {
+			s.serve(ctx, c)
+		}
+	}()
+	defer func() { cancel(); ln.Close(); s.wg.Wait() }()
+	tr := h3Transport(t, pool)
+	resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{URL: s.url("/d"), Impersonate: "chrome", HTTPVersion: "3", Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Header.Get("X-Dyn"); got != "v1" || readAll(t, resp) != "ok" {
+		t.Fatalf("x-dyn %q", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		dec := slices.Clone(s.decoder)
+		s.mu.Unlock()
+		if bytes.Contains(dec, []byte{0x80}) && bytes.Contains(dec, []byte{0x01}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("decoder stream %x: want Insert Count Increment 01 and Section Acknowledgment 80", dec)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tr.Close()
 }

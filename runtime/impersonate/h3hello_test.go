@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/quic-go/quic-go/quicvarint"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
 )

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/quic-go/quic-go/quicvarint"
 	utls "github.com/refraction-networking/utls"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 )
 
 // HTTP3Spec is what the browser sends over QUIC: the ClientHello inside the
@@ -343,6 +343,16 @@ func (c *h3compiled) hasParam(id uint64) bool {
 		}
 	}
 	return false
+}
+
+// settingValue is a fixed setting of the profile (0 when absent).
+func (c *h3compiled) settingValue(id uint64) uint64 {
+	for _, s := range c.settings {
+		if !s.grease && s.id == id {
+			return s.val
+		}
+	}
+	return 0
 }
 
 // settingsFrame is the HTTP/3 SETTINGS frame (type 0x04) of one

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/quicvarint"
 	utls "github.com/refraction-networking/utls"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 )
 
 // quicHelloSpec builds the ClientHello a profile sends inside its QUIC

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/quic-go/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
 
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 )

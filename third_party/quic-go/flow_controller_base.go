@@ -4,9 +4,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/quic-go/quic-go/internal/monotime"
-	"github.com/quic-go/quic-go/internal/protocol"
-	"github.com/quic-go/quic-go/internal/utils"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/monotime"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/protocol"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/utils"
 )
 
 type receiveFlowController struct {

@@ -1,13 +1,13 @@
 package quic
 
 import (
-	"github.com/quic-go/quic-go/internal/ackhandler"
-	"github.com/quic-go/quic-go/internal/monotime"
-	"github.com/quic-go/quic-go/internal/protocol"
-	"github.com/quic-go/quic-go/internal/utils"
-	"github.com/quic-go/quic-go/internal/wire"
-	"github.com/quic-go/quic-go/qlog"
-	"github.com/quic-go/quic-go/qlogwriter"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/ackhandler"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/monotime"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/protocol"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/utils"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/wire"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/qlog"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/qlogwriter"
 )
 
 const (

@@ -18,9 +18,9 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
-	"github.com/quic-go/quic-go/internal/monotime"
-	"github.com/quic-go/quic-go/internal/protocol"
-	"github.com/quic-go/quic-go/internal/utils"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/monotime"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/protocol"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/utils"
 )
 
 const (

@@ -6,7 +6,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/quic-go/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
 )
 
 // Settingser allows waiting for and retrieving the peer's HTTP/3 settings.

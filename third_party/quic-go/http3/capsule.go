@@ -4,7 +4,7 @@ import (
 	"errors"
 	"io"
 
-	"github.com/quic-go/quic-go/quicvarint"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 )
 
 // CapsuleType is the type of the capsule

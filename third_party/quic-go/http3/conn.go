@@ -11,10 +11,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3/qlog"
-	"github.com/quic-go/quic-go/qlogwriter"
-	"github.com/quic-go/quic-go/quicvarint"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/http3/qlog"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/qlogwriter"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 )
 
 const maxQuarterStreamID = 1<<60 - 1

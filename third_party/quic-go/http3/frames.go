@@ -7,10 +7,10 @@ import (
 	"io"
 	"maps"
 
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3/qlog"
-	"github.com/quic-go/quic-go/qlogwriter"
-	"github.com/quic-go/quic-go/quicvarint"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/http3/qlog"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/qlogwriter"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 )
 
 // FrameType is the frame type of a HTTP/3 frame

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/quic-go/qpack"
-	"github.com/quic-go/quic-go/http3/qlog"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/http3/qlog"
 
 	"golang.org/x/net/http/httpguts"
 )

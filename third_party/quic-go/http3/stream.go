@@ -9,9 +9,9 @@ import (
 	"net/http/httptrace"
 	"time"
 
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3/qlog"
-	"github.com/quic-go/quic-go/qlogwriter"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/http3/qlog"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/qlogwriter"
 
 	"github.com/quic-go/qpack"
 )

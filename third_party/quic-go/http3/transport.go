@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/quic-go/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
 )
 
 // Settings are HTTP/3 settings that apply to the underlying connection.

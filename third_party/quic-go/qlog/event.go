@@ -7,9 +7,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/quic-go/quic-go/internal/protocol"
-	"github.com/quic-go/quic-go/qlogwriter"
-	"github.com/quic-go/quic-go/qlogwriter/jsontext"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/protocol"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/qlogwriter"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/qlogwriter/jsontext"
 )
 
 func milliseconds(dur time.Duration) float64 { return float64(dur.Nanoseconds()) / 1e6 }

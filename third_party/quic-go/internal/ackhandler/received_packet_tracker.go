@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/quic-go/quic-go/internal/monotime"
-	"github.com/quic-go/quic-go/internal/protocol"
-	"github.com/quic-go/quic-go/internal/utils"
-	"github.com/quic-go/quic-go/internal/wire"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/monotime"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/protocol"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/utils"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/internal/wire"
 )
 
 const reorderingThreshold = 1
