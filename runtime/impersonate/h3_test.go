@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -856,4 +857,48 @@ func TestHTTP3DynamicTableResponse(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	tr.Close()
+}
+
+// TestHTTP3ThroughProxyFallsBackToTCP: with a proxy, http_version "3" and
+// "auto" requests go over TCP through the proxy's tunnel (QUIC needs UDP),
+// and the transport says so once in its log.
+func TestHTTP3ThroughProxyFallsBackToTCP(t *testing.T) {
+	cert, pool := testCert(t)
+	var hits atomic.Int64
+	ts := startTCPSite(t, cert, "", &hits)
+	proxy := startHTTPProxy(t, "")
+	var logBuf strings.Builder
+	var logMu sync.Mutex
+	tr := h3Transport(t, pool, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logBuf, mu: &logMu}, nil))
+	})
+	u, _ := url.Parse(ts.URL + "/p")
+	pu, _ := url.Parse("http://" + proxy.addr())
+	for _, v := range []string{"3", "auto", "3"} {
+		resp, body := getBody(t, tr, &downloader.Outgoing{URL: u, Proxy: pu, Impersonate: "chrome", HTTPVersion: v, Verify: true})
+		if body != "tcp HTTP/2.0" {
+			t.Fatalf("http_version %s: %s %q", v, resp.Proto, body)
+		}
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if n := strings.Count(logBuf.String(), "HTTP/3 is not used through a proxy"); n != 1 {
+		t.Errorf("%d proxy warnings, want 1:\n%s", n, logBuf.String())
+	}
+	proxy.mu.Lock()
+	defer proxy.mu.Unlock()
+	if len(proxy.targets) == 0 {
+		t.Error("the proxy saw no CONNECT")
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
