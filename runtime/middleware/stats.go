@@ -14,6 +14,7 @@ import (
 // Stats counts downloads under Scrapy's DownloaderStats names:
 // downloader/request_count, request_method_count/<M>, request_bytes,
 // response_count, response_status_count/<N>, response_bytes,
+// response_protocol_count/<h1|h2|h3> (ours: how much went over HTTP/3),
 // exception_count, exception_type_count/<Type>. Placed closest to the
 // downloader, it sees every attempt (retries and redirect hops included).
 // request_bytes is counted when the download returns: the bytes the
