@@ -324,6 +324,15 @@ func (c *h3Conn) roundTrip(ctx context.Context, wr *wireRequest) (*http.Response
 		str.CancelWrite(h3RequestCancelled)
 	})
 	fail := func(err error) (*http.Response, error) {
+		if connLevel(err) {
+			// The whole connection is gone (its context may not say so
+			// yet): keep it out of the pool from now on.
+			c.mu.Lock()
+			if c.err == nil || c.err == errConnUnusable {
+				c.err = err
+			}
+			c.mu.Unlock()
+		}
 		stop()
 		str.CancelRead(h3RequestCancelled)
 		str.CancelWrite(h3RequestCancelled)
@@ -376,6 +385,18 @@ func (c *h3Conn) roundTrip(ctx context.Context, wr *wireRequest) (*http.Response
 		}
 		return resp, nil
 	}
+}
+
+// connLevel reports whether err ended the whole QUIC connection rather
+// than one stream.
+func connLevel(err error) bool {
+	var (
+		sr *quic.StatelessResetError
+		it *quic.IdleTimeoutError
+		ae *quic.ApplicationError
+		te *quic.TransportError
+	)
+	return errors.As(err, &sr) || errors.As(err, &it) || errors.As(err, &ae) || errors.As(err, &te)
 }
 
 func appendFrameHeader(b []byte, typ uint64, n int) []byte {
