@@ -352,10 +352,13 @@ func (c *h3Conn) roundTrip(ctx context.Context, wr *wireRequest) (*http.Response
 		frame = appendFrameHeader(frame, h3FrameData, len(wr.body))
 		frame = append(frame, wr.body...)
 	}
-	if _, err := str.Write(frame); err != nil {
+	// A server may stop reading the request (STOP_SENDING) once it has
+	// answered, or to answer early (RFC 9114 4.1): then its response is
+	// still there to read.
+	if _, err := str.Write(frame); err != nil && !peerStopped(str) {
 		return fail(err)
 	}
-	if err := str.Close(); err != nil {
+	if err := str.Close(); err != nil && !peerStopped(str) {
 		return fail(err)
 	}
 	r := &h3FrameReader{r: str}
@@ -385,6 +388,13 @@ func (c *h3Conn) roundTrip(ctx context.Context, wr *wireRequest) (*http.Response
 		}
 		return resp, nil
 	}
+}
+
+// peerStopped reports whether the server sent STOP_SENDING for our
+// request stream.
+func peerStopped(str *quic.Stream) bool {
+	var se *quic.StreamError
+	return errors.As(context.Cause(str.Context()), &se) && se.Remote
 }
 
 // connLevel reports whether err ended the whole QUIC connection rather

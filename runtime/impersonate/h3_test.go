@@ -290,6 +290,9 @@ type rawH3Server struct {
 	// dynamic table and answer with a section referencing it.
 	dynamic bool
 	decoder []byte // what the client wrote on its QPACK decoder stream
+	// stopEarly answers right after the request headers and stops
+	// reading the request body (STOP_SENDING with H3_NO_ERROR).
+	stopEarly bool
 }
 
 func startRawH3(t testing.TB, control []byte) *rawH3Server {
@@ -408,6 +411,9 @@ func (s *rawH3Server) serve(ctx context.Context, c *quic.Conn) {
 		buf := make([]byte, l)
 		if _, err := io.ReadFull(r, buf); err != nil {
 			continue
+		}
+		if s.stopEarly {
+			str.CancelRead(0x100)
 		}
 		var fields []qpack.HeaderField
 		next := qpack.NewDecoder().Decode(buf)
@@ -911,4 +917,35 @@ type tLogWriter struct{ t testing.TB }
 func (w tLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// TestHTTP3ServerStopsReadingTheBody: the server answers a POST after its
+// headers and stops reading the 4 MB body (STOP_SENDING, H3_NO_ERROR),
+// as RFC 9114 4.1 allows; the response is still read.
+func TestHTTP3ServerStopsReadingTheBody(t *testing.T) {
+	cert, pool := testCert(t)
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h3"}}, &quic.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rawH3Server{addr: ln.Addr().(*net.UDPAddr).AddrPort(), pool: pool, ln: ln, stopEarly: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c, err := ln.Accept(ctx)
+		if err == nil {
+			s.serve(ctx, c)
+		}
+	}()
+	defer func() { cancel(); ln.Close(); s.wg.Wait() }()
+	tr := h3Transport(t, pool)
+	resp, err := tr.RoundTrip(context.Background(), &downloader.Outgoing{Method: "POST", Body: make([]byte, 4<<20), URL: s.url("/upload"), Impersonate: "chrome", HTTPVersion: "3", Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, resp); body != "ok" || resp.StatusCode != 200 {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	tr.Close()
 }
