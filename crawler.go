@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,6 +209,8 @@ func New(opts Options) (c *Crawler, err error) {
 		// The downloader's dialer applies DENY_PRIVATE_NETWORKS after DNS,
 		// so impersonated connections are guarded like the others.
 		return dl.Dialer().DialContext(ctx, network, addr)
+	}, func(ctx context.Context, addr string) (netip.AddrPort, error) {
+		return dl.Dialer().ResolveUDP(ctx, addr)
 	}, logger)
 	c.closers = append(c.closers, releaseImp)
 	var met *metrics.Metrics

@@ -67,6 +67,7 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		HTTPCacheIgnoreHTTPCodes:      nonEmpty(set.Ints("HTTPCACHE_IGNORE_HTTP_CODES")),
 		HTTPErrorAllowedCodes:         nonEmpty(set.Ints("HTTPERROR_ALLOWED_CODES")),
 		HTTPErrorAllowAll:             set.Bool("HTTPERROR_ALLOW_ALL"),
+		HTTPVersion:                   set.String("HTTP_VERSION"),
 		Impersonate:                   set.String("IMPERSONATE"),
 		JobDir:                        set.String("JOBDIR"),
 		JobDirFsync:                   set.Bool("JOBDIR_FSYNC"),

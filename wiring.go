@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,7 +83,8 @@ func openLogFile(path string, appendTo bool) (*os.File, error) {
 // sharedImpersonation builds the impersonating transport once per crawl;
 // HTTP requests and WebSocket handshakes share it (and its TLS sessions).
 // The second func closes it when it was built.
-func sharedImpersonation(h downloader.HTTPOptions, dial func(ctx context.Context, network, addr string) (net.Conn, error), logger *slog.Logger) (get func() (*impersonate.Transport, error), release func()) {
+// resolveUDP resolves and guards QUIC endpoints (downloader.Dialer.ResolveUDP).
+func sharedImpersonation(h downloader.HTTPOptions, dial func(ctx context.Context, network, addr string) (net.Conn, error), resolveUDP func(ctx context.Context, addr string) (netip.AddrPort, error), logger *slog.Logger) (get func() (*impersonate.Transport, error), release func()) {
 	var (
 		mu  sync.Mutex
 		t   *impersonate.Transport
@@ -92,7 +94,7 @@ func sharedImpersonation(h downloader.HTTPOptions, dial func(ctx context.Context
 		mu.Lock()
 		defer mu.Unlock()
 		if t == nil && err == nil {
-			t, err = impersonate.NewTransport(impersonate.Options{RootCAs: h.RootCAs, Logger: logger, DialContext: dial})
+			t, err = impersonate.NewTransport(impersonate.Options{RootCAs: h.RootCAs, Logger: logger, DialContext: dial, ResolveUDP: resolveUDP})
 		}
 		return t, err
 	}

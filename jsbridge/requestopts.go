@@ -266,13 +266,15 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 		return nil, nil, fmt.Errorf("%s: kind %q (want one of %s)", kind, r.Kind, strings.Join(crawl.Kinds, ", "))
 	}
 	switch r.HTTPVersion {
-	case "", "1.1", "2":
+	case "", "1.1", "2", "3", "auto":
 	case "1", "http1", "HTTP/1.1":
 		r.HTTPVersion = "1.1"
 	case "http2", "HTTP/2", "h2":
 		r.HTTPVersion = "2"
+	case "http3", "HTTP/3", "h3":
+		r.HTTPVersion = "3"
 	default:
-		return nil, nil, fmt.Errorf("%s: http_version %q (want \"1.1\" or \"2\")", kind, r.HTTPVersion)
+		return nil, nil, fmt.Errorf("%s: http_version %q (want \"1.1\", \"2\", \"3\" or \"auto\")", kind, r.HTTPVersion)
 	}
 	if kind == kindWS {
 		ws := &crawl.WebSocketSpec{}

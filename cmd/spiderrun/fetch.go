@@ -73,6 +73,7 @@ Examples:
   spiderrun fetch --no-redirect --headers https://example.com/old-page
   spiderrun fetch https://example.com/ --impersonate chrome
   spiderrun fetch https://example.com/ --impersonate firefox --http-version 1.1 -H 'Accept-Language: de'
+  spiderrun fetch https://example.com/ --impersonate chrome --http-version 3
   spiderrun fetch https://example.com/ -s PROXIES=socks5://127.0.0.1:1080 -s IMPERSONATE=safari
   spiderrun fetch https://example.com/api -X POST -d '{"q": 1}' -H 'Content-Type: application/json'`,
 		Args: cobra.ExactArgs(1),
@@ -84,7 +85,7 @@ Examples:
 	fl := cmd.Flags()
 	fl.StringVar(&fo.specPath, "spec", "", "use the spider `SPEC`'s settings, middlewares and sessions (scrapy fetch --spider)")
 	fl.StringVar(&fo.imp, "impersonate", "", "browser profile (chrome, firefox, safari, edge, chrome_156, random, or a profile file) (= -s IMPERSONATE=P)")
-	fl.StringVar(&fo.httpVersion, "http-version", "", "force HTTP version 1.1 or 2 (default: negotiate by ALPN)")
+	fl.StringVar(&fo.httpVersion, "http-version", "", "HTTP version 1.1, 2, 3 (HTTP/3 over QUIC) or auto (TCP, then HTTP/3 after Alt-Svc) (default: negotiate by ALPN)")
 	fl.StringArrayVarP(&fo.headers, "header", "H", nil, "extra request header 'Name: value' (repeatable; replaces the profile's value in place)")
 	fl.StringVarP(&fo.method, "method", "X", "", "request method (default GET, or POST with --data)")
 	fl.StringVarP(&fo.data, "data", "d", "", "request body")
@@ -110,9 +111,9 @@ func fetchStatuses() []int {
 
 func runFetch(cmd *cobra.Command, f *runFlags, fo *fetchOptions, rawURL string) error {
 	switch fo.httpVersion {
-	case "", "1.1", "2":
+	case "", "1.1", "2", "3", "auto":
 	default:
-		return usageErr(fmt.Errorf("--http-version %q: want 1.1 or 2", fo.httpVersion))
+		return usageErr(fmt.Errorf("--http-version %q: want 1.1, 2, 3 or auto", fo.httpVersion))
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

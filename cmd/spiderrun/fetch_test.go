@@ -240,7 +240,7 @@ func TestFetchCommandErrors(t *testing.T) {
 		{"unknown profile", []string{"fetch", srv.URL("localhost", "/"), "--impersonate", "netscape"}, exitUsage, "unknown impersonation profile \"netscape\" (known: chrome, chrome_100"},
 		{"not a URL", []string{"fetch", "ftp://x"}, exitUsage, `"ftp://x" is not an http(s) URL`},
 		{"bad header", []string{"fetch", "https://x.test/", "-H", "nocolon"}, exitUsage, `-H "nocolon": want 'Name: value'`},
-		{"bad http version", []string{"fetch", "https://x.test/", "--http-version", "3"}, exitUsage, `--http-version "3"`},
+		{"bad http version", []string{"fetch", "https://x.test/", "--http-version", "4"}, exitUsage, `--http-version "4"`},
 		{"bad setting", []string{"fetch", "https://x.test/", "-s", "TLS_VERIFY=maybe"}, exitUsage, `-s TLS_VERIFY: expected true or false, got "maybe"`},
 		{"refused", []string{"fetch", "https://127.0.0.1:1/", "-s", "RETRY_ENABLED=false"}, exitFailed, "GET https://127.0.0.1:1/: ConnectionRefusedError"},
 		{"refused with --headers", []string{"fetch", "https://127.0.0.1:1/", "--headers", "-s", "RETRY_ENABLED=false"}, exitFailed, "ConnectionRefusedError"},

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/quic-go/qpack"
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/quicvarint"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3"
+	"github.com/spiderrun/spiderrun/third_party/quic-go"
+	"github.com/spiderrun/spiderrun/third_party/quic-go/http3"
 )
 
 // quic-go's own HTTP/3 client, a real implementation independent of the

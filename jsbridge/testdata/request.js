@@ -64,7 +64,7 @@ export function invalid() {
   throws(() => new Request({ url: "/relative" }), /url must be absolute/);
   throws(() => new Request({ url: "http://x.test/", calback: "parse_item" }), /unknown option "calback" \(did you mean "callback"\?\)/);
   throws(() => new Request({ url: "http://x.test/", callback: "nope" }), /callback "nope" is not an exported function \(exported: .*parse_item/);
-  throws(() => new Request({ url: "http://x.test/", http_version: "3" }), /http_version "3"/);
+  throws(() => new Request({ url: "http://x.test/", http_version: "4" }), /http_version "4" \(want "1.1", "2", "3" or "auto"\)/);
   throws(() => new Request({}), /url is required/);
   throws(() => new Request({ url: "http://x.test/", formdata: { a: "1" } }), /option "formdata" is for FormRequest/);
   throws(() => new WebSocketRequest({ url: "http://x.test/" }), /ws:\/\/ or wss:\/\//);

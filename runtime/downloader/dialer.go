@@ -177,3 +177,33 @@ func (t *Dialer) CheckHost(ctx context.Context, host string) error {
 	}
 	return nil
 }
+
+// ResolveUDP resolves a QUIC endpoint (host:port) with the configured
+// resolver and, with DENY_PRIVATE_NETWORKS on, runs the guard on the
+// address the datagrams will go to (the first one the resolver returns),
+// so HTTP/3 connections are guarded like TCP ones.
+func (t *Dialer) ResolveUDP(ctx context.Context, addr string) (netip.AddrPort, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("bad port in %q", addr)
+	}
+	setPhase(ctx, "resolving "+host)
+	ips, err := t.resolve(ctx, host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ip := ips[0].Unmap()
+	t.dials.Add(1)
+	if t.denyPrivate {
+		if err := t.guard.Check(ip); err != nil {
+			t.blocked.Add(1)
+			return netip.AddrPort{}, err
+		}
+	}
+	setPhase(ctx, "in QUIC handshake with "+addr)
+	return netip.AddrPortFrom(ip, uint16(port)), nil
+}

@@ -40,6 +40,9 @@ type Options struct {
 	// Impersonate is the default profile (IMPERSONATE); a request's own
 	// Impersonate wins.
 	Impersonate string
+	// HTTPVersion is the default http_version (HTTP_VERSION): "", "1.1",
+	// "2", "3" or "auto"; a request's own wins.
+	HTTPVersion string
 
 	// ConcurrentPerDomain bounds downloads per slot
 	// (CONCURRENT_REQUESTS_PER_DOMAIN, 8).
@@ -355,8 +358,20 @@ func (d *Downloader) outgoing(req *crawl.Request, u *url.URL) (*Outgoing, error)
 	if out.Impersonate == "" {
 		out.Headers.SetDefault("Accept-Encoding", "gzip, deflate, br, zstd")
 	}
+	if out.HTTPVersion == "" {
+		out.HTTPVersion = d.opts.HTTPVersion
+	}
+	if (out.HTTPVersion == "3" || out.HTTPVersion == "auto") && out.Impersonate == "" {
+		// The default transport (net/http) has no HTTP/3: the impersonating
+		// transport's plain Go client ("go" profile) carries these requests.
+		out.Impersonate = PlainProfile
+	}
 	return out, nil
 }
+
+// PlainProfile is the impersonation profile of the plain Go client, used
+// for HTTP/3 requests without a browser profile.
+const PlainProfile = "go"
 
 func (d *Downloader) transportFor(profile string) (Transport, error) {
 	if profile == "" {

@@ -2,6 +2,7 @@ package downloader
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -355,5 +356,28 @@ func TestNoProxy(t *testing.T) {
 		if got := noProxy([]string{".example.com", "other.test"}, host); got != want {
 			t.Errorf("noProxy(%s) = %v, want %v", host, got, want)
 		}
+	}
+}
+
+// TestResolveUDPGuard: the QUIC endpoint of an HTTP/3 request is resolved
+// and checked like a TCP dial: a name resolving to loopback is refused
+// with DENY_PRIVATE_NETWORKS, allowed by NETWORK_ALLOW, and passes when
+// the guard is off.
+func TestResolveUDPGuard(t *testing.T) {
+	res := &testResolver{names: map[string][]netip.Addr{"evil.test": loopback()}}
+	ctx := context.Background()
+	d := NewDialer(HTTPOptions{Resolver: res, DenyPrivate: true})
+	_, err := d.ResolveUDP(ctx, "evil.test:443")
+	var b *BlockedError
+	if !errors.As(err, &b) || b.Reason != "loopback" || d.Blocked() != 1 {
+		t.Fatalf("err %v, blocked %d; want a loopback BlockedError", err, d.Blocked())
+	}
+	d = NewDialer(HTTPOptions{Resolver: res, DenyPrivate: true, Guard: Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+	if ap, err := d.ResolveUDP(ctx, "evil.test:443"); err != nil || ap.Port() != 443 || !ap.Addr().IsLoopback() {
+		t.Fatalf("allowed: %v %v", ap, err)
+	}
+	d = NewDialer(HTTPOptions{Resolver: res})
+	if _, err := d.ResolveUDP(ctx, "evil.test:443"); err != nil {
+		t.Fatalf("guard off: %v", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // delays (CONCURRENT_REQUESTS_PER_DOMAIN, DOWNLOAD_DELAY,
 // RANDOMIZE_DOWNLOAD_DELAY, AUTOTHROTTLE_*), limits (DOWNLOAD_TIMEOUT,
 // DOWNLOAD_MAXSIZE, DOWNLOAD_WARNSIZE, DOWNLOAD_MEMORY_BUDGET,
-// DOWNLOAD_FAIL_ON_DATALOSS), TLS_VERIFY, PROXIES, NO_PROXY, and on top of
+// DOWNLOAD_FAIL_ON_DATALOSS), TLS_VERIFY, HTTP_VERSION, PROXIES, NO_PROXY, and on top of
 // http (the caller's transport options: root CAs, a resolver) DNS_TIMEOUT
 // and the private-network guard (DENY_PRIVATE_NETWORKS, NETWORK_ALLOW).
 // The rest starts from DefaultOptions; transports, the profile
@@ -45,6 +45,7 @@ func FromSettings(v *settings.Values, http HTTPOptions) (Options, error) {
 	o.MemoryBudget = v.DownloadMemoryBudget
 	o.FailOnDataLoss = v.DownloadFailOnDataLoss
 	o.Verify = v.TLSVerify
+	o.HTTPVersion = v.HTTPVersion
 	o.Proxies = v.Proxies
 	o.NoProxy = v.NoProxy
 	return o, nil

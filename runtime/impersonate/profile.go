@@ -60,6 +60,9 @@ type Profile struct {
 	Derived string    `yaml:"derived,omitempty"`
 	TLS     TLSSpec   `yaml:"tls"`
 	HTTP2   HTTP2Spec `yaml:"http2"`
+	// HTTP3 is the QUIC and HTTP/3 part; nil means the profile does not
+	// speak HTTP/3 (http_version "3" fails, "auto" stays on TCP).
+	HTTP3 *HTTP3Spec `yaml:"http3,omitempty"`
 	// Headers are the browser's default headers for a top-level navigation
 	// over HTTP/2, in wire order, one "name: value" per entry.
 	Headers []string `yaml:"headers"`
@@ -72,6 +75,7 @@ type Profile struct {
 	h1      crawl.Headers
 	set     []setting
 	prio    []priorityFrame
+	h3      *h3compiled
 }
 
 // TLSSpec is the ClientHello: either a captured record (hex) that utls's
@@ -339,7 +343,7 @@ func (e *yamlError) Error() string { return e.text }
 func (e *yamlError) Unwrap() error { return e.err }
 
 func (p *Profile) compile() error {
-	p.raw, p.set, p.prio = nil, nil, nil
+	p.raw, p.set, p.prio, p.h3 = nil, nil, nil, nil
 	if p.Name == "" {
 		return errors.New("name: required")
 	}
@@ -411,6 +415,13 @@ func (p *Profile) compile() error {
 	}
 	if len(seen) != 4 {
 		return errors.New("http2.pseudo_header_order: needs all of :method :authority :scheme :path")
+	}
+	if p.HTTP3 != nil {
+		c, err := p.HTTP3.compile()
+		if err != nil {
+			return err
+		}
+		p.h3 = c
 	}
 	var err error
 	if p.headers, err = parseHeaderLines("headers", p.Headers); err != nil {

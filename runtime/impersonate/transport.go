@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -48,6 +49,14 @@ type Options struct {
 	// DisableResumption turns TLS session resumption off (every handshake
 	// is a full one). Browsers resume, so it is on by default.
 	DisableResumption bool
+	// ResolveUDP resolves a QUIC endpoint (host:port) and applies the
+	// private-network guard; nil resolves with net.DefaultResolver and no
+	// guard. downloader.Dialer.ResolveUDP is the one the crawl uses.
+	ResolveUDP func(ctx context.Context, addr string) (netip.AddrPort, error)
+	// QUICFallbackTimeout bounds the QUIC handshake of an http_version
+	// "auto" request before it falls back to TCP (default 3s; an explicit
+	// "3" waits HandshakeTimeout).
+	QUICFallbackTimeout time.Duration
 }
 
 // Transport sends requests as the chosen browser profile. It implements
@@ -66,6 +75,7 @@ type Transport struct {
 	random   map[string]string
 	profiles map[string]*Profile
 	sessions map[string]utls.ClientSessionCache
+	h3s      h3State
 }
 
 var _ downloader.Transport = (*Transport)(nil)
@@ -81,6 +91,9 @@ func NewTransport(opts Options) (*Transport, error) {
 	if opts.MaxResponseHeaderBytes <= 0 {
 		opts.MaxResponseHeaderBytes = 1 << 20
 	}
+	if opts.QUICFallbackTimeout <= 0 {
+		opts.QUICFallbackTimeout = 3 * time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -93,6 +106,12 @@ func NewTransport(opts Options) (*Transport, error) {
 		random:   map[string]string{},
 		profiles: map[string]*Profile{},
 		sessions: map[string]utls.ClientSessionCache{},
+		h3s: h3State{
+			conns:   map[string]*h3Conn{},
+			dialing: map[string]*h3Dial{},
+			alt:     map[string]altSvc{},
+			broken:  map[string]brokenQUIC{},
+		},
 	}, nil
 }
 
@@ -155,9 +174,9 @@ func (t *Transport) RoundTrip(ctx context.Context, out *downloader.Outgoing) (*h
 		return nil, fmt.Errorf("impersonate: %s: no host", weburl.RedactURL(u))
 	}
 	switch out.HTTPVersion {
-	case "", "1.1", "2":
+	case "", "1.1", "2", "3", "auto":
 	default:
-		return nil, fmt.Errorf("impersonate: http_version %q: want \"\", \"1.1\" or \"2\"", out.HTTPVersion)
+		return nil, fmt.Errorf("impersonate: http_version %q: want \"\", \"1.1\", \"2\", \"3\" or \"auto\"", out.HTTPVersion)
 	}
 	p, err := t.Profile(out.Impersonate, out.PoolKey)
 	if err != nil {
@@ -174,6 +193,9 @@ func (t *Transport) RoundTrip(ctx context.Context, out *downloader.Outgoing) (*h
 			return nil, fmt.Errorf("%s %s: timeout after %s: %w", method(out), weburl.RedactURL(u), out.Timeout, err)
 		}
 		return nil, fmt.Errorf("%s %s: %w", method(out), weburl.RedactURL(u), err)
+	}
+	if out.HTTPVersion == "auto" && resp.ProtoMajor < 3 {
+		t.noteAltSvc(u, resp.Header)
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
@@ -224,6 +246,10 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 	}
 	wr := &wireRequest{method: method(out), scheme: u.Scheme, authority: authority, path: path, body: out.Body}
 	info := InfoOf(out.Request, wr.method, u, len(out.Body))
+
+	if resp, done, err := t.tryH3(ctx, p, out, wr, info); done {
+		return resp, err
+	}
 
 	// Reuse first: an HTTP/2 connection with room, or an idle HTTP/1.1 one.
 	for attempt := 0; attempt < 3; attempt++ {
@@ -412,6 +438,7 @@ func (t *Transport) CloseIdleConnections() {
 		delete(t.h1, key)
 	}
 	t.mu.Unlock()
+	t.closeH3(true)
 	for _, cc := range h2s {
 		cc.close()
 	}
@@ -432,6 +459,7 @@ func (t *Transport) Close() error {
 	}
 	t.h2, t.h1 = map[string][]*h2Conn{}, map[string][]*h1Conn{}
 	t.mu.Unlock()
+	t.closeH3(false)
 	for _, cc := range h2s {
 		cc.close()
 	}

@@ -78,13 +78,14 @@ func TestDownloaderStats(t *testing.T) {
 	r := &crawl.Request{URL: "http://a/", Method: "POST", Body: []byte("abc")}
 	m.ProcessRequest(ctx, r)
 	m.ProcessRequest(ctx, &crawl.Request{URL: "http://a/"})
-	m.ProcessResponse(ctx, r, &crawl.Response{Status: 200, Body: make([]byte, 100)})
+	m.ProcessResponse(ctx, r, &crawl.Response{Status: 200, Body: make([]byte, 100), Protocol: "HTTP/3.0"})
 	m.ProcessException(ctx, r, &crawl.Failure{Type: crawl.TimeoutError})
 	m.ProcessException(ctx, r, errors.New("odd"))
 	for key, want := range map[string]int64{
 		"downloader/request_count": 2, "downloader/request_method_count/POST": 1, "downloader/request_method_count/GET": 1,
 		"downloader/response_count": 1, "downloader/response_status_count/200": 1, "downloader/exception_count": 2,
 		"downloader/exception_type_count/TimeoutError": 1, "downloader/exception_type_count/Error": 1,
+		"downloader/response_protocol_count/h3": 1,
 	} {
 		if got := stats.Int(st, key); got != want {
 			t.Errorf("%s = %d, want %d", key, got, want)

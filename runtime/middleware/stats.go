@@ -14,6 +14,7 @@ import (
 // Stats counts downloads under Scrapy's DownloaderStats names:
 // downloader/request_count, request_method_count/<M>, request_bytes,
 // response_count, response_status_count/<N>, response_bytes,
+// response_protocol_count/<h1|h2|h3> (ours: how much went over HTTP/3),
 // exception_count, exception_type_count/<Type>. Placed closest to the
 // downloader, it sees every attempt (retries and redirect hops included).
 // request_bytes is counted when the download returns: the bytes the
@@ -35,6 +36,9 @@ func (m *Stats) ProcessResponse(_ context.Context, r *crawl.Request, resp *crawl
 	m.Stats.Inc("downloader/request_bytes", requestWireBytes(r, resp))
 	m.Stats.Inc("downloader/response_count", 1)
 	m.Stats.Inc("downloader/response_status_count/"+strconv.Itoa(resp.Status), 1)
+	if p := protocolKey(resp.Protocol); p != "" {
+		m.Stats.Inc("downloader/response_protocol_count/"+p, 1)
+	}
 	m.Stats.Inc("downloader/response_bytes", responseSize(resp))
 	return Result{}, nil
 }
@@ -105,4 +109,18 @@ func responseSize(resp *crawl.Response) int64 {
 		n += len(h.Name) + len(h.Value) + 4
 	}
 	return int64(n + len(resp.Body))
+}
+
+// protocolKey names a response's HTTP version in stats (h1, h2, h3), so a
+// crawl shows how much of it went over HTTP/3.
+func protocolKey(proto string) string {
+	switch proto {
+	case "HTTP/1.0", "HTTP/1.1":
+		return "h1"
+	case "HTTP/2.0":
+		return "h2"
+	case "HTTP/3.0":
+		return "h3"
+	}
+	return ""
 }

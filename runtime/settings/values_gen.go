@@ -195,6 +195,12 @@ type Values struct {
 	// HTTPErrorAllowAll is HTTPERROR_ALLOW_ALL: Pass every response to callbacks,
 	// whatever its status.
 	HTTPErrorAllowAll bool `setting:"HTTPERROR_ALLOW_ALL"`
+	// HTTPVersion is HTTP_VERSION: HTTP version of requests that do not set
+	// http_version: "" negotiates HTTP/2 or HTTP/1.1 by ALPN (as before), "1.1",
+	// "2", "3" (HTTP/3 over QUIC, https only, fails without fallback), or "auto"
+	// (like Chromium: TCP first, then HTTP/3 once the origin announces it in
+	// Alt-Svc, back to TCP when QUIC fails).
+	HTTPVersion string `setting:"HTTP_VERSION"`
 	// Impersonate is IMPERSONATE: Browser whose TLS and HTTP/2 fingerprint and
 	// default headers requests imitate: chrome, firefox, safari, edge, a
 	// versioned name such as chrome_156, random, or the path of a profile file.
@@ -461,6 +467,7 @@ func Defaults() Values {
 		HTTPCacheEnabled:              false,
 		HTTPCacheExpirationSecs:       0,
 		HTTPErrorAllowAll:             false,
+		HTTPVersion:                   "",
 		Impersonate:                   "",
 		JobDir:                        "",
 		JobDirFsync:                   false,
