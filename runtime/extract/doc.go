@@ -138,11 +138,29 @@ func (d *document) elementsByTag(tag string) []*html.Node {
 
 func (d *document) indexTags() {
 	d.tagsOnce.Do(func() {
-		d.tags = map[string][]*html.Node{}
+		// Counted first, then cut from one array: appending tag by tag
+		// grew every list by doubling (issue 20: on a benchmark page 25
+		// allocations and 2.6 KB fewer this way).
+		counts := map[string]int{}
+		total := 0
 		for n := range d.root.Descendants() {
 			if n.Type == html.ElementNode {
-				d.tags[n.Data] = append(d.tags[n.Data], n)
+				counts[n.Data]++
+				total++
 			}
+		}
+		all := make([]*html.Node, 0, total)
+		d.tags = make(map[string][]*html.Node, len(counts))
+		for n := range d.root.Descendants() {
+			if n.Type != html.ElementNode {
+				continue
+			}
+			l, ok := d.tags[n.Data]
+			if !ok {
+				c := counts[n.Data]
+				l, all = all[len(all):len(all):len(all)+c], all[:len(all)+c]
+			}
+			d.tags[n.Data] = append(l, n)
 		}
 	})
 }
