@@ -574,10 +574,19 @@ return nxt - now
 // ARGV: token, limit, ttl_ms
 // Returns 0 when taken, else the ms until the earliest holder expires
 // (capped by the caller: a release usually comes sooner).
+//
+// Expired holders are purged only when the count reaches the limit: below
+// it they change nothing, and the key expires with its newest holder
+// anyway. So a place taken below the limit costs 5 commands, not 6 (issue
+// 20: this script runs for every download of a Redis crawl).
 var scriptHold = newScript(`
 local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+local limit = tonumber(ARGV[2])
+local n = redis.call('ZCARD', KEYS[1])
+if n >= limit then
+  n = n - redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+end
+if n < limit then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
   return 0
