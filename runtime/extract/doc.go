@@ -138,29 +138,11 @@ func (d *document) elementsByTag(tag string) []*html.Node {
 
 func (d *document) indexTags() {
 	d.tagsOnce.Do(func() {
-		// Counted first, then cut from one array: appending tag by tag
-		// grew every list by doubling (issue 20: on a benchmark page 25
-		// allocations and 2.6 KB fewer this way).
-		counts := map[string]int{}
-		total := 0
+		d.tags = map[string][]*html.Node{}
 		for n := range d.root.Descendants() {
 			if n.Type == html.ElementNode {
-				counts[n.Data]++
-				total++
+				d.tags[n.Data] = append(d.tags[n.Data], n)
 			}
-		}
-		all := make([]*html.Node, 0, total)
-		d.tags = make(map[string][]*html.Node, len(counts))
-		for n := range d.root.Descendants() {
-			if n.Type != html.ElementNode {
-				continue
-			}
-			l, ok := d.tags[n.Data]
-			if !ok {
-				c := counts[n.Data]
-				l, all = all[len(all):len(all):len(all)+c], all[:len(all)+c]
-			}
-			d.tags[n.Data] = append(l, n)
 		}
 	})
 }
