@@ -12,6 +12,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
+	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
@@ -602,28 +603,78 @@ func (e *Engine) pull() {
 			}
 			return
 		}
+		if bn, ok := e.opts.Scheduler.(scheduler.BatchNexter); ok {
+			if n := e.roomLocked(); n > 1 {
+				e.fetching += n
+				e.leased += n
+				e.mu.Unlock()
+				if !e.pullBatch(bn, n) {
+					return
+				}
+				continue
+			}
+		}
 		e.fetching++
 		e.leased++
 		e.mu.Unlock()
 		req, err := e.opts.Scheduler.Next(e.runCtx)
 		if err != nil || req == nil {
-			e.mu.Lock()
-			e.fetching--
-			e.leased--
-			startDone := e.startDone
-			e.mu.Unlock()
-			if err != nil {
-				e.schedulerFailed("scheduler next", err)
-			} else if !startDone {
-				select {
-				case e.needStart <- struct{}{}:
-				default:
-				}
-			}
+			e.pullEmpty(1, err)
 			return
 		}
 		e.wg.Add(1)
 		go e.process(req)
+	}
+}
+
+// roomLocked is how many requests pull may take at once from a
+// scheduler.BatchNexter: the places the count bounds leave. The bounds on
+// bytes and items are checked once for the batch, so a batch is taken
+// only while they are far from binding. Callers hold e.mu.
+func (e *Engine) roomLocked() int {
+	if e.items > e.opts.MaxPendingItems/2 || e.activeBytes > e.opts.MaxActiveSize/2 {
+		return 1
+	}
+	n := e.opts.ConcurrentRequests - e.fetching
+	if e.opts.MaxLeased > 0 {
+		n = min(n, e.opts.MaxLeased+e.boost-e.leased)
+	}
+	if e.opts.MaxActiveRequests > 0 {
+		n = min(n, e.opts.MaxActiveRequests+e.boost-e.processing-e.fetching)
+	}
+	return max(n, 1)
+}
+
+// pullBatch takes up to n requests (their places already counted) and
+// starts them; it reports whether the scheduler gave all n.
+func (e *Engine) pullBatch(bn scheduler.BatchNexter, n int) bool {
+	reqs, err := bn.NextBatch(e.runCtx, n)
+	for _, req := range reqs {
+		e.wg.Add(1)
+		go e.process(req)
+	}
+	if len(reqs) < n || err != nil {
+		e.pullEmpty(n-len(reqs), err)
+		return false
+	}
+	return true
+}
+
+// pullEmpty gives back n places the scheduler did not fill, and asks for
+// start requests when it ran dry.
+func (e *Engine) pullEmpty(n int, err error) {
+	e.mu.Lock()
+	e.fetching -= n
+	e.leased -= n
+	startDone := e.startDone
+	e.mu.Unlock()
+	if err != nil {
+		e.schedulerFailed("scheduler next", err)
+	} else if !startDone {
+		select {
+		case e.needStart <- struct{}{}:
+		default:
+		}
 	}
 }
 

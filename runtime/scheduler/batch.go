@@ -32,3 +32,17 @@ type Enqueued struct {
 	Added bool
 	Err   error
 }
+
+// BatchNexter is implemented by schedulers for which taking many requests
+// in one step is cheaper than taking them one by one (the JOBDIR: one
+// write transaction instead of one per request). When a group commit or
+// finished downloads free several places at once, the engine asks for as
+// many requests as it has room for.
+//
+// NextBatch must return what up to n calls of Next would have returned, in
+// the same order (an empty slice when Next would return nil), each with
+// its lease. Requests it could take but not decode stay leased (as after
+// Next's error) and are reported by the error, after the others.
+type BatchNexter interface {
+	NextBatch(ctx context.Context, n int) ([]*crawl.Request, error)
+}

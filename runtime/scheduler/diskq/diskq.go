@@ -62,6 +62,9 @@ const (
 	StatDequeuedDisk   = "scheduler/dequeued/disk"
 	StatUnserializable = "scheduler/unserializable"
 	StatRequeued       = "scheduler/requeued/disk"
+	// StatCommits counts bbolt write transactions: the JOBDIR's cost per
+	// page is read from it (commits ÷ response_received_count).
+	StatCommits = "scheduler/commits/disk"
 )
 
 // Sentinel errors; the concrete errors carry the details and match these with
@@ -202,7 +205,8 @@ type Scheduler struct {
 	// recorded as seen.
 	local     localHeap
 	localSeen map[[16]byte]struct{}
-	writes    int // successful commits, for dropMapped
+	seenCache seenCache // fingerprints known to be in the seen bucket
+	writes    int       // successful commits, for dropMapped
 	dups      scheduler.DuplicateLog
 	loggedLoc bool
 	opened    bool
@@ -255,7 +259,8 @@ func Open(dir string, opts Options) (*Scheduler, error) {
 		return nil, fmt.Errorf("jobdir %s: open %s: %w (if the file is damaged, use a new --jobdir)", dir, DBFile, err)
 	}
 	s := &Scheduler{dir: dir, opts: opts, log: opts.Logger, lock: lk, db: db, localSeen: map[[16]byte]struct{}{},
-		dups: scheduler.DuplicateLog{Stats: opts.Stats, Logger: opts.Logger, Debug: opts.Debug}}
+		seenCache: newSeenCache(seenCacheSize),
+		dups:      scheduler.DuplicateLog{Stats: opts.Stats, Logger: opts.Logger, Debug: opts.Debug}}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		lk.unlock()
@@ -429,7 +434,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		return false, fmt.Errorf("enqueue %s: %w", r.URL, scheduler.ErrClosed)
 	}
 	if !r.DontFilter {
-		if _, ok := s.localSeen[fp]; ok {
+		if _, ok := s.localSeen[fp]; ok || s.seenCache.has(fp) {
 			s.mu.Unlock()
 			s.dups.Filtered(r)
 			return false, nil
@@ -483,6 +488,9 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	if commit != nil {
 		s.mu.Unlock()
 		return false, fmt.Errorf("enqueue %s: %w", r.URL, s.writeErr(commit))
+	}
+	if dup || newFp {
+		s.seenCache.add(fp)
 	}
 	if dup {
 		s.mu.Unlock()
@@ -650,6 +658,7 @@ func (s *Scheduler) Ack(ctx context.Context, r *crawl.Request) error {
 		if newFp {
 			s.seen++
 		}
+		s.seenCache.add(l.fp)
 		delete(s.localSeen, l.fp)
 		r.Lease = nil
 		return nil
@@ -767,6 +776,9 @@ func (s *Scheduler) update(fn func(*bolt.Tx) error) (err error) {
 	defer s.recoverDamage(&err)
 	if err = s.db.Update(fn); err == nil {
 		s.writes++
+		if st := s.opts.Stats; st != nil {
+			st.Inc(StatCommits, 1)
+		}
 		if s.writes%dropEvery == 0 {
 			s.dropMapped()
 		}

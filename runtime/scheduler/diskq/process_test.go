@@ -98,6 +98,48 @@ func child(mode, dir string) int {
 				held = held[1:]
 			}
 		}
+	case "workbatch":
+		// The batched calls the engine makes (EnqueueBatch per callback,
+		// NextBatch for the free places, AckBatch per group commit).
+		round := os.Getenv("DISKQ_ROUND")
+		var held []*crawl.Request
+		for i := range 1_000_000 {
+			u := fmt.Sprintf("http://a.test/%s/%d", round, i)
+			batch := []*crawl.Request{
+				{URL: u, Priority: i % 3, Meta: map[string]any{"i": i}},
+				{URL: u + "/b", Priority: -(i % 2)},
+				{URL: u},
+			}
+			res := s.EnqueueBatch(ctx, batch)
+			for j, x := range res {
+				if x.Err != nil {
+					return fail(fmt.Errorf("enqueue batch %s: %v", batch[j].URL, x.Err))
+				}
+				if x.Added && j == 2 {
+					fmt.Println("BUG duplicate accepted", u)
+				}
+				if x.Added {
+					fmt.Println("E", batch[j].URL)
+				}
+			}
+			reqs, err := s.NextBatch(ctx, 4-len(held))
+			if err != nil {
+				return fail(err)
+			}
+			for _, r := range reqs {
+				fmt.Println("N", r.URL)
+				held = append(held, r)
+			}
+			// Up to 4 requests in flight; half of them acked at a time.
+			if len(held) == 4 {
+				if err := s.AckBatch(ctx, held[:2]); err != nil {
+					return fail(err)
+				}
+				fmt.Println("A", held[0].URL)
+				fmt.Println("A", held[1].URL)
+				held = held[2:]
+			}
+		}
 	case "frontier":
 		n, _ := strconv.Atoi(os.Getenv("DISKQ_N"))
 		start := time.Now()
@@ -259,13 +301,24 @@ func TestLockRefusesOtherProcess(t *testing.T) {
 // at most the requests in flight at each kill are taken twice.
 func TestSIGKILLAtRandomPoints(t *testing.T) {
 	t.Parallel()
+	sigkillRounds(t, "work")
+}
+
+// The same with the batched calls of issue 20: a callback's requests in
+// one transaction, several requests taken in one, acks in one.
+func TestSIGKILLAtRandomPointsBatched(t *testing.T) {
+	t.Parallel()
+	sigkillRounds(t, "workbatch")
+}
+
+func sigkillRounds(t *testing.T, mode string) {
 	dir := t.TempDir()
 	const maxInFlight = 4
 	enqueued := map[string]bool{}
 	taken := map[string]int{}
 	acked := map[string]bool{}
 	for round := range *kills {
-		p := startChild(t, "work", dir, "DISKQ_ROUND="+strconv.Itoa(round))
+		p := startChild(t, mode, dir, "DISKQ_ROUND="+strconv.Itoa(round))
 		p.ready(t)
 		time.Sleep(time.Duration(rand.IntN(50_000)) * time.Microsecond) // kill at a random point: the behaviour under test
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {

@@ -272,7 +272,9 @@ func (s *Scheduler) AckBatch(ctx context.Context, reqs []*crawl.Request) error {
 	for len(acks) > 0 {
 		chunk := acks[:min(len(acks), maxBatch)]
 		acks = acks[len(chunk):]
-		args := []any{s.opts.WorkerID}
+		// Unique to this chunk and the same for its retries: the script
+		// answers a retry whose first reply was lost from its marker.
+		args := []any{s.opts.WorkerID, s.opts.WorkerID + ":" + strconv.FormatUint(s.ackBatches.Add(1), 10)}
 		for _, a := range chunk {
 			items := a.items
 			if itemsKey == "" {

@@ -328,10 +328,27 @@ func TestAckBatch(t *testing.T) {
 	if n := a.rdb.HLen(ctx, "ackbatch:leases").Val(); n != 1 {
 		t.Fatalf("%d leases in redis, want b's one", n)
 	}
-	// A retried batch (its reply lost) pushes nothing twice.
-	if _, err := scriptAckBatch.Run(ctx, a.rdb, []string{"ackbatch:leases", "ackbatch:leases:deadlines", "ackbatch:items", "ackbatch:stats", "ackbatch:activity"},
-		a.opts.WorkerID, reqs[0].Lease.(*Lease).id, "1", 1, "dup").Int64Slice(); err != nil {
+	// A retried batch (its reply lost: same batch id) gets the first run's
+	// results and pushes nothing twice; an ack of a released lease in
+	// another batch is fenced and pushes nothing either.
+	keys := []string{"ackbatch:leases", "ackbatch:leases:deadlines", "ackbatch:items", "ackbatch:stats", "ackbatch:activity"}
+	var args []any
+	for _, r := range reqs {
+		args = append(args, r.Lease.(*Lease).id, "1", 1, "dup")
+	}
+	res, err := scriptAckBatch.Run(ctx, a.rdb, keys, append([]any{a.opts.WorkerID, a.opts.WorkerID + ":1"}, args...)...).Int64Slice()
+	if err != nil {
 		t.Fatal(err)
+	}
+	if want := []int64{1, 1, 0, 1}; !slices.Equal(res, want) {
+		t.Fatalf("retried batch: results %v, want the first run's %v", res, want)
+	}
+	res, err = scriptAckBatch.Run(ctx, a.rdb, keys, a.opts.WorkerID, "other-batch", reqs[0].Lease.(*Lease).id, "1", 1, "dup").Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res, []int64{0}) {
+		t.Fatalf("ack of a released lease in another batch: %v, want [0]", res)
 	}
 	if n := a.rdb.LLen(ctx, "ackbatch:items").Val(); n != 6 {
 		t.Fatalf("%d items after a retried ack, want 6", n)

@@ -190,6 +190,7 @@ type Scheduler struct {
 	// filteredLocal counts the duplicates it dropped that the shared
 	// dupefilter/filtered counter has not been told of yet.
 	seen          *seenCache
+	ackBatches    atomic.Uint64 // AckBatch chunks sent: their batch ids
 	filteredLocal atomic.Int64
 	open          bool
 	closed        bool

@@ -315,16 +315,22 @@ return out
 // scriptAckBatch is scriptAck for many leases of one worker (a group
 // commit): each lease is checked, its items pushed and the lease released
 // on its own, exactly as scriptAck does, and the result of each returned.
+// A batch retried after a lost reply is recognised by its batch id, whose
+// marker holds the first run's results: one marker a batch rather than
+// one a lease (issue 20: a SET per page).
 //
 // KEYS: leases, deadlines, items, stats, activity
-// ARGV: worker, then per lease: id, release, n items, items...
+// ARGV: worker, batch id, then per lease: id, release, n items, items...
 // Returns per lease 1 committed, 2 already committed, 0 fenced.
 var scriptAckBatch = newScript(`
 local leases, deadlines, items, stats, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix = string.sub(leases, 1, #leases - 7)
+local bmark = prefix .. ':ackbatch:' .. ARGV[2]
+local prev = redis.call('GET', bmark)
+if prev then return cjson.decode(prev) end
 local redeliv = redis.call('EXISTS', prefix .. ':redeliveries') == 1
 local out, pushed, gone, fenced = {}, 0, {}, 0
-local i = 2
+local i = 3
 while i <= #ARGV do
   local id, release, ni = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local rec = redis.call('HGET', leases, id)
@@ -344,7 +350,6 @@ while i <= #ARGV do
         redis.call('HDEL', prefix .. ':redeliveries', redis.sha1hex(f[2] .. f[3] .. f[5]))
       end
       gone[#gone + 1] = id
-      redis.call('SET', prefix .. ':acked:' .. id, '1', 'PX', 600000)
     end
   end
   if res == 0 then fenced = fenced + 1 end
@@ -362,6 +367,7 @@ if fenced > 0 then
   redis.call('HINCRBY', stats, 'leases/fenced', fenced)
 end
 redis.call('SET', activity, now_ms())
+redis.call('SET', bmark, cjson.encode(out), 'PX', 600000)
 return out
 `)
 
@@ -574,10 +580,19 @@ return nxt - now
 // ARGV: token, limit, ttl_ms
 // Returns 0 when taken, else the ms until the earliest holder expires
 // (capped by the caller: a release usually comes sooner).
+//
+// Expired holders are purged only when the count reaches the limit: below
+// it they change nothing, and the key expires with its newest holder
+// anyway. So a place taken below the limit costs 5 commands, not 6 (issue
+// 20: this script runs for every download of a Redis crawl).
 var scriptHold = newScript(`
 local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+local limit = tonumber(ARGV[2])
+local n = redis.call('ZCARD', KEYS[1])
+if n >= limit then
+  n = n - redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+end
+if n < limit then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
   return 0

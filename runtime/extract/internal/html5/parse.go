@@ -60,10 +60,12 @@ type parser struct {
 	// tokens coalesced into them.
 	textNodes map[*Node][]byte
 	// nodes is the current node chunk, used up to nodeNext; chunk is the
-	// size of the next one (fork: nodes are not allocated one by one).
-	nodes    []Node
-	nodeNext int
-	chunk    int
+	// size of the next one and nextChunk, when set, of those after it
+	// (fork: nodes are not allocated one by one).
+	nodes     []Node
+	nodeNext  int
+	chunk     int
+	nextChunk int
 	// stream is set by Stream (fork: trees released as they are built).
 	stream *streamState
 }
