@@ -532,5 +532,3 @@ func Major(v string) string {
 	}
 	return head
 }
-
-
