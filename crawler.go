@@ -16,6 +16,7 @@ import (
 	"github.com/spiderrun/spiderrun/jsbridge"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/execjs"
+	"github.com/spiderrun/spiderrun/runtime/browser"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/crawlspider"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
@@ -228,7 +229,7 @@ func New(opts Options) (c *Crawler, err error) {
 	wo.Logger = logger
 	wsm := websocket.NewManager(wo)
 	c.closers = append(c.closers, wsm.Close)
-	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm, metrics: met}, jars, sessions, logger, st)
+	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm, metrics: met}, jars, sessions, logger, st, &c.closers)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +426,7 @@ func newDownloader(v *settings.Values, opts Options, imp func() (*impersonate.Tr
 // newChain builds the downloader middleware chain: the built-ins
 // configured from the settings, with the spec's JS middlewares where
 // Scrapy puts user middlewares. profile is IMPERSONATE, resolved.
-func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
+func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, logger *slog.Logger, st stats.Collector, closers *[]func()) (*middleware.Chain, error) {
 	b := middleware.BuiltinsFromSettings(v, st, logger)
 	b.Cookies.Jars = jars
 	b.DefaultHeaders.Impersonate = profile
@@ -441,6 +442,18 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 		b.Blocks.Identities = sessions
 		b.Blocks.Throttle = h.http
 		sessions.RetireScore = v.BlockRetireScore
+		if v.BlockBrowser {
+			// BLOCK_BROWSER: the browser hand-off (runtime/browser). No
+			// Chromium is an error now, not at the first challenge.
+			pool, err := browser.New(browser.Config{Path: v.BrowserPath, Max: v.BrowserMax, Timeout: v.BrowserTimeout, IgnoreCertErrors: !v.TLSVerify})
+			if err != nil {
+				return nil, fmt.Errorf("settings.BLOCK_BROWSER: %w", err)
+			}
+			*closers = append(*closers, func() { pool.Close() })
+			b.Blocks.Browser = &browser.HandOff{Pool: pool, Sessions: sessions, DefaultProfile: profile,
+				WaitCookie: v.BrowserWaitCookie, WaitJS: v.BrowserWaitJS}
+			b.Blocks.BrowserDetectors = v.BlockBrowserDetectors
+		}
 	}
 	if r := middleware.RobotsFromSettings(v, h.http.Download); r != nil {
 		r.Scheme = spec.RobotScheme
@@ -450,8 +463,16 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 		b.Robots = r
 	}
 	// The session registry runs before the user's middlewares so they see
-	// the member a request was assigned (meta session_member).
+	// the member a request was assigned (meta session_member), and before
+	// DefaultHeaders: a member's impersonation profile brings its own
+	// User-Agent and Accept headers, which USER_AGENT and
+	// DEFAULT_REQUEST_HEADERS would contradict (the browser hand-off's
+	// clearance is bound to the profile's User-Agent).
 	user := []middleware.Downloader{sessions}
+	if b.DefaultHeaders != nil {
+		user = append(user, b.DefaultHeaders)
+		b.DefaultHeaders = nil
+	}
 	for i, m := range spec.DownloaderMiddlewares {
 		mw, err := js.DownloaderMiddleware(m.ProcessRequest, m.ProcessResponse, m.ProcessException)
 		if err != nil {

@@ -116,6 +116,10 @@ func (s *Site) WebdriverSeen() int {
 	return s.webdriver
 }
 
+// Clearance is the cf_clearance value the site gives a client with this
+// User-Agent and binding JA4 (tests hand it to another identity).
+func (s *Site) Clearance(ua, ja4 string) string { return s.clearance(ua, ja4) }
+
 // clearance is the cookie value bound to a client.
 func (s *Site) clearance(ua, ja4 string) string {
 	m := hmac.New(sha256.New, s.secret)
