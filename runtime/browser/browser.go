@@ -243,9 +243,10 @@ func (p *Pool) release() {
 
 // googleHosts are the hosts Chromium's background services call even with
 // --disable-background-networking (measured: update and account checks).
-// The PAC script sends them to a closed port, so an identity's proxy
-// carries only the site's traffic.
-var googleHosts = []string{".google.com", ".googleapis.com", ".gstatic.com", ".gvt1.com", ".gvt2.com", ".googleusercontent.com", ".doubleclick.net"}
+// With a proxy they would go through the identity's proxy; they bypass it
+// instead and resolve to nothing (--host-resolver-rules), so the proxy
+// carries only the site's traffic and Google sees no request at all.
+var googleHosts = []string{"google.com", "googleapis.com", "gstatic.com", "gvt1.com", "gvt2.com", "googleusercontent.com", "doubleclick.net"}
 
 // args are the flags of one browser.
 func (p *Pool) args(id Identity) ([]chromedp.ExecAllocatorOption, error) {
@@ -276,15 +277,20 @@ func (p *Pool) args(id Identity) ([]chromedp.ExecAllocatorOption, error) {
 	if id.UserAgent != "" {
 		opts = append(opts, chromedp.UserAgent(id.UserAgent))
 	}
+	var bypass, rules []string
+	for _, h := range googleHosts {
+		bypass = append(bypass, h, "*."+h)
+		rules = append(rules, "MAP "+h+" ~NOTFOUND", "MAP *."+h+" ~NOTFOUND")
+	}
+	opts = append(opts, chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")))
 	if id.Proxy != "" {
-		pac, err := proxyPAC(id.Proxy)
+		server, err := proxyServer(id.Proxy)
 		if err != nil {
 			return nil, err
 		}
-		// A PAC script rather than --proxy-server: it can send Google's
-		// background hosts nowhere. <-loopback> because Chromium bypasses
-		// any proxy for loopback targets unless told not to.
-		opts = append(opts, chromedp.Flag("proxy-pac-url", pac), chromedp.Flag("proxy-bypass-list", "<-loopback>"))
+		// <-loopback>: Chromium sends loopback targets direct, past any
+		// proxy, unless told not to.
+		opts = append(opts, chromedp.ProxyServer(server), chromedp.Flag("proxy-bypass-list", strings.Join(append(bypass, "<-loopback>"), ";")))
 	}
 	for _, a := range p.cfg.Args {
 		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
@@ -297,8 +303,8 @@ func (p *Pool) args(id Identity) ([]chromedp.ExecAllocatorOption, error) {
 	return opts, nil
 }
 
-// proxyPAC turns a proxy URL into a data: PAC script.
-func proxyPAC(proxy string) (string, error) {
+// proxyServer checks a proxy URL and turns it into --proxy-server's form.
+func proxyServer(proxy string) (string, error) {
 	u, err := url.Parse(proxy)
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("browser hand-off: proxy %q is not a URL", proxy)
@@ -308,26 +314,14 @@ func proxyPAC(proxy string) (string, error) {
 		// its auth challenges over CDP is not done yet.
 		return "", fmt.Errorf("browser hand-off: proxy %s has credentials, which the browser cannot use yet", u.Redacted())
 	}
-	var kind string
 	switch u.Scheme {
-	case "http", "":
-		kind = "PROXY"
-	case "https":
-		kind = "HTTPS"
-	case "socks5", "socks5h":
-		kind = "SOCKS5"
-	case "socks4":
-		kind = "SOCKS"
+	case "http", "https", "socks4", "socks5":
+	case "socks5h":
+		u.Scheme = "socks5" // Chromium's socks5 resolves through the proxy
 	default:
 		return "", fmt.Errorf("browser hand-off: proxy %s: scheme %q is not http, https or socks", u.Redacted(), u.Scheme)
 	}
-	var b strings.Builder
-	b.WriteString("function FindProxyForURL(url, host) {\n")
-	for _, h := range googleHosts {
-		fmt.Fprintf(&b, "  if (dnsDomainIs(host, %q) || host == %q) return \"PROXY 127.0.0.1:9\";\n", h, h[1:])
-	}
-	fmt.Fprintf(&b, "  return %q;\n}\n", kind+" "+u.Host)
-	return "data:application/x-ns-proxy-autoconfig," + url.PathEscape(b.String()), nil
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // Solve opens rawURL in a new browser as id, waits until the challenge has

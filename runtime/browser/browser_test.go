@@ -3,8 +3,12 @@ package browser_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -272,4 +276,77 @@ func browsers(pids []int) []string {
 		}
 	}
 	return out
+}
+
+// connectProxy is an HTTP proxy on loopback that tunnels CONNECT and
+// records the targets.
+type connectProxy struct {
+	addr    string
+	mu      sync.Mutex
+	targets []string
+}
+
+func startProxy(t *testing.T) *connectProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &connectProxy{addr: ln.Addr().String()}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.targets = append(p.targets, r.Host)
+		p.mu.Unlock()
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		down, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		go func() { io.Copy(up, down); up.Close() }()
+		io.Copy(down, up)
+		down.Close()
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
+func (p *connectProxy) seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.targets)
+}
+
+// TestSolveThroughIdentityProxy: the browser reaches a loopback site
+// through the identity's proxy (Chromium sends loopback targets direct
+// unless told otherwise), and the proxy carries nothing but the site's
+// traffic.
+func TestSolveThroughIdentityProxy(t *testing.T) {
+	p := newPool(t, 1)
+	site := startSite(t)
+	proxy := startProxy(t)
+	id := browser.Identity{Browser: "chrome", Version: p.Version(), UserAgent: chromeUA(p.Version()), Proxy: "http://" + proxy.addr}
+	if _, err := p.Solve(context.Background(), site.URL+"/", id, browser.Wait{Cookie: "cf_clearance"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(site.URL, "https://")
+	seen := proxy.seen()
+	if !slices.Contains(seen, host) {
+		t.Errorf("proxy saw %v: the site %s was not reached through it", seen, host)
+	}
+	for _, h := range seen {
+		if h != host {
+			t.Errorf("the identity's proxy carried %s, which is not the site", h)
+		}
+	}
 }
