@@ -473,6 +473,12 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 		user = append(user, b.DefaultHeaders)
 		b.DefaultHeaders = nil
 	}
+	// meta render: true: the page loaded in Chromium, as the request's
+	// member; the browser starts only when such a request comes.
+	render := &browser.RenderMiddleware{Config: browser.Config{Path: v.BrowserPath, Max: v.BrowserMax, Timeout: v.BrowserTimeout, IgnoreCertErrors: !v.TLSVerify},
+		Sessions: sessions, DefaultProfile: profile}
+	*closers = append(*closers, render.Close)
+	user = append(user, render)
 	for i, m := range spec.DownloaderMiddlewares {
 		mw, err := js.DownloaderMiddleware(m.ProcessRequest, m.ProcessResponse, m.ProcessException)
 		if err != nil {

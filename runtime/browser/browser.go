@@ -327,19 +327,36 @@ func proxyServer(proxy string) (string, error) {
 // Solve opens rawURL in a new browser as id, waits until the challenge has
 // cleared (w) and returns the cookies the browser then holds for the site.
 func (p *Pool) Solve(ctx context.Context, rawURL string, id Identity, w Wait) (*Solution, error) {
-	if err := p.Check(id); err != nil {
-		return nil, err
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("browser hand-off: %q is not an http(s) URL", rawURL)
-	}
-	opts, err := p.args(id)
+	var sol *Solution
+	started := time.Now()
+	err := p.run(ctx, rawURL, id, func(ctx context.Context, u *url.URL) error {
+		var err error
+		sol, err = p.solve(ctx, u, id, w)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
+	sol.Took = time.Since(started)
+	return sol, nil
+}
+
+// run starts a browser for id, runs f in it and stops it, all within the
+// pool's timeout and one of its slots.
+func (p *Pool) run(ctx context.Context, rawURL string, id Identity, f func(ctx context.Context, u *url.URL) error) error {
+	if err := p.Check(id); err != nil {
+		return err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("browser: %q is not an http(s) URL", rawURL)
+	}
+	opts, err := p.args(id)
+	if err != nil {
+		return err
+	}
 	if err := p.acquire(ctx); err != nil {
-		return nil, fmt.Errorf("browser hand-off %s: waiting for a browser: %w", rawURL, err)
+		return fmt.Errorf("browser %s: waiting for a browser: %w", rawURL, err)
 	}
 	defer p.release()
 
@@ -351,7 +368,6 @@ func (p *Pool) Solve(ctx context.Context, rawURL string, id Identity, w Wait) (*
 	defer cancelAlloc() // waits for the process to exit
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
-	started := time.Now()
 	p.running.Add(1)
 	defer p.running.Add(-1)
 	defer func() {
@@ -361,20 +377,19 @@ func (p *Pool) Solve(ctx context.Context, rawURL string, id Identity, w Wait) (*
 		ccancel()
 	}()
 
-	sol, err := p.solve(bctx, u, id, w)
-	if err != nil {
+	if err := f(bctx, u); err != nil {
 		if tctx.Err() != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w (BROWSER_TIMEOUT %s)", err, p.cfg.Timeout)
 		}
-		return nil, fmt.Errorf("browser hand-off %s: %w", rawURL, err)
+		return fmt.Errorf("browser %s: %w", rawURL, err)
 	}
-	sol.Took = time.Since(started)
-	return sol, nil
+	return nil
 }
 
-func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Solution, error) {
-	initial := map[string]bool{}
-	err := chromedp.Do(ctx,
+// setup gives the browser the identity's User-Agent, client hints and
+// cookies (their names go into initial) before it navigates.
+func (p *Pool) setup(ctx context.Context, u *url.URL, id Identity, initial map[string]bool) error {
+	return chromedp.Do(ctx,
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			if id.UserAgent == "" {
 				return nil
@@ -392,15 +407,23 @@ func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Sol
 			}
 			var cs []*network.CookieParam
 			for _, c := range id.Cookies {
-				initial[c.Name] = true
+				if initial != nil {
+					initial[c.Name] = true
+				}
 				cs = append(cs, &network.CookieParam{Name: c.Name, Value: c.Value, URL: u.String(), Path: "/", HTTPOnly: c.HttpOnly, Secure: c.Secure})
 			}
 			_, err := cdp.Call(ctx, t, network.SetCookies, network.SetCookiesParams{Cookies: cs})
 			return err
 		}),
-		chromedp.Navigate(u.String()),
 	)
-	if err != nil {
+}
+
+func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Solution, error) {
+	initial := map[string]bool{}
+	if err := p.setup(ctx, u, id, initial); err != nil {
+		return nil, err
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(u.String())); err != nil {
 		return nil, err
 	}
 	for {

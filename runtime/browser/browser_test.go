@@ -3,9 +3,11 @@ package browser_test
 import (
 	"context"
 	"errors"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -348,5 +350,39 @@ func TestSolveThroughIdentityProxy(t *testing.T) {
 		if h != host {
 			t.Errorf("the identity's proxy carried %s, which is not the site", h)
 		}
+	}
+}
+
+// TestRender: a page whose content its script writes after a delay comes
+// back rendered once wait_for matches, with the status and headers of the
+// document, as the identity's User-Agent.
+func TestRender(t *testing.T) {
+	p := newPool(t, 1)
+	var gotUA atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotUA.Store(r.UserAgent())
+		w.Header().Set("X-Origin", "render-test")
+		w.WriteHeader(203)
+		io.WriteString(w, `<html><body><div id=app>loading</div><script>
+setTimeout(() => { document.getElementById("app").innerHTML = '<p class="late">rendered by script</p>'; }, 300);
+</script></body></html>`)
+	}))
+	defer srv.Close()
+	ua := chromeUA(p.Version())
+	r, err := p.Render(context.Background(), srv.URL+"/app", browser.Identity{Browser: "chrome", Version: p.Version(), UserAgent: ua}, "p.late", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.HTML, `<p class="late">rendered by script</p>`) || r.Status != 203 || r.URL != srv.URL+"/app" {
+		t.Errorf("rendered %d %s:\n%s", r.Status, r.URL, r.HTML)
+	}
+	if !slices.ContainsFunc(r.Headers, func(h crawl.Header) bool { return h.Name == "X-Origin" && h.Value == "render-test" }) {
+		t.Errorf("headers %v", r.Headers)
+	}
+	if got := gotUA.Load(); got != ua {
+		t.Errorf("the server saw User-Agent %v, want %s", got, ua)
+	}
+	if n := len(browserProcesses(t)); n != 0 {
+		t.Errorf("%d browser processes left", n)
 	}
 }
