@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -341,4 +343,57 @@ func browserDirs(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// TestRenderRequest: a request with meta render: true, through `spiderrun
+// run`, reaches its callback as the DOM the page's script wrote (wait_for
+// a CSS selector), with the document's status; a plain request to the same
+// page gets the HTML as served. No browser is left after the crawl.
+func TestRenderRequest(t *testing.T) {
+	testenv.Tool(t, "chromium", "apt-get install chromium")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<html><head><title>app</title></head><body><div id=app>loading</div><script>
+setTimeout(() => { document.getElementById("app").innerHTML = '<p class="late">written by script</p>'; }, 200);
+</script></body></html>`)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "spider.js"), `
+export async function* start() {
+  yield new Request({ url: spider.args.base + "/rendered", meta: { render: true, wait_for: "p.late" }, callback: parse });
+  yield new Request({ url: spider.args.base + "/plain", callback: parse });
+}
+export function parse(response) {
+  return { url: response.url, status: response.status, late: response.css("p.late::text").get() || null,
+           app: response.css("#app::text").get() || null, rendered: response.flags.includes("rendered") };
+}
+`)
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: render\nscript: spider.js\nsettings:\n  ROBOTSTXT_OBEY: false\n")
+	out := filepath.Join(dir, "items.jsonl")
+	code, _, stderr := runCLI(t, "run", spec, "-a", "base="+srv.URL, "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var it map[string]any
+		if err := json.Unmarshal([]byte(line), &it); err != nil {
+			t.Fatalf("bad item %q: %v", line, err)
+		}
+		got[strings.TrimPrefix(fmt.Sprint(it["url"]), srv.URL)] = it
+	}
+	if r := got["/rendered"]; r == nil || r["late"] != "written by script" || r["status"] != 200.0 || r["rendered"] != true {
+		t.Errorf("rendered request: %v", r)
+	}
+	if p := got["/plain"]; p == nil || p["late"] != nil || p["app"] != "loading" || p["rendered"] != false {
+		t.Errorf("plain request: %v", p)
+	}
+	if n := len(browserDirs(t)); n != 0 {
+		t.Errorf("%d browsers left", n)
+	}
 }
