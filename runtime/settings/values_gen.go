@@ -58,15 +58,17 @@ type Values struct {
 	// "regex"}`; a response is a block when every part given matches (the body
 	// regex sees its first 64 KiB).
 	BlockRules []KV `setting:"BLOCK_RULES"`
-	// BrowserMax is BROWSER_MAX: At most this many browsers run at once (each is
-	// about 365 MiB and 8-9 processes); more challenges wait for one.
+	// BrowserMax is BROWSER_MAX: At most this many browsers (BLOCK_BROWSER
+	// challenges and meta render requests) run at once; each is about 365 MiB and
+	// 8-9 processes; more wait for one.
 	BrowserMax int `setting:"BROWSER_MAX"`
-	// BrowserPath is BROWSER_PATH: The Chromium binary of the browser hand-off: a
-	// path or a name on PATH.
+	// BrowserPath is BROWSER_PATH: The Chromium binary of the browser hand-off
+	// and of meta render requests: a path or a name on PATH.
 	BrowserPath string `setting:"BROWSER_PATH"`
-	// BrowserTimeout is BROWSER_TIMEOUT: Bounds one challenge in the browser,
-	// from its start to the cookies; at the deadline the browser is killed and
-	// the block is handled as usual (another identity).
+	// BrowserTimeout is BROWSER_TIMEOUT: Bounds one browser (a challenge, from
+	// its start to the cookies, or a rendered request); at the deadline the
+	// browser is killed: a challenge's block is then handled as usual (another
+	// identity), a rendered request fails.
 	BrowserTimeout time.Duration `setting:"BROWSER_TIMEOUT"`
 	// BrowserWaitCookie is BROWSER_WAIT_COOKIE: The cookie whose arrival means
 	// the challenge has cleared.
