@@ -87,6 +87,11 @@ func TestBrowserHandOff(t *testing.T) {
 	if len(refused) != 0 {
 		t.Errorf("refused %v: a clearance cookie did not match its client", refused)
 	}
+	// Client hints too: the browser's (set from the profile) and the
+	// crawl's are the same brands.
+	if verify, content := site.ClientHints(); len(verify) != 1 || len(content) != 1 || verify[0] != content[0] || verify[0] == "" {
+		t.Errorf("sec-ch-ua from the browser %q, from the crawl %q: want one and the same", verify, content)
+	}
 	if site.WebdriverSeen() != 0 {
 		t.Errorf("the challenge saw navigator.webdriver true")
 	}

@@ -53,6 +53,9 @@ type Site struct {
 	// refused counts requests that carried a cf_clearance cookie that was
 	// not bound to their User-Agent and JA4.
 	refused map[string]int
+	// hints are the sec-ch-ua values seen, by what the request was:
+	// "verify" (the challenge's script) or "content".
+	hints map[string]map[string]bool
 	// webdriver counts verifications from a page where
 	// navigator.webdriver was true (refused).
 	webdriver int
@@ -68,7 +71,7 @@ func Start(cert tls.Certificate) (*Site, error) {
 	rand.Read(secret)
 	s := &Site{
 		URL: "https://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), ln: ln, secret: secret,
-		challenged: map[string]int{}, cleared: map[string]int{}, served: map[string]int{}, refused: map[string]int{},
+		hints: map[string]map[string]bool{"verify": {}, "content": {}}, challenged: map[string]int{}, cleared: map[string]int{}, served: map[string]int{}, refused: map[string]int{},
 	}
 	s.srv = &http.Server{
 		Handler: http.HandlerFunc(s.serve),
@@ -106,6 +109,26 @@ func (s *Site) Counts() (challenged, cleared, served, refused map[string]int) {
 		return out
 	}
 	return cp(s.challenged), cp(s.cleared), cp(s.served), cp(s.refused)
+}
+
+func (s *Site) hint(kind string, r *http.Request) {
+	s.mu.Lock()
+	s.hints[kind][r.Header.Get("Sec-Ch-Ua")] = true
+	s.mu.Unlock()
+}
+
+// ClientHints returns the sec-ch-ua values of the verifications (the
+// browser) and of the content requests.
+func (s *Site) ClientHints() (verify, content []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for v := range s.hints["verify"] {
+		verify = append(verify, v)
+	}
+	for v := range s.hints["content"] {
+		content = append(content, v)
+	}
+	return verify, content
 }
 
 // WebdriverSeen is the number of verifications refused because the page
@@ -158,6 +181,7 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie("cf_clearance"); err == nil {
 		if hmac.Equal([]byte(c.Value), []byte(s.clearance(ua, ja4))) {
 			s.count(s.served, who)
+			s.hint("content", r)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, "<html><head><title>content %s</title></head><body><p class=path>%s</p><p class=ja4>%s</p><p class=ua>%s</p></body></html>",
 				html.EscapeString(r.URL.Path), html.EscapeString(r.URL.Path), ja4, html.EscapeString(ua))
@@ -192,6 +216,7 @@ func (s *Site) verify(w http.ResponseWriter, r *http.Request, ua, ja4 string) {
 		return
 	}
 	s.count(s.cleared, Who(ua, ja4))
+	s.hint("verify", r)
 	http.SetCookie(w, &http.Cookie{Name: "cf_clearance", Value: s.clearance(ua, ja4), Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	w.WriteHeader(http.StatusNoContent)
 }
