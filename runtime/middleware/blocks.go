@@ -200,7 +200,13 @@ func (m *Blocks) handOff(ctx context.Context, r *crawl.Request, resp *crawl.Resp
 	fresh, err := m.Browser.Solve(ctx, r, resp)
 	if err != nil {
 		m.inc("blocks/browser_failed")
-		m.log().Warn("blocked: the browser did not pass the challenge", "url", weburl.Redact(r.URL), "detector", detector, "error", err)
+		// A WARNING the first time per domain: the same reason (no
+		// member, a profile the browser cannot be) repeats on every block.
+		lvl := slog.LevelDebug
+		if _, seen := m.warned.LoadOrStore("browser\x00"+hostOf(resp.URL), struct{}{}); !seen {
+			lvl = slog.LevelWarn
+		}
+		m.log().Log(ctx, lvl, "blocked: the browser did not pass the challenge", "url", weburl.Redact(r.URL), "detector", detector, "error", err)
 		return nil, false
 	}
 	if fresh {
