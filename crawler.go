@@ -17,6 +17,7 @@ import (
 	"github.com/spiderrun/spiderrun/jsbridge"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/execjs"
+	"github.com/spiderrun/spiderrun/runtime/browser"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/crawlspider"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
@@ -252,7 +253,7 @@ func New(opts Options) (c *Crawler, err error) {
 	if v.HostReportFile != "" {
 		c.hostReport = spec.Path(v.HostReportFile)
 	}
-	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm, metrics: met}, jars, sessions, c.health, logger, st)
+	chain, err := newChain(spec, &v, opts.profile, js, router{http: dl, ws: wsm, metrics: met}, jars, sessions, c.health, logger, st, &c.closers)
 	if err != nil {
 		return nil, err
 	}
@@ -480,7 +481,7 @@ func newDownloader(v *settings.Values, opts Options, imp func() (*impersonate.Tr
 // newChain builds the downloader middleware chain: the built-ins
 // configured from the settings, with the spec's JS middlewares where
 // Scrapy puts user middlewares. profile is IMPERSONATE, resolved.
-func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, board *health.Board, logger *slog.Logger, st stats.Collector) (*middleware.Chain, error) {
+func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.Spider, h router, jars *middleware.CookieJars, sessions *session.Registry, board *health.Board, logger *slog.Logger, st stats.Collector, closers *[]func()) (*middleware.Chain, error) {
 	b := middleware.BuiltinsFromSettings(v, st, logger)
 	b.Cookies.Jars = jars
 	b.DefaultHeaders.Impersonate = profile
@@ -496,6 +497,18 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 	b.Blocks.Throttle = h.http
 	sessions.RetireScore = v.BlockRetireScore
 	b.Blocks.Health = board
+	if v.BlockBrowser {
+		// BLOCK_BROWSER: the browser hand-off (runtime/browser). No
+		// Chromium is an error now, not at the first challenge.
+		pool, err := browser.New(browser.Config{Path: v.BrowserPath, Max: v.BrowserMax, Timeout: v.BrowserTimeout, IgnoreCertErrors: !v.TLSVerify})
+		if err != nil {
+			return nil, fmt.Errorf("settings.BLOCK_BROWSER: %w", err)
+		}
+		*closers = append(*closers, func() { pool.Close() })
+		b.Blocks.Browser = &browser.HandOff{Pool: pool, Sessions: sessions, DefaultProfile: profile,
+			WaitCookie: v.BrowserWaitCookie, WaitJS: v.BrowserWaitJS}
+		b.Blocks.BrowserDetectors = v.BlockBrowserDetectors
+	}
 	if r := middleware.RobotsFromSettings(v, h.http.Download); r != nil {
 		r.Scheme = spec.RobotScheme
 		r.Delays = h.http
@@ -507,7 +520,12 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 	// middlewares, so they see the member a request was assigned (meta
 	// session_member) and its profile.
 	b.Sessions = sessions
-	var user []middleware.Downloader
+	// meta render: true: the page loaded in Chromium, as the request's
+	// member; the browser starts only when such a request comes.
+	render := &browser.RenderMiddleware{Config: browser.Config{Path: v.BrowserPath, Max: v.BrowserMax, Timeout: v.BrowserTimeout, IgnoreCertErrors: !v.TLSVerify},
+		Sessions: sessions, DefaultProfile: profile}
+	*closers = append(*closers, render.Close)
+	user := []middleware.Downloader{render}
 	for i, m := range spec.DownloaderMiddlewares {
 		mw, err := js.DownloaderMiddleware(m.ProcessRequest, m.ProcessResponse, m.ProcessException)
 		if err != nil {

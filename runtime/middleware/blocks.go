@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,13 @@ type Blocks struct {
 	Logger *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Browser, when set (BLOCK_BROWSER), gets the blocks whose detector
+	// is in BrowserDetectors first: a real browser passes the challenge
+	// as the same identity, and the request is sent again as that
+	// identity instead of another one (specs/sessions.md "Browser
+	// hand-off").
+	Browser          ChallengeSolver
+	BrowserDetectors []string
 
 	warned sync.Map // "domain\x00detector" → struct{}
 }
@@ -78,7 +86,7 @@ type Blocks struct {
 const DefaultBlockRetryTimes = 5
 
 // ProcessResponse implements ResponseProcessor.
-func (m *Blocks) ProcessResponse(_ context.Context, r *crawl.Request, resp *crawl.Response) (Result, error) {
+func (m *Blocks) ProcessResponse(ctx context.Context, r *crawl.Request, resp *crawl.Response) (Result, error) {
 	detector := ""
 	if !r.MetaBool("dont_detect_blocks") {
 		detector = m.Detectors.Detect(resp)
@@ -100,6 +108,9 @@ func (m *Blocks) ProcessResponse(_ context.Context, r *crawl.Request, resp *craw
 	m.inc("blocks/count")
 	m.inc("blocks/detector/" + detector)
 	m.inc("blocks/domain/" + domain)
+	if next, ok := m.handOff(ctx, r, resp, detector); ok {
+		return Result{Request: next}, nil
+	}
 	if m.Throttle != nil {
 		m.Throttle.SlotBlocked(r)
 	}
@@ -182,4 +193,49 @@ func (m *Blocks) log() *slog.Logger {
 		return m.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// ChallengeSolver passes a challenge in a real browser as the identity a
+// request was sent as and gives that identity the cookies it earned;
+// runtime/browser's HandOff implements it.
+type ChallengeSolver interface {
+	// Solve reports fresh=false when it did not start a browser because
+	// a solve of the same identity and site, running or just finished,
+	// already gave the identity its cookies.
+	Solve(ctx context.Context, req *crawl.Request, resp *crawl.Response) (fresh bool, err error)
+}
+
+// metaBrowserTried marks a request sent again after a browser solve: a
+// second block means the clearance did not hold, and the request goes the
+// usual way (another identity).
+const metaBrowserTried = "block_browser_tried"
+
+// handOff sends a JS challenge to the browser; ok when the request is to
+// be sent again as the same identity, with the cookies the browser got.
+func (m *Blocks) handOff(ctx context.Context, r *crawl.Request, resp *crawl.Response, detector string) (*crawl.Request, bool) {
+	if m.Browser == nil || !slices.Contains(m.BrowserDetectors, detector) || r.MetaBool(metaBrowserTried) {
+		return nil, false
+	}
+	started := m.now()
+	fresh, err := m.Browser.Solve(ctx, r, resp)
+	if err != nil {
+		m.inc("blocks/browser_failed")
+		// A WARNING the first time per domain: the same reason (no
+		// member, a profile the browser cannot be) repeats on every block.
+		lvl := slog.LevelDebug
+		if _, seen := m.warned.LoadOrStore("browser\x00"+hostOf(resp.URL), struct{}{}); !seen {
+			lvl = slog.LevelWarn
+		}
+		m.log().Log(ctx, lvl, "blocked: the browser did not pass the challenge", "url", weburl.Redact(r.URL), "detector", detector, "error", err)
+		return nil, false
+	}
+	if fresh {
+		m.inc("blocks/browser_solved")
+		m.log().Info("blocked: the browser passed the challenge; sending again as the same identity", "url", weburl.Redact(r.URL),
+			"detector", detector, "member", r.Meta[MetaSessionMember], "took", m.now().Sub(started).Round(time.Millisecond))
+	}
+	next := r.Copy()
+	next.DontFilter = true
+	next.SetMeta(metaBrowserTried, true)
+	return next, true
 }

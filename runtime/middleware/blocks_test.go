@@ -86,3 +86,81 @@ func TestBlocksMiddleware(t *testing.T) {
 		t.Errorf("dont_detect_blocks: %+v, %v", res, err)
 	}
 }
+
+// solverFunc is a ChallengeSolver from a func.
+type solverFunc func(context.Context, *crawl.Request, *crawl.Response) (bool, error)
+
+func (f solverFunc) Solve(ctx context.Context, r *crawl.Request, resp *crawl.Response) (bool, error) {
+	return f(ctx, r, resp)
+}
+
+// TestBlocksBrowserHandOff: a JS challenge (a detector in
+// BrowserDetectors) goes to the browser first and, solved, is sent again
+// as the same member, unscored and without a backoff; a second block of
+// that request, a failed solve and another detector take the usual way
+// (another member). Only fresh solves count as browser_solved.
+func TestBlocksBrowserHandOff(t *testing.T) {
+	set, err := blocks.New(blocks.DefaultNames, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := &fakeIdentities{}
+	st := stats.NewMemory()
+	var calls int
+	fail := false
+	m := &Blocks{Detectors: set, Times: 5, BackoffBase: time.Second, Identities: ids, Stats: st,
+		BrowserDetectors: []string{"cloudflare"},
+		Browser: solverFunc(func(_ context.Context, r *crawl.Request, _ *crawl.Response) (bool, error) {
+			calls++
+			if fail {
+				return true, errors.New("no clearance")
+			}
+			return calls == 1, nil
+		})}
+	cf := &crawl.Response{URL: "https://shop.test/p", Status: 403}
+	cf.Headers.Add("Cf-Mitigated", "challenge")
+	ctx := context.Background()
+	req := &crawl.Request{URL: "https://shop.test/p", SessionID: "session1", Meta: map[string]any{MetaSessionMember: "alice"}}
+
+	res, err := m.ProcessResponse(ctx, req, cf)
+	if err != nil || res.Request == nil {
+		t.Fatalf("solved block: %+v, %v", res, err)
+	}
+	next := res.Request
+	if next.Meta[MetaSessionMember] != "alice" || next.Meta[MetaSessionAvoid] != nil || next.Meta[downloader.MetaNotBefore] != nil || !next.DontFilter {
+		t.Errorf("after a solve: meta %v, want the same member, no backoff", next.Meta)
+	}
+	if ids.blocked != 0 {
+		t.Errorf("the member was scored down %d times after a solve", ids.blocked)
+	}
+	// The same request blocked again: the clearance did not hold.
+	res, err = m.ProcessResponse(ctx, next, cf)
+	if err != nil || res.Request == nil || res.Request.Meta[MetaSessionAvoid] != "alice" || calls != 1 {
+		t.Fatalf("block after a solve: %+v, %v, solver called %d times", res, err, calls)
+	}
+	// Another request of the member, blocked before the cookies came: no
+	// new browser (fresh false), sent again as alice.
+	res, _ = m.ProcessResponse(ctx, &crawl.Request{URL: "https://shop.test/q", SessionID: "session1", Meta: map[string]any{MetaSessionMember: "alice"}}, cf)
+	if res.Request == nil || res.Request.Meta[MetaSessionMember] != "alice" || calls != 2 {
+		t.Errorf("reused solve: %+v, solver called %d times", res.Request, calls)
+	}
+	// A failed solve: the usual way.
+	fail = true
+	res, _ = m.ProcessResponse(ctx, &crawl.Request{URL: "https://shop.test/r", SessionID: "session1", Meta: map[string]any{MetaSessionMember: "bob"}}, cf)
+	if res.Request == nil || res.Request.Meta[MetaSessionAvoid] != "bob" {
+		t.Errorf("after a failed solve: %+v, want another member", res.Request)
+	}
+	// Kasada is not a challenge a browser is given.
+	kasada := &crawl.Response{URL: "https://shop.test/s", Status: 429}
+	kasada.Headers.Add("X-Kpsdk-Ct", "0")
+	before := calls
+	if res, _ = m.ProcessResponse(ctx, &crawl.Request{URL: "https://shop.test/s"}, kasada); res.Request == nil || calls != before {
+		t.Errorf("kasada went to the browser")
+	}
+	for k, want := range map[string]int64{"blocks/browser_solved": 1, "blocks/browser_failed": 1, "blocks/count": 5} {
+		v, _ := st.Get(k)
+		if got, _ := v.(int64); got != want {
+			t.Errorf("%s = %v, want %d", k, v, want)
+		}
+	}
+}

@@ -660,3 +660,49 @@ func (r *Registry) ActiveCount() int {
 	}
 	return n
 }
+
+// Identity is what a request's member is on the wire, for the browser
+// hand-off (runtime/browser), which must be the same identity.
+type Identity struct {
+	// Key names the member ("session1/user1"), one browser solve at a
+	// time per key and host.
+	Key         string
+	Proxy       string
+	Impersonate string
+	// Cookies are the member's cookies for the URL, from its jar.
+	Cookies []*http.Cookie
+}
+
+// IdentityOf returns the member req was sent as, with its cookies for
+// rawURL; false for a request sent without a group member.
+func (r *Registry) IdentityOf(req *crawl.Request, rawURL string) (Identity, bool) {
+	m := r.member(req)
+	if m == nil {
+		return Identity{}, false
+	}
+	id := Identity{Key: m.Group + "/" + m.Name, Proxy: m.Spec.Proxy, Impersonate: m.Spec.Impersonate}
+	if u, err := url.Parse(rawURL); err == nil && r.jars != nil {
+		id.Cookies = r.jars.Jar(m.jarKey()).Cookies(u)
+	}
+	return id, true
+}
+
+// ImportCookies sets cookies in the jar of the member req was sent as, as
+// if rawURL had answered with them (the browser hand-off's clearance). It
+// is an error for a request without a member.
+func (r *Registry) ImportCookies(req *crawl.Request, rawURL string, cookies []*http.Cookie) error {
+	m := r.member(req)
+	if m == nil {
+		return fmt.Errorf("import cookies for %s: the request was not sent as a session group member", rawURL)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("import cookies: %w", err)
+	}
+	if r.jars == nil {
+		return errors.New("import cookies: no cookie jars")
+	}
+	r.seed(m, rawURL) // initial cookies first, so they never overwrite these
+	r.jars.Jar(m.jarKey()).SetCookies(u, cookies)
+	return nil
+}

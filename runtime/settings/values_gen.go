@@ -28,6 +28,18 @@ type Values struct {
 	// BlockBackoff is BLOCK_BACKOFF: Wait before a blocked request is sent again:
 	// doubles with each attempt, times a random 0.5-1.5, at most 60 s.
 	BlockBackoff time.Duration `setting:"BLOCK_BACKOFF"`
+	// BlockBrowser is BLOCK_BROWSER: Hand a JavaScript challenge (a block whose
+	// detector is in BLOCK_BROWSER_DETECTORS) to a real headless Chromium first:
+	// it passes the challenge as the same identity (session member: proxy,
+	// cookies, the User-Agent of its profile), its cookies go into the member's
+	// jar, and the request is sent again as that member over plain HTTP
+	// (specs/sessions.md#browser-hand-off).
+	BlockBrowser bool `setting:"BLOCK_BROWSER"`
+	// BlockBrowserDetectors is BLOCK_BROWSER_DETECTORS: The block detectors
+	// (built-in names or BLOCK_RULES names) whose blocks BLOCK_BROWSER sends to
+	// the browser: those that answer with a JavaScript challenge a browser can
+	// pass.
+	BlockBrowserDetectors []string `setting:"BLOCK_BROWSER_DETECTORS"`
 	// BlockDetectors is BLOCK_DETECTORS: Built-in detectors of anti-bot answers
 	// (specs/sessions.md#blocks): `cloudflare`, `datadome`, `perimeterx`,
 	// `akamai`, `kasada`, and `captcha` (off by default: a login form with a
@@ -46,6 +58,24 @@ type Values struct {
 	// "regex"}`; a response is a block when every part given matches (the body
 	// regex sees its first 64 KiB).
 	BlockRules []KV `setting:"BLOCK_RULES"`
+	// BrowserMax is BROWSER_MAX: At most this many browsers (BLOCK_BROWSER
+	// challenges and meta render requests) run at once; each is about 365 MiB and
+	// 8-9 processes; more wait for one.
+	BrowserMax int `setting:"BROWSER_MAX"`
+	// BrowserPath is BROWSER_PATH: The Chromium binary of the browser hand-off
+	// and of meta render requests: a path or a name on PATH.
+	BrowserPath string `setting:"BROWSER_PATH"`
+	// BrowserTimeout is BROWSER_TIMEOUT: Bounds one browser (a challenge, from
+	// its start to the cookies, or a rendered request); at the deadline the
+	// browser is killed: a challenge's block is then handled as usual (another
+	// identity), a rendered request fails.
+	BrowserTimeout time.Duration `setting:"BROWSER_TIMEOUT"`
+	// BrowserWaitCookie is BROWSER_WAIT_COOKIE: The cookie whose arrival means
+	// the challenge has cleared.
+	BrowserWaitCookie string `setting:"BROWSER_WAIT_COOKIE"`
+	// BrowserWaitJS is BROWSER_WAIT_JS: A JavaScript expression that is true in
+	// the page once the challenge has cleared (with the cookie condition).
+	BrowserWaitJS string `setting:"BROWSER_WAIT_JS"`
 	// CallbackTimeout is CALLBACK_TIMEOUT: Longest time one callback (or errback,
 	// pipeline, middleware method, hook) may take from its start to its end,
 	// awaits included.
@@ -424,9 +454,16 @@ func Defaults() Values {
 		AutoThrottleStartDelay:        5 * time.Second,
 		AutoThrottleTargetConcurrency: 1,
 		BlockBackoff:                  1 * time.Second,
+		BlockBrowser:                  false,
+		BlockBrowserDetectors:         []string{"cloudflare"},
 		BlockDetectors:                []string{"cloudflare", "datadome", "perimeterx", "akamai", "kasada"},
 		BlockRetireScore:              3,
 		BlockRetryTimes:               5,
+		BrowserMax:                    2,
+		BrowserPath:                   "",
+		BrowserTimeout:                30 * time.Second,
+		BrowserWaitCookie:             "",
+		BrowserWaitJS:                 "",
 		CallbackTimeout:               10 * time.Minute,
 		CloseSpiderErrorCount:         0,
 		CloseSpiderItemCount:          0,
