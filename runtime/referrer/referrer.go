@@ -59,8 +59,13 @@ func FromHTML(body []byte) string {
 	if len(body) > metaScan {
 		body = body[:metaScan]
 	}
-	if !bytes.Contains(body, []byte("eferrer")) && !bytes.Contains(body, []byte("EFERRER")) {
-		return "" // the common case, without a regexp pass
+	// The common case, without a regexp pass. The needles start with 'f'
+	// and 'F', rare in HTML: bytes.Contains checks each place its first
+	// byte occurs, and "eferrer" cost 65 µs on the crawl benchmark's
+	// 23 KB page against 1 µs, 4 % of the crawl's CPU (BenchmarkFromHTML
+	// has a page of its own: 7.2 µs against 2.8 µs).
+	if !bytes.Contains(body, []byte("ferrer")) && !bytes.Contains(body, []byte("FERRER")) {
+		return ""
 	}
 	policy := ""
 	for _, tag := range reMeta.FindAll(body, -1) {
