@@ -200,13 +200,7 @@ settings:
 			seen[fmt.Sprint(it["n"])] = true
 		}
 	}
-	b, err := os.ReadFile(statsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
+	st = readStats(t, statsFile)
 	return site, seen, failures, st, stderr
 }
 
@@ -272,14 +266,7 @@ export function parse() { return { ok: 1 }; }
 	if w := warningLines(stderr, "domain degraded"); len(w) != 1 || !strings.Contains(w[0], "domain=127.0.0.1") || !strings.Contains(w[0], "blocked=") {
 		t.Errorf("want one WARNING 'domain degraded' for 127.0.0.1, got %q\n%s", w, stderr)
 	}
-	b, err := os.ReadFile(statsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st map[string]any
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
+	st := readStats(t, statsFile)
 	if st["health/domains_degraded"] != float64(1) {
 		t.Errorf("health/domains_degraded = %v, want 1", st["health/domains_degraded"])
 	}

@@ -266,13 +266,7 @@ settings:
 		}
 		items = append(items, it)
 	}
-	b, err := os.ReadFile(statsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
+	st = readStats(t, statsFile)
 	return items, st, stderr
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -59,11 +58,7 @@ settings: {ROBOTSTXT_OBEY: false, CONCURRENT_REQUESTS: 1, SESSION_ROTATION: roun
 	if !strings.Contains(string(data), `"failed":"SessionError"`) || !strings.Contains(string(data), `"slot":"127.0.0.1#session1/a"`) {
 		t.Errorf("items:\n%s", data)
 	}
-	var st map[string]any
-	b, _ := os.ReadFile(statsFile)
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
+	st := readStats(t, statsFile)
 	if st["sessions/retired/max_uses"] != float64(3) {
 		t.Errorf("sessions/retired/max_uses = %v, want 3", st["sessions/retired/max_uses"])
 	}
