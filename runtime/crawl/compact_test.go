@@ -26,7 +26,7 @@ func fullRequest() *Request {
 			"fl": 1.5, "negzero": math.Copysign(0, -1), "nan": math.NaN(), "inf": math.Inf(-1),
 			"d": 3 * time.Second, "list": []any{1, "two", []any{3.0}, map[string]any{}},
 			"nilslice": []any(nil), "nilmap": map[string]any(nil), "emptyslice": []any{},
-			"map": map[string]any{"k": map[string]any{"deep": int64(1)}},
+			"map":  map[string]any{"k": map[string]any{"deep": int64(1)}},
 			"ints": []int{200, 404}, "strs": []string{"a", ""}, "": "empty key",
 		},
 		CbKwargs:       map[string]any{"page": int64(2)},
