@@ -25,7 +25,7 @@ type DupeFilter interface {
 // are the first 128 bits of SHA-1, so two distinct requests collide (the
 // second would be dropped as a duplicate) with probability about n²/2¹²⁹
 // among n requests: below 10⁻²⁰ at a billion URLs (specs/engine.md,
-// Frontier memory). The zero value is not usable; call NewMemoryDupeFilter.
+// Scheduler). The zero value is not usable; call NewMemoryDupeFilter.
 type MemoryDupeFilter struct {
 	mu   sync.Mutex
 	seen map[[16]byte]struct{}
