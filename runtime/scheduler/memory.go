@@ -21,8 +21,11 @@ type DupeFilter interface {
 }
 
 // MemoryDupeFilter is an exact in-memory set of 16-byte fingerprints (about
-// 36 B per request, RELIABILITY.md M16). The zero value is not usable; call
-// NewMemoryDupeFilter.
+// 36 B per request, RELIABILITY.md M16), never of URLs. The fingerprints
+// are the first 128 bits of SHA-1, so two distinct requests collide (the
+// second would be dropped as a duplicate) with probability about n²/2¹²⁹
+// among n requests: below 10⁻²⁰ at a billion URLs (specs/engine.md,
+// Scheduler). The zero value is not usable; call NewMemoryDupeFilter.
 type MemoryDupeFilter struct {
 	mu   sync.Mutex
 	seen map[[16]byte]struct{}
@@ -77,6 +80,14 @@ var ErrWrite = errors.New("jobdir write failed")
 // Memory is the in-memory default Scheduler: one FIFO queue per priority
 // (Scrapy's ScrapyPriorityQueue over memory queues) and an exact
 // fingerprint dupefilter. It is safe for concurrent use.
+//
+// Pending requests are held packed (crawl.Pack: the URL and the fields that
+// are set, in one string; the parent URL shared by the requests of one
+// page), about 120 B of heap each instead of a 408-byte Request plus its
+// strings and headers, and rebuilt by Next: a broad crawl's frontier holds
+// millions of them. Next returns a new Request equal to the enqueued one,
+// not the same pointer, except for a request that cannot be packed exactly
+// (process-local state, a JavaScript object in meta), which is kept whole.
 type Memory struct {
 	opts MemoryOptions
 
@@ -112,6 +123,7 @@ func (m *Memory) Enqueue(ctx context.Context, r *crawl.Request) (bool, error) {
 		m.dups.Filtered(r)
 		return false, nil
 	}
+	p := crawl.Pack(r) // outside the lock: it copies the request's strings
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -125,7 +137,7 @@ func (m *Memory) Enqueue(ctx context.Context, r *crawl.Request) (bool, error) {
 	if q.len() == 0 {
 		heap.Push(&m.prios, r.Priority)
 	}
-	q.push(r)
+	q.push(p)
 	m.n++
 	m.mu.Unlock()
 	if s := m.opts.Stats; s != nil {
@@ -146,15 +158,20 @@ func (m *Memory) Next(ctx context.Context) (*crawl.Request, error) {
 		m.mu.Unlock()
 		return nil, nil
 	}
-	p := m.prios[0]
-	q := m.queues[p]
-	r := q.pop()
+	prio := m.prios[0]
+	q := m.queues[prio]
+	p := q.pop()
 	if q.len() == 0 {
 		heap.Pop(&m.prios)
-		delete(m.queues, p) // priorities are often per depth: do not keep empty queues
+		delete(m.queues, prio) // priorities are often per depth: do not keep empty queues
 	}
 	m.n--
 	m.mu.Unlock()
+	r, err := p.Unpack()
+	if err != nil {
+		// Only a bug in crawl.Pack gets here: say which request it lost.
+		return nil, fmt.Errorf("scheduler: dequeue %s: %w", p.URL(), err)
+	}
 	if s := m.opts.Stats; s != nil {
 		s.Inc(stats.SchedulerDequeued, 1)
 		s.Inc(stats.SchedulerDequeuedMemory, 1)
@@ -201,17 +218,17 @@ func (h *prioHeap) Pop() any {
 // cleared so requests can be collected, and the slice is compacted when
 // more than half of it is dead.
 type fifo struct {
-	items []*crawl.Request
+	items []crawl.Packed
 	head  int
 }
 
 func (q *fifo) len() int { return len(q.items) - q.head }
 
-func (q *fifo) push(r *crawl.Request) { q.items = append(q.items, r) }
+func (q *fifo) push(r crawl.Packed) { q.items = append(q.items, r) }
 
-func (q *fifo) pop() *crawl.Request {
+func (q *fifo) pop() crawl.Packed {
 	r := q.items[q.head]
-	q.items[q.head] = nil
+	q.items[q.head] = crawl.Packed{}
 	q.head++
 	if q.head > 64 && q.head*2 >= len(q.items) {
 		n := copy(q.items, q.items[q.head:])
