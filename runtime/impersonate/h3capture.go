@@ -168,3 +168,94 @@ func HTTP3Diff(browser, ours *fingerprint.QUICSummary) (diffs, approximated []st
 	slices.Sort(approximated)
 	return want.Diff(ours), approximated
 }
+
+// HTTP3Field is one field of an http3 section as CompareHTTP3 shows it:
+// the profile's value and the one read back from what the client sent.
+type HTTP3Field struct {
+	Name, Profile, Sent string
+}
+
+// CompareHTTP3 lists the fields of a profile's http3 section next to
+// sent, the section HTTP3FromQUIC reads back from what our client sent
+// over several connections, in a canonical form each (transport
+// parameters as id=bytes, sorted when shuffled), for `spiderrun
+// fingerprint check --http-version 3`.
+func CompareHTTP3(profile, sent *HTTP3Spec) ([]HTTP3Field, error) {
+	pc, err := profile.compile()
+	if err != nil {
+		return nil, err
+	}
+	sc, err := sent.compile()
+	if err != nil {
+		return nil, err
+	}
+	hexes := func(v []uint16, sorted bool) string {
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			out = append(out, fmt.Sprintf("%04x", x))
+		}
+		if sorted {
+			slices.Sort(out)
+		}
+		return strings.Join(out, ",")
+	}
+	params := func(c *h3compiled, sorted bool) string {
+		var out []string
+		for _, p := range c.params {
+			switch {
+			case p.grease:
+				out = append(out, "grease")
+			case p.fromConn:
+				out = append(out, fmt.Sprintf("%#x=(own connection ID)", p.id))
+			case p.greaseVersion:
+				out = append(out, fmt.Sprintf("%#x=%x+GREASE version", p.id, p.value))
+			default:
+				out = append(out, fmt.Sprintf("%#x=%x", p.id, p.value))
+			}
+		}
+		if sorted {
+			slices.Sort(out)
+		}
+		return strings.Join(out, " ")
+	}
+	settings := func(c *h3compiled) string {
+		var out []string
+		for _, s := range c.settings {
+			if s.grease {
+				out = append(out, "grease")
+			} else {
+				out = append(out, fmt.Sprintf("%d:%d", s.id, s.val))
+			}
+		}
+		return strings.Join(out, ";")
+	}
+	grease := func(s *HTTP3Spec, max int) string {
+		switch {
+		case s.GreaseLengthMax > 0:
+			return fmt.Sprintf("random 0..%d", s.GreaseLengthMax-1)
+		case max > 0 && s.GreaseLength < max:
+			// One length over a few connections may repeat by chance.
+			return fmt.Sprintf("random 0..%d", max-1)
+		}
+		return strconv.Itoa(s.GreaseLength)
+	}
+	shuffleExt, shuffleTP := profile.ShuffleExtensions, profile.ShuffleTransportParameters
+	return []HTTP3Field{
+		{"cipher_suites", hexes(pc.ciphers, false), hexes(sc.ciphers, false)},
+		{"extensions", hexes(pc.exts, shuffleExt), hexes(sc.exts, shuffleExt)},
+		{"ext. shuffled", strconv.FormatBool(shuffleExt), strconv.FormatBool(sent.ShuffleExtensions)},
+		{"groups", strings.Join(profile.Groups, ","), strings.Join(sent.Groups, ",")},
+		{"key_shares", strconv.Itoa(profile.KeyShares), strconv.Itoa(sent.KeyShares)},
+		{"sig. algorithms", hexes(pc.sigalgs, false), hexes(sc.sigalgs, false)},
+		{"alpn", strings.Join(profile.ALPN, ","), strings.Join(sent.ALPN, ",")},
+		{"transport params", params(pc, shuffleTP), params(sc, shuffleTP)},
+		{"params shuffled", strconv.FormatBool(shuffleTP), strconv.FormatBool(sent.ShuffleTransportParameters)},
+		{"GREASE param len", grease(profile, 0), grease(sent, profile.GreaseLengthMax)},
+		{"dcid_length", strconv.Itoa(profile.DCIDLength), strconv.Itoa(sent.DCIDLength)},
+		{"scid_length", strconv.Itoa(profile.SCIDLength), strconv.Itoa(sent.SCIDLength)},
+		{"Initial size", strconv.Itoa(profile.InitialPacketSize), strconv.Itoa(sent.InitialPacketSize)},
+		{"settings", settings(pc), settings(sc)},
+		{"GREASE frame", strconv.FormatBool(profile.GreaseFrame), strconv.FormatBool(sent.GreaseFrame)},
+		{"pseudo order", strings.Join(profile.PseudoHeaderOrder, ","), strings.Join(sent.PseudoHeaderOrder, ",")},
+	}, nil
+}
