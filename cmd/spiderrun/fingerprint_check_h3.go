@@ -130,4 +130,3 @@ func lower(names []string) []string {
 	}
 	return out
 }
-
