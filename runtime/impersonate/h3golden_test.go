@@ -2,8 +2,10 @@ package impersonate
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,5 +123,57 @@ func checkHTTP3AsBrowser(t *testing.T, browser *fingerprint.QUICSummary, caps []
 		if !strings.HasPrefix(c.JA4, "q13d") {
 			t.Errorf("connection %d: JA4 %s", c.Conn, c.JA4)
 		}
+	}
+}
+
+// TestCompareHTTP3NamesTheFields: the http3 section read back from
+// Chromium 148's captures equals chrome_148's field by field, and against
+// chrome_156's (Chromium 156: ca34, google_version, fixed GREASE length,
+// no GREASE frame) exactly the fields that differ are named. Captures of
+// one connection cannot tell random from fixed and are refused.
+func TestCompareHTTP3NamesTheFields(t *testing.T) {
+	b, err := os.ReadFile("testdata/evidence/chrome_148_h3.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var caps []fingerprint.Capture
+	if err := json.Unmarshal(b, &caps); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := HTTP3FromQUIC(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	differing := func(profile string) []string {
+		p, err := LoadProfile(profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields, err := CompareHTTP3(p.HTTP3, sent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range fields {
+			if f.Profile != f.Sent {
+				out = append(out, f.Name)
+			}
+		}
+		return out
+	}
+	if d := differing("chrome_148"); len(d) != 0 {
+		t.Errorf("chrome_148 vs its own evidence: %v differ", d)
+	}
+	if d, want := differing("chrome_156"), []string{"extensions", "transport params", "GREASE param len", "GREASE frame"}; !slices.Equal(d, want) {
+		t.Errorf("chrome_156 vs Chromium 148: %v differ, want %v", d, want)
+	}
+	var one []fingerprint.Capture
+	for _, c := range caps {
+		if c.Conn == caps[0].Conn {
+			one = append(one, c)
+		}
+	}
+	if _, err := HTTP3FromQUIC(one); err == nil || !strings.Contains(err.Error(), "at least two") {
+		t.Errorf("one connection: %v", err)
 	}
 }
