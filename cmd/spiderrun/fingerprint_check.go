@@ -24,6 +24,7 @@ import (
 // data (its captured ClientHello, HTTP/2 preface and header lists), field
 // by field.
 func newFingerprintCheckCmd() *cobra.Command {
+	var httpVersion string
 	cmd := &cobra.Command{
 		Use:   "check PROFILE",
 		Short: "Send a profile's navigation to a local fingerprinting server and diff it against the profile, field by field",
@@ -34,12 +35,29 @@ connection, and compares what the server saw with what the profile says:
 JA4 and JA3N of the captured ClientHello (HTTP/2; a profile made from a
 utls parrot has no capture to compare with), the Akamai HTTP/2 string,
 the HEADERS priority, and every header in order with its value. It prints
-one line per field and exits 1 when any differs.`,
+one line per field and exits 1 when any differs.
+
+With --http-version 3 it starts a QUIC fingerprinting server instead,
+sends the navigation over HTTP/3 on several new QUIC connections, reads
+back from the recorded Initials and HTTP/3 frames the http3 section they
+show (ciphers, extensions, groups, key shares, signature algorithms,
+ALPN, transport parameters with their values, GREASE ones included, and
+whether extensions and parameters change order per connection,
+connection-ID lengths, Initial datagram size, SETTINGS, the GREASE frame,
+pseudo-header order) and compares it with the profile's http3 section,
+plus the JA4 of the profile's own QUIC hello and the navigation headers.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := impersonate.LoadProfile(args[0])
 			if err != nil {
 				return usageErr(err)
+			}
+			switch httpVersion {
+			case "3":
+				return checkHTTP3(cmd, p, args[0])
+			case "", "2":
+			default:
+				return usageErr(fmt.Errorf("--http-version %q: want 2 (HTTP/2 and HTTP/1.1) or 3", httpVersion))
 			}
 			srv, err := fingerprint.Start(fingerprint.Config{})
 			if err != nil {
@@ -102,6 +120,7 @@ one line per field and exits 1 when any differs.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&httpVersion, "http-version", "2", "2: check over HTTP/2 (and HTTP/1.1 when the profile has its headers); 3: over HTTP/3 (QUIC)")
 	return cmd
 }
 

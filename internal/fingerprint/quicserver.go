@@ -361,9 +361,23 @@ func (h *h3Conn) readUni(conn *quic.Conn, str *quic.ReceiveStream) {
 		str.CancelRead(h3NoError)
 		return
 	}
+	// Requests wait for SETTINGS (gotSettings) before their capture is
+	// taken. Frames that arrived in the same bytes as SETTINGS (Chromium's
+	// GREASE frame) are read first, so the capture has them whatever the
+	// goroutines' order.
+	signalled := false
+	signal := func() {
+		if !signalled {
+			signalled = true
+			close(h.gotSettings)
+		}
+	}
 	for i := 0; ; i++ {
 		ftype, payload, err := readH3Frame(br)
 		if err != nil {
+			if i > 0 {
+				signal()
+			}
 			if i == 0 {
 				conn.CloseWithError(h3FrameError, "control stream: "+err.Error())
 			}
@@ -382,7 +396,9 @@ func (h *h3Conn) readUni(conn *quic.Conn, str *quic.ReceiveStream) {
 			h.mu.Lock()
 			h.settings = settings
 			h.mu.Unlock()
-			close(h.gotSettings)
+			if br.Buffered() == 0 {
+				signal()
+			}
 			continue
 		}
 		h.mu.Lock()
@@ -390,6 +406,9 @@ func (h *h3Conn) readUni(conn *quic.Conn, str *quic.ReceiveStream) {
 			h.controlFrames = append(h.controlFrames, ftype)
 		}
 		h.mu.Unlock()
+		if br.Buffered() == 0 {
+			signal()
+		}
 	}
 }
 

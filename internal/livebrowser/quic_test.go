@@ -3,8 +3,12 @@ package livebrowser_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +19,8 @@ import (
 	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/internal/livebrowser"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
 )
 
 // quicGolden is Chromium's HTTP/3 fingerprint as measured here, regenerated
@@ -140,6 +146,11 @@ func TestChromiumHTTP3(t *testing.T) {
 		}
 	}
 	major, _, _ := strings.Cut(version, ".")
+	profile := "chrome_" + major
+	if golden.Update() {
+		writeH3Evidence(t, profile, caps)
+	}
+	compareOurHTTP3(t, srv, ca, profile, sum)
 	if !golden.Update() {
 		// Field-by-field first, then the file byte for byte.
 		if g, err := fingerprint.ReadQUICGolden(quicGolden); err == nil {
@@ -153,6 +164,91 @@ func TestChromiumHTTP3(t *testing.T) {
 		Capture: "go test ./internal/livebrowser -run TestChromiumHTTP3 -update",
 		Summary: sum,
 	})
+}
+
+// compareOurHTTP3 points our HTTP/3 client with the browser's profile at
+// the server that just recorded the browser, on as many new connections,
+// and compares the two summaries field by field (impersonate.HTTP3Diff):
+// what the browser sent in this run, not only the golden file, is what
+// our client must send. Only the navigation is compared (a crawl has no
+// image request kind) and the PING frames of Chromium's Initials are the
+// one known approximation; anything else is a difference.
+func compareOurHTTP3(t *testing.T, srv *fingerprint.QUICServer, ca *livebrowser.CA, profile string, browser *fingerprint.QUICSummary) {
+	t.Helper()
+	tr, err := impersonate.NewTransport(impersonate.Options{RootCAs: ca.Pool, HandshakeTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	before := len(srv.Captures())
+	for i := 0; i < quicConnections; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		u, _ := url.Parse(srv.URL("localhost", "/"))
+		resp, err := tr.RoundTrip(ctx, &downloader.Outgoing{Method: "GET", URL: u, Impersonate: profile, HTTPVersion: "3", Verify: true, PoolKey: "ours" + strconv.Itoa(i)})
+		if err != nil {
+			cancel()
+			t.Fatalf("our %s client over HTTP/3: %v", profile, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		cancel()
+	}
+	// The control stream (SETTINGS, GREASE frame) may trail the answer.
+	var ours []fingerprint.Capture
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ours = srv.Captures()[before:]
+		ready := len(ours) == quicConnections && !slices.ContainsFunc(ours, func(c fingerprint.Capture) bool {
+			return c.H3 == nil || c.H3.Settings == nil || len(c.H3.ControlFrames) == 0
+		})
+		if ready || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sum, err := fingerprint.SummarizeQUIC(ours)
+	if err != nil {
+		t.Fatalf("our %s client: %v", profile, err)
+	}
+	diffs, approx := impersonate.HTTP3Diff(browser, sum)
+	for _, d := range diffs {
+		t.Errorf("our %s client over HTTP/3 differs from the browser: %s", profile, d)
+	}
+	want := []string{
+		"initial_frame_kinds: the browser's Initials carry PING frames (chaos protection), ours do not",
+		"requests[/img.png]: the browser's, not compared (our client did not send that request)",
+	}
+	if !slices.Equal(approx, want) {
+		t.Errorf("approximated fields:\n got %q\nwant %q", approx, want)
+	}
+	t.Logf("our %s client over HTTP/3: %d summary fields compared with the browser's, %d connections each; approximated: %q", profile, len(quicSummaryFields), quicConnections, approx)
+}
+
+// quicSummaryFields counts the fields QUICSummary.Diff compares.
+var quicSummaryFields = func() []string {
+	b, _ := json.Marshal(fingerprint.QUICSummary{})
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	delete(m, "connections")
+	return slices.Collect(maps.Keys(m))
+}()
+
+// writeH3Evidence keeps the browser's HTTP/3 captures as
+// <profile>_h3.json next to the TCP evidence: runtime/impersonate's
+// TestProfileEvidence derives the profile's http3 section from it.
+func writeH3Evidence(t *testing.T, profile string, caps []fingerprint.Capture) {
+	t.Helper()
+	caps = slices.Clone(caps)
+	for i := range caps {
+		caps[i].Remote = "" // the browser's ephemeral port
+	}
+	b, err := json.MarshalIndent(caps, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(evidenceDir, profile+"_h3.json"), append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitQUICCaptures waits until srv recorded n requests (captures are

@@ -65,15 +65,28 @@ func TestProfileEvidence(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// The HTTP/3 evidence (TestChromiumHTTP3's captures over
+			// several QUIC connections) makes the http3 section.
+			kinds := "h2,h1,resumed"
+			var h3caps []fingerprint.Capture
+			if b, err := os.ReadFile(strings.Replace(f, "_h2", "_h3", 1)); err == nil {
+				if err := json.Unmarshal(b, &h3caps); err != nil {
+					t.Fatalf("%s_h3.json: %v", name, err)
+				}
+				if p.HTTP3, err = HTTP3FromQUIC(h3caps); err != nil {
+					t.Fatalf("%s_h3.json: %v", name, err)
+				}
+				kinds += ",h3"
+			}
 			y, err := p.Marshal()
 			if err != nil {
 				t.Fatal(err)
 			}
 			major := p.Version
 			header := fmt.Sprintf("# Captured from the real %s %s (internal/livebrowser, go test ./internal/livebrowser -run %s -update);\n"+
-				"# evidence: runtime/impersonate/testdata/evidence/%s_{h2,h1,resumed}.json, replayed by TestProfileEvidence.\n",
+				"# evidence: runtime/impersonate/testdata/evidence/%s_{%s}.json, replayed by TestProfileEvidence.\n",
 				map[string]string{"chrome": "Chromium", "firefox": "Firefox ESR"}[p.Browser], major,
-				map[string]string{"chrome": "TestChromium", "firefox": "TestFirefox"}[p.Browser], name)
+				map[string]string{"chrome": "TestChromium", "firefox": "TestFirefox"}[p.Browser], name, kinds)
 			golden.Check(t, filepath.Join("profiles", name+".yaml"), append([]byte(header), y...))
 
 			srv, tr := fpServer(t, fingerprint.Config{CloseAfterResponse: true})
@@ -102,6 +115,16 @@ func TestProfileEvidence(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("HTTP/%s navigation headers\n got %v\nwant %v", v.version, got, want)
 				}
+			}
+			if h3caps != nil {
+				// Our client over HTTP/3 equals the browser's captures
+				// field by field (random fields varying as the browser's).
+				browser, err := fingerprint.SummarizeQUIC(h3caps)
+				if err != nil {
+					t.Fatal(err)
+				}
+				qsrv := fingerprint.NewQUICServer(t, fingerprint.QUICConfig{})
+				checkHTTP3AsBrowser(t, browser, sendHTTP3Navigations(t, qsrv, name, h3Connections))
 			}
 			resumedFile := strings.Replace(f, "_h2", "_resumed", 1)
 			if _, err := os.Stat(resumedFile); err != nil {

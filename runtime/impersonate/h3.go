@@ -140,36 +140,42 @@ func dialQUIC(ctx context.Context, p *Profile, addr netip.AddrPort, tc *tls.Conf
 	return c, nil
 }
 
-// openStreams opens our control stream with the profile's SETTINGS and,
-// like Chromium, the QPACK encoder and decoder streams.
+// openStreams opens our control stream with the profile's SETTINGS (and
+// its GREASE frame). The QPACK streams are opened when first written to,
+// as Chromium does: the decoder stream with the first acknowledgment of a
+// section that used the server's dynamic table; the encoder stream never,
+// since our encoder does not use the table (Chromium against a server
+// announcing no table opens neither).
 func (c *h3Conn) openStreams() error {
 	ctrl, err := c.qc.OpenUniStream()
 	if err != nil {
 		return fmt.Errorf("http3 control stream: %w", err)
 	}
-	if _, err := ctrl.Write(append([]byte{h3StreamControl}, c.p.h3.settingsFrame()...)); err != nil {
-		return fmt.Errorf("http3 control stream: %w", err)
+	b := append([]byte{h3StreamControl}, c.p.h3.settingsFrame()...)
+	if c.p.HTTP3.GreaseFrame {
+		b = append(b, greaseFrame()...)
 	}
-	for _, typ := range []byte{h3StreamQPACKEnc, h3StreamQPACKDec} {
-		s, err := c.qc.OpenUniStream()
-		if err != nil {
-			return fmt.Errorf("http3 qpack stream: %w", err)
-		}
-		if _, err := s.Write([]byte{typ}); err != nil {
-			return fmt.Errorf("http3 qpack stream: %w", err)
-		}
-		if typ == h3StreamQPACKDec {
-			c.decoder = s
-		}
+	if _, err := ctrl.Write(b); err != nil {
+		return fmt.Errorf("http3 control stream: %w", err)
 	}
 	return nil
 }
 
 // decoderInstruction writes to our QPACK decoder stream (acknowledgments
-// the server's encoder needs before it may evict entries).
+// the server's encoder needs before it may evict entries), opening it
+// with its type on first use.
 func (c *h3Conn) decoderInstruction(b []byte) {
 	c.decMu.Lock()
 	defer c.decMu.Unlock()
+	if c.decoder == nil {
+		s, err := c.qc.OpenUniStream()
+		if err != nil {
+			c.fail(fmt.Errorf("qpack decoder stream: %w", err), h3ClosedCritical)
+			return
+		}
+		c.decoder = s
+		b = append([]byte{h3StreamQPACKDec}, b...)
+	}
 	if _, err := c.decoder.Write(b); err != nil {
 		c.fail(fmt.Errorf("qpack decoder stream: %w", err), h3ClosedCritical)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -49,7 +50,11 @@ type HTTP3Spec struct {
 	// ShuffleTransportParameters sends them in a random order per
 	// connection, as Chromium does.
 	ShuffleTransportParameters bool `yaml:"shuffle_transport_parameters,omitempty"`
-	GreaseLength               int  `yaml:"grease_length,omitempty"`
+	// GreaseLength is the GREASE parameter's value length; with
+	// GreaseLengthMax set the length is random in 0..GreaseLengthMax-1
+	// per connection instead (Chromium: quiche's kMaxGreaseLength, 16).
+	GreaseLength    int `yaml:"grease_length,omitempty"`
+	GreaseLengthMax int `yaml:"grease_length_max,omitempty"`
 	// DCIDLength and SCIDLength are the connection-ID lengths of the first
 	// Initial (Chromium: 8 and 0).
 	DCIDLength int `yaml:"dcid_length"`
@@ -61,6 +66,9 @@ type HTTP3Spec struct {
 	// decimal ids; "grease" adds a reserved setting (0x1f*N+0x21) with a
 	// random value at that place.
 	Settings string `yaml:"settings"`
+	// GreaseFrame sends a reserved frame (type 0x1f*N+0x21, 0 to 3 random
+	// bytes) on the control stream right after SETTINGS, as Chromium does.
+	GreaseFrame bool `yaml:"grease_frame,omitempty"`
 	// PseudoHeaderOrder is the order of :method :authority :scheme :path.
 	PseudoHeaderOrder []string `yaml:"pseudo_header_order"`
 }
@@ -84,6 +92,11 @@ type h3param struct {
 	value    []byte
 	grease   bool
 	fromConn bool // take quic-go's value (initial_source_connection_id)
+	// greaseVersion: version_information whose value is the chosen
+	// version then the available ones, with a fresh GREASE version
+	// inserted at a random place among the available ones per
+	// connection (Chromium's quiche does so).
+	greaseVersion bool
 }
 
 type h3setting struct {
@@ -173,6 +186,9 @@ func (s *HTTP3Spec) compile() (*h3compiled, error) {
 		}
 		c.params = append(c.params, p)
 	}
+	if s.GreaseLengthMax < 0 || s.GreaseLengthMax > 256 || s.GreaseLength < 0 || s.GreaseLength > 256 {
+		return nil, fmt.Errorf("http3.grease_length, grease_length_max: %d, %d not in 0..256", s.GreaseLength, s.GreaseLengthMax)
+	}
 	if s.DCIDLength != 0 && (s.DCIDLength < 8 || s.DCIDLength > 20) {
 		return nil, fmt.Errorf("http3.dcid_length: %d not in 8..20", s.DCIDLength)
 	}
@@ -251,11 +267,22 @@ func parseH3Param(s string) (h3param, error) {
 	case !hasVal:
 		p.value = []byte{}
 	case strings.HasPrefix(val, "hex:"):
-		b, err := hex.DecodeString(strings.Join(strings.Fields(val[4:]), ""))
+		fields := strings.Fields(val[4:])
+		if p.id == 0x11 {
+			// version_information may name a GREASE version among the
+			// available ones: "hex:00000001 00000001 grease".
+			n := len(fields)
+			fields = slices.DeleteFunc(fields, func(f string) bool { return strings.EqualFold(f, "grease") })
+			p.greaseVersion = len(fields) < n
+		}
+		b, err := hex.DecodeString(strings.Join(fields, ""))
 		if err != nil {
 			return p, fmt.Errorf("bad hex value in %q", s)
 		}
 		p.value = b
+		if p.greaseVersion && (len(b) < 4 || len(b)%4 != 0) {
+			return p, fmt.Errorf("version_information in %q: want 4-byte versions, the chosen one first", s)
+		}
 	default:
 		n, err := strconv.ParseUint(val, 10, 62)
 		if err != nil {
@@ -266,8 +293,16 @@ func parseH3Param(s string) (h3param, error) {
 	return p, nil
 }
 
-// greaseParamID is a reserved transport parameter id (RFC 9000 18.1).
-func greaseParamID() uint64 { return 31*mrand.Uint64N(1<<20) + 27 }
+// greaseParamID is a reserved transport parameter id (RFC 9000 18.1)
+// drawn as quiche does: a random 62-bit number rounded down to the form
+// 31*N+27, so nearly always an 8-byte varint, as Chromium's are.
+func greaseParamID() uint64 { return mrand.Uint64N((1<<62)-31)/31*31 + 27 }
+
+// greaseVersion is a QUIC version reserved for negotiation GREASE
+// (RFC 9000 15: 0x?a?a?a?a).
+func greaseVersion() []byte {
+	return binary.BigEndian.AppendUint32(nil, mrand.Uint32()&0xf0f0f0f0|0x0a0a0a0a)
+}
 
 // greaseSettingID is a reserved HTTP/3 setting id (RFC 9114 7.2.4.1).
 func greaseSettingID() uint64 { return 0x1f*mrand.Uint64N(1<<20) + 0x21 }
@@ -310,11 +345,18 @@ func (s *HTTP3Spec) transportParams(c *h3compiled, fromQuicGo []byte) utls.Trans
 		switch {
 		case p.grease:
 			n := s.GreaseLength
+			if s.GreaseLengthMax > 0 {
+				n = mrand.IntN(s.GreaseLengthMax)
+			}
 			v := make([]byte, n)
 			_, _ = rand.Read(v)
 			out = append(out, rawParam{id: greaseParamID(), val: v})
 		case p.fromConn:
 			out = append(out, rawParam{id: p.id, val: own[p.id]})
+		case p.greaseVersion:
+			at := 4 + 4*mrand.IntN(len(p.value)/4)
+			v := slices.Concat(p.value[:at], greaseVersion(), p.value[at:])
+			out = append(out, rawParam{id: p.id, val: v})
 		default:
 			out = append(out, rawParam{id: p.id, val: p.value})
 		}
@@ -371,6 +413,18 @@ func (c *h3compiled) settingsFrame() []byte {
 		payload = quicvarint.Append(payload, val)
 	}
 	f := quicvarint.Append(nil, 0x04)
+	f = quicvarint.Append(f, uint64(len(payload)))
+	return append(f, payload...)
+}
+
+// greaseFrame is a reserved HTTP/3 frame (RFC 9114 7.2.8) as quiche
+// writes it after SETTINGS: one random 32-bit number r gives the type
+// 0x1f*r+0x21 and a payload of r%4 random bytes.
+func greaseFrame() []byte {
+	r := uint64(mrand.Uint32())
+	payload := make([]byte, r%4)
+	_, _ = rand.Read(payload)
+	f := quicvarint.Append(nil, 0x1f*r+0x21)
 	f = quicvarint.Append(f, uint64(len(payload)))
 	return append(f, payload...)
 }
