@@ -173,8 +173,15 @@ func runBrowser(t *testing.T, bc browserCase) {
 		case resumed && !bc.resumed:
 			t.Logf("%s resumed its TLS session for the handshake (JA4 %s, ours %s): resumed hellos are held equal for Chromium only",
 				bc.browser.Name, h2.ws.JA4, ours.JA4)
+		case ours.JA4 != h2.ws.JA4 && resumed && bc.family == "firefox" && slices.Equal(without(ours.TLS.Extensions, 27), without(h2.ws.TLS.Extensions, 27)):
+			// An open difference (specs/impersonation.md, Limitations):
+			// Firefox ESR 140's resumed WebSocket connection was seen both
+			// with and without compress_certificate (27) — without it
+			// only when the machine was loaded, after the HTTP/2 visit —
+			// and ours always sends it. Every other extension must match.
+			t.Logf("Firefox's resumed handshake omits compress_certificate this time (JA4 %s, ours %s): known, unexplained", h2.ws.JA4, ours.JA4)
 		case ours.JA4 != h2.ws.JA4:
-			t.Errorf("handshake connection JA4 %s, browser %s (resumed: %v)", ours.JA4, h2.ws.JA4, resumed)
+			t.Errorf("handshake connection JA4 %s, browser %s (resumed: %v)\n ours    %v\n browser %v", ours.JA4, h2.ws.JA4, resumed, ours.TLS.Extensions, h2.ws.TLS.Extensions)
 		}
 		// The shipped profile: the same headers, with its own version's
 		// User-Agent.
@@ -252,4 +259,15 @@ func writeEvidence(t *testing.T, name string, h2, h1 *visit) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// without returns exts less ext, in order.
+func without(exts []uint16, ext uint16) []uint16 {
+	out := make([]uint16, 0, len(exts))
+	for _, e := range exts {
+		if e != ext {
+			out = append(out, e)
+		}
+	}
+	return out
 }
