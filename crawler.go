@@ -184,6 +184,17 @@ func New(opts Options) (c *Crawler, err error) {
 	jo.SpiderMiddlewares = smws
 	jo.ExecJS = ejs
 	jo.Sessions = sessions
+	var met *metrics.Metrics
+	if opts.ServeMetrics && v.MetricsAddr != "" {
+		met = metrics.New(metrics.Options{Spider: spec.Name, Stats: st, Progress: func() metrics.Progress {
+			if c.engine == nil {
+				return metrics.Progress{Queued: -1}
+			}
+			p := c.engine.Progress()
+			return metrics.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing, PendingItems: p.PendingItems}
+		}})
+		jo.CallbackTime = met.Callback // spiderrun_callback_duration_seconds
+	}
 	js, err := jsbridge.New(jo)
 	if err != nil {
 		return nil, err
@@ -214,16 +225,6 @@ func New(opts Options) (c *Crawler, err error) {
 		return dl.Dialer().ResolveUDP(ctx, addr)
 	}, logger)
 	c.closers = append(c.closers, releaseImp)
-	var met *metrics.Metrics
-	if opts.ServeMetrics && v.MetricsAddr != "" {
-		met = metrics.New(metrics.Options{Spider: spec.Name, Stats: st, Progress: func() metrics.Progress {
-			if c.engine == nil {
-				return metrics.Progress{Queued: -1}
-			}
-			p := c.engine.Progress()
-			return metrics.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing, PendingItems: p.PendingItems}
-		}})
-	}
 	dl, err = newDownloader(&v, opts, imp, b.Gate, logger)
 	if err != nil {
 		return nil, err
