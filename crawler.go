@@ -338,7 +338,8 @@ func New(opts Options) (c *Crawler, err error) {
 				p := c.engine.Progress()
 				return statsnap.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing,
 					PendingItems: p.PendingItems, Pages: p.Pages, Items: p.Items, Errors: p.Errors}
-			}}
+			},
+			Domains: func() []health.Row { return c.health.Rows(statsnap.TopDomains) }}
 	}
 	if met != nil {
 		srv, err := metrics.Serve(v.MetricsAddr, met, logger)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spiderrun/spiderrun/runtime/health"
 	"github.com/spiderrun/spiderrun/runtime/statsnap"
 )
 
@@ -135,11 +136,30 @@ type liveData struct {
 	PagesRate    string
 	ItemsRate    string
 	ErrorsByType []kv
+	Domains      []domainView
 	Items        []string
 	Log          string
 	CancelCSRF   string
 	ResumeCSRF   string
 	Running      bool
+}
+
+// domainView is a row of the per-domain health table: a snapshot's
+// health.Row with its latency as shown.
+type domainView struct {
+	health.Row
+	Latency string
+}
+
+func domainViews(rows []health.Row) []domainView {
+	out := make([]domainView, len(rows))
+	for i, r := range rows {
+		out[i] = domainView{Row: r, Latency: "—"}
+		if r.OK+r.Blocked > 0 {
+			out[i].Latency = fmt.Sprintf("%.1f ms", r.LatencyMS)
+		}
+	}
+	return out
 }
 
 type kv struct {
@@ -158,6 +178,7 @@ func (s *Server) liveView(j *Job) liveData {
 		}
 		d.InFlight = snap.Progress.InFlight
 		d.ErrorsByType = errorsByType(snap.Stats)
+		d.Domains = domainViews(snap.Domains)
 	}
 	hist := s.history(j.ID)
 	var pr, ir float64

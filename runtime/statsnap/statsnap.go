@@ -14,7 +14,14 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/health"
 )
+
+// TopDomains is how many rows of the per-domain health board a snapshot
+// carries: the busiest domains, enough for a dashboard table, bounded
+// however broad the crawl.
+const TopDomains = 20
 
 // Progress is the crawl's live state (engine.Progress, in JSON).
 type Progress struct {
@@ -36,6 +43,9 @@ type Snapshot struct {
 	Reason   string         `json:"reason,omitempty"` // the close reason, in the last snapshot
 	Progress Progress       `json:"progress"`
 	Stats    map[string]any `json:"stats"` // the stats collector's keys, as --stats-json writes them
+	// Domains are the TopDomains busiest rows of the crawl's per-domain
+	// health board (runtime/health), the most requests first.
+	Domains []health.Row `json:"domains,omitempty"`
 }
 
 // Writer writes the snapshots of one crawl.
@@ -45,6 +55,9 @@ type Writer struct {
 	Spider   string
 	Stats    func() map[string]any
 	Progress func() Progress
+	// Domains returns the per-domain health rows, the busiest first (at
+	// most TopDomains are kept); nil leaves them out.
+	Domains func() []health.Row
 }
 
 // Run writes a snapshot now and then every Interval until ctx ends. Write
@@ -78,6 +91,12 @@ func (w *Writer) write(running bool, reason string, st map[string]any) error {
 	s := Snapshot{Time: time.Now().UTC(), Spider: w.Spider, PID: os.Getpid(), Running: running, Reason: reason}
 	if w.Progress != nil {
 		s.Progress = w.Progress()
+	}
+	if w.Domains != nil {
+		s.Domains = w.Domains()
+		if len(s.Domains) > TopDomains {
+			s.Domains = s.Domains[:TopDomains]
+		}
 	}
 	s.Stats = map[string]any{}
 	if st == nil && w.Stats != nil {
