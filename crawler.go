@@ -332,8 +332,11 @@ func New(opts Options) (c *Crawler, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.StatsSnapshotFile != "" {
+	// The periodic snapshot goes to STATS_SNAPSHOT_FILE and, in a Redis
+	// crawl, to the worker's key for `spiderrun status`.
+	if v.StatsSnapshotFile != "" || b.PublishStats != nil {
 		c.snapshot = &statsnap.Writer{Path: v.StatsSnapshotFile, Interval: v.StatsSnapshotInterval, Spider: spec.Name,
+			Worker: b.WorkerID, Publish: b.PublishStats,
 			Stats: st.Snapshot, Progress: func() statsnap.Progress {
 				p := c.engine.Progress()
 				return statsnap.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing,
