@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -69,9 +70,13 @@ func (s *Server) row(j *Job) jobRow {
 }
 
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	renderPage(w, s.log, name, data)
+}
+
+func renderPage(w http.ResponseWriter, log *slog.Logger, name string, data any) {
 	var b bytes.Buffer
 	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
-		s.log.Error("dashboard template", "template", name, "err", err)
+		log.Error("dashboard template", "template", name, "err", err)
 		http.Error(w, "dashboard: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -79,6 +84,14 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	// The page's own script and style only.
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
 	_, _ = b.WriteTo(w)
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
 }
 
 func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request) {

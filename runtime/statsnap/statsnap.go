@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/health"
@@ -71,7 +72,8 @@ type Writer struct {
 	// the file's.
 	Publish func(b []byte, final bool) error
 
-	start     time.Time // the first snapshot
+	mu        sync.Mutex // the rate's state: Take may run beside Run
+	start     time.Time  // the first snapshot
 	prevTime  time.Time
 	prevPages int64
 	lastErr   error // of a periodic write, reported by Final
@@ -110,11 +112,33 @@ func (w *Writer) Final(reason string, final map[string]any) error {
 	return w.lastErr
 }
 
+// Take returns a snapshot of the running crawl without writing it (the
+// dashboard of `spiderrun run --ui-addr`). Its pages_per_min is since the
+// previous snapshot this Writer took: a Writer used by Take is best not the
+// one that writes the file.
+func (w *Writer) Take() *Snapshot { return w.take(true, "", nil) }
+
 func (w *Writer) write(running bool, reason string, st map[string]any) error {
+	b, err := json.Marshal(w.take(running, reason, st))
+	if err != nil {
+		return fmt.Errorf("stats snapshot: %w", err)
+	}
+	var ferr, perr error
+	if w.Path != "" {
+		ferr = writeAtomic(w.Path, b)
+	}
+	if w.Publish != nil {
+		perr = w.Publish(b, !running)
+	}
+	return errors.Join(ferr, perr)
+}
+
+func (w *Writer) take(running bool, reason string, st map[string]any) *Snapshot {
 	s := Snapshot{Time: time.Now().UTC(), Spider: w.Spider, PID: os.Getpid(), Worker: w.Worker, Running: running, Reason: reason}
 	if w.Progress != nil {
 		s.Progress = w.Progress()
 	}
+	w.mu.Lock()
 	if w.start.IsZero() {
 		w.start, w.prevTime = s.Time, s.Time
 	}
@@ -126,6 +150,7 @@ func (w *Writer) write(running bool, reason string, st map[string]any) error {
 		s.Progress.PagesPerMin = float64(s.Progress.Pages-pages) / dt
 	}
 	w.prevTime, w.prevPages = s.Time, s.Progress.Pages
+	w.mu.Unlock()
 	if w.Domains != nil {
 		s.Domains = w.Domains()
 		if len(s.Domains) > TopDomains {
@@ -142,18 +167,7 @@ func (w *Writer) write(running bool, reason string, st map[string]any) error {
 		}
 		s.Stats[k] = v
 	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("stats snapshot: %w", err)
-	}
-	var ferr, perr error
-	if w.Path != "" {
-		ferr = writeAtomic(w.Path, b)
-	}
-	if w.Publish != nil {
-		perr = w.Publish(b, !running)
-	}
-	return errors.Join(ferr, perr)
+	return &s
 }
 
 // writeAtomic replaces path with b through a temporary file in the same
