@@ -186,7 +186,7 @@ func (u *CrawlUI) view(snap *statsnap.Snapshot) liveData {
 func (u *CrawlUI) page(w http.ResponseWriter, r *http.Request) {
 	d := u.view(u.opts.Snapshot())
 	renderPage(w, u.opts.Logger, "job.html", map[string]any{"Live": d, "Job": d.Row.Job, "LogURL": "/log",
-		"StatsURL": "/stats.json", "Node": ""})
+		"StatsURL": "/stats.json", "Node": "", "Label": "crawl"})
 }
 
 func (u *CrawlUI) live(w http.ResponseWriter, r *http.Request) {

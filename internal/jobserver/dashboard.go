@@ -33,6 +33,9 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
 	"num": func(v int64) string { return groupDigits(v) },
+	// head is the page header's data: the title and what serves the page
+	// ("job server", or "crawl" for run --ui-addr).
+	"head": func(title, label string) map[string]string { return map[string]string{"Title": title, "Label": label} },
 }).ParseFS(uiFS, "ui/*.html"))
 
 func (s *Server) routeDashboard(mux *http.ServeMux) {
@@ -243,7 +246,7 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 	}
 	logURL, itemsURL := s.urls(j)
 	s.render(w, "job.html", map[string]any{"Live": s.liveView(j), "Job": j, "LogURL": logURL, "ItemsURL": itemsURL,
-		"StatsURL": "/jobs/" + j.ID + "/stats.json", "Node": s.opts.NodeName})
+		"StatsURL": "/jobs/" + j.ID + "/stats.json", "Node": s.opts.NodeName, "Label": "job server"})
 }
 
 func (s *Server) pageLive(w http.ResponseWriter, r *http.Request) {
