@@ -152,7 +152,11 @@ func TestRunUIAddr(t *testing.T) {
 				t.Fatalf("live view %s = %d, outside the snapshots before (%d) and after (%d)", c.name, c.got, c.lo, c.hi)
 			}
 		}
-		if f.snapTime <= before["time"].(string) || f.snapTime >= after["time"].(string) {
+		// Parsed, not compared as text: RFC 3339's trimmed fractions do not sort.
+		at, _ := time.Parse(time.RFC3339Nano, f.snapTime)
+		t0, _ := time.Parse(time.RFC3339Nano, before["time"].(string))
+		t1, _ := time.Parse(time.RFC3339Nano, after["time"].(string))
+		if !at.After(t0) || !at.Before(t1) {
 			t.Fatalf("live view's snapshot time %s is not between %s and %s", f.snapTime, before["time"], after["time"])
 		}
 		looks++
