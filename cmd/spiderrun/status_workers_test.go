@@ -60,7 +60,7 @@ func TestStatusShowsEveryWorker(t *testing.T) {
 			return
 		}
 		hits.Add(1)
-		time.Sleep(40 * time.Millisecond) // a crawl of seconds: status looks at it live
+		time.Sleep(80 * time.Millisecond) // a crawl of seconds: status looks at it live
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprintf(w, "<html><head><title>page %d</title></head><body>", i)
 		for c := 3*i + 1; c <= 3*i+3 && c < n; c++ {
