@@ -58,6 +58,11 @@ type backend struct {
 	// Close releases what the backend holds besides its scheduler (the
 	// Redis connection). It is never nil.
 	Close func()
+	// WorkerID and PublishStats, in a Redis crawl, name this worker and
+	// store its periodic stats snapshot in Redis for `spiderrun status`
+	// (statsnap.Writer.Publish); nil otherwise.
+	WorkerID     string
+	PublishStats func(b []byte, final bool) error
 }
 
 // backendOptions is what the backends are built from. The JavaScript
@@ -177,6 +182,20 @@ func redisBackend(o backendOptions) (*backend, error) {
 	}
 	if w := s.Items(); w != nil {
 		b.Sinks = append(b.Sinks, w)
+	}
+	b.WorkerID = s.WorkerID()
+	b.PublishStats = func(snap []byte, final bool) error {
+		// A live snapshot outlives a few missed intervals, so a slow write
+		// does not make a worker vanish from status, and then expires:
+		// a killed worker's figures go away by themselves. The last one
+		// stays an hour, so status shows how each worker ended.
+		ttl := max(3*v.StatsSnapshotInterval, 15*time.Second)
+		if final {
+			ttl = time.Hour
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return s.PublishStats(ctx, snap, ttl)
 	}
 	to := redisq.TasksFromSettings(v)
 	to.Keys = spec.RedisKeys

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/dsl"
+	"github.com/spiderrun/spiderrun/internal/jobserver"
 	"github.com/spiderrun/spiderrun/jsbridge"
 	"github.com/spiderrun/spiderrun/jsbridge/compile"
 	"github.com/spiderrun/spiderrun/jsbridge/execjs"
@@ -26,6 +27,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/feed"
 	"github.com/spiderrun/spiderrun/runtime/health"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
+	"github.com/spiderrun/spiderrun/runtime/logging"
 	"github.com/spiderrun/spiderrun/runtime/metrics"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/pipeline"
@@ -60,6 +62,13 @@ type Options struct {
 	// ServeMetrics serves Prometheus metrics on METRICS_ADDR while the
 	// crawl runs (the run command; runtime/metrics).
 	ServeMetrics bool
+	// ServeUI serves the crawl's dashboard on UI_ADDR while it runs (the
+	// run command; internal/jobserver's CrawlUI) with UIAuth's
+	// credentials. An address other than loopback without credentials is
+	// refused unless UINoAuth, as `spiderrun serve` refuses it.
+	ServeUI  bool
+	UIAuth   jobserver.Auth
+	UINoAuth bool
 	// Program is the compiled script when the caller already compiled it
 	// (for Check); nil compiles it.
 	Program *compile.Program
@@ -89,6 +98,7 @@ type Crawler struct {
 	// HOST_REPORT_FILE, resolved ("" = none).
 	health     *health.Board
 	hostReport string
+	uiItems    *jobserver.CrawlUI // the dashboard's latest items; nil without UI_ADDR
 }
 
 // New builds a Crawler: it compiles the script, loads the use_execjs
@@ -116,6 +126,15 @@ func New(opts Options) (c *Crawler, err error) {
 	logger, closeLog, err := newLogger(opts.Log, &v, st)
 	if err != nil {
 		return nil, err
+	}
+	var logTail *jobserver.Tail
+	if opts.ServeUI && v.UIAddr != "" && v.LogEnabled {
+		// The dashboard's log panel: the same lines, in text, also kept
+		// in memory (LOG_FILE or not).
+		level, _ := logging.ParseLevel(v.LogLevel) // newLogger checked it
+		logTail = jobserver.NewTail(16 << 10)
+		th, _ := logging.NewHandler(logTail, logging.FormatText, level)
+		logger = slog.New(slog.NewMultiHandler(logger.Handler(), th))
 	}
 	c = &Crawler{Spec: spec, Stats: st, Logger: logger, statsDump: v.StatsDump}
 	c.closers = append(c.closers, closeLog)
@@ -184,6 +203,17 @@ func New(opts Options) (c *Crawler, err error) {
 	jo.SpiderMiddlewares = smws
 	jo.ExecJS = ejs
 	jo.Sessions = sessions
+	var met *metrics.Metrics
+	if opts.ServeMetrics && v.MetricsAddr != "" {
+		met = metrics.New(metrics.Options{Spider: spec.Name, Stats: st, Progress: func() metrics.Progress {
+			if c.engine == nil {
+				return metrics.Progress{Queued: -1}
+			}
+			p := c.engine.Progress()
+			return metrics.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing, PendingItems: p.PendingItems}
+		}})
+		jo.CallbackTime = met.Callback // spiderrun_callback_duration_seconds
+	}
 	js, err := jsbridge.New(jo)
 	if err != nil {
 		return nil, err
@@ -214,16 +244,6 @@ func New(opts Options) (c *Crawler, err error) {
 		return dl.Dialer().ResolveUDP(ctx, addr)
 	}, logger)
 	c.closers = append(c.closers, releaseImp)
-	var met *metrics.Metrics
-	if opts.ServeMetrics && v.MetricsAddr != "" {
-		met = metrics.New(metrics.Options{Spider: spec.Name, Stats: st, Progress: func() metrics.Progress {
-			if c.engine == nil {
-				return metrics.Progress{Queued: -1}
-			}
-			p := c.engine.Progress()
-			return metrics.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing, PendingItems: p.PendingItems}
-		}})
-	}
 	dl, err = newDownloader(&v, opts, imp, b.Gate, logger)
 	if err != nil {
 		return nil, err
@@ -311,6 +331,14 @@ func New(opts Options) (c *Crawler, err error) {
 		return nil, err
 	}
 	sigs.Connect(js.SignalHandler())
+	if opts.ServeUI && v.UIAddr != "" {
+		// The dashboard's latest items (c.uiItems is set below, before Run).
+		sigs.Connect(func(ev engine.Event) {
+			if ev.Signal == engine.ItemScraped && ev.Item != nil && c.uiItems != nil {
+				c.uiItems.Item(ev.Item)
+			}
+		})
+	}
 
 	eo := engine.FromSettings(&v) // concurrency, CLOSESPIDER_*, DONT_FILTER, MEMUSAGE_*
 	eo.Spider = c.Spider
@@ -331,13 +359,22 @@ func New(opts Options) (c *Crawler, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.StatsSnapshotFile != "" {
+	// The periodic snapshot goes to STATS_SNAPSHOT_FILE and, in a Redis
+	// crawl, to the worker's key for `spiderrun status`.
+	if v.StatsSnapshotFile != "" || b.PublishStats != nil {
 		c.snapshot = &statsnap.Writer{Path: v.StatsSnapshotFile, Interval: v.StatsSnapshotInterval, Spider: spec.Name,
+			Worker: b.WorkerID, Publish: b.PublishStats,
 			Stats: st.Snapshot, Progress: func() statsnap.Progress {
 				p := c.engine.Progress()
 				return statsnap.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing,
 					PendingItems: p.PendingItems, Pages: p.Pages, Items: p.Items, Errors: p.Errors}
-			}}
+			},
+			Domains: func() []health.Row { return c.health.Rows(statsnap.TopDomains) }}
+	}
+	if opts.ServeUI && v.UIAddr != "" {
+		if err := c.serveUI(&v, opts, logTail); err != nil {
+			return nil, err
+		}
 	}
 	if met != nil {
 		srv, err := metrics.Serve(v.MetricsAddr, met, logger)
@@ -347,6 +384,46 @@ func New(opts Options) (c *Crawler, err error) {
 		c.closers = append(c.closers, srv.Close)
 	}
 	return c, nil
+}
+
+// serveUI serves the crawl's dashboard on UI_ADDR until the crawl ends.
+func (c *Crawler) serveUI(v *settings.Values, opts Options, logTail *jobserver.Tail) error {
+	addr, loopback, err := metrics.ResolveAddr(v.UIAddr)
+	if err != nil {
+		return fmt.Errorf("UI_ADDR %q (--ui-addr): %w", v.UIAddr, err)
+	}
+	if !loopback && !opts.UIAuth.Enabled() && !opts.UINoAuth {
+		return fmt.Errorf("UI_ADDR %s (--ui-addr) is not a loopback address: refusing to serve the dashboard without authentication; give credentials with --ui-basic-auth-file / SPIDERRUN_BASIC_AUTH or --ui-token-file / SPIDERRUN_TOKEN (or --ui-no-auth behind an authenticating proxy)", addr)
+	}
+	// A Writer of its own: Take's rate is since the previous Take.
+	src := &statsnap.Writer{Spider: c.Spec.Name, Stats: c.Stats.Snapshot,
+		Progress: func() statsnap.Progress {
+			p := c.engine.Progress()
+			return statsnap.Progress{Queued: p.Queued, InFlight: p.Fetching, Processing: p.Processing,
+				PendingItems: p.PendingItems, Pages: p.Pages, Items: p.Items, Errors: p.Errors}
+		},
+		Domains: func() []health.Row { return c.health.Rows(statsnap.TopDomains) }}
+	uo := jobserver.CrawlUIOptions{Spider: c.Spec.Name, Args: opts.Args, Snapshot: src.Take,
+		Stop: c.engine.Stop, Abort: c.engine.Abort, Auth: opts.UIAuth, Logger: c.Logger}
+	if logTail != nil {
+		uo.LogTail = logTail.Bytes
+	}
+	ui, err := jobserver.NewCrawlUI(uo)
+	if err != nil {
+		return err
+	}
+	at, err := ui.Listen(addr)
+	if err != nil {
+		return fmt.Errorf("dashboard address %q (UI_ADDR, --ui-addr): %w", v.UIAddr, err)
+	}
+	c.closers = append(c.closers, ui.Close)
+	c.uiItems = ui
+	mode := "no authentication"
+	if opts.UIAuth.Enabled() {
+		mode = "authentication required"
+	}
+	c.Logger.Info(fmt.Sprintf("Serving the dashboard on http://%s/", at), "auth", mode)
+	return nil
 }
 
 // Engine returns the engine (for Stop and Abort from signal handlers).

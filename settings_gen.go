@@ -134,6 +134,7 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		StatsSnapshotFile:             set.String("STATS_SNAPSHOT_FILE"),
 		StatsSnapshotInterval:         set.Duration("STATS_SNAPSHOT_INTERVAL"),
 		TLSVerify:                     set.Bool("TLS_VERIFY"),
+		UIAddr:                        set.String("UI_ADDR"),
 		URLLengthLimit:                set.Int("URLLENGTH_LIMIT"),
 		URLPathRepeatLimit:            set.Int("URL_PATH_REPEAT_LIMIT"),
 		UserAgent:                     set.String("USER_AGENT"),

@@ -105,6 +105,14 @@ type Options struct {
 	// spider_idle and spider_closed run from Open, Idle and Close; others are
 	// reached through Spider.Hook.
 	Hooks map[string]string
+	// CallbackTime, when set, is told how long each invocation of an
+	// exported function took (callback, errback, pipeline and middleware
+	// method, hook, start), from its first turn on the loop to its end,
+	// awaits included, under the function's name ("<closure>" for a
+	// request's inline callback). The names are the script's exports, so a
+	// metric labelled with them stays bounded. It runs on the goroutine
+	// that ends the invocation and must be quick.
+	CallbackTime func(fn string, d time.Duration)
 	// SpiderMiddlewares wrap every callback's output and the start requests
 	// (spec spider_middlewares, in list order from the engine to the spider).
 	SpiderMiddlewares []SpiderMiddleware
@@ -527,7 +535,16 @@ func (inv *invocation) finishWith(r invResult) {
 		inv.s.mu.Lock()
 		inv.ended.Store(true)
 		delete(inv.s.active, inv)
+		started := inv.started
 		inv.s.mu.Unlock()
+		// An invocation that never ran (cancelled while queued) took no
+		// JavaScript time; a name that is not an export (a request naming
+		// a missing callback) is not a label, so cardinality stays bounded.
+		if obs := inv.s.opts.CallbackTime; obs != nil && !started.IsZero() {
+			if _, ok := inv.s.exportFns[inv.fn]; ok || inv.fn == "<closure>" {
+				obs(inv.fn, time.Since(started))
+			}
+		}
 		inv.result <- r
 	})
 }

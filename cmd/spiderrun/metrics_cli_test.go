@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -289,6 +291,36 @@ func TestMetricsDuringCrawl(t *testing.T) {
 		t.Errorf("spiderrun_download_duration_seconds is %v, want a histogram", f.GetType())
 	} else if h := f.GetMetric()[0].GetHistogram(); h.GetSampleSum() < 0.04*float64(h.GetSampleCount()) {
 		t.Errorf("latency sum %vs for %d downloads of at least 40ms each", h.GetSampleSum(), h.GetSampleCount())
+	}
+	// JS callback time: one observation per invocation of each exported
+	// function, labelled with its name: parse ran once per response, the
+	// spider_idle hook at least twice by the end scrape.
+	cbs := map[string]*dto.Histogram{}
+	if f := end["spiderrun_callback_duration_seconds"]; f.GetType() != dto.MetricType_HISTOGRAM {
+		t.Errorf("spiderrun_callback_duration_seconds is %v, want a histogram", f.GetType())
+	} else {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "callback" {
+					cbs[l.GetValue()] = m.GetHistogram()
+				}
+			}
+		}
+	}
+	if len(cbs) != 2 {
+		t.Errorf("callback histogram series %v, want parse and on_idle", slices.Sorted(maps.Keys(cbs)))
+	}
+	if n, want := cbs["parse"].GetSampleCount(), uint64(statInt(st, "response_received_count")); n != want {
+		t.Errorf("callback parse: %d observations, want one per response (%d)", n, want)
+	}
+	if h := cbs["parse"]; h.GetSampleSum() <= 0 || h.GetBucket()[len(h.GetBucket())-1].GetCumulativeCount() != h.GetSampleCount() {
+		t.Errorf("callback parse: sum %v, buckets %v: want a positive time and every call under 60 s", h.GetSampleSum(), h.GetBucket())
+	}
+	if n := cbs["on_idle"].GetSampleCount(); n < 2 {
+		t.Errorf("callback on_idle: %d observations, want at least 2 (the hook ran twice before the scrape)", n)
+	}
+	if n, _ := value(mid, "spiderrun_callback_duration_seconds", append(sp, "callback", "parse")...); n == 0 {
+		t.Errorf("no parse observations during the crawl")
 	}
 	for _, name := range []string{"process_resident_memory_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines"} {
 		if v, ok := value(end, name); !ok || v <= 0 {

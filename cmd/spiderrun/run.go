@@ -134,6 +134,7 @@ func newRunCmd() *cobra.Command {
 		statsJSON string
 		jobdir    string
 		metricsAt string
+		ui        uiFlags
 		prof      profileFlags
 	)
 	cmd := &cobra.Command{
@@ -160,6 +161,16 @@ feed or JOBDIR write error such as a full disk, or another close reason);
 					return usageErr(fmt.Errorf("--metrics-addr %q: %w", metricsAt, err))
 				}
 				f.settings = append(f.settings, "METRICS_ADDR="+metricsAt)
+			}
+			if cmd.Flags().Changed("ui-addr") {
+				if _, _, err := metrics.ResolveAddr(ui.addr); err != nil {
+					return usageErr(fmt.Errorf("--ui-addr %q: %w", ui.addr, err))
+				}
+				f.settings = append(f.settings, "UI_ADDR="+ui.addr)
+			}
+			uiAuth, err := serveAuth(ui.basicFile, ui.tokenFile)
+			if err != nil {
+				return usageErr(fmt.Errorf("dashboard credentials (--ui-addr): %w", err))
 			}
 			l, err := f.load(a[0])
 			if err != nil {
@@ -203,6 +214,7 @@ feed or JOBDIR write error such as a full disk, or another close reason);
 			c, err := spiderrun.New(spiderrun.Options{
 				Spec: l.spec, Program: l.prog, Outputs: outs, Args: l.args, TaskData: td,
 				Log: logw, Stdout: cmd.OutOrStdout(), ServeMetrics: true,
+				ServeUI: true, UIAuth: uiAuth, UINoAuth: ui.noAuth,
 			})
 			if err != nil {
 				_ = prof.stop()
@@ -230,6 +242,7 @@ feed or JOBDIR write error such as a full disk, or another close reason);
 	cmd.Flags().StringVar(&statsJSON, "stats-json", "", "write the final stats as JSON to `FILE`")
 	prof.bind(cmd)
 	cmd.Flags().StringVar(&metricsAt, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics while the crawl runs; a port alone listens on 127.0.0.1 (= -s METRICS_ADDR=ADDR)")
+	ui.bind(cmd)
 	cmd.Flags().StringVar(&jobdir, "jobdir", "", "keep the crawl's state in `DIR` so a stopped crawl resumes where it stopped (= -s JOBDIR=DIR)")
 	return cmd
 }
@@ -282,4 +295,19 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// uiFlags are run's dashboard flags (UI_ADDR): the address and, as for
+// `spiderrun serve`, the credentials.
+type uiFlags struct {
+	addr, basicFile, tokenFile string
+	noAuth                     bool
+}
+
+func (u *uiFlags) bind(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&u.addr, "ui-addr", "", "serve the crawl's live dashboard at http://`ADDR`/ while it runs; a port alone listens on 127.0.0.1 (= -s UI_ADDR=ADDR)")
+	fl.StringVar(&u.basicFile, "ui-basic-auth-file", "", "`FILE` holding user:password for the dashboard's HTTP basic auth (or "+envBasicAuth+")")
+	fl.StringVar(&u.tokenFile, "ui-token-file", "", "`FILE` holding the dashboard's bearer token (or "+envToken+")")
+	fl.BoolVar(&u.noAuth, "ui-no-auth", false, "allow a dashboard address other than loopback without credentials (behind an authenticating proxy)")
 }

@@ -37,16 +37,24 @@ func screenshotDir(t *testing.T) string {
 
 // shown is what the job page displays, read from its DOM.
 type shown struct {
-	SnapshotTime string `json:"snap"`
-	State        string `json:"state"`
-	Pages        string `json:"pages"`
-	Items        string `json:"items"`
-	Errors       string `json:"errors"`
-	Queued       string `json:"queued"`
-	InFlight     string `json:"inflight"`
-	Lines        int    `json:"lines"` // polylines in the chart
-	LatestItem   string `json:"item"`
-	Log          string `json:"log"`
+	SnapshotTime string        `json:"snap"`
+	State        string        `json:"state"`
+	Pages        string        `json:"pages"`
+	Items        string        `json:"items"`
+	Errors       string        `json:"errors"`
+	Queued       string        `json:"queued"`
+	InFlight     string        `json:"inflight"`
+	Lines        int           `json:"lines"` // polylines in the chart
+	LatestItem   string        `json:"item"`
+	Log          string        `json:"log"`
+	Domains      []shownDomain `json:"domains"`
+}
+
+// shownDomain is a row of the per-domain health table.
+type shownDomain struct {
+	Domain                            string
+	Requests, OK, Blocked, Failed, MS string
+	Health                            string
 }
 
 const readShown = `(() => {
@@ -60,6 +68,11 @@ const readShown = `(() => {
     lines: document.querySelectorAll("svg.chart polyline").length,
     item: q("#latest-items pre.item")?.textContent ?? "",
     log: q("#log")?.textContent ?? "",
+    domains: [...document.querySelectorAll("#domains tr[data-domain]")].map((r) => ({
+      Domain: r.dataset.domain, Requests: r.cells[1].textContent, OK: r.cells[2].textContent,
+      Blocked: r.cells[3].textContent, Failed: r.cells[4].textContent, MS: r.cells[5].dataset.ms,
+      Health: r.cells[6].textContent.trim(),
+    })),
   };
 })()`
 
@@ -161,9 +174,25 @@ func TestServeDashboardChromium(t *testing.T) {
 				t.Fatalf("dashboard %s = %q, the snapshot of %s says %v", c.name, c.got, on.SnapshotTime, c.want)
 			}
 		}
+		// The per-domain health table against the snapshot's rows, in order.
+		doms, _ := snap["domains"].([]any)
+		if len(on.Domains) != len(doms) {
+			t.Fatalf("dashboard shows %d domain rows, the snapshot of %s has %d: %+v", len(on.Domains), on.SnapshotTime, len(doms), on.Domains)
+		}
+		for i, d := range doms {
+			want, got := d.(map[string]any), on.Domains[i]
+			health := map[bool]string{false: "ok", true: "degraded"}[want["degraded"] == true]
+			ms, _ := strconv.ParseFloat(got.MS, 64)
+			if got.Domain != want["domain"] || float64(digits(got.Requests)) != want["requests"] || float64(digits(got.OK)) != want["ok"] ||
+				float64(digits(got.Blocked)) != want["blocked"] || float64(digits(got.Failed)) != want["failed"] ||
+				ms != want["avg_latency_ms"] || got.Health != health {
+				t.Fatalf("dashboard domain row %d %+v, the snapshot of %s says %v", i, got, on.SnapshotTime, want)
+			}
+		}
 		matched++
 		// Enough of the crawl for a chart and figures that moved.
-		return digits(on.Items) >= 10 && on.Lines == 2 && on.SnapshotTime != first.SnapshotTime
+		return digits(on.Items) >= 10 && on.Lines == 2 && on.SnapshotTime != first.SnapshotTime &&
+			len(on.Domains) == 1 && on.Domains[0].Domain == "127.0.0.1" && digits(on.Domains[0].OK) >= 10
 	})
 	if on.State != "running" || !strings.Contains(on.Log, "Spider opened") || !strings.Contains(on.LatestItem, `"tag": "dashboard"`) {
 		t.Errorf("live view: state %q, latest item %q, log %q", on.State, on.LatestItem, on.Log)

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+	"github.com/spiderrun/spiderrun/runtime/statsnap"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
@@ -25,7 +29,9 @@ func newStatusCmd() *cobra.Command {
 prints the pending requests, the tasks waiting in each redis_key, the requests
 in flight (leases) per worker, the live workers, the dupefilter size (an
 estimate for DUPEFILTER: bloom), the items in REDIS_ITEMS_KEY and the number
-of rejected task entries.`,
+of rejected task entries, and every worker's live figures (pages, items,
+errors, pages per minute) from the stats snapshot each worker stores in Redis
+every STATS_SNAPSHOT_INTERVAL, with their totals.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := loadRedisTarget(args[0], overrides)
@@ -55,10 +61,58 @@ of rejected task entries.`,
 				return nil
 			}
 			fmt.Fprint(cmd.OutOrStdout(), st.Text())
+			fmt.Fprint(cmd.OutOrStdout(), workerStatsText(st.WorkerStats, time.Now()))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringArrayVarP(&overrides, "set", "s", nil, "override a setting (KEY=VALUE), e.g. REDIS_URL")
 	return cmd
+}
+
+// workerStatsText renders the workers' snapshots (redisq.Status.WorkerStats)
+// as a table, one row per worker and a total: pages, items, errors, pages
+// per minute (since the worker's previous snapshot; the total adds the
+// running workers' only, a closed worker's figure being its average) and
+// the snapshot's age, or the close reason of a worker that closed.
+func workerStatsText(raw map[string]json.RawMessage, now time.Time) string {
+	if len(raw) == 0 {
+		return "worker stats: none (a worker stores its snapshot every STATS_SNAPSHOT_INTERVAL while it runs)\n"
+	}
+	ids := make([]string, 0, len(raw))
+	for id := range raw {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	w := len("total")
+	for _, id := range ids {
+		w = max(w, len(id))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "worker stats: %d workers\n", len(ids))
+	row := func(id, pages, items, errs, rate, state string) {
+		line := fmt.Sprintf("  %-*s  %8s  %8s  %7s  %9s  %s", w, id, pages, items, errs, rate, state)
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	row("worker", "pages", "items", "errors", "pages/min", "state")
+	var pages, items, errs int64
+	var rate float64
+	for _, id := range ids {
+		var s statsnap.Snapshot
+		if err := json.Unmarshal(raw[id], &s); err != nil {
+			row(id, "", "", "", "", "unreadable snapshot: "+err.Error())
+			continue
+		}
+		p := s.Progress
+		pages, items, errs = pages+p.Pages, items+p.Items, errs+p.Errors
+		state := "running, snapshot " + max(0, now.Sub(s.Time)).Round(time.Second).String() + " old"
+		if s.Running {
+			rate += p.PagesPerMin
+		} else {
+			state = "closed: " + s.Reason
+		}
+		row(id, fmt.Sprint(p.Pages), fmt.Sprint(p.Items), fmt.Sprint(p.Errors), fmt.Sprintf("%.1f", p.PagesPerMin), state)
+	}
+	row("total", fmt.Sprint(pages), fmt.Sprint(items), fmt.Sprint(errs), fmt.Sprintf("%.1f", rate), "")
+	return b.String()
 }

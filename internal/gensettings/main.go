@@ -215,7 +215,7 @@ func feedType() (decl, conv string) {
 // initialisms, and compounds such as MAXSIZE).
 var words = map[string]string{
 	"HTTP": "HTTP", "URL": "URL", "URLS": "URLs", "TLS": "TLS", "JS": "JS", "DNS": "DNS",
-	"WS": "WS", "MB": "MB", "CA": "CA", "ID": "ID",
+	"WS": "WS", "MB": "MB", "CA": "CA", "ID": "ID", "UI": "UI",
 	"HTTPCACHE": "HTTPCache", "HTTPERROR": "HTTPError", "MAXSIZE": "MaxSize",
 	"WARNSIZE": "WarnSize", "URLLENGTH": "URLLength", "JOBDIR": "JobDir",
 	"MEMUSAGE": "MemUsage", "ROBOTSTXT": "RobotsTxt", "AUTOTHROTTLE": "AutoThrottle",

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,29 +55,37 @@ func (a Auth) check(r *http.Request) bool {
 // guard wraps the handler with the body limit, authentication and the
 // cross-site check of state-changing requests.
 func (s *Server) guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := s.opts.MaxBody
+	return protect(next, s.opts.Auth, s.log, func(r *http.Request) int64 {
 		if r.URL.Path == "/addversion.json" {
-			limit = s.opts.MaxUpload
+			return s.opts.MaxUpload
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		return s.opts.MaxBody
+	}, s.fail)
+}
+
+// protect is the guard of the job server and of a single crawl's
+// dashboard (CrawlUI): the body limit, the credentials (never logged) and
+// the cross-site check of state-changing requests.
+func protect(next http.Handler, auth Auth, log *slog.Logger, limit func(*http.Request) int64, fail func(http.ResponseWriter, int, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit(r))
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("X-Frame-Options", "DENY")
-		if s.opts.Auth.Enabled() && !s.opts.Auth.check(r) {
+		if auth.Enabled() && !auth.check(r) {
 			// Never log the header: it may be a near-miss of the secret.
-			s.log.Warn("request refused: no valid credentials", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
-			if s.opts.Auth.User != "" {
+			log.Warn("request refused: no valid credentials", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+			if auth.User != "" {
 				w.Header().Set("WWW-Authenticate", `Basic realm="spiderrun", charset="UTF-8"`)
 			} else {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="spiderrun"`)
 			}
-			s.fail(w, http.StatusUnauthorized, errors.New("authentication required: HTTP basic or a bearer token"))
+			fail(w, http.StatusUnauthorized, errors.New("authentication required: HTTP basic or a bearer token"))
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := sameOrigin(r); err != nil {
-				s.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "err", err)
-				s.fail(w, http.StatusForbidden, err)
+				log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "err", err)
+				fail(w, http.StatusForbidden, err)
 				return
 			}
 		}
@@ -106,14 +115,20 @@ func sameOrigin(r *http.Request) error {
 // csrfToken is the dashboard forms' token: an HMAC of the action under a
 // key made at start, so a page of another site cannot forge a form even if
 // the headers above were missing.
-func (s *Server) csrfToken(action string) string {
-	m := hmac.New(sha256.New, s.csrfKey)
+func (s *Server) csrfToken(action string) string { return csrfToken(s.csrfKey, action) }
+
+func (s *Server) checkCSRF(r *http.Request, action string) error {
+	return checkCSRF(s.csrfKey, r, action)
+}
+
+func csrfToken(key []byte, action string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(action))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (s *Server) checkCSRF(r *http.Request, action string) error {
-	if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(s.csrfToken(action))) {
+func checkCSRF(key []byte, r *http.Request, action string) error {
+	if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(csrfToken(key, action))) {
 		return errors.New("missing or stale form token: reload the page")
 	}
 	return nil

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/spiderrun/spiderrun/runtime/health"
 	"github.com/spiderrun/spiderrun/runtime/statsnap"
 )
 
@@ -31,6 +33,9 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
 	"num": func(v int64) string { return groupDigits(v) },
+	// head is the page header's data: the title and what serves the page
+	// ("job server", or "crawl" for run --ui-addr).
+	"head": func(title, label string) map[string]string { return map[string]string{"Title": title, "Label": label} },
 }).ParseFS(uiFS, "ui/*.html"))
 
 func (s *Server) routeDashboard(mux *http.ServeMux) {
@@ -68,9 +73,13 @@ func (s *Server) row(j *Job) jobRow {
 }
 
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	renderPage(w, s.log, name, data)
+}
+
+func renderPage(w http.ResponseWriter, log *slog.Logger, name string, data any) {
 	var b bytes.Buffer
 	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
-		s.log.Error("dashboard template", "template", name, "err", err)
+		log.Error("dashboard template", "template", name, "err", err)
 		http.Error(w, "dashboard: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -78,6 +87,14 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	// The page's own script and style only.
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
 	_, _ = b.WriteTo(w)
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
 }
 
 func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request) {
@@ -135,11 +152,30 @@ type liveData struct {
 	PagesRate    string
 	ItemsRate    string
 	ErrorsByType []kv
+	Domains      []domainView
 	Items        []string
 	Log          string
 	CancelCSRF   string
 	ResumeCSRF   string
 	Running      bool
+}
+
+// domainView is a row of the per-domain health table: a snapshot's
+// health.Row with its latency as shown.
+type domainView struct {
+	health.Row
+	Latency string
+}
+
+func domainViews(rows []health.Row) []domainView {
+	out := make([]domainView, len(rows))
+	for i, r := range rows {
+		out[i] = domainView{Row: r, Latency: "—"}
+		if r.OK+r.Blocked > 0 {
+			out[i].Latency = fmt.Sprintf("%.1f ms", r.LatencyMS)
+		}
+	}
+	return out
 }
 
 type kv struct {
@@ -158,6 +194,7 @@ func (s *Server) liveView(j *Job) liveData {
 		}
 		d.InFlight = snap.Progress.InFlight
 		d.ErrorsByType = errorsByType(snap.Stats)
+		d.Domains = domainViews(snap.Domains)
 	}
 	hist := s.history(j.ID)
 	var pr, ir float64
@@ -209,7 +246,7 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 	}
 	logURL, itemsURL := s.urls(j)
 	s.render(w, "job.html", map[string]any{"Live": s.liveView(j), "Job": j, "LogURL": logURL, "ItemsURL": itemsURL,
-		"StatsURL": "/jobs/" + j.ID + "/stats.json", "Node": s.opts.NodeName})
+		"StatsURL": "/jobs/" + j.ID + "/stats.json", "Node": s.opts.NodeName, "Label": "job server"})
 }
 
 func (s *Server) pageLive(w http.ResponseWriter, r *http.Request) {

@@ -66,6 +66,7 @@ type Options struct {
 type Metrics struct {
 	reg      *prometheus.Registry
 	latency  prometheus.Histogram
+	callback *prometheus.HistogramVec
 	domains  domains
 	progress func() Progress
 }
@@ -84,7 +85,14 @@ func New(opts Options) *Metrics {
 		// 5 ms to 60 s.
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 	})
-	crawlReg.MustRegister(m.latency, &statsCollector{st: opts.Stats, progress: opts.Progress}, &m.domains)
+	m.callback = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "spiderrun_callback_duration_seconds",
+		Help: "Time each JavaScript callback, errback, pipeline or middleware method, or hook took, from its first turn to its end (awaits included), by exported function.",
+		// 100 µs to 60 s: most callbacks take a millisecond or less; one
+		// awaiting network work or a browser can take seconds.
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"callback"})
+	crawlReg.MustRegister(m.latency, m.callback, &statsCollector{st: opts.Stats, progress: opts.Progress}, &m.domains)
 	return m
 }
 
@@ -95,6 +103,13 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // when the scraper asks for it).
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+}
+
+// Callback records one invocation of the exported JavaScript function fn
+// that took d (the jsbridge's CallbackTime hook). The caller keeps fn to
+// the script's exports, which bounds the label's cardinality.
+func (m *Metrics) Callback(fn string, d time.Duration) {
+	m.callback.WithLabelValues(fn).Observe(d.Seconds())
 }
 
 // sendTrace notes when the downloader reports a request past its waits

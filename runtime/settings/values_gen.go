@@ -420,10 +420,17 @@ type Values struct {
 	// the final stats (those of --stats-json) when the spider closes.
 	StatsSnapshotFile string `setting:"STATS_SNAPSHOT_FILE"`
 	// StatsSnapshotInterval is STATS_SNAPSHOT_INTERVAL: How often
-	// STATS_SNAPSHOT_FILE is rewritten while the crawl runs.
+	// STATS_SNAPSHOT_FILE is rewritten while the crawl runs, and how often each
+	// worker of a Redis crawl stores its snapshot in Redis for `spiderrun status`
+	// (key N:workers:ID:stats, expiring after three intervals).
 	StatsSnapshotInterval time.Duration `setting:"STATS_SNAPSHOT_INTERVAL"`
 	// TLSVerify is TLS_VERIFY: Verify server certificates.
 	TLSVerify bool `setting:"TLS_VERIFY"`
+	// UIAddr is UI_ADDR: Serve the crawl's live dashboard (the job view of
+	// `spiderrun serve`: figures, pages/s chart, errors by type, per-domain
+	// health, latest items, log tail, a Stop button) at http://ADDR/ while it
+	// runs (`spiderrun run` only; specs/operate.md).
+	UIAddr string `setting:"UI_ADDR"`
 	// URLLengthLimit is URLLENGTH_LIMIT: Requests a callback yields with longer
 	// URLs are dropped (logged at INFO, urllength/request_ignored_count), as
 	// Scrapy's UrlLengthMiddleware; redirect targets longer than this are
@@ -559,6 +566,7 @@ func Defaults() Values {
 		StatsSnapshotFile:             "",
 		StatsSnapshotInterval:         5 * time.Second,
 		TLSVerify:                     true,
+		UIAddr:                        "",
 		URLLengthLimit:                2083,
 		URLPathRepeatLimit:            0,
 		UserAgent:                     "spiderrun/1 (+https://github.com/spiderrun/spiderrun)",

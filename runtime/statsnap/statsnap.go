@@ -10,11 +10,20 @@ package statsnap
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/health"
 )
+
+// TopDomains is how many rows of the per-domain health board a snapshot
+// carries: the busiest domains, enough for a dashboard table, bounded
+// however broad the crawl.
+const TopDomains = 20
 
 // Progress is the crawl's live state (engine.Progress, in JSON).
 type Progress struct {
@@ -25,6 +34,9 @@ type Progress struct {
 	Pages        int64 `json:"pages"`
 	Items        int64 `json:"items"`
 	Errors       int64 `json:"errors"`
+	// PagesPerMin is the pages (responses) per minute since the previous
+	// snapshot; in the last snapshot, over the whole crawl.
+	PagesPerMin float64 `json:"pages_per_min"`
 }
 
 // Snapshot is one STATS_SNAPSHOT_FILE.
@@ -32,24 +44,44 @@ type Snapshot struct {
 	Time     time.Time      `json:"time"`
 	Spider   string         `json:"spider"`
 	PID      int            `json:"pid"`
+	Worker   string         `json:"worker,omitempty"` // the worker id, in a Redis crawl
 	Running  bool           `json:"running"`          // false in the last snapshot, written when the spider closed
 	Reason   string         `json:"reason,omitempty"` // the close reason, in the last snapshot
 	Progress Progress       `json:"progress"`
 	Stats    map[string]any `json:"stats"` // the stats collector's keys, as --stats-json writes them
+	// Domains are the TopDomains busiest rows of the crawl's per-domain
+	// health board (runtime/health), the most requests first.
+	Domains []health.Row `json:"domains,omitempty"`
 }
 
 // Writer writes the snapshots of one crawl.
 type Writer struct {
+	// Path is the snapshot file; "" writes none (Publish only).
 	Path     string
 	Interval time.Duration
 	Spider   string
+	Worker   string // a Redis crawl's worker id
 	Stats    func() map[string]any
 	Progress func() Progress
+	// Domains returns the per-domain health rows, the busiest first (at
+	// most TopDomains are kept); nil leaves them out.
+	Domains func() []health.Row
+	// Publish, when set, receives every snapshot's JSON besides the file
+	// (final is true for the last one): a Redis crawl's worker stores it
+	// under its key for `spiderrun status`. Its errors are reported like
+	// the file's.
+	Publish func(b []byte, final bool) error
+
+	mu        sync.Mutex // the rate's state: Take may run beside Run
+	start     time.Time  // the first snapshot
+	prevTime  time.Time
+	prevPages int64
+	lastErr   error // of a periodic write, reported by Final
 }
 
 // Run writes a snapshot now and then every Interval until ctx ends. Write
-// errors are returned by Final, not here: a full disk must not stop the
-// crawl, and the last snapshot reports it.
+// errors are returned by Final, not here: a full disk or a Redis outage
+// must not stop the crawl, and the last snapshot reports it.
 func (w *Writer) Run(ctx context.Context) {
 	iv := w.Interval
 	if iv <= 0 {
@@ -58,7 +90,9 @@ func (w *Writer) Run(ctx context.Context) {
 	t := time.NewTicker(iv)
 	defer t.Stop()
 	for {
-		_ = w.write(true, "", nil)
+		if err := w.write(true, "", nil); err != nil {
+			w.lastErr = err
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -69,15 +103,59 @@ func (w *Writer) Run(ctx context.Context) {
 
 // Final writes the last snapshot, with the spider's close reason and the
 // final stats (the crawl's result, which --stats-json writes too; nil reads
-// the collector).
+// the collector). Its error is the last one's, or else that of the latest
+// periodic write that failed. Run must have returned.
 func (w *Writer) Final(reason string, final map[string]any) error {
-	return w.write(false, reason, final)
+	if err := w.write(false, reason, final); err != nil {
+		return err
+	}
+	return w.lastErr
 }
 
+// Take returns a snapshot of the running crawl without writing it (the
+// dashboard of `spiderrun run --ui-addr`). Its pages_per_min is since the
+// previous snapshot this Writer took: a Writer used by Take is best not the
+// one that writes the file.
+func (w *Writer) Take() *Snapshot { return w.take(true, "", nil) }
+
 func (w *Writer) write(running bool, reason string, st map[string]any) error {
-	s := Snapshot{Time: time.Now().UTC(), Spider: w.Spider, PID: os.Getpid(), Running: running, Reason: reason}
+	b, err := json.Marshal(w.take(running, reason, st))
+	if err != nil {
+		return fmt.Errorf("stats snapshot: %w", err)
+	}
+	var ferr, perr error
+	if w.Path != "" {
+		ferr = writeAtomic(w.Path, b)
+	}
+	if w.Publish != nil {
+		perr = w.Publish(b, !running)
+	}
+	return errors.Join(ferr, perr)
+}
+
+func (w *Writer) take(running bool, reason string, st map[string]any) *Snapshot {
+	s := Snapshot{Time: time.Now().UTC(), Spider: w.Spider, PID: os.Getpid(), Worker: w.Worker, Running: running, Reason: reason}
 	if w.Progress != nil {
 		s.Progress = w.Progress()
+	}
+	w.mu.Lock()
+	if w.start.IsZero() {
+		w.start, w.prevTime = s.Time, s.Time
+	}
+	from, pages := w.prevTime, w.prevPages
+	if !running {
+		from, pages = w.start, 0
+	}
+	if dt := s.Time.Sub(from).Minutes(); dt > 0 {
+		s.Progress.PagesPerMin = float64(s.Progress.Pages-pages) / dt
+	}
+	w.prevTime, w.prevPages = s.Time, s.Progress.Pages
+	w.mu.Unlock()
+	if w.Domains != nil {
+		s.Domains = w.Domains()
+		if len(s.Domains) > TopDomains {
+			s.Domains = s.Domains[:TopDomains]
+		}
 	}
 	s.Stats = map[string]any{}
 	if st == nil && w.Stats != nil {
@@ -89,11 +167,7 @@ func (w *Writer) write(running bool, reason string, st map[string]any) error {
 		}
 		s.Stats[k] = v
 	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("stats snapshot: %w", err)
-	}
-	return writeAtomic(w.Path, b)
+	return &s
 }
 
 // writeAtomic replaces path with b through a temporary file in the same

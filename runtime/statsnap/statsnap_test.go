@@ -3,11 +3,16 @@ package statsnap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/health"
 )
 
 // TestReaderNeverSeesHalfASnapshot: snapshots are replaced by rename, so a
@@ -63,5 +68,44 @@ func TestReaderNeverSeesHalfASnapshot(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".snapshot-*")); len(m) != 0 {
 		t.Errorf("temporary files left: %v", m)
+	}
+}
+
+// TestSnapshotDomains: a snapshot carries the busiest TopDomains rows of
+// the health board, in the board's order, with their JSON names.
+func TestSnapshotDomains(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "snap.json")
+	b := health.New(nil)
+	for i := range TopDomains + 5 {
+		for range i + 1 {
+			b.Record(fmt.Sprintf("d%02d.test", i), health.OK, 3*time.Millisecond, 10)
+		}
+	}
+	b.Record("d00.test", health.Failed, 0, 0)
+	w := &Writer{Path: path, Spider: "s", Domains: func() []health.Row { return b.Rows(0) }}
+	if err := w.Final("finished", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Domains) != TopDomains {
+		t.Fatalf("%d domain rows, want %d", len(s.Domains), TopDomains)
+	}
+	if first := s.Domains[0]; first.Domain != "d24.test" || first.Requests != 25 || first.OK != 25 || first.LatencyMS != 3 || first.Bytes != 250 {
+		t.Errorf("busiest row %+v, want d24.test with 25 OK requests of 3 ms and 10 bytes", first)
+	}
+	for _, r := range s.Domains {
+		if r.Domain == "d00.test" {
+			t.Errorf("d00.test (2 requests) is not among the %d busiest: %+v", TopDomains, r)
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `{"domain":"d24.test","requests":25,"ok":25,"blocked":0,"failed":0,"bytes":250,"avg_latency_ms":3,"degraded":false}`) {
+		t.Errorf("snapshot JSON does not carry the row as documented:\n%.400s", raw)
 	}
 }

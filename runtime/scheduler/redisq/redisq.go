@@ -27,6 +27,7 @@
 //	N:leases:seq        string lease id counter (fencing token)
 //	N:requests:seq      string enqueue sequence (FIFO tie-break)
 //	N:workers           hash   worker id -> last heartbeat (ms)
+//	N:workers:<id>:stats string worker <id>'s latest stats snapshot, JSON (runtime/statsnap), with a TTL
 //	N:activity          string time of the last queue/lease change (idle close)
 //	N:rejected          list   task entries that could not be used, with the reason
 //	N:acked:<id>        string short-lived marker: the ack of lease <id> was committed

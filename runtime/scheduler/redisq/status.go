@@ -38,6 +38,10 @@ type Status struct {
 	Dead int64 `json:"dead"`
 	// Stats is the shared stats hash.
 	Stats map[string]string `json:"stats"`
+	// WorkerStats are the workers' latest stats snapshots (runtime/statsnap
+	// JSON, N:workers:<id>:stats), by worker id: the live ones and those
+	// that closed within their key's TTL.
+	WorkerStats map[string]json.RawMessage `json:"worker_stats"`
 }
 
 // StatusOptions selects what ReadStatus looks at.
@@ -108,6 +112,9 @@ func ReadStatus(ctx context.Context, rdb *redis.Client, o StatusOptions) (*Statu
 	}
 	if st.Stats, err = rdb.HGetAll(ctx, k.stats).Result(); err != nil {
 		return nil, wrap("stats", err)
+	}
+	if st.WorkerStats, err = ReadWorkerStats(ctx, rdb, o.Name); err != nil {
+		return nil, wrap("worker stats", err)
 	}
 	typ, err := rdb.Type(ctx, k.dupefilter).Result()
 	if err != nil {
