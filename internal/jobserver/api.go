@@ -115,6 +115,15 @@ func required(r *http.Request, name string) (string, error) {
 }
 
 // project checks the project parameter: a server has one project.
+// formProject parses the request's parameters and checks its project
+// (required when need is set): the start of every Scrapyd endpoint.
+func formProject(r *http.Request, need bool) error {
+	if err := form(r); err != nil {
+		return err
+	}
+	return project(r, need)
+}
+
 func project(r *http.Request, need bool) error {
 	p := r.Form.Get("project")
 	if p == "" {
@@ -158,11 +167,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) {
-	if err := form(r); err != nil {
-		s.failFor(w, err)
-		return
-	}
-	if err := project(r, true); err != nil {
+	if err := formProject(r, true); err != nil {
 		s.failFor(w, err)
 		return
 	}
@@ -181,11 +186,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listSpiders(w http.ResponseWriter, r *http.Request) {
-	if err := form(r); err != nil {
-		s.failFor(w, err)
-		return
-	}
-	if err := project(r, true); err != nil {
+	if err := formProject(r, true); err != nil {
 		s.failFor(w, err)
 		return
 	}
@@ -270,11 +271,7 @@ func (s *Server) schedule(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
-	if err := form(r); err != nil {
-		s.failFor(w, err)
-		return
-	}
-	if err := project(r, true); err != nil {
+	if err := formProject(r, true); err != nil {
 		s.failFor(w, err)
 		return
 	}
@@ -308,11 +305,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 // jobStatus is Scrapyd's status.json: one job's state, "unknown" for a job
 // the server does not have.
 func (s *Server) jobStatus(w http.ResponseWriter, r *http.Request) {
-	if err := form(r); err != nil {
-		s.failFor(w, err)
-		return
-	}
-	if err := project(r, false); err != nil {
+	if err := formProject(r, false); err != nil {
 		s.failFor(w, err)
 		return
 	}
@@ -405,11 +398,7 @@ func (s *Server) listEntry(j *Job) map[string]any {
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
-	if err := form(r); err != nil {
-		s.failFor(w, err)
-		return
-	}
-	if err := project(r, false); err != nil {
+	if err := formProject(r, false); err != nil {
 		s.failFor(w, err)
 		return
 	}

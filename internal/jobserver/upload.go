@@ -29,11 +29,7 @@ func (s *Server) uploadsDir() string { return filepath.Join(s.opts.Data, "upload
 // names. The spec is validated as `spiderrun validate` does before the
 // bundle replaces the spider's previous upload.
 func (s *Server) addVersion(w http.ResponseWriter, r *http.Request) {
-	if err := form(r); err != nil {
-		s.failFor(w, err)
-		return
-	}
-	if err := project(r, true); err != nil {
+	if err := formProject(r, true); err != nil {
 		s.failFor(w, err)
 		return
 	}
