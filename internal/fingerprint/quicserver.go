@@ -93,11 +93,9 @@ type QUICServer struct {
 	pool *x509.CertPool
 	wg   sync.WaitGroup
 	mu   sync.Mutex
-	caps []Capture
 	errs []error
 	next int
-	ch   chan Capture
-	done chan struct{}
+	captures
 	stop context.CancelFunc
 	ctx  context.Context
 }
@@ -156,7 +154,7 @@ func StartQUIC(cfg QUICConfig) (*QUICServer, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &QUICServer{cfg: cfg, udp: udp, rec: NewQUICRecorder(cfg.Limits), pool: pool,
-		ch: make(chan Capture, 1024), done: make(chan struct{}), ctx: ctx, stop: stop}
+		captures: newCaptures("quic fingerprint server", cfg.OnCapture), ctx: ctx, stop: stop}
 	s.tr = &quic.Transport{Conn: &recordingConn{PacketConn: udp, s: s}}
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: []string{"h3"}, MinVersion: tls.VersionTLS13}
 	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{MaxIdleTimeout: 30 * time.Second, KeepAlivePeriod: 0})
@@ -195,25 +193,6 @@ func (s *QUICServer) Errors() []error {
 	return append([]error(nil), s.errs...)
 }
 
-// Captures returns every capture so far.
-func (s *QUICServer) Captures() []Capture {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Capture(nil), s.caps...)
-}
-
-// Next waits for the next capture.
-func (s *QUICServer) Next(ctx context.Context) (Capture, error) {
-	select {
-	case c := <-s.ch:
-		return c, nil
-	case <-ctx.Done():
-		return Capture{}, ctx.Err()
-	case <-s.done:
-		return Capture{}, errors.New("quic fingerprint server closed")
-	}
-}
-
 // Close stops the server and waits for its goroutines.
 func (s *QUICServer) Close() error {
 	s.mu.Lock()
@@ -249,19 +228,6 @@ func (s *QUICServer) accept() {
 			defer s.wg.Done()
 			s.serveConn(id, conn)
 		}()
-	}
-}
-
-func (s *QUICServer) record(c Capture) {
-	s.mu.Lock()
-	s.caps = append(s.caps, c)
-	s.mu.Unlock()
-	select {
-	case s.ch <- c:
-	default:
-	}
-	if s.cfg.OnCapture != nil {
-		s.cfg.OnCapture(c)
 	}
 }
 

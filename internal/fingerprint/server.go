@@ -3,7 +3,6 @@ package fingerprint
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -151,11 +150,9 @@ type Server struct {
 	pool  *x509.CertPool
 	wg    sync.WaitGroup
 	mu    sync.Mutex
-	caps  []Capture
 	conns map[net.Conn]struct{}
 	next  int
-	ch    chan Capture
-	done  chan struct{}
+	captures
 }
 
 // Start listens and serves until Close.
@@ -185,13 +182,12 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("fingerprint server: listen %s: %w", addr, err)
 	}
 	s := &Server{
-		ln:    ln,
-		cfg:   cfg,
-		tls:   &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: protos},
-		pool:  pool,
-		conns: map[net.Conn]struct{}{},
-		ch:    make(chan Capture, 1024),
-		done:  make(chan struct{}),
+		ln:       ln,
+		cfg:      cfg,
+		tls:      &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: protos},
+		pool:     pool,
+		conns:    map[net.Conn]struct{}{},
+		captures: newCaptures("fingerprint server", cfg.OnCapture),
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -213,25 +209,6 @@ func (s *Server) URL(host, path string) string {
 
 // CertPool trusts the server's certificate.
 func (s *Server) CertPool() *x509.CertPool { return s.pool }
-
-// Captures returns every capture so far.
-func (s *Server) Captures() []Capture {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Capture(nil), s.caps...)
-}
-
-// Next waits for the next capture.
-func (s *Server) Next(ctx context.Context) (Capture, error) {
-	select {
-	case c := <-s.ch:
-		return c, nil
-	case <-ctx.Done():
-		return Capture{}, ctx.Err()
-	case <-s.done:
-		return Capture{}, errors.New("fingerprint server closed")
-	}
-}
 
 // Close stops the server and waits for its goroutines.
 func (s *Server) Close() error {
@@ -273,19 +250,6 @@ func (s *Server) accept() {
 			}()
 			s.serve(id, c)
 		}()
-	}
-}
-
-func (s *Server) record(c Capture) {
-	s.mu.Lock()
-	s.caps = append(s.caps, c)
-	s.mu.Unlock()
-	select {
-	case s.ch <- c:
-	default:
-	}
-	if s.cfg.OnCapture != nil {
-		s.cfg.OnCapture(c)
 	}
 }
 
