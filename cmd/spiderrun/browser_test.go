@@ -16,6 +16,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
 	"github.com/spiderrun/spiderrun/internal/livebrowser"
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/internal/testenv"
 	"github.com/spiderrun/spiderrun/runtime/browser/challengesite"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
@@ -103,7 +104,7 @@ func TestBrowserHandOff(t *testing.T) {
 	if p := peak.Load(); p != 1 {
 		t.Errorf("at most %d browsers ran at once, want 1 (BROWSER_MAX)", p)
 	}
-	if n := len(browserDirs(t)); n != 0 {
+	if n := len(proctest.ChromiumBrowsers(t)); n != 0 {
 		t.Errorf("%d browsers left after the crawl", n)
 	}
 
@@ -277,7 +278,7 @@ func sampleBrowsers(t *testing.T, peak *atomic.Int64) (stop func()) {
 	go func() {
 		defer close(stopped)
 		for {
-			if n := int64(len(browserDirs(t))); n > peak.Load() {
+			if n := int64(len(proctest.ChromiumBrowsers(t))); n > peak.Load() {
 				peak.Store(n)
 			}
 			select {
@@ -288,60 +289,6 @@ func sampleBrowsers(t *testing.T, peak *atomic.Int64) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-stopped }
-}
-
-// browserDirs lists the profile directories of the Chromium processes
-// that descend from this test process: one per running browser (its
-// --type= children and a child between fork and exec are not counted
-// twice).
-func browserDirs(t *testing.T) []string {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent := map[int]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) >= 2 {
-			parent[pid], _ = strconv.Atoi(fields[1])
-		}
-	}
-	me := os.Getpid()
-	dirs := map[string]bool{}
-	var out []string
-	for pid := range parent {
-		desc := false
-		for q, n := parent[pid], 0; q > 1 && n < 64; q, n = parent[q], n+1 {
-			if q == me {
-				desc = true
-				break
-			}
-		}
-		if !desc {
-			continue
-		}
-		cmd, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if err != nil || !strings.Contains(string(cmd), "chrom") || strings.Contains(string(cmd), "--type=") {
-			continue
-		}
-		for _, arg := range strings.Split(string(cmd), "\x00") {
-			if dir, ok := strings.CutPrefix(arg, "--user-data-dir="); ok && !dirs[dir] {
-				dirs[dir] = true
-				out = append(out, dir)
-			}
-		}
-	}
-	return out
 }
 
 // TestRenderRequest: a request with meta render: true, through `spiderrun
@@ -392,7 +339,7 @@ export function parse(response) {
 	if p := got["/plain"]; p == nil || p["late"] != nil || p["app"] != "loading" || p["rendered"] != false {
 		t.Errorf("plain request: %v", p)
 	}
-	if n := len(browserDirs(t)); n != 0 {
+	if n := len(proctest.ChromiumBrowsers(t)); n != 0 {
 		t.Errorf("%d browsers left", n)
 	}
 }

@@ -3,12 +3,12 @@ package browser_test
 import (
 	"context"
 	"errors"
+	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -100,7 +100,7 @@ func TestSolvePassesChallenge(t *testing.T) {
 	if n := site.WebdriverSeen(); n != 0 {
 		t.Errorf("the page saw navigator.webdriver true %d times", n)
 	}
-	if n := len(browserProcesses(t)); n != 0 {
+	if n := len(proctest.ChromiumPIDs(t)); n != 0 {
 		t.Errorf("%d browser processes left after Solve", n)
 	}
 }
@@ -118,7 +118,7 @@ func TestPoolBounded(t *testing.T) {
 	go func() {
 		defer close(sampled)
 		for {
-			if n := int64(len(browsers(browserProcesses(t)))); n > peak.Load() {
+			if n := int64(len(proctest.ChromiumBrowsers(t))); n > peak.Load() {
 				peak.Store(n)
 			}
 			select {
@@ -158,7 +158,7 @@ func TestPoolBounded(t *testing.T) {
 	if total != 6 {
 		t.Errorf("%d challenges cleared, want 6", total)
 	}
-	if n := len(browserProcesses(t)); n != 0 {
+	if n := len(proctest.ChromiumPIDs(t)); n != 0 {
 		t.Errorf("%d browser processes left", n)
 	}
 }
@@ -177,7 +177,7 @@ func TestTimeoutKillsBrowser(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "BROWSER_TIMEOUT 4s") || !strings.Contains(err.Error(), "never_set") {
 		t.Errorf("want a timeout error naming BROWSER_TIMEOUT and the cookie, got %v", err)
 	}
-	if n := len(browserProcesses(t)); n != 0 {
+	if n := len(proctest.ChromiumPIDs(t)); n != 0 {
 		t.Errorf("%d browser processes left after the timeout", n)
 	}
 }
@@ -212,72 +212,6 @@ func TestRefusesOtherBrowsers(t *testing.T) {
 	if p.Running() != 0 {
 		t.Errorf("a browser was started for a refused identity")
 	}
-}
-
-// browserProcesses lists this test process's descendant Chromium
-// processes (any of a browser's processes: it must leave none).
-func browserProcesses(t *testing.T) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent := map[int]int{}
-	exe := map[int]string{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces.
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		parent[pid], _ = strconv.Atoi(fields[1])
-		exe[pid] = s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
-	}
-	me := os.Getpid()
-	var out []int
-	for pid := range parent {
-		if !strings.Contains(exe[pid], "chrom") {
-			continue
-		}
-		for q, n := parent[pid], 0; q > 1 && n < 64; q, n = parent[q], n+1 {
-			if q == me {
-				out = append(out, pid)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// browsers counts the browsers among the processes: their distinct
-// profile directories (a browser is one main process and its --type=
-// children, and a child between fork and exec still has its parent's
-// command line).
-func browsers(pids []int) []string {
-	dirs := map[string]bool{}
-	var out []string
-	for _, pid := range pids {
-		cmd, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if err != nil || strings.Contains(string(cmd), "--type=") {
-			continue
-		}
-		for _, arg := range strings.Split(string(cmd), "\x00") {
-			if dir, ok := strings.CutPrefix(arg, "--user-data-dir="); ok && !dirs[dir] {
-				dirs[dir] = true
-				out = append(out, dir)
-			}
-		}
-	}
-	return out
 }
 
 // connectProxy is an HTTP proxy on loopback that tunnels CONNECT and
@@ -382,7 +316,7 @@ setTimeout(() => { document.getElementById("app").innerHTML = '<p class="late">r
 	if got := gotUA.Load(); got != ua {
 		t.Errorf("the server saw User-Agent %v, want %s", got, ua)
 	}
-	if n := len(browserProcesses(t)); n != 0 {
+	if n := len(proctest.ChromiumPIDs(t)); n != 0 {
 		t.Errorf("%d browser processes left", n)
 	}
 }
