@@ -1,15 +1,24 @@
 package session
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // MemberState is what a resumed crawl must know of a member besides the
 // cookies of its jar (which the cookie jars save themselves): the hosts
 // whose jar already got the member's initial cookies, so that restored
 // cookies (updated by Set-Cookie) are not overwritten by the initial
-// values again, and whether the member was retired.
+// values again, whether the member was retired, and its block score, uses
+// and first use (BLOCK_RETIRE_SCORE, SESSION_MAX_USES and SESSION_MAX_AGE
+// go on counting across a pause: the age in wall-clock time, as the
+// site's cookies age).
 type MemberState struct {
-	Seeded []string `json:"seeded,omitempty"`
-	Ended  bool     `json:"ended,omitempty"`
+	Seeded   []string `json:"seeded,omitempty"`
+	Ended    bool     `json:"ended,omitempty"`
+	Score    float64  `json:"score,omitempty"`
+	Uses     int      `json:"uses,omitempty"`
+	FirstUse int64    `json:"first_use_ms,omitempty"` // Unix milliseconds
 }
 
 // Saved returns the state of every registered member, keyed
@@ -25,7 +34,10 @@ func (r *Registry) Saved() map[string]MemberState {
 	for _, g := range groups {
 		for _, m := range g.members {
 			m.mu.Lock()
-			st := MemberState{Ended: m.ended}
+			st := MemberState{Ended: m.ended, Score: m.score, Uses: m.uses}
+			if !m.firstUse.IsZero() {
+				st.FirstUse = m.firstUse.UnixMilli()
+			}
 			for h := range m.seeded {
 				st.Seeded = append(st.Seeded, h)
 			}
@@ -73,4 +85,9 @@ func (m *Member) restore(st MemberState) {
 		m.seeded[h] = true
 	}
 	m.ended = m.ended || st.Ended
+	m.score = max(m.score, st.Score)
+	m.uses = max(m.uses, st.Uses)
+	if st.FirstUse != 0 && (m.firstUse.IsZero() || time.UnixMilli(st.FirstUse).Before(m.firstUse)) {
+		m.firstUse = time.UnixMilli(st.FirstUse)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fixture"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -98,5 +99,54 @@ func roundTrip(t *testing.T, v, out any) {
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResumedMembersKeepScoresAndUses: a member's block score, uses and
+// first use survive a pause (saved as JSON, restored into a new registry
+// whose group is registered again), so BLOCK_RETIRE_SCORE and
+// SESSION_MAX_USES go on counting instead of starting over.
+func TestResumedMembersKeepScoresAndUses(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	first := session.NewRegistry(middleware.NewCookieJars())
+	first.Rotation = session.RotateRoundRobin
+	first.Now = func() time.Time { return now }
+	sid := register(t, first, 2)
+	req := sentAs(t, first, sid, "user1", nil)
+	sentAs(t, first, sid, "user1", nil)
+	first.Blocked(req) // score 1
+	data, err := json.Marshal(first.Saved())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states map[string]session.MemberState
+	if err := json.Unmarshal(data, &states); err != nil {
+		t.Fatal(err)
+	}
+	if st := states[sid+"/user1"]; st.Score != 1 || st.Uses != 2 || st.FirstUse != now.UnixMilli() {
+		t.Fatalf("saved state %+v", st)
+	}
+
+	resumed := session.NewRegistry(middleware.NewCookieJars())
+	resumed.RetireScore = 2
+	resumed.MaxUses = 3
+	resumed.Rotation = session.RotateRoundRobin
+	resumed.Restore(states)
+	if got := register(t, resumed, 2); got != sid {
+		t.Fatalf("group %s, want %s", got, sid)
+	}
+	// One more block retires user1 (1 + 1 = 2).
+	r2 := sentAs(t, resumed, sid, "user1", nil) // user1's third use
+	if _, retired := resumed.Blocked(r2); !retired {
+		t.Error("the restored score was not counted: a second block did not retire user1")
+	}
+	// user2 had no use: three are left.
+	for range 3 {
+		if m := sentAsURL(t, resumed, sid, "https://shop.test/").Meta[session.MetaMember]; m != "user2" {
+			t.Fatalf("sent as %v, want user2", m)
+		}
+	}
+	if _, err := resumed.ProcessRequest(t.Context(), newReq(sid)); err == nil {
+		t.Error("user2 used past SESSION_MAX_USES")
 	}
 }
