@@ -24,6 +24,7 @@ var requestOptions = []string{
 	"session_id", "desc_text", "formdata", "formname", "formid", "formnumber",
 	"formxpath", "formcss", "clickdata", "dont_click",
 	"websocket_id", "send_message", "ping_data", "ping_interval",
+	"render", "wait_for", "wait_for_js",
 }
 
 // optionGetter reads one option (from the options object or the request's
@@ -182,6 +183,21 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 			for _, k := range keys {
 				r.Meta[k] = x.metaValue(mo.Get(k))
 			}
+		}
+	}
+	// render, wait_for, wait_for_js: a page loaded in Chromium
+	// (runtime/browser's RenderMiddleware reads them from meta, where a
+	// downloader middleware can also set them).
+	if v := get("render"); present(v) {
+		r.SetMeta("render", v.ToBoolean())
+	}
+	for _, k := range []string{"wait_for", "wait_for_js"} {
+		w, err := str(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		if w != "" {
+			r.SetMeta(k, w)
 		}
 	}
 	if m := get("cb_kwargs"); present(m) {

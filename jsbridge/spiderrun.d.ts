@@ -49,7 +49,17 @@ interface RequestOptions {
   max_redirects?: number;
   verify?: boolean;
   impersonate?: string;
-  http_version?: "1.1" | "2";
+  /** "auto": like Chromium, HTTP/3 once the origin answered with Alt-Svc h3. */
+  http_version?: "1.1" | "2" | "3" | "auto";
+  /**
+   * Load the page in headless Chromium as the request's session member and
+   * return the rendered DOM (BROWSER_* settings; sets meta.render).
+   */
+  render?: boolean;
+  /** With render: a CSS selector to wait for (meta.wait_for). */
+  wait_for?: string;
+  /** With render: a JavaScript expression to wait for until true (meta.wait_for_js). */
+  wait_for_js?: string;
   /**
    * Which browser request an impersonated request reproduces (its sec-fetch-*,
    * Origin, Accept and header order): "navigate" (a typed URL), "link" (a

@@ -307,6 +307,7 @@ setTimeout(() => { document.getElementById("app").innerHTML = '<p class="late">w
 	write(t, filepath.Join(dir, "spider.js"), `
 export async function* start() {
   yield new Request({ url: spider.args.base + "/rendered", meta: { render: true, wait_for: "p.late" }, callback: parse });
+  yield new Request({ url: spider.args.base + "/options", render: true, wait_for: "p.late", callback: parse });
   yield new Request({ url: spider.args.base + "/plain", callback: parse });
 }
 export function parse(response) {
@@ -333,8 +334,10 @@ export function parse(response) {
 		}
 		got[strings.TrimPrefix(fmt.Sprint(it["url"]), srv.URL)] = it
 	}
-	if r := got["/rendered"]; r == nil || r["late"] != "written by script" || r["status"] != 200.0 || r["rendered"] != true {
-		t.Errorf("rendered request: %v", r)
+	for _, path := range []string{"/rendered", "/options"} { // meta keys, Request options
+		if r := got[path]; r == nil || r["late"] != "written by script" || r["status"] != 200.0 || r["rendered"] != true {
+			t.Errorf("rendered request %s: %v", path, r)
+		}
 	}
 	if p := got["/plain"]; p == nil || p["late"] != nil || p["app"] != "loading" || p["rendered"] != false {
 		t.Errorf("plain request: %v", p)
