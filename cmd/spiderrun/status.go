@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spiderrun/spiderrun/runtime/health"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 	"github.com/spiderrun/spiderrun/runtime/statsnap"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
@@ -114,5 +115,62 @@ func workerStatsText(raw map[string]json.RawMessage, now time.Time) string {
 		row(id, fmt.Sprint(p.Pages), fmt.Sprint(p.Items), fmt.Sprint(p.Errors), fmt.Sprintf("%.1f", p.PagesPerMin), state)
 	}
 	row("total", fmt.Sprint(pages), fmt.Sprint(items), fmt.Sprint(errs), fmt.Sprintf("%.1f", rate), "")
+	b.WriteString(domainHealthText(raw, ids))
+	return b.String()
+}
+
+// statusDomains is how many domains status lists: the busiest over all
+// workers.
+const statusDomains = 10
+
+// domainHealthText sums the workers' per-domain health rows (each
+// snapshot carries its worker's busiest domains) into one table, the
+// busiest first: requests, ok, blocked, failed, mean latency, and
+// "degraded" when any worker reports the domain degraded.
+func domainHealthText(raw map[string]json.RawMessage, ids []string) string {
+	sum := map[string]*health.Row{}
+	for _, id := range ids {
+		var s statsnap.Snapshot
+		if json.Unmarshal(raw[id], &s) != nil {
+			continue
+		}
+		for _, d := range s.Domains {
+			r := sum[d.Domain]
+			if r == nil {
+				r = &health.Row{Domain: d.Domain}
+				sum[d.Domain] = r
+			}
+			// avg_latency_ms is over ok and blocked responses: weigh it back.
+			n := float64(d.OK + d.Blocked)
+			total := r.LatencyMS*float64(r.OK+r.Blocked) + d.LatencyMS*n
+			r.Requests, r.OK, r.Blocked, r.Failed, r.Bytes = r.Requests+d.Requests, r.OK+d.OK, r.Blocked+d.Blocked, r.Failed+d.Failed, r.Bytes+d.Bytes
+			if m := r.OK + r.Blocked; m > 0 {
+				r.LatencyMS = total / float64(m)
+			}
+			r.Degraded = r.Degraded || d.Degraded
+		}
+	}
+	if len(sum) == 0 {
+		return ""
+	}
+	rows := make([]*health.Row, 0, len(sum))
+	for _, r := range sum {
+		rows = append(rows, r)
+	}
+	slices.SortFunc(rows, func(a, b *health.Row) int {
+		if a.Requests != b.Requests {
+			return int(b.Requests - a.Requests)
+		}
+		return strings.Compare(a.Domain, b.Domain)
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "domain health (all workers, the %d busiest):\n", min(len(rows), statusDomains))
+	for _, r := range rows[:min(len(rows), statusDomains)] {
+		state := ""
+		if r.Degraded {
+			state = "  DEGRADED"
+		}
+		fmt.Fprintf(&b, "  %s: requests=%d ok=%d blocked=%d failed=%d avg_latency_ms=%.1f%s\n", r.Domain, r.Requests, r.OK, r.Blocked, r.Failed, r.LatencyMS, state)
+	}
 	return b.String()
 }

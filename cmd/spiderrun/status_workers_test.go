@@ -182,6 +182,12 @@ settings:
 		t.Errorf("final total %+v, want %d pages (site hits %d), %s items (fleet:items) and no live rate", tot, n, hits.Load(), listed)
 	}
 
+	// The domains the workers crawled, summed over the workers: every
+	// page once, all answered.
+	if want := fmt.Sprintf("  127.0.0.1: requests=%d ok=%d blocked=0 failed=0 ", n, n); !strings.Contains(out, "domain health (all workers, the 1 busiest):\n"+want) {
+		t.Errorf("status: want the domain line %q under the domain health header:\n%s", want, out)
+	}
+
 	// --json carries the same snapshots, by worker.
 	code, js, _ := runCLI(t, "status", spec, "--json")
 	var st struct {
