@@ -467,7 +467,13 @@ func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Sol
 // predicate ran.
 func isTransientEval(err error) bool {
 	s := err.Error()
-	return strings.Contains(s, "context") && (strings.Contains(s, "destroyed") || strings.Contains(s, "not find"))
+	// The page navigating (a challenge reloading itself) while the
+	// predicate runs: Chromium answers "Execution context was destroyed",
+	// "Cannot find context" or, CDP -32000, "Inspected target navigated
+	// or closed" (seen in CI). The loop asks again; BROWSER_TIMEOUT bounds
+	// it if the target really went away.
+	return strings.Contains(s, "context") && (strings.Contains(s, "destroyed") || strings.Contains(s, "not find")) ||
+		strings.Contains(s, "Inspected target navigated or closed")
 }
 
 // siteCookies reads the browser's cookies for the pages, HttpOnly ones
