@@ -22,28 +22,42 @@ const scrapydTime = "2006-01-02 15:04:05.000000"
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
 func (s *Server) routeAPI(mux *http.ServeMux) {
-	mux.HandleFunc("GET /daemonstatus.json", s.daemonStatus)
-	mux.HandleFunc("GET /listprojects.json", s.listProjects)
-	mux.HandleFunc("GET /listversions.json", s.listVersions)
-	mux.HandleFunc("GET /listspiders.json", s.listSpiders)
-	mux.HandleFunc("GET /listjobs.json", s.listJobs)
-	mux.HandleFunc("GET /status.json", s.jobStatus)
-	mux.HandleFunc("POST /schedule.json", s.schedule)
-	mux.HandleFunc("POST /cancel.json", s.cancelJob)
-	mux.HandleFunc("POST /resume.json", s.resumeJob)
-	mux.HandleFunc("GET /jobs/{id}/stats.json", s.jobStats)
-	mux.HandleFunc("GET /logs/{project}/{spider}/{file}", s.jobFile("log"))
-	mux.HandleFunc("GET /items/{project}/{spider}/{file}", s.jobFile("items"))
-	mux.HandleFunc("POST /addversion.json", s.addVersion)
-	mux.HandleFunc("POST /addschedule.json", s.addSchedule)
-	mux.HandleFunc("GET /listschedules.json", s.listSchedules)
-	mux.HandleFunc("POST /delschedule.json", s.delSchedule)
-	// Scrapyd answers a wrong method with an error, not an HTML page.
-	for _, p := range []string{"/schedule.json", "/cancel.json", "/addversion.json", "/resume.json", "/addschedule.json", "/delschedule.json"} {
-		mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", "POST")
-			s.fail(w, http.StatusMethodNotAllowed, fmt.Errorf("%s takes POST", r.URL.Path))
-		})
+	for _, r := range []struct {
+		method, path string
+		h            http.HandlerFunc
+	}{
+		{"GET", "/daemonstatus.json", s.daemonStatus},
+		{"GET", "/listprojects.json", s.listProjects},
+		{"GET", "/listversions.json", s.listVersions},
+		{"GET", "/listspiders.json", s.listSpiders},
+		{"GET", "/listjobs.json", s.listJobs},
+		{"GET", "/status.json", s.jobStatus},
+		{"POST", "/schedule.json", s.schedule},
+		{"POST", "/cancel.json", s.cancelJob},
+		{"POST", "/resume.json", s.resumeJob},
+		{"GET", "/jobs/{id}/stats.json", s.jobStats},
+		{"GET", "/logs/{project}/{spider}/{file}", s.jobFile("log")},
+		{"GET", "/items/{project}/{spider}/{file}", s.jobFile("items")},
+		{"POST", "/addversion.json", s.addVersion},
+		{"POST", "/addschedule.json", s.addSchedule},
+		{"GET", "/listschedules.json", s.listSchedules},
+		{"POST", "/delschedule.json", s.delSchedule},
+	} {
+		mux.HandleFunc(r.path, s.onlyMethod(r.method, r.h))
+	}
+}
+
+// onlyMethod answers any other method than method (HEAD counting as GET)
+// with Scrapyd's JSON error and 405, as every API error is JSON, instead
+// of the mux's plain-text "Method Not Allowed".
+func (s *Server) onlyMethod(method string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", method)
+			s.fail(w, http.StatusMethodNotAllowed, fmt.Errorf("%s takes %s, not %s", r.URL.Path, method, r.Method))
+			return
+		}
+		h(w, r)
 	}
 }
 
