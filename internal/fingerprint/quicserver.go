@@ -136,17 +136,9 @@ func StartQUIC(cfg QUICConfig) (*QUICServer, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	cert := cfg.Certificate
-	if cert == nil {
-		c, err := SelfSigned()
-		if err != nil {
-			return nil, err
-		}
-		cert = &c
-	}
-	pool := x509.NewCertPool()
-	if cert.Leaf != nil {
-		pool.AddCert(cert.Leaf)
+	cert, pool, err := serverCert(cfg.Certificate)
+	if err != nil {
+		return nil, err
 	}
 	udp, err := net.ListenPacket("udp", addr)
 	if err != nil {

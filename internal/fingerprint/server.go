@@ -161,17 +161,9 @@ func Start(cfg Config) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	cert := cfg.Certificate
-	pool := x509.NewCertPool()
-	if cert == nil {
-		c, err := SelfSigned()
-		if err != nil {
-			return nil, err
-		}
-		cert = &c
-	}
-	if cert.Leaf != nil {
-		pool.AddCert(cert.Leaf)
+	cert, pool, err := serverCert(cfg.Certificate)
+	if err != nil {
+		return nil, err
 	}
 	protos := []string{"h2", "http/1.1"}
 	if cfg.NoHTTP2 {
@@ -586,4 +578,21 @@ func SelfSigned() (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("self-signed certificate: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// serverCert is the certificate a fingerprint server presents (a fresh
+// self-signed one when none is given) and the pool that trusts it.
+func serverCert(cert *tls.Certificate) (*tls.Certificate, *x509.CertPool, error) {
+	if cert == nil {
+		c, err := SelfSigned()
+		if err != nil {
+			return nil, nil, err
+		}
+		cert = &c
+	}
+	pool := x509.NewCertPool()
+	if cert.Leaf != nil {
+		pool.AddCert(cert.Leaf)
+	}
+	return cert, pool, nil
 }
