@@ -16,7 +16,6 @@ package diskq
 //     that needs no transaction at all.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,11 +80,7 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 			res[i].Err = errors.New("diskq: enqueue nil request")
 			continue
 		}
-		var err error
-		if r.Local == nil {
-			bodies[i], err = json.Marshal(r)
-		}
-		if r.Local != nil || err != nil {
+		if r.Local != nil {
 			return s.enqueueEach(ctx, reqs)
 		}
 		if !r.DontFilter {
@@ -119,17 +114,29 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 		}
 		toDisk = append(toDisk, i)
 	}
+	// Only what the transaction may store is encoded: most of a page's
+	// links are duplicates the cache answers.
+	for _, i := range toDisk {
+		var err error
+		if bodies[i], err = json.Marshal(reqs[i]); err != nil {
+			// Kept in memory only, which Enqueue decides request by
+			// request; nothing has changed yet.
+			s.mu.Unlock()
+			return s.enqueueEach(ctx, reqs)
+		}
+	}
 	var (
 		added, newFps int
 		seq           = s.seq
 		known         [][16]byte // fingerprints found in or written to the bucket
+		keys          [][16]byte // queue keys written
 	)
 	var commit error
 	if len(toDisk) > 0 {
 		commit = s.update(func(tx *bolt.Tx) error {
 			// A retried function starts over: nothing below outlives a
 			// rolled back transaction.
-			added, newFps, seq, known = 0, 0, s.seq, known[:0]
+			added, newFps, seq, known, keys = 0, 0, s.seq, known[:0], keys[:0]
 			batchFps := make(map[[16]byte]struct{}, len(toDisk))
 			meta, seen, q := tx.Bucket(bucketMeta), tx.Bucket(bucketSeen), tx.Bucket(bucketQueue)
 			q.FillPercent = 0.9 // see Enqueue
@@ -161,6 +168,7 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 				if err := q.Put(k[:], bodies[i]); err != nil {
 					return err
 				}
+				keys = append(keys, k)
 				added++
 			}
 			if added == 0 {
@@ -194,6 +202,9 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 	for _, fp := range known {
 		s.seenCache.add(fp)
 	}
+	for _, k := range keys {
+		s.queued(k)
+	}
 	s.pending += added
 	s.seen += newFps
 	s.seq = seq
@@ -222,85 +233,4 @@ func (s *Scheduler) enqueueEach(ctx context.Context, reqs []*crawl.Request) []sc
 		res[i].Added, res[i].Err = s.Enqueue(ctx, r)
 	}
 	return res
-}
-
-// nextBatchMax bounds the requests one NextBatch moves (and holds decoded).
-const nextBatchMax = 256
-
-// NextBatch implements scheduler.BatchNexter: up to n requests moved from
-// the queue to the in-flight bucket in one write transaction, in Next's
-// order. With memory-only requests waiting it takes one, as Next (their
-// order against the disk queue is decided request by request).
-func (s *Scheduler) NextBatch(ctx context.Context, n int) ([]*crawl.Request, error) {
-	n = min(n, nextBatchMax)
-	s.mu.Lock()
-	oneByOne := n <= 1 || len(s.local) > 0
-	s.mu.Unlock()
-	if oneByOne {
-		r, err := s.Next(ctx)
-		if r == nil {
-			return nil, err
-		}
-		return []*crawl.Request{r}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, scheduler.ErrClosed
-	}
-	if len(s.local) > 0 {
-		// Enqueued since the check above: the caller asks again.
-		return nil, nil
-	}
-	n = min(n, s.pending)
-	if n == 0 {
-		return nil, nil
-	}
-	keys := make([][16]byte, 0, n)
-	bodies := make([][]byte, 0, n)
-	err := s.update(func(tx *bolt.Tx) error {
-		keys, bodies = keys[:0], bodies[:0]
-		q, inf := tx.Bucket(bucketQueue), tx.Bucket(bucketInflight)
-		// Keys and values are copied before the first change: a change
-		// may move the pages the cursor reads from.
-		c := q.Cursor()
-		for k, v := c.First(); k != nil && len(keys) < n; k, v = c.Next() {
-			var key [16]byte
-			copy(key[:], k)
-			keys = append(keys, key)
-			bodies = append(bodies, bytes.Clone(v))
-		}
-		if len(keys) < n {
-			return errors.New("queue holds fewer requests than its count (corrupt counter)")
-		}
-		for i := range keys {
-			if err := q.Delete(keys[i][:]); err != nil {
-				return err
-			}
-			if err := inf.Put(keys[i][:], bodies[i]); err != nil {
-				return err
-			}
-		}
-		return putCount(tx.Bucket(bucketMeta), metaPending, s.pending-n)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("next: %w", s.writeErr(err))
-	}
-	s.pending -= n
-	s.inflight += n
-	out := make([]*crawl.Request, 0, n)
-	var errs []error
-	for i := range keys {
-		r := new(crawl.Request)
-		if err := json.Unmarshal(bodies[i], r); err != nil {
-			// As in Next: the entry stays in flight and comes back on
-			// the next Open.
-			errs = append(errs, fmt.Errorf("jobdir %s: decode queued request %x: %w", s.dir, keys[i], err))
-			continue
-		}
-		r.Lease = &lease{key: keys[i]}
-		s.countDequeue(false)
-		out = append(out, r)
-	}
-	return out, errors.Join(errs...)
 }

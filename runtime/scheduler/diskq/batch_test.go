@@ -80,7 +80,9 @@ func crawlCounts(tb testing.TB, s *Scheduler, pages int, batch bool) txCounts {
 
 // TestBatchTransactionsPerPage pins what a page costs the JOBDIR with the
 // engine's batched enqueue: one write transaction for the page's new
-// request, one for Next, 1/64 of the group commit's, and no read
+// request, a share of a ready-buffer fill for Next (this crawl's queue is
+// only a few requests deep, so a fill takes few: measured 0.11 per page,
+// 1.0 before the buffer), 1/64 of the group commit's, and no read
 // transaction (the seen cache answers the duplicates). One by one, as
 // before issue 20's change, every request read the seen bucket.
 func TestBatchTransactionsPerPage(t *testing.T) {
@@ -92,8 +94,9 @@ func TestBatchTransactionsPerPage(t *testing.T) {
 	got := crawlCounts(t, s, pages, true)
 	t.Logf("per page: one by one %.2f commits %.2f reads; batch %.2f commits %.2f reads",
 		float64(one.commits)/pages, float64(one.reads)/pages, float64(got.commits)/pages, float64(got.reads)/pages)
-	// Next + the new request + the acks (32 group commits).
-	if want := 2*pages + pages/64 + 1; got.commits > want {
+	// The new request, the ready buffer's fills and the acks (32 group
+	// commits).
+	if want := pages + pages/8 + pages/64 + 2; got.commits > want {
 		t.Errorf("batch: %d commits for %d pages, want at most %d", got.commits, pages, want)
 	}
 	if got.reads > pages/100 {

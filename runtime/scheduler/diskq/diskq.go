@@ -206,7 +206,13 @@ type Scheduler struct {
 	local     localHeap
 	localSeen map[[16]byte]struct{}
 	seenCache seenCache // fingerprints known to be in the seen bucket
-	writes    int       // successful commits, for dropMapped
+	// ready holds requests moved to the in-flight bucket and not handed
+	// out yet (take.go); qLow is a lower bound of the disk queue's keys
+	// when qLowSet, else the queue's keys all sort after ready's.
+	ready     []readyEntry
+	qLow      [16]byte
+	qLowSet   bool
+	writes    int // successful commits, for dropMapped
 	dups      scheduler.DuplicateLog
 	loggedLoc bool
 	opened    bool
@@ -510,6 +516,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		firstLocal = !s.loggedLoc
 		s.loggedLoc = true
 	} else {
+		s.queued(queueKey(r.Priority, seq))
 		s.pending++
 		s.seq = seq
 		if newFp {
@@ -532,78 +539,6 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		}
 	}
 	return true, nil
-}
-
-// Next implements scheduler.Scheduler. The request is moved to the in-flight
-// bucket in the same transaction that takes it from the queue; it stays
-// there until Ack.
-func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, scheduler.ErrClosed
-	}
-	if s.pending == 0 && len(s.local) == 0 {
-		// The engine polls an empty queue often: answer without a
-		// transaction.
-		return nil, nil
-	}
-	if len(s.local) > 0 {
-		takeLocal := s.pending == 0
-		if !takeLocal {
-			var head []byte
-			_ = s.view(func(tx *bolt.Tx) error {
-				k, _ := tx.Bucket(bucketQueue).Cursor().First()
-				head = bytes.Clone(k)
-				return nil
-			})
-			// Equal keys: the disk request has the sequence the local one
-			// was keyed with, so it was enqueued first.
-			takeLocal = head == nil || bytes.Compare(s.local[0].key[:], head) < 0
-		}
-		if takeLocal {
-			e := heap.Pop(&s.local).(localEntry)
-			l := &lease{key: e.key, local: true, fp: e.fp, dedup: !e.r.DontFilter}
-			e.r.Lease = l
-			s.countDequeue(true)
-			return e.r, nil
-		}
-	}
-	var (
-		key  [16]byte
-		body []byte
-	)
-	err := s.update(func(tx *bolt.Tx) error {
-		q := tx.Bucket(bucketQueue)
-		c := q.Cursor()
-		k, v := c.First()
-		if k == nil {
-			return errors.New("queue is empty but its count is not (corrupt counter)")
-		}
-		copy(key[:], k)
-		body = bytes.Clone(v)
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketInflight).Put(key[:], body); err != nil {
-			return err
-		}
-		return putCount(tx.Bucket(bucketMeta), metaPending, s.pending-1)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("next: %w", s.writeErr(err))
-	}
-	s.pending--
-	s.inflight++
-	r := new(crawl.Request)
-	if err := json.Unmarshal(body, r); err != nil {
-		// The entry stays in flight (and comes back on the next Open) so
-		// that nothing is dropped silently; the caller logs the error.
-		return nil, fmt.Errorf("jobdir %s: decode queued request %x: %w", s.dir, key, err)
-	}
-	r.Lease = &lease{key: key}
-	s.countDequeue(false)
-	return r, nil
 }
 
 func (s *Scheduler) countDequeue(local bool) {
@@ -683,11 +618,12 @@ func (s *Scheduler) Ack(ctx context.Context, r *crawl.Request) error {
 }
 
 // Len implements scheduler.Scheduler: pending requests on disk plus those
-// kept in memory, not counting requests in flight.
+// kept in memory and those prefetched and not handed out, not counting
+// requests in flight.
 func (s *Scheduler) Len(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pending + len(s.local), nil
+	return s.pending + len(s.local) + len(s.ready), nil
 }
 
 // InFlight is the number of requests taken by Next and not acked yet (they
@@ -695,7 +631,7 @@ func (s *Scheduler) Len(ctx context.Context) (int, error) {
 func (s *Scheduler) InFlight() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.inflight
+	return s.inflight - len(s.ready)
 }
 
 // Seen is the number of fingerprints in the on-disk dupefilter.
@@ -745,15 +681,16 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 			s.pending, s.inflight = 0, 0
 		}
 	} else {
+		s.unready()
 		if n := len(s.local); n > 0 {
 			s.log.Warn("requests kept in memory only are not saved in the jobdir", "jobdir", s.dir, "lost", n)
 		}
 		// In-flight requests are pending too: the next run fetches them
 		// first.
 		s.log.Info("crawl state saved; run again with the same jobdir to resume", "jobdir", s.dir,
-			"pending", s.pending+s.inflight, "in_flight", s.inflight, "seen", s.seen)
+			"pending", s.pending+s.inflight, "in_flight", s.inflight-len(s.ready), "seen", s.seen)
 	}
-	s.local = nil
+	s.local, s.ready = nil, nil
 	if reason == ReasonFinished && len(errs) == 0 {
 		// Deleted pages keep their bytes until bbolt reuses them: rewrite
 		// the file without them, so no cookie outlives the crawl in it.
