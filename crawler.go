@@ -294,6 +294,11 @@ func New(opts Options) (c *Crawler, err error) {
 		spidermw.NewOffsite(spec.AllowedDomains, st, logger),
 		spidermw.DepthFromSettings(&v, st, logger),
 	}
+	if c := spidermw.NewURLClean(v.URLStripSessionIds, v.URLStripParams, st); c != nil {
+		// Before Hygiene: its length check and per-host counts see the
+		// URL that will be fetched.
+		engineMWs = append(engineMWs, c)
+	}
 	if h := spidermw.NewHygiene(v.URLLengthLimit, v.URLPathRepeatLimit, v.HostRequestLimit, st, logger); h != nil {
 		engineMWs = append(engineMWs, h)
 	}

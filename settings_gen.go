@@ -137,6 +137,8 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		UIAddr:                        set.String("UI_ADDR"),
 		URLLengthLimit:                set.Int("URLLENGTH_LIMIT"),
 		URLPathRepeatLimit:            set.Int("URL_PATH_REPEAT_LIMIT"),
+		URLStripParams:                nonEmpty(set.Strings("URL_STRIP_PARAMS")),
+		URLStripSessionIds:            set.Bool("URL_STRIP_SESSION_IDS"),
 		UserAgent:                     set.String("USER_AGENT"),
 		WSEndTag:                      set.String("WS_END_TAG"),
 		WSIdleTimeout:                 set.Duration("WS_IDLE_TIMEOUT"),

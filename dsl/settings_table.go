@@ -58,6 +58,10 @@ var table = []SettingDef{
 		Doc: "When the crawl ends, write one JSON line per host (the busiest first, at most 4 096): requests, ok, blocked, failed, bytes, avg_latency_ms, degraded (specs/crawling.md). Relative to the spec. A write error fails the run. \"\" = off. Not in Scrapy."},
 	{Name: "URL_PATH_REPEAT_LIMIT", Kind: KindInt, Default: 0, Min: minOf(0),
 		Doc: "Drop requests a callback yields whose path repeats one run of up to 8 segments more than this many times in a row (/a/b/a/b/a/b/: 3): the traps of relative links and calendars in broad crawls (traps/path_repeats_ignored_count). 2 is what Heritrix uses. 0 = off. Not in Scrapy."},
+	{Name: "URL_STRIP_SESSION_IDS", Kind: KindBool, Default: false,
+		Doc: "Remove session ids from the URLs of requests a callback yields, before the dupefilter: jsessionid, phpsessid and sid with a 32-character alphanumeric value, aspsessionidXXXXXXXX, ColdFusion's CFID with CFTOKEN (Heritrix's StripSessionIDs and StripSessionCFIDs rules) and the ;jsessionid= path parameter (urlclean/session_ids_stripped_count). Start requests and redirects are left alone. Not in Scrapy."},
+	{Name: "URL_STRIP_PARAMS", Kind: KindStrings, Default: []string{}, Check: stripParamRules,
+		Doc: "Query parameters removed from the URLs of requests a callback yields, before the dupefilter: NAME (case-insensitive; a trailing * matches any suffix, as in utm_*), or HOST:NAME for one host and its subdomains (urlclean/params_stripped_count). Not in Scrapy."},
 	{Name: "HOST_REQUEST_LIMIT", Kind: KindInt, Default: 0, Min: minOf(0),
 		Doc: "Drop requests a callback yields to a host that already got this many (hostlimit/request_ignored_count; the first capped host logged at INFO): a per-host page cap for broad crawls. Start requests are not counted. 0 = no limit. Not in Scrapy."},
 	{Name: "USER_AGENT", Kind: KindString, Default: "spiderrun/1 (+https://github.com/spiderrun/spiderrun)",
@@ -404,6 +408,26 @@ func httpVersion(v any) error {
 	default:
 		return fmt.Errorf("%q is not an HTTP version (want \"\", \"1.1\", \"2\", \"3\" or \"auto\")", s)
 	}
+}
+
+// stripParamRules checks URL_STRIP_PARAMS entries ([HOST:]NAME, read by
+// spidermw.ParseParamRule).
+func stripParamRules(v any) error {
+	for _, s := range v.([]string) {
+		host, name, hasHost := strings.Cut(s, ":")
+		if !hasHost {
+			name = host
+		}
+		switch {
+		case hasHost && strings.Trim(host, "*.") == "":
+			return fmt.Errorf("%q: the host before \":\" is empty (want NAME or HOST:NAME)", s)
+		case strings.TrimSuffix(name, "*") == "":
+			return fmt.Errorf("%q: no parameter name (want NAME or HOST:NAME, e.g. utm_* or example.com:ref)", s)
+		case strings.ContainsAny(name, "=&?#/ ") || strings.Contains(strings.TrimSuffix(name, "*"), "*"):
+			return fmt.Errorf("%q: %q is not a parameter name (a trailing * is the only wildcard)", s, name)
+		}
+	}
+	return nil
 }
 
 func cidrList(v any) error {

@@ -441,6 +441,18 @@ type Values struct {
 	// times in a row (/a/b/a/b/a/b/: 3): the traps of relative links and
 	// calendars in broad crawls (traps/path_repeats_ignored_count).
 	URLPathRepeatLimit int `setting:"URL_PATH_REPEAT_LIMIT"`
+	// URLStripParams is URL_STRIP_PARAMS: Query parameters removed from the URLs
+	// of requests a callback yields, before the dupefilter: NAME
+	// (case-insensitive; a trailing * matches any suffix, as in utm_*), or
+	// HOST:NAME for one host and its subdomains (urlclean/params_stripped_count).
+	URLStripParams []string `setting:"URL_STRIP_PARAMS"`
+	// URLStripSessionIds is URL_STRIP_SESSION_IDS: Remove session ids from the
+	// URLs of requests a callback yields, before the dupefilter: jsessionid,
+	// phpsessid and sid with a 32-character alphanumeric value,
+	// aspsessionidXXXXXXXX, ColdFusion's CFID with CFTOKEN (Heritrix's
+	// StripSessionIDs and StripSessionCFIDs rules) and the ;jsessionid= path
+	// parameter (urlclean/session_ids_stripped_count).
+	URLStripSessionIds bool `setting:"URL_STRIP_SESSION_IDS"`
 	// UserAgent is USER_AGENT: User-Agent header of requests that do not set one.
 	UserAgent string `setting:"USER_AGENT"`
 	// WSEndTag is WS_END_TAG: A WebSocket message equal to this ends the
@@ -569,6 +581,7 @@ func Defaults() Values {
 		UIAddr:                        "",
 		URLLengthLimit:                2083,
 		URLPathRepeatLimit:            0,
+		URLStripSessionIds:            false,
 		UserAgent:                     "spiderrun/1 (+https://github.com/spiderrun/spiderrun)",
 		WSEndTag:                      "websocket end",
 		WSIdleTimeout:                 1 * time.Minute,
