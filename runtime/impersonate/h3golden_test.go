@@ -94,7 +94,6 @@ func TestChrome148HTTP3MatchesChromium(t *testing.T) {
 // h3Approximated is what HTTP3Diff sets aside for our Chromium profiles,
 // exactly: a fix (or a new gap) shows here.
 var h3Approximated = []string{
-	"initial_frame_kinds: the browser's Initials carry PING frames (chaos protection), ours do not",
 	"requests[/img.png]: the browser's, not compared (our client did not send that request)",
 }
 
