@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -229,4 +230,95 @@ func (s *QUICSummary) ChaosProtected() bool {
 		return false
 	}
 	return l.HelloSplit == SplitChaos || l.HelloSplit == SplitOne
+}
+
+// LayoutDistribution describes the Initial layouts of captures (the first
+// capture of each connection counts) as value histograms per packet, for
+// test logs and the docs' measurements: "value×times".
+func LayoutDistribution(caps []Capture) string {
+	seen := map[int]bool{}
+	splits := map[string]int{}
+	var heads []int
+	type hist map[int]int
+	var ping, crypto, padding []hist
+	conns := 0
+	for _, c := range caps {
+		if c.QUIC == nil || seen[c.Conn] {
+			continue
+		}
+		seen[c.Conn] = true
+		conns++
+		l := c.QUIC.LayoutCounts()
+		splits[l.Split]++
+		if l.First > 0 {
+			heads = append(heads, l.First)
+		}
+		for i := range l.Ping {
+			if i == len(ping) {
+				ping, crypto, padding = append(ping, hist{}), append(crypto, hist{}), append(padding, hist{})
+			}
+			ping[i][l.Ping[i]]++
+			crypto[i][l.Crypto[i]]++
+			padding[i][l.Padding[i]]++
+		}
+	}
+	show := func(h hist) string {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(h)) {
+			parts = append(parts, fmt.Sprintf("%d×%d", k, h[k]))
+		}
+		return strings.Join(parts, " ")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d connections;", conns)
+	for _, s := range slices.Sorted(maps.Keys(splits)) {
+		short := map[string]string{SplitChaos: "head+tail|middle", SplitOne: "one packet", SplitInOrder: "in order", SplitScramble: "other"}[s]
+		fmt.Fprintf(&b, " split %s×%d;", short, splits[s])
+	}
+	if len(heads) > 0 {
+		fmt.Fprintf(&b, " head fragment %d-%d bytes;", slices.Min(heads), slices.Max(heads))
+	}
+	for i := range ping {
+		fmt.Fprintf(&b, " packet %d: PING %s, CRYPTO %s, PADDING runs %s;", i+1, show(ping[i]), show(crypto[i]), show(padding[i]))
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+// LayoutSpread checks that the random parts of a client's Initial layout
+// take as many values over its connections as Chromium's draws do: 2..10
+// PING frames uniformly per packet, so over 16 connections (32 packets)
+// at least 4 distinct counts (fewer by chance: below 1e-12), and per
+// packet position at least 3 distinct CRYPTO frame counts (below 1e-9). A
+// client that passes initial_layout's ranges with a fixed or narrow draw
+// fails here. It needs at least 16 connections.
+func LayoutSpread(caps []Capture) error {
+	seen := map[int]bool{}
+	pings := map[int]bool{}
+	var crypto []map[int]bool
+	for _, c := range caps {
+		if c.QUIC == nil || seen[c.Conn] {
+			continue
+		}
+		seen[c.Conn] = true
+		l := c.QUIC.LayoutCounts()
+		for i := range l.Ping {
+			pings[l.Ping[i]] = true
+			if i == len(crypto) {
+				crypto = append(crypto, map[int]bool{})
+			}
+			crypto[i][l.Crypto[i]] = true
+		}
+	}
+	if len(seen) < 16 {
+		return fmt.Errorf("layout spread: %d connections, at least 16 are needed", len(seen))
+	}
+	if len(pings) < 4 {
+		return fmt.Errorf("layout spread: PING counts per packet took %d values over %d connections (%v), Chromium's draw of 2..10 takes at least 4", len(pings), len(seen), slices.Sorted(maps.Keys(pings)))
+	}
+	for i, m := range crypto {
+		if len(m) < 3 {
+			return fmt.Errorf("layout spread: CRYPTO frame counts of packet %d took %d values over %d connections (%v), Chromium's take at least 3", i+1, len(m), len(seen), slices.Sorted(maps.Keys(m)))
+		}
+	}
+	return nil
 }

@@ -229,6 +229,14 @@ func compareOurHTTP3(t *testing.T, srv *fingerprint.QUICServer, ca *livebrowser.
 	if !slices.Equal(approx, want) {
 		t.Errorf("approximated fields:\n got %q\nwant %q", approx, want)
 	}
+	// Chromium's Initial layouts are random per connection (chaos
+	// protection): compared above as ranges; ours must also spread over
+	// them, and both distributions are logged.
+	if err := fingerprint.LayoutSpread(ours); err != nil {
+		t.Errorf("our %s client: %v", profile, err)
+	}
+	t.Logf("Initial layouts, browser: %s", fingerprint.LayoutDistribution(srv.Captures()[:before]))
+	t.Logf("Initial layouts, ours: %s", fingerprint.LayoutDistribution(ours))
 	t.Logf("our %s client over HTTP/3 (%d connections): %d summary fields compared with the browser's (%d connections); approximated: %q", profile, ourQUICConnections, len(quicSummaryFields), quicConnections, approx)
 }
 

@@ -116,6 +116,13 @@ func checkHTTP3AsBrowser(t *testing.T, browser *fingerprint.QUICSummary, caps []
 	if !slices.Equal(approx, h3Approximated) {
 		t.Errorf("approximated fields:\n got %q\nwant %q", approx, h3Approximated)
 	}
+	// The Initials' layout is random per connection (chaos protection):
+	// beyond the ranges compared above, our draws must spread as
+	// Chromium's do.
+	if err := fingerprint.LayoutSpread(caps); err != nil {
+		t.Error(err)
+	}
+	t.Logf("our Initial layouts: %s", fingerprint.LayoutDistribution(caps))
 	for _, c := range caps {
 		for _, p := range c.QUIC.TransportParameters {
 			if p.GREASE && (p.ID < 1<<30 || len(p.Hex)/2 >= greaseLengthMax) {
