@@ -25,17 +25,23 @@ import (
 	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 )
 
-// sentRecorder keeps a copy of every datagram the client writes.
+// sentRecorder keeps a copy of every datagram the client writes, and
+// loses the first drop ones.
 type sentRecorder struct {
 	net.PacketConn
 	mu   sync.Mutex
 	sent [][]byte
+	drop int
 }
 
 func (c *sentRecorder) WriteTo(b []byte, addr net.Addr) (int, error) {
 	c.mu.Lock()
 	c.sent = append(c.sent, slices.Clone(b))
+	lost := len(c.sent) <= c.drop
 	c.mu.Unlock()
+	if lost {
+		return len(b), nil
+	}
 	return c.PacketConn.WriteTo(b, addr)
 }
 
@@ -136,13 +142,13 @@ func chaosTestCert(t *testing.T) tls.Certificate {
 // checks the handshake completes and a stream echoes (so the server
 // reassembled the ClientHello), and returns the client's first-flight
 // Initials.
-func chaosDial(t *testing.T, ln *Listener, chaos bool) []chaosInitial {
+func chaosDial(t *testing.T, ln *Listener, chaos bool, drop int) []chaosInitial {
 	t.Helper()
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &sentRecorder{PacketConn: udp}
+	rec := &sentRecorder{PacketConn: udp, drop: drop}
 	tr := &Transport{Conn: rec}
 	defer tr.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -182,7 +188,9 @@ func chaosDial(t *testing.T, ln *Listener, chaos bool) []chaosInitial {
 // and its end, the second the middle; each packet has its CRYPTO data cut
 // into fragments, 2..10 PING frames and PADDING runs between frames, in
 // an order that changes per connection; both datagrams stay 1250 bytes.
-// Without the option nothing changes (no PING). Upstream quic-go has no
+// Without the option nothing changes (no PING). With the first flight
+// lost, the retransmissions are laid out the same way and the handshake
+// completes. Upstream quic-go has no
 // such option and lays out `CRYPTO CRYPTO|PADDING CRYPTO...`.
 func TestPatchChaosProtection(t *testing.T) {
 	t.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true") // the recorder wraps the UDP socket
@@ -213,7 +221,7 @@ func TestPatchChaosProtection(t *testing.T) {
 	layouts := map[string]bool{}
 	const dials = 12
 	for range dials {
-		ps := chaosDial(t, ln, true)
+		ps := chaosDial(t, ln, true, 0)
 		if err := checkChaosLayout(ps); err != nil {
 			t.Fatalf("%v\nlayout: %+v", err, ps)
 		}
@@ -227,9 +235,21 @@ func TestPatchChaosProtection(t *testing.T) {
 		t.Errorf("%d layouts over %d connections: the chaos frames are not random per connection", len(layouts), dials)
 	}
 
-	for _, p := range chaosDial(t, ln, false) {
+	for _, p := range chaosDial(t, ln, false, 0) {
 		if p.count("PING") != 0 {
 			t.Errorf("without ChaosProtection an Initial carries PING frames: %v", p.frames)
+		}
+	}
+
+	// The first flight lost: its CRYPTO fragments are retransmitted (in
+	// chaos-protected Initials too) and the handshake completes.
+	ps := chaosDial(t, ln, true, 2)
+	if len(ps) < 4 {
+		t.Fatalf("%d Initials with the first two lost, want the retransmissions too", len(ps))
+	}
+	for _, p := range ps[2:] {
+		if p.datagram != 1250 || p.count("CRYPTO") == 0 || p.count("PING") < 2 {
+			t.Errorf("retransmitted Initial: %d bytes, frames %v", p.datagram, p.frames)
 		}
 	}
 }
