@@ -202,6 +202,7 @@ func summarizeLayout(hellos []*QUICHello) *QUICInitialLayout {
 			crypto[i] = append(crypto[i], n)
 		}
 	}
+	slices.Sort(splits)
 	l := &QUICInitialLayout{
 		HelloSplit:  strings.Join(splits, "; "),
 		PingFrames:  rangeOf(pings, chaosMinAdded, chaosMaxAdded),
