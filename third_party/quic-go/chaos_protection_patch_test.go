@@ -247,18 +247,28 @@ func TestPatchChaosProtection(t *testing.T) {
 	if len(ps) < 4 {
 		t.Fatalf("%d Initials with the first two lost, want the retransmissions too", len(ps))
 	}
+	retransmitted := 0
 	for _, p := range ps[2:] {
-		if p.datagram != 1250 || p.count("CRYPTO") == 0 || p.count("PING") < 2 {
+		if p.count("CRYPTO") == 0 {
+			continue // a PTO probe with nothing left to resend
+		}
+		retransmitted++
+		if n := p.count("PING"); p.datagram != 1250 || n < 2 || n > 10 {
 			t.Errorf("retransmitted Initial: %d bytes, frames %v", p.datagram, p.frames)
 		}
 	}
+	if retransmitted == 0 {
+		t.Error("no Initial retransmitted the lost CRYPTO data")
+	}
 }
 
-// checkChaosLayout checks a first flight against quiche's rules.
+// checkChaosLayout checks a first flight against quiche's rules: its
+// first two Initials (a slow run may add retransmissions after them).
 func checkChaosLayout(ps []chaosInitial) error {
-	if len(ps) != 2 {
+	if len(ps) < 2 {
 		return fmt.Errorf("%d Initial packets carry the ClientHello, want 2", len(ps))
 	}
+	ps = ps[:2]
 	covered := func(p chaosInitial) [][2]int {
 		cs := slices.Clone(p.crypto)
 		slices.SortFunc(cs, func(a, b [2]int) int { return a[0] - b[0] })
