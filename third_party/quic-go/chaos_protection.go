@@ -117,9 +117,11 @@ func (s *initialCryptoStream) popChaosCryptoFrame(maxLen protocol.ByteCount) *wi
 }
 
 // chaosItem is one frame of a chaos-protected Initial payload, in wire
-// order: a frame of pl (index into frames, or the ACK) or padding bytes.
+// order: a frame (with the handler told of its loss or acknowledgement;
+// a fragment keeps its CRYPTO frame's), the ACK, or padding bytes.
 type chaosItem struct {
 	frame   wire.Frame
+	handler ackhandler.FrameHandler
 	isAck   bool
 	padding protocol.ByteCount
 }
@@ -142,7 +144,6 @@ func chaosProtect(pl payload, paddingLen protocol.ByteCount, r *rand.Rand, v pro
 	if paddingLen <= 0 || len(pl.streamFrames) > 0 {
 		return pl, nil, nil
 	}
-	var handler ackhandler.FrameHandler
 	var items []chaosItem
 	if pl.ack != nil {
 		items = append(items, chaosItem{frame: pl.ack, isAck: true})
@@ -150,14 +151,14 @@ func chaosProtect(pl payload, paddingLen protocol.ByteCount, r *rand.Rand, v pro
 	var lo, hi protocol.ByteCount
 	hasCrypto := false
 	for _, f := range pl.frames {
-		items = append(items, chaosItem{frame: f.Frame})
+		items = append(items, chaosItem{frame: f.Frame, handler: f.Handler})
 		cf, isCrypto := f.Frame.(*wire.CryptoFrame)
 		if !isCrypto {
 			continue
 		}
 		end := cf.Offset + protocol.ByteCount(len(cf.Data))
 		if !hasCrypto {
-			lo, hi, handler = cf.Offset, end, f.Handler
+			lo, hi = cf.Offset, end
 		}
 		lo, hi = min(lo, cf.Offset), max(hi, end)
 		hasCrypto = true
@@ -185,7 +186,7 @@ func chaosProtect(pl payload, paddingLen protocol.ByteCount, r *rand.Rand, v pro
 		second := &wire.CryptoFrame{Offset: cf.Offset + protocol.ByteCount(keep), Data: cf.Data[keep:]}
 		first := &wire.CryptoFrame{Offset: cf.Offset, Data: cf.Data[:keep:keep]}
 		items[i].frame = first
-		items = append(items, chaosItem{frame: second})
+		items = append(items, chaosItem{frame: second, handler: items[i].handler})
 		remaining -= minCryptoFrameSize(second.Offset, protocol.ByteCount(len(second.Data)))
 		remaining -= minCryptoFrameSize(first.Offset, protocol.ByteCount(len(first.Data)))
 		remaining += oldOverhead
@@ -195,7 +196,7 @@ func chaosProtect(pl payload, paddingLen protocol.ByteCount, r *rand.Rand, v pro
 	if remaining > 0 {
 		pings := min(protocol.ByteCount(chaosMinAdded+r.IntN(chaosMaxAdded+1-chaosMinAdded)), remaining)
 		for range pings {
-			items = append(items, chaosItem{frame: &wire.PingFrame{}})
+			items = append(items, chaosItem{frame: &wire.PingFrame{}, handler: emptyHandler{}})
 		}
 		remaining -= pings
 	}
@@ -224,18 +225,15 @@ func chaosProtect(pl payload, paddingLen protocol.ByteCount, r *rand.Rand, v pro
 		}
 	}
 
-	out := payload{ack: pl.ack, numDatagramFrames: 0}
+	out := payload{ack: pl.ack}
 	var padded protocol.ByteCount
 	for _, it := range spread {
 		switch {
 		case it.frame == nil:
 			padded += it.padding
 			continue
-		case it.isAck:
-		case isCryptoFrame(it.frame):
-			out.frames = append(out.frames, ackhandler.Frame{Frame: it.frame, Handler: handler})
-		default:
-			out.frames = append(out.frames, ackhandler.Frame{Frame: it.frame, Handler: handlerOf(pl.frames, it.frame)})
+		case !it.isAck:
+			out.frames = append(out.frames, ackhandler.Frame{Frame: it.frame, Handler: it.handler})
 		}
 		out.length += it.length(v)
 	}
@@ -245,22 +243,6 @@ func chaosProtect(pl payload, paddingLen protocol.ByteCount, r *rand.Rand, v pro
 		return pl, nil, fmt.Errorf("PacketPacker BUG: chaos protection laid out %d+%d bytes for %d+%d", out.length, padded, pl.length, paddingLen)
 	}
 	return out, spread, nil
-}
-
-func isCryptoFrame(f wire.Frame) bool {
-	_, ok := f.(*wire.CryptoFrame)
-	return ok
-}
-
-// handlerOf finds the handler pl had for a frame it carried (a PTO PING);
-// the added PINGs need none.
-func handlerOf(frames []ackhandler.Frame, f wire.Frame) ackhandler.FrameHandler {
-	for _, x := range frames {
-		if x.Frame == f {
-			return x.Handler
-		}
-	}
-	return emptyHandler{}
 }
 
 // appendChaosPayload writes a chaos-protected payload in its layout order.
