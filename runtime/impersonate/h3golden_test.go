@@ -21,10 +21,9 @@ import (
 const chromiumH3Golden = "../../internal/livebrowser/testdata/chromium_h3.json"
 
 // h3Connections is how many connections a client test summarises: enough
-// that each per-connection random field shows as random. The Initials'
-// frame layout has few values in our client (5 over 40 connections, the
-// commonest 30 %): over 4 connections it repeated by chance 2 % of the
-// time; over 16, below 1e-8.
+// that each per-connection random field shows as random and that the
+// Initials' random layout (chaos protection) can be checked to spread as
+// Chromium's draws do (fingerprint.LayoutSpread needs 16).
 const h3Connections = 16
 
 // SendHTTP3Navigations makes n navigations of profile to srv's "/", each
