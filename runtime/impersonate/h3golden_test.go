@@ -67,7 +67,8 @@ func sendHTTP3Navigations(t *testing.T, srv *fingerprint.QUICServer, profile str
 // pointed at the QUIC fingerprint server on several connections, equals
 // real Chromium 148's golden (internal/livebrowser/testdata/chromium_h3.json)
 // field by field: every fixed field (QUIC version, connection IDs,
-// datagram sizes, JA4, extensions and their lengths, groups, signature
+// datagram sizes, the Initials' frame kinds and layout ranges — Chromium's
+// chaos protection, with our draws' spread checked —, JA4, extensions and their lengths, groups, signature
 // algorithms, the 12 transport parameters and their values,
 // version_information with a GREASE version, SETTINGS with the GREASE
 // setting, the GREASE frame after SETTINGS, the uni streams, the
