@@ -39,6 +39,12 @@ type QUICSummary struct {
 	// order and the CRYPTO fragments' split are listed in Random when they
 	// vary).
 	FrameKinds []string `json:"initial_frame_kinds"`
+	// InitialLayout is how the Initials carry the ClientHello (its split
+	// over the packets, the PING, CRYPTO and PADDING counts per packet)
+	// as ranges all connections lie in: Chromium's are random per
+	// connection (quiche's chaos protection), so only their bounds can be
+	// compared.
+	InitialLayout *QUICInitialLayout `json:"initial_layout"`
 
 	JA4  string `json:"ja4"`
 	JA4R string `json:"ja4_r"`
@@ -163,6 +169,8 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 		return nil, fmt.Errorf("%d connection(s): at least two are needed to tell fixed fields from random ones", len(conns))
 	}
 	var sums []*QUICSummary
+	var hellos []*QUICHello
+	var pingCounts []string
 	var extOrders, tpOrders, greaseTPs, greaseSettings, frameOrders, cryptoSplits, versionInfos []string
 	for _, id := range conns {
 		cs := byConn[id]
@@ -172,6 +180,8 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 			CipherSuites: hex4(q.TLS.CipherSuites), SupportedGroups: hex4(q.TLS.SupportedGroups),
 			SignatureAlgs: hex4(q.TLS.SignatureAlgs), SupportedVersions: hex4(q.TLS.SupportedVersions), ALPN: q.TLS.ALPN,
 			ExtensionLengths: map[string]int{}, Requests: map[string]QUICRequestSummary{}}
+		hellos = append(hellos, q)
+		pingCounts = append(pingCounts, fmt.Sprint(q.LayoutCounts().Ping))
 		var frames, crypto []string
 		for _, p := range q.Packets {
 			for _, f := range p.Frames {
@@ -277,6 +287,7 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 			return nil, fmt.Errorf("connections %d and %d differ in a field that is not random:\n%+v\n%+v", conns[0], conns[i+1], a, b)
 		}
 	}
+	out.InitialLayout = summarizeLayout(hellos)
 	for _, v := range []struct {
 		name string
 		seen []string
@@ -287,6 +298,7 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 		{"h3.grease_setting", greaseSettings},
 		{"quic.initial_frame_order", frameOrders},
 		{"quic.crypto_fragments", cryptoSplits},
+		{"quic.initial_ping_count", pingCounts},
 	} {
 		if len(v.seen) > 0 && len(slices.Compact(slices.Sorted(slices.Values(v.seen)))) > 1 {
 			out.Random = append(out.Random, v.name)

@@ -37,12 +37,11 @@ const quicPage = `<!doctype html><html><head><link rel="icon" href="data:,"></he
 const quicConnections = 3
 
 // ourQUICConnections is how many connections our client makes for the
-// comparison. Our Initials have far fewer frame layouts than Chromium's
-// (measured over 40 connections: 5, the commonest 30 %; Chromium's PING
-// and PADDING chaos frames make every one differ), so over 3 connections
-// all of ours had the same layout 7 % of the time and the field looked
-// fixed (a CI failure). Over 16 that chance is below 1e-8; connections of
-// our client cost milliseconds.
+// comparison: enough that its random Initial layouts (chaos protection,
+// as Chromium's) are seen to spread over Chromium's ranges
+// (fingerprint.LayoutSpread needs 16). Before chaos protection quic-go's
+// 5 layouts repeated over 3 connections 7 % of the time and looked fixed
+// (a CI failure). Connections of our client cost milliseconds.
 const ourQUICConnections = 16
 
 // ChromiumQUICArgs are the flags that make Debian's Chromium talk HTTP/3 to
@@ -180,8 +179,9 @@ func TestChromiumHTTP3(t *testing.T) {
 // and compares the two summaries field by field (impersonate.HTTP3Diff):
 // what the browser sent in this run, not only the golden file, is what
 // our client must send. Only the navigation is compared (a crawl has no
-// image request kind) and the PING frames of Chromium's Initials are the
-// one known approximation; anything else is a difference.
+// image request kind); anything else is a difference. The Initials'
+// random layout is compared as ranges (initial_layout) and our draws'
+// spread is checked.
 func compareOurHTTP3(t *testing.T, srv *fingerprint.QUICServer, ca *livebrowser.CA, profile string, browser *fingerprint.QUICSummary) {
 	t.Helper()
 	tr, err := impersonate.NewTransport(impersonate.Options{RootCAs: ca.Pool, HandshakeTimeout: 10 * time.Second})
@@ -224,12 +224,19 @@ func compareOurHTTP3(t *testing.T, srv *fingerprint.QUICServer, ca *livebrowser.
 		t.Errorf("our %s client over HTTP/3 differs from the browser: %s", profile, d)
 	}
 	want := []string{
-		"initial_frame_kinds: the browser's Initials carry PING frames (chaos protection), ours do not",
 		"requests[/img.png]: the browser's, not compared (our client did not send that request)",
 	}
 	if !slices.Equal(approx, want) {
 		t.Errorf("approximated fields:\n got %q\nwant %q", approx, want)
 	}
+	// Chromium's Initial layouts are random per connection (chaos
+	// protection): compared above as ranges; ours must also spread over
+	// them, and both distributions are logged.
+	if err := fingerprint.LayoutSpread(ours); err != nil {
+		t.Errorf("our %s client: %v", profile, err)
+	}
+	t.Logf("Initial layouts, browser: %s", fingerprint.LayoutDistribution(srv.Captures()[:before]))
+	t.Logf("Initial layouts, ours: %s", fingerprint.LayoutDistribution(ours))
 	t.Logf("our %s client over HTTP/3 (%d connections): %d summary fields compared with the browser's (%d connections); approximated: %q", profile, ourQUICConnections, len(quicSummaryFields), quicConnections, approx)
 }
 

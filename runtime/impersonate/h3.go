@@ -78,6 +78,7 @@ func (p *Profile) quicConfig(handshakeTimeout time.Duration, onHello func(*utls.
 		Versions:                []quic.Version{quic.Version1},
 		InitialDestConnIDLength: p.HTTP3.DCIDLength,
 		InitialPacketSize:       uint16(p.HTTP3.InitialPacketSize),
+		ChaosProtection:         p.HTTP3.ChaosProtection,
 		EnableDatagrams:         c.hasParam(0x20),
 	}
 	if c.browserHello() {

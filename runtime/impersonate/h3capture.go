@@ -43,6 +43,7 @@ func HTTP3FromQUIC(caps []fingerprint.Capture) (*HTTP3Spec, error) {
 		DCIDLength:                 sum.DCIDLen,
 		SCIDLength:                 sum.SCIDLen,
 		PseudoHeaderOrder:          h.PseudoOrder,
+		ChaosProtection:            sum.ChaosProtected(),
 	}
 	if len(sum.Datagrams) > 0 {
 		s.InitialPacketSize = sum.Datagrams[0]
@@ -143,9 +144,12 @@ func HTTP3FromQUIC(caps []fingerprint.Capture) (*HTTP3Spec, error) {
 //   - the browser's User-Agent says HeadlessChrome, the profile's Chrome
 //     (profiles are made unheadless, over TCP as well);
 //   - only the request kinds ours sent are compared (a browser's image
-//     subresource has no crawl request kind);
-//   - Chromium mixes PING frames into its Initial packets (quiche's chaos
-//     protection); quic-go's do not have any.
+//     subresource has no crawl request kind).
+//
+// The Initial packets' layout, random per connection in Chromium (chaos
+// protection), is compared as the ranges initial_layout gives (the hello's
+// split, PING, CRYPTO and PADDING counts per packet) and by which of its
+// parts vary per connection (random).
 func HTTP3Diff(browser, ours *fingerprint.QUICSummary) (diffs, approximated []string) {
 	want := *browser
 	want.Requests = map[string]fingerprint.QUICRequestSummary{}
@@ -160,10 +164,6 @@ func HTTP3Diff(browser, ours *fingerprint.QUICSummary) (diffs, approximated []st
 		}
 		r.Headers = hs
 		want.Requests[path] = r
-	}
-	if slices.Contains(want.FrameKinds, "PING") && !slices.Contains(ours.FrameKinds, "PING") {
-		want.FrameKinds = slices.DeleteFunc(slices.Clone(want.FrameKinds), func(k string) bool { return k == "PING" })
-		approximated = append(approximated, "initial_frame_kinds: the browser's Initials carry PING frames (chaos protection), ours do not")
 	}
 	slices.Sort(approximated)
 	return want.Diff(ours), approximated
@@ -254,6 +254,7 @@ func CompareHTTP3(profile, sent *HTTP3Spec) ([]HTTP3Field, error) {
 		{"dcid_length", strconv.Itoa(profile.DCIDLength), strconv.Itoa(sent.DCIDLength)},
 		{"scid_length", strconv.Itoa(profile.SCIDLength), strconv.Itoa(sent.SCIDLength)},
 		{"Initial size", strconv.Itoa(profile.InitialPacketSize), strconv.Itoa(sent.InitialPacketSize)},
+		{"chaos protection", strconv.FormatBool(profile.ChaosProtection), strconv.FormatBool(sent.ChaosProtection)},
 		{"settings", settings(pc), settings(sc)},
 		{"GREASE frame", strconv.FormatBool(profile.GreaseFrame), strconv.FormatBool(sent.GreaseFrame)},
 		{"pseudo order", strings.Join(profile.PseudoHeaderOrder, ","), strings.Join(sent.PseudoHeaderOrder, ",")},

@@ -21,10 +21,9 @@ import (
 const chromiumH3Golden = "../../internal/livebrowser/testdata/chromium_h3.json"
 
 // h3Connections is how many connections a client test summarises: enough
-// that each per-connection random field shows as random. The Initials'
-// frame layout has few values in our client (5 over 40 connections, the
-// commonest 30 %): over 4 connections it repeated by chance 2 % of the
-// time; over 16, below 1e-8.
+// that each per-connection random field shows as random and that the
+// Initials' random layout (chaos protection) can be checked to spread as
+// Chromium's draws do (fingerprint.LayoutSpread needs 16).
 const h3Connections = 16
 
 // SendHTTP3Navigations makes n navigations of profile to srv's "/", each
@@ -68,7 +67,8 @@ func sendHTTP3Navigations(t *testing.T, srv *fingerprint.QUICServer, profile str
 // pointed at the QUIC fingerprint server on several connections, equals
 // real Chromium 148's golden (internal/livebrowser/testdata/chromium_h3.json)
 // field by field: every fixed field (QUIC version, connection IDs,
-// datagram sizes, JA4, extensions and their lengths, groups, signature
+// datagram sizes, the Initials' frame kinds and layout ranges — Chromium's
+// chaos protection, with our draws' spread checked —, JA4, extensions and their lengths, groups, signature
 // algorithms, the 12 transport parameters and their values,
 // version_information with a GREASE version, SETTINGS with the GREASE
 // setting, the GREASE frame after SETTINGS, the uni streams, the
@@ -94,7 +94,6 @@ func TestChrome148HTTP3MatchesChromium(t *testing.T) {
 // h3Approximated is what HTTP3Diff sets aside for our Chromium profiles,
 // exactly: a fix (or a new gap) shows here.
 var h3Approximated = []string{
-	"initial_frame_kinds: the browser's Initials carry PING frames (chaos protection), ours do not",
 	"requests[/img.png]: the browser's, not compared (our client did not send that request)",
 }
 
@@ -117,6 +116,13 @@ func checkHTTP3AsBrowser(t *testing.T, browser *fingerprint.QUICSummary, caps []
 	if !slices.Equal(approx, h3Approximated) {
 		t.Errorf("approximated fields:\n got %q\nwant %q", approx, h3Approximated)
 	}
+	// The Initials' layout is random per connection (chaos protection):
+	// beyond the ranges compared above, our draws must spread as
+	// Chromium's do.
+	if err := fingerprint.LayoutSpread(caps); err != nil {
+		t.Error(err)
+	}
+	t.Logf("our Initial layouts: %s", fingerprint.LayoutDistribution(caps))
 	for _, c := range caps {
 		for _, p := range c.QUIC.TransportParameters {
 			if p.GREASE && (p.ID < 1<<30 || len(p.Hex)/2 >= greaseLengthMax) {

@@ -62,6 +62,12 @@ type HTTP3Spec struct {
 	// InitialPacketSize is the UDP payload of the client's Initial
 	// datagrams (Chromium: 1250).
 	InitialPacketSize int `yaml:"initial_packet_size"`
+	// ChaosProtection lays out the Initial packets as Chromium's quiche
+	// does ("chaos protection"): the ClientHello's head and tail in the
+	// first packet, its middle in the second, the CRYPTO data of each cut
+	// into random fragments mixed with 2 to 10 PING frames and runs of
+	// PADDING in a random order. Off: quic-go's layout.
+	ChaosProtection bool `yaml:"chaos_protection,omitempty"`
 	// Settings is the SETTINGS frame in wire order, "id:value;..." with
 	// decimal ids; "grease" adds a reserved setting (0x1f*N+0x21) with a
 	// random value at that place.

@@ -134,5 +134,6 @@ func populateConfig(config *Config) *Config {
 		Tracer:                           config.Tracer,
 		NewClientTLSConn:                 config.NewClientTLSConn,        // spiderrun patch
 		InitialDestConnIDLength:          config.InitialDestConnIDLength, // spiderrun patch
+		ChaosProtection:                  config.ChaosProtection,         // spiderrun patch
 	}
 }

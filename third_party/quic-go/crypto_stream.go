@@ -109,6 +109,22 @@ type initialCryptoStream struct {
 	scramble bool
 	end      protocol.ByteCount
 	cuts     [2]clientHelloCut
+
+	// spiderrun patch: Chromium's chaos protection (chaos_protection.go)
+	// instead of quic-go's scrambling. chaosPlanned: the first packet's
+	// split was decided; the hello's tail [chaosGapAt, +chaosGapLen) went
+	// out in the first packet and is skipped.
+	chaos        bool
+	chaosPlanned bool
+	chaosGapAt   protocol.ByteCount
+	chaosGapLen  protocol.ByteCount
+}
+
+// enableChaosProtection replaces quic-go's ClientHello scrambling with
+// Chromium's chaos protection. spiderrun patch.
+func (s *initialCryptoStream) enableChaosProtection() {
+	s.scramble = false
+	s.chaos = true
 }
 
 func newInitialCryptoStream(isClient bool) *initialCryptoStream {
@@ -129,6 +145,12 @@ func newInitialCryptoStream(isClient bool) *initialCryptoStream {
 }
 
 func (s *initialCryptoStream) HasData() bool {
+	// spiderrun patch: the first packet's split needs the whole hello.
+	if s.chaos && !s.chaosPlanned && s.writeOffset == 0 {
+		if w := chaosHelloLength(s.writeBuf); w == 0 || protocol.ByteCount(len(s.writeBuf)) < w {
+			return false
+		}
+	}
 	// The ClientHello might be written in multiple parts.
 	// In order to correctly split the ClientHello, we need the entire ClientHello has been queued.
 	if s.scramble && s.writeOffset == 0 && s.cuts[0].start == protocol.InvalidByteCount {
@@ -192,6 +214,9 @@ func (s *initialCryptoStream) Write(p []byte) (int, error) {
 }
 
 func (s *initialCryptoStream) PopCryptoFrame(maxLen protocol.ByteCount) *wire.CryptoFrame {
+	if s.chaos { // spiderrun patch
+		return s.popChaosCryptoFrame(maxLen)
+	}
 	if !s.scramble {
 		return s.baseCryptoStream.PopCryptoFrame(maxLen)
 	}

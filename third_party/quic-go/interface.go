@@ -206,6 +206,15 @@ type Config struct {
 	// quic-go's random length between 8 and 20.
 	// spiderrun patch, see PATCHES.md.
 	InitialDestConnIDLength int
+	// ChaosProtection, on a client, lays out its Initial packets as
+	// Chromium does (quiche's chaos protection): a ClientHello too big for
+	// one packet goes out with its head and tail in the first packet and
+	// the middle in the next; in every Initial the CRYPTO data is split at
+	// random points, 2 to 10 PING frames are added and the padding is
+	// spread between the frames, all in a random order. Packet sizes do
+	// not change. Off: quic-go's own layout (ClientHello scrambling).
+	// spiderrun patch, see PATCHES.md.
+	ChaosProtection bool
 }
 
 // TLSConn is the TLS 1.3 handshake a client can bring with

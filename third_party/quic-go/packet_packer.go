@@ -142,6 +142,10 @@ type packetPacker struct {
 
 	numNonAckElicitingAcks int
 	qlogger                qlogwriter.Recorder
+
+	// chaos lays out the client's Initials as Chromium does
+	// (chaos_protection.go). spiderrun patch.
+	chaos bool
 }
 
 var _ packer = &packetPacker{}
@@ -590,6 +594,17 @@ func (p *packetPacker) maybeGetCryptoPacket(
 		}
 		return hdr, pl
 	} else {
+		// spiderrun patch: a ClientHello too big for one Initial is split
+		// as Chromium does (its head and tail in this packet).
+		if p.chaos && encLevel == protocol.EncryptionInitial && hasCryptoData() {
+			if cfs := p.initialStream.popChaosFirstPacket(maxPacketSize, &p.rand); cfs != nil {
+				for _, cf := range cfs {
+					pl.frames = append(pl.frames, ackhandler.Frame{Frame: cf, Handler: handler})
+					pl.length += cf.Length(v)
+				}
+				return hdr, pl
+			}
+		}
 		for hasCryptoData() {
 			cf := popCryptoFrame(maxPacketSize)
 			if cf == nil {
@@ -949,6 +964,21 @@ func (p *packetPacker) appendLongHeaderPacket(buffer *packetBuffer, header *wire
 		paddingLen = 4 - pnLen - pl.length
 	}
 	paddingLen += padding
+	// spiderrun patch: a client Initial with CRYPTO data spends its padding
+	// on Chromium's chaos protection (same size, frames split, PINGs,
+	// padding spread, order shuffled).
+	var layout []chaosItem
+	if p.chaos && p.perspective == protocol.PerspectiveClient && header.Type == protocol.PacketTypeInitial {
+		var err error
+		var protected payload
+		if protected, layout, err = chaosProtect(pl, paddingLen, &p.rand, v); err != nil {
+			return nil, err
+		}
+		if layout != nil {
+			paddingLen = pl.length + paddingLen - protected.length
+			pl = protected
+		}
+	}
 	header.Length = pnLen + protocol.ByteCount(sealer.Overhead()) + pl.length + paddingLen
 
 	startLen := len(buffer.Data)
@@ -959,7 +989,11 @@ func (p *packetPacker) appendLongHeaderPacket(buffer *packetBuffer, header *wire
 	}
 	payloadOffset := protocol.ByteCount(len(raw))
 
-	raw, err = p.appendPacketPayload(raw, pl, paddingLen, v)
+	if layout != nil { // spiderrun patch
+		raw, err = appendChaosPayload(raw, layout, v)
+	} else {
+		raw, err = p.appendPacketPayload(raw, pl, paddingLen, v)
+	}
 	if err != nil {
 		return nil, err
 	}
