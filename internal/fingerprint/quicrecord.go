@@ -64,6 +64,14 @@ type QUICHello struct {
 	JA4R                string               `json:"ja4_r"`
 }
 
+// FirstPacketNumber is the packet number of the first Initial recorded.
+func (q *QUICHello) FirstPacketNumber() uint64 {
+	if len(q.Packets) == 0 {
+		return 0
+	}
+	return q.Packets[0].PacketNumber
+}
+
 // TransportParameterIDs lists the transport parameter ids in order.
 func (q *QUICHello) TransportParameterIDs() []uint64 {
 	out := make([]uint64, len(q.TransportParameters))

@@ -35,6 +35,9 @@ type QUICSummary struct {
 	// the ClientHello.
 	Datagrams      []int `json:"initial_datagram_sizes"`
 	InitialPackets int   `json:"initial_packets"`
+	// FirstPacketNumber is the packet number of the first Initial
+	// (Chromium: 1; quic-go: 0).
+	FirstPacketNumber uint64 `json:"first_packet_number"`
 	// FrameKinds are the frame kinds seen in the Initial packets (their
 	// order and the CRYPTO fragments' split are listed in Random when they
 	// vary).
@@ -177,6 +180,7 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 		q, h := cs[0].QUIC, cs[0].H3
 		s := &QUICSummary{Version: fmt.Sprintf("%#08x", q.Version), DCIDLen: q.DCIDLen, SCIDLen: q.SCIDLen, TokenLen: q.TokenLen,
 			Datagrams: q.Datagrams, InitialPackets: len(q.Packets), JA4: q.JA4, JA4R: q.JA4R,
+			FirstPacketNumber: q.FirstPacketNumber(),
 			CipherSuites: hex4(q.TLS.CipherSuites), SupportedGroups: hex4(q.TLS.SupportedGroups),
 			SignatureAlgs: hex4(q.TLS.SignatureAlgs), SupportedVersions: hex4(q.TLS.SupportedVersions), ALPN: q.TLS.ALPN,
 			ExtensionLengths: map[string]int{}, Requests: map[string]QUICRequestSummary{}}

@@ -79,6 +79,7 @@ func (p *Profile) quicConfig(handshakeTimeout time.Duration, onHello func(*utls.
 		InitialDestConnIDLength: p.HTTP3.DCIDLength,
 		InitialPacketSize:       uint16(p.HTTP3.InitialPacketSize),
 		ChaosProtection:         p.HTTP3.ChaosProtection,
+		FirstPacketNumber:       p.HTTP3.FirstPacketNumber,
 		EnableDatagrams:         c.hasParam(0x20),
 	}
 	if c.browserHello() {

@@ -44,6 +44,7 @@ func HTTP3FromQUIC(caps []fingerprint.Capture) (*HTTP3Spec, error) {
 		SCIDLength:                 sum.SCIDLen,
 		PseudoHeaderOrder:          h.PseudoOrder,
 		ChaosProtection:            sum.ChaosProtected(),
+		FirstPacketNumber:          int(sum.FirstPacketNumber),
 	}
 	if len(sum.Datagrams) > 0 {
 		s.InitialPacketSize = sum.Datagrams[0]
@@ -255,6 +256,7 @@ func CompareHTTP3(profile, sent *HTTP3Spec) ([]HTTP3Field, error) {
 		{"scid_length", strconv.Itoa(profile.SCIDLength), strconv.Itoa(sent.SCIDLength)},
 		{"Initial size", strconv.Itoa(profile.InitialPacketSize), strconv.Itoa(sent.InitialPacketSize)},
 		{"chaos protection", strconv.FormatBool(profile.ChaosProtection), strconv.FormatBool(sent.ChaosProtection)},
+		{"first packet number", strconv.Itoa(profile.FirstPacketNumber), strconv.Itoa(sent.FirstPacketNumber)},
 		{"settings", settings(pc), settings(sc)},
 		{"GREASE frame", strconv.FormatBool(profile.GreaseFrame), strconv.FormatBool(sent.GreaseFrame)},
 		{"pseudo order", strings.Join(profile.PseudoHeaderOrder, ","), strings.Join(sent.PseudoHeaderOrder, ",")},

@@ -68,6 +68,9 @@ type HTTP3Spec struct {
 	// into random fragments mixed with 2 to 10 PING frames and runs of
 	// PADDING in a random order. Off: quic-go's layout.
 	ChaosProtection bool `yaml:"chaos_protection,omitempty"`
+	// FirstPacketNumber numbers the client's packets from this value
+	// (Chromium: 1; 0, quic-go's, when unset).
+	FirstPacketNumber int `yaml:"first_packet_number,omitempty"`
 	// Settings is the SETTINGS frame in wire order, "id:value;..." with
 	// decimal ids; "grease" adds a reserved setting (0x1f*N+0x21) with a
 	// random value at that place.

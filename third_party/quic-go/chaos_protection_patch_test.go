@@ -48,6 +48,7 @@ func (c *sentRecorder) WriteTo(b []byte, addr net.Addr) (int, error) {
 // chaosInitial is one client Initial packet as decrypted: its frames in
 // order (a run of PADDING bytes once) and CRYPTO fragments [offset, end).
 type chaosInitial struct {
+	pn       protocol.PacketNumber
 	datagram int
 	frames   []string
 	crypto   [][2]int
@@ -83,11 +84,11 @@ func decryptInitials(datagrams [][]byte) ([]chaosInitial, error) {
 		if opener == nil {
 			_, opener = handshake.NewInitialAEAD(hdr.DestConnectionID, protocol.PerspectiveServer, hdr.Version)
 		}
-		_, payload, err := (&packetUnpacker{}).unpackLongHeaderPacket(opener, hdr, data)
+		ext, payload, err := (&packetUnpacker{}).unpackLongHeaderPacket(opener, hdr, data)
 		if err != nil {
 			return nil, fmt.Errorf("datagram %d: %w", i, err)
 		}
-		p := chaosInitial{datagram: len(d)}
+		p := chaosInitial{pn: ext.PacketNumber, datagram: len(d)}
 		for b := payload; len(b) > 0; {
 			switch b[0] {
 			case 0x00:
@@ -144,6 +145,14 @@ func chaosTestCert(t *testing.T) tls.Certificate {
 // Initials.
 func chaosDial(t *testing.T, ln *Listener, chaos bool, drop int) []chaosInitial {
 	t.Helper()
+	return patchDial(t, ln, &Config{ChaosProtection: chaos, InitialPacketSize: 1250, InitialDestConnIDLength: 8}, drop)
+}
+
+// patchDial makes one connection to ln's echo server with conf, losing
+// the first drop datagrams, and returns the client's first-flight
+// Initials, decrypted.
+func patchDial(t *testing.T, ln *Listener, conf *Config, drop int) []chaosInitial {
+	t.Helper()
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -153,10 +162,9 @@ func chaosDial(t *testing.T, ln *Listener, chaos bool, drop int) []chaosInitial 
 	defer tr.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := tr.Dial(ctx, ln.Addr(), &tls.Config{ServerName: "localhost", InsecureSkipVerify: true, NextProtos: []string{"chaos"}},
-		&Config{ChaosProtection: chaos, InitialPacketSize: 1250, InitialDestConnIDLength: 8})
+	conn, err := tr.Dial(ctx, ln.Addr(), &tls.Config{ServerName: "localhost", InsecureSkipVerify: true, NextProtos: []string{"chaos"}}, conf)
 	if err != nil {
-		t.Fatalf("handshake with chaos protection %v: %v", chaos, err)
+		t.Fatalf("handshake with %+v: %v", conf, err)
 	}
 	defer conn.CloseWithError(0, "")
 	str, err := conn.OpenStreamSync(ctx)
@@ -193,30 +201,7 @@ func chaosDial(t *testing.T, ln *Listener, chaos bool, drop int) []chaosInitial 
 // completes. Upstream quic-go has no
 // such option and lays out `CRYPTO CRYPTO|PADDING CRYPTO...`.
 func TestPatchChaosProtection(t *testing.T) {
-	t.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true") // the recorder wraps the UDP socket
-	ln, err := ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{chaosTestCert(t)}, NextProtos: []string{"chaos"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept(context.Background())
-			if err != nil {
-				return
-			}
-			go func() {
-				s, err := c.AcceptStream(context.Background())
-				if err != nil {
-					return
-				}
-				buf := make([]byte, 4)
-				n, _ := s.Read(buf)
-				s.Write(buf[:n])
-				s.Close()
-			}()
-		}
-	}()
+	ln := patchEchoServer(t)
 
 	layouts := map[string]bool{}
 	const dials = 12
@@ -312,4 +297,67 @@ func checkChaosLayout(ps []chaosInitial) error {
 		}
 	}
 	return nil
+}
+
+// patchEchoServer is quic-go's own server on loopback, echoing one
+// stream's first bytes per connection.
+func patchEchoServer(t *testing.T) *Listener {
+	t.Helper()
+	t.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true") // the recorder wraps the UDP socket
+	ln, err := ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{chaosTestCert(t)}, NextProtos: []string{"chaos"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept(context.Background())
+			if err != nil {
+				return
+			}
+			go func() {
+				s, err := c.AcceptStream(context.Background())
+				if err != nil {
+					return
+				}
+				buf := make([]byte, 4)
+				n, _ := s.Read(buf)
+				s.Write(buf[:n])
+				s.Close()
+			}()
+		}
+	}()
+	return ln
+}
+
+// TestPatchFirstPacketNumber (spiderrun patch 5 in PATCHES.md): with
+// Config.FirstPacketNumber 1 the client's Initials are numbered from 1,
+// as Chromium's; unset, from 0, as upstream's; the handshake completes
+// either way, also with the first flight lost (its retransmissions count
+// on). A value out of range is refused.
+func TestPatchFirstPacketNumber(t *testing.T) {
+	ln := patchEchoServer(t)
+	for _, c := range []struct {
+		first, drop int
+		want        []protocol.PacketNumber
+	}{
+		{0, 0, []protocol.PacketNumber{0, 1}},
+		{1, 0, []protocol.PacketNumber{1, 2}},
+		{1, 2, []protocol.PacketNumber{1, 2}}, // the lost flight, then its retransmission
+	} {
+		ps := patchDial(t, ln, &Config{InitialPacketSize: 1250, InitialDestConnIDLength: 8, ChaosProtection: true, FirstPacketNumber: c.first}, c.drop)
+		var got []protocol.PacketNumber
+		for _, p := range ps {
+			got = append(got, p.pn)
+		}
+		if len(got) < 2 || !slices.Equal(got[:2], c.want) {
+			t.Errorf("FirstPacketNumber %d: Initial packet numbers %v, want %v first", c.first, got, c.want)
+		}
+		if c.drop > 0 && (len(got) < 4 || got[2] <= got[1]) {
+			t.Errorf("FirstPacketNumber %d, first flight lost: packet numbers %v, want the retransmission counting on", c.first, got)
+		}
+	}
+	if err := validateConfig(&Config{FirstPacketNumber: -1}); err == nil {
+		t.Error("FirstPacketNumber -1 accepted")
+	}
 }

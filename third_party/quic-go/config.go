@@ -46,6 +46,9 @@ func validateConfig(config *Config) error {
 	if config.MaxConnectionReceiveWindow > quicvarint.Max {
 		config.MaxConnectionReceiveWindow = quicvarint.Max
 	}
+	if n := config.FirstPacketNumber; n < 0 || n > 1<<30 { // spiderrun patch
+		return fmt.Errorf("invalid FirstPacketNumber %d: must be between 0 and 2^30", n)
+	}
 	if l := config.InitialDestConnIDLength; l != 0 && (l < protocol.MinConnectionIDLenInitial || l > 20) { // spiderrun patch
 		return fmt.Errorf("invalid InitialDestConnIDLength %d: must be 0 or between %d and 20", l, protocol.MinConnectionIDLenInitial)
 	}
@@ -134,6 +137,7 @@ func populateConfig(config *Config) *Config {
 		Tracer:                           config.Tracer,
 		NewClientTLSConn:                 config.NewClientTLSConn,        // spiderrun patch
 		InitialDestConnIDLength:          config.InitialDestConnIDLength, // spiderrun patch
+		FirstPacketNumber:                config.FirstPacketNumber,       // spiderrun patch
 		ChaosProtection:                  config.ChaosProtection,         // spiderrun patch
 	}
 }

@@ -206,6 +206,11 @@ type Config struct {
 	// quic-go's random length between 8 and 20.
 	// spiderrun patch, see PATCHES.md.
 	InitialDestConnIDLength int
+	// FirstPacketNumber is the packet number of a client's first packet
+	// (its first Initial); later packets count on from it. 0, upstream's
+	// choice, is the default; Chromium starts at 1.
+	// spiderrun patch, see PATCHES.md.
+	FirstPacketNumber int
 	// ChaosProtection, on a client, lays out its Initial packets as
 	// Chromium does (quiche's chaos protection): a ClientHello too big for
 	// one packet goes out with its head and tail in the first packet and

@@ -260,7 +260,7 @@ func (t *Transport) dial(ctx context.Context, addr net.Addr, host string, tlsCon
 		newSendConn(t.conn, addr, packetInfo{}, utils.DefaultLogger),
 		tlsConf,
 		conf,
-		0,
+		protocol.PacketNumber(conf.FirstPacketNumber), // spiderrun patch
 		false,
 		use0RTT,
 		conf.Versions[0],
