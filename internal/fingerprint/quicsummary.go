@@ -181,7 +181,7 @@ func SummarizeQUIC(caps []Capture) (*QUICSummary, error) {
 		s := &QUICSummary{Version: fmt.Sprintf("%#08x", q.Version), DCIDLen: q.DCIDLen, SCIDLen: q.SCIDLen, TokenLen: q.TokenLen,
 			Datagrams: q.Datagrams, InitialPackets: len(q.Packets), JA4: q.JA4, JA4R: q.JA4R,
 			FirstPacketNumber: q.FirstPacketNumber(),
-			CipherSuites: hex4(q.TLS.CipherSuites), SupportedGroups: hex4(q.TLS.SupportedGroups),
+			CipherSuites:      hex4(q.TLS.CipherSuites), SupportedGroups: hex4(q.TLS.SupportedGroups),
 			SignatureAlgs: hex4(q.TLS.SignatureAlgs), SupportedVersions: hex4(q.TLS.SupportedVersions), ALPN: q.TLS.ALPN,
 			ExtensionLengths: map[string]int{}, Requests: map[string]QUICRequestSummary{}}
 		hellos = append(hellos, q)
