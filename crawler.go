@@ -571,6 +571,11 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 		return nil, err
 	}
 	b.Blocks.Identities = sessions
+	// "js:NAME" detectors: the script's own predicates.
+	b.Blocks.JS = js
+	if err := b.Blocks.CheckJS(js.HasExport); err != nil {
+		return nil, fmt.Errorf("settings.BLOCK_DETECTORS: %w", err)
+	}
 	b.Blocks.Throttle = h.http
 	sessions.RetireScore = v.BlockRetireScore
 	b.Blocks.Health = board
