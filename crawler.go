@@ -175,6 +175,15 @@ func New(opts Options) (c *Crawler, err error) {
 	sessions.MaxUses = v.SessionMaxUses
 	sessions.MaxAge = v.SessionMaxAge
 	sessions.SlotPerMember = v.SessionSlot == "member"
+	sessions.PoolSize = v.SessionPoolSize
+	sessions.FactoryTries = v.SessionFactoryTries
+	sessions.FactoryBackoff = v.SessionFactoryBackoff
+	sessions.BaseDir = spec.Dir
+	if v.SessionProfiles != "" {
+		sessions.ProfileSet = v.SessionProfiles
+	}
+	sessions.Stats = st
+	sessions.Logger = logger
 	sessions.OnRetire = func(group, member, reason string) {
 		st.Inc("sessions/retired/"+reason, 1)
 		logger.Info("session member retired", "session", group, "member", member, "reason", reason)

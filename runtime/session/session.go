@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 // Meta keys the middleware sets on a request it assigned to a member.
@@ -71,6 +73,7 @@ type Member struct {
 	mu       sync.Mutex
 	seeded   map[string]bool // hosts whose jar got the initial cookies
 	ended    bool
+	pending  bool      // a factory is creating it: only its pinned (login) requests use it
 	score    float64   // blocks, less 0.5 per page served (Blocked, Served)
 	uses     int       // requests sent as the member
 	firstUse time.Time // its first request (MaxAge counts from it)
@@ -85,6 +88,7 @@ type group struct {
 	members []*Member         // in registration order (names sorted)
 	turn    int               // round_robin's position; under Registry.mu
 	sticky  map[string]string // sticky_domain: host → member; under Registry.mu
+	pool    *pool             // the identity factory of a RegisterFactory group
 }
 
 // Registry holds the registered groups. It is safe for concurrent use and
@@ -108,6 +112,20 @@ type Registry struct {
 	OnRetire func(group, member, reason string)
 	// Now is the clock (tests).
 	Now func() time.Time
+	// PoolSize, FactoryTries and FactoryBackoff are the defaults of
+	// RegisterFactory (SESSION_POOL_SIZE, SESSION_FACTORY_TRIES,
+	// SESSION_FACTORY_BACKOFF).
+	PoolSize       int
+	FactoryTries   int
+	FactoryBackoff time.Duration
+	// BaseDir resolves relative profile and cookie file paths (the
+	// spec's directory).
+	BaseDir string
+	// ProfileSet is SESSION_PROFILES: what RegisterProfiles registers
+	// when the spider names no set itself.
+	ProfileSet any
+	Stats      stats.Collector
+	Logger     *slog.Logger
 
 	jars Jars
 
@@ -169,6 +187,7 @@ func (r *Registry) End(sessionID, member string) error {
 			m.mu.Lock()
 			m.ended = true
 			m.mu.Unlock()
+			r.fill(g) // an identity pool replaces it
 			return nil
 		}
 	}
@@ -254,6 +273,19 @@ func (m *Member) isEnded() bool {
 	return m.ended
 }
 
+func (m *Member) isPending() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pending
+}
+
+// spec is the member's Spec; a factory may still be adding to it.
+func (m *Member) spec() Spec {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Spec
+}
+
 // Rotation policies (SESSION_ROTATION).
 const (
 	RotateRandom       = "random"        // uniformly among the active members
@@ -277,6 +309,9 @@ func (r *Registry) pick(g *group, prev, avoid, host string) (*Member, error) {
 		}
 		if m.Name == prev {
 			return m, nil
+		}
+		if m.isPending() {
+			continue // its factory has not returned yet
 		}
 		if m.Name == avoid {
 			avoided = m
@@ -356,6 +391,9 @@ func (r *Registry) expire(m *Member, now time.Time) bool {
 	if reason != "" && r.OnRetire != nil {
 		r.OnRetire(m.Group, m.Name, reason)
 	}
+	if reason != "" {
+		r.fillGroup(m.Group)
+	}
 	return reason != ""
 }
 
@@ -381,7 +419,7 @@ func (r *Registry) now() time.Time {
 // cookiejar meta key), headers the request does not set, proxy and
 // profile. Requests with another session_id are left alone (their
 // session_id is a plain cookie jar key).
-func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middleware.Result, error) {
+func (r *Registry) ProcessRequest(ctx context.Context, req *crawl.Request) (middleware.Result, error) {
 	if req.SessionID == "" {
 		return middleware.Result{}, nil
 	}
@@ -398,6 +436,19 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 		host = strings.ToLower(u.Hostname())
 	}
 	m, err := r.pick(g, prev, avoid, host)
+	for err != nil {
+		// An identity pool may be creating the member this request
+		// needs (at the start, or replacing retired ones).
+		waited, perr := r.waitMember(ctx, g)
+		if perr != nil {
+			return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: perr,
+				Message: fmt.Sprintf("session group %s: no member: %v", g.id, perr)}
+		}
+		if !waited {
+			break
+		}
+		m, err = r.pick(g, prev, avoid, host)
+	}
 	if err != nil {
 		return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: err,
 			Message: fmt.Sprintf("session group %s: %v (sessions: %s)", g.id, err, strings.Join(g.names(), ", "))}
@@ -414,15 +465,18 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 		// then hold for each member on each domain, as for one browser.
 		req.SetMeta(metaSlot, host+"#"+m.Group+"/"+m.Name)
 	}
-	m.use(r.now())
-	for _, h := range m.Spec.Headers {
+	if !req.MetaBool(MetaLogin) {
+		m.use(r.now())
+	}
+	spec := m.spec()
+	for _, h := range spec.Headers {
 		req.Headers.SetDefault(h.Name, h.Value)
 	}
 	if req.Proxy == "" {
-		req.Proxy = m.Spec.Proxy
+		req.Proxy = spec.Proxy
 	}
 	if req.Impersonate == "" {
-		req.Impersonate = m.Spec.Impersonate
+		req.Impersonate = spec.Impersonate
 	}
 	r.seed(m, req.URL)
 	return middleware.Result{}, nil
@@ -431,7 +485,7 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 // seed puts the member's initial cookies into its jar for the request's
 // host, once per host, so later Set-Cookie updates are not overwritten.
 func (r *Registry) seed(m *Member, rawURL string) {
-	if len(m.Spec.Cookies) == 0 || r.jars == nil {
+	if len(m.spec().Cookies) == 0 || r.jars == nil {
 		return
 	}
 	u, err := url.Parse(rawURL)
@@ -622,13 +676,27 @@ func (r *Registry) Blocked(req *crawl.Request) (member string, retired bool) {
 		limit = DefaultRetireScore
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.score++
-	if !m.ended && m.score >= limit {
+	retired = !m.ended && m.score >= limit
+	if retired {
 		m.ended = true
-		return m.Name, true
 	}
-	return m.Name, false
+	m.mu.Unlock()
+	if retired {
+		r.fillGroup(m.Group)
+	}
+	return m.Name, retired
+}
+
+// fillGroup lets the identity pool of a group, if it has one, replace the
+// members it lost.
+func (r *Registry) fillGroup(id string) {
+	r.mu.Lock()
+	g := r.groups[id]
+	r.mu.Unlock()
+	if g != nil {
+		r.fill(g)
+	}
 }
 
 // Served scores up the member req was sent as after a response that was
@@ -680,7 +748,8 @@ func (r *Registry) IdentityOf(req *crawl.Request, rawURL string) (Identity, bool
 	if m == nil {
 		return Identity{}, false
 	}
-	id := Identity{Key: m.Group + "/" + m.Name, Proxy: m.Spec.Proxy, Impersonate: m.Spec.Impersonate}
+	spec := m.spec()
+	id := Identity{Key: m.Group + "/" + m.Name, Proxy: spec.Proxy, Impersonate: spec.Impersonate}
 	if u, err := url.Parse(rawURL); err == nil && r.jars != nil {
 		id.Cookies = r.jars.Jar(m.jarKey()).Cookies(u)
 	}
