@@ -469,17 +469,66 @@ func (r *Registry) ProcessRequest(ctx context.Context, req *crawl.Request) (midd
 		m.use(r.now())
 	}
 	spec := m.spec()
+	undoMember(req, m.Name)
+	var applied []any
 	for _, h := range spec.Headers {
-		req.Headers.SetDefault(h.Name, h.Value)
+		if !req.Headers.Has(h.Name) {
+			req.Headers.Set(h.Name, h.Value)
+			applied = append(applied, h.Name)
+		}
 	}
-	if req.Proxy == "" {
+	req.SetMeta(metaAppliedBy, m.Name)
+	req.SetMeta(metaAppliedHeaders, applied)
+	if req.Proxy == "" && spec.Proxy != "" {
 		req.Proxy = spec.Proxy
+		req.SetMeta(metaAppliedProxy, spec.Proxy)
 	}
-	if req.Impersonate == "" {
+	if req.Impersonate == "" && spec.Impersonate != "" {
 		req.Impersonate = spec.Impersonate
+		req.SetMeta(metaAppliedImpersonate, spec.Impersonate)
 	}
 	r.seed(m, req.URL)
 	return middleware.Result{}, nil
+}
+
+// What a member added to a request (its headers, proxy and profile), so
+// that a request sent again as another member (after a block) drops them:
+// one identity's User-Agent or proxy on another's request is the very
+// mix anti-bot systems look for.
+const (
+	metaAppliedBy          = "session_applied_by"
+	metaAppliedHeaders     = "session_applied_headers"
+	metaAppliedProxy       = "session_applied_proxy"
+	metaAppliedImpersonate = "session_applied_impersonate"
+)
+
+// undoMember removes what another member than name added to req.
+func undoMember(req *crawl.Request, name string) {
+	by, _ := req.Meta[metaAppliedBy].(string)
+	if by == "" || by == name {
+		return
+	}
+	switch hs := req.Meta[metaAppliedHeaders].(type) {
+	case []any:
+		for _, h := range hs {
+			if n, ok := h.(string); ok {
+				req.Headers.Del(n)
+			}
+		}
+	case []string: // as a JOBDIR or a test may give it
+		for _, n := range hs {
+			req.Headers.Del(n)
+		}
+	}
+	if p, _ := req.Meta[metaAppliedProxy].(string); p != "" && req.Proxy == p {
+		req.Proxy = ""
+	}
+	if p, _ := req.Meta[metaAppliedImpersonate].(string); p != "" && req.Impersonate == p {
+		req.Impersonate = ""
+	}
+	for _, k := range []string{metaAppliedBy, metaAppliedHeaders, metaAppliedProxy, metaAppliedImpersonate} {
+		delete(req.Meta, k)
+	}
 }
 
 // seed puts the member's initial cookies into its jar for the request's
