@@ -292,7 +292,7 @@ func (r *Registry) Update(sessionID, member string, add Spec) error {
 	if g == nil {
 		return fmt.Errorf("no session group %q", sessionID)
 	}
-	for _, m := range g.members {
+	for _, m := range r.list(g) {
 		if m.Name == member {
 			m.mu.Lock()
 			m.Spec = m.Spec.merge(add)

@@ -75,7 +75,7 @@ func (r *Registry) Saved() map[string]MemberState {
 	r.mu.Unlock()
 	out := map[string]MemberState{}
 	for _, g := range groups {
-		for _, m := range g.members {
+		for _, m := range r.list(g) {
 			m.mu.Lock()
 			// A member still being created is saved retired: half a
 			// login is not an identity to resume with.
@@ -118,7 +118,7 @@ func (r *Registry) Restore(states map[string]MemberState) {
 	}
 	r.mu.Unlock()
 	for _, g := range groups {
-		for _, m := range g.members {
+		for _, m := range r.list(g) {
 			if st, ok := states[g.id+"/"+m.Name]; ok {
 				m.restore(st)
 			}

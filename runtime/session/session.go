@@ -182,7 +182,7 @@ func (r *Registry) End(sessionID, member string) error {
 	if !ok {
 		return fmt.Errorf("end_session: no session group %q", sessionID)
 	}
-	for _, m := range g.members {
+	for _, m := range r.list(g) {
 		if m.Name == member {
 			m.mu.Lock()
 			m.ended = true
@@ -191,7 +191,7 @@ func (r *Registry) End(sessionID, member string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("end_session: group %s has no session %q (sessions: %s)", sessionID, member, strings.Join(g.names(), ", "))
+	return fmt.Errorf("end_session: group %s has no session %q (sessions: %s)", sessionID, member, strings.Join(r.names(g), ", "))
 }
 
 // RegisterSessions registers a group from the values a spider gives
@@ -242,9 +242,18 @@ func (r *Registry) EndAnywhere(member string) error {
 	return fmt.Errorf("end_session: %q is a member of %s; pass end_session(session_id, name)", member, strings.Join(found, ", "))
 }
 
-func (g *group) names() []string {
-	out := make([]string, len(g.members))
-	for i, m := range g.members {
+// list is the group's members: a pool adds members while requests pick
+// them, so the slice is read under the lock (members are only appended).
+func (r *Registry) list(g *group) []*Member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return g.members
+}
+
+func (r *Registry) names(g *group) []string {
+	ms := r.list(g)
+	out := make([]string, len(ms))
+	for i, m := range ms {
 		out[i] = m.Name
 	}
 	return out
@@ -259,7 +268,7 @@ func (r *Registry) Active(sessionID string) []string {
 		return nil
 	}
 	var out []string
-	for _, m := range g.members {
+	for _, m := range r.list(g) {
 		if !m.isEnded() {
 			out = append(out, m.Name)
 		}
@@ -303,7 +312,7 @@ func (r *Registry) pick(g *group, prev, avoid, host string) (*Member, error) {
 	var active []*Member
 	var avoided *Member
 	now := r.now()
-	for _, m := range g.members {
+	for _, m := range r.list(g) {
 		if r.expire(m, now) {
 			continue
 		}
@@ -451,7 +460,7 @@ func (r *Registry) ProcessRequest(ctx context.Context, req *crawl.Request) (midd
 	}
 	if err != nil {
 		return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: err,
-			Message: fmt.Sprintf("session group %s: %v (sessions: %s)", g.id, err, strings.Join(g.names(), ", "))}
+			Message: fmt.Sprintf("session group %s: %v (sessions: %s)", g.id, err, strings.Join(r.names(g), ", "))}
 	}
 	req.SetMeta(MetaMember, m.Name)
 	req.SetMeta(metaJar, m.jarKey())
@@ -701,7 +710,7 @@ func (r *Registry) member(req *crawl.Request) *Member {
 	if g == nil {
 		return nil
 	}
-	for _, m := range g.members {
+	for _, m := range r.list(g) {
 		if m.Name == name {
 			return m
 		}
@@ -769,7 +778,7 @@ func (r *Registry) ActiveCount() int {
 	r.mu.Unlock()
 	n := 0
 	for _, g := range groups {
-		for _, m := range g.members {
+		for _, m := range r.list(g) {
 			if !m.isEnded() {
 				n++
 			}
