@@ -292,3 +292,67 @@ func TestJSBlockDetectorValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileSetFromSettings: SESSION_PROFILES names a directory of
+// captured browser profiles, each with the cookies its browser exported;
+// register_profiles() makes one member of each, and every request the
+// site gets carries one member's cookies with the User-Agent of that
+// member's own profile.
+func TestProfileSetFromSettings(t *testing.T) {
+	t.Parallel()
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<p class=c>%s</p><p class=ua>%s</p>`, r.Header.Get("Cookie"), r.Header.Get("User-Agent"))
+	}))
+	t.Cleanup(site.Close)
+	dir := t.TempDir()
+	profiles := filepath.Join(dir, "profiles")
+	if err := os.Mkdir(profiles, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, profile := range map[string]string{"alice": "chrome_148", "bob": "firefox_140"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "runtime", "impersonate", "profiles", profile+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(profiles, name+".yaml"), string(b))
+	}
+	write(t, filepath.Join(profiles, "alice.cookies.txt"), "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsess\talice-1\n")
+	write(t, filepath.Join(profiles, "bob.cookies.json"), `[{"name": "sess", "value": "bob-1", "domain": "127.0.0.1", "path": "/"}]`)
+	write(t, filepath.Join(dir, "spider.js"), `
+export async function* start() {
+  const sid = spider.hooks.session.register_profiles();
+  for (let i = 0; i < 20; i++)
+    yield new Request({ url: spider.args.base + "/p/" + i, session_id: sid, callback: parse });
+}
+export function parse(response) {
+  return { member: response.meta.session_member, cookie: response.css("p.c::text").get(), ua: response.css("p.ua::text").get() };
+}
+`)
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: profiles\nscript: spider.js\nsettings:\n  ROBOTSTXT_OBEY: false\n  SESSION_PROFILES: profiles\n  SESSION_ROTATION: round_robin\n")
+	out := filepath.Join(dir, "items.jsonl")
+	code, _, stderr := runCLI(t, "run", spec, "-a", "base="+site.URL, "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{"alice": {"sess=alice-1", "Chrome/148."}, "bob": {"sess=bob-1", "Firefox/140."}}
+	used := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var it map[string]string
+		if err := json.Unmarshal([]byte(line), &it); err != nil {
+			t.Fatal(err)
+		}
+		w, ok := want[it["member"]]
+		if !ok || it["cookie"] != w[0] || !strings.Contains(it["ua"], w[1]) {
+			t.Errorf("sent as %q: cookie %q, User-Agent %q; want %q and %q", it["member"], it["cookie"], it["ua"], w[0], w[1])
+		}
+		used[it["member"]]++
+	}
+	if used["alice"] != 10 || used["bob"] != 10 {
+		t.Errorf("members used %v, want 10 each (round robin)", used)
+	}
+}
