@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // csrfLoginSite is a site that needs a login: GET /login sets a pre-session
@@ -23,6 +25,7 @@ import (
 type csrfLoginSite struct {
 	*httptest.Server
 	wallAfter int
+	delay     time.Duration // before each page
 
 	mu       sync.Mutex
 	csrf     map[string]string // pre cookie → token
@@ -42,6 +45,9 @@ func newCSRFLoginSite(t *testing.T, wallAfter int) *csrfLoginSite {
 		return hex.EncodeToString(b)
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/page/") && s.delay > 0 {
+			time.Sleep(s.delay)
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		switch {
@@ -354,5 +360,80 @@ export function parse(response) {
 	}
 	if used["alice"] != 10 || used["bob"] != 10 {
 		t.Errorf("members used %v, want 10 each (round robin)", used)
+	}
+}
+
+// TestFactoryIdentitiesResume: a crawl whose identities a factory logged
+// in, stopped with SIGINT and resumed from its --jobdir, goes on with the
+// same identities: the resumed run logs in no one (the members come back
+// from the JOBDIR with their cookies and what the factory gave them), the
+// site sees their sessions, and every page is scraped once over both runs.
+func TestFactoryIdentitiesResume(t *testing.T) {
+	t.Parallel()
+	site := newCSRFLoginSite(t, 1000)
+	site.delay = 40 * time.Millisecond
+	const pages = 40
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "spider.js"), identitySpider)
+	spec := filepath.Join(dir, "spider.yaml")
+	write(t, spec, "name: identities\nscript: spider.js\nsettings:\n  ROBOTSTXT_OBEY: false\n  CONCURRENT_REQUESTS: 2\n")
+	first, second := filepath.Join(dir, "first.jsonl"), filepath.Join(dir, "second.jsonl")
+	args := []string{"run", spec, "-a", "base=" + site.URL, "-a", fmt.Sprint("pages=", pages), "--jobdir", filepath.Join(dir, "job")}
+	p := startCLI(t, append(args, "-o", first)...)
+	waitForItems(t, p, first)
+	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitCode(p.Wait(t, 30*time.Second)); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s", code, p.Out)
+	}
+	site.mu.Lock()
+	logins := len(site.sessions)
+	site.mu.Unlock()
+	if logins != 3 {
+		t.Fatalf("the first run logged in %d identities, want 3", logins)
+	}
+	code, _, stderr := runCLI(t, append(args, "-o", second)...)
+	if code != exitOK {
+		t.Fatalf("resumed run: exit %d\n%s", code, stderr)
+	}
+	site.mu.Lock()
+	defer site.mu.Unlock()
+	if len(site.sessions) != 3 || site.loginGET != 3 {
+		t.Errorf("the resumed run logged in again: %d sessions, %d login forms fetched; want the 3 of the first run", len(site.sessions), site.loginGET)
+	}
+	if len(site.mismatch) > 0 {
+		t.Errorf("cookies crossed identities: %q", site.mismatch)
+	}
+	seen := map[string]int{}
+	var n2 int
+	for _, f := range []string{first, second} {
+		for _, line := range readLines(t, f, "") {
+			var it map[string]any
+			if json.Unmarshal([]byte(line), &it) != nil {
+				continue
+			}
+			if it["who"] != it["member"] {
+				t.Errorf("page %v served to %v, sent as %v", it["n"], it["who"], it["member"])
+			}
+			seen[fmt.Sprint(it["n"])]++
+			if f == second {
+				n2++
+			}
+		}
+	}
+	if len(seen) != pages || n2 == 0 {
+		var missing []int
+		for i := range pages {
+			if seen[fmt.Sprint(i)] == 0 {
+				missing = append(missing, i)
+			}
+		}
+		t.Errorf("%d distinct pages over both runs (want %d; missing %v), %d in the resumed run\nfirst run:\n%s\nresumed:\n%s", len(seen), pages, missing, n2, p.Out, stderr)
+	}
+	for n, c := range seen {
+		if c != 1 {
+			t.Errorf("page %s scraped %d times", n, c)
+		}
 	}
 }

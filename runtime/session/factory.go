@@ -127,6 +127,7 @@ func (r *Registry) RegisterFactory(f Factory, o FactoryOptions) (string, error) 
 	}
 	sortMembers(g.members)
 	r.groups[id] = g
+	r.registeredLocked()
 	r.mu.Unlock()
 	r.fill(g)
 	return id, nil

@@ -134,6 +134,8 @@ type Registry struct {
 	seq      int
 	rnd      func(n int) int
 	restored map[string]MemberState // by "group/member", for groups not registered yet
+	// registered is closed and replaced when a group is registered.
+	registered chan struct{}
 }
 
 // NewRegistry returns an empty registry whose members' cookies live in
@@ -169,7 +171,59 @@ func (r *Registry) Register(members map[string]Spec) (string, error) {
 		g.members = append(g.members, m)
 	}
 	r.groups[id] = g
+	r.registeredLocked()
 	return id, nil
+}
+
+// RestoreWait bounds how long a resumed request of a group saved in the
+// JOBDIR waits for the spider to register that group again.
+const RestoreWait = 30 * time.Second
+
+// registeredLocked wakes the requests waiting for a group to be
+// registered again (awaitRestored). Under r.mu.
+func (r *Registry) registeredLocked() {
+	if r.registered != nil {
+		close(r.registered)
+	}
+	r.registered = make(chan struct{})
+}
+
+// awaitRestored waits for the group id to be registered when the JOBDIR
+// saved members of it: the requests a resumed crawl takes from its queue
+// can come before start() has registered its groups again, and sent
+// without their member they would go out as no one (nil: id is not a
+// saved group, a plain cookie-jar key).
+func (r *Registry) awaitRestored(ctx context.Context, id string) (*group, error) {
+	deadline := time.NewTimer(RestoreWait)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		g := r.groups[id]
+		saved := false
+		if g == nil {
+			for k := range r.restored {
+				if strings.HasPrefix(k, id+"/") {
+					saved = true
+					break
+				}
+			}
+		}
+		if r.registered == nil {
+			r.registered = make(chan struct{})
+		}
+		ch := r.registered
+		r.mu.Unlock()
+		if g != nil || !saved {
+			return g, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, fmt.Errorf("session group %s was saved in the JOBDIR, but the spider did not register it again within %s (register the groups in start(), in the same order)", id, RestoreWait)
+		}
+	}
 }
 
 // End retires member of group sessionID: later requests rotate among the
@@ -435,6 +489,12 @@ func (r *Registry) ProcessRequest(ctx context.Context, req *crawl.Request) (midd
 	r.mu.Lock()
 	g := r.groups[req.SessionID]
 	r.mu.Unlock()
+	if g == nil {
+		var err error
+		if g, err = r.awaitRestored(ctx, req.SessionID); err != nil {
+			return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: err, Message: err.Error()}
+		}
+	}
 	if g == nil {
 		return middleware.Result{}, nil
 	}
