@@ -261,4 +261,3 @@ func writeFile(t *testing.T, p, s string) {
 		t.Fatal(err)
 	}
 }
-
