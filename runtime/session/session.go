@@ -313,7 +313,8 @@ func (r *Registry) names(g *group) []string {
 	return out
 }
 
-// Active returns the names of the group's members that are not ended.
+// Active returns the names of the group's members that are not ended
+// (nor still being made by a factory).
 func (r *Registry) Active(sessionID string) []string {
 	r.mu.Lock()
 	g := r.groups[sessionID]
@@ -323,7 +324,7 @@ func (r *Registry) Active(sessionID string) []string {
 	}
 	var out []string
 	for _, m := range r.list(g) {
-		if !m.isEnded() {
+		if !m.isEnded() && !m.isPending() {
 			out = append(out, m.Name)
 		}
 	}
@@ -839,7 +840,7 @@ func (r *Registry) ActiveCount() int {
 	n := 0
 	for _, g := range groups {
 		for _, m := range r.list(g) {
-			if !m.isEnded() {
+			if !m.isEnded() && !m.isPending() {
 				n++
 			}
 		}
