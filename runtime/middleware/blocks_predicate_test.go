@@ -36,8 +36,10 @@ func TestBlocksJSPredicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	js := &predicates{verdicts: map[string]func(*crawl.Response) (string, error){
-		"broken":  func(*crawl.Response) (string, error) { return "", errors.New("spider.js:3:9: TypeError: boom") },
-		"is_wall": func(r *crawl.Response) (string, error) { return map[bool]string{true: "hold-on page"}[strings.Contains(string(r.Body), "hold-on")], nil },
+		"broken": func(*crawl.Response) (string, error) { return "", errors.New("spider.js:3:9: TypeError: boom") },
+		"is_wall": func(r *crawl.Response) (string, error) {
+			return map[bool]string{true: "hold-on page"}[strings.Contains(string(r.Body), "hold-on")], nil
+		},
 	}}
 	st := stats.NewMemory()
 	m := &Blocks{Detectors: set, Times: 0, JS: js, Stats: st}
