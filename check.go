@@ -758,6 +758,13 @@ func (c *checker) exports(p *compile.Program, exported []string) {
 		}
 		c.errs = append(c.errs, e)
 	}
+	// BLOCK_DETECTORS' "js:NAME" entries name exported predicates.
+	v := ResolveSettings(c.spec.Settings)
+	for _, fn := range blocks.JSFunctions(v.BlockDetectors) {
+		if !slices.Contains(exported, fn) {
+			c.setting("BLOCK_DETECTORS", "block detector js:%s: the script does not export a function %q (exported: %s)", fn, fn, list)
+		}
+	}
 	if len(c.spec.SitemapURLs) > 0 && len(c.spec.SitemapRules) == 0 && !slices.Contains(exported, "parse") {
 		c.add("sitemap_urls", "sitemap entries go to parse when there are no sitemap_rules, but the script does not export parse (exported: %s)", list)
 	}

@@ -175,6 +175,15 @@ func New(opts Options) (c *Crawler, err error) {
 	sessions.MaxUses = v.SessionMaxUses
 	sessions.MaxAge = v.SessionMaxAge
 	sessions.SlotPerMember = v.SessionSlot == "member"
+	sessions.PoolSize = v.SessionPoolSize
+	sessions.FactoryTries = v.SessionFactoryTries
+	sessions.FactoryBackoff = v.SessionFactoryBackoff
+	sessions.BaseDir = spec.Dir
+	if v.SessionProfiles != "" {
+		sessions.ProfileSet = v.SessionProfiles
+	}
+	sessions.Stats = st
+	sessions.Logger = logger
 	sessions.OnRetire = func(group, member, reason string) {
 		st.Inc("sessions/retired/"+reason, 1)
 		logger.Info("session member retired", "session", group, "member", member, "reason", reason)
@@ -576,6 +585,11 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 		return nil, err
 	}
 	b.Blocks.Identities = sessions
+	// "js:NAME" detectors: the script's own predicates.
+	b.Blocks.JS = js
+	if err := b.Blocks.CheckJS(js.HasExport); err != nil {
+		return nil, fmt.Errorf("settings.BLOCK_DETECTORS: %w", err)
+	}
 	b.Blocks.Throttle = h.http
 	sessions.RetireScore = v.BlockRetireScore
 	b.Blocks.Health = board

@@ -194,6 +194,7 @@ func (s *Spider) makeSpiderObject() *goja.Object {
 		}
 		return goja.Undefined()
 	})
+	s.identityHooks(sess) // register_factory, register_profiles (sessions.go)
 	_ = hooks.Set("session", sess)
 	ro("hooks", hooks)
 	return o
@@ -243,16 +244,25 @@ func (s *Spider) execjsCall(key, fn string, params goja.Value) goja.Value {
 // goroutine (through the downloader middlewares, without a callback); the
 // result is posted back to the loop and settles the promise.
 func (s *Spider) download(v goja.Value) goja.Value {
+	return s.downloadAs(v, "spider.download", nil)
+}
+
+// downloadAs is download; adjust, when set, changes the request first
+// (a session factory's identity.download pins it to the member).
+func (s *Spider) downloadAs(v goja.Value, what string, adjust func(*crawl.Request)) goja.Value {
 	vm := s.vm
 	p, resolve, reject := vm.NewPromise()
 	r, err := s.requestFromObject(v)
 	if err != nil {
-		_ = reject(vm.NewTypeError("spider.download: " + err.Error()))
+		_ = reject(vm.NewTypeError(what + ": " + err.Error()))
 		return vm.ToValue(p)
+	}
+	if adjust != nil {
+		adjust(r)
 	}
 	c := s.crawl.Load()
 	if c == nil {
-		_ = reject(vm.NewTypeError("spider.download: the crawl is not open yet"))
+		_ = reject(vm.NewTypeError(what + ": the crawl is not open yet"))
 		return vm.ToValue(p)
 	}
 	inv := s.cur
@@ -260,7 +270,7 @@ func (s *Spider) download(v goja.Value) goja.Value {
 	go func() {
 		resp, err := c.Download(s.ctx, r)
 		done(func() {
-			s.enter(inv, "spider.download", func() error {
+			s.enter(inv, what, func() error {
 				if err != nil {
 					var f *crawl.Failure
 					if !errors.As(err, &f) {

@@ -386,6 +386,28 @@ interface Spider {
        * or the member `name` of the group `session_id` (default: spider.session_id).
        */
       end_session(member: Request | string, name?: string): void;
+      /**
+       * An identity pool: `new_identity` (an exported function or its name)
+       * is called for each member the pool needs — `size` at the start
+       * (default SESSION_POOL_SIZE) and one for each member retired. It may
+       * log in through `identity.download`; returns the session_id at once.
+       */
+      register_factory(options: {
+        new_identity: ((identity: NewIdentity, spider: Spider) => SessionMember | void | Promise<SessionMember | void>) | string;
+        size?: number;
+      }): string;
+      /**
+       * One member per captured browser profile: a directory (NAME.yaml or
+       * .json profiles, NAME.cookies.txt / .cookies.json, NAME.headers.txt)
+       * or a list; none = the SESSION_PROFILES directory.
+       */
+      register_profiles(profiles?: string | Record<string, {
+        impersonate: string;
+        headers?: Record<string, string>;
+        cookies?: Record<string, string> | string;
+        cookies_file?: string;
+        proxy?: string;
+      }>): string;
     };
   };
   /** An inline request through the downloader middlewares; no callback runs. */
@@ -396,6 +418,27 @@ interface Spider {
   /** Calls a js_path context synchronously. */
   use_execjs(ctx_key: string, funcname: string, params?: JSONValue[]): any;
   [key: string]: any;
+}
+
+/** A member as register_sessions takes it, or a factory returns it. */
+type SessionMember = string | Record<string, string> | {
+  cookies?: Record<string, string> | string;
+  headers?: Record<string, string>;
+  proxy?: string;
+  impersonate?: string;
+};
+
+/** The member an identity factory (register_factory) is creating. */
+interface NewIdentity {
+  readonly session_id: string;
+  /** "identity1", "identity2", … */
+  readonly name: string;
+  /** 1 for the first try of this place in the pool. */
+  readonly attempt: number;
+  /** Sends a request as this identity only (its jar, connections, proxy, profile). */
+  download(request: Request): Promise<Response>;
+  /** Adds to the identity before its requests (e.g. its proxy or profile). */
+  set(member: SessionMember): void;
 }
 
 declare const spider: Spider;

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/internal/doctest"
@@ -131,6 +132,50 @@ func docHosts(t *testing.T) map[string]*httptest.Server {
 			user = map[string]string{"a1": "alice", "b1": "bob"}[c.Value]
 		}
 		html(w, `<html><body><p class="user">`+user+`</p></body></html>`)
+	})
+
+	// example.com/login and /account/N: specs/sessions.md's identity
+	// factory. The login form's CSRF token is bound to a pre-session
+	// cookie; each session is walled after 3 pages.
+	var mu sync.Mutex
+	csrf, served := map[string]string{}, map[string]int{}
+	seq := 0
+	example.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seq++
+		if r.Method == http.MethodGet {
+			pre, tok := fmt.Sprint("p", seq), fmt.Sprint("t", seq)
+			csrf[pre] = tok
+			http.SetCookie(w, &http.Cookie{Name: "pre", Value: pre, Path: "/"})
+			html(w, `<form method="post"><input type="hidden" name="csrf" value="`+tok+`"></form>`)
+			return
+		}
+		if c, err := r.Cookie("pre"); err != nil || csrf[c.Value] == "" || csrf[c.Value] != r.PostFormValue("csrf") {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		sess := fmt.Sprint("s", seq)
+		served[sess] = 0
+		http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: sess, Path: "/"})
+		html(w, `<p class="welcome">welcome</p>`)
+	})
+	example.HandleFunc("/account/{n}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		sess := ""
+		if c, err := r.Cookie("sessionid"); err == nil {
+			sess = c.Value
+		}
+		if n, ok := served[sess]; !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		} else if n >= 3 {
+			html(w, `<div class="hold-on">Hold on, checking your browser</div>`)
+			return
+		}
+		served[sess]++
+		html(w, `<html><body><h1>Account `+r.PathValue("n")+`</h1><p class="user">demo</p></body></html>`)
 	})
 
 	hosts := map[string]*httptest.Server{}

@@ -26,7 +26,30 @@ type Detector struct {
 	// Name names the detector in stats (blocks/detector/NAME) and logs.
 	Name string
 	// Match reports whether resp is a block page rather than content.
+	// It is nil for a JavaScript predicate (JS is set).
 	Match func(resp *crawl.Response) bool
+	// JS names the exported function of a "js:NAME" BLOCK_DETECTORS
+	// entry: the spider's own predicate (response) => reason | null,
+	// which only the JavaScript runtime can call (runtime/middleware's
+	// Blocks does, through its JS field).
+	JS string
+}
+
+// JSPrefix marks a BLOCK_DETECTORS entry that names a JavaScript
+// predicate exported by the spider's script ("js:is_wall"); the detector
+// is called "js:is_wall" in stats and logs.
+const JSPrefix = "js:"
+
+// JSFunctions lists the exported functions the "js:" entries of names
+// refer to, in order.
+func JSFunctions(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if fn, ok := strings.CutPrefix(n, JSPrefix); ok {
+			out = append(out, fn)
+		}
+	}
+	return out
 }
 
 // Builtin returns the built-in detector called name, or false.
@@ -108,6 +131,10 @@ var builtins = []Detector{
 	}},
 }
 
+var jsName = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+
+func validJSName(s string) bool { return jsName.MatchString(s) }
+
 func statusIn(r *crawl.Response, codes ...int) bool { return slices.Contains(codes, r.Status) }
 
 func bodyHasAny(r *crawl.Response, markers ...string) bool {
@@ -184,18 +211,21 @@ func (r Rule) Compile() (Detector, error) {
 type Set []Detector
 
 // Detect returns the name of the first detector that matches resp, or "".
+// JavaScript predicates are skipped: they need the spider's runtime
+// (runtime/middleware's Blocks runs them in their place in the order).
 func (s Set) Detect(resp *crawl.Response) string {
 	for _, d := range s {
-		if d.Match(resp) {
+		if d.Match != nil && d.Match(resp) {
 			return d.Name
 		}
 	}
 	return ""
 }
 
-// New builds the set from BLOCK_DETECTORS (built-in names) and BLOCK_RULES:
-// the user's rules first, so a rule can name a block more precisely than a
-// built-in.
+// New builds the set from BLOCK_DETECTORS (built-in names, and "js:NAME"
+// for a predicate the script exports) and BLOCK_RULES: the user's rules
+// first, so a rule can name a block more precisely than a built-in; the
+// BLOCK_DETECTORS entries then in their order.
 func New(builtinNames []string, rules []Rule) (Set, error) {
 	var s Set
 	for _, r := range rules {
@@ -206,9 +236,16 @@ func New(builtinNames []string, rules []Rule) (Set, error) {
 		s = append(s, d)
 	}
 	for _, n := range builtinNames {
+		if fn, ok := strings.CutPrefix(n, JSPrefix); ok {
+			if !validJSName(fn) {
+				return nil, fmt.Errorf("block detector %q: want js:NAME, NAME an exported function of the script", n)
+			}
+			s = append(s, Detector{Name: n, JS: fn})
+			continue
+		}
 		d, ok := Builtin(n)
 		if !ok {
-			return nil, fmt.Errorf("no built-in block detector %q (there are: %s)", n, strings.Join(BuiltinNames(), ", "))
+			return nil, fmt.Errorf("no built-in block detector %q (there are: %s; or js:NAME for a function the script exports)", n, strings.Join(BuiltinNames(), ", "))
 		}
 		s = append(s, d)
 	}

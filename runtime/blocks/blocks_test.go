@@ -140,7 +140,7 @@ func TestRuleErrors(t *testing.T) {
 			t.Errorf("%v: error %v, want %q", c.v, err, c.want)
 		}
 	}
-	if _, err := New([]string{"cloudflair"}, nil); err == nil || !strings.Contains(err.Error(), `no built-in block detector "cloudflair" (there are: cloudflare, datadome, perimeterx, akamai, kasada, captcha)`) {
+	if _, err := New([]string{"cloudflair"}, nil); err == nil || !strings.Contains(err.Error(), `no built-in block detector "cloudflair" (there are: cloudflare, datadome, perimeterx, akamai, kasada, captcha; or js:NAME`) {
 		t.Errorf("unknown detector: %v", err)
 	}
 }

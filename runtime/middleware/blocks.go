@@ -24,6 +24,10 @@ import (
 const (
 	MetaSessionMember = "session_member"
 	MetaSessionAvoid  = "session_avoid"
+	// MetaSessionLogin marks a request a session factory sends as the
+	// member it is creating (a login): a block fails it at once, as the
+	// factory's error, instead of sending it again as another member.
+	MetaSessionLogin = "session_login"
 	// metaBlockRetries counts the times a request was sent again after a
 	// block (Scrapy-style meta, like retry_times).
 	metaBlockRetries = "block_retry_times"
@@ -77,8 +81,76 @@ type Blocks struct {
 	// hand-off").
 	Browser          ChallengeSolver
 	BrowserDetectors []string
+	// JS runs the detectors that are JavaScript predicates ("js:NAME"
+	// entries of BLOCK_DETECTORS), in their place in the order.
+	JS BlockPredicates
 
 	warned sync.Map // "domain\x00detector" → struct{}
+}
+
+// BlockPredicates runs the spider's JavaScript block detectors;
+// jsbridge's Spider implements it.
+type BlockPredicates interface {
+	// BlockPredicate calls the exported function fn with the response
+	// (as a callback gets it): a block when it returns a reason (a
+	// non-empty string) or true. A throw is err, with the script's
+	// file:line:col.
+	BlockPredicate(ctx context.Context, fn string, req *crawl.Request, resp *crawl.Response) (blocked bool, reason string, err error)
+}
+
+// CheckJS makes sure every JavaScript detector has a runtime that can
+// call it and names a function the script exports (has), so a typo is an
+// error when the crawl starts rather than a detector that never fires.
+func (m *Blocks) CheckJS(has func(fn string) bool) error {
+	for _, d := range m.Detectors {
+		if d.JS == "" {
+			continue
+		}
+		if m.JS == nil {
+			return fmt.Errorf("block detector %s: no JavaScript runtime to call it", d.Name)
+		}
+		if has != nil && !has(d.JS) {
+			return fmt.Errorf("block detector %s: the script does not export a function %q", d.Name, d.JS)
+		}
+	}
+	return nil
+}
+
+// detect returns the first detector that recognises resp as a block, and
+// the reason a JavaScript predicate gave. A predicate that throws is
+// counted (blocks/detector_errors/js:NAME) and logged with its script
+// position, and does not make the response a block: one bad predicate
+// must not stop the crawl or turn every page into a block.
+func (m *Blocks) detect(ctx context.Context, r *crawl.Request, resp *crawl.Response) (detector, reason string) {
+	for _, d := range m.Detectors {
+		if d.JS == "" {
+			if d.Match(resp) {
+				return d.Name, ""
+			}
+			continue
+		}
+		if m.JS == nil {
+			continue // CheckJS refuses this when the crawl starts
+		}
+		hit, why, err := m.JS.BlockPredicate(ctx, d.JS, r, resp)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", ""
+			}
+			m.inc("blocks/detector_errors/" + d.Name)
+			lvl := slog.LevelDebug
+			if _, seen := m.warned.LoadOrStore("jserr\x00"+d.Name, struct{}{}); !seen {
+				lvl = slog.LevelError
+			}
+			m.log().Log(ctx, lvl, "block detector failed; the response is not a block by it", "detector", d.Name,
+				"url", weburl.Redact(resp.URL), "error", err)
+			continue
+		}
+		if hit {
+			return d.Name, why
+		}
+	}
+	return "", ""
 }
 
 // DefaultBlockRetryTimes is BLOCK_RETRY_TIMES' default: enough to get past
@@ -87,9 +159,12 @@ const DefaultBlockRetryTimes = 5
 
 // ProcessResponse implements ResponseProcessor.
 func (m *Blocks) ProcessResponse(ctx context.Context, r *crawl.Request, resp *crawl.Response) (Result, error) {
-	detector := ""
+	detector, reason := "", ""
 	if !r.MetaBool("dont_detect_blocks") {
-		detector = m.Detectors.Detect(resp)
+		if resp.Request == nil {
+			resp.Request = r // a JS predicate sees response.request
+		}
+		detector, reason = m.detect(ctx, r, resp)
 	}
 	domain := hostOf(resp.URL)
 	if m.Health != nil {
@@ -108,6 +183,17 @@ func (m *Blocks) ProcessResponse(ctx context.Context, r *crawl.Request, resp *cr
 	m.inc("blocks/count")
 	m.inc("blocks/detector/" + detector)
 	m.inc("blocks/domain/" + domain)
+	why := ""
+	if reason != "" {
+		why = ": " + reason
+	}
+	if r.MetaBool(MetaSessionLogin) {
+		// A session factory's login: the factory fails (and is tried
+		// again as a new identity) rather than the request moving to
+		// another member, which would log in someone else.
+		return Result{}, &crawl.Failure{Type: crawl.Blocked, Request: r, Response: resp,
+			Message: fmt.Sprintf("blocked by %s (status %d%s) while creating session member %v", detector, resp.Status, why, r.Meta[MetaSessionMember])}
+	}
 	if next, ok := m.handOff(ctx, r, resp, detector); ok {
 		return Result{Request: next}, nil
 	}
@@ -121,7 +207,7 @@ func (m *Blocks) ProcessResponse(ctx context.Context, r *crawl.Request, resp *cr
 	}
 	if retired {
 		m.inc("blocks/identities_retired")
-		m.log().Info("identity retired after blocks", "session", r.SessionID, "member", member, "detector", detector, "domain", domain)
+		m.log().Info("identity retired after blocks", "session", r.SessionID, "member", member, "detector", detector, "domain", domain, withReason(reason))
 	}
 	done, _ := metaNumber(r.Meta[metaBlockRetries])
 	n := done + 1
@@ -131,9 +217,9 @@ func (m *Blocks) ProcessResponse(ctx context.Context, r *crawl.Request, resp *cr
 	}
 	if n > m.Times {
 		m.inc("blocks/gave_up")
-		m.log().Log(context.Background(), max(lvl, slog.LevelWarn), "blocked: giving up", "url", weburl.Redact(r.URL), "detector", detector, "status", resp.Status, "attempts", n)
+		m.log().Log(context.Background(), max(lvl, slog.LevelWarn), "blocked: giving up", "url", weburl.Redact(r.URL), "detector", detector, "status", resp.Status, "attempts", n, withReason(reason))
 		return Result{}, &crawl.Failure{Type: crawl.Blocked, Request: r, Response: resp,
-			Message: fmt.Sprintf("blocked by %s (status %d) on %d attempts", detector, resp.Status, n)}
+			Message: fmt.Sprintf("blocked by %s (status %d%s) on %d attempts", detector, resp.Status, why, n)}
 	}
 	next := r.Copy()
 	next.DontFilter = true
@@ -152,8 +238,17 @@ func (m *Blocks) ProcessResponse(ctx context.Context, r *crawl.Request, resp *cr
 	}
 	m.inc("blocks/retry_count")
 	m.log().Log(context.Background(), lvl, "blocked: sending again", "url", weburl.Redact(r.URL), "detector", detector,
-		"status", resp.Status, "attempt", n, "of", m.Times, "member", member, "wait", wait)
+		"status", resp.Status, "attempt", n, "of", m.Times, "member", member, "wait", wait, "domain", domain, withReason(reason))
 	return Result{Request: next}, nil
+}
+
+// withReason is the log attribute of a JavaScript predicate's reason;
+// an empty group (no attribute) for the other detectors.
+func withReason(reason string) slog.Attr {
+	if reason == "" {
+		return slog.Attr{}
+	}
+	return slog.String("reason", reason)
 }
 
 // hostOf is the lower-cased host of a URL, the key of the per-domain

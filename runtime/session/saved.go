@@ -2,7 +2,10 @@ package session
 
 import (
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
 
 // MemberState is what a resumed crawl must know of a member besides the
@@ -19,6 +22,46 @@ type MemberState struct {
 	Score    float64  `json:"score,omitempty"`
 	Uses     int      `json:"uses,omitempty"`
 	FirstUse int64    `json:"first_use_ms,omitempty"` // Unix milliseconds
+	// Spec is what a member of an identity pool was made of (its
+	// factory's result): a resumed crawl brings the member back from it
+	// instead of running the factory again. Registered members have
+	// none: the spider registers them again.
+	Spec *SavedSpec `json:"spec,omitempty"`
+}
+
+// SavedSpec is a Spec as the JOBDIR keeps it.
+type SavedSpec struct {
+	Cookies     []crawl.Cookie `json:"cookies,omitempty"`
+	Headers     [][2]string    `json:"headers,omitempty"`
+	Proxy       string         `json:"proxy,omitempty"`
+	Impersonate string         `json:"impersonate,omitempty"`
+}
+
+func savedSpec(s Spec) *SavedSpec {
+	out := &SavedSpec{Cookies: s.Cookies, Proxy: s.Proxy, Impersonate: s.Impersonate}
+	for _, h := range s.Headers {
+		out.Headers = append(out.Headers, [2]string{h.Name, h.Value})
+	}
+	return out
+}
+
+func (s *SavedSpec) spec() Spec {
+	out := Spec{Cookies: s.Cookies, Proxy: s.Proxy, Impersonate: s.Impersonate}
+	for _, h := range s.Headers {
+		out.Headers = append(out.Headers, crawl.Header{Name: h[0], Value: h[1]})
+	}
+	return out
+}
+
+// sortMembers orders a pool's members by their number (identity2 before
+// identity10), as they were created.
+func sortMembers(ms []*Member) {
+	slices.SortFunc(ms, func(a, b *Member) int {
+		if len(a.Name) != len(b.Name) {
+			return len(a.Name) - len(b.Name)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 }
 
 // Saved returns the state of every registered member, keyed
@@ -32,9 +75,14 @@ func (r *Registry) Saved() map[string]MemberState {
 	r.mu.Unlock()
 	out := map[string]MemberState{}
 	for _, g := range groups {
-		for _, m := range g.members {
+		for _, m := range r.list(g) {
 			m.mu.Lock()
-			st := MemberState{Ended: m.ended, Score: m.score, Uses: m.uses}
+			// A member still being created is saved retired: half a
+			// login is not an identity to resume with.
+			st := MemberState{Ended: m.ended || m.pending, Score: m.score, Uses: m.uses}
+			if g.pool != nil {
+				st.Spec = savedSpec(m.Spec)
+			}
 			if !m.firstUse.IsZero() {
 				st.FirstUse = m.firstUse.UnixMilli()
 			}
@@ -70,7 +118,7 @@ func (r *Registry) Restore(states map[string]MemberState) {
 	}
 	r.mu.Unlock()
 	for _, g := range groups {
-		for _, m := range g.members {
+		for _, m := range r.list(g) {
 			if st, ok := states[g.id+"/"+m.Name]; ok {
 				m.restore(st)
 			}

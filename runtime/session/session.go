@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 // Meta keys the middleware sets on a request it assigned to a member.
@@ -71,6 +73,7 @@ type Member struct {
 	mu       sync.Mutex
 	seeded   map[string]bool // hosts whose jar got the initial cookies
 	ended    bool
+	pending  bool      // a factory is creating it: only its pinned (login) requests use it
 	score    float64   // blocks, less 0.5 per page served (Blocked, Served)
 	uses     int       // requests sent as the member
 	firstUse time.Time // its first request (MaxAge counts from it)
@@ -85,6 +88,7 @@ type group struct {
 	members []*Member         // in registration order (names sorted)
 	turn    int               // round_robin's position; under Registry.mu
 	sticky  map[string]string // sticky_domain: host → member; under Registry.mu
+	pool    *pool             // the identity factory of a RegisterFactory group
 }
 
 // Registry holds the registered groups. It is safe for concurrent use and
@@ -108,6 +112,20 @@ type Registry struct {
 	OnRetire func(group, member, reason string)
 	// Now is the clock (tests).
 	Now func() time.Time
+	// PoolSize, FactoryTries and FactoryBackoff are the defaults of
+	// RegisterFactory (SESSION_POOL_SIZE, SESSION_FACTORY_TRIES,
+	// SESSION_FACTORY_BACKOFF).
+	PoolSize       int
+	FactoryTries   int
+	FactoryBackoff time.Duration
+	// BaseDir resolves relative profile and cookie file paths (the
+	// spec's directory).
+	BaseDir string
+	// ProfileSet is SESSION_PROFILES: what RegisterProfiles registers
+	// when the spider names no set itself.
+	ProfileSet any
+	Stats      stats.Collector
+	Logger     *slog.Logger
 
 	jars Jars
 
@@ -116,6 +134,8 @@ type Registry struct {
 	seq      int
 	rnd      func(n int) int
 	restored map[string]MemberState // by "group/member", for groups not registered yet
+	// registered is closed and replaced when a group is registered.
+	registered chan struct{}
 }
 
 // NewRegistry returns an empty registry whose members' cookies live in
@@ -151,7 +171,59 @@ func (r *Registry) Register(members map[string]Spec) (string, error) {
 		g.members = append(g.members, m)
 	}
 	r.groups[id] = g
+	r.registeredLocked()
 	return id, nil
+}
+
+// RestoreWait bounds how long a resumed request of a group saved in the
+// JOBDIR waits for the spider to register that group again.
+const RestoreWait = 30 * time.Second
+
+// registeredLocked wakes the requests waiting for a group to be
+// registered again (awaitRestored). Under r.mu.
+func (r *Registry) registeredLocked() {
+	if r.registered != nil {
+		close(r.registered)
+	}
+	r.registered = make(chan struct{})
+}
+
+// awaitRestored waits for the group id to be registered when the JOBDIR
+// saved members of it: the requests a resumed crawl takes from its queue
+// can come before start() has registered its groups again, and sent
+// without their member they would go out as no one (nil: id is not a
+// saved group, a plain cookie-jar key).
+func (r *Registry) awaitRestored(ctx context.Context, id string) (*group, error) {
+	deadline := time.NewTimer(RestoreWait)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		g := r.groups[id]
+		saved := false
+		if g == nil {
+			for k := range r.restored {
+				if strings.HasPrefix(k, id+"/") {
+					saved = true
+					break
+				}
+			}
+		}
+		if r.registered == nil {
+			r.registered = make(chan struct{})
+		}
+		ch := r.registered
+		r.mu.Unlock()
+		if g != nil || !saved {
+			return g, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, fmt.Errorf("session group %s was saved in the JOBDIR, but the spider did not register it again within %s (register the groups in start(), in the same order)", id, RestoreWait)
+		}
+	}
 }
 
 // End retires member of group sessionID: later requests rotate among the
@@ -164,15 +236,16 @@ func (r *Registry) End(sessionID, member string) error {
 	if !ok {
 		return fmt.Errorf("end_session: no session group %q", sessionID)
 	}
-	for _, m := range g.members {
+	for _, m := range r.list(g) {
 		if m.Name == member {
 			m.mu.Lock()
 			m.ended = true
 			m.mu.Unlock()
+			r.fill(g) // an identity pool replaces it
 			return nil
 		}
 	}
-	return fmt.Errorf("end_session: group %s has no session %q (sessions: %s)", sessionID, member, strings.Join(g.names(), ", "))
+	return fmt.Errorf("end_session: group %s has no session %q (sessions: %s)", sessionID, member, strings.Join(r.names(g), ", "))
 }
 
 // RegisterSessions registers a group from the values a spider gives
@@ -223,15 +296,25 @@ func (r *Registry) EndAnywhere(member string) error {
 	return fmt.Errorf("end_session: %q is a member of %s; pass end_session(session_id, name)", member, strings.Join(found, ", "))
 }
 
-func (g *group) names() []string {
-	out := make([]string, len(g.members))
-	for i, m := range g.members {
+// list is the group's members: a pool adds members while requests pick
+// them, so the slice is read under the lock (members are only appended).
+func (r *Registry) list(g *group) []*Member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return g.members
+}
+
+func (r *Registry) names(g *group) []string {
+	ms := r.list(g)
+	out := make([]string, len(ms))
+	for i, m := range ms {
 		out[i] = m.Name
 	}
 	return out
 }
 
-// Active returns the names of the group's members that are not ended.
+// Active returns the names of the group's members that are not ended
+// (nor still being made by a factory).
 func (r *Registry) Active(sessionID string) []string {
 	r.mu.Lock()
 	g := r.groups[sessionID]
@@ -240,8 +323,8 @@ func (r *Registry) Active(sessionID string) []string {
 		return nil
 	}
 	var out []string
-	for _, m := range g.members {
-		if !m.isEnded() {
+	for _, m := range r.list(g) {
+		if !m.isEnded() && !m.isPending() {
 			out = append(out, m.Name)
 		}
 	}
@@ -252,6 +335,19 @@ func (m *Member) isEnded() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.ended
+}
+
+func (m *Member) isPending() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pending
+}
+
+// spec is the member's Spec; a factory may still be adding to it.
+func (m *Member) spec() Spec {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Spec
 }
 
 // Rotation policies (SESSION_ROTATION).
@@ -271,12 +367,15 @@ func (r *Registry) pick(g *group, prev, avoid, host string) (*Member, error) {
 	var active []*Member
 	var avoided *Member
 	now := r.now()
-	for _, m := range g.members {
+	for _, m := range r.list(g) {
 		if r.expire(m, now) {
 			continue
 		}
 		if m.Name == prev {
 			return m, nil
+		}
+		if m.isPending() {
+			continue // its factory has not returned yet
 		}
 		if m.Name == avoid {
 			avoided = m
@@ -356,6 +455,9 @@ func (r *Registry) expire(m *Member, now time.Time) bool {
 	if reason != "" && r.OnRetire != nil {
 		r.OnRetire(m.Group, m.Name, reason)
 	}
+	if reason != "" {
+		r.fillGroup(m.Group)
+	}
 	return reason != ""
 }
 
@@ -381,13 +483,19 @@ func (r *Registry) now() time.Time {
 // cookiejar meta key), headers the request does not set, proxy and
 // profile. Requests with another session_id are left alone (their
 // session_id is a plain cookie jar key).
-func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middleware.Result, error) {
+func (r *Registry) ProcessRequest(ctx context.Context, req *crawl.Request) (middleware.Result, error) {
 	if req.SessionID == "" {
 		return middleware.Result{}, nil
 	}
 	r.mu.Lock()
 	g := r.groups[req.SessionID]
 	r.mu.Unlock()
+	if g == nil {
+		var err error
+		if g, err = r.awaitRestored(ctx, req.SessionID); err != nil {
+			return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: err, Message: err.Error()}
+		}
+	}
 	if g == nil {
 		return middleware.Result{}, nil
 	}
@@ -398,9 +506,22 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 		host = strings.ToLower(u.Hostname())
 	}
 	m, err := r.pick(g, prev, avoid, host)
+	for err != nil {
+		// An identity pool may be creating the member this request
+		// needs (at the start, or replacing retired ones).
+		waited, perr := r.waitMember(ctx, g)
+		if perr != nil {
+			return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: perr,
+				Message: fmt.Sprintf("session group %s: no member: %v", g.id, perr)}
+		}
+		if !waited {
+			break
+		}
+		m, err = r.pick(g, prev, avoid, host)
+	}
 	if err != nil {
 		return middleware.Result{}, &crawl.Failure{Type: crawl.SessionError, Request: req, Err: err,
-			Message: fmt.Sprintf("session group %s: %v (sessions: %s)", g.id, err, strings.Join(g.names(), ", "))}
+			Message: fmt.Sprintf("session group %s: %v (sessions: %s)", g.id, err, strings.Join(r.names(g), ", "))}
 	}
 	req.SetMeta(MetaMember, m.Name)
 	req.SetMeta(metaJar, m.jarKey())
@@ -414,24 +535,76 @@ func (r *Registry) ProcessRequest(_ context.Context, req *crawl.Request) (middle
 		// then hold for each member on each domain, as for one browser.
 		req.SetMeta(metaSlot, host+"#"+m.Group+"/"+m.Name)
 	}
-	m.use(r.now())
-	for _, h := range m.Spec.Headers {
-		req.Headers.SetDefault(h.Name, h.Value)
+	if !req.MetaBool(MetaLogin) {
+		m.use(r.now())
 	}
-	if req.Proxy == "" {
-		req.Proxy = m.Spec.Proxy
+	spec := m.spec()
+	undoMember(req, m.Name)
+	var applied []any
+	for _, h := range spec.Headers {
+		if !req.Headers.Has(h.Name) {
+			req.Headers.Set(h.Name, h.Value)
+			applied = append(applied, h.Name)
+		}
 	}
-	if req.Impersonate == "" {
-		req.Impersonate = m.Spec.Impersonate
+	req.SetMeta(metaAppliedBy, m.Name)
+	req.SetMeta(metaAppliedHeaders, applied)
+	if req.Proxy == "" && spec.Proxy != "" {
+		req.Proxy = spec.Proxy
+		req.SetMeta(metaAppliedProxy, spec.Proxy)
+	}
+	if req.Impersonate == "" && spec.Impersonate != "" {
+		req.Impersonate = spec.Impersonate
+		req.SetMeta(metaAppliedImpersonate, spec.Impersonate)
 	}
 	r.seed(m, req.URL)
 	return middleware.Result{}, nil
 }
 
+// What a member added to a request (its headers, proxy and profile), so
+// that a request sent again as another member (after a block) drops them:
+// one identity's User-Agent or proxy on another's request is the very
+// mix anti-bot systems look for.
+const (
+	metaAppliedBy          = "session_applied_by"
+	metaAppliedHeaders     = "session_applied_headers"
+	metaAppliedProxy       = "session_applied_proxy"
+	metaAppliedImpersonate = "session_applied_impersonate"
+)
+
+// undoMember removes what another member than name added to req.
+func undoMember(req *crawl.Request, name string) {
+	by, _ := req.Meta[metaAppliedBy].(string)
+	if by == "" || by == name {
+		return
+	}
+	switch hs := req.Meta[metaAppliedHeaders].(type) {
+	case []any:
+		for _, h := range hs {
+			if n, ok := h.(string); ok {
+				req.Headers.Del(n)
+			}
+		}
+	case []string: // as a JOBDIR or a test may give it
+		for _, n := range hs {
+			req.Headers.Del(n)
+		}
+	}
+	if p, _ := req.Meta[metaAppliedProxy].(string); p != "" && req.Proxy == p {
+		req.Proxy = ""
+	}
+	if p, _ := req.Meta[metaAppliedImpersonate].(string); p != "" && req.Impersonate == p {
+		req.Impersonate = ""
+	}
+	for _, k := range []string{metaAppliedBy, metaAppliedHeaders, metaAppliedProxy, metaAppliedImpersonate} {
+		delete(req.Meta, k)
+	}
+}
+
 // seed puts the member's initial cookies into its jar for the request's
 // host, once per host, so later Set-Cookie updates are not overwritten.
 func (r *Registry) seed(m *Member, rawURL string) {
-	if len(m.Spec.Cookies) == 0 || r.jars == nil {
+	if len(m.spec().Cookies) == 0 || r.jars == nil {
 		return
 	}
 	u, err := url.Parse(rawURL)
@@ -598,7 +771,7 @@ func (r *Registry) member(req *crawl.Request) *Member {
 	if g == nil {
 		return nil
 	}
-	for _, m := range g.members {
+	for _, m := range r.list(g) {
 		if m.Name == name {
 			return m
 		}
@@ -622,13 +795,27 @@ func (r *Registry) Blocked(req *crawl.Request) (member string, retired bool) {
 		limit = DefaultRetireScore
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.score++
-	if !m.ended && m.score >= limit {
+	retired = !m.ended && m.score >= limit
+	if retired {
 		m.ended = true
-		return m.Name, true
 	}
-	return m.Name, false
+	m.mu.Unlock()
+	if retired {
+		r.fillGroup(m.Group)
+	}
+	return m.Name, retired
+}
+
+// fillGroup lets the identity pool of a group, if it has one, replace the
+// members it lost.
+func (r *Registry) fillGroup(id string) {
+	r.mu.Lock()
+	g := r.groups[id]
+	r.mu.Unlock()
+	if g != nil {
+		r.fill(g)
+	}
 }
 
 // Served scores up the member req was sent as after a response that was
@@ -652,8 +839,8 @@ func (r *Registry) ActiveCount() int {
 	r.mu.Unlock()
 	n := 0
 	for _, g := range groups {
-		for _, m := range g.members {
-			if !m.isEnded() {
+		for _, m := range r.list(g) {
+			if !m.isEnded() && !m.isPending() {
 				n++
 			}
 		}
@@ -680,7 +867,8 @@ func (r *Registry) IdentityOf(req *crawl.Request, rawURL string) (Identity, bool
 	if m == nil {
 		return Identity{}, false
 	}
-	id := Identity{Key: m.Group + "/" + m.Name, Proxy: m.Spec.Proxy, Impersonate: m.Spec.Impersonate}
+	spec := m.spec()
+	id := Identity{Key: m.Group + "/" + m.Name, Proxy: spec.Proxy, Impersonate: spec.Impersonate}
 	if u, err := url.Parse(rawURL); err == nil && r.jars != nil {
 		id.Cookies = r.jars.Jar(m.jarKey()).Cookies(u)
 	}

@@ -43,7 +43,8 @@ type Values struct {
 	// BlockDetectors is BLOCK_DETECTORS: Built-in detectors of anti-bot answers
 	// (specs/sessions.md#blocks): `cloudflare`, `datadome`, `perimeterx`,
 	// `akamai`, `kasada`, and `captcha` (off by default: a login form with a
-	// captcha widget is content).
+	// captcha widget is content); `js:NAME` runs the script's exported predicate
+	// `NAME(response)`, a block when it returns a reason.
 	BlockDetectors []string `setting:"BLOCK_DETECTORS"`
 	// BlockRetireScore is BLOCK_RETIRE_SCORE: A session member is retired when
 	// its error score reaches this: each block adds 1, each page served takes 0.5
@@ -391,12 +392,30 @@ type Values struct {
 	// while responses waiting for or in callbacks hold more than this many bytes
 	// (Scrapy's setting).
 	ScraperSlotMaxActiveSize int64 `setting:"SCRAPER_SLOT_MAX_ACTIVE_SIZE"`
+	// SessionFactoryBackoff is SESSION_FACTORY_BACKOFF: Wait before an identity
+	// factory is tried again, doubling after each failure.
+	SessionFactoryBackoff time.Duration `setting:"SESSION_FACTORY_BACKOFF"`
+	// SessionFactoryTries is SESSION_FACTORY_TRIES: How many times an identity
+	// pool's factory is tried for one member (each time as a fresh identity)
+	// before the crawl stops with the factory's error.
+	SessionFactoryTries int `setting:"SESSION_FACTORY_TRIES"`
 	// SessionMaxAge is SESSION_MAX_AGE: Retire a session member this long after
 	// its first request.
 	SessionMaxAge time.Duration `setting:"SESSION_MAX_AGE"`
 	// SessionMaxUses is SESSION_MAX_USES: Retire a session member after this many
 	// requests.
 	SessionMaxUses int `setting:"SESSION_MAX_USES"`
+	// SessionPoolSize is SESSION_POOL_SIZE: How many members an identity pool
+	// (`spider.hooks.session.register_factory` without `size`) keeps active: its
+	// factory creates them at the start and a new one for each member retired.
+	SessionPoolSize int `setting:"SESSION_POOL_SIZE"`
+	// SessionProfiles is SESSION_PROFILES: A directory of captured browser
+	// profiles that `spider.hooks.session.register_profiles()` makes a session
+	// group of, one member per `NAME.yaml`/`.json` profile, with
+	// `NAME.cookies.txt` (Netscape) or `NAME.cookies.json` cookies and
+	// `NAME.headers.txt` headers beside it
+	// (specs/sessions.md#captured-browser-profiles).
+	SessionProfiles string `setting:"SESSION_PROFILES"`
 	// SessionRotation is SESSION_ROTATION: How a request of a session group picks
 	// its member (specs/sessions.md): `random` (uniformly), `round_robin` (each
 	// in turn), `least_used` (the one with the fewest requests), `sticky_domain`
@@ -569,8 +588,12 @@ func Defaults() Values {
 		SchedulerPersist:              false,
 		SchedulerQueueKey:             "{name}:requests",
 		ScraperSlotMaxActiveSize:      1_000_000,
+		SessionFactoryBackoff:         1 * time.Second,
+		SessionFactoryTries:           3,
 		SessionMaxAge:                 0,
 		SessionMaxUses:                0,
+		SessionPoolSize:               3,
+		SessionProfiles:               "",
 		SessionRotation:               "random",
 		SessionSlot:                   "domain",
 		ShutdownGracePeriod:           10 * time.Second,
