@@ -82,8 +82,11 @@ func TestBoringSSLRandomFields(t *testing.T) {
 	if len(ech) < 3 {
 		t.Errorf("ECH GREASE lengths %v over 40 connections: BoringSSL draws one of four per connection", ech)
 	}
-	if d := RandomDiff(ours[:20], ours[20:]); d != nil {
-		t.Errorf("two samples of our own hellos differ as distributions: %v", d)
+	// Half of the sample against the whole: two disjoint halves of 20
+	// miss one of the four ECH lengths by chance in 1 run of 80 (a length
+	// absent from 20 draws: (3/4)^20), which RandomDiff reports.
+	if d := RandomDiff(ours, ours[20:]); d != nil {
+		t.Errorf("half of our own hellos differs from all of them as distributions: %v", d)
 	}
 }
 
