@@ -26,6 +26,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/feed"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
+	"github.com/spiderrun/spiderrun/runtime/session"
 	"github.com/spiderrun/spiderrun/runtime/settings"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
@@ -289,6 +290,11 @@ func (c *checker) settings() {
 	}
 	if _, err := blocks.New(v.BlockDetectors, nil); err != nil {
 		c.setting("BLOCK_DETECTORS", "%s", err)
+	}
+	if dir := v.SessionProfiles; dir != "" {
+		if _, err := session.ReadProfileDir(c.spec.Path(dir)); err != nil {
+			c.setting("SESSION_PROFILES", "%s", err)
+		}
 	}
 	if ca := v.RedisTLSCAFile; ca != "" {
 		if !strings.HasPrefix(strings.ToLower(v.RedisURL), "rediss://") {

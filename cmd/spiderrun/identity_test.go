@@ -437,3 +437,30 @@ func TestFactoryIdentitiesResume(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileSetSettingCheckedUpFront: a SESSION_PROFILES that
+// register_profiles would refuse (a missing directory, a profile file that
+// does not parse) is refused by validate and by run before the crawl
+// starts, naming the setting and its line in the spec (validate ≡ run).
+func TestProfileSetSettingCheckedUpFront(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, want string }{
+		{"missing", "no such file or directory"},
+		{"broken", "broken/alice.yaml"},
+	} {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, "broken"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, "broken", "alice.yaml"), "tls: [not a profile\n")
+		write(t, filepath.Join(dir, "spider.js"), "export function* start() { spider.hooks.session.register_profiles(); }\nexport function parse() {}\n")
+		spec := filepath.Join(dir, "spider.yaml")
+		write(t, spec, "name: profiles\nscript: spider.js\nsettings:\n  SESSION_PROFILES: "+c.name+"\n")
+		for _, cmd := range []string{"validate", "run"} {
+			code, _, stderr := runCLI(t, cmd, spec)
+			if code == 0 || !strings.Contains(stderr, "spider.yaml:4") || !strings.Contains(stderr, "SESSION_PROFILES") || !strings.Contains(stderr, c.want) {
+				t.Errorf("%s with SESSION_PROFILES %s: exit %d, stderr:\n%s\nwant spider.yaml:4, the setting and %q", cmd, c.name, code, stderr, c.want)
+			}
+		}
+	}
+}

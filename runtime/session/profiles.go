@@ -60,7 +60,13 @@ func resolveDir(base, p string) string {
 // member NAME, with the cookies of NAME.cookies.txt (Netscape format, as
 // browsers' export extensions and curl write it) or NAME.cookies.json,
 // and the extra headers of NAME.headers.txt ("Name: value" lines).
-func (r *Registry) profileDir(dir string) (map[string]Spec, error) {
+func (r *Registry) profileDir(dir string) (map[string]Spec, error) { return ReadProfileDir(dir) }
+
+// ReadProfileDir reads a captured profile set directory as
+// register_profiles does (profileDir), so that `spiderrun validate` and
+// the start of `spiderrun run` refuse a SESSION_PROFILES that
+// register_profiles would refuse later, mid-start.
+func ReadProfileDir(dir string) (map[string]Spec, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("profile set: %w", err)
