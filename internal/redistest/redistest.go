@@ -45,7 +45,7 @@ type Server struct {
 	// sentinelConf, when set, runs the process as a Sentinel with this
 	// configuration file (Sentinel rewrites it, so it is its own).
 	sentinelConf string
-	tls   *tls.Config // the readiness probe's client config, for TLS
+	tls          *tls.Config // the readiness probe's client config, for TLS
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
