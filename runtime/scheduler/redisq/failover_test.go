@@ -139,6 +139,11 @@ func TestClusterCrawlExactlyOnce(t *testing.T) {
 			t.Fatalf("the slot's primary %s lacks %s; it has:\n%s", home.Addr, want, keys)
 		}
 	}
+	if mem, err := home.Do("MEMORY", "USAGE", "{clu}:dupefilter", "SAMPLES", "0"); err == nil {
+		var b int
+		fmt.Sscanf(mem, ":%d", &b)
+		t.Logf("cluster: exact dupefilter %.0f B per URL at %d URLs (small sets are listpacks/hashtables sized in powers of 2)", float64(b)/float64(n), n)
+	}
 	for _, node := range c.Nodes {
 		if node == home {
 			continue
