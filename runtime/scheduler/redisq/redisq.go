@@ -436,8 +436,18 @@ func (s *Scheduler) Open(ctx context.Context) error {
 func (s *Scheduler) checkEviction(ctx context.Context) error {
 	var info string
 	err := s.retry.do(ctx, "check maxmemory-policy", func(ctx context.Context) error {
+		// On a cluster, the node that holds the crawl's slot is the one
+		// that must not evict.
+		var node redis.Cmdable = s.rdb
+		if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+			n, err := cc.MasterForKey(ctx, s.keys.requests)
+			if err != nil {
+				return err
+			}
+			node = n
+		}
 		var err error
-		info, err = s.rdb.Info(ctx, "memory").Result()
+		info, err = node.Info(ctx, "memory").Result()
 		return err
 	})
 	if err != nil {
