@@ -120,8 +120,9 @@ func transportFor(imp func() (*impersonate.Transport, error)) func(string) (down
 }
 
 // DialRedis returns a client for the spec's REDIS_URL, trusting
-// REDIS_TLS_CA_FILE (relative to the spec) for rediss://. It does not
-// connect yet.
+// REDIS_TLS_CA_FILE (relative to the spec) for rediss://: one server, or
+// with REDIS_SENTINELS / REDIS_CLUSTER_NODES a Sentinel-managed primary or
+// a Redis Cluster. It does not connect yet.
 func DialRedis(spec *dsl.Spec) (redis.UniversalClient, error) {
 	v := ResolveSettings(spec.Settings)
 	return dialRedis(spec, &v)
@@ -129,6 +130,9 @@ func DialRedis(spec *dsl.Spec) (redis.UniversalClient, error) {
 
 func dialRedis(spec *dsl.Spec, v *settings.Values) (redis.UniversalClient, error) {
 	do := redisq.DialFromSettings(v)
+	if _, err := do.Mode(); err != nil {
+		return nil, fmt.Errorf("settings: %w", err) // the message names the setting
+	}
 	if ca := v.RedisTLSCAFile; ca != "" {
 		do.CAFile = spec.Path(ca)
 	}
