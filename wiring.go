@@ -120,19 +120,23 @@ func transportFor(imp func() (*impersonate.Transport, error)) func(string) (down
 }
 
 // DialRedis returns a client for the spec's REDIS_URL, trusting
-// REDIS_TLS_CA_FILE (relative to the spec) for rediss://. It does not
-// connect yet.
-func DialRedis(spec *dsl.Spec) (*redis.Client, error) {
+// REDIS_TLS_CA_FILE (relative to the spec) for rediss://: one server, or
+// with REDIS_SENTINELS / REDIS_CLUSTER_NODES a Sentinel-managed primary or
+// a Redis Cluster. It does not connect yet.
+func DialRedis(spec *dsl.Spec) (redis.UniversalClient, error) {
 	v := ResolveSettings(spec.Settings)
 	return dialRedis(spec, &v)
 }
 
-func dialRedis(spec *dsl.Spec, v *settings.Values) (*redis.Client, error) {
-	ca := v.RedisTLSCAFile
-	if ca != "" {
-		ca = spec.Path(ca)
+func dialRedis(spec *dsl.Spec, v *settings.Values) (redis.UniversalClient, error) {
+	do := redisq.DialFromSettings(v)
+	if _, err := do.Mode(); err != nil {
+		return nil, fmt.Errorf("settings: %w", err) // the message names the setting
 	}
-	rdb, err := redisq.DialWith(v.RedisURL, redisq.DialOptions{CAFile: ca})
+	if ca := v.RedisTLSCAFile; ca != "" {
+		do.CAFile = spec.Path(ca)
+	}
+	rdb, err := redisq.DialWith(v.RedisURL, do)
 	if err != nil {
 		return nil, fmt.Errorf("settings.REDIS_URL: %w", err)
 	}

@@ -284,6 +284,16 @@ var table = []SettingDef{
 		Doc: "Redis server used by SCHEDULER: redis and by RedisSpiders (redis://, rediss:// or unix://)."},
 	{Name: "REDIS_TLS_CA_FILE", Kind: KindString, Default: "",
 		Doc: "PEM file of the certificate authorities trusted for a rediss:// server (a private CA), relative to the spec; empty = the system's. Verification is never turned off."},
+	{Name: "REDIS_SENTINELS", Kind: KindStrings, Default: []string{}, Check: hostPorts,
+		Doc: "Redis Sentinel: host:port of the Sentinels that watch the primary REDIS_MASTER_NAME; workers follow a failover. REDIS_URL then gives only the password, database and TLS (its host is not used). scrapy-redis/scrapy_cffi name."},
+	{Name: "REDIS_MASTER_NAME", Kind: KindString, Default: "",
+		Doc: "Redis Sentinel: name of the monitored primary (sentinel monitor <name> ...); required with REDIS_SENTINELS."},
+	{Name: "REDIS_SENTINEL_PASSWORD", Kind: KindString, Default: "",
+		Doc: "Redis Sentinel: password of the Sentinels themselves, when they require one (the data nodes' is REDIS_URL's)."},
+	{Name: "REDIS_CLUSTER_NODES", Kind: KindStrings, Default: []string{}, Check: hostPorts,
+		Doc: "Redis Cluster: host:port of some nodes of the cluster (the others are discovered; MOVED/ASK and failovers are followed). Every key of a crawl is then hash-tagged with the spider's name ({name} expands to {<name>}), so a crawl lives in one slot. REDIS_URL then gives only the password and TLS; its database must be 0."},
+	{Name: "REDIS_WAIT_REPLICAS", Kind: KindInt, Default: 0, Min: minOf(0),
+		Doc: "Each enqueue, lease and acknowledgement waits until this many replicas hold it (Redis WAIT), so a Sentinel or Cluster failover cannot lose what a worker was told is done; while fewer replicas answer, the workers pause. 0 = asynchronous replication (a failover can lose the last writes before the crash: see specs/distributed.md). Not in Scrapy."},
 	{Name: "REDIS_ITEMS_KEY", Kind: KindString, Default: "",
 		Doc: "Redis list that receives every item as JSON, e.g. {name}:items. Empty = off."},
 	{Name: "REDIS_START_URLS_KEY", Kind: KindString, Default: "{name}:start_urls",
@@ -362,6 +372,27 @@ func redisURL(v any) error {
 		return nil
 	}
 	return fmt.Errorf("scheme must be redis, rediss or unix, got %q", u.Scheme)
+}
+
+// hostPorts accepts a list of host:port addresses (each element may itself
+// be a comma-separated list, as -s NAME=a:1,b:2 gives).
+func hostPorts(v any) error {
+	for _, e := range v.([]string) {
+		for _, a := range strings.Split(e, ",") {
+			a = strings.TrimSpace(a)
+			if a == "" {
+				continue
+			}
+			host, port, err := net.SplitHostPort(a)
+			if err != nil || host == "" {
+				return fmt.Errorf("%q is not host:port", a)
+			}
+			if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+				return fmt.Errorf("%q: port must be a number from 1 to 65535", a)
+			}
+		}
+	}
+	return nil
 }
 
 // stringValues accepts header and cookie values written as strings, or as

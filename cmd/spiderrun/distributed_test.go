@@ -99,7 +99,7 @@ func startCLI(t *testing.T, args ...string) *proctest.Proc {
 
 // itemCounts returns how many pages have no item in Redis, how many items
 // are extra copies, and how many items there are.
-func itemCounts(t *testing.T, rdb *redis.Client, key, site string, n int) (missing, dups, total int) {
+func itemCounts(t *testing.T, rdb redis.UniversalClient, key, site string, n int) (missing, dups, total int) {
 	t.Helper()
 	items := rdb.LRange(context.Background(), key, 0, -1).Val()
 	missing, dups = proctest.PageItems(t, items, site, n)

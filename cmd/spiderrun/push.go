@@ -67,7 +67,7 @@ set scores each JSON task by its "priority").`,
 			}
 			target := t.keys[0]
 			if key != "" {
-				target = redisq.ExpandKey(key, t.spec.Name)
+				target = redisq.ExpandKey(key, t.prefix)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
 			defer cancel()

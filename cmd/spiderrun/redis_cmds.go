@@ -22,6 +22,7 @@ type redisTarget struct {
 	keys     []string // task keys, highest priority first
 	kind     string
 	itemsKey string
+	prefix   string // what {name} expands to (redisq.PrefixFor)
 }
 
 // loadRedisTarget loads SPEC, applies -s overrides and resolves the keys.
@@ -36,20 +37,25 @@ func loadRedisTarget(path string, overrides []string) (*redisTarget, error) {
 		return nil, err
 	}
 	v := spiderrun.ResolveSettings(set)
-	t := &redisTarget{spec: spec, v: v, url: v.RedisURL, kind: redisq.TasksFromSettings(&v).Kind,
+	mode, err := redisq.DialFromSettings(&v).Mode()
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("%s: %w", path, err))
+	}
+	prefix := redisq.PrefixFor(mode, spec.Name)
+	t := &redisTarget{prefix: prefix, spec: spec, v: v, url: v.RedisURL, kind: redisq.TasksFromSettings(&v).Kind,
 		itemsKey: v.RedisItemsKey}
 	for _, k := range spec.RedisKeys {
-		t.keys = append(t.keys, redisq.ExpandKey(k, spec.Name))
+		t.keys = append(t.keys, redisq.ExpandKey(k, prefix))
 	}
 	if len(t.keys) == 0 {
-		t.keys = []string{redisq.ExpandKey(v.RedisStartURLsKey, spec.Name)}
+		t.keys = []string{redisq.ExpandKey(v.RedisStartURLsKey, prefix)}
 	}
 	return t, nil
 }
 
 // dial connects and checks the server answers, so a wrong REDIS_URL is one
 // clear error rather than a hang. The URL is shown without its password.
-func (t *redisTarget) dial(ctx context.Context) (*redis.Client, error) {
+func (t *redisTarget) dial(ctx context.Context) (redis.UniversalClient, error) {
 	rdb, err := spiderrun.DialRedis(t.spec)
 	if err != nil {
 		return nil, usageErr(err)

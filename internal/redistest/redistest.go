@@ -42,7 +42,10 @@ type Server struct {
 
 	t     testing.TB
 	extra []string
-	tls   *tls.Config // the readiness probe's client config, for TLS
+	// sentinelConf, when set, runs the process as a Sentinel with this
+	// configuration file (Sentinel rewrites it, so it is its own).
+	sentinelConf string
+	tls          *tls.Config // the readiness probe's client config, for TLS
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -164,16 +167,19 @@ func (s *Server) start() error {
 	if s.tls != nil {
 		portArgs = []string{"--port", "0", "--tls-port", port}
 	}
+	if s.sentinelConf != "" {
+		portArgs = append([]string{s.sentinelConf, "--sentinel"}, portArgs...)
+	}
 	args := append(portArgs,
 		"--bind", "127.0.0.1",
 		"--dir", s.Dir,
-		"--save", "",
-		"--appendonly", "yes",
-		"--appendfsync", "always",
 		"--daemonize", "no",
 		"--protected-mode", "yes",
 		"--logfile", "",
 	)
+	if s.sentinelConf == "" {
+		args = append(args, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	}
 	args = append(args, s.extra...)
 	logf, err := os.OpenFile(filepath.Join(s.Dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

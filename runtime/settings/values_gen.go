@@ -327,6 +327,10 @@ type Values struct {
 	// headers (e.g. X-Api-Key) dropped when a redirect changes origin, like
 	// Authorization and Cookie.
 	RedirectSensitiveHeaders []string `setting:"REDIRECT_SENSITIVE_HEADERS"`
+	// RedisClusterNodes is REDIS_CLUSTER_NODES: Redis Cluster: host:port of some
+	// nodes of the cluster (the others are discovered; MOVED/ASK and failovers
+	// are followed).
+	RedisClusterNodes []string `setting:"REDIS_CLUSTER_NODES"`
 	// RedisItemsKey is REDIS_ITEMS_KEY: Redis list that receives every item as
 	// JSON, e.g. {name}:items.
 	RedisItemsKey string `setting:"REDIS_ITEMS_KEY"`
@@ -334,6 +338,17 @@ type Values struct {
 	// does not finish (or renew its lease) within this time goes back to the
 	// queue.
 	RedisLeaseTimeout time.Duration `setting:"REDIS_LEASE_TIMEOUT"`
+	// RedisMasterName is REDIS_MASTER_NAME: Redis Sentinel: name of the monitored
+	// primary (sentinel monitor <name> ...); required with REDIS_SENTINELS.
+	RedisMasterName string `setting:"REDIS_MASTER_NAME"`
+	// RedisSentinels is REDIS_SENTINELS: Redis Sentinel: host:port of the
+	// Sentinels that watch the primary REDIS_MASTER_NAME; workers follow a
+	// failover.
+	RedisSentinels []string `setting:"REDIS_SENTINELS"`
+	// RedisSentinelPassword is REDIS_SENTINEL_PASSWORD: Redis Sentinel: password
+	// of the Sentinels themselves, when they require one (the data nodes' is
+	// REDIS_URL's).
+	RedisSentinelPassword string `setting:"REDIS_SENTINEL_PASSWORD"`
 	// RedisStartURLsAsSet is REDIS_START_URLS_AS_SET: Read tasks from a Redis set
 	// instead of a list.
 	RedisStartURLsAsSet bool `setting:"REDIS_START_URLS_AS_SET"`
@@ -353,6 +368,11 @@ type Values struct {
 	// RedisURL is REDIS_URL: Redis server used by SCHEDULER: redis and by
 	// RedisSpiders (redis://, rediss:// or unix://).
 	RedisURL string `setting:"REDIS_URL"`
+	// RedisWaitReplicas is REDIS_WAIT_REPLICAS: Each enqueue, lease and
+	// acknowledgement waits until this many replicas hold it (Redis WAIT), so a
+	// Sentinel or Cluster failover cannot lose what a worker was told is done;
+	// while fewer replicas answer, the workers pause.
+	RedisWaitReplicas int `setting:"REDIS_WAIT_REPLICAS"`
 	// RefererEnabled is REFERER_ENABLED: Set the Referer header of followed
 	// requests to the URL of the page they came from.
 	RefererEnabled bool `setting:"REFERER_ENABLED"`
@@ -569,12 +589,15 @@ func Defaults() Values {
 		RedirectPriorityAdjust:        2,
 		RedisItemsKey:                 "",
 		RedisLeaseTimeout:             1 * time.Minute,
+		RedisMasterName:               "",
+		RedisSentinelPassword:         "",
 		RedisStartURLsAsSet:           false,
 		RedisStartURLsAsZSet:          false,
 		RedisStartURLsBatchSize:       0,
 		RedisStartURLsKey:             "{name}:start_urls",
 		RedisTLSCAFile:                "",
 		RedisURL:                      "redis://127.0.0.1:6379/0",
+		RedisWaitReplicas:             0,
 		RefererEnabled:                true,
 		RetryEnabled:                  true,
 		RetryHTTPCodes:                []int{500, 502, 503, 504, 522, 524, 408, 429},

@@ -202,7 +202,7 @@ func (s *Scheduler) enqueueChunk(ctx context.Context, rs []*crawl.Request, bodie
 	var res []int64
 	err := s.retry.do(ctx, "enqueue", func(ctx context.Context) error {
 		var err error
-		res, err = script.Run(ctx, s.rdb, []string{s.keys.requests, s.keys.seq, s.keys.stats, s.keys.activity,
+		res, err = s.run(ctx, script, []string{s.keys.requests, s.keys.seq, s.keys.stats, s.keys.activity,
 			s.keys.dupefilter}, args...).Int64Slice()
 		return err
 	})
@@ -292,7 +292,7 @@ func (s *Scheduler) AckBatch(ctx context.Context, reqs []*crawl.Request) error {
 		var res []int64
 		err := s.retry.do(ctx, "ack", func(ctx context.Context) error {
 			var err error
-			res, err = scriptAckBatch.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, key, s.keys.stats,
+			res, err = s.run(ctx, scriptAckBatch, []string{s.keys.leases, s.keys.deadlines, key, s.keys.stats,
 				s.keys.activity}, args...).Int64Slice()
 			return err
 		})

@@ -47,14 +47,22 @@ const workerMaxLeases = 16
 func workerMain() int {
 	env := func(k string) string { return os.Getenv("REDISQ_" + k) }
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rdb, err := Dial(env("URL"))
+	split := func(v string) []string {
+		if v == "" {
+			return nil
+		}
+		return strings.Split(v, ",")
+	}
+	rdb, err := DialWith(env("URL"), DialOptions{ClusterNodes: split(env("CLUSTER")), Sentinels: split(env("SENTINELS")), MasterName: env("MASTER")})
 	if err != nil {
 		log.Error("dial", "error", err)
 		return 3
 	}
 	leaseMS, _ := strconv.Atoi(env("LEASE_MS"))
+	wait, _ := strconv.Atoi(env("WAIT"))
 	s, err := New(Options{Client: rdb, Name: env("NAME"), WorkerID: env("ID"), LeaseTimeout: time.Duration(leaseMS) * time.Millisecond,
-		Persist: true, ItemsKey: "{name}:items", Logger: log, MaxBackoff: 500 * time.Millisecond, MaxLeases: workerMaxLeases})
+		Persist: true, ItemsKey: "{name}:items", Logger: log, MaxBackoff: 500 * time.Millisecond, MaxLeases: workerMaxLeases,
+		WaitReplicas: wait})
 	if err != nil {
 		log.Error("new", "error", err)
 		return 3

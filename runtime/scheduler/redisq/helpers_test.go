@@ -15,7 +15,7 @@ import (
 // logBuf collects log output so tests can assert on what a user would read.
 type logBuf = proctest.Buffer
 
-func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
+func newClient(t testing.TB, srv *redistest.Server) redis.UniversalClient {
 	t.Helper()
 	c, err := Dial(srv.URL())
 	if err != nil {

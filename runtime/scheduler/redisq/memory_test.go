@@ -50,6 +50,30 @@ func TestMemoryPerURL(t *testing.T) {
 		}
 	})
 
+	// The same queue on a Redis Cluster: hash tags lengthen the key
+	// names, not the entries, so the figure per request must not move.
+	t.Run("cluster queue", func(t *testing.T) {
+		const n = 20_000
+		c := redistest.StartCluster(t, redistest.ClusterOptions{Args: []string{"--appendonly", "no"}})
+		rdb, err := DialWith("redis://"+c.Nodes[0].Addr+"/0", DialOptions{ClusterNodes: c.Addrs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rdb.Close()
+		s, _ := openSched(t, srv, Options{Client: rdb, Name: "memq", Persist: true})
+		for i := range n {
+			if _, err := s.Enqueue(ctx, &crawl.Request{URL: fmt.Sprintf("https://shop.example.com/catalogue/item-%d/index.html", i), Callback: "parse_item", Depth: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q := float64(rdb.MemoryUsage(ctx, "{memq}:requests", 0).Val()) / n
+		df := float64(rdb.MemoryUsage(ctx, "{memq}:dupefilter", 0).Val()) / n
+		t.Logf("cluster: queue %.0f B per pending request, exact dupefilter %.1f B per URL at %d URLs", q, df, n)
+		if q > 300 {
+			t.Errorf("queue on a cluster uses %.0f B per request, want at most 300", q)
+		}
+	})
+
 	t.Run("dupefilter", func(t *testing.T) {
 		// Half a million 16-byte fingerprints, the exact dupefilter's content
 		// (the hash table is then as full as at 1M: both fill 2^k buckets).

@@ -83,8 +83,10 @@ const (
 
 // Options configures the backend. Zero values take the documented default.
 type Options struct {
-	// Client is the connection (see Dial). Required.
-	Client *redis.Client
+	// Client is the connection (see Dial): one server, a Sentinel-managed
+	// primary or a Redis Cluster (keys are then hash-tagged: KeyPrefix).
+	// Required.
+	Client redis.UniversalClient
 	// Name is the spider name: the prefix of every key. Required.
 	Name string
 	// WorkerID names this worker in leases and status output; default
@@ -148,6 +150,14 @@ type Options struct {
 	// one at a time. A request this worker queues with a higher priority
 	// than one waiting sends those back to their place in the queue first.
 	LeaseBatch int
+	// WaitReplicas is REDIS_WAIT_REPLICAS: each write that matters returns
+	// only once this many replicas confirm it (WAIT), so a failover cannot
+	// take back what a worker was told is done. 0 (default): asynchronous
+	// replication, see durable.go for what a failover can then lose.
+	WaitReplicas int
+	// WaitTimeout bounds one WAIT (default 1s); while replicas do not
+	// confirm, the worker logs an outage and waits again.
+	WaitTimeout time.Duration
 	// SeenCache is how many fingerprints this worker remembers as being in
 	// the shared dupefilter: a request whose fingerprint it remembers is a
 	// certain duplicate and is dropped without asking Redis (the
@@ -162,7 +172,7 @@ const DefaultMaxLeases = 32
 // concurrent use.
 type Scheduler struct {
 	opts  Options
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	log   *slog.Logger
 	retry *retryer
 	keys  keys
@@ -220,8 +230,31 @@ func newKeys(name string) keys {
 	}
 }
 
-// ExpandKey replaces "{name}" in a key setting (REDIS_ITEMS_KEY, redis_key).
-func ExpandKey(pattern, name string) string { return strings.ReplaceAll(pattern, "{name}", name) }
+// ExpandKey replaces "{name}" in a key setting (REDIS_ITEMS_KEY, redis_key)
+// with prefix: the spider's name, or its hash tag on a cluster (KeyPrefix).
+func ExpandKey(pattern, prefix string) string { return strings.ReplaceAll(pattern, "{name}", prefix) }
+
+// hashTag is the part of key Redis Cluster hashes to pick its slot: the
+// text between the first "{" and the first "}" after it when not empty,
+// else the whole key.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}
+
+// sameSlot checks that key (from setting) lives in the slot of the crawl's
+// keys (prefix): the scripts that touch it and the crawl's other keys must
+// run on one node of a cluster. "" (a key turned off) passes.
+func sameSlot(setting, key, prefix string) error {
+	if key == "" || hashTag(key) == hashTag(prefix+":x") {
+		return nil
+	}
+	return fmt.Errorf("redisq: %s %q is outside the crawl's cluster slot: on a Redis Cluster every key of a crawl must carry its hash tag %s (write the key with {name}, e.g. {name}:items)", setting, key, prefix)
+}
 
 // New builds the backend without touching Redis; Open connects and checks.
 func New(opts Options) (*Scheduler, error) {
@@ -271,22 +304,32 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.SeenCache == 0 {
 		opts.SeenCache = DefaultSeenCache
 	}
-	opts.ItemsKey = ExpandKey(opts.ItemsKey, opts.Name)
+	prefix := KeyPrefix(opts.Client, opts.Name)
+	opts.ItemsKey = ExpandKey(opts.ItemsKey, prefix)
 	s := &Scheduler{
 		opts: opts,
 		rdb:  opts.Client,
 		log:  opts.Logger.With("component", "redisq", "spider", opts.Name, "worker", opts.WorkerID),
-		keys: newKeys(opts.Name),
+		keys: newKeys(prefix),
 		held: map[string]*Lease{},
 		room: make(chan struct{}, 1),
 		seen: newSeenCache(opts.SeenCache),
 	}
 	s.keys.items = opts.ItemsKey
 	if opts.QueueKey != "" {
-		s.keys.requests = ExpandKey(opts.QueueKey, opts.Name)
+		s.keys.requests = ExpandKey(opts.QueueKey, prefix)
 	}
 	if opts.DupefilterKey != "" {
-		s.keys.dupefilter = ExpandKey(opts.DupefilterKey, opts.Name)
+		s.keys.dupefilter = ExpandKey(opts.DupefilterKey, prefix)
+	}
+	if IsCluster(opts.Client) {
+		for _, k := range []struct{ setting, key string }{
+			{"SCHEDULER_QUEUE_KEY", s.keys.requests}, {"SCHEDULER_DUPEFILTER_KEY", s.keys.dupefilter}, {"REDIS_ITEMS_KEY", s.keys.items},
+		} {
+			if err := sameSlot(k.setting, k.key, prefix); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s.retry = &retryer{log: s.log, maxBackoff: opts.MaxBackoff}
 	switch opts.Dupefilter {
@@ -298,7 +341,7 @@ func New(opts Options) (*Scheduler, error) {
 			return nil, err
 		}
 		s.bloom = bp
-		if s.keys.dupefilter == opts.Name+":dupefilter" {
+		if s.keys.dupefilter == prefix+":dupefilter" {
 			s.keys.dupefilter += ":bloom"
 		}
 	default:
@@ -321,7 +364,7 @@ func defaultWorkerID() string {
 func (s *Scheduler) WorkerID() string { return s.opts.WorkerID }
 
 // Client is the Redis connection.
-func (s *Scheduler) Client() *redis.Client { return s.rdb }
+func (s *Scheduler) Client() redis.UniversalClient { return s.rdb }
 
 // Open checks the server (eviction policy), flushes when FlushOnStart, records
 // the worker and starts the lease heartbeat. It waits through an outage.
@@ -393,8 +436,18 @@ func (s *Scheduler) Open(ctx context.Context) error {
 func (s *Scheduler) checkEviction(ctx context.Context) error {
 	var info string
 	err := s.retry.do(ctx, "check maxmemory-policy", func(ctx context.Context) error {
+		// On a cluster, the node that holds the crawl's slot is the one
+		// that must not evict.
+		var node redis.Cmdable = s.rdb
+		if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+			n, err := cc.MasterForKey(ctx, s.keys.requests)
+			if err != nil {
+				return err
+			}
+			node = n
+		}
 		var err error
-		info, err = s.rdb.Info(ctx, "memory").Result()
+		info, err = node.Info(ctx, "memory").Result()
 		return err
 	})
 	if err != nil {
@@ -455,7 +508,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	var added int64
 	err = s.retry.do(ctx, "enqueue", func(ctx context.Context) error {
 		var err error
-		added, err = script.Run(ctx, s.rdb, []string{s.keys.requests, s.keys.seq, s.keys.stats, s.keys.activity,
+		added, err = s.run(ctx, script, []string{s.keys.requests, s.keys.seq, s.keys.stats, s.keys.activity,
 			s.keys.dupefilter, s.keys.leases, s.keys.deadlines}, args...).Int64()
 		return err
 	})
@@ -531,7 +584,7 @@ func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
 		var res []string
 		err := s.retry.do(ctx, "lease next request", func(ctx context.Context) error {
 			args := append([]any{s.opts.WorkerID, s.opts.LeaseTimeout.Milliseconds(), n}, stale...)
-			v, err := scriptNext.Run(ctx, s.rdb, []string{s.keys.requests, s.keys.leases, s.keys.deadlines,
+			v, err := s.run(ctx, scriptNext, []string{s.keys.requests, s.keys.leases, s.keys.deadlines,
 				s.keys.leaseSeq, s.keys.stats, s.keys.activity}, args...).StringSlice()
 			res = v
 			return err
@@ -648,7 +701,7 @@ func (s *Scheduler) commit(ctx context.Context, l *Lease, release bool, items []
 	var res int64
 	err := s.retry.do(ctx, "ack", func(ctx context.Context) error {
 		var err error
-		res, err = scriptAck.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, itemsKey, s.keys.stats,
+		res, err = s.run(ctx, scriptAck, []string{s.keys.leases, s.keys.deadlines, itemsKey, s.keys.stats,
 			s.keys.activity, s.keys.prefix + ":acked:" + l.id}, args...).Int64()
 		return err
 	})
@@ -713,7 +766,7 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 		var n int64
 		err := s.retry.do(ctx, "return leases", func(ctx context.Context) error {
 			var err error
-			n, err = scriptRelease.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, s.keys.stats, s.keys.activity},
+			n, err = s.run(ctx, scriptRelease, []string{s.keys.leases, s.keys.deadlines, s.keys.stats, s.keys.activity},
 				append([]any{s.opts.WorkerID}, ids...)...).Int64()
 			return err
 		})
@@ -776,7 +829,7 @@ func (s *Scheduler) reject(ctx context.Context, l *Lease, key, entry, reason str
 	}
 	rec, _ := json.Marshal(map[string]any{"key": key, "reason": reason, "entry": entry, "time": time.Now().UnixMilli(), "worker": s.opts.WorkerID})
 	err := s.retry.do(ctx, "reject entry", func(ctx context.Context) error {
-		return scriptReject.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, s.keys.rejected, s.keys.stats},
+		return s.run(ctx, scriptReject, []string{s.keys.leases, s.keys.deadlines, s.keys.rejected, s.keys.stats},
 			l.id, s.opts.WorkerID, rec).Err()
 	})
 	if err != nil {

@@ -22,6 +22,18 @@ func FromSettings(v *settings.Values) Options {
 		QueueKey:       v.SchedulerQueueKey,
 		DupefilterKey:  v.SchedulerDupefilterKey,
 		ItemsKey:       v.RedisItemsKey,
+		WaitReplicas:   v.RedisWaitReplicas,
+	}
+}
+
+// DialFromSettings returns the connection options of the settings:
+// REDIS_SENTINELS, REDIS_MASTER_NAME, REDIS_SENTINEL_PASSWORD and
+// REDIS_CLUSTER_NODES. REDIS_URL is DialWith's first argument;
+// REDIS_TLS_CA_FILE is relative to the spec, so the caller resolves it.
+func DialFromSettings(v *settings.Values) DialOptions {
+	return DialOptions{
+		Sentinels: v.RedisSentinels, MasterName: v.RedisMasterName, SentinelPassword: v.RedisSentinelPassword,
+		ClusterNodes: v.RedisClusterNodes,
 	}
 }
 

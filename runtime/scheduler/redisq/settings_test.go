@@ -1,6 +1,8 @@
 package redisq
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -76,5 +78,94 @@ func TestMaxLeasesFromSettings(t *testing.T) {
 		if got := FromSettings(&v).MaxLeases; got != c.want {
 			t.Errorf("CONCURRENT_REQUESTS %d: MaxLeases %d, want %d", c.concurrency, got, c.want)
 		}
+	}
+}
+
+// On a cluster, {name} expands to the hash tag {<name>} and a key setting
+// without it, which would put a key outside the crawl's slot (and make its
+// scripts fail with CROSSSLOT mid-crawl), is refused up front, naming the
+// setting. No server is needed: New does not connect.
+func TestClusterKeysShareTheCrawlSlot(t *testing.T) {
+	rdb, err := DialWith("redis://127.0.0.1:1/0", DialOptions{ClusterNodes: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	s, err := New(Options{Client: rdb, Name: "books", ItemsKey: "{name}:items", QueueKey: "{name}:q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.keys.requests != "{books}:q" || s.keys.items != "{books}:items" || s.keys.leases != "{books}:leases" || s.keys.dupefilter != "{books}:dupefilter" {
+		t.Fatalf("keys not hash-tagged: %+v", s.keys)
+	}
+	for setting, o := range map[string]Options{
+		"REDIS_ITEMS_KEY":          {ItemsKey: "items"},
+		"SCHEDULER_QUEUE_KEY":      {QueueKey: "books:requests"},
+		"SCHEDULER_DUPEFILTER_KEY": {DupefilterKey: "{other}:dupefilter"},
+	} {
+		o.Client, o.Name = rdb, "books"
+		if _, err := New(o); err == nil || !strings.Contains(err.Error(), setting) || !strings.Contains(err.Error(), "{name}") {
+			t.Errorf("%s outside the slot: New = %v; want an error naming the setting and {name}", setting, err)
+		}
+	}
+	ts := s.Tasks(TaskOptions{Keys: []string{"{name}:start_urls", "books:urgent"}})
+	if _, err := ts.Next(context.Background()); err == nil || !strings.Contains(err.Error(), `redis_key "books:urgent"`) {
+		t.Fatalf("task key outside the slot: Next = %v", err)
+	}
+	if got := s.Tasks(TaskOptions{Keys: []string{"{name}:start_urls"}}).opts.Keys[0]; got != "{books}:start_urls" {
+		t.Fatalf("task key = %q, want {books}:start_urls", got)
+	}
+	// One server: names unchanged (scrapy-redis's layout, and a crawl
+	// started before this release resumes).
+	one, _ := Dial("redis://127.0.0.1:1/0")
+	defer one.Close()
+	s1, err := New(Options{Client: one, Name: "books", ItemsKey: "{name}:items"})
+	if err != nil || s1.keys.requests != "books:requests" || s1.keys.items != "books:items" {
+		t.Fatalf("standalone keys: %+v, %v", s1.keys, err)
+	}
+}
+
+func TestDialModes(t *testing.T) {
+	for _, c := range []struct {
+		o    DialOptions
+		mode Mode
+		err  string
+	}{
+		{DialOptions{}, ModeStandalone, ""},
+		{DialOptions{Sentinels: []string{"127.0.0.1:26379, 127.0.0.1:26380"}, MasterName: "m"}, ModeSentinel, ""},
+		{DialOptions{ClusterNodes: []string{"127.0.0.1:7000"}}, ModeCluster, ""},
+		{DialOptions{ClusterNodes: []string{"[::1]:7000", "localhost:7001"}}, ModeCluster, ""},
+		{DialOptions{Sentinels: []string{"127.0.0.1:26379"}}, 0, "REDIS_MASTER_NAME is empty"},
+		{DialOptions{MasterName: "m"}, 0, "REDIS_SENTINELS is empty"},
+		{DialOptions{ClusterNodes: []string{"127.0.0.1:7000"}, MasterName: "m"}, 0, "a master name is for Sentinel"},
+		{DialOptions{ClusterNodes: []string{"127.0.0.1:7000"}, Sentinels: []string{"127.0.0.1:1"}, MasterName: "m"}, 0, "both set"},
+		{DialOptions{ClusterNodes: []string{"node1"}}, 0, `REDIS_CLUSTER_NODES: "node1" is not host:port`},
+		{DialOptions{Sentinels: []string{"h:0"}, MasterName: "m"}, 0, "port \"0\" is not a number from 1 to 65535"},
+	} {
+		m, err := c.o.Mode()
+		if c.err == "" && (err != nil || m != c.mode) || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%+v: Mode = %v, %v; want %v, %q", c.o, m, err, c.mode, c.err)
+		}
+	}
+	if _, err := DialWith("redis://127.0.0.1:1/2", DialOptions{ClusterNodes: []string{"127.0.0.1:7000"}}); err == nil || !strings.Contains(err.Error(), "database 2") {
+		t.Errorf("cluster with database 2: %v", err)
+	}
+}
+
+func TestDialFromSettings(t *testing.T) {
+	v := settings.Defaults()
+	if m, err := DialFromSettings(&v).Mode(); err != nil || m != ModeStandalone || FromSettings(&v).WaitReplicas != 0 {
+		t.Fatalf("defaults: mode %v, %v, wait %d; want one server, asynchronous", m, err, FromSettings(&v).WaitReplicas)
+	}
+	v.RedisSentinels, v.RedisMasterName, v.RedisSentinelPassword = []string{"127.0.0.1:26379"}, "mymaster", "pw"
+	v.RedisWaitReplicas = 1
+	do := DialFromSettings(&v)
+	if m, err := do.Mode(); err != nil || m != ModeSentinel || do.MasterName != "mymaster" || do.SentinelPassword != "pw" || FromSettings(&v).WaitReplicas != 1 {
+		t.Fatalf("sentinel settings: %+v, mode %v, %v", do, m, err)
+	}
+	v = settings.Defaults()
+	v.RedisClusterNodes = []string{"127.0.0.1:7000,127.0.0.1:7001"}
+	if m, err := DialFromSettings(&v).Mode(); err != nil || m != ModeCluster {
+		t.Fatalf("cluster settings: mode %v, %v", m, err)
 	}
 }

@@ -56,14 +56,15 @@ type StatusOptions struct {
 }
 
 // ReadStatus reads a crawl's state without changing it.
-func ReadStatus(ctx context.Context, rdb *redis.Client, o StatusOptions) (*Status, error) {
-	k := newKeys(o.Name)
+func ReadStatus(ctx context.Context, rdb redis.UniversalClient, o StatusOptions) (*Status, error) {
+	prefix := KeyPrefix(rdb, o.Name)
+	k := newKeys(prefix)
 	if o.QueueKey != "" {
-		k.requests = ExpandKey(o.QueueKey, o.Name)
+		k.requests = ExpandKey(o.QueueKey, prefix)
 	}
 	bloomKey := k.prefix + ":dupefilter:bloom"
-	if o.DupefilterKey != "" && ExpandKey(o.DupefilterKey, o.Name) != k.dupefilter {
-		k.dupefilter = ExpandKey(o.DupefilterKey, o.Name)
+	if o.DupefilterKey != "" && ExpandKey(o.DupefilterKey, prefix) != k.dupefilter {
+		k.dupefilter = ExpandKey(o.DupefilterKey, prefix)
 		bloomKey = k.dupefilter
 	}
 	st := &Status{Name: o.Name, StartKeys: map[string]int64{}, Leases: map[string]int64{}, Workers: map[string]time.Duration{}}
@@ -135,7 +136,7 @@ func ReadStatus(ctx context.Context, rdb *redis.Client, o StatusOptions) (*Statu
 		}
 	}
 	if o.ItemsKey != "" {
-		st.ItemsKey = ExpandKey(o.ItemsKey, o.Name)
+		st.ItemsKey = ExpandKey(o.ItemsKey, prefix)
 		if st.Items, err = rdb.LLen(ctx, st.ItemsKey).Result(); err != nil {
 			return nil, wrap("items", err)
 		}
@@ -214,7 +215,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // at the tail (tasks are taken from the head: FIFO); a zset scores each
 // entry by its JSON "priority" (0 for plain URLs). It returns how many were
 // added (a set or zset ignores an entry it already has).
-func Push(ctx context.Context, rdb *redis.Client, key, kind string, entries [][]byte) (int64, error) {
+func Push(ctx context.Context, rdb redis.UniversalClient, key, kind string, entries [][]byte) (int64, error) {
 	if len(entries) == 0 {
 		return 0, nil
 	}

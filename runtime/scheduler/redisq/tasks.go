@@ -79,6 +79,9 @@ type TaskSource struct {
 	innerDone  bool
 	buf        []*crawl.Request
 	idleClosed bool
+	// keyErr is a task key outside the crawl's cluster slot, returned by
+	// the first Next.
+	keyErr error
 }
 
 // IdleClosed reports whether Next ended because the crawl was idle for
@@ -99,12 +102,25 @@ func (s *Scheduler) Tasks(opts TaskOptions) *TaskSource {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
 	}
-	return &TaskSource{s: s, opts: opts, innerDone: opts.Inner == nil}
+	t := &TaskSource{s: s, opts: opts, innerDone: opts.Inner == nil}
+	// The keys are the scripts' arguments, not KEYS: on a cluster they
+	// must be in the crawl's slot, which "{name}" (the hash tag) gives.
+	t.opts.Keys = make([]string, len(opts.Keys))
+	for i, k := range opts.Keys {
+		t.opts.Keys[i] = ExpandKey(k, s.keys.prefix)
+		if IsCluster(s.rdb) && t.keyErr == nil {
+			t.keyErr = sameSlot("redis_key", t.opts.Keys[i], s.keys.prefix)
+		}
+	}
+	return t
 }
 
 // Next returns the next start request. It is not safe for concurrent use
 // (the engine calls it from one goroutine).
 func (t *TaskSource) Next(ctx context.Context) (*crawl.Request, error) {
+	if t.keyErr != nil {
+		return nil, t.keyErr
+	}
 	if !t.innerDone {
 		r, err := t.opts.Inner.Next(ctx)
 		if err == nil && r != nil {
@@ -241,7 +257,7 @@ func (t *TaskSource) fetch(ctx context.Context) (n int, full bool, err error) {
 	var res []string
 	err = t.s.retry.do(ctx, "pop tasks", func(ctx context.Context) error {
 		var err error
-		res, err = scriptPopStart.Run(ctx, t.s.rdb, []string{t.s.keys.leases, t.s.keys.deadlines, t.s.keys.leaseSeq,
+		res, err = t.s.run(ctx, scriptPopStart, []string{t.s.keys.leases, t.s.keys.deadlines, t.s.keys.leaseSeq,
 			t.s.keys.activity, t.s.keys.rejected, t.s.keys.stats}, args...).StringSlice()
 		return err
 	})

@@ -19,16 +19,16 @@ import (
 // key of the crawl, so a hash tag in the spider's name ({books}) keeps it
 // in the crawl's slot.
 
-// WorkerStatsKey is the key of worker's snapshot in the crawl name:
-// N:workers:<worker>:stats.
-func WorkerStatsKey(name, worker string) string {
-	return name + ":workers:" + worker + ":stats"
+// WorkerStatsKey is the key of worker's snapshot in the crawl whose keys
+// start with prefix (KeyPrefix): N:workers:<worker>:stats.
+func WorkerStatsKey(prefix, worker string) string {
+	return prefix + ":workers:" + worker + ":stats"
 }
 
 // PublishStats stores this worker's snapshot b under WorkerStatsKey for
 // ttl (one SET: the previous snapshot is replaced whole).
 func (s *Scheduler) PublishStats(ctx context.Context, b []byte, ttl time.Duration) error {
-	key := WorkerStatsKey(s.opts.Name, s.opts.WorkerID)
+	key := WorkerStatsKey(s.keys.prefix, s.opts.WorkerID)
 	if err := s.rdb.Set(ctx, key, b, ttl).Err(); err != nil {
 		return fmt.Errorf("publish worker stats to %s: %w", key, err)
 	}
@@ -39,10 +39,20 @@ func (s *Scheduler) PublishStats(ctx context.Context, b []byte, ttl time.Duratio
 // that have not expired, by worker id. It scans for the keys (SCAN, not
 // KEYS: it never blocks the server) rather than reading the live workers'
 // hash, so a worker that closed recently still shows its last snapshot.
-func ReadWorkerStats(ctx context.Context, rdb *redis.Client, name string) (map[string]json.RawMessage, error) {
-	prefix, suffix := name+":workers:", ":stats"
+func ReadWorkerStats(ctx context.Context, rdb redis.UniversalClient, name string) (map[string]json.RawMessage, error) {
+	prefix, suffix := KeyPrefix(rdb, name)+":workers:", ":stats"
 	var keys []string
-	iter := rdb.Scan(ctx, 0, globEscape(prefix)+"*"+suffix, 500).Iterator()
+	// SCAN walks one node: on a cluster, the primary of the crawl's slot,
+	// where all its keys are.
+	var scanner redis.Cmdable = rdb
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		node, err := cc.MasterForKey(ctx, prefix)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s*%s: find the crawl's node: %w", prefix, suffix, err)
+		}
+		scanner = node
+	}
+	iter := scanner.Scan(ctx, 0, globEscape(prefix)+"*"+suffix, 500).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
