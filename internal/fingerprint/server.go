@@ -410,7 +410,8 @@ func (s *Server) serveH2(conn net.Conn, base Capture) {
 		for _, h := range a.Headers {
 			henc.WriteField(hpack.HeaderField{Name: strings.ToLower(h.Name), Value: h.Value})
 		}
-		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: enc.Bytes(), EndHeaders: true}); err != nil {
+		// An empty answer (a preflight's) ends the stream with its HEADERS.
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: enc.Bytes(), EndHeaders: true, EndStream: len(body) == 0}); err != nil {
 			return err
 		}
 		// Stay within the default 16 KiB frame size and the client's
