@@ -21,8 +21,8 @@ type kindsReference struct {
 	HTTPVersion string        `json:"http_version"`
 	Typed       crawl.Headers `json:"typed"`
 	Steps       []struct {
-		Name    string         `json:"name"`
-		Compare bool           `json:"compare"`
+		Name      string         `json:"name"`
+		Compare   bool           `json:"compare"`
 		Request   *crawl.Request `json:"request"`
 		Browser   crawl.Headers  `json:"browser"`
 		Preflight crawl.Headers  `json:"preflight"`
