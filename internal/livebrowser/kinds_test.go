@@ -31,11 +31,7 @@ import (
 // forms, and nothing that loads by itself.
 const kindsPage = `<!doctype html><html><head><link rel="icon" href="data:,">{meta}<title>start</title></head><body>
 <script>if (location.hostname == "www.example.com") {
-  document.cookie = "sid=abc; Secure; SameSite=Lax";
-  document.cookie = "st=1; Secure; SameSite=Strict";
-  document.cookie = "no=1; Secure; SameSite=None";
-  document.cookie = "lx=1; Secure";
-  document.cookie = "dom=1; Domain=example.com; Secure; SameSite=Lax";
+  for (const c of {cookies}) document.cookie = c;
 }</script>
 <p><a id="same" href="/t/link-same">same origin</a></p>
 <p><a id="site" href="https://api.example.com:{port}/t/link-site">same site</a></p>
@@ -52,6 +48,19 @@ const kindsPage = `<!doctype html><html><head><link rel="icon" href="data:,">{me
 <form action="/t/form-post" method="post"><input name="q" value="a b"><button id="form-post">post</button></form>
 <form action="https://www.example.org:{port}/t/form-post-cross" method="post"><input name="q" value="a b"><button id="form-post-cross">post cross</button></form>
 </body></html>`
+
+// pageCookies are the cookies the start page of www.example.com sets: one
+// of each SameSite attribute, one without (Lax by default in Chromium), and
+// one for the whole site (Domain=example.com, for the credentialed
+// requests to api.example.com).
+var pageCookies = []string{"sid=abc; Secure; SameSite=Lax", "st=1; Secure; SameSite=Strict", "no=1; Secure; SameSite=None",
+	"lx=1; Secure", "dom=1; Domain=example.com; Secure; SameSite=Lax"}
+
+// pageCookiesJS is pageCookies as a JavaScript array.
+func pageCookiesJS() string {
+	b, _ := json.Marshal(pageCookies)
+	return string(b)
+}
 
 // kindStep is one request a page makes: how the browser is made to send
 // it, and the path the server sees.
@@ -181,7 +190,7 @@ func kindsServer(t *testing.T, ca *livebrowser.CA) *kindsSite {
 					}
 				}
 				page := strings.NewReplacer("{port}", fmt.Sprint(srv.Port()), "{rport}", fmt.Sprint(rport),
-					"{step}", step, "{meta}", meta).Replace(kindsPage)
+					"{step}", step, "{meta}", meta, "{cookies}", pageCookiesJS()).Replace(kindsPage)
 				return fingerprint.Answer{ContentType: "text/html", Body: []byte(page)}
 			}
 			return corsAnswer(c)
@@ -469,8 +478,7 @@ func kindRequest(st kindStep, target, from, browserName string, browser fingerpr
 	cookies := middleware.NewCookies()
 	cookies.SameSite = true
 	set := &crawl.Response{Status: 200, URL: "https://www.example.com/start"}
-	for _, c := range []string{"sid=abc; Secure; SameSite=Lax", "st=1; Secure; SameSite=Strict", "no=1; Secure; SameSite=None",
-		"lx=1; Secure", "dom=1; Domain=example.com; Secure; SameSite=Lax"} {
+	for _, c := range pageCookies {
 		set.Headers.Add("Set-Cookie", c)
 	}
 	if _, err := cookies.ProcessResponse(ctx, &crawl.Request{URL: set.URL}, set); err != nil {
@@ -595,7 +603,10 @@ type KindsReference struct {
 	HTTPVersion string        `json:"http_version"`
 	Regenerate  string        `json:"regenerate"`
 	Typed       crawl.Headers `json:"typed"`
-	Steps       []KindsStep   `json:"steps"`
+	// PageCookies are the cookies the start page of www.example.com sets
+	// (document.cookie), for the cookie middleware's replay.
+	PageCookies []string    `json:"page_cookies"`
+	Steps       []KindsStep `json:"steps"`
 }
 
 // KindsStep is one request of a KindsReference.
@@ -626,7 +637,7 @@ func writeKindsReference(t *testing.T, browser, version string, v *kindsVisit) {
 		return out
 	}
 	ref := KindsReference{Browser: browser, HTTPVersion: version, Regenerate: "go test ./internal/livebrowser -run TestRequestKinds -update",
-		Typed: fixH(v.typed.Headers)}
+		Typed: fixH(v.typed.Headers), PageCookies: pageCookies}
 	for _, st := range kindSteps {
 		c := v.steps[st.name]
 		host := st.host
