@@ -90,7 +90,7 @@ func TestCapturePage(t *testing.T) {
 				kinds[fingerprint.PageResumed], kinds[fingerprint.PageLink], kinds[fingerprint.PageForm]
 			for _, c := range []struct {
 				kind, header, want string
-				got              fingerprint.Capture
+				got                fingerprint.Capture
 			}{
 				{"navigate", "sec-fetch-site", "none", nav},
 				{"fetch", "sec-fetch-mode", "cors", fetch},
