@@ -158,10 +158,10 @@ var kindOrders = map[orderKey]kindOrder{
 		Accept-Encoding Referer Content-Type * Content-Length Origin Connection Cookie Sec-Fetch-Dest
 		Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
 	{familyFirefox, shapeXHR, false}: {names: strings.Fields(`user-agent accept accept-language
-		accept-encoding content-type content-length origin referer cookie sec-fetch-dest sec-fetch-mode
+		accept-encoding content-type * content-length origin referer cookie sec-fetch-dest sec-fetch-mode
 		sec-fetch-site priority te`)},
 	{familyFirefox, shapeXHR, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
-		Accept-Encoding Content-Type Content-Length Origin Connection Referer Cookie Sec-Fetch-Dest
+		Accept-Encoding Content-Type * Content-Length Origin Connection Referer Cookie Sec-Fetch-Dest
 		Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
 }
 
@@ -291,7 +291,10 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 		extras = slices.DeleteFunc(extras, func(kv crawl.Header) bool { return req.Has(kv.Name) })
 		return MergeHeaders(h, append(extras, req...))
 	}
-	if info.BodyLen > 0 {
+	// A script's POST or PUT without a body still says content-length: 0
+	// (cors-two-headers): Chromium in its usual place, Firefox last.
+	emptyBody := info.BodyLen == 0 && (kind == crawl.KindFetch || kind == crawl.KindXHR) && (method == "POST" || method == "PUT")
+	if info.BodyLen > 0 || emptyBody && f == familyChromium {
 		extras = append(extras, crawl.Header{Name: "content-length", Value: strconv.Itoa(info.BodyLen)})
 	}
 
@@ -335,6 +338,18 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 		o = r
 	}
 	out := placeHeaders(h, extras, o)
+	if emptyBody && f == familyFirefox && !req.Has("content-length") {
+		// After priority, before a trailing te.
+		name := "content-length"
+		if http1 {
+			name = "Content-Length"
+		}
+		at := len(out)
+		if i := slices.IndexFunc(out, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, "te") }); i >= 0 {
+			at = i
+		}
+		out = slices.Insert(out, at, crawl.Header{Name: name, Value: "0"})
+	}
 	if !http1 {
 		for i := range out {
 			out[i].Name = strings.ToLower(out[i].Name) // as HTTP/2 sends them

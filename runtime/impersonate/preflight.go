@@ -160,10 +160,9 @@ var preflightOrders = map[orderKey][]string{
 func (p *Profile) preflightHeaders(info RequestInfo, req crawl.Headers, http1 bool) crawl.Headers {
 	pf := info.Preflight
 	get := info
-	get.Preflight, get.Method, get.BodyLen, get.Credentials = nil, "GET", 0, ""
-	if get.Kind != crawl.KindXHR {
-		get.Kind = crawl.KindFetch
-	}
+	// An XHR's preflight is a fetch's (Firefox gives it the fetch's
+	// priority, which its XHRs lack: xhr-cors-put).
+	get.Preflight, get.Method, get.BodyLen, get.Credentials, get.Kind = nil, "GET", 0, "", crawl.KindFetch
 	var ref crawl.Headers
 	if v := req.Get("referer"); v != "" {
 		ref = crawl.Headers{{Name: "Referer", Value: v}}
