@@ -158,6 +158,9 @@ func (s *Spider) setRequestPropsURL(o *goja.Object, r *crawl.Request, local *jsL
 	if r.Kind != "" {
 		set("kind", r.Kind)
 	}
+	if r.Credentials != "" {
+		set("credentials", r.Credentials)
+	}
 	if r.WebSocket != nil {
 		set("websocket_id", r.WebSocket.ID)
 		msgs := make([]any, len(r.WebSocket.Send))
@@ -207,7 +210,7 @@ var requestDefaults = map[string]any{
 	"callback": nil, "errback": nil, "session_id": "", "desc_text": "",
 	"proxy": nil, "timeout": nil, "max_retry_times": nil, "retry_delay": nil,
 	"allow_redirects": nil, "max_redirects": 0, "verify": nil,
-	"impersonate": nil, "http_version": nil, "kind": nil,
+	"impersonate": nil, "http_version": nil, "kind": nil, "credentials": nil,
 	"headers": "{}", "meta": "{}", "cb_kwargs": "{}",
 }
 

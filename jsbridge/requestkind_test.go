@@ -28,6 +28,26 @@ func TestRequestKindOption(t *testing.T) {
 	}
 }
 
+// TestRequestCredentialsOption checks the credentials option from JS and
+// what reaches the engine.
+func TestRequestCredentialsOption(t *testing.T) {
+	t.Parallel()
+	s, _ := newSpider(t, "request_kind.js", nil)
+	rec, err := call(t, s, "credentials")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{crawl.CredentialsInclude, crawl.CredentialsSameOrigin, ""}
+	if len(rec.reqs) != len(want) {
+		t.Fatalf("output %s", rec)
+	}
+	for i, r := range rec.reqs {
+		if r.Credentials != want[i] {
+			t.Errorf("request %d (%s): credentials %q, want %q", i, r.URL, r.Credentials, want[i])
+		}
+	}
+}
+
 func TestFromResponseKind(t *testing.T) {
 	t.Parallel()
 	s, _ := newSpider(t, "request_kind.js", nil)

@@ -20,7 +20,7 @@ var requestOptions = []string{
 	"url", "method", "params", "headers", "data", "json", "body", "cookies",
 	"proxies", "proxy", "timeout", "max_retry_times", "retry_delay",
 	"allow_redirects", "max_redirects", "verify", "impersonate", "http_version", "kind",
-	"meta", "cb_kwargs", "dont_filter", "priority", "callback", "errback",
+	"credentials", "meta", "cb_kwargs", "dont_filter", "priority", "callback", "errback",
 	"session_id", "desc_text", "formdata", "formname", "formid", "formnumber",
 	"formxpath", "formcss", "clickdata", "dont_click",
 	"websocket_id", "send_message", "ping_data", "ping_interval",
@@ -280,6 +280,11 @@ func (s *Spider) buildRequest(get optionGetter, kind requestKind, fromOptions bo
 		return nil, nil, err
 	} else if !crawl.ValidKind(r.Kind) {
 		return nil, nil, fmt.Errorf("%s: kind %q (want one of %s)", kind, r.Kind, strings.Join(crawl.Kinds, ", "))
+	}
+	if r.Credentials, err = str("credentials"); err != nil {
+		return nil, nil, err
+	} else if !crawl.ValidCredentials(r.Credentials) {
+		return nil, nil, fmt.Errorf("%s: credentials %q (want one of %s)", kind, r.Credentials, strings.Join(crawl.CredentialModes, ", "))
 	}
 	switch r.HTTPVersion {
 	case "", "1.1", "2", "3", "auto":

@@ -68,6 +68,13 @@ interface RequestOptions {
    * links (GET/HEAD) or forms (other methods), FormRequest is a form.
    */
   kind?: "navigate" | "link" | "form" | "fetch" | "xhr";
+  /**
+   * With kind "fetch" or "xhr": fetch()'s credentials mode. "same-origin"
+   * (the default) sends cookies only to the page's own origin, "include" also
+   * to other origins of its site (never to another site: browsers block
+   * third-party cookies), "omit" none.
+   */
+  credentials?: "omit" | "same-origin" | "include";
   /** JSON data crosses as data; other values (ResultHolder, functions) come back as the same object. */
   meta?: Record<string, unknown>;
   cb_kwargs?: Record<string, unknown>;
@@ -105,6 +112,7 @@ declare class Request {
   impersonate: string | null;
   http_version: string | null;
   kind: "navigate" | "link" | "form" | "fetch" | "xhr" | null;
+  credentials: "omit" | "same-origin" | "include" | null;
   /** A copy with some options changed (Scrapy's Request.replace). */
   replace(options?: RequestOptions): this;
   copy(): this;

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -35,6 +37,7 @@ func newFingerprintCaptureCmd() *cobra.Command {
 		timeout time.Duration
 		caCert  string
 		caKey   string
+		kinds   string
 	)
 	cmd := &cobra.Command{
 		Use:   "capture",
@@ -48,7 +51,15 @@ and the header set and order. Use the profile with IMPERSONATE: FILE.
 
 Run it once with the browser on HTTP/2, then, to record the HTTP/1.1 header
 order too, again with --merge while the browser has HTTP/2 disabled
-(Chromium: --disable-http2).`,
+(Chromium: --disable-http2).
+
+With --kinds FILE the URL serves a capture page instead, which makes the
+browser itself send every kind of request: the page's navigation, a
+script's fetch(), an image on a new (resumed) TLS connection, a WebSocket
+handshake, then, when you click its link and the next page's button, a
+followed link and a form POST. The profile is still made from the
+navigation; FILE gets every capture (JSON, by kind: headers in wire
+order, JA4, the ClientHello) as the evidence to compare a client with.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var prof impersonate.Profile
@@ -85,24 +96,46 @@ order too, again with --merge while the browser has HTTP/2 disabled
 						"  Safari/macOS: open %s in Keychain Access and set it to Always Trust\n", caCert, caKey, caCert, caCert, caCert)
 				}
 			}
+			if kinds != "" {
+				// The capture page, and a new connection for every request
+				// so that the image's is a resumed one.
+				cfg.Answer, cfg.CloseAfterResponse = fingerprint.CapturePage, true
+			}
 			srv, err := fingerprint.Start(cfg)
 			if err != nil {
 				return failErr(err)
 			}
 			defer srv.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "open %s in the browser to capture (waiting up to %s)\n", srv.URL(host, "/"), timeout)
+			if kinds != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), "then click the page's link, and the button of the page it opens")
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			var c fingerprint.Capture
-			for {
-				c, err = srv.Next(ctx)
-				if err != nil {
-					return failErr(fmt.Errorf("no browser request within %s: %w", timeout, err))
+			var kindsErr error
+			if kinds != "" {
+				var got map[string]fingerprint.Capture
+				got, kindsErr = fingerprint.WaitKinds(ctx, srv, nil)
+				nav, ok := got[fingerprint.PageNavigate]
+				if !ok {
+					return failErr(fmt.Errorf("no browser request within %s: %w", timeout, kindsErr))
 				}
-				// Browsers fetch /favicon.ico too; only the navigation
-				// carries the full header set.
-				if !strings.HasPrefix(c.Path, "/favicon") {
-					break
+				c = nav
+				if err := writeKinds(cmd.OutOrStdout(), kinds, got); err != nil {
+					return failErr(err)
+				}
+			} else {
+				for {
+					c, err = srv.Next(ctx)
+					if err != nil {
+						return failErr(fmt.Errorf("no browser request within %s: %w", timeout, err))
+					}
+					// Browsers fetch /favicon.ico too; only the navigation
+					// carries the full header set.
+					if !strings.HasPrefix(c.Path, "/favicon") {
+						break
+					}
 				}
 			}
 			notes, err := impersonate.UpdateFromCapture(&prof, name, impersonate.CapturedFrom(c))
@@ -124,13 +157,21 @@ order too, again with --merge while the browser has HTTP/2 disabled
 				fmt.Fprintln(w, "note:", n)
 			}
 			if out == "" || out == "-" {
-				_, err = w.Write(data)
-				return err
+				if _, err = w.Write(data); err != nil {
+					return err
+				}
+				if kindsErr != nil {
+					return failErr(fmt.Errorf("%s lacks some kinds: %w", kinds, kindsErr))
+				}
+				return nil
 			}
 			if err := os.WriteFile(out, data, 0o644); err != nil {
 				return failErr(fmt.Errorf("write profile: %w", err))
 			}
 			fmt.Fprintf(w, "profile %s written to %s\n", prof.Name, out)
+			if kindsErr != nil {
+				return failErr(fmt.Errorf("%s lacks some kinds: %w", kinds, kindsErr))
+			}
 			return nil
 		},
 	}
@@ -143,5 +184,36 @@ order too, again with --merge while the browser has HTTP/2 disabled
 	f.DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the browser")
 	f.StringVar(&caCert, "ca-cert", "", "CA certificate (PEM) to serve with, written with --ca-key on first use: trust it once in the browser instead of accepting a warning")
 	f.StringVar(&caKey, "ca-key", "", "the CA's private key (PEM), written with --ca-cert on first use")
+	f.StringVar(&kinds, "kinds", "", "serve the capture page, which makes the browser send every kind of request (fetch, resumed connection, WebSocket, link, form), and write them all to this JSON file")
 	return cmd
+}
+
+// writeKinds writes the capture session's requests to file, by kind, and
+// prints a line for each (what is missing is the caller's error).
+func writeKinds(w io.Writer, file string, got map[string]fingerprint.Capture) error {
+	doc := struct {
+		Regenerate string                         `json:"regenerate"`
+		Kinds      map[string]fingerprint.Capture `json:"kinds"`
+	}{"spiderrun fingerprint capture --kinds FILE, then follow the page", got}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("kinds: %w", err)
+	}
+	for _, k := range fingerprint.PageKinds {
+		c, ok := got[k]
+		if !ok {
+			fmt.Fprintf(w, "kind %-9s  not sent\n", k)
+			continue
+		}
+		resumed := ""
+		if c.Resumed() {
+			resumed = " (resumed)"
+		}
+		fmt.Fprintf(w, "kind %-9s  %s %s HTTP/%s, %d headers, JA4 %s%s\n", k, c.Method, c.Path, c.HTTPVersion, len(c.Headers), c.JA4, resumed)
+	}
+	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	fmt.Fprintf(w, "request kinds written to %s\n", file)
+	return nil
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
 )
 
@@ -117,5 +123,75 @@ func TestFingerprintCaptureErrors(t *testing.T) {
 	code, _, stderr = runCLI(t, "fingerprint", "capture", "--port", "0", "--timeout", "50ms")
 	if code != exitFailed || !strings.Contains(stderr, "no browser request within 50ms") {
 		t.Errorf("exit %d %q", code, stderr)
+	}
+}
+
+// TestFingerprintCaptureKinds runs a capture session with --kinds and
+// plays the browser with our chrome_156 client: the typed navigation, the
+// page's fetch, the image, the WebSocket handshake, the link and the
+// form, each as its kind. The profile comes from the navigation, the
+// kinds file holds every request by kind, and the command prints a line
+// for each. (internal/livebrowser's TestCapturePage runs the same page in
+// the real browsers.)
+func TestFingerprintCaptureKinds(t *testing.T) {
+	dir := t.TempDir()
+	out, kindsFile := filepath.Join(dir, "captured.yaml"), filepath.Join(dir, "kinds.json")
+	page, wait := startCapture(t, "--out", out, "--kinds", kindsFile)
+	tr, err := impersonate.NewTransport(impersonate.Options{HandshakeTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	base := strings.TrimSuffix(page, "/")
+	for _, r := range []*crawl.Request{
+		{URL: base + "/"},
+		{URL: base + "/k/fetch", Method: "POST", Kind: crawl.KindFetch, Parent: base + "/", Body: []byte("{}"),
+			Headers: crawl.Headers{{Name: "Content-Type", Value: "application/json"}}},
+		{URL: base + "/k/resumed.png", Parent: base + "/", Kind: crawl.KindFetch},
+		{URL: base + "/k/ws", Parent: base + "/", Kind: crawl.KindFetch},
+		{URL: base + "/k/link", Parent: base + "/"},
+		{URL: base + "/k/form", Method: "POST", Parent: base + "/k/link", Body: []byte("q=a+b")},
+	} {
+		u, _ := url.Parse(r.URL)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := tr.RoundTrip(ctx, &downloader.Outgoing{Method: r.GetMethod(), URL: u, Headers: r.Headers, Body: r.Body,
+			Impersonate: "chrome_156", Request: r})
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: %v", r.URL, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		cancel()
+	}
+	code, stdout, stderr := wait()
+	if code != exitOK {
+		t.Fatalf("capture exit %d: %s %s", code, stdout, stderr)
+	}
+	for _, want := range []string{"then click the page's link", "kind navigate   GET / HTTP/2", "kind fetch      POST /k/fetch HTTP/2",
+		"kind resumed    GET /k/resumed.png HTTP/2", "(resumed)", "kind websocket  GET /k/ws", "kind link       GET /k/link",
+		"kind form       POST /k/form", "request kinds written to " + kindsFile, "profile chrome_156 written to " + out} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("capture output lacks %q:\n%s", want, stdout)
+		}
+	}
+	b, err := os.ReadFile(kindsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Kinds map[string]fingerprint.Capture `json:"kinds"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Kinds["fetch"].Headers.Get("sec-fetch-mode"); got != "cors" {
+		t.Errorf("kinds file: fetch sec-fetch-mode %q (%v)", got, doc.Kinds["fetch"].Headers)
+	}
+	if got := doc.Kinds["form"].Headers.Get("origin"); got != base {
+		t.Errorf("kinds file: form origin %q, want %q", got, base)
+	}
+	if len(doc.Kinds) != len(fingerprint.PageKinds) {
+		t.Errorf("kinds file has %d kinds, want %d", len(doc.Kinds), len(fingerprint.PageKinds))
 	}
 }

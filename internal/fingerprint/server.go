@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -135,6 +136,10 @@ type Config struct {
 	// page that makes a browser fetch more); the default is the capture
 	// as JSON.
 	Respond func(Capture) (contentType string, body []byte)
+	// Answer, when set, chooses the whole answer, status and headers too
+	// (a CORS preflight's Access-Control-*, a redirect's Location and
+	// Referrer-Policy, a Set-Cookie); it wins over Respond.
+	Answer func(Capture) Answer
 	// CloseAfterResponse ends the connection after each answer (GOAWAY on
 	// HTTP/2, Connection: close on HTTP/1.1), so a browser's next request
 	// needs a new connection: that is how its TLS session resumption is
@@ -333,6 +338,31 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// Answer is a response of Config.Answer.
+type Answer struct {
+	// Status is the status code (0 = 200).
+	Status int
+	// Headers are sent after Content-Type and Content-Length, in order.
+	Headers     crawl.Headers
+	ContentType string
+	Body        []byte
+}
+
+func (s *Server) answer(c Capture) Answer {
+	if s.cfg.Answer != nil {
+		a := s.cfg.Answer(c)
+		if a.Status == 0 {
+			a.Status = 200
+		}
+		if a.ContentType == "" {
+			a.ContentType = "text/plain"
+		}
+		return a
+	}
+	ctype, body := s.respond(c)
+	return Answer{Status: 200, ContentType: ctype, Body: body}
+}
+
 func (s *Server) respond(c Capture) (string, []byte) {
 	if s.cfg.Respond != nil {
 		return s.cfg.Respond(c)
@@ -368,15 +398,20 @@ func (s *Server) serveH2(conn net.Conn, base Capture) {
 	reply := func(id uint32, p *pending) error {
 		c := p.cap
 		c.BodyLen = p.body
-		ctype, body := s.respond(c)
+		a := s.answer(c)
+		body := a.Body
 		// Recorded only once the answer is out: a capture that ends the
 		// server (spiderrun fingerprint capture) must not cut it off.
 		defer s.record(c)
 		enc.Reset()
-		henc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-		henc.WriteField(hpack.HeaderField{Name: "content-type", Value: ctype})
+		henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(a.Status)})
+		henc.WriteField(hpack.HeaderField{Name: "content-type", Value: a.ContentType})
 		henc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
-		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: enc.Bytes(), EndHeaders: true}); err != nil {
+		for _, h := range a.Headers {
+			henc.WriteField(hpack.HeaderField{Name: strings.ToLower(h.Name), Value: h.Value})
+		}
+		// An empty answer (a preflight's) ends the stream with its HEADERS.
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: enc.Bytes(), EndHeaders: true, EndStream: len(body) == 0}); err != nil {
 			return err
 		}
 		// Stay within the default 16 KiB frame size and the client's
@@ -535,14 +570,21 @@ func (s *Server) serveH1(w net.Conn, base Capture) {
 				return
 			}
 		}
-		ctype, body := s.respond(c)
-		connHdr := ""
+		a := s.answer(c)
+		var head strings.Builder
+		fmt.Fprintf(&head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n", a.Status, statusText(a.Status), a.ContentType, len(a.Body))
+		for _, h := range a.Headers {
+			fmt.Fprintf(&head, "%s: %s\r\n", h.Name, h.Value)
+		}
 		if s.cfg.CloseAfterResponse {
-			connHdr = "Connection: close\r\n"
+			head.WriteString("Connection: close\r\n")
 			closeAfter = true
 		}
-		fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n", ctype, len(body), connHdr)
-		_, err = w.Write(body)
+		head.WriteString("\r\n")
+		_, err = io.WriteString(w, head.String())
+		if err == nil {
+			_, err = w.Write(a.Body)
+		}
 		s.record(c)
 		if err != nil || closeAfter {
 			return
@@ -595,4 +637,12 @@ func serverCert(cert *tls.Certificate) (*tls.Certificate, *x509.CertPool, error)
 		pool.AddCert(cert.Leaf)
 	}
 	return cert, pool, nil
+}
+
+// statusText is the reason phrase of an HTTP/1.1 status line.
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Status"
 }

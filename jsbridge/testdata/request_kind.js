@@ -15,6 +15,17 @@ export function kinds(response) {
   return [api, response.follow("/next", { kind: "xhr" }), response.follow("/plain")];
 }
 
+// The credentials option (fetch()'s): set, read, kept by replace, checked.
+export function credentials(response) {
+  const api = new Request({ url: "https://api.example.test/me", kind: "fetch", credentials: "include" });
+  eq(api.credentials, "include");
+  eq(new Request("https://example.test/").credentials, null);
+  eq(api.replace({ url: "https://api.example.test/more" }).credentials, "include");
+  eq(api.replace({ credentials: "omit" }).credentials, "omit");
+  throws(() => new Request({ url: "https://example.test/", credentials: "all" }), /credentials "all" \(want one of omit, same-origin, include\)/);
+  return [api, response.follow("/x", { kind: "xhr", credentials: "same-origin" }), response.follow("/plain")];
+}
+
 // FormRequest.from_response is a submitted form unless told otherwise.
 export function fromForm(response) {
   const get = FormRequest.from_response(response, { formdata: { q: "go" } });

@@ -79,6 +79,7 @@ const (
 	tagRedirectTimes
 	tagRedirectURLs
 	tagStart
+	tagCredentials // after the older tags: packed requests already stored keep their meaning
 )
 
 // Value types of meta and cb_kwargs values. Only these are packed; any
@@ -189,6 +190,7 @@ func appendRequest(b []byte, r *Request) ([]byte, error) {
 	b = optStr(b, tagImpersonate, r.Impersonate)
 	b = optStr(b, tagHTTPVersion, r.HTTPVersion)
 	b = optStr(b, tagKind, r.Kind)
+	b = optStr(b, tagCredentials, r.Credentials)
 	if ws := r.WebSocket; ws != nil {
 		b = append(b, tagWebSocket)
 		b = appendStr(b, ws.ID)
@@ -413,6 +415,8 @@ func (p Packed) Unpack() (*Request, error) {
 			r.HTTPVersion = d.str()
 		case tagKind:
 			r.Kind = d.str()
+		case tagCredentials:
+			r.Credentials = d.str()
 		case tagWebSocket:
 			ws := &WebSocketSpec{ID: d.str()}
 			sendNil := d.byte() == 1

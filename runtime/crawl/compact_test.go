@@ -46,6 +46,7 @@ func fullRequest() *Request {
 		Impersonate:    "chrome131",
 		HTTPVersion:    "2",
 		Kind:           KindForm,
+		Credentials:    CredentialsInclude,
 		WebSocket: &WebSocketSpec{ID: "ws", Send: []WSMessage{{Data: []byte("hi")}, {Data: []byte{}, Binary: true}, {}},
 			PingData: []byte{1}, PingInterval: time.Minute},
 		Depth:         math.MaxInt64,
@@ -270,7 +271,7 @@ func TestPackRoundTripRandom(t *testing.T) {
 		if some() {
 			r.DontFilter, r.Start = some(), some()
 			r.Errback, r.SessionID, r.DescText, r.Proxy = str(), str(), str(), str()
-			r.Impersonate, r.HTTPVersion, r.Kind = str(), str(), str()
+			r.Impersonate, r.HTTPVersion, r.Kind, r.Credentials = str(), str(), str(), str()
 			r.MaxRedirects, r.RetryTimes, r.RedirectTimes = rng.IntN(9), rng.IntN(9), rng.IntN(9)
 		}
 		if some() {

@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -48,6 +49,12 @@ type Request struct {
 	// carries that kind's headers (sec-fetch-*, Origin, Accept, order).
 	// "" chooses by how the request was made: see DefaultKind.
 	Kind string `json:"kind,omitempty"`
+	// Credentials is the credentials mode of a fetch or xhr request, as
+	// fetch()'s option of that name (CredentialsOmit, CredentialsSameOrigin,
+	// CredentialsInclude; "" = same-origin, fetch()'s default): whether an
+	// impersonated request carries cookies to another origin. Other kinds
+	// ignore it.
+	Credentials string `json:"credentials,omitempty"`
 
 	// WebSocket is set for a WebSocketRequest.
 	WebSocket *WebSocketSpec `json:"websocket,omitempty"`
@@ -129,6 +136,28 @@ func DefaultKind(r *Request) string {
 	default:
 		return KindForm
 	}
+}
+
+// The credentials modes of a fetch or xhr request (Request.Credentials),
+// fetch()'s names.
+const (
+	// CredentialsOmit sends no cookie, to any origin.
+	CredentialsOmit = "omit"
+	// CredentialsSameOrigin sends cookies only to the page's own origin
+	// (fetch()'s default, and XHR's without withCredentials).
+	CredentialsSameOrigin = "same-origin"
+	// CredentialsInclude sends cookies to other origins too (XHR's
+	// withCredentials = true), under the SameSite rules; a CORS preflight
+	// must then allow credentials.
+	CredentialsInclude = "include"
+)
+
+// CredentialModes lists the valid Request.Credentials values ("" aside).
+var CredentialModes = []string{CredentialsOmit, CredentialsSameOrigin, CredentialsInclude}
+
+// ValidCredentials reports whether c is "" or one of CredentialModes.
+func ValidCredentials(c string) bool {
+	return c == "" || slices.Contains(CredentialModes, c)
 }
 
 // Cookie is a name/value pair sent with a request.

@@ -36,6 +36,18 @@ type RequestInfo struct {
 	// request's meta referrer_policy by the Referer spider middleware);
 	// "" is the browsers' default, strict-origin-when-cross-origin.
 	ReferrerPolicy string
+	// HopPolicies are the Referrer-Policy headers of the redirect
+	// responses, one per URL of Chain ("" = the header was absent): a
+	// redirect's own policy applies to the hops after it (Fetch, "set
+	// request's referrer policy on redirect"). The redirect middleware
+	// keeps them in the request's meta redirect_referrer_policies.
+	HopPolicies []string
+	// Credentials is the credentials mode of a fetch or XHR
+	// (crawl.Credentials*; "" = same-origin).
+	Credentials string
+	// Preflight, when set, makes the request the CORS preflight (OPTIONS)
+	// of a fetch or XHR with that method and those author headers.
+	Preflight *Preflight
 }
 
 // InfoOf describes a crawl request (nil: a typed GET navigation of u).
@@ -46,8 +58,26 @@ func InfoOf(r *crawl.Request, method string, u *url.URL, bodyLen int) RequestInf
 		info.Initiator = r.Parent
 		info.Chain = r.RedirectURLs
 		info.ReferrerPolicy, _ = r.Meta["referrer_policy"].(string)
+		info.HopPolicies = metaStrings(r.Meta["redirect_referrer_policies"])
+		info.Credentials = r.Credentials
 	}
 	return info
+}
+
+// metaStrings reads a list of strings from meta: []string, or []any as
+// JSON and JavaScript hand it over.
+func metaStrings(v any) []string {
+	switch v := v.(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, len(v))
+		for i, x := range v {
+			out[i], _ = x.(string)
+		}
+		return out
+	}
+	return nil
 }
 
 // family is a browser engine whose per-kind rules were measured.
@@ -109,11 +139,12 @@ var kindOrders = map[orderKey]kindOrder{
 		Accept Sec-Fetch-Site Sec-Fetch-Mode Sec-Fetch-User Sec-Fetch-Dest Referer Accept-Encoding
 		Accept-Language Cookie`)},
 	{familyChromium, shapeFetch, false}: {reorder: true, names: strings.Fields(`content-length
-		sec-ch-ua-platform user-agent sec-ch-ua content-type sec-ch-ua-mobile accept origin sec-fetch-site
-		sec-fetch-mode sec-fetch-dest referer accept-encoding accept-language cookie priority`)},
+		sec-ch-ua-platform user-agent sec-ch-ua * content-type sec-ch-ua-mobile accept origin sec-fetch-site
+		sec-fetch-mode sec-fetch-dest sec-fetch-storage-access referer accept-encoding accept-language cookie
+		priority`)},
 	{familyChromium, shapeFetch, true}: {reorder: true, names: strings.Fields(`Connection Content-Length
-		sec-ch-ua-platform User-Agent sec-ch-ua Content-Type sec-ch-ua-mobile Accept Origin Sec-Fetch-Site
-		Sec-Fetch-Mode Sec-Fetch-Dest Referer Accept-Encoding Accept-Language Cookie`)},
+		sec-ch-ua-platform User-Agent sec-ch-ua * Content-Type sec-ch-ua-mobile Accept Origin Sec-Fetch-Site
+		Sec-Fetch-Mode Sec-Fetch-Dest Sec-Fetch-Storage-Access Referer Accept-Encoding Accept-Language Cookie`)},
 	{familyFirefox, shapeDocument, false}: {names: strings.Fields(`user-agent accept accept-language
 		accept-encoding content-type content-length origin referer cookie upgrade-insecure-requests
 		sec-fetch-dest sec-fetch-mode sec-fetch-site sec-fetch-user priority te`)},
@@ -121,16 +152,16 @@ var kindOrders = map[orderKey]kindOrder{
 		Accept-Encoding Content-Type Content-Length Origin Connection Referer Cookie Upgrade-Insecure-Requests
 		Sec-Fetch-Dest Sec-Fetch-Mode Sec-Fetch-Site Sec-Fetch-User Priority`)},
 	{familyFirefox, shapeFetch, false}: {names: strings.Fields(`user-agent accept accept-language
-		accept-encoding referer content-type content-length origin cookie sec-fetch-dest sec-fetch-mode
+		accept-encoding referer content-type * content-length origin cookie sec-fetch-dest sec-fetch-mode
 		sec-fetch-site priority te`)},
 	{familyFirefox, shapeFetch, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
-		Accept-Encoding Referer Content-Type Content-Length Origin Connection Cookie Sec-Fetch-Dest
+		Accept-Encoding Referer Content-Type * Content-Length Origin Connection Cookie Sec-Fetch-Dest
 		Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
 	{familyFirefox, shapeXHR, false}: {names: strings.Fields(`user-agent accept accept-language
-		accept-encoding content-type content-length origin referer cookie sec-fetch-dest sec-fetch-mode
+		accept-encoding content-type * content-length origin referer cookie sec-fetch-dest sec-fetch-mode
 		sec-fetch-site priority te`)},
 	{familyFirefox, shapeXHR, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
-		Accept-Encoding Content-Type Content-Length Origin Connection Referer Cookie Sec-Fetch-Dest
+		Accept-Encoding Content-Type * Content-Length Origin Connection Referer Cookie Sec-Fetch-Dest
 		Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
 }
 
@@ -165,6 +196,9 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 	}
 	if f == familyOther && kind == crawl.KindNavigate {
 		return MergeHeaders(base, req)
+	}
+	if info.Preflight != nil {
+		return p.preflightHeaders(info, req, http1)
 	}
 	method := strings.ToUpper(info.Method)
 	if method == "" {
@@ -207,7 +241,15 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 			if f == familyChromium {
 				extras = append(extras, crawl.Header{Name: "cache-control", Value: "max-age=0"})
 			}
-			if o := serializeOrigin(initiator); o != "" {
+			o := serializeOrigin(initiator)
+			if f == familyChromium && info.URL != nil && taintedOrigin(initiator, info.Chain, info.URL) {
+				// Chromium sends the Fetch spec's "null" for a form
+				// posted through a redirect that left the page's origin;
+				// Firefox ESR 140 keeps the page's origin (both measured:
+				// TestRequestKinds' form-post-redir-cross).
+				o = "null"
+			}
+			if o != "" {
 				extras = append(extras, crawl.Header{Name: "origin", Value: o})
 			}
 			extras = append(extras, crawl.Header{Name: "content-type", Value: "application/x-www-form-urlencoded"})
@@ -226,10 +268,20 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 		case f == familyFirefox:
 			del("priority")
 		}
-		if info.URL != nil && (!getHead || !sameOrigin(initiator, info.URL)) {
-			if o := serializeOrigin(initiator); o != "" {
+		if info.URL != nil && (!getHead || corsTainted(initiator, info.Chain, info.URL)) {
+			o := serializeOrigin(initiator)
+			if taintedOrigin(initiator, info.Chain, info.URL) {
+				o = "null" // both browsers (fetch-redir-get, fetch-redir-post)
+			}
+			if o != "" {
 				extras = append(extras, crawl.Header{Name: "origin", Value: o})
 			}
+		}
+		if f == familyChromium && sendsFetchMetadata && info.Credentials == crawl.CredentialsInclude && info.URL != nil &&
+			chainSite(initiator, info.Chain, info.URL) == "cross-site" {
+			// Chromium 148 blocks third-party cookies here and says so
+			// on a credentialed cross-site request (samesite-fetch-cred).
+			extras = append(extras, crawl.Header{Name: "sec-fetch-storage-access", Value: "none"})
 		}
 		if info.BodyLen > 0 {
 			extras = append(extras, crawl.Header{Name: "content-type", Value: "text/plain;charset=UTF-8"})
@@ -239,7 +291,10 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 		extras = slices.DeleteFunc(extras, func(kv crawl.Header) bool { return req.Has(kv.Name) })
 		return MergeHeaders(h, append(extras, req...))
 	}
-	if info.BodyLen > 0 {
+	// A script's POST or PUT without a body still says content-length: 0
+	// (cors-two-headers): Chromium in its usual place, Firefox last.
+	emptyBody := info.BodyLen == 0 && (kind == crawl.KindFetch || kind == crawl.KindXHR) && (method == "POST" || method == "PUT")
+	if info.BodyLen > 0 || emptyBody && f == familyChromium {
 		extras = append(extras, crawl.Header{Name: "content-length", Value: strconv.Itoa(info.BodyLen)})
 	}
 
@@ -282,12 +337,31 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 	if r, ok := earlyRefererOrders[key]; ok && (len(info.Chain) > 0 || info.ReferrerPolicy != "") {
 		o = r
 	}
-	return placeHeaders(h, extras, o)
+	out := placeHeaders(h, extras, o)
+	if emptyBody && f == familyFirefox && !req.Has("content-length") {
+		// After priority, before a trailing te.
+		name := "content-length"
+		if http1 {
+			name = "Content-Length"
+		}
+		at := len(out)
+		if i := slices.IndexFunc(out, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, "te") }); i >= 0 {
+			at = i
+		}
+		out = slices.Insert(out, at, crawl.Header{Name: name, Value: "0"})
+	}
+	if !http1 {
+		for i := range out {
+			out[i].Name = strings.ToLower(out[i].Name) // as HTTP/2 sends them
+		}
+	}
+	return out
 }
 
-// redirectedOrders are Chromium 148's navigation orders after a redirect:
-// it adds the client hints again for the new URL, after sec-fetch-dest
-// (TestRequestKinds' link-redir-* steps, both HTTP versions).
+// redirectedOrders are the orders after a redirect: Chromium 148's
+// navigations add the client hints again for the new URL, after
+// sec-fetch-dest (TestRequestKinds' link-redir-* steps, both HTTP
+// versions).
 var redirectedOrders = map[orderKey]kindOrder{
 	{familyChromium, shapeDocument, false}: {reorder: true, names: strings.Fields(`content-length cache-control
 		upgrade-insecure-requests content-type user-agent origin accept sec-fetch-site sec-fetch-mode
@@ -297,15 +371,27 @@ var redirectedOrders = map[orderKey]kindOrder{
 		Cache-Control Upgrade-Insecure-Requests Content-Type User-Agent Origin Accept Sec-Fetch-Site
 		Sec-Fetch-Mode Sec-Fetch-User Sec-Fetch-Dest sec-ch-ua sec-ch-ua-mobile sec-ch-ua-platform Referer
 		Accept-Encoding Accept-Language Cookie`)},
+	// Firefox ESR 140 sets a redirected fetch's Referer after its Origin
+	// (fetch-redir-get, fetch-redir-post).
+	{familyFirefox, shapeFetch, false}: {names: strings.Fields(`user-agent accept accept-language
+		accept-encoding content-type * content-length origin referer cookie sec-fetch-dest sec-fetch-mode
+		sec-fetch-site priority te`)},
+	{familyFirefox, shapeFetch, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
+		Accept-Encoding Content-Type * Content-Length Origin Referer Connection Cookie Sec-Fetch-Dest
+		Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
 }
 
-// earlyRefererOrders are Firefox ESR 140's HTTP/1.1 navigation orders when
-// the Referer is set outside the default path, after a redirect or under
-// a policy the page declared (measured with <meta name="referrer"
-// content="unsafe-url">): Referer before Connection, not after it.
+// earlyRefererOrders are Firefox ESR 140's navigation orders when the
+// Referer is set outside the default path, after a redirect or under a
+// policy the page declared (measured with <meta name="referrer"
+// content="unsafe-url"> and a form posted through a redirect): Referer
+// before Origin, and over HTTP/1.1 before Connection.
 var earlyRefererOrders = map[orderKey]kindOrder{
+	{familyFirefox, shapeDocument, false}: {names: strings.Fields(`user-agent accept accept-language
+		accept-encoding content-type content-length referer origin cookie upgrade-insecure-requests
+		sec-fetch-dest sec-fetch-mode sec-fetch-site sec-fetch-user priority te`)},
 	{familyFirefox, shapeDocument, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
-		Accept-Encoding Content-Type Content-Length Origin Referer Connection Cookie Upgrade-Insecure-Requests
+		Accept-Encoding Content-Type Content-Length Referer Origin Connection Cookie Upgrade-Insecure-Requests
 		Sec-Fetch-Dest Sec-Fetch-Mode Sec-Fetch-Site Sec-Fetch-User Priority`)},
 }
 
@@ -360,13 +446,20 @@ func placeHeaders(h, extras crawl.Headers, o kindOrder) crawl.Headers {
 		}
 		return ia - ib
 	})
+	// Author headers (a spider's X-Token) go where the order has "*", in
+	// the request's order, or else at the end.
+	star, starred := index("*"), 0
 	for _, e := range extras {
 		j := index(e.Name)
-		if j < 0 {
+		if j < 0 && star < 0 {
 			tail = append(tail, e)
 			continue
 		}
-		e.Name = o.names[j] // the browser's case
+		if j < 0 {
+			j = star
+		} else {
+			e.Name = o.names[j] // the browser's case
+		}
 		at := -1
 		// After the nearest header that precedes it in the order...
 		for k := j; k >= 0 && at < 0; k-- {
@@ -388,6 +481,10 @@ func placeHeaders(h, extras crawl.Headers, o kindOrder) crawl.Headers {
 		}
 		if at < 0 {
 			at = len(out)
+		}
+		if j == star {
+			at += starred
+			starred++
 		}
 		out = slices.Insert(out, at, e)
 	}
@@ -469,7 +566,13 @@ func browserReferer(req crawl.Headers, kind string, info RequestInfo) crawl.Head
 			hops = append(hops, u)
 		}
 	}
-	for _, hop := range append(hops, info.URL) {
+	policy := info.ReferrerPolicy
+	for i, hop := range append(hops, info.URL) {
+		if i > 0 && i-1 < len(info.HopPolicies) && info.HopPolicies[i-1] != "" {
+			// The redirect response's own Referrer-Policy governs the
+			// hops after it (link-redir-policy).
+			policy = info.HopPolicies[i-1]
+		}
 		if value == "" {
 			break
 		}
@@ -477,7 +580,7 @@ func browserReferer(req crawl.Headers, kind string, info RequestInfo) crawl.Head
 		if err != nil {
 			break
 		}
-		value = referrer.For(info.ReferrerPolicy, cur, hop)
+		value = referrer.For(policy, cur, hop)
 	}
 	out := req.Clone()
 	out = slices.DeleteFunc(out, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, "referer") && value == "" })
@@ -503,4 +606,45 @@ func crumbleCookies(h crawl.Headers) crawl.Headers {
 		}
 	}
 	return slices.Insert(slices.Delete(slices.Clone(h), i, i+1), i, crumbs...)
+}
+
+// corsTainted reports whether a fetch from initiator that went through
+// chain to target has its response tainted "cors" (Fetch, main fetch): a
+// URL on the way or the target is of another origin. Such a request
+// carries Origin even as a GET.
+func corsTainted(initiator *url.URL, chain []string, target *url.URL) bool {
+	if !sameOrigin(initiator, target) {
+		return true
+	}
+	for _, c := range chain {
+		if u, err := url.Parse(c); err != nil || !sameOrigin(initiator, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// taintedOrigin reports the Fetch spec's tainted origin flag of a request
+// from initiator redirected through chain to target: set by a redirect
+// to another origin from a URL not of the initiator's origin. Its Origin
+// header is then "null".
+func taintedOrigin(initiator *url.URL, chain []string, target *url.URL) bool {
+	if len(chain) == 0 {
+		return false
+	}
+	urls := make([]*url.URL, 0, len(chain)+1)
+	for _, c := range chain {
+		u, err := url.Parse(c)
+		if err != nil {
+			return true
+		}
+		urls = append(urls, u)
+	}
+	urls = append(urls, target)
+	for i := 0; i+1 < len(urls); i++ {
+		if !sameOrigin(urls[i+1], urls[i]) && !sameOrigin(initiator, urls[i]) {
+			return true
+		}
+	}
+	return false
 }

@@ -74,8 +74,10 @@ type Transport struct {
 	h1       map[string][]*h1Conn
 	random   map[string]string
 	profiles map[string]*Profile
-	sessions map[string]utls.ClientSessionCache
-	h3s      h3State
+	// preflights are the CORS preflight answers still fresh.
+	preflights preflightCache
+	sessions   map[string]utls.ClientSessionCache
+	h3s        h3State
 }
 
 var _ downloader.Transport = (*Transport)(nil)
@@ -186,7 +188,11 @@ func (t *Transport) RoundTrip(ctx context.Context, out *downloader.Outgoing) (*h
 	if out.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, out.Timeout)
 	}
-	resp, err := t.roundTrip(ctx, p, out)
+	err = t.preflight(ctx, p, out)
+	var resp *http.Response
+	if err == nil {
+		resp, err = t.roundTrip(ctx, p, out, nil)
+	}
 	if err != nil {
 		cancel()
 		if ctx.Err() == context.DeadlineExceeded && out.Timeout > 0 {
@@ -229,7 +235,8 @@ func hostPort(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), "80")
 }
 
-func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.Outgoing) (*http.Response, error) {
+// roundTrip sends out; with pre, as the CORS preflight of that request.
+func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.Outgoing, pre *Preflight) (*http.Response, error) {
 	u := out.URL
 	proxyKey := ""
 	if out.Proxy != nil {
@@ -246,6 +253,7 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 	}
 	wr := &wireRequest{method: method(out), scheme: u.Scheme, authority: authority, path: path, body: out.Body}
 	info := InfoOf(out.Request, wr.method, u, len(out.Body))
+	info.Preflight = pre
 
 	if resp, done, err := t.tryH3(ctx, p, out, wr, info); done {
 		return resp, err

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/net/publicsuffix"
 
@@ -99,8 +100,22 @@ type Cookies struct {
 	// Impersonate is the spider's profile (IMPERSONATE), for the rules
 	// that differ between browsers; a request's own impersonate wins.
 	Impersonate string
+	// LaxAllowUnsafeMaxAge is the age under which a cookie without
+	// SameSite still goes with a top-level cross-site POST under
+	// Chromium's Lax-by-default rule (0 = DefaultLaxAllowUnsafeMaxAge,
+	// Chromium's 2 minutes).
+	LaxAllowUnsafeMaxAge time.Duration
+	// Now is the clock of cookie ages (nil = time.Now).
+	Now func() time.Time
 
 	sameSite sameSiteAttrs
+}
+
+func (m *Cookies) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }
 
 // NewCookies returns an enabled middleware with fresh jars.
@@ -169,10 +184,17 @@ func (m *Cookies) ProcessRequest(ctx context.Context, r *crawl.Request) (Result,
 	if profile == "" {
 		profile = m.Impersonate
 	}
-	chainStrict := browser && firefoxProfile(profile)
+	var rules cookieRules
+	if browser {
+		rules = m.rulesFor(profile)
+	}
+	now := m.now()
 	for _, c := range jar.Cookies(u) {
-		if browser && !sameSiteAllows(m.sameSite.mode(jarKey(r), u.Hostname(), c.Name), r, u, chainStrict) {
-			continue
+		if browser {
+			a, known := m.sameSite.attr(jarKey(r), u.Hostname(), c.Name)
+			if !sameSiteAllows(a, known, r, u, rules, now) {
+				continue
+			}
 		}
 		// Keep the Cookie header under 8 KiB (servers answer 431 above
 		// their limit); the jar lists longer paths and older cookies first.
@@ -221,7 +243,7 @@ func (m *Cookies) ProcessResponse(ctx context.Context, r *crawl.Request, resp *c
 	cookies := (&http.Response{Header: http.Header{"Set-Cookie": lines}}).Cookies()
 	if len(cookies) > 0 {
 		m.Jars.Jar(jarKey(r)).SetCookies(u, cookies)
-		m.sameSite.record(jarKey(r), u, cookies)
+		m.sameSite.record(jarKey(r), u, cookies, m.now())
 	}
 	return Result{}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/referrer"
 	"github.com/spiderrun/spiderrun/runtime/weburl"
 )
 
@@ -28,7 +29,9 @@ import (
 //   - The next request carries Scrapy's bookkeeping: RedirectTimes and
 //     RedirectURLs (meta redirect_times, redirect_urls), meta
 //     redirect_reasons (the status as an int, or "meta refresh") and
-//     redirect_ttl; dont_filter is the original's.
+//     redirect_ttl; dont_filter is the original's. Meta
+//     redirect_referrer_policies lists each redirect response's
+//     Referrer-Policy ("" for none), for the impersonating transport.
 //   - 301/302 after POST and 303 after anything but HEAD become GET without
 //     body; 307/308 keep method and body (RFC 9110 §15.4).
 //   - Only http and https targets: Location to file:, ftp:, data:,
@@ -167,6 +170,20 @@ func (m *Redirect) build(r *crawl.Request, resp *crawl.Response, loc string, toG
 	next.RedirectTimes = r.RedirectTimes + 1
 	next.RedirectURLs = chain
 	next.SetMeta("redirect_ttl", ttl-1)
+	// The redirect response's own Referrer-Policy governs the Referer of
+	// the hops after it (Fetch, "set request's referrer policy on
+	// redirect"); the impersonating transport reads the list, one entry
+	// per URL of RedirectURLs ("" where the response had none).
+	policies := make([]string, len(r.RedirectURLs), len(chain))
+	switch old := r.Meta["redirect_referrer_policies"].(type) {
+	case []string:
+		copy(policies, old)
+	case []any: // through JSON or JavaScript
+		for i, v := range old[:min(len(old), len(policies))] {
+			policies[i], _ = v.(string)
+		}
+	}
+	next.SetMeta("redirect_referrer_policies", append(policies, referrer.Parse(resp.Headers.Get("Referrer-Policy"))))
 	next.Priority += m.PriorityAdjust
 	next.Cookies = nil
 	if toGet {

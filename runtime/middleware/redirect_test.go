@@ -250,3 +250,28 @@ func TestMetaRefresh(t *testing.T) {
 		t.Error("a refresh after 4096 characters was found")
 	}
 }
+
+// TestRedirectKeepsReferrerPolicies: each redirect response's
+// Referrer-Policy is kept, one entry per URL of the chain, for the
+// impersonating transport (Fetch, "set request's referrer policy on
+// redirect"; TestRequestKinds' link-redir-policy).
+func TestRedirectKeepsReferrerPolicies(t *testing.T) {
+	m := NewRedirect(nil)
+	r := &crawl.Request{URL: "https://a.test/1"}
+	hops := []struct{ to, policy string }{{"https://b.test/2", "no-referrer"}, {"https://c.test/3", ""}, {"https://a.test/4", "unsafe-url, bogus"}}
+	for _, h := range hops {
+		resp := redirectResp(302, r.URL, h.to)
+		if h.policy != "" {
+			resp.Headers.Add("Referrer-Policy", h.policy)
+		}
+		res, err := m.ProcessResponse(context.Background(), r, resp)
+		if err != nil || res.Request == nil {
+			t.Fatalf("%s: %v", h.to, err)
+		}
+		r = res.Request
+	}
+	got, _ := r.Meta["redirect_referrer_policies"].([]string)
+	if want := []string{"no-referrer", "", "unsafe-url"}; strings.Join(got, "|") != strings.Join(want, "|") || len(r.RedirectURLs) != len(got) {
+		t.Errorf("policies %q for chain %v, want %q", got, r.RedirectURLs, want)
+	}
+}
