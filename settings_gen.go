@@ -124,6 +124,7 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		SchedulerFlushOnStart:         set.Bool("SCHEDULER_FLUSH_ON_START"),
 		SchedulerPersist:              set.Bool("SCHEDULER_PERSIST"),
 		SchedulerQueueKey:             set.String("SCHEDULER_QUEUE_KEY"),
+		SchedulerWaitingMax:           set.Int("SCHEDULER_WAITING_MAX"),
 		ScraperSlotMaxActiveSize:      set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),
 		SessionMaxAge:                 set.Duration("SESSION_MAX_AGE"),
 		SessionMaxUses:                set.Int("SESSION_MAX_USES"),

@@ -317,3 +317,44 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// SlotReady answers, without waiting and without creating a slot, when a
+// download of req could start: key is req's slot (SlotKey), at the
+// earliest start its waits allow (DOWNLOAD_DELAY, a robots.txt
+// Crawl-delay, AutoThrottle, a Retry-After pause, the retry middleware's
+// download_not_before; zero or past: now), and free how many downloads the
+// slot could start at that moment (its CONCURRENT_REQUESTS_PER_DOMAIN
+// places not held or awaited; at most 1 while a delay spaces its
+// downloads). The engine keeps a request that cannot start out of its
+// fetch places (engine.Options.Slots). The answer is a snapshot: the slot
+// still enforces its limits when the download comes, and a shared
+// SlotGate (Redis) is not consulted.
+func (d *Downloader) SlotReady(req *crawl.Request) (key string, at time.Time, free int) {
+	key = SlotKey(req)
+	if ms, ok := metaInt(req.Meta[MetaNotBefore]); ok {
+		at = time.UnixMilli(ms)
+	}
+	d.slotsMu.Lock()
+	s, ok := d.slots[key]
+	d.slotsMu.Unlock()
+	if !ok {
+		free = d.opts.ConcurrentPerDomain
+		if d.opts.Delay > 0 || d.opts.AutoThrottle.Enabled {
+			free = 1
+		}
+		return key, at, free
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next.After(at) {
+		at = s.next
+	}
+	if s.pausedUntil.After(at) {
+		at = s.pausedUntil
+	}
+	free = max(cap(s.sem)-s.refs, 0)
+	if s.delay > 0 {
+		free = min(free, 1)
+	}
+	return key, at, free
+}
