@@ -21,17 +21,17 @@ import (
 // Progress is a snapshot of a running crawl, for a progress line or a
 // watchdog that reports what is in flight.
 type Progress struct {
-	Fetching     int   // requests inside Fetch
-	Processing   int   // callbacks and errbacks running
-	PendingItems int   // items queued or in the pipelines
-	Queued       int   // requests pending in the scheduler (-1 if unknown)
+	Fetching     int // requests inside Fetch
+	Processing   int // callbacks and errbacks running
+	PendingItems int // items queued or in the pipelines
+	Queued       int // requests pending in the scheduler (-1 if unknown)
 	// Waiting counts requests taken from the scheduler that wait in the
 	// engine for their download slot (Options.MaxWaiting).
 	Waiting int
-	Pages        int64 // responses received
-	Items        int64 // items scraped
-	Errors       int64 // spider errors so far
-	Reason       string
+	Pages   int64 // responses received
+	Items   int64 // items scraped
+	Errors  int64 // spider errors so far
+	Reason  string
 	// OldestInFlight is how long the oldest request inside Fetch has been
 	// there, and OldestURL its URL: what a stuck crawl is waiting for.
 	OldestInFlight time.Duration
