@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/diskq"
+	"github.com/spiderrun/spiderrun/runtime/scheduler/redisq"
 )
 
 // loopbackResolver resolves every *.test name to 127.0.0.1: many hosts,
@@ -119,13 +122,30 @@ type readyCase struct {
 // than its concurrency when the last fast page arrived); no host ever
 // received more requests at once than its concurrency, or two requests of
 // the polite host closer than its delay; and every page was fetched
-// exactly once. Memory, JOBDIR and (in TestReadyHostsOffStarves) the
-// layer turned off, where the slow host's requests hold every fetch place.
+// exactly once. Memory, JOBDIR and Redis backends; TestReadyHostsOffStarves
+// turns the layer off, where the slow host's requests hold every fetch
+// place.
 func TestReadyHostsSlowHostDoesNotStarve(t *testing.T) {
 	for _, c := range []readyCase{
 		{name: "memory", waitingMax: 256, safety: time.Minute, scheduler: func(t *testing.T) scheduler.Scheduler { return nil }},
 		{name: "jobdir", waitingMax: 256, safety: time.Minute, scheduler: func(t *testing.T) scheduler.Scheduler {
 			s, err := diskq.Open(filepath.Join(t.TempDir(), "job"), diskq.Options{Spider: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}},
+		{name: "redis", waitingMax: 256, safety: time.Minute, scheduler: func(t *testing.T) scheduler.Scheduler {
+			srv := redistest.Start(t)
+			client, err := redisq.Dial(srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { client.Close() })
+			// The worker's lease bound must leave room for the waiting
+			// requests: each is leased (and renewed by the heartbeat) until
+			// it is fetched and acknowledged.
+			s, err := redisq.New(redisq.Options{Client: client, Name: "ready", MaxLeases: 2*16 + 256, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
