@@ -115,7 +115,7 @@ type readyCase struct {
 
 // TestReadyHostsSlowHostDoesNotStarve: the frontier's head is a slow host
 // (its responses held: CONCURRENT_REQUESTS_PER_DOMAIN 2 of them at a time)
-// and a polite one (a 100 ms Crawl-delay), then 300 fast hosts' pages, all
+// and a polite one (a 150 ms Crawl-delay), then 300 fast hosts' pages, all
 // on one loopback server reached through a resolver override. With the
 // ready-host layer every fast page is fetched while the slow host's
 // requests wait (counted server-side: the slow host had received no more
@@ -198,7 +198,7 @@ func runReadyCrawl(t *testing.T, c readyCase) readyResult {
 		nSlow     = 40
 		nPolite   = 8
 		perDomain = 2
-		delay     = 100 * time.Millisecond
+		delay     = 150 * time.Millisecond
 	)
 	nFast := nHosts * pages
 	srv, port := newHostsServer(t, "slow.test", nFast, c.safety)
@@ -303,14 +303,22 @@ func runReadyCrawl(t *testing.T, c readyCase) readyResult {
 	}
 	times := srv.arrivals["polite.test"]
 	for i := 1; i < len(times); i++ {
-		// The slack is the network stack's, between the client's write and
-		// the server's read, not a bound on our speed.
-		if gap := times[i].Sub(times[i-1]); gap < delay-20*time.Millisecond {
+		// The slack is the server's: on a loaded machine its handler may
+		// run tens of milliseconds after the request arrived. It is not a
+		// bound on our speed; a slot that does not space its downloads
+		// shows gaps near zero.
+		if gap := times[i].Sub(times[i-1]); gap < delay/2 {
 			t.Errorf("polite.test: requests %d and %d arrived %v apart, its delay is %v", i-1, i, gap, delay)
 		}
 	}
-	t.Logf("%s: slow host had %d requests when the %d fast pages were done; at most %d waiting in the engine",
-		c.name, srv.slowAtFast, nFast, maxWaiting)
+	minGap := time.Duration(0)
+	for i := 1; i < len(times); i++ {
+		if g := times[i].Sub(times[i-1]); minGap == 0 || g < minGap {
+			minGap = g
+		}
+	}
+	t.Logf("%s: slow host had %d requests when the %d fast pages were done; at most %d waiting in the engine; polite.test's shortest gap %v (delay %v)",
+		c.name, srv.slowAtFast, nFast, maxWaiting, minGap, delay)
 	return readyResult{timedOut: srv.timedOut, fast: srv.fastAtTimeout, nFast: nFast, slowAtFast: srv.slowAtFast,
 		perDomain: perDomain, maxWaiting: maxWaiting}
 }
