@@ -261,7 +261,7 @@ var table = []SettingDef{
 	{Name: "JOBDIR_FSYNC", Kind: KindBool, Default: false,
 		Doc: "Sync the JOBDIR to disk on every commit: the state then survives a power loss, not only a killed process, at 5-12x lower queue throughput."},
 	{Name: "SCHEDULER_WAITING_MAX", Kind: KindInt, Default: 256, Min: minOf(0),
-		Doc: "Requests taken from the queue whose download slot cannot start now (DOWNLOAD_DELAY, a robots.txt Crawl-delay, AutoThrottle, a Retry-After pause, CONCURRENT_REQUESTS_PER_DOMAIN reached, a retry backoff) wait in the engine, at most this many, instead of holding one of CONCURRENT_REQUESTS: a slow or polite host at the head of the queue no longer blocks the others (Scrapy's DownloaderAwarePriorityQueue problem). A waiting request costs about 1 KB. 0 = off: such requests wait inside the downloader, holding a fetch place. See specs/engine.md (ready hosts)."},
+		Doc: "Requests taken from the queue whose download slot cannot start now (DOWNLOAD_DELAY, a robots.txt Crawl-delay, AutoThrottle, a Retry-After pause, CONCURRENT_REQUESTS_PER_DOMAIN reached, a retry backoff) wait in the engine, at most this many, instead of holding one of CONCURRENT_REQUESTS: a slow or polite host at the head of the queue no longer blocks the others (Scrapy's DownloaderAwarePriorityQueue problem). A waiting request costs about 650 B of heap. 0 = off: such requests wait inside the downloader, holding a fetch place. See specs/engine.md (ready hosts)."},
 	{Name: "SCHEDULER_PERSIST", Kind: KindBool, Default: false,
 		Doc: "Redis: keep the queue and the duplicate filter when the spider closes."},
 	{Name: "SCHEDULER_FLUSH_ON_START", Kind: KindBool, Default: false,

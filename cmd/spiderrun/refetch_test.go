@@ -122,7 +122,7 @@ func TestRedisKill9RefetchBound(t *testing.T) {
 			missing, dups, total := itemCounts(t, rdb, name+":items", site.URL, n)
 			st := readStats(t, statsOf(1))
 			bound, peak := statInt(st, "redis/max_leases"), statInt(st, "redis/leases_held_max")
-			t.Logf("killed at %d items with %d requests in flight at the site: it held %d leases; %d pages refetched (bound %d = 2 × CONCURRENT_REQUESTS %d; the survivor held at most %d); %d items, %d duplicates",
+			t.Logf("killed at %d items with %d requests in flight at the site: it held %d leases; %d pages refetched (lease bound %d = 2 × CONCURRENT_REQUESTS %d + SCHEDULER_WAITING_MAX; the survivor held at most %d); %d items, %d duplicates",
 				target, atKill, held, refetched, bound, concurrency, peak, total, dups)
 			if missing > 0 {
 				t.Fatalf("%d pages have no item", missing)

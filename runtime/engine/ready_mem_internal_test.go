@@ -51,7 +51,7 @@ func TestReadyHostsMemory(t *testing.T) {
 	per := float64(after.HeapAlloc-before.HeapAlloc) / n
 	t.Logf("%d waiting requests over %d slots: %.0f B of heap each (request, URL, header and the layer's entry)", n, hosts, per)
 	if per > 1024 {
-		t.Errorf("a waiting request costs %.0f B of heap, more than the documented 1 KB", per)
+		t.Errorf("a waiting request costs %.0f B of heap, more than 1 KB", per)
 	}
 	runtime.KeepAlive(reqs)
 }
