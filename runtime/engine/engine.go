@@ -532,15 +532,18 @@ func (e *Engine) unblockWaiters(polls *int) bool {
 	reqLimit, byteLimit := e.opts.MaxActiveRequests, e.opts.MaxActiveSize
 	overReqs := reqLimit > 0 && e.processing >= reqLimit+e.boost
 	overBytes := e.activeBytes > byteLimit+e.boostBytes
-	overLeased := e.opts.MaxLeased > 0 && e.leased >= e.opts.MaxLeased+e.boost
+	// Requests waiting for their slot are leased but not bound by MaxLeased.
+	leased := e.leased - e.waitingLocked()
+	overLeased := e.opts.MaxLeased > 0 && leased >= e.opts.MaxLeased+e.boost
 	blocked := e.fetching == 0 && e.items < e.opts.MaxPendingItems && e.processing > 0 && (overReqs || overBytes || overLeased)
+	waiting := e.waitingLocked() // requests the callbacks may wait on, taken but not started
 	if (reqLimit <= 0 || e.processing < reqLimit) && e.activeBytes <= byteLimit &&
-		(e.opts.MaxLeased <= 0 || e.leased < e.opts.MaxLeased) {
+		(e.opts.MaxLeased <= 0 || leased < e.opts.MaxLeased) {
 		e.boost, e.boostBytes = 0, 0
 	}
 	e.mu.Unlock()
 	r, ok := e.spider.(StallReporter)
-	if !blocked || !ok || e.pending() == 0 || len(callStalled(r)) == 0 {
+	if !blocked || !ok || (waiting == 0 && e.pending() == 0) || len(callStalled(r)) == 0 {
 		*polls = 0
 		return false
 	}
