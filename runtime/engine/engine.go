@@ -473,7 +473,7 @@ func (e *Engine) loop() []string {
 			lastWatch = time.Now()
 			if p := e.Progress(); p.Fetching > 0 {
 				e.log.Info("crawl in progress", "in_flight", p.Fetching, "oldest_age", p.OldestInFlight.Round(time.Millisecond),
-					"oldest_url", p.OldestURL, "queued", p.Queued, "pages", p.Pages, "items", p.Items)
+					"oldest_url", p.OldestURL, "queued", p.Queued, "waiting_for_slot", p.Waiting, "pages", p.Pages, "items", p.Items)
 			}
 		}
 		select {
