@@ -42,6 +42,11 @@ func (loopbackResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.
 type hostsServer struct {
 	slowHost string
 	nFast    int
+	// minHold also holds the slow host's responses until this long after
+	// its first request arrived: the requests waiting behind them wait at
+	// least that long.
+	minHold   time.Duration
+	firstSlow time.Time
 
 	mu          sync.Mutex
 	hits        map[string]int // host + path -> count
@@ -58,8 +63,8 @@ type hostsServer struct {
 	fastAtTimeout int
 }
 
-func newHostsServer(t *testing.T, slowHost string, nFast int, safetyAfter time.Duration) (*hostsServer, int) {
-	s := &hostsServer{slowHost: slowHost, nFast: nFast, hits: map[string]int{}, arrivals: map[string][]time.Time{},
+func newHostsServer(t *testing.T, slowHost string, nFast int, safetyAfter, minHold time.Duration) (*hostsServer, int) {
+	s := &hostsServer{slowHost: slowHost, nFast: nFast, minHold: minHold, hits: map[string]int{}, arrivals: map[string][]time.Time{},
 		inflight: map[string]int{}, maxInflight: map[string]int{}, slowAtFast: -1, release: make(chan struct{})}
 	srv := httptest.NewServer(s)
 	// The safety net of a broken layer: the slow host would hold every
@@ -83,6 +88,10 @@ func (s *hostsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.arrivals[host] = append(s.arrivals[host], time.Now())
 	s.inflight[host]++
 	s.maxInflight[host] = max(s.maxInflight[host], s.inflight[host])
+	if host == s.slowHost && s.firstSlow.IsZero() {
+		s.firstSlow = time.Now()
+	}
+	holdUntil := s.firstSlow.Add(s.minHold)
 	if strings.HasPrefix(host, "h") {
 		if s.fast++; s.fast == s.nFast {
 			s.slowAtFast = len(s.arrivals[s.slowHost])
@@ -100,6 +109,10 @@ func (s *hostsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-s.release:
 		case <-r.Context().Done():
 		}
+		select {
+		case <-time.After(time.Until(holdUntil)):
+		case <-r.Context().Done():
+		}
 	}
 	fmt.Fprintf(w, "<p>%s%s</p>", host, r.URL.Path)
 }
@@ -109,7 +122,9 @@ type readyCase struct {
 	waitingMax int
 	// safety is when the slow host's responses are let go even though
 	// the fast pages are not all fetched.
-	safety    time.Duration
+	safety time.Duration
+	// minHold: see hostsServer.
+	minHold   time.Duration
 	scheduler func(t *testing.T) scheduler.Scheduler
 }
 
@@ -135,7 +150,10 @@ func TestReadyHostsSlowHostDoesNotStarve(t *testing.T) {
 			}
 			return s
 		}},
-		{name: "redis", waitingMax: 256, safety: time.Minute, scheduler: func(t *testing.T) scheduler.Scheduler {
+		// The slow host's waiting requests wait at least 2 s, five lease
+		// timeouts: were their leases not renewed while they wait, Redis
+		// would hand them out again and they would be fetched twice.
+		{name: "redis", waitingMax: 256, safety: time.Minute, minHold: 2 * time.Second, scheduler: func(t *testing.T) scheduler.Scheduler {
 			srv := redistest.Start(t)
 			client, err := redisq.Dial(srv.URL())
 			if err != nil {
@@ -145,7 +163,8 @@ func TestReadyHostsSlowHostDoesNotStarve(t *testing.T) {
 			// The worker's lease bound must leave room for the waiting
 			// requests: each is leased (and renewed by the heartbeat) until
 			// it is fetched and acknowledged.
-			s, err := redisq.New(redisq.Options{Client: client, Name: "ready", MaxLeases: 2*16 + 256, Logger: slog.New(slog.DiscardHandler)})
+			s, err := redisq.New(redisq.Options{Client: client, Name: "ready", MaxLeases: 2*16 + 256,
+				LeaseTimeout: 400 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,7 +220,7 @@ func runReadyCrawl(t *testing.T, c readyCase) readyResult {
 		delay     = 150 * time.Millisecond
 	)
 	nFast := nHosts * pages
-	srv, port := newHostsServer(t, "slow.test", nFast, c.safety)
+	srv, port := newHostsServer(t, "slow.test", nFast, c.safety, c.minHold)
 	dl, err := downloader.New(downloader.Options{
 		ConcurrentPerDomain: perDomain,
 		HTTP:                downloader.HTTPOptions{Resolver: loopbackResolver{}, MaxIdleConnsPerHost: perDomain},
