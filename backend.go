@@ -156,7 +156,9 @@ func diskBackend(o backendOptions, jobdir string) (*backend, error) {
 // all (redisq.Options.MaxLeases, from redisq.FromSettings): the engine's
 // requests plus task entries read ahead, and whatever the engine takes
 // beyond MaxLeased while callbacks wait on one another. A SIGKILL thus
-// refetches at most 2 × CONCURRENT_REQUESTS pages. MaxActive is looser
+// refetches at most 2 × CONCURRENT_REQUESTS pages. The requests waiting in
+// the engine for their slot (up to SCHEDULER_WAITING_MAX) are leased on
+// top of both bounds and handed back too, but were never fetched. MaxActive is looser
 // than MaxLeased and never binds first; it stays as a second fence.
 func redisBackend(o backendOptions) (*backend, error) {
 	spec, v, js := o.Spec, o.Values, o.JS
@@ -166,6 +168,13 @@ func redisBackend(o backendOptions) (*backend, error) {
 	}
 	ro := redisq.FromSettings(v)
 	ro.Client, ro.Name, ro.Logger, ro.Stats = rdb, spec.Name, o.Logger, o.Stats
+	if ro.MaxLeases > 0 {
+		// Requests waiting in the engine for their download slot
+		// (SCHEDULER_WAITING_MAX) are leased too: without room for them a
+		// slow host's waiting requests would use up the bound and starve
+		// the other hosts. A kill hands them back; they were never fetched.
+		ro.MaxLeases += v.SchedulerWaitingMax
+	}
 	s, err := redisq.New(ro)
 	if err != nil {
 		rdb.Close()

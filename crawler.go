@@ -369,6 +369,7 @@ func New(opts Options) (c *Crawler, err error) {
 	eo.MaxActiveRequests = b.MaxActive
 	eo.DurableAcks = b.Durable
 	eo.MaxLeased = b.MaxLeased
+	eo.Slots = dl // the ready-host layer asks it which requests can start (SCHEDULER_WAITING_MAX)
 	c.engine, err = engine.New(eo)
 	if err != nil {
 		return nil, err

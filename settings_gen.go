@@ -129,6 +129,7 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		SchedulerFlushOnStart:         set.Bool("SCHEDULER_FLUSH_ON_START"),
 		SchedulerPersist:              set.Bool("SCHEDULER_PERSIST"),
 		SchedulerQueueKey:             set.String("SCHEDULER_QUEUE_KEY"),
+		SchedulerWaitingMax:           set.Int("SCHEDULER_WAITING_MAX"),
 		ScraperSlotMaxActiveSize:      set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),
 		SessionFactoryBackoff:         set.Duration("SESSION_FACTORY_BACKOFF"),
 		SessionFactoryTries:           set.Int("SESSION_FACTORY_TRIES"),

@@ -58,7 +58,12 @@ type slot struct {
 	next        time.Time     // earliest start of the next download
 	pausedUntil time.Time     // Retry-After
 	refs        int           // downloads waiting on or holding the slot
-	lastUsed    time.Time
+	// passed counts the downloads past every wait (holding a place, on
+	// their way to the server): what SlotReady reports as taken. Those
+	// still waiting are the engine's to count (it knows which are its
+	// own), so none is counted twice.
+	passed   int
+	lastUsed time.Time
 }
 
 // slotIdle is how long an unused slot is kept (Scrapy: 60s).
@@ -171,6 +176,16 @@ func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), time.Duratio
 			release()
 			return nil, 0, err
 		}
+	}
+	s.mu.Lock()
+	s.passed++
+	s.mu.Unlock()
+	held := release
+	release = func() {
+		s.mu.Lock()
+		s.passed--
+		s.mu.Unlock()
+		held()
 	}
 	return release, delay, nil
 }
@@ -316,4 +331,49 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// SlotReady answers, without waiting and without creating a slot, when a
+// download of req could start: key is req's slot (SlotKey), at the
+// earliest start its waits allow (DOWNLOAD_DELAY, a robots.txt
+// Crawl-delay, AutoThrottle, a Retry-After pause, the retry middleware's
+// download_not_before; zero or past: now), and free how many downloads the
+// slot could start at that moment: its CONCURRENT_REQUESTS_PER_DOMAIN
+// places not taken by downloads past their waits (at most 1 while a delay
+// spaces its downloads). Downloads still waiting for the slot are not
+// subtracted: the caller counts its own (the engine knows which requests
+// it sent on their way), and counting them here too would halve a slot
+// whose waits take time (a shared SlotGate's round trips). The engine
+// keeps a request that cannot start out of its fetch places
+// (engine.Options.Slots). The answer is a snapshot: the slot still
+// enforces its limits when the download comes, and a shared SlotGate
+// (Redis) is not consulted.
+func (d *Downloader) SlotReady(req *crawl.Request) (key string, at time.Time, free int) {
+	key = SlotKey(req)
+	if ms, ok := metaInt(req.Meta[MetaNotBefore]); ok {
+		at = time.UnixMilli(ms)
+	}
+	d.slotsMu.Lock()
+	s, ok := d.slots[key]
+	d.slotsMu.Unlock()
+	if !ok {
+		free = d.opts.ConcurrentPerDomain
+		if d.opts.Delay > 0 || d.opts.AutoThrottle.Enabled {
+			free = 1
+		}
+		return key, at, free
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next.After(at) {
+		at = s.next
+	}
+	if s.pausedUntil.After(at) {
+		at = s.pausedUntil
+	}
+	free = max(cap(s.sem)-s.passed, 0)
+	if s.delay > 0 {
+		free = min(free, 1)
+	}
+	return key, at, free
 }

@@ -21,14 +21,17 @@ import (
 // Progress is a snapshot of a running crawl, for a progress line or a
 // watchdog that reports what is in flight.
 type Progress struct {
-	Fetching     int   // requests inside Fetch
-	Processing   int   // callbacks and errbacks running
-	PendingItems int   // items queued or in the pipelines
-	Queued       int   // requests pending in the scheduler (-1 if unknown)
-	Pages        int64 // responses received
-	Items        int64 // items scraped
-	Errors       int64 // spider errors so far
-	Reason       string
+	Fetching     int // requests inside Fetch
+	Processing   int // callbacks and errbacks running
+	PendingItems int // items queued or in the pipelines
+	Queued       int // requests pending in the scheduler (-1 if unknown)
+	// Waiting counts requests taken from the scheduler that wait in the
+	// engine for their download slot (Options.MaxWaiting).
+	Waiting int
+	Pages   int64 // responses received
+	Items   int64 // items scraped
+	Errors  int64 // spider errors so far
+	Reason  string
 	// OldestInFlight is how long the oldest request inside Fetch has been
 	// there, and OldestURL its URL: what a stuck crawl is waiting for.
 	OldestInFlight time.Duration
@@ -39,7 +42,7 @@ type Progress struct {
 // any goroutine while Run runs.
 func (e *Engine) Progress() Progress {
 	e.mu.Lock()
-	p := Progress{Fetching: e.fetching, Processing: e.processing, PendingItems: e.items, Reason: e.reason}
+	p := Progress{Fetching: e.fetching, Processing: e.processing, PendingItems: e.items, Reason: e.reason, Waiting: e.waitingLocked()}
 	now := time.Now()
 	for t, at := range e.inFetch {
 		if age := now.Sub(at); age > p.OldestInFlight {
@@ -99,6 +102,17 @@ var errWithdrawn = fmt.Errorf("withdrawn at close before it was sent: %w", conte
 type fetchWait struct {
 	state  atomic.Int32 // waitPending, waitSending or waitWithdrawn
 	cancel context.CancelCauseFunc
+	// onWaited, when set, runs once: when the request passes the waits,
+	// or when the fetch returns without passing them (the ready-host
+	// layer's count of requests starting on a slot).
+	onWaited func()
+	waited   atomic.Bool
+}
+
+func (w *fetchWait) passed() {
+	if w.onWaited != nil && w.waited.CompareAndSwap(false, true) {
+		w.onWaited()
+	}
 }
 
 const (
@@ -119,12 +133,17 @@ func (w *fetchWait) withdraw() {
 func (w *fetchWait) withdrawn() bool { return w.state.Load() == waitWithdrawn }
 
 // fetchContext returns the context for one fetch, derived from workCtx,
-// and end, to call when the fetch returned.
-func (e *Engine) fetchContext() (ctx context.Context, w *fetchWait, end func()) {
+// and end, to call when the fetch returned. onWaited (may be nil) runs
+// once, when the request passes the downloader's waits or the fetch ends.
+func (e *Engine) fetchContext(onWaited func()) (ctx context.Context, w *fetchWait, end func()) {
 	ctx, cancel := context.WithCancelCause(e.workCtx)
-	w = &fetchWait{cancel: cancel}
+	w = &fetchWait{cancel: cancel, onWaited: onWaited}
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GetConn: func(string) { w.state.CompareAndSwap(waitPending, waitSending) },
+		GetConn: func(string) {
+			if w.state.CompareAndSwap(waitPending, waitSending) {
+				w.passed()
+			}
+		},
 	})
 	e.mu.Lock()
 	if e.waits == nil {
@@ -141,6 +160,7 @@ func (e *Engine) fetchContext() (ctx context.Context, w *fetchWait, end func()) 
 		delete(e.waits, w)
 		e.mu.Unlock()
 		cancel(nil)
+		w.passed()
 	}
 }
 

@@ -84,6 +84,8 @@ type Engine struct {
 	// waiting for the group commit): what a kill makes the next run fetch
 	// again. Options.MaxLeased bounds it.
 	leased int
+	// hosts is the ready-host layer (ready.go); nil when off.
+	hosts *readyHosts
 	// boost and boostBytes raise MaxActiveRequests and MaxActiveSize while
 	// every active callback waits on results of requests still in the
 	// scheduler (see unblockWaiters).
@@ -155,6 +157,7 @@ func New(opts Options) (*Engine, error) {
 		wake:      make(chan struct{}, 1),
 		needStart: make(chan struct{}, 1),
 	}
+	e.hosts = newReadyHosts(opts.Slots, opts.MaxWaiting, e.wakeUp)
 	e.runner = pipeline.NewRunner(opts.Pipelines, opts.Stats, e.log)
 	if len(opts.Feeds) > 0 {
 		e.group = newCommitter(e, opts.DurableAcks)
@@ -212,6 +215,12 @@ func (e *Engine) requestClose(reason string) {
 	// flight: they are withdrawn now and stay pending, not fetched during
 	// the grace period.
 	e.withdrawWaitingLocked()
+	if e.hosts != nil {
+		if n := e.hosts.withdraw(); n > 0 {
+			e.leased -= n
+			e.log.Debug("requests waiting for their slot withdrawn: they stay pending for a resumed crawl", "requests", n)
+		}
+	}
 }
 
 func (e *Engine) closing() string {
@@ -464,7 +473,7 @@ func (e *Engine) loop() []string {
 			lastWatch = time.Now()
 			if p := e.Progress(); p.Fetching > 0 {
 				e.log.Info("crawl in progress", "in_flight", p.Fetching, "oldest_age", p.OldestInFlight.Round(time.Millisecond),
-					"oldest_url", p.OldestURL, "queued", p.Queued, "pages", p.Pages, "items", p.Items)
+					"oldest_url", p.OldestURL, "queued", p.Queued, "waiting_for_slot", p.Waiting, "pages", p.Pages, "items", p.Items)
 			}
 		}
 		select {
@@ -493,7 +502,7 @@ func (e *Engine) state() engineState {
 	e.mu.Lock()
 	// A response not yet handed to the spider is progress the spider cannot
 	// see yet: not idle, and no stall.
-	busy := e.fetching > 0 || e.items > 0 || e.inSpider < e.processing
+	busy := e.fetching > 0 || e.items > 0 || e.inSpider < e.processing || e.waitingLocked() > 0
 	running := e.processing > 0 || e.startBusy
 	startDone := e.startDone
 	e.mu.Unlock()
@@ -523,15 +532,18 @@ func (e *Engine) unblockWaiters(polls *int) bool {
 	reqLimit, byteLimit := e.opts.MaxActiveRequests, e.opts.MaxActiveSize
 	overReqs := reqLimit > 0 && e.processing >= reqLimit+e.boost
 	overBytes := e.activeBytes > byteLimit+e.boostBytes
-	overLeased := e.opts.MaxLeased > 0 && e.leased >= e.opts.MaxLeased+e.boost
+	// Requests waiting for their slot are leased but not bound by MaxLeased.
+	leased := e.leased - e.waitingLocked()
+	overLeased := e.opts.MaxLeased > 0 && leased >= e.opts.MaxLeased+e.boost
 	blocked := e.fetching == 0 && e.items < e.opts.MaxPendingItems && e.processing > 0 && (overReqs || overBytes || overLeased)
+	waiting := e.waitingLocked() // requests the callbacks may wait on, taken but not started
 	if (reqLimit <= 0 || e.processing < reqLimit) && e.activeBytes <= byteLimit &&
-		(e.opts.MaxLeased <= 0 || e.leased < e.opts.MaxLeased) {
+		(e.opts.MaxLeased <= 0 || leased < e.opts.MaxLeased) {
 		e.boost, e.boostBytes = 0, 0
 	}
 	e.mu.Unlock()
 	r, ok := e.spider.(StallReporter)
-	if !blocked || !ok || e.pending() == 0 || len(callStalled(r)) == 0 {
+	if !blocked || !ok || (waiting == 0 && e.pending() == 0) || len(callStalled(r)) == 0 {
 		*polls = 0
 		return false
 	}
@@ -584,7 +596,10 @@ func (e *Engine) fireIdle() bool {
 }
 
 // pull hands requests from the scheduler to fetch goroutines while there is
-// room (Scrapy's needs_backout).
+// room (Scrapy's needs_backout). With the ready-host layer (ready.go), the
+// requests waiting for their slot go first once it can start them, and a
+// request just taken whose slot cannot start waits there without taking
+// a fetch place.
 func (e *Engine) pull() {
 	for {
 		e.mu.Lock()
@@ -594,7 +609,20 @@ func (e *Engine) pull() {
 			e.mu.Unlock()
 			return
 		}
-		if e.opts.MaxLeased > 0 && e.leased >= e.opts.MaxLeased+e.boost {
+		if e.hosts != nil {
+			if req, h := e.hosts.pop(time.Now()); req != nil {
+				e.fetching++
+				e.mu.Unlock()
+				e.wg.Add(1)
+				go e.process(req, h)
+				continue
+			}
+			if e.hosts.full() {
+				e.mu.Unlock()
+				return // a slot becoming ready or a fetch ending wakes the loop
+			}
+		}
+		if e.opts.MaxLeased > 0 && e.leased-e.waitingLocked() >= e.opts.MaxLeased+e.boost {
 			e.mu.Unlock()
 			// Requests waiting for the group commit hold the bound: commit
 			// now rather than at the next interval.
@@ -622,9 +650,43 @@ func (e *Engine) pull() {
 			e.pullEmpty(1, err)
 			return
 		}
-		e.wg.Add(1)
-		go e.process(req)
+		e.start(req)
 	}
+}
+
+// waitingLocked is how many requests wait in the ready-host layer.
+func (e *Engine) waitingLocked() int {
+	if e.hosts == nil {
+		return 0
+	}
+	return e.hosts.waiting
+}
+
+// start starts a request just taken from the scheduler, its fetch place
+// already counted, or — with the ready-host layer, when its slot cannot
+// start it now — gives the place back and leaves it waiting for its slot.
+func (e *Engine) start(req *crawl.Request) {
+	var h *hostQueue
+	if e.hosts != nil {
+		e.mu.Lock()
+		if e.reason != "" {
+			// Closing: like a withdrawn fetch, it was never sent and stays
+			// pending.
+			e.fetching--
+			e.leased--
+			e.mu.Unlock()
+			return
+		}
+		h = e.hosts.admit(req, time.Now())
+		if h == nil {
+			e.fetching--
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+	}
+	e.wg.Add(1)
+	go e.process(req, h)
 }
 
 // roomLocked is how many requests pull may take at once from a
@@ -637,7 +699,12 @@ func (e *Engine) roomLocked() int {
 	}
 	n := e.opts.ConcurrentRequests - e.fetching
 	if e.opts.MaxLeased > 0 {
-		n = min(n, e.opts.MaxLeased+e.boost-e.leased)
+		n = min(n, e.opts.MaxLeased+e.boost-e.leased+e.waitingLocked())
+	}
+	if e.hosts != nil {
+		// Each request taken may have to wait: never more than the layer
+		// holds.
+		n = min(n, e.hosts.room())
 	}
 	if e.opts.MaxActiveRequests > 0 {
 		n = min(n, e.opts.MaxActiveRequests+e.boost-e.processing-e.fetching)
@@ -650,8 +717,7 @@ func (e *Engine) roomLocked() int {
 func (e *Engine) pullBatch(bn scheduler.BatchNexter, n int) bool {
 	reqs, err := bn.NextBatch(e.runCtx, n)
 	for _, req := range reqs {
-		e.wg.Add(1)
-		go e.process(req)
+		e.start(req)
 	}
 	if len(reqs) < n || err != nil {
 		e.pullEmpty(n-len(reqs), err)
@@ -808,7 +874,8 @@ func (t *task) done() {
 }
 
 // process downloads one request and runs its callback or errback.
-func (e *Engine) process(req *crawl.Request) {
+// h is its slot in the ready-host layer (nil when off).
+func (e *Engine) process(req *crawl.Request, h *hostQueue) {
 	defer e.wg.Done()
 	t := &task{e: e, req: req}
 	t.pending.Store(1)
@@ -816,7 +883,16 @@ func (e *Engine) process(req *crawl.Request) {
 	e.mu.Lock()
 	e.inFetch[t] = time.Now()
 	e.mu.Unlock()
-	fctx, wait, endFetch := e.fetchContext()
+	var onWaited func()
+	if h != nil {
+		onWaited = func() {
+			e.mu.Lock()
+			e.hosts.started(h)
+			e.mu.Unlock()
+			e.wakeUp() // the slot may take its next request
+		}
+	}
+	fctx, wait, endFetch := e.fetchContext(onWaited)
 	resp, next, err := e.fetch(fctx, req)
 	withdrawn := err != nil && wait.withdrawn()
 	endFetch()

@@ -165,6 +165,19 @@ type Options struct {
 	// MemUsage closes the crawl when the process's memory passes a limit
 	// (MEMUSAGE_* settings) [off].
 	MemUsage MemUsage
+	// Slots answers when a request's download slot could start a download
+	// (*downloader.Downloader). With MaxWaiting, it turns the ready-host
+	// layer on (ready.go).
+	Slots SlotReadiness
+	// MaxWaiting bounds the requests taken from the scheduler that wait in
+	// the engine for their slot instead of holding a fetch place
+	// (SCHEDULER_WAITING_MAX) [0: off — a request waits for its slot inside
+	// Fetch, holding one of ConcurrentRequests, and a slow or polite host
+	// at the head of the queue can hold them all]. Requests waiting count
+	// as leased but not against MaxLeased: a kill makes the crawl fetch
+	// again up to MaxLeased + MaxWaiting requests, of which MaxWaiting
+	// were never fetched.
+	MaxWaiting int
 	// DontFilter schedules every request as if it had dont_filter set:
 	// no request is dropped as a duplicate (DONT_FILTER). Offsite and
 	// depth filtering, which run before scheduling, are not affected.

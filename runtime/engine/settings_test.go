@@ -44,6 +44,9 @@ func TestFromSettingsDefaults(t *testing.T) {
 	if got.MaxActiveSize != 1_000_000 || zero.MaxActiveSize != 5_000_000 {
 		t.Errorf("MaxActiveSize: table %d, zero Options %d", got.MaxActiveSize, zero.MaxActiveSize)
 	}
+	if got.MaxWaiting != 256 || zero.MaxWaiting != 0 {
+		t.Errorf("MaxWaiting: table %d, zero Options %d", got.MaxWaiting, zero.MaxWaiting)
+	}
 }
 
 func TestMemUsageFromSettings(t *testing.T) {

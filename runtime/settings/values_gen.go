@@ -408,6 +408,14 @@ type Values struct {
 	// SchedulerQueueKey is SCHEDULER_QUEUE_KEY: Redis key of the request queue;
 	// {name} is the spider's name.
 	SchedulerQueueKey string `setting:"SCHEDULER_QUEUE_KEY"`
+	// SchedulerWaitingMax is SCHEDULER_WAITING_MAX: Requests taken from the queue
+	// whose download slot cannot start now (DOWNLOAD_DELAY, a robots.txt
+	// Crawl-delay, AutoThrottle, a Retry-After pause,
+	// CONCURRENT_REQUESTS_PER_DOMAIN reached, a retry backoff) wait in the
+	// engine, at most this many, instead of holding one of CONCURRENT_REQUESTS: a
+	// slow or polite host at the head of the queue no longer blocks the others
+	// (Scrapy's DownloaderAwarePriorityQueue problem).
+	SchedulerWaitingMax int `setting:"SCHEDULER_WAITING_MAX"`
 	// ScraperSlotMaxActiveSize is SCRAPER_SLOT_MAX_ACTIVE_SIZE: Stop fetching
 	// while responses waiting for or in callbacks hold more than this many bytes
 	// (Scrapy's setting).
@@ -610,6 +618,7 @@ func Defaults() Values {
 		SchedulerFlushOnStart:         false,
 		SchedulerPersist:              false,
 		SchedulerQueueKey:             "{name}:requests",
+		SchedulerWaitingMax:           256,
 		ScraperSlotMaxActiveSize:      1_000_000,
 		SessionFactoryBackoff:         1 * time.Second,
 		SessionFactoryTries:           3,
