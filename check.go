@@ -512,7 +512,10 @@ func (c *checker) setting(name, format string, args ...any) {
 // relative to the spec, one given with -s or --jobdir to the working
 // directory).
 type schedulerPlan struct {
-	kind   string // settings.SchedulerMemory, SchedulerDisk or SchedulerRedis
+	kind string // settings.SchedulerMemory, SchedulerDisk or SchedulerRedis
+	// jobdir is the JOBDIR of the disk backend; "" with SchedulerDisk
+	// asks for a temporary one (a disk frontier for a crawl too big for
+	// memory, not resumable).
 	jobdir string
 	// implicitRedis is set when redis_key made the crawl a RedisSpider
 	// although SCHEDULER did not say redis.
@@ -536,8 +539,6 @@ func planScheduler(spec *dsl.Spec, v *settings.Values) (schedulerPlan, *planErro
 		return p, &planError{"JOBDIR", "a Redis crawl keeps its state in Redis; JOBDIR is for crawls on one machine"}
 	case p.jobdir != "":
 		p.kind = settings.SchedulerDisk
-	case p.kind == settings.SchedulerDisk:
-		return p, &planError{"SCHEDULER", "disk needs a directory: set JOBDIR or pass --jobdir DIR"}
 	}
 	if len(spec.RedisKeys) > 0 && p.kind != settings.SchedulerRedis {
 		p.kind, p.implicitRedis = settings.SchedulerRedis, true

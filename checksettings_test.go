@@ -16,7 +16,7 @@ func TestNewRunsCheckSettings(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, settings string }{
 		{"bloom in memory", "  DUPEFILTER: bloom\n"},
-		{"disk without jobdir", "  SCHEDULER: disk\n"},
+		{"missing profile set", "  SESSION_PROFILES: nowhere/\n"},
 		{"jobdir with redis", "  SCHEDULER: redis\n  JOBDIR: job\n"},
 		{"unknown profile", "  IMPERSONATE: netscape_4\n"},
 		{"missing ca file", "  REDIS_URL: rediss://127.0.0.1:1/0\n  REDIS_TLS_CA_FILE: ca.pem\n"},

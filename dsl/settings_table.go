@@ -267,7 +267,7 @@ var table = []SettingDef{
 
 	// Scheduling and state.
 	{Name: "SCHEDULER", Kind: KindEnum, Default: "memory", Enum: []string{"memory", "disk", "redis"},
-		Doc: "Where the request queue and the duplicate filter live: memory, disk (JOBDIR, resumable) or redis (shared by many workers)."},
+		Doc: "Where the request queue and the duplicate filter live: memory, disk (JOBDIR, resumable; without a JOBDIR a temporary directory, removed at the end: a frontier too big for memory) or redis (shared by many workers)."},
 	{Name: "JOBDIR", Kind: KindString, Default: "",
 		Doc: "Directory that keeps the crawl's state so a paused crawl can resume (disk scheduler; setting it selects SCHEDULER disk). Relative to the spec when set in the spec, to the working directory on the command line (--jobdir)."},
 	{Name: "JOBDIR_FSYNC", Kind: KindBool, Default: false,

@@ -197,6 +197,17 @@ var docSpecFiles = map[string]map[string]string{
   return ("0000000" + h.toString(16)).slice(-8).repeat(4);
 };
 `},
+	// A captured profile set of one member: validate reads SESSION_PROFILES.
+	"specs/sessions.md": {"profiles/alice.yaml": shippedProfile("chrome_148")},
+}
+
+// shippedProfile is the text of one of runtime/impersonate's profiles.
+func shippedProfile(name string) string {
+	b, err := os.ReadFile(filepath.Join("..", "..", "runtime", "impersonate", "profiles", name+".yaml"))
+	if err != nil {
+		panic(err) // the test binary runs in cmd/spiderrun
+	}
+	return string(b)
 }
 
 // TestDocSpecs runs every spider spec of the documentation (see above).

@@ -179,7 +179,6 @@ func TestJobdirErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"disk without a dir", []string{"-s", "SCHEDULER=disk"}, "SCHEDULER: disk needs a directory"},
 		{"jobdir with redis", []string{"-s", "SCHEDULER=redis", "--jobdir", jobdir}, "JOBDIR is for crawls on one machine"},
 	}
 	for _, c := range cases {

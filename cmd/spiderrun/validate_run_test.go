@@ -37,10 +37,6 @@ func TestValidateEqualsRun(t *testing.T) {
 		want     string // the message validate prints (and run prints the same)
 		wantLine string // "spider.yaml:L:C: " prefix the error must carry ("" = no position)
 	}{
-		{name: "disk without jobdir", extra: "settings:\n  SCHEDULER: disk\n",
-			want: "settings.SCHEDULER: disk needs a directory: set JOBDIR or pass --jobdir DIR", wantLine: ":5:14: "},
-		{name: "disk without jobdir from -s", args: []string{"-s", "SCHEDULER=disk"},
-			want: "settings.SCHEDULER: disk needs a directory", wantLine: ": "},
 		{name: "jobdir with redis", extra: "settings:\n  SCHEDULER: redis\n  JOBDIR: job\n",
 			want: "settings.JOBDIR: a Redis crawl keeps its state in Redis; JOBDIR is for crawls on one machine", wantLine: ":6:11: "},
 		{name: "jobdir with redis_key", extra: "redis_key: q:start\nsettings:\n  JOBDIR: job\n",

@@ -394,7 +394,9 @@ type Values struct {
 	// robots.txt rules.
 	RobotsTxtUserAgent string `setting:"ROBOTSTXT_USER_AGENT"`
 	// Scheduler is SCHEDULER: Where the request queue and the duplicate filter
-	// live: memory, disk (JOBDIR, resumable) or redis (shared by many workers).
+	// live: memory, disk (JOBDIR, resumable; without a JOBDIR a temporary
+	// directory, removed at the end: a frontier too big for memory) or redis
+	// (shared by many workers).
 	Scheduler string `setting:"SCHEDULER"`
 	// SchedulerDupefilterKey is SCHEDULER_DUPEFILTER_KEY: Redis key of the
 	// duplicate filter; {name} is the spider's name.
