@@ -101,6 +101,18 @@ type Wait struct {
 	JS string
 }
 
+// describe names what w waits for, for errors.
+func (w Wait) describe() string {
+	what := "a cookie the identity did not have"
+	if w.Cookie != "" {
+		what = "cookie " + w.Cookie
+	}
+	if w.JS != "" {
+		what += " and " + w.JS
+	}
+	return what
+}
+
 // Solution is what a solved challenge gives.
 type Solution struct {
 	// Cookies are every cookie the browser holds for the URL and the
@@ -420,16 +432,19 @@ func (p *Pool) setup(ctx context.Context, u *url.URL, id Identity, initial map[s
 
 func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Solution, error) {
 	initial := map[string]bool{}
+	// Whatever the phase a timeout or a crash hits (a loaded machine can
+	// spend the whole BROWSER_TIMEOUT starting the browser), the error
+	// says what the challenge was waiting for.
 	if err := p.setup(ctx, u, id, initial); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("starting the browser (to wait for %s): %w", w.describe(), err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(u.String())); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading the page (to wait for %s): %w", w.describe(), err)
 	}
 	for {
 		cookies, err := chromedp.Run(ctx, siteCookies(u))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading cookies (waiting for %s): %w", w.describe(), err)
 		}
 		ok := cleared(cookies, initial, w.Cookie)
 		if ok && w.JS != "" {
@@ -450,14 +465,7 @@ func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Sol
 		}
 		select {
 		case <-ctx.Done():
-			what := "a cookie the identity did not have"
-			if w.Cookie != "" {
-				what = "cookie " + w.Cookie
-			}
-			if w.JS != "" {
-				what += " and " + w.JS
-			}
-			return nil, fmt.Errorf("challenge not cleared (waited for %s): %w", what, ctx.Err())
+			return nil, fmt.Errorf("challenge not cleared (waited for %s): %w", w.describe(), ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

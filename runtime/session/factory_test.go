@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
@@ -92,12 +93,16 @@ func TestFactoryPoolLogsInReplacesAndResumes(t *testing.T) {
 		}
 		return used
 	}
+	// Requests go to the members already made: wait for both logins, or a
+	// slow one (a loaded machine) leaves all 20 to the other.
+	waitActive(t, r1.reg, sid, 2)
 	if used := check(r1, 20); len(used) != 2 || used["identity1"] == 0 || used["identity2"] == 0 {
 		t.Fatalf("members used: %v, want identity1 and identity2", used)
 	}
 	if err := r1.reg.End(sid, "identity1"); err != nil {
 		t.Fatal(err)
 	}
+	waitActive(t, r1.reg, sid, 2)
 	if used := check(r1, 20); used["identity1"] != 0 || used["identity3"] == 0 {
 		t.Fatalf("after retiring identity1: %v, want identity3 (its replacement) used and identity1 not", used)
 	}
@@ -132,6 +137,7 @@ func TestFactoryPoolLogsInReplacesAndResumes(t *testing.T) {
 	if err := r2.reg.End(sid, "identity2"); err != nil {
 		t.Fatal(err)
 	}
+	waitActive(t, r2.reg, sid, 2)
 	if used := check(r2, 20); used["identity4"] == 0 {
 		t.Errorf("after retiring identity2 on the resumed crawl: %v, want identity4", used)
 	}
@@ -259,5 +265,18 @@ func writeFile(t *testing.T, p, s string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitActive waits until the group has n members ready (made by its
+// factory).
+func waitActive(t *testing.T, reg *session.Registry, sid string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(reg.Active(sid)) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d members ready after 20 s, want %d", len(reg.Active(sid)), n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
