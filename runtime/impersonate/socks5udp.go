@@ -170,13 +170,23 @@ type socks5UDPConn struct {
 	header []byte
 	proxy  string // redacted proxy URL, for errors
 
+	// quic-go reads from one goroutine and writes from another; each side
+	// reuses its buffer rather than allocating per datagram.
+	rmu, wmu   sync.Mutex
+	rbuf, wbuf []byte
+
 	dropped   atomic.Int64
 	closeOnce sync.Once
 	closeErr  error
 }
 
 func (c *socks5UDPConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	buf := make([]byte, len(p)+socks5MaxHeader)
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if len(c.rbuf) < len(p)+socks5MaxHeader {
+		c.rbuf = make([]byte, len(p)+socks5MaxHeader)
+	}
+	buf := c.rbuf
 	for {
 		n, from, err := c.udp.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -205,9 +215,10 @@ func (c *socks5UDPConn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 func (c *socks5UDPConn) WriteTo(p []byte, _ net.Addr) (int, error) {
 	// One QUIC connection per association: the header is always dst's.
-	b := make([]byte, 0, len(c.header)+len(p))
-	b = append(append(b, c.header...), p...)
-	if _, err := c.udp.WriteTo(b, c.relay); err != nil {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = append(append(c.wbuf[:0], c.header...), p...)
+	if _, err := c.udp.WriteTo(c.wbuf, c.relay); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -25,6 +25,7 @@ import (
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
 	"github.com/spiderrun/spiderrun/internal/testenv"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 )
 
@@ -252,6 +253,59 @@ func TestHTTP3ThroughDante(t *testing.T) {
 	}
 }
 
+// TestHTTP3AutoThroughDante: http_version "auto" through Dante: the first
+// request goes over TCP (Dante's CONNECT), its Alt-Svc moves the next
+// ones to HTTP/3 over Dante's UDP relay; both servers see the proxy.
+func TestHTTP3AutoThroughDante(t *testing.T) {
+	d := startDante(t, "none", "")
+	cert, pool := testCert(t)
+	h3 := startH3SiteWithCert(t, cert, pool, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto+" from "+r.RemoteAddr)
+	})
+	var tcpHits atomic.Int64
+	ts := startTCPSiteHandler(t, cert, `h3=":`+strconv.Itoa(int(h3.addr.Port()))+`"; ma=3600`, &tcpHits, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto+" from "+r.RemoteAddr)
+	})
+	tr := h3Transport(t, pool)
+	u, _ := url.Parse(ts.URL + "/a")
+	for i, want := range []string{"HTTP/2.0", "HTTP/3.0", "HTTP/3.0"} {
+		_, body := getBody(t, tr, &downloader.Outgoing{URL: u, Proxy: d.proxy("socks5", ""), Impersonate: "chrome", HTTPVersion: "auto", Verify: true})
+		if !strings.HasPrefix(body, want+" from "+danteExternal+":") {
+			t.Fatalf("request %d: %q, want %s from %s", i, body, want, danteExternal)
+		}
+	}
+	if h3.reqs.Load() != 2 || tcpHits.Load() != 1 {
+		t.Errorf("HTTP/3 site %d requests, TCP site %d, want 2 and 1", h3.reqs.Load(), tcpHits.Load())
+	}
+}
+
+// TestHTTP3ThroughSOCKS5Downloader: PROXIES with a socks5 proxy and
+// HTTP_VERSION "3" through the downloader: the response is HTTP/3 and came
+// through Dante.
+func TestHTTP3ThroughSOCKS5Downloader(t *testing.T) {
+	d := startDante(t, "none", "")
+	site := h3RemoteSite(t)
+	opts := downloader.DefaultOptions()
+	opts.Timeout = 10 * time.Second
+	opts.RandomizeDelay = false
+	opts.HTTPVersion = "3"
+	opts.HTTP.RootCAs = site.pool
+	opts.Proxies = []string{d.proxy("socks5", "").String()}
+	tr := h3Transport(t, site.pool)
+	opts.TransportFor = func(string) (downloader.Transport, error) { return tr, nil }
+	dl, err := downloader.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := dl.Download(context.Background(), &crawl.Request{URL: site.url("/").String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Protocol != "HTTP/3.0" || !strings.HasPrefix(string(resp.Body), "HTTP/3.0 from "+danteExternal+":") {
+		t.Errorf("%s %q, want HTTP/3 from %s", resp.Protocol, resp.Body, danteExternal)
+	}
+}
+
 // socks5Conns are the associations of tr's pooled QUIC connections.
 func socks5Conns(tr *Transport) []*socks5UDPConn {
 	tr.h3s.mu.Lock()
@@ -361,6 +415,9 @@ type testSOCKS5 struct {
 	ln       net.Listener
 	user, pw string
 	hostile  bool
+
+	dstMu sync.Mutex
+	dsts  map[string]bool // targets named in the client's headers
 
 	injected    atomic.Int64 // hostile datagrams sent to the client
 	assocs      atomic.Int64
@@ -486,6 +543,12 @@ func (s *testSOCKS5) serve(t *testing.T, c net.Conn) {
 				continue
 			}
 			client = from
+			s.dstMu.Lock()
+			if s.dsts == nil {
+				s.dsts = map[string]bool{}
+			}
+			s.dsts[dst.String()] = true
+			s.dstMu.Unlock()
 			to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst.ip, dst.port))
 			if dst.name != "" {
 				if to, err = net.ResolveUDPAddr("udp4", dst.String()); err != nil {
@@ -639,5 +702,30 @@ func TestSOCKS5ProxyGoesAway(t *testing.T) {
 	resp, body := getBody(t, tr, out())
 	if resp.ProtoMajor != 3 || s.assocs.Load() != 2 {
 		t.Errorf("after the proxy closed: %s %q, %d associations (want a second)", resp.Proto, body, s.assocs.Load())
+	}
+}
+
+// TestSOCKS5HSendsTheName: through socks5h:// the header names the
+// target by host name (the proxy resolves it); through socks5:// by the
+// address we resolved.
+func TestSOCKS5HSendsTheName(t *testing.T) {
+	site := h3RemoteSite(t)
+	port := strconv.Itoa(int(site.addr.Port()))
+	for scheme, want := range map[string]string{"socks5h": "localhost:" + port, "socks5": "127.0.0.1:" + port} {
+		t.Run(scheme, func(t *testing.T) {
+			s := startTestSOCKS5(t, "", "", false)
+			tr := h3Transport(t, site.pool, resolveTo(site.addr))
+			pu := s.url("")
+			pu.Scheme = scheme
+			resp, body := getBody(t, tr, &downloader.Outgoing{URL: site.named("/"), Proxy: pu, Impersonate: "chrome", HTTPVersion: "3", Verify: true})
+			if resp.ProtoMajor != 3 {
+				t.Fatalf("%s %q", resp.Proto, body)
+			}
+			s.dstMu.Lock()
+			defer s.dstMu.Unlock()
+			if len(s.dsts) != 1 || !s.dsts[want] {
+				t.Errorf("the relay was asked for %v, want only %s", s.dsts, want)
+			}
+		})
 	}
 }
