@@ -168,7 +168,6 @@ type socks5UDPConn struct {
 	dst    socks5Addr
 	remote net.Addr // what ReadFrom reports: the address QUIC dialled
 	header []byte
-	proxy  string // redacted proxy URL, for errors
 
 	// quic-go reads from one goroutine and writes from another; each side
 	// reuses its buffer rather than allocating per datagram.
@@ -291,7 +290,7 @@ func (t *Transport) socks5Associate(ctx context.Context, pu *url.URL, dst socks5
 		ctrl.Close()
 		return nil, fail(fmt.Errorf("listen udp: %w", err))
 	}
-	c := &socks5UDPConn{udp: udp, relay: net.UDPAddrFromAddrPort(relay), ctrl: ctrl, dst: dst, remote: remote, header: header, proxy: name}
+	c := &socks5UDPConn{udp: udp, relay: net.UDPAddrFromAddrPort(relay), ctrl: ctrl, dst: dst, remote: remote, header: header}
 	go c.watchControl()
 	return c, nil
 }
