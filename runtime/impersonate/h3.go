@@ -46,9 +46,10 @@ const (
 	maxSettingsSize = 16 << 10
 )
 
-// ErrH3Proxy is returned for an HTTP/3 request through a proxy: QUIC needs
-// UDP, and SOCKS5 UDP ASSOCIATE is not implemented.
-var ErrH3Proxy = errors.New("http/3 through a proxy is not supported (QUIC needs UDP; SOCKS5 UDP ASSOCIATE is not implemented)")
+// ErrH3Proxy is returned for an HTTP/3 request through an HTTP(S) proxy:
+// QUIC needs UDP, which only SOCKS5 proxies relay (UDP ASSOCIATE);
+// CONNECT-UDP (RFC 9298, MASQUE) is not implemented.
+var ErrH3Proxy = errors.New("http/3 through an http(s) proxy is not supported (QUIC needs UDP: use a socks5 proxy; CONNECT-UDP is not implemented)")
 
 // h3Conn is one HTTP/3 connection: the QUIC connection, our control and
 // QPACK streams, and the peer's control stream read in the background.
@@ -107,12 +108,9 @@ func (p *Profile) quicConfig(handshakeTimeout time.Duration, onHello func(*utls.
 	return qc
 }
 
-// dialQUIC connects to addr (a resolved address) with the profile's QUIC
-// Initial and returns an HTTP/3 connection whose control streams are open.
-func dialQUIC(ctx context.Context, p *Profile, addr netip.AddrPort, tc *tls.Config, handshakeTimeout time.Duration, maxHeader int, onHello func(*utls.ClientHelloSpec)) (*h3Conn, error) {
-	if p.HTTP3 == nil || p.h3 == nil {
-		return nil, fmt.Errorf("profile %s has no http3 section", p.Name)
-	}
+// listenUDPFor opens the QUIC client's socket for a direct connection to
+// addr.
+func listenUDPFor(addr netip.AddrPort) (*net.UDPConn, error) {
 	network := "udp4"
 	if addr.Addr().Is6() && !addr.Addr().Is4In6() {
 		network = "udp6"
@@ -121,13 +119,26 @@ func dialQUIC(ctx context.Context, p *Profile, addr netip.AddrPort, tc *tls.Conf
 	if err != nil {
 		return nil, fmt.Errorf("quic: listen udp: %w", err)
 	}
+	return udp, nil
+}
+
+// dialQUIC connects over udp (a plain socket, or a SOCKS5 association) to
+// addr with the profile's QUIC Initial and returns an HTTP/3 connection
+// whose control streams are open. It owns udp: closed on failure, and when
+// the QUIC connection ends (for a proxy, that ends the association).
+func dialQUIC(ctx context.Context, p *Profile, udp net.PacketConn, addr net.Addr, tc *tls.Config, handshakeTimeout time.Duration, maxHeader int, onHello func(*utls.ClientHelloSpec)) (*h3Conn, error) {
+	if p.HTTP3 == nil || p.h3 == nil {
+		udp.Close()
+		return nil, fmt.Errorf("profile %s has no http3 section", p.Name)
+	}
 	tc = tc.Clone()
 	tc.NextProtos = p.HTTP3.ALPN
-	qc, err := quic.Dial(ctx, udp, net.UDPAddrFromAddrPort(addr), tc, p.quicConfig(handshakeTimeout, onHello))
+	qc, err := quic.Dial(ctx, udp, addr, tc, p.quicConfig(handshakeTimeout, onHello))
 	if err != nil {
 		udp.Close()
 		return nil, fmt.Errorf("quic handshake with %s: %w", addr, err)
 	}
+	context.AfterFunc(qc.Context(), func() { udp.Close() })
 	if proto := qc.ConnectionState().TLS.NegotiatedProtocol; proto != "h3" {
 		qc.CloseWithError(h3GeneralProtocol, "")
 		udp.Close()

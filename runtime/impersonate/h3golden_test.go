@@ -29,6 +29,12 @@ const h3Connections = 16
 // SendHTTP3Navigations makes n navigations of profile to srv's "/", each
 // on a new QUIC connection, and returns what srv recorded of them.
 func sendHTTP3Navigations(t *testing.T, srv *fingerprint.QUICServer, profile string, n int) []fingerprint.Capture {
+	return sendHTTP3NavigationsVia(t, srv, profile, n, nil)
+}
+
+// sendHTTP3NavigationsVia is sendHTTP3Navigations through a proxy (nil:
+// direct).
+func sendHTTP3NavigationsVia(t *testing.T, srv *fingerprint.QUICServer, profile string, n int, proxy *url.URL) []fingerprint.Capture {
 	t.Helper()
 	tr, err := NewTransport(Options{RootCAs: srv.CertPool(), HandshakeTimeout: 10 * time.Second})
 	if err != nil {
@@ -39,7 +45,7 @@ func sendHTTP3Navigations(t *testing.T, srv *fingerprint.QUICServer, profile str
 	for i := 0; i < n; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		u, _ := url.Parse(srv.URL("localhost", "/"))
-		resp, err := tr.RoundTrip(ctx, &downloader.Outgoing{Method: "GET", URL: u, Impersonate: profile, HTTPVersion: "3", Verify: true, PoolKey: "conn" + strconv.Itoa(i)})
+		resp, err := tr.RoundTrip(ctx, &downloader.Outgoing{Method: "GET", URL: u, Impersonate: profile, HTTPVersion: "3", Verify: true, PoolKey: "conn" + strconv.Itoa(i), Proxy: proxy})
 		if err != nil {
 			cancel()
 			t.Fatal(err)

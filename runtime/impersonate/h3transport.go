@@ -227,10 +227,6 @@ func (t *Transport) getH3(ctx context.Context, key, addr string, p *Profile, out
 }
 
 func (t *Transport) dialH3(ctx context.Context, addr string, p *Profile, out *downloader.Outgoing) (*h3Conn, error) {
-	ap, err := t.resolveUDP(ctx, addr)
-	if err != nil {
-		return nil, fmt.Errorf("quic dial %s: %w", addr, err)
-	}
 	timeout := t.handshakeTimeout()
 	if out.HTTPVersion == "auto" && t.opts.QUICFallbackTimeout > 0 {
 		timeout = t.opts.QUICFallbackTimeout
@@ -242,7 +238,14 @@ func (t *Transport) dialH3(ctx context.Context, addr string, p *Profile, out *do
 		RootCAs:            t.opts.RootCAs,
 		InsecureSkipVerify: !out.Verify,
 	}
-	c, err := dialQUIC(hctx, p, ap, tc, timeout, t.opts.MaxResponseHeaderBytes, nil)
+	udp, remote, err := t.quicSocket(hctx, addr, out.Proxy)
+	if err != nil {
+		if hctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w after %s: %w", ErrHandshakeTimeout, timeout, err)
+		}
+		return nil, err
+	}
+	c, err := dialQUIC(hctx, p, udp, remote, tc, timeout, t.opts.MaxResponseHeaderBytes, nil)
 	if err != nil {
 		// quic-go's handshake idle timer and our deadline race; both mean
 		// "no usable answer in time".
@@ -253,8 +256,55 @@ func (t *Transport) dialH3(ctx context.Context, addr string, p *Profile, out *do
 		}
 		return nil, err
 	}
-	t.log.Debug("impersonate: connected", "host", addr, "profile", p.Name, "alpn", "h3")
+	if out.Proxy != nil {
+		t.log.Debug("impersonate: connected", "host", addr, "profile", p.Name, "alpn", "h3", "proxy", out.Proxy.Redacted())
+	} else {
+		t.log.Debug("impersonate: connected", "host", addr, "profile", p.Name, "alpn", "h3")
+	}
 	return c, nil
+}
+
+// quicSocket returns the socket a QUIC connection to addr runs on and the
+// address QUIC dials: a UDP socket of our own, or through a SOCKS5 proxy
+// a UDP association (socks5: the name resolved here, under the
+// private-network guard; socks5h: the proxy resolves it, as for TCP).
+func (t *Transport) quicSocket(ctx context.Context, addr string, pu *url.URL) (net.PacketConn, net.Addr, error) {
+	if pu != nil && pu.Scheme == "socks5h" {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("quic dial %s: %w", addr, err)
+		}
+		pn, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return nil, nil, fmt.Errorf("quic dial %s: bad port", addr)
+		}
+		dst := socks5Addr{name: host, port: uint16(pn)}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			dst = socks5Addr{ip: ip, port: uint16(pn)}
+		}
+		c, err := t.socks5Associate(ctx, pu, dst, dst)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, dst, nil
+	}
+	ap, err := t.resolveUDP(ctx, addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("quic dial %s: %w", addr, err)
+	}
+	remote := net.UDPAddrFromAddrPort(ap)
+	if pu != nil {
+		c, err := t.socks5Associate(ctx, pu, socks5Addr{ip: ap.Addr(), port: ap.Port()}, remote)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, remote, nil
+	}
+	udp, err := listenUDPFor(ap)
+	if err != nil {
+		return nil, nil, err
+	}
+	return udp, remote, nil
 }
 
 // h3RoundTrip sends out over HTTP/3 to addr (host:port of the QUIC
@@ -262,7 +312,13 @@ func (t *Transport) dialH3(ctx context.Context, addr string, p *Profile, out *do
 // connected reports whether a QUIC connection existed, so the request may
 // have reached the server.
 func (t *Transport) h3RoundTrip(ctx context.Context, p *Profile, out *downloader.Outgoing, wr *wireRequest, info RequestInfo, addr string) (resp *http.Response, connected bool, err error) {
-	key := strings.Join([]string{p.Name, out.PoolKey, originOf(out.URL), addr, fmt.Sprint(out.Verify)}, "|")
+	// The proxy is part of the identity: each proxy (and each pool key)
+	// has its own connection, hence its own UDP association.
+	proxy := ""
+	if out.Proxy != nil {
+		proxy = out.Proxy.String()
+	}
+	key := strings.Join([]string{p.Name, out.PoolKey, originOf(out.URL), addr, fmt.Sprint(out.Verify), proxy}, "|")
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.getH3(ctx, key, addr, p, out)
 		if err != nil {
@@ -340,9 +396,9 @@ func (t *Transport) tryH3(ctx context.Context, p *Profile, out *downloader.Outgo
 	default:
 		return nil, false, nil
 	}
-	if out.Proxy != nil {
+	if out.Proxy != nil && out.Proxy.Scheme != "socks5" && out.Proxy.Scheme != "socks5h" {
 		t.h3s.proxyOnce.Do(func() {
-			t.log.Warn("impersonate: HTTP/3 is not used through a proxy (QUIC needs UDP and SOCKS5 UDP ASSOCIATE is not implemented); those requests go over TCP", "proxy", out.Proxy.Redacted())
+			t.log.Warn("impersonate: HTTP/3 is not used through an http(s) proxy (QUIC needs UDP: only socks5 proxies relay it; CONNECT-UDP is not implemented); those requests go over TCP", "proxy", out.Proxy.Redacted())
 		})
 		return nil, false, nil
 	}
