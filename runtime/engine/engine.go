@@ -282,6 +282,15 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	feederDone := make(chan struct{})
+	// The first batch of start requests goes at once, not only once the
+	// scheduler runs dry: a resumed crawl's queued requests may wait on
+	// what start() sets up (the session groups it registers again), and
+	// with every fetch place taken by them the scheduler never ran dry — a
+	// deadlock until the sessions' wait expired (TestFactoryIdentitiesResume).
+	select {
+	case e.needStart <- struct{}{}:
+	default:
+	}
 	go e.feedStart(startCtx, it, feederDone)
 
 	if e.group != nil {
@@ -609,6 +618,19 @@ func (e *Engine) pull() {
 			e.mu.Unlock()
 			return
 		}
+		// A waiting request started counts against MaxLeased as a new one
+		// does (it will be fetched and then wait for its ack): checked
+		// first, or the requests fetched and not acknowledged — what a
+		// kill fetches again — outgrow CONCURRENT_REQUESTS.
+		if e.opts.MaxLeased > 0 && e.leased-e.waitingLocked() >= e.opts.MaxLeased+e.boost {
+			e.mu.Unlock()
+			// Requests waiting for the group commit hold the bound: commit
+			// now rather than at the next interval.
+			if e.group != nil && e.group.waiting() > 0 {
+				e.group.nudge()
+			}
+			return
+		}
 		if e.hosts != nil {
 			if req, h := e.hosts.pop(time.Now()); req != nil {
 				e.fetching++
@@ -621,15 +643,6 @@ func (e *Engine) pull() {
 				e.mu.Unlock()
 				return // a slot becoming ready or a fetch ending wakes the loop
 			}
-		}
-		if e.opts.MaxLeased > 0 && e.leased-e.waitingLocked() >= e.opts.MaxLeased+e.boost {
-			e.mu.Unlock()
-			// Requests waiting for the group commit hold the bound: commit
-			// now rather than at the next interval.
-			if e.group != nil && e.group.waiting() > 0 {
-				e.group.nudge()
-			}
-			return
 		}
 		if bn, ok := e.opts.Scheduler.(scheduler.BatchNexter); ok {
 			if n := e.roomLocked(); n > 1 {
