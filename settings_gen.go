@@ -131,6 +131,8 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		SchedulerQueueKey:             set.String("SCHEDULER_QUEUE_KEY"),
 		SchedulerWaitingMax:           set.Int("SCHEDULER_WAITING_MAX"),
 		ScraperSlotMaxActiveSize:      set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),
+		SessionDomainConcurrency:      set.Int("SESSION_DOMAIN_CONCURRENCY"),
+		SessionDomainDelay:            set.Duration("SESSION_DOMAIN_DELAY"),
 		SessionFactoryBackoff:         set.Duration("SESSION_FACTORY_BACKOFF"),
 		SessionFactoryTries:           set.Int("SESSION_FACTORY_TRIES"),
 		SessionMaxAge:                 set.Duration("SESSION_MAX_AGE"),

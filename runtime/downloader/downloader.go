@@ -53,6 +53,9 @@ type Options struct {
 	// (RANDOMIZE_DOWNLOAD_DELAY).
 	RandomizeDelay bool
 	AutoThrottle   AutoThrottle
+	// Domain bounds each host as a whole, over all its slots
+	// (SESSION_DOMAIN_CONCURRENCY, SESSION_DOMAIN_DELAY).
+	Domain DomainLimit
 
 	// Timeout bounds a whole download, headers and body (DOWNLOAD_TIMEOUT).
 	Timeout time.Duration
@@ -279,7 +282,7 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 		}
 	}
 	s := d.getSlot(SlotKey(req))
-	release, delay, err := d.acquire(ctx, s)
+	release, sent, err := d.acquire(ctx, s, d.domainSlot(req))
 	if err != nil {
 		return nil, classify(ctx, req, err, 0, "waiting for a download slot", -1)
 	}
@@ -299,7 +302,7 @@ func (d *Downloader) Download(ctx context.Context, req *crawl.Request) (*crawl.R
 		release()
 	}()
 	ctx, wire := withWireCount(ctx)
-	resp, err := d.fetch(ctx, req, u, func() { d.markSent(s, delay) })
+	resp, err := d.fetch(ctx, req, u, sent)
 	if err != nil {
 		return nil, wire.wrap(err)
 	}

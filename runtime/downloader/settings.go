@@ -9,7 +9,7 @@ import (
 
 // FromSettings returns the downloader options of the settings: slots and
 // delays (CONCURRENT_REQUESTS_PER_DOMAIN, DOWNLOAD_DELAY,
-// RANDOMIZE_DOWNLOAD_DELAY, AUTOTHROTTLE_*), limits (DOWNLOAD_TIMEOUT,
+// RANDOMIZE_DOWNLOAD_DELAY, AUTOTHROTTLE_*, SESSION_DOMAIN_*), limits (DOWNLOAD_TIMEOUT,
 // DOWNLOAD_MAXSIZE, DOWNLOAD_WARNSIZE, DOWNLOAD_MEMORY_BUDGET,
 // DOWNLOAD_FAIL_ON_DATALOSS), TLS_VERIFY, HTTP_VERSION, PROXIES, NO_PROXY, and on top of
 // http (the caller's transport options: root CAs, a resolver) DNS_TIMEOUT
@@ -39,6 +39,7 @@ func FromSettings(v *settings.Values, http HTTPOptions) (Options, error) {
 	o.AutoThrottle.MaxDelay = v.AutoThrottleMaxDelay
 	o.AutoThrottle.TargetConcurrency = v.AutoThrottleTargetConcurrency
 	o.AutoThrottle.Debug = v.AutoThrottleDebug
+	o.Domain = DomainLimit{Concurrency: v.SessionDomainConcurrency, Delay: v.SessionDomainDelay}
 	o.Timeout = v.DownloadTimeout
 	o.MaxSize = v.DownloadMaxSize
 	o.WarnSize = v.DownloadWarnSize

@@ -83,6 +83,18 @@ func SlotKey(req *crawl.Request) string {
 }
 
 func (d *Downloader) getSlot(key string) *slot {
+	return d.getSlotOr(key, d.newSlot)
+}
+
+func (d *Downloader) newSlot(key string) *slot {
+	s := &slot{key: key, sem: make(chan struct{}, d.opts.ConcurrentPerDomain), delay: d.opts.Delay, minDelay: d.opts.Delay}
+	if d.opts.AutoThrottle.Enabled {
+		s.delay = max(d.opts.AutoThrottle.StartDelay, d.opts.Delay)
+	}
+	return s
+}
+
+func (d *Downloader) getSlotOr(key string, create func(string) *slot) *slot {
 	d.slotsMu.Lock()
 	defer d.slotsMu.Unlock()
 	d.slotCalls++
@@ -99,10 +111,7 @@ func (d *Downloader) getSlot(key string) *slot {
 	}
 	s, ok := d.slots[key]
 	if !ok {
-		s = &slot{key: key, sem: make(chan struct{}, d.opts.ConcurrentPerDomain), delay: d.opts.Delay, minDelay: d.opts.Delay}
-		if d.opts.AutoThrottle.Enabled {
-			s.delay = max(d.opts.AutoThrottle.StartDelay, d.opts.Delay)
-		}
+		s = create(key)
 		d.slots[key] = s
 	}
 	s.mu.Lock()
@@ -111,27 +120,139 @@ func (d *Downloader) getSlot(key string) *slot {
 	return s
 }
 
-// acquire blocks until the slot has a free concurrency place and its delay
-// has passed, then consults the gate. It returns the release func and the
-// delay applied, which markSent uses once the request is on the wire.
-func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), time.Duration, error) {
-	unref := func() {
-		s.mu.Lock()
-		s.refs--
-		s.lastUsed = time.Now()
-		s.mu.Unlock()
+// DomainLimit is a second level over the download slots, per host: every
+// download of a host, whatever its slot (each session member's with
+// SESSION_SLOT: member, a download_slot meta, the host's own), also takes
+// a place in its host's domain slot. Member slots then hold each identity
+// to DOWNLOAD_DELAY and CONCURRENT_REQUESTS_PER_DOMAIN while the domain as
+// a whole stays within these bounds (scrapy_cffi's per-session rates,
+// without members × that rate reaching the site).
+type DomainLimit struct {
+	// Concurrency bounds one host's downloads at once
+	// (SESSION_DOMAIN_CONCURRENCY; 0 = no bound).
+	Concurrency int
+	// Delay is the least time between two downloads of one host
+	// (SESSION_DOMAIN_DELAY; 0 = none). It is a floor: never randomized,
+	// AutoThrottle does not move it.
+	Delay time.Duration
+}
+
+func (l DomainLimit) on() bool { return l.Concurrency > 0 || l.Delay > 0 }
+
+// domainKey keys a host's domain slot in Downloader.slots, apart from any
+// slot a request may name.
+func domainKey(host string) string { return "\x00domain " + host }
+
+// domainSlot returns the domain slot of req's host, nil when DomainLimit
+// is off. The caller drops its ref (acquire's release does).
+func (d *Downloader) domainSlot(req *crawl.Request) *slot {
+	if !d.opts.Domain.on() {
+		return nil
 	}
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		unref()
-		return nil, 0, context.Cause(ctx)
+	u, err := req.ParsedURL()
+	if err != nil {
+		return nil
 	}
-	release := func() {
-		<-s.sem
-		unref()
+	return d.getSlotOr(domainKey(strings.ToLower(u.Hostname())), d.newDomainSlot)
+}
+
+func (d *Downloader) newDomainSlot(key string) *slot {
+	s := &slot{key: key, delay: d.opts.Domain.Delay}
+	if d.opts.Domain.Concurrency > 0 {
+		s.sem = make(chan struct{}, d.opts.Domain.Concurrency)
 	}
-	var delay time.Duration
+	return s
+}
+
+// acquire blocks until the slot, then the domain slot dom (nil: none),
+// have a free concurrency place and their delays have passed, then
+// consults the gate. It returns the release func and sent, which restarts
+// both delays once the request is on the wire. The member's slot is taken
+// first and held while the domain's is awaited: always in that order, so
+// two downloads never wait on each other.
+func (d *Downloader) acquire(ctx context.Context, s, dom *slot) (release, sent func(), err error) {
+	release, delay, err := d.wait(ctx, s, d.opts.RandomizeDelay)
+	if err != nil {
+		if dom != nil {
+			d.unref(dom)
+		}
+		return nil, nil, err
+	}
+	sent = func() { d.markSent(s, delay) }
+	if dom != nil {
+		freeDom, domDelay, err := d.wait(ctx, dom, false)
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+		local, localSent := release, sent
+		release = func() { freeDom(); local() }
+		sent = func() { localSent(); d.markSent(dom, domDelay) }
+	}
+	if d.opts.Gate != nil {
+		if h, ok := d.opts.Gate.(SlotHolder); ok {
+			// The shared place is held for the whole download; its ttl
+			// outlives the longest one so only a dead worker's place expires.
+			free, err := h.Hold(ctx, s.key, d.opts.ConcurrentPerDomain, d.opts.Timeout+time.Minute)
+			if err != nil {
+				release()
+				return nil, nil, err
+			}
+			local := release
+			release = func() { free(); local() }
+		}
+		if err := d.opts.Gate.Acquire(ctx, s.key, delay); err != nil {
+			release()
+			return nil, nil, err
+		}
+	}
+	held := release
+	for _, sl := range []*slot{s, dom} {
+		if sl != nil {
+			sl.mu.Lock()
+			sl.passed++
+			sl.mu.Unlock()
+		}
+	}
+	release = func() {
+		for _, sl := range []*slot{s, dom} {
+			if sl != nil {
+				sl.mu.Lock()
+				sl.passed--
+				sl.mu.Unlock()
+			}
+		}
+		held()
+	}
+	return release, sent, nil
+}
+
+// unref drops a ref getSlot took, for a slot that was never waited on.
+func (d *Downloader) unref(s *slot) {
+	s.mu.Lock()
+	s.refs--
+	s.lastUsed = time.Now()
+	s.mu.Unlock()
+}
+
+// wait blocks until s has a free concurrency place (a slot without a
+// semaphore has no bound) and its delay has passed. It returns the release
+// func and the delay applied, which markSent uses once the request is on
+// the wire.
+func (d *Downloader) wait(ctx context.Context, s *slot, randomize bool) (func(), time.Duration, error) {
+	release := func() { d.unref(s) }
+	if s.sem != nil {
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			d.unref(s)
+			return nil, 0, context.Cause(ctx)
+		}
+		release = func() {
+			<-s.sem
+			d.unref(s)
+		}
+	}
 	for {
 		s.mu.Lock()
 		now := time.Now()
@@ -143,14 +264,14 @@ func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), time.Duratio
 			start = s.pausedUntil
 		}
 		if !start.After(now) {
-			delay = s.delay
-			if d.opts.RandomizeDelay && delay > 0 {
+			delay := s.delay
+			if randomize && delay > 0 {
 				// Scrapy's RANDOMIZE_DOWNLOAD_DELAY: 0.5x to 1.5x.
 				delay = time.Duration(float64(delay) * (0.5 + rand.Float64()))
 			}
 			s.next = now.Add(delay)
 			s.mu.Unlock()
-			break
+			return release, delay, nil
 		}
 		s.mu.Unlock()
 		// Whoever wakes first takes the turn; the others see the moved
@@ -160,34 +281,6 @@ func (d *Downloader) acquire(ctx context.Context, s *slot) (func(), time.Duratio
 			return nil, 0, err
 		}
 	}
-	if d.opts.Gate != nil {
-		if h, ok := d.opts.Gate.(SlotHolder); ok {
-			// The shared place is held for the whole download; its ttl
-			// outlives the longest one so only a dead worker's place expires.
-			free, err := h.Hold(ctx, s.key, d.opts.ConcurrentPerDomain, d.opts.Timeout+time.Minute)
-			if err != nil {
-				release()
-				return nil, 0, err
-			}
-			local := release
-			release = func() { free(); local() }
-		}
-		if err := d.opts.Gate.Acquire(ctx, s.key, delay); err != nil {
-			release()
-			return nil, 0, err
-		}
-	}
-	s.mu.Lock()
-	s.passed++
-	s.mu.Unlock()
-	held := release
-	release = func() {
-		s.mu.Lock()
-		s.passed--
-		s.mu.Unlock()
-		held()
-	}
-	return release, delay, nil
 }
 
 // markSent restarts the slot's delay from the moment the request was
@@ -355,25 +448,55 @@ func (d *Downloader) SlotReady(req *crawl.Request) (key string, at time.Time, fr
 	}
 	d.slotsMu.Lock()
 	s, ok := d.slots[key]
+	var dom *slot
+	if d.opts.Domain.on() {
+		if u, err := req.ParsedURL(); err == nil {
+			dom = d.slots[domainKey(strings.ToLower(u.Hostname()))]
+		}
+	}
 	d.slotsMu.Unlock()
 	if !ok {
 		free = d.opts.ConcurrentPerDomain
 		if d.opts.Delay > 0 || d.opts.AutoThrottle.Enabled {
 			free = 1
 		}
-		return key, at, free
+	} else {
+		s.mu.Lock()
+		at = later(at, s.next, s.pausedUntil)
+		free = max(cap(s.sem)-s.passed, 0)
+		if s.delay > 0 {
+			free = min(free, 1)
+		}
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.next.After(at) {
-		at = s.next
-	}
-	if s.pausedUntil.After(at) {
-		at = s.pausedUntil
-	}
-	free = max(cap(s.sem)-s.passed, 0)
-	if s.delay > 0 {
-		free = min(free, 1)
+	// The domain level (DomainLimit) bounds the answer too: a request
+	// whose member is not picked yet is keyed by its host, and would
+	// otherwise be let through to wait for the domain inside the
+	// downloader, holding a fetch place.
+	if d.opts.Domain.on() {
+		if d.opts.Domain.Concurrency > 0 {
+			free = min(free, d.opts.Domain.Concurrency)
+		}
+		if d.opts.Domain.Delay > 0 {
+			free = min(free, 1)
+		}
+		if dom != nil {
+			dom.mu.Lock()
+			at = later(at, dom.next, dom.pausedUntil)
+			if dom.sem != nil {
+				free = min(free, max(cap(dom.sem)-dom.passed, 0))
+			}
+			dom.mu.Unlock()
+		}
 	}
 	return key, at, free
+}
+
+func later(t time.Time, others ...time.Time) time.Time {
+	for _, o := range others {
+		if o.After(t) {
+			t = o
+		}
+	}
+	return t
 }

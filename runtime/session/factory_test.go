@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,16 +94,18 @@ func TestFactoryPoolLogsInReplacesAndResumes(t *testing.T) {
 		}
 		return used
 	}
-	// Requests go to the members already made: wait for both logins, or a
-	// slow one (a loaded machine) leaves all 20 to the other.
-	waitActive(t, r1.reg, sid, 2)
+	// The first request waits for a member; the second member may still
+	// be logging in then.
+	check(r1, 1)
+	waitActive(t, r1.reg, sid, "identity1")
+	waitActive(t, r1.reg, sid, "identity2")
 	if used := check(r1, 20); len(used) != 2 || used["identity1"] == 0 || used["identity2"] == 0 {
 		t.Fatalf("members used: %v, want identity1 and identity2", used)
 	}
 	if err := r1.reg.End(sid, "identity1"); err != nil {
 		t.Fatal(err)
 	}
-	waitActive(t, r1.reg, sid, 2)
+	waitActive(t, r1.reg, sid, "identity3")
 	if used := check(r1, 20); used["identity1"] != 0 || used["identity3"] == 0 {
 		t.Fatalf("after retiring identity1: %v, want identity3 (its replacement) used and identity1 not", used)
 	}
@@ -137,9 +140,23 @@ func TestFactoryPoolLogsInReplacesAndResumes(t *testing.T) {
 	if err := r2.reg.End(sid, "identity2"); err != nil {
 		t.Fatal(err)
 	}
-	waitActive(t, r2.reg, sid, 2)
+	// identity3 alone serves requests while identity4 logs in: wait for
+	// it, or 20 quick requests may all go to identity3 (1 run in ~20).
+	waitActive(t, r2.reg, sid, "identity4")
 	if used := check(r2, 20); used["identity4"] == 0 {
 		t.Errorf("after retiring identity2 on the resumed crawl: %v, want identity4", used)
+	}
+}
+
+// waitActive waits until the pool's replacement member is ready.
+func waitActive(t *testing.T, reg *session.Registry, sid, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(reg.Active(sid), name) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not active after 10 s: %v", name, reg.Active(sid))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -265,18 +282,5 @@ func writeFile(t *testing.T, p, s string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitActive waits until the group has n members ready (made by its
-// factory).
-func waitActive(t *testing.T, reg *session.Registry, sid string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for len(reg.Active(sid)) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d members ready after 20 s, want %d", len(reg.Active(sid)), n)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

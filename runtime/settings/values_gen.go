@@ -422,6 +422,17 @@ type Values struct {
 	// while responses waiting for or in callbacks hold more than this many bytes
 	// (Scrapy's setting).
 	ScraperSlotMaxActiveSize int64 `setting:"SCRAPER_SLOT_MAX_ACTIVE_SIZE"`
+	// SessionDomainConcurrency is SESSION_DOMAIN_CONCURRENCY: At most this many
+	// requests in flight to one domain as a whole, over all its download slots:
+	// with SESSION_SLOT: member each member keeps its own DOWNLOAD_DELAY and
+	// CONCURRENT_REQUESTS_PER_DOMAIN, and the domain sees no more than this
+	// (specs/sessions.md#rotation-limits-and-rates).
+	SessionDomainConcurrency int `setting:"SESSION_DOMAIN_CONCURRENCY"`
+	// SessionDomainDelay is SESSION_DOMAIN_DELAY: At least this long between two
+	// requests to one domain as a whole, over all its download slots (every
+	// member's with SESSION_SLOT: member): a floor, not randomized, not moved by
+	// AutoThrottle.
+	SessionDomainDelay time.Duration `setting:"SESSION_DOMAIN_DELAY"`
 	// SessionFactoryBackoff is SESSION_FACTORY_BACKOFF: Wait before an identity
 	// factory is tried again, doubling after each failure.
 	SessionFactoryBackoff time.Duration `setting:"SESSION_FACTORY_BACKOFF"`
@@ -622,6 +633,8 @@ func Defaults() Values {
 		SchedulerQueueKey:             "{name}:requests",
 		SchedulerWaitingMax:           256,
 		ScraperSlotMaxActiveSize:      1_000_000,
+		SessionDomainConcurrency:      0,
+		SessionDomainDelay:            0,
 		SessionFactoryBackoff:         1 * time.Second,
 		SessionFactoryTries:           3,
 		SessionMaxAge:                 0,
