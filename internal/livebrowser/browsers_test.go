@@ -271,3 +271,18 @@ func without(exts []uint16, ext uint16) []uint16 {
 	}
 	return out
 }
+
+// openPage starts b on r and waits until r.URL has loaded; the caller
+// closes the session.
+func openPage(t *testing.T, ctx context.Context, b livebrowser.Browser, bin string, ca *livebrowser.CA, r livebrowser.Run) *livebrowser.Session {
+	t.Helper()
+	s, err := livebrowser.Start(ctx, b, bin, ca, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitLoaded(ctx, r.URL); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	return s
+}

@@ -43,19 +43,8 @@ func TestCapturePage(t *testing.T) {
 			defer cancel()
 			first := srv.URL("localhost", "/")
 			r := livebrowser.Run{URL: first, Dir: t.TempDir()}
-			var s *livebrowser.Session
-			if b == livebrowser.Chromium {
-				s, err = livebrowser.StartChromium(ctx, bin, ca, r)
-			} else {
-				s, err = livebrowser.StartFirefox(ctx, bin, ca, r)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openPage(t, ctx, b, bin, ca, r)
 			defer s.Close()
-			if err := s.WaitLoaded(ctx, first); err != nil {
-				t.Fatal(err)
-			}
 			// The page's script is done once it says so.
 			for deadline := time.Now().Add(20 * time.Second); ; {
 				var state string

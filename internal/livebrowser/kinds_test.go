@@ -298,20 +298,9 @@ func browseKinds(t *testing.T, b livebrowser.Browser, bin string, ca *livebrowse
 	defer cancel()
 	first := srv.URL("www.example.com", "/start")
 	r := livebrowser.Run{URL: first, HTTP1: http1, Dir: t.TempDir()}
-	var s *livebrowser.Session
-	var err error
-	if b == livebrowser.Chromium {
-		s, err = livebrowser.StartChromium(ctx, bin, ca, r)
-	} else {
-		s, err = livebrowser.StartFirefox(ctx, bin, ca, r)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openPage(t, ctx, b, bin, ca, r)
 	defer s.Close()
-	if err := s.WaitLoaded(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	v := &kindsVisit{browser: b.Name, srv: srv, rport: site.rport, steps: map[string]fingerprint.Capture{},
 		preflights: map[string]fingerprint.Capture{}, from: map[string]string{}}
 	v.typed, _ = findCapture(srv, "/start")

@@ -48,19 +48,8 @@ func TestLaxByDefault(t *testing.T) {
 			defer cancel()
 			first := site.URL("www.example.com", "/start")
 			r := livebrowser.Run{URL: first, Dir: t.TempDir(), Features: []string{"ShortLaxAllowUnsafeThreshold"}}
-			var s *livebrowser.Session
-			if b == livebrowser.Chromium {
-				s, err = livebrowser.StartChromium(ctx, bin, ca, r)
-			} else {
-				s, err = livebrowser.StartFirefox(ctx, bin, ca, r)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openPage(t, ctx, b, bin, ca, r)
 			defer s.Close()
-			if err := s.WaitLoaded(ctx, first); err != nil {
-				t.Fatal(err)
-			}
 			set := time.Now() // the page has set its cookies
 			post := func(step string) (fingerprint.Capture, time.Duration, string) {
 				page := site.URL("www.example.org", "/start?step="+step)

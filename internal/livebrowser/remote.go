@@ -112,6 +112,14 @@ func StartChromium(ctx context.Context, bin string, ca *CA, r Run) (*Session, er
 	return nil, errors.New("chromium: no page target")
 }
 
+// Start starts b (Chromium or Firefox) on r: StartChromium or StartFirefox.
+func Start(ctx context.Context, b Browser, bin string, ca *CA, r Run) (*Session, error) {
+	if b == Chromium {
+		return StartChromium(ctx, bin, ca, r)
+	}
+	return StartFirefox(ctx, bin, ca, r)
+}
+
 // StartFirefox launches headless Firefox on about:blank with a profile made
 // by FirefoxProfile and WebDriver BiDi on a free loopback port, and opens a
 // BiDi session on its window. The first page is r.URL (about:blank when
