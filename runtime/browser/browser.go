@@ -36,6 +36,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -315,16 +316,69 @@ func (p *Pool) args(id Identity) ([]chromedp.ExecAllocatorOption, error) {
 	return opts, nil
 }
 
+// proxyAuthTries bounds the proxy challenges answered in one browser: a
+// proxy that refuses the credentials makes Chromium ask again, and the
+// answer is then to cancel (the page fails to load) rather than loop.
+const proxyAuthTries = 8
+
+// proxyAuth answers the browser's proxy authentication challenges with the
+// credentials of proxy's URL (Chromium takes none in --proxy-server),
+// through the DevTools Fetch domain: with it enabled every request pauses
+// until continued, so the paused ones are continued unchanged. A server's
+// own challenge (401) gets the browser's default answer. Nothing happens
+// for a proxy without credentials.
+func proxyAuth(ctx context.Context, proxy string) error {
+	u, err := url.Parse(proxy)
+	if proxy == "" || err != nil || u.User == nil {
+		return nil
+	}
+	user := u.User.Username()
+	pass, _ := u.User.Password()
+	// Subscribed before Fetch.enable: no event is missed.
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	auths := chromedp.Events(ctx, fetch.AuthRequired)
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+		}
+	}()
+	go func() {
+		tries := 0
+		for ev, err := range auths {
+			if err != nil {
+				return
+			}
+			answer := &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseDefault}
+			if ev.AuthChallenge != nil && ev.AuthChallenge.Source == fetch.AuthChallengeSourceProxy {
+				tries++
+				answer = &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: user, Password: pass}
+				if tries > proxyAuthTries {
+					answer = &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseCancelAuth}
+				}
+			}
+			_, _ = chromedp.Call(ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: ev.RequestID, AuthChallengeResponse: answer})
+		}
+	}()
+	yes := true
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &yes}); err != nil {
+		return fmt.Errorf("proxy %s: answering its authentication: %w", u.Redacted(), err)
+	}
+	return nil
+}
+
 // proxyServer checks a proxy URL and turns it into --proxy-server's form.
 func proxyServer(proxy string) (string, error) {
 	u, err := url.Parse(proxy)
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("browser hand-off: proxy %q is not a URL", proxy)
 	}
-	if u.User != nil {
-		// Chromium takes no credentials in its proxy settings; answering
-		// its auth challenges over CDP is not done yet.
-		return "", fmt.Errorf("browser hand-off: proxy %s has credentials, which the browser cannot use yet", u.Redacted())
+	if u.User != nil && u.Scheme != "http" && u.Scheme != "https" {
+		// Chromium authenticates to HTTP proxies only (answered over CDP:
+		// proxyAuth); it has no SOCKS authentication.
+		return "", fmt.Errorf("browser hand-off: proxy %s has credentials, which Chromium can use with an http or https proxy only", u.Redacted())
 	}
 	switch u.Scheme {
 	case "http", "https", "socks4", "socks5":
@@ -389,6 +443,9 @@ func (p *Pool) run(ctx context.Context, rawURL string, id Identity, f func(ctx c
 		ccancel()
 	}()
 
+	if err := proxyAuth(bctx, id.Proxy); err != nil {
+		return fmt.Errorf("browser %s: %w", rawURL, err)
+	}
 	if err := f(bctx, u); err != nil {
 		if tctx.Err() != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w (BROWSER_TIMEOUT %s)", err, p.cfg.Timeout)

@@ -2,7 +2,9 @@ package browser_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"github.com/spiderrun/spiderrun/internal/proctest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"io"
@@ -217,19 +219,34 @@ func TestRefusesOtherBrowsers(t *testing.T) {
 // connectProxy is an HTTP proxy on loopback that tunnels CONNECT and
 // records the targets.
 type connectProxy struct {
-	addr    string
+	addr string
+	// auth, when set, is the "user:password" the proxy requires
+	// (Proxy-Authorization: Basic); refused counts the CONNECTs without it.
+	auth    string
 	mu      sync.Mutex
 	targets []string
+	refused int
 }
 
-func startProxy(t *testing.T) *connectProxy {
+func startProxy(t *testing.T) *connectProxy { return startAuthProxy(t, "") }
+
+// startAuthProxy is startProxy requiring the credentials auth ("" = none).
+func startAuthProxy(t *testing.T, auth string) *connectProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &connectProxy{addr: ln.Addr().String()}
+	p := &connectProxy{addr: ln.Addr().String(), auth: auth}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.auth != "" && r.Header.Get("Proxy-Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte(p.auth)) {
+			p.mu.Lock()
+			p.refused++
+			p.mu.Unlock()
+			w.Header().Set("Proxy-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusProxyAuthRequired)
+			return
+		}
 		p.mu.Lock()
 		p.targets = append(p.targets, r.Host)
 		p.mu.Unlock()
@@ -285,6 +302,44 @@ func TestSolveThroughIdentityProxy(t *testing.T) {
 			t.Errorf("the identity's proxy carried %s, which is not the site", h)
 		}
 	}
+}
+
+// TestSolveThroughAuthenticatingProxy: an identity's proxy that requires
+// credentials (user:password in its URL, which Chromium's --proxy-server
+// cannot take) is answered over DevTools: the challenge is solved through
+// it, and the proxy first refused the browser (a real 407 round) and then
+// let it through. Wrong credentials fail the hand-off within
+// BROWSER_TIMEOUT, naming the site, instead of looping on the 407s.
+func TestSolveThroughAuthenticatingProxy(t *testing.T) {
+	p := newPool(t, 1)
+	site := startSite(t)
+	proxy := startAuthProxy(t, "alice:s3cret")
+	id := browser.Identity{Browser: "chrome", Version: p.Version(), UserAgent: chromeUA(p.Version()), Proxy: "http://alice:s3cret@" + proxy.addr}
+	if _, err := p.Solve(context.Background(), site.URL+"/", id, browser.Wait{Cookie: "cf_clearance"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(site.URL, "https://")
+	proxy.mu.Lock()
+	refused := proxy.refused
+	proxy.mu.Unlock()
+	if !slices.Contains(proxy.seen(), host) || refused == 0 {
+		t.Errorf("proxy let through %v after refusing %d CONNECTs: want the site reached after a 407", proxy.seen(), refused)
+	}
+
+	bad := startAuthProxy(t, "alice:s3cret")
+	id.Proxy = "http://alice:wrong@" + bad.addr
+	started := time.Now()
+	_, err := p.Solve(context.Background(), site.URL+"/", id, browser.Wait{Cookie: "cf_clearance"})
+	if err == nil || !strings.Contains(err.Error(), site.URL) {
+		t.Errorf("wrong proxy credentials: %v, want an error naming %s", err, site.URL)
+	}
+	if strings.Contains(fmt.Sprint(err), "wrong") {
+		t.Errorf("the error shows the proxy password: %v", err)
+	}
+	if len(bad.seen()) != 0 {
+		t.Errorf("the proxy let through %v with wrong credentials", bad.seen())
+	}
+	t.Logf("wrong credentials: %v after %s", err, time.Since(started).Round(time.Millisecond))
 }
 
 // TestRender: a page whose content its script writes after a delay comes
