@@ -603,7 +603,7 @@ func newChain(spec *dsl.Spec, v *settings.Values, profile string, js *jsbridge.S
 		}
 		*closers = append(*closers, func() { pool.Close() })
 		b.Blocks.Browser = &browser.HandOff{Pool: pool, Sessions: sessions, DefaultProfile: profile,
-			WaitCookie: v.BrowserWaitCookie, WaitJS: v.BrowserWaitJS}
+			WaitCookie: v.BrowserWaitCookie, WaitJS: v.BrowserWaitJS, ExtractJS: v.BrowserExtractJS}
 		b.Blocks.BrowserDetectors = v.BlockBrowserDetectors
 	}
 	if r := middleware.RobotsFromSettings(v, h.http.Download); r != nil {

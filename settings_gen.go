@@ -24,6 +24,7 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		BlockRetireScore:              set.Float("BLOCK_RETIRE_SCORE"),
 		BlockRetryTimes:               set.Int("BLOCK_RETRY_TIMES"),
 		BlockRules:                    kvs(set.Pairs("BLOCK_RULES")),
+		BrowserExtractJS:              set.String("BROWSER_EXTRACT_JS"),
 		BrowserMax:                    set.Int("BROWSER_MAX"),
 		BrowserPath:                   set.String("BROWSER_PATH"),
 		BrowserTimeout:                set.Duration("BROWSER_TIMEOUT"),

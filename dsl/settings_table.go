@@ -146,6 +146,8 @@ var table = []SettingDef{
 		Doc: "The cookie whose arrival means the challenge has cleared. Empty = cf_clearance for the cloudflare detector, otherwise any cookie the identity did not have. Not in Scrapy."},
 	{Name: "BROWSER_WAIT_JS", Kind: KindString, Default: "",
 		Doc: "A JavaScript expression that is true in the page once the challenge has cleared (with the cookie condition). Not in Scrapy."},
+	{Name: "BROWSER_EXTRACT_JS", Kind: KindString, Default: "",
+		Doc: "A JavaScript expression evaluated in the page once the challenge has cleared, giving an object of strings — tokens the page holds (a CSRF or API token), such as ({\"X-Csrf-Token\": document.querySelector(\"meta[name=csrf-token]\").content}): each becomes a header of the identity's later requests. Its names must be header names. Not in Scrapy."},
 	{Name: "REDIRECT_ENABLED", Kind: KindBool, Default: true,
 		Doc: "Follow HTTP redirects (301, 302, 303, 307, 308)."},
 	{Name: "REDIRECT_MAX_TIMES", Kind: KindInt, Default: 20, Min: minOf(0),

@@ -50,7 +50,10 @@ func TestBrowserHandOff(t *testing.T) {
 
 	var peak atomic.Int64
 	stop := sampleBrowsers(t, &peak)
-	items, st, stderr := runProtectedCrawl(t, site.URL, `{chromeid: {impersonate: `+strconv.Quote(profile.path)+`}}`, "BROWSER_MAX: 1")
+	// BROWSER_EXTRACT_JS takes a value of the cleared page (here the JA4
+	// the page shows) as a token the identity then sends as a header.
+	items, st, stderr := runProtectedCrawl(t, site.URL, `{chromeid: {impersonate: `+strconv.Quote(profile.path)+`}}`,
+		"BROWSER_MAX: 1\n  BROWSER_EXTRACT_JS: '({\"X-Page-Token\": document.querySelector(\"p.ja4\").textContent})'")
 	stop()
 
 	challenged, cleared, served, refused := site.Counts()
@@ -76,6 +79,9 @@ func TestBrowserHandOff(t *testing.T) {
 		}
 		if it["member"] != "chromeid" {
 			t.Errorf("page %v sent as %v", it["path"], it["member"])
+		}
+		if _, ja4, _ := strings.Cut(browserWho, "|"); it["token"] != ja4 {
+			t.Errorf("page %v: X-Page-Token %q, want the token extracted in the browser %q", it["path"], it["token"], ja4)
 		}
 		pages[fmt.Sprint(it["path"])] = true
 	}
@@ -229,7 +235,8 @@ export async function* start() {
 export function parse(response) {
   if (response.text.includes("challenge-running")) return { blocked: response.url };
   return { path: response.css("p.path::text").get(), ja4: response.css("p.ja4::text").get(),
-           ua: response.css("p.ua::text").get(), member: response.meta.session_member };
+           ua: response.css("p.ua::text").get(), member: response.meta.session_member,
+           token: response.css("p.token::text").get() };
 }
 
 export function failed(failure) {

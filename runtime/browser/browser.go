@@ -39,6 +39,7 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/net/http/httpguts"
 )
 
 // ErrNoChromium is the cause of New's error when no Chromium is installed.
@@ -100,6 +101,11 @@ type Wait struct {
 	Cookie string
 	// JS is an expression that is true once the page is the content.
 	JS string
+	// Extract, when set, is an expression evaluated once the challenge
+	// has cleared, giving an object of strings: tokens the page holds
+	// (a CSRF or API token) that the identity must send as headers
+	// (BROWSER_EXTRACT_JS). Its names must be header names.
+	Extract string
 }
 
 // describe names what w waits for, for errors.
@@ -123,6 +129,8 @@ type Solution struct {
 	URL string
 	// Took is the time from the browser's start to the last cookie.
 	Took time.Duration
+	// Tokens are what Wait.Extract gave, by header name.
+	Tokens map[string]string
 }
 
 // Pool runs at most Max browsers at a time.
@@ -518,7 +526,20 @@ func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Sol
 					cookies, _ = chromedp.Run(ctx, siteCookies(u, fu))
 				}
 			}
-			return &Solution{Cookies: toHTTP(cookies), URL: final}, nil
+			sol := &Solution{Cookies: toHTTP(cookies), URL: final}
+			if w.Extract != "" {
+				tokens, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string]("("+w.Extract+")"))
+				if err != nil {
+					return nil, fmt.Errorf("extract %q: want an object of strings: %w", w.Extract, err)
+				}
+				for name, value := range tokens {
+					if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(value) {
+						return nil, fmt.Errorf("extract %q: %q is not a header (name: value)", w.Extract, name+": "+value)
+					}
+				}
+				sol.Tokens = tokens
+			}
+			return sol, nil
 		}
 		select {
 		case <-ctx.Done():

@@ -375,3 +375,30 @@ setTimeout(() => { document.getElementById("app").innerHTML = '<p class="late">r
 		t.Errorf("%d browser processes left", n)
 	}
 }
+
+// TestSolveExtractsTokens: Wait.Extract (BROWSER_EXTRACT_JS) gives the
+// strings the cleared page holds as Solution.Tokens; an expression that
+// gives no object of strings, or a name that is not a header name, is an
+// error naming the expression.
+func TestSolveExtractsTokens(t *testing.T) {
+	p := newPool(t, 1)
+	site := startSite(t)
+	id := browser.Identity{Browser: "chrome", Version: p.Version(), UserAgent: chromeUA(p.Version())}
+	sol, err := p.Solve(context.Background(), site.URL+"/", id, browser.Wait{Cookie: "cf_clearance",
+		Extract: `{"X-Page-Path": document.querySelector("p.path").textContent}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sol.Tokens["X-Page-Path"]; got != "/" {
+		t.Errorf("tokens %v, want X-Page-Path: / (the cleared page's p.path)", sol.Tokens)
+	}
+	for _, c := range []struct{ expr, want string }{
+		{`42`, "want an object of strings"},
+		{`{"bad name": "x"}`, "is not a header"},
+	} {
+		_, err := p.Solve(context.Background(), site.URL+"/", id, browser.Wait{Cookie: "cf_clearance", Extract: c.expr})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), strconv.Quote(c.expr)) {
+			t.Errorf("extract %s: %v, want an error naming it and saying %q", c.expr, err, c.want)
+		}
+	}
+}

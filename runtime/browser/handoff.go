@@ -16,10 +16,12 @@ import (
 )
 
 // Sessions gives the identity a request was sent as and takes the cookies
-// the browser earned for it; *session.Registry implements it.
+// (and the extracted tokens, as headers) the browser earned for it;
+// *session.Registry implements it.
 type Sessions interface {
 	IdentityOf(req *crawl.Request, rawURL string) (session.Identity, bool)
 	ImportCookies(req *crawl.Request, rawURL string, cookies []*http.Cookie) error
+	ImportHeaders(req *crawl.Request, headers map[string]string) error
 }
 
 // HandOff is the Blocks middleware's ChallengeSolver (BLOCK_BROWSER): it
@@ -39,6 +41,9 @@ type HandOff struct {
 	WaitCookie string
 	// WaitJS is BROWSER_WAIT_JS, a predicate on the page.
 	WaitJS string
+	// ExtractJS is BROWSER_EXTRACT_JS: tokens the cleared page holds,
+	// given to the member as headers of its later requests.
+	ExtractJS string
 	// Reuse is how long a solve of one member and host stands for the
 	// blocks of the same member's requests that were in flight before
 	// its cookies arrived (0 = Pool's timeout).
@@ -107,7 +112,7 @@ func (h *HandOff) solve(ctx context.Context, req *crawl.Request, resp *crawl.Res
 	if err != nil {
 		return err
 	}
-	w := Wait{Cookie: h.WaitCookie, JS: h.WaitJS}
+	w := Wait{Cookie: h.WaitCookie, JS: h.WaitJS, Extract: h.ExtractJS}
 	if w.Cookie == "" && isCloudflare(resp) {
 		w.Cookie = "cf_clearance"
 	}
@@ -118,7 +123,13 @@ func (h *HandOff) solve(ctx context.Context, req *crawl.Request, resp *crawl.Res
 	if len(sol.Cookies) == 0 {
 		return fmt.Errorf("browser hand-off %s: the challenge cleared but the browser holds no cookie for the site", weburl.Redact(target))
 	}
-	return h.Sessions.ImportCookies(req, target, sol.Cookies)
+	if err := h.Sessions.ImportCookies(req, target, sol.Cookies); err != nil {
+		return err
+	}
+	if len(sol.Tokens) > 0 {
+		return h.Sessions.ImportHeaders(req, sol.Tokens)
+	}
+	return nil
 }
 
 // identity is the browser's side of the member: proxy and cookies as the

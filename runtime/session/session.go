@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -873,6 +874,22 @@ func (r *Registry) IdentityOf(req *crawl.Request, rawURL string) (Identity, bool
 		id.Cookies = r.jars.Jar(m.jarKey()).Cookies(u)
 	}
 	return id, true
+}
+
+// ImportHeaders adds headers to the member req was sent as (the tokens
+// the browser hand-off extracted, BROWSER_EXTRACT_JS): its later requests
+// carry them, a header of the same name replaced. It is an error for a
+// request without a member.
+func (r *Registry) ImportHeaders(req *crawl.Request, headers map[string]string) error {
+	m := r.member(req)
+	if m == nil {
+		return errors.New("import headers: the request was not sent as a session group member")
+	}
+	var add Spec
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
+		add.Headers = append(add.Headers, crawl.Header{Name: name, Value: headers[name]})
+	}
+	return r.Update(m.Group, m.Name, add)
 }
 
 // ImportCookies sets cookies in the jar of the member req was sent as, as

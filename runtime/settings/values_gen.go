@@ -59,6 +59,12 @@ type Values struct {
 	// "regex"}`; a response is a block when every part given matches (the body
 	// regex sees its first 64 KiB).
 	BlockRules []KV `setting:"BLOCK_RULES"`
+	// BrowserExtractJS is BROWSER_EXTRACT_JS: A JavaScript expression evaluated
+	// in the page once the challenge has cleared, giving an object of strings —
+	// tokens the page holds (a CSRF or API token), such as ({"X-Csrf-Token":
+	// document.querySelector("meta[name=csrf-token]").content}): each becomes a
+	// header of the identity's later requests.
+	BrowserExtractJS string `setting:"BROWSER_EXTRACT_JS"`
 	// BrowserMax is BROWSER_MAX: At most this many browsers (BLOCK_BROWSER
 	// challenges and meta render requests) run at once; each is about 365 MiB and
 	// 8-9 processes; more wait for one.
@@ -538,6 +544,7 @@ func Defaults() Values {
 		BlockDetectors:                []string{"cloudflare", "datadome", "perimeterx", "akamai", "kasada"},
 		BlockRetireScore:              3,
 		BlockRetryTimes:               5,
+		BrowserExtractJS:              "",
 		BrowserMax:                    2,
 		BrowserPath:                   "",
 		BrowserTimeout:                30 * time.Second,

@@ -183,8 +183,10 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request) {
 			s.count(s.served, who)
 			s.hint("content", r)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprintf(w, "<html><head><title>content %s</title></head><body><p class=path>%s</p><p class=ja4>%s</p><p class=ua>%s</p></body></html>",
-				html.EscapeString(r.URL.Path), html.EscapeString(r.URL.Path), ja4, html.EscapeString(ua))
+			// X-Page-Token is echoed: tests extract a value of the page in
+			// the browser and check that the crawl sends it back.
+			fmt.Fprintf(w, "<html><head><title>content %s</title></head><body><p class=path>%s</p><p class=ja4>%s</p><p class=ua>%s</p><p class=token>%s</p></body></html>",
+				html.EscapeString(r.URL.Path), html.EscapeString(r.URL.Path), ja4, html.EscapeString(ua), html.EscapeString(r.Header.Get("X-Page-Token")))
 			return
 		}
 		s.count(s.refused, who)
