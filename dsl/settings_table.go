@@ -145,7 +145,7 @@ var table = []SettingDef{
 	{Name: "BROWSER_WAIT_COOKIE", Kind: KindString, Default: "",
 		Doc: "The cookie whose arrival means the challenge has cleared. Empty = cf_clearance for the cloudflare detector, otherwise any cookie the identity did not have. Not in Scrapy."},
 	{Name: "BROWSER_WAIT_JS", Kind: KindString, Default: "",
-		Doc: "A JavaScript expression that is true in the page once the challenge has cleared (with the cookie condition). Not in Scrapy."},
+		Doc: "A JavaScript expression that is true in the page once the challenge has cleared: with BROWSER_WAIT_COOKIE (or cf_clearance for the cloudflare detector) both must hold; without one it decides alone (\"true\": once the page has loaded). Not in Scrapy."},
 	{Name: "BROWSER_EXTRACT_JS", Kind: KindString, Default: "",
 		Doc: "A JavaScript expression evaluated in the page once the challenge has cleared, giving an object of strings — tokens the page holds (a CSRF or API token), such as ({\"X-Csrf-Token\": document.querySelector(\"meta[name=csrf-token]\").content}): each becomes a header of the identity's later requests. Its names must be header names. Not in Scrapy."},
 	{Name: "REDIRECT_ENABLED", Kind: KindBool, Default: true,

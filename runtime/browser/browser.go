@@ -100,6 +100,8 @@ type Wait struct {
 	// Cookie is the name of the clearance cookie ("cf_clearance").
 	Cookie string
 	// JS is an expression that is true once the page is the content.
+	// Without Cookie it decides alone (no cookie needed); with Cookie
+	// both must hold.
 	JS string
 	// Extract, when set, is an expression evaluated once the challenge
 	// has cleared, giving an object of strings: tokens the page holds
@@ -511,7 +513,11 @@ func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Sol
 		if err != nil {
 			return nil, fmt.Errorf("reading cookies (waiting for %s): %w", w.describe(), err)
 		}
-		ok := cleared(cookies, initial, w.Cookie)
+		// A predicate without a named cookie decides alone: a challenge
+		// may clear without a cookie (the page loads, a token appears,
+		// the site lets the IP through); otherwise a cookie the identity
+		// did not have is the sign.
+		ok := (w.Cookie == "" && w.JS != "") || cleared(cookies, initial, w.Cookie)
 		if ok && w.JS != "" {
 			v, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+w.JS+")"))
 			if err != nil && !isTransientEval(err) {

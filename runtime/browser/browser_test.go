@@ -402,3 +402,31 @@ func TestSolveExtractsTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestSolveWaitsForPredicateAlone: a JS predicate without a named cookie
+// decides alone — a page that clears without setting any cookie (its
+// script flips a flag after 300 ms) is solved with no cookie — while
+// without a predicate the same page never clears (no new cookie).
+func TestSolveWaitsForPredicateAlone(t *testing.T) {
+	testenv.Tool(t, "chromium", "apt-get install chromium")
+	p, err := browser.New(browser.Config{Max: 1, Timeout: 6 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<html><body><script>setTimeout(() => { window.cleared = true; }, 300);</script></body></html>`)
+	}))
+	defer srv.Close()
+	id := browser.Identity{Browser: "chrome", Version: p.Version(), UserAgent: chromeUA(p.Version())}
+	sol, err := p.Solve(context.Background(), srv.URL+"/", id, browser.Wait{JS: "window.cleared === true"})
+	if err != nil {
+		t.Fatalf("predicate alone: %v", err)
+	}
+	if len(sol.Cookies) != 0 {
+		t.Errorf("cookies %v from a page that sets none", sol.Cookies)
+	}
+	if _, err := p.Solve(context.Background(), srv.URL+"/", id, browser.Wait{}); err == nil || !strings.Contains(err.Error(), "a cookie the identity did not have") {
+		t.Errorf("no predicate, no cookie: %v, want a timeout waiting for a new cookie", err)
+	}
+}

@@ -120,7 +120,7 @@ func (h *HandOff) solve(ctx context.Context, req *crawl.Request, resp *crawl.Res
 	if err != nil {
 		return err
 	}
-	if len(sol.Cookies) == 0 {
+	if len(sol.Cookies) == 0 && len(sol.Tokens) == 0 && w.JS == "" {
 		return fmt.Errorf("browser hand-off %s: the challenge cleared but the browser holds no cookie for the site", weburl.Redact(target))
 	}
 	if err := h.Sessions.ImportCookies(req, target, sol.Cookies); err != nil {

@@ -81,7 +81,9 @@ type Values struct {
 	// the challenge has cleared.
 	BrowserWaitCookie string `setting:"BROWSER_WAIT_COOKIE"`
 	// BrowserWaitJS is BROWSER_WAIT_JS: A JavaScript expression that is true in
-	// the page once the challenge has cleared (with the cookie condition).
+	// the page once the challenge has cleared: with BROWSER_WAIT_COOKIE (or
+	// cf_clearance for the cloudflare detector) both must hold; without one it
+	// decides alone ("true": once the page has loaded).
 	BrowserWaitJS string `setting:"BROWSER_WAIT_JS"`
 	// CallbackTimeout is CALLBACK_TIMEOUT: Longest time one callback (or errback,
 	// pipeline, middleware method, hook) may take from its start to its end,
