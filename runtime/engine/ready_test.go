@@ -130,7 +130,7 @@ type readyCase struct {
 
 // TestReadyHostsSlowHostDoesNotStarve: the frontier's head is a slow host
 // (its responses held: CONCURRENT_REQUESTS_PER_DOMAIN 2 of them at a time)
-// and a polite one (a 150 ms Crawl-delay), then 300 fast hosts' pages, all
+// and a polite one (a 150 ms Crawl-delay), then 2 000 fast hosts' pages, all
 // on one loopback server reached through a resolver override. With the
 // ready-host layer every fast page is fetched while the slow host's
 // requests wait (counted server-side: the slow host had received no more
@@ -216,7 +216,7 @@ type readyResult struct {
 
 func runReadyCrawl(t *testing.T, c readyCase) readyResult {
 	const (
-		nHosts    = 300
+		nHosts    = 2000
 		pages     = 3 // per fast host
 		nSlow     = 40
 		nPolite   = 8
