@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -255,25 +254,8 @@ settings:
   CONCURRENT_REQUESTS: 8
   `+extraSettings+`
 `)
-	out, statsFile := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "stats.json")
-	code, _, stderr := runCLI(t, "run", spec, "-a", "base="+base, "-o", out, "--stats-json", statsFile)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		if line == "" {
-			continue
-		}
-		var it map[string]any
-		if err := json.Unmarshal([]byte(line), &it); err != nil {
-			t.Fatalf("bad item %q: %v", line, err)
-		}
-		items = append(items, it)
-	}
+	statsFile := filepath.Join(dir, "stats.json")
+	items, stderr = runItems(t, spec, "-a", "base="+base, "--stats-json", statsFile)
 	st = readStats(t, statsFile)
 	return items, st, stderr
 }
@@ -324,21 +306,9 @@ export function parse(response) {
 `)
 	spec := filepath.Join(dir, "spider.yaml")
 	write(t, spec, "name: render\nscript: spider.js\nsettings:\n  ROBOTSTXT_OBEY: false\n")
-	out := filepath.Join(dir, "items.jsonl")
-	code, _, stderr := runCLI(t, "run", spec, "-a", "base="+srv.URL, "-o", out)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	items, _ := runItems(t, spec, "-a", "base="+srv.URL)
 	got := map[string]map[string]any{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var it map[string]any
-		if err := json.Unmarshal([]byte(line), &it); err != nil {
-			t.Fatalf("bad item %q: %v", line, err)
-		}
+	for _, it := range items {
 		got[strings.TrimPrefix(fmt.Sprint(it["url"]), srv.URL)] = it
 	}
 	for _, path := range []string{"/rendered", "/options"} { // meta keys, Request options

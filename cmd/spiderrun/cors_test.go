@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -59,22 +57,10 @@ export function refused(failure) {
 `)
 	spec := filepath.Join(dir, "spider.yaml")
 	write(t, spec, "name: cors\nscript: spider.js\nsettings:\n  ROBOTSTXT_OBEY: false\n  IMPERSONATE: chrome_156\n  TLS_VERIFY: false\n  RETRY_ENABLED: false\n")
-	out := filepath.Join(dir, "items.jsonl")
 	page, api := srv.URL("localhost", "/"), strings.TrimSuffix(srv.URL("127.0.0.1", "/"), "/")
-	code, _, stderr := runCLI(t, "run", spec, "-a", "page="+page, "-a", "api="+api, "-o", out)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	items, _ := runItems(t, spec, "-a", "page="+page, "-a", "api="+api)
 	got := map[string]map[string]any{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var it map[string]any
-		if err := json.Unmarshal([]byte(line), &it); err != nil {
-			t.Fatalf("bad item %q: %v", line, err)
-		}
+	for _, it := range items {
 		got[strings.TrimPrefix(fmt.Sprint(it["url"]), api)] = it
 	}
 	if it := got["/api/ok"]; it == nil || it["saved"] != true {

@@ -169,3 +169,31 @@ func checkStats(t *testing.T, wantPath, gotPath string) {
 		}
 	}
 }
+
+// runItems runs `spiderrun run SPEC ARGS... -o ITEMS` (a JSON lines file
+// beside the spec), fails the test on a non-zero exit, and returns the
+// items and the run's stderr.
+func runItems(t *testing.T, spec string, args ...string) ([]map[string]any, string) {
+	t.Helper()
+	out := filepath.Join(filepath.Dir(spec), "items.jsonl")
+	code, _, stderr := runCLI(t, append(append([]string{"run", spec}, args...), "-o", out)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		var it map[string]any
+		if err := json.Unmarshal([]byte(line), &it); err != nil {
+			t.Fatalf("bad item %q: %v", line, err)
+		}
+		items = append(items, it)
+	}
+	return items, stderr
+}

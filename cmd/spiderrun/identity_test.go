@@ -336,27 +336,16 @@ export function parse(response) {
 `)
 	spec := filepath.Join(dir, "spider.yaml")
 	write(t, spec, "name: profiles\nscript: spider.js\nsettings:\n  ROBOTSTXT_OBEY: false\n  SESSION_PROFILES: profiles\n  SESSION_ROTATION: round_robin\n")
-	out := filepath.Join(dir, "items.jsonl")
-	code, _, stderr := runCLI(t, "run", spec, "-a", "base="+site.URL, "-o", out)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	items, _ := runItems(t, spec, "-a", "base="+site.URL)
 	want := map[string][2]string{"alice": {"sess=alice-1", "Chrome/148."}, "bob": {"sess=bob-1", "Firefox/140."}}
 	used := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var it map[string]string
-		if err := json.Unmarshal([]byte(line), &it); err != nil {
-			t.Fatal(err)
+	for _, it := range items {
+		member, cookie, ua := fmt.Sprint(it["member"]), fmt.Sprint(it["cookie"]), fmt.Sprint(it["ua"])
+		w, ok := want[member]
+		if !ok || cookie != w[0] || !strings.Contains(ua, w[1]) {
+			t.Errorf("sent as %q: cookie %q, User-Agent %q; want %q and %q", member, cookie, ua, w[0], w[1])
 		}
-		w, ok := want[it["member"]]
-		if !ok || it["cookie"] != w[0] || !strings.Contains(it["ua"], w[1]) {
-			t.Errorf("sent as %q: cookie %q, User-Agent %q; want %q and %q", it["member"], it["cookie"], it["ua"], w[0], w[1])
-		}
-		used[it["member"]]++
+		used[member]++
 	}
 	if used["alice"] != 10 || used["bob"] != 10 {
 		t.Errorf("members used %v, want 10 each (round robin)", used)
