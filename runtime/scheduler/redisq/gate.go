@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -68,13 +69,21 @@ func (g *Gate) Hold(ctx context.Context, slot string, limit int, ttl time.Durati
 		return func() {}, nil
 	}
 	key := g.s.keys.prefix + ":conn:" + slot
+	ms := max(ttl.Milliseconds(), 1000)
+	// A place this worker's last download on the slot gave back is reused
+	// without a round trip (places.go), if it outlives this download.
+	ttl = time.Duration(ms) * time.Millisecond
+	if hp, ok := g.s.places.take(key, time.Now()); ok {
+		g.s.countPlace("redis/places_reused")
+		return g.keep(key, hp), nil
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	token := g.s.opts.WorkerID + ":" + hex.EncodeToString(b[:])
-	ms := max(ttl.Milliseconds(), 1000)
 	backoff := 5 * time.Millisecond
 	for {
 		var wait int64
+		start := time.Now()
 		err := g.s.retry.do(ctx, "hold slot", func(ctx context.Context) error {
 			var err error
 			wait, err = scriptHold.Run(ctx, g.s.rdb, []string{key}, token, limit, ms).Int64()
@@ -84,15 +93,8 @@ func (g *Gate) Hold(ctx context.Context, slot string, limit int, ttl time.Durati
 			return nil, fmt.Errorf("redisq: hold slot %s: %w", slot, err)
 		}
 		if wait <= 0 {
-			return func() {
-				// Best effort, on a fresh context: the caller's may be done; a
-				// release that fails is healed by the ttl.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				_ = g.s.retry.do(rctx, "release slot", func(ctx context.Context) error {
-					return g.s.rdb.ZRem(ctx, key, token).Err()
-				})
-			}, nil
+			g.s.countPlace("redis/places_taken")
+			return g.keep(key, heldPlace{token: token, reuseBy: start.Add(min(placeReuse, ttl/2))}), nil
 		}
 		// Places are usually given back long before the earliest expiry:
 		// poll with a short, growing backoff.
@@ -103,5 +105,17 @@ func (g *Gate) Hold(ctx context.Context, slot string, limit int, ttl time.Durati
 		case <-time.After(d):
 		}
 		backoff = min(backoff*2, 100*time.Millisecond)
+	}
+}
+
+// keep returns the release of a held place: it is kept for the worker's
+// next download on the slot (places.go), once however often it is called.
+func (g *Gate) keep(key string, hp heldPlace) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			hp.idle = time.Now()
+			g.s.places.put(key, hp)
+		})
 	}
 }

@@ -201,6 +201,7 @@ type Scheduler struct {
 	// filteredLocal counts the duplicates it dropped that the shared
 	// dupefilter/filtered counter has not been told of yet.
 	seen          *seenCache
+	places        *places       // shared concurrency places kept between downloads (Gate.Hold)
 	ackBatches    atomic.Uint64 // AckBatch chunks sent: their batch ids
 	filteredLocal atomic.Int64
 	open          bool
@@ -315,6 +316,7 @@ func New(opts Options) (*Scheduler, error) {
 		room: make(chan struct{}, 1),
 		seen: newSeenCache(opts.SeenCache),
 	}
+	s.places = newPlaces(s)
 	s.keys.items = opts.ItemsKey
 	if opts.QueueKey != "" {
 		s.keys.requests = ExpandKey(opts.QueueKey, prefix)
@@ -638,6 +640,13 @@ func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
 	}
 }
 
+// countPlace counts a shared concurrency place taken or reused (Gate.Hold).
+func (s *Scheduler) countPlace(name string) {
+	if st := s.opts.Stats; st != nil {
+		st.Inc(name, 1)
+	}
+}
+
 func (s *Scheduler) countDequeued() {
 	if st := s.opts.Stats; st != nil {
 		st.Inc(stats.SchedulerDequeued, 1)
@@ -761,6 +770,7 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 		stop()
 		<-done
 	}
+	s.places.close(ctx)
 	var errs []error
 	if len(ids) > 0 {
 		var n int64
