@@ -51,7 +51,8 @@ type backend struct {
 	// (engine.Options DurableAcks): the frontier outlives the process.
 	Durable bool
 	// MaxLeased bounds the requests handed out and not yet acknowledged
-	// (engine.Options MaxLeased): what a killed crawl fetches again.
+	// (engine.Options MaxLeased): what a killed crawl fetches again. The
+	// persistent backends use unackedBound.
 	MaxLeased int
 	// Resumed reports a crawl resumed from a JOBDIR that had already seen
 	// requests: its feeds are continued, not overwritten.
@@ -138,7 +139,7 @@ func diskBackend(o backendOptions, jobdir string) (*backend, error) {
 		Scheduler:  j,
 		IdleReason: engine.ReasonFinished,
 		Durable:    true,
-		MaxLeased:  v.ConcurrentRequests,
+		MaxLeased:  unackedBound(v),
 		Resumed:    d.Seen() > 0,
 		Close:      func() {},
 	}, nil
@@ -185,15 +186,26 @@ func tempDiskBackend(o backendOptions) (*backend, error) {
 // waiting for the group commit) is a lease, and a worker that dies hands
 // all of its leases back to be fetched again. Two bounds keep that small
 // (specs/distributed.md, "Leases and refetches"): the engine takes at most
-// CONCURRENT_REQUESTS requests it has not acknowledged (MaxLeased), and
-// the scheduler never holds more than 2 × CONCURRENT_REQUESTS leases in
-// all (redisq.Options.MaxLeases, from redisq.FromSettings): the engine's
-// requests plus task entries read ahead, and whatever the engine takes
-// beyond MaxLeased while callbacks wait on one another. A SIGKILL thus
-// refetches at most 2 × CONCURRENT_REQUESTS pages. The requests waiting in
+// 2 × CONCURRENT_REQUESTS requests it has not acknowledged (MaxLeased,
+// unackedBound), and the scheduler never holds more than 3 ×
+// CONCURRENT_REQUESTS leases in all (redisq.Options.MaxLeases, from
+// redisq.FromSettings): the engine's requests plus task entries read
+// ahead, and whatever the engine takes beyond MaxLeased while callbacks
+// wait on one another. A SIGKILL thus refetches at most 2 ×
+// CONCURRENT_REQUESTS pages (3 × while callbacks wait on one another). The requests waiting in
 // the engine for their slot (up to SCHEDULER_WAITING_MAX) are leased on
 // top of both bounds and handed back too, but were never fetched. MaxActive is looser
 // than MaxLeased and never binds first; it stays as a second fence.
+// unackedBound is the persistent backends' MaxLeased: 2 ×
+// CONCURRENT_REQUESTS requests taken from the scheduler and not yet
+// acknowledged — CONCURRENT_REQUESTS being fetched, and as many in or
+// waiting for their callback or for the group commit. With only
+// CONCURRENT_REQUESTS the requests waiting for a callback or a commit took
+// fetch places: a --jobdir crawl ran at 60 % of memory mode's pages/s,
+// at 85 % with this bound (specs/benchmarks.md). It is also what a kill
+// -9 fetches again, at most.
+func unackedBound(v *settings.Values) int { return 2 * max(v.ConcurrentRequests, 1) }
+
 func redisBackend(o backendOptions) (*backend, error) {
 	spec, v, js := o.Spec, o.Values, o.JS
 	rdb, err := dialRedis(spec, v)
@@ -220,7 +232,7 @@ func redisBackend(o backendOptions) (*backend, error) {
 		IdleReason: "idle",
 		MaxActive:  4 * max(v.ConcurrentRequests, 1),
 		Durable:    true,
-		MaxLeased:  v.ConcurrentRequests,
+		MaxLeased:  unackedBound(v),
 		Close:      func() { rdb.Close() },
 	}
 	if w := s.Items(); w != nil {

@@ -40,8 +40,8 @@ func TestMain(m *testing.M) {
 }
 
 // workerMaxLeases is the test workers' lease bound: 2 × their
-// ConcurrentRequests (8), as FromSettings makes it. Their engine has no
-// MaxLeased of its own, so the bound is the scheduler's alone.
+// ConcurrentRequests (8). Their engine has no MaxLeased of its own, so the
+// bound is the scheduler's alone.
 const workerMaxLeases = 16
 
 func workerMain() int {

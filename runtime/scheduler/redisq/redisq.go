@@ -138,10 +138,10 @@ type Options struct {
 	// redelivered, so this is the most a kill -9 makes the crawl fetch
 	// again. While the worker holds MaxLeases, Next returns nil (nothing
 	// for this worker right now: the queue stays for the others) and the
-	// task source waits for a lease to end. FromSettings makes it 2 ×
+	// task source waits for a lease to end. FromSettings makes it 3 ×
 	// CONCURRENT_REQUESTS: what the engine may have taken (its MaxLeased,
-	// CONCURRENT_REQUESTS) plus one batch of tasks read ahead. Default 32
-	// (2 × the default CONCURRENT_REQUESTS); negative: no bound.
+	// 2 × CONCURRENT_REQUESTS) plus one batch of tasks read ahead. Default
+	// DefaultMaxLeases; negative: no bound.
 	MaxLeases int
 	// LeaseBatch is how many requests Next leases per script call, within
 	// MaxLeases: the first is returned, the others wait in the worker
@@ -166,7 +166,7 @@ type Options struct {
 }
 
 // DefaultMaxLeases is Options.MaxLeases when zero.
-const DefaultMaxLeases = 32
+const DefaultMaxLeases = 48 // 3 × the default CONCURRENT_REQUESTS, as FromSettings
 
 // Scheduler is the Redis-backed scheduler.Scheduler. It is safe for
 // concurrent use.

@@ -3,7 +3,7 @@ package redisq
 import "github.com/spiderrun/spiderrun/runtime/settings"
 
 // FromSettings returns the Redis scheduler's options of the settings:
-// REDIS_LEASE_TIMEOUT, the lease bound (2 × CONCURRENT_REQUESTS: see
+// REDIS_LEASE_TIMEOUT, the lease bound (3 × CONCURRENT_REQUESTS: see
 // Options.MaxLeases), SCHEDULER_PERSIST, SCHEDULER_FLUSH_ON_START,
 // SCHEDULER_QUEUE_KEY, SCHEDULER_DUPEFILTER_KEY, REDIS_ITEMS_KEY and the
 // duplicate filter (DUPEFILTER, DUPEFILTER_BLOOM_CAPACITY,
@@ -13,7 +13,7 @@ import "github.com/spiderrun/spiderrun/runtime/settings"
 func FromSettings(v *settings.Values) Options {
 	return Options{
 		LeaseTimeout:   v.RedisLeaseTimeout,
-		MaxLeases:      2 * max(v.ConcurrentRequests, 1),
+		MaxLeases:      3 * max(v.ConcurrentRequests, 1),
 		Persist:        v.SchedulerPersist,
 		FlushOnStart:   v.SchedulerFlushOnStart,
 		Dupefilter:     v.Dupefilter,

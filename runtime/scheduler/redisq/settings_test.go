@@ -70,9 +70,9 @@ func TestTasksFromSettings(t *testing.T) {
 	}
 }
 
-// TestMaxLeasesFromSettings: the lease bound is 2 × CONCURRENT_REQUESTS.
+// TestMaxLeasesFromSettings: the lease bound is 3 × CONCURRENT_REQUESTS.
 func TestMaxLeasesFromSettings(t *testing.T) {
-	for _, c := range []struct{ concurrency, want int }{{16, 32}, {8, 16}, {1, 2}, {0, 2}} {
+	for _, c := range []struct{ concurrency, want int }{{16, 48}, {8, 24}, {1, 3}, {0, 3}} {
 		v := settings.Defaults()
 		v.ConcurrentRequests = c.concurrency
 		if got := FromSettings(&v).MaxLeases; got != c.want {
