@@ -181,10 +181,11 @@ func (t *Transport) autoRoundTrip(ctx context.Context, p *Profile, out *download
 			}
 		}
 		t.inc("downloader/http3/race_won_tcp", 1)
+		o := *out // the request may be gone when the attempt ends
 		go func() {
 			<-job.done
 			if job.err != nil {
-				t.quicFailed(out, addr, job.err)
+				t.quicFailed(&o, addr, job.err)
 			}
 		}()
 		return t.tcpRoundTrip(ctx, p, out, wr, info, key, r.c)
