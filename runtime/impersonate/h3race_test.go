@@ -427,3 +427,33 @@ func TestBrokenBackoff(t *testing.T) {
 		t.Errorf("after many failures: %v, want 48h", got)
 	}
 }
+
+// TestRaceBothFailNotBroken: when TCP fails as well, the request fails
+// with TCP's error naming the URL, and QUIC is not marked broken (a dead
+// server says nothing about QUIC, as in Chromium).
+func TestRaceBothFailNotBroken(t *testing.T) {
+	_, pool := testCert(t)
+	udp, _ := silentUDP(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcpAddr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	tr := h3Transport(t, pool, func(o *Options) { o.QUICFallbackTimeout = 300 * time.Millisecond })
+	var zero time.Duration
+	tr.raceDelay = &zero
+	u, _ := url.Parse("https://" + tcpAddr + "/gone")
+	tr.noteAltSvc(u, http.Header{"Alt-Svc": {`h3=":` + strconv.Itoa(int(udp.Port())) + `"`}})
+	_, err = tr.RoundTrip(context.Background(), &downloader.Outgoing{URL: u, Impersonate: "chrome", HTTPVersion: "auto", Verify: true})
+	if err == nil || !strings.Contains(err.Error(), u.String()) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("error %v: want the URL and TCP's connection refused", err)
+	}
+	waitFor(t, "the QUIC attempt to end", func() bool { return tr.quicDialing() == 0 })
+	tr.h3s.mu.Lock()
+	n := len(tr.h3s.broken)
+	tr.h3s.mu.Unlock()
+	if n != 0 || tr.H3Broken(u) {
+		t.Errorf("QUIC marked broken (%d entries) although TCP failed too", n)
+	}
+}
