@@ -457,3 +457,27 @@ func TestRaceBothFailNotBroken(t *testing.T) {
 		t.Errorf("QUIC marked broken (%d entries) although TCP failed too", n)
 	}
 }
+
+// TestAltSvcUnrestrictedPortIgnored: as in Chromium, an origin on a
+// restricted port (< 1024) cannot be moved to an unrestricted one: a user
+// of a shared host could otherwise take a site over from their own port.
+func TestAltSvcUnrestrictedPortIgnored(t *testing.T) {
+	tr := h3Transport(t, nil)
+	for _, c := range []struct {
+		origin, alt string
+		ok          bool
+	}{
+		{"https://example.test/", `h3=":8443"`, false},
+		{"https://example.test/", `h3=":443"`, true},
+		{"https://example.test/", `h3="alt.example.test:443"`, true},
+		{"https://example.test:8443/", `h3=":9443"`, true},
+		{"https://example.test:8443/", `h3=":443"`, true},
+	} {
+		u, _ := url.Parse(c.origin)
+		tr.noteAltSvc(u, http.Header{"Alt-Svc": {"clear"}})
+		tr.noteAltSvc(u, http.Header{"Alt-Svc": {c.alt}})
+		if _, ok := tr.h3Target(&downloader.Outgoing{URL: u}); ok != c.ok {
+			t.Errorf("%s with Alt-Svc %s: used %v, want %v", c.origin, c.alt, ok, c.ok)
+		}
+	}
+}
