@@ -165,15 +165,22 @@ func (t *Transport) h3Target(out *downloader.Outgoing) (string, bool) {
 }
 
 // markBroken records that QUIC failed on addr (out's alternative
-// service), with Chromium's exponential backoff.
+// service), with Chromium's exponential backoff. Failures reported while
+// the mark stands (the requests that shared one failed attempt) count
+// once.
 func (t *Transport) markBroken(out *downloader.Outgoing, addr string, err error) {
 	s := &t.h3s
 	s.mu.Lock()
 	k := brokenKey(out, addr)
 	b := s.broken[k]
+	now := t.now()
+	if now.Before(b.until) {
+		s.mu.Unlock()
+		return
+	}
 	d := brokenDelay(b.count)
 	b.count++
-	b.until = t.now().Add(d)
+	b.until = now.Add(d)
 	s.broken[k] = b
 	s.mu.Unlock()
 	t.inc("downloader/http3/broken", 1)
