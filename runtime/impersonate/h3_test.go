@@ -554,7 +554,8 @@ func getBody(t *testing.T, tr *Transport, out *downloader.Outgoing) (*http.Respo
 
 // TestAltSvcUpgradesToHTTP3: with http_version "auto" the first request
 // to an origin goes over TCP; its Alt-Svc h3 answer moves the next ones
-// to QUIC, which the HTTP/3 server sees.
+// to QUIC, which the HTTP/3 server sees. TCP waits its default 300 ms
+// for QUIC here, far more than a loopback handshake takes.
 func TestAltSvcUpgradesToHTTP3(t *testing.T) {
 	cert, pool := testCert(t)
 	h3 := startH3SiteWithCert(t, cert, pool, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "quic "+r.Proto) })
