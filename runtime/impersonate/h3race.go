@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-
 	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/downloader"
