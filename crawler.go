@@ -251,7 +251,7 @@ func New(opts Options) (c *Crawler, err error) {
 		return dl.Dialer().DialContext(ctx, network, addr)
 	}, func(ctx context.Context, addr string) (netip.AddrPort, error) {
 		return dl.Dialer().ResolveUDP(ctx, addr)
-	}, logger)
+	}, logger, st)
 	c.closers = append(c.closers, releaseImp)
 	dl, err = newDownloader(&v, opts, imp, b.Gate, logger)
 	if err != nil {

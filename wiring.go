@@ -83,8 +83,9 @@ func openLogFile(path string, appendTo bool) (*os.File, error) {
 // sharedImpersonation builds the impersonating transport once per crawl;
 // HTTP requests and WebSocket handshakes share it (and its TLS sessions).
 // The second func closes it when it was built.
-// resolveUDP resolves and guards QUIC endpoints (downloader.Dialer.ResolveUDP).
-func sharedImpersonation(h downloader.HTTPOptions, dial func(ctx context.Context, network, addr string) (net.Conn, error), resolveUDP func(ctx context.Context, addr string) (netip.AddrPort, error), logger *slog.Logger) (get func() (*impersonate.Transport, error), release func()) {
+// resolveUDP resolves and guards QUIC endpoints (downloader.Dialer.ResolveUDP);
+// st counts the transport's HTTP/3 races (downloader/http3/...).
+func sharedImpersonation(h downloader.HTTPOptions, dial func(ctx context.Context, network, addr string) (net.Conn, error), resolveUDP func(ctx context.Context, addr string) (netip.AddrPort, error), logger *slog.Logger, st stats.Collector) (get func() (*impersonate.Transport, error), release func()) {
 	var (
 		mu  sync.Mutex
 		t   *impersonate.Transport
@@ -94,7 +95,7 @@ func sharedImpersonation(h downloader.HTTPOptions, dial func(ctx context.Context
 		mu.Lock()
 		defer mu.Unlock()
 		if t == nil && err == nil {
-			t, err = impersonate.NewTransport(impersonate.Options{RootCAs: h.RootCAs, Logger: logger, DialContext: dial, ResolveUDP: resolveUDP})
+			t, err = impersonate.NewTransport(impersonate.Options{RootCAs: h.RootCAs, Logger: logger, DialContext: dial, ResolveUDP: resolveUDP, Stats: st})
 		}
 		return t, err
 	}

@@ -73,7 +73,7 @@ var table = []SettingDef{
 	{Name: "IMPERSONATE", Kind: KindString, Default: "",
 		Doc: "Browser whose TLS and HTTP/2 fingerprint and default headers requests imitate: chrome, firefox, safari, edge, a versioned name such as chrome_156, random, or the path of a profile file. Empty = Go's own stack."},
 	{Name: "HTTP_VERSION", Kind: KindString, Default: "", Check: httpVersion,
-		Doc: "HTTP version of requests that do not set http_version: \"\" negotiates HTTP/2 or HTTP/1.1 by ALPN (as before), \"1.1\", \"2\", \"3\" (HTTP/3 over QUIC, https only, fails without fallback), or \"auto\" (like Chromium: TCP first, then HTTP/3 once the origin announces it in Alt-Svc, back to TCP when QUIC fails). HTTP/3 needs a profile with an http3 section (chrome, edge, or the plain client); through a socks5 proxy it goes over the proxy's UDP relay (UDP ASSOCIATE), through an http(s) proxy it falls back to TCP."},
+		Doc: "HTTP version of requests that do not set http_version: \"\" negotiates HTTP/2 or HTTP/1.1 by ALPN (as before), \"1.1\", \"2\", \"3\" (HTTP/3 over QUIC, https only, fails without fallback), or \"auto\" (like Chromium: TCP first, then HTTP/3 once the origin announces it in Alt-Svc, QUIC racing TCP until a QUIC connection is up, back to TCP when QUIC fails). HTTP/3 needs a profile with an http3 section (chrome, edge, or the plain client); through a socks5 proxy it goes over the proxy's UDP relay (UDP ASSOCIATE), through an http(s) proxy it falls back to TCP."},
 	{Name: "TLS_VERIFY", Kind: KindBool, Default: true,
 		Doc: "Verify server certificates. Turn off only for test servers."},
 	{Name: "PROXIES", Kind: KindStrings, Default: []string{},

@@ -86,7 +86,7 @@ export function* parse(response) {
 // TestCrawlAutoMovesToHTTP3: a spider with HTTP_VERSION auto fetches the
 // first page over TCP (HTTP/2), learns h3 from its Alt-Svc answer and
 // fetches the rest over HTTP/3, which the HTTP/3 server sees; the stats
-// count the responses per protocol.
+// count the responses per protocol and the race QUIC won.
 func TestCrawlAutoMovesToHTTP3(t *testing.T) {
 	cert := h3TestCert(t)
 	var h3Hits, tcpHits atomic.Int64
@@ -126,5 +126,10 @@ func TestCrawlAutoMovesToHTTP3(t *testing.T) {
 	}
 	if tcpHits.Load() != 1 || h3Hits.Load() != 5 {
 		t.Errorf("TCP server %d requests, HTTP/3 server %d; want 1 and 5", tcpHits.Load(), h3Hits.Load())
+	}
+	// One race (the second request: QUIC against the pooled HTTP/2
+	// connection, which waits 300 ms), won by QUIC; the rest reuse it.
+	if q, c := st["downloader/http3/race_won_quic"], st["downloader/http3/race_won_tcp"]; q != 1.0 || c != nil {
+		t.Errorf("stats race_won_quic=%v race_won_tcp=%v, want 1 and none", q, c)
 	}
 }

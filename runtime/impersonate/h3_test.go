@@ -554,7 +554,8 @@ func getBody(t *testing.T, tr *Transport, out *downloader.Outgoing) (*http.Respo
 
 // TestAltSvcUpgradesToHTTP3: with http_version "auto" the first request
 // to an origin goes over TCP; its Alt-Svc h3 answer moves the next ones
-// to QUIC, which the HTTP/3 server sees.
+// to QUIC, which the HTTP/3 server sees. TCP waits its default 300 ms
+// for QUIC here, far more than a loopback handshake takes.
 func TestAltSvcUpgradesToHTTP3(t *testing.T) {
 	cert, pool := testCert(t)
 	h3 := startH3SiteWithCert(t, cert, pool, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "quic "+r.Proto) })
@@ -585,8 +586,9 @@ func TestAltSvcUpgradesToHTTP3(t *testing.T) {
 }
 
 // TestAltSvcClosedUDPPortFallsBack: Alt-Svc names a UDP port nobody
-// listens on; the request falls back to TCP without failing, QUIC is
-// marked broken for the origin, and later requests go straight to TCP.
+// listens on; the requests go over TCP without failing (TCP wins the
+// race, or carries the request once QUIC gave up), and QUIC is marked
+// broken for the origin.
 func TestAltSvcClosedUDPPortFallsBack(t *testing.T) {
 	cert, pool := testCert(t)
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -605,9 +607,8 @@ func TestAltSvcClosedUDPPortFallsBack(t *testing.T) {
 			t.Fatalf("request %d: %s %q", i+1, resp.Proto, body)
 		}
 	}
-	if !tr.H3Broken(u) {
-		t.Error("QUIC not marked broken for the origin")
-	}
+	// The attempt that lost the race ends in the background.
+	waitFor(t, "QUIC marked broken", func() bool { return tr.H3Broken(u) })
 	if got := tcpHits.Load(); got != 3 {
 		t.Errorf("TCP server saw %d requests, want 3", got)
 	}

@@ -20,14 +20,25 @@ import (
 )
 
 // h3State is the Transport's HTTP/3 side: pooled QUIC connections, the
-// Alt-Svc cache and the origins where QUIC is broken, as Chromium keeps
-// them (net/http/http_server_properties).
+// Alt-Svc cache and the broken alternative services, as Chromium keeps
+// them (net/http/http_server_properties, broken_alternative_services).
 type h3State struct {
-	mu        sync.Mutex
-	conns     map[string]*h3Conn
-	dialing   map[string]*h3Dial
-	alt       map[string]altSvc     // origin -> h3 alternative
-	broken    map[string]brokenQUIC // origin -> until when
+	mu      sync.Mutex
+	conns   map[string]*h3Conn
+	dialing map[string]*h3Dial
+	alt     map[string]altSvc // origin -> h3 alternative
+	// broken holds the alternative services QUIC failed on, by
+	// brokenKey. An entry whose until has passed is "recently broken"
+	// (Chromium's word): QUIC is tried again, but TCP does not wait for
+	// it, until a QUIC connection to it succeeds and removes the entry.
+	broken map[string]brokenQUIC
+	// srtt is the smoothed RTT of the last QUIC connection to each
+	// endpoint (Chromium's ServerNetworkStats): it sets how long TCP
+	// waits for QUIC to that endpoint.
+	srtt map[string]time.Duration
+	// dials counts QUIC connection attempts (tests: whether QUIC was
+	// tried).
+	dials     int
 	proxyOnce sync.Once
 }
 
@@ -45,85 +56,100 @@ type altSvc struct {
 
 type brokenQUIC struct {
 	until time.Time
+	// count is how many times the service was marked broken since QUIC
+	// last worked on it: the backoff's exponent.
 	count int
 }
 
-// brokenBase is how long an origin stays on TCP after its first QUIC
-// failure; each further failure doubles it (Chromium: 5 minutes, then
-// exponential backoff).
-const brokenBase = 5 * time.Minute
+// brokenBase is how long an alternative service stays broken after its
+// first failure; each further failure before QUIC works again doubles it,
+// up to brokenMax (Chromium's BrokenAlternativeServices: 300 s shifted
+// by the broken count, at most 18 shifts, at most 2 days).
+const (
+	brokenBase     = 5 * time.Minute
+	brokenMaxShift = 18
+	brokenMax      = 48 * time.Hour
+)
+
+func brokenDelay(count int) time.Duration {
+	return min(brokenBase<<min(count, brokenMaxShift), brokenMax)
+}
 
 func originOf(u *url.URL) string { return u.Scheme + "://" + hostPort(u) }
 
-// parseAltSvc returns the first h3 alternative of an Alt-Svc header
-// (RFC 7838), "clear" as clear=true. ma defaults to 24 hours.
-func parseAltSvc(v string) (alt altSvc, ok, clear bool) {
-	v = strings.TrimSpace(v)
-	if v == "clear" {
-		return altSvc{}, false, true
+// brokenKey names an alternative service on a network path: Chromium
+// keys brokenness by the alternative service (endpoint), per network; a
+// QUIC endpoint that fails through one proxy may work directly.
+func brokenKey(out *downloader.Outgoing, addr string) string {
+	proxy := ""
+	if out.Proxy != nil {
+		proxy = out.Proxy.String()
 	}
-	for _, entry := range strings.Split(v, ",") {
-		parts := strings.Split(entry, ";")
-		proto, auth, found := strings.Cut(strings.TrimSpace(parts[0]), "=")
-		if !found || strings.TrimSpace(proto) != "h3" {
-			continue
-		}
-		auth = strings.Trim(strings.TrimSpace(auth), `"`)
-		host, port, err := net.SplitHostPort(auth)
-		if err != nil {
-			continue
-		}
-		if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			continue
-		}
-		ma := 24 * time.Hour
-		for _, p := range parts[1:] {
-			k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-			if strings.TrimSpace(k) == "ma" {
-				if n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(val), `"`), 10, 64); err == nil && n >= 0 {
-					ma = time.Duration(n) * time.Second
-				}
-			}
-		}
-		return altSvc{host: host, port: port, expires: time.Now().Add(ma)}, true, false
-	}
-	return altSvc{}, false, false
+	return proxy + "|" + addr
 }
 
-// noteAltSvc records what a TCP response says about HTTP/3 for its origin.
+func (t *Transport) now() time.Time {
+	if t.clock != nil {
+		return t.clock()
+	}
+	return time.Now()
+}
+
+// noteAltSvc records what a response's Alt-Svc header says about HTTP/3
+// for its origin. As in Chromium, a header replaces what the origin
+// announced before: "clear", or a list without an h3 alternative, forgets
+// it; a malformed header changes nothing.
 func (t *Transport) noteAltSvc(u *url.URL, h http.Header) {
-	v := h.Get("Alt-Svc")
+	v := strings.Join(h.Values("Alt-Svc"), ",")
 	if v == "" || u.Scheme != "https" {
 		return
 	}
-	alt, ok, clear := parseAltSvc(v)
-	s := &t.h3s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case clear:
-		delete(s.alt, originOf(u))
-	case ok:
-		s.alt[originOf(u)] = alt
-		t.log.Debug("impersonate: alt-svc h3", "origin", originOf(u), "port", alt.port, "expires", alt.expires)
+	a, err := parseAltSvc(v, t.now())
+	if err != nil {
+		t.log.Debug("impersonate: ignoring Alt-Svc", "url", u.Redacted(), "value", v, "error", err)
+		return
 	}
-}
-
-// h3Target says where an "auto" request goes over QUIC, if anywhere: a
-// fresh Alt-Svc entry and QUIC not marked broken for the origin.
-func (t *Transport) h3Target(u *url.URL) (string, bool) {
+	if a.h3 != nil {
+		if ap, err := strconv.Atoi(a.h3.port); err == nil && ap >= restrictedPorts && originPort(u) < restrictedPorts {
+			t.log.Debug("impersonate: ignoring Alt-Svc to an unrestricted port", "url", u.Redacted(), "value", v)
+			a.h3 = nil
+		}
+	}
 	s := &t.h3s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := originOf(u)
-	if b, ok := s.broken[o]; ok && time.Now().Before(b.until) {
-		return "", false
+	if a.h3 == nil || !a.h3.expires.After(t.now()) {
+		if _, had := s.alt[o]; had {
+			t.log.Debug("impersonate: alt-svc h3 cleared", "origin", o, "value", v)
+		}
+		delete(s.alt, o)
+		return
 	}
+	s.alt[o] = *a.h3
+	t.log.Debug("impersonate: alt-svc h3", "origin", o, "port", a.h3.port, "expires", a.h3.expires)
+}
+
+func originPort(u *url.URL) int {
+	_, p, _ := net.SplitHostPort(hostPort(u))
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// h3Target says where an "auto" request may go over QUIC, if anywhere: a
+// fresh Alt-Svc entry whose endpoint is not broken on out's path.
+func (t *Transport) h3Target(out *downloader.Outgoing) (string, bool) {
+	u := out.URL
+	s := &t.h3s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := originOf(u)
 	alt, ok := s.alt[o]
 	if !ok {
 		return "", false
 	}
-	if time.Now().After(alt.expires) {
+	now := t.now()
+	if now.After(alt.expires) {
 		delete(s.alt, o)
 		return "", false
 	}
@@ -131,30 +157,84 @@ func (t *Transport) h3Target(u *url.URL) (string, bool) {
 	if host == "" {
 		host = u.Hostname()
 	}
-	return net.JoinHostPort(host, alt.port), true
+	addr := net.JoinHostPort(host, alt.port)
+	if b, ok := s.broken[brokenKey(out, addr)]; ok && now.Before(b.until) {
+		return "", false
+	}
+	return addr, true
 }
 
-func (t *Transport) markBroken(u *url.URL, err error) {
+// markBroken records that QUIC failed on addr (out's alternative
+// service), with Chromium's exponential backoff. Failures reported while
+// the mark stands (the requests that shared one failed attempt) count
+// once.
+func (t *Transport) markBroken(out *downloader.Outgoing, addr string, err error) {
 	s := &t.h3s
 	s.mu.Lock()
-	o := originOf(u)
-	b := s.broken[o]
+	k := brokenKey(out, addr)
+	b := s.broken[k]
+	now := t.now()
+	if now.Before(b.until) {
+		s.mu.Unlock()
+		return
+	}
+	d := brokenDelay(b.count)
 	b.count++
-	d := brokenBase << min(b.count-1, 10)
-	b.until = time.Now().Add(d)
-	s.broken[o] = b
+	b.until = now.Add(d)
+	s.broken[k] = b
 	s.mu.Unlock()
-	t.log.Info("impersonate: QUIC failed, using TCP for this origin", "origin", o, "for", d, "error", err)
+	t.inc("downloader/http3/broken", 1)
+	t.log.Info("impersonate: QUIC failed, using TCP for this origin", "origin", originOf(out.URL), "alternative", addr, "for", d, "error", err)
 }
 
-// H3Broken reports whether QUIC is marked broken for u's origin (tests
-// and fetch --verbose).
+// confirmQUIC records a QUIC connection that worked: the service is no
+// longer (recently) broken, and its RTT sets the next races' delay.
+func (t *Transport) confirmQUIC(out *downloader.Outgoing, addr string, c *h3Conn) {
+	rtt := c.qc.ConnectionStats().SmoothedRTT
+	s := &t.h3s
+	s.mu.Lock()
+	delete(s.broken, brokenKey(out, addr))
+	if rtt > 0 {
+		s.srtt[addr] = rtt
+	}
+	s.mu.Unlock()
+}
+
+// H3Broken reports whether QUIC is marked broken for the alternative
+// service u's origin announced (tests and fetch --verbose).
 func (t *Transport) H3Broken(u *url.URL) bool {
+	_, ok := t.h3BrokenUntil(u)
+	return ok
+}
+
+// h3BrokenUntil is when the broken mark of u's alternative service ends,
+// on any network path.
+func (t *Transport) h3BrokenUntil(u *url.URL) (time.Time, bool) {
 	s := &t.h3s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.broken[originOf(u)]
-	return ok && time.Now().Before(b.until)
+	alt, ok := s.alt[originOf(u)]
+	if !ok {
+		return time.Time{}, false
+	}
+	host := alt.host
+	if host == "" {
+		host = u.Hostname()
+	}
+	addr := net.JoinHostPort(host, alt.port)
+	now := t.now()
+	for k, b := range s.broken {
+		if strings.HasSuffix(k, "|"+addr) && now.Before(b.until) {
+			return b.until, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (t *Transport) inc(key string, n int64) {
+	if t.opts.Stats != nil {
+		t.opts.Stats.Inc(key, n)
+	}
 }
 
 // resolveUDP picks the address a QUIC dial goes to and applies the
@@ -208,6 +288,7 @@ func (t *Transport) getH3(ctx context.Context, key, addr string, p *Profile, out
 	}
 	d := &h3Dial{done: make(chan struct{})}
 	s.dialing[key] = d
+	s.dials++
 	s.mu.Unlock()
 
 	d.c, d.err = t.dialH3(ctx, addr, p, out)
@@ -307,18 +388,23 @@ func (t *Transport) quicSocket(ctx context.Context, addr string, pu *url.URL) (n
 	return udp, remote, nil
 }
 
+// h3PoolKey names the QUIC connection out uses to addr. The proxy is
+// part of the identity: each proxy (and each pool key) has its own
+// connection, hence its own UDP association.
+func h3PoolKey(p *Profile, out *downloader.Outgoing, addr string) string {
+	proxy := ""
+	if out.Proxy != nil {
+		proxy = out.Proxy.String()
+	}
+	return strings.Join([]string{p.Name, out.PoolKey, originOf(out.URL), addr, fmt.Sprint(out.Verify), proxy}, "|")
+}
+
 // h3RoundTrip sends out over HTTP/3 to addr (host:port of the QUIC
 // endpoint).
 // connected reports whether a QUIC connection existed, so the request may
 // have reached the server.
 func (t *Transport) h3RoundTrip(ctx context.Context, p *Profile, out *downloader.Outgoing, wr *wireRequest, info RequestInfo, addr string) (resp *http.Response, connected bool, err error) {
-	// The proxy is part of the identity: each proxy (and each pool key)
-	// has its own connection, hence its own UDP association.
-	proxy := ""
-	if out.Proxy != nil {
-		proxy = out.Proxy.String()
-	}
-	key := strings.Join([]string{p.Name, out.PoolKey, originOf(out.URL), addr, fmt.Sprint(out.Verify), proxy}, "|")
+	key := h3PoolKey(p, out, addr)
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.getH3(ctx, key, addr, p, out)
 		if err != nil {
@@ -367,48 +453,31 @@ func (t *Transport) closeH3(onlyIdle bool) {
 	}
 }
 
-// tryH3 sends the request over HTTP/3 when asked ("3") or when the origin
-// announced h3 in Alt-Svc ("auto"). done=false means: go on over TCP. An
-// "auto" request whose QUIC attempt fails before the request was sent is
-// not failed: the origin is marked broken and TCP carries it, as Chromium
-// does.
-func (t *Transport) tryH3(ctx context.Context, p *Profile, out *downloader.Outgoing, wr *wireRequest, info RequestInfo) (*http.Response, bool, error) {
-	u := out.URL
-	var addr string
-	switch out.HTTPVersion {
-	case "3":
-		if u.Scheme != "https" {
-			return nil, true, errors.New("http_version 3 needs an https URL")
-		}
-		if p.h3 == nil {
-			return nil, true, fmt.Errorf("http_version 3: profile %s has no http3 section", p.Name)
-		}
-		addr = hostPort(u)
-	case "auto":
-		if u.Scheme != "https" || p.h3 == nil {
-			return nil, false, nil
-		}
-		a, ok := t.h3Target(u)
-		if !ok {
-			return nil, false, nil
-		}
-		addr = a
-	default:
+// h3Only sends an http_version "3" request: QUIC to the URL's host and
+// port, no fallback. done=false means: go over TCP (an http(s) proxy,
+// which cannot carry QUIC).
+func (t *Transport) h3Only(ctx context.Context, p *Profile, out *downloader.Outgoing, wr *wireRequest, info RequestInfo) (*http.Response, bool, error) {
+	if out.URL.Scheme != "https" {
+		return nil, true, errors.New("http_version 3 needs an https URL")
+	}
+	if p.h3 == nil {
+		return nil, true, fmt.Errorf("http_version 3: profile %s has no http3 section", p.Name)
+	}
+	if !quicProxy(out) {
+		t.warnHTTPProxy(out)
 		return nil, false, nil
 	}
-	if out.Proxy != nil && out.Proxy.Scheme != "socks5" && out.Proxy.Scheme != "socks5h" {
-		t.h3s.proxyOnce.Do(func() {
-			t.log.Warn("impersonate: HTTP/3 is not used through an http(s) proxy (QUIC needs UDP: only socks5 proxies relay it; CONNECT-UDP is not implemented); those requests go over TCP", "proxy", out.Proxy.Redacted())
-		})
-		return nil, false, nil
-	}
-	resp, connected, err := t.h3RoundTrip(ctx, p, out, wr, info, addr)
-	if err == nil {
-		return resp, true, nil
-	}
-	if out.HTTPVersion == "auto" && ctx.Err() == nil && (!connected || idempotent(wr.method)) {
-		t.markBroken(u, err)
-		return nil, false, nil
-	}
-	return nil, true, err
+	resp, _, err := t.h3RoundTrip(ctx, p, out, wr, info, hostPort(out.URL))
+	return resp, true, err
+}
+
+// quicProxy: QUIC can go direct or through a SOCKS5 proxy's UDP relay.
+func quicProxy(out *downloader.Outgoing) bool {
+	return out.Proxy == nil || out.Proxy.Scheme == "socks5" || out.Proxy.Scheme == "socks5h"
+}
+
+func (t *Transport) warnHTTPProxy(out *downloader.Outgoing) {
+	t.h3s.proxyOnce.Do(func() {
+		t.log.Warn("impersonate: HTTP/3 is not used through an http(s) proxy (QUIC needs UDP: only socks5 proxies relay it; CONNECT-UDP is not implemented); those requests go over TCP", "proxy", out.Proxy.Redacted())
+	})
 }

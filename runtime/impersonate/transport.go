@@ -54,9 +54,16 @@ type Options struct {
 	// guard. downloader.Dialer.ResolveUDP is the one the crawl uses.
 	ResolveUDP func(ctx context.Context, addr string) (netip.AddrPort, error)
 	// QUICFallbackTimeout bounds the QUIC handshake of an http_version
-	// "auto" request before it falls back to TCP (default 3s; an explicit
-	// "3" waits HandshakeTimeout).
+	// "auto" connection attempt (default 3s; an explicit "3" waits
+	// HandshakeTimeout). Requests do not wait for it: TCP races QUIC (see
+	// autoRoundTrip); it says when a silent QUIC endpoint is given up and
+	// marked broken.
 	QUICFallbackTimeout time.Duration
+	// Stats, when set, counts what the transport decides by itself:
+	// downloader/http3/race_won_quic and race_won_tcp (which connection
+	// carried an "auto" request that raced QUIC against TCP) and
+	// downloader/http3/broken (alternative services marked broken).
+	Stats interface{ Inc(key string, n int64) }
 }
 
 // Transport sends requests as the chosen browser profile. It implements
@@ -78,6 +85,16 @@ type Transport struct {
 	preflights preflightCache
 	sessions   map[string]utls.ClientSessionCache
 	h3s        h3State
+
+	// bg outlives requests: a QUIC connection attempt that lost its race
+	// goes on under it (Chromium's orphaned job), until Close.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	// clock replaces time.Now for Alt-Svc ages and broken marks (tests).
+	clock func() time.Time
+	// raceDelay, when set, replaces how long TCP waits for QUIC (tests;
+	// Chromium's SetTimeDelayForWaitingJobForTesting).
+	raceDelay *time.Duration
 }
 
 var _ downloader.Transport = (*Transport)(nil)
@@ -100,7 +117,10 @@ func NewTransport(opts Options) (*Transport, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	bg, bgCancel := context.WithCancel(context.Background())
 	return &Transport{
+		bg:       bg,
+		bgCancel: bgCancel,
 		opts:     opts,
 		log:      log,
 		h2:       map[string][]*h2Conn{},
@@ -113,6 +133,7 @@ func NewTransport(opts Options) (*Transport, error) {
 			dialing: map[string]*h3Dial{},
 			alt:     map[string]altSvc{},
 			broken:  map[string]brokenQUIC{},
+			srtt:    map[string]time.Duration{},
 		},
 	}, nil
 }
@@ -200,7 +221,7 @@ func (t *Transport) RoundTrip(ctx context.Context, out *downloader.Outgoing) (*h
 		}
 		return nil, fmt.Errorf("%s %s: %w", method(out), weburl.RedactURL(u), err)
 	}
-	if out.HTTPVersion == "auto" && resp.ProtoMajor < 3 {
+	if out.HTTPVersion == "auto" {
 		t.noteAltSvc(u, resp.Header)
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
@@ -255,43 +276,40 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 	info := InfoOf(out.Request, wr.method, u, len(out.Body))
 	info.Preflight = pre
 
-	if resp, done, err := t.tryH3(ctx, p, out, wr, info); done {
-		return resp, err
+	switch out.HTTPVersion {
+	case "3":
+		if resp, done, err := t.h3Only(ctx, p, out, wr, info); done {
+			return resp, err
+		}
+	case "auto":
+		return t.autoRoundTrip(ctx, p, out, wr, info, key)
 	}
+	return t.tcpRoundTrip(ctx, p, out, wr, info, key, nil)
+}
 
-	// Reuse first: an HTTP/2 connection with room, or an idle HTTP/1.1 one.
-	for attempt := 0; attempt < 3; attempt++ {
+// tcpConn is a TCP connection ready to carry a request: a pooled HTTP/2
+// one with room, an idle HTTP/1.1 one, or a newly dialled one.
+type tcpConn struct {
+	h2     *h2Conn
+	h1     *h1Conn
+	reused bool
+}
+
+// getTCP returns a connection for key: a pooled one first (when reuse),
+// else a new one. A new HTTP/2 connection joins the pool at once.
+func (t *Transport) getTCP(ctx context.Context, p *Profile, out *downloader.Outgoing, key string, reuse bool) (*tcpConn, error) {
+	if reuse {
 		if cc := t.getH2(key); cc != nil {
-			gotConn(ctx, cc.nc, true)
-			wr.headers = p.KindHeaders(info, out.Headers, false)
-			resp, err := cc.roundTrip(ctx, wr)
-			if errors.Is(err, errConnUnusable) || (errors.Is(err, errConnLost) && idempotent(wr.method) && ctx.Err() == nil) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			resp.Request = t.respRequest(out, wr.headers)
-			return resp, nil
+			return &tcpConn{h2: cc, reused: true}, nil
 		}
-		c := t.getH1(key)
-		if c == nil {
-			break
+		if c := t.getH1(key); c != nil {
+			return &tcpConn{h1: c, reused: true}, nil
 		}
-		gotConn(ctx, c.nc, true)
-		wr.headers = p.KindHeaders(info, out.Headers, true)
-		resp, err := t.h1RoundTrip(ctx, key, c, wr, out)
-		if err != nil && c.reused && ctx.Err() == nil && isStaleConn(err) && idempotent(wr.method) {
-			continue // the server closed a kept-alive connection meanwhile
-		}
-		return resp, err
 	}
-
 	conn, proto, forward, err := t.dial(ctx, p, out)
 	if err != nil {
 		return nil, err
 	}
-	gotConn(ctx, conn, false)
 	if proto == "h2" {
 		if out.HTTPVersion == "1.1" {
 			conn.Close()
@@ -305,15 +323,9 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 		t.mu.Lock()
 		t.h2[key] = append(t.h2[key], cc)
 		t.mu.Unlock()
-		wr.headers = p.KindHeaders(info, out.Headers, false)
-		resp, err := cc.roundTrip(ctx, wr)
-		if err != nil {
-			return nil, err
-		}
-		resp.Request = t.respRequest(out, wr.headers)
-		return resp, nil
+		return &tcpConn{h2: cc}, nil
 	}
-	if out.HTTPVersion == "2" && u.Scheme == "https" {
+	if out.HTTPVersion == "2" && out.URL.Scheme == "https" {
 		conn.Close()
 		return nil, fmt.Errorf("http_version 2 asked for, but the server negotiated %q", proto)
 	}
@@ -321,8 +333,54 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 	if forward {
 		c.proxyAuth = proxyAuthorization(out.Proxy)
 	}
-	wr.headers = p.KindHeaders(info, out.Headers, true)
-	return t.h1RoundTrip(ctx, key, c, wr, out)
+	return &tcpConn{h1: c}, nil
+}
+
+// keepTCP pools a connection that was set up but carried nothing (it lost
+// a race): an HTTP/2 one is pooled already, an HTTP/1.1 one goes idle.
+func (t *Transport) keepTCP(key string, c *tcpConn) {
+	if c.h1 != nil {
+		c.h1.idleSince = time.Now()
+		t.putH1(key, c.h1)
+	}
+}
+
+// tcpRoundTrip sends out over TCP (HTTP/2 or HTTP/1.1 by ALPN) on first,
+// when given, else on a pooled or new connection. A request that finds a
+// reused connection closed is sent again on another one (idempotent
+// methods only, as browsers and net/http do).
+func (t *Transport) tcpRoundTrip(ctx context.Context, p *Profile, out *downloader.Outgoing, wr *wireRequest, info RequestInfo, key string, first *tcpConn) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		c := first
+		first = nil
+		if c == nil {
+			var err error
+			// After three stale pooled connections, a new one.
+			if c, err = t.getTCP(ctx, p, out, key, attempt < 3); err != nil {
+				return nil, err
+			}
+		}
+		if c.h2 != nil {
+			gotConn(ctx, c.h2.nc, c.reused)
+			wr.headers = p.KindHeaders(info, out.Headers, false)
+			resp, err := c.h2.roundTrip(ctx, wr)
+			if c.reused && (errors.Is(err, errConnUnusable) || (errors.Is(err, errConnLost) && idempotent(wr.method) && ctx.Err() == nil)) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			resp.Request = t.respRequest(out, wr.headers)
+			return resp, nil
+		}
+		gotConn(ctx, c.h1.nc, c.reused)
+		wr.headers = p.KindHeaders(info, out.Headers, true)
+		resp, err := t.h1RoundTrip(ctx, key, c.h1, wr, out)
+		if err != nil && c.reused && ctx.Err() == nil && isStaleConn(err) && idempotent(wr.method) {
+			continue // the server closed a kept-alive connection meanwhile
+		}
+		return resp, err
+	}
 }
 
 // gotConn reports the connection to an httptrace.ClientTrace in ctx, as
@@ -454,6 +512,7 @@ func (t *Transport) CloseIdleConnections() {
 
 // Close closes every connection; in-flight requests fail.
 func (t *Transport) Close() error {
+	t.bgCancel()
 	t.mu.Lock()
 	t.closed = true
 	var h2s []*h2Conn

@@ -238,7 +238,8 @@ type Values struct {
 	// http_version: "" negotiates HTTP/2 or HTTP/1.1 by ALPN (as before), "1.1",
 	// "2", "3" (HTTP/3 over QUIC, https only, fails without fallback), or "auto"
 	// (like Chromium: TCP first, then HTTP/3 once the origin announces it in
-	// Alt-Svc, back to TCP when QUIC fails).
+	// Alt-Svc, QUIC racing TCP until a QUIC connection is up, back to TCP when
+	// QUIC fails).
 	HTTPVersion string `setting:"HTTP_VERSION"`
 	// Impersonate is IMPERSONATE: Browser whose TLS and HTTP/2 fingerprint and
 	// default headers requests imitate: chrome, firefox, safari, edge, a
