@@ -19,7 +19,8 @@ func TestFingerprintList(t *testing.T) {
 	}
 	want := map[string]string{
 		"chrome_156":  "chrome_156 chrome 156 captured chrome yes",
-		"firefox_140": "firefox_140 firefox 140 captured firefox yes",
+		"firefox_153": "firefox_153 firefox 153 captured firefox yes",
+		"firefox_140": "firefox_140 firefox 140 captured - no",
 		"chrome_148":  "chrome_148 chrome 148 captured - no",
 		"edge_156":    "edge_156 edge 156 derived edge no",
 		"safari_16_0": "safari_16_0 safari 16.0 derived safari no",

@@ -25,7 +25,7 @@ func TestFidelityTable(t *testing.T) {
 	b.WriteString("| profile | http | JA4 | JA3N (md5) | Akamai HTTP/2 |\n|---|---|---|---|---|\n")
 	for _, name := range append(browserProfiles(), PlainGo) {
 		for _, v := range []string{"", "1.1"} {
-			if v == "1.1" && name != "chrome_156" && name != "chrome_148" && name != "firefox_140" { // the captured ones
+			if v == "1.1" && name != "chrome_156" && name != "chrome_148" && name != "firefox_140" && name != "firefox_153" { // the captured ones
 				continue
 			}
 			// Standard JA4 and JA3N, padding extension (0x0015) included:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,7 +117,13 @@ func writeProfile(t *testing.T, family string, ref crawl.Headers) string {
 	if family == "firefox" {
 		tlsLine = "tls: {utls: HelloFirefox_120}\n"
 	}
-	yaml := "name: mybrowser\nbrowser: " + family + "\nversion: \"1\"\n" + tlsLine +
+	// The version is the browser's major version, from its User-Agent
+	// (rv:153.0, Chrome/148.0.0.0): the layout can depend on it.
+	version := "1"
+	if m := regexp.MustCompile(`(?:rv:|Chrome/)(\d+)`).FindStringSubmatch(ref.Get("User-Agent")); m != nil {
+		version = m[1]
+	}
+	yaml := "name: mybrowser\nbrowser: " + family + "\nversion: \"" + version + "\"\n" + tlsLine +
 		"http2: {settings: \"1:65536\", window_update: 0}\nheaders_http1:\n" +
 		"  - 'User-Agent: " + ref.Get("User-Agent") + "'\n" +
 		"  - 'Accept-Encoding: " + ref.Get("Accept-Encoding") + "'\n" +

@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,6 +59,10 @@ var (
 		extensions:    "permessage-deflate",
 		profileValues: []string{"user-agent", "accept-language", "accept-encoding"},
 	}
+	// firefox153Layout: Firefox ESR 153 sends Connection: Upgrade where ESR
+	// 140 sent keep-alive, Upgrade (both captured: the versions between
+	// were not measured, so 153 is where the change is placed).
+	firefox153Layout = withFixed(firefoxLayout, "connection", "Upgrade")
 	// plainLayout is the client without a browser profile: Chromium's
 	// order, and every header the request carries (its User-Agent from
 	// USER_AGENT, its Referer) kept.
@@ -67,6 +72,13 @@ var (
 		extensions: "permessage-deflate",
 	}
 )
+
+// withFixed is l with one fixed value changed.
+func withFixed(l layout, name, value string) layout {
+	l.fixed = maps.Clone(l.fixed)
+	l.fixed[name] = value
+	return l
+}
 
 // layoutFor chooses the upgrade request of the profile's browser family
 // (the profile's browser field, never its name): firefox, or chrome and
@@ -79,6 +91,9 @@ func layoutFor(p *impersonate.Profile) (layout, bool) {
 	}
 	switch strings.ToLower(p.Browser) {
 	case "firefox":
+		if v, err := strconv.Atoi(p.Version); err == nil && v >= 153 {
+			return firefox153Layout, true
+		}
 		return firefoxLayout, true
 	case "", impersonate.PlainGo:
 		return plainLayout, false
