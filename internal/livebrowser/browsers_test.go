@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/internal/fpcheck"
 	"github.com/spiderrun/spiderrun/internal/golden"
 	"github.com/spiderrun/spiderrun/internal/livebrowser"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
@@ -197,24 +198,18 @@ func runBrowser(t *testing.T, bc browserCase) {
 }
 
 // compareConn holds one of our connections to the browser's: the TLS
-// fingerprints that do not vary per connection.
+// fingerprints that do not vary per connection (fpcheck.Conn, less
+// resumption, which the callers choose).
 func compareConn(t *testing.T, what string, ours, browser fingerprint.Capture) {
 	t.Helper()
-	if ours.JA4 != browser.JA4 {
-		t.Errorf("%s: JA4 %s, browser %s", what, ours.JA4, browser.JA4)
+	diffs, err := fpcheck.Conn(ours, browser)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
-	if ours.JA3N != browser.JA3N {
-		t.Errorf("%s: JA3N %s, browser %s", what, ours.JA3NHash, browser.JA3NHash)
-	}
-	if !slices.Equal(ours.TLS.ALPN, browser.TLS.ALPN) {
-		t.Errorf("%s: ALPN %v, browser %v", what, ours.TLS.ALPN, browser.TLS.ALPN)
-	}
-	// Without GREASE (Firefox) the ECH GREASE length is fixed per kind of
-	// connection, first or resumed, and must be the browser's; Chromium
-	// draws it per connection (TestRandomFields compares those).
-	b, o := helloRandom(t, browser), helloRandom(t, ours)
-	if b.CipherGREASE == 0 && b.ECHLen != o.ECHLen {
-		t.Errorf("%s: ECH extension %d bytes long, browser %d", what, o.ECHLen, b.ECHLen)
+	for _, d := range diffs {
+		if d.Field != "resumed" {
+			t.Errorf("%s: %s", what, d)
+		}
 	}
 }
 
