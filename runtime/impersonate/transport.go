@@ -260,12 +260,20 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 	}
 
 	// Reuse first: an HTTP/2 connection with room, or an idle HTTP/1.1 one.
+	// retried records that the request already went out on a kept-alive
+	// connection that closed under it: the new connection is then a retry,
+	// which Firefox says in its hello (tlsParams.retry).
+	retried := false
 	for attempt := 0; attempt < 3; attempt++ {
 		if cc := t.getH2(key); cc != nil {
 			gotConn(ctx, cc.nc, true)
 			wr.headers = p.KindHeaders(info, out.Headers, false)
 			resp, err := cc.roundTrip(ctx, wr)
-			if errors.Is(err, errConnUnusable) || (errors.Is(err, errConnLost) && idempotent(wr.method) && ctx.Err() == nil) {
+			if errors.Is(err, errConnUnusable) {
+				continue
+			}
+			if errors.Is(err, errConnLost) && idempotent(wr.method) && ctx.Err() == nil {
+				retried = true
 				continue
 			}
 			if err != nil {
@@ -282,12 +290,13 @@ func (t *Transport) roundTrip(ctx context.Context, p *Profile, out *downloader.O
 		wr.headers = p.KindHeaders(info, out.Headers, true)
 		resp, err := t.h1RoundTrip(ctx, key, c, wr, out)
 		if err != nil && c.reused && ctx.Err() == nil && isStaleConn(err) && idempotent(wr.method) {
+			retried = true
 			continue // the server closed a kept-alive connection meanwhile
 		}
 		return resp, err
 	}
 
-	conn, proto, forward, err := t.dial(ctx, p, out)
+	conn, proto, forward, err := t.dial(ctx, p, out, retried)
 	if err != nil {
 		return nil, err
 	}
@@ -478,7 +487,7 @@ func (t *Transport) Close() error {
 // TLS for https. It returns the negotiated protocol ("h2" or "http/1.1")
 // and whether the connection is to an HTTP proxy in forwarding mode
 // (plain-http target: absolute-form request line, no tunnel).
-func (t *Transport) dial(ctx context.Context, p *Profile, out *downloader.Outgoing) (net.Conn, string, bool, error) {
+func (t *Transport) dial(ctx context.Context, p *Profile, out *downloader.Outgoing, retry bool) (net.Conn, string, bool, error) {
 	u := out.URL
 	addr := hostPort(u)
 	forceH1 := out.HTTPVersion == "1.1"
@@ -511,6 +520,7 @@ func (t *Transport) dial(ctx context.Context, p *Profile, out *downloader.Outgoi
 		forceH1:    forceH1,
 		timeout:    t.handshakeTimeout(),
 		sessions:   t.sessionCache(p, out.PoolKey, out.Proxy),
+		retry:      retry,
 	})
 	if err != nil {
 		conn.Close()
