@@ -172,7 +172,7 @@ func handshake(ctx context.Context, conn net.Conn, p *Profile, tp tlsParams) (*u
 			}
 		}
 		if tp.retry && p.Browser == "firefox" {
-			firefoxRetry(spec, tp)
+			firefoxRetry(spec)
 		}
 		if tp.sessions != nil {
 			withPSK(spec)
@@ -334,17 +334,13 @@ func nssResumed(spec *utls.ClientHelloSpec, ticketLen int) {
 // carries a request sent again (nsHttpTransaction::Restart marks it
 // NS_HTTP_IS_RETRY, its socket IS_RETRY): Firefox's nsNSSIOLayer registers
 // no certificate compression algorithm on such a socket, so NSS sends no
-// compress_certificate extension; and Firefox ESR 140 resumes no session
-// on it (the failed connection's ticket is forgotten: measured with one
-// ticket per connection, internal/livebrowser TestFirefoxRetryHello).
-func firefoxRetry(spec *utls.ClientHelloSpec, tp tlsParams) {
+// compress_certificate extension (internal/livebrowser
+// TestFirefoxRetryHello).
+func firefoxRetry(spec *utls.ClientHelloSpec) {
 	spec.Extensions = slices.DeleteFunc(spec.Extensions, func(e utls.TLSExtension) bool {
 		_, ok := e.(*utls.UtlsCompressCertExtension)
 		return ok
 	})
-	if tp.sessions != nil && tp.serverName != "" {
-		tp.sessions.Put(tp.serverName, nil)
-	}
 }
 
 // firefoxFrom reports a Firefox profile of major version min or later.
