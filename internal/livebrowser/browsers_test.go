@@ -181,7 +181,7 @@ func runBrowser(t *testing.T, bc browserCase) {
 				bc.browser.Name, h2.ws.JA4, ours.JA4)
 		case bc.family == "firefox" && !slices.Contains(h2.ws.TLS.Extensions, 27):
 			// Firefox sent the handshake again on a new connection
-			// (2 runs in 10 on a loaded machine, after the HTTP/2 visit:
+			// (4 runs in 20 on a loaded machine, after the HTTP/2 visit:
 			// specs/impersonation.md): a restarted transaction's socket
 			// is IS_RETRY, whose hello has no compress_certificate. Ours,
 			// dialled as a retry, must then be that hello.
