@@ -15,13 +15,14 @@ import (
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
 	"github.com/spiderrun/spiderrun/internal/livebrowser"
+	"github.com/spiderrun/spiderrun/runtime/impersonate"
 )
 
 // TestFingerprintCheckKindsChromium records a capture session of the
 // machine's Chromium (capture --kinds, the page followed as a person
 // would) and checks profiles against it, kind by kind: the profile that
-// capture wrote and the shipped profile of the same version send every
-// kind as Chromium did; Firefox's profile fails, naming kinds and fields;
+// capture wrote and the shipped profile of the same version (chrome_148)
+// send every kind as Chromium did; Firefox's profile fails, naming kinds and fields;
 // and so does the captured profile against a kinds file in which the
 // browser's link said another sec-fetch-site.
 func TestFingerprintCheckKindsChromium(t *testing.T) {
@@ -53,7 +54,22 @@ func TestFingerprintCheckKindsChromium(t *testing.T) {
 	}
 	s.Close()
 
-	for _, profile := range []string{out, "chrome_148"} {
+	// The shipped profile of the browser's version, when there is one
+	// (chrome_148 for Debian's Chromium 148 here).
+	vctx, vcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	version, err := livebrowser.Version(vctx, bin)
+	vcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	major, _, _ := strings.Cut(version, ".")
+	profiles := []string{out}
+	if _, err := impersonate.LoadProfile("chrome_" + major); err == nil {
+		profiles = append(profiles, "chrome_"+major)
+	} else {
+		t.Logf("no shipped chrome_%s: only the captured profile is checked", major)
+	}
+	for _, profile := range profiles {
 		code, stdout, stderr = runCLI(t, "fingerprint", "check", profile, "--kinds", kindsFile)
 		if code != exitOK || !strings.Contains(stdout, "every kind as the browser sent it (6 kinds)") || strings.Contains(stdout, "DIFF") {
 			t.Errorf("check %s --kinds: exit %d\n%s%s", profile, code, stdout, stderr)
