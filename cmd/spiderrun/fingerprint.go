@@ -191,10 +191,7 @@ order, JA4, the ClientHello) as the evidence to compare a client with.`,
 // writeKinds writes the capture session's requests to file, by kind, and
 // prints a line for each (what is missing is the caller's error).
 func writeKinds(w io.Writer, file string, got map[string]fingerprint.Capture) error {
-	doc := struct {
-		Regenerate string                         `json:"regenerate"`
-		Kinds      map[string]fingerprint.Capture `json:"kinds"`
-	}{"spiderrun fingerprint capture --kinds FILE, then follow the page", got}
+	doc := fingerprint.KindsFile{Regenerate: "spiderrun fingerprint capture --kinds FILE, then follow the page", Kinds: got}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("kinds: %w", err)

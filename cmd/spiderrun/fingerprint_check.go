@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/internal/fpcheck"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
 	"github.com/spiderrun/spiderrun/runtime/impersonate"
@@ -24,7 +25,7 @@ import (
 // data (its captured ClientHello, HTTP/2 preface and header lists), field
 // by field.
 func newFingerprintCheckCmd() *cobra.Command {
-	var httpVersion string
+	var httpVersion, kinds string
 	cmd := &cobra.Command{
 		Use:   "check PROFILE",
 		Short: "Send a profile's navigation to a local fingerprinting server and diff it against the profile, field by field",
@@ -45,12 +46,29 @@ ALPN, transport parameters with their values, GREASE ones included, and
 whether extensions and parameters change order per connection,
 connection-ID lengths, Initial datagram size, SETTINGS, the GREASE frame,
 pseudo-header order) and compares it with the profile's http3 section,
-plus the JA4 of the profile's own QUIC hello and the navigation headers.`,
+plus the JA4 of the profile's own QUIC hello and the navigation headers.
+
+With --kinds FILE (what capture --kinds wrote from the browser) it checks
+every kind of request recorded there instead: it starts a capture server,
+sends PROFILE's version of each request in the capture page's order
+(the navigation, the script's fetch, the image on a resumed connection,
+the WebSocket handshake, the link, the form POST), each as its kind and
+from its page, and compares each with the browser's: the connection's
+JA4, JA3N, ALPN and resumption, its Akamai string and HEADERS priority
+over HTTP/2, the method and path, and the headers in wire order with
+their values. It prints the fields that differ under each kind and
+exits 1 when any does.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := impersonate.LoadProfile(args[0])
 			if err != nil {
 				return usageErr(err)
+			}
+			if kinds != "" {
+				if cmd.Flags().Changed("http-version") {
+					return usageErr(errors.New("--kinds checks each kind over the HTTP version the browser used: drop --http-version"))
+				}
+				return checkKinds(cmd, p.Name, args[0], kinds)
 			}
 			switch httpVersion {
 			case "3":
@@ -121,6 +139,7 @@ plus the JA4 of the profile's own QUIC hello and the navigation headers.`,
 		},
 	}
 	cmd.Flags().StringVar(&httpVersion, "http-version", "2", "2: check over HTTP/2 (and HTTP/1.1 when the profile has its headers); 3: over HTTP/3 (QUIC)")
+	cmd.Flags().StringVar(&kinds, "kinds", "", "check every kind of request in this file (written by capture --kinds) against what the browser sent")
 	return cmd
 }
 
@@ -168,4 +187,48 @@ func profilePriority(p *impersonate.HeadersPriority) string {
 		return "none"
 	}
 	return fmt.Sprintf("exclusive=%v depends_on=%d weight=%d", p.Exclusive, p.DependsOn, p.Weight)
+}
+
+// checkKinds runs the per-kind check of profile (as given on the command
+// line) against the browser's capture session in file.
+func checkKinds(cmd *cobra.Command, name, profile, file string) error {
+	f, err := fingerprint.ReadKindsFile(file)
+	if err != nil {
+		return usageErr(err)
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+	defer cancel()
+	results, err := fpcheck.Kinds(ctx, profile, f.Kinds)
+	if err != nil {
+		return failErr(fmt.Errorf("check %s against %s: %w", name, file, err))
+	}
+	w := cmd.OutOrStdout()
+	diffs := 0
+	var differ []string
+	for _, r := range results {
+		status := "ok  "
+		if len(r.Diffs) > 0 {
+			status = "DIFF"
+			differ = append(differ, r.Kind)
+		}
+		fmt.Fprintf(w, "kind %-9s  %s  %s %s HTTP/%s, JA4 %s; compared: %s\n", r.Kind, status, r.Ours.Method, r.Ours.Path, r.Ours.HTTPVersion,
+			r.Ours.JA4, strings.Join(r.Compared, ", "))
+		for _, d := range r.Diffs {
+			diffs++
+			fmt.Fprintf(w, "kind %-9s  DIFF  %s\n", r.Kind, strings.ReplaceAll(d.String(), "\n", "\n"+strings.Repeat(" ", 22)))
+		}
+		if r.Note != "" {
+			fmt.Fprintf(w, "kind %-9s  note  %s\n", r.Kind, r.Note)
+		}
+	}
+	for _, k := range fingerprint.PageKinds {
+		if _, ok := f.Kinds[k]; !ok {
+			fmt.Fprintf(w, "kind %-9s  -     not in %s\n", k, file)
+		}
+	}
+	if diffs > 0 {
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s: %d field(s) differ from the browser's capture %s (kinds %s)", name, diffs, file, strings.Join(differ, ", "))}
+	}
+	fmt.Fprintf(w, "%s: every kind as the browser sent it (%d kinds)\n", name, len(results))
+	return nil
 }

@@ -1,8 +1,11 @@
 package fingerprint
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 )
@@ -132,4 +135,43 @@ func WaitKinds(ctx context.Context, srv *Server, first *Capture) (map[string]Cap
 // to resume (a pre_shared_key extension, 41).
 func (c *Capture) Resumed() bool {
 	return c.TLS != nil && slices.Contains(c.TLS.Extensions, 41)
+}
+
+// The bodies the capture page makes the browser send: its script's fetch()
+// and its form's POST (a check replays them).
+const (
+	PageFetchBody = "{}"
+	PageFormBody  = "q=a+b"
+)
+
+// KindsFile is the file `spiderrun fingerprint capture --kinds FILE`
+// writes: the capture session's first request of each kind.
+type KindsFile struct {
+	Regenerate string             `json:"regenerate"`
+	Kinds      map[string]Capture `json:"kinds"`
+}
+
+// ReadKindsFile reads a KindsFile; one without a navigation (every check
+// starts from it) or with a kind the capture page does not make is an
+// error naming the file.
+func ReadKindsFile(file string) (*KindsFile, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("kinds file: %w", err)
+	}
+	var f KindsFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("kinds file %s: %w", file, err)
+	}
+	for k := range f.Kinds {
+		if !slices.Contains(PageKinds, k) {
+			return nil, fmt.Errorf("kinds file %s: unknown kind %q (want %s)", file, k, strings.Join(PageKinds, ", "))
+		}
+	}
+	if _, ok := f.Kinds[PageNavigate]; !ok {
+		return nil, fmt.Errorf("kinds file %s: no %q capture (written by spiderrun fingerprint capture --kinds?)", file, PageNavigate)
+	}
+	return &f, nil
 }

@@ -594,7 +594,11 @@ func (s *Server) serveH1(w net.Conn, base Capture) {
 
 // SelfSigned makes an ECDSA certificate for localhost, 127.0.0.1, ::1 and
 // *.test, valid for a day; Leaf is set so callers can build a CertPool.
-func SelfSigned() (tls.Certificate, error) {
+func SelfSigned() (tls.Certificate, error) { return SelfSignedFor() }
+
+// SelfSignedFor is SelfSigned, valid for the host names given too (a
+// check replaying a capture made on another name).
+func SelfSignedFor(names ...string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("self-signed certificate: %w", err)
@@ -608,7 +612,7 @@ func SelfSigned() (tls.Certificate, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		DNSNames:              []string{"localhost", "*.test"},
+		DNSNames:              append([]string{"localhost", "*.test"}, names...),
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

@@ -45,27 +45,7 @@ func TestCapturePage(t *testing.T) {
 			r := livebrowser.Run{URL: first, Dir: t.TempDir()}
 			s := openPage(t, ctx, b, bin, ca, r)
 			defer s.Close()
-			// The page's script is done once it says so.
-			for deadline := time.Now().Add(20 * time.Second); ; {
-				var state string
-				if err := s.Eval(ctx, `document.getElementById("state").textContent`, &state); err != nil {
-					t.Fatal(err)
-				}
-				if strings.Contains(state, "Now click") {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the capture page's script never finished: %q", state)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			if err := s.Click(ctx, "#link"); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.WaitLoaded(ctx, srv.URL("localhost", "/k/link")); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Click(ctx, "#post"); err != nil {
+			if err := livebrowser.FollowCapturePage(ctx, s, strings.TrimSuffix(first, "/")); err != nil {
 				t.Fatal(err)
 			}
 			wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spiderrun/spiderrun/internal/fingerprint"
+	"github.com/spiderrun/spiderrun/internal/fpcheck"
 	"github.com/spiderrun/spiderrun/internal/livebrowser"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/downloader"
@@ -296,30 +297,16 @@ func handshake(t *testing.T, ca *livebrowser.CA, v *visit, profile string, resum
 }
 
 // diffHeaders compares two header lists name by name, in order, and value
-// by value, except the names in skip.
+// by value, except the names in skip (fpcheck.Headers, which `spiderrun
+// fingerprint check --kinds` judges with too).
 func diffHeaders(t *testing.T, what string, got, want crawl.Headers, skip ...string) {
 	t.Helper()
-	if !slices.Equal(names(got), names(want)) {
-		t.Errorf("%s: header names and order\n got %v\nwant %v", what, names(got), names(want))
-		return
-	}
-	for i := range want {
-		if slices.ContainsFunc(skip, func(s string) bool { return strings.EqualFold(s, want[i].Name) }) {
-			continue
-		}
-		if got[i].Value != want[i].Value {
-			t.Errorf("%s: %s = %q, browser %q", what, want[i].Name, got[i].Value, want[i].Value)
-		}
+	for _, d := range fpcheck.Headers(got, want, skip...) {
+		t.Errorf("%s: %s", what, d)
 	}
 }
 
-func names(h crawl.Headers) []string {
-	out := make([]string, len(h))
-	for i, kv := range h {
-		out[i] = kv.Name
-	}
-	return out
-}
+func names(h crawl.Headers) []string { return fpcheck.Names(h) }
 
 // ja4Ciphers is the cipher-suite part of a JA4 (the same across versions of
 // one browser when only extensions changed).

@@ -117,6 +117,14 @@ func unheadless(h crawl.Headers) (crawl.Headers, bool) {
 	return out, changed
 }
 
+// Unheadless is the rewrite UpdateFromCapture applies to a capture's
+// headers, for those that compare a capture with what a profile made from
+// it sends.
+func Unheadless(h crawl.Headers) crawl.Headers {
+	out, _ := unheadless(h)
+	return out
+}
+
 func headerLines(h crawl.Headers) []string {
 	out := make([]string, len(h))
 	for i, kv := range h {

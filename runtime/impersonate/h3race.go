@@ -136,7 +136,7 @@ func (t *Transport) autoRoundTrip(ctx context.Context, p *Profile, out *download
 			return t.sendQUIC(ctx, p, out, wr, info, key, addr)
 		}
 		// QUIC failed before TCP started: TCP starts now.
-		c, err := t.getTCP(ctx, p, out, key, true)
+		c, err := t.getTCP(ctx, p, out, key, true, false)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +152,7 @@ func (t *Transport) autoRoundTrip(ctx context.Context, p *Profile, out *download
 	defer tcancel()
 	tcp := make(chan tcpResult, 1)
 	go func() {
-		c, err := t.getTCP(tctx, p, out, key, true)
+		c, err := t.getTCP(tctx, p, out, key, true, false)
 		tcp <- tcpResult{c, err}
 	}()
 	// keepLoser pools the TCP connection if it comes up after all.

@@ -338,6 +338,12 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 		o = r
 	}
 	out := placeHeaders(h, extras, o)
+	switch {
+	case f == familyChromium && key.s == shapeFetch:
+		out = blinkReorder(out, o)
+	case f == familyFirefox && (key.s == shapeFetch || key.s == shapeXHR):
+		out = scriptOrder(out, o, req)
+	}
 	if emptyBody && f == familyFirefox && !req.Has("content-length") {
 		// After priority, before a trailing te.
 		name := "content-length"
@@ -356,6 +362,42 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 		}
 	}
 	return out
+}
+
+// scriptOrder puts Content-Type and the headers the kind's order o does
+// not know (the script's own) in the order the request lists them, in the
+// places they took: Firefox sends a script's headers, Content-Type among
+// them, in the order the script set them (TestRequestKinds'
+// xhr-three-headers: Authorization, Content-Type, X-Requested-With).
+func scriptOrder(out crawl.Headers, o kindOrder, req crawl.Headers) crawl.Headers {
+	known := func(name string) bool {
+		return slices.ContainsFunc(o.names, func(n string) bool { return strings.EqualFold(n, name) })
+	}
+	var at []int
+	for i, kv := range out {
+		if strings.EqualFold(kv.Name, "content-type") || !known(kv.Name) {
+			at = append(at, i)
+		}
+	}
+	if len(at) < 2 {
+		return out
+	}
+	pos := func(name string) int {
+		if i := slices.IndexFunc(req, func(kv crawl.Header) bool { return strings.EqualFold(kv.Name, name) }); i >= 0 {
+			return i
+		}
+		return len(req) // not the request's: after its own, in place
+	}
+	group := make(crawl.Headers, len(at))
+	for j, i := range at {
+		group[j] = out[i]
+	}
+	slices.SortStableFunc(group, func(a, b crawl.Header) int { return pos(a.Name) - pos(b.Name) })
+	res := out.Clone()
+	for j, i := range at {
+		res[i] = group[j]
+	}
+	return res
 }
 
 // redirectedOrders are the orders after a redirect: Chromium 148's

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -129,6 +130,9 @@ type tlsParams struct {
 	// per identity and offered in a pre_shared_key extension, which is
 	// left out while there is no ticket (a browser's first visit).
 	sessions utls.ClientSessionCache
+	// retry: the connection carries a request sent again after the
+	// kept-alive connection it went out on closed under it.
+	retry bool
 }
 
 // ErrHandshakeTimeout is wrapped by handshake errors caused by the deadline.
@@ -166,6 +170,9 @@ func handshake(ctx context.Context, conn net.Conn, p *Profile, tp tlsParams) (*u
 					a.AlpnProtocols = tp.alpn
 				}
 			}
+		}
+		if tp.retry && p.Browser == "firefox" {
+			firefoxRetry(spec)
 		}
 		if tp.sessions != nil {
 			withPSK(spec)
@@ -321,6 +328,19 @@ func nssResumed(spec *utls.ClientHelloSpec, ticketLen int) {
 		exts = append(exts, e)
 	}
 	spec.Extensions = exts
+}
+
+// firefoxRetry turns a Firefox hello into the one of a connection that
+// carries a request sent again (nsHttpTransaction::Restart marks it
+// NS_HTTP_IS_RETRY, its socket IS_RETRY): Firefox's nsNSSIOLayer registers
+// no certificate compression algorithm on such a socket, so NSS sends no
+// compress_certificate extension (internal/livebrowser
+// TestFirefoxRetryHello).
+func firefoxRetry(spec *utls.ClientHelloSpec) {
+	spec.Extensions = slices.DeleteFunc(spec.Extensions, func(e utls.TLSExtension) bool {
+		_, ok := e.(*utls.UtlsCompressCertExtension)
+		return ok
+	})
 }
 
 // firefoxFrom reports a Firefox profile of major version min or later.
