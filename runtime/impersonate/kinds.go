@@ -126,7 +126,7 @@ type orderKey struct {
 	http1 bool
 }
 
-// kindOrders are Chromium 148's and Firefox ESR 140's orders, HTTP/2 (names
+// kindOrders are Chromium 148's and Firefox ESR 140's and 153's orders, HTTP/2 (names
 // lower-case) and HTTP/1.1 (the browser's case; Host is written first by
 // the HTTP/1.1 client).
 var kindOrders = map[orderKey]kindOrder{
@@ -152,11 +152,11 @@ var kindOrders = map[orderKey]kindOrder{
 		Accept-Encoding Content-Type Content-Length Origin Connection Referer Cookie Upgrade-Insecure-Requests
 		Sec-Fetch-Dest Sec-Fetch-Mode Sec-Fetch-Site Sec-Fetch-User Priority`)},
 	{familyFirefox, shapeFetch, false}: {names: strings.Fields(`user-agent accept accept-language
-		accept-encoding referer content-type * content-length origin cookie sec-fetch-dest sec-fetch-mode
-		sec-fetch-site priority te`)},
+		accept-encoding referer content-type * content-length origin sec-fetch-storage-access cookie
+		sec-fetch-dest sec-fetch-mode sec-fetch-site priority te`)},
 	{familyFirefox, shapeFetch, true}: {names: strings.Fields(`User-Agent Accept Accept-Language
-		Accept-Encoding Referer Content-Type * Content-Length Origin Connection Cookie Sec-Fetch-Dest
-		Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
+		Accept-Encoding Referer Content-Type * Content-Length Origin Sec-Fetch-Storage-Access Connection
+		Cookie Sec-Fetch-Dest Sec-Fetch-Mode Sec-Fetch-Site Priority`)},
 	{familyFirefox, shapeXHR, false}: {names: strings.Fields(`user-agent accept accept-language
 		accept-encoding content-type * content-length origin referer cookie sec-fetch-dest sec-fetch-mode
 		sec-fetch-site priority te`)},
@@ -176,6 +176,14 @@ func shapeOf(f family, kind string) shape {
 		return shapeXHR
 	}
 	return shapeDocument
+}
+
+// majorAtLeast reports whether the profile's major version is at least v
+// (a version that does not parse is not).
+func (p *Profile) majorAtLeast(v int) bool {
+	major, _, _ := strings.Cut(p.Version, ".")
+	n, err := strconv.Atoi(major)
+	return err == nil && n >= v
 }
 
 // KindHeaders returns the headers p's browser sends for the request info
@@ -242,11 +250,13 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 				extras = append(extras, crawl.Header{Name: "cache-control", Value: "max-age=0"})
 			}
 			o := serializeOrigin(initiator)
-			if f == familyChromium && info.URL != nil && taintedOrigin(initiator, info.Chain, info.URL) {
-				// Chromium sends the Fetch spec's "null" for a form
-				// posted through a redirect that left the page's origin;
-				// Firefox ESR 140 keeps the page's origin (both measured:
-				// TestRequestKinds' form-post-redir-cross).
+			if (f == familyChromium || (f == familyFirefox && p.majorAtLeast(153))) && info.URL != nil && taintedOrigin(initiator, info.Chain, info.URL) {
+				// Chromium and Firefox ESR 153 send the Fetch spec's
+				// "null" for a form posted through a redirect that left
+				// the page's origin; Firefox ESR 140 kept the page's
+				// origin (all three measured: TestRequestKinds'
+				// form-post-redir-cross; the Firefox versions between were
+				// not, so the change is placed at 153).
 				o = "null"
 			}
 			if o != "" {
@@ -277,11 +287,20 @@ func (p *Profile) KindHeaders(info RequestInfo, req crawl.Headers, http1 bool) c
 				extras = append(extras, crawl.Header{Name: "origin", Value: o})
 			}
 		}
-		if f == familyChromium && sendsFetchMetadata && info.Credentials == crawl.CredentialsInclude && info.URL != nil &&
+		if sendsFetchMetadata && info.Credentials == crawl.CredentialsInclude && info.URL != nil &&
 			chainSite(initiator, info.Chain, info.URL) == "cross-site" {
-			// Chromium 148 blocks third-party cookies here and says so
-			// on a credentialed cross-site request (samesite-fetch-cred).
-			extras = append(extras, crawl.Header{Name: "sec-fetch-storage-access", Value: "none"})
+			// A credentialed cross-site request says whether it has
+			// storage access (samesite-fetch-cred): Chromium 148 blocks
+			// third-party cookies ("none"); Firefox ESR 153 had it
+			// ("active": the crawl had visited that site first-party, and
+			// its cookies went along, see middleware's cookie rules);
+			// Firefox ESR 140 sent no such header.
+			switch {
+			case f == familyChromium:
+				extras = append(extras, crawl.Header{Name: "sec-fetch-storage-access", Value: "none"})
+			case f == familyFirefox && p.majorAtLeast(153):
+				extras = append(extras, crawl.Header{Name: "sec-fetch-storage-access", Value: "active"})
+			}
 		}
 		if info.BodyLen > 0 {
 			extras = append(extras, crawl.Header{Name: "content-type", Value: "text/plain;charset=UTF-8"})

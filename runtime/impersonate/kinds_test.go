@@ -130,8 +130,8 @@ func TestKindHeadersAgainstBrowsers(t *testing.T) {
 func profileFromTyped(t *testing.T, typed crawl.Headers) *Profile {
 	t.Helper()
 	headers, _ := unheadless(dropRequestSpecific(typed))
-	browser, _ := BrowserFromUserAgent(headers.Get("user-agent"))
-	p := &Profile{Browser: browser, headers: headers, h1: headers}
+	browser, version := BrowserFromUserAgent(headers.Get("user-agent"))
+	p := &Profile{Browser: browser, Version: version, headers: headers, h1: headers}
 	return p
 }
 

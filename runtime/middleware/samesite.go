@@ -3,6 +3,7 @@ package middleware
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +91,12 @@ type cookieRules struct {
 	// (Chromium; Firefox ESR 140 sends it like None).
 	laxByDefault   bool
 	laxAllowUnsafe time.Duration
+	// thirdParty: a credentialed fetch or XHR to another site sends the
+	// cookies SameSite allows there (Firefox ESR 153, measured after the
+	// crawl had visited that site first-party: its storage access was
+	// "active"); Chromium 148 blocks third-party cookies and Firefox ESR
+	// 140 partitioned them, so neither sent any.
+	thirdParty bool
 }
 
 // DefaultLaxAllowUnsafeMaxAge is Chromium's "Lax+POST" window: a cookie
@@ -105,9 +112,10 @@ const DefaultLaxAllowUnsafeMaxAge = 2 * time.Minute
 //   - a fetch or XHR sends cookies with credentials "same-origin" (the
 //     default) only when it stays on the page's origin (redirects
 //     included), with "omit" never, and with "include" to any origin of
-//     the page's own site (to another site neither browser sends any:
-//     Chromium 148 blocks third-party cookies, Firefox ESR 140 partitions
-//     them);
+//     the page's own site (to another site Chromium 148 sends none: it
+//     blocks third-party cookies, nor did Firefox ESR 140, which
+//     partitioned them; Firefox ESR 153 sends those SameSite allows:
+//     cookieRules.thirdParty);
 //   - Strict only to the page's own site, Lax also with a top-level
 //     navigation by GET or HEAD from another site (a followed link, a GET
 //     form), not with a cross-site POST form.
@@ -127,7 +135,7 @@ func sameSiteAllows(a cookieAttr, known bool, r *crawl.Request, target *url.URL,
 		case crawl.CredentialsOmit:
 			return false
 		case crawl.CredentialsInclude:
-			if !sameSite(r.Parent, target) {
+			if !rules.thirdParty && !sameSite(r.Parent, target) {
 				return false
 			}
 		default:
@@ -191,21 +199,29 @@ func pageSameOrigin(page string, target *url.URL) bool {
 }
 
 // profileBrowser is the browser the profile name (or file) impersonates
-// ("" for none, random and unreadable profiles); profiles are read once
-// each.
-func profileBrowser(name string) string {
+// ("" for none, random and unreadable profiles) and its major version (0
+// when unknown); profiles are read once each.
+func profileBrowser(name string) (string, int) {
 	if name == "" || name == impersonate.Random {
-		return "" // random: one of several browsers, Chromium's rules
+		return "", 0 // random: one of several browsers, Chromium's rules
 	}
 	if v, ok := profileBrowsers.Load(name); ok {
-		return v.(string)
+		b := v.(browserVersion)
+		return b.browser, b.major
 	}
-	browser := ""
+	var b browserVersion
 	if p, err := impersonate.LoadProfile(name); err == nil {
-		browser = p.Browser
+		b.browser = p.Browser
+		major, _, _ := strings.Cut(p.Version, ".")
+		b.major, _ = strconv.Atoi(major)
 	}
-	profileBrowsers.Store(name, browser)
-	return browser
+	profileBrowsers.Store(name, b)
+	return b.browser, b.major
+}
+
+type browserVersion struct {
+	browser string
+	major   int
 }
 
 // rulesFor are the cookie rules of the profile's browser: Firefox's for
@@ -216,9 +232,9 @@ func (m *Cookies) rulesFor(profile string) cookieRules {
 	if unsafeAge <= 0 {
 		unsafeAge = DefaultLaxAllowUnsafeMaxAge
 	}
-	switch profileBrowser(profile) {
+	switch browser, major := profileBrowser(profile); browser {
 	case "firefox":
-		return cookieRules{chainCrossSite: true}
+		return cookieRules{chainCrossSite: true, thirdParty: major >= 153}
 	case "safari":
 		return cookieRules{}
 	}

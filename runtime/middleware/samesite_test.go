@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
@@ -63,6 +64,32 @@ func TestSameSiteStrictOverRedirects(t *testing.T) {
 			RedirectURLs: []string{"https://www.example.org/hop"}}
 		if got := cookieHeader(t, m, r); got != want {
 			t.Errorf("%q: Cookie %q, want %q", profile, got, want)
+		}
+	}
+}
+
+// TestThirdPartyCookiesPerBrowser: a credentialed fetch from another site
+// (TestRequestKinds' samesite-fetch-cred) gets no cookie in Chromium 148
+// (third-party cookies blocked) nor in Firefox ESR 140 (partitioned); in
+// Firefox ESR 153, which had storage access there, those SameSite allows
+// for a cross-site request: None and no attribute (Firefox sends a cookie
+// without SameSite like None).
+func TestThirdPartyCookiesPerBrowser(t *testing.T) {
+	m := NewCookies()
+	m.SameSite = true
+	setCookie(t, m, &crawl.Request{URL: "https://www.example.com/"}, "https://www.example.com/",
+		"st=1; Secure; SameSite=Strict", "lax=1; Secure; SameSite=Lax", "no=1; Secure; SameSite=None", "lx=1; Secure")
+	for profile, want := range map[string]string{"chrome_148": "", "firefox_140": "", "firefox_153": "no=1; lx=1", "firefox": "no=1; lx=1"} {
+		r := &crawl.Request{URL: "https://www.example.com/t", Parent: "https://www.example.org/p", Impersonate: profile,
+			Kind: crawl.KindFetch, Credentials: crawl.CredentialsInclude}
+		if got := cookieHeader(t, m, r); got != want {
+			t.Errorf("%s: Cookie %q, want %q", profile, got, want)
+		}
+		// To the page's own site the same fetch sends its cookies.
+		r = &crawl.Request{URL: "https://www.example.com/t", Parent: "https://www.example.com/p", Impersonate: profile,
+			Kind: crawl.KindFetch, Credentials: crawl.CredentialsInclude}
+		if got := cookieHeader(t, m, r); !strings.Contains(got, "no=1") {
+			t.Errorf("%s, same site: Cookie %q lacks no=1", profile, got)
 		}
 	}
 }
