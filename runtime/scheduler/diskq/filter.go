@@ -23,8 +23,12 @@ package diskq
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/bits"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Defaults of Options.ExpectedURLs and Options.FPRate (the settings
@@ -50,6 +54,76 @@ const (
 	blockBits  = 512
 	blockWords = blockBits / 64
 )
+
+// rebuildFilter fills a new filter from the seen bucket. It is sized for
+// twice the fingerprints found (at least ExpectedURLs), in one stage: a
+// resumed crawl's filter answers in one cache line again, and has room to
+// grow by as much as it already holds before it adds a stage. The scan
+// maps every page of the bucket, which are then dropped from RSS.
+func (s *Scheduler) rebuildFilter() error {
+	start := time.Now()
+	f := newSeenFilter(max(s.opts.ExpectedURLs, 2*s.seen), s.opts.FPRate)
+	n := 0
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSeen).ForEach(func(k, _ []byte) error {
+			var fp [16]byte
+			copy(fp[:], k)
+			f.add(fp)
+			n++
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("jobdir %s: rebuild the dupefilter's filter: %w", s.dir, s.writeErr(err))
+	}
+	s.filter = f
+	if st := s.opts.Stats; st != nil {
+		st.Set(StatFilterBytes, int64(f.bytes()))
+	}
+	if n > 0 {
+		s.dropMapped()
+		s.log.Info("dupefilter filter rebuilt from the jobdir", "jobdir", s.dir, "fingerprints", n,
+			"filter_bytes", f.bytes(), "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// filterAdd adds fp to the filter before the transaction storing it in the
+// seen bucket commits, so that no committed fingerprint is ever missing
+// from it; if the transaction fails, fp is merely a false positive. The
+// first time the crawl outgrows ExpectedURLs it says so, once.
+func (s *Scheduler) filterAdd(fp [16]byte) {
+	stages := len(s.filter.stages)
+	s.filter.add(fp)
+	if len(s.filter.stages) == stages {
+		return
+	}
+	if st := s.opts.Stats; st != nil {
+		st.Set(StatFilterBytes, int64(s.filter.bytes()))
+	}
+	if !s.loggedGrow {
+		s.loggedGrow = true
+		s.log.Info("the crawl has seen more URLs than DUPEFILTER_EXPECTED_URLS: the dupefilter's filter grows, using more memory per URL than one sized for the crawl (set DUPEFILTER_EXPECTED_URLS to the expected count)",
+			"expected", s.opts.ExpectedURLs, "seen", s.filter.count(), "filter_bytes", s.filter.bytes())
+	}
+}
+
+// filterLookups counts a call's filter answers, added to the stats once
+// the lock is released.
+type filterLookups struct{ negative, falsePositive int64 }
+
+func (s *Scheduler) countLookups(l filterLookups) {
+	st := s.opts.Stats
+	if st == nil {
+		return
+	}
+	if l.negative > 0 {
+		st.Inc(StatFilterNegative, l.negative)
+	}
+	if l.falsePositive > 0 {
+		st.Inc(StatFilterFalsePositive, l.falsePositive)
+	}
+}
 
 // seenFilter is a scalable blocked Bloom filter over 16-byte fingerprints:
 // a list of stages, each sized for a number of fingerprints. When the last
