@@ -262,6 +262,10 @@ func Open(dir string, opts Options) (*Scheduler, error) {
 	if !(opts.FPRate > 0 && opts.FPRate < 1) {
 		return nil, fmt.Errorf("diskq: options.FPRate %g is not between 0 and 1 exclusive", opts.FPRate)
 	}
+	if b := filterBytes(opts.ExpectedURLs, opts.FPRate); b > maxFilterBytes {
+		return nil, fmt.Errorf("diskq: a dupefilter filter for options.ExpectedURLs %d at options.FPRate %g needs %d MiB of memory, more than the %d MiB allowed",
+			opts.ExpectedURLs, opts.FPRate, b>>20, maxFilterBytes>>20)
+	}
 	// The directory holds cookies (Saved): only its owner may read it.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jobdir %s: %w", dir, err)

@@ -62,7 +62,11 @@ const (
 // maps every page of the bucket, which are then dropped from RSS.
 func (s *Scheduler) rebuildFilter() error {
 	start := time.Now()
-	f := newSeenFilter(max(s.opts.ExpectedURLs, 2*s.seen), s.opts.FPRate)
+	size := max(s.opts.ExpectedURLs, 2*s.seen)
+	if filterBytes(size, s.opts.FPRate) > maxFilterBytes {
+		size = s.opts.ExpectedURLs // and grow from there
+	}
+	f := newSeenFilter(size, s.opts.FPRate)
 	n := 0
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSeen).ForEach(func(k, _ []byte) error {
@@ -154,6 +158,17 @@ func newSeenFilter(expected int, rate float64) *seenFilter {
 	f := &seenFilter{rate: rate}
 	f.stages = []*bloomStage{newBloomStage(max(expected, 1), rate, 0)}
 	return f
+}
+
+// maxFilterBytes bounds the first stage asked for: a typing error in
+// DUPEFILTER_EXPECTED_URLS must be an error, not an allocation that kills
+// the process.
+const maxFilterBytes = 16 << 30
+
+// filterBytes is the size of a filter's first stage.
+func filterBytes(expected int, rate float64) int {
+	bpk, _ := bloomShape(rate)
+	return int(math.Ceil(float64(expected)*bpk/blockBits)) * blockBits / 8
 }
 
 func newBloomStage(capacity int, rate float64, seed uint64) *bloomStage {

@@ -191,3 +191,14 @@ func TestFilterOptionsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterTooLargeRefused: an expected count that would need more
+// memory than any machine this runs on is an error, not an allocation.
+func TestFilterTooLargeRefused(t *testing.T) {
+	t.Parallel()
+	_, err := Open(t.TempDir(), Options{Spider: "x", ExpectedURLs: 1 << 40, FPRate: 0.01})
+	want := "diskq: a dupefilter filter for options.ExpectedURLs 1099511627776 at options.FPRate 0.01 needs 1310720 MiB of memory, more than the 16384 MiB allowed"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}
