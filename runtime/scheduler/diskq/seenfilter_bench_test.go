@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	rebuildN = flag.Int("diskq.rebuild", 100_000, "fingerprints in TestRebuildFilterTime (specs/benchmarks.md uses 1000000 and 10000000)")
+	rebuildN = flag.Int("diskq.rebuild", 50_000, "fingerprints in TestRebuildFilterTime (specs/benchmarks.md uses 1000000 and 10000000)")
 	lookupN  = flag.Int("diskq.lookupseen", 1_000_000, "fingerprints in the seen bucket of BenchmarkSeenLookupNewURL")
 )
 
