@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/spiderrun/spiderrun/internal/proctest"
@@ -18,11 +19,14 @@ func TestJobdirDupefilterFilter(t *testing.T) {
 	const n = 300
 	site := newLinkSite(t, n)
 	spec := jobdirSpec(t, site.URL, 8)
+	var jobdir, stderr string
 	run := func(settings ...string) (map[string]any, []string) {
 		dir := t.TempDir()
+		jobdir = filepath.Join(dir, "job")
 		items, statsFile := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "stats.json")
-		args := append([]string{"run", spec, "--jobdir", filepath.Join(dir, "job"), "-o", items, "--stats-json", statsFile}, settings...)
-		if code, _, stderr := runCLI(t, args...); code != exitOK {
+		args := append([]string{"run", spec, "--jobdir", jobdir, "-o", items, "--stats-json", statsFile}, settings...)
+		var code int
+		if code, _, stderr = runCLI(t, args...); code != exitOK {
 			t.Fatalf("%v: exit %d\n%s", settings, code, tail(stderr))
 		}
 		return readStats(t, statsFile), readLines(t, items, "")
@@ -54,5 +58,30 @@ func TestJobdirDupefilterFilter(t *testing.T) {
 		if missing > 0 || dups != 1 {
 			t.Errorf("%s: %d pages without an item, %d duplicates (want 0 and 1)", c.name, missing, dups)
 		}
+	}
+
+	// The finished crawl's JOBDIR again: the filter is rebuilt from the
+	// 300 fingerprints, says "maybe" for every link of the start page
+	// (all seen), and the bucket confirms them: only the start page is
+	// fetched.
+	dir := t.TempDir()
+	items, statsFile := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "stats.json")
+	code, _, stderr := runCLI(t, "run", spec, "--jobdir", jobdir, "-o", items, "--stats-json", statsFile,
+		"-s", "DUPEFILTER_EXPECTED_URLS=1000", "-s", "DUPEFILTER_FP_RATE=0.99", "-L", "INFO")
+	if code != exitOK {
+		t.Fatalf("second run: exit %d\n%s", code, tail(stderr))
+	}
+	if !regexp.MustCompile(`dupefilter filter rebuilt from the jobdir .*fingerprints=300 `).MatchString(stderr) {
+		t.Errorf("no rebuild log line for 300 fingerprints:\n%s", tail(stderr))
+	}
+	st := readStats(t, statsFile)
+	if got := readLines(t, items, ""); len(got) != 1 {
+		t.Errorf("second run on the finished JOBDIR scraped %d items, want the start page's only", len(got))
+	}
+	if neg := statInt(st, "dupefilter/filter_negative"); neg != 0 {
+		t.Errorf("the rebuilt filter said %d seen URLs were new", neg)
+	}
+	if f := statInt(st, "dupefilter/filtered"); f == 0 {
+		t.Errorf("no duplicate filtered on the second run")
 	}
 }
