@@ -60,6 +60,8 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		DupefilterBloomCapacity:       set.Int("DUPEFILTER_BLOOM_CAPACITY"),
 		DupefilterBloomErrorRate:      set.Float("DUPEFILTER_BLOOM_ERROR_RATE"),
 		DupefilterDebug:               set.Bool("DUPEFILTER_DEBUG"),
+		DupefilterExpectedURLs:        set.Int("DUPEFILTER_EXPECTED_URLS"),
+		DupefilterFpRate:              set.Float("DUPEFILTER_FP_RATE"),
 		Feeds:                         feedValues(dsl.DecodeFeeds(set.Pairs("FEEDS"))),
 		FeedExportBatchItemCount:      set.Int("FEED_EXPORT_BATCH_ITEM_COUNT"),
 		FeedExportEncoding:            set.String("FEED_EXPORT_ENCODING"),

@@ -178,6 +178,16 @@ type Values struct {
 	// DupefilterDebug is DUPEFILTER_DEBUG: Log every filtered duplicate request,
 	// not only the first.
 	DupefilterDebug bool `setting:"DUPEFILTER_DEBUG"`
+	// DupefilterExpectedURLs is DUPEFILTER_EXPECTED_URLS: SCHEDULER: disk
+	// (JOBDIR): number of URLs the in-memory filter in front of the exact
+	// dupefilter on disk is sized for (1.25 B each at the default
+	// DUPEFILTER_FP_RATE).
+	DupefilterExpectedURLs int `setting:"DUPEFILTER_EXPECTED_URLS"`
+	// DupefilterFpRate is DUPEFILTER_FP_RATE: SCHEDULER: disk (JOBDIR): share of
+	// new URLs for which the filter of DUPEFILTER_EXPECTED_URLS says "maybe
+	// seen", between 0 and 1 exclusive; each costs one disk read (the exact set
+	// decides), never a URL.
+	DupefilterFpRate float64 `setting:"DUPEFILTER_FP_RATE"`
 	// Feeds is FEEDS: Feed exports as in Scrapy (URI → options); the spec's
 	// feeds: key is the checked form of the same thing.
 	Feeds []Feed `setting:"FEEDS"`
@@ -582,6 +592,8 @@ func Defaults() Values {
 		DupefilterBloomCapacity:       100_000_000,
 		DupefilterBloomErrorRate:      0.001,
 		DupefilterDebug:               false,
+		DupefilterExpectedURLs:        1_000_000,
+		DupefilterFpRate:              0.01,
 		FeedExportBatchItemCount:      0,
 		FeedExportEncoding:            "",
 		FeedExportIndent:              0,

@@ -130,13 +130,14 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 		seq           = s.seq
 		known         [][16]byte // fingerprints found in or written to the bucket
 		keys          [][16]byte // queue keys written
+		look          filterLookups
 	)
 	var commit error
 	if len(toDisk) > 0 {
 		commit = s.update(func(tx *bolt.Tx) error {
 			// A retried function starts over: nothing below outlives a
 			// rolled back transaction.
-			added, newFps, seq, known, keys = 0, 0, s.seq, known[:0], keys[:0]
+			added, newFps, seq, known, keys, look = 0, 0, s.seq, known[:0], keys[:0], filterLookups{}
 			batchFps := make(map[[16]byte]struct{}, len(toDisk))
 			meta, seen, q := tx.Bucket(bucketMeta), tx.Bucket(bucketSeen), tx.Bucket(bucketQueue)
 			q.FillPercent = 0.9 // see Enqueue
@@ -146,12 +147,24 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 				if !r.DontFilter {
 					// Earlier requests of this batch are in batchFps: a
 					// value-less key Put in this transaction reads back
-					// as nil, like a missing one.
-					if _, ok := batchFps[fps[i]]; ok || seen.Get(fps[i][:]) != nil {
+					// as nil, like a missing one. The filter spares the
+					// read for a fingerprint it has never seen.
+					_, ok := batchFps[fps[i]]
+					if !ok {
+						if !s.filter.mayContain(fps[i]) {
+							look.negative++
+						} else if seen.Get(fps[i][:]) != nil {
+							ok = true
+						} else {
+							look.falsePositive++
+						}
+					}
+					if ok {
 						dup[i] = true
 						known = append(known, fps[i])
 						continue
 					}
+					s.filterAdd(fps[i])
 					if err := seen.Put(fps[i][:], nil); err != nil {
 						return err
 					}
@@ -209,6 +222,7 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 	s.seen += newFps
 	s.seq = seq
 	s.mu.Unlock()
+	s.countLookups(look)
 
 	for i, r := range reqs {
 		switch {

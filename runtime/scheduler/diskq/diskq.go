@@ -167,6 +167,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every filtered duplicate (DUPEFILTER_DEBUG).
 	Debug bool
+	// ExpectedURLs sizes the in-memory filter in front of the seen bucket
+	// (DUPEFILTER_EXPECTED_URLS; 0 = DefaultExpectedURLs): at this many
+	// fingerprints it answers "maybe seen" for a new one at FPRate. Past
+	// it the filter grows (see seenFilter).
+	ExpectedURLs int
+	// FPRate is the filter's false-positive rate at ExpectedURLs
+	// (DUPEFILTER_FP_RATE; 0 = DefaultFPRate). A false positive costs one
+	// read of the seen bucket, never a URL.
+	FPRate float64
 }
 
 var (
@@ -206,6 +215,9 @@ type Scheduler struct {
 	local     localHeap
 	localSeen map[[16]byte]struct{}
 	seenCache seenCache // fingerprints known to be in the seen bucket
+	// filter holds at least every fingerprint in the seen bucket (filter.go).
+	filter     *seenFilter
+	loggedGrow bool
 	// ready holds requests moved to the in-flight bucket and not handed
 	// out yet (take.go); qLow is a lower bound of the disk queue's keys
 	// when qLowSet, else the queue's keys all sort after ready's.
@@ -241,6 +253,19 @@ func Open(dir string, opts Options) (*Scheduler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.ExpectedURLs <= 0 {
+		opts.ExpectedURLs = DefaultExpectedURLs
+	}
+	if opts.FPRate == 0 {
+		opts.FPRate = DefaultFPRate
+	}
+	if !(opts.FPRate > 0 && opts.FPRate < 1) {
+		return nil, fmt.Errorf("diskq: options.FPRate %g is not between 0 and 1 exclusive", opts.FPRate)
+	}
+	if b := filterBytes(opts.ExpectedURLs, opts.FPRate); b > maxFilterBytes {
+		return nil, fmt.Errorf("diskq: a dupefilter filter for options.ExpectedURLs %d at options.FPRate %g needs %d MiB of memory, more than the %d MiB allowed",
+			opts.ExpectedURLs, opts.FPRate, b>>20, maxFilterBytes>>20)
+	}
 	// The directory holds cookies (Saved): only its owner may read it.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jobdir %s: %w", dir, err)
@@ -268,6 +293,11 @@ func Open(dir string, opts Options) (*Scheduler, error) {
 		seenCache: newSeenCache(seenCacheSize),
 		dups:      scheduler.DuplicateLog{Stats: opts.Stats, Logger: opts.Logger, Debug: opts.Debug}}
 	if err := s.init(); err != nil {
+		_ = db.Close()
+		lk.unlock()
+		return nil, err
+	}
+	if err := s.rebuildFilter(); err != nil {
 		_ = db.Close()
 		lk.unlock()
 		return nil, err
@@ -451,8 +481,9 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		newFp  bool
 		seq    uint64
 		commit error
+		look   filterLookups
 	)
-	if !r.DontFilter {
+	if !r.DontFilter && s.filter.mayContain(fp) {
 		// A read-only transaction costs no commit, and most links a crawl
 		// finds are duplicates. Writes are serialized under s.mu, so the
 		// answer still holds in the Update below.
@@ -460,6 +491,12 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 			dup = tx.Bucket(bucketSeen).Get(fp[:]) != nil
 			return nil
 		})
+		if commit == nil && !dup {
+			look.falsePositive++
+		}
+	} else if !r.DontFilter {
+		// Absent from the filter: certainly not in the bucket.
+		look.negative++
 	}
 	// The fingerprint of a memory-only request is written on Ack, once it
 	// has been fetched.
@@ -467,6 +504,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		commit = s.update(func(tx *bolt.Tx) error {
 			meta := tx.Bucket(bucketMeta)
 			if !r.DontFilter {
+				s.filterAdd(fp)
 				if err := tx.Bucket(bucketSeen).Put(fp[:], nil); err != nil {
 					return err
 				}
@@ -500,6 +538,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	}
 	if dup {
 		s.mu.Unlock()
+		s.countLookups(look)
 		s.dups.Filtered(r)
 		return false, nil
 	}
@@ -524,6 +563,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		}
 	}
 	s.mu.Unlock()
+	s.countLookups(look)
 
 	if firstLocal {
 		s.log.Warn("request cannot be saved in the jobdir and is kept in memory only: it is lost if the crawl is paused before it is fetched (no more such requests will be logged; see stats scheduler/unserializable)",
@@ -578,10 +618,11 @@ func (s *Scheduler) Ack(ctx context.Context, r *crawl.Request) error {
 		newFp := false
 		err := s.update(func(tx *bolt.Tx) error {
 			seen := tx.Bucket(bucketSeen)
-			if seen.Get(l.fp[:]) != nil {
+			if s.filter.mayContain(l.fp) && seen.Get(l.fp[:]) != nil {
 				return nil
 			}
 			newFp = true
+			s.filterAdd(l.fp)
 			if err := seen.Put(l.fp[:], nil); err != nil {
 				return err
 			}
