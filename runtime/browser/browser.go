@@ -534,7 +534,7 @@ func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Sol
 			}
 			sol := &Solution{Cookies: toHTTP(cookies), URL: final}
 			if w.Extract != "" {
-				tokens, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string]("("+w.Extract+")"))
+				tokens, err := extract(ctx, w.Extract)
 				if err != nil {
 					return nil, fmt.Errorf("extract %q: want an object of strings: %w", w.Extract, err)
 				}
@@ -550,6 +550,27 @@ func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Sol
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("challenge not cleared (waited for %s): %w", w.describe(), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// extract evaluates BROWSER_EXTRACT_JS on the cleared page. A challenge
+// that sets its cookie and then reloads is cleared while its own page is
+// still showing or already navigating: an expression that throws (the
+// element it reads is not there yet) or meets the navigation is
+// evaluated again until it answers or BROWSER_TIMEOUT ends, which then
+// reports the last exception. An answer of the wrong shape fails at once.
+func extract(ctx context.Context, expr string) (map[string]string, error) {
+	for {
+		tokens, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string]("("+expr+")"))
+		var exc *chromedp.ExceptionError
+		if err == nil || !(errors.As(err, &exc) || isTransientEval(err)) {
+			return tokens, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (still failing when the browser timeout ended)", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -395,8 +395,13 @@ func TestSolveExtractsTokens(t *testing.T) {
 	for _, c := range []struct{ expr, want string }{
 		{`42`, "want an object of strings"},
 		{`{"bad name": "x"}`, "is not a header"},
+		// Thrown on every try (the page never gets the element): tried
+		// again until the timeout, which then reports the exception.
+		{`{"X": document.querySelector("p.nothing").textContent}`, "still failing when the browser timeout ended"},
 	} {
-		_, err := p.Solve(context.Background(), site.URL+"/", id, browser.Wait{Cookie: "cf_clearance", Extract: c.expr})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := p.Solve(ctx, site.URL+"/", id, browser.Wait{Cookie: "cf_clearance", Extract: c.expr})
+		cancel()
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), strconv.Quote(c.expr)) {
 			t.Errorf("extract %s: %v, want an error naming it and saying %q", c.expr, err, c.want)
 		}
