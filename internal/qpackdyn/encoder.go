@@ -465,3 +465,24 @@ func (e *Encoder) State() (inserted, knownReceived uint64, unacked int) {
 	defer e.mu.Unlock()
 	return e.inserted, e.knownReceived, len(e.blocks)
 }
+
+// Replay encodes a connection's field sections in stream order with a
+// fresh Encoder, the peer's SETTINGS (table capacity peerCapacity, blocked
+// streams) applied just before section settingsAt, limit our own table
+// capacity, and returns the encoder stream and each section: what quiche
+// sends for those header lists. No acknowledgment is replayed: with the
+// blocked-stream limit not reached and the table not full, as on a short
+// connection, they change nothing in quiche's choices.
+func Replay(lists [][]Field, streams []uint64, settingsAt int, peerCapacity, limit, blocked uint64) (encoderStream []byte, sections [][]byte) {
+	e := NewEncoder()
+	for i, fields := range lists {
+		if i == settingsAt {
+			e.SetMaxTableCapacity(peerCapacity, limit)
+			e.SetMaxBlockedStreams(blocked)
+		}
+		s, es := e.Encode(streams[i], fields)
+		encoderStream = append(encoderStream, es...)
+		sections = append(sections, s)
+	}
+	return encoderStream, sections
+}
