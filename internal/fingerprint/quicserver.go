@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,16 +110,17 @@ type QUICConfig struct {
 // quic-go's http3 package, whose server reports SETTINGS as a map and
 // request headers as an http.Header, both without their order.
 type QUICServer struct {
-	cfg  QUICConfig
-	udp  net.PacketConn
-	tr   *quic.Transport
-	ln   *quic.Listener
-	rec  *QUICRecorder
-	pool *x509.CertPool
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	errs []error
-	next int
+	cfg   QUICConfig
+	udp   net.PacketConn
+	tr    *quic.Transport
+	ln    *quic.Listener
+	rec   *QUICRecorder
+	pool  *x509.CertPool
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	errs  []error
+	next  int
+	conns map[int]*h3Conn // by connection number, for QPACKStreams
 	captures
 	stop context.CancelFunc
 	ctx  context.Context
@@ -207,6 +209,22 @@ func (s *QUICServer) Errors() []error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]error(nil), s.errs...)
+}
+
+// QPACKStreams returns what the client of connection conn (Capture.Conn)
+// has sent on its QPACK encoder and decoder streams so far: a capture
+// holds them as of its answer, and instructions no section waits for
+// (a lone Set Dynamic Table Capacity) may come later.
+func (s *QUICServer) QPACKStreams(conn int) (encoder, decoder []byte) {
+	s.mu.Lock()
+	h := s.conns[conn]
+	s.mu.Unlock()
+	if h == nil {
+		return nil, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.encStream), slices.Clone(h.decStream)
 }
 
 // Close stops the server and waits for its goroutines.
@@ -344,6 +362,12 @@ func (s *QUICServer) serveConn(id int, conn *quic.Conn) {
 	}
 	ctrl.Write(appendH3Frame([]byte{0x00}, 0x04, settings))
 	h := &h3Conn{gotSettings: make(chan struct{}), qdec: qpackdyn.NewDecoder(s.cfg.QPACKMaxTableCapacity)}
+	s.mu.Lock()
+	if s.conns == nil {
+		s.conns = map[int]*h3Conn{}
+	}
+	s.conns[id] = h
+	s.mu.Unlock()
 	// Every goroutine counts in s.wg (serveConn holds a count while it
 	// adds), so Close waits for them all.
 	s.wg.Add(1)
