@@ -159,3 +159,49 @@ func TestHTTP3HostileDecoderStream(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTP3AcknowledgmentsFreeBlockedStream: with one blocked stream
+// allowed, a request may insert only when no earlier section is still
+// unacknowledged with entries the server may not have; so later requests
+// insert their new values only if the server's Section Acknowledgments
+// reach our encoder. Without them the first section with inserts would
+// stay blocked in our encoder's eyes forever and every later value would
+// go out as a literal.
+func TestHTTP3AcknowledgmentsFreeBlockedStream(t *testing.T) {
+	srv := fingerprint.NewQUICServer(t, fingerprint.QUICConfig{QPACKMaxTableCapacity: 4096, QPACKBlockedStreams: 1})
+	tr := h3Transport(t, srv.CertPool())
+	const n = 10
+	for i := 0; i < n; i++ {
+		u, _ := url.Parse(srv.URL("localhost", "/"))
+		out := &downloader.Outgoing{Method: "GET", URL: u, Impersonate: "chrome_148", HTTPVersion: "3", Verify: true,
+			Headers: crawl.Headers{{Name: "X-N", Value: fmt.Sprintf("value-%d", i)}}}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := tr.RoundTrip(ctx, out)
+		if err != nil {
+			cancel()
+			t.Fatalf("request %d: %v", i, err)
+		}
+		readAll(t, resp)
+		cancel()
+	}
+	conns, err := fingerprint.QPACKConns(srv.Captures())
+	if err != nil || len(conns) != 1 {
+		t.Fatalf("%d connections (%v)", len(conns), err)
+	}
+	enc, _ := srv.QPACKStreams(conns[0].Conn)
+	d := qpackdyn.NewDecoder(4096)
+	if err := d.ReadEncoderStream(strings.NewReader(string(enc)), func([]byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	_, table := d.Table()
+	var inserted []string
+	for _, f := range table {
+		if f.Name == "x-n" {
+			inserted = append(inserted, f.Value)
+		}
+	}
+	if len(inserted) < 2 {
+		t.Fatalf("x-n values inserted: %q; want later requests to insert too (acknowledgments applied)", inserted)
+	}
+	t.Logf("x-n values inserted over %d requests: %q", n, inserted)
+}
