@@ -361,7 +361,7 @@ func (s *QUICServer) serveConn(id int, conn *quic.Conn) {
 		settings = quicvarint.Append(quicvarint.Append(settings, 0x07), b)
 	}
 	ctrl.Write(appendH3Frame([]byte{0x00}, 0x04, settings))
-	h := &h3Conn{gotSettings: make(chan struct{}), qdec: qpackdyn.NewDecoder(s.cfg.QPACKMaxTableCapacity)}
+	h := &h3Conn{gotSettings: make(chan struct{}), qdec: qpackdyn.NewDecoder(s.cfg.QPACKMaxTableCapacity, s.cfg.QPACKBlockedStreams)}
 	s.mu.Lock()
 	if s.conns == nil {
 		s.conns = map[int]*h3Conn{}
@@ -551,6 +551,10 @@ func (s *QUICServer) serveRequest(conn *quic.Conn, h *h3Conn, str *quic.Stream, 
 			ctx, cancel := context.WithTimeout(conn.Context(), 10*time.Second)
 			hfs, dynamic, err := h.qdec.Decode(ctx, payload)
 			cancel()
+			if errors.Is(err, qpackdyn.ErrTooManyBlocked) {
+				conn.CloseWithError(0x200, err.Error()) // QPACK_DECOMPRESSION_FAILED
+				return
+			}
 			if err != nil {
 				str.CancelRead(h3MessageError)
 				str.CancelWrite(h3MessageError)

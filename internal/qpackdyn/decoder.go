@@ -14,6 +14,7 @@ import (
 // be able to follow it.
 type Decoder struct {
 	maxCapacity uint64 // what we announced
+	maxBlocked  uint64 // SETTINGS_QPACK_BLOCKED_STREAMS we announced
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every insert
@@ -23,12 +24,20 @@ type Decoder struct {
 	dropped  uint64  // evicted entries (absolute index of entries[0])
 	inserts  uint64  // total number of insertions
 	acked    uint64  // insert count we told the encoder
+	blocked  uint64  // sections waiting for entries now
 	err      error
 }
 
-// NewDecoder returns a decoder for a table of at most maxCapacity bytes.
-func NewDecoder(maxCapacity uint64) *Decoder {
-	return &Decoder{maxCapacity: maxCapacity, changed: make(chan struct{})}
+// ErrTooManyBlocked is a section that would block while as many streams
+// as we allowed already wait for entries: a connection error of type
+// QPACK_DECOMPRESSION_FAILED (RFC 9204 2.1.2).
+var ErrTooManyBlocked = errors.New("qpack: more blocked streams than announced")
+
+// NewDecoder returns a decoder for a table of at most maxCapacity bytes
+// and at most maxBlocked sections waiting for entries at once (what we
+// announced in SETTINGS).
+func NewDecoder(maxCapacity, maxBlocked uint64) *Decoder {
+	return &Decoder{maxCapacity: maxCapacity, maxBlocked: maxBlocked, changed: make(chan struct{})}
 }
 
 // Table returns the dynamic table's entries, oldest first, with the
@@ -253,7 +262,22 @@ func (d *Decoder) Decode(ctx context.Context, p []byte) ([]Field, bool, error) {
 	} else {
 		base = ric + deltaBase
 	}
-	// Wait until the encoder stream delivered what the section needs.
+	// Wait until the encoder stream delivered what the section needs,
+	// counted as a blocked stream meanwhile.
+	d.mu.Lock()
+	if ric > d.inserts {
+		if d.blocked >= d.maxBlocked {
+			d.mu.Unlock()
+			return nil, false, fmt.Errorf("%w (%d): the section needs %d entries, %d received", ErrTooManyBlocked, d.maxBlocked, ric, d.inserts)
+		}
+		d.blocked++
+		defer func() {
+			d.mu.Lock()
+			d.blocked--
+			d.mu.Unlock()
+		}()
+	}
+	d.mu.Unlock()
 	for ric > 0 {
 		d.mu.Lock()
 		have, ch, derr := d.inserts, d.changed, d.err

@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spiderrun/spiderrun/internal/proctest"
 )
 
 func unhex(t *testing.T, s string) []byte {
@@ -41,7 +44,7 @@ func fields(hf []Field) []string {
 // B.5 (encoder stream bytes, field sections, the decoder's Insert Count
 // Increments), decoded with the examples' table capacity 220.
 func TestDecoderDynamicTableRFC9204(t *testing.T) {
-	d := NewDecoder(220)
+	d := NewDecoder(220, 100)
 	ctx := context.Background()
 	// B.2: two inserts with static name references, then a section using
 	// post-base indices.
@@ -77,7 +80,7 @@ func TestDecoderDynamicTableRFC9204(t *testing.T) {
 // TestDecoderBlockedStream: a section that needs entries the encoder stream
 // has not delivered yet waits for them, and gives up with its context.
 func TestDecoderBlockedStream(t *testing.T) {
-	d := NewDecoder(220)
+	d := NewDecoder(220, 100)
 	done := make(chan []string)
 	go func() {
 		got, _, err := d.Decode(context.Background(), unhex(t, "0381 10 11"))
@@ -101,10 +104,45 @@ func TestDecoderBlockedStream(t *testing.T) {
 // larger than the table are errors, not allocations.
 func TestDecoderHostileEncoder(t *testing.T) {
 	for _, enc := range []string{"3fe1ff03" /* capacity 65536+... */, "3fbd01 4a637573746f6d2d6b65797f81ff03"} {
-		d := NewDecoder(220)
+		d := NewDecoder(220, 100)
 		err := d.ReadEncoderStream(bufio.NewReader(bytes.NewReader(unhex(t, enc))), func([]byte) {})
 		if err == nil {
 			t.Errorf("%s: no error", enc)
 		}
+	}
+}
+
+// TestDecoderBlockedStreamLimit: a section that would wait for entries
+// while as many sections as announced already wait is refused
+// (ErrTooManyBlocked, RFC 9204 2.1.2); one that needs nothing new is not.
+func TestDecoderBlockedStreamLimit(t *testing.T) {
+	d := NewDecoder(220, 1)
+	waiting := make(chan error)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _, err := d.Decode(ctx, unhex(t, "0381 10 11"))
+		waiting <- err
+	}()
+	proctest.WaitFor(t, "the first section to block", 10*time.Second, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.blocked == 1
+	})
+	// Bounded, so that a decoder without the limit fails here instead
+	// of waiting for entries that never come.
+	second, cancelSecond := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelSecond()
+	if _, _, err := d.Decode(second, unhex(t, "0381 10")); !errors.Is(err, ErrTooManyBlocked) {
+		t.Fatalf("second blocked section: %v, want ErrTooManyBlocked", err)
+	}
+	if got, _, err := d.Decode(context.Background(), unhex(t, "0000 d1")); err != nil || fields(got)[0] != ":method=GET" {
+		t.Fatalf("static section while one is blocked: %v %v", got, err)
+	}
+	cancel()
+	if err := <-waiting; err == nil {
+		t.Fatal("the blocked section did not give up with its context")
+	}
+	if _, _, err := d.Decode(ctx, unhex(t, "0381 10")); errors.Is(err, ErrTooManyBlocked) {
+		t.Fatal("the slot was not freed")
 	}
 }

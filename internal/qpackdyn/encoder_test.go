@@ -44,7 +44,7 @@ func TestEncoderBeforeSettings(t *testing.T) {
 	if es != nil || sec[0] != 0 || sec[1] != 0 {
 		t.Fatalf("encoder stream %x, section prefix %x", es, sec[:2])
 	}
-	if got := roundTrip(t, NewDecoder(0), nil, sec); !slices.Equal(got, navigationCrumbs) {
+	if got := roundTrip(t, NewDecoder(0, 100), nil, sec); !slices.Equal(got, navigationCrumbs) {
 		t.Fatalf("decoded %q", got)
 	}
 	// sec-ch-ua-mobile has no static entry: a literal name (001NH=1
@@ -59,7 +59,7 @@ func TestEncoderBeforeSettings(t *testing.T) {
 	if want := "0000518"; !strings.HasPrefix(hex.EncodeToString(sec), want) {
 		t.Errorf("B.1 field: %x, want prefix %s (name ref 1, H bit, 8 bytes)", sec, want)
 	}
-	if got := roundTrip(t, NewDecoder(0), nil, sec); !slices.Equal(got, []string{":path=/index.html"}) {
+	if got := roundTrip(t, NewDecoder(0, 100), nil, sec); !slices.Equal(got, []string{":path=/index.html"}) {
 		t.Errorf("B.1 field decoded %q", got)
 	}
 }
@@ -72,7 +72,7 @@ func TestEncoderInsertsAndReferences(t *testing.T) {
 	e := NewEncoder()
 	e.SetMaxTableCapacity(65536, 4096)
 	e.SetMaxBlockedStreams(100)
-	d := NewDecoder(65536)
+	d := NewDecoder(65536, 100)
 	sec, es := e.Encode(0, navigation)
 	if !bytes.HasPrefix(es, []byte{0x3f, 0xe1, 0x1f}) { // Set Dynamic Table Capacity 4096
 		t.Fatalf("encoder stream %x, want Set Dynamic Table Capacity 4096 first", es)
@@ -109,7 +109,7 @@ func TestEncoderNoBlockedStreams(t *testing.T) {
 	if !bytes.Equal(es, []byte{0x3f, 0xe1, 0xff, 0x03}) || sec[0] != 0 {
 		t.Fatalf("encoder stream %x, section %x", es, sec)
 	}
-	if got := roundTrip(t, NewDecoder(65536), es, sec); !slices.Equal(got, navigationCrumbs) {
+	if got := roundTrip(t, NewDecoder(65536, 100), es, sec); !slices.Equal(got, navigationCrumbs) {
 		t.Fatalf("decoded %q", got)
 	}
 }
@@ -122,7 +122,7 @@ func TestEncoderBlockedStreamLimit(t *testing.T) {
 	e := NewEncoder()
 	e.SetMaxTableCapacity(4096, 4096)
 	e.SetMaxBlockedStreams(1)
-	d := NewDecoder(4096)
+	d := NewDecoder(4096, 100)
 	sec0, es0 := e.Encode(0, navigation)
 	if sec0[0] == 0 {
 		t.Fatalf("first section %x does not use the table", sec0)
@@ -170,7 +170,7 @@ func TestEncoderDuplicatesDrainingEntry(t *testing.T) {
 	e := NewEncoder()
 	e.SetMaxTableCapacity(400, 400)
 	e.SetMaxBlockedStreams(100)
-	d := NewDecoder(400)
+	d := NewDecoder(400, 100)
 	val := strings.Repeat("v", 29) // 32 + 3 + 29 = 64 bytes an entry
 	var five []Field
 	for _, n := range []string{"x-a", "x-b", "x-c", "x-d", "x-e"} {

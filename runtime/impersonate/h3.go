@@ -152,7 +152,7 @@ func dialQUIC(ctx context.Context, p *Profile, udp net.PacketConn, addr net.Addr
 		udp.Close()
 		return nil, fmt.Errorf("quic handshake with %s: server chose ALPN %q, not h3", addr, proto)
 	}
-	c := &h3Conn{qc: qc, udp: udp, p: p, maxHeader: maxHeader, lastUsed: time.Now(), qdec: qpackdyn.NewDecoder(p.h3.settingValue(0x01))}
+	c := &h3Conn{qc: qc, udp: udp, p: p, maxHeader: maxHeader, lastUsed: time.Now(), qdec: qpackdyn.NewDecoder(p.h3.settingValue(0x01), p.h3.settingValue(0x07))}
 	// quiche uses one capacity for both directions: the table it
 	// announces and the most it sets for its encoder (min with the
 	// server's). A profile announcing none gets the static encoding.
@@ -457,6 +457,9 @@ func (c *h3Conn) roundTrip(ctx context.Context, wr *wireRequest) (*http.Response
 	r := &h3FrameReader{r: str}
 	decode := func(block []byte) ([]qpack.HeaderField, error) {
 		fields, dynamic, err := c.qdec.Decode(ctx, block)
+		if errors.Is(err, qpackdyn.ErrTooManyBlocked) {
+			c.fail(err, 0x200) // QPACK_DECOMPRESSION_FAILED
+		}
 		if err == nil && dynamic {
 			c.decoderInstruction(qpackdyn.SectionAck(uint64(str.StreamID())))
 		}

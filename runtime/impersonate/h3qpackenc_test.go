@@ -189,7 +189,7 @@ func TestHTTP3AcknowledgmentsFreeBlockedStream(t *testing.T) {
 		t.Fatalf("%d connections (%v)", len(conns), err)
 	}
 	enc, _ := srv.QPACKStreams(conns[0].Conn)
-	d := qpackdyn.NewDecoder(4096)
+	d := qpackdyn.NewDecoder(4096, 100)
 	if err := d.ReadEncoderStream(strings.NewReader(string(enc)), func([]byte) {}); err != nil {
 		t.Fatal(err)
 	}
