@@ -229,3 +229,19 @@ func TestEncoderHostileDecoderStream(t *testing.T) {
 		t.Fatalf("partial: %x %v", rest, err)
 	}
 }
+
+// TestEncoderTinyTable: a table smaller than any entry (capacity 16 <
+// 32) is set but never used, and the Required Insert Count (whose
+// encoding divides by capacity/32) is never needed.
+func TestEncoderTinyTable(t *testing.T) {
+	e := NewEncoder()
+	e.SetMaxTableCapacity(16, 65536)
+	e.SetMaxBlockedStreams(100)
+	sec, es := e.Encode(0, navigation)
+	if !bytes.Equal(es, []byte{0x30}) || sec[0] != 0 {
+		t.Fatalf("encoder stream %x, section %x", es, sec)
+	}
+	if got := roundTrip(t, NewDecoder(16, 100), es, sec); !slices.Equal(got, navigationCrumbs) {
+		t.Fatalf("decoded %q", got)
+	}
+}
