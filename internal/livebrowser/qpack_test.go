@@ -232,6 +232,12 @@ func TestChromiumQPACK(t *testing.T) {
 			}
 		}
 	}
+	// The same unidirectional streams: control and QPACK encoder (no
+	// decoder stream: the server inserts nothing).
+	browserLast, oursLast := browser[len(browser)-1], srv.Captures()[len(srv.Captures())-1]
+	if !slices.Equal(oursLast.H3.UniStreams, browserLast.H3.UniStreams) {
+		t.Errorf("our unidirectional streams %v, Chromium's %v", oursLast.H3.UniStreams, browserLast.H3.UniStreams)
+	}
 	if ours.SettingsAt >= len(ours.Sections) {
 		t.Errorf("our client never referenced the dynamic table")
 	}
