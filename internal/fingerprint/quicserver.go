@@ -603,11 +603,13 @@ func (s *QUICServer) serveRequest(conn *quic.Conn, h *h3Conn, str *quic.Stream, 
 	enc.WriteField(qpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 	out := appendH3Frame(nil, 0x01, block.Bytes())
 	out = appendH3Frame(out, 0x00, body)
-	_, werr := str.Write(out)
+	// Recorded even when the write fails: a client that reads the whole
+	// answer and closes the connection at once can make Write report the
+	// close although every byte went out (TestSummarizeQUIC lost a
+	// capture in about one run of four), and what it sent is the record.
+	str.Write(out)
 	str.Close()
-	if werr == nil {
-		s.record(c)
-	}
+	s.record(c)
 }
 
 func appendH3Frame(b []byte, typ uint64, payload []byte) []byte {
