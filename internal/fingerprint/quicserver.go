@@ -6,16 +6,19 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/quic-go/qpack"
+	"github.com/spiderrun/spiderrun/internal/qpackdyn"
 	"github.com/spiderrun/spiderrun/third_party/quic-go"
 	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 
@@ -48,6 +51,19 @@ type H3 struct {
 	// RequestFrames are the frame types of the request stream, in order.
 	RequestFrames []uint64 `json:"request_frames"`
 	PseudoOrder   []string `json:"pseudo_header_order"`
+	// StreamID is the request stream's id (the order the client opened
+	// them in, which is the order its QPACK encoder encoded them).
+	StreamID uint64 `json:"stream_id,omitempty"`
+	// FieldSection is the request's encoded field section (the HEADERS
+	// frame payload) in hex, as sent: with a QPACK dynamic table allowed
+	// (QUICConfig.QPACKMaxTableCapacity) it references the table.
+	FieldSection string `json:"field_section,omitempty"`
+	// EncoderStream is everything the client sent on its QPACK encoder
+	// stream (type byte excluded) by the time this request was answered,
+	// in hex: Set Dynamic Table Capacity, inserts, duplicates.
+	EncoderStream string `json:"encoder_stream,omitempty"`
+	// DecoderStream is the same for the client's QPACK decoder stream.
+	DecoderStream string `json:"decoder_stream,omitempty"`
 }
 
 var h3SettingNames = map[uint64]string{
@@ -77,6 +93,15 @@ type QUICConfig struct {
 	Respond func(Capture) (contentType string, body []byte)
 	// Limits bound the Initial recorder (zero: DefaultRecorderLimits).
 	Limits RecorderLimits
+	// QPACKMaxTableCapacity and QPACKBlockedStreams, when set, are
+	// announced in the server's SETTINGS (ids 0x01 and 0x07), as Google's
+	// and Cloudflare's servers do, so that a client's encoder may use the
+	// dynamic table: the server follows the client's encoder stream,
+	// acknowledges sections and insertions on its decoder stream, and
+	// records both streams and each field section as sent (H3). Zero:
+	// empty SETTINGS, no table.
+	QPACKMaxTableCapacity uint64
+	QPACKBlockedStreams   uint64
 }
 
 // QUICServer is a running HTTP/3 fingerprinting server. Every datagram
@@ -85,16 +110,17 @@ type QUICConfig struct {
 // quic-go's http3 package, whose server reports SETTINGS as a map and
 // request headers as an http.Header, both without their order.
 type QUICServer struct {
-	cfg  QUICConfig
-	udp  net.PacketConn
-	tr   *quic.Transport
-	ln   *quic.Listener
-	rec  *QUICRecorder
-	pool *x509.CertPool
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	errs []error
-	next int
+	cfg   QUICConfig
+	udp   net.PacketConn
+	tr    *quic.Transport
+	ln    *quic.Listener
+	rec   *QUICRecorder
+	pool  *x509.CertPool
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	errs  []error
+	next  int
+	conns map[int]*h3Conn // by connection number, for QPACKStreams
 	captures
 	stop context.CancelFunc
 	ctx  context.Context
@@ -185,6 +211,22 @@ func (s *QUICServer) Errors() []error {
 	return append([]error(nil), s.errs...)
 }
 
+// QPACKStreams returns what the client of connection conn (Capture.Conn)
+// has sent on its QPACK encoder and decoder streams so far: a capture
+// holds them as of its answer, and instructions no section waits for
+// (a lone Set Dynamic Table Capacity) may come later.
+func (s *QUICServer) QPACKStreams(conn int) (encoder, decoder []byte) {
+	s.mu.Lock()
+	h := s.conns[conn]
+	s.mu.Unlock()
+	if h == nil {
+		return nil, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.encStream), slices.Clone(h.decStream)
+}
+
 // Close stops the server and waits for its goroutines.
 func (s *QUICServer) Close() error {
 	s.mu.Lock()
@@ -230,13 +272,56 @@ type h3Conn struct {
 	uni           []uint64
 	controlFrames []uint64
 	gotSettings   chan struct{}
+
+	qdec       *qpackdyn.Decoder
+	encStream  []byte // the client's encoder stream, as received
+	decStream  []byte // the client's decoder stream, as received
+	decMu      sync.Mutex
+	ourDecoder *quic.SendStream // our decoder stream, opened on first use
 }
+
+// maxQPACKRecord bounds what is kept of a client's QPACK streams.
+const maxQPACKRecord = 64 << 10
 
 func (h *h3Conn) snapshot() H3 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return H3{Settings: append([]H3Setting(nil), h.settings...), UniStreams: append([]uint64(nil), h.uni...),
-		ControlFrames: append([]uint64(nil), h.controlFrames...)}
+		ControlFrames: append([]uint64(nil), h.controlFrames...),
+		EncoderStream: hex.EncodeToString(h.encStream), DecoderStream: hex.EncodeToString(h.decStream)}
+}
+
+// recordingReader keeps what a QPACK stream carried (bounded).
+type recordingReader struct {
+	r   io.Reader
+	h   *h3Conn
+	dst *[]byte
+}
+
+func (r recordingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.h.mu.Lock()
+	if len(*r.dst)+n <= maxQPACKRecord {
+		*r.dst = append(*r.dst, p[:n]...)
+	}
+	r.h.mu.Unlock()
+	return n, err
+}
+
+// decoderInstruction writes to our QPACK decoder stream (Section
+// Acknowledgment, Insert Count Increment), opening it on first use.
+func (h *h3Conn) decoderInstruction(conn *quic.Conn, b []byte) {
+	h.decMu.Lock()
+	defer h.decMu.Unlock()
+	if h.ourDecoder == nil {
+		s, err := conn.OpenUniStream()
+		if err != nil {
+			return
+		}
+		h.ourDecoder = s
+		b = append([]byte{0x03}, b...)
+	}
+	h.ourDecoder.Write(b)
 }
 
 // HTTP/3 error codes (RFC 9114 §8.1).
@@ -262,15 +347,27 @@ func (s *QUICServer) serveConn(id int, conn *quic.Conn) {
 		base.JA3NHash = MD5Hex(base.JA3N)
 		base.JA4, base.JA4R = hello.JA4, hello.JA4R
 	}
-	// Our SETTINGS are empty: a QPACK dynamic table capacity of 0 keeps
-	// the client's header blocks static-table and literal only, which the
-	// decoder reads in wire order.
+	// Our SETTINGS are empty unless a QPACK dynamic table is configured:
+	// then the client's encoder may insert into it.
 	ctrl, err := conn.OpenUniStream()
 	if err != nil {
 		return
 	}
-	ctrl.Write([]byte{0x00, 0x04, 0x00})
-	h := &h3Conn{gotSettings: make(chan struct{})}
+	var settings []byte
+	if c := s.cfg.QPACKMaxTableCapacity; c > 0 {
+		settings = quicvarint.Append(quicvarint.Append(settings, 0x01), c)
+	}
+	if b := s.cfg.QPACKBlockedStreams; b > 0 {
+		settings = quicvarint.Append(quicvarint.Append(settings, 0x07), b)
+	}
+	ctrl.Write(appendH3Frame([]byte{0x00}, 0x04, settings))
+	h := &h3Conn{gotSettings: make(chan struct{}), qdec: qpackdyn.NewDecoder(s.cfg.QPACKMaxTableCapacity, s.cfg.QPACKBlockedStreams)}
+	s.mu.Lock()
+	if s.conns == nil {
+		s.conns = map[int]*h3Conn{}
+	}
+	s.conns[id] = h
+	s.mu.Unlock()
 	// Every goroutine counts in s.wg (serveConn holds a count while it
 	// adds), so Close waits for them all.
 	s.wg.Add(1)
@@ -312,9 +409,19 @@ func (h *h3Conn) readUni(conn *quic.Conn, str *quic.ReceiveStream) {
 		h.uni = append(h.uni, typ)
 	}
 	h.mu.Unlock()
-	if typ != 0x00 {
-		// QPACK encoder/decoder instructions and GREASE streams carry
-		// nothing this server uses (its dynamic table has capacity 0).
+	switch typ {
+	case 0x00:
+	case 0x02: // the client's QPACK encoder stream
+		err := h.qdec.ReadEncoderStream(recordingReader{br, h, &h.encStream}, func(b []byte) { h.decoderInstruction(conn, b) })
+		if err != nil {
+			conn.CloseWithError(0x201, "qpack encoder stream: "+err.Error()) // QPACK_ENCODER_STREAM_ERROR
+		}
+		return
+	case 0x03: // its decoder stream: this server never inserts, kept as sent
+		io.Copy(io.Discard, io.LimitReader(recordingReader{br, h, &h.decStream}, 1<<20))
+		return
+	default:
+		// GREASE streams carry nothing this server uses.
 		io.Copy(io.Discard, io.LimitReader(br, 1<<20))
 		str.CancelRead(h3NoError)
 		return
@@ -419,6 +526,7 @@ func (s *QUICServer) serveRequest(conn *quic.Conn, h *h3Conn, str *quic.Stream, 
 	c := base
 	var frames []uint64
 	var pseudo []string
+	var section []byte
 	gotHeaders := false
 	for i := 0; ; i++ {
 		ftype, payload, err := readH3Frame(br)
@@ -437,17 +545,25 @@ func (s *QUICServer) serveRequest(conn *quic.Conn, h *h3Conn, str *quic.Stream, 
 				continue // trailers
 			}
 			gotHeaders = true
-			dec := qpack.NewDecoder().Decode(payload)
-			for {
-				hf, err := dec()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					str.CancelRead(h3MessageError)
-					str.CancelWrite(h3MessageError)
-					return
-				}
+			section = payload
+			// A section may wait for table entries still on their way
+			// on the encoder stream (a blocked stream).
+			ctx, cancel := context.WithTimeout(conn.Context(), 10*time.Second)
+			hfs, dynamic, err := h.qdec.Decode(ctx, payload)
+			cancel()
+			if errors.Is(err, qpackdyn.ErrTooManyBlocked) {
+				conn.CloseWithError(0x200, err.Error()) // QPACK_DECOMPRESSION_FAILED
+				return
+			}
+			if err != nil {
+				str.CancelRead(h3MessageError)
+				str.CancelWrite(h3MessageError)
+				return
+			}
+			if dynamic {
+				h.decoderInstruction(conn, qpackdyn.SectionAck(uint64(str.StreamID())))
+			}
+			for _, hf := range hfs {
 				if strings.HasPrefix(hf.Name, ":") {
 					pseudo = append(pseudo, hf.Name)
 					switch hf.Name {
@@ -476,6 +592,8 @@ func (s *QUICServer) serveRequest(conn *quic.Conn, h *h3Conn, str *quic.Stream, 
 	h3 := h.snapshot()
 	h3.RequestFrames = frames
 	h3.PseudoOrder = pseudo
+	h3.FieldSection = hex.EncodeToString(section)
+	h3.StreamID = uint64(str.StreamID())
 	c.H3 = &h3
 	ctype, body := s.respond(c)
 	var block bytes.Buffer
@@ -485,11 +603,13 @@ func (s *QUICServer) serveRequest(conn *quic.Conn, h *h3Conn, str *quic.Stream, 
 	enc.WriteField(qpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 	out := appendH3Frame(nil, 0x01, block.Bytes())
 	out = appendH3Frame(out, 0x00, body)
-	_, werr := str.Write(out)
+	// Recorded even when the write fails: a client that reads the whole
+	// answer and closes the connection at once can make Write report the
+	// close although every byte went out (TestSummarizeQUIC lost a
+	// capture in about one run of four), and what it sent is the record.
+	str.Write(out)
 	str.Close()
-	if werr == nil {
-		s.record(c)
-	}
+	s.record(c)
 }
 
 func appendH3Frame(b []byte, typ uint64, payload []byte) []byte {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/quic-go/qpack"
 	utls "github.com/refraction-networking/utls"
+	"github.com/spiderrun/spiderrun/internal/qpackdyn"
 	"github.com/spiderrun/spiderrun/third_party/quic-go"
 	"github.com/spiderrun/spiderrun/third_party/quic-go/quicvarint"
 )
@@ -59,9 +60,16 @@ type h3Conn struct {
 	p         *Profile
 	maxHeader int
 
-	qdec    *qpackDecoder
+	qdec    *qpackdyn.Decoder
 	decMu   sync.Mutex
 	decoder *quic.SendStream // our QPACK decoder stream
+
+	// qenc encodes requests as Chromium's quiche does, with the dynamic
+	// table once the server's SETTINGS allow it; nil for a profile that
+	// announces no table of its own (quic-go/qpack's static encoding).
+	qenc    *qpackdyn.Encoder
+	encMu   sync.Mutex       // encoding and the encoder stream write, in order
+	encoder *quic.SendStream // our QPACK encoder stream
 
 	mu       sync.Mutex
 	inflight int
@@ -144,7 +152,13 @@ func dialQUIC(ctx context.Context, p *Profile, udp net.PacketConn, addr net.Addr
 		udp.Close()
 		return nil, fmt.Errorf("quic handshake with %s: server chose ALPN %q, not h3", addr, proto)
 	}
-	c := &h3Conn{qc: qc, udp: udp, p: p, maxHeader: maxHeader, lastUsed: time.Now(), qdec: newQPACKDecoder(p.h3.settingValue(0x01))}
+	c := &h3Conn{qc: qc, udp: udp, p: p, maxHeader: maxHeader, lastUsed: time.Now(), qdec: qpackdyn.NewDecoder(p.h3.settingValue(0x01), p.h3.settingValue(0x07))}
+	// quiche uses one capacity for both directions: the table it
+	// announces and the most it sets for its encoder (min with the
+	// server's). A profile announcing none gets the static encoding.
+	if p.h3.settingValue(0x01) > 0 {
+		c.qenc = qpackdyn.NewEncoder()
+	}
 	if err := c.openStreams(); err != nil {
 		c.close()
 		return nil, err
@@ -156,9 +170,9 @@ func dialQUIC(ctx context.Context, p *Profile, udp net.PacketConn, addr net.Addr
 // openStreams opens our control stream with the profile's SETTINGS (and
 // its GREASE frame). The QPACK streams are opened when first written to,
 // as Chromium does: the decoder stream with the first acknowledgment of a
-// section that used the server's dynamic table; the encoder stream never,
-// since our encoder does not use the table (Chromium against a server
-// announcing no table opens neither).
+// section that used the server's dynamic table; the encoder stream with
+// the first instructions, once the server's SETTINGS allow a table
+// (Chromium against a server announcing no table opens neither).
 func (c *h3Conn) openStreams() error {
 	ctrl, err := c.qc.OpenUniStream()
 	if err != nil {
@@ -194,11 +208,28 @@ func (c *h3Conn) decoderInstruction(b []byte) {
 	}
 }
 
+// encoderInstruction writes to our QPACK encoder stream, opening it with
+// its type on first use (caller holds encMu, so instructions go out in
+// the order they were made).
+func (c *h3Conn) encoderInstruction(b []byte) error {
+	if c.encoder == nil {
+		s, err := c.qc.OpenUniStream()
+		if err != nil {
+			return fmt.Errorf("qpack encoder stream: %w", err)
+		}
+		c.encoder = s
+		b = append([]byte{h3StreamQPACKEnc}, b...)
+	}
+	if _, err := c.encoder.Write(b); err != nil {
+		return fmt.Errorf("qpack encoder stream: %w", err)
+	}
+	return nil
+}
+
 // acceptStreams reads the server's unidirectional streams: its control
-// stream must start with a bounded SETTINGS frame; QPACK streams are
-// drained (we announce no dynamic-table use of our own and the decoder
-// only accepts static-table or literal field lines); push and unknown
-// streams are refused.
+// stream must start with a bounded SETTINGS frame; its QPACK encoder
+// stream feeds our decoder, its decoder stream (acknowledgments of what
+// we inserted) our encoder; push and unknown streams are refused.
 func (c *h3Conn) acceptStreams() {
 	ctx := c.qc.Context()
 	for {
@@ -217,13 +248,19 @@ func (c *h3Conn) acceptStreams() {
 			case h3StreamControl:
 				c.fail(c.readControl(r), h3FrameUnexpected)
 			case h3StreamQPACKEnc:
-				if err := c.qdec.readEncoderStream(r, c.decoderInstruction); err != nil {
+				if err := c.qdec.ReadEncoderStream(r, c.decoderInstruction); err != nil {
 					c.fail(err, 0x201) // QPACK_ENCODER_STREAM_ERROR
 				}
 			case h3StreamQPACKDec:
-				// We never insert into the server's table, so its decoder
-				// has nothing to tell us.
-				_, _ = io.Copy(io.Discard, r)
+				if c.qenc == nil {
+					// We never insert into the server's table, so its
+					// decoder has nothing to tell us.
+					_, _ = io.Copy(io.Discard, r)
+					return
+				}
+				if err := c.qenc.ReadDecoderStream(r); err != nil {
+					c.fail(err, 0x202) // QPACK_DECODER_STREAM_ERROR
+				}
 			case h3StreamPush:
 				c.fail(errors.New("server opened a push stream without MAX_PUSH_ID"), 0x103)
 			default:
@@ -254,6 +291,15 @@ func (c *h3Conn) readControl(r *bufio.Reader) error {
 			if l > maxSettingsSize {
 				return fmt.Errorf("server SETTINGS frame of %d bytes exceeds the %d-byte limit", l, maxSettingsSize)
 			}
+			p := make([]byte, l)
+			if _, err := io.ReadFull(r, p); err != nil {
+				return fmt.Errorf("server control stream closed: %w", err)
+			}
+			if err := c.applySettings(p); err != nil {
+				return err
+			}
+			first = false
+			continue
 		}
 		first = false
 		if l > 1<<20 {
@@ -270,6 +316,34 @@ func (c *h3Conn) readControl(r *bufio.Reader) error {
 			c.mu.Unlock()
 		}
 	}
+}
+
+// applySettings hands the server's QPACK settings to our encoder, as
+// quiche's QuicSpdySession::OnSetting does: its table capacity (our
+// capacity is min(its, ours)) and how many streams may block.
+func (c *h3Conn) applySettings(p []byte) error {
+	for len(p) > 0 {
+		id, n, err := quicvarint.Parse(p)
+		if err != nil {
+			return errors.New("server SETTINGS frame: truncated identifier")
+		}
+		p = p[n:]
+		v, n, err := quicvarint.Parse(p)
+		if err != nil {
+			return fmt.Errorf("server SETTINGS frame: truncated value of %#x", id)
+		}
+		p = p[n:]
+		if c.qenc == nil {
+			continue
+		}
+		switch id {
+		case 0x01: // SETTINGS_QPACK_MAX_TABLE_CAPACITY
+			c.qenc.SetMaxTableCapacity(v, c.p.h3.settingValue(0x01))
+		case 0x07: // SETTINGS_QPACK_BLOCKED_STREAMS
+			c.qenc.SetMaxBlockedStreams(v)
+		}
+	}
+	return nil
 }
 
 // fail closes the connection because the peer broke HTTP/3; requests in
@@ -361,7 +435,7 @@ func (c *h3Conn) roundTrip(ctx context.Context, wr *wireRequest) (*http.Response
 		}
 		return nil, c.connErr(err)
 	}
-	block, err := c.encodeHeaders(wr)
+	block, err := c.encodeHeaders(uint64(str.StreamID()), wr)
 	if err != nil {
 		return fail(err)
 	}
@@ -382,9 +456,12 @@ func (c *h3Conn) roundTrip(ctx context.Context, wr *wireRequest) (*http.Response
 	}
 	r := &h3FrameReader{r: str}
 	decode := func(block []byte) ([]qpack.HeaderField, error) {
-		fields, dynamic, err := c.qdec.decode(ctx, block)
+		fields, dynamic, err := c.qdec.Decode(ctx, block)
+		if errors.Is(err, qpackdyn.ErrTooManyBlocked) {
+			c.fail(err, 0x200) // QPACK_DECOMPRESSION_FAILED
+		}
 		if err == nil && dynamic {
-			c.decoderInstruction(appendPrefixInt(nil, 7, 0x80, uint64(str.StreamID()))) // Section Acknowledgment
+			c.decoderInstruction(qpackdyn.SectionAck(uint64(str.StreamID())))
 		}
 		return fields, err
 	}
@@ -439,9 +516,39 @@ var connectionHeaders = map[string]bool{
 	"transfer-encoding": true, "upgrade": true, "host": true, "te": true,
 }
 
-func (c *h3Conn) encodeHeaders(wr *wireRequest) ([]byte, error) {
+// encodeHeaders encodes the request's field section for stream; with our
+// quiche encoder, the table instructions it makes go out on the encoder
+// stream first.
+func (c *h3Conn) encodeHeaders(stream uint64, wr *wireRequest) ([]byte, error) {
+	fields := c.requestFields(wr)
+	if c.qenc != nil {
+		c.encMu.Lock()
+		defer c.encMu.Unlock()
+		section, instructions := c.qenc.Encode(stream, fields)
+		if len(instructions) > 0 {
+			if err := c.encoderInstruction(instructions); err != nil {
+				return nil, err
+			}
+		}
+		return section, nil
+	}
 	var b strings.Builder
 	enc := qpack.NewEncoder(&b)
+	for _, f := range fields {
+		if err := enc.WriteField(f); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+// requestFields are the pseudo-headers in the profile's order, then the
+// headers, lower-case, without the connection-specific ones.
+func (c *h3Conn) requestFields(wr *wireRequest) []qpack.HeaderField {
+	var fields []qpack.HeaderField
 	for _, ph := range c.p.HTTP3.PseudoHeaderOrder {
 		var v string
 		switch ph {
@@ -454,23 +561,16 @@ func (c *h3Conn) encodeHeaders(wr *wireRequest) ([]byte, error) {
 		case ":path":
 			v = wr.path
 		}
-		if err := enc.WriteField(qpack.HeaderField{Name: ph, Value: v}); err != nil {
-			return nil, err
-		}
+		fields = append(fields, qpack.HeaderField{Name: ph, Value: v})
 	}
 	for _, h := range wr.headers {
 		n := strings.ToLower(h.Name)
 		if connectionHeaders[n] || strings.HasPrefix(n, ":") {
 			continue
 		}
-		if err := enc.WriteField(qpack.HeaderField{Name: n, Value: h.Value}); err != nil {
-			return nil, err
-		}
+		fields = append(fields, qpack.HeaderField{Name: n, Value: h.Value})
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return []byte(b.String()), nil
+	return fields
 }
 
 func responseFrom(fields []qpack.HeaderField) (*http.Response, error) {

@@ -1,139 +1,79 @@
-package impersonate
+package qpackdyn
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
-
-	"github.com/quic-go/qpack"
-	"golang.org/x/net/http2/hpack"
 )
 
-// qpackDecoder decodes response header sections with the dynamic table
-// the server's encoder builds on its encoder stream (RFC 9204), within
-// the capacity we announce (the profile's QPACK_MAX_TABLE_CAPACITY,
-// Chromium: 65536): a browser that announces a table must be able to use
-// it. github.com/quic-go/qpack only handles the static table.
-type qpackDecoder struct {
+// Decoder decodes field sections with the dynamic table the peer's
+// encoder builds on its encoder stream, within the capacity we announced
+// (our SETTINGS_QPACK_MAX_TABLE_CAPACITY): whoever announces a table must
+// be able to follow it.
+type Decoder struct {
 	maxCapacity uint64 // what we announced
+	maxBlocked  uint64 // SETTINGS_QPACK_BLOCKED_STREAMS we announced
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every insert
 	capacity uint64        // set by the encoder, <= maxCapacity
 	size     uint64
-	entries  []qpack.HeaderField // entries[0] is absolute index dropped
-	dropped  uint64              // evicted entries (absolute index of entries[0])
-	inserts  uint64              // total number of insertions
-	acked    uint64              // insert count we told the encoder
+	entries  []Field // entries[0] has absolute index dropped
+	dropped  uint64  // evicted entries (absolute index of entries[0])
+	inserts  uint64  // total number of insertions
+	acked    uint64  // insert count we told the encoder
+	blocked  uint64  // sections waiting for entries now
 	err      error
 }
 
-func newQPACKDecoder(maxCapacity uint64) *qpackDecoder {
-	return &qpackDecoder{maxCapacity: maxCapacity, changed: make(chan struct{})}
+// ErrTooManyBlocked is a section that would block while as many streams
+// as we allowed already wait for entries: a connection error of type
+// QPACK_DECOMPRESSION_FAILED (RFC 9204 2.1.2).
+var ErrTooManyBlocked = errors.New("qpack: more blocked streams than announced")
+
+// NewDecoder returns a decoder for a table of at most maxCapacity bytes
+// and at most maxBlocked sections waiting for entries at once (what we
+// announced in SETTINGS).
+func NewDecoder(maxCapacity, maxBlocked uint64) *Decoder {
+	return &Decoder{maxCapacity: maxCapacity, maxBlocked: maxBlocked, changed: make(chan struct{})}
 }
 
-// qpackStatic is QPACK's static table (RFC 9204 Appendix A), read once
-// through qpack's own decoder so that it is not copied here.
-var qpackStatic = sync.OnceValue(func() []qpack.HeaderField {
-	var out []qpack.HeaderField
-	for i := uint64(0); ; i++ {
-		block := appendPrefixInt([]byte{0, 0}, 6, 0xc0, i) // indexed, static
-		hf, err := qpack.NewDecoder().Decode(block)()
-		if err != nil {
-			return out
-		}
-		out = append(out, hf)
-	}
-})
-
-func appendPrefixInt(dst []byte, n uint8, flags byte, i uint64) []byte {
-	k := uint64(1)<<n - 1
-	if i < k {
-		return append(dst, flags|byte(i))
-	}
-	dst = append(dst, flags|byte(k))
-	i -= k
-	for ; i >= 128; i >>= 7 {
-		dst = append(dst, byte(0x80|(i&0x7f)))
-	}
-	return append(dst, byte(i))
+// Table returns the dynamic table's entries, oldest first, with the
+// absolute index of the first.
+func (d *Decoder) Table() (first uint64, entries []Field) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dropped, append([]Field(nil), d.entries...)
 }
 
-// readPrefixInt reads an RFC 7541 5.1 integer with an n-bit prefix.
-func readPrefixInt(n uint8, p []byte) (uint64, []byte, error) {
-	if len(p) == 0 {
-		return 0, p, io.ErrUnexpectedEOF
-	}
-	k := uint64(1)<<n - 1
-	i := uint64(p[0]) & k
-	p = p[1:]
-	if i < k {
-		return i, p, nil
-	}
-	for m := uint(0); ; m += 7 {
-		if len(p) == 0 {
-			return 0, p, io.ErrUnexpectedEOF
-		}
-		if m > 56 {
-			return 0, p, errors.New("qpack: integer overflow")
-		}
-		b := p[0]
-		p = p[1:]
-		i += uint64(b&0x7f) << m
-		if b&0x80 == 0 {
-			return i, p, nil
-		}
-	}
+// InsertCount is the number of insertions so far.
+func (d *Decoder) InsertCount() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.inserts
 }
 
-func readQString(n uint8, p []byte, limit uint64) (string, []byte, error) {
-	if len(p) == 0 {
-		return "", p, io.ErrUnexpectedEOF
-	}
-	huff := p[0]&(1<<n) != 0
-	l, p, err := readPrefixInt(n, p)
-	if err != nil {
-		return "", p, err
-	}
-	if l > limit {
-		return "", p, fmt.Errorf("qpack: string of %d bytes over the %d-byte limit", l, limit)
-	}
-	if uint64(len(p)) < l {
-		return "", p, io.ErrUnexpectedEOF
-	}
-	s := string(p[:l])
-	if huff {
-		if s, err = hpack.HuffmanDecodeToString(p[:l]); err != nil {
-			return "", p, fmt.Errorf("qpack: %w", err)
-		}
-	}
-	return s, p[l:], nil
-}
-
-func (d *qpackDecoder) staticAt(i uint64) (qpack.HeaderField, error) {
-	st := qpackStatic()
+func (d *Decoder) staticAt(i uint64) (Field, error) {
+	st := Static()
 	if i >= uint64(len(st)) {
-		return qpack.HeaderField{}, fmt.Errorf("qpack: static index %d out of range", i)
+		return Field{}, fmt.Errorf("qpack: static index %d out of range", i)
 	}
 	return st[i], nil
 }
 
 // absAt returns the dynamic entry of absolute index abs (caller holds mu).
-func (d *qpackDecoder) absAt(abs uint64) (qpack.HeaderField, error) {
+func (d *Decoder) absAt(abs uint64) (Field, error) {
 	if abs < d.dropped || abs >= d.inserts {
-		return qpack.HeaderField{}, fmt.Errorf("qpack: dynamic index %d not in the table (%d..%d)", abs, d.dropped, d.inserts)
+		return Field{}, fmt.Errorf("qpack: dynamic index %d not in the table (%d..%d)", abs, d.dropped, d.inserts)
 	}
 	return d.entries[abs-d.dropped], nil
 }
 
-func entrySize(f qpack.HeaderField) uint64 { return uint64(len(f.Name)+len(f.Value)) + 32 }
-
 // insert adds an entry, evicting the oldest ones (caller holds mu).
-func (d *qpackDecoder) insert(f qpack.HeaderField) error {
-	s := entrySize(f)
+func (d *Decoder) insert(f Field) error {
+	s := EntrySize(f)
 	if s > d.capacity {
 		return fmt.Errorf("qpack: entry of %d bytes over the table capacity %d", s, d.capacity)
 	}
@@ -146,19 +86,21 @@ func (d *qpackDecoder) insert(f qpack.HeaderField) error {
 	return nil
 }
 
-func (d *qpackDecoder) evict(to uint64) {
+func (d *Decoder) evict(to uint64) {
 	for d.size > to && len(d.entries) > 0 {
-		d.size -= entrySize(d.entries[0])
-		d.entries[0] = qpack.HeaderField{}
+		d.size -= EntrySize(d.entries[0])
+		d.entries[0] = Field{}
 		d.entries = d.entries[1:]
 		d.dropped++
 	}
 }
 
-// readEncoderStream applies the server's encoder instructions until the
+// ReadEncoderStream applies the peer's encoder instructions until the
 // stream ends; after each batch it reports the new insert count on our
-// decoder stream (ack).
-func (d *qpackDecoder) readEncoderStream(r *bufio.Reader, ack func([]byte)) error {
+// decoder stream through ack (Insert Count Increment). A broken
+// instruction is returned (a QPACK_ENCODER_STREAM_ERROR) and fails every
+// waiting Decode; the end of the stream is not an error.
+func (d *Decoder) ReadEncoderStream(r io.Reader, ack func([]byte)) error {
 	buf := make([]byte, 0, 512)
 	chunk := make([]byte, 4096)
 	for {
@@ -194,7 +136,7 @@ func (d *qpackDecoder) readEncoderStream(r *bufio.Reader, ack func([]byte)) erro
 	}
 }
 
-func (d *qpackDecoder) fail(err error) {
+func (d *Decoder) fail(err error) {
 	d.mu.Lock()
 	if d.err == nil {
 		d.err = err
@@ -205,7 +147,7 @@ func (d *qpackDecoder) fail(err error) {
 }
 
 // instruction applies one encoder instruction at the start of p.
-func (d *qpackDecoder) instruction(p []byte) ([]byte, error) {
+func (d *Decoder) instruction(p []byte) ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	limit := d.maxCapacity
@@ -216,11 +158,11 @@ func (d *qpackDecoder) instruction(p []byte) ([]byte, error) {
 		if err != nil {
 			return p, err
 		}
-		val, rest, err := readQString(7, rest, limit)
+		val, rest, err := readString(7, rest, limit)
 		if err != nil {
 			return p, err
 		}
-		var f qpack.HeaderField
+		var f Field
 		if static {
 			f, err = d.staticAt(idx)
 		} else {
@@ -232,17 +174,17 @@ func (d *qpackDecoder) instruction(p []byte) ([]byte, error) {
 		if err != nil {
 			return p, err
 		}
-		return rest, d.insert(qpack.HeaderField{Name: f.Name, Value: val})
+		return rest, d.insert(Field{Name: f.Name, Value: val})
 	case b&0xc0 == 0x40: // Insert With Literal Name
-		name, rest, err := readQString(5, p, limit)
+		name, rest, err := readString(5, p, limit)
 		if err != nil {
 			return p, err
 		}
-		val, rest, err := readQString(7, rest, limit)
+		val, rest, err := readString(7, rest, limit)
 		if err != nil {
 			return p, err
 		}
-		return rest, d.insert(qpack.HeaderField{Name: name, Value: val})
+		return rest, d.insert(Field{Name: name, Value: val})
 	case b&0xe0 == 0x20: // Set Dynamic Table Capacity
 		c, rest, err := readPrefixInt(5, p)
 		if err != nil {
@@ -270,11 +212,11 @@ func (d *qpackDecoder) instruction(p []byte) ([]byte, error) {
 	}
 }
 
-// decode decodes one field section; a section that references entries not
-// yet received waits for them (a blocked stream) until ctx ends. It
+// Decode decodes one field section; a section that references entries
+// not yet received waits for them (a blocked stream) until ctx ends. It
 // reports whether the section referenced the dynamic table (then the
-// caller acknowledges it).
-func (d *qpackDecoder) decode(ctx context.Context, p []byte) ([]qpack.HeaderField, bool, error) {
+// caller acknowledges it: SectionAck).
+func (d *Decoder) Decode(ctx context.Context, p []byte) ([]Field, bool, error) {
 	encRIC, p, err := readPrefixInt(8, p)
 	if err != nil {
 		return nil, false, fmt.Errorf("qpack: %w", err)
@@ -320,7 +262,22 @@ func (d *qpackDecoder) decode(ctx context.Context, p []byte) ([]qpack.HeaderFiel
 	} else {
 		base = ric + deltaBase
 	}
-	// Wait until the encoder stream delivered what the section needs.
+	// Wait until the encoder stream delivered what the section needs,
+	// counted as a blocked stream meanwhile.
+	d.mu.Lock()
+	if ric > d.inserts {
+		if d.blocked >= d.maxBlocked {
+			d.mu.Unlock()
+			return nil, false, fmt.Errorf("%w (%d): the section needs %d entries, %d received", ErrTooManyBlocked, d.maxBlocked, ric, d.inserts)
+		}
+		d.blocked++
+		defer func() {
+			d.mu.Lock()
+			d.blocked--
+			d.mu.Unlock()
+		}()
+	}
+	d.mu.Unlock()
 	for ric > 0 {
 		d.mu.Lock()
 		have, ch, derr := d.inserts, d.changed, d.err
@@ -339,15 +296,15 @@ func (d *qpackDecoder) decode(ctx context.Context, p []byte) ([]qpack.HeaderFiel
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	dyn := func(abs uint64) (qpack.HeaderField, error) {
+	dyn := func(abs uint64) (Field, error) {
 		if abs >= ric {
-			return qpack.HeaderField{}, fmt.Errorf("qpack: index %d beyond the Required Insert Count %d", abs, ric)
+			return Field{}, fmt.Errorf("qpack: index %d beyond the Required Insert Count %d", abs, ric)
 		}
 		return d.absAt(abs)
 	}
-	var out []qpack.HeaderField
+	var out []Field
 	for len(p) > 0 {
-		var f qpack.HeaderField
+		var f Field
 		switch b := p[0]; {
 		case b&0x80 != 0: // Indexed Field Line
 			idx, rest, err := readPrefixInt(6, p)
@@ -380,20 +337,20 @@ func (d *qpackDecoder) decode(ctx context.Context, p []byte) ([]qpack.HeaderFiel
 			if err != nil {
 				return nil, false, err
 			}
-			f.Value, p, err = readQString(7, rest, 1<<20)
+			f.Value, p, err = readString(7, rest, 1<<20)
 			if err != nil {
 				return nil, false, err
 			}
 		case b&0xe0 == 0x20: // Literal With Literal Name
-			name, rest, err := readQString(3, p, 1<<20)
+			name, rest, err := readString(3, p, 1<<20)
 			if err != nil {
 				return nil, false, err
 			}
-			val, rest, err := readQString(7, rest, 1<<20)
+			val, rest, err := readString(7, rest, 1<<20)
 			if err != nil {
 				return nil, false, err
 			}
-			f, p = qpack.HeaderField{Name: name, Value: val}, rest
+			f, p = Field{Name: name, Value: val}, rest
 		case b&0xf0 == 0x10: // Indexed Field Line With Post-Base Index
 			idx, rest, err := readPrefixInt(4, p)
 			if err != nil {
@@ -411,7 +368,7 @@ func (d *qpackDecoder) decode(ctx context.Context, p []byte) ([]qpack.HeaderFiel
 			if f, err = dyn(base + idx); err != nil {
 				return nil, false, err
 			}
-			f.Value, p, err = readQString(7, rest, 1<<20)
+			f.Value, p, err = readString(7, rest, 1<<20)
 			if err != nil {
 				return nil, false, err
 			}
@@ -420,3 +377,11 @@ func (d *qpackDecoder) decode(ctx context.Context, p []byte) ([]qpack.HeaderFiel
 	}
 	return out, ric > 0, nil
 }
+
+// SectionAck is the decoder instruction acknowledging a field section
+// that referenced the dynamic table on stream id.
+func SectionAck(stream uint64) []byte { return appendPrefixInt(nil, 7, 0x80, stream) }
+
+// StreamCancellation is the decoder instruction telling the encoder a
+// stream was reset before its field sections were read.
+func StreamCancellation(stream uint64) []byte { return appendPrefixInt(nil, 6, 0x40, stream) }
