@@ -179,7 +179,9 @@ func TestCompareHTTP3NamesTheFields(t *testing.T) {
 	if d := differing("chrome_148"); len(d) != 0 {
 		t.Errorf("chrome_148 vs its own evidence: %v differ", d)
 	}
-	if d, want := differing("chrome_156"), []string{"extensions", "transport params", "GREASE param len", "GREASE frame"}; !slices.Equal(d, want) {
+	// Chromium 156 adds the ALPS codepoint ca34 and the google connection
+	// options "ORIG" (both captured: testdata/evidence/chrome_156_h3.json).
+	if d, want := differing("chrome_156"), []string{"extensions", "transport params"}; !slices.Equal(d, want) {
 		t.Errorf("chrome_156 vs Chromium 148: %v differ, want %v", d, want)
 	}
 	var one []fingerprint.Capture
