@@ -371,7 +371,10 @@ func (s *Session) WaitLoaded(ctx context.Context, url string) error {
 func (s *Session) Click(ctx context.Context, selector string) error {
 	var pt struct{ X, Y float64 }
 	q, _ := json.Marshal(selector)
-	expr := fmt.Sprintf("(() => { const r = document.querySelector(%s).getBoundingClientRect(); return {x: r.x + r.width/2, y: r.y + r.height/2}; })()", q)
+	// Scrolled into view first: a pointer event outside the viewport hits
+	// nothing (Chromium 156 in a Debian 13 chroot, with other fonts, laid
+	// the kinds page's last form out below the fold).
+	expr := fmt.Sprintf("(() => { const e = document.querySelector(%s); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {x: r.x + r.width/2, y: r.y + r.height/2}; })()", q)
 	if err := s.Eval(ctx, expr, &pt); err != nil {
 		return err
 	}
