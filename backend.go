@@ -110,6 +110,11 @@ func newBackend(o backendOptions) (*backend, error) {
 func memoryBackend(o backendOptions) (*backend, error) {
 	mo := scheduler.MemoryFromSettings(o.Values)
 	mo.Stats, mo.Logger = o.Stats, o.Logger
+	if scheduler.PerSlot(o.Values) {
+		// The engine's ready-host layer and the downloader key slots so:
+		// the queues must agree with them.
+		mo.SlotKey = downloader.SlotKey
+	}
 	return &backend{
 		Scheduler:  scheduler.NewMemory(mo),
 		IdleReason: engine.ReasonFinished,
