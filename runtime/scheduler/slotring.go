@@ -1,6 +1,9 @@
 package scheduler
 
-import "slices"
+import (
+	"iter"
+	"slices"
+)
 
 // pickScan bounds how many unblocked slots of one priority level a pick
 // compares by active downloads: beyond it the least recently served of
@@ -170,4 +173,15 @@ func (r *SlotRing[S]) detach(n *ringNode[S]) {
 		n.next.prev = n.prev
 	}
 	n.prev, n.next, n.lvl = nil, nil, nil
+}
+
+// Keys iterates over the slots in the ring, in no particular order.
+func (r *SlotRing[S]) Keys() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for k := range r.nodes {
+			if !yield(k) {
+				return
+			}
+		}
+	}
 }
