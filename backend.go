@@ -131,6 +131,9 @@ func diskBackend(o backendOptions, jobdir string) (*backend, error) {
 	// callback and resuming is what a paused crawl is for.
 	do := diskq.FromSettings(v)
 	do.Spider, do.Stats, do.Logger = o.Spec.Name, o.Stats, o.Logger
+	if scheduler.PerSlot(v) {
+		do.SlotKey = downloader.SlotKey // as for memory: the engine's and downloader's slots
+	}
 	d, err := diskq.Open(jobdir, do)
 	if err != nil {
 		return nil, fmt.Errorf("jobdir: %w", err)

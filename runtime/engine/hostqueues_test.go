@@ -51,11 +51,20 @@ func memoryPerSlot(*testing.T) scheduler.Scheduler {
 	return scheduler.NewMemory(scheduler.MemoryOptions{SlotKey: downloader.SlotKey})
 }
 
+func jobdirPerSlot(t *testing.T) scheduler.Scheduler {
+	s, err := diskq.Open(filepath.Join(t.TempDir(), "job"), diskq.Options{Spider: "test", SlotKey: downloader.SlotKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestHostQueuesPoliteBacklogDoesNotStarve: with per-slot queues
 // (SCHEDULER_PRIORITY_QUEUE's default), a backlog of 5 000 requests of one
 // polite host (CONCURRENT_REQUESTS_PER_DOMAIN 1, its responses held by the
 // server until every other page has arrived) queued before 500 other
-// hosts' 1 000 pages, SCHEDULER_WAITING_MAX 16: every other page reaches
+// hosts' 1 000 pages, SCHEDULER_WAITING_MAX 16, memory and JOBDIR
+// backends: every other page reaches
 // the server while the polite host has had no more than its one request
 // (counted server-side, not timed), no host ever serves more requests at
 // once than its concurrency, at most 16 requests wait in the engine, and
@@ -70,6 +79,8 @@ func TestHostQueuesPoliteBacklogDoesNotStarve(t *testing.T) {
 	for _, c := range []backlogCase{
 		{name: "memory", scheduler: memoryPerSlot, safety: time.Minute},
 		{name: "memory/polite-first", scheduler: memoryPerSlot, safety: time.Minute, politePrio: 1},
+		{name: "jobdir", scheduler: jobdirPerSlot, safety: time.Minute},
+		{name: "jobdir/polite-first", scheduler: jobdirPerSlot, safety: time.Minute, politePrio: 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runBacklogCrawl(t, c)
@@ -93,16 +104,29 @@ func TestHostQueuesPoliteBacklogDoesNotStarve(t *testing.T) {
 // queues are for, and that the test above would see their absence.
 func TestHostQueuesGlobalQueueStarves(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits 3 s for a starving crawl")
+		t.Skip("waits 3 s for each starving crawl")
 	}
 	// Starving, the crawl fetches no other page however long it waits:
 	// 3 s is only how long the test looks.
-	r := runBacklogCrawl(t, backlogCase{name: "global", safety: 3 * time.Second, cancel: true,
-		scheduler: func(*testing.T) scheduler.Scheduler { return scheduler.NewMemory(scheduler.MemoryOptions{}) }})
-	if !r.timedOut || r.others != 0 {
-		t.Fatalf("with one global queue %d of %d other pages were fetched behind the polite host's backlog", r.others, r.nOthers)
+	for _, c := range []backlogCase{
+		{name: "memory", scheduler: func(*testing.T) scheduler.Scheduler { return scheduler.NewMemory(scheduler.MemoryOptions{}) }},
+		{name: "jobdir", scheduler: func(t *testing.T) scheduler.Scheduler {
+			s, err := diskq.Open(filepath.Join(t.TempDir(), "job"), diskq.Options{Spider: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.safety, c.cancel = 3*time.Second, true
+			r := runBacklogCrawl(t, c)
+			if !r.timedOut || r.others != 0 {
+				t.Fatalf("with one global queue %d of %d other pages were fetched behind the polite host's backlog", r.others, r.nOthers)
+			}
+			t.Logf("one global queue: %d of %d other pages before the polite host's responses were let go", r.others, r.nOthers)
+		})
 	}
-	t.Logf("one global queue: %d of %d other pages before the polite host's responses were let go", r.others, r.nOthers)
 }
 
 func runBacklogCrawl(t *testing.T, c backlogCase) backlogResult {
@@ -214,6 +238,3 @@ func runBacklogCrawl(t *testing.T, c backlogCase) backlogResult {
 		c.name, srv.slowAtFast, nOthers, maxWaiting)
 	return r
 }
-
-var _ = filepath.Join
-var _ = diskq.Open
