@@ -349,7 +349,8 @@ func (s *Scheduler) unreadySlots() {
 func (s *Scheduler) convertQueues(tx *bolt.Tx) error {
 	q, slots := tx.Bucket(bucketQueue), tx.Bucket(bucketSlots)
 	if s.slots == nil {
-		// Global queue: every slot's requests back into it.
+		// Global queue: the slots' requests back into it, convertChunk
+		// per transaction; an emptied slot bucket is deleted.
 		var names [][]byte
 		if err := slots.ForEachBucket(func(name []byte) error {
 			names = append(names, bytes.Clone(name))
@@ -357,17 +358,34 @@ func (s *Scheduler) convertQueues(tx *bolt.Tx) error {
 		}); err != nil {
 			return err
 		}
-		for _, name := range names {
-			b := slots.Bucket(name)
-			if err := b.ForEach(func(k, v []byte) error { return q.Put(k, v) }); err != nil {
-				return err
-			}
-			if err := slots.DeleteBucket(name); err != nil {
-				return err
-			}
-		}
 		if len(names) == 0 {
 			return errNoChange
+		}
+		moved := 0
+		for _, name := range names {
+			b := slots.Bucket(name)
+			var keys [][]byte
+			c := b.Cursor()
+			k, v := c.First()
+			for ; k != nil && moved < convertChunk; k, v = c.Next() {
+				if err := q.Put(k, v); err != nil {
+					return err
+				}
+				keys = append(keys, bytes.Clone(k))
+				moved++
+			}
+			if k == nil {
+				if err := slots.DeleteBucket(name); err != nil {
+					return err
+				}
+				continue
+			}
+			for _, k := range keys {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			break // the chunk is full: the next transaction goes on
 		}
 		return nil
 	}
@@ -404,7 +422,7 @@ func (s *Scheduler) convertQueues(tx *bolt.Tx) error {
 }
 
 // convertChunk is how many requests one conversion transaction moves.
-const convertChunk = 10_000
+var convertChunk = 10_000 // a variable for TestConvertInChunks
 
 // loadSlots reads each slot bucket's count and head.
 func (s *Scheduler) loadSlots() error {

@@ -209,3 +209,38 @@ func TestPerSlotPauseResume(t *testing.T) {
 		last[h] = pos[u]
 	}
 }
+
+// TestConvertInChunks converts a JOBDIR between the two modes several
+// requests per transaction (the chunk made small): nothing is lost, the
+// counters hold, and each mode's order is kept. Not parallel: it sets
+// convertChunk.
+func TestConvertInChunks(t *testing.T) {
+	defer func(n int) { convertChunk = n }(convertChunk)
+	convertChunk = 7
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	var want []string
+	for i := range 50 {
+		u := fmt.Sprintf("http://h%d.test/%d", i%6, i)
+		want = append(want, u)
+		enqueue(t, s, &crawl.Request{URL: u}, true)
+	}
+	closeS(t, s, "shutdown")
+	for round, perSlot := range []bool{true, false, true} {
+		o := Options{}
+		if perSlot {
+			o.SlotKey = hostSlot
+		}
+		s := mustOpen(t, dir, o)
+		checkCounters(t, s)
+		if n, _ := s.Len(t.Context()); n != 50 {
+			t.Fatalf("round %d: Len = %d, want 50", round, n)
+		}
+		closeS(t, s, "shutdown")
+	}
+	s = mustOpen(t, dir, Options{})
+	defer closeS(t, s, "finished")
+	if got := drain(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the conversions the global queue gives %v\nwant %v", got, want)
+	}
+}
