@@ -219,17 +219,18 @@ type Scheduler struct {
 	ready     []readyEntry
 	qLow      [16]byte
 	qLowSet   bool
+	writes    int // successful commits, for dropMapped
+	dups      scheduler.DuplicateLog
+	loggedLoc bool
+	opened    bool
+	closed    bool
+
 	// slots orders the per-slot queues (Options.SlotKey; nil: the global
 	// queue); window counts the disk requests their windows hold, and
 	// slotLocals their memory-only requests (slots.go).
 	slots      *scheduler.SlotRing[*diskSlot]
 	window     int
 	slotLocals int
-	writes     int // successful commits, for dropMapped
-	dups      scheduler.DuplicateLog
-	loggedLoc bool
-	opened    bool
-	closed    bool
 }
 
 // lease is what Next puts in Request.Lease for Ack.

@@ -3,7 +3,10 @@ package diskq
 import (
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
@@ -243,4 +246,39 @@ func TestConvertInChunks(t *testing.T) {
 	if got := drain(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after the conversions the global queue gives %v\nwant %v", got, want)
 	}
+}
+
+// TestVersion1Upgraded: a version 1 directory (no per-slot buckets) opens,
+// keeps its queue, and is marked version 2 so that an older build, which
+// would not see the slot buckets, refuses it.
+func TestVersion1Upgraded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	enqueue(t, s, &crawl.Request{URL: "http://a.test/1"}, true)
+	closeS(t, s, "shutdown")
+	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketSlots); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaFormat, []byte("1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = mustOpen(t, dir, Options{SlotKey: hostSlot})
+	if got := drain(t, s); len(got) != 1 || got[0] != "http://a.test/1" {
+		t.Fatalf("version 1 queue read as %v", got)
+	}
+	_ = s.view(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket(bucketMeta).Get(metaFormat)); v != "2" {
+			t.Errorf("format after open = %q, want 2", v)
+		}
+		return nil
+	})
+	closeS(t, s, "finished")
 }
