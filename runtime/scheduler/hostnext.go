@@ -27,8 +27,8 @@ type SlotView interface {
 // slow host at the head of the frontier no longer fills the engine's
 // waiting layer (SCHEDULER_WAITING_MAX) and starves the other hosts.
 //
-// NextHost returns the request Next would return if the requests of
-// blocked slots were not queued, chosen across the other slots by:
+// NextHost returns the head of one slot that is not blocked, the slot
+// chosen by (SlotRing):
 //
 //  1. priority: the highest priority at the head of a slot's queue;
 //  2. among slots whose heads share it, the fewest active downloads
