@@ -29,6 +29,9 @@ type backlogCase struct {
 	// others' is 0): above them, only its slot being blocked lets the
 	// others through.
 	politePrio int
+	// asStart gives the frontier as start requests (read lazily) instead
+	// of a seed page's output.
+	asStart bool
 }
 
 type backlogResult struct {
@@ -70,7 +73,9 @@ func jobdirPerSlot(t *testing.T) scheduler.Scheduler {
 // once than its concurrency, at most 16 requests wait in the engine, and
 // every page is fetched exactly once. Also with the polite host's
 // requests at a higher priority than the others': its slot is passed
-// over while blocked. TestHostQueuesGlobalQueueStarves
+// over while blocked; and with the frontier as start requests, which the
+// engine reads lazily (more of them while every queued request is of a
+// blocked slot). TestHostQueuesGlobalQueueStarves
 // is the same crawl with the one global queue.
 func TestHostQueuesPoliteBacklogDoesNotStarve(t *testing.T) {
 	if testing.Short() {
@@ -79,6 +84,7 @@ func TestHostQueuesPoliteBacklogDoesNotStarve(t *testing.T) {
 	for _, c := range []backlogCase{
 		{name: "memory", scheduler: memoryPerSlot, safety: time.Minute},
 		{name: "memory/polite-first", scheduler: memoryPerSlot, safety: time.Minute, politePrio: 1},
+		{name: "memory/start-requests", scheduler: memoryPerSlot, safety: time.Minute, asStart: true},
 		{name: "jobdir", scheduler: jobdirPerSlot, safety: time.Minute},
 		{name: "jobdir/polite-first", scheduler: jobdirPerSlot, safety: time.Minute, politePrio: 1},
 	} {
@@ -156,12 +162,21 @@ func runBacklogCrawl(t *testing.T, c backlogCase) backlogResult {
 	got := map[string]int{}
 	seed := u("seed.test", "/")
 	sp := &goSpider{
-		start: func(context.Context) engine.StartIterator { return startURLs(seed) },
+		start: func(context.Context) engine.StartIterator {
+			if c.asStart {
+				urls := []string{seed}
+				for _, r := range frontier {
+					urls = append(urls, r.URL)
+				}
+				return startURLs(urls...)
+			}
+			return startURLs(seed)
+		},
 		callback: func(_ context.Context, resp *crawl.Response, out engine.Output) error {
 			mu.Lock()
 			got[resp.URL]++
 			mu.Unlock()
-			if resp.URL == seed {
+			if resp.URL == seed && !c.asStart {
 				for _, r := range frontier {
 					out.Request(r)
 				}
