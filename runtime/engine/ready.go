@@ -173,9 +173,9 @@ func (v slotView) Active(key string) int   { return v.active[key] }
 // them) and those whose known earliest start is later. A slot whose
 // limits the layer has not seen yet is not blocked: its first request is
 // taken, and waits here if it must, after which the slot is blocked.
-// So each slot has at most its waiting requests in the layer and one
-// more, and SCHEDULER_WAITING_MAX bounds blocked slots, not one slot's
-// backlog.
+// So a slot has one request waiting here (a few when concurrent pulls
+// read snapshots taken before its first one waited), and
+// SCHEDULER_WAITING_MAX bounds blocked slots, not one slot's backlog.
 func (r *readyHosts) view(now time.Time) scheduler.SlotView {
 	v := slotView{active: maps.Clone(r.active)}
 	for k, h := range r.hosts {
