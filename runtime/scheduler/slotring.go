@@ -185,3 +185,20 @@ func (r *SlotRing[S]) Keys() iter.Seq[string] {
 		}
 	}
 }
+
+// Upcoming calls fn with the slots in the order plain picks (a nil view)
+// would reach them — the highest priority level first, each from its
+// cursor — until fn returns false. A backend uses it to read ahead the
+// heads of the slots it will soon be asked for.
+func (r *SlotRing[S]) Upcoming(fn func(key string, v S) bool) {
+	for i := len(r.order) - 1; i >= 0; i-- {
+		lv := r.levels[r.order[i]]
+		n := lv.cursor
+		for range lv.n {
+			if !fn(n.key, n.val) {
+				return
+			}
+			n = n.next
+		}
+	}
+}

@@ -163,11 +163,11 @@ func (s *Scheduler) nextSlotLocked(view scheduler.SlotView) (*crawl.Request, err
 		// The bucket's head goes first: fill an empty window, or move
 		// the one head that sorts before the window's (a higher priority
 		// enqueued since the window was filled).
-		n := 1
+		plan := []fill{{sl, 1}}
 		if len(sl.win) == 0 {
-			n = min(ReadAhead, sl.ondisk, max(windowBudget-s.window, 1))
+			plan = s.fillPlan(sl)
 		}
-		if err := s.fillSlot(sl, n); err != nil {
+		if err := s.fillSlots(plan); err != nil {
 			return nil, fmt.Errorf("next: %w", s.writeErr(err))
 		}
 	}
@@ -199,61 +199,102 @@ func (s *Scheduler) nextSlotLocked(view scheduler.SlotView) (*crawl.Request, err
 	return r, nil
 }
 
-// fillSlot moves the first n requests of sl's bucket to the in-flight
-// bucket, in one transaction, and merges them into its window; an emptied
-// bucket is deleted.
-func (s *Scheduler) fillSlot(sl *diskSlot, n int) error {
-	var (
-		entries []slotEntry
-		next    []byte
-	)
+// fill is how many requests of a slot's bucket one transaction moves to
+// its window.
+type fill struct {
+	sl *diskSlot
+	n  int
+}
+
+// fillPlan is what the transaction that fills sl's empty window moves:
+// ReadAhead requests in all (the windows together never above
+// windowBudget), so that takes cost one transaction per ReadAhead however
+// the hosts alternate. Each slot gets windowBudget / slots requests
+// (between 1 and ReadAhead), sl first, then the slots with empty windows
+// that plain takes would reach next (SlotRing.Upcoming).
+func (s *Scheduler) fillPlan(sl *diskSlot) []fill {
+	per := min(max(windowBudget/max(s.slots.Len(), 1), 1), ReadAhead)
+	room := max(min(ReadAhead, windowBudget-s.window), 1)
+	plan := []fill{{sl, min(per, sl.ondisk, room)}}
+	room -= plan[0].n
+	s.slots.Upcoming(func(_ string, o *diskSlot) bool {
+		if room <= 0 {
+			return false
+		}
+		if o != sl && len(o.win) == 0 && o.ondisk > 0 {
+			n := min(per, o.ondisk, room)
+			plan = append(plan, fill{o, n})
+			room -= n
+		}
+		return true
+	})
+	return plan
+}
+
+// fillSlots moves, in one transaction, the first n requests of each
+// planned slot's bucket to the in-flight bucket and merges them into its
+// window; an emptied bucket is deleted.
+func (s *Scheduler) fillSlots(plan []fill) error {
+	moved := make([][]slotEntry, len(plan))
+	nexts := make([][]byte, len(plan))
+	total := 0
+	for _, f := range plan {
+		total += f.n
+	}
 	err := s.update(func(tx *bolt.Tx) error {
-		entries, next = entries[:0], nil
-		slots := tx.Bucket(bucketSlots)
-		b := slots.Bucket(slotBucketName(sl.key))
-		if b == nil {
-			return fmt.Errorf("slot %q has no bucket but a count of %d (corrupt counter)", sl.key, sl.ondisk)
-		}
-		inf := tx.Bucket(bucketInflight)
-		c := b.Cursor()
-		k, v := c.First()
-		for ; k != nil && len(entries) < n; k, v = c.Next() {
-			e := slotEntry{body: bytes.Clone(v)}
-			copy(e.key[:], k)
-			entries = append(entries, e)
-		}
-		next = bytes.Clone(k)
-		if len(entries) < n {
-			return fmt.Errorf("slot %q holds fewer requests than its count (corrupt counter)", sl.key)
-		}
-		for _, e := range entries {
-			if err := b.Delete(e.key[:]); err != nil {
-				return err
+		slots, inf := tx.Bucket(bucketSlots), tx.Bucket(bucketInflight)
+		for i, f := range plan {
+			sl := f.sl
+			moved[i], nexts[i] = nil, nil
+			b := slots.Bucket(slotBucketName(sl.key))
+			if b == nil {
+				return fmt.Errorf("slot %q has no bucket but a count of %d (corrupt counter)", sl.key, sl.ondisk)
 			}
-			if err := inf.Put(e.key[:], e.body); err != nil {
-				return err
+			// Keys and values are copied before the first change: a
+			// change may move the pages the cursor reads from.
+			c := b.Cursor()
+			k, v := c.First()
+			for ; k != nil && len(moved[i]) < f.n; k, v = c.Next() {
+				e := slotEntry{body: bytes.Clone(v)}
+				copy(e.key[:], k)
+				moved[i] = append(moved[i], e)
+			}
+			nexts[i] = bytes.Clone(k)
+			if len(moved[i]) < f.n {
+				return fmt.Errorf("slot %q holds fewer requests than its count (corrupt counter)", sl.key)
+			}
+			for _, e := range moved[i] {
+				if err := b.Delete(e.key[:]); err != nil {
+					return err
+				}
+				if err := inf.Put(e.key[:], e.body); err != nil {
+					return err
+				}
+			}
+			if nexts[i] == nil {
+				if err := slots.DeleteBucket(slotBucketName(sl.key)); err != nil {
+					return err
+				}
 			}
 		}
-		if next == nil {
-			if err := slots.DeleteBucket(slotBucketName(sl.key)); err != nil {
-				return err
-			}
-		}
-		return putCount(tx.Bucket(bucketMeta), metaPending, s.pending-n)
+		return putCount(tx.Bucket(bucketMeta), metaPending, s.pending-total)
 	})
 	if err != nil {
 		return err
 	}
-	s.pending -= n
-	s.inflight += n
-	s.window += n
-	sl.ondisk -= n
-	if next != nil {
-		copy(sl.head[:], next)
+	s.pending -= total
+	s.inflight += total
+	s.window += total
+	for i, f := range plan {
+		sl := f.sl
+		sl.ondisk -= f.n
+		if nexts[i] != nil {
+			copy(sl.head[:], nexts[i])
+		}
+		// Every entry moved sorts before what is left in the bucket;
+		// memory-only entries interleave by key.
+		sl.win = mergeEntries(moved[i], sl.win)
 	}
-	// Every entry moved sorts before what is left in the bucket; memory-
-	// only entries interleave by key.
-	sl.win = mergeEntries(entries, sl.win)
 	return nil
 }
 

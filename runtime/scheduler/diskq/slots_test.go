@@ -11,6 +11,7 @@ import (
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
 	"github.com/spiderrun/spiderrun/runtime/scheduler/schedulertest"
+	"github.com/spiderrun/spiderrun/runtime/stats"
 )
 
 func hostSlot(r *crawl.Request) string {
@@ -281,4 +282,45 @@ func TestVersion1Upgraded(t *testing.T) {
 		return nil
 	})
 	closeS(t, s, "finished")
+}
+
+// TestPerSlotTakesBatched: taking round-robin over 200 hosts still moves
+// about ReadAhead requests per transaction (the heads of the slots taken
+// next are read ahead with the one asked for), as the global queue does,
+// instead of one transaction per take; the windows stay within
+// windowBudget.
+func TestPerSlotTakesBatched(t *testing.T) {
+	t.Parallel()
+	st := stats.NewMemory()
+	s := mustOpen(t, t.TempDir(), Options{SlotKey: hostSlot, Stats: st})
+	defer closeS(t, s, "finished")
+	const n, hosts = 2000, 200
+	for i := 0; i < n; i += 10 {
+		var b []*crawl.Request
+		for j := i; j < i+10; j++ {
+			b = append(b, &crawl.Request{URL: fmt.Sprintf("http://h%d.test/%d", j%hosts, j)})
+		}
+		for _, r := range s.EnqueueBatch(t.Context(), b) {
+			if r.Err != nil || !r.Added {
+				t.Fatalf("%+v", r)
+			}
+		}
+	}
+	before := stats.Int(st, StatCommits)
+	seen := map[string]bool{}
+	for range n {
+		r := next(t, s)
+		if seen[r.URL] {
+			t.Fatalf("%s taken twice", r.URL)
+		}
+		seen[r.URL] = true
+		if s.window > windowBudget {
+			t.Fatalf("windows hold %d requests, over %d", s.window, windowBudget)
+		}
+	}
+	takes := stats.Int(st, StatCommits) - before
+	if max := int64(2 * n / ReadAhead); takes > max {
+		t.Errorf("%d transactions for %d takes over %d hosts, want at most %d", takes, n, hosts, max)
+	}
+	t.Logf("%d takes over %d hosts: %d transactions", n, hosts, takes)
 }
