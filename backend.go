@@ -111,6 +111,11 @@ func newBackend(o backendOptions) (*backend, error) {
 func memoryBackend(o backendOptions) (*backend, error) {
 	mo := scheduler.MemoryFromSettings(o.Values)
 	mo.Stats, mo.Logger = o.Stats, o.Logger
+	if scheduler.PerSlot(o.Values) {
+		// The engine's ready-host layer and the downloader key slots so:
+		// the queues must agree with them.
+		mo.SlotKey = downloader.SlotKey
+	}
 	return &backend{
 		Scheduler:  scheduler.NewMemory(mo),
 		IdleReason: engine.ReasonFinished,
@@ -127,6 +132,9 @@ func diskBackend(o backendOptions, jobdir string) (*backend, error) {
 	// callback and resuming is what a paused crawl is for.
 	do := diskq.FromSettings(v)
 	do.Spider, do.Stats, do.Logger = o.Spec.Name, o.Stats, o.Logger
+	if scheduler.PerSlot(v) {
+		do.SlotKey = downloader.SlotKey // as for memory: the engine's and downloader's slots
+	}
 	d, err := diskq.Open(jobdir, do)
 	if err != nil {
 		return nil, fmt.Errorf("jobdir: %w", err)

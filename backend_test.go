@@ -2,6 +2,7 @@ package spiderrun
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/spiderrun/spiderrun/dsl"
 	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/jsbridge"
+	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/engine"
 	"github.com/spiderrun/spiderrun/runtime/middleware"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
@@ -110,4 +112,47 @@ func TestBackends(t *testing.T) {
 				b.IdleReason, b.MaxActive, b.Durable, b.MaxLeased, b.Resumed)
 		}
 	})
+}
+
+// TestBackendPriorityQueue: SCHEDULER_PRIORITY_QUEUE reaches the memory
+// and JOBDIR schedulers: by default (DownloaderAwarePriorityQueue) three
+// requests of one host queued before another host's come out
+// interleaved with it; with ScrapyPriorityQueue in FIFO order.
+func TestBackendPriorityQueue(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		set  []string
+		want []string
+	}{
+		{"memory", nil, []string{"http://a.test/0", "http://b.test/0", "http://a.test/1", "http://a.test/2"}},
+		{"memory/global", []string{"SCHEDULER_PRIORITY_QUEUE=scrapy.pqueues.ScrapyPriorityQueue"},
+			[]string{"http://a.test/0", "http://a.test/1", "http://a.test/2", "http://b.test/0"}},
+		{"disk", []string{"SCHEDULER=disk"}, []string{"http://a.test/0", "http://b.test/0", "http://a.test/1", "http://a.test/2"}},
+		{"disk/global", []string{"SCHEDULER=disk", "SCHEDULER_PRIORITY_QUEUE=scrapy.pqueues.ScrapyPriorityQueue"},
+			[]string{"http://a.test/0", "http://a.test/1", "http://a.test/2", "http://b.test/0"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := backendFor(t, c.set...)
+			ctx := t.Context()
+			if err := b.Scheduler.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range []string{"http://a.test/0", "http://a.test/1", "http://a.test/2", "http://b.test/0"} {
+				if ok, err := b.Scheduler.Enqueue(ctx, &crawl.Request{URL: u}); !ok || err != nil {
+					t.Fatalf("Enqueue %s = %v, %v", u, ok, err)
+				}
+			}
+			var got []string
+			for range c.want {
+				r, err := b.Scheduler.Next(ctx)
+				if err != nil || r == nil {
+					t.Fatalf("Next = %v, %v", r, err)
+				}
+				got = append(got, r.URL)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("order %v, want %v", got, c.want)
+			}
+		})
+	}
 }

@@ -131,6 +131,7 @@ func ResolveSettings(set *dsl.Settings) settings.Values {
 		SchedulerDupefilterKey:        set.String("SCHEDULER_DUPEFILTER_KEY"),
 		SchedulerFlushOnStart:         set.Bool("SCHEDULER_FLUSH_ON_START"),
 		SchedulerPersist:              set.Bool("SCHEDULER_PERSIST"),
+		SchedulerPriorityQueue:        set.String("SCHEDULER_PRIORITY_QUEUE"),
 		SchedulerQueueKey:             set.String("SCHEDULER_QUEUE_KEY"),
 		SchedulerWaitingMax:           set.Int("SCHEDULER_WAITING_MAX"),
 		ScraperSlotMaxActiveSize:      set.Bytes("SCRAPER_SLOT_MAX_ACTIVE_SIZE"),

@@ -123,7 +123,9 @@ func generate() (map[string][]byte, error) {
 		}
 		fmt.Fprintf(&v, "\n// Values of %s (Values.%s).\nconst (\n", d.Name, goName(d.Name))
 		for _, e := range d.Enum {
-			fmt.Fprintf(&v, "\t%s%s = %q\n", goName(d.Name), goName(strings.ToUpper(e)), e)
+			// A Python class name (scrapy.pqueues.X) is named by its class.
+			short := e[strings.LastIndex(e, ".")+1:]
+			fmt.Fprintf(&v, "\t%s%s = %q\n", goName(d.Name), goName(strings.ToUpper(short)), e)
 		}
 		v.WriteString(")\n")
 	}
@@ -222,7 +224,8 @@ var words = map[string]string{
 	"METAREFRESH": "MetaRefresh", "MAXDELAY": "MaxDelay", "CLOSESPIDER": "CloseSpider",
 	"CRAWLSPIDER": "CrawlSpider", "LINKEXTRACTOR": "LinkExtractor", "ZSET": "ZSet",
 	"DATALOSS": "DataLoss", "ITEMCOUNT": "ItemCount", "PAGECOUNT": "PageCount",
-	"ERRORCOUNT": "ErrorCount",
+	"ERRORCOUNT":                   "ErrorCount",
+	"DOWNLOADERAWAREPRIORITYQUEUE": "DownloaderAware", "SCRAPYPRIORITYQUEUE": "Scrapy",
 }
 
 // goName spells a setting name in Go: DOWNLOAD_MAXSIZE is DownloadMaxSize,

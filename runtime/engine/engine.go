@@ -644,6 +644,21 @@ func (e *Engine) pull() {
 				return // a slot becoming ready or a fetch ending wakes the loop
 			}
 		}
+		if hn, ok := e.opts.Scheduler.(scheduler.HostNexter); ok && e.hosts != nil {
+			// Per-slot queues: only a request of a slot that can start
+			// it, so one host's backlog never fills the layer.
+			view := e.hosts.view(time.Now())
+			e.fetching++
+			e.leased++
+			e.mu.Unlock()
+			req, err := hn.NextHost(e.runCtx, view)
+			if err != nil || req == nil {
+				e.pullEmpty(1, err)
+				return
+			}
+			e.start(req)
+			continue
+		}
 		if bn, ok := e.opts.Scheduler.(scheduler.BatchNexter); ok {
 			if n := e.roomLocked(); n > 1 {
 				e.fetching += n
@@ -928,6 +943,9 @@ func (e *Engine) process(req *crawl.Request, h *hostQueue) {
 	}
 	e.mu.Lock()
 	e.fetching--
+	if h != nil {
+		e.hosts.fetched(h)
+	}
 	delete(e.inFetch, t)
 	e.processing++
 	e.activeBytes += size

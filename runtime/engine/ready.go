@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"maps"
 	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
+	"github.com/spiderrun/spiderrun/runtime/scheduler"
 )
 
 // SlotReadiness is the downloader's non-blocking view of its politeness
@@ -32,6 +34,10 @@ type readyHosts struct {
 	timer   *time.Timer
 	timerAt time.Time
 	wake    func()
+	// active counts, per slot key, the requests handed to a fetch whose
+	// download has not returned: what a scheduler.HostNexter weighs slots
+	// by (Scrapy's len(slot.active)).
+	active map[string]int
 }
 
 // hostQueue is one slot's waiting requests, in the scheduler's order.
@@ -57,7 +63,7 @@ func newReadyHosts(slots SlotReadiness, max int, wake func()) *readyHosts {
 	if slots == nil || max <= 0 {
 		return nil
 	}
-	return &readyHosts{slots: slots, max: max, hosts: map[string]*hostQueue{}, wake: wake}
+	return &readyHosts{slots: slots, max: max, hosts: map[string]*hostQueue{}, wake: wake, active: map[string]int{}}
 }
 
 // full reports whether no more requests may be taken to wait.
@@ -79,6 +85,7 @@ func (r *readyHosts) admit(req *crawl.Request, now time.Time) *hostQueue {
 	}
 	if len(h.q) == 0 && !at.After(now) && h.starting < free {
 		h.starting++
+		r.active[key]++
 		return h
 	}
 	if at.After(now) {
@@ -138,7 +145,48 @@ func (r *readyHosts) pop(now time.Time) (*crawl.Request, *hostQueue) {
 	}
 	r.waiting--
 	best.starting++
+	r.active[best.key]++
 	return w.req, best
+}
+
+// fetched records that a request of h started by admit or pop is no
+// longer being downloaded.
+func (r *readyHosts) fetched(h *hostQueue) {
+	if r.active[h.key]--; r.active[h.key] <= 0 {
+		delete(r.active, h.key)
+	}
+}
+
+// slotView is the scheduler.SlotView a HostNexter is given: a snapshot of
+// the layer, taken under Engine.mu, so that the scheduler never calls
+// back into the engine while holding its own lock.
+type slotView struct {
+	blocked map[string]bool
+	active  map[string]int
+}
+
+func (v slotView) Blocked(key string) bool { return v.blocked[key] }
+func (v slotView) Active(key string) int   { return v.active[key] }
+
+// view snapshots the slots a request taken now would have to wait for:
+// those with requests already waiting (a new one would queue behind
+// them) and those whose known earliest start is later. A slot whose
+// limits the layer has not seen yet is not blocked: its first request is
+// taken, and waits here if it must, after which the slot is blocked.
+// So a slot has one request waiting here (a few when concurrent pulls
+// read snapshots taken before its first one waited), and
+// SCHEDULER_WAITING_MAX bounds blocked slots, not one slot's backlog.
+func (r *readyHosts) view(now time.Time) scheduler.SlotView {
+	v := slotView{active: maps.Clone(r.active)}
+	for k, h := range r.hosts {
+		if len(h.q) > 0 || h.notBefore.After(now) {
+			if v.blocked == nil {
+				v.blocked = map[string]bool{}
+			}
+			v.blocked[k] = true
+		}
+	}
+	return v
 }
 
 // before orders waiting requests across slots: higher priority first, then

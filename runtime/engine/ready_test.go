@@ -72,6 +72,7 @@ func newHostsServer(t *testing.T, slowHost string, nFast int, safetyAfter, minHo
 	safety := time.AfterFunc(safetyAfter, func() {
 		s.mu.Lock()
 		s.timedOut = true
+		s.fastAtTimeout = s.fast
 		s.mu.Unlock()
 		s.open()
 	})

@@ -86,3 +86,48 @@ func TestFrontierMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(s)
 }
+
+// TestFrontierMemoryPerSlot is TestFrontierMemory with per-slot queues
+// (SCHEDULER_PRIORITY_QUEUE's default) over 10 000 hosts, 30 requests
+// each: the slots' own cost (their queues, rings, map entries) stays
+// within the same ceiling, and every request comes back once.
+func TestFrontierMemoryPerSlot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a frontier of 300 000 requests")
+	}
+	const hosts = 10_000
+	url := func(i int) string { return fmt.Sprintf("http://h%d.test:38211/page/%d", i%hosts, i) }
+	s := scheduler.NewMemory(scheduler.MemoryOptions{SlotKey: hostKey})
+	before := liveHeap()
+	parent := ""
+	for i := range frontierPending {
+		if i%10 == 0 {
+			parent = url(i / 10)
+		}
+		r := crawlLikeRequest(i, parent)
+		r.URL = url(i)
+		if ok, err := s.Enqueue(t.Context(), r); err != nil || !ok {
+			t.Fatalf("Enqueue %d = %v, %v", i, ok, err)
+		}
+	}
+	after := liveHeap()
+	per := float64(int64(after)-int64(before)) / frontierPending
+	t.Logf("%d pending requests over %d slots: %.1f MiB of live heap, %.0f B per pending request (ceiling %d B)",
+		frontierPending, hosts, float64(after-before)/(1<<20), per, heapPerPendingCeiling)
+	if per > heapPerPendingCeiling {
+		t.Errorf("the per-slot frontier costs %.0f B of live heap per pending request, over the %d B ceiling (400 B of RSS)", per, heapPerPendingCeiling)
+	}
+	seen := make([]bool, frontierPending)
+	for range frontierPending {
+		r, err := s.Next(t.Context())
+		if err != nil || r == nil {
+			t.Fatalf("Next = %v, %v", r, err)
+		}
+		var i int
+		if _, err := fmt.Sscanf(r.URL[strings.Index(r.URL, "/page/"):], "/page/%d", &i); err != nil || seen[i] || r.URL != url(i) {
+			t.Fatalf("request %s came back twice or altered", r.URL)
+		}
+		seen[i] = true
+	}
+	runtime.KeepAlive(s)
+}

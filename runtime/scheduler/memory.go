@@ -66,6 +66,12 @@ type MemoryOptions struct {
 	// Debug logs every filtered duplicate (DUPEFILTER_DEBUG); otherwise only
 	// the first one is logged.
 	Debug bool
+	// SlotKey, when set, gives each download slot its own priority queue
+	// (SCHEDULER_PRIORITY_QUEUE DownloaderAwarePriorityQueue, see
+	// PerSlot): it must be the downloader's slot key (downloader.SlotKey),
+	// computed once at Enqueue. Nil keeps one queue for the crawl
+	// (ScrapyPriorityQueue).
+	SlotKey func(*crawl.Request) string
 }
 
 // ErrClosed is returned by a scheduler used after Close.
@@ -79,7 +85,9 @@ var ErrWrite = errors.New("jobdir write failed")
 
 // Memory is the in-memory default Scheduler: one FIFO queue per priority
 // (Scrapy's ScrapyPriorityQueue over memory queues) and an exact
-// fingerprint dupefilter. It is safe for concurrent use.
+// fingerprint dupefilter. With MemoryOptions.SlotKey it keeps those queues
+// per download slot and implements HostNexter (Scrapy's
+// DownloaderAwarePriorityQueue). It is safe for concurrent use.
 //
 // Pending requests are held packed (crawl.Pack: the URL and the fields that
 // are set, in one string; the parent URL shared by the requests of one
@@ -93,7 +101,8 @@ type Memory struct {
 
 	mu     sync.Mutex
 	queues map[int]*fifo
-	prios  prioHeap // priorities that have a non-empty queue
+	prios  prioHeap    // priorities that have a non-empty queue
+	hosts  *hostQueues // per-slot queues (SlotKey set); queues and prios unused
 	n      int
 	closed bool
 	dups   DuplicateLog
@@ -107,8 +116,12 @@ func NewMemory(opts MemoryOptions) *Memory {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Memory{opts: opts, queues: map[int]*fifo{},
+	m := &Memory{opts: opts, queues: map[int]*fifo{},
 		dups: DuplicateLog{Stats: opts.Stats, Logger: opts.Logger, Debug: opts.Debug}}
+	if opts.SlotKey != nil {
+		m.hosts = newHostQueues()
+	}
+	return m
 }
 
 // Open implements Scheduler.
@@ -124,10 +137,21 @@ func (m *Memory) Enqueue(ctx context.Context, r *crawl.Request) (bool, error) {
 		return false, nil
 	}
 	p := crawl.Pack(r) // outside the lock: it copies the request's strings
+	var key string
+	if m.opts.SlotKey != nil {
+		key = m.opts.SlotKey(r)
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return false, fmt.Errorf("enqueue %s: %w", r.URL, ErrClosed)
+	}
+	if m.hosts != nil {
+		m.hosts.push(key, r.Priority, p)
+		m.n++
+		m.mu.Unlock()
+		m.countEnqueued()
+		return true, nil
 	}
 	q := m.queues[r.Priority]
 	if q == nil {
@@ -140,15 +164,26 @@ func (m *Memory) Enqueue(ctx context.Context, r *crawl.Request) (bool, error) {
 	q.push(p)
 	m.n++
 	m.mu.Unlock()
+	m.countEnqueued()
+	return true, nil
+}
+
+func (m *Memory) countEnqueued() {
 	if s := m.opts.Stats; s != nil {
 		s.Inc(stats.SchedulerEnqueued, 1)
 		s.Inc(stats.SchedulerEnqueuedMemory, 1)
 	}
-	return true, nil
 }
 
 // Next implements Scheduler.
 func (m *Memory) Next(ctx context.Context) (*crawl.Request, error) {
+	return m.NextHost(ctx, nil)
+}
+
+// NextHost implements HostNexter. Without per-slot queues (no
+// MemoryOptions.SlotKey) slots is not consulted: the one queue's head
+// comes out, as from Next.
+func (m *Memory) NextHost(ctx context.Context, slots SlotView) (*crawl.Request, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -157,6 +192,16 @@ func (m *Memory) Next(ctx context.Context) (*crawl.Request, error) {
 	if m.n == 0 {
 		m.mu.Unlock()
 		return nil, nil
+	}
+	if m.hosts != nil {
+		p, ok := m.hosts.take(slots)
+		if !ok {
+			m.mu.Unlock()
+			return nil, nil
+		}
+		m.n--
+		m.mu.Unlock()
+		return m.unpack(p)
 	}
 	prio := m.prios[0]
 	q := m.queues[prio]
@@ -167,6 +212,10 @@ func (m *Memory) Next(ctx context.Context) (*crawl.Request, error) {
 	}
 	m.n--
 	m.mu.Unlock()
+	return m.unpack(p)
+}
+
+func (m *Memory) unpack(p crawl.Packed) (*crawl.Request, error) {
 	r, err := p.Unpack()
 	if err != nil {
 		// Only a bug in crawl.Pack gets here: say which request it lost.
@@ -196,6 +245,9 @@ func (m *Memory) Close(ctx context.Context, reason string) error {
 	m.closed = true
 	m.queues = nil
 	m.prios = nil
+	if m.hosts != nil {
+		m.hosts = newHostQueues()
+	}
 	m.n = 0
 	return nil
 }

@@ -11,8 +11,15 @@ import (
 // (only the first duplicate is logged).
 func TestFromSettingsDefaults(t *testing.T) {
 	v := settings.Defaults()
-	if got := scheduler.MemoryFromSettings(&v); got != (scheduler.MemoryOptions{}) {
+	if got := scheduler.MemoryFromSettings(&v); got.Debug || got.SlotKey != nil || got.DupeFilter != nil {
 		t.Errorf("%+v", got)
+	}
+	if !scheduler.PerSlot(&v) {
+		t.Error("the default SCHEDULER_PRIORITY_QUEUE is not per slot")
+	}
+	v.SchedulerPriorityQueue = settings.SchedulerPriorityQueueScrapy
+	if scheduler.PerSlot(&v) {
+		t.Error("ScrapyPriorityQueue read as per slot")
 	}
 	v.DupefilterDebug = true
 	if !scheduler.MemoryFromSettings(&v).Debug {

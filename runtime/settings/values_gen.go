@@ -426,6 +426,9 @@ type Values struct {
 	// SchedulerPersist is SCHEDULER_PERSIST: Redis: keep the queue and the
 	// duplicate filter when the spider closes.
 	SchedulerPersist bool `setting:"SCHEDULER_PERSIST"`
+	// SchedulerPriorityQueue is SCHEDULER_PRIORITY_QUEUE: How the queue picks the
+	// next request (Scrapy's class names).
+	SchedulerPriorityQueue string `setting:"SCHEDULER_PRIORITY_QUEUE"`
 	// SchedulerQueueKey is SCHEDULER_QUEUE_KEY: Redis key of the request queue;
 	// {name} is the spider's name.
 	SchedulerQueueKey string `setting:"SCHEDULER_QUEUE_KEY"`
@@ -652,6 +655,7 @@ func Defaults() Values {
 		SchedulerDupefilterKey:        "{name}:dupefilter",
 		SchedulerFlushOnStart:         false,
 		SchedulerPersist:              false,
+		SchedulerPriorityQueue:        "scrapy.pqueues.DownloaderAwarePriorityQueue",
 		SchedulerQueueKey:             "{name}:requests",
 		SchedulerWaitingMax:           256,
 		ScraperSlotMaxActiveSize:      1_000_000,
@@ -700,6 +704,12 @@ const (
 	SchedulerMemory = "memory"
 	SchedulerDisk   = "disk"
 	SchedulerRedis  = "redis"
+)
+
+// Values of SCHEDULER_PRIORITY_QUEUE (Values.SchedulerPriorityQueue).
+const (
+	SchedulerPriorityQueueDownloaderAware = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+	SchedulerPriorityQueueScrapy          = "scrapy.pqueues.ScrapyPriorityQueue"
 )
 
 // Values of SESSION_ROTATION (Values.SessionRotation).

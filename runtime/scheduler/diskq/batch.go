@@ -87,6 +87,15 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 			fps[i] = s.opts.Fingerprint(r)
 		}
 	}
+	var slotOf []string // each request's slot (per-slot queues)
+	if s.opts.SlotKey != nil {
+		slotOf = make([]string, len(reqs))
+		for i, r := range reqs {
+			if r != nil {
+				slotOf[i] = s.slotOf(r)
+			}
+		}
+	}
 
 	s.mu.Lock()
 	if s.closed {
@@ -131,13 +140,14 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 		known         [][16]byte // fingerprints found in or written to the bucket
 		keys          [][16]byte // queue keys written
 		look          filterLookups
+		keySlots      []string // their slots (per-slot queues)
 	)
 	var commit error
 	if len(toDisk) > 0 {
 		commit = s.update(func(tx *bolt.Tx) error {
 			// A retried function starts over: nothing below outlives a
 			// rolled back transaction.
-			added, newFps, seq, known, keys, look = 0, 0, s.seq, known[:0], keys[:0], filterLookups{}
+			added, newFps, seq, known, keys, look, keySlots = 0, 0, s.seq, known[:0], keys[:0], filterLookups{}, keySlots[:0]
 			batchFps := make(map[[16]byte]struct{}, len(toDisk))
 			meta, seen, q := tx.Bucket(bucketMeta), tx.Bucket(bucketSeen), tx.Bucket(bucketQueue)
 			q.FillPercent = 0.9 // see Enqueue
@@ -178,7 +188,15 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 				}
 				seq = n
 				k := queueKey(r.Priority, n)
-				if err := q.Put(k[:], bodies[i]); err != nil {
+				dst := q
+				if slotOf != nil {
+					var err error
+					if dst, err = s.queueBucket(tx, slotOf[i]); err != nil {
+						return err
+					}
+					keySlots = append(keySlots, slotOf[i])
+				}
+				if err := dst.Put(k[:], bodies[i]); err != nil {
 					return err
 				}
 				keys = append(keys, k)
@@ -215,8 +233,12 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, reqs []*crawl.Request) []s
 	for _, fp := range known {
 		s.seenCache.add(fp)
 	}
-	for _, k := range keys {
-		s.queued(k)
+	for i, k := range keys {
+		if s.slots != nil {
+			s.slotQueued(keySlots[i], k)
+		} else {
+			s.queued(k)
+		}
 	}
 	s.pending += added
 	s.seen += newFps

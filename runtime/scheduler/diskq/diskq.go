@@ -48,7 +48,9 @@ import (
 
 // FormatVersion is the version of the on-disk layout this build reads and
 // writes. A JOBDIR of another version is refused rather than guessed at.
-const FormatVersion = 1
+// Version 2 added the per-slot buckets ("slots"); version 1 directories
+// are read and upgraded.
+const FormatVersion = 2
 
 // File names inside the job directory.
 const (
@@ -127,7 +129,7 @@ type VersionError struct {
 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("jobdir %s has format version %s, this spiderrun reads version %d; use a new --jobdir", e.Dir, e.Version, FormatVersion)
+	return fmt.Sprintf("jobdir %s has format version %s, this spiderrun reads versions 1 to %d; use a new --jobdir", e.Dir, e.Version, FormatVersion)
 }
 
 // Unwrap makes errors.Is(err, ErrVersion) true.
@@ -176,6 +178,11 @@ type Options struct {
 	// (DUPEFILTER_FP_RATE; 0 = DefaultFPRate). A false positive costs one
 	// read of the seen bucket, never a URL.
 	FPRate float64
+	// SlotKey, when set, gives each download slot its own queue
+	// (SCHEDULER_PRIORITY_QUEUE DownloaderAwarePriorityQueue, slots.go):
+	// it must be the downloader's slot key (downloader.SlotKey). Nil keeps
+	// one global queue.
+	SlotKey func(*crawl.Request) string
 }
 
 var (
@@ -229,6 +236,13 @@ type Scheduler struct {
 	loggedLoc bool
 	opened    bool
 	closed    bool
+
+	// slots orders the per-slot queues (Options.SlotKey; nil: the global
+	// queue); window counts the disk requests their windows hold, and
+	// slotLocals their memory-only requests (slots.go).
+	slots      *scheduler.SlotRing[*diskSlot]
+	window     int
+	slotLocals int
 }
 
 // lease is what Next puts in Request.Lease for Ack.
@@ -292,6 +306,9 @@ func Open(dir string, opts Options) (*Scheduler, error) {
 	s := &Scheduler{dir: dir, opts: opts, log: opts.Logger, lock: lk, db: db, localSeen: map[[16]byte]struct{}{},
 		seenCache: newSeenCache(seenCacheSize),
 		dups:      scheduler.DuplicateLog{Stats: opts.Stats, Logger: opts.Logger, Debug: opts.Debug}}
+	if opts.SlotKey != nil {
+		s.slots = scheduler.NewSlotRing[*diskSlot]()
+	}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		lk.unlock()
@@ -343,14 +360,22 @@ func (s *Scheduler) init() error {
 				}
 			}
 		}
-		if v := string(meta.Get(metaFormat)); v != strconv.Itoa(FormatVersion) {
+		switch v := string(meta.Get(metaFormat)); v {
+		case strconv.Itoa(FormatVersion):
+		case "1":
+			// Version 1 had no per-slot buckets: it reads as version 2,
+			// which an older build must not open (it would not see them).
+			if err := meta.Put(metaFormat, []byte(strconv.Itoa(FormatVersion))); err != nil {
+				return err
+			}
+		default:
 			return &VersionError{Dir: s.dir, Version: v}
 		}
 		spider, spec := string(meta.Get(metaSpider)), string(meta.Get(metaSpec))
 		if spider != s.opts.Spider || (spec != "" && s.opts.SpecHash != "" && spec != s.opts.SpecHash) {
 			return &ForeignError{Dir: s.dir, Spider: spider, Spec: spec}
 		}
-		for _, b := range [][]byte{bucketQueue, bucketInflight, bucketSeen, bucketCookies, bucketState} {
+		for _, b := range [][]byte{bucketQueue, bucketInflight, bucketSeen, bucketCookies, bucketState, bucketSlots} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -422,6 +447,20 @@ func (s *Scheduler) Open(ctx context.Context) error {
 		s.pending += requeued
 		s.inflight = 0
 	}
+	for {
+		err := s.update(s.convertQueues)
+		if errors.Is(err, errNoChange) {
+			break
+		}
+		if err != nil {
+			return s.writeErr(err)
+		}
+	}
+	if s.slots != nil {
+		if err := s.loadSlots(); err != nil {
+			return err
+		}
+	}
 	s.opened = true
 	if st := s.opts.Stats; st != nil && requeued > 0 {
 		st.Inc(StatRequeued, int64(requeued))
@@ -462,6 +501,10 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 	var fp [16]byte
 	if !r.DontFilter {
 		fp = s.opts.Fingerprint(r)
+	}
+	var slot string
+	if s.opts.SlotKey != nil {
+		slot = s.slotOf(r)
 	}
 
 	s.mu.Lock()
@@ -523,7 +566,11 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 			}
 			seq = n
 			k := queueKey(r.Priority, n)
-			if err := q.Put(k[:], body); err != nil {
+			dst, err := s.queueBucket(tx, slot)
+			if err != nil {
+				return err
+			}
+			if err := dst.Put(k[:], body); err != nil {
 				return err
 			}
 			return putCount(meta, metaPending, s.pending+1)
@@ -548,14 +595,23 @@ func (s *Scheduler) Enqueue(ctx context.Context, r *crawl.Request) (bool, error)
 		// requests enqueued before it and before those enqueued after it
 		// (see Next), so FIFO within a priority holds across both.
 		s.localSeq++
-		heap.Push(&s.local, localEntry{key: queueKey(r.Priority, s.seq), n: s.localSeq, fp: fp, r: r})
+		e := localEntry{key: queueKey(r.Priority, s.seq), n: s.localSeq, fp: fp, r: r}
+		if s.slots != nil {
+			s.slotLocal(slot, e)
+		} else {
+			heap.Push(&s.local, e)
+		}
 		if !r.DontFilter {
 			s.localSeen[fp] = struct{}{}
 		}
 		firstLocal = !s.loggedLoc
 		s.loggedLoc = true
 	} else {
-		s.queued(queueKey(r.Priority, seq))
+		if s.slots != nil {
+			s.slotQueued(slot, queueKey(r.Priority, seq))
+		} else {
+			s.queued(queueKey(r.Priority, seq))
+		}
 		s.pending++
 		s.seq = seq
 		if newFp {
@@ -664,7 +720,7 @@ func (s *Scheduler) Ack(ctx context.Context, r *crawl.Request) error {
 func (s *Scheduler) Len(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pending + len(s.local) + len(s.ready), nil
+	return s.pending + len(s.local) + len(s.ready) + s.slotLocals + s.window, nil
 }
 
 // InFlight is the number of requests taken by Next and not acked yet (they
@@ -672,7 +728,7 @@ func (s *Scheduler) Len(ctx context.Context) (int, error) {
 func (s *Scheduler) InFlight() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.inflight - len(s.ready)
+	return s.inflight - len(s.ready) - s.window
 }
 
 // Seen is the number of fingerprints in the on-disk dupefilter.
@@ -706,7 +762,7 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 			if err := tx.Bucket(bucketState).Delete(stateSessions); err != nil {
 				return err
 			}
-			for _, b := range [][]byte{bucketQueue, bucketInflight, bucketCookies} {
+			for _, b := range [][]byte{bucketQueue, bucketInflight, bucketCookies, bucketSlots} {
 				if err := tx.DeleteBucket(b); err != nil {
 					return err
 				}
@@ -723,15 +779,22 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 		}
 	} else {
 		s.unready()
-		if n := len(s.local); n > 0 {
+		if s.slots != nil {
+			s.unreadySlots()
+		}
+		if n := len(s.local) + s.slotLocals; n > 0 {
 			s.log.Warn("requests kept in memory only are not saved in the jobdir", "jobdir", s.dir, "lost", n)
 		}
 		// In-flight requests are pending too: the next run fetches them
 		// first.
 		s.log.Info("crawl state saved; run again with the same jobdir to resume", "jobdir", s.dir,
-			"pending", s.pending+s.inflight, "in_flight", s.inflight-len(s.ready), "seen", s.seen)
+			"pending", s.pending+s.inflight, "in_flight", s.inflight-len(s.ready)-s.window, "seen", s.seen)
 	}
 	s.local, s.ready = nil, nil
+	if s.slots != nil {
+		s.slots = scheduler.NewSlotRing[*diskSlot]()
+		s.window, s.slotLocals = 0, 0
+	}
 	if reason == ReasonFinished && len(errs) == 0 {
 		// Deleted pages keep their bytes until bbolt reuses them: rewrite
 		// the file without them, so no cookie outlives the crawl in it.

@@ -337,7 +337,7 @@ func TestRefusesForeignJobdir(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			want: "jobdir %s has format version 99, this spiderrun reads version 1; use a new --jobdir", is: ErrVersion,
+			want: "jobdir %s has format version 99, this spiderrun reads versions 1 to 2; use a new --jobdir", is: ErrVersion,
 		},
 	}
 	for _, c := range cases {

@@ -57,7 +57,8 @@ func child(mode, dir string) int {
 			return fail(err)
 		}
 	}
-	o := Options{Spider: "child"}
+	perSlot := os.Getenv("DISKQ_SLOTS") != ""
+	o := childOptions(perSlot)
 	if mode == "work" || mode == "workbatch" {
 		// A filter sized for one URL grows stage after stage within a
 		// round, and is rebuilt from the seen bucket at each restart.
@@ -88,6 +89,13 @@ func child(mode, dir string) int {
 			fmt.Println("BUG duplicate accepted after a restart", u)
 		}
 	}
+	// With per-slot queues the requests spread over five hosts (slots).
+	host := func(i int) string {
+		if perSlot {
+			return fmt.Sprintf("h%d.test", i%5)
+		}
+		return "a.test"
+	}
 	fmt.Println("ready", os.Getpid())
 	switch mode {
 	case "hold":
@@ -96,7 +104,7 @@ func child(mode, dir string) int {
 		round := os.Getenv("DISKQ_ROUND")
 		var held []*crawl.Request
 		for i := range 1_000_000 {
-			u := fmt.Sprintf("http://a.test/%s/%d", round, i)
+			u := fmt.Sprintf("http://%s/%s/%d", host(i), round, i)
 			ok, err := s.Enqueue(ctx, &crawl.Request{URL: u, Priority: i % 3, Meta: map[string]any{"i": i}})
 			if err != nil || !ok {
 				return fail(fmt.Errorf("enqueue %s: %v %v", u, ok, err))
@@ -128,7 +136,7 @@ func child(mode, dir string) int {
 		round := os.Getenv("DISKQ_ROUND")
 		var held []*crawl.Request
 		for i := range 1_000_000 {
-			u := fmt.Sprintf("http://a.test/%s/%d", round, i)
+			u := fmt.Sprintf("http://%s/%s/%d", host(i), round, i)
 			batch := []*crawl.Request{
 				{URL: u, Priority: i % 3, Meta: map[string]any{"i": i}},
 				{URL: u + "/b", Priority: -(i % 2)},
@@ -209,6 +217,22 @@ func child(mode, dir string) int {
 		return fail(err)
 	}
 	return 0
+}
+
+// childOptions are the options the kill tests open the directory with:
+// per-slot queues keyed by host name, or the global queue.
+func childOptions(perSlot bool) Options {
+	o := Options{Spider: "child"}
+	if perSlot {
+		o.SlotKey = func(r *crawl.Request) string {
+			u, err := r.ParsedURL()
+			if err != nil {
+				return ""
+			}
+			return u.Hostname()
+		}
+	}
+	return o
 }
 
 // procStatus reads the memory lines of /proc/self/status in bytes.
@@ -325,17 +349,31 @@ func TestLockRefusesOtherProcess(t *testing.T) {
 // at most the requests in flight at each kill are taken twice.
 func TestSIGKILLAtRandomPoints(t *testing.T) {
 	t.Parallel()
-	sigkillRounds(t, "work")
+	sigkillRounds(t, "work", false)
+}
+
+// The same with per-slot queues over five hosts; the directory is reopened
+// after each kill with the global queue every other round, so every resume
+// also converts it from one mode to the other and back.
+func TestSIGKILLAtRandomPointsPerSlot(t *testing.T) {
+	t.Parallel()
+	sigkillRounds(t, "work", true)
 }
 
 // The same with the batched calls of issue 20: a callback's requests in
 // one transaction, several requests taken in one, acks in one.
 func TestSIGKILLAtRandomPointsBatched(t *testing.T) {
 	t.Parallel()
-	sigkillRounds(t, "workbatch")
+	sigkillRounds(t, "workbatch", false)
 }
 
-func sigkillRounds(t *testing.T, mode string) {
+// The batched calls with per-slot queues.
+func TestSIGKILLAtRandomPointsBatchedPerSlot(t *testing.T) {
+	t.Parallel()
+	sigkillRounds(t, "workbatch", true)
+}
+
+func sigkillRounds(t *testing.T, mode string, perSlot bool) {
 	dir := t.TempDir()
 	const maxInFlight = 4
 	enqueued := map[string]bool{}
@@ -349,7 +387,11 @@ func sigkillRounds(t *testing.T, mode string) {
 			}
 			seen = append(seen, u)
 		}
-		p := startChild(t, mode, dir, "DISKQ_ROUND="+strconv.Itoa(round), "DISKQ_SEEN="+strings.Join(seen, " "))
+		env := []string{"DISKQ_ROUND=" + strconv.Itoa(round), "DISKQ_SEEN=" + strings.Join(seen, " ")}
+		if perSlot {
+			env = append(env, "DISKQ_SLOTS=1")
+		}
+		p := startChild(t, mode, dir, env...)
 		p.ready(t)
 		time.Sleep(time.Duration(rand.IntN(50_000)) * time.Microsecond) // kill at a random point: the behaviour under test
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -373,7 +415,7 @@ func sigkillRounds(t *testing.T, mode string) {
 		}
 		// The restart opens, and the counters agree with the buckets (they
 		// are written in the same transaction as the data).
-		s, err := Open(dir, Options{Spider: "child"})
+		s, err := Open(dir, childOptions(perSlot && round%2 == 0))
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
@@ -384,7 +426,7 @@ func sigkillRounds(t *testing.T, mode string) {
 		checkFilter(t, s)
 		closeS(t, s, "shutdown")
 	}
-	s := mustOpen(t, dir, Options{Spider: "child"})
+	s := mustOpen(t, dir, childOptions(perSlot))
 	defer closeS(t, s, "finished")
 	for _, u := range drain(t, s) {
 		if acked[u] {
@@ -417,6 +459,13 @@ func checkCounters(t *testing.T, s *Scheduler) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		q, seen := tx.Bucket(bucketQueue).Stats().KeyN, tx.Bucket(bucketSeen).Stats().KeyN
 		inf := tx.Bucket(bucketInflight).Stats().KeyN
+		slots := tx.Bucket(bucketSlots)
+		if err := slots.ForEachBucket(func(name []byte) error {
+			q += slots.Bucket(name).Stats().KeyN
+			return nil
+		}); err != nil {
+			return err
+		}
 		if q != s.pending || seen != s.seen || inf != 0 {
 			return fmt.Errorf("counters pending=%d seen=%d, buckets queue=%d seen=%d inflight=%d", s.pending, s.seen, q, seen, inf)
 		}

@@ -52,6 +52,9 @@ func (s *Scheduler) Next(ctx context.Context) (*crawl.Request, error) {
 	if s.closed {
 		return nil, scheduler.ErrClosed
 	}
+	if s.slots != nil {
+		return s.nextSlotLocked(nil)
+	}
 	return s.nextLocked(ReadAhead)
 }
 
@@ -63,6 +66,9 @@ func (s *Scheduler) NextBatch(ctx context.Context, n int) ([]*crawl.Request, err
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, scheduler.ErrClosed
+	}
+	if s.slots != nil {
+		return s.nextSlotBatch(n)
 	}
 	var (
 		out  []*crawl.Request
