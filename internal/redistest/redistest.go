@@ -269,6 +269,36 @@ func (s *Server) Do(args ...string) (string, error) {
 	return readReply(bufio.NewReader(c))
 }
 
+// DoOn sends the commands one after another on one connection and returns
+// their replies: WAIT counts the replicas that have this connection's
+// writes, so a write and its WAIT must share one (Do dials for each).
+func (s *Server) DoOn(cmds ...[]string) ([]string, error) {
+	c, err := s.dial()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	r := bufio.NewReader(c)
+	var out []string
+	for _, args := range cmds {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		if _, err := c.Write([]byte(b.String())); err != nil {
+			return out, err
+		}
+		reply, err := readReply(r)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, reply)
+	}
+	return out, nil
+}
+
 func readReply(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {

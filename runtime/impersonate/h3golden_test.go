@@ -69,13 +69,14 @@ func sendHTTP3NavigationsVia(t *testing.T, srv *fingerprint.QUICServer, profile 
 	}
 }
 
-// TestChrome148HTTP3MatchesChromium: our chrome_148 client over HTTP/3,
+// TestChromeHTTP3MatchesChromium: our chrome_156 client over HTTP/3,
 // pointed at the QUIC fingerprint server on several connections, equals
-// real Chromium 148's golden (internal/livebrowser/testdata/chromium_h3.json)
+// real Chromium 156's golden (internal/livebrowser/testdata/chromium_h3.json,
+// which TestChromiumHTTP3 keeps current against the browser CI runs)
 // field by field: every fixed field (QUIC version, connection IDs,
 // datagram sizes, the Initials' frame kinds and layout ranges — Chromium's
 // chaos protection, with our draws' spread checked —, JA4, extensions and their lengths, groups, signature
-// algorithms, the 12 transport parameters and their values,
+// algorithms, the 13 transport parameters and their values,
 // version_information with a GREASE version, SETTINGS with the GREASE
 // setting, the GREASE frame after SETTINGS, the uni streams, the
 // navigation's pseudo-header and header order and values) and the list
@@ -84,13 +85,13 @@ func sendHTTP3NavigationsVia(t *testing.T, srv *fingerprint.QUICServer, profile 
 // 8-byte varints (quiche's 62-bit draw) and at most 15 bytes, GREASE ECH
 // lengths from BoringSSL's set (SummarizeQUIC refuses others). No browser
 // is needed: this runs in CI.
-func TestChrome148HTTP3MatchesChromium(t *testing.T) {
+func TestChromeHTTP3MatchesChromium(t *testing.T) {
 	g, err := fingerprint.ReadQUICGolden(chromiumH3Golden)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := fingerprint.NewQUICServer(t, fingerprint.QUICConfig{})
-	caps := sendHTTP3Navigations(t, srv, "chrome_148", h3Connections)
+	caps := sendHTTP3Navigations(t, srv, "chrome_156", h3Connections)
 	if errs := srv.Errors(); len(errs) > 0 {
 		t.Errorf("the recorder could not read our Initials: %v", errs)
 	}

@@ -324,19 +324,19 @@ func socks5Conns(tr *Transport) []*socks5UDPConn {
 	return out
 }
 
-// TestChrome148HTTP3ThroughDanteMatchesChromium: through Dante, our
-// chrome_148 QUIC Initial as the fingerprint server records it still
-// equals real Chromium 148's golden field by field (the SOCKS5 header is
+// TestChromeHTTP3ThroughDanteMatchesChromium: through Dante, our
+// chrome_156 QUIC Initial as the fingerprint server records it still
+// equals real Chromium 156's golden field by field (the SOCKS5 header is
 // the relay's business, not the target's), and the server sees Dante's
 // relay address as every client.
-func TestChrome148HTTP3ThroughDanteMatchesChromium(t *testing.T) {
+func TestChromeHTTP3ThroughDanteMatchesChromium(t *testing.T) {
 	g, err := fingerprint.ReadQUICGolden(chromiumH3Golden)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := startDante(t, "none", "")
 	srv := fingerprint.NewQUICServer(t, fingerprint.QUICConfig{})
-	caps := sendHTTP3NavigationsVia(t, srv, "chrome_148", h3Connections, d.proxy("socks5", ""))
+	caps := sendHTTP3NavigationsVia(t, srv, "chrome_156", h3Connections, d.proxy("socks5", ""))
 	if errs := srv.Errors(); len(errs) > 0 {
 		t.Errorf("the recorder could not read our Initials: %v", errs)
 	}
