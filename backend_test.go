@@ -87,8 +87,8 @@ func TestBackends(t *testing.T) {
 		if b.Gate != nil || len(b.Sinks) != 0 || len(b.Middlewares) != 0 {
 			t.Errorf("gate %v, sinks %d, middlewares %d: want none", b.Gate, len(b.Sinks), len(b.Middlewares))
 		}
-		if b.IdleReason != engine.ReasonFinished || b.MaxActive != 0 || !b.Durable || b.MaxLeased != 7 || b.Resumed {
-			t.Errorf("idle %q, max active %d, durable %v, max leased %d, resumed %v; want finished, 0, true, 7, false",
+		if b.IdleReason != engine.ReasonFinished || b.MaxActive != 0 || !b.Durable || b.MaxLeased != 14 || b.Resumed {
+			t.Errorf("idle %q, max active %d, durable %v, max leased %d, resumed %v; want finished, 0, true, 14 (2 × CONCURRENT_REQUESTS), false",
 				b.IdleReason, b.MaxActive, b.Durable, b.MaxLeased, b.Resumed)
 		}
 	})
@@ -107,8 +107,8 @@ func TestBackends(t *testing.T) {
 		if _, ok := b.Middlewares[0].(*redisTasks); !ok {
 			t.Errorf("middleware %T, want *redisTasks", b.Middlewares[0])
 		}
-		if b.IdleReason != "idle" || b.MaxActive != 28 || !b.Durable || b.MaxLeased != 7 || b.Resumed {
-			t.Errorf("idle %q, max active %d, durable %v, max leased %d, resumed %v; want idle, 28, true, 7, false",
+		if b.IdleReason != "idle" || b.MaxActive != 28 || !b.Durable || b.MaxLeased != 14 || b.Resumed {
+			t.Errorf("idle %q, max active %d, durable %v, max leased %d, resumed %v; want idle, 28, true, 14 (2 × CONCURRENT_REQUESTS), false",
 				b.IdleReason, b.MaxActive, b.Durable, b.MaxLeased, b.Resumed)
 		}
 	})

@@ -562,12 +562,19 @@ func (p *Pool) solve(ctx context.Context, u *url.URL, id Identity, w Wait) (*Sol
 // evaluated again until it answers or BROWSER_TIMEOUT ends, which then
 // reports the last exception. An answer of the wrong shape fails at once.
 func extract(ctx context.Context, expr string) (map[string]string, error) {
+	var last error // the last exception or navigation
 	for {
 		tokens, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string]("("+expr+")"))
+		if last != nil && ctx.Err() != nil {
+			// The timeout ended during a try: the exception before it
+			// says why.
+			return nil, fmt.Errorf("%w (still failing when the browser timeout ended)", last)
+		}
 		var exc *chromedp.ExceptionError
 		if err == nil || !(errors.As(err, &exc) || isTransientEval(err)) {
 			return tokens, err
 		}
+		last = err
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w (still failing when the browser timeout ended)", err)
