@@ -2,9 +2,9 @@ package bench
 
 import (
 	"context"
+	"github.com/spiderrun/spiderrun/internal/cputime"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,18 +47,18 @@ func BenchmarkPageCallback(b *testing.B) {
 	body := benchPage(b)
 	const pageURL = "http://bench.test/p/7"
 	b.Run("go_floor_extract", func(b *testing.B) {
-		cpu0 := cpuNow()
+		cpu0 := cputime.Process()
 		for i := 0; i < b.N; i++ {
 			p, links, err := product.Extract(body, pageURL)
 			if err != nil || p.SKU == "" || len(links) != 10 {
 				b.Fatalf("%+v %d %v", p, len(links), err)
 			}
 		}
-		b.ReportMetric(float64(cpuNow()-cpu0)/float64(b.N), "cpu-ns/page")
+		b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/page")
 	})
 	b.Run("go_extract_root", func(b *testing.B) {
 		// The parse a JS callback's first response.css() does.
-		cpu0 := cpuNow()
+		cpu0 := cputime.Process()
 		for i := 0; i < b.N; i++ {
 			resp := &crawl.Response{URL: pageURL, Status: 200, Body: body,
 				Headers: crawl.Headers{{Name: "Content-Type", Value: "text/html; charset=utf-8"}}}
@@ -66,7 +66,7 @@ func BenchmarkPageCallback(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(cpuNow()-cpu0)/float64(b.N), "cpu-ns/page")
+		b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/page")
 	})
 	for _, pre := range []bool{false, true} {
 		name := "js_parse_in_callback"
@@ -86,11 +86,11 @@ func BenchmarkPageCallback(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				cpu0 := cpuNow()
+				cpu0 := cputime.Process()
 				if err := s.Callback(context.Background(), resp, out); err != nil {
 					b.Fatal(err)
 				}
-				cpu += cpuNow() - cpu0
+				cpu += cputime.Process() - cpu0
 			}
 			if out.errs != 0 || out.items != b.N || out.reqs != 10*b.N {
 				b.Fatalf("%d items, %d requests, %d errors for %d pages", out.items, out.reqs, out.errs, b.N)
@@ -114,13 +114,4 @@ func newJSSpider(tb testing.TB) *jsbridge.Spider {
 	}
 	tb.Cleanup(s.Shutdown)
 	return s
-}
-
-// cpuNow is the process's user+system CPU time (GC included).
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

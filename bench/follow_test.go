@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/spiderrun/spiderrun/internal/cputime"
 	"math"
 	"runtime"
 	"strings"
@@ -129,13 +130,13 @@ func BenchmarkFollow(b *testing.B) {
 			followCallback(b, s, cb, out) // warm up
 			var ms0, ms1 runtime.MemStats
 			runtime.ReadMemStats(&ms0)
-			cpu0 := cpuNow()
+			cpu0 := cputime.Process()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				followCallback(b, s, cb, out)
 			}
 			b.StopTimer()
-			cpu := cpuNow() - cpu0
+			cpu := cputime.Process() - cpu0
 			runtime.ReadMemStats(&ms1)
 			n := float64(b.N * followN)
 			b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/request")

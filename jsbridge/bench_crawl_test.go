@@ -3,6 +3,7 @@ package jsbridge
 import (
 	"context"
 	"fmt"
+	"github.com/spiderrun/spiderrun/internal/cputime"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -126,7 +127,7 @@ func crawlOnce(b *testing.B, kind string, pages int) {
 			}
 		}
 	}()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		var sp engine.Spider
 		if kind == "go" {
@@ -152,7 +153,7 @@ func crawlOnce(b *testing.B, kind string, pages int) {
 		}
 		total += n
 	}
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(total), "cpu-ms/page")
 	b.ReportMetric(float64(total)/cpu.Seconds(), "pages/cpu-s")
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "pages/s")

@@ -3,10 +3,9 @@ package jsbridge
 import (
 	"context"
 	"fmt"
+	"github.com/spiderrun/spiderrun/internal/cputime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 )
@@ -25,7 +24,7 @@ func benchCallback(b *testing.B, callback string, n int, body string) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		resp := &crawl.Response{URL: req.URL, Status: 200, Body: []byte(body), Request: req,
 			Headers: crawl.Headers{{Name: "Content-Type", Value: "text/html"}}}
@@ -34,7 +33,7 @@ func benchCallback(b *testing.B, callback string, n int, body string) {
 		}
 	}
 	b.StopTimer()
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	if out.errs > 0 {
 		b.Fatalf("%d errors", out.errs)
 	}
@@ -44,16 +43,6 @@ func benchCallback(b *testing.B, callback string, n int, body string) {
 	if n > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/yield")
 	}
-}
-
-// cpuTime is the process's user+system CPU time (all goroutines, GC
-// included).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkCallbackOverhead is the cost of one callback round trip: post to

@@ -1,6 +1,7 @@
 package execjs_test
 
 import (
+	"github.com/spiderrun/spiderrun/internal/cputime"
 	"strings"
 	"testing"
 
@@ -16,14 +17,14 @@ func BenchmarkCallJSMD5(b *testing.B) {
 	s := strings.Repeat("a1b2c3d4e5", 10)
 	want := mustCall(b, c, "jsmd5", "md5Hex", s)
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		got, err := c.Call("jsmd5", "md5Hex", []any{s})
 		if err != nil || got != want {
 			b.Fatalf("md5Hex = %v, %v", got, err)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkCallJSMD5Bytes passes the 100 bytes as a Uint8Array.
@@ -44,13 +45,13 @@ func BenchmarkCallOverhead(b *testing.B) {
 	dir := writeFiles(b, map[string]string{"noop.js": "function noop(x) { return x; }"})
 	c := mustLoad(b, []string{dir}, execjs.Options{})
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if _, err := c.Call("noop", "noop", []any{"x"}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkLoadVendorContexts is the start-up cost: four contexts with

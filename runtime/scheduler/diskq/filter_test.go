@@ -2,6 +2,7 @@ package diskq
 
 import (
 	"encoding/binary"
+	"github.com/spiderrun/spiderrun/internal/cputime"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -258,7 +259,7 @@ func BenchmarkFilterBloomLookup(b *testing.B) {
 			q := randomFps(9, benchN)
 			b.ReportAllocs()
 			b.ResetTimer()
-			c0 := cpuTime()
+			c0 := cputime.Process()
 			hits := 0
 			for i := 0; i < b.N; i++ {
 				if f.mayContain(q[i%benchN]) {
@@ -279,7 +280,7 @@ func BenchmarkFilterCuckooLookup(b *testing.B) {
 	q := randomFps(9, benchN)
 	b.ReportAllocs()
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	hits := 0
 	for i := 0; i < b.N; i++ {
 		if c.has(q[i%benchN]) {
@@ -295,7 +296,7 @@ func BenchmarkFilterBloomAdd(b *testing.B) {
 	b.ReportAllocs()
 	f := newSeenFilter(benchN, 0.01)
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	defer reportCPU(b, c0)
 	for i := 0; i < b.N; i++ {
 		if i%benchN == 0 && i > 0 {
@@ -312,7 +313,7 @@ func BenchmarkFilterCuckooAdd(b *testing.B) {
 	b.ReportAllocs()
 	c := newCuckoo(benchN)
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	defer reportCPU(b, c0)
 	for i := 0; i < b.N; i++ {
 		if i%benchN == 0 && i > 0 {
@@ -330,7 +331,7 @@ func BenchmarkFilterCuckooAdd(b *testing.B) {
 // time), the CPU time does not. The rebuilds between rounds of the Add
 // benchmarks are in it, as a small share.
 func reportCPU(b *testing.B, c0 time.Duration) {
-	b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-c0)/float64(b.N), "cpu-ns/op")
 }
 
 func rateName(r float64) string {

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"github.com/spiderrun/spiderrun/internal/cputime"
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,13 +66,13 @@ func TestRebuildFilterTime(t *testing.T) {
 	t0 := time.Now()
 	buildSeen(t, dir, 11, n)
 	built := time.Since(t0)
-	rss0, cpu0 := procStatus(), cpuTime()
+	rss0, cpu0 := procStatus(), cputime.Process()
 	t0 = time.Now()
 	s, err := Open(dir, Options{Spider: "bench"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	took, cpu := time.Since(t0), cpuTime()-cpu0
+	took, cpu := time.Since(t0), cputime.Process()-cpu0
 	rss1 := procStatus()
 	defer closeS(t, s, "shutdown")
 	if len(s.filter.stages) != 1 || s.filter.count() != n || s.filter.stages[0].cap != max(DefaultExpectedURLs, 2*n) {
@@ -88,14 +88,6 @@ func TestRebuildFilterTime(t *testing.T) {
 		n, built.Round(time.Millisecond), took.Round(time.Millisecond), cpu.Round(time.Millisecond), float64(took.Nanoseconds())/float64(n),
 		s.filter.bytes(), float64(s.filter.bytes())/float64(n),
 		rss0["VmRSS"]>>20, rss1["VmRSS"]>>20, rss0["RssFile"]>>20, rss1["RssFile"]>>20)
-}
-
-// cpuTime is the user and system time this process has used: the machine
-// the figures come from is shared, so wall time alone says little.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // noFilter makes s's filter answer "maybe seen" always: the scheduler as
@@ -147,7 +139,7 @@ func BenchmarkSeenLookupNewURL(b *testing.B) {
 			s.dropMapped()
 			b.ReportAllocs()
 			b.ResetTimer()
-			c0 := cpuTime()
+			c0 := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				if lookup(q[i%benchN]) {
 					b.Fatal("a new fingerprint found in the seen bucket")
@@ -178,7 +170,7 @@ func BenchmarkCrawlPageFilter(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			c0 := cpuTime()
+			c0 := cputime.Process()
 			c := crawlCounts(b, s, b.N, true)
 			reportCPU(b, c0)
 			b.ReportMetric(float64(c.commits)/float64(b.N), "commits/page")
