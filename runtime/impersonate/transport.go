@@ -350,8 +350,11 @@ func (t *Transport) keepTCP(key string, c *tcpConn) {
 
 // tcpRoundTrip sends out over TCP (HTTP/2 or HTTP/1.1 by ALPN) on first,
 // when given, else on a pooled or new connection. A request that finds a
-// reused connection closed is sent again on another one (idempotent
-// methods only, as browsers and net/http do).
+// reused connection closed before any response header is sent again on
+// another one, whatever its method, as Chromium
+// (HttpNetworkTransaction::ShouldResendRequest: a reused connection and no
+// response headers) and Firefox (a reused connection restarts any
+// transaction) do; net/http resends idempotent requests only.
 func (t *Transport) tcpRoundTrip(ctx context.Context, p *Profile, out *downloader.Outgoing, wr *wireRequest, info RequestInfo, key string, first *tcpConn) (*http.Response, error) {
 	retried := false
 	for attempt := 0; ; attempt++ {
@@ -371,7 +374,7 @@ func (t *Transport) tcpRoundTrip(ctx context.Context, p *Profile, out *downloade
 			if c.reused && errors.Is(err, errConnUnusable) {
 				continue
 			}
-			if c.reused && errors.Is(err, errConnLost) && idempotent(wr.method) && ctx.Err() == nil {
+			if c.reused && errors.Is(err, errConnLost) && ctx.Err() == nil {
 				retried = true
 				continue
 			}
@@ -384,7 +387,7 @@ func (t *Transport) tcpRoundTrip(ctx context.Context, p *Profile, out *downloade
 		gotConn(ctx, c.h1.nc, c.reused)
 		wr.headers = p.KindHeaders(info, out.Headers, true)
 		resp, err := t.h1RoundTrip(ctx, key, c.h1, wr, out)
-		if err != nil && c.reused && ctx.Err() == nil && isStaleConn(err) && idempotent(wr.method) {
+		if err != nil && c.reused && ctx.Err() == nil && isStaleConn(err) {
 			retried = true
 			continue // the server closed a kept-alive connection meanwhile
 		}
@@ -401,8 +404,9 @@ func gotConn(ctx context.Context, c net.Conn, reused bool) {
 	}
 }
 
-// idempotent methods may be sent again when a reused connection turns out
-// to be closed (RFC 9110 9.2.2), as browsers and net/http do.
+// idempotent methods (RFC 9110 9.2.2) may be sent again where a request
+// may already have been acted on (a QUIC connection that carried it, a
+// race it lost).
 func idempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
