@@ -262,7 +262,11 @@ func redisBackend(o backendOptions) (*backend, error) {
 	}
 	to := redisq.TasksFromSettings(v)
 	to.Keys = spec.RedisKeys
-	to.MaxIdle = sharedMaxIdle(spec.RedisKeys, to.MaxIdle)
+	// A RedisSpider waits MAX_IDLE_TIME_BEFORE_CLOSE with no work anywhere
+	// (0 = forever, waiting for pushed tasks, as in scrapy-redis); a crawl
+	// without redis_key closes as soon as the shared crawl is idle (no
+	// queued request, no lease, no worker still queuing its own start
+	// requests), or after the setting's time when it is set.
 	to.KnownCallback = js.HasExport
 	if js.HasExport("make_request_from_data") {
 		to.MakeRequests = func(ctx context.Context, data []byte) ([]*crawl.Request, error) {
@@ -272,18 +276,6 @@ func redisBackend(o backendOptions) (*backend, error) {
 	}
 	b.Middlewares = append(b.Middlewares, &redisTasks{sched: s, opts: to})
 	return b, nil
-}
-
-// sharedMaxIdle is how long a worker of a Redis crawl waits with no work
-// anywhere before closing. A RedisSpider waits MAX_IDLE_TIME_BEFORE_CLOSE
-// (d; 0 = forever, waiting for pushed tasks, as in scrapy-redis); a crawl
-// without redis_key has nothing to wait for once the shared crawl is idle,
-// so it closes after at least a second of shared idleness.
-func sharedMaxIdle(redisKeys []string, d time.Duration) time.Duration {
-	if len(redisKeys) == 0 && d < time.Second {
-		return time.Second
-	}
-	return d
 }
 
 // redisTasks is the start wrapper (a spider middleware) of every worker of

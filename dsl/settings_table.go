@@ -213,7 +213,7 @@ var table = []SettingDef{
 	{Name: "CLOSESPIDER_TIMEOUT_NO_ITEM", Kind: KindDuration, Default: time.Duration(0),
 		Doc: "Close the spider (reason closespider_timeout_no_item) when no item was scraped for this long. 0 = off."},
 	{Name: "MAX_IDLE_TIME_BEFORE_CLOSE", Kind: KindDuration, Default: time.Duration(0),
-		Doc: "RedisSpider: close (reason idle) after this long with no work anywhere. 0 = wait forever."},
+		Doc: "Redis crawl: close (reason idle) after this long with no work anywhere. 0: a RedisSpider (redis_key) waits for tasks forever; a shared crawl of start_urls closes as soon as no work is left."},
 	{Name: "SHUTDOWN_GRACE_PERIOD", Kind: KindDuration, Default: 10 * time.Second, Check: positiveDuration,
 		Doc: "After a first SIGINT or SIGTERM (or a close asked for by CLOSESPIDER_* or spider.close), how long requests in flight and running callbacks may take to finish before they are cancelled; feeds are flushed and the JOBDIR saved either way. A second signal aborts at once. Not in Scrapy (whose graceful stop waits without a bound); a name Scrapy does not use."},
 

@@ -130,11 +130,13 @@ func TestBombs(t *testing.T) {
 		{"replace $'", `'x'.repeat(2e4).replace(/x/g, "$'")`, "RangeError: String.prototype.replace: string length limit 16 Mi exceeded by the replacements"},
 		{"replace fn", `const big = 'y'.repeat(1 << 20); 'x'.repeat(100).replace(/x/g, () => big)`, "RangeError: String.prototype.replace: string length limit 16 Mi exceeded by the replacements"},
 		// RegExp.prototype[Symbol.replace] called directly, not through
-		// String.prototype.replace: 16 Ki matches × 4 Ki characters.
-		{"Symbol.replace", `RegExp.prototype[Symbol.replace].call(/a/g, 'a'.repeat(1 << 14), '$&'.repeat(4096))`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
+		// String.prototype.replace: 1 Ki matches of 16 characters, each copied
+		// 4 Ki times (64 Mi; with one-character matches the RangeError took
+		// over JS_TIMEOUT under -race on a loaded machine).
+		{"Symbol.replace", `RegExp.prototype[Symbol.replace].call(/a{16}/g, 'a'.repeat(1 << 14), '$&'.repeat(4096))`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
 		{"Symbol.replace $'", `/x/g[Symbol.replace]('x'.repeat(2e4), "$'")`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
 		{"Symbol.replace fn", `const big = 'y'.repeat(1 << 20); /x/g[Symbol.replace]('x'.repeat(100), () => big)`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
-		{"Symbol.replace look-alike", `RegExp.prototype[Symbol.replace].call({ flags: 'g', global: true, lastIndex: 0, exec: RegExp.prototype.exec.bind(/a/g) }, 'a'.repeat(1 << 14), '$&'.repeat(4096))`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
+		{"Symbol.replace look-alike", `RegExp.prototype[Symbol.replace].call({ flags: 'g', global: true, lastIndex: 0, exec: RegExp.prototype.exec.bind(/a{16}/g) }, 'a'.repeat(1 << 14), '$&'.repeat(4096))`, "RangeError: RegExp.prototype[Symbol.replace]: string length limit 16 Mi exceeded by the replacements"},
 		{"Uint8Array", `new Uint8Array(2 ** 31)`, "RangeError: Uint8Array: buffer size limit 64MiB exceeded (2048 Mi bytes requested)"},
 		{"Float64Array array-like", `new Float64Array({ length: 1e8 })`, "RangeError: Float64Array: buffer size limit 64MiB exceeded"},
 		{"TypedArray.from", `Uint8Array.from({ length: 1e9 })`, "RangeError: Uint8Array: buffer size limit 64MiB exceeded"},

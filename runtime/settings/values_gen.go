@@ -292,7 +292,7 @@ type Values struct {
 	// LogLevel is LOG_LEVEL: Lowest level of log messages written (to stderr, or
 	// LOG_FILE).
 	LogLevel string `setting:"LOG_LEVEL"`
-	// MaxIdleTimeBeforeClose is MAX_IDLE_TIME_BEFORE_CLOSE: RedisSpider: close
+	// MaxIdleTimeBeforeClose is MAX_IDLE_TIME_BEFORE_CLOSE: Redis crawl: close
 	// (reason idle) after this long with no work anywhere.
 	MaxIdleTimeBeforeClose time.Duration `setting:"MAX_IDLE_TIME_BEFORE_CLOSE"`
 	// MemUsageCheckIntervalSeconds is MEMUSAGE_CHECK_INTERVAL_SECONDS: How often

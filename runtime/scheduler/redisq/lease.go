@@ -186,8 +186,12 @@ func (s *Scheduler) heartbeatLoop(ctx context.Context) {
 // heartbeat renews every lease this worker holds and marks the lost ones.
 func (s *Scheduler) heartbeat(ctx context.Context) (lost int, err error) {
 	s.mu.Lock()
-	args := make([]any, 0, 2+len(s.held))
-	args = append(args, s.opts.WorkerID, s.opts.LeaseTimeout.Milliseconds())
+	args := make([]any, 0, 3+len(s.held))
+	starting := 0
+	if s.starting.Load() {
+		starting = 1
+	}
+	args = append(args, s.opts.WorkerID, s.opts.LeaseTimeout.Milliseconds(), starting)
 	for id := range s.held {
 		args = append(args, id)
 	}
@@ -195,7 +199,7 @@ func (s *Scheduler) heartbeat(ctx context.Context) (lost int, err error) {
 	var gone []string
 	err = s.retry.do(ctx, "heartbeat", func(ctx context.Context) error {
 		var err error
-		gone, err = scriptHeartbeat.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, s.keys.workers, s.keys.stats}, args...).StringSlice()
+		gone, err = scriptHeartbeat.Run(ctx, s.rdb, []string{s.keys.leases, s.keys.deadlines, s.keys.workers, s.keys.stats, s.keys.starting}, args...).StringSlice()
 		return err
 	})
 	if err != nil {

@@ -204,6 +204,10 @@ type Scheduler struct {
 	places        *places       // shared concurrency places kept between downloads (Gate.Hold)
 	ackBatches    atomic.Uint64 // AckBatch chunks sent: their batch ids
 	filteredLocal atomic.Int64
+	// starting is set while this worker's own start requests are not all
+	// queued: its heartbeat then keeps its entry in the starting key alive
+	// (TaskSource).
+	starting      atomic.Bool
 	open          bool
 	closed        bool
 	stopHB        context.CancelFunc
@@ -211,8 +215,8 @@ type Scheduler struct {
 }
 
 type keys struct {
-	requests, seq, dupefilter, items, stats, leases, deadlines, leaseSeq, workers, activity, rejected string
-	prefix                                                                                            string
+	requests, seq, dupefilter, items, stats, leases, deadlines, leaseSeq, workers, activity, rejected, starting string
+	prefix                                                                                                      string
 }
 
 func newKeys(name string) keys {
@@ -228,6 +232,7 @@ func newKeys(name string) keys {
 		workers:    name + ":workers",
 		activity:   name + ":activity",
 		rejected:   name + ":rejected",
+		starting:   name + ":starting",
 	}
 }
 
@@ -793,8 +798,14 @@ func (s *Scheduler) Close(ctx context.Context, reason string) error {
 			errs = append(errs, err)
 		}
 	}
+	s.starting.Store(false)
 	if err := s.retry.do(ctx, "unregister worker", func(ctx context.Context) error {
-		return s.rdb.HDel(ctx, s.keys.workers, s.opts.WorkerID).Err()
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.HDel(ctx, s.keys.workers, s.opts.WorkerID)
+			p.ZRem(ctx, s.keys.starting, s.opts.WorkerID)
+			return nil
+		})
+		return err
 	}); err != nil {
 		errs = append(errs, err)
 	}
@@ -819,8 +830,12 @@ func (s *Scheduler) flushIfDone(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if q > 0 || l > 0 {
-				s.log.Info("not flushing: other workers still have work", "queue", q, "leases", l)
+			st, err := tx.ZCard(ctx, s.keys.starting).Result()
+			if err != nil {
+				return err
+			}
+			if q > 0 || l > 0 || st > 0 {
+				s.log.Info("not flushing: other workers still have work", "queue", q, "leases", l, "starting", st)
 				return nil
 			}
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -828,7 +843,7 @@ func (s *Scheduler) flushIfDone(ctx context.Context) error {
 				return nil
 			})
 			return err
-		}, s.keys.requests, s.keys.leases)
+		}, s.keys.requests, s.keys.leases, s.keys.starting)
 	})
 }
 

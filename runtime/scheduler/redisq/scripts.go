@@ -408,18 +408,23 @@ return 1
 `)
 
 // scriptHeartbeat records the worker as alive, reclaims expired leases of
-// any worker, and extends the worker's own leases. It returns the ids the
-// worker no longer holds (they expired while it was stalled).
+// any worker, extends the worker's own leases and, while its own start
+// requests are not all queued (starting = 1), its entry in the starting
+// key. It returns the ids the worker no longer holds (they expired while it
+// was stalled).
 //
-// KEYS: leases, deadlines, workers, stats
-// ARGV: worker, ttl_ms, ids...
+// KEYS: leases, deadlines, workers, stats, starting
+// ARGV: worker, ttl_ms, starting (0 or 1), ids...
 var scriptHeartbeat = newScript(`
-local leases, deadlines, workers, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local leases, deadlines, workers, stats, starting = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = now_ms()
 redis.call('HSET', workers, ARGV[1], now)
 reclaim(leases, deadlines, stats, now)
+if ARGV[3] == '1' then
+  redis.call('ZADD', starting, now + tonumber(ARGV[2]), ARGV[1])
+end
 local lost = {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local rec = redis.call('HGET', leases, ARGV[i])
   local f = rec and parse_lease(rec)
   if f and f[1] == ARGV[1] then
@@ -527,16 +532,19 @@ return 1
 `)
 
 // scriptIdle reports whether there is work anywhere: pending requests,
-// leases held by any worker, start entries; and how long ago the last work
-// happened (server clock). Expired leases are reclaimed first so a dead
-// worker's lease does not keep the crawl open forever.
+// leases held by any worker, start entries, workers still queuing their
+// own start requests; and how long ago the last work happened (server
+// clock). Expired leases are reclaimed first, and the starting entries of
+// workers whose heartbeat stopped dropped, so a dead worker does not keep
+// the crawl open forever.
 //
-// KEYS: requests, leases, deadlines, activity, stats
+// KEYS: requests, leases, deadlines, activity, stats, starting
 // ARGV: kind, start keys...
 var scriptIdle = newScript(`
-local requests, leases, deadlines, activity, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local requests, leases, deadlines, activity, stats, starting = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local now = now_ms()
 reclaim(leases, deadlines, stats, now)
+redis.call('ZREMRANGEBYSCORE', starting, '-inf', now)
 local starts = 0
 for k = 2, #ARGV do
   if ARGV[1] == 'list' then
@@ -552,7 +560,22 @@ if last == 0 then
   redis.call('SET', activity, now)
   last = now
 end
-return {redis.call('ZCARD', requests), redis.call('HLEN', leases), starts, now - last}
+return {redis.call('ZCARD', requests), redis.call('HLEN', leases), starts, now - last, redis.call('ZCARD', starting)}
+`)
+
+// scriptStarting adds the worker to the starting key until the lease
+// timeout (its heartbeat extends it), or removes it.
+//
+// KEYS: starting
+// ARGV: worker, ttl_ms (0 removes)
+var scriptStarting = newScript(`
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('ZADD', KEYS[1], now_ms() + ttl, ARGV[1])
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 1
 `)
 
 // scriptGate is the shared politeness gate: one "next allowed" time per

@@ -122,6 +122,17 @@ func (t *TaskSource) Next(ctx context.Context) (*crawl.Request, error) {
 		return nil, t.keyErr
 	}
 	if !t.innerDone {
+		// While the spider's own start requests are being queued the
+		// worker is listed in the starting key, so that no other worker
+		// takes the crawl for finished (and flushes it) in a gap between
+		// two of them: the engine queues each start request before it asks
+		// for the next, so once the inner iterator ends they are all in
+		// the queue.
+		if !t.s.starting.Load() {
+			if err := t.s.setStarting(ctx, true); err != nil {
+				return nil, err
+			}
+		}
 		r, err := t.opts.Inner.Next(ctx)
 		if err == nil && r != nil {
 			return r, nil
@@ -130,6 +141,9 @@ func (t *TaskSource) Next(ctx context.Context) (*crawl.Request, error) {
 			return nil, err
 		}
 		t.innerDone = true
+		if err := t.s.setStarting(ctx, false); err != nil {
+			return nil, err
+		}
 	}
 	poll := 50 * time.Millisecond
 	for {
@@ -183,13 +197,18 @@ func (t *TaskSource) Next(ctx context.Context) (*crawl.Request, error) {
 
 // IdleState is a snapshot of the shared crawl's work.
 type IdleState struct {
-	Queue, Leases, Starts int64
+	// Queue, Leases and Starts count queued requests, leases of any worker
+	// and entries of the start keys; Starting the workers whose own start
+	// requests are not all queued yet.
+	Queue, Leases, Starts, Starting int64
 	// Since is how long ago the last work happened (Redis clock).
 	Since time.Duration
 }
 
 // Busy reports whether any work is left anywhere.
-func (st IdleState) Busy() bool { return st.Queue > 0 || st.Leases > 0 || st.Starts > 0 }
+func (st IdleState) Busy() bool {
+	return st.Queue > 0 || st.Leases > 0 || st.Starts > 0 || st.Starting > 0
+}
 
 // IdleState reads the shared crawl's work (reclaiming expired leases first).
 func (t *TaskSource) IdleState(ctx context.Context) (IdleState, error) {
@@ -201,16 +220,31 @@ func (t *TaskSource) IdleState(ctx context.Context) (IdleState, error) {
 	err := t.s.retry.do(ctx, "idle check", func(ctx context.Context) error {
 		var err error
 		v, err = scriptIdle.Run(ctx, t.s.rdb, []string{t.s.keys.requests, t.s.keys.leases, t.s.keys.deadlines,
-			t.s.keys.activity, t.s.keys.stats}, args...).Int64Slice()
+			t.s.keys.activity, t.s.keys.stats, t.s.keys.starting}, args...).Int64Slice()
 		return err
 	})
 	if err != nil {
 		return IdleState{}, err
 	}
-	if len(v) != 4 {
+	if len(v) != 5 {
 		return IdleState{}, fmt.Errorf("redisq: idle check: unexpected reply %v", v)
 	}
-	return IdleState{Queue: v[0], Leases: v[1], Starts: v[2], Since: time.Duration(v[3]) * time.Millisecond}, nil
+	return IdleState{Queue: v[0], Leases: v[1], Starts: v[2], Since: time.Duration(v[3]) * time.Millisecond, Starting: v[4]}, nil
+}
+
+// setStarting lists the worker in the starting key (its own start requests
+// are being queued) or takes it out. A worker killed while listed stays
+// there until its entry expires, a lease timeout after its last heartbeat,
+// as its leases do.
+func (s *Scheduler) setStarting(ctx context.Context, on bool) error {
+	ttl := int64(0)
+	if on {
+		ttl = s.opts.LeaseTimeout.Milliseconds()
+	}
+	s.starting.Store(on)
+	return s.retry.do(ctx, "mark start requests", func(ctx context.Context) error {
+		return scriptStarting.Run(ctx, s.rdb, []string{s.keys.starting}, s.opts.WorkerID, ttl).Err()
+	})
 }
 
 // idle reports whether the crawl has been idle for MaxIdle, and otherwise

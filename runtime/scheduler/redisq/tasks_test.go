@@ -449,3 +449,116 @@ func (s *sliceIter) Next(context.Context) (*crawl.Request, error) {
 	s.reqs = s.reqs[1:]
 	return r, nil
 }
+
+// chanIter is a start iterator fed by the test: it blocks until a request
+// (or a close: io.EOF) arrives, as a spider's slow start() does.
+type chanIter chan *crawl.Request
+
+func (c chanIter) Next(ctx context.Context) (*crawl.Request, error) {
+	select {
+	case r, ok := <-c:
+		if !ok {
+			return nil, io.EOF
+		}
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// A shared crawl ends as soon as no work is left anywhere (MaxIdle 0), but
+// not while another worker is still queuing its own start requests: with
+// the queue empty and no lease held, worker A must wait for B's start()
+// between two of its requests, and must not flush the dupefilter under it.
+func TestIdleWaitsForWorkerStillStarting(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, _ := openSched(t, srv, Options{Name: "x08"})
+	b, _ := openSched(t, srv, Options{Name: "x08"})
+	inner := make(chanIter)
+	bts := b.Tasks(TaskOptions{Inner: inner, PollInterval: 50 * time.Millisecond})
+	bgot := make(chan *crawl.Request)
+	go func() {
+		for {
+			r, err := bts.Next(ctx)
+			if err != nil {
+				close(bgot)
+				return
+			}
+			bgot <- r
+		}
+	}()
+	inner <- &crawl.Request{URL: "http://a.test/start1"}
+	mustEnq(t, b, <-bgot) // the engine queues a start request before asking for the next
+	r, err := a.Next(ctx)
+	if err != nil || r == nil {
+		t.Fatalf("A's Next = %v, %v", r, err)
+	}
+	if err := a.Ack(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	ats := a.Tasks(TaskOptions{PollInterval: 50 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() {
+		_, err := nextWithin(t, ats, 30*time.Second)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("A closed (%v) while B was still reading its start requests", err)
+	case <-time.After(800 * time.Millisecond):
+	}
+	// A closing now must not flush what B's crawl relies on.
+	if err := a.Close(ctx, "idle"); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Client().SCard(ctx, "x08:dupefilter").Val(); n != 1 {
+		t.Fatalf("x08:dupefilter holds %d fingerprints, want 1: A flushed it while B was starting", n)
+	}
+	inner <- &crawl.Request{URL: "http://a.test/start2"}
+	mustEnq(t, b, <-bgot)
+	close(inner)
+	r, err = b.Next(ctx)
+	if err != nil || r == nil || r.URL != "http://a.test/start2" {
+		t.Fatalf("B's Next = %v, %v", r, err)
+	}
+	if err := b.Ack(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, io.EOF) {
+		t.Fatalf("A = %v, want io.EOF once B's start requests are all done", err)
+	}
+	if _, ok := <-bgot; ok {
+		t.Fatal("B's source returned a request after the crawl was done")
+	}
+}
+
+// A worker killed while queuing its start requests keeps the crawl open
+// only until its entry expires, a lease timeout after its last heartbeat.
+func TestIdleStartingEntryOfDeadWorkerExpires(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := openSched(t, srv, Options{Name: "x09", LeaseTimeout: time.Second})
+	b, _ := openSched(t, srv, Options{Name: "x09", LeaseTimeout: time.Second})
+	inner := make(chanIter)
+	bts := b.Tasks(TaskOptions{Inner: inner, PollInterval: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-stopped })
+	go func() { _, _ = bts.Next(ctx); close(stopped) }() // blocks in start()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Client().ZCard(ctx, "x09:starting").Val() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("B never listed itself in x09:starting")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.crash()
+	t0 := time.Now()
+	ats := a.Tasks(TaskOptions{PollInterval: 50 * time.Millisecond})
+	if _, err := nextWithin(t, ats, 30*time.Second); !errors.Is(err, io.EOF) {
+		t.Fatalf("A = %v, want io.EOF after B's entry expired", err)
+	}
+	if waited := time.Since(t0); waited < 500*time.Millisecond {
+		t.Fatalf("A closed after %v: B's starting entry was not counted", waited)
+	}
+}
