@@ -207,11 +207,11 @@ type Scheduler struct {
 	// starting is set while this worker's own start requests are not all
 	// queued: its heartbeat then keeps its entry in the starting key alive
 	// (TaskSource).
-	starting      atomic.Bool
-	open          bool
-	closed        bool
-	stopHB        context.CancelFunc
-	hbDone        chan struct{}
+	starting atomic.Bool
+	open     bool
+	closed   bool
+	stopHB   context.CancelFunc
+	hbDone   chan struct{}
 }
 
 type keys struct {
