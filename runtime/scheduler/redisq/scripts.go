@@ -421,7 +421,9 @@ local now = now_ms()
 redis.call('HSET', workers, ARGV[1], now)
 reclaim(leases, deadlines, stats, now)
 if ARGV[3] == '1' then
-  redis.call('ZADD', starting, now + tonumber(ARGV[2]), ARGV[1])
+  -- XX: only an entry setStarting made; a beat that read the flag just
+  -- before the worker's start requests ended must not bring it back.
+  redis.call('ZADD', starting, 'XX', now + tonumber(ARGV[2]), ARGV[1])
 end
 local lost = {}
 for i = 4, #ARGV do

@@ -545,13 +545,7 @@ func TestIdleStartingEntryOfDeadWorkerExpires(t *testing.T) {
 	stopped := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-stopped })
 	go func() { _, _ = bts.Next(ctx); close(stopped) }() // blocks in start()
-	deadline := time.Now().Add(10 * time.Second)
-	for b.Client().ZCard(ctx, "x09:starting").Val() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("B never listed itself in x09:starting")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitStarting(t, b, "x09:starting")
 	b.crash()
 	t0 := time.Now()
 	ats := a.Tasks(TaskOptions{PollInterval: 50 * time.Millisecond})
@@ -560,5 +554,37 @@ func TestIdleStartingEntryOfDeadWorkerExpires(t *testing.T) {
 	}
 	if waited := time.Since(t0); waited < 500*time.Millisecond {
 		t.Fatalf("A closed after %v: B's starting entry was not counted", waited)
+	}
+}
+
+// A live worker whose start() takes longer than the lease timeout stays
+// listed: its heartbeat extends the entry.
+func TestIdleStartingEntryKeptByHeartbeat(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := openSched(t, srv, Options{Name: "x10", LeaseTimeout: 600 * time.Millisecond})
+	b, _ := openSched(t, srv, Options{Name: "x10", LeaseTimeout: 600 * time.Millisecond})
+	inner := make(chanIter)
+	bts := b.Tasks(TaskOptions{Inner: inner, PollInterval: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-stopped })
+	go func() { _, _ = bts.Next(ctx); close(stopped) }() // blocks in start()
+	waitStarting(t, b, "x10:starting")
+	ats := a.Tasks(TaskOptions{PollInterval: 50 * time.Millisecond})
+	if _, err := nextWithin(t, ats, 3*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("A = %v during B's start() of 3 s (5 lease timeouts), want it still waiting", err)
+	}
+}
+
+// waitStarting waits until s's worker is listed in key (its start() has
+// begun).
+func waitStarting(t *testing.T, s *Scheduler, key string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Client().ZCard(context.Background(), key).Val() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker never listed itself in %s", key)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
