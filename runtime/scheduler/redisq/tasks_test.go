@@ -561,8 +561,9 @@ func TestIdleStartingEntryOfDeadWorkerExpires(t *testing.T) {
 // listed: its heartbeat extends the entry.
 func TestIdleStartingEntryKeptByHeartbeat(t *testing.T) {
 	srv := redistest.Start(t)
-	a, _ := openSched(t, srv, Options{Name: "x10", LeaseTimeout: 600 * time.Millisecond})
-	b, _ := openSched(t, srv, Options{Name: "x10", LeaseTimeout: 600 * time.Millisecond})
+	// Beats every 500 ms: only a beat late by a second could drop the entry.
+	a, _ := openSched(t, srv, Options{Name: "x10", LeaseTimeout: 1500 * time.Millisecond})
+	b, _ := openSched(t, srv, Options{Name: "x10", LeaseTimeout: 1500 * time.Millisecond})
 	inner := make(chanIter)
 	bts := b.Tasks(TaskOptions{Inner: inner, PollInterval: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -571,8 +572,8 @@ func TestIdleStartingEntryKeptByHeartbeat(t *testing.T) {
 	go func() { _, _ = bts.Next(ctx); close(stopped) }() // blocks in start()
 	waitStarting(t, b, "x10:starting")
 	ats := a.Tasks(TaskOptions{PollInterval: 50 * time.Millisecond})
-	if _, err := nextWithin(t, ats, 3*time.Second); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("A = %v during B's start() of 3 s (5 lease timeouts), want it still waiting", err)
+	if _, err := nextWithin(t, ats, 4*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("A = %v during B's start() of 4 s (2.7 lease timeouts), want it still waiting", err)
 	}
 }
 
