@@ -552,7 +552,7 @@ func TestIdleStartingEntryOfDeadWorkerExpires(t *testing.T) {
 	if _, err := nextWithin(t, ats, 30*time.Second); !errors.Is(err, io.EOF) {
 		t.Fatalf("A = %v, want io.EOF after B's entry expired", err)
 	}
-	if waited := time.Since(t0); waited < 500*time.Millisecond {
+	if waited := time.Since(t0); waited < 200*time.Millisecond { // the entry lives 667 ms or more past the crash unless a beat was late
 		t.Fatalf("A closed after %v: B's starting entry was not counted", waited)
 	}
 }
