@@ -101,7 +101,8 @@ type Options struct {
 	// (queue empty, no lease held) deletes them.
 	Persist bool
 	// FlushOnStart is SCHEDULER_FLUSH_ON_START: delete the queue, dupefilter,
-	// leases and stats on Open (items and start keys are kept).
+	// leases, the starting list and stats on Open (items and start keys are
+	// kept).
 	FlushOnStart bool
 	// Dupefilter is DUPEFILTER: "exact" (default) or "bloom".
 	Dupefilter string
@@ -388,7 +389,7 @@ func (s *Scheduler) Open(ctx context.Context) error {
 	if s.opts.FlushOnStart {
 		err := s.retry.do(ctx, "flush on start", func(ctx context.Context) error {
 			return s.rdb.Del(ctx, s.keys.requests, s.keys.seq, s.keys.dupefilter, s.keys.leases,
-				s.keys.deadlines, s.keys.stats, s.keys.activity, s.keys.prefix+":redeliveries").Err()
+				s.keys.deadlines, s.keys.stats, s.keys.activity, s.keys.starting, s.keys.prefix+":redeliveries").Err()
 		})
 		if err != nil {
 			return err

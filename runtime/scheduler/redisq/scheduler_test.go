@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spiderrun/spiderrun/internal/redistest"
 	"github.com/spiderrun/spiderrun/runtime/crawl"
 	"github.com/spiderrun/spiderrun/runtime/scheduler"
@@ -375,9 +376,14 @@ func TestFlushOnStartAndPersist(t *testing.T) {
 	}
 	t.Run("flush on start", func(t *testing.T) {
 		seed("flush")
+		// A worker of the last run killed while queuing its start requests.
+		c.ZAdd(ctx, "flush:starting", redis.Z{Score: 1e15, Member: "dead-worker"})
 		s, _ := openSched(t, srv, Options{Name: "flush", FlushOnStart: true, Persist: true})
 		if n, _ := s.Len(ctx); n != 0 {
 			t.Fatalf("Len after flush = %d", n)
+		}
+		if n := c.ZCard(ctx, "flush:starting").Val(); n != 0 {
+			t.Fatalf("flush:starting holds %d entries after the flush, want none (a dead worker's would hold the crawl open)", n)
 		}
 		if ok, _ := s.Enqueue(ctx, &crawl.Request{URL: "http://a.test/1"}); !ok {
 			t.Fatal("dupefilter not flushed")
