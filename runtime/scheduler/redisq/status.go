@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,9 @@ type Status struct {
 	Leases map[string]int64 `json:"leases"`
 	// Workers maps live worker ids (seen by heartbeat) to how long ago.
 	Workers map[string]time.Duration `json:"workers"`
+	// Starting lists the workers still queuing their own start requests
+	// (N:starting, entries not expired): the crawl is not idle while any is.
+	Starting []string `json:"starting"`
 	// DupefilterKind is "exact" or "bloom" ("" when neither key exists).
 	DupefilterKind string `json:"dupefilter_kind"`
 	// Dupefilter is the number of fingerprints (estimated for Bloom).
@@ -111,6 +115,10 @@ func ReadStatus(ctx context.Context, rdb redis.UniversalClient, o StatusOptions)
 		n, _ := strconv.ParseInt(ms, 10, 64)
 		st.Workers[w] = tm.Sub(time.UnixMilli(n)).Round(time.Millisecond)
 	}
+	st.Starting, err = rdb.ZRangeByScore(ctx, k.starting, &redis.ZRangeBy{Min: "(" + strconv.FormatInt(tm.UnixMilli(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, wrap("starting", err)
+	}
 	if st.Stats, err = rdb.HGetAll(ctx, k.stats).Result(); err != nil {
 		return nil, wrap("stats", err)
 	}
@@ -168,7 +176,11 @@ func (st *Status) Text() string {
 	}
 	fmt.Fprintf(&b, "workers:     %d alive\n", len(st.Workers))
 	for _, w := range sortedKeys(st.Workers) {
-		fmt.Fprintf(&b, "  %s: last heartbeat %s ago\n", w, st.Workers[w])
+		note := ""
+		if slices.Contains(st.Starting, w) {
+			note = " (queuing its start requests)"
+		}
+		fmt.Fprintf(&b, "  %s: last heartbeat %s ago%s\n", w, st.Workers[w], note)
 	}
 	switch st.DupefilterKind {
 	case DupefilterBloom:

@@ -508,6 +508,16 @@ func TestIdleWaitsForWorkerStillStarting(t *testing.T) {
 		t.Fatalf("A closed (%v) while B was still reading its start requests", err)
 	case <-time.After(800 * time.Millisecond):
 	}
+	st, err := ReadStatus(ctx, a.Client(), StatusOptions{Name: "x08"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{b.opts.WorkerID}; fmt.Sprint(st.Starting) != fmt.Sprint(want) {
+		t.Errorf("status: starting = %v, want %v", st.Starting, want)
+	}
+	if line := b.opts.WorkerID + ": last heartbeat"; !strings.Contains(st.Text(), "(queuing its start requests)") || !strings.Contains(st.Text(), line) {
+		t.Errorf("status text does not show B queuing its start requests:\n%s", st.Text())
+	}
 	// A closing now must not flush what B's crawl relies on.
 	if err := a.Close(ctx, "idle"); err != nil {
 		t.Fatal(err)
