@@ -52,7 +52,47 @@ func Kinds(ctx context.Context, profile string, browser map[string]fingerprint.C
 	if !ok {
 		return nil, errors.New("no navigation to start from")
 	}
-	authority := nav.Authority
+	s, err := newSender(profile, nav.Authority)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	// Chromium sometimes opens the capture page itself over a resumed
+	// connection: a connection it made before the navigation (a preconnect
+	// that carried no request) gave it a session ticket. Then our
+	// navigation goes over a resumed connection too, after one that is not
+	// compared.
+	primed := nav.Resumed()
+	if primed {
+		if err := s.prime(ctx, nav.HTTPVersion); err != nil {
+			return nil, fmt.Errorf("%s: %w", fingerprint.PageNavigate, err)
+		}
+	}
+	var out []KindResult
+	for _, kind := range fingerprint.PageKinds {
+		b, ok := browser[kind]
+		if !ok {
+			continue
+		}
+		ours, err := s.send(ctx, kind, b, browser)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", kind, err)
+		}
+		res, err := compare(kind, ours, b)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", kind, err)
+		}
+		if kind == fingerprint.PageNavigate && primed {
+			res.Note = "the browser's navigation went over a resumed connection (it had connected before): ours too"
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// newSender starts a capture server for the browser's authority (host and
+// port) and a client dialling it.
+func newSender(profile, authority string) (*sender, error) {
 	host, _, err := net.SplitHostPort(authority)
 	if err != nil {
 		return nil, fmt.Errorf("navigation's authority %q: %w", authority, err)
@@ -69,34 +109,39 @@ func Kinds(ctx context.Context, profile string, browser map[string]fingerprint.C
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close()
 	tr, err := impersonate.NewTransport(impersonate.Options{RootCAs: srv.CertPool(), HandshakeTimeout: 10 * time.Second,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, network, srv.Addr())
 		}})
 	if err != nil {
+		srv.Close()
 		return nil, err
 	}
-	defer tr.Close()
-	s := &sender{srv: srv, tr: tr, profile: profile, base: "https://" + authority}
-	var out []KindResult
-	for _, kind := range fingerprint.PageKinds {
-		b, ok := browser[kind]
-		if !ok {
-			continue
-		}
-		ours, err := s.send(ctx, kind, b, browser)
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", kind, err)
-		}
-		res, err := compare(kind, ours, b)
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", kind, err)
-		}
-		out = append(out, res)
+	return &sender{srv: srv, tr: tr, profile: profile, base: "https://" + authority}, nil
+}
+
+func (s *sender) close() {
+	s.tr.Close()
+	s.srv.Close()
+}
+
+// prime makes one connection that is not compared (a favicon request, of
+// no kind), so that the next one resumes its TLS session.
+func (s *sender) prime(ctx context.Context, httpVersion string) error {
+	u, err := url.Parse(s.base + "/favicon.ico")
+	if err != nil {
+		return err
 	}
-	return out, nil
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	resp, err := s.tr.RoundTrip(ctx, &downloader.Outgoing{Method: "GET", URL: u, Impersonate: s.profile, HTTPVersion: httpVersion, Verify: true,
+		Request: &crawl.Request{URL: u.String(), Kind: crawl.KindFetch}})
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
 }
 
 // compare holds ours to the browser's request of kind.
